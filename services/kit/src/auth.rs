@@ -1,0 +1,328 @@
+//! Who is calling: JWT (HS256 with a configured secret) carrying one of the
+//! platform's roles, verified into a [`Caller`] before any resolver runs.
+
+use std::fmt;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Secret;
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Partner,
+    Staff,
+    Operator,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "member" => Some(Role::Member),
+            "partner" => Some(Role::Partner),
+            "staff" => Some(Role::Staff),
+            "operator" => Some(Role::Operator),
+            _ => None,
+        }
+    }
+}
+
+/// The claims of a bigmember token, as signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Member id, guide id, partner key id or operator id, per role.
+    pub sub: String,
+    pub role: Role,
+    /// Brand of a partner or of a staff member's store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    /// Store of a staff member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// The verified caller a resolver sees. Built only from a valid token, so a
+/// staff caller always has a store and a brand, a partner always a brand.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Caller {
+    Anonymous,
+    Member { member_id: String },
+    Partner { brand_id: String, key_id: String },
+    Staff { guide_id: String, store_id: String, brand_id: String },
+    Operator { operator_id: String },
+}
+
+impl fmt::Debug for Caller {
+    // Ids only: tokens and claims never reach logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Caller::Anonymous => f.write_str("anonymous"),
+            Caller::Member { member_id } => write!(f, "member:{member_id}"),
+            Caller::Partner { brand_id, .. } => write!(f, "partner:{brand_id}"),
+            Caller::Staff { guide_id, .. } => write!(f, "staff:{guide_id}"),
+            Caller::Operator { operator_id } => write!(f, "operator:{operator_id}"),
+        }
+    }
+}
+
+impl Caller {
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Caller::Anonymous => None,
+            Caller::Member { .. } => Some(Role::Member),
+            Caller::Partner { .. } => Some(Role::Partner),
+            Caller::Staff { .. } => Some(Role::Staff),
+            Caller::Operator { .. } => Some(Role::Operator),
+        }
+    }
+
+    /// Fails with UNAUTHENTICATED for an anonymous caller.
+    pub fn require_authenticated(&self) -> Result<&Self, ApiError> {
+        match self {
+            Caller::Anonymous => Err(ApiError::unauthenticated(
+                "sign in: this operation needs a bearer token",
+            )),
+            _ => Ok(self),
+        }
+    }
+
+    /// Fails unless the caller is an operator.
+    pub fn require_operator(&self) -> Result<(), ApiError> {
+        match self.require_authenticated()? {
+            Caller::Operator { .. } => Ok(()),
+            _ => Err(ApiError::forbidden("only operators may do this")),
+        }
+    }
+
+    pub fn is_operator(&self) -> bool {
+        matches!(self, Caller::Operator { .. })
+    }
+
+    fn from_claims(claims: Claims) -> Result<Self, ApiError> {
+        let missing = |what: &str| {
+            ApiError::unauthenticated(format!("token for role {:?} lacks the {what} claim", claims.role))
+        };
+        if claims.sub.trim().is_empty() {
+            return Err(ApiError::unauthenticated("token has an empty subject"));
+        }
+        Ok(match claims.role {
+            Role::Member => Caller::Member {
+                member_id: claims.sub,
+            },
+            Role::Partner => Caller::Partner {
+                brand_id: claims.brand.clone().ok_or_else(|| missing("brand"))?,
+                key_id: claims.sub,
+            },
+            Role::Staff => Caller::Staff {
+                store_id: claims.store.clone().ok_or_else(|| missing("store"))?,
+                brand_id: claims.brand.clone().ok_or_else(|| missing("brand"))?,
+                guide_id: claims.sub,
+            },
+            Role::Operator => Caller::Operator {
+                operator_id: claims.sub,
+            },
+        })
+    }
+}
+
+/// Signs and verifies tokens with the shared HS256 secret.
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JwtKeys(HS256)")
+    }
+}
+
+impl JwtKeys {
+    pub fn hs256(secret: &Secret) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+        }
+    }
+
+    /// Verifies a bearer token into a caller. Invalid, expired, or a role
+    /// without its required claims: UNAUTHENTICATED.
+    pub fn verify(&self, token: &str) -> Result<Caller, ApiError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    ApiError::unauthenticated("token expired")
+                }
+                _ => ApiError::unauthenticated("invalid token"),
+            })?;
+        Caller::from_claims(data.claims)
+    }
+
+    /// Verifies an `Authorization` header value: `Bearer <token>`.
+    pub fn verify_header(&self, header: Option<&str>) -> Result<Caller, ApiError> {
+        match header {
+            None => Ok(Caller::Anonymous),
+            Some(value) => {
+                let token = value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+                    .ok_or_else(|| {
+                        ApiError::unauthenticated("Authorization must be `Bearer <token>`")
+                    })?;
+                self.verify(token.trim())
+            }
+        }
+    }
+
+    pub fn sign(&self, claims: &Claims) -> String {
+        // Signing HS256 with a valid key cannot fail for serialisable claims.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .unwrap_or_default()
+    }
+
+    /// Issues a token valid for `ttl` from now.
+    pub fn issue(&self, token: TokenRequest, ttl: chrono::Duration) -> String {
+        let now = chrono::Utc::now().timestamp();
+        self.sign(&Claims {
+            sub: token.sub,
+            role: token.role,
+            brand: token.brand,
+            store: token.store,
+            iat: now,
+            exp: now + ttl.num_seconds(),
+        })
+    }
+
+    /// A short-lived operator token a service uses to read another service's
+    /// event feed.
+    pub fn service_token(&self, service: &str) -> String {
+        self.issue(
+            TokenRequest::operator(format!("service:{service}")),
+            chrono::Duration::minutes(5),
+        )
+    }
+}
+
+/// What a token says, before signing.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub sub: String,
+    pub role: Role,
+    pub brand: Option<String>,
+    pub store: Option<String>,
+}
+
+impl TokenRequest {
+    pub fn member(member_id: impl Into<String>) -> Self {
+        Self { sub: member_id.into(), role: Role::Member, brand: None, store: None }
+    }
+    pub fn operator(operator_id: impl Into<String>) -> Self {
+        Self { sub: operator_id.into(), role: Role::Operator, brand: None, store: None }
+    }
+    pub fn partner(key_id: impl Into<String>, brand_id: impl Into<String>) -> Self {
+        Self { sub: key_id.into(), role: Role::Partner, brand: Some(brand_id.into()), store: None }
+    }
+    pub fn staff(
+        guide_id: impl Into<String>,
+        store_id: impl Into<String>,
+        brand_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            sub: guide_id.into(),
+            role: Role::Staff,
+            brand: Some(brand_id.into()),
+            store: Some(store_id.into()),
+        }
+    }
+}
+
+/// 32 random bytes as hex: a development secret.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> JwtKeys {
+        JwtKeys::hs256(&Secret::new("test-secret-test-secret-test-secret"))
+    }
+
+    #[test]
+    fn a_signed_token_verifies_into_its_caller() {
+        let keys = keys();
+        let token = keys.issue(TokenRequest::staff("g1", "s1", "b1"), chrono::Duration::hours(1));
+        assert_eq!(
+            keys.verify(&token).unwrap(),
+            Caller::Staff { guide_id: "g1".into(), store_id: "s1".into(), brand_id: "b1".into() }
+        );
+        let header = format!("Bearer {token}");
+        assert!(matches!(keys.verify_header(Some(&header)), Ok(Caller::Staff { .. })));
+        assert_eq!(keys.verify_header(None).unwrap(), Caller::Anonymous);
+    }
+
+    #[test]
+    fn expired_tampered_or_foreign_tokens_are_unauthenticated() {
+        let keys = keys();
+        let expired = keys.issue(TokenRequest::member("m1"), chrono::Duration::seconds(-60));
+        assert_eq!(keys.verify(&expired).unwrap_err().message, "token expired");
+
+        let good = keys.issue(TokenRequest::member("m1"), chrono::Duration::hours(1));
+        let tampered = format!("{}x", good);
+        assert_eq!(keys.verify(&tampered).unwrap_err().code, crate::error::ErrorCode::Unauthenticated);
+
+        let other = JwtKeys::hs256(&Secret::new("another-secret-another-secret-xx"));
+        assert!(other.verify(&good).is_err());
+        assert!(keys.verify_header(Some("Basic abc")).is_err());
+    }
+
+    #[test]
+    fn roles_without_their_claims_are_rejected() {
+        let keys = keys();
+        let now = chrono::Utc::now().timestamp();
+        let staff_without_store = keys.sign(&Claims {
+            sub: "g1".into(),
+            role: Role::Staff,
+            brand: Some("b1".into()),
+            store: None,
+            iat: now,
+            exp: now + 60,
+        });
+        assert!(keys.verify(&staff_without_store).unwrap_err().message.contains("store"));
+        let partner_without_brand = keys.sign(&Claims {
+            sub: "k1".into(),
+            role: Role::Partner,
+            brand: None,
+            store: None,
+            iat: now,
+            exp: now + 60,
+        });
+        assert!(keys.verify(&partner_without_brand).is_err());
+    }
+
+    #[test]
+    fn operator_checks() {
+        assert!(Caller::Operator { operator_id: "o".into() }.require_operator().is_ok());
+        let member = Caller::Member { member_id: "m".into() };
+        assert_eq!(member.require_operator().unwrap_err().code, crate::error::ErrorCode::Forbidden);
+        assert_eq!(
+            Caller::Anonymous.require_operator().unwrap_err().code,
+            crate::error::ErrorCode::Unauthenticated
+        );
+    }
+}

@@ -1,0 +1,264 @@
+//! The one configuration loader: built-in defaults, then a TOML file, then
+//! `BIGMEMBER_*` environment variables, then command-line flags.
+//!
+//! | key | env | default |
+//! | --- | --- | --- |
+//! | `data_dir` | `BIGMEMBER_DATA_DIR` | `data` |
+//! | `host` | `BIGMEMBER_HOST` | `127.0.0.1` |
+//! | `auth.jwt_secret` | `BIGMEMBER_AUTH__JWT_SECRET` | generated once into `<data_dir>/dev-jwt-secret` |
+//! | `log` | `BIGMEMBER_LOG` (or `RUST_LOG`) | `info` |
+//! | `services.<name>.port` | `BIGMEMBER_SERVICES__<NAME>__PORT` | member 4001, store 4002, product 4003, alliance 4004 |
+//! | `services.<name>.database_url` | `BIGMEMBER_SERVICES__<NAME>__DATABASE_URL` | `sqlite://<data_dir>/<name>.db` |
+//! | `events.poll_interval_ms` | `BIGMEMBER_EVENTS__POLL_INTERVAL_MS` | `500` |
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The file read when no `--config` is given; absent is fine.
+pub const DEFAULT_CONFIG_FILE: &str = "bigmember.toml";
+
+/// Services and their default ports, in start order.
+pub const SERVICE_PORTS: &[(&str, u16)] = &[
+    ("member", 4001),
+    ("store", 4002),
+    ("product", 4003),
+    ("alliance", 4004),
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub host: IpAddr,
+    pub log: String,
+    pub auth: AuthConfig,
+    pub events: EventsConfig,
+    pub services: BTreeMap<String, ServiceConfig>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AuthConfig {
+    pub jwt_secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventsConfig {
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceConfig {
+    pub port: u16,
+    pub database_url: Option<String>,
+}
+
+/// A secret value: never printed by `Debug`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            host: IpAddr::from([127, 0, 0, 1]),
+            log: "info".to_owned(),
+            auth: AuthConfig::default(),
+            events: EventsConfig {
+                poll_interval_ms: 500,
+            },
+            services: SERVICE_PORTS
+                .iter()
+                .map(|(name, port)| {
+                    (
+                        (*name).to_owned(),
+                        ServiceConfig {
+                            port: *port,
+                            database_url: None,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("no service named {0:?} in configuration (known: {1})")]
+    UnknownService(String, String),
+    #[error("could not read or create the development JWT secret at {0}: {1}")]
+    DevSecret(PathBuf, std::io::Error),
+}
+
+/// Flags given on the command line; each one set wins over file and env.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, ServiceOverrides>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ServiceOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Loads configuration. `file` is an explicit `--config`: it must exist.
+    /// Without it, `bigmember.toml` in the working directory is read if present.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.into())),
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+        }
+        if let Ok(filter) = std::env::var("RUST_LOG") {
+            figment = figment.merge(("log", filter));
+        }
+        figment = figment
+            .merge(Env::prefixed("BIGMEMBER_").split("__"))
+            .merge(Serialized::defaults(overrides));
+        figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    pub fn service(&self, name: &str) -> Result<&ServiceConfig, ConfigError> {
+        self.services.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.services.keys().map(String::as_str).collect();
+            ConfigError::UnknownService(name.to_owned(), known.join(", "))
+        })
+    }
+
+    /// The database URL of a service: configured, or its SQLite file under
+    /// the data directory.
+    pub fn database_url(&self, name: &str) -> Result<String, ConfigError> {
+        let service = self.service(name)?;
+        Ok(match &service.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}/{name}.db", self.data_dir.display()),
+        })
+    }
+
+    /// The HS256 secret: configured, or for development a random one kept in
+    /// `<data_dir>/dev-jwt-secret` so that `up`, `seed` and `token` agree.
+    pub fn jwt_secret(&self) -> Result<Secret, ConfigError> {
+        if let Some(secret) = &self.auth.jwt_secret {
+            return Ok(secret.clone());
+        }
+        let path = self.data_dir.join("dev-jwt-secret");
+        let io = |e| ConfigError::DevSecret(path.clone(), e);
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            let existing = existing.trim();
+            if !existing.is_empty() {
+                return Ok(Secret::new(existing));
+            }
+        }
+        std::fs::create_dir_all(&self.data_dir).map_err(io)?;
+        let secret = crate::auth::random_secret();
+        std::fs::write(&path, &secret).map_err(io)?;
+        tracing::warn!(path = %path.display(), "no auth.jwt_secret configured: generated a development secret");
+        Ok(Secret::new(secret))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_put_each_service_on_its_port_and_sqlite_file() {
+        let config = Config::load(None, &Overrides::default()).unwrap();
+        assert_eq!(config.service("member").unwrap().port, 4001);
+        assert_eq!(
+            config.database_url("member").unwrap(),
+            "sqlite://data/member.db"
+        );
+        assert!(config.service("nope").is_err());
+    }
+
+    #[test]
+    fn file_then_flags_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bigmember.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/var/bigmember\"\n[services.member]\nport = 5001\n",
+        )
+        .unwrap();
+        let mut overrides = Overrides::default();
+        overrides.services.insert(
+            "member".into(),
+            ServiceOverrides {
+                port: None,
+                database_url: Some("postgres://db/member".into()),
+            },
+        );
+        let config = Config::load(Some(&file), &overrides).unwrap();
+        assert_eq!(config.service("member").unwrap().port, 5001);
+        assert_eq!(
+            config.database_url("member").unwrap(),
+            "postgres://db/member"
+        );
+        assert_eq!(config.data_dir, PathBuf::from("/var/bigmember"));
+        // Services the file does not mention keep their defaults.
+        assert_eq!(config.service("store").unwrap().port, 4002);
+    }
+
+    #[test]
+    fn an_explicit_missing_file_is_an_error() {
+        let err = Config::load(
+            Some(Path::new("/nonexistent/bigmember.toml")),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::MissingFile(_)));
+    }
+
+    #[test]
+    fn dev_secret_is_created_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        let first = config.jwt_secret().unwrap();
+        let second = config.jwt_secret().unwrap();
+        assert_eq!(first, second);
+        assert!(first.expose().len() >= 32);
+        assert_eq!(format!("{first:?}"), "Secret(***)");
+    }
+}

@@ -1,0 +1,210 @@
+//! Database connections: `sqlite://` (the embedded default) and `postgres://`,
+//! both through sea-orm, with every statement counted for `/metrics`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Result<Self, DbErr> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(DbErr::Custom(
+                "database URL must start with sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+}
+
+/// Records the SQL of statements while enabled. Tests use it to prove that a
+/// batch costs one query; production never enables it.
+#[derive(Debug, Default)]
+pub struct StatementLog {
+    recording: std::sync::atomic::AtomicBool,
+    statements: Mutex<Vec<String>>,
+}
+
+impl StatementLog {
+    pub fn start(&self) {
+        self.statements.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.recording
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Stops recording and returns what was recorded.
+    pub fn stop(&self) -> Vec<String> {
+        self.recording
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        std::mem::take(&mut *self.statements.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn record(&self, sql: &str) {
+        if self.recording.load(std::sync::atomic::Ordering::Relaxed) {
+            self.statements
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(sql.to_owned());
+        }
+    }
+}
+
+/// Options for [`connect`].
+#[derive(Debug, Clone, Default)]
+pub struct ConnectSettings {
+    /// PostgreSQL only: the schema to use (tests isolate themselves this way).
+    pub schema: Option<String>,
+    /// Label for metrics.
+    pub service: &'static str,
+}
+
+/// Opens a connection pool.
+///
+/// SQLite gets one connection: SQLite allows a single writer, and with one
+/// connection every transaction is serialised instead of failing with
+/// SQLITE_BUSY mid-way. WAL keeps readers of the file (backups, `sqlite3`)
+/// from blocking it. The file and its folder are created if missing.
+pub async fn connect(
+    url: &str,
+    settings: ConnectSettings,
+    log: Option<Arc<StatementLog>>,
+) -> Result<DatabaseConnection, DbErr> {
+    let backend = Backend::of_url(url)?;
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    match backend {
+        Backend::Sqlite => {
+            if let Some(parent) = sqlite_file(url).and_then(|p| p.parent().map(ToOwned::to_owned))
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(&parent).map_err(|e| {
+                    DbErr::Custom(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+            options.max_connections(1).min_connections(1);
+            options.map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        }
+        Backend::Postgres => {
+            options.max_connections(10).min_connections(0);
+            if let Some(schema) = settings.schema {
+                options.set_schema_search_path(schema);
+            }
+        }
+    }
+    let mut db = sea_orm::Database::connect(options).await?;
+    let service = settings.service;
+    db.set_metric_callback(move |info| {
+        let kind = statement_kind(&info.statement.sql);
+        metrics::counter!("db_statements_total", "service" => service, "kind" => kind, "failed" => if info.failed { "true" } else { "false" }).increment(1);
+        metrics::histogram!("db_statement_seconds", "service" => service, "kind" => kind)
+            .record(info.elapsed.as_secs_f64());
+        if let Some(log) = &log {
+            log.record(&info.statement.sql);
+        }
+    });
+    Ok(db)
+}
+
+/// Connects and applies every pending migration.
+pub async fn connect_and_migrate<M: MigratorTrait>(
+    url: &str,
+    settings: ConnectSettings,
+    log: Option<Arc<StatementLog>>,
+) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(url, settings, log).await?;
+    M::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Checks the database answers (for `/readyz`).
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    db.execute(sea_orm::Statement::from_string(backend, "SELECT 1"))
+        .await
+        .map(|_| ())
+}
+
+pub fn backend_of(db: &DatabaseConnection) -> Backend {
+    match db.get_database_backend() {
+        DbBackend::Postgres => Backend::Postgres,
+        _ => Backend::Sqlite,
+    }
+}
+
+/// True when the error is a unique-constraint violation (a concurrent insert
+/// of the same natural key won the race).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| path.into())
+}
+
+fn statement_kind(sql: &str) -> &'static str {
+    let head = sql.trim_start().get(..6).unwrap_or("").to_ascii_uppercase();
+    match head.as_str() {
+        "SELECT" => "select",
+        "INSERT" => "insert",
+        "UPDATE" => "update",
+        "DELETE" => "delete",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_is_read_from_the_url() {
+        assert_eq!(Backend::of_url("sqlite://data/m.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::of_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(Backend::of_url("mysql://h/db").is_err());
+    }
+
+    #[test]
+    fn sqlite_file_path_is_extracted() {
+        assert_eq!(
+            sqlite_file("sqlite://data/member.db?mode=rwc"),
+            Some("data/member.db".into())
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn statement_kinds() {
+        assert_eq!(statement_kind("  select 1"), "select");
+        assert_eq!(statement_kind("INSERT INTO x"), "insert");
+        assert_eq!(statement_kind("BEGIN"), "other");
+    }
+}

@@ -1,0 +1,179 @@
+//! The shared error codes and the one error shape every service returns.
+//!
+//! Each service crate has its own domain error enum and maps it onto an
+//! [`ApiError`]; `ApiError` is what resolvers return and what reaches clients
+//! as a GraphQL error with `extensions.code`.
+
+use std::fmt;
+
+use async_graphql::ErrorExtensions as _;
+
+/// The codes a client can see in `extensions.code`. One list for the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    BadUserInput,
+    NotFound,
+    Forbidden,
+    Unauthenticated,
+    Conflict,
+    InsufficientPoints,
+    OutOfStock,
+    QuoteExpired,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::InsufficientPoints => "INSUFFICIENT_POINTS",
+            ErrorCode::OutOfStock => "OUT_OF_STOCK",
+            ErrorCode::QuoteExpired => "QUOTE_EXPIRED",
+            ErrorCode::Unavailable => "SERVICE_UNAVAILABLE",
+            ErrorCode::Internal => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// The HTTP status used when the error is answered outside GraphQL
+    /// (the event feed, or a request rejected before execution).
+    pub const fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadUserInput => 400,
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict
+            | ErrorCode::InsufficientPoints
+            | ErrorCode::OutOfStock
+            | ErrorCode::QuoteExpired => 409,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error as a client sees it: a code, a message, and for input errors the
+/// field at fault.
+///
+/// It deliberately does not implement `Display`: async-graphql turns any
+/// `Display` type into an error without a code, and we want the compiler to
+/// route every error through the conversion below.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::BadUserInput,
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
+
+    /// An unexpected failure. The detail goes to the log (never personal data:
+    /// callers pass the error, not the input); the client gets a fixed message.
+    pub fn internal(detail: &dyn fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+
+    /// The body of a non-GraphQL error response, in the GraphQL error shape so
+    /// that clients parse one format everywhere.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut extensions = serde_json::json!({ "code": self.code.as_str() });
+        if let Some(field) = &self.field {
+            extensions["field"] = serde_json::Value::String(field.clone());
+        }
+        serde_json::json!({ "errors": [{ "message": self.message, "extensions": extensions }] })
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        let mut error = async_graphql::Error::new(err.message);
+        error = error.extend_with(|_, ext| {
+            ext.set("code", err.code.as_str());
+            if let Some(field) = err.field {
+                ext.set("field", field);
+            }
+        });
+        error
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        ApiError::internal(&err)
+    }
+}
+
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        let status = axum::http::StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self.to_json())).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graphql_error_carries_code_and_field() {
+        let err: async_graphql::Error = ApiError::bad_input("phone", "not a phone number").into();
+        let ext = serde_json::to_value(err.extensions.unwrap()).unwrap();
+        assert_eq!(ext["code"], "BAD_USER_INPUT");
+        assert_eq!(ext["field"], "phone");
+        assert_eq!(err.message, "not a phone number");
+    }
+
+    #[test]
+    fn json_body_has_graphql_shape() {
+        let body = ApiError::unauthenticated("token expired").to_json();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        assert_eq!(body["errors"][0]["message"], "token expired");
+        assert_eq!(ErrorCode::Unauthenticated.http_status(), 401);
+    }
+}

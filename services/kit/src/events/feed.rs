@@ -1,0 +1,88 @@
+//! `GET /events?after=<seq>&limit=<n>`: the outbox as an ordered feed.
+//! Readers are other services, with an operator token.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+
+use super::{FeedPage, outbox};
+use crate::error::ApiError;
+use crate::service::ServiceContext;
+
+pub const DEFAULT_LIMIT: u64 = 100;
+pub const MAX_LIMIT: u64 = 1000;
+
+/// Parsed and checked feed parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedQuery {
+    pub after: i64,
+    pub limit: u64,
+}
+
+impl FeedQuery {
+    pub fn parse(params: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let after = match params.get("after") {
+            None => 0,
+            Some(raw) => raw
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| ApiError::bad_input("after", "after must be a sequence number >= 0"))?,
+        };
+        let limit = match params.get("limit") {
+            None => DEFAULT_LIMIT,
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_input("limit", format!("limit must be between 1 and {MAX_LIMIT}"))
+                })?,
+        };
+        Ok(Self { after, limit })
+    }
+}
+
+pub async fn serve_feed(
+    State(ctx): State<ServiceContext>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<FeedPage>, ApiError> {
+    let caller = ctx.keys.verify_header(
+        headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )?;
+    caller.require_operator()?;
+    let query = FeedQuery::parse(&params)?;
+    let head = outbox::head(&ctx.db).await?;
+    let events = outbox::read(&ctx.db, query.after, query.limit).await?;
+    Ok(Json(FeedPage { events, head }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+    }
+
+    #[test]
+    fn defaults_and_bounds() {
+        assert_eq!(
+            FeedQuery::parse(&params(&[])).unwrap(),
+            FeedQuery { after: 0, limit: DEFAULT_LIMIT }
+        );
+        assert_eq!(
+            FeedQuery::parse(&params(&[("after", "7"), ("limit", "1000")])).unwrap(),
+            FeedQuery { after: 7, limit: 1000 }
+        );
+        for bad in [("after", "-1"), ("after", "x"), ("limit", "0"), ("limit", "1001")] {
+            let err = FeedQuery::parse(&params(&[bad])).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some(bad.0));
+        }
+    }
+}

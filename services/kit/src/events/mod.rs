@@ -1,0 +1,53 @@
+//! Events between services, exactly once.
+//!
+//! A producer writes each event into its own outbox in the same transaction
+//! as the fact ([`outbox::publish`]) and serves the outbox as an ordered feed
+//! (`GET /events?after=<seq>&limit=<n>`, [`feed`]). A consumer polls the feed
+//! and applies each event in a transaction that also stores its position
+//! ([`consumer`]), so a crash or a repeat never applies an event twice or
+//! skips one. The event shapes every service agrees on live in [`schema`].
+
+pub mod consumer;
+pub mod entities;
+pub mod feed;
+pub mod outbox;
+pub mod schema;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// An event type with a stable name on the wire.
+pub trait DomainEvent: Serialize + DeserializeOwned {
+    const KIND: &'static str;
+}
+
+/// One event as the feed serves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedEvent {
+    /// Position in the producer's feed: gapless and in commit order.
+    pub seq: i64,
+    /// Globally unique event id.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub occurred_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+impl FeedEvent {
+    /// The typed payload if this event is of type `E`.
+    pub fn decode<E: DomainEvent>(&self) -> Option<Result<E, serde_json::Error>> {
+        (self.kind == E::KIND).then(|| serde_json::from_value(self.payload.clone()))
+    }
+}
+
+/// A page of the feed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedPage {
+    pub events: Vec<FeedEvent>,
+    /// The highest sequence number published so far.
+    pub head: i64,
+}

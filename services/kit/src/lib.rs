@@ -1,0 +1,22 @@
+//! The kit every bigmember service shares: configuration, database,
+//! migrations runner, telemetry, auth, error codes, pagination and the event
+//! outbox with its feed and consumer.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod metrics;
+pub mod migration;
+pub mod paging;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;
+pub mod time;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use auth::Caller;
+pub use error::{ApiError, ApiResult, ErrorCode};

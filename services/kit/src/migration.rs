@@ -1,0 +1,108 @@
+//! Migrations for the kit's tables (outbox, its sequence, consumer positions).
+//! Every service lists [`kit_migrations`] first in its own migrator.
+
+use sea_orm_migration::prelude::*;
+
+pub fn kit_migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![Box::new(CreateOutbox), Box::new(CreateConsumerPositions)]
+}
+
+#[derive(DeriveIden)]
+enum OutboxEvents {
+    Table,
+    Seq,
+    EventId,
+    Kind,
+    Payload,
+    OccurredAt,
+}
+
+#[derive(DeriveIden)]
+enum OutboxSequence {
+    Table,
+    Id,
+    LastSeq,
+}
+
+#[derive(DeriveIden)]
+enum ConsumerPositions {
+    Table,
+    Consumer,
+    Position,
+    UpdatedAt,
+}
+
+pub struct CreateOutbox;
+
+impl MigrationName for CreateOutbox {
+    fn name(&self) -> &str {
+        "m20261122_000001_kit_outbox"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateOutbox {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(OutboxEvents::Table)
+                    .col(ColumnDef::new(OutboxEvents::Seq).big_integer().not_null().primary_key())
+                    .col(ColumnDef::new(OutboxEvents::EventId).string_len(36).not_null().unique_key())
+                    .col(ColumnDef::new(OutboxEvents::Kind).string_len(64).not_null())
+                    .col(ColumnDef::new(OutboxEvents::Payload).text().not_null())
+                    .col(ColumnDef::new(OutboxEvents::OccurredAt).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(OutboxSequence::Table)
+                    .col(ColumnDef::new(OutboxSequence::Id).integer().not_null().primary_key())
+                    .col(ColumnDef::new(OutboxSequence::LastSeq).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        let seed = Query::insert()
+            .into_table(OutboxSequence::Table)
+            .columns([OutboxSequence::Id, OutboxSequence::LastSeq])
+            .values([1.into(), 0i64.into()])
+            .map_err(|e| DbErr::Migration(e.to_string()))?
+            .to_owned();
+        manager.exec_stmt(seed).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(OutboxSequence::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(OutboxEvents::Table).to_owned()).await
+    }
+}
+
+pub struct CreateConsumerPositions;
+
+impl MigrationName for CreateConsumerPositions {
+    fn name(&self) -> &str {
+        "m20261122_000002_kit_consumer_positions"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateConsumerPositions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ConsumerPositions::Table)
+                    .col(ColumnDef::new(ConsumerPositions::Consumer).string_len(128).not_null().primary_key())
+                    .col(ColumnDef::new(ConsumerPositions::Position).big_integer().not_null())
+                    .col(ColumnDef::new(ConsumerPositions::UpdatedAt).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(ConsumerPositions::Table).to_owned()).await
+    }
+}

@@ -1,0 +1,200 @@
+//! What a service is to the platform: a name, its migrations and its routes.
+//! The kit adds the routes every service has (`/healthz`, `/readyz`,
+//! `/metrics`, `/events`) and the request middleware (trace context, request
+//! id, HTTP metrics), so the CLI and the tests start every service one way.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::{ObjectType, Schema, SubscriptionType};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::future::BoxFuture;
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::auth::{Caller, JwtKeys};
+use crate::db::{ConnectSettings, StatementLog};
+use crate::events::feed::serve_feed;
+use crate::shutdown::Shutdown;
+
+/// Everything a service's handlers share.
+#[derive(Clone)]
+pub struct ServiceContext {
+    pub name: &'static str,
+    pub db: DatabaseConnection,
+    pub keys: JwtKeys,
+}
+
+pub type MigrateFn = for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
+pub type SeedFn = for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<String>>;
+
+/// A service as the CLI and the test harness see it.
+pub struct ServiceSpec {
+    pub name: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    pub migrate: MigrateFn,
+    /// The service's own routes (at least `POST /graphql`).
+    pub routes: fn(ServiceContext) -> Router,
+    /// Loads demo data; returns a summary line.
+    pub seed_demo: SeedFn,
+    /// The subgraph SDL as served (federation v2).
+    pub sdl: fn() -> String,
+}
+
+/// Connects to `database_url`, applies migrations and builds the context.
+pub async fn prepare(
+    spec: &ServiceSpec,
+    database_url: &str,
+    schema: Option<String>,
+    keys: JwtKeys,
+    statements: Option<Arc<StatementLog>>,
+) -> Result<ServiceContext, DbErr> {
+    let db = crate::db::connect(
+        database_url,
+        ConnectSettings { schema, service: spec.name },
+        statements,
+    )
+    .await?;
+    (spec.migrate)(&db).await?;
+    Ok(ServiceContext { name: spec.name, db, keys })
+}
+
+/// The whole HTTP app of a service.
+pub fn app(spec: &ServiceSpec, ctx: ServiceContext) -> Router {
+    crate::metrics::handle();
+    let common = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/events", get(serve_feed))
+        .with_state(ctx.clone());
+    (spec.routes)(ctx.clone())
+        .merge(common)
+        .layer(axum::middleware::from_fn_with_state(ctx.name, observe))
+}
+
+/// Serves `app` until `shutdown`, finishing requests in flight.
+pub async fn serve(listener: TcpListener, app: Router, mut shutdown: Shutdown) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
+}
+
+/// `POST /graphql` for a schema: the bearer token is verified first (a bad
+/// one is UNAUTHENTICATED before anything executes) and the caller handed to
+/// resolvers as request data.
+pub fn graphql_routes<Q, M, S>(schema: Schema<Q, M, S>, keys: JwtKeys) -> Router
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    Router::new()
+        .route("/graphql", post(graphql::<Q, M, S>))
+        .with_state(GraphqlState { schema, keys })
+}
+
+struct GraphqlState<Q, M, S> {
+    schema: Schema<Q, M, S>,
+    keys: JwtKeys,
+}
+
+impl<Q, M, S> Clone for GraphqlState<Q, M, S> {
+    fn clone(&self) -> Self {
+        Self { schema: self.schema.clone(), keys: self.keys.clone() }
+    }
+}
+
+async fn graphql<Q, M, S>(
+    State(state): State<GraphqlState<Q, M, S>>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let caller = match caller_of(&state.keys, &headers) {
+        Ok(caller) => caller,
+        Err(err) => return err.into_response(),
+    };
+    let response = state.schema.execute(request.into_inner().data(caller)).await;
+    GraphQLResponse::from(response).into_response()
+}
+
+/// The verified caller of a request (anonymous without `Authorization`).
+pub fn caller_of(keys: &JwtKeys, headers: &HeaderMap) -> Result<Caller, crate::error::ApiError> {
+    keys.verify_header(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(ctx): State<ServiceContext>) -> Response {
+    match crate::db::ping(&ctx.db).await {
+        Ok(()) => Json(serde_json::json!({ "status": "ready", "service": ctx.name })).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "unavailable", "service": ctx.name, "failing": "database" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(),
+    )
+        .into_response()
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// One span per request, child of the caller's W3C trace context; echoes the
+/// request id and the trace (`traceresponse`) and records HTTP metrics.
+async fn observe(State(service): State<&'static str>, request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(ToOwned::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().clone();
+    let span = tracing::info_span!("request", service, %method, route = %route, request_id = %request_id);
+    crate::telemetry::adopt_remote_parent(&span, request.headers());
+    let traceparent = crate::telemetry::traceparent(&span);
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "service" => service, "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("http_request_seconds", "service" => service, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID, value);
+    }
+    if let Some(value) = traceparent.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        headers.insert("traceresponse", value);
+    }
+    response
+}

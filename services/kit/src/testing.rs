@@ -1,0 +1,218 @@
+//! The one test harness: a database of the test's own, and the real service
+//! app on a random port, driven over HTTP.
+//!
+//! The backend comes from one variable, `BIGMEMBER_TEST_DATABASE_URL`: unset,
+//! each test gets a fresh SQLite file; set to a `postgres://` URL, each test
+//! gets a fresh schema in that database. Tests never share state.
+
+use std::sync::Arc;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use serde_json::Value;
+
+use crate::auth::{JwtKeys, TokenRequest};
+use crate::config::Secret;
+use crate::db::{self, ConnectSettings, StatementLog};
+use crate::service::{self, ServiceContext, ServiceSpec};
+use crate::shutdown::{self, ShutdownTrigger};
+
+pub const TEST_DATABASE_ENV: &str = "BIGMEMBER_TEST_DATABASE_URL";
+
+/// A database (SQLite file or PostgreSQL schema) owned by one test.
+#[derive(Clone)]
+pub struct TestDatabase {
+    pub url: String,
+    pub schema: Option<String>,
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl TestDatabase {
+    pub async fn new() -> Self {
+        match std::env::var(TEST_DATABASE_ENV) {
+            Ok(url) if !url.trim().is_empty() => Self::postgres(url).await,
+            _ => Self::sqlite(),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.schema.is_some()
+    }
+
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir for test database");
+        let url = format!("sqlite://{}/test.db", dir.path().display());
+        Self { url, schema: None, _dir: Some(Arc::new(dir)) }
+    }
+
+    async fn postgres(url: String) -> Self {
+        let admin = db::connect(&url, ConnectSettings::default(), None)
+            .await
+            .unwrap_or_else(|e| panic!("{TEST_DATABASE_ENV} is set but PostgreSQL is unreachable: {e}"));
+        let schema = SchemaName::fresh();
+        admin
+            .execute(Statement::from_string(admin.get_database_backend(), schema.create_statement()))
+            .await
+            .expect("create test schema");
+        admin.close().await.ok();
+        Self { url, schema: Some(schema.0), _dir: None }
+    }
+
+    pub async fn connect(&self, service: &'static str) -> DatabaseConnection {
+        db::connect(&self.url, ConnectSettings { schema: self.schema.clone(), service }, None)
+            .await
+            .expect("connect to test database")
+    }
+}
+
+/// A schema name we generate: `t_` and 32 hex digits, nothing else, so the
+/// one DDL statement that must name it cannot carry anything but that.
+struct SchemaName(String);
+
+impl SchemaName {
+    fn fresh() -> Self {
+        Self(format!("t_{}", uuid::Uuid::now_v7().simple()))
+    }
+
+    fn create_statement(&self) -> String {
+        debug_assert!(self.0.len() == 34 && self.0[2..].bytes().all(|b| b.is_ascii_hexdigit()));
+        format!("CREATE SCHEMA \"{}\"", self.0)
+    }
+}
+
+/// A service running on a random local port, on its own test database.
+pub struct TestApp {
+    pub address: String,
+    pub ctx: ServiceContext,
+    pub statements: Arc<StatementLog>,
+    pub database: TestDatabase,
+    secret: Secret,
+    client: reqwest::Client,
+    trigger: ShutdownTrigger,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    spec: &'static ServiceSpec,
+}
+
+/// Starts `spec` on a fresh test database.
+pub async fn spawn(spec: &'static ServiceSpec) -> TestApp {
+    spawn_on(spec, TestDatabase::new().await, Secret::new(crate::auth::random_secret())).await
+}
+
+/// Starts `spec` on an existing test database (a restart).
+pub async fn spawn_on(spec: &'static ServiceSpec, database: TestDatabase, secret: Secret) -> TestApp {
+    crate::telemetry::init_for_tests();
+    let statements = Arc::new(StatementLog::default());
+    let keys = JwtKeys::hs256(&secret);
+    let ctx = service::prepare(
+        spec,
+        &database.url,
+        database.schema.clone(),
+        keys,
+        Some(statements.clone()),
+    )
+    .await
+    .expect("service starts on its test database");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
+    let address = format!("http://{}", listener.local_addr().expect("local addr"));
+    let (trigger, stop) = shutdown::channel();
+    let app = service::app(spec, ctx.clone());
+    let server = tokio::spawn(service::serve(listener, app, stop));
+    TestApp {
+        address,
+        ctx,
+        statements,
+        database,
+        secret,
+        client: reqwest::Client::new(),
+        trigger,
+        server,
+        spec,
+    }
+}
+
+/// A GraphQL response as the client saw it.
+#[derive(Debug, Clone)]
+pub struct GraphqlResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl GraphqlResponse {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    pub fn errors(&self) -> &[Value] {
+        self.body["errors"].as_array().map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The `extensions.code` of the first error.
+    pub fn error_code(&self) -> Option<&str> {
+        self.errors().first()?["extensions"]["code"].as_str()
+    }
+
+    /// The `extensions.field` of the first error.
+    pub fn error_field(&self) -> Option<&str> {
+        self.errors().first()?["extensions"]["field"].as_str()
+    }
+
+    /// Panics with the whole body when there are errors.
+    #[track_caller]
+    pub fn ok(&self) -> &Value {
+        assert!(self.errors().is_empty(), "unexpected errors: {}", self.body);
+        self.data()
+    }
+}
+
+impl TestApp {
+    pub fn keys(&self) -> &JwtKeys {
+        &self.ctx.keys
+    }
+
+    pub fn token(&self, request: TokenRequest) -> String {
+        self.ctx.keys.issue(request, chrono::Duration::hours(1))
+    }
+
+    pub fn operator_token(&self) -> String {
+        self.token(TokenRequest::operator("op-test"))
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.ctx.db
+    }
+
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> GraphqlResponse {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&serde_json::json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("graphql request");
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await.expect("graphql response is JSON");
+        GraphqlResponse { status, body }
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(format!("{}{path}", self.address))
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(format!("{}{path}", self.address))
+    }
+
+    /// Stops the server gracefully and starts it again on the same database
+    /// with the same signing secret.
+    pub async fn restart(self) -> TestApp {
+        let (spec, database, secret) = (self.spec, self.database.clone(), self.secret.clone());
+        self.stop().await;
+        spawn_on(spec, database, secret).await
+    }
+
+    pub async fn stop(self) {
+        self.trigger.fire();
+        let _ = self.server.await;
+        self.ctx.db.close().await.ok();
+    }
+}
