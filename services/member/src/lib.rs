@@ -1,1 +1,4 @@
-
+pub mod domain;
+pub mod error;
+pub mod migration;
+pub mod store;

@@ -1,0 +1,55 @@
+//! Marketing consent, per purpose, with the time it was given or withdrawn.
+
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConsentPurpose {
+    MarketingSms,
+    MarketingWechat,
+    MarketingEmail,
+}
+
+impl ConsentPurpose {
+    pub const ALL: [ConsentPurpose; 3] = [
+        ConsentPurpose::MarketingSms,
+        ConsentPurpose::MarketingWechat,
+        ConsentPurpose::MarketingEmail,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentPurpose::MarketingSms => "MARKETING_SMS",
+            ConsentPurpose::MarketingWechat => "MARKETING_WECHAT",
+            ConsentPurpose::MarketingEmail => "MARKETING_EMAIL",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// A recorded decision; when two records meet (a merge), the later wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsentDecision {
+    pub granted: bool,
+    pub changed_at: i64,
+}
+
+pub fn later(a: ConsentDecision, b: ConsentDecision) -> ConsentDecision {
+    if b.changed_at > a.changed_at { b } else { a }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_later_decision_wins() {
+        let given = ConsentDecision { granted: true, changed_at: 10 };
+        let withdrawn = ConsentDecision { granted: false, changed_at: 20 };
+        assert_eq!(later(given, withdrawn), withdrawn);
+        assert_eq!(later(withdrawn, given), withdrawn);
+        for p in ConsentPurpose::ALL {
+            assert_eq!(ConsentPurpose::parse(p.as_str()), Some(p));
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Channel identities: how each touchpoint knows the member.
+
+use crate::error::{Error, Result};
+
+/// The channel an identity comes from.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    App,
+    WechatMiniProgram,
+    WechatOfficialAccount,
+    Ecommerce,
+    StorePos,
+    Partner,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 6] = [
+        Channel::App,
+        Channel::WechatMiniProgram,
+        Channel::WechatOfficialAccount,
+        Channel::Ecommerce,
+        Channel::StorePos,
+        Channel::Partner,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::App => "APP",
+            Channel::WechatMiniProgram => "WECHAT_MINI_PROGRAM",
+            Channel::WechatOfficialAccount => "WECHAT_OFFICIAL_ACCOUNT",
+            Channel::Ecommerce => "ECOMMERCE",
+            Channel::StorePos => "STORE_POS",
+            Channel::Partner => "PARTNER",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// The account id a channel knows the person by (openid, app account,
+/// store card number...). Opaque to us; trimmed and bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExternalId(String);
+
+impl ExternalId {
+    pub const MAX_LEN: usize = 128;
+
+    pub fn parse(field: &str, raw: &str) -> Result<Self> {
+        let value = super::clean_text(field, raw, Self::MAX_LEN)?;
+        if value.chars().any(char::is_whitespace) {
+            return Err(Error::invalid(field, "externalId must not contain spaces"));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An identifier issued by another service (brand, store): 1 to 64 of
+/// letters, digits, `-` and `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ForeignId(String);
+
+impl ForeignId {
+    pub fn parse(field: &str, raw: &str) -> Result<Self> {
+        let value = raw.trim();
+        let ok = !value.is_empty()
+            && value.len() <= 64
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(Error::invalid(field, format!("{field} must be 1-64 letters, digits, '-' or '_'")))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A guide's QR code as scanned: kept for attribution; the store service
+/// decides whether it names a guide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuideCode(String);
+
+impl GuideCode {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let value = raw.trim();
+        let ok = (4..=64).contains(&value.len())
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(Error::invalid("guideCode", "guideCode must be 4-64 letters, digits, '-' or '_'"))
+        }
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A channel identity, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIdentity {
+    pub channel: Channel,
+    pub external_id: ExternalId,
+    /// The brand whose channel account this is (its app, its store card).
+    pub brand_id: Option<ForeignId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_round_trip() {
+        for c in Channel::ALL {
+            assert_eq!(Channel::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(Channel::parse("FAX"), None);
+    }
+
+    #[test]
+    fn external_ids_are_trimmed_and_bounded() {
+        assert_eq!(ExternalId::parse("externalId", " oAbC123 ").unwrap().as_str(), "oAbC123");
+        assert!(ExternalId::parse("externalId", "").is_err());
+        assert!(ExternalId::parse("externalId", "a b").is_err());
+        assert!(ExternalId::parse("externalId", &"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn foreign_ids_and_guide_codes() {
+        assert!(ForeignId::parse("brandId", "brand-apparel_1").is_ok());
+        assert_eq!(
+            ForeignId::parse("brandId", "no spaces").unwrap_err().to_string(),
+            "brandId: brandId must be 1-64 letters, digits, '-' or '_'"
+        );
+        assert!(GuideCode::parse("Gx7_k2Pq").is_ok());
+        assert!(GuideCode::parse("abc").is_err());
+        assert!(GuideCode::parse("has space").is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! Personal fields, parsed at the edge: a value of these types is valid.
+
+use chrono::{Datelike, NaiveDate, Utc};
+
+use crate::error::{Error, Result};
+
+/// A phone number in E.164 form (`+8613812345678`). Numbers without a
+/// country code are read as Chinese.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let invalid = || Error::invalid("phone", "phone is not a valid phone number");
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.len() > 32 {
+            return Err(invalid());
+        }
+        let number = phonenumber::parse(Some(phonenumber::country::Id::CN), trimmed)
+            .map_err(|_| invalid())?;
+        if !phonenumber::is_valid(&number) {
+            return Err(invalid());
+        }
+        Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An e-mail address whose syntax was checked; stored trimmed, with the
+/// domain lower-cased (domains are case-insensitive, local parts may not be).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let trimmed = raw.trim();
+        let invalid = || Error::invalid("email", "email is not a valid e-mail address");
+        if trimmed.len() > 254 || !email_address::EmailAddress::is_valid(trimmed) {
+            return Err(invalid());
+        }
+        let (local, domain) = trimmed.rsplit_once('@').ok_or_else(invalid)?;
+        if !domain.contains('.') {
+            return Err(invalid());
+        }
+        Ok(Self(format!("{local}@{}", domain.to_ascii_lowercase())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A person's name: trimmed, 1 to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+impl PersonName {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self> {
+        super::clean_text("name", raw, Self::MAX_LEN).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gender {
+    Female,
+    Male,
+    Other,
+    Undisclosed,
+}
+
+impl Gender {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gender::Female => "FEMALE",
+            Gender::Male => "MALE",
+            Gender::Other => "OTHER",
+            Gender::Undisclosed => "UNDISCLOSED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Gender::Female, Gender::Male, Gender::Other, Gender::Undisclosed]
+            .into_iter()
+            .find(|g| g.as_str() == s)
+    }
+}
+
+/// A birthday: not in the future, not before 1900.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Birthday(NaiveDate);
+
+impl Birthday {
+    pub fn parse(date: NaiveDate) -> Result<Self> {
+        let today = Utc::now().date_naive();
+        if date > today {
+            return Err(Error::invalid("birthday", "birthday is in the future"));
+        }
+        if date.year() < 1900 {
+            return Err(Error::invalid("birthday", "birthday is before 1900"));
+        }
+        Ok(Self(date))
+    }
+
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+}
+
+/// A profile change: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfilePatch {
+    pub name: Option<PersonName>,
+    pub phone: Option<PhoneNumber>,
+    pub email: Option<Email>,
+    pub birthday: Option<Birthday>,
+    pub gender: Option<Gender>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_numbers_without_country_code_become_e164() {
+        assert_eq!(PhoneNumber::parse("138 1234 5678").unwrap().as_str(), "+8613812345678");
+        assert_eq!(PhoneNumber::parse("+86 138-1234-5678").unwrap().as_str(), "+8613812345678");
+        assert_eq!(PhoneNumber::parse("+44 20 7946 0958").unwrap().as_str(), "+442079460958");
+    }
+
+    #[test]
+    fn invalid_phone_numbers_name_the_field() {
+        for raw in ["", "12", "phone", "+86 000", "1381234567899999"] {
+            let err = PhoneNumber::parse(raw).unwrap_err();
+            assert!(matches!(err, Error::Invalid { ref field, .. } if field == "phone"), "{raw}");
+        }
+    }
+
+    #[test]
+    fn emails_are_checked_and_domains_lowercased() {
+        assert_eq!(Email::parse(" Li.Lei@Example.COM ").unwrap().as_str(), "Li.Lei@example.com");
+        for raw in ["", "nobody", "a@", "@b.com", "a b@c.com", "a@localhost"] {
+            let err = Email::parse(raw).unwrap_err();
+            assert!(matches!(err, Error::Invalid { ref field, .. } if field == "email"), "{raw}");
+        }
+    }
+
+    #[test]
+    fn names_are_trimmed_and_limited() {
+        assert_eq!(PersonName::parse("  王芳 ").unwrap().as_str(), "王芳");
+        assert!(PersonName::parse("").is_err());
+        assert!(PersonName::parse(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn birthdays_are_plausible() {
+        assert!(Birthday::parse(NaiveDate::from_ymd_opt(1990, 5, 17).unwrap()).is_ok());
+        assert!(Birthday::parse(NaiveDate::from_ymd_opt(1899, 12, 31).unwrap()).is_err());
+        let tomorrow = Utc::now().date_naive().succ_opt().unwrap();
+        assert!(Birthday::parse(tomorrow).is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! Members own their data: export it all, or erase it.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set, TransactionTrait};
+use serde_json::{Value, json};
+
+use super::entities::{consent, identity, member, merge, tag, tier_change, touchpoint};
+use super::merge::clear_personal;
+use super::resolve_for_update;
+use crate::domain::MemberStatus;
+use crate::error::Result;
+use kit::events::outbox::publish;
+use kit::events::schema::MemberErased;
+use kit::time::{from_micros, to_micros};
+
+/// Anonymises a member: personal fields cleared, identities, tags and
+/// consents removed, touchpoint attributes emptied. The id, the tier and the
+/// non-personal history stay, so ledgers elsewhere still balance. Erasing an
+/// erased member changes nothing.
+pub async fn erase(db: &DatabaseConnection, member_id: &str) -> Result<member::Model> {
+    let txn = db.begin().await?;
+    let current = resolve_for_update(&txn, member_id).await?;
+    if MemberStatus::parse(&current.status) == Some(MemberStatus::Erased) {
+        txn.commit().await?;
+        return Ok(current);
+    }
+    let now = Utc::now();
+    let id = current.id.clone();
+    let mut row = current.into_active_model();
+    clear_personal(&mut row);
+    row.status = Set(MemberStatus::Erased.as_str().to_owned());
+    row.erased_at = Set(Some(to_micros(now)));
+    row.updated_at = Set(to_micros(now));
+    let erased = row.update(&txn).await?;
+    identity::Entity::delete_many().filter(identity::Column::MemberId.eq(id.clone())).exec(&txn).await?;
+    tag::Entity::delete_many().filter(tag::Column::MemberId.eq(id.clone())).exec(&txn).await?;
+    consent::Entity::delete_many().filter(consent::Column::MemberId.eq(id.clone())).exec(&txn).await?;
+    touchpoint::Entity::update_many()
+        .col_expr(touchpoint::Column::Attributes, "{}".into())
+        .filter(touchpoint::Column::MemberId.eq(id.clone()))
+        .exec(&txn)
+        .await?;
+    publish(&txn, &MemberErased { member_id: id, erased_at: now }, now).await?;
+    txn.commit().await?;
+    Ok(erased)
+}
+
+/// Everything held about a member, as one JSON document.
+pub async fn export(db: &DatabaseConnection, member_id: &str) -> Result<Value> {
+    let txn = db.begin().await?;
+    let m = resolve_for_update(&txn, member_id).await?;
+    let identities = identity::Entity::find().filter(identity::Column::MemberId.eq(m.id.clone())).all(&txn).await?;
+    let tags = tag::Entity::find().filter(tag::Column::MemberId.eq(m.id.clone())).all(&txn).await?;
+    let consents = consent::Entity::find().filter(consent::Column::MemberId.eq(m.id.clone())).all(&txn).await?;
+    let touchpoints = touchpoint::Entity::find()
+        .filter(touchpoint::Column::MemberId.eq(m.id.clone()))
+        .order_by_asc(touchpoint::Column::OccurredAt)
+        .all(&txn)
+        .await?;
+    let tier_changes = tier_change::Entity::find()
+        .filter(tier_change::Column::MemberId.eq(m.id.clone()))
+        .order_by_asc(tier_change::Column::ChangedAt)
+        .all(&txn)
+        .await?;
+    let merges = merge::Entity::find().filter(merge::Column::SurvivorId.eq(m.id.clone())).all(&txn).await?;
+    txn.commit().await?;
+    let ts = |micros: i64| from_micros(micros).to_rfc3339();
+    Ok(json!({
+        "exportedAt": Utc::now().to_rfc3339(),
+        "member": {
+            "id": m.id,
+            "status": m.status,
+            "name": m.name,
+            "phone": m.phone,
+            "email": m.email,
+            "birthday": m.birthday.map(|d| d.to_string()),
+            "gender": m.gender,
+            "registrationChannel": m.registration_channel,
+            "registrationBrandId": m.registration_brand_id,
+            "guideCode": m.guide_code,
+            "tier": m.tier,
+            "growthValue": m.growth_value,
+            "registeredAt": ts(m.registered_at),
+        },
+        "identities": identities.iter().map(|i| json!({
+            "channel": i.channel, "externalId": i.external_id, "brandId": i.brand_id, "linkedAt": ts(i.linked_at),
+        })).collect::<Vec<_>>(),
+        "tags": tags.iter().map(|t| json!({ "tag": t.tag, "addedAt": ts(t.added_at) })).collect::<Vec<_>>(),
+        "consents": consents.iter().map(|c| json!({
+            "purpose": c.purpose, "granted": c.granted, "changedAt": ts(c.changed_at),
+        })).collect::<Vec<_>>(),
+        "touchpoints": touchpoints.iter().map(|t| json!({
+            "kind": t.kind, "channel": t.channel, "storeId": t.store_id, "occurredAt": ts(t.occurred_at),
+            "attributes": serde_json::from_str::<Value>(&t.attributes).unwrap_or(Value::Null),
+        })).collect::<Vec<_>>(),
+        "tierChanges": tier_changes.iter().map(|c| json!({
+            "from": c.from_tier, "to": c.to_tier, "cause": c.cause, "changedAt": ts(c.changed_at),
+        })).collect::<Vec<_>>(),
+        "mergedRecords": merges.iter().map(|r| json!({ "mergedId": r.merged_id, "mergedAt": ts(r.merged_at) })).collect::<Vec<_>>(),
+    }))
+}

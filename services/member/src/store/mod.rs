@@ -1,0 +1,88 @@
+//! The member database: entities, reads, and the transactional commands
+//! that change it (each writes its facts and its events in one transaction).
+
+pub mod entities;
+mod erase;
+mod identities;
+mod merge;
+mod profile;
+mod reads;
+mod register;
+mod tiers;
+mod touchpoints;
+
+pub use erase::{erase, export};
+pub use identities::{LinkOutcome, link_identity, unlink_identity};
+pub use merge::merge;
+pub use profile::{add_tags, remove_tags, set_consent, update_profile};
+pub use reads::*;
+pub use register::{Registration, RegistrationOutcome, register};
+pub use tiers::{adjust_growth, ladder, set_tier, upsert_tier_level};
+pub use touchpoints::{NewTouchpoint, record_touchpoint};
+
+use kit::Caller;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
+
+use crate::domain::MemberStatus;
+use crate::error::{Error, Result};
+use entities::member;
+
+/// Who did it, as recorded next to a change: role and id, nothing personal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(String);
+
+impl Actor {
+    pub fn of(caller: &Caller) -> Self {
+        Self(format!("{caller:?}"))
+    }
+
+    pub fn system(name: &str) -> Self {
+        Self(format!("system:{name}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A fresh id: UUIDv7, so ids sort by creation time.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Loads the member `id` resolves to (following a merge) and locks its row
+/// for the rest of `txn`. Fails unless that member is active.
+pub(crate) async fn lock_active(txn: &DatabaseTransaction, id: &str) -> Result<member::Model> {
+    let row = resolve_for_update(txn, id).await?;
+    match MemberStatus::parse(&row.status) {
+        Some(MemberStatus::Active) => Ok(row),
+        Some(MemberStatus::Erased) => Err(Error::conflict(format!("member {} was erased", row.id))),
+        _ => Err(Error::conflict(format!("member {} is not active", row.id))),
+    }
+}
+
+/// Loads and locks the member `id` resolves to, whatever its status.
+pub(crate) async fn resolve_for_update(txn: &DatabaseTransaction, id: &str) -> Result<member::Model> {
+    let row = member::Entity::find_by_id(id.to_owned())
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::MemberNotFound(id.to_owned()))?;
+    match (&row.merged_into, MemberStatus::parse(&row.status)) {
+        (Some(survivor), Some(MemberStatus::Merged)) => member::Entity::find_by_id(survivor.clone())
+            .lock_exclusive()
+            .one(txn)
+            .await?
+            .ok_or_else(|| Error::MemberNotFound(survivor.clone())),
+        _ => Ok(row),
+    }
+}
+
+/// The active member holding `phone`, if any.
+pub(crate) async fn member_with_phone<C: ConnectionTrait>(db: &C, phone: &str) -> Result<Option<member::Model>> {
+    Ok(member::Entity::find()
+        .filter(member::Column::Phone.eq(phone))
+        .filter(member::Column::Status.eq(MemberStatus::Active.as_str()))
+        .one(db)
+        .await?)
+}
