@@ -52,10 +52,21 @@ pub struct Claims {
 #[derive(Clone, PartialEq, Eq)]
 pub enum Caller {
     Anonymous,
-    Member { member_id: String },
-    Partner { brand_id: String, key_id: String },
-    Staff { guide_id: String, store_id: String, brand_id: String },
-    Operator { operator_id: String },
+    Member {
+        member_id: String,
+    },
+    Partner {
+        brand_id: String,
+        key_id: String,
+    },
+    Staff {
+        guide_id: String,
+        store_id: String,
+        brand_id: String,
+    },
+    Operator {
+        operator_id: String,
+    },
 }
 
 impl fmt::Debug for Caller {
@@ -106,7 +117,10 @@ impl Caller {
 
     fn from_claims(claims: Claims) -> Result<Self, ApiError> {
         let missing = |what: &str| {
-            ApiError::unauthenticated(format!("token for role {:?} lacks the {what} claim", claims.role))
+            ApiError::unauthenticated(format!(
+                "token for role {:?} lacks the {what} claim",
+                claims.role
+            ))
         };
         if claims.sub.trim().is_empty() {
             return Err(ApiError::unauthenticated("token has an empty subject"));
@@ -226,13 +240,28 @@ pub struct TokenRequest {
 
 impl TokenRequest {
     pub fn member(member_id: impl Into<String>) -> Self {
-        Self { sub: member_id.into(), role: Role::Member, brand: None, store: None }
+        Self {
+            sub: member_id.into(),
+            role: Role::Member,
+            brand: None,
+            store: None,
+        }
     }
     pub fn operator(operator_id: impl Into<String>) -> Self {
-        Self { sub: operator_id.into(), role: Role::Operator, brand: None, store: None }
+        Self {
+            sub: operator_id.into(),
+            role: Role::Operator,
+            brand: None,
+            store: None,
+        }
     }
     pub fn partner(key_id: impl Into<String>, brand_id: impl Into<String>) -> Self {
-        Self { sub: key_id.into(), role: Role::Partner, brand: Some(brand_id.into()), store: None }
+        Self {
+            sub: key_id.into(),
+            role: Role::Partner,
+            brand: Some(brand_id.into()),
+            store: None,
+        }
     }
     pub fn staff(
         guide_id: impl Into<String>,
@@ -266,13 +295,23 @@ mod tests {
     #[test]
     fn a_signed_token_verifies_into_its_caller() {
         let keys = keys();
-        let token = keys.issue(TokenRequest::staff("g1", "s1", "b1"), chrono::Duration::hours(1));
+        let token = keys.issue(
+            TokenRequest::staff("g1", "s1", "b1"),
+            chrono::Duration::hours(1),
+        );
         assert_eq!(
             keys.verify(&token).unwrap(),
-            Caller::Staff { guide_id: "g1".into(), store_id: "s1".into(), brand_id: "b1".into() }
+            Caller::Staff {
+                guide_id: "g1".into(),
+                store_id: "s1".into(),
+                brand_id: "b1".into()
+            }
         );
         let header = format!("Bearer {token}");
-        assert!(matches!(keys.verify_header(Some(&header)), Ok(Caller::Staff { .. })));
+        assert!(matches!(
+            keys.verify_header(Some(&header)),
+            Ok(Caller::Staff { .. })
+        ));
         assert_eq!(keys.verify_header(None).unwrap(), Caller::Anonymous);
     }
 
@@ -284,7 +323,10 @@ mod tests {
 
         let good = keys.issue(TokenRequest::member("m1"), chrono::Duration::hours(1));
         let tampered = format!("{}x", good);
-        assert_eq!(keys.verify(&tampered).unwrap_err().code, crate::error::ErrorCode::Unauthenticated);
+        assert_eq!(
+            keys.verify(&tampered).unwrap_err().code,
+            crate::error::ErrorCode::Unauthenticated
+        );
 
         let other = JwtKeys::hs256(&Secret::new("another-secret-another-secret-xx"));
         assert!(other.verify(&good).is_err());
@@ -303,7 +345,12 @@ mod tests {
             iat: now,
             exp: now + 60,
         });
-        assert!(keys.verify(&staff_without_store).unwrap_err().message.contains("store"));
+        assert!(
+            keys.verify(&staff_without_store)
+                .unwrap_err()
+                .message
+                .contains("store")
+        );
         let partner_without_brand = keys.sign(&Claims {
             sub: "k1".into(),
             role: Role::Partner,
@@ -317,9 +364,20 @@ mod tests {
 
     #[test]
     fn operator_checks() {
-        assert!(Caller::Operator { operator_id: "o".into() }.require_operator().is_ok());
-        let member = Caller::Member { member_id: "m".into() };
-        assert_eq!(member.require_operator().unwrap_err().code, crate::error::ErrorCode::Forbidden);
+        assert!(
+            Caller::Operator {
+                operator_id: "o".into()
+            }
+            .require_operator()
+            .is_ok()
+        );
+        let member = Caller::Member {
+            member_id: "m".into(),
+        };
+        assert_eq!(
+            member.require_operator().unwrap_err().code,
+            crate::error::ErrorCode::Forbidden
+        );
         assert_eq!(
             Caller::Anonymous.require_operator().unwrap_err().code,
             crate::error::ErrorCode::Unauthenticated

@@ -153,7 +153,9 @@ impl Config {
         figment = figment
             .merge(Env::prefixed("BIGMEMBER_").split("__"))
             .merge(Serialized::defaults(overrides));
-        figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))
+        figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
     }
 
     pub fn service(&self, name: &str) -> Result<&ServiceConfig, ConfigError> {

@@ -39,7 +39,10 @@ pub struct StatementLog {
 
 impl StatementLog {
     pub fn start(&self) {
-        self.statements.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.statements
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.recording
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
@@ -162,7 +165,9 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
 }
 
 fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && !path.starts_with(":memory:")).then(|| path.into())
 }
@@ -184,7 +189,10 @@ mod tests {
 
     #[test]
     fn backend_is_read_from_the_url() {
-        assert_eq!(Backend::of_url("sqlite://data/m.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::of_url("sqlite://data/m.db").unwrap(),
+            Backend::Sqlite
+        );
         assert_eq!(
             Backend::of_url("postgres://u@h/db").unwrap(),
             Backend::Postgres

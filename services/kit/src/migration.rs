@@ -47,11 +47,25 @@ impl MigrationTrait for CreateOutbox {
             .create_table(
                 Table::create()
                     .table(OutboxEvents::Table)
-                    .col(ColumnDef::new(OutboxEvents::Seq).big_integer().not_null().primary_key())
-                    .col(ColumnDef::new(OutboxEvents::EventId).string_len(36).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(OutboxEvents::Seq)
+                            .big_integer()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(OutboxEvents::EventId)
+                            .string_len(36)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(OutboxEvents::Kind).string_len(64).not_null())
                     .col(ColumnDef::new(OutboxEvents::Payload).text().not_null())
-                    .col(ColumnDef::new(OutboxEvents::OccurredAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(OutboxEvents::OccurredAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -59,8 +73,17 @@ impl MigrationTrait for CreateOutbox {
             .create_table(
                 Table::create()
                     .table(OutboxSequence::Table)
-                    .col(ColumnDef::new(OutboxSequence::Id).integer().not_null().primary_key())
-                    .col(ColumnDef::new(OutboxSequence::LastSeq).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(OutboxSequence::Id)
+                            .integer()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(OutboxSequence::LastSeq)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -74,8 +97,12 @@ impl MigrationTrait for CreateOutbox {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(OutboxSequence::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(OutboxEvents::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(OutboxSequence::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(OutboxEvents::Table).to_owned())
+            .await
     }
 }
 
@@ -94,15 +121,30 @@ impl MigrationTrait for CreateConsumerPositions {
             .create_table(
                 Table::create()
                     .table(ConsumerPositions::Table)
-                    .col(ColumnDef::new(ConsumerPositions::Consumer).string_len(128).not_null().primary_key())
-                    .col(ColumnDef::new(ConsumerPositions::Position).big_integer().not_null())
-                    .col(ColumnDef::new(ConsumerPositions::UpdatedAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(ConsumerPositions::Consumer)
+                            .string_len(128)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(ConsumerPositions::Position)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ConsumerPositions::UpdatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(ConsumerPositions::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(ConsumerPositions::Table).to_owned())
+            .await
     }
 }

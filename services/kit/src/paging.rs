@@ -67,7 +67,10 @@ mod tests {
         assert_eq!(PageRequest::parse(Some(100), None).unwrap().first, 100);
         for bad in [0, -1, 101] {
             assert_eq!(
-                PageRequest::parse(Some(bad), None).unwrap_err().field.as_deref(),
+                PageRequest::parse(Some(bad), None)
+                    .unwrap_err()
+                    .field
+                    .as_deref(),
                 Some("first")
             );
         }
@@ -77,11 +80,17 @@ mod tests {
     fn cursors_round_trip_and_garbage_is_rejected() {
         let cursor = encode_cursor("0190-abc");
         assert_eq!(
-            PageRequest::parse(None, Some(cursor)).unwrap().after.as_deref(),
+            PageRequest::parse(None, Some(cursor))
+                .unwrap()
+                .after
+                .as_deref(),
             Some("0190-abc")
         );
         assert_eq!(
-            PageRequest::parse(None, Some("%%%".into())).unwrap_err().field.as_deref(),
+            PageRequest::parse(None, Some("%%%".into()))
+                .unwrap_err()
+                .field
+                .as_deref(),
             Some("after")
         );
     }

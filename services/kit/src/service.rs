@@ -59,12 +59,19 @@ pub async fn prepare(
 ) -> Result<ServiceContext, DbErr> {
     let db = crate::db::connect(
         database_url,
-        ConnectSettings { schema, service: spec.name },
+        ConnectSettings {
+            schema,
+            service: spec.name,
+        },
         statements,
     )
     .await?;
     (spec.migrate)(&db).await?;
-    Ok(ServiceContext { name: spec.name, db, keys })
+    Ok(ServiceContext {
+        name: spec.name,
+        db,
+        keys,
+    })
 }
 
 /// The whole HTTP app of a service.
@@ -82,7 +89,11 @@ pub fn app(spec: &ServiceSpec, ctx: ServiceContext) -> Router {
 }
 
 /// Serves `app` until `shutdown`, finishing requests in flight.
-pub async fn serve(listener: TcpListener, app: Router, mut shutdown: Shutdown) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    mut shutdown: Shutdown,
+) -> std::io::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await
@@ -109,7 +120,10 @@ struct GraphqlState<Q, M, S> {
 
 impl<Q, M, S> Clone for GraphqlState<Q, M, S> {
     fn clone(&self) -> Self {
-        Self { schema: self.schema.clone(), keys: self.keys.clone() }
+        Self {
+            schema: self.schema.clone(),
+            keys: self.keys.clone(),
+        }
     }
 }
 
@@ -127,13 +141,20 @@ where
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };
-    let response = state.schema.execute(request.into_inner().data(caller)).await;
+    let response = state
+        .schema
+        .execute(request.into_inner().data(caller))
+        .await;
     GraphQLResponse::from(response).into_response()
 }
 
 /// The verified caller of a request (anonymous without `Authorization`).
 pub fn caller_of(keys: &JwtKeys, headers: &HeaderMap) -> Result<Caller, crate::error::ApiError> {
-    keys.verify_header(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))
+    keys.verify_header(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -142,7 +163,9 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(ctx): State<ServiceContext>) -> Response {
     match crate::db::ping(&ctx.db).await {
-        Ok(()) => Json(serde_json::json!({ "status": "ready", "service": ctx.name })).into_response(),
+        Ok(()) => {
+            Json(serde_json::json!({ "status": "ready", "service": ctx.name })).into_response()
+        }
         Err(err) => {
             tracing::warn!(error = %err, "readiness check: database unreachable");
             (
@@ -180,7 +203,8 @@ async fn observe(State(service): State<&'static str>, request: Request, next: Ne
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = request.method().clone();
-    let span = tracing::info_span!("request", service, %method, route = %route, request_id = %request_id);
+    let span =
+        tracing::info_span!("request", service, %method, route = %route, request_id = %request_id);
     crate::telemetry::adopt_remote_parent(&span, request.headers());
     let traceparent = crate::telemetry::traceparent(&span);
     let started = Instant::now();

@@ -41,26 +41,46 @@ impl TestDatabase {
     fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir for test database");
         let url = format!("sqlite://{}/test.db", dir.path().display());
-        Self { url, schema: None, _dir: Some(Arc::new(dir)) }
+        Self {
+            url,
+            schema: None,
+            _dir: Some(Arc::new(dir)),
+        }
     }
 
     async fn postgres(url: String) -> Self {
         let admin = db::connect(&url, ConnectSettings::default(), None)
             .await
-            .unwrap_or_else(|e| panic!("{TEST_DATABASE_ENV} is set but PostgreSQL is unreachable: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("{TEST_DATABASE_ENV} is set but PostgreSQL is unreachable: {e}")
+            });
         let schema = SchemaName::fresh();
         admin
-            .execute(Statement::from_string(admin.get_database_backend(), schema.create_statement()))
+            .execute(Statement::from_string(
+                admin.get_database_backend(),
+                schema.create_statement(),
+            ))
             .await
             .expect("create test schema");
         admin.close().await.ok();
-        Self { url, schema: Some(schema.0), _dir: None }
+        Self {
+            url,
+            schema: Some(schema.0),
+            _dir: None,
+        }
     }
 
     pub async fn connect(&self, service: &'static str) -> DatabaseConnection {
-        db::connect(&self.url, ConnectSettings { schema: self.schema.clone(), service }, None)
-            .await
-            .expect("connect to test database")
+        db::connect(
+            &self.url,
+            ConnectSettings {
+                schema: self.schema.clone(),
+                service,
+            },
+            None,
+        )
+        .await
+        .expect("connect to test database")
     }
 }
 
@@ -94,11 +114,20 @@ pub struct TestApp {
 
 /// Starts `spec` on a fresh test database.
 pub async fn spawn(spec: &'static ServiceSpec) -> TestApp {
-    spawn_on(spec, TestDatabase::new().await, Secret::new(crate::auth::random_secret())).await
+    spawn_on(
+        spec,
+        TestDatabase::new().await,
+        Secret::new(crate::auth::random_secret()),
+    )
+    .await
 }
 
 /// Starts `spec` on an existing test database (a restart).
-pub async fn spawn_on(spec: &'static ServiceSpec, database: TestDatabase, secret: Secret) -> TestApp {
+pub async fn spawn_on(
+    spec: &'static ServiceSpec,
+    database: TestDatabase,
+    secret: Secret,
+) -> TestApp {
     crate::telemetry::init_for_tests();
     let statements = Arc::new(StatementLog::default());
     let keys = JwtKeys::hs256(&secret);
@@ -111,7 +140,9 @@ pub async fn spawn_on(spec: &'static ServiceSpec, database: TestDatabase, secret
     )
     .await
     .expect("service starts on its test database");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a port");
     let address = format!("http://{}", listener.local_addr().expect("local addr"));
     let (trigger, stop) = shutdown::channel();
     let app = service::app(spec, ctx.clone());
@@ -142,7 +173,10 @@ impl GraphqlResponse {
     }
 
     pub fn errors(&self) -> &[Value] {
-        self.body["errors"].as_array().map(Vec::as_slice).unwrap_or(&[])
+        self.body["errors"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// The `extensions.code` of the first error.
@@ -180,7 +214,12 @@ impl TestApp {
         &self.ctx.db
     }
 
-    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> GraphqlResponse {
+    pub async fn graphql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> GraphqlResponse {
         let mut request = self
             .client
             .post(format!("{}/graphql", self.address))
@@ -190,7 +229,10 @@ impl TestApp {
         }
         let response = request.send().await.expect("graphql request");
         let status = response.status().as_u16();
-        let body = response.json::<Value>().await.expect("graphql response is JSON");
+        let body = response
+            .json::<Value>()
+            .await
+            .expect("graphql response is JSON");
         GraphqlResponse { status, body }
     }
 

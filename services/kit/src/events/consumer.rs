@@ -20,7 +20,8 @@ use crate::time::now_micros;
 /// so that the effect and the new position commit together.
 #[async_trait]
 pub trait EventHandler: Send + Sync {
-    async fn apply(&self, txn: &DatabaseTransaction, event: &FeedEvent) -> Result<(), HandlerError>;
+    async fn apply(&self, txn: &DatabaseTransaction, event: &FeedEvent)
+    -> Result<(), HandlerError>;
 }
 
 /// A handler's failure; the event is retried on the next poll.
@@ -45,7 +46,11 @@ pub enum ConsumerError {
     #[error("database: {0}")]
     Db(#[from] DbErr),
     #[error("event {seq} ({kind}) failed: {source}")]
-    Handler { seq: i64, kind: String, source: HandlerError },
+    Handler {
+        seq: i64,
+        kind: String,
+        source: HandlerError,
+    },
 }
 
 /// Reads one producer's feed into this service's database.
@@ -113,8 +118,13 @@ impl<H: EventHandler> FeedConsumer<H> {
             let txn = self.db.begin().await?;
             if let Err(source) = self.handler.apply(&txn, event).await {
                 txn.rollback().await?;
-                metrics::counter!("events_failed_total", "consumer" => self.name.clone()).increment(1);
-                return Err(ConsumerError::Handler { seq: event.seq, kind: event.kind.clone(), source });
+                metrics::counter!("events_failed_total", "consumer" => self.name.clone())
+                    .increment(1);
+                return Err(ConsumerError::Handler {
+                    seq: event.seq,
+                    kind: event.kind.clone(),
+                    source,
+                });
             }
             // Compare-and-set: if another instance moved the position, its
             // transaction applied this event; ours must not commit.
@@ -155,7 +165,9 @@ impl<H: EventHandler> FeedConsumer<H> {
         loop {
             match self.catch_up().await {
                 Ok(_) => {}
-                Err(err) => tracing::warn!(consumer = %self.name, error = %err, "event consumer poll failed"),
+                Err(err) => {
+                    tracing::warn!(consumer = %self.name, error = %err, "event consumer poll failed")
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
@@ -189,17 +201,29 @@ impl<H: EventHandler> FeedConsumer<H> {
         let response = self
             .http
             .get(url)
-            .query(&[("after", after.to_string()), ("limit", self.batch.to_string())])
+            .query(&[
+                ("after", after.to_string()),
+                ("limit", self.batch.to_string()),
+            ])
             .bearer_auth(self.keys.service_token(&self.name))
             .send()
             .await
-            .map_err(|source| ConsumerError::Unreachable { url: url.clone(), source })?;
+            .map_err(|source| ConsumerError::Unreachable {
+                url: url.clone(),
+                source,
+            })?;
         if !response.status().is_success() {
-            return Err(ConsumerError::Status { url: url.clone(), status: response.status().as_u16() });
+            return Err(ConsumerError::Status {
+                url: url.clone(),
+                status: response.status().as_u16(),
+            });
         }
         response
             .json::<FeedPage>()
             .await
-            .map_err(|source| ConsumerError::Page { url: url.clone(), source })
+            .map_err(|source| ConsumerError::Page {
+                url: url.clone(),
+                source,
+            })
     }
 }

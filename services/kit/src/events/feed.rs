@@ -25,11 +25,9 @@ impl FeedQuery {
     pub fn parse(params: &HashMap<String, String>) -> Result<Self, ApiError> {
         let after = match params.get("after") {
             None => 0,
-            Some(raw) => raw
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| ApiError::bad_input("after", "after must be a sequence number >= 0"))?,
+            Some(raw) => raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                ApiError::bad_input("after", "after must be a sequence number >= 0")
+            })?,
         };
         let limit = match params.get("limit") {
             None => DEFAULT_LIMIT,
@@ -67,20 +65,34 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     #[test]
     fn defaults_and_bounds() {
         assert_eq!(
             FeedQuery::parse(&params(&[])).unwrap(),
-            FeedQuery { after: 0, limit: DEFAULT_LIMIT }
+            FeedQuery {
+                after: 0,
+                limit: DEFAULT_LIMIT
+            }
         );
         assert_eq!(
             FeedQuery::parse(&params(&[("after", "7"), ("limit", "1000")])).unwrap(),
-            FeedQuery { after: 7, limit: 1000 }
+            FeedQuery {
+                after: 7,
+                limit: 1000
+            }
         );
-        for bad in [("after", "-1"), ("after", "x"), ("limit", "0"), ("limit", "1001")] {
+        for bad in [
+            ("after", "-1"),
+            ("after", "x"),
+            ("limit", "0"),
+            ("limit", "1001"),
+        ] {
             let err = FeedQuery::parse(&params(&[bad])).unwrap_err();
             assert_eq!(err.field.as_deref(), Some(bad.0));
         }

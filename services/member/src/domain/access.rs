@@ -60,7 +60,9 @@ pub fn require_owner_or_operator(caller: &Caller, subject: &Subject<'_>) -> Resu
     match caller {
         Caller::Operator { .. } => Ok(()),
         Caller::Member { .. } if subject.is_self => Ok(()),
-        _ => Err(Error::forbidden("only the member or an operator may change this")),
+        _ => Err(Error::forbidden(
+            "only the member or an operator may change this",
+        )),
     }
 }
 
@@ -82,7 +84,9 @@ pub fn require_tagger(caller: &Caller, subject: &Subject<'_>) -> Result<()> {
     match caller {
         Caller::Operator { .. } => Ok(()),
         Caller::Staff { .. } if staff_of_brand(caller, subject) => Ok(()),
-        _ => Err(Error::forbidden("only staff of the member's brand or an operator may tag")),
+        _ => Err(Error::forbidden(
+            "only staff of the member's brand or an operator may tag",
+        )),
     }
 }
 
@@ -96,9 +100,9 @@ pub fn identity_brand(
 ) -> Result<Option<ForeignId>> {
     let own = |brand_id: &str| -> Result<Option<ForeignId>> {
         match &requested {
-            Some(b) if b.as_str() != brand_id => {
-                Err(Error::forbidden("you may only register identities of your own brand"))
-            }
+            Some(b) if b.as_str() != brand_id => Err(Error::forbidden(
+                "you may only register identities of your own brand",
+            )),
             _ => Ok(Some(ForeignId::parse("brandId", brand_id)?)),
         }
     };
@@ -106,7 +110,9 @@ pub fn identity_brand(
         Caller::Anonymous | Caller::Operator { .. } | Caller::Member { .. } => Ok(requested),
         Caller::Staff { brand_id, .. } => own(brand_id),
         Caller::Partner { brand_id, .. } if channel == Channel::Partner => own(brand_id),
-        Caller::Partner { .. } => Err(Error::forbidden("partners register PARTNER identities only")),
+        Caller::Partner { .. } => Err(Error::forbidden(
+            "partners register PARTNER identities only",
+        )),
     }
 }
 
@@ -115,24 +121,41 @@ mod tests {
     use super::*;
 
     fn member(id: &str) -> Caller {
-        Caller::Member { member_id: id.into() }
+        Caller::Member {
+            member_id: id.into(),
+        }
     }
     fn staff(brand: &str) -> Caller {
-        Caller::Staff { guide_id: "g".into(), store_id: "s".into(), brand_id: brand.into() }
+        Caller::Staff {
+            guide_id: "g".into(),
+            store_id: "s".into(),
+            brand_id: brand.into(),
+        }
     }
     fn partner(brand: &str) -> Caller {
-        Caller::Partner { brand_id: brand.into(), key_id: "k".into() }
+        Caller::Partner {
+            brand_id: brand.into(),
+            key_id: "k".into(),
+        }
     }
     fn operator() -> Caller {
-        Caller::Operator { operator_id: "o".into() }
+        Caller::Operator {
+            operator_id: "o".into(),
+        }
     }
     const BRANDS: &[String] = &[];
 
     #[test]
     fn who_sees_what() {
         let brands = vec!["apparel".to_string()];
-        let own = Subject { is_self: true, brand_ids: &brands };
-        let other = Subject { is_self: false, brand_ids: &brands };
+        let own = Subject {
+            is_self: true,
+            brand_ids: &brands,
+        };
+        let other = Subject {
+            is_self: false,
+            brand_ids: &brands,
+        };
         assert_eq!(visibility(&member("m"), &own), Visibility::Personal);
         assert_eq!(visibility(&member("m"), &other), Visibility::None);
         assert_eq!(visibility(&staff("apparel"), &other), Visibility::Personal);
@@ -149,8 +172,14 @@ mod tests {
     #[test]
     fn who_changes_what() {
         let brands = vec!["apparel".to_string()];
-        let own = Subject { is_self: true, brand_ids: &brands };
-        let other = Subject { is_self: false, brand_ids: &brands };
+        let own = Subject {
+            is_self: true,
+            brand_ids: &brands,
+        };
+        let other = Subject {
+            is_self: false,
+            brand_ids: &brands,
+        };
         assert!(require_owner_or_operator(&member("m"), &own).is_ok());
         assert!(require_owner_or_operator(&member("m"), &other).is_err());
         assert!(require_owner_or_operator(&staff("apparel"), &other).is_err());
@@ -158,22 +187,42 @@ mod tests {
         assert!(require_engagement(&staff("coffee"), &other).is_err());
         assert!(require_tagger(&member("m"), &own).is_err());
         assert!(require_tagger(&staff("apparel"), &other).is_ok());
-        assert!(require_tagger(&operator(), &Subject { is_self: false, brand_ids: BRANDS }).is_ok());
+        assert!(
+            require_tagger(
+                &operator(),
+                &Subject {
+                    is_self: false,
+                    brand_ids: BRANDS
+                }
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn staff_and_partners_register_for_their_own_brand() {
         let coffee = ForeignId::parse("brandId", "coffee").unwrap();
         assert_eq!(
-            identity_brand(&staff("apparel"), Channel::StorePos, None).unwrap().unwrap().as_str(),
+            identity_brand(&staff("apparel"), Channel::StorePos, None)
+                .unwrap()
+                .unwrap()
+                .as_str(),
             "apparel"
         );
-        assert!(identity_brand(&staff("apparel"), Channel::StorePos, Some(coffee.clone())).is_err());
+        assert!(
+            identity_brand(&staff("apparel"), Channel::StorePos, Some(coffee.clone())).is_err()
+        );
         assert!(identity_brand(&partner("coffee"), Channel::App, None).is_err());
         assert_eq!(
-            identity_brand(&partner("coffee"), Channel::Partner, None).unwrap().unwrap().as_str(),
+            identity_brand(&partner("coffee"), Channel::Partner, None)
+                .unwrap()
+                .unwrap()
+                .as_str(),
             "coffee"
         );
-        assert_eq!(identity_brand(&Caller::Anonymous, Channel::App, Some(coffee.clone())).unwrap(), Some(coffee));
+        assert_eq!(
+            identity_brand(&Caller::Anonymous, Channel::App, Some(coffee.clone())).unwrap(),
+            Some(coffee)
+        );
     }
 }

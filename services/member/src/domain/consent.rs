@@ -44,8 +44,14 @@ mod tests {
 
     #[test]
     fn the_later_decision_wins() {
-        let given = ConsentDecision { granted: true, changed_at: 10 };
-        let withdrawn = ConsentDecision { granted: false, changed_at: 20 };
+        let given = ConsentDecision {
+            granted: true,
+            changed_at: 10,
+        };
+        let withdrawn = ConsentDecision {
+            granted: false,
+            changed_at: 20,
+        };
         assert_eq!(later(given, withdrawn), withdrawn);
         assert_eq!(later(withdrawn, given), withdrawn);
         for p in ConsentPurpose::ALL {

@@ -70,11 +70,16 @@ impl ForeignId {
         let value = raw.trim();
         let ok = !value.is_empty()
             && value.len() <= 64
-            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if ok {
             Ok(Self(value.to_owned()))
         } else {
-            Err(Error::invalid(field, format!("{field} must be 1-64 letters, digits, '-' or '_'")))
+            Err(Error::invalid(
+                field,
+                format!("{field} must be 1-64 letters, digits, '-' or '_'"),
+            ))
         }
     }
 
@@ -96,11 +101,16 @@ impl GuideCode {
     pub fn parse(raw: &str) -> Result<Self> {
         let value = raw.trim();
         let ok = (4..=64).contains(&value.len())
-            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if ok {
             Ok(Self(value.to_owned()))
         } else {
-            Err(Error::invalid("guideCode", "guideCode must be 4-64 letters, digits, '-' or '_'"))
+            Err(Error::invalid(
+                "guideCode",
+                "guideCode must be 4-64 letters, digits, '-' or '_'",
+            ))
         }
     }
 
@@ -132,7 +142,12 @@ mod tests {
 
     #[test]
     fn external_ids_are_trimmed_and_bounded() {
-        assert_eq!(ExternalId::parse("externalId", " oAbC123 ").unwrap().as_str(), "oAbC123");
+        assert_eq!(
+            ExternalId::parse("externalId", " oAbC123 ")
+                .unwrap()
+                .as_str(),
+            "oAbC123"
+        );
         assert!(ExternalId::parse("externalId", "").is_err());
         assert!(ExternalId::parse("externalId", "a b").is_err());
         assert!(ExternalId::parse("externalId", &"x".repeat(129)).is_err());
@@ -142,7 +157,9 @@ mod tests {
     fn foreign_ids_and_guide_codes() {
         assert!(ForeignId::parse("brandId", "brand-apparel_1").is_ok());
         assert_eq!(
-            ForeignId::parse("brandId", "no spaces").unwrap_err().to_string(),
+            ForeignId::parse("brandId", "no spaces")
+                .unwrap_err()
+                .to_string(),
             "brandId: brandId must be 1-64 letters, digits, '-' or '_'"
         );
         assert!(GuideCode::parse("Gx7_k2Pq").is_ok());

@@ -21,10 +21,17 @@ impl MergeRequest {
             return Err(Error::invalid("mergedId", "mergedId must not be empty"));
         }
         if survivor_id == merged_id {
-            return Err(Error::invalid("mergedId", "a member cannot be merged into itself"));
+            return Err(Error::invalid(
+                "mergedId",
+                "a member cannot be merged into itself",
+            ));
         }
         let reason = super::clean_text("reason", reason, 500)?;
-        Ok(Self { survivor_id: survivor_id.to_owned(), merged_id: merged_id.to_owned(), reason })
+        Ok(Self {
+            survivor_id: survivor_id.to_owned(),
+            merged_id: merged_id.to_owned(),
+            reason,
+        })
     }
 }
 
@@ -62,14 +69,22 @@ mod tests {
     #[test]
     fn requests_are_checked() {
         assert!(MergeRequest::parse("a", "b", "same phone at the till").is_ok());
-        assert!(matches!(MergeRequest::parse("a", "a", "x"), Err(Error::Invalid { ref field, .. }) if field == "mergedId"));
-        assert!(matches!(MergeRequest::parse("a", "b", "  "), Err(Error::Invalid { ref field, .. }) if field == "reason"));
+        assert!(
+            matches!(MergeRequest::parse("a", "a", "x"), Err(Error::Invalid { ref field, .. }) if field == "mergedId")
+        );
+        assert!(
+            matches!(MergeRequest::parse("a", "b", "  "), Err(Error::Invalid { ref field, .. }) if field == "reason")
+        );
         assert!(MergeRequest::parse("", "b", "x").is_err());
     }
 
     #[test]
     fn survivor_keeps_its_fields_and_fills_gaps() {
-        let survivor = Profile { name: Some("Li Lei".into()), phone: None, ..Profile::default() };
+        let survivor = Profile {
+            name: Some("Li Lei".into()),
+            phone: None,
+            ..Profile::default()
+        };
         let merged = Profile {
             name: Some("L. Lei".into()),
             phone: Some("+8613812345678".into()),

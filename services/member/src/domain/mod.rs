@@ -44,13 +44,22 @@ impl MemberStatus {
 pub(crate) fn clean_text(field: &str, raw: &str, max: usize) -> crate::error::Result<String> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
-        return Err(crate::error::Error::invalid(field, format!("{field} must not be empty")));
+        return Err(crate::error::Error::invalid(
+            field,
+            format!("{field} must not be empty"),
+        ));
     }
     if trimmed.chars().count() > max {
-        return Err(crate::error::Error::invalid(field, format!("{field} is longer than {max} characters")));
+        return Err(crate::error::Error::invalid(
+            field,
+            format!("{field} is longer than {max} characters"),
+        ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(crate::error::Error::invalid(field, format!("{field} contains control characters")));
+        return Err(crate::error::Error::invalid(
+            field,
+            format!("{field} contains control characters"),
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -71,7 +80,11 @@ mod tests {
 
     #[test]
     fn status_round_trips() {
-        for s in [MemberStatus::Active, MemberStatus::Merged, MemberStatus::Erased] {
+        for s in [
+            MemberStatus::Active,
+            MemberStatus::Merged,
+            MemberStatus::Erased,
+        ] {
             assert_eq!(MemberStatus::parse(s.as_str()), Some(s));
         }
     }

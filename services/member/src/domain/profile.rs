@@ -21,7 +21,9 @@ impl PhoneNumber {
         if !phonenumber::is_valid(&number) {
             return Err(invalid());
         }
-        Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
+        Ok(Self(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -88,9 +90,14 @@ impl Gender {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Gender::Female, Gender::Male, Gender::Other, Gender::Undisclosed]
-            .into_iter()
-            .find(|g| g.as_str() == s)
+        [
+            Gender::Female,
+            Gender::Male,
+            Gender::Other,
+            Gender::Undisclosed,
+        ]
+        .into_iter()
+        .find(|g| g.as_str() == s)
     }
 }
 
@@ -131,25 +138,43 @@ mod tests {
 
     #[test]
     fn chinese_numbers_without_country_code_become_e164() {
-        assert_eq!(PhoneNumber::parse("138 1234 5678").unwrap().as_str(), "+8613812345678");
-        assert_eq!(PhoneNumber::parse("+86 138-1234-5678").unwrap().as_str(), "+8613812345678");
-        assert_eq!(PhoneNumber::parse("+44 20 7946 0958").unwrap().as_str(), "+442079460958");
+        assert_eq!(
+            PhoneNumber::parse("138 1234 5678").unwrap().as_str(),
+            "+8613812345678"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+86 138-1234-5678").unwrap().as_str(),
+            "+8613812345678"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+44 20 7946 0958").unwrap().as_str(),
+            "+442079460958"
+        );
     }
 
     #[test]
     fn invalid_phone_numbers_name_the_field() {
         for raw in ["", "12", "phone", "+86 000", "1381234567899999"] {
             let err = PhoneNumber::parse(raw).unwrap_err();
-            assert!(matches!(err, Error::Invalid { ref field, .. } if field == "phone"), "{raw}");
+            assert!(
+                matches!(err, Error::Invalid { ref field, .. } if field == "phone"),
+                "{raw}"
+            );
         }
     }
 
     #[test]
     fn emails_are_checked_and_domains_lowercased() {
-        assert_eq!(Email::parse(" Li.Lei@Example.COM ").unwrap().as_str(), "Li.Lei@example.com");
+        assert_eq!(
+            Email::parse(" Li.Lei@Example.COM ").unwrap().as_str(),
+            "Li.Lei@example.com"
+        );
         for raw in ["", "nobody", "a@", "@b.com", "a b@c.com", "a@localhost"] {
             let err = Email::parse(raw).unwrap_err();
-            assert!(matches!(err, Error::Invalid { ref field, .. } if field == "email"), "{raw}");
+            assert!(
+                matches!(err, Error::Invalid { ref field, .. } if field == "email"),
+                "{raw}"
+            );
         }
     }
 

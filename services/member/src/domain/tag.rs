@@ -14,13 +14,18 @@ impl Tag {
         let value = raw.trim();
         let ok = !value.is_empty()
             && value.chars().count() <= Self::MAX_LEN
-            && value.chars().all(|c| c.is_alphanumeric() || "-_:./".contains(c));
+            && value
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_:./".contains(c));
         if ok {
             Ok(Self(value.to_owned()))
         } else {
             Err(Error::invalid(
                 "tags",
-                format!("tag {value:?} must be 1-{} letters, digits or -_:./", Self::MAX_LEN),
+                format!(
+                    "tag {value:?} must be 1-{} letters, digits or -_:./",
+                    Self::MAX_LEN
+                ),
             ))
         }
     }
@@ -39,9 +44,15 @@ pub fn parse_tags(raw: &[String]) -> Result<Vec<Tag>> {
         return Err(Error::invalid("tags", "give at least one tag"));
     }
     if raw.len() > MAX_TAGS_PER_CALL {
-        return Err(Error::invalid("tags", format!("at most {MAX_TAGS_PER_CALL} tags at a time")));
+        return Err(Error::invalid(
+            "tags",
+            format!("at most {MAX_TAGS_PER_CALL} tags at a time"),
+        ));
     }
-    let mut tags = raw.iter().map(|t| Tag::parse(t)).collect::<Result<Vec<_>>>()?;
+    let mut tags = raw
+        .iter()
+        .map(|t| Tag::parse(t))
+        .collect::<Result<Vec<_>>>()?;
     tags.sort();
     tags.dedup();
     Ok(tags)

@@ -15,11 +15,16 @@ impl TierCode {
         let value = raw.trim();
         let ok = (1..=32).contains(&value.len())
             && value.starts_with(|c: char| c.is_ascii_uppercase())
-            && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
         if ok {
             Ok(Self(value.to_owned()))
         } else {
-            Err(Error::invalid(field, format!("{field} must be 1-32 of A-Z, 0-9 or _, starting with a letter")))
+            Err(Error::invalid(
+                field,
+                format!("{field} must be 1-32 of A-Z, 0-9 or _, starting with a letter"),
+            ))
         }
     }
 
@@ -42,7 +47,11 @@ pub struct TierLadder(Vec<TierLevel>);
 
 impl TierLadder {
     pub fn new(mut levels: Vec<TierLevel>) -> Self {
-        levels.sort_by(|a, b| a.threshold.cmp(&b.threshold).then_with(|| a.code.cmp(&b.code)));
+        levels.sort_by(|a, b| {
+            a.threshold
+                .cmp(&b.threshold)
+                .then_with(|| a.code.cmp(&b.code))
+        });
         Self(levels)
     }
 
@@ -58,7 +67,11 @@ impl TierLadder {
     /// The highest level whose threshold `growth` reaches (the entry level
     /// when none does).
     pub fn for_growth(&self, growth: i64) -> Option<&TierLevel> {
-        self.0.iter().rev().find(|l| growth >= l.threshold).or_else(|| self.entry())
+        self.0
+            .iter()
+            .rev()
+            .find(|l| growth >= l.threshold)
+            .or_else(|| self.entry())
     }
 
     /// Position on the ladder; unknown codes rank below every level.
@@ -97,7 +110,11 @@ pub fn parse_level(code: &str, name: &str, threshold: i64) -> Result<TierLevel> 
     if threshold < 0 {
         return Err(Error::invalid("threshold", "threshold must be >= 0"));
     }
-    Ok(TierLevel { code: code.as_str().to_owned(), name, threshold })
+    Ok(TierLevel {
+        code: code.as_str().to_owned(),
+        name,
+        threshold,
+    })
 }
 
 /// Why a tier changed.
@@ -118,9 +135,13 @@ impl TierChangeCause {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [TierChangeCause::Growth, TierChangeCause::Operator, TierChangeCause::Merge]
-            .into_iter()
-            .find(|c| c.as_str() == s)
+        [
+            TierChangeCause::Growth,
+            TierChangeCause::Operator,
+            TierChangeCause::Merge,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 }
 
@@ -130,9 +151,21 @@ mod tests {
 
     fn ladder() -> TierLadder {
         TierLadder::new(vec![
-            TierLevel { code: "GOLD".into(), name: "Gold".into(), threshold: 5000 },
-            TierLevel { code: "BASIC".into(), name: "Basic".into(), threshold: 0 },
-            TierLevel { code: "SILVER".into(), name: "Silver".into(), threshold: 1000 },
+            TierLevel {
+                code: "GOLD".into(),
+                name: "Gold".into(),
+                threshold: 5000,
+            },
+            TierLevel {
+                code: "BASIC".into(),
+                name: "Basic".into(),
+                threshold: 0,
+            },
+            TierLevel {
+                code: "SILVER".into(),
+                name: "Silver".into(),
+                threshold: 1000,
+            },
         ])
     }
 

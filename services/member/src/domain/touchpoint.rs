@@ -53,7 +53,11 @@ pub fn check_occurred_at(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTi
     if at > now + MAX_CLOCK_SKEW {
         return Err(Error::invalid("occurredAt", "occurredAt is in the future"));
     }
-    if at < DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z").map(|d| d.to_utc()).unwrap_or(now) {
+    if at
+        < DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z")
+            .map(|d| d.to_utc())
+            .unwrap_or(now)
+    {
         return Err(Error::invalid("occurredAt", "occurredAt is before 2000"));
     }
     Ok(at)
@@ -63,13 +67,22 @@ pub fn check_occurred_at(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTi
 pub fn check_attributes(value: Option<serde_json::Value>) -> Result<serde_json::Value> {
     let value = value.unwrap_or_else(|| serde_json::json!({}));
     let Some(object) = value.as_object() else {
-        return Err(Error::invalid("attributes", "attributes must be a JSON object"));
+        return Err(Error::invalid(
+            "attributes",
+            "attributes must be a JSON object",
+        ));
     };
     if object.len() > MAX_ATTRIBUTE_KEYS {
-        return Err(Error::invalid("attributes", format!("attributes has more than {MAX_ATTRIBUTE_KEYS} keys")));
+        return Err(Error::invalid(
+            "attributes",
+            format!("attributes has more than {MAX_ATTRIBUTE_KEYS} keys"),
+        ));
     }
     if value.to_string().len() > MAX_ATTRIBUTES_BYTES {
-        return Err(Error::invalid("attributes", format!("attributes is larger than {MAX_ATTRIBUTES_BYTES} bytes")));
+        return Err(Error::invalid(
+            "attributes",
+            format!("attributes is larger than {MAX_ATTRIBUTES_BYTES} bytes"),
+        ));
     }
     Ok(value)
 }
@@ -78,11 +91,16 @@ pub fn check_attributes(value: Option<serde_json::Value>) -> Result<serde_json::
 pub fn check_idempotency_key(raw: &str) -> Result<String> {
     let value = raw.trim();
     let ok = (8..=64).contains(&value.len())
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(value.to_owned())
     } else {
-        Err(Error::invalid("idempotencyKey", "idempotencyKey must be 8-64 letters, digits, '-' or '_' (a UUID works)"))
+        Err(Error::invalid(
+            "idempotencyKey",
+            "idempotencyKey must be 8-64 letters, digits, '-' or '_' (a UUID works)",
+        ))
     }
 }
 
@@ -96,7 +114,9 @@ mod tests {
         assert!(check_occurred_at(now - Duration::days(3), now).is_ok());
         assert!(check_occurred_at(now + Duration::minutes(4), now).is_ok());
         assert!(check_occurred_at(now + Duration::minutes(6), now).is_err());
-        let old = DateTime::parse_from_rfc3339("1999-12-31T23:59:59Z").unwrap().to_utc();
+        let old = DateTime::parse_from_rfc3339("1999-12-31T23:59:59Z")
+            .unwrap()
+            .to_utc();
         assert!(check_occurred_at(old, now).is_err());
     }
 

@@ -129,29 +129,62 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Members::Status).string_len(16).not_null())
                     .col(ColumnDef::new(Members::MergedInto).string_len(36).null())
                     .col(ColumnDef::new(Members::Name).string_len(256).null())
-                    .col(ColumnDef::new(Members::Phone).string_len(32).null().unique_key())
+                    .col(
+                        ColumnDef::new(Members::Phone)
+                            .string_len(32)
+                            .null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Members::Email).string_len(256).null())
                     .col(ColumnDef::new(Members::Birthday).date().null())
                     .col(ColumnDef::new(Members::Gender).string_len(16).null())
-                    .col(ColumnDef::new(Members::RegistrationChannel).string_len(32).not_null())
-                    .col(ColumnDef::new(Members::RegistrationBrandId).string_len(64).null())
+                    .col(
+                        ColumnDef::new(Members::RegistrationChannel)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Members::RegistrationBrandId)
+                            .string_len(64)
+                            .null(),
+                    )
                     .col(ColumnDef::new(Members::GuideCode).string_len(64).null())
                     .col(ColumnDef::new(Members::Tier).string_len(32).not_null())
-                    .col(ColumnDef::new(Members::GrowthValue).big_integer().not_null())
-                    .col(ColumnDef::new(Members::RegisteredAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Members::GrowthValue)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Members::RegisteredAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Members::UpdatedAt).big_integer().not_null())
                     .col(ColumnDef::new(Members::ErasedAt).big_integer().null())
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(index("idx_members_merged_into", Members::Table, vec![Members::MergedInto.into_iden()]))
+            .create_index(index(
+                "idx_members_merged_into",
+                Members::Table,
+                vec![Members::MergedInto.into_iden()],
+            ))
             .await?;
         manager
-            .create_index(index("idx_members_registered_at", Members::Table, vec![Members::RegisteredAt.into_iden()]))
+            .create_index(index(
+                "idx_members_registered_at",
+                Members::Table,
+                vec![Members::RegisteredAt.into_iden()],
+            ))
             .await?;
         manager
-            .create_index(index("idx_members_tier", Members::Table, vec![Members::Tier.into_iden()]))
+            .create_index(index(
+                "idx_members_tier",
+                Members::Table,
+                vec![Members::Tier.into_iden()],
+            ))
             .await?;
 
         manager
@@ -160,10 +193,26 @@ impl MigrationTrait for Migration {
                     .table(MemberIdentities::Table)
                     .col(id_col(MemberIdentities::Id).primary_key())
                     .col(id_col(MemberIdentities::MemberId))
-                    .col(ColumnDef::new(MemberIdentities::Channel).string_len(32).not_null())
-                    .col(ColumnDef::new(MemberIdentities::ExternalId).string_len(128).not_null())
-                    .col(ColumnDef::new(MemberIdentities::BrandId).string_len(64).null())
-                    .col(ColumnDef::new(MemberIdentities::LinkedAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(MemberIdentities::Channel)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MemberIdentities::ExternalId)
+                            .string_len(128)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MemberIdentities::BrandId)
+                            .string_len(64)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(MemberIdentities::LinkedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(MemberIdentities::Table, MemberIdentities::MemberId)
@@ -177,14 +226,21 @@ impl MigrationTrait for Migration {
                 index(
                     "uq_identities_channel_external_id",
                     MemberIdentities::Table,
-                    vec![MemberIdentities::Channel.into_iden(), MemberIdentities::ExternalId.into_iden()],
+                    vec![
+                        MemberIdentities::Channel.into_iden(),
+                        MemberIdentities::ExternalId.into_iden(),
+                    ],
                 )
                 .unique()
                 .to_owned(),
             )
             .await?;
         manager
-            .create_index(index("idx_identities_member", MemberIdentities::Table, vec![MemberIdentities::MemberId.into_iden()]))
+            .create_index(index(
+                "idx_identities_member",
+                MemberIdentities::Table,
+                vec![MemberIdentities::MemberId.into_iden()],
+            ))
             .await?;
 
         manager
@@ -194,8 +250,16 @@ impl MigrationTrait for Migration {
                     .col(id_col(MemberTags::MemberId))
                     .col(ColumnDef::new(MemberTags::Tag).string_len(160).not_null())
                     .col(ColumnDef::new(MemberTags::AddedAt).big_integer().not_null())
-                    .col(ColumnDef::new(MemberTags::AddedBy).string_len(160).not_null())
-                    .primary_key(Index::create().col(MemberTags::MemberId).col(MemberTags::Tag))
+                    .col(
+                        ColumnDef::new(MemberTags::AddedBy)
+                            .string_len(160)
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(MemberTags::MemberId)
+                            .col(MemberTags::Tag),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(MemberTags::Table, MemberTags::MemberId)
@@ -205,7 +269,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("idx_member_tags_tag", MemberTags::Table, vec![MemberTags::Tag.into_iden()]))
+            .create_index(index(
+                "idx_member_tags_tag",
+                MemberTags::Table,
+                vec![MemberTags::Tag.into_iden()],
+            ))
             .await?;
 
         manager
@@ -215,13 +283,34 @@ impl MigrationTrait for Migration {
                     .col(id_col(Touchpoints::Id).primary_key())
                     .col(id_col(Touchpoints::MemberId))
                     .col(ColumnDef::new(Touchpoints::Kind).string_len(32).not_null())
-                    .col(ColumnDef::new(Touchpoints::Channel).string_len(32).not_null())
+                    .col(
+                        ColumnDef::new(Touchpoints::Channel)
+                            .string_len(32)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Touchpoints::StoreId).string_len(64).null())
-                    .col(ColumnDef::new(Touchpoints::OccurredAt).big_integer().not_null())
-                    .col(ColumnDef::new(Touchpoints::RecordedAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Touchpoints::OccurredAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Touchpoints::RecordedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Touchpoints::Attributes).text().not_null())
-                    .col(ColumnDef::new(Touchpoints::IdempotencyKey).string_len(64).null().unique_key())
-                    .col(ColumnDef::new(Touchpoints::RecordedBy).string_len(160).not_null())
+                    .col(
+                        ColumnDef::new(Touchpoints::IdempotencyKey)
+                            .string_len(64)
+                            .null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Touchpoints::RecordedBy)
+                            .string_len(160)
+                            .not_null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(Touchpoints::Table, Touchpoints::MemberId)
@@ -234,7 +323,11 @@ impl MigrationTrait for Migration {
             .create_index(index(
                 "idx_touchpoints_timeline",
                 Touchpoints::Table,
-                vec![Touchpoints::MemberId.into_iden(), Touchpoints::OccurredAt.into_iden(), Touchpoints::Id.into_iden()],
+                vec![
+                    Touchpoints::MemberId.into_iden(),
+                    Touchpoints::OccurredAt.into_iden(),
+                    Touchpoints::Id.into_iden(),
+                ],
             ))
             .await?;
 
@@ -246,7 +339,11 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Consents::Purpose).string_len(32).not_null())
                     .col(ColumnDef::new(Consents::Granted).boolean().not_null())
                     .col(ColumnDef::new(Consents::ChangedAt).big_integer().not_null())
-                    .primary_key(Index::create().col(Consents::MemberId).col(Consents::Purpose))
+                    .primary_key(
+                        Index::create()
+                            .col(Consents::MemberId)
+                            .col(Consents::Purpose),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(Consents::Table, Consents::MemberId)
@@ -260,16 +357,28 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(TierLevels::Table)
-                    .col(ColumnDef::new(TierLevels::Code).string_len(32).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(TierLevels::Code)
+                            .string_len(32)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(TierLevels::Name).string_len(160).not_null())
-                    .col(ColumnDef::new(TierLevels::Threshold).big_integer().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(TierLevels::Threshold)
+                            .big_integer()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .to_owned(),
             )
             .await?;
         let mut levels = Query::insert();
-        levels
-            .into_table(TierLevels::Table)
-            .columns([TierLevels::Code, TierLevels::Name, TierLevels::Threshold]);
+        levels.into_table(TierLevels::Table).columns([
+            TierLevels::Code,
+            TierLevels::Name,
+            TierLevels::Threshold,
+        ]);
         for (code, name, threshold) in [
             ("BASIC", "Basic", 0i64),
             ("SILVER", "Silver", 1_000),
@@ -289,11 +398,23 @@ impl MigrationTrait for Migration {
                     .col(id_col(TierChanges::Id).primary_key())
                     .col(id_col(TierChanges::MemberId))
                     .col(ColumnDef::new(TierChanges::FromTier).string_len(32).null())
-                    .col(ColumnDef::new(TierChanges::ToTier).string_len(32).not_null())
+                    .col(
+                        ColumnDef::new(TierChanges::ToTier)
+                            .string_len(32)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(TierChanges::Cause).string_len(16).not_null())
                     .col(ColumnDef::new(TierChanges::Reason).string_len(2000).null())
-                    .col(ColumnDef::new(TierChanges::Actor).string_len(160).not_null())
-                    .col(ColumnDef::new(TierChanges::ChangedAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(TierChanges::Actor)
+                            .string_len(160)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(TierChanges::ChangedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -301,7 +422,10 @@ impl MigrationTrait for Migration {
             .create_index(index(
                 "idx_tier_changes_member",
                 TierChanges::Table,
-                vec![TierChanges::MemberId.into_iden(), TierChanges::ChangedAt.into_iden()],
+                vec![
+                    TierChanges::MemberId.into_iden(),
+                    TierChanges::ChangedAt.into_iden(),
+                ],
             ))
             .await?;
 
@@ -312,14 +436,30 @@ impl MigrationTrait for Migration {
                     .col(id_col(MemberMerges::Id).primary_key())
                     .col(id_col(MemberMerges::SurvivorId))
                     .col(id_col(MemberMerges::MergedId).unique_key())
-                    .col(ColumnDef::new(MemberMerges::Reason).string_len(2000).not_null())
-                    .col(ColumnDef::new(MemberMerges::Actor).string_len(160).not_null())
-                    .col(ColumnDef::new(MemberMerges::MergedAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(MemberMerges::Reason)
+                            .string_len(2000)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MemberMerges::Actor)
+                            .string_len(160)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MemberMerges::MergedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(index("idx_member_merges_survivor", MemberMerges::Table, vec![MemberMerges::SurvivorId.into_iden()]))
+            .create_index(index(
+                "idx_member_merges_survivor",
+                MemberMerges::Table,
+                vec![MemberMerges::SurvivorId.into_iden()],
+            ))
             .await
     }
 
@@ -334,7 +474,9 @@ impl MigrationTrait for Migration {
             MemberIdentities::Table.into_iden(),
             Members::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -1,7 +1,10 @@
 //! Members own their data: export it all, or erase it.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
+};
 use serde_json::{Value, json};
 
 use super::entities::{consent, identity, member, merge, tag, tier_change, touchpoint};
@@ -32,15 +35,32 @@ pub async fn erase(db: &DatabaseConnection, member_id: &str) -> Result<member::M
     row.erased_at = Set(Some(to_micros(now)));
     row.updated_at = Set(to_micros(now));
     let erased = row.update(&txn).await?;
-    identity::Entity::delete_many().filter(identity::Column::MemberId.eq(id.clone())).exec(&txn).await?;
-    tag::Entity::delete_many().filter(tag::Column::MemberId.eq(id.clone())).exec(&txn).await?;
-    consent::Entity::delete_many().filter(consent::Column::MemberId.eq(id.clone())).exec(&txn).await?;
+    identity::Entity::delete_many()
+        .filter(identity::Column::MemberId.eq(id.clone()))
+        .exec(&txn)
+        .await?;
+    tag::Entity::delete_many()
+        .filter(tag::Column::MemberId.eq(id.clone()))
+        .exec(&txn)
+        .await?;
+    consent::Entity::delete_many()
+        .filter(consent::Column::MemberId.eq(id.clone()))
+        .exec(&txn)
+        .await?;
     touchpoint::Entity::update_many()
         .col_expr(touchpoint::Column::Attributes, "{}".into())
         .filter(touchpoint::Column::MemberId.eq(id.clone()))
         .exec(&txn)
         .await?;
-    publish(&txn, &MemberErased { member_id: id, erased_at: now }, now).await?;
+    publish(
+        &txn,
+        &MemberErased {
+            member_id: id,
+            erased_at: now,
+        },
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(erased)
 }
@@ -49,9 +69,18 @@ pub async fn erase(db: &DatabaseConnection, member_id: &str) -> Result<member::M
 pub async fn export(db: &DatabaseConnection, member_id: &str) -> Result<Value> {
     let txn = db.begin().await?;
     let m = resolve_for_update(&txn, member_id).await?;
-    let identities = identity::Entity::find().filter(identity::Column::MemberId.eq(m.id.clone())).all(&txn).await?;
-    let tags = tag::Entity::find().filter(tag::Column::MemberId.eq(m.id.clone())).all(&txn).await?;
-    let consents = consent::Entity::find().filter(consent::Column::MemberId.eq(m.id.clone())).all(&txn).await?;
+    let identities = identity::Entity::find()
+        .filter(identity::Column::MemberId.eq(m.id.clone()))
+        .all(&txn)
+        .await?;
+    let tags = tag::Entity::find()
+        .filter(tag::Column::MemberId.eq(m.id.clone()))
+        .all(&txn)
+        .await?;
+    let consents = consent::Entity::find()
+        .filter(consent::Column::MemberId.eq(m.id.clone()))
+        .all(&txn)
+        .await?;
     let touchpoints = touchpoint::Entity::find()
         .filter(touchpoint::Column::MemberId.eq(m.id.clone()))
         .order_by_asc(touchpoint::Column::OccurredAt)
@@ -62,7 +91,10 @@ pub async fn export(db: &DatabaseConnection, member_id: &str) -> Result<Value> {
         .order_by_asc(tier_change::Column::ChangedAt)
         .all(&txn)
         .await?;
-    let merges = merge::Entity::find().filter(merge::Column::SurvivorId.eq(m.id.clone())).all(&txn).await?;
+    let merges = merge::Entity::find()
+        .filter(merge::Column::SurvivorId.eq(m.id.clone()))
+        .all(&txn)
+        .await?;
     txn.commit().await?;
     let ts = |micros: i64| from_micros(micros).to_rfc3339();
     Ok(json!({

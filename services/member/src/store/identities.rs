@@ -1,6 +1,8 @@
 //! Linking and unlinking channel identities.
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter, TransactionTrait,
+};
 
 use super::entities::{identity, member};
 use super::lock_active;
@@ -18,7 +20,11 @@ pub enum LinkOutcome {
 /// Links `new` to the member `member_id` resolves to. An identity held by
 /// another member is a CONFLICT: those two records are one person, and an
 /// operator merges them.
-pub async fn link_identity(db: &DatabaseConnection, member_id: &str, new: &NewIdentity) -> Result<(member::Model, LinkOutcome)> {
+pub async fn link_identity(
+    db: &DatabaseConnection,
+    member_id: &str,
+    new: &NewIdentity,
+) -> Result<(member::Model, LinkOutcome)> {
     let result = async {
         let txn = db.begin().await?;
         let member = lock_active(&txn, member_id).await?;
@@ -71,7 +77,9 @@ pub async fn unlink_identity(
         .cloned()
         .ok_or_else(|| Error::NotFound("this member has no such identity".into()))?;
     if identities.len() == 1 {
-        return Err(Error::conflict("the last identity of a member cannot be removed"));
+        return Err(Error::conflict(
+            "the last identity of a member cannot be removed",
+        ));
     }
     target.delete(&txn).await?;
     txn.commit().await?;

@@ -3,8 +3,8 @@
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 
 use super::entities::{consent, identity, member, merge, tag, touchpoint};
@@ -22,7 +22,11 @@ use kit::time::to_micros;
 /// consents move; the survivor keeps its profile (filling gaps), the higher
 /// tier and both growth values; the merged id resolves to the survivor from
 /// now on. Repeating a merge that already happened returns the survivor.
-pub async fn merge(db: &DatabaseConnection, req: &MergeRequest, actor: &Actor) -> Result<member::Model> {
+pub async fn merge(
+    db: &DatabaseConnection,
+    req: &MergeRequest,
+    actor: &Actor,
+) -> Result<member::Model> {
     let txn = db.begin().await?;
     // Lock in id order so two opposite merges cannot deadlock.
     let mut ids = [req.survivor_id.clone(), req.merged_id.clone()];
@@ -47,7 +51,11 @@ pub async fn merge(db: &DatabaseConnection, req: &MergeRequest, actor: &Actor) -
     }
     for (role, row) in [("survivor", &survivor), ("merged member", &merged)] {
         if MemberStatus::parse(&row.status) != Some(MemberStatus::Active) {
-            return Err(Error::conflict(format!("the {role} {} is {}", row.id, row.status.to_lowercase())));
+            return Err(Error::conflict(format!(
+                "the {role} {} is {}",
+                row.id,
+                row.status.to_lowercase()
+            )));
         }
     }
     let now = Utc::now();
@@ -85,7 +93,15 @@ pub async fn merge(db: &DatabaseConnection, req: &MergeRequest, actor: &Actor) -
     kept.updated_at = Set(at);
     let mut result = kept.update(&txn).await?;
     if tier != result.tier {
-        result = super::tiers::change_tier(&txn, result, &tier, TierChangeCause::Merge, Some(&req.reason), actor).await?;
+        result = super::tiers::change_tier(
+            &txn,
+            result,
+            &tier,
+            TierChangeCause::Merge,
+            Some(&req.reason),
+            actor,
+        )
+        .await?;
     }
     merge::ActiveModel {
         id: Set(new_id()),
@@ -99,7 +115,11 @@ pub async fn merge(db: &DatabaseConnection, req: &MergeRequest, actor: &Actor) -
     .await?;
     publish(
         &txn,
-        &MemberMerged { survivor_id: survivor.id.clone(), merged_id: merged.id.clone(), merged_at: now },
+        &MemberMerged {
+            survivor_id: survivor.id.clone(),
+            merged_id: merged.id.clone(),
+            merged_at: now,
+        },
         now,
     )
     .await?;
@@ -107,7 +127,11 @@ pub async fn merge(db: &DatabaseConnection, req: &MergeRequest, actor: &Actor) -
     Ok(result)
 }
 
-async fn move_children(txn: &DatabaseTransaction, survivor_id: &str, merged_id: &str) -> Result<()> {
+async fn move_children(
+    txn: &DatabaseTransaction,
+    survivor_id: &str,
+    merged_id: &str,
+) -> Result<()> {
     identity::Entity::update_many()
         .col_expr(identity::Column::MemberId, survivor_id.into())
         .filter(identity::Column::MemberId.eq(merged_id))
@@ -119,7 +143,10 @@ async fn move_children(txn: &DatabaseTransaction, survivor_id: &str, merged_id: 
         .exec(txn)
         .await?;
 
-    let merged_tags = tag::Entity::find().filter(tag::Column::MemberId.eq(merged_id)).all(txn).await?;
+    let merged_tags = tag::Entity::find()
+        .filter(tag::Column::MemberId.eq(merged_id))
+        .all(txn)
+        .await?;
     if !merged_tags.is_empty() {
         let rows = merged_tags.iter().map(|t| tag::ActiveModel {
             member_id: Set(survivor_id.to_owned()),
@@ -128,24 +155,45 @@ async fn move_children(txn: &DatabaseTransaction, survivor_id: &str, merged_id: 
             added_by: Set(t.added_by.clone()),
         });
         match tag::Entity::insert_many(rows)
-            .on_conflict(OnConflict::columns([tag::Column::MemberId, tag::Column::Tag]).do_nothing().to_owned())
+            .on_conflict(
+                OnConflict::columns([tag::Column::MemberId, tag::Column::Tag])
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec(txn)
             .await
         {
             Ok(_) | Err(DbErr::RecordNotInserted) => {}
             Err(e) => return Err(e.into()),
         }
-        tag::Entity::delete_many().filter(tag::Column::MemberId.eq(merged_id)).exec(txn).await?;
+        tag::Entity::delete_many()
+            .filter(tag::Column::MemberId.eq(merged_id))
+            .exec(txn)
+            .await?;
     }
 
     // Per purpose, the later decision wins.
-    let merged_consents = consent::Entity::find().filter(consent::Column::MemberId.eq(merged_id)).all(txn).await?;
+    let merged_consents = consent::Entity::find()
+        .filter(consent::Column::MemberId.eq(merged_id))
+        .all(txn)
+        .await?;
     for theirs in merged_consents {
-        let ours = consent::Entity::find_by_id((survivor_id.to_owned(), theirs.purpose.clone())).one(txn).await?;
-        let their_decision = ConsentDecision { granted: theirs.granted, changed_at: theirs.changed_at };
+        let ours = consent::Entity::find_by_id((survivor_id.to_owned(), theirs.purpose.clone()))
+            .one(txn)
+            .await?;
+        let their_decision = ConsentDecision {
+            granted: theirs.granted,
+            changed_at: theirs.changed_at,
+        };
         match ours {
             Some(ours) => {
-                let decided = later(ConsentDecision { granted: ours.granted, changed_at: ours.changed_at }, their_decision);
+                let decided = later(
+                    ConsentDecision {
+                        granted: ours.granted,
+                        changed_at: ours.changed_at,
+                    },
+                    their_decision,
+                );
                 let mut row = ours.into_active_model();
                 row.granted = Set(decided.granted);
                 row.changed_at = Set(decided.changed_at);
@@ -163,7 +211,10 @@ async fn move_children(txn: &DatabaseTransaction, survivor_id: &str, merged_id: 
             }
         }
     }
-    consent::Entity::delete_many().filter(consent::Column::MemberId.eq(merged_id)).exec(txn).await?;
+    consent::Entity::delete_many()
+        .filter(consent::Column::MemberId.eq(merged_id))
+        .exec(txn)
+        .await?;
     Ok(())
 }
 

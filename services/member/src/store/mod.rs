@@ -21,7 +21,9 @@ pub use tiers::{adjust_growth, ladder, set_tier, upsert_tier_level};
 pub use touchpoints::{NewTouchpoint, record_touchpoint};
 
 use kit::Caller;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+};
 
 use crate::domain::MemberStatus;
 use crate::error::{Error, Result};
@@ -62,24 +64,32 @@ pub(crate) async fn lock_active(txn: &DatabaseTransaction, id: &str) -> Result<m
 }
 
 /// Loads and locks the member `id` resolves to, whatever its status.
-pub(crate) async fn resolve_for_update(txn: &DatabaseTransaction, id: &str) -> Result<member::Model> {
+pub(crate) async fn resolve_for_update(
+    txn: &DatabaseTransaction,
+    id: &str,
+) -> Result<member::Model> {
     let row = member::Entity::find_by_id(id.to_owned())
         .lock_exclusive()
         .one(txn)
         .await?
         .ok_or_else(|| Error::MemberNotFound(id.to_owned()))?;
     match (&row.merged_into, MemberStatus::parse(&row.status)) {
-        (Some(survivor), Some(MemberStatus::Merged)) => member::Entity::find_by_id(survivor.clone())
-            .lock_exclusive()
-            .one(txn)
-            .await?
-            .ok_or_else(|| Error::MemberNotFound(survivor.clone())),
+        (Some(survivor), Some(MemberStatus::Merged)) => {
+            member::Entity::find_by_id(survivor.clone())
+                .lock_exclusive()
+                .one(txn)
+                .await?
+                .ok_or_else(|| Error::MemberNotFound(survivor.clone()))
+        }
         _ => Ok(row),
     }
 }
 
 /// The active member holding `phone`, if any.
-pub(crate) async fn member_with_phone<C: ConnectionTrait>(db: &C, phone: &str) -> Result<Option<member::Model>> {
+pub(crate) async fn member_with_phone<C: ConnectionTrait>(
+    db: &C,
+    phone: &str,
+) -> Result<Option<member::Model>> {
     Ok(member::Entity::find()
         .filter(member::Column::Phone.eq(phone))
         .filter(member::Column::Status.eq(MemberStatus::Active.as_str()))

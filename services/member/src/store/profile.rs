@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, Set, TransactionTrait,
 };
 
 use super::entities::{consent, member, tag};
@@ -16,7 +16,11 @@ use kit::time::now_micros;
 
 /// Applies a profile patch. A phone number held by another member is a
 /// CONFLICT (merge them instead).
-pub async fn update_profile(db: &DatabaseConnection, member_id: &str, patch: &ProfilePatch) -> Result<member::Model> {
+pub async fn update_profile(
+    db: &DatabaseConnection,
+    member_id: &str,
+    patch: &ProfilePatch,
+) -> Result<member::Model> {
     let result = async {
         let txn = db.begin().await?;
         let current = lock_active(&txn, member_id).await?;
@@ -24,7 +28,9 @@ pub async fn update_profile(db: &DatabaseConnection, member_id: &str, patch: &Pr
             && let Some(holder) = member_with_phone(&txn, phone.as_str()).await?
             && holder.id != current.id
         {
-            return Err(Error::conflict("this phone number belongs to another member"));
+            return Err(Error::conflict(
+                "this phone number belongs to another member",
+            ));
         }
         let mut row = current.into_active_model();
         if let Some(name) = &patch.name {
@@ -49,15 +55,20 @@ pub async fn update_profile(db: &DatabaseConnection, member_id: &str, patch: &Pr
     }
     .await;
     match result {
-        Err(Error::Db(err)) if kit::db::is_unique_violation(&err) => {
-            Err(Error::conflict("this phone number belongs to another member"))
-        }
+        Err(Error::Db(err)) if kit::db::is_unique_violation(&err) => Err(Error::conflict(
+            "this phone number belongs to another member",
+        )),
         other => other,
     }
 }
 
 /// Adds tags; tags already present are kept as they were.
-pub async fn add_tags(db: &DatabaseConnection, member_id: &str, tags: &[Tag], actor: &Actor) -> Result<member::Model> {
+pub async fn add_tags(
+    db: &DatabaseConnection,
+    member_id: &str,
+    tags: &[Tag],
+    actor: &Actor,
+) -> Result<member::Model> {
     let txn = db.begin().await?;
     let member = lock_active(&txn, member_id).await?;
     let now = now_micros();
@@ -68,7 +79,11 @@ pub async fn add_tags(db: &DatabaseConnection, member_id: &str, tags: &[Tag], ac
         added_by: Set(actor.as_str().to_owned()),
     });
     let inserted = tag::Entity::insert_many(rows)
-        .on_conflict(OnConflict::columns([tag::Column::MemberId, tag::Column::Tag]).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::columns([tag::Column::MemberId, tag::Column::Tag])
+                .do_nothing()
+                .to_owned(),
+        )
         .exec(&txn)
         .await;
     match inserted {
@@ -79,7 +94,11 @@ pub async fn add_tags(db: &DatabaseConnection, member_id: &str, tags: &[Tag], ac
     Ok(member)
 }
 
-pub async fn remove_tags(db: &DatabaseConnection, member_id: &str, tags: &[Tag]) -> Result<member::Model> {
+pub async fn remove_tags(
+    db: &DatabaseConnection,
+    member_id: &str,
+    tags: &[Tag],
+) -> Result<member::Model> {
     let txn = db.begin().await?;
     let member = lock_active(&txn, member_id).await?;
     tag::Entity::delete_many()
@@ -93,7 +112,12 @@ pub async fn remove_tags(db: &DatabaseConnection, member_id: &str, tags: &[Tag])
 
 /// Records a consent decision. Repeating the current decision keeps the time
 /// it was first made.
-pub async fn set_consent(db: &DatabaseConnection, member_id: &str, purpose: ConsentPurpose, granted: bool) -> Result<member::Model> {
+pub async fn set_consent(
+    db: &DatabaseConnection,
+    member_id: &str,
+    purpose: ConsentPurpose,
+    granted: bool,
+) -> Result<member::Model> {
     let txn = db.begin().await?;
     let member = lock_active(&txn, member_id).await?;
     let current = consent::Entity::find_by_id((member.id.clone(), purpose.as_str().to_owned()))

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::entities::{consent, identity, member, tag, tier_change, touchpoint};
 use crate::domain::MemberStatus;
@@ -15,7 +17,10 @@ use kit::paging::{PageRequest, split_page};
 /// The members `ids` resolve to, keyed by the id asked for: a merged id maps
 /// to its survivor. One SELECT, whatever the number of ids: survivors come
 /// in through a subquery on the same table (merges are kept one hop deep).
-pub async fn members_by_ids<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<HashMap<String, member::Model>> {
+pub async fn members_by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: &[String],
+) -> Result<HashMap<String, member::Model>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -33,7 +38,8 @@ pub async fn members_by_ids<C: ConnectionTrait>(db: &C, ids: &[String]) -> Resul
         )
         .all(db)
         .await?;
-    let by_id: HashMap<String, member::Model> = rows.into_iter().map(|m| (m.id.clone(), m)).collect();
+    let by_id: HashMap<String, member::Model> =
+        rows.into_iter().map(|m| (m.id.clone(), m)).collect();
     Ok(ids
         .iter()
         .filter_map(|id| {
@@ -62,7 +68,10 @@ pub async fn member_id_by_identity<C: ConnectionTrait>(
 }
 
 /// Identities of several members, one query.
-pub async fn identities_of<C: ConnectionTrait>(db: &C, member_ids: &[String]) -> Result<HashMap<String, Vec<identity::Model>>> {
+pub async fn identities_of<C: ConnectionTrait>(
+    db: &C,
+    member_ids: &[String],
+) -> Result<HashMap<String, Vec<identity::Model>>> {
     let rows = identity::Entity::find()
         .filter(identity::Column::MemberId.is_in(member_ids.iter().cloned()))
         .order_by_asc(identity::Column::LinkedAt)
@@ -77,7 +86,10 @@ pub async fn identities_of<C: ConnectionTrait>(db: &C, member_ids: &[String]) ->
 }
 
 /// Tags of several members, one query.
-pub async fn tags_of<C: ConnectionTrait>(db: &C, member_ids: &[String]) -> Result<HashMap<String, Vec<String>>> {
+pub async fn tags_of<C: ConnectionTrait>(
+    db: &C,
+    member_ids: &[String],
+) -> Result<HashMap<String, Vec<String>>> {
     let rows = tag::Entity::find()
         .filter(tag::Column::MemberId.is_in(member_ids.iter().cloned()))
         .order_by_asc(tag::Column::Tag)
@@ -90,14 +102,20 @@ pub async fn tags_of<C: ConnectionTrait>(db: &C, member_ids: &[String]) -> Resul
     Ok(out)
 }
 
-pub async fn consents_of<C: ConnectionTrait>(db: &C, member_id: &str) -> Result<Vec<consent::Model>> {
+pub async fn consents_of<C: ConnectionTrait>(
+    db: &C,
+    member_id: &str,
+) -> Result<Vec<consent::Model>> {
     Ok(consent::Entity::find()
         .filter(consent::Column::MemberId.eq(member_id))
         .all(db)
         .await?)
 }
 
-pub async fn tier_history<C: ConnectionTrait>(db: &C, member_id: &str) -> Result<Vec<tier_change::Model>> {
+pub async fn tier_history<C: ConnectionTrait>(
+    db: &C,
+    member_id: &str,
+) -> Result<Vec<tier_change::Model>> {
     Ok(tier_change::Entity::find()
         .filter(tier_change::Column::MemberId.eq(member_id))
         .order_by_desc(tier_change::Column::ChangedAt)

@@ -1,7 +1,10 @@
 //! Registration: one member per person, whatever channel they arrive by.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, Set, TransactionTrait,
+};
 
 use super::entities::{identity, member, touchpoint};
 use super::{Actor, member_with_phone, new_id, resolve_for_update};
@@ -40,14 +43,22 @@ pub enum RegistrationOutcome {
 /// of duplicating. A concurrent registration of the same identity or phone
 /// that wins the race is detected by the unique constraint and the loser
 /// retries once, then finds the winner's member.
-pub async fn register(db: &DatabaseConnection, reg: &Registration, actor: &Actor) -> Result<(member::Model, RegistrationOutcome)> {
+pub async fn register(
+    db: &DatabaseConnection,
+    reg: &Registration,
+    actor: &Actor,
+) -> Result<(member::Model, RegistrationOutcome)> {
     match attempt(db, reg, actor).await {
         Err(Error::Db(err)) if kit::db::is_unique_violation(&err) => attempt(db, reg, actor).await,
         other => other,
     }
 }
 
-async fn attempt(db: &DatabaseConnection, reg: &Registration, actor: &Actor) -> Result<(member::Model, RegistrationOutcome)> {
+async fn attempt(
+    db: &DatabaseConnection,
+    reg: &Registration,
+    actor: &Actor,
+) -> Result<(member::Model, RegistrationOutcome)> {
     let txn = db.begin().await?;
     let existing = identity::Entity::find()
         .filter(identity::Column::Channel.eq(reg.identity.channel.as_str()))
@@ -72,7 +83,11 @@ async fn attempt(db: &DatabaseConnection, reg: &Registration, actor: &Actor) -> 
     Ok((member, RegistrationOutcome::Created))
 }
 
-async fn create(txn: &DatabaseTransaction, reg: &Registration, actor: &Actor) -> Result<member::Model> {
+async fn create(
+    txn: &DatabaseTransaction,
+    reg: &Registration,
+    actor: &Actor,
+) -> Result<member::Model> {
     let ladder = super::ladder(txn).await?;
     let entry = ladder
         .entry()
@@ -82,7 +97,11 @@ async fn create(txn: &DatabaseTransaction, reg: &Registration, actor: &Actor) ->
     let now = Utc::now();
     let at = to_micros(now);
     let id = new_id();
-    let brand_id = reg.identity.brand_id.as_ref().map(|b| b.as_str().to_owned());
+    let brand_id = reg
+        .identity
+        .brand_id
+        .as_ref()
+        .map(|b| b.as_str().to_owned());
     let guide_code = reg.guide_code.clone().map(GuideCode::into_string);
     let member = member::ActiveModel {
         id: Set(id.clone()),
@@ -138,7 +157,11 @@ async fn create(txn: &DatabaseTransaction, reg: &Registration, actor: &Actor) ->
 }
 
 /// Links `identity` to `member_id` and publishes IdentityLinked.
-pub(crate) async fn insert_identity(txn: &DatabaseTransaction, member_id: &str, identity: &NewIdentity) -> Result<()> {
+pub(crate) async fn insert_identity(
+    txn: &DatabaseTransaction,
+    member_id: &str,
+    identity: &NewIdentity,
+) -> Result<()> {
     let now = Utc::now();
     insert_identity_row(txn, member_id, identity, to_micros(now)).await?;
     publish(
@@ -154,7 +177,12 @@ pub(crate) async fn insert_identity(txn: &DatabaseTransaction, member_id: &str, 
     Ok(())
 }
 
-async fn insert_identity_row(txn: &DatabaseTransaction, member_id: &str, new: &NewIdentity, at: i64) -> Result<()> {
+async fn insert_identity_row(
+    txn: &DatabaseTransaction,
+    member_id: &str,
+    new: &NewIdentity,
+    at: i64,
+) -> Result<()> {
     identity::ActiveModel {
         id: Set(new_id()),
         member_id: Set(member_id.to_owned()),

@@ -4,8 +4,8 @@
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, IntoActiveModel, Set,
-    TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, Set, TransactionTrait,
 };
 
 use super::entities::{member, tier_change, tier_level};
@@ -21,7 +21,11 @@ pub async fn ladder<C: ConnectionTrait>(db: &C) -> Result<TierLadder> {
     Ok(TierLadder::new(
         levels
             .into_iter()
-            .map(|l| TierLevel { code: l.code, name: l.name, threshold: l.threshold })
+            .map(|l| TierLevel {
+                code: l.code,
+                name: l.name,
+                threshold: l.threshold,
+            })
             .collect(),
     ))
 }
@@ -44,15 +48,22 @@ pub async fn upsert_tier_level(db: &DatabaseConnection, level: &TierLevel) -> Re
         .await;
     match result {
         Ok(_) => ladder(db).await,
-        Err(err) if kit::db::is_unique_violation(&err) => {
-            Err(Error::conflict(format!("another level already starts at {}", level.threshold)))
-        }
+        Err(err) if kit::db::is_unique_violation(&err) => Err(Error::conflict(format!(
+            "another level already starts at {}",
+            level.threshold
+        ))),
         Err(err) => Err(err.into()),
     }
 }
 
 /// Sets a member's tier by an operator's decision.
-pub async fn set_tier(db: &DatabaseConnection, member_id: &str, code: &str, reason: &str, actor: &Actor) -> Result<member::Model> {
+pub async fn set_tier(
+    db: &DatabaseConnection,
+    member_id: &str,
+    code: &str,
+    reason: &str,
+    actor: &Actor,
+) -> Result<member::Model> {
     let txn = db.begin().await?;
     let ladder = ladder(&txn).await?;
     if ladder.get(code).is_none() {
@@ -63,25 +74,49 @@ pub async fn set_tier(db: &DatabaseConnection, member_id: &str, code: &str, reas
         txn.commit().await?;
         return Ok(current);
     }
-    let updated = change_tier(&txn, current, code, TierChangeCause::Operator, Some(reason), actor).await?;
+    let updated = change_tier(
+        &txn,
+        current,
+        code,
+        TierChangeCause::Operator,
+        Some(reason),
+        actor,
+    )
+    .await?;
     txn.commit().await?;
     Ok(updated)
 }
 
 /// Adds `delta` to a member's growth value; crossing a higher level's
 /// threshold promotes.
-pub async fn adjust_growth(db: &DatabaseConnection, member_id: &str, delta: i64, reason: &str, actor: &Actor) -> Result<member::Model> {
+pub async fn adjust_growth(
+    db: &DatabaseConnection,
+    member_id: &str,
+    delta: i64,
+    reason: &str,
+    actor: &Actor,
+) -> Result<member::Model> {
     let txn = db.begin().await?;
     let ladder = ladder(&txn).await?;
     let current = lock_active(&txn, member_id).await?;
     let growth = current.growth_value.saturating_add(delta).max(0);
-    let promotion = ladder.promotion(&current.tier, growth).map(|l| l.code.clone());
+    let promotion = ladder
+        .promotion(&current.tier, growth)
+        .map(|l| l.code.clone());
     let mut row = current.into_active_model();
     row.growth_value = Set(growth);
     row.updated_at = Set(now_micros());
     let mut updated = row.update(&txn).await?;
     if let Some(code) = promotion {
-        updated = change_tier(&txn, updated, &code, TierChangeCause::Growth, Some(reason), actor).await?;
+        updated = change_tier(
+            &txn,
+            updated,
+            &code,
+            TierChangeCause::Growth,
+            Some(reason),
+            actor,
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(updated)
@@ -117,7 +152,12 @@ pub(crate) async fn change_tier(
     .await?;
     publish(
         txn,
-        &TierChanged { member_id, from_tier: Some(from), to_tier: to.to_owned(), cause: cause.as_str().to_owned() },
+        &TierChanged {
+            member_id,
+            from_tier: Some(from),
+            to_tier: to.to_owned(),
+            cause: cause.as_str().to_owned(),
+        },
         now,
     )
     .await?;

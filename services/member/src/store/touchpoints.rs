@@ -1,7 +1,10 @@
 //! Recording touchpoints, with an optional retry key.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
 
 use super::entities::touchpoint;
 use super::{Actor, lock_active, new_id};
@@ -30,20 +33,31 @@ impl NewTouchpoint {
             && row.channel == self.channel.as_str()
             && row.store_id.as_deref() == self.store_id.as_ref().map(ForeignId::as_str)
             && row.occurred_at == to_micros(self.occurred_at)
-            && serde_json::from_str::<serde_json::Value>(&row.attributes).ok().as_ref() == Some(&self.attributes)
+            && serde_json::from_str::<serde_json::Value>(&row.attributes)
+                .ok()
+                .as_ref()
+                == Some(&self.attributes)
     }
 }
 
 /// Records `new`. With an idempotency key, a retry returns the first record;
 /// the same key with different content is a CONFLICT.
-pub async fn record_touchpoint(db: &DatabaseConnection, new: &NewTouchpoint, actor: &Actor) -> Result<touchpoint::Model> {
+pub async fn record_touchpoint(
+    db: &DatabaseConnection,
+    new: &NewTouchpoint,
+    actor: &Actor,
+) -> Result<touchpoint::Model> {
     match attempt(db, new, actor).await {
         Err(Error::Db(err)) if kit::db::is_unique_violation(&err) => attempt(db, new, actor).await,
         other => other,
     }
 }
 
-async fn attempt(db: &DatabaseConnection, new: &NewTouchpoint, actor: &Actor) -> Result<touchpoint::Model> {
+async fn attempt(
+    db: &DatabaseConnection,
+    new: &NewTouchpoint,
+    actor: &Actor,
+) -> Result<touchpoint::Model> {
     let txn = db.begin().await?;
     let member = lock_active(&txn, &new.member_id).await?;
     if let Some(key) = &new.idempotency_key
@@ -55,7 +69,9 @@ async fn attempt(db: &DatabaseConnection, new: &NewTouchpoint, actor: &Actor) ->
         return if new.matches(&previous, &member.id) {
             Ok(previous)
         } else {
-            Err(Error::conflict("idempotencyKey was already used for a different touchpoint"))
+            Err(Error::conflict(
+                "idempotencyKey was already used for a different touchpoint",
+            ))
         };
     }
     let row = touchpoint::ActiveModel {

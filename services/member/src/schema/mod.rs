@@ -1,0 +1,150 @@
+//! The member subgraph: GraphQL types and thin resolvers over `store` and
+//! `domain`.
+
+mod inputs;
+mod loaders;
+mod mutation;
+mod query;
+mod types;
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, EmptySubscription, Schema};
+use kit::Caller;
+use sea_orm::DatabaseConnection;
+
+pub use loaders::{IdentityLoader, MemberLoader, TagLoader};
+pub use mutation::Mutation;
+pub use query::Query;
+pub use types::Member;
+
+use crate::domain::access::{self, Subject, Visibility};
+use crate::error::{Error, Result};
+use crate::store::entities::member;
+
+pub type MemberSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Limits that keep one request from asking for unbounded work.
+const MAX_DEPTH: usize = 12;
+const MAX_COMPLEXITY: usize = 5_000;
+
+pub fn build(db: DatabaseConnection) -> MemberSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .data(DataLoader::new(MemberLoader(db.clone()), tokio::spawn))
+        .data(DataLoader::new(IdentityLoader(db.clone()), tokio::spawn))
+        .data(DataLoader::new(TagLoader(db.clone()), tokio::spawn))
+        .data(db)
+        .finish()
+}
+
+/// The SDL as served, for composition.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .finish()
+        .sdl_with_options(
+            async_graphql::SDLExportOptions::new()
+                .federation()
+                .compose_directive(),
+        )
+}
+
+pub(crate) fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
+    ctx.data_unchecked::<Caller>()
+}
+
+/// Loads a member by id (a merged id gives its survivor).
+pub(crate) async fn load_member(ctx: &Context<'_>, id: &str) -> Result<member::Model> {
+    ctx.data_unchecked::<DataLoader<MemberLoader>>()
+        .load_one(id.to_owned())
+        .await?
+        .ok_or_else(|| Error::MemberNotFound(id.to_owned()))
+}
+
+/// What access rules need to know about `record`, for this caller.
+pub(crate) async fn subject_of(
+    ctx: &Context<'_>,
+    record: &member::Model,
+) -> Result<(bool, Vec<String>)> {
+    let is_self = match caller(ctx) {
+        Caller::Member { member_id } if *member_id == record.id => true,
+        // A token issued before a merge still names the merged id.
+        Caller::Member { member_id } => load_member(ctx, member_id)
+            .await
+            .is_ok_and(|m| m.id == record.id),
+        _ => false,
+    };
+    let brands = match caller(ctx) {
+        Caller::Staff { .. } => {
+            let mut brands: Vec<String> = ctx
+                .data_unchecked::<DataLoader<IdentityLoader>>()
+                .load_one(record.id.clone())
+                .await?
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|i| i.brand_id)
+                .collect();
+            brands.extend(record.registration_brand_id.clone());
+            brands
+        }
+        _ => Vec::new(),
+    };
+    Ok((is_self, brands))
+}
+
+/// The member as this caller may see them; FORBIDDEN if not at all.
+pub(crate) async fn view(ctx: &Context<'_>, record: member::Model) -> Result<Member> {
+    let (is_self, brands) = subject_of(ctx, &record).await?;
+    let visibility = access::require_visible(
+        caller(ctx),
+        &Subject {
+            is_self,
+            brand_ids: &brands,
+        },
+    )?;
+    Ok(Member {
+        record: Arc::new(record),
+        visibility,
+    })
+}
+
+/// The member after a change the caller made (they may see it whole, or
+/// at least its id).
+pub(crate) async fn view_after_change(ctx: &Context<'_>, record: member::Model) -> Result<Member> {
+    let (is_self, brands) = subject_of(ctx, &record).await?;
+    let visibility = access::visibility(
+        caller(ctx),
+        &Subject {
+            is_self,
+            brand_ids: &brands,
+        },
+    )
+    .max(Visibility::Basic);
+    Ok(Member {
+        record: Arc::new(record),
+        visibility,
+    })
+}
+
+/// Loads a member and checks the caller may act on them with `rule`.
+pub(crate) async fn authorize(
+    ctx: &Context<'_>,
+    member_id: &str,
+    rule: fn(&Caller, &Subject<'_>) -> Result<()>,
+) -> Result<member::Model> {
+    caller(ctx).require_authenticated()?;
+    let record = load_member(ctx, member_id).await?;
+    let (is_self, brands) = subject_of(ctx, &record).await?;
+    rule(
+        caller(ctx),
+        &Subject {
+            is_self,
+            brand_ids: &brands,
+        },
+    )?;
+    Ok(record)
+}

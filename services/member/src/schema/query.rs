@@ -1,0 +1,96 @@
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, ID, Object};
+use kit::paging::{PageRequest, encode_cursor};
+use kit::{ApiResult, Caller};
+use sea_orm::DatabaseConnection;
+
+use super::inputs::MemberFilterInput;
+use super::types::{Member, TierLevel};
+use super::{caller, load_member, view};
+use crate::domain::access::Visibility;
+use crate::domain::identity::{Channel, ExternalId};
+use crate::error::Error;
+use crate::store;
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The signed-in member.
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<Member> {
+        match caller(ctx).require_authenticated()? {
+            Caller::Member { member_id } => {
+                let record = load_member(ctx, member_id).await?;
+                Ok(view(ctx, record).await?)
+            }
+            _ => Err(Error::forbidden("`me` is for members; use member(id)").into()),
+        }
+    }
+
+    /// A member by id. A merged id resolves to the surviving member.
+    async fn member(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Member> {
+        caller(ctx).require_authenticated()?;
+        let record = load_member(ctx, &id).await?;
+        Ok(view(ctx, record).await?)
+    }
+
+    /// The member holding a channel identity, or null if nobody does.
+    async fn member_by_identity(
+        &self,
+        ctx: &Context<'_>,
+        channel: Channel,
+        external_id: String,
+    ) -> ApiResult<Option<Member>> {
+        caller(ctx).require_authenticated()?;
+        let external_id = ExternalId::parse("externalId", &external_id)?;
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let Some(member_id) = store::member_id_by_identity(db, channel, &external_id).await? else {
+            return Ok(None);
+        };
+        let record = load_member(ctx, &member_id).await?;
+        Ok(Some(view(ctx, record).await?))
+    }
+
+    /// Operators: members, newest first, filtered.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<MemberFilterInput>,
+        #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, Member, EmptyFields, EmptyFields>> {
+        caller(ctx).require_operator()?;
+        let filter = filter.unwrap_or_default().parse()?;
+        let page = PageRequest::parse(first, after)?;
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let (rows, has_next) = store::list_members(db, &filter, &page).await?;
+        let mut connection = Connection::new(page.after.is_some(), has_next);
+        connection.edges.extend(rows.into_iter().map(|row| {
+            Edge::new(
+                encode_cursor(&row.id),
+                Member {
+                    record: Arc::new(row),
+                    visibility: Visibility::Personal,
+                },
+            )
+        }));
+        Ok(connection)
+    }
+
+    /// Tier levels, lowest first.
+    async fn tier_levels(&self, ctx: &Context<'_>) -> ApiResult<Vec<TierLevel>> {
+        caller(ctx).require_authenticated()?;
+        let ladder = store::ladder(ctx.data_unchecked::<DatabaseConnection>()).await?;
+        Ok(ladder.levels().iter().map(TierLevel::from).collect())
+    }
+
+    /// Federation: Member entities by id, batched through the DataLoader.
+    #[graphql(entity)]
+    async fn find_member_by_id(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Member> {
+        caller(ctx).require_authenticated()?;
+        let record = load_member(ctx, &id).await?;
+        Ok(view(ctx, record).await?)
+    }
+}

@@ -1,0 +1,116 @@
+//! Demo data a front-end developer can click through: members on several
+//! channels and brands, with tags, consents, touchpoints and tiers. Running
+//! it twice changes nothing (registration is idempotent per identity, and
+//! touchpoints carry retry keys).
+
+use chrono::{Duration, Utc};
+use sea_orm::DatabaseConnection;
+
+use crate::domain::consent::ConsentPurpose;
+use crate::domain::identity::{Channel, ExternalId, ForeignId, NewIdentity};
+use crate::domain::profile::{Email, Gender, PersonName, PhoneNumber};
+use crate::domain::tag::Tag;
+use crate::domain::touchpoint::TouchpointKind;
+use crate::store::{self, Actor, NewTouchpoint, Registration};
+
+pub const DEMO_BRANDS: [&str; 3] = ["apparel", "coffee", "cinema"];
+const DEMO_MEMBERS: usize = 60;
+const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
+const GIVEN: [&str; 10] = ["芳", "伟", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军"];
+const TAGS: [&str; 6] = [
+    "coffee-lover",
+    "movie-goer",
+    "lifecycle:new",
+    "lifecycle:active",
+    "vip-prospect",
+    "weekend-shopper",
+];
+
+pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
+    let actor = Actor::system("seed");
+    let mut created = 0;
+    for i in 0..DEMO_MEMBERS {
+        let brand = DEMO_BRANDS[i % DEMO_BRANDS.len()];
+        let channel = [Channel::App, Channel::WechatMiniProgram, Channel::StorePos][i % 3];
+        let registration = Registration {
+            identity: NewIdentity {
+                channel,
+                external_id: ExternalId::parse(
+                    "externalId",
+                    &format!("demo-{}-{i:04}", channel.as_str().to_lowercase()),
+                )?,
+                brand_id: Some(ForeignId::parse("brandId", brand)?),
+            },
+            phone: Some(PhoneNumber::parse(&format!("139{:08}", 10_000_000 + i))?),
+            email: (i % 2 == 0)
+                .then(|| Email::parse(&format!("member{i}@example.com")))
+                .transpose()?,
+            name: Some(PersonName::parse(&format!(
+                "{}{}",
+                SURNAMES[i % 10],
+                GIVEN[(i / 10) % 10]
+            ))?),
+            birthday: None,
+            gender: Some([Gender::Female, Gender::Male, Gender::Undisclosed][i % 3]),
+            guide_code: (i % 4 == 0)
+                .then(|| {
+                    crate::domain::identity::GuideCode::parse(&format!("demo-guide-{:02}", i % 30))
+                })
+                .transpose()?,
+        };
+        let (member, outcome) = store::register(db, &registration, &actor).await?;
+        if outcome == store::RegistrationOutcome::Created {
+            created += 1;
+        }
+        if i % 5 == 0 {
+            let wechat = NewIdentity {
+                channel: Channel::WechatOfficialAccount,
+                external_id: ExternalId::parse("externalId", &format!("demo-oa-{i:04}"))?,
+                brand_id: None,
+            };
+            store::link_identity(db, &member.id, &wechat).await?;
+        }
+        let tags = [
+            Tag::parse(TAGS[i % TAGS.len()])?,
+            Tag::parse(TAGS[(i + 2) % TAGS.len()])?,
+        ];
+        store::add_tags(db, &member.id, &tags, &actor).await?;
+        store::set_consent(db, &member.id, ConsentPurpose::MarketingSms, i % 3 != 0).await?;
+        for (n, kind) in [
+            TouchpointKind::StoreVisit,
+            TouchpointKind::CouponClaimed,
+            TouchpointKind::Purchase,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let touchpoint = NewTouchpoint {
+                member_id: member.id.clone(),
+                kind,
+                channel: Channel::StorePos,
+                store_id: Some(ForeignId::parse(
+                    "storeId",
+                    &format!("demo-store-{:02}", i % 30),
+                )?),
+                occurred_at: Utc::now() - Duration::days((i + n * 7) as i64),
+                attributes: serde_json::json!({ "demo": true }),
+                idempotency_key: Some(format!("demo-touchpoint-{i:04}-{n}")),
+            };
+            store::record_touchpoint(db, &touchpoint, &actor).await?;
+        }
+        if i % 7 == 0 && outcome == store::RegistrationOutcome::Created {
+            store::adjust_growth(
+                db,
+                &member.id,
+                (i as i64 + 1) * 400,
+                "demo purchases",
+                &actor,
+            )
+            .await?;
+        }
+    }
+    Ok(format!(
+        "member: {DEMO_MEMBERS} demo members ({created} new) across brands {}",
+        DEMO_BRANDS.join(", ")
+    ))
+}

@@ -1,0 +1,318 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use kit::auth::{JwtKeys, Role, TokenRequest};
+use kit::config::{Config, Overrides, ServiceOverrides};
+use kit::service::{self, ServiceSpec};
+use kit::shutdown;
+
+/// Every service this build contains, in start order.
+pub const SERVICES: &[&ServiceSpec] = &[&member::SPEC];
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bigmember",
+    version,
+    about = "A federated GraphQL member platform: one member across every channel, stores, stock and a points alliance.",
+    long_about = "A federated GraphQL member platform: one member across every channel, stores, stock and a points alliance.\n\n\
+        Start everything on embedded SQLite files under ./data with `bigmember up`, load demo data with \
+        `bigmember seed --demo`, and sign a token for your first query with `bigmember token --role operator`.\n\n\
+        Configuration comes from built-in defaults, then bigmember.toml (or --config), then BIGMEMBER_* \
+        environment variables (nested keys joined by __, e.g. BIGMEMBER_SERVICES__MEMBER__PORT), then flags."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct GlobalArgs {
+    /// Configuration file (TOML). Default: ./bigmember.toml if present.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where SQLite files and the development signing secret live [default: data].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `member=debug,sea_orm=warn` [default: info].
+    #[arg(long, global = true, value_name = "FILTER")]
+    log: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start every service, each on its own port and SQLite file, until Ctrl-C.
+    Up,
+    /// Serve one service.
+    Serve(ServeArgs),
+    /// Apply pending database migrations (every service, or one).
+    Migrate(TargetArgs),
+    /// Load data into the databases.
+    Seed(SeedArgs),
+    /// Sign a bearer token with the configured secret (for development and demos).
+    Token(TokenArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// The service to serve.
+    #[arg(value_parser = service_names())]
+    service: String,
+    /// Port to listen on [default: the service's port in configuration, member 4001].
+    #[arg(long)]
+    port: Option<u16>,
+    /// sqlite://FILE or postgres://USER@HOST/DB [default: sqlite://<data-dir>/<service>.db].
+    #[arg(long, env = "DATABASE_URL", value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct TargetArgs {
+    /// Only this service [default: all].
+    #[arg(long, value_parser = service_names())]
+    service: Option<String>,
+    /// Database URL for --service (default: from configuration).
+    #[arg(long, requires = "service", value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct SeedArgs {
+    /// Load the demo data set (members, identities, tags, touchpoints...). Safe to repeat.
+    #[arg(long, required = true)]
+    demo: bool,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+#[derive(Args, Debug)]
+struct TokenArgs {
+    /// member, partner, staff or operator.
+    #[arg(long, value_parser = ["member", "partner", "staff", "operator"])]
+    role: String,
+    /// Subject: member id, guide id, partner key id or operator id [default: dev-<role>].
+    #[arg(long)]
+    sub: Option<String>,
+    /// Brand id (partner and staff).
+    #[arg(long)]
+    brand: Option<String>,
+    /// Store id (staff).
+    #[arg(long)]
+    store: Option<String>,
+    /// Hours the token stays valid.
+    #[arg(long, default_value_t = 24)]
+    ttl_hours: i64,
+}
+
+fn service_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(SERVICES.iter().map(|s| s.name))
+}
+
+fn spec(name: &str) -> anyhow::Result<&'static ServiceSpec> {
+    SERVICES
+        .iter()
+        .copied()
+        .find(|s| s.name == name)
+        .with_context(|| format!("no service named {name}"))
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut overrides = Overrides {
+        data_dir: cli.global.data_dir.clone(),
+        log: cli.global.log.clone(),
+        ..Overrides::default()
+    };
+    match &cli.command {
+        Command::Serve(args) => {
+            overrides.services.insert(
+                args.service.clone(),
+                ServiceOverrides {
+                    port: args.port,
+                    database_url: args.database_url.clone(),
+                },
+            );
+        }
+        Command::Migrate(target) | Command::Seed(SeedArgs { target, .. }) => {
+            if let (Some(service), Some(url)) = (&target.service, &target.database_url) {
+                overrides.services.insert(
+                    service.clone(),
+                    ServiceOverrides {
+                        port: None,
+                        database_url: Some(url.clone()),
+                    },
+                );
+            }
+        }
+        _ => {}
+    }
+    let config = Config::load(cli.global.config.as_deref(), &overrides)?;
+    match cli.command {
+        Command::Up => up(&config).await,
+        Command::Serve(args) => serve(&config, spec(&args.service)?).await,
+        Command::Migrate(target) => migrate(&config, target.service.as_deref()).await,
+        Command::Seed(args) => seed(&config, args.target.service.as_deref()).await,
+        Command::Token(args) => token(&config, args),
+    }
+}
+
+fn selected(only: Option<&str>) -> anyhow::Result<Vec<&'static ServiceSpec>> {
+    match only {
+        Some(name) => Ok(vec![spec(name)?]),
+        None => Ok(SERVICES.to_vec()),
+    }
+}
+
+/// Connects a service to its configured database and migrates it.
+async fn prepare(
+    config: &Config,
+    spec: &ServiceSpec,
+    keys: &JwtKeys,
+) -> anyhow::Result<service::ServiceContext> {
+    let url = config.database_url(spec.name)?;
+    service::prepare(spec, &url, None, keys.clone(), None)
+        .await
+        .with_context(|| format!("{}: cannot open and migrate its database", spec.name))
+}
+
+async fn bind(
+    config: &Config,
+    spec: &ServiceSpec,
+) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let port = config.service(spec.name)?.port;
+    let addr = SocketAddr::new(config.host, port);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "{}: cannot listen on {addr} (in use?); choose another with --port or BIGMEMBER_SERVICES__{}__PORT",
+            spec.name,
+            spec.name.to_uppercase()
+        )
+    })?;
+    Ok((listener, addr))
+}
+
+async fn serve(config: &Config, spec: &'static ServiceSpec) -> anyhow::Result<()> {
+    let _telemetry = kit::telemetry::init(spec.name, &config.log)?;
+    let keys = JwtKeys::hs256(&config.jwt_secret()?);
+    let ctx = prepare(config, spec, &keys).await?;
+    let (listener, addr) = bind(config, spec).await?;
+    println!("{} subgraph: http://{addr}/graphql", spec.name);
+    let (trigger, stop) = shutdown::channel();
+    let server = tokio::spawn(service::serve(listener, service::app(spec, ctx), stop));
+    shutdown::os_signal().await;
+    tracing::info!("stopping");
+    trigger.fire();
+    server.await??;
+    Ok(())
+}
+
+async fn up(config: &Config) -> anyhow::Result<()> {
+    let _telemetry = kit::telemetry::init("up", &config.log)?;
+    let keys = JwtKeys::hs256(&config.jwt_secret()?);
+    let (trigger, stop) = shutdown::channel();
+    let mut servers = Vec::new();
+    println!(
+        "bigmember is starting (data in {}):",
+        config.data_dir.display()
+    );
+    for spec in SERVICES {
+        let ctx = prepare(config, spec, &keys).await?;
+        let (listener, addr) = bind(config, spec).await?;
+        println!(
+            "  {:<9} http://{addr}/graphql   (health /healthz, metrics /metrics, events /events)",
+            spec.name
+        );
+        servers.push((
+            spec.name,
+            tokio::spawn(service::serve(
+                listener,
+                service::app(spec, ctx),
+                stop.clone(),
+            )),
+        ));
+    }
+    println!("Sign a token for your first query: bigmember token --role operator");
+    println!("Press Ctrl-C to stop.");
+    shutdown::os_signal().await;
+    println!("stopping...");
+    trigger.fire();
+    for (name, server) in servers {
+        server
+            .await?
+            .with_context(|| format!("{name} stopped with an error"))?;
+    }
+    println!("stopped cleanly");
+    Ok(())
+}
+
+async fn migrate(config: &Config, only: Option<&str>) -> anyhow::Result<()> {
+    let _telemetry = kit::telemetry::init("migrate", &config.log)?;
+    for spec in selected(only)? {
+        let url = config.database_url(spec.name)?;
+        let db = kit::db::connect(
+            &url,
+            kit::db::ConnectSettings {
+                schema: None,
+                service: spec.name,
+            },
+            None,
+        )
+        .await
+        .with_context(|| format!("{}: cannot connect to its database", spec.name))?;
+        (spec.migrate)(&db)
+            .await
+            .with_context(|| format!("{}: migration failed", spec.name))?;
+        println!("{}: migrations applied", spec.name);
+    }
+    Ok(())
+}
+
+async fn seed(config: &Config, only: Option<&str>) -> anyhow::Result<()> {
+    let _telemetry = kit::telemetry::init("seed", &config.log)?;
+    let keys = JwtKeys::hs256(&config.jwt_secret()?);
+    for spec in selected(only)? {
+        let ctx = prepare(config, spec, &keys).await?;
+        let summary = (spec.seed_demo)(&ctx.db)
+            .await
+            .with_context(|| format!("{}: demo data failed", spec.name))?;
+        println!("{summary}");
+    }
+    println!("Demo tokens (valid 24 h):");
+    println!(
+        "  operator: {}",
+        keys.issue(
+            TokenRequest::operator("demo-operator"),
+            chrono::Duration::hours(24)
+        )
+    );
+    Ok(())
+}
+
+fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
+    let role = Role::parse(&args.role).context("unknown role")?;
+    if args.ttl_hours <= 0 || args.ttl_hours > 24 * 30 {
+        bail!("--ttl-hours must be between 1 and 720");
+    }
+    let sub = args.sub.unwrap_or_else(|| format!("dev-{}", args.role));
+    let request = match role {
+        Role::Member => TokenRequest::member(sub),
+        Role::Operator => TokenRequest::operator(sub),
+        Role::Partner => {
+            TokenRequest::partner(sub, args.brand.context("a partner token needs --brand")?)
+        }
+        Role::Staff => TokenRequest::staff(
+            sub,
+            args.store.context("a staff token needs --store")?,
+            args.brand.context("a staff token needs --brand")?,
+        ),
+    };
+    let keys = JwtKeys::hs256(&config.jwt_secret()?);
+    println!(
+        "{}",
+        keys.issue(request, chrono::Duration::hours(args.ttl_hours))
+    );
+    Ok(())
+}
