@@ -11,6 +11,7 @@ use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -30,12 +31,17 @@ impl Drop for TelemetryGuard {
 /// as `info` or `member=debug,sea_orm=warn`.
 pub fn init(process: &str, filter: &str) -> anyhow::Result<TelemetryGuard> {
     let provider = tracer_provider(process)?;
+    // The log filter governs what is printed; spans for traces are kept at
+    // INFO whatever the log level, so trace context always propagates.
     let otel = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("bigmember"))
+        .with_filter(LevelFilter::INFO)
         .boxed();
-    let fmt = tracing_subscriber::fmt::layer().with_target(true).boxed();
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_target(true)
+        .with_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .boxed();
     tracing_subscriber::registry()
-        .with(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
         .with(fmt)
         .with(otel)
         .try_init()
@@ -52,10 +58,13 @@ pub fn init_for_tests() {
         let provider = SdkTracerProvider::builder().build();
         let otel = tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("bigmember-test"))
+            .with_filter(LevelFilter::INFO)
             .boxed();
-        let fmt = tracing_subscriber::fmt::layer().with_test_writer().boxed();
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_test_writer()
+            .with_filter(EnvFilter::new(filter))
+            .boxed();
         let installed = tracing_subscriber::registry()
-            .with(EnvFilter::new(filter))
             .with(fmt)
             .with(otel)
             .try_init()

@@ -87,10 +87,23 @@ impl Query {
     }
 
     /// Federation: Member entities by id, batched through the DataLoader.
+    /// A representation that fails (unknown, forbidden) is null with its own
+    /// error; the rest of the batch still resolves.
     #[graphql(entity)]
-    async fn find_member_by_id(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Member> {
-        caller(ctx).require_authenticated()?;
-        let record = load_member(ctx, &id).await?;
-        Ok(view(ctx, record).await?)
+    async fn find_member_by_id(&self, ctx: &Context<'_>, id: ID) -> Option<Member> {
+        let found = async {
+            caller(ctx).require_authenticated()?;
+            let record = load_member(ctx, &id).await?;
+            view(ctx, record).await
+        }
+        .await;
+        match found {
+            Ok(member) => Some(member),
+            Err(err) => {
+                let error: async_graphql::Error = kit::ApiError::from(err).into();
+                ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
+                None
+            }
+        }
     }
 }

@@ -1,0 +1,272 @@
+//! Every access rule, allowed and denied, over HTTP.
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn reading_a_member() {
+    let app = spawn().await;
+    let id = register_member(&app, "app-1", Some("13800000004"), "apparel").await;
+    let other = register_member(&app, "app-2", None, "coffee").await;
+
+    // Allowed, with personal data: self, staff of the brand, operators.
+    for token in [
+        member_token(&app, &id),
+        staff_token(&app, "apparel"),
+        operator(&app),
+    ] {
+        let r = member(&app, &token, &id).await;
+        assert_eq!(r.ok()["member"]["phone"], "+8613800000004", "{}", r.body);
+    }
+    // Partners: the member exists, nothing personal.
+    let partner = app
+        .graphql(
+            Some(&partner_token(&app, "apparel")),
+            "query($id: ID!) { member(id: $id) { id tier } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(partner.ok()["member"]["tier"], "BASIC");
+    let partner_personal = member(&app, &partner_token(&app, "apparel"), &id).await;
+    assert_eq!(partner_personal.error_code(), Some("FORBIDDEN"));
+    assert!(partner_personal.data()["member"]["phone"].is_null());
+
+    // Denied: another member, staff of another brand, anonymous.
+    let denied = member(&app, &member_token(&app, &other), &id).await;
+    assert_eq!(denied.error_code(), Some("FORBIDDEN"));
+    assert!(denied.data()["member"].is_null());
+    assert_eq!(
+        member(&app, &staff_token(&app, "cinema"), &id)
+            .await
+            .error_code(),
+        Some("FORBIDDEN")
+    );
+    let anonymous = app.graphql(None, MEMBER, json!({ "id": id })).await;
+    assert_eq!(anonymous.error_code(), Some("UNAUTHENTICATED"));
+    // Unknown ids are NOT_FOUND.
+    assert_eq!(
+        member(&app, &operator(&app), "no-such-id")
+            .await
+            .error_code(),
+        Some("NOT_FOUND")
+    );
+}
+
+#[tokio::test]
+async fn changing_a_member() {
+    let app = spawn().await;
+    let id = register_member(&app, "app-1", None, "apparel").await;
+    let other = register_member(&app, "app-2", None, "apparel").await;
+    let update = "mutation($id: ID!) { updateProfile(memberId: $id, input: { name: \"New Name\" }) { name } }";
+    let consent = "mutation($id: ID!) { setConsent(memberId: $id, purpose: MARKETING_SMS, granted: true) { id } }";
+    let erase = "mutation($id: ID!) { eraseMember(memberId: $id) { id } }";
+    for doc in [update, consent] {
+        assert!(
+            app.graphql(Some(&member_token(&app, &id)), doc, json!({ "id": id }))
+                .await
+                .errors()
+                .is_empty()
+        );
+        assert!(
+            app.graphql(Some(&operator(&app)), doc, json!({ "id": id }))
+                .await
+                .errors()
+                .is_empty()
+        );
+        for (token, code) in [
+            (member_token(&app, &other), "FORBIDDEN"),
+            (staff_token(&app, "apparel"), "FORBIDDEN"),
+            (partner_token(&app, "apparel"), "FORBIDDEN"),
+        ] {
+            let r = app.graphql(Some(&token), doc, json!({ "id": id })).await;
+            assert_eq!(r.error_code(), Some(code), "{doc}: {}", r.body);
+        }
+        assert_eq!(
+            app.graphql(None, doc, json!({ "id": id }))
+                .await
+                .error_code(),
+            Some("UNAUTHENTICATED")
+        );
+    }
+    for token in [
+        member_token(&app, &other),
+        staff_token(&app, "apparel"),
+        partner_token(&app, "apparel"),
+    ] {
+        assert_eq!(
+            app.graphql(Some(&token), erase, json!({ "id": id }))
+                .await
+                .error_code(),
+            Some("FORBIDDEN")
+        );
+    }
+}
+
+#[tokio::test]
+async fn linking_tagging_and_touchpoints() {
+    let app = spawn().await;
+    let id = register_member(&app, "app-1", None, "apparel").await;
+    let link = "mutation($id: ID!, $ext: String!) { linkIdentity(memberId: $id, identity: { channel: STORE_POS, externalId: $ext }) { outcome } }";
+    let tag = "mutation($id: ID!) { addTags(memberId: $id, tags: [\"vip\"]) { id } }";
+    let touch = "mutation($id: ID!) { recordTouchpoint(input: { memberId: $id, kind: STORE_VISIT, channel: STORE_POS, occurredAt: \"2026-01-02T10:00:00Z\" }) { id } }";
+
+    // Linking: self, staff of the brand, operator.
+    for (n, token) in [
+        member_token(&app, &id),
+        staff_token(&app, "apparel"),
+        operator(&app),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = app
+            .graphql(
+                Some(token),
+                link,
+                json!({ "id": id, "ext": format!("card-{n}") }),
+            )
+            .await;
+        assert_eq!(r.ok()["linkIdentity"]["outcome"], "LINKED");
+    }
+    for token in [staff_token(&app, "coffee"), partner_token(&app, "apparel")] {
+        let r = app
+            .graphql(Some(&token), link, json!({ "id": id, "ext": "card-x" }))
+            .await;
+        assert_eq!(r.error_code(), Some("FORBIDDEN"), "{}", r.body);
+    }
+    // Tagging: staff of the brand and operators, not the member.
+    for token in [staff_token(&app, "apparel"), operator(&app)] {
+        assert!(
+            app.graphql(Some(&token), tag, json!({ "id": id }))
+                .await
+                .errors()
+                .is_empty()
+        );
+    }
+    for token in [
+        member_token(&app, &id),
+        staff_token(&app, "coffee"),
+        partner_token(&app, "apparel"),
+    ] {
+        assert_eq!(
+            app.graphql(Some(&token), tag, json!({ "id": id }))
+                .await
+                .error_code(),
+            Some("FORBIDDEN")
+        );
+    }
+    // Touchpoints: self, staff of the brand, operators.
+    for token in [
+        member_token(&app, &id),
+        staff_token(&app, "apparel"),
+        operator(&app),
+    ] {
+        assert!(
+            app.graphql(Some(&token), touch, json!({ "id": id }))
+                .await
+                .errors()
+                .is_empty()
+        );
+    }
+    for token in [staff_token(&app, "coffee"), partner_token(&app, "apparel")] {
+        assert_eq!(
+            app.graphql(Some(&token), touch, json!({ "id": id }))
+                .await
+                .error_code(),
+            Some("FORBIDDEN")
+        );
+    }
+}
+
+#[tokio::test]
+async fn operator_only_operations() {
+    let app = spawn().await;
+    let a = register_member(&app, "app-a", None, "apparel").await;
+    let b = register_member(&app, "app-b", None, "apparel").await;
+    let docs = [
+        format!("mutation {{ mergeMembers(survivorId: \"{a}\", mergedId: \"{b}\", reason: \"same person\") {{ id }} }}"),
+        format!("mutation {{ setMemberTier(memberId: \"{a}\", tier: \"GOLD\", reason: \"vip\") {{ id }} }}"),
+        format!("mutation {{ adjustGrowthValue(memberId: \"{a}\", delta: 10, reason: \"order\") {{ id }} }}"),
+        "mutation { upsertTierLevel(input: { code: \"DIAMOND\", name: \"Diamond\", threshold: 90000 }) { code } }".to_owned(),
+        "{ members { edges { node { id } } } }".to_owned(),
+    ];
+    for doc in &docs {
+        for token in [
+            member_token(&app, &a),
+            staff_token(&app, "apparel"),
+            partner_token(&app, "apparel"),
+        ] {
+            let r = app.graphql(Some(&token), doc, json!({})).await;
+            assert_eq!(r.error_code(), Some("FORBIDDEN"), "{doc}: {}", r.body);
+        }
+        assert_eq!(
+            app.graphql(None, doc, json!({})).await.error_code(),
+            Some("UNAUTHENTICATED")
+        );
+    }
+    // And operators may (members listing last, after the merge).
+    for doc in docs.iter().rev() {
+        let r = app.graphql(Some(&operator(&app)), doc, json!({})).await;
+        assert!(r.errors().is_empty(), "{doc}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn export_is_for_the_member_themself() {
+    let app = spawn().await;
+    let id = register_member(&app, "app-1", None, "apparel").await;
+    let doc = "mutation { exportMyData }";
+    assert!(
+        app.graphql(Some(&member_token(&app, &id)), doc, json!({}))
+            .await
+            .errors()
+            .is_empty()
+    );
+    for token in [
+        operator(&app),
+        staff_token(&app, "apparel"),
+        partner_token(&app, "apparel"),
+    ] {
+        assert_eq!(
+            app.graphql(Some(&token), doc, json!({})).await.error_code(),
+            Some("FORBIDDEN")
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_tokens_are_unauthenticated_before_anything_runs() {
+    let app = spawn().await;
+    let expired = app.keys().issue(
+        kit::auth::TokenRequest::operator("op"),
+        chrono::Duration::hours(-1),
+    );
+    for header in [
+        format!("Bearer {expired}"),
+        "Bearer not.a.token".to_owned(),
+        "Basic abc".to_owned(),
+    ] {
+        let response = app
+            .post("/graphql")
+            .header("authorization", header.clone())
+            .json(&json!({ "query": "{ tierLevels { code } }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{header}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    }
+    let foreign = kit::auth::JwtKeys::hs256(&kit::config::Secret::new(
+        "some-other-secret-some-other-secret",
+    ))
+    .issue(
+        kit::auth::TokenRequest::operator("op"),
+        chrono::Duration::hours(1),
+    );
+    let r = app
+        .graphql(Some(&foreign), "{ tierLevels { code } }", json!({}))
+        .await;
+    assert_eq!(r.status, 401);
+}
