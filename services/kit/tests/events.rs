@@ -1,0 +1,317 @@
+//! The outbox feed and its consumer, over real HTTP and real databases.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use async_trait::async_trait;
+use futures::FutureExt as _;
+use kit::events::consumer::{ConsumerError, EventHandler, FeedConsumer, HandlerError};
+use kit::events::{DomainEvent, FeedEvent, outbox};
+use kit::service::ServiceSpec;
+use kit::testing::{TestApp, TestDatabase};
+use sea_orm::{
+    ActiveModelTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, Set,
+    TransactionTrait,
+};
+use sea_orm_migration::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Counted {
+    n: i64,
+}
+
+impl DomainEvent for Counted {
+    const KIND: &'static str = "Counted";
+}
+
+struct KitOnly;
+
+impl MigratorTrait for KitOnly {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        kit::migration::kit_migrations()
+    }
+}
+
+static PRODUCER: ServiceSpec = ServiceSpec {
+    name: "producer",
+    about: "a service with nothing but the kit",
+    migrate: |db| KitOnly::up(db, None).boxed(),
+    routes: |_| axum::Router::new(),
+    seed_demo: |_| async { Ok(String::new()) }.boxed(),
+    sdl: String::new,
+};
+
+/// The consumer's effect: one row per applied event. No unique constraint on
+/// purpose: exactly-once must come from the position, not from the table.
+mod applied {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "applied")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub seq: i64,
+        pub n: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[derive(DeriveIden)]
+enum Applied {
+    Table,
+    Id,
+    Seq,
+    N,
+}
+
+struct ConsumerMigrator;
+
+impl MigratorTrait for ConsumerMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut all = kit::migration::kit_migrations();
+        all.push(Box::new(CreateApplied));
+        all
+    }
+}
+
+struct CreateApplied;
+
+impl MigrationName for CreateApplied {
+    fn name(&self) -> &str {
+        "m20261122_009999_test_applied"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateApplied {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Applied::Table)
+                    .col(
+                        ColumnDef::new(Applied::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Applied::Seq).big_integer().not_null())
+                    .col(ColumnDef::new(Applied::N).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Records each event; fails at `fail_at` to stand in for a crash mid-way.
+#[derive(Clone, Default)]
+struct Recorder {
+    fail_at: Arc<AtomicI64>,
+}
+
+#[async_trait]
+impl EventHandler for Recorder {
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &FeedEvent,
+    ) -> Result<(), HandlerError> {
+        let counted = event
+            .decode::<Counted>()
+            .ok_or_else(|| HandlerError::Rule("unexpected type".into()))??;
+        applied::ActiveModel {
+            seq: Set(event.seq),
+            n: Set(counted.n),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        if self.fail_at.load(Ordering::SeqCst) == event.seq {
+            return Err(HandlerError::Rule("simulated crash".into()));
+        }
+        Ok(())
+    }
+}
+
+async fn publish(app: &TestApp, n: i64) -> i64 {
+    let txn = app.db().begin().await.unwrap();
+    let seq = outbox::publish(&txn, &Counted { n }, chrono::Utc::now())
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    seq
+}
+
+/// The consumer's own database; keep the `TestDatabase` alive as long as
+/// the connection (it owns a SQLite file's folder).
+async fn consumer_db() -> (TestDatabase, DatabaseConnection) {
+    let database = TestDatabase::new().await;
+    let db = database.connect("consumer").await;
+    ConsumerMigrator::up(&db, None).await.unwrap();
+    (database, db)
+}
+
+fn consumer(app: &TestApp, db: &DatabaseConnection, handler: Recorder) -> FeedConsumer<Recorder> {
+    FeedConsumer::new(
+        "test-consumer",
+        &app.address,
+        db.clone(),
+        app.keys().clone(),
+        handler,
+    )
+    .with_batch(3)
+}
+
+async fn applied_seqs(db: &DatabaseConnection) -> Vec<i64> {
+    let mut seqs: Vec<i64> = applied::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.seq)
+        .collect();
+    seqs.sort();
+    seqs
+}
+
+#[tokio::test]
+async fn events_are_applied_once_in_order_and_the_position_is_kept() {
+    let app = kit::testing::spawn(&PRODUCER).await;
+    for n in 1..=7 {
+        assert_eq!(
+            publish(&app, n * 10).await,
+            n,
+            "sequence numbers are gapless"
+        );
+    }
+    let (_database, db) = consumer_db().await;
+    let c = consumer(&app, &db, Recorder::default());
+    assert_eq!(c.poll_once().await.unwrap(), 3, "one page of 3");
+    assert_eq!(c.position().await.unwrap(), 3);
+    assert_eq!(c.catch_up().await.unwrap(), 4);
+    assert_eq!(c.catch_up().await.unwrap(), 0, "nothing twice");
+    assert_eq!(applied_seqs(&db).await, (1..=7).collect::<Vec<_>>());
+    let values: Vec<i64> = applied::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.n)
+        .collect();
+    assert!(values.iter().all(|n| n % 10 == 0));
+}
+
+#[tokio::test]
+async fn a_failure_mid_way_rolls_back_that_event_and_the_next_poll_resumes_there() {
+    let app = kit::testing::spawn(&PRODUCER).await;
+    for n in 1..=5 {
+        publish(&app, n).await;
+    }
+    let (_database, db) = consumer_db().await;
+    let handler = Recorder::default();
+    handler.fail_at.store(3, Ordering::SeqCst);
+    let c = consumer(&app, &db, handler.clone()).with_batch(10);
+    let err = c.poll_once().await.unwrap_err();
+    assert!(
+        matches!(err, ConsumerError::Handler { seq: 3, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        applied_seqs(&db).await,
+        [1, 2],
+        "event 3's effect was rolled back with it"
+    );
+    assert_eq!(c.position().await.unwrap(), 2);
+
+    // A new consumer on the same database (a restart) carries on from 2.
+    handler.fail_at.store(0, Ordering::SeqCst);
+    let restarted = consumer(&app, &db, handler).with_batch(10);
+    assert_eq!(restarted.catch_up().await.unwrap(), 3);
+    assert_eq!(applied_seqs(&db).await, [1, 2, 3, 4, 5]);
+}
+
+#[tokio::test]
+async fn two_instances_racing_apply_each_event_once() {
+    let app = kit::testing::spawn(&PRODUCER).await;
+    for n in 1..=30 {
+        publish(&app, n).await;
+    }
+    let (_database, db) = consumer_db().await;
+    let a = consumer(&app, &db, Recorder::default());
+    let b = consumer(&app, &db, Recorder::default());
+    for _ in 0..20 {
+        let (ra, rb) = tokio::join!(a.poll_once(), b.poll_once());
+        ra.unwrap();
+        rb.unwrap();
+    }
+    assert_eq!(applied_seqs(&db).await, (1..=30).collect::<Vec<_>>());
+    assert_eq!(applied::Entity::find().count(&db).await.unwrap(), 30);
+}
+
+#[tokio::test]
+async fn concurrent_publishers_get_gapless_numbers_and_readers_never_see_a_hole() {
+    let app = Arc::new(kit::testing::spawn(&PRODUCER).await);
+    let writers: Vec<_> = (0..20)
+        .map(|n| {
+            let app = app.clone();
+            tokio::spawn(async move { publish(&app, n).await })
+        })
+        .collect();
+    // Read while they write: every page must continue exactly where asked.
+    let mut after = 0;
+    let reader = async {
+        for _ in 0..200 {
+            let page: kit::events::FeedPage = app
+                .get(&format!("/events?after={after}"))
+                .bearer_auth(app.operator_token())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for (i, event) in page.events.iter().enumerate() {
+                assert_eq!(event.seq, after + 1 + i as i64, "a reader saw a hole");
+            }
+            after += page.events.len() as i64;
+            if after == 20 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    reader.await;
+    let mut seqs: Vec<i64> = futures::future::join_all(writers)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+    assert_eq!(after, 20);
+}
+
+#[tokio::test]
+async fn an_unreachable_feed_is_an_error_not_a_skip() {
+    let (_database, db) = consumer_db().await;
+    let keys = kit::auth::JwtKeys::hs256(&kit::config::Secret::new(kit::auth::random_secret()));
+    let c = FeedConsumer::new(
+        "orphan",
+        "http://127.0.0.1:1",
+        db.clone(),
+        keys,
+        Recorder::default(),
+    );
+    assert!(matches!(
+        c.poll_once().await,
+        Err(ConsumerError::Unreachable { .. })
+    ));
+    assert_eq!(c.position().await.unwrap(), 0);
+}
