@@ -38,7 +38,7 @@ impl TestDatabase {
         self.schema.is_some()
     }
 
-    fn sqlite() -> Self {
+    pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir for test database");
         let url = format!("sqlite://{}/test.db", dir.path().display());
         Self {
@@ -48,7 +48,7 @@ impl TestDatabase {
         }
     }
 
-    async fn postgres(url: String) -> Self {
+    pub async fn postgres(url: String) -> Self {
         let admin = db::connect(&url, ConnectSettings::default(), None)
             .await
             .unwrap_or_else(|e| {

@@ -1,1 +1,139 @@
-fn main() {}
+//! `_entities` throughput for 100-representation Member batches, through the
+//! real HTTP app, on SQLite and (if reachable) PostgreSQL. Prints figures.
+//!
+//! cargo bench -p member --bench entities
+//! BIGMEMBER_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/bigmember_test (default)
+
+use std::time::{Duration, Instant};
+
+use kit::config::Secret;
+use kit::testing::{TestApp, TestDatabase, spawn_on};
+use member::domain::identity::{Channel, ExternalId, NewIdentity};
+use member::store::{self, Actor, Registration};
+use serde_json::json;
+
+const MEMBERS: usize = 2_000;
+const BATCH: usize = 100;
+const REQUESTS: usize = 300;
+const CLIENTS: usize = 4;
+
+#[tokio::main]
+async fn main() {
+    println!(
+        "_entities throughput: {BATCH} Member representations per request, {MEMBERS} members stored"
+    );
+    run("sqlite", TestDatabase::sqlite()).await;
+    let url = std::env::var("BIGMEMBER_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/bigmember_test".into());
+    match kit::db::connect(&url, kit::db::ConnectSettings::default(), None).await {
+        Ok(db) => {
+            db.close().await.ok();
+            run("postgres", TestDatabase::postgres(url).await).await;
+        }
+        Err(err) => println!("postgres: skipped, unreachable at {url}: {err}"),
+    }
+}
+
+async fn run(backend: &str, database: TestDatabase) {
+    let app = spawn_on(
+        &member::SPEC,
+        database,
+        Secret::new(kit::auth::random_secret()),
+    )
+    .await;
+    let ids = seed(&app).await;
+    let token = app.operator_token();
+    let client = reqwest::Client::new();
+    let url = format!("{}/graphql", app.address);
+    let query = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { id tier registeredAt } } }";
+    let body = |offset: usize| {
+        let reps: Vec<_> = (0..BATCH).map(|i| json!({ "__typename": "Member", "id": ids[(offset * 37 + i * 13) % ids.len()] })).collect();
+        json!({ "query": query, "variables": { "r": reps } })
+    };
+    for i in 0..20 {
+        send(&client, &url, &token, &body(i)).await;
+    }
+
+    for clients in [1, CLIENTS] {
+        let started = Instant::now();
+        let per_client = REQUESTS / clients;
+        let tasks = (0..clients).map(|c| {
+            let (client, url, token) = (client.clone(), url.clone(), token.clone());
+            let bodies: Vec<_> = (0..per_client).map(|i| body(c * per_client + i)).collect();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(bodies.len());
+                for b in &bodies {
+                    let t = Instant::now();
+                    send(&client, &url, &token, b).await;
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        });
+        let mut latencies: Vec<Duration> = futures::future::join_all(tasks)
+            .await
+            .into_iter()
+            .flat_map(|r| r.unwrap())
+            .collect();
+        let elapsed = started.elapsed();
+        latencies.sort();
+        let pct =
+            |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+        let requests = latencies.len() as f64;
+        println!(
+            "{backend:<8} clients={clients}  {:>7.0} req/s  {:>8.0} entities/s  p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms",
+            requests / elapsed.as_secs_f64(),
+            requests * BATCH as f64 / elapsed.as_secs_f64(),
+            pct(0.50).as_secs_f64() * 1e3,
+            pct(0.95).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3,
+        );
+    }
+    app.stop().await;
+}
+
+async fn send(client: &reqwest::Client, url: &str, token: &str, body: &serde_json::Value) {
+    let response: serde_json::Value = client
+        .post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(response.get("errors").is_none(), "{response}");
+    assert_eq!(
+        response["data"]["_entities"].as_array().map(Vec::len),
+        Some(BATCH)
+    );
+}
+
+async fn seed(app: &TestApp) -> Vec<String> {
+    let actor = Actor::system("bench");
+    let mut ids = Vec::with_capacity(MEMBERS);
+    for n in 0..MEMBERS {
+        let registration = Registration {
+            identity: NewIdentity {
+                channel: Channel::App,
+                external_id: ExternalId::parse("externalId", &format!("bench-{n}")).unwrap(),
+                brand_id: None,
+            },
+            phone: None,
+            email: None,
+            name: None,
+            birthday: None,
+            gender: None,
+            guide_code: None,
+        };
+        ids.push(
+            store::register(app.db(), &registration, &actor)
+                .await
+                .unwrap()
+                .0
+                .id,
+        );
+    }
+    ids
+}
