@@ -191,6 +191,8 @@ async fn bind(
             spec.name.to_uppercase()
         )
     })?;
+    // Port 0 asks the OS for a free port: report the one it gave.
+    let addr = listener.local_addr()?;
     Ok((listener, addr))
 }
 

@@ -3,7 +3,7 @@
 //! it twice changes nothing (registration is idempotent per identity, and
 //! touchpoints carry retry keys).
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use sea_orm::DatabaseConnection;
 
 use crate::domain::consent::ConsentPurpose;
@@ -92,7 +92,9 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
                     "storeId",
                     &format!("demo-store-{:02}", i % 30),
                 )?),
-                occurred_at: Utc::now() - Duration::days((i + n * 7) as i64),
+                // Anchored to registration, so a second run replays the same touchpoint.
+                occurred_at: kit::time::from_micros(member.registered_at)
+                    - Duration::days((i + n * 7) as i64),
                 attributes: serde_json::json!({ "demo": true }),
                 idempotency_key: Some(format!("demo-touchpoint-{i:04}-{n}")),
             };

@@ -1,0 +1,207 @@
+//! The `bigmember` command as a user runs it: the README's commands, in a
+//! scratch directory, on their embedded SQLite defaults.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+fn bigmember(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bigmember"));
+    cmd.current_dir(dir)
+        .env("BIGMEMBER_LOG", "warn")
+        .env_remove("DATABASE_URL");
+    cmd
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("bigmember runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Starts a long-running command and collects its stdout lines.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Waits for a line containing `needle`; returns it.
+    fn wait_for(&self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no line containing {needle:?} within 30 s"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    fn terminate(mut self) -> (bool, Vec<String>) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        (exit.success(), rest)
+    }
+}
+
+fn graphql_url(line: &str) -> String {
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("a URL")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn seed_then_up_serves_the_demo_data_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = run_ok(bigmember(dir.path()).args(["seed", "--demo"]));
+    assert!(
+        seeded.contains("member: 60 demo members (60 new)"),
+        "{seeded}"
+    );
+    assert!(
+        dir.path().join("data/member.db").exists(),
+        "SQLite file under ./data"
+    );
+    let again = run_ok(bigmember(dir.path()).args(["seed", "--demo"]));
+    assert!(
+        again.contains("(0 new)"),
+        "seeding twice adds nothing: {again}"
+    );
+
+    let mut up = bigmember(dir.path());
+    up.arg("up").env("BIGMEMBER_SERVICES__MEMBER__PORT", "0");
+    let running = Running::start(up);
+    let url = graphql_url(&running.wait_for("/graphql"));
+    running.wait_for("Press Ctrl-C");
+
+    let token = run_ok(bigmember(dir.path()).args(["token", "--role", "operator"]))
+        .trim()
+        .to_owned();
+    let client = reqwest::Client::new();
+    let response: Value = client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ members(first: 5) { edges { node { id name tags } } pageInfo { hasNextPage } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        response["data"]["members"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5,
+        "{response}"
+    );
+    assert_eq!(response["data"]["members"]["pageInfo"]["hasNextPage"], true);
+    let health = client
+        .get(url.replace("/graphql", "/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let (clean, rest) = running.terminate();
+    assert!(clean, "exit status 0 after SIGTERM");
+    assert!(
+        rest.iter().any(|l| l.contains("stopped cleanly")),
+        "{rest:?}"
+    );
+}
+
+#[test]
+fn serve_takes_a_database_url_and_reports_bad_ones_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bigmember(dir.path())
+        .args([
+            "serve",
+            "member",
+            "--port",
+            "0",
+            "--database-url",
+            "mysql://nowhere/db",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sqlite:// or postgres://"), "{stderr}");
+
+    let unknown = bigmember(dir.path())
+        .args(["serve", "nonsense"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("possible values: member"));
+}
+
+#[test]
+fn serve_runs_one_service_on_the_given_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/elsewhere/member.db", dir.path().display());
+    let mut cmd = bigmember(dir.path());
+    cmd.args(["serve", "member", "--port", "0", "--database-url", &db]);
+    let running = Running::start(cmd);
+    let line = running.wait_for("member subgraph:");
+    assert!(line.contains("/graphql"));
+    assert!(dir.path().join("elsewhere/member.db").exists());
+    let (clean, _) = running.terminate();
+    assert!(clean);
+}
+
+#[test]
+fn migrate_and_token_and_help() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run_ok(bigmember(dir.path()).arg("migrate")).contains("member: migrations applied"));
+    let help = run_ok(bigmember(dir.path()).arg("--help"));
+    for word in ["up", "serve", "migrate", "seed", "token"] {
+        assert!(help.contains(word), "{help}");
+    }
+    let staff = bigmember(dir.path())
+        .args(["token", "--role", "staff", "--brand", "apparel"])
+        .output()
+        .unwrap();
+    assert!(!staff.status.success());
+    assert!(String::from_utf8_lossy(&staff.stderr).contains("--store"));
+    let token = run_ok(bigmember(dir.path()).args([
+        "token", "--role", "staff", "--brand", "apparel", "--store", "s1",
+    ]));
+    assert_eq!(token.trim().split('.').count(), 3, "a JWT");
+}
