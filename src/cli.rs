@@ -45,7 +45,7 @@ struct GlobalArgs {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Start every service, each on its own port and SQLite file, until Ctrl-C.
-    Up,
+    Up(UpArgs),
     /// Serve one service.
     Serve(ServeArgs),
     /// Apply pending database migrations (every service, or one).
@@ -54,6 +54,13 @@ enum Command {
     Seed(SeedArgs),
     /// Sign a bearer token with the configured secret (for development and demos).
     Token(TokenArgs),
+}
+
+#[derive(Args, Debug)]
+struct UpArgs {
+    /// Load the demo data set before serving (safe to repeat).
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(Args, Debug)]
@@ -151,7 +158,7 @@ pub async fn run() -> anyhow::Result<()> {
     }
     let config = Config::load(cli.global.config.as_deref(), &overrides)?;
     match cli.command {
-        Command::Up => up(&config).await,
+        Command::Up(args) => up(&config, args.demo).await,
         Command::Serve(args) => serve(&config, spec(&args.service)?).await,
         Command::Migrate(target) => migrate(&config, target.service.as_deref()).await,
         Command::Seed(args) => seed(&config, args.target.service.as_deref()).await,
@@ -201,44 +208,50 @@ async fn serve(config: &Config, spec: &'static ServiceSpec) -> anyhow::Result<()
     let keys = JwtKeys::hs256(&config.jwt_secret()?);
     let ctx = prepare(config, spec, &keys).await?;
     let (listener, addr) = bind(config, spec).await?;
+    let stop_requested = shutdown::os_signal();
     println!("{} subgraph: http://{addr}/graphql", spec.name);
     let (trigger, stop) = shutdown::channel();
     let server = tokio::spawn(service::serve(listener, service::app(spec, ctx), stop));
-    shutdown::os_signal().await;
+    stop_requested.await;
     tracing::info!("stopping");
     trigger.fire();
     server.await??;
     Ok(())
 }
 
-async fn up(config: &Config) -> anyhow::Result<()> {
+async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init("up", &config.log)?;
     let keys = JwtKeys::hs256(&config.jwt_secret()?);
     let (trigger, stop) = shutdown::channel();
     let mut servers = Vec::new();
+    let stop_requested = shutdown::os_signal();
     println!(
         "bigmember is starting (data in {}):",
         config.data_dir.display()
     );
     for spec in SERVICES {
         let ctx = prepare(config, spec, &keys).await?;
+        if demo {
+            println!("  {}", load_demo(spec, &ctx).await?);
+        }
         let (listener, addr) = bind(config, spec).await?;
         println!(
             "  {:<9} http://{addr}/graphql   (health /healthz, metrics /metrics, events /events)",
             spec.name
         );
+        let app = service::app(spec, ctx);
         servers.push((
             spec.name,
-            tokio::spawn(service::serve(
-                listener,
-                service::app(spec, ctx),
-                stop.clone(),
-            )),
+            tokio::spawn(service::serve(listener, app, stop.clone())),
         ));
     }
-    println!("Sign a token for your first query: bigmember token --role operator");
+    if demo {
+        print_demo_tokens(&keys);
+    } else {
+        println!("Sign a token for your first query: bigmember token --role operator");
+    }
     println!("Press Ctrl-C to stop.");
-    shutdown::os_signal().await;
+    stop_requested.await;
     println!("stopping...");
     trigger.fire();
     for (name, server) in servers {
@@ -277,20 +290,36 @@ async fn seed(config: &Config, only: Option<&str>) -> anyhow::Result<()> {
     let keys = JwtKeys::hs256(&config.jwt_secret()?);
     for spec in selected(only)? {
         let ctx = prepare(config, spec, &keys).await?;
-        let summary = (spec.seed_demo)(&ctx.db)
-            .await
-            .with_context(|| format!("{}: demo data failed", spec.name))?;
-        println!("{summary}");
+        println!("{}", load_demo(spec, &ctx).await?);
     }
-    println!("Demo tokens (valid 24 h):");
+    print_demo_tokens(&keys);
+    Ok(())
+}
+
+async fn load_demo(spec: &ServiceSpec, ctx: &service::ServiceContext) -> anyhow::Result<String> {
+    (spec.seed_demo)(&ctx.db)
+        .await
+        .with_context(|| format!("{}: demo data failed", spec.name))
+}
+
+fn print_demo_tokens(keys: &JwtKeys) {
+    let day = chrono::Duration::hours(24);
+    println!("Demo tokens (valid 24 h; more with `bigmember token --help`):");
     println!(
-        "  operator: {}",
+        "  operator:       {}",
+        keys.issue(TokenRequest::operator("demo-operator"), day)
+    );
+    println!(
+        "  staff apparel:  {}",
         keys.issue(
-            TokenRequest::operator("demo-operator"),
-            chrono::Duration::hours(24)
+            TokenRequest::staff("demo-guide-00", "demo-store-00", "apparel"),
+            day
         )
     );
-    Ok(())
+    println!(
+        "  partner coffee: {}",
+        keys.issue(TokenRequest::partner("demo-key-coffee", "coffee"), day)
+    );
 }
 
 fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {

@@ -84,6 +84,28 @@ fn graphql_url(line: &str) -> String {
         .to_owned()
 }
 
+#[test]
+fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = bigmember(dir.path());
+    up.args(["up", "--demo"])
+        .env("BIGMEMBER_SERVICES__MEMBER__PORT", "0");
+    let running = Running::start(up);
+    running.wait_for("member: 60 demo members (60 new)");
+    let token_line = running.wait_for("operator:");
+    assert_eq!(
+        token_line
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .split('.')
+            .count(),
+        3
+    );
+    let (clean, _) = running.terminate();
+    assert!(clean);
+}
+
 #[tokio::test]
 async fn seed_then_up_serves_the_demo_data_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
