@@ -68,12 +68,7 @@ pub struct ForeignId(String);
 impl ForeignId {
     pub fn parse(field: &str, raw: &str) -> Result<Self> {
         let value = raw.trim();
-        let ok = !value.is_empty()
-            && value.len() <= 64
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
+        if is_token(value, 1..=64) {
             Ok(Self(value.to_owned()))
         } else {
             Err(Error::invalid(
@@ -100,11 +95,7 @@ pub struct GuideCode(String);
 impl GuideCode {
     pub fn parse(raw: &str) -> Result<Self> {
         let value = raw.trim();
-        let ok = (4..=64).contains(&value.len())
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
+        if is_token(value, 4..=64) {
             Ok(Self(value.to_owned()))
         } else {
             Err(Error::invalid(
@@ -117,6 +108,15 @@ impl GuideCode {
     pub fn into_string(self) -> String {
         self.0
     }
+}
+
+/// An ASCII token of letters, digits, `-` and `_`, of a length in `len`:
+/// the shape of ids, codes and retry keys that travel between systems.
+pub fn is_token(value: &str, len: std::ops::RangeInclusive<usize>) -> bool {
+    len.contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A channel identity, parsed.

@@ -90,11 +90,7 @@ pub fn check_attributes(value: Option<serde_json::Value>) -> Result<serde_json::
 /// A client's retry key: 8 to 64 of letters, digits, `-` and `_`.
 pub fn check_idempotency_key(raw: &str) -> Result<String> {
     let value = raw.trim();
-    let ok = (8..=64).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if super::identity::is_token(value, 8..=64) {
         Ok(value.to_owned())
     } else {
         Err(Error::invalid(

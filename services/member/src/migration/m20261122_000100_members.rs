@@ -109,6 +109,17 @@ fn id_col<T: IntoIden>(col: T) -> ColumnDef {
     ColumnDef::new(col).string_len(36).not_null().to_owned()
 }
 
+/// `<table>.member_id` references `members.id`.
+fn member_fk(
+    table: impl IntoIden + 'static,
+    column: impl IntoIden + 'static,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table, column)
+        .to(Members::Table, Members::Id)
+        .to_owned()
+}
+
 fn index(name: &str, table: impl IntoIden + 'static, cols: Vec<DynIden>) -> IndexCreateStatement {
     let mut stmt = Index::create();
     stmt.name(name).table(table);
@@ -213,11 +224,10 @@ impl MigrationTrait for Migration {
                             .big_integer()
                             .not_null(),
                     )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(MemberIdentities::Table, MemberIdentities::MemberId)
-                            .to(Members::Table, Members::Id),
-                    )
+                    .foreign_key(&mut member_fk(
+                        MemberIdentities::Table,
+                        MemberIdentities::MemberId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -260,11 +270,7 @@ impl MigrationTrait for Migration {
                             .col(MemberTags::MemberId)
                             .col(MemberTags::Tag),
                     )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(MemberTags::Table, MemberTags::MemberId)
-                            .to(Members::Table, Members::Id),
-                    )
+                    .foreign_key(&mut member_fk(MemberTags::Table, MemberTags::MemberId))
                     .to_owned(),
             )
             .await?;
@@ -311,11 +317,7 @@ impl MigrationTrait for Migration {
                             .string_len(160)
                             .not_null(),
                     )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Touchpoints::Table, Touchpoints::MemberId)
-                            .to(Members::Table, Members::Id),
-                    )
+                    .foreign_key(&mut member_fk(Touchpoints::Table, Touchpoints::MemberId))
                     .to_owned(),
             )
             .await?;
@@ -344,11 +346,7 @@ impl MigrationTrait for Migration {
                             .col(Consents::MemberId)
                             .col(Consents::Purpose),
                     )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Consents::Table, Consents::MemberId)
-                            .to(Members::Table, Members::Id),
-                    )
+                    .foreign_key(&mut member_fk(Consents::Table, Consents::MemberId))
                     .to_owned(),
             )
             .await?;
