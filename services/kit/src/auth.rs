@@ -145,6 +145,30 @@ impl Caller {
     }
 }
 
+/// The axum extractor: any handler whose state yields [`JwtKeys`] can take a
+/// `Caller` argument. No `Authorization` header is [`Caller::Anonymous`]; a
+/// bad one rejects the request with 401 UNAUTHENTICATED before the handler.
+impl<S> axum::extract::FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    JwtKeys: axum::extract::FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let keys = <JwtKeys as axum::extract::FromRef<S>>::from_ref(state);
+        keys.verify_header(
+            parts
+                .headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        )
+    }
+}
+
 /// Signs and verifies tokens with the shared HS256 secret.
 #[derive(Clone)]
 pub struct JwtKeys {

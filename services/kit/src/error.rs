@@ -19,6 +19,8 @@ pub enum ErrorCode {
     InsufficientPoints,
     OutOfStock,
     QuoteExpired,
+    /// The operation does not parse or does not fit the schema.
+    GraphqlValidationFailed,
     Unavailable,
     Internal,
 }
@@ -34,6 +36,7 @@ impl ErrorCode {
             ErrorCode::InsufficientPoints => "INSUFFICIENT_POINTS",
             ErrorCode::OutOfStock => "OUT_OF_STOCK",
             ErrorCode::QuoteExpired => "QUOTE_EXPIRED",
+            ErrorCode::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             ErrorCode::Unavailable => "SERVICE_UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL_SERVER_ERROR",
         }
@@ -43,7 +46,7 @@ impl ErrorCode {
     /// (the event feed, or a request rejected before execution).
     pub const fn http_status(self) -> u16 {
         match self {
-            ErrorCode::BadUserInput => 400,
+            ErrorCode::BadUserInput | ErrorCode::GraphqlValidationFailed => 400,
             ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,

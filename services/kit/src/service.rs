@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::{ObjectType, Schema, SubscriptionType};
+use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRef, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,6 +22,7 @@ use tracing::Instrument;
 
 use crate::auth::{Caller, JwtKeys};
 use crate::db::{ConnectSettings, StatementLog};
+use crate::error::{ApiError, ErrorCode};
 use crate::events::feed::serve_feed;
 use crate::shutdown::Shutdown;
 
@@ -30,6 +32,12 @@ pub struct ServiceContext {
     pub name: &'static str,
     pub db: DatabaseConnection,
     pub keys: JwtKeys,
+}
+
+impl FromRef<ServiceContext> for JwtKeys {
+    fn from_ref(ctx: &ServiceContext) -> Self {
+        ctx.keys.clone()
+    }
 }
 
 pub type MigrateFn = for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
@@ -127,34 +135,50 @@ impl<Q, M, S> Clone for GraphqlState<Q, M, S> {
     }
 }
 
+impl<Q, M, S> FromRef<GraphqlState<Q, M, S>> for JwtKeys {
+    fn from_ref(state: &GraphqlState<Q, M, S>) -> Self {
+        state.keys.clone()
+    }
+}
+
 async fn graphql<Q, M, S>(
     State(state): State<GraphqlState<Q, M, S>>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
+    caller: Caller,
+    request: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    let caller = match caller_of(&state.keys, &headers) {
-        Ok(caller) => caller,
-        Err(err) => return err.into_response(),
+    let request = match request {
+        Ok(request) => request.into_inner(),
+        Err(rejection) => {
+            return ApiError::bad_input("body", format!("not a GraphQL request: {}", rejection.0))
+                .into_response();
+        }
     };
-    let response = state
-        .schema
-        .execute(request.into_inner().data(caller))
-        .await;
+    let mut response = state.schema.execute(request.data(caller)).await;
+    give_every_error_a_code(&mut response.errors);
     GraphQLResponse::from(response).into_response()
 }
 
-/// The verified caller of a request (anonymous without `Authorization`).
-pub fn caller_of(keys: &JwtKeys, headers: &HeaderMap) -> Result<Caller, crate::error::ApiError> {
-    keys.verify_header(
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-    )
+/// Errors of our resolvers carry a code already. The others come from the
+/// engine: without a path they rejected the request before execution
+/// (syntax, unknown fields, wrong argument types, depth and complexity
+/// limits); with one, something failed that should have had a code.
+fn give_every_error_a_code(errors: &mut [async_graphql::ServerError]) {
+    for error in errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            let code = if error.path.is_empty() {
+                ErrorCode::GraphqlValidationFailed
+            } else {
+                ErrorCode::Internal
+            };
+            extensions.set("code", code.as_str());
+        }
+    }
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 
 use super::{FeedPage, outbox};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::service::ServiceContext;
 
@@ -45,14 +45,9 @@ impl FeedQuery {
 
 pub async fn serve_feed(
     State(ctx): State<ServiceContext>,
-    headers: HeaderMap,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<FeedPage>, ApiError> {
-    let caller = ctx.keys.verify_header(
-        headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-    )?;
     caller.require_operator()?;
     let query = FeedQuery::parse(&params)?;
     let head = outbox::head(&ctx.db).await?;

@@ -270,3 +270,124 @@ async fn bad_tokens_are_unauthenticated_before_anything_runs() {
         .await;
     assert_eq!(r.status, 401);
 }
+
+#[tokio::test]
+async fn the_remaining_denials() {
+    let app = spawn().await;
+    let id = register_member(&app, "app-1", None, "apparel").await;
+    let other = register_member(&app, "app-2", None, "coffee").await;
+    let op = operator(&app);
+    app.graphql(Some(&op), "mutation($id: ID!) { linkIdentity(memberId: $id, identity: { channel: STORE_POS, externalId: \"card-1\" }) { outcome } }", json!({ "id": id })).await.ok();
+    app.graphql(
+        Some(&op),
+        "mutation($id: ID!) { addTags(memberId: $id, tags: [\"vip\"]) { id } }",
+        json!({ "id": id }),
+    )
+    .await
+    .ok();
+
+    let unlink = "mutation($id: ID!) { unlinkIdentity(memberId: $id, channel: STORE_POS, externalId: \"card-1\") { id } }";
+    for token in [
+        member_token(&app, &other),
+        staff_token(&app, "apparel"),
+        partner_token(&app, "apparel"),
+    ] {
+        assert_eq!(
+            app.graphql(Some(&token), unlink, json!({ "id": id }))
+                .await
+                .error_code(),
+            Some("FORBIDDEN")
+        );
+    }
+    let remove = "mutation($id: ID!) { removeTags(memberId: $id, tags: [\"vip\"]) { id } }";
+    for token in [
+        member_token(&app, &id),
+        staff_token(&app, "coffee"),
+        partner_token(&app, "apparel"),
+    ] {
+        assert_eq!(
+            app.graphql(Some(&token), remove, json!({ "id": id }))
+                .await
+                .error_code(),
+            Some("FORBIDDEN")
+        );
+    }
+    let by_identity = "{ memberByIdentity(channel: APP, externalId: \"app-1\") { id phone } }";
+    assert_eq!(
+        app.graphql(Some(&member_token(&app, &other)), by_identity, json!({}))
+            .await
+            .error_code(),
+        Some("FORBIDDEN")
+    );
+    assert_eq!(
+        app.graphql(Some(&staff_token(&app, "coffee")), by_identity, json!({}))
+            .await
+            .error_code(),
+        Some("FORBIDDEN")
+    );
+    assert_eq!(
+        app.graphql(None, by_identity, json!({})).await.error_code(),
+        Some("UNAUTHENTICATED")
+    );
+    let own = app
+        .graphql(Some(&member_token(&app, &id)), by_identity, json!({}))
+        .await;
+    assert_eq!(own.ok()["memberByIdentity"]["id"], id.as_str());
+    // Partners learn who it is, not how to reach them.
+    let partner = app
+        .graphql(
+            Some(&partner_token(&app, "apparel")),
+            by_identity,
+            json!({}),
+        )
+        .await;
+    assert_eq!(partner.data()["memberByIdentity"]["id"], id.as_str());
+    assert_eq!(partner.error_code(), Some("FORBIDDEN"));
+    let timeline = app
+        .graphql(
+            Some(&partner_token(&app, "apparel")),
+            "query($id: ID!) { member(id: $id) { id timeline { edges { cursor } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(timeline.error_code(), Some("FORBIDDEN"));
+    assert!(timeline.data()["member"]["timeline"].is_null());
+    assert_eq!(
+        app.graphql(None, "{ tierLevels { code } }", json!({}))
+            .await
+            .error_code(),
+        Some("UNAUTHENTICATED")
+    );
+    // The removals that were denied did not happen.
+    let m = member(&app, &op, &id).await;
+    assert_eq!(m.ok()["member"]["tags"], json!(["vip"]));
+    assert_eq!(m.ok()["member"]["identities"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_coded_errors() {
+    let app = spawn().await;
+    let not_json = app
+        .post("/graphql")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), 400);
+    let body: serde_json::Value = not_json.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    for query in [
+        "{ members { edges",
+        "{ noSuchField }",
+        "{ member(id: 5, extra: 1) { id } }",
+    ] {
+        let r = app.graphql(Some(&operator(&app)), query, json!({})).await;
+        assert_eq!(
+            r.error_code(),
+            Some("GRAPHQL_VALIDATION_FAILED"),
+            "{query}: {}",
+            r.body
+        );
+    }
+}
