@@ -9,7 +9,7 @@ use kit::service::{self, ServiceSpec};
 use kit::shutdown;
 
 /// Every service this build contains, in start order.
-pub const SERVICES: &[&ServiceSpec] = &[&member::SPEC];
+pub const SERVICES: &[&ServiceSpec] = &[&member::SPEC, &store::SPEC];
 
 #[derive(Parser, Debug)]
 #[command(

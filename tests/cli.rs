@@ -16,6 +16,14 @@ fn bigmember(dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// Every service on a port the OS picks, so tests can run side by side.
+fn on_free_ports(cmd: &mut Command) -> &mut Command {
+    for service in ["MEMBER", "STORE"] {
+        cmd.env(format!("BIGMEMBER_SERVICES__{service}__PORT"), "0");
+    }
+    cmd
+}
+
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().expect("bigmember runs");
     assert!(
@@ -125,9 +133,10 @@ async fn seed_then_up_serves_the_demo_data_and_stops_cleanly_on_sigterm() {
     );
 
     let mut up = bigmember(dir.path());
-    up.arg("up").env("BIGMEMBER_SERVICES__MEMBER__PORT", "0");
+    on_free_ports(up.arg("up"));
     let running = Running::start(up);
     let url = graphql_url(&running.wait_for("/graphql"));
+    let store_url = graphql_url(&running.wait_for("/graphql"));
     running.wait_for("Press Ctrl-C");
 
     let token = run_ok(bigmember(dir.path()).args(["token", "--role", "operator"]))
@@ -153,6 +162,24 @@ async fn seed_then_up_serves_the_demo_data_and_stops_cleanly_on_sigterm() {
         "{response}"
     );
     assert_eq!(response["data"]["members"]["pageInfo"]["hasNextPage"], true);
+    let near: Value = client
+        .post(&store_url)
+        .json(&json!({ "query": "{ storesNear(lat: 31.2317, lng: 121.4726, radiusKm: 3) { edges { distanceMeters node { name } } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let nearest = &near["data"]["storesNear"]["edges"][0];
+    assert!(
+        nearest["node"]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("People's Square"),
+        "{near}"
+    );
+    assert!(nearest["distanceMeters"].as_f64().unwrap() < 1.0);
     let health = client
         .get(url.replace("/graphql", "/healthz"))
         .send()
@@ -191,7 +218,7 @@ fn serve_takes_a_database_url_and_reports_bad_ones_clearly() {
         .output()
         .unwrap();
     assert!(!unknown.status.success());
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("possible values: member"));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("possible values: member, store"));
 }
 
 #[test]
@@ -211,7 +238,12 @@ fn serve_runs_one_service_on_the_given_file() {
 #[test]
 fn migrate_and_token_and_help() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(run_ok(bigmember(dir.path()).arg("migrate")).contains("member: migrations applied"));
+    let migrated = run_ok(bigmember(dir.path()).arg("migrate"));
+    assert!(
+        migrated.contains("member: migrations applied")
+            && migrated.contains("store: migrations applied"),
+        "{migrated}"
+    );
     let help = run_ok(bigmember(dir.path()).arg("--help"));
     for word in ["up", "serve", "migrate", "seed", "token"] {
         assert!(help.contains(word), "{help}");

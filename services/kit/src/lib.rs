@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod input;
 pub mod metrics;
 pub mod migration;
 pub mod paging;

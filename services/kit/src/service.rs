@@ -164,9 +164,9 @@ where
 }
 
 /// Errors of our resolvers carry a code already. The others come from the
-/// engine: without a path they rejected the request before execution
-/// (syntax, unknown fields, wrong argument types, depth and complexity
-/// limits); with one, something failed that should have had a code.
+/// engine: without a path they rejected the whole request before execution
+/// (syntax, unknown fields, variable types, depth and complexity limits);
+/// with one, an argument value could not be coerced to its input type.
 fn give_every_error_a_code(errors: &mut [async_graphql::ServerError]) {
     for error in errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
@@ -174,7 +174,7 @@ fn give_every_error_a_code(errors: &mut [async_graphql::ServerError]) {
             let code = if error.path.is_empty() {
                 ErrorCode::GraphqlValidationFailed
             } else {
-                ErrorCode::Internal
+                ErrorCode::BadUserInput
             };
             extensions.set("code", code.as_str());
         }

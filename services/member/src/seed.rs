@@ -26,6 +26,11 @@ const TAGS: [&str; 6] = [
     "weekend-shopper",
 ];
 
+/// A demo id, as the domain would parse it.
+fn foreign_id(field: &str, raw: &str) -> crate::error::Result<ForeignId> {
+    Ok(ForeignId::parse(field, raw)?)
+}
+
 pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
     let actor = Actor::system("seed");
     let mut created = 0;
@@ -39,7 +44,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
                     "externalId",
                     &format!("demo-{}-{i:04}", channel.as_str().to_lowercase()),
                 )?,
-                brand_id: Some(ForeignId::parse("brandId", brand)?),
+                brand_id: Some(foreign_id("brandId", brand)?),
             },
             phone: Some(PhoneNumber::parse(&format!("139{:08}", 10_000_000 + i))?),
             email: (i % 2 == 0)
@@ -88,10 +93,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
                 member_id: member.id.clone(),
                 kind,
                 channel: Channel::StorePos,
-                store_id: Some(ForeignId::parse(
-                    "storeId",
-                    &format!("demo-store-{:02}", i % 30),
-                )?),
+                store_id: Some(foreign_id("storeId", &format!("demo-store-{:02}", i % 30))?),
                 // Anchored to registration, so a second run replays the same touchpoint.
                 occurred_at: kit::time::from_micros(member.registered_at)
                     - Duration::days((i + n * 7) as i64),

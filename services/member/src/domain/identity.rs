@@ -60,32 +60,7 @@ impl ExternalId {
     }
 }
 
-/// An identifier issued by another service (brand, store): 1 to 64 of
-/// letters, digits, `-` and `_`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ForeignId(String);
-
-impl ForeignId {
-    pub fn parse(field: &str, raw: &str) -> Result<Self> {
-        let value = raw.trim();
-        if is_token(value, 1..=64) {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(Error::invalid(
-                field,
-                format!("{field} must be 1-64 letters, digits, '-' or '_'"),
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
+pub use kit::input::{ForeignId, is_token};
 
 /// A guide's QR code as scanned: kept for attribution; the store service
 /// decides whether it names a guide.
@@ -108,15 +83,6 @@ impl GuideCode {
     pub fn into_string(self) -> String {
         self.0
     }
-}
-
-/// An ASCII token of letters, digits, `-` and `_`, of a length in `len`:
-/// the shape of ids, codes and retry keys that travel between systems.
-pub fn is_token(value: &str, len: std::ops::RangeInclusive<usize>) -> bool {
-    len.contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A channel identity, parsed.
@@ -154,14 +120,7 @@ mod tests {
     }
 
     #[test]
-    fn foreign_ids_and_guide_codes() {
-        assert!(ForeignId::parse("brandId", "brand-apparel_1").is_ok());
-        assert_eq!(
-            ForeignId::parse("brandId", "no spaces")
-                .unwrap_err()
-                .to_string(),
-            "brandId: brandId must be 1-64 letters, digits, '-' or '_'"
-        );
+    fn guide_codes() {
         assert!(GuideCode::parse("Gx7_k2Pq").is_ok());
         assert!(GuideCode::parse("abc").is_err());
         assert!(GuideCode::parse("has space").is_err());

@@ -39,44 +39,14 @@ impl MemberStatus {
     }
 }
 
-/// Trims `raw` and checks it is 1..=max characters without control
-/// characters: the shape of every free-text input.
+/// Free text, checked (see `kit::input::clean_text`).
 pub(crate) fn clean_text(field: &str, raw: &str, max: usize) -> crate::error::Result<String> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err(crate::error::Error::invalid(
-            field,
-            format!("{field} must not be empty"),
-        ));
-    }
-    if trimmed.chars().count() > max {
-        return Err(crate::error::Error::invalid(
-            field,
-            format!("{field} is longer than {max} characters"),
-        ));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(crate::error::Error::invalid(
-            field,
-            format!("{field} contains control characters"),
-        ));
-    }
-    Ok(trimmed.to_owned())
+    Ok(kit::input::clean_text(field, raw, max)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clean_text_trims_and_bounds() {
-        assert_eq!(clean_text("name", "  Li Lei ", 10).unwrap(), "Li Lei");
-        assert!(clean_text("name", "   ", 10).is_err());
-        assert!(clean_text("name", "abcdefghijk", 10).is_err());
-        assert!(clean_text("name", "a\u{0}b", 10).is_err());
-        // Characters, not bytes.
-        assert_eq!(clean_text("name", "李雷李雷", 4).unwrap(), "李雷李雷");
-    }
 
     #[test]
     fn status_round_trips() {

@@ -1,0 +1,69 @@
+//! The store subgraph: GraphQL types and thin resolvers over `store` and
+//! `domain`.
+
+mod inputs;
+mod mutation;
+mod query;
+mod types;
+
+use async_graphql::{Context, EmptySubscription, Schema};
+use kit::Caller;
+use sea_orm::DatabaseConnection;
+
+pub use mutation::Mutation;
+pub use query::Query;
+
+use crate::error::{Error, Result};
+use crate::store::entities::store as store_row;
+
+pub type StoreSchema = Schema<Query, Mutation, EmptySubscription>;
+
+const MAX_DEPTH: usize = 12;
+const MAX_COMPLEXITY: usize = 5_000;
+
+pub fn build(db: DatabaseConnection) -> StoreSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .data(db)
+        .finish()
+}
+
+/// The SDL as served, for composition.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .finish()
+        .sdl_with_options(
+            async_graphql::SDLExportOptions::new()
+                .federation()
+                .compose_directive(),
+        )
+}
+
+pub(crate) fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
+    ctx.data_unchecked::<Caller>()
+}
+
+pub(crate) fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
+    ctx.data_unchecked::<DatabaseConnection>()
+}
+
+pub(crate) async fn load_store(ctx: &Context<'_>, id: &str) -> Result<store_row::Model> {
+    crate::store::store_by_id(db(ctx), id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("store {id} not found")))
+}
+
+/// Staff may run their own store's hours and status; operators any store.
+pub(crate) fn require_store_staff_or_operator(caller: &Caller, store_id: &str) -> Result<()> {
+    caller.require_authenticated()?;
+    match caller {
+        Caller::Operator { .. } => Ok(()),
+        Caller::Staff { store_id: own, .. } if own == store_id => Ok(()),
+        _ => Err(Error::forbidden(
+            "only this store's staff or an operator may do this",
+        )),
+    }
+}

@@ -1,0 +1,82 @@
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, Object};
+use kit::ApiResult;
+use kit::paging::{PageRequest, encode_cursor};
+
+use super::types::{Brand, Distance, Store, StoreNearConnection, open_now as is_open_now};
+use super::{db, load_store};
+use crate::domain::geo::{Coordinates, RadiusKm};
+use crate::domain::store::StoreKind;
+use crate::store::{self, NearFilter, page_after};
+use kit::input::ForeignId;
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// A store by id. Store information is public.
+    async fn store(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Store> {
+        Ok(Store(Arc::new(load_store(ctx, &id).await?)))
+    }
+
+    /// Stores within `radiusKm` (at most 50) of a point, nearest first, each
+    /// with its distance. Permanently closed stores are left out.
+    #[allow(clippy::too_many_arguments)]
+    async fn stores_near(
+        &self,
+        ctx: &Context<'_>,
+        lat: f64,
+        lng: f64,
+        radius_km: f64,
+        brand_id: Option<ID>,
+        kind: Option<StoreKind>,
+        #[graphql(desc = "Only stores open right now (in their own time zone).")] open_now: Option<
+            bool,
+        >,
+        #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<StoreNearConnection> {
+        let centre = Coordinates::parse(lat, lng)?;
+        let radius = RadiusKm::parse(radius_km)?;
+        let page = PageRequest::parse(first, after)?;
+        let filter = NearFilter {
+            brand_id: brand_id
+                .map(|b| ForeignId::parse("brandId", &b).map(ForeignId::into_string))
+                .transpose()?,
+            kind,
+        };
+        let found = store::stores_near(db(ctx), centre, radius.metres(), &filter).await?;
+        let wanted_open = open_now.unwrap_or(false);
+        let hits = found
+            .into_iter()
+            .filter(|hit| !wanted_open || is_open_now(&hit.store))
+            .collect();
+        let (hits, has_next) = page_after(hits, &page)?;
+        let mut connection = Connection::new(page.after.is_some(), has_next);
+        connection.edges.extend(hits.into_iter().map(|hit| {
+            let cursor = encode_cursor(&hit.cursor());
+            Edge::with_additional_fields(
+                cursor,
+                Store(Arc::new(hit.store)),
+                Distance {
+                    distance_meters: hit.distance_m,
+                },
+            )
+        }));
+        Ok(connection)
+    }
+
+    /// Federation: Store entities by id.
+    #[graphql(entity)]
+    async fn find_store_by_id(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Store> {
+        Ok(Store(Arc::new(load_store(ctx, &id).await?)))
+    }
+
+    /// Federation: a Brand (owned by the alliance service) to hang its stores on.
+    #[graphql(entity)]
+    async fn find_brand_by_id(&self, id: ID) -> Brand {
+        Brand { id: id.0 }
+    }
+}
