@@ -1,5 +1,7 @@
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
@@ -211,12 +213,31 @@ async fn serve(config: &Config, spec: &'static ServiceSpec) -> anyhow::Result<()
     let stop_requested = shutdown::os_signal();
     println!("{} subgraph: http://{addr}/graphql", spec.name);
     let (trigger, stop) = shutdown::channel();
+    let background = start_background(config, spec, &ctx, config.peers(spec.name), &stop);
     let server = tokio::spawn(service::serve(listener, service::app(spec, ctx), stop));
     stop_requested.await;
     tracing::info!("stopping");
     trigger.fire();
     server.await??;
+    futures::future::join_all(background).await;
     Ok(())
+}
+
+/// Starts a service's consumers and jobs; they end when `stop` fires.
+fn start_background(
+    config: &Config,
+    spec: &ServiceSpec,
+    ctx: &service::ServiceContext,
+    peers: BTreeMap<String, String>,
+    stop: &shutdown::Shutdown,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let work = (spec.background)(service::Background {
+        ctx: ctx.clone(),
+        peers,
+        poll_interval: Duration::from_millis(config.events.poll_interval_ms.max(10)),
+        shutdown: stop.clone(),
+    });
+    work.into_iter().map(tokio::spawn).collect()
 }
 
 async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
@@ -224,6 +245,7 @@ async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
     let keys = JwtKeys::hs256(&config.jwt_secret()?);
     let (trigger, stop) = shutdown::channel();
     let mut servers = Vec::new();
+    let mut started = Vec::new();
     let stop_requested = shutdown::os_signal();
     println!(
         "bigmember is starting (data in {}):",
@@ -239,11 +261,27 @@ async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
             "  {:<9} http://{addr}/graphql   (health /healthz, metrics /metrics, events /events)",
             spec.name
         );
-        let app = service::app(spec, ctx);
+        let app = service::app(spec, ctx.clone());
         servers.push((
             spec.name,
             tokio::spawn(service::serve(listener, app, stop.clone())),
         ));
+        started.push((*spec, ctx, addr));
+    }
+    // Every service is listening: now each can read the others' feeds, at
+    // the addresses they really got.
+    let addresses: BTreeMap<String, String> = started
+        .iter()
+        .map(|(spec, _, addr)| (spec.name.to_owned(), format!("http://{addr}")))
+        .collect();
+    let mut background = Vec::new();
+    for (spec, ctx, _) in &started {
+        let peers = addresses
+            .iter()
+            .filter(|(name, _)| name.as_str() != spec.name)
+            .map(|(n, u)| (n.clone(), u.clone()))
+            .collect();
+        background.extend(start_background(config, spec, ctx, peers, &stop));
     }
     if demo {
         print_demo_tokens(&keys);
@@ -259,6 +297,7 @@ async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
             .await?
             .with_context(|| format!("{name} stopped with an error"))?;
     }
+    futures::future::join_all(background).await;
     println!("stopped cleanly");
     Ok(())
 }

@@ -169,6 +169,25 @@ where
     }
 }
 
+/// Who did it, as recorded beside a change: role and id, nothing personal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(String);
+
+impl Actor {
+    pub fn of(caller: &Caller) -> Self {
+        Self(format!("{caller:?}"))
+    }
+
+    /// A job or consumer acting on its own.
+    pub fn system(name: &str) -> Self {
+        Self(format!("system:{name}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Signs and verifies tokens with the shared HS256 secret.
 #[derive(Clone)]
 pub struct JwtKeys {

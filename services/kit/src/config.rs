@@ -9,6 +9,7 @@
 //! | `log` | `BIGMEMBER_LOG` (or `RUST_LOG`) | `info` |
 //! | `services.<name>.port` | `BIGMEMBER_SERVICES__<NAME>__PORT` | member 4001, store 4002, product 4003, alliance 4004 |
 //! | `services.<name>.database_url` | `BIGMEMBER_SERVICES__<NAME>__DATABASE_URL` | `sqlite://<data_dir>/<name>.db` |
+//! | `services.<name>.url` | `BIGMEMBER_SERVICES__<NAME>__URL` | `http://<host>:<port>` |
 //! | `events.poll_interval_ms` | `BIGMEMBER_EVENTS__POLL_INTERVAL_MS` | `500` |
 
 use std::collections::BTreeMap;
@@ -55,6 +56,9 @@ pub struct EventsConfig {
 pub struct ServiceConfig {
     pub port: u16,
     pub database_url: Option<String>,
+    /// How other services reach it; default `http://<host>:<port>`.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// A secret value: never printed by `Debug`.
@@ -96,6 +100,7 @@ impl Default for Config {
                         ServiceConfig {
                             port: *port,
                             database_url: None,
+                            url: None,
                         },
                     )
                 })
@@ -173,6 +178,21 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}/{name}.db", self.data_dir.display()),
         })
+    }
+
+    /// Base URLs of every service but `except`, for consumers of their feeds.
+    pub fn peers(&self, except: &str) -> BTreeMap<String, String> {
+        self.services
+            .iter()
+            .filter(|(name, _)| name.as_str() != except)
+            .map(|(name, s)| {
+                let url = s
+                    .url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}:{}", self.host, s.port));
+                (name.clone(), url)
+            })
+            .collect()
     }
 
     /// The HS256 secret: configured, or for development a random one kept in

@@ -41,6 +41,17 @@ impl FromRef<ServiceContext> for JwtKeys {
 }
 
 pub type MigrateFn = for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
+pub type BackgroundFn = fn(Background) -> Vec<BoxFuture<'static, ()>>;
+
+/// What a service's background work (event consumers, periodic jobs) gets.
+#[derive(Clone)]
+pub struct Background {
+    pub ctx: ServiceContext,
+    /// Base URLs of the other services, by name (`http://127.0.0.1:4001`).
+    pub peers: std::collections::BTreeMap<String, String>,
+    pub poll_interval: std::time::Duration,
+    pub shutdown: Shutdown,
+}
 pub type SeedFn = for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<String>>;
 
 /// A service as the CLI and the test harness see it.
@@ -55,6 +66,8 @@ pub struct ServiceSpec {
     pub seed_demo: SeedFn,
     /// The subgraph SDL as served (federation v2).
     pub sdl: fn() -> String,
+    /// Long-running work beside the server; each future ends on shutdown.
+    pub background: BackgroundFn,
 }
 
 /// Connects to `database_url`, applies migrations and builds the context.

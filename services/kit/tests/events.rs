@@ -40,6 +40,7 @@ static PRODUCER: ServiceSpec = ServiceSpec {
     routes: |_| axum::Router::new(),
     seed_demo: |_| async { Ok(String::new()) }.boxed(),
     sdl: String::new,
+    background: |_| Vec::new(),
 };
 
 /// The consumer's effect: one row per applied event. No unique constraint on

@@ -23,6 +23,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     routes,
     seed_demo: |db| seed::demo(db).boxed(),
     sdl: schema::sdl,
+    // The member service reads no other service's events.
+    background: |_| Vec::new(),
 };
 
 fn routes(ctx: ServiceContext) -> Router {

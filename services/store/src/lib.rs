@@ -6,6 +6,7 @@
 
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod migration;
 pub mod schema;
 mod seed;
@@ -13,7 +14,8 @@ pub mod store;
 
 use axum::Router;
 use futures::FutureExt as _;
-use kit::service::{ServiceContext, ServiceSpec, graphql_routes};
+use kit::events::consumer::FeedConsumer;
+use kit::service::{Background, ServiceContext, ServiceSpec, graphql_routes};
 use sea_orm_migration::MigratorTrait;
 
 /// How the CLI and the test harness know this service.
@@ -24,7 +26,29 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     routes,
     seed_demo: |db| seed::demo(db).boxed(),
     sdl: schema::sdl,
+    background,
 };
+
+/// Reads the member service's feed (attribution on registration, merges).
+fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
+    let mut tasks = Vec::new();
+    match bg.peers.get("member") {
+        Some(url) => {
+            let consumer = FeedConsumer::new(
+                events::MEMBER_FEED,
+                url,
+                bg.ctx.db.clone(),
+                bg.ctx.keys.clone(),
+                events::MemberFeed,
+            );
+            tasks.push(consumer.run(bg.poll_interval, bg.shutdown.clone()).boxed());
+        }
+        None => tracing::warn!(
+            "no member service configured: registrations through guide codes are not attributed"
+        ),
+    }
+    tasks
+}
 
 fn routes(ctx: ServiceContext) -> Router {
     graphql_routes(schema::build(ctx.db.clone()), ctx.keys.clone())

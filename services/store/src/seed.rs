@@ -1,5 +1,5 @@
 //! Demo data: 30 stores of three brands at real places in Shanghai, direct
-//! and franchise, with believable hours. Ids are stable (`demo-store-00`..),
+//! and franchise, with believable hours, and a guide in each. Ids are stable (`demo-store-00`..),
 //! so a second run changes nothing and the member demo data can point at
 //! them.
 
@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use crate::domain::geo::Coordinates;
 use crate::domain::hours::{Interval, OpeningHours, Weekday, parse_time_zone};
 use crate::domain::store::{StoreKind, StoreStatus};
-use crate::store::{self, NewStore};
+use crate::store::{self, NewStore, guides};
 use kit::input::ForeignId;
 
 const PLACES: [(&str, f64, f64); 30] = [
@@ -42,6 +42,14 @@ const PLACES: [(&str, f64, f64); 30] = [
     ("Pudong Airport T2", 31.1510, 121.8040),
     ("Hongqiao Airport T2", 31.1942, 121.3277),
     ("Dishui Lake", 30.9060, 121.9290),
+];
+
+const GUIDE_NAMES: [&str; 5] = [
+    "Xiao Wang",
+    "Xiao Li",
+    "Xiao Zhang",
+    "Xiao Chen",
+    "Xiao Liu",
 ];
 
 const BRANDS: [(&str, &str); 3] = [
@@ -80,10 +88,14 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
             },
         };
         store::create_store_with_id(db, &id, &new).await?;
+        // One guide per store; demo members register through these codes.
+        let guide_id = format!("demo-guide-{i:02}");
+        let name = format!("{} {}", GUIDE_NAMES[i % GUIDE_NAMES.len()], i);
+        guides::create_guide_with(db, &guide_id, &id, &name, guide_id.clone()).await?;
         created += 1;
     }
     Ok(format!(
-        "store: {} demo stores in Shanghai ({created} new)",
+        "store: {} demo stores in Shanghai, each with a guide ({created} new)",
         PLACES.len()
     ))
 }

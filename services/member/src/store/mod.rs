@@ -20,7 +20,6 @@ pub use register::{Registration, RegistrationOutcome, register};
 pub use tiers::{adjust_growth, ladder, set_tier, upsert_tier_level};
 pub use touchpoints::{NewTouchpoint, record_touchpoint};
 
-use kit::Caller;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -29,23 +28,7 @@ use crate::domain::MemberStatus;
 use crate::error::{Error, Result};
 use entities::member;
 
-/// Who did it, as recorded next to a change: role and id, nothing personal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor(String);
-
-impl Actor {
-    pub fn of(caller: &Caller) -> Self {
-        Self(format!("{caller:?}"))
-    }
-
-    pub fn system(name: &str) -> Self {
-        Self(format!("system:{name}"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use kit::auth::Actor;
 
 /// A fresh id: UUIDv7, so ids sort by creation time.
 pub(crate) fn new_id() -> String {

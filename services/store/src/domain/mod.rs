@@ -1,7 +1,9 @@
 //! The store domain's rules as plain Rust: geography, opening hours, store
 //! kinds; nothing here touches the database.
 
+pub mod attribution;
 pub mod geo;
+pub mod guide;
 pub mod hours;
 pub mod store;
 

@@ -1,6 +1,7 @@
 //! The store subgraph: GraphQL types and thin resolvers over `store` and
 //! `domain`.
 
+mod guides;
 mod inputs;
 mod mutation;
 mod query;
@@ -54,6 +55,15 @@ pub(crate) async fn load_store(ctx: &Context<'_>, id: &str) -> Result<store_row:
     crate::store::store_by_id(db(ctx), id)
         .await?
         .ok_or_else(|| Error::not_found(format!("store {id} not found")))
+}
+
+pub(crate) async fn load_guide(
+    ctx: &Context<'_>,
+    id: &str,
+) -> Result<crate::store::entities::guide::Model> {
+    crate::store::guides::guide_by_id(db(ctx), id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("guide {id} not found")))
 }
 
 /// Staff may run their own store's hours and status; operators any store.

@@ -3,18 +3,134 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object};
 use kit::ApiResult;
 
+use super::guides::{
+    AttributionRulesView, Guide, MemberAttribution, MemberRef, ScanPayload, require_guide_or_store,
+};
 use super::inputs::{
     HoursExceptionInput, OpeningIntervalInput, StoreInput, StorePatchInput, parse_hours,
 };
 use super::types::Store;
-use super::{caller, db, load_store, require_store_staff_or_operator};
+use super::{caller, db, load_guide, load_store, require_store_staff_or_operator};
+use crate::domain::attribution::{AttributionRules, DepartureRule};
+use crate::domain::clean_text;
 use crate::domain::store::{StoreKind, StoreStatus};
-use crate::store::{self, StorePatch};
+use crate::error::{Error, Result};
+use crate::store::{self, StorePatch, attribution, guides};
+use kit::Caller;
+use kit::auth::Actor;
+use kit::input::ForeignId;
 
 pub struct Mutation;
 
+fn member_id(caller: &Caller) -> Result<&str> {
+    match caller.require_authenticated()? {
+        Caller::Member { member_id } => Ok(member_id),
+        _ => Err(Error::forbidden("this is for signed-in members")),
+    }
+}
+
 #[Object]
 impl Mutation {
+    /// The store's staff or operators: adds a guide, with a fresh QR code.
+    async fn create_guide(
+        &self,
+        ctx: &Context<'_>,
+        store_id: ID,
+        name: String,
+    ) -> ApiResult<Guide> {
+        require_store_staff_or_operator(caller(ctx), &store_id)?;
+        let name = clean_text("name", &name, 64)?;
+        Ok(Guide(Arc::new(
+            guides::create_guide(db(ctx), &store_id, &name).await?,
+        )))
+    }
+
+    /// The guide, their store's staff or operators: a new QR code; the old
+    /// one stops resolving.
+    async fn rotate_guide_code(&self, ctx: &Context<'_>, guide_id: ID) -> ApiResult<Guide> {
+        let guide = load_guide(ctx, &guide_id).await?;
+        require_guide_or_store(caller(ctx), &guide)?;
+        Ok(Guide(Arc::new(
+            guides::rotate_code(db(ctx), &guide_id).await?,
+        )))
+    }
+
+    /// The store's staff or operators: the guide leaves; their members follow
+    /// the brand's departure rule.
+    async fn depart_guide(&self, ctx: &Context<'_>, guide_id: ID) -> ApiResult<Guide> {
+        let guide = load_guide(ctx, &guide_id).await?;
+        require_store_staff_or_operator(caller(ctx), &guide.store_id)?;
+        Ok(Guide(Arc::new(
+            guides::depart_guide(db(ctx), &guide_id, &Actor::of(caller(ctx))).await?,
+        )))
+    }
+
+    /// A signed-in member scans a guide's QR code.
+    async fn record_guide_scan(&self, ctx: &Context<'_>, code: String) -> ApiResult<ScanPayload> {
+        let member = member_id(caller(ctx))?;
+        let (result, binding) =
+            attribution::scan(db(ctx), member, code.trim(), &Actor::of(caller(ctx))).await?;
+        Ok(ScanPayload {
+            result,
+            attribution: binding.map(MemberAttribution),
+        })
+    }
+
+    /// Operators: binds a member to a guide, with a reason, whatever the rules.
+    async fn rebind_member(
+        &self,
+        ctx: &Context<'_>,
+        member_id: ID,
+        guide_id: ID,
+        reason: String,
+    ) -> ApiResult<MemberAttribution> {
+        caller(ctx).require_operator()?;
+        let member = ForeignId::parse("memberId", &member_id)?;
+        let reason = clean_text("reason", &reason, 500)?;
+        let bound = attribution::rebind(
+            db(ctx),
+            member.as_str(),
+            &guide_id,
+            &reason,
+            &Actor::of(caller(ctx)),
+        )
+        .await?;
+        Ok(MemberAttribution(bound))
+    }
+
+    /// Operators: a brand's attribution rules (for bindings made from now on).
+    async fn set_attribution_rules(
+        &self,
+        ctx: &Context<'_>,
+        brand_id: ID,
+        #[graphql(desc = "Null: permanent.")] binding_days: Option<i32>,
+        #[graphql(desc = "Null: none.")] protection_days: Option<i32>,
+        on_guide_departure: DepartureRule,
+    ) -> ApiResult<AttributionRulesView> {
+        caller(ctx).require_operator()?;
+        let brand = ForeignId::parse("brandId", &brand_id)?;
+        let rules = AttributionRules::parse(binding_days, protection_days, on_guide_departure)?;
+        let saved = attribution::set_rules(db(ctx), brand.as_str(), &rules).await?;
+        Ok(AttributionRulesView::new(brand.as_str(), saved))
+    }
+
+    /// The signed-in member keeps a store as a favourite.
+    async fn add_favorite_store(&self, ctx: &Context<'_>, store_id: ID) -> ApiResult<MemberRef> {
+        let member = member_id(caller(ctx))?;
+        attribution::add_favorite(db(ctx), member, &store_id).await?;
+        Ok(MemberRef {
+            id: member.to_owned(),
+        })
+    }
+
+    async fn remove_favorite_store(&self, ctx: &Context<'_>, store_id: ID) -> ApiResult<MemberRef> {
+        let member = member_id(caller(ctx))?;
+        attribution::remove_favorite(db(ctx), member, &store_id).await?;
+        Ok(MemberRef {
+            id: member.to_owned(),
+        })
+    }
+
     /// Operators: opens a store record.
     async fn create_store(&self, ctx: &Context<'_>, input: StoreInput) -> ApiResult<Store> {
         caller(ctx).require_operator()?;

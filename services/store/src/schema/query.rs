@@ -5,11 +5,13 @@ use async_graphql::{Context, ID, Object};
 use kit::ApiResult;
 use kit::paging::{PageRequest, encode_cursor};
 
+use super::guides::{AttributionRulesView, Guide, MemberRef};
 use super::types::{Brand, Distance, Store, StoreNearConnection, open_now as is_open_now};
-use super::{db, load_store};
+use super::{caller, db, load_guide, load_store};
 use crate::domain::geo::{Coordinates, RadiusKm};
 use crate::domain::store::StoreKind;
-use crate::store::{self, NearFilter, page_after};
+use crate::error::Error;
+use crate::store::{self, NearFilter, attribution, guides, page_after};
 use kit::input::ForeignId;
 
 pub struct Query;
@@ -72,6 +74,45 @@ impl Query {
     #[graphql(entity)]
     async fn find_store_by_id(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Store> {
         Ok(Store(Arc::new(load_store(ctx, &id).await?)))
+    }
+
+    /// A guide by id (name, store and status are public).
+    async fn guide(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Guide> {
+        Ok(Guide(Arc::new(load_guide(ctx, &id).await?)))
+    }
+
+    /// The active guide a QR code names; NOT_FOUND for a rotated or unknown
+    /// code.
+    async fn guide_by_code(&self, ctx: &Context<'_>, code: String) -> ApiResult<Guide> {
+        let guide = guides::guide_by_code(db(ctx), code.trim())
+            .await?
+            .ok_or_else(|| Error::not_found("no active guide has this code"))?;
+        Ok(Guide(Arc::new(guide)))
+    }
+
+    /// A brand's attribution rules (defaults if never set).
+    async fn attribution_rules(
+        &self,
+        ctx: &Context<'_>,
+        brand_id: ID,
+    ) -> ApiResult<AttributionRulesView> {
+        caller(ctx).require_authenticated()?;
+        let brand = ForeignId::parse("brandId", &brand_id)?;
+        let rules = attribution::rules_for(db(ctx), brand.as_str()).await?;
+        Ok(AttributionRulesView::new(brand.as_str(), rules))
+    }
+
+    /// Federation: Guide entities by id.
+    #[graphql(entity)]
+    async fn find_guide_by_id(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Guide> {
+        Ok(Guide(Arc::new(load_guide(ctx, &id).await?)))
+    }
+
+    /// Federation: a Member (owned by the member service) to hang attribution
+    /// and favourite stores on.
+    #[graphql(entity)]
+    async fn find_member_by_id(&self, id: ID) -> MemberRef {
+        MemberRef { id: id.0 }
     }
 
     /// Federation: a Brand (owned by the alliance service) to hang its stores on.

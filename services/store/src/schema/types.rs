@@ -92,6 +92,25 @@ impl Store {
             .collect()
     }
 
+    /// The store's guides (its staff and operators).
+    async fn guides(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, super::guides::Guide, EmptyFields, EmptyFields>> {
+        super::require_store_staff_or_operator(super::caller(ctx), &self.0.id)?;
+        let page = PageRequest::parse(first, after)?;
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let (rows, has_next) = crate::store::guides::guides_of_store(db, &self.0.id, &page).await?;
+        let mut connection = Connection::new(page.after.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|g| Edge::new(encode_cursor(&g.id), super::guides::Guide(Arc::new(g)))),
+        );
+        Ok(connection)
+    }
+
     /// Open right now, in the store's own time zone (and its status is OPEN).
     async fn open_now(&self) -> bool {
         open_now(&self.0)

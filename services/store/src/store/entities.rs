@@ -31,3 +31,114 @@ pub mod store {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod guide {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "guides")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub store_id: String,
+        pub brand_id: String,
+        pub name: String,
+        #[sea_orm(unique)]
+        pub code: String,
+        pub status: String,
+        pub created_at: i64,
+        pub departed_at: Option<i64>,
+        pub code_rotated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod attribution_rule {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "attribution_rules")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub brand_id: String,
+        pub binding_days: Option<i32>,
+        pub protection_days: Option<i32>,
+        pub on_departure: String,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod attribution {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "attributions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub member_id: String,
+        pub guide_id: Option<String>,
+        pub store_id: Option<String>,
+        pub bound_at: i64,
+        pub expires_at: Option<i64>,
+        pub protected_until: Option<i64>,
+        pub cause: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod attribution_change {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "attribution_changes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub member_id: String,
+        pub from_guide_id: Option<String>,
+        pub from_store_id: Option<String>,
+        pub to_guide_id: Option<String>,
+        pub to_store_id: Option<String>,
+        pub cause: String,
+        pub reason: Option<String>,
+        pub actor: String,
+        pub changed_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod favorite_store {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "favorite_stores")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub member_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub store_id: String,
+        pub added_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

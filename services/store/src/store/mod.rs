@@ -1,6 +1,8 @@
 //! The store database: entities, reads and the commands that change it.
 
+pub mod attribution;
 pub mod entities;
+pub mod guides;
 mod stores;
 
 pub use stores::*;

@@ -1,0 +1,51 @@
+//! Guides and their QR codes.
+
+use base64::Engine as _;
+use rand::RngCore;
+
+/// A fresh QR code: 15 random bytes, URL-safe (20 characters). Not derived
+/// from the guide's id, so it cannot be guessed, and rotating it makes the
+/// old one worthless.
+pub fn new_code() -> String {
+    let mut bytes = [0u8; 15];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuideStatus {
+    Active,
+    Departed,
+}
+
+impl GuideStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuideStatus::Active => "ACTIVE",
+            GuideStatus::Departed => "DEPARTED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [GuideStatus::Active, GuideStatus::Departed]
+            .into_iter()
+            .find(|g| g.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unguessable_tokens() {
+        let a = new_code();
+        let b = new_code();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 20);
+        assert!(
+            kit::input::is_token(&a, 4..=64),
+            "a member's registration accepts it"
+        );
+    }
+}
