@@ -18,6 +18,46 @@ use crate::shutdown::{self, ShutdownTrigger};
 
 pub const TEST_DATABASE_ENV: &str = "BIGMEMBER_TEST_DATABASE_URL";
 
+/// A service with nothing but the kit (outbox and feed): a stand-in
+/// producer for tests of consumers whose real producer is elsewhere.
+pub static FEED_ONLY: ServiceSpec = ServiceSpec {
+    name: "feed-only",
+    about: "a producer of events for tests",
+    migrate: |db| {
+        use futures::FutureExt as _;
+        use sea_orm_migration::MigratorTrait as _;
+        KitOnly::up(db, None).boxed()
+    },
+    routes: |_| axum::Router::new(),
+    seed_demo: |_| {
+        use futures::FutureExt as _;
+        async { Ok(String::new()) }.boxed()
+    },
+    sdl: String::new,
+    background: |_| Vec::new(),
+};
+
+struct KitOnly;
+
+impl sea_orm_migration::MigratorTrait for KitOnly {
+    fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+        crate::migration::kit_migrations()
+    }
+}
+
+impl TestApp {
+    /// Publishes `event` into this app's outbox, in a transaction of its own.
+    pub async fn publish<E: crate::events::DomainEvent>(&self, event: &E) -> i64 {
+        use sea_orm::TransactionTrait as _;
+        let txn = self.db().begin().await.expect("begin");
+        let seq = crate::events::outbox::publish(&txn, event, chrono::Utc::now())
+            .await
+            .expect("publish");
+        txn.commit().await.expect("commit");
+        seq
+    }
+}
+
 /// A database (SQLite file or PostgreSQL schema) owned by one test.
 #[derive(Clone)]
 pub struct TestDatabase {

@@ -4,14 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
-use futures::FutureExt as _;
 use kit::events::consumer::{ConsumerError, EventHandler, FeedConsumer, HandlerError};
-use kit::events::{DomainEvent, FeedEvent, outbox};
+use kit::events::{DomainEvent, FeedEvent};
 use kit::service::ServiceSpec;
 use kit::testing::{TestApp, TestDatabase};
 use sea_orm::{
     ActiveModelTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, Set,
-    TransactionTrait,
 };
 use sea_orm_migration::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -25,23 +23,7 @@ impl DomainEvent for Counted {
     const KIND: &'static str = "Counted";
 }
 
-struct KitOnly;
-
-impl MigratorTrait for KitOnly {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        kit::migration::kit_migrations()
-    }
-}
-
-static PRODUCER: ServiceSpec = ServiceSpec {
-    name: "producer",
-    about: "a service with nothing but the kit",
-    migrate: |db| KitOnly::up(db, None).boxed(),
-    routes: |_| axum::Router::new(),
-    seed_demo: |_| async { Ok(String::new()) }.boxed(),
-    sdl: String::new,
-    background: |_| Vec::new(),
-};
+static PRODUCER: &ServiceSpec = &kit::testing::FEED_ONLY;
 
 /// The consumer's effect: one row per applied event. No unique constraint on
 /// purpose: exactly-once must come from the position, not from the table.
@@ -142,12 +124,7 @@ impl EventHandler for Recorder {
 }
 
 async fn publish(app: &TestApp, n: i64) -> i64 {
-    let txn = app.db().begin().await.unwrap();
-    let seq = outbox::publish(&txn, &Counted { n }, chrono::Utc::now())
-        .await
-        .unwrap();
-    txn.commit().await.unwrap();
-    seq
+    app.publish(&Counted { n }).await
 }
 
 /// The consumer's own database; keep the `TestDatabase` alive as long as
@@ -184,7 +161,7 @@ async fn applied_seqs(db: &DatabaseConnection) -> Vec<i64> {
 
 #[tokio::test]
 async fn events_are_applied_once_in_order_and_the_position_is_kept() {
-    let app = kit::testing::spawn(&PRODUCER).await;
+    let app = kit::testing::spawn(PRODUCER).await;
     for n in 1..=7 {
         assert_eq!(
             publish(&app, n * 10).await,
@@ -211,7 +188,7 @@ async fn events_are_applied_once_in_order_and_the_position_is_kept() {
 
 #[tokio::test]
 async fn a_failure_mid_way_rolls_back_that_event_and_the_next_poll_resumes_there() {
-    let app = kit::testing::spawn(&PRODUCER).await;
+    let app = kit::testing::spawn(PRODUCER).await;
     for n in 1..=5 {
         publish(&app, n).await;
     }
@@ -240,7 +217,7 @@ async fn a_failure_mid_way_rolls_back_that_event_and_the_next_poll_resumes_there
 
 #[tokio::test]
 async fn two_instances_racing_apply_each_event_once() {
-    let app = kit::testing::spawn(&PRODUCER).await;
+    let app = kit::testing::spawn(PRODUCER).await;
     for n in 1..=30 {
         publish(&app, n).await;
     }
@@ -258,7 +235,7 @@ async fn two_instances_racing_apply_each_event_once() {
 
 #[tokio::test]
 async fn concurrent_publishers_get_gapless_numbers_and_readers_never_see_a_hole() {
-    let app = Arc::new(kit::testing::spawn(&PRODUCER).await);
+    let app = Arc::new(kit::testing::spawn(PRODUCER).await);
     let writers: Vec<_> = (0..20)
         .map(|n| {
             let app = app.clone();

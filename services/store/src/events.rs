@@ -4,12 +4,14 @@ use async_trait::async_trait;
 use kit::auth::Actor;
 use kit::events::FeedEvent;
 use kit::events::consumer::{EventHandler, HandlerError};
-use kit::events::schema::{MemberMerged, MemberRegistered};
+use kit::events::schema::{
+    MemberMerged, MemberRegistered, OrderCancelled, OrderFulfilled, OrderPlaced, OrderRefunded,
+};
 use sea_orm::DatabaseTransaction;
 
 use crate::domain::attribution::BindingCause;
 use crate::error::Error;
-use crate::store::attribution;
+use crate::store::{attribution, commissions};
 
 /// The member service's feed: a registration through a guide's code binds
 /// the member to that guide; a merge moves the binding to the survivor.
@@ -61,5 +63,36 @@ fn into_handler_error(err: Error) -> HandlerError {
     match err {
         Error::Db(db) => HandlerError::Db(db),
         other => HandlerError::Rule(other.to_string()),
+    }
+}
+
+/// The product service's feed: orders credit the bound guide; fulfilment
+/// opens the after-sales window; cancellations and refunds reverse.
+pub struct OrderFeed;
+
+/// The position name of this consumer in the store database.
+pub const ORDER_FEED: &str = "store:order-feed";
+
+#[async_trait]
+impl EventHandler for OrderFeed {
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &FeedEvent,
+    ) -> Result<(), HandlerError> {
+        let result = if let Some(placed) = event.decode::<OrderPlaced>() {
+            commissions::on_order_placed(txn, &placed?)
+                .await
+                .map(|_| ())
+        } else if let Some(fulfilled) = event.decode::<OrderFulfilled>() {
+            commissions::on_order_fulfilled(txn, &fulfilled?).await
+        } else if let Some(cancelled) = event.decode::<OrderCancelled>() {
+            commissions::on_order_cancelled(txn, &cancelled?).await
+        } else if let Some(refunded) = event.decode::<OrderRefunded>() {
+            commissions::on_order_refunded(txn, &refunded?).await
+        } else {
+            Ok(())
+        };
+        result.map_err(into_handler_error)
     }
 }

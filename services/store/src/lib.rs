@@ -29,7 +29,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     background,
 };
 
-/// Reads the member service's feed (attribution on registration, merges).
+/// Reads the member feed (attribution) and the order feed (commissions),
+/// and approves commissions as their windows close.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     let mut tasks = Vec::new();
     match bg.peers.get("member") {

@@ -160,20 +160,38 @@ impl<H: EventHandler> FeedConsumer<H> {
         }
     }
 
-    /// Polls every `interval` until `shutdown`; errors are logged and retried.
+    /// Polls every `interval` until `shutdown`. Failures are logged and
+    /// retried with a doubling delay (at most a minute), so a producer that
+    /// is down costs one line a minute, not one per poll.
     pub async fn run(self, interval: Duration, mut shutdown: Shutdown) {
+        let mut failures: u32 = 0;
         loop {
-            match self.catch_up().await {
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::warn!(consumer = %self.name, error = %err, "event consumer poll failed")
+            let delay = match self.catch_up().await {
+                Ok(_) => {
+                    failures = 0;
+                    interval
                 }
-            }
+                Err(err) => {
+                    failures = failures.saturating_add(1);
+                    let delay = backoff(interval, failures);
+                    tracing::warn!(
+                        consumer = %self.name,
+                        error = %err,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "event consumer poll failed"
+                    );
+                    delay
+                }
+            };
             tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.wait() => return,
             }
         }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     async fn ensure_position_row(&self) -> Result<(), DbErr> {
@@ -225,5 +243,24 @@ impl<H: EventHandler> FeedConsumer<H> {
                 url: url.clone(),
                 source,
             })
+    }
+}
+
+/// The delay after `failures` consecutive failures.
+fn backoff(interval: Duration, failures: u32) -> Duration {
+    let factor = 2u32.saturating_pow(failures.min(16));
+    interval.saturating_mul(factor).min(Duration::from_secs(60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        let base = Duration::from_millis(500);
+        assert_eq!(backoff(base, 1), Duration::from_secs(1));
+        assert_eq!(backoff(base, 3), Duration::from_secs(4));
+        assert_eq!(backoff(base, 30), Duration::from_secs(60));
     }
 }

@@ -2,6 +2,7 @@
 //! kinds; nothing here touches the database.
 
 pub mod attribution;
+pub mod commission;
 pub mod geo;
 pub mod guide;
 pub mod hours;

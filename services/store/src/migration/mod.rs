@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000200_stores;
 mod m20261122_000300_guides_attribution;
+mod m20261122_000400_commissions;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         let mut all = kit::migration::kit_migrations();
         all.push(Box::new(m20261122_000200_stores::Migration));
         all.push(Box::new(m20261122_000300_guides_attribution::Migration));
+        all.push(Box::new(m20261122_000400_commissions::Migration));
         all
     }
 }

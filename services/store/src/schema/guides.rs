@@ -68,6 +68,19 @@ impl Guide {
         Ok(&self.0.code)
     }
 
+    /// Commissions earned in a period (the guide, their store's staff,
+    /// operators).
+    async fn commissions(
+        &self,
+        ctx: &Context<'_>,
+        period: super::commissions::PeriodInput,
+        status: Option<crate::domain::commission::CommissionStatus>,
+    ) -> ApiResult<super::commissions::GuideCommissions> {
+        require_guide_or_store(caller(ctx), &self.0)?;
+        let period = period.parse()?;
+        Ok(super::commissions::guide_commissions(ctx, &self.0.id, period, status).await?)
+    }
+
     /// Members bound to this guide.
     async fn members(
         &self,

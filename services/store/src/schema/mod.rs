@@ -1,6 +1,7 @@
 //! The store subgraph: GraphQL types and thin resolvers over `store` and
 //! `domain`.
 
+mod commissions;
 mod guides;
 mod inputs;
 mod mutation;

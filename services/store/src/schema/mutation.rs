@@ -3,6 +3,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object};
 use kit::ApiResult;
 
+use super::commissions::CommissionRuleView;
 use super::guides::{
     AttributionRulesView, Guide, MemberAttribution, MemberRef, ScanPayload, require_guide_or_store,
 };
@@ -13,8 +14,10 @@ use super::types::Store;
 use super::{caller, db, load_guide, load_store, require_store_staff_or_operator};
 use crate::domain::attribution::{AttributionRules, DepartureRule};
 use crate::domain::clean_text;
+use crate::domain::commission::BasisPoints;
 use crate::domain::store::{StoreKind, StoreStatus};
 use crate::error::{Error, Result};
+use crate::store::commissions::{self, CommissionRule};
 use crate::store::{self, StorePatch, attribution, guides};
 use kit::Caller;
 use kit::auth::Actor;
@@ -112,6 +115,45 @@ impl Mutation {
         let rules = AttributionRules::parse(binding_days, protection_days, on_guide_departure)?;
         let saved = attribution::set_rules(db(ctx), brand.as_str(), &rules).await?;
         Ok(AttributionRulesView::new(brand.as_str(), saved))
+    }
+
+    /// Operators: a brand's commission rate for guides of one store kind, in
+    /// basis points of the paid amount, and its after-sales window.
+    async fn set_commission_rule(
+        &self,
+        ctx: &Context<'_>,
+        brand_id: ID,
+        store_kind: StoreKind,
+        basis_points: i32,
+        #[graphql(default = 7)] after_sales_days: i32,
+    ) -> ApiResult<Vec<CommissionRuleView>> {
+        caller(ctx).require_operator()?;
+        let brand = ForeignId::parse("brandId", &brand_id)?;
+        let bp = BasisPoints::parse(basis_points)?;
+        if !(0..=365).contains(&after_sales_days) {
+            return Err(Error::invalid(
+                "afterSalesDays",
+                "afterSalesDays must be between 0 and 365",
+            )
+            .into());
+        }
+        let rule = CommissionRule {
+            bp,
+            after_sales_days: after_sales_days as u32,
+        };
+        commissions::set_rule(db(ctx), brand.as_str(), store_kind, rule).await?;
+        Ok(commissions::rules_of_brand(db(ctx), brand.as_str())
+            .await?
+            .into_iter()
+            .map(CommissionRuleView::from)
+            .collect())
+    }
+
+    /// Operators: approves commissions whose after-sales window has closed
+    /// (also done every minute by the service). Returns how many.
+    async fn approve_due_commissions(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        caller(ctx).require_operator()?;
+        Ok(commissions::approve_due(db(ctx), kit::time::now_micros()).await? as i64)
     }
 
     /// The signed-in member keeps a store as a favourite.

@@ -5,13 +5,14 @@ use async_graphql::{Context, ID, Object};
 use kit::ApiResult;
 use kit::paging::{PageRequest, encode_cursor};
 
+use super::commissions::{CommissionRuleView, CommissionStatement, PeriodInput};
 use super::guides::{AttributionRulesView, Guide, MemberRef};
 use super::types::{Brand, Distance, Store, StoreNearConnection, open_now as is_open_now};
 use super::{caller, db, load_guide, load_store};
 use crate::domain::geo::{Coordinates, RadiusKm};
 use crate::domain::store::StoreKind;
 use crate::error::Error;
-use crate::store::{self, NearFilter, attribution, guides, page_after};
+use crate::store::{self, NearFilter, attribution, commissions, guides, page_after};
 use kit::input::ForeignId;
 
 pub struct Query;
@@ -100,6 +101,35 @@ impl Query {
         let brand = ForeignId::parse("brandId", &brand_id)?;
         let rules = attribution::rules_for(db(ctx), brand.as_str()).await?;
         Ok(AttributionRulesView::new(brand.as_str(), rules))
+    }
+
+    /// A store's commission statement (its staff, operators).
+    async fn store_commission_statement(
+        &self,
+        ctx: &Context<'_>,
+        store_id: ID,
+        period: PeriodInput,
+    ) -> ApiResult<CommissionStatement> {
+        super::require_store_staff_or_operator(caller(ctx), &store_id)?;
+        let period = period.parse()?;
+        load_store(ctx, &store_id).await?;
+        let lines = commissions::store_statement(db(ctx), &store_id, period).await?;
+        Ok(CommissionStatement::new(&store_id, period, lines))
+    }
+
+    /// A brand's commission rules.
+    async fn commission_rules(
+        &self,
+        ctx: &Context<'_>,
+        brand_id: ID,
+    ) -> ApiResult<Vec<CommissionRuleView>> {
+        caller(ctx).require_authenticated()?;
+        let brand = ForeignId::parse("brandId", &brand_id)?;
+        Ok(commissions::rules_of_brand(db(ctx), brand.as_str())
+            .await?
+            .into_iter()
+            .map(CommissionRuleView::from)
+            .collect())
     }
 
     /// Federation: Guide entities by id.

@@ -142,3 +142,85 @@ pub mod favorite_store {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod commission_rule {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "commission_rules")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub brand_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub store_kind: String,
+        pub basis_points: i32,
+        pub after_sales_days: i32,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod commission {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "commissions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub guide_id: String,
+        pub store_id: String,
+        pub member_id: String,
+        pub order_id: String,
+        pub line_id: String,
+        pub brand_id: String,
+        pub basis_points: i32,
+        pub base_fen: i64,
+        pub refunded_fen: i64,
+        /// Pending amount, or the amount approved.
+        pub amount_fen: i64,
+        pub clawed_back_fen: i64,
+        pub status: String,
+        pub after_sales_days: i32,
+        pub earned_at: i64,
+        /// Set when the order is fulfilled.
+        pub window_closes_at: Option<i64>,
+        pub approved_at: Option<i64>,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod commission_adjustment {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "commission_adjustments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub commission_id: String,
+        pub guide_id: String,
+        pub store_id: String,
+        /// REDUCED, CANCELLED or CLAWBACK.
+        pub kind: String,
+        /// Negative: what the guide loses.
+        pub amount_fen: i64,
+        /// The refund or order behind it.
+        pub reference: String,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

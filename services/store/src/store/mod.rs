@@ -1,6 +1,7 @@
 //! The store database: entities, reads and the commands that change it.
 
 pub mod attribution;
+pub mod commissions;
 pub mod entities;
 pub mod guides;
 mod stores;

@@ -2,6 +2,7 @@
 //! PostgreSQL when BIGMEMBER_TEST_DATABASE_URL is set.
 
 mod attribution;
+mod commissions;
 mod guides;
 mod near;
 mod stores;

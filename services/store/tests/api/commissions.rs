@@ -1,0 +1,386 @@
+//! Commissions from order events (produced here by a stand-in producer, in
+//! the schema of `kit::events::schema`, until the product service exists).
+
+use chrono::{Duration, Utc};
+use kit::auth::TokenRequest;
+use kit::config::Secret;
+use kit::events::consumer::FeedConsumer;
+use kit::events::schema::{
+    OrderCancelled, OrderFulfilled, OrderLine, OrderPlaced, OrderRefunded, RefundedLine,
+};
+use kit::testing::{FEED_ONLY, TestApp, TestDatabase, spawn_on};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use store::events::{ORDER_FEED, OrderFeed};
+use store::store::entities::commission;
+
+use crate::support::*;
+
+struct World {
+    store: TestApp,
+    orders: TestApp,
+    guide: String,
+    shop: String,
+}
+
+/// A store service with rules, a guide and a bound member `m1`, and a
+/// producer of order events.
+async fn world() -> World {
+    let secret = Secret::new(kit::auth::random_secret());
+    let store = spawn_on(&store::SPEC, TestDatabase::new().await, secret.clone()).await;
+    let orders = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret).await;
+    let rule = "mutation($b: ID!, $k: StoreKind!, $bp: Int!) { setCommissionRule(brandId: $b, storeKind: $k, basisPoints: $bp, afterSalesDays: 7) { basisPoints } }";
+    for (brand, kind, bp) in [
+        ("apparel", "DIRECT", 200),
+        ("apparel", "FRANCHISE", 500),
+        ("coffee", "DIRECT", 300),
+    ] {
+        store
+            .graphql(
+                Some(&store.operator_token()),
+                rule,
+                json!({ "b": brand, "k": kind, "bp": bp }),
+            )
+            .await
+            .ok();
+    }
+    let shop = create_store(&store, store_input("S", 31.2, 121.4)).await;
+    let (guide, code) = create_guide(&store, &shop, "Xiao Wang").await;
+    scan(&store, "m1", &code).await;
+    World {
+        store,
+        orders,
+        guide,
+        shop,
+    }
+}
+
+impl World {
+    fn consumer(&self, name: &str) -> FeedConsumer<OrderFeed> {
+        FeedConsumer::new(
+            name,
+            &self.orders.address,
+            self.store.db().clone(),
+            self.store.keys().clone(),
+            OrderFeed,
+        )
+    }
+
+    async fn apply(&self) {
+        self.consumer(ORDER_FEED).catch_up().await.unwrap();
+    }
+
+    async fn commissions(&self) -> Value {
+        let q = "query($g: ID!, $p: PeriodInput!) { guide(id: $g) { commissions(period: $p) { pendingFen approvedFen clawedBackFen entries { lineId amountFen status refundedFen windowClosesAt } } } }";
+        let r = self
+            .store
+            .graphql(
+                Some(&self.store.operator_token()),
+                q,
+                json!({ "g": self.guide, "p": period() }),
+            )
+            .await;
+        r.ok()["guide"]["commissions"].clone()
+    }
+
+    async fn statement(&self) -> Value {
+        let q = "query($s: ID!, $p: PeriodInput!) { storeCommissionStatement(storeId: $s, period: $p) { pendingFen approvedFen clawedBackFen netFen lines { guide { id } netFen } } }";
+        let r = self
+            .store
+            .graphql(
+                Some(&self.store.operator_token()),
+                q,
+                json!({ "s": self.shop, "p": period() }),
+            )
+            .await;
+        r.ok()["storeCommissionStatement"].clone()
+    }
+}
+
+fn period() -> Value {
+    json!({ "from": (Utc::now() - Duration::days(1)).to_rfc3339(), "to": (Utc::now() + Duration::days(1)).to_rfc3339() })
+}
+
+fn line(id: &str, brand: &str, amount: i64) -> OrderLine {
+    OrderLine {
+        line_id: id.into(),
+        sku_id: format!("sku-{id}"),
+        brand_id: brand.into(),
+        quantity: 1,
+        unit_price_fen: amount,
+        amount_fen: amount,
+        source_location_id: None,
+    }
+}
+
+fn placed(order: &str, member: Option<&str>, lines: Vec<OrderLine>) -> OrderPlaced {
+    let total_fen = lines.iter().map(|l| l.amount_fen).sum();
+    OrderPlaced {
+        order_id: order.into(),
+        member_id: member.map(Into::into),
+        channel: "APP".into(),
+        store_id: None,
+        fulfilment: "SHIP".into(),
+        lines,
+        total_fen,
+        placed_at: Utc::now(),
+    }
+}
+
+fn refund(order: &str, refund_id: &str, line_id: &str, amount: i64) -> OrderRefunded {
+    OrderRefunded {
+        order_id: order.into(),
+        refund_id: refund_id.into(),
+        member_id: Some("m1".into()),
+        lines: vec![RefundedLine {
+            line_id: line_id.into(),
+            quantity: 1,
+            amount_fen: amount,
+        }],
+        amount_fen: amount,
+        fully_refunded: false,
+        refunded_at: Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn pending_then_approved_then_partial_refund_then_clawback() {
+    let w = world().await;
+    w.orders
+        .publish(&placed(
+            "o1",
+            Some("m1"),
+            vec![
+                line("l1", "apparel", 12_345),
+                line("l2", "coffee", 10_000),
+                line("l3", "cinema", 5_000),
+            ],
+        ))
+        .await;
+    w.orders
+        .publish(&placed("o-anon", None, vec![line("l9", "apparel", 99_999)]))
+        .await;
+    w.orders
+        .publish(&placed(
+            "o-unbound",
+            Some("m-nobody"),
+            vec![line("l8", "apparel", 99_999)],
+        ))
+        .await;
+    w.apply().await;
+    let c = w.commissions().await;
+    assert_eq!(
+        c["entries"].as_array().unwrap().len(),
+        2,
+        "cinema pays no commission; anonymous and unbound orders credit nobody"
+    );
+    assert_eq!(
+        c["entries"][0]["amountFen"], 246,
+        "2% of 12 345 fen = 246.9, rounded down"
+    );
+    assert_eq!(c["entries"][1]["amountFen"], 300, "coffee pays 3%");
+    assert_eq!(c["pendingFen"], 546);
+    assert_eq!(
+        c["entries"][0]["windowClosesAt"],
+        json!(null),
+        "the window opens at fulfilment"
+    );
+
+    w.orders
+        .publish(&OrderFulfilled {
+            order_id: "o1".into(),
+            member_id: Some("m1".into()),
+            fulfilled_at: Utc::now(),
+        })
+        .await;
+    w.orders.publish(&refund("o1", "r1", "l1", 6_000)).await;
+    w.apply().await;
+    let c = w.commissions().await;
+    assert_eq!(
+        c["entries"][0]["amountFen"], 126,
+        "pending reduced: 2% of the 6 345 fen left"
+    );
+    assert_eq!(c["entries"][0]["refundedFen"], 6_000);
+    assert!(c["entries"][0]["windowClosesAt"].is_string());
+
+    let approve = "mutation { approveDueCommissions }";
+    assert_eq!(
+        w.store
+            .graphql(Some(&w.store.operator_token()), approve, json!({}))
+            .await
+            .ok()["approveDueCommissions"],
+        0,
+        "window still open"
+    );
+    commission::Entity::update_many()
+        .col_expr(
+            commission::Column::WindowClosesAt,
+            Some(kit::time::now_micros() - 1).into(),
+        )
+        .filter(commission::Column::OrderId.eq("o1"))
+        .exec(w.store.db())
+        .await
+        .unwrap();
+    assert_eq!(
+        w.store
+            .graphql(Some(&w.store.operator_token()), approve, json!({}))
+            .await
+            .ok()["approveDueCommissions"],
+        2
+    );
+    let c = w.commissions().await;
+    assert_eq!(
+        (c["pendingFen"].as_i64(), c["approvedFen"].as_i64()),
+        (Some(0), Some(426))
+    );
+
+    // After approval, a refund claws back with a negative entry.
+    w.orders.publish(&refund("o1", "r2", "l2", 10_000)).await;
+    w.apply().await;
+    let c = w.commissions().await;
+    assert_eq!(c["clawedBackFen"], 300);
+    assert_eq!(
+        c["entries"][1]["amountFen"], 300,
+        "the approved amount stays as approved"
+    );
+    let s = w.statement().await;
+    assert_eq!(
+        (
+            s["approvedFen"].as_i64(),
+            s["clawedBackFen"].as_i64(),
+            s["netFen"].as_i64()
+        ),
+        (Some(426), Some(300), Some(126))
+    );
+    assert_eq!(s["lines"][0]["guide"]["id"], w.guide.as_str());
+
+    // A replay by a consumer that lost its position changes nothing.
+    assert_eq!(
+        w.consumer("store:order-feed-replay")
+            .catch_up()
+            .await
+            .unwrap(),
+        6
+    );
+    assert_eq!(w.commissions().await, c);
+    assert_eq!(w.statement().await, s);
+}
+
+#[tokio::test]
+async fn a_cancelled_order_owes_nothing_and_franchises_pay_their_rate() {
+    let w = world().await;
+    w.orders
+        .publish(&placed(
+            "o2",
+            Some("m1"),
+            vec![line("l1", "apparel", 10_000)],
+        ))
+        .await;
+    w.orders
+        .publish(&OrderCancelled {
+            order_id: "o2".into(),
+            member_id: Some("m1".into()),
+            cancelled_at: Utc::now(),
+        })
+        .await;
+    w.apply().await;
+    let c = w.commissions().await;
+    assert_eq!(c["entries"][0]["status"], "CANCELLED");
+    assert_eq!(c["entries"][0]["amountFen"], 0);
+    assert_eq!(c["pendingFen"], 0);
+
+    let mut franchise = store_input("F", 31.2, 121.4);
+    franchise["kind"] = json!("FRANCHISE");
+    franchise["franchisee"] = json!("F Co.");
+    let shop = create_store(&w.store, franchise).await;
+    let (guide, code) = create_guide(&w.store, &shop, "Franchise guide").await;
+    scan(&w.store, "m2", &code).await;
+    w.orders
+        .publish(&placed(
+            "o3",
+            Some("m2"),
+            vec![line("l1", "apparel", 10_000)],
+        ))
+        .await;
+    w.apply().await;
+    let q = "query($g: ID!, $p: PeriodInput!) { guide(id: $g) { commissions(period: $p, status: PENDING) { pendingFen } } }";
+    let r = w
+        .store
+        .graphql(
+            Some(&w.store.operator_token()),
+            q,
+            json!({ "g": guide, "p": period() }),
+        )
+        .await;
+    assert_eq!(
+        r.ok()["guide"]["commissions"]["pendingFen"],
+        500,
+        "FRANCHISE 5%"
+    );
+}
+
+#[tokio::test]
+async fn who_may_read_commissions_and_bad_periods() {
+    let w = world().await;
+    let other_shop = create_store(&w.store, store_input("T", 31.3, 121.5)).await;
+    let q = "query($g: ID!, $p: PeriodInput!) { guide(id: $g) { commissions(period: $p) { pendingFen } } }";
+    let vars = json!({ "g": w.guide, "p": period() });
+    for token in [
+        w.store
+            .token(TokenRequest::staff(&w.guide, &w.shop, "apparel")),
+        w.store
+            .token(TokenRequest::staff("boss", &w.shop, "apparel")),
+        w.store.operator_token(),
+    ] {
+        assert!(
+            w.store
+                .graphql(Some(&token), q, vars.clone())
+                .await
+                .errors()
+                .is_empty()
+        );
+    }
+    for token in [
+        w.store
+            .token(TokenRequest::staff("x", &other_shop, "apparel")),
+        member_token(&w.store, "m1"),
+    ] {
+        assert_eq!(
+            w.store
+                .graphql(Some(&token), q, vars.clone())
+                .await
+                .error_code(),
+            Some("FORBIDDEN")
+        );
+    }
+    let statement = "query($s: ID!, $p: PeriodInput!) { storeCommissionStatement(storeId: $s, period: $p) { netFen } }";
+    let other_staff = w
+        .store
+        .token(TokenRequest::staff("x", &other_shop, "apparel"));
+    assert_eq!(
+        w.store
+            .graphql(
+                Some(&other_staff),
+                statement,
+                json!({ "s": w.shop, "p": period() })
+            )
+            .await
+            .error_code(),
+        Some("FORBIDDEN")
+    );
+    let backwards = json!({ "from": Utc::now().to_rfc3339(), "to": (Utc::now() - Duration::days(1)).to_rfc3339() });
+    let r = w
+        .store
+        .graphql(
+            Some(&w.store.operator_token()),
+            statement,
+            json!({ "s": w.shop, "p": backwards }),
+        )
+        .await;
+    assert_eq!(r.error_field(), Some("period"));
+    let rule = w
+        .store
+        .graphql(Some(&w.store.operator_token()), "mutation { setCommissionRule(brandId: \"apparel\", storeKind: DIRECT, basisPoints: 20000) { basisPoints } }", json!({}))
+        .await;
+    assert_eq!(rule.error_field(), Some("basisPoints"));
+}
