@@ -1,13 +1,16 @@
 //! Demo data: 30 stores of three brands at real places in Shanghai, direct
-//! and franchise, with believable hours, and a guide in each. Ids are stable (`demo-store-00`..),
+//! and franchise, with believable hours, a guide in each, and commission
+//! rules per brand. Ids are stable (`demo-store-00`..),
 //! so a second run changes nothing and the member demo data can point at
 //! them.
 
 use sea_orm::DatabaseConnection;
 
+use crate::domain::commission::BasisPoints;
 use crate::domain::geo::Coordinates;
 use crate::domain::hours::{Interval, OpeningHours, Weekday, parse_time_zone};
 use crate::domain::store::{StoreKind, StoreStatus};
+use crate::store::commissions::{self, CommissionRule};
 use crate::store::{self, NewStore, guides};
 use kit::input::ForeignId;
 
@@ -58,7 +61,26 @@ const BRANDS: [(&str, &str); 3] = [
     ("cinema", "Silver Screen"),
 ];
 
+/// Basis points per brand for DIRECT and FRANCHISE stores' guides.
+const COMMISSION_BP: [(&str, u32, u32); 3] = [
+    ("apparel", 200, 500),
+    ("coffee", 300, 600),
+    ("cinema", 100, 300),
+];
+
 pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
+    for (brand, direct, franchise) in COMMISSION_BP {
+        for (kind, bp) in [
+            (StoreKind::Direct, direct),
+            (StoreKind::Franchise, franchise),
+        ] {
+            let rule = CommissionRule {
+                bp: BasisPoints::parse(bp as i32)?,
+                after_sales_days: 7,
+            };
+            commissions::set_rule(db, brand, kind, rule).await?;
+        }
+    }
     let mut created = 0;
     for (i, (place, lat, lng)) in PLACES.iter().enumerate() {
         let id = format!("demo-store-{i:02}");

@@ -12,7 +12,7 @@ use super::{caller, db, load_guide, load_store};
 use crate::domain::geo::{Coordinates, RadiusKm};
 use crate::domain::store::StoreKind;
 use crate::error::Error;
-use crate::store::{self, NearFilter, attribution, commissions, guides, page_after};
+use crate::store::{self, NearFilter, attribution, commissions, guides};
 use kit::input::ForeignId;
 
 pub struct Query;
@@ -50,13 +50,12 @@ impl Query {
                 .transpose()?,
             kind,
         };
-        let found = store::stores_near(db(ctx), centre, radius.metres(), &filter).await?;
         let wanted_open = open_now.unwrap_or(false);
-        let hits = found
-            .into_iter()
-            .filter(|hit| !wanted_open || is_open_now(&hit.store))
-            .collect();
-        let (hits, has_next) = page_after(hits, &page)?;
+        let (hits, has_next) =
+            store::near_page(db(ctx), centre, radius.metres(), &filter, &page, |row| {
+                !wanted_open || is_open_now(row)
+            })
+            .await?;
         let mut connection = Connection::new(page.after.is_some(), has_next);
         connection.edges.extend(hits.into_iter().map(|hit| {
             let cursor = encode_cursor(&hit.cursor());

@@ -177,20 +177,88 @@ pub struct NearHit {
 impl NearHit {
     /// Cursor of a result: the exact distance and the id.
     pub fn cursor(&self) -> String {
-        format!("{:016x}:{}", self.distance_m.to_bits(), self.store.id)
+        cursor_of(self.distance_m, &self.store.id)
     }
 }
 
-/// Every store (not permanently CLOSED) within `radius_m` of `centre`,
-/// nearest first, ties by id. The database reads only the bounding box
-/// (an index range on latitude, then longitude); distances are exact
-/// great-circle distances computed here.
-pub async fn stores_near<C: ConnectionTrait>(
+fn cursor_of(distance_m: f64, id: &str) -> String {
+    format!("{:016x}:{id}", distance_m.to_bits())
+}
+
+/// A candidate: just an id and its exact distance.
+#[derive(Debug, Clone, PartialEq)]
+struct Candidate {
+    id: String,
+    distance_m: f64,
+}
+
+/// One page of the stores (not permanently CLOSED) within `radius_m` of
+/// `centre`, nearest first, ties by id, after `page.after`, keeping only
+/// those `keep` accepts (e.g. open now).
+///
+/// The database reads only the circle's bounding box (an index range on
+/// latitude, then longitude), and only ids and coordinates; distances are
+/// exact great-circle distances computed here; full rows are loaded for the
+/// page alone. A search over a dense city thus moves a few thousand small
+/// tuples, not a few thousand stores.
+pub async fn near_page<C: ConnectionTrait>(
     db: &C,
     centre: Coordinates,
     radius_m: f64,
     filter: &NearFilter,
-) -> Result<Vec<NearHit>> {
+    page: &PageRequest,
+    keep: impl Fn(&store::Model) -> bool,
+) -> Result<(Vec<NearHit>, bool)> {
+    let candidates = candidates_near(db, centre, radius_m, filter).await?;
+    let start = match &page.after {
+        None => 0,
+        Some(cursor) => {
+            let (bits, id) = cursor
+                .split_once(':')
+                .and_then(|(b, id)| Some((u64::from_str_radix(b, 16).ok()?, id)))
+                .ok_or_else(|| Error::invalid("after", "after is not a storesNear cursor"))?;
+            let d = f64::from_bits(bits);
+            candidates
+                .iter()
+                .position(|c| {
+                    c.distance_m
+                        .total_cmp(&d)
+                        .then_with(|| c.id.as_str().cmp(id))
+                        .is_gt()
+                })
+                .unwrap_or(candidates.len())
+        }
+    };
+    let wanted = page.fetch_limit() as usize;
+    let mut hits = Vec::with_capacity(wanted);
+    // Load in chunks until the page (plus one, to know if more follow) is
+    // full: one chunk unless `keep` rejects stores.
+    for chunk in candidates[start..].chunks(wanted.max(20)) {
+        let ids: Vec<String> = chunk.iter().map(|c| c.id.clone()).collect();
+        let mut rows = stores_by_ids(db, &ids).await?;
+        for c in chunk {
+            if let Some(row) = rows.remove(&c.id)
+                && keep(&row)
+            {
+                hits.push(NearHit {
+                    store: row,
+                    distance_m: c.distance_m,
+                });
+                if hits.len() == wanted {
+                    return Ok(split_page(hits, page));
+                }
+            }
+        }
+    }
+    Ok(split_page(hits, page))
+}
+
+async fn candidates_near<C: ConnectionTrait>(
+    db: &C,
+    centre: Coordinates,
+    radius_m: f64,
+    filter: &NearFilter,
+) -> Result<Vec<Candidate>> {
     let bbox = BoundingBox::around(centre, radius_m);
     let between = |(a, b): (f64, f64)| {
         Condition::all()
@@ -212,47 +280,26 @@ pub async fn stores_near<C: ConnectionTrait>(
     if let Some(kind) = filter.kind {
         condition = condition.add(store::Column::Kind.eq(kind.as_str()));
     }
-    let candidates = store::Entity::find().filter(condition).all(db).await?;
-    let mut within: Vec<NearHit> = candidates
+    let points: Vec<(String, f64, f64)> = store::Entity::find()
+        .select_only()
+        .column(store::Column::Id)
+        .column(store::Column::Latitude)
+        .column(store::Column::Longitude)
+        .filter(condition)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut within: Vec<Candidate> = points
         .into_iter()
-        .filter_map(|store| {
-            let at = Coordinates::parse(store.latitude, store.longitude).ok()?;
-            let distance_m = distance_m(centre, at);
-            (distance_m <= radius_m).then_some(NearHit { store, distance_m })
+        .filter_map(|(id, lat, lng)| {
+            let distance_m = distance_m(centre, Coordinates::parse(lat, lng).ok()?);
+            (distance_m <= radius_m).then_some(Candidate { id, distance_m })
         })
         .collect();
     within.sort_by(|a, b| {
         a.distance_m
             .total_cmp(&b.distance_m)
-            .then_with(|| a.store.id.cmp(&b.store.id))
+            .then_with(|| a.id.cmp(&b.id))
     });
     Ok(within)
-}
-
-/// The hits after `cursor` (see [`NearHit::cursor`]), then one page of them.
-pub fn page_after(hits: Vec<NearHit>, page: &PageRequest) -> Result<(Vec<NearHit>, bool)> {
-    let start = match &page.after {
-        None => 0,
-        Some(cursor) => {
-            let (bits, id) = cursor
-                .split_once(':')
-                .and_then(|(b, id)| Some((u64::from_str_radix(b, 16).ok()?, id)))
-                .ok_or_else(|| Error::invalid("after", "after is not a storesNear cursor"))?;
-            let d = f64::from_bits(bits);
-            hits.iter()
-                .position(|h| {
-                    h.distance_m
-                        .total_cmp(&d)
-                        .then_with(|| h.store.id.as_str().cmp(id))
-                        .is_gt()
-                })
-                .unwrap_or(hits.len())
-        }
-    };
-    let rest: Vec<_> = hits
-        .into_iter()
-        .skip(start)
-        .take(page.fetch_limit() as usize)
-        .collect();
-    Ok(split_page(rest, page))
 }
