@@ -1,0 +1,188 @@
+//! Orders: how they are fulfilled, what may happen next, and refund bounds.
+
+use crate::error::{Error, Result};
+
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fulfilment {
+    /// Delivered to a point; stock from the nearest location, warehouses first.
+    Ship,
+    /// Reserved at the chosen store until collected.
+    PickupInStore,
+    /// Sold at the till; a store may sell what it does not hold (cloud shelf).
+    InStore,
+}
+
+impl Fulfilment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fulfilment::Ship => "SHIP",
+            Fulfilment::PickupInStore => "PICKUP_IN_STORE",
+            Fulfilment::InStore => "IN_STORE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Fulfilment::Ship,
+            Fulfilment::PickupInStore,
+            Fulfilment::InStore,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+}
+
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    Placed,
+    Fulfilled,
+    PartiallyRefunded,
+    Refunded,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Placed => "PLACED",
+            OrderStatus::Fulfilled => "FULFILLED",
+            OrderStatus::PartiallyRefunded => "PARTIALLY_REFUNDED",
+            OrderStatus::Refunded => "REFUNDED",
+            OrderStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            OrderStatus::Placed,
+            OrderStatus::Fulfilled,
+            OrderStatus::PartiallyRefunded,
+            OrderStatus::Refunded,
+            OrderStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// What is asked of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderAction {
+    Fulfil,
+    Cancel,
+    Refund,
+}
+
+/// PLACED → FULFILLED → PARTIALLY_REFUNDED/REFUNDED, or PLACED → CANCELLED.
+/// Anything else is a CONFLICT.
+pub fn check_transition(status: OrderStatus, action: OrderAction) -> Result<()> {
+    let allowed = matches!(
+        (status, action),
+        (
+            OrderStatus::Placed,
+            OrderAction::Fulfil | OrderAction::Cancel
+        ) | (
+            OrderStatus::Fulfilled | OrderStatus::PartiallyRefunded,
+            OrderAction::Refund
+        )
+    );
+    if allowed {
+        Ok(())
+    } else {
+        Err(Error::conflict(format!(
+            "a {} order cannot be {}",
+            status.as_str(),
+            match action {
+                OrderAction::Fulfil => "fulfilled",
+                OrderAction::Cancel => "cancelled",
+                OrderAction::Refund => "refunded",
+            }
+        )))
+    }
+}
+
+/// A line as sold, and how much of it is already refunded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoldLine {
+    pub quantity: i64,
+    pub refunded: i64,
+    pub unit_price_fen: i64,
+}
+
+/// Checks a refund of `quantity` of a line; returns its amount in fen
+/// (unit price × quantity: the paid amount, exactly).
+pub fn refund_amount(line: SoldLine, quantity: i64) -> Result<i64> {
+    if quantity < 1 {
+        return Err(Error::invalid(
+            "lines",
+            "refund quantities must be at least 1",
+        ));
+    }
+    if quantity > line.quantity - line.refunded {
+        return Err(Error::invalid(
+            "lines",
+            format!(
+                "only {} unit(s) of this line are left to refund",
+                line.quantity - line.refunded
+            ),
+        ));
+    }
+    Ok(line.unit_price_fen * quantity)
+}
+
+/// The status after a refund: REFUNDED once nothing remains sold.
+pub fn status_after_refund(lines: &[SoldLine]) -> OrderStatus {
+    if lines.iter().all(|l| l.refunded >= l.quantity) {
+        OrderStatus::Refunded
+    } else {
+        OrderStatus::PartiallyRefunded
+    }
+}
+
+pub const MAX_LINES: usize = 50;
+pub const MAX_LINE_QUANTITY: i64 = 1_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions() {
+        assert!(check_transition(OrderStatus::Placed, OrderAction::Fulfil).is_ok());
+        assert!(check_transition(OrderStatus::Placed, OrderAction::Cancel).is_ok());
+        assert!(check_transition(OrderStatus::Fulfilled, OrderAction::Refund).is_ok());
+        assert!(check_transition(OrderStatus::PartiallyRefunded, OrderAction::Refund).is_ok());
+        for (s, a) in [
+            (OrderStatus::Placed, OrderAction::Refund),
+            (OrderStatus::Fulfilled, OrderAction::Cancel),
+            (OrderStatus::Fulfilled, OrderAction::Fulfil),
+            (OrderStatus::Cancelled, OrderAction::Fulfil),
+            (OrderStatus::Refunded, OrderAction::Refund),
+        ] {
+            assert!(
+                matches!(check_transition(s, a), Err(Error::Conflict(_))),
+                "{s:?} {a:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refunds_never_exceed_what_was_sold() {
+        let line = SoldLine {
+            quantity: 3,
+            refunded: 1,
+            unit_price_fen: 1_999,
+        };
+        assert_eq!(refund_amount(line, 2).unwrap(), 3_998);
+        assert!(refund_amount(line, 3).is_err());
+        assert!(refund_amount(line, 0).is_err());
+        assert_eq!(
+            status_after_refund(&[SoldLine {
+                refunded: 3,
+                ..line
+            }]),
+            OrderStatus::Refunded
+        );
+        assert_eq!(status_after_refund(&[line]), OrderStatus::PartiallyRefunded);
+    }
+}
