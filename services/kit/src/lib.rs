@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod geo;
 pub mod input;
 pub mod metrics;
 pub mod migration;

@@ -99,7 +99,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
             kind,
             franchisee: (kind == StoreKind::Franchise).then(|| format!("{place} Retail Co., Ltd.")),
             address: format!("{place}, Shanghai"),
-            location: Coordinates::parse(*lat, *lng)?,
+            location: Coordinates::parse(*lat, *lng).map_err(crate::error::Error::from)?,
             time_zone: parse_time_zone("Asia/Shanghai")?,
             hours: hours_for(brand)?,
             phone: Some(format!("+86 21 6{:03}-{:04}", 100 + i, 1000 + i * 7)),

@@ -19,16 +19,13 @@ pub struct LocationInput {
 
 impl LocationInput {
     pub fn parse(self) -> Result<Coordinates> {
-        Coordinates::parse(self.latitude, self.longitude).map_err(|e| match e {
-            Error::Invalid { field, message } => Error::invalid(
-                if field == "lat" {
-                    "latitude"
-                } else {
-                    "longitude"
-                },
-                message,
-            ),
-            other => other,
+        Coordinates::parse(self.latitude, self.longitude).map_err(|e| {
+            let field = if e.field.as_deref() == Some("lat") {
+                "latitude"
+            } else {
+                "longitude"
+            };
+            Error::invalid(field, e.message)
         })
     }
 }

@@ -1,0 +1,191 @@
+//! sea-orm entities of the product database. Money is integer fen; instants
+//! are integer microseconds (see `kit::time`).
+
+macro_rules! entity_boilerplate {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod product {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "products")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub brand_id: String,
+        pub name: String,
+        /// Lower-cased name, for case-insensitive search on every backend.
+        pub name_lower: String,
+        #[sea_orm(column_type = "Text")]
+        pub description: String,
+        pub category: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod sku {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "skus")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub product_id: String,
+        pub brand_id: String,
+        /// JSON object of attribute name to value.
+        #[sea_orm(column_type = "Text")]
+        pub attributes: String,
+        #[sea_orm(unique)]
+        pub barcode: Option<String>,
+        pub list_price_fen: i64,
+        pub status: String,
+        pub created_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod location {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "locations")]
+    pub struct Model {
+        /// A store's id (from the store service) or a warehouse's.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub kind: String,
+        pub name: String,
+        pub latitude: f64,
+        pub longitude: f64,
+        pub updated_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod inventory {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "inventory")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sku_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub location_id: String,
+        pub on_hand: i64,
+        pub reserved: i64,
+        pub updated_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod movement {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "inventory_movements")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub sku_id: String,
+        pub location_id: String,
+        /// RECEIVE, ADJUST, RESERVE, RELEASE or SHIP.
+        pub kind: String,
+        pub on_hand_delta: i64,
+        pub reserved_delta: i64,
+        pub reason: String,
+        pub reference: Option<String>,
+        pub actor: String,
+        pub at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod order {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "orders")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub member_id: Option<String>,
+        pub channel: String,
+        pub store_id: Option<String>,
+        pub fulfilment: String,
+        pub ship_latitude: Option<f64>,
+        pub ship_longitude: Option<f64>,
+        pub status: String,
+        pub total_fen: i64,
+        pub refunded_fen: i64,
+        #[sea_orm(unique)]
+        pub idempotency_key: String,
+        /// SHA-256 of the request, to tell a retry from a reused key.
+        pub request_hash: String,
+        pub pickup_deadline: Option<i64>,
+        pub placed_at: i64,
+        pub fulfilled_at: Option<i64>,
+        pub cancelled_at: Option<i64>,
+        pub updated_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod order_line {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "order_lines")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub order_id: String,
+        pub sku_id: String,
+        pub product_id: String,
+        pub brand_id: String,
+        pub quantity: i64,
+        pub unit_price_fen: i64,
+        pub amount_fen: i64,
+        pub source_location_id: String,
+        pub refunded_quantity: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod refund {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refunds")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub order_id: String,
+        #[sea_orm(unique)]
+        pub idempotency_key: String,
+        pub request_hash: String,
+        /// JSON list of refunded lines.
+        #[sea_orm(column_type = "Text")]
+        pub lines: String,
+        pub amount_fen: i64,
+        pub created_at: i64,
+    }
+
+    entity_boilerplate!();
+}

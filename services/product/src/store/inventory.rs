@@ -1,0 +1,217 @@
+//! Locations and stock. Every change to on-hand or reserved writes a
+//! movement row (kind, deltas, reason, reference, actor) in the same
+//! transaction.
+
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    Set, TransactionTrait,
+};
+
+use super::entities::{inventory, location, movement, sku};
+use super::new_id;
+use crate::domain::sourcing::LocationKind;
+use crate::error::{Error, Result};
+use kit::auth::Actor;
+use kit::time::now_micros;
+
+/// Creates or moves a location. Stores keep the store service's id.
+pub async fn upsert_location(db: &DatabaseConnection, id: &str, kind: LocationKind, name: &str, lat: f64, lng: f64) -> Result<location::Model> {
+    let row = location::ActiveModel {
+        id: Set(id.to_owned()),
+        kind: Set(kind.as_str().to_owned()),
+        name: Set(name.to_owned()),
+        latitude: Set(lat),
+        longitude: Set(lng),
+        updated_at: Set(now_micros()),
+    };
+    location::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(location::Column::Id)
+                .update_columns([location::Column::Name, location::Column::Latitude, location::Column::Longitude, location::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    location_by_id(db, id).await?.ok_or_else(|| Error::not_found("location vanished"))
+}
+
+pub async fn location_by_id<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<location::Model>> {
+    Ok(location::Entity::find_by_id(id.to_owned()).one(db).await?)
+}
+
+pub async fn all_locations<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<Vec<location::Model>> {
+    Ok(location::Entity::find().filter(location::Column::Id.is_in(ids.iter().cloned())).all(db).await?)
+}
+
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovementKind {
+    Receive,
+    Adjust,
+    Reserve,
+    Release,
+    Ship,
+}
+
+impl MovementKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MovementKind::Receive => "RECEIVE",
+            MovementKind::Adjust => "ADJUST",
+            MovementKind::Reserve => "RESERVE",
+            MovementKind::Release => "RELEASE",
+            MovementKind::Ship => "SHIP",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [MovementKind::Receive, MovementKind::Adjust, MovementKind::Reserve, MovementKind::Release, MovementKind::Ship]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A movement to record.
+pub struct Movement<'a> {
+    pub sku_id: &'a str,
+    pub location_id: &'a str,
+    pub kind: MovementKind,
+    pub on_hand_delta: i64,
+    pub reserved_delta: i64,
+    pub reason: &'a str,
+    pub reference: Option<&'a str>,
+}
+
+pub(crate) async fn record(txn: &DatabaseTransaction, m: Movement<'_>, actor: &Actor) -> Result<()> {
+    movement::ActiveModel {
+        id: Set(new_id()),
+        sku_id: Set(m.sku_id.to_owned()),
+        location_id: Set(m.location_id.to_owned()),
+        kind: Set(m.kind.as_str().to_owned()),
+        on_hand_delta: Set(m.on_hand_delta),
+        reserved_delta: Set(m.reserved_delta),
+        reason: Set(m.reason.to_owned()),
+        reference: Set(m.reference.map(ToOwned::to_owned)),
+        actor: Set(actor.as_str().to_owned()),
+        at: Set(now_micros()),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+/// Receives `quantity` units, or adjusts on-hand by `delta` (a count after
+/// a stocktake, damage...). On-hand never drops below what is reserved.
+pub async fn change_stock(
+    db: &DatabaseConnection,
+    sku_id: &str,
+    location_id: &str,
+    delta: i64,
+    kind: MovementKind,
+    reason: &str,
+    actor: &Actor,
+) -> Result<inventory::Model> {
+    if sku::Entity::find_by_id(sku_id.to_owned()).one(db).await?.is_none() {
+        return Err(Error::not_found(format!("SKU {sku_id} not found")));
+    }
+    if location_by_id(db, location_id).await?.is_none() {
+        return Err(Error::not_found(format!("location {location_id} not found")));
+    }
+    let txn = db.begin().await?;
+    let now = now_micros();
+    let row = inventory::ActiveModel {
+        sku_id: Set(sku_id.to_owned()),
+        location_id: Set(location_id.to_owned()),
+        on_hand: Set(0),
+        reserved: Set(0),
+        updated_at: Set(now),
+    };
+    match inventory::Entity::insert(row)
+        .on_conflict(OnConflict::columns([inventory::Column::SkuId, inventory::Column::LocationId]).do_nothing().to_owned())
+        .exec(&txn)
+        .await
+    {
+        Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let moved = inventory::Entity::update_many()
+        .col_expr(inventory::Column::OnHand, Expr::col(inventory::Column::OnHand).add(delta))
+        .col_expr(inventory::Column::UpdatedAt, now.into())
+        .filter(inventory::Column::SkuId.eq(sku_id))
+        .filter(inventory::Column::LocationId.eq(location_id))
+        .filter(Expr::col(inventory::Column::OnHand).add(delta).gte(Expr::col(inventory::Column::Reserved)))
+        .exec(&txn)
+        .await?;
+    if moved.rows_affected != 1 {
+        return Err(Error::conflict("on hand cannot go below what is reserved"));
+    }
+    record(&txn, Movement { sku_id, location_id, kind, on_hand_delta: delta, reserved_delta: 0, reason, reference: None }, actor).await?;
+    let after = inventory::Entity::find_by_id((sku_id.to_owned(), location_id.to_owned()))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::not_found("inventory row vanished"))?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// Stock rows of a location, for some SKUs (or all).
+pub async fn stock_at<C: ConnectionTrait>(db: &C, location_id: &str, sku_ids: Option<&[String]>) -> Result<Vec<inventory::Model>> {
+    let mut query = inventory::Entity::find().filter(inventory::Column::LocationId.eq(location_id));
+    if let Some(ids) = sku_ids {
+        query = query.filter(inventory::Column::SkuId.is_in(ids.iter().cloned()));
+    }
+    Ok(query.order_by_asc(inventory::Column::SkuId).all(db).await?)
+}
+
+/// Where a SKU has at least `quantity` available, with each location.
+pub async fn holders<C: ConnectionTrait>(db: &C, sku_id: &str, quantity: i64) -> Result<Vec<(inventory::Model, location::Model)>> {
+    let rows = inventory::Entity::find()
+        .filter(inventory::Column::SkuId.eq(sku_id))
+        .filter(Expr::col(inventory::Column::OnHand).sub(Expr::col(inventory::Column::Reserved)).gte(quantity))
+        .all(db)
+        .await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.location_id.clone()).collect();
+    let locations = all_locations(db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let loc = locations.iter().find(|l| l.id == r.location_id)?.clone();
+            Some((r, loc))
+        })
+        .collect())
+}
+
+/// Reserves `quantity` at one location if, at this instant, enough is
+/// available: a single conditional UPDATE, so two orders racing for the
+/// last unit cannot both succeed.
+pub(crate) async fn try_reserve(txn: &DatabaseTransaction, sku_id: &str, location_id: &str, quantity: i64) -> Result<bool> {
+    let done = inventory::Entity::update_many()
+        .col_expr(inventory::Column::Reserved, Expr::col(inventory::Column::Reserved).add(quantity))
+        .col_expr(inventory::Column::UpdatedAt, now_micros().into())
+        .filter(inventory::Column::SkuId.eq(sku_id))
+        .filter(inventory::Column::LocationId.eq(location_id))
+        .filter(Expr::col(inventory::Column::OnHand).sub(Expr::col(inventory::Column::Reserved)).gte(quantity))
+        .exec(txn)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Releases a reservation (`ship` also takes the units off hand).
+pub(crate) async fn settle(txn: &DatabaseTransaction, sku_id: &str, location_id: &str, quantity: i64, ship: bool) -> Result<()> {
+    let mut update = inventory::Entity::update_many()
+        .col_expr(inventory::Column::Reserved, Expr::col(inventory::Column::Reserved).sub(quantity))
+        .col_expr(inventory::Column::UpdatedAt, now_micros().into());
+    if ship {
+        update = update.col_expr(inventory::Column::OnHand, Expr::col(inventory::Column::OnHand).sub(quantity));
+    }
+    let done = update
+        .filter(inventory::Column::SkuId.eq(sku_id))
+        .filter(inventory::Column::LocationId.eq(location_id))
+        .filter(inventory::Column::Reserved.gte(quantity))
+        .exec(txn)
+        .await?;
+    if done.rows_affected != 1 {
+        return Err(Error::conflict("the reservation to settle is not there"));
+    }
+    Ok(())
+}
