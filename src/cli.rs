@@ -11,7 +11,7 @@ use kit::service::{self, ServiceSpec};
 use kit::shutdown;
 
 /// Every service this build contains, in start order.
-pub const SERVICES: &[&ServiceSpec] = &[&member::SPEC, &store::SPEC];
+pub const SERVICES: &[&ServiceSpec] = &[&member::SPEC, &store::SPEC, &product::SPEC];
 
 #[derive(Parser, Debug)]
 #[command(

@@ -18,7 +18,7 @@ fn bigmember(dir: &std::path::Path) -> Command {
 
 /// Every service on a port the OS picks, so tests can run side by side.
 fn on_free_ports(cmd: &mut Command) -> &mut Command {
-    for service in ["MEMBER", "STORE"] {
+    for service in ["MEMBER", "STORE", "PRODUCT"] {
         cmd.env(format!("BIGMEMBER_SERVICES__{service}__PORT"), "0");
     }
     cmd
@@ -218,7 +218,10 @@ fn serve_takes_a_database_url_and_reports_bad_ones_clearly() {
         .output()
         .unwrap();
     assert!(!unknown.status.success());
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("possible values: member, store"));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("possible values: member, store, product")
+    );
 }
 
 #[test]

@@ -6,3 +6,53 @@
 
 pub mod domain;
 pub mod error;
+pub mod migration;
+pub mod schema;
+pub mod store;
+
+use axum::Router;
+use futures::FutureExt as _;
+use kit::service::{Background, ServiceContext, ServiceSpec, graphql_routes};
+use sea_orm_migration::MigratorTrait;
+
+/// How the CLI and the test harness know this service.
+pub static SPEC: ServiceSpec = ServiceSpec {
+    name: "product",
+    about: "catalogue, stock per location, orders that never oversell",
+    migrate: |db| migration::Migrator::up(db, None).boxed(),
+    routes,
+    seed_demo: |_| async { Ok("product: no demo catalogue yet".to_owned()) }.boxed(),
+    sdl: schema::sdl,
+    background,
+};
+
+fn routes(ctx: ServiceContext) -> Router {
+    graphql_routes(schema::build(ctx.db.clone()), ctx.keys.clone())
+}
+
+/// How often uncollected pickups are looked for.
+const PICKUP_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Cancels pickups not collected by their deadline, every minute.
+fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
+    let db = bg.ctx.db.clone();
+    let mut shutdown = bg.shutdown.clone();
+    vec![
+        async move {
+            loop {
+                match store::orders::expire_pickups(&db, kit::time::now_micros()).await {
+                    Ok(cancelled) if !cancelled.is_empty() => {
+                        tracing::info!(cancelled = cancelled.len(), "uncollected pickups cancelled")
+                    }
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(error = %err, "pickup expiry failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(PICKUP_EXPIRY_INTERVAL) => {}
+                    _ = shutdown.wait() => return,
+                }
+            }
+        }
+        .boxed(),
+    ]
+}

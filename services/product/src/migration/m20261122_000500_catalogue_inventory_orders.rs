@@ -127,7 +127,12 @@ fn int(col: impl IntoIden) -> ColumnDef {
     ColumnDef::new(col).big_integer().not_null().to_owned()
 }
 
-fn index(name: &str, table: impl IntoIden + 'static, cols: Vec<DynIden>, unique: bool) -> IndexCreateStatement {
+fn index(
+    name: &str,
+    table: impl IntoIden + 'static,
+    cols: Vec<DynIden>,
+    unique: bool,
+) -> IndexCreateStatement {
     let mut stmt = Index::create();
     stmt.name(name).table(table);
     for col in cols {
@@ -149,7 +154,11 @@ impl MigrationTrait for Migration {
                     .col(id(Products::Id).primary_key())
                     .col(id(Products::BrandId))
                     .col(ColumnDef::new(Products::Name).string_len(256).not_null())
-                    .col(ColumnDef::new(Products::NameLower).string_len(256).not_null())
+                    .col(
+                        ColumnDef::new(Products::NameLower)
+                            .string_len(256)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Products::Description).text().not_null())
                     .col(ColumnDef::new(Products::Category).string_len(64).not_null())
                     .col(int(Products::CreatedAt))
@@ -157,8 +166,22 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("idx_products_brand", Products::Table, vec![Products::BrandId.into_iden(), Products::Id.into_iden()], false)).await?;
-        manager.create_index(index("idx_products_category", Products::Table, vec![Products::Category.into_iden(), Products::Id.into_iden()], false)).await?;
+        manager
+            .create_index(index(
+                "idx_products_brand",
+                Products::Table,
+                vec![Products::BrandId.into_iden(), Products::Id.into_iden()],
+                false,
+            ))
+            .await?;
+        manager
+            .create_index(index(
+                "idx_products_category",
+                Products::Table,
+                vec![Products::Category.into_iden(), Products::Id.into_iden()],
+                false,
+            ))
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -167,14 +190,26 @@ impl MigrationTrait for Migration {
                     .col(id(Skus::ProductId))
                     .col(id(Skus::BrandId))
                     .col(ColumnDef::new(Skus::Attributes).text().not_null())
-                    .col(ColumnDef::new(Skus::Barcode).string_len(14).null().unique_key())
+                    .col(
+                        ColumnDef::new(Skus::Barcode)
+                            .string_len(14)
+                            .null()
+                            .unique_key(),
+                    )
                     .col(int(Skus::ListPriceFen).check(Expr::col(Skus::ListPriceFen).gt(0)))
                     .col(ColumnDef::new(Skus::Status).string_len(16).not_null())
                     .col(int(Skus::CreatedAt))
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("idx_skus_product", Skus::Table, vec![Skus::ProductId.into_iden()], false)).await?;
+        manager
+            .create_index(index(
+                "idx_skus_product",
+                Skus::Table,
+                vec![Skus::ProductId.into_iden()],
+                false,
+            ))
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -200,11 +235,25 @@ impl MigrationTrait for Migration {
                     .col(int(Inventory::Reserved).check(Expr::col(Inventory::Reserved).gte(0)))
                     .col(int(Inventory::UpdatedAt))
                     .check(Expr::col(Inventory::Reserved).lte(Expr::col(Inventory::OnHand)))
-                    .primary_key(Index::create().col(Inventory::SkuId).col(Inventory::LocationId))
+                    .primary_key(
+                        Index::create()
+                            .col(Inventory::SkuId)
+                            .col(Inventory::LocationId),
+                    )
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("idx_inventory_location", Inventory::Table, vec![Inventory::LocationId.into_iden(), Inventory::SkuId.into_iden()], false)).await?;
+        manager
+            .create_index(index(
+                "idx_inventory_location",
+                Inventory::Table,
+                vec![
+                    Inventory::LocationId.into_iden(),
+                    Inventory::SkuId.into_iden(),
+                ],
+                false,
+            ))
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -212,12 +261,28 @@ impl MigrationTrait for Migration {
                     .col(id(InventoryMovements::Id).primary_key())
                     .col(id(InventoryMovements::SkuId))
                     .col(id(InventoryMovements::LocationId))
-                    .col(ColumnDef::new(InventoryMovements::Kind).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(InventoryMovements::Kind)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(int(InventoryMovements::OnHandDelta))
                     .col(int(InventoryMovements::ReservedDelta))
-                    .col(ColumnDef::new(InventoryMovements::Reason).string_len(500).not_null())
-                    .col(ColumnDef::new(InventoryMovements::Reference).string_len(64).null())
-                    .col(ColumnDef::new(InventoryMovements::Actor).string_len(160).not_null())
+                    .col(
+                        ColumnDef::new(InventoryMovements::Reason)
+                            .string_len(500)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(InventoryMovements::Reference)
+                            .string_len(64)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(InventoryMovements::Actor)
+                            .string_len(160)
+                            .not_null(),
+                    )
                     .col(int(InventoryMovements::At))
                     .to_owned(),
             )
@@ -226,7 +291,11 @@ impl MigrationTrait for Migration {
             .create_index(index(
                 "idx_movements_sku_location",
                 InventoryMovements::Table,
-                vec![InventoryMovements::SkuId.into_iden(), InventoryMovements::LocationId.into_iden(), InventoryMovements::At.into_iden()],
+                vec![
+                    InventoryMovements::SkuId.into_iden(),
+                    InventoryMovements::LocationId.into_iden(),
+                    InventoryMovements::At.into_iden(),
+                ],
                 false,
             ))
             .await?;
@@ -244,8 +313,17 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Orders::Status).string_len(24).not_null())
                     .col(int(Orders::TotalFen))
                     .col(int(Orders::RefundedFen))
-                    .col(ColumnDef::new(Orders::IdempotencyKey).string_len(64).not_null().unique_key())
-                    .col(ColumnDef::new(Orders::RequestHash).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(Orders::IdempotencyKey)
+                            .string_len(64)
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Orders::RequestHash)
+                            .string_len(64)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Orders::PickupDeadline).big_integer().null())
                     .col(int(Orders::PlacedAt))
                     .col(ColumnDef::new(Orders::FulfilledAt).big_integer().null())
@@ -254,9 +332,33 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("idx_orders_member", Orders::Table, vec![Orders::MemberId.into_iden(), Orders::Id.into_iden()], false)).await?;
-        manager.create_index(index("idx_orders_store", Orders::Table, vec![Orders::StoreId.into_iden(), Orders::Id.into_iden()], false)).await?;
-        manager.create_index(index("idx_orders_pickup_due", Orders::Table, vec![Orders::Status.into_iden(), Orders::PickupDeadline.into_iden()], false)).await?;
+        manager
+            .create_index(index(
+                "idx_orders_member",
+                Orders::Table,
+                vec![Orders::MemberId.into_iden(), Orders::Id.into_iden()],
+                false,
+            ))
+            .await?;
+        manager
+            .create_index(index(
+                "idx_orders_store",
+                Orders::Table,
+                vec![Orders::StoreId.into_iden(), Orders::Id.into_iden()],
+                false,
+            ))
+            .await?;
+        manager
+            .create_index(index(
+                "idx_orders_pickup_due",
+                Orders::Table,
+                vec![
+                    Orders::Status.into_iden(),
+                    Orders::PickupDeadline.into_iden(),
+                ],
+                false,
+            ))
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -271,19 +373,38 @@ impl MigrationTrait for Migration {
                     .col(int(OrderLines::AmountFen))
                     .col(id(OrderLines::SourceLocationId))
                     .col(int(OrderLines::RefundedQuantity))
-                    .check(Expr::col(OrderLines::RefundedQuantity).lte(Expr::col(OrderLines::Quantity)))
+                    .check(
+                        Expr::col(OrderLines::RefundedQuantity)
+                            .lte(Expr::col(OrderLines::Quantity)),
+                    )
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("idx_order_lines_order", OrderLines::Table, vec![OrderLines::OrderId.into_iden()], false)).await?;
+        manager
+            .create_index(index(
+                "idx_order_lines_order",
+                OrderLines::Table,
+                vec![OrderLines::OrderId.into_iden()],
+                false,
+            ))
+            .await?;
         manager
             .create_table(
                 Table::create()
                     .table(Refunds::Table)
                     .col(id(Refunds::Id).primary_key())
                     .col(id(Refunds::OrderId))
-                    .col(ColumnDef::new(Refunds::IdempotencyKey).string_len(64).not_null().unique_key())
-                    .col(ColumnDef::new(Refunds::RequestHash).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(Refunds::IdempotencyKey)
+                            .string_len(64)
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Refunds::RequestHash)
+                            .string_len(64)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Refunds::Lines).text().not_null())
                     .col(int(Refunds::AmountFen))
                     .col(int(Refunds::CreatedAt))
@@ -303,7 +424,9 @@ impl MigrationTrait for Migration {
             Skus::Table.into_iden(),
             Products::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

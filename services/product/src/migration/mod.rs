@@ -10,7 +10,9 @@ pub struct Migrator;
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut all = kit::migration::kit_migrations();
-        all.push(Box::new(m20261122_000500_catalogue_inventory_orders::Migration));
+        all.push(Box::new(
+            m20261122_000500_catalogue_inventory_orders::Migration,
+        ));
         all
     }
 }

@@ -3,7 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sea_orm::sea_query::{Expr, LikeExpr};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
 
 use super::entities::{product, sku};
 use super::new_id;
@@ -33,7 +36,11 @@ pub async fn create_product(db: &DatabaseConnection, new: &NewProduct) -> Result
     create_product_with_id(db, &new_id(), new).await
 }
 
-pub async fn create_product_with_id(db: &DatabaseConnection, id: &str, new: &NewProduct) -> Result<product::Model> {
+pub async fn create_product_with_id(
+    db: &DatabaseConnection,
+    id: &str,
+    new: &NewProduct,
+) -> Result<product::Model> {
     let now = now_micros();
     Ok(product::ActiveModel {
         id: Set(id.to_owned()),
@@ -50,12 +57,23 @@ pub async fn create_product_with_id(db: &DatabaseConnection, id: &str, new: &New
 }
 
 /// Adds a SKU; a barcode already in use is a CONFLICT.
-pub async fn create_sku(db: &DatabaseConnection, product_id: &str, new: &NewSku) -> Result<sku::Model> {
+pub async fn create_sku(
+    db: &DatabaseConnection,
+    product_id: &str,
+    new: &NewSku,
+) -> Result<sku::Model> {
     create_sku_with_id(db, &new_id(), product_id, new).await
 }
 
-pub async fn create_sku_with_id(db: &DatabaseConnection, id: &str, product_id: &str, new: &NewSku) -> Result<sku::Model> {
-    let product = product_by_id(db, product_id).await?.ok_or_else(|| Error::not_found(format!("product {product_id} not found")))?;
+pub async fn create_sku_with_id(
+    db: &DatabaseConnection,
+    id: &str,
+    product_id: &str,
+    new: &NewSku,
+) -> Result<sku::Model> {
+    let product = product_by_id(db, product_id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("product {product_id} not found")))?;
     let row = sku::ActiveModel {
         id: Set(id.to_owned()),
         product_id: Set(product.id),
@@ -68,14 +86,24 @@ pub async fn create_sku_with_id(db: &DatabaseConnection, id: &str, product_id: &
     };
     match row.insert(db).await {
         Ok(sku) => Ok(sku),
-        Err(err) if kit::db::is_unique_violation(&err) => Err(Error::conflict("this barcode belongs to another SKU")),
+        Err(err) if kit::db::is_unique_violation(&err) => {
+            Err(Error::conflict("this barcode belongs to another SKU"))
+        }
         Err(err) => Err(err.into()),
     }
 }
 
 /// Changes a SKU's price or status.
-pub async fn update_sku(db: &DatabaseConnection, id: &str, price: Option<i64>, status: Option<SkuStatus>) -> Result<sku::Model> {
-    let current = sku::Entity::find_by_id(id.to_owned()).one(db).await?.ok_or_else(|| Error::not_found(format!("SKU {id} not found")))?;
+pub async fn update_sku(
+    db: &DatabaseConnection,
+    id: &str,
+    price: Option<i64>,
+    status: Option<SkuStatus>,
+) -> Result<sku::Model> {
+    let current = sku::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("SKU {id} not found")))?;
     let mut row: sku::ActiveModel = current.into();
     if let Some(price) = price {
         row.list_price_fen = Set(price);
@@ -90,18 +118,37 @@ pub async fn product_by_id<C: ConnectionTrait>(db: &C, id: &str) -> Result<Optio
     Ok(product::Entity::find_by_id(id.to_owned()).one(db).await?)
 }
 
-pub async fn products_by_ids<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<HashMap<String, product::Model>> {
-    let rows = product::Entity::find().filter(product::Column::Id.is_in(ids.iter().cloned())).all(db).await?;
+pub async fn products_by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: &[String],
+) -> Result<HashMap<String, product::Model>> {
+    let rows = product::Entity::find()
+        .filter(product::Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?;
     Ok(rows.into_iter().map(|p| (p.id.clone(), p)).collect())
 }
 
-pub async fn skus_by_ids<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<HashMap<String, sku::Model>> {
-    let rows = sku::Entity::find().filter(sku::Column::Id.is_in(ids.iter().cloned())).all(db).await?;
+pub async fn skus_by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: &[String],
+) -> Result<HashMap<String, sku::Model>> {
+    let rows = sku::Entity::find()
+        .filter(sku::Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?;
     Ok(rows.into_iter().map(|s| (s.id.clone(), s)).collect())
 }
 
-pub async fn skus_of_product<C: ConnectionTrait>(db: &C, product_id: &str) -> Result<Vec<sku::Model>> {
-    Ok(sku::Entity::find().filter(sku::Column::ProductId.eq(product_id)).order_by_asc(sku::Column::Id).all(db).await?)
+pub async fn skus_of_product<C: ConnectionTrait>(
+    db: &C,
+    product_id: &str,
+) -> Result<Vec<sku::Model>> {
+    Ok(sku::Entity::find()
+        .filter(sku::Column::ProductId.eq(product_id))
+        .order_by_asc(sku::Column::Id)
+        .all(db)
+        .await?)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -113,16 +160,29 @@ pub struct ProductFilter {
 
 /// Products, oldest first; `search` matches the name, case-insensitively
 /// and literally; `category` matches the category or anything under it.
-pub async fn list_products<C: ConnectionTrait>(db: &C, filter: &ProductFilter, page: &PageRequest) -> Result<(Vec<product::Model>, bool)> {
+pub async fn list_products<C: ConnectionTrait>(
+    db: &C,
+    filter: &ProductFilter,
+    page: &PageRequest,
+) -> Result<(Vec<product::Model>, bool)> {
     let mut query = product::Entity::find();
     if let Some(search) = &filter.search {
-        query = query.filter(Expr::col(product::Column::NameLower).like(LikeExpr::new(like_pattern(search)).escape('\\')));
+        query = query.filter(
+            Expr::col(product::Column::NameLower)
+                .like(LikeExpr::new(like_pattern(search)).escape('\\')),
+        );
     }
     if let Some(brand) = &filter.brand_id {
         query = query.filter(product::Column::BrandId.eq(brand.as_str()));
     }
     if let Some(category) = &filter.category {
-        let under = format!("{}/%", category.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let under = format!(
+            "{}/%",
+            category
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         query = query.filter(
             sea_orm::Condition::any()
                 .add(product::Column::Category.eq(category.as_str()))
@@ -132,6 +192,10 @@ pub async fn list_products<C: ConnectionTrait>(db: &C, filter: &ProductFilter, p
     if let Some(after) = &page.after {
         query = query.filter(product::Column::Id.gt(after.as_str()));
     }
-    let rows = query.order_by_asc(product::Column::Id).limit(page.fetch_limit()).all(db).await?;
+    let rows = query
+        .order_by_asc(product::Column::Id)
+        .limit(page.fetch_limit())
+        .all(db)
+        .await?;
     Ok(split_page(rows, page))
 }

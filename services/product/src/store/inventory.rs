@@ -4,8 +4,8 @@
 
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 
 use super::entities::{inventory, location, movement, sku};
@@ -16,7 +16,14 @@ use kit::auth::Actor;
 use kit::time::now_micros;
 
 /// Creates or moves a location. Stores keep the store service's id.
-pub async fn upsert_location(db: &DatabaseConnection, id: &str, kind: LocationKind, name: &str, lat: f64, lng: f64) -> Result<location::Model> {
+pub async fn upsert_location(
+    db: &DatabaseConnection,
+    id: &str,
+    kind: LocationKind,
+    name: &str,
+    lat: f64,
+    lng: f64,
+) -> Result<location::Model> {
     let row = location::ActiveModel {
         id: Set(id.to_owned()),
         kind: Set(kind.as_str().to_owned()),
@@ -28,20 +35,36 @@ pub async fn upsert_location(db: &DatabaseConnection, id: &str, kind: LocationKi
     location::Entity::insert(row)
         .on_conflict(
             OnConflict::column(location::Column::Id)
-                .update_columns([location::Column::Name, location::Column::Latitude, location::Column::Longitude, location::Column::UpdatedAt])
+                .update_columns([
+                    location::Column::Name,
+                    location::Column::Latitude,
+                    location::Column::Longitude,
+                    location::Column::UpdatedAt,
+                ])
                 .to_owned(),
         )
         .exec(db)
         .await?;
-    location_by_id(db, id).await?.ok_or_else(|| Error::not_found("location vanished"))
+    location_by_id(db, id)
+        .await?
+        .ok_or_else(|| Error::not_found("location vanished"))
 }
 
-pub async fn location_by_id<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<location::Model>> {
+pub async fn location_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+) -> Result<Option<location::Model>> {
     Ok(location::Entity::find_by_id(id.to_owned()).one(db).await?)
 }
 
-pub async fn all_locations<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<Vec<location::Model>> {
-    Ok(location::Entity::find().filter(location::Column::Id.is_in(ids.iter().cloned())).all(db).await?)
+pub async fn all_locations<C: ConnectionTrait>(
+    db: &C,
+    ids: &[String],
+) -> Result<Vec<location::Model>> {
+    Ok(location::Entity::find()
+        .filter(location::Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?)
 }
 
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,9 +88,15 @@ impl MovementKind {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [MovementKind::Receive, MovementKind::Adjust, MovementKind::Reserve, MovementKind::Release, MovementKind::Ship]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            MovementKind::Receive,
+            MovementKind::Adjust,
+            MovementKind::Reserve,
+            MovementKind::Release,
+            MovementKind::Ship,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -82,7 +111,11 @@ pub struct Movement<'a> {
     pub reference: Option<&'a str>,
 }
 
-pub(crate) async fn record(txn: &DatabaseTransaction, m: Movement<'_>, actor: &Actor) -> Result<()> {
+pub(crate) async fn record(
+    txn: &DatabaseTransaction,
+    m: Movement<'_>,
+    actor: &Actor,
+) -> Result<()> {
     movement::ActiveModel {
         id: Set(new_id()),
         sku_id: Set(m.sku_id.to_owned()),
@@ -111,11 +144,17 @@ pub async fn change_stock(
     reason: &str,
     actor: &Actor,
 ) -> Result<inventory::Model> {
-    if sku::Entity::find_by_id(sku_id.to_owned()).one(db).await?.is_none() {
+    if sku::Entity::find_by_id(sku_id.to_owned())
+        .one(db)
+        .await?
+        .is_none()
+    {
         return Err(Error::not_found(format!("SKU {sku_id} not found")));
     }
     if location_by_id(db, location_id).await?.is_none() {
-        return Err(Error::not_found(format!("location {location_id} not found")));
+        return Err(Error::not_found(format!(
+            "location {location_id} not found"
+        )));
     }
     let txn = db.begin().await?;
     let now = now_micros();
@@ -127,7 +166,11 @@ pub async fn change_stock(
         updated_at: Set(now),
     };
     match inventory::Entity::insert(row)
-        .on_conflict(OnConflict::columns([inventory::Column::SkuId, inventory::Column::LocationId]).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::columns([inventory::Column::SkuId, inventory::Column::LocationId])
+                .do_nothing()
+                .to_owned(),
+        )
         .exec(&txn)
         .await
     {
@@ -135,17 +178,36 @@ pub async fn change_stock(
         Err(e) => return Err(e.into()),
     }
     let moved = inventory::Entity::update_many()
-        .col_expr(inventory::Column::OnHand, Expr::col(inventory::Column::OnHand).add(delta))
+        .col_expr(
+            inventory::Column::OnHand,
+            Expr::col(inventory::Column::OnHand).add(delta),
+        )
         .col_expr(inventory::Column::UpdatedAt, now.into())
         .filter(inventory::Column::SkuId.eq(sku_id))
         .filter(inventory::Column::LocationId.eq(location_id))
-        .filter(Expr::col(inventory::Column::OnHand).add(delta).gte(Expr::col(inventory::Column::Reserved)))
+        .filter(
+            Expr::expr(Expr::col(inventory::Column::OnHand).add(delta))
+                .gte(Expr::col(inventory::Column::Reserved)),
+        )
         .exec(&txn)
         .await?;
     if moved.rows_affected != 1 {
         return Err(Error::conflict("on hand cannot go below what is reserved"));
     }
-    record(&txn, Movement { sku_id, location_id, kind, on_hand_delta: delta, reserved_delta: 0, reason, reference: None }, actor).await?;
+    record(
+        &txn,
+        Movement {
+            sku_id,
+            location_id,
+            kind,
+            on_hand_delta: delta,
+            reserved_delta: 0,
+            reason,
+            reference: None,
+        },
+        actor,
+    )
+    .await?;
     let after = inventory::Entity::find_by_id((sku_id.to_owned(), location_id.to_owned()))
         .one(&txn)
         .await?
@@ -155,7 +217,11 @@ pub async fn change_stock(
 }
 
 /// Stock rows of a location, for some SKUs (or all).
-pub async fn stock_at<C: ConnectionTrait>(db: &C, location_id: &str, sku_ids: Option<&[String]>) -> Result<Vec<inventory::Model>> {
+pub async fn stock_at<C: ConnectionTrait>(
+    db: &C,
+    location_id: &str,
+    sku_ids: Option<&[String]>,
+) -> Result<Vec<inventory::Model>> {
     let mut query = inventory::Entity::find().filter(inventory::Column::LocationId.eq(location_id));
     if let Some(ids) = sku_ids {
         query = query.filter(inventory::Column::SkuId.is_in(ids.iter().cloned()));
@@ -164,10 +230,19 @@ pub async fn stock_at<C: ConnectionTrait>(db: &C, location_id: &str, sku_ids: Op
 }
 
 /// Where a SKU has at least `quantity` available, with each location.
-pub async fn holders<C: ConnectionTrait>(db: &C, sku_id: &str, quantity: i64) -> Result<Vec<(inventory::Model, location::Model)>> {
+pub async fn holders<C: ConnectionTrait>(
+    db: &C,
+    sku_id: &str,
+    quantity: i64,
+) -> Result<Vec<(inventory::Model, location::Model)>> {
     let rows = inventory::Entity::find()
         .filter(inventory::Column::SkuId.eq(sku_id))
-        .filter(Expr::col(inventory::Column::OnHand).sub(Expr::col(inventory::Column::Reserved)).gte(quantity))
+        .filter(
+            Expr::expr(
+                Expr::col(inventory::Column::OnHand).sub(Expr::col(inventory::Column::Reserved)),
+            )
+            .gte(quantity),
+        )
         .all(db)
         .await?;
     let ids: Vec<String> = rows.iter().map(|r| r.location_id.clone()).collect();
@@ -184,25 +259,50 @@ pub async fn holders<C: ConnectionTrait>(db: &C, sku_id: &str, quantity: i64) ->
 /// Reserves `quantity` at one location if, at this instant, enough is
 /// available: a single conditional UPDATE, so two orders racing for the
 /// last unit cannot both succeed.
-pub(crate) async fn try_reserve(txn: &DatabaseTransaction, sku_id: &str, location_id: &str, quantity: i64) -> Result<bool> {
+pub(crate) async fn try_reserve(
+    txn: &DatabaseTransaction,
+    sku_id: &str,
+    location_id: &str,
+    quantity: i64,
+) -> Result<bool> {
     let done = inventory::Entity::update_many()
-        .col_expr(inventory::Column::Reserved, Expr::col(inventory::Column::Reserved).add(quantity))
+        .col_expr(
+            inventory::Column::Reserved,
+            Expr::col(inventory::Column::Reserved).add(quantity),
+        )
         .col_expr(inventory::Column::UpdatedAt, now_micros().into())
         .filter(inventory::Column::SkuId.eq(sku_id))
         .filter(inventory::Column::LocationId.eq(location_id))
-        .filter(Expr::col(inventory::Column::OnHand).sub(Expr::col(inventory::Column::Reserved)).gte(quantity))
+        .filter(
+            Expr::expr(
+                Expr::col(inventory::Column::OnHand).sub(Expr::col(inventory::Column::Reserved)),
+            )
+            .gte(quantity),
+        )
         .exec(txn)
         .await?;
     Ok(done.rows_affected == 1)
 }
 
 /// Releases a reservation (`ship` also takes the units off hand).
-pub(crate) async fn settle(txn: &DatabaseTransaction, sku_id: &str, location_id: &str, quantity: i64, ship: bool) -> Result<()> {
+pub(crate) async fn settle(
+    txn: &DatabaseTransaction,
+    sku_id: &str,
+    location_id: &str,
+    quantity: i64,
+    ship: bool,
+) -> Result<()> {
     let mut update = inventory::Entity::update_many()
-        .col_expr(inventory::Column::Reserved, Expr::col(inventory::Column::Reserved).sub(quantity))
+        .col_expr(
+            inventory::Column::Reserved,
+            Expr::col(inventory::Column::Reserved).sub(quantity),
+        )
         .col_expr(inventory::Column::UpdatedAt, now_micros().into());
     if ship {
-        update = update.col_expr(inventory::Column::OnHand, Expr::col(inventory::Column::OnHand).sub(quantity));
+        update = update.col_expr(
+            inventory::Column::OnHand,
+            Expr::col(inventory::Column::OnHand).sub(quantity),
+        );
     }
     let done = update
         .filter(inventory::Column::SkuId.eq(sku_id))

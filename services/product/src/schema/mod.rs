@@ -1,0 +1,62 @@
+//! The product subgraph: GraphQL types and thin resolvers over `store` and
+//! `domain`.
+
+mod inputs;
+mod mutation;
+mod query;
+mod types;
+
+use async_graphql::{Context, EmptySubscription, Schema};
+use kit::Caller;
+use sea_orm::DatabaseConnection;
+
+pub use mutation::Mutation;
+pub use query::Query;
+
+use crate::error::{Error, Result};
+
+pub type ProductSchema = Schema<Query, Mutation, EmptySubscription>;
+
+const MAX_DEPTH: usize = 12;
+const MAX_COMPLEXITY: usize = 5_000;
+
+pub fn build(db: DatabaseConnection) -> ProductSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .data(db)
+        .finish()
+}
+
+/// The SDL as served, for composition.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .finish()
+        .sdl_with_options(
+            async_graphql::SDLExportOptions::new()
+                .federation()
+                .compose_directive(),
+        )
+}
+
+pub(crate) fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
+    ctx.data_unchecked::<Caller>()
+}
+
+pub(crate) fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
+    ctx.data_unchecked::<DatabaseConnection>()
+}
+
+/// Stock at a location is run by operators, and by staff of that store.
+pub(crate) fn require_stock_keeper(caller: &Caller, location_id: &str) -> Result<()> {
+    caller.require_authenticated()?;
+    match caller {
+        Caller::Operator { .. } => Ok(()),
+        Caller::Staff { store_id, .. } if store_id == location_id => Ok(()),
+        _ => Err(Error::forbidden(
+            "only this store's staff or an operator may change its stock",
+        )),
+    }
+}

@@ -1,0 +1,290 @@
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object};
+use kit::auth::Actor;
+use kit::{ApiResult, Caller};
+
+use super::inputs::{
+    PlaceOrderInput, PointInput, ProductInput, RefundLineInput, SkuInput, parse_key,
+};
+use super::types::{Location, Order, Product, Sku, StockLevel};
+use super::{caller, db, require_stock_keeper};
+use crate::domain::catalogue::{SkuStatus, parse_price, parse_quantity};
+use crate::domain::clean_text;
+use crate::domain::order::Fulfilment;
+use crate::domain::sourcing::LocationKind;
+use crate::error::{Error, Result};
+use crate::store::catalogue;
+use crate::store::entities::order as order_row;
+use crate::store::inventory::{self, MovementKind};
+use crate::store::orders::{self, NewOrder};
+use kit::input::ForeignId;
+
+pub struct Mutation;
+
+/// Who may place an order, and for whom.
+fn authorize_order(caller: &Caller, new: &mut NewOrder) -> Result<()> {
+    match caller.require_authenticated()? {
+        Caller::Operator { .. } => Ok(()),
+        Caller::Member { member_id } => {
+            match &new.member_id {
+                Some(id) if id != member_id => {
+                    return Err(Error::forbidden("members order for themselves"));
+                }
+                _ => new.member_id = Some(member_id.clone()),
+            }
+            if new.fulfilment == Fulfilment::InStore {
+                return Err(Error::forbidden(
+                    "IN_STORE sales are made by staff at the till",
+                ));
+            }
+            Ok(())
+        }
+        Caller::Staff { store_id, .. } => match &new.store_id {
+            Some(s) if s == store_id => Ok(()),
+            None if new.fulfilment == Fulfilment::Ship => Ok(()),
+            _ => Err(Error::forbidden("staff sell for their own store")),
+        },
+        _ => Err(Error::forbidden("partners do not place orders here")),
+    }
+}
+
+/// Staff of the order's store, or operators.
+fn require_order_staff(caller: &Caller, order: &order_row::Model) -> Result<()> {
+    caller.require_authenticated()?;
+    match caller {
+        Caller::Operator { .. } => Ok(()),
+        Caller::Staff { store_id, .. } if order.store_id.as_deref() == Some(store_id.as_str()) => {
+            Ok(())
+        }
+        _ => Err(Error::forbidden(
+            "only the order's store staff or an operator may do this",
+        )),
+    }
+}
+
+async fn order_row(ctx: &Context<'_>, id: &str) -> Result<order_row::Model> {
+    orders::order_by_id(db(ctx), id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("order {id} not found")))
+}
+
+#[Object]
+impl Mutation {
+    /// Operators: adds a product.
+    async fn create_product(&self, ctx: &Context<'_>, input: ProductInput) -> ApiResult<Product> {
+        caller(ctx).require_operator()?;
+        let new = input.parse()?;
+        Ok(Product(Arc::new(
+            catalogue::create_product(db(ctx), &new).await?,
+        )))
+    }
+
+    /// Operators: adds a SKU to a product.
+    async fn add_sku(&self, ctx: &Context<'_>, product_id: ID, input: SkuInput) -> ApiResult<Sku> {
+        caller(ctx).require_operator()?;
+        let new = input.parse()?;
+        Ok(Sku(Arc::new(
+            catalogue::create_sku(db(ctx), &product_id, &new).await?,
+        )))
+    }
+
+    /// Operators: changes a SKU's price or status.
+    async fn update_sku(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        list_price_fen: Option<i64>,
+        status: Option<SkuStatus>,
+    ) -> ApiResult<Sku> {
+        caller(ctx).require_operator()?;
+        let price = list_price_fen.map(parse_price).transpose()?;
+        Ok(Sku(Arc::new(
+            catalogue::update_sku(db(ctx), &id, price, status).await?,
+        )))
+    }
+
+    /// Operators: creates or moves a warehouse.
+    async fn upsert_warehouse(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: String,
+        location: PointInput,
+    ) -> ApiResult<Location> {
+        caller(ctx).require_operator()?;
+        let id = ForeignId::parse("id", &id)?;
+        let at = location.parse()?;
+        let name = clean_text("name", &name, 128)?;
+        Ok(Location(Arc::new(
+            inventory::upsert_location(
+                db(ctx),
+                id.as_str(),
+                LocationKind::Warehouse,
+                &name,
+                at.lat(),
+                at.lng(),
+            )
+            .await?,
+        )))
+    }
+
+    /// Operators: makes a store (by the store service's id) a stock location.
+    async fn upsert_store_location(
+        &self,
+        ctx: &Context<'_>,
+        store_id: ID,
+        name: String,
+        location: PointInput,
+    ) -> ApiResult<Location> {
+        caller(ctx).require_operator()?;
+        let id = ForeignId::parse("storeId", &store_id)?;
+        let at = location.parse()?;
+        let name = clean_text("name", &name, 128)?;
+        Ok(Location(Arc::new(
+            inventory::upsert_location(
+                db(ctx),
+                id.as_str(),
+                LocationKind::Store,
+                &name,
+                at.lat(),
+                at.lng(),
+            )
+            .await?,
+        )))
+    }
+
+    /// Receives stock (operators, or staff for their store), with a reason.
+    async fn receive_stock(
+        &self,
+        ctx: &Context<'_>,
+        sku_id: ID,
+        location_id: ID,
+        quantity: i64,
+        reason: String,
+    ) -> ApiResult<StockLevel> {
+        require_stock_keeper(caller(ctx), &location_id)?;
+        let quantity = parse_quantity("quantity", quantity)?;
+        let reason = clean_text("reason", &reason, 500)?;
+        let row = inventory::change_stock(
+            db(ctx),
+            &sku_id,
+            &location_id,
+            quantity,
+            MovementKind::Receive,
+            &reason,
+            &Actor::of(caller(ctx)),
+        )
+        .await?;
+        Ok(StockLevel::from(row))
+    }
+
+    /// Corrects on-hand by `delta` (a count, damage...), with a reason. It
+    /// never goes below what is reserved (CONFLICT).
+    async fn adjust_stock(
+        &self,
+        ctx: &Context<'_>,
+        sku_id: ID,
+        location_id: ID,
+        delta: i64,
+        reason: String,
+    ) -> ApiResult<StockLevel> {
+        require_stock_keeper(caller(ctx), &location_id)?;
+        if delta == 0 || delta.abs() > 1_000_000 {
+            return Err(Error::invalid(
+                "delta",
+                "delta must be non-zero and at most 1000000 either way",
+            )
+            .into());
+        }
+        let reason = clean_text("reason", &reason, 500)?;
+        let row = inventory::change_stock(
+            db(ctx),
+            &sku_id,
+            &location_id,
+            delta,
+            MovementKind::Adjust,
+            &reason,
+            &Actor::of(caller(ctx)),
+        )
+        .await?;
+        Ok(StockLevel::from(row))
+    }
+
+    /// Places an order: every line reserved, or nothing (OUT_OF_STOCK names
+    /// the SKU). Retry with the same idempotencyKey safely.
+    async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> ApiResult<Order> {
+        let mut new = input.parse()?;
+        authorize_order(caller(ctx), &mut new)?;
+        Ok(Order::from(
+            orders::place_order(db(ctx), &new, &Actor::of(caller(ctx))).await?,
+        ))
+    }
+
+    /// Hands the order over (staff of its store, operators).
+    async fn fulfil_order(&self, ctx: &Context<'_>, order_id: ID) -> ApiResult<Order> {
+        let o = order_row(ctx, &order_id).await?;
+        require_order_staff(caller(ctx), &o)?;
+        Ok(Order::from(
+            orders::fulfil(db(ctx), &order_id, &Actor::of(caller(ctx))).await?,
+        ))
+    }
+
+    /// Cancels a placed order, releasing its stock (its member, staff of its
+    /// store, operators).
+    async fn cancel_order(&self, ctx: &Context<'_>, order_id: ID) -> ApiResult<Order> {
+        let o = order_row(ctx, &order_id).await?;
+        let own = matches!(caller(ctx), Caller::Member { member_id } if o.member_id.as_deref() == Some(member_id.as_str()));
+        if !own {
+            require_order_staff(caller(ctx), &o)?;
+        }
+        Ok(Order::from(
+            orders::cancel(
+                db(ctx),
+                &order_id,
+                "cancelled on request",
+                &Actor::of(caller(ctx)),
+            )
+            .await?,
+        ))
+    }
+
+    /// Refunds quantities of lines, never beyond what was sold (staff of the
+    /// order's store, operators). Retry with the same idempotencyKey safely.
+    async fn refund_order(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        lines: Vec<RefundLineInput>,
+        idempotency_key: String,
+    ) -> ApiResult<Order> {
+        let key = parse_key(&idempotency_key)?;
+        if lines.is_empty() {
+            return Err(Error::invalid("lines", "give at least one line").into());
+        }
+        let mut wanted: Vec<(String, i64)> = lines
+            .into_iter()
+            .map(|l| (l.line_id.0, l.quantity))
+            .collect();
+        wanted.sort();
+        if wanted.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(Error::invalid("lines", "each line may appear once").into());
+        }
+        let o = order_row(ctx, &order_id).await?;
+        require_order_staff(caller(ctx), &o)?;
+        Ok(Order::from(
+            orders::refund(db(ctx), &order_id, &wanted, &key).await?,
+        ))
+    }
+
+    /// Operators: cancels pickups not collected by their deadline now (also
+    /// run every minute by the service). Returns the cancelled order ids.
+    async fn expire_pickups(&self, ctx: &Context<'_>) -> ApiResult<Vec<ID>> {
+        caller(ctx).require_operator()?;
+        Ok(orders::expire_pickups(db(ctx), kit::time::now_micros())
+            .await?
+            .into_iter()
+            .map(ID)
+            .collect())
+    }
+}

@@ -1,0 +1,344 @@
+//! GraphQL output types of the product subgraph.
+
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use kit::paging::{PageRequest, encode_cursor};
+use kit::time::from_micros;
+use kit::{ApiResult, Caller};
+
+use super::{caller, db};
+use crate::domain::catalogue::SkuStatus;
+use crate::domain::order::{Fulfilment, OrderStatus};
+use crate::domain::sourcing::LocationKind;
+use crate::error::Error;
+use crate::store::catalogue::{self, ProductFilter};
+use crate::store::entities::{inventory, location, order, order_line, product, sku};
+use crate::store::{inventory as stock, orders};
+use kit::channel::Channel;
+
+#[derive(Clone)]
+pub struct Product(pub Arc<product::Model>);
+
+#[Object]
+impl Product {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn brand(&self) -> Brand {
+        Brand {
+            id: self.0.brand_id.clone(),
+        }
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn category(&self) -> &str {
+        &self.0.category
+    }
+    async fn skus(&self, ctx: &Context<'_>) -> ApiResult<Vec<Sku>> {
+        Ok(catalogue::skus_of_product(db(ctx), &self.0.id)
+            .await?
+            .into_iter()
+            .map(|s| Sku(Arc::new(s)))
+            .collect())
+    }
+}
+
+#[derive(Clone)]
+pub struct Sku(pub Arc<sku::Model>);
+
+#[Object]
+impl Sku {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn product(&self, ctx: &Context<'_>) -> ApiResult<Product> {
+        let p = catalogue::product_by_id(db(ctx), &self.0.product_id)
+            .await?
+            .ok_or_else(|| Error::not_found("product not found"))?;
+        Ok(Product(Arc::new(p)))
+    }
+    /// Size, colour...
+    async fn attributes(&self) -> Json<serde_json::Value> {
+        Json(serde_json::from_str(&self.0.attributes).unwrap_or_default())
+    }
+    async fn barcode(&self) -> Option<&str> {
+        self.0.barcode.as_deref()
+    }
+    async fn list_price_fen(&self) -> i64 {
+        self.0.list_price_fen
+    }
+    async fn status(&self) -> Option<SkuStatus> {
+        SkuStatus::parse(&self.0.status)
+    }
+}
+
+#[derive(Clone)]
+pub struct Location(pub Arc<location::Model>);
+
+#[Object]
+impl Location {
+    /// A store's id (as in the store service) or a warehouse's.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn kind(&self) -> Option<LocationKind> {
+        LocationKind::parse(&self.0.kind)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn latitude(&self) -> f64 {
+        self.0.latitude
+    }
+    async fn longitude(&self) -> f64 {
+        self.0.longitude
+    }
+}
+
+/// Stock of one SKU at one location.
+#[derive(SimpleObject, Clone)]
+pub struct StockLevel {
+    pub sku_id: ID,
+    pub location_id: ID,
+    pub on_hand: i64,
+    pub reserved: i64,
+    /// On hand less reserved.
+    pub available: i64,
+}
+
+impl From<inventory::Model> for StockLevel {
+    fn from(r: inventory::Model) -> Self {
+        Self {
+            available: r.on_hand - r.reserved,
+            sku_id: ID(r.sku_id),
+            location_id: ID(r.location_id),
+            on_hand: r.on_hand,
+            reserved: r.reserved,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Availability {
+    pub location: Location,
+    pub available: i64,
+    pub distance_meters: f64,
+}
+
+#[derive(Clone)]
+pub struct Order {
+    pub order: Arc<order::Model>,
+    pub lines: Arc<Vec<order_line::Model>>,
+}
+
+impl From<orders::PlacedOrder> for Order {
+    fn from(p: orders::PlacedOrder) -> Self {
+        Self {
+            order: Arc::new(p.order),
+            lines: Arc::new(p.lines),
+        }
+    }
+}
+
+#[Object]
+impl Order {
+    async fn id(&self) -> ID {
+        ID(self.order.id.clone())
+    }
+    async fn member(&self) -> Option<MemberRef> {
+        self.order.member_id.clone().map(|id| MemberRef { id })
+    }
+    async fn channel(&self) -> Option<Channel> {
+        Channel::parse(&self.order.channel)
+    }
+    async fn store(&self) -> Option<StoreRef> {
+        self.order.store_id.clone().map(|id| StoreRef { id })
+    }
+    async fn fulfilment(&self) -> Option<Fulfilment> {
+        Fulfilment::parse(&self.order.fulfilment)
+    }
+    async fn status(&self) -> Option<OrderStatus> {
+        OrderStatus::parse(&self.order.status)
+    }
+    async fn total_fen(&self) -> i64 {
+        self.order.total_fen
+    }
+    async fn refunded_fen(&self) -> i64 {
+        self.order.refunded_fen
+    }
+    async fn placed_at(&self) -> DateTime<Utc> {
+        from_micros(self.order.placed_at)
+    }
+    async fn fulfilled_at(&self) -> Option<DateTime<Utc>> {
+        self.order.fulfilled_at.map(from_micros)
+    }
+    async fn cancelled_at(&self) -> Option<DateTime<Utc>> {
+        self.order.cancelled_at.map(from_micros)
+    }
+    /// When an uncollected pickup is cancelled.
+    async fn pickup_deadline(&self) -> Option<DateTime<Utc>> {
+        self.order.pickup_deadline.map(from_micros)
+    }
+    async fn lines(&self) -> Vec<OrderLineView> {
+        self.lines.iter().cloned().map(OrderLineView).collect()
+    }
+}
+
+#[derive(Clone)]
+pub struct OrderLineView(pub order_line::Model);
+
+#[Object(name = "OrderLine")]
+impl OrderLineView {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn sku_id(&self) -> ID {
+        ID(self.0.sku_id.clone())
+    }
+    async fn brand(&self) -> Brand {
+        Brand {
+            id: self.0.brand_id.clone(),
+        }
+    }
+    async fn quantity(&self) -> i64 {
+        self.0.quantity
+    }
+    async fn unit_price_fen(&self) -> i64 {
+        self.0.unit_price_fen
+    }
+    async fn amount_fen(&self) -> i64 {
+        self.0.amount_fen
+    }
+    async fn refunded_quantity(&self) -> i64 {
+        self.0.refunded_quantity
+    }
+    /// Where the stock came from (the store itself, or a cloud-shelf source).
+    async fn source_location(&self, ctx: &Context<'_>) -> ApiResult<Option<Location>> {
+        Ok(stock::location_by_id(db(ctx), &self.0.source_location_id)
+            .await?
+            .map(|l| Location(Arc::new(l))))
+    }
+}
+
+/// May `caller` read `order`? The member who placed it, staff of its store,
+/// operators.
+pub fn may_read(caller: &Caller, order: &order::Model) -> bool {
+    match caller {
+        Caller::Operator { .. } => true,
+        Caller::Member { member_id } => order.member_id.as_deref() == Some(member_id.as_str()),
+        Caller::Staff { store_id, .. } => order.store_id.as_deref() == Some(store_id.as_str()),
+        _ => false,
+    }
+}
+
+/// A brand (owned by the alliance service); this service adds its products.
+pub struct Brand {
+    pub id: String,
+}
+
+#[Object]
+impl Brand {
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, Product, EmptyFields, EmptyFields>> {
+        let filter = ProductFilter {
+            brand_id: Some(self.id.clone()),
+            ..ProductFilter::default()
+        };
+        product_page(ctx, &filter, first, after).await
+    }
+}
+
+pub async fn product_page(
+    ctx: &Context<'_>,
+    filter: &ProductFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> ApiResult<Connection<String, Product, EmptyFields, EmptyFields>> {
+    let page = PageRequest::parse(first, after)?;
+    let (rows, has_next) = catalogue::list_products(db(ctx), filter, &page).await?;
+    let mut connection = Connection::new(page.after.is_some(), has_next);
+    connection.edges.extend(
+        rows.into_iter()
+            .map(|p| Edge::new(encode_cursor(&p.id), Product(Arc::new(p)))),
+    );
+    Ok(connection)
+}
+
+/// A store (owned by the store service); this service adds its stock.
+pub struct StoreRef {
+    pub id: String,
+}
+
+#[Object(name = "Store")]
+impl StoreRef {
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    /// Stock held at this store, for the SKUs asked (at most 100).
+    async fn inventory(&self, ctx: &Context<'_>, sku_ids: Vec<ID>) -> ApiResult<Vec<StockLevel>> {
+        if sku_ids.len() > 100 {
+            return Err(Error::invalid("skuIds", "at most 100 SKUs at a time").into());
+        }
+        let ids: Vec<String> = sku_ids.into_iter().map(|i| i.0).collect();
+        Ok(stock::stock_at(db(ctx), &self.id, Some(&ids))
+            .await?
+            .into_iter()
+            .map(StockLevel::from)
+            .collect())
+    }
+}
+
+/// A member (owned by the member service); this service adds their orders.
+pub struct MemberRef {
+    pub id: String,
+}
+
+#[Object(name = "Member")]
+impl MemberRef {
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    /// The member's orders, newest first (the member, operators).
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, Order, EmptyFields, EmptyFields>> {
+        match caller(ctx).require_authenticated()? {
+            Caller::Operator { .. } => {}
+            Caller::Member { member_id } if *member_id == self.id => {}
+            _ => return Err(Error::forbidden("a member's orders are theirs").into()),
+        }
+        let page = PageRequest::parse(first, after)?;
+        let (rows, has_next) = orders::orders_of_member(db(ctx), &self.id, &page).await?;
+        let ids: Vec<String> = rows.iter().map(|o| o.id.clone()).collect();
+        let mut lines = orders::lines_of_orders(db(ctx), &ids).await?;
+        let mut connection = Connection::new(page.after.is_some(), has_next);
+        connection.edges.extend(rows.into_iter().map(|o| {
+            let l = lines.remove(&o.id).unwrap_or_default();
+            Edge::new(
+                encode_cursor(&o.id),
+                Order {
+                    order: Arc::new(o),
+                    lines: Arc::new(l),
+                },
+            )
+        }));
+        Ok(connection)
+    }
+}

@@ -1,0 +1,206 @@
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn operators_build_the_catalogue_and_anyone_browses_it() {
+    let app = spawn().await;
+    let tee = sku(&app, "apparel", "Cotton Tee", 9_900).await;
+    sku(&app, "apparel", "Linen Shirt", 29_900).await;
+    let beans = op(&app, "mutation { createProduct(input: { brandId: \"coffee\", name: \"Yunnan 100% Beans_\", category: \"coffee/beans\" }) { id } }", json!({})).await;
+    assert!(beans["createProduct"]["id"].is_string());
+
+    let list = |q: &'static str| app.graphql(None, q, json!({}));
+    let names = |r: &serde_json::Value| -> Vec<String> {
+        r["products"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(
+            list("{ products(search: \"tee\") { edges { node { name } } } }")
+                .await
+                .ok()
+        ),
+        ["Cotton Tee"]
+    );
+    assert_eq!(
+        names(
+            list("{ products(search: \"100%\") { edges { node { name } } } }")
+                .await
+                .ok()
+        ),
+        ["Yunnan 100% Beans_"],
+        "% is literal"
+    );
+    assert_eq!(
+        names(
+            list("{ products(search: \"_\") { edges { node { name } } } }")
+                .await
+                .ok()
+        ),
+        ["Yunnan 100% Beans_"],
+        "_ is literal"
+    );
+    assert_eq!(
+        names(
+            list("{ products(brandId: \"apparel\") { edges { node { name } } } }")
+                .await
+                .ok()
+        )
+        .len(),
+        2
+    );
+    assert_eq!(
+        names(
+            list("{ products(category: \"coffee\") { edges { node { name } } } }")
+                .await
+                .ok()
+        ),
+        ["Yunnan 100% Beans_"],
+        "category includes what is under it"
+    );
+    let page = list("{ products(first: 2) { pageInfo { hasNextPage } edges { node { skus { listPriceFen attributes status } } } } }").await;
+    assert_eq!(page.ok()["products"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(
+        page.ok()["products"]["edges"][0]["node"]["skus"][0],
+        json!({ "listPriceFen": 9_900, "attributes": { "size": "M" }, "status": "ACTIVE" })
+    );
+
+    let brand = app.graphql(None, "query($r: [_Any!]!) { _entities(representations: $r) { ... on Brand { products { edges { node { name } } } } } }", json!({ "r": [{ "__typename": "Brand", "id": "coffee" }] })).await;
+    assert_eq!(
+        brand.ok()["_entities"][0]["products"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let denied = app.graphql(Some(&staff(&app, "store-a")), "mutation { createProduct(input: { brandId: \"x\", name: \"x\", category: \"x\" }) { id } }", json!({})).await;
+    assert_eq!(denied.error_code(), Some("FORBIDDEN"));
+    let discontinued = op(
+        &app,
+        "mutation($s: ID!) { updateSku(id: $s, status: DISCONTINUED) { status } }",
+        json!({ "s": tee }),
+    )
+    .await;
+    assert_eq!(discontinued["updateSku"]["status"], "DISCONTINUED");
+}
+
+#[tokio::test]
+async fn catalogue_inputs_are_checked() {
+    let app = spawn().await;
+    let t = app.operator_token();
+    for (q, field) in [
+        (
+            "mutation { createProduct(input: { brandId: \"a\", name: \" \", category: \"x\" }) { id } }",
+            "name",
+        ),
+        (
+            "mutation { createProduct(input: { brandId: \"a\", name: \"n\", category: \"Bad Cat\" }) { id } }",
+            "category",
+        ),
+        (
+            "mutation { createProduct(input: { brandId: \"a b\", name: \"n\", category: \"x\" }) { id } }",
+            "brandId",
+        ),
+        (
+            "{ products(category: \"UPPER\") { edges { cursor } } }",
+            "category",
+        ),
+        ("{ products(first: 0) { edges { cursor } } }", "first"),
+    ] {
+        let r = app.graphql(Some(&t), q, json!({})).await;
+        assert_eq!(r.error_field(), Some(field), "{q}: {}", r.body);
+    }
+    let p = op(&app, "mutation { createProduct(input: { brandId: \"a\", name: \"n\", category: \"x\" }) { id } }", json!({})).await;
+    let pid = p["createProduct"]["id"].as_str().unwrap();
+    let add = "mutation($p: ID!, $i: SkuInput!) { addSku(productId: $p, input: $i) { id } }";
+    for (input, field) in [
+        (json!({ "listPriceFen": 0 }), "listPriceFen"),
+        (json!({ "listPriceFen": 1, "barcode": "12" }), "barcode"),
+    ] {
+        assert_eq!(
+            app.graphql(Some(&t), add, json!({ "p": pid, "i": input }))
+                .await
+                .error_field(),
+            Some(field)
+        );
+    }
+    app.graphql(
+        Some(&t),
+        add,
+        json!({ "p": pid, "i": { "listPriceFen": 1, "barcode": "6901234567892" } }),
+    )
+    .await
+    .ok();
+    let dup = app
+        .graphql(
+            Some(&t),
+            add,
+            json!({ "p": pid, "i": { "listPriceFen": 1, "barcode": "6901234567892" } }),
+        )
+        .await;
+    assert_eq!(dup.error_code(), Some("CONFLICT"));
+}
+
+#[tokio::test]
+async fn stock_changes_are_audited_kept_by_the_right_people_and_found_nearest_first() {
+    let app = spawn().await;
+    locations(&app).await;
+    let tee = sku(&app, "apparel", "Tee", 9_900).await;
+    receive(&app, &tee, "wh-minhang", 100).await;
+    receive(&app, &tee, "store-c", 5).await;
+    let staff_a = staff(&app, "store-a");
+    let own = app.graphql(Some(&staff_a), "mutation($s: ID!) { receiveStock(skuId: $s, locationId: \"store-a\", quantity: 3, reason: \"transfer in\") { onHand available } }", json!({ "s": tee })).await;
+    assert_eq!(
+        own.ok()["receiveStock"],
+        json!({ "onHand": 3, "available": 3 })
+    );
+    let other = app.graphql(Some(&staff_a), "mutation($s: ID!) { receiveStock(skuId: $s, locationId: \"store-b\", quantity: 3, reason: \"x\") { onHand } }", json!({ "s": tee })).await;
+    assert_eq!(other.error_code(), Some("FORBIDDEN"));
+    let adjust = app.graphql(Some(&staff_a), "mutation($s: ID!) { adjustStock(skuId: $s, locationId: \"store-a\", delta: -1, reason: \"damaged\") { onHand } }", json!({ "s": tee })).await;
+    assert_eq!(adjust.ok()["adjustStock"]["onHand"], 2);
+    let too_far = app.graphql(Some(&staff_a), "mutation($s: ID!) { adjustStock(skuId: $s, locationId: \"store-a\", delta: -5, reason: \"count\") { onHand } }", json!({ "s": tee })).await;
+    assert_eq!(too_far.error_code(), Some("CONFLICT"));
+    let no_reason = app.graphql(Some(&staff_a), "mutation($s: ID!) { receiveStock(skuId: $s, locationId: \"store-a\", quantity: 1, reason: \" \") { onHand } }", json!({ "s": tee })).await;
+    assert_eq!(no_reason.error_field(), Some("reason"));
+
+    let near = app
+        .graphql(None, "query($s: ID!) { availability(skuId: $s, near: { lat: 31.23, lng: 121.47 }) { available location { id kind } distanceMeters } }", json!({ "s": tee }))
+        .await;
+    let ids: Vec<&str> = near.ok()["availability"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["location"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["store-a", "wh-minhang", "store-c"]);
+
+    use sea_orm::{EntityTrait, QueryOrder};
+    let moves = product::store::entities::movement::Entity::find()
+        .order_by_asc(product::store::entities::movement::Column::At)
+        .all(app.db())
+        .await
+        .unwrap();
+    let trail: Vec<(&str, i64, &str)> = moves
+        .iter()
+        .map(|m| (m.kind.as_str(), m.on_hand_delta, m.reason.as_str()))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            ("RECEIVE", 100, "delivery"),
+            ("RECEIVE", 5, "delivery"),
+            ("RECEIVE", 3, "transfer in"),
+            ("ADJUST", -1, "damaged")
+        ]
+    );
+    assert!(
+        moves[2].actor.starts_with("staff:"),
+        "who did it is recorded"
+    );
+}

@@ -1,0 +1,7 @@
+//! The product subgraph driven over HTTP, on SQLite by default and on
+//! PostgreSQL when BIGMEMBER_TEST_DATABASE_URL is set.
+
+mod catalogue;
+mod concurrency;
+mod orders;
+mod support;
