@@ -56,6 +56,8 @@ enum Command {
     Seed(SeedArgs),
     /// Sign a bearer token with the configured secret (for development and demos).
     Token(TokenArgs),
+    /// Run a periodic job once, now (they also run every minute under `up`).
+    Job(JobArgs),
 }
 
 #[derive(Args, Debug)]
@@ -95,6 +97,19 @@ struct SeedArgs {
     demo: bool,
     #[command(flatten)]
     target: TargetArgs,
+}
+
+#[derive(Args, Debug)]
+struct JobArgs {
+    /// expire-pickups (product) or approve-commissions (store).
+    #[arg(value_parser = job_names())]
+    name: String,
+}
+
+fn job_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        SERVICES.iter().flat_map(|s| s.jobs.iter().map(|j| j.name)),
+    )
 }
 
 #[derive(Args, Debug)]
@@ -165,6 +180,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Migrate(target) => migrate(&config, target.service.as_deref()).await,
         Command::Seed(args) => seed(&config, args.target.service.as_deref()).await,
         Command::Token(args) => token(&config, args),
+        Command::Job(args) => job(&config, &args.name).await,
     }
 }
 
@@ -359,6 +375,21 @@ fn print_demo_tokens(keys: &JwtKeys) {
         "  partner coffee: {}",
         keys.issue(TokenRequest::partner("demo-key-coffee", "coffee"), day)
     );
+}
+
+async fn job(config: &Config, name: &str) -> anyhow::Result<()> {
+    let _telemetry = kit::telemetry::init("job", &config.log)?;
+    let (spec, job) = SERVICES
+        .iter()
+        .find_map(|s| s.jobs.iter().find(|j| j.name == name).map(|j| (*s, j)))
+        .with_context(|| format!("no job named {name}"))?;
+    let keys = JwtKeys::hs256(&config.jwt_secret()?);
+    let ctx = prepare(config, spec, &keys).await?;
+    let summary = (job.run)(&ctx.db)
+        .await
+        .with_context(|| format!("{}: job {name} failed", spec.name))?;
+    println!("{}: {summary}", spec.name);
+    Ok(())
 }
 
 fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {

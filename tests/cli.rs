@@ -247,8 +247,15 @@ fn migrate_and_token_and_help() {
             && migrated.contains("store: migrations applied"),
         "{migrated}"
     );
+    let expired = run_ok(bigmember(dir.path()).args(["job", "expire-pickups"]));
+    assert_eq!(
+        expired.trim(),
+        "product: 0 uncollected pickup order(s) cancelled"
+    );
+    let approved = run_ok(bigmember(dir.path()).args(["job", "approve-commissions"]));
+    assert_eq!(approved.trim(), "store: 0 commission(s) approved");
     let help = run_ok(bigmember(dir.path()).arg("--help"));
-    for word in ["up", "serve", "migrate", "seed", "token"] {
+    for word in ["up", "serve", "migrate", "seed", "token", "job"] {
         assert!(help.contains(word), "{help}");
     }
     let staff = bigmember(dir.path())

@@ -42,6 +42,15 @@ impl FromRef<ServiceContext> for JwtKeys {
 
 pub type MigrateFn = for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
 pub type BackgroundFn = fn(Background) -> Vec<BoxFuture<'static, ()>>;
+pub type JobFn = for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<String>>;
+
+/// A periodic job that an operator can also run by hand
+/// (`bigmember job <name>`).
+pub struct Job {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub run: JobFn,
+}
 
 /// What a service's background work (event consumers, periodic jobs) gets.
 #[derive(Clone)]
@@ -68,6 +77,8 @@ pub struct ServiceSpec {
     pub sdl: fn() -> String,
     /// Long-running work beside the server; each future ends on shutdown.
     pub background: BackgroundFn,
+    /// Jobs runnable from the CLI (they also run in `background`).
+    pub jobs: &'static [Job],
 }
 
 /// Connects to `database_url`, applies migrations and builds the context.

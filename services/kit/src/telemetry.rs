@@ -37,7 +37,10 @@ pub fn init(process: &str, filter: &str) -> anyhow::Result<TelemetryGuard> {
         .with_tracer(provider.tracer("bigmember"))
         .with_filter(LevelFilter::INFO)
         .boxed();
+    // Logs go to stderr: stdout is for what a command prints (URLs, tokens,
+    // summaries), so scripts can capture it.
     let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
         .with_target(true)
         .with_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
         .boxed();

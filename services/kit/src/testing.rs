@@ -35,6 +35,7 @@ pub static FEED_ONLY: ServiceSpec = ServiceSpec {
     },
     sdl: String::new,
     background: |_| Vec::new(),
+    jobs: &[],
 };
 
 struct KitOnly;

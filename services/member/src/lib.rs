@@ -25,6 +25,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     sdl: schema::sdl,
     // The member service reads no other service's events.
     background: |_| Vec::new(),
+    jobs: &[],
 };
 
 fn routes(ctx: ServiceContext) -> Router {

@@ -8,11 +8,12 @@ pub mod domain;
 pub mod error;
 pub mod migration;
 pub mod schema;
+mod seed;
 pub mod store;
 
 use axum::Router;
 use futures::FutureExt as _;
-use kit::service::{Background, ServiceContext, ServiceSpec, graphql_routes};
+use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes};
 use sea_orm_migration::MigratorTrait;
 
 /// How the CLI and the test harness know this service.
@@ -21,9 +22,23 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     about: "catalogue, stock per location, orders that never oversell",
     migrate: |db| migration::Migrator::up(db, None).boxed(),
     routes,
-    seed_demo: |_| async { Ok("product: no demo catalogue yet".to_owned()) }.boxed(),
+    seed_demo: |db| seed::demo(db).boxed(),
     sdl: schema::sdl,
     background,
+    jobs: &[Job {
+        name: "expire-pickups",
+        about: "cancel pickup orders not collected by their deadline, releasing their stock",
+        run: |db| {
+            async move {
+                let cancelled = store::orders::expire_pickups(db, kit::time::now_micros()).await?;
+                Ok(format!(
+                    "{} uncollected pickup order(s) cancelled",
+                    cancelled.len()
+                ))
+            }
+            .boxed()
+        },
+    }],
 };
 
 fn routes(ctx: ServiceContext) -> Router {

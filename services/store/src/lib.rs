@@ -15,7 +15,7 @@ pub mod store;
 use axum::Router;
 use futures::FutureExt as _;
 use kit::events::consumer::FeedConsumer;
-use kit::service::{Background, ServiceContext, ServiceSpec, graphql_routes};
+use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes};
 use sea_orm_migration::MigratorTrait;
 
 /// How the CLI and the test harness know this service.
@@ -27,6 +27,17 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     seed_demo: |db| seed::demo(db).boxed(),
     sdl: schema::sdl,
     background,
+    jobs: &[Job {
+        name: "approve-commissions",
+        about: "approve commissions whose after-sales window has closed",
+        run: |db| {
+            async move {
+                let n = store::commissions::approve_due(db, kit::time::now_micros()).await?;
+                Ok(format!("{n} commission(s) approved"))
+            }
+            .boxed()
+        },
+    }],
 };
 
 /// Reads the member feed (attribution) and the order feed (commissions),
