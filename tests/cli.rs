@@ -114,6 +114,92 @@ fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
     assert!(clean);
 }
 
+/// Under `up`, the services read each other's feeds: a demo member who
+/// registered through guide demo-guide-00's code is that guide's, and an
+/// order they place credits the guide a commission.
+#[tokio::test]
+async fn up_runs_the_consumers_between_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = bigmember(dir.path());
+    on_free_ports(
+        up.args(["up", "--demo"])
+            .env("BIGMEMBER_EVENTS__POLL_INTERVAL_MS", "50"),
+    );
+    let running = Running::start(up);
+    let member_url = graphql_url(&running.wait_for("/graphql"));
+    let store_url = graphql_url(&running.wait_for("/graphql"));
+    let product_url = graphql_url(&running.wait_for("/graphql"));
+    running.wait_for("Press Ctrl-C");
+    let token = |role: &[&str]| {
+        run_ok(bigmember(dir.path()).arg("token").args(role))
+            .trim()
+            .to_owned()
+    };
+    let operator = token(&["--role", "operator"]);
+    let client = reqwest::Client::new();
+    let ask = |url: &str, token: &str, query: &str| {
+        let request = client
+            .post(url)
+            .bearer_auth(token)
+            .json(&json!({ "query": query }));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let found = ask(
+        &member_url,
+        &operator,
+        "{ memberByIdentity(channel: APP, externalId: \"demo-app-0000\") { id guideCode } }",
+    )
+    .await;
+    let member_id = found["data"]["memberByIdentity"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        found["data"]["memberByIdentity"]["guideCode"],
+        "demo-guide-00"
+    );
+
+    let order = format!(
+        "mutation {{ placeOrder(input: {{ channel: APP, storeId: \"demo-store-00\", fulfilment: PICKUP_IN_STORE, lines: [{{ skuId: \"demo-sku-00-1\", quantity: 1 }}], idempotencyKey: \"cli-test-order-1\" }}) {{ id totalFen }} }}"
+    );
+    let placed = ask(
+        &product_url,
+        &token(&["--role", "member", "--sub", &member_id]),
+        &order,
+    )
+    .await;
+    assert_eq!(placed["data"]["placeOrder"]["totalFen"], 9_900, "{placed}");
+
+    let (from, to) = (
+        chrono::Utc::now() - chrono::Duration::days(1),
+        chrono::Utc::now() + chrono::Duration::days(1),
+    );
+    let commissions = format!(
+        "{{ guide(id: \"demo-guide-00\") {{ members {{ edges {{ node {{ member {{ id }} }} }} }} commissions(period: {{ from: \"{}\", to: \"{}\" }}) {{ pendingFen }} }} }}",
+        from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = ask(&store_url, &operator, &commissions).await;
+        if last["data"]["guide"]["commissions"]["pendingFen"] == 198 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        last["data"]["guide"]["members"]["edges"][0]["node"]["member"]["id"],
+        member_id.as_str(),
+        "attributed from the member feed: {last}"
+    );
+    assert_eq!(
+        last["data"]["guide"]["commissions"]["pendingFen"], 198,
+        "2% of 99 yuan, from the order feed: {last}"
+    );
+    let (clean, _) = running.terminate();
+    assert!(clean);
+}
+
 #[tokio::test]
 async fn seed_then_up_serves_the_demo_data_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();

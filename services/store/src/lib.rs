@@ -59,7 +59,42 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
             "no member service configured: registrations through guide codes are not attributed"
         ),
     }
+    match bg.peers.get("product") {
+        Some(url) => {
+            let consumer = FeedConsumer::new(
+                events::ORDER_FEED,
+                url,
+                bg.ctx.db.clone(),
+                bg.ctx.keys.clone(),
+                events::OrderFeed,
+            );
+            tasks.push(consumer.run(bg.poll_interval, bg.shutdown.clone()).boxed());
+        }
+        None => tracing::warn!("no product service configured: orders credit no commissions"),
+    }
+    tasks.push(approve_commissions(bg.ctx.db.clone(), bg.shutdown.clone()).boxed());
     tasks
+}
+
+/// How often due commissions are approved.
+const APPROVAL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Approves commissions whose after-sales window has closed, every minute.
+async fn approve_commissions(
+    db: sea_orm::DatabaseConnection,
+    mut shutdown: kit::shutdown::Shutdown,
+) {
+    loop {
+        match store::commissions::approve_due(&db, kit::time::now_micros()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(approved = n, "commissions approved"),
+            Err(err) => tracing::warn!(error = %err, "commission approval failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(APPROVAL_INTERVAL) => {}
+            _ = shutdown.wait() => return,
+        }
+    }
 }
 
 fn routes(ctx: ServiceContext) -> Router {
