@@ -159,13 +159,11 @@ async fn up_runs_the_consumers_between_services() {
         "demo-guide-00"
     );
 
-    let order = format!(
-        "mutation {{ placeOrder(input: {{ channel: APP, storeId: \"demo-store-00\", fulfilment: PICKUP_IN_STORE, lines: [{{ skuId: \"demo-sku-00-1\", quantity: 1 }}], idempotencyKey: \"cli-test-order-1\" }}) {{ id totalFen }} }}"
-    );
+    let order = "mutation { placeOrder(input: { channel: APP, storeId: \"demo-store-00\", fulfilment: PICKUP_IN_STORE, lines: [{ skuId: \"demo-sku-00-1\", quantity: 1 }], idempotencyKey: \"cli-test-order-1\" }) { id totalFen } }";
     let placed = ask(
         &product_url,
         &token(&["--role", "member", "--sub", &member_id]),
-        &order,
+        order,
     )
     .await;
     assert_eq!(placed["data"]["placeOrder"]["totalFen"], 9_900, "{placed}");

@@ -43,56 +43,69 @@ const STORES: [(f64, f64); 30] = [
     (30.9060, 121.9290),
 ];
 
-const CATALOGUE: [(&str, &str, &str, &[(&str, i64)]); 9] = [
-    (
-        "apparel",
-        "Cotton Tee",
-        "apparel/tops",
-        &[("S", 9_900), ("M", 9_900), ("L", 9_900)],
-    ),
-    (
-        "apparel",
-        "Linen Shirt",
-        "apparel/tops",
-        &[("M", 29_900), ("L", 29_900)],
-    ),
-    (
-        "apparel",
-        "Denim Jacket",
-        "apparel/outerwear",
-        &[("M", 59_900)],
-    ),
-    (
-        "coffee",
-        "Yunnan Beans 250g",
-        "coffee/beans",
-        &[("whole", 6_800), ("ground", 6_800)],
-    ),
-    (
-        "coffee",
-        "Cold Brew Bottle",
-        "coffee/drinks",
-        &[("330ml", 2_500)],
-    ),
-    ("coffee", "Ceramic Mug", "coffee/gear", &[("white", 4_900)]),
-    (
-        "cinema",
-        "Movie Ticket",
-        "cinema/tickets",
-        &[("standard", 5_500), ("imax", 9_000)],
-    ),
-    (
-        "cinema",
-        "Popcorn Bucket",
-        "cinema/snacks",
-        &[("large", 3_200)],
-    ),
-    (
-        "cinema",
-        "Gift Card 100",
-        "cinema/gifts",
-        &[("card", 10_000)],
-    ),
+/// A demo product: brand, name, category and its variants with prices.
+struct DemoProduct {
+    brand: &'static str,
+    name: &'static str,
+    category: &'static str,
+    variants: &'static [(&'static str, i64)],
+}
+
+const CATALOGUE: [DemoProduct; 9] = [
+    DemoProduct {
+        brand: "apparel",
+        name: "Cotton Tee",
+        category: "apparel/tops",
+        variants: &[("S", 9_900), ("M", 9_900), ("L", 9_900)],
+    },
+    DemoProduct {
+        brand: "apparel",
+        name: "Linen Shirt",
+        category: "apparel/tops",
+        variants: &[("M", 29_900), ("L", 29_900)],
+    },
+    DemoProduct {
+        brand: "apparel",
+        name: "Denim Jacket",
+        category: "apparel/outerwear",
+        variants: &[("M", 59_900)],
+    },
+    DemoProduct {
+        brand: "coffee",
+        name: "Yunnan Beans 250g",
+        category: "coffee/beans",
+        variants: &[("whole", 6_800), ("ground", 6_800)],
+    },
+    DemoProduct {
+        brand: "coffee",
+        name: "Cold Brew Bottle",
+        category: "coffee/drinks",
+        variants: &[("330ml", 2_500)],
+    },
+    DemoProduct {
+        brand: "coffee",
+        name: "Ceramic Mug",
+        category: "coffee/gear",
+        variants: &[("white", 4_900)],
+    },
+    DemoProduct {
+        brand: "cinema",
+        name: "Movie Ticket",
+        category: "cinema/tickets",
+        variants: &[("standard", 5_500), ("imax", 9_000)],
+    },
+    DemoProduct {
+        brand: "cinema",
+        name: "Popcorn Bucket",
+        category: "cinema/snacks",
+        variants: &[("large", 3_200)],
+    },
+    DemoProduct {
+        brand: "cinema",
+        name: "Gift Card 100",
+        category: "cinema/gifts",
+        variants: &[("card", 10_000)],
+    },
 ];
 
 pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
@@ -118,7 +131,16 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
     )
     .await?;
     let mut created = 0;
-    for (p, (brand, name, category, variants)) in CATALOGUE.iter().enumerate() {
+    for (
+        p,
+        DemoProduct {
+            brand,
+            name,
+            category,
+            variants,
+        },
+    ) in CATALOGUE.iter().enumerate()
+    {
         let product_id = format!("demo-product-{p:02}");
         if catalogue::product_by_id(db, &product_id).await?.is_some() {
             continue;
