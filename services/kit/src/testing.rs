@@ -59,6 +59,23 @@ impl TestApp {
     }
 }
 
+/// The databases a bench runs on: SQLite, then PostgreSQL at
+/// `BIGMEMBER_BENCH_POSTGRES_URL` (default the local test database) when it
+/// answers; an unreachable one is reported and left out.
+pub async fn bench_databases() -> Vec<(&'static str, TestDatabase)> {
+    let mut out = vec![("sqlite", TestDatabase::sqlite())];
+    let url = std::env::var("BIGMEMBER_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/bigmember_test".into());
+    match db::connect(&url, ConnectSettings::default(), None).await {
+        Ok(conn) => {
+            conn.close().await.ok();
+            out.push(("postgres", TestDatabase::postgres(url).await));
+        }
+        Err(err) => println!("postgres: skipped, unreachable at {url}: {err}"),
+    }
+    out
+}
+
 /// A database (SQLite file or PostgreSQL schema) owned by one test.
 #[derive(Clone)]
 pub struct TestDatabase {

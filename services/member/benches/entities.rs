@@ -22,15 +22,8 @@ async fn main() {
     println!(
         "_entities throughput: {BATCH} Member representations per request, {MEMBERS} members stored"
     );
-    run("sqlite", TestDatabase::sqlite()).await;
-    let url = std::env::var("BIGMEMBER_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/bigmember_test".into());
-    match kit::db::connect(&url, kit::db::ConnectSettings::default(), None).await {
-        Ok(db) => {
-            db.close().await.ok();
-            run("postgres", TestDatabase::postgres(url).await).await;
-        }
-        Err(err) => println!("postgres: skipped, unreachable at {url}: {err}"),
+    for (backend, database) in kit::testing::bench_databases().await {
+        run(backend, database).await;
     }
 }
 

@@ -45,15 +45,8 @@ async fn main() {
     println!(
         "storesNear: {STORES} stores in 20 city clusters; {QUERIES} queries per case near a random city centre, first 20, via HTTP"
     );
-    run("sqlite", TestDatabase::sqlite()).await;
-    let url = std::env::var("BIGMEMBER_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/bigmember_test".into());
-    match kit::db::connect(&url, kit::db::ConnectSettings::default(), None).await {
-        Ok(db) => {
-            db.close().await.ok();
-            run("postgres", TestDatabase::postgres(url).await).await;
-        }
-        Err(err) => println!("postgres: skipped, unreachable at {url}: {err}"),
+    for (backend, database) in kit::testing::bench_databases().await {
+        run(backend, database).await;
     }
 }
 
