@@ -80,6 +80,36 @@ impl Mutation {
         )))
     }
 
+    /// Operators: renames, describes or recategorises a product.
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: Option<String>,
+        description: Option<String>,
+        category: Option<String>,
+    ) -> ApiResult<Product> {
+        caller(ctx).require_operator()?;
+        let name = name
+            .as_deref()
+            .map(|n| clean_text("name", n, 128))
+            .transpose()?;
+        let description = description
+            .as_deref()
+            .map(|d| clean_text("description", d, 4000))
+            .transpose()?;
+        let category = category
+            .as_deref()
+            .map(crate::domain::catalogue::parse_category)
+            .transpose()?;
+        if name.is_none() && description.is_none() && category.is_none() {
+            return Err(Error::invalid("input", "give at least one field to change").into());
+        }
+        Ok(Product(Arc::new(
+            catalogue::update_product(db(ctx), &id, name, description, category).await?,
+        )))
+    }
+
     /// Operators: adds a SKU to a product.
     async fn add_sku(&self, ctx: &Context<'_>, product_id: ID, input: SkuInput) -> ApiResult<Sku> {
         caller(ctx).require_operator()?;

@@ -56,6 +56,32 @@ pub async fn create_product_with_id(
     .await?)
 }
 
+/// Changes a product's name, description or category (`None` keeps one).
+pub async fn update_product(
+    db: &DatabaseConnection,
+    id: &str,
+    name: Option<String>,
+    description: Option<String>,
+    category: Option<String>,
+) -> Result<product::Model> {
+    let current = product_by_id(db, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("product {id} not found")))?;
+    let mut row: product::ActiveModel = current.into();
+    if let Some(name) = name {
+        row.name_lower = Set(name.to_lowercase());
+        row.name = Set(name);
+    }
+    if let Some(description) = description {
+        row.description = Set(description);
+    }
+    if let Some(category) = category {
+        row.category = Set(category);
+    }
+    row.updated_at = Set(now_micros());
+    Ok(row.update(db).await?)
+}
+
 /// Adds a SKU; a barcode already in use is a CONFLICT.
 pub async fn create_sku(
     db: &DatabaseConnection,
