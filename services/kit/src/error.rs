@@ -19,6 +19,8 @@ pub enum ErrorCode {
     InsufficientPoints,
     OutOfStock,
     QuoteExpired,
+    QuoteUsed,
+    LimitExceeded,
     /// The operation does not parse or does not fit the schema.
     GraphqlValidationFailed,
     Unavailable,
@@ -36,6 +38,8 @@ impl ErrorCode {
             ErrorCode::InsufficientPoints => "INSUFFICIENT_POINTS",
             ErrorCode::OutOfStock => "OUT_OF_STOCK",
             ErrorCode::QuoteExpired => "QUOTE_EXPIRED",
+            ErrorCode::QuoteUsed => "QUOTE_USED",
+            ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
             ErrorCode::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             ErrorCode::Unavailable => "SERVICE_UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL_SERVER_ERROR",
@@ -53,7 +57,9 @@ impl ErrorCode {
             ErrorCode::Conflict
             | ErrorCode::InsufficientPoints
             | ErrorCode::OutOfStock
-            | ErrorCode::QuoteExpired => 409,
+            | ErrorCode::QuoteExpired
+            | ErrorCode::QuoteUsed
+            | ErrorCode::LimitExceeded => 409,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }

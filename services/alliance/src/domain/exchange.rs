@@ -1,0 +1,195 @@
+//! Exchanging points of programme A into points of programme B.
+//!
+//! Roundings: the fee is ⌊out × fee bp ÷ 10 000⌋ points of A (down); points
+//! in are ⌊(out − fee) × rate⌋ points of B (down). A quote holds its rate
+//! for a short time and is used once.
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::error::{Error, Result};
+
+/// Published terms for A → B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    /// Points of B per point of A.
+    pub rate: Decimal,
+    pub fee_bp: u32,
+    /// Points out must be a whole number of blocks.
+    pub min_block: i64,
+    /// Per member, in points of A.
+    pub daily_limit: i64,
+    pub yearly_limit: i64,
+}
+
+impl Terms {
+    pub fn parse(
+        rate: Decimal,
+        fee_bp: i32,
+        min_block: i64,
+        daily_limit: i64,
+        yearly_limit: i64,
+    ) -> Result<Self> {
+        if rate <= Decimal::ZERO || rate > Decimal::from(1_000) {
+            return Err(Error::invalid(
+                "rate",
+                "rate must be more than 0 and at most 1000",
+            ));
+        }
+        if !(0..=5_000).contains(&fee_bp) {
+            return Err(Error::invalid(
+                "feeBasisPoints",
+                "feeBasisPoints must be between 0 and 5000",
+            ));
+        }
+        if min_block < 1 {
+            return Err(Error::invalid("minBlock", "minBlock must be at least 1"));
+        }
+        if daily_limit < min_block || yearly_limit < daily_limit {
+            return Err(Error::invalid(
+                "dailyLimit",
+                "limits must satisfy minBlock <= dailyLimit <= yearlyLimit",
+            ));
+        }
+        Ok(Self {
+            rate,
+            fee_bp: fee_bp as u32,
+            min_block,
+            daily_limit,
+            yearly_limit,
+        })
+    }
+}
+
+/// What a quote promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuoteAmounts {
+    pub points_out: i64,
+    pub fee_points: i64,
+    pub points_in: i64,
+}
+
+/// Prices an exchange of `points_out`, given what the member already
+/// exchanged today and this year (points of A).
+pub fn quote(
+    terms: &Terms,
+    points_out: i64,
+    used_today: i64,
+    used_this_year: i64,
+) -> Result<QuoteAmounts> {
+    if points_out < terms.min_block || points_out % terms.min_block != 0 {
+        return Err(Error::invalid(
+            "points",
+            format!("points must be a multiple of {}", terms.min_block),
+        ));
+    }
+    if used_today + points_out > terms.daily_limit {
+        return Err(Error::LimitExceeded(format!(
+            "at most {} points a day ({} used)",
+            terms.daily_limit, used_today
+        )));
+    }
+    if used_this_year + points_out > terms.yearly_limit {
+        return Err(Error::LimitExceeded(format!(
+            "at most {} points a year ({} used)",
+            terms.yearly_limit, used_this_year
+        )));
+    }
+    let fee_points = (i128::from(points_out) * i128::from(terms.fee_bp) / 10_000) as i64;
+    let points_in = (Decimal::from(points_out - fee_points) * terms.rate)
+        .floor()
+        .to_i64()
+        .unwrap_or(0);
+    if points_in < 1 {
+        return Err(Error::invalid(
+            "points",
+            "too few points to receive anything",
+        ));
+    }
+    Ok(QuoteAmounts {
+        points_out,
+        fee_points,
+        points_in,
+    })
+}
+
+/// Can a quote issued with `expires_at` be confirmed at `now`?
+pub fn check_quote(expires_at: i64, used: bool, now: i64) -> Result<()> {
+    if used {
+        return Err(Error::QuoteUsed);
+    }
+    if now >= expires_at {
+        return Err(Error::QuoteExpired);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn terms() -> Terms {
+        Terms::parse("0.8".parse().unwrap(), 150, 100, 5_000, 50_000).unwrap()
+    }
+
+    #[test]
+    fn a_quote_states_fee_and_points_in_rounded_down() {
+        let q = quote(&terms(), 1_000, 0, 0).unwrap();
+        assert_eq!(
+            q,
+            QuoteAmounts {
+                points_out: 1_000,
+                fee_points: 15,
+                points_in: 788
+            },
+            "985 × 0.8 = 788"
+        );
+        let q = quote(&terms(), 100, 0, 0).unwrap();
+        assert_eq!(
+            (q.fee_points, q.points_in),
+            (1, 79),
+            "1.5 fee rounds down to 1; 99 × 0.8 = 79.2 → 79"
+        );
+    }
+
+    #[test]
+    fn blocks_and_limits() {
+        assert!(matches!(
+            quote(&terms(), 150, 0, 0),
+            Err(Error::Invalid { .. })
+        ));
+        assert!(matches!(
+            quote(&terms(), 1_000, 4_500, 0),
+            Err(Error::LimitExceeded(_))
+        ));
+        assert!(matches!(
+            quote(&terms(), 1_000, 0, 49_500),
+            Err(Error::LimitExceeded(_))
+        ));
+        assert!(Terms::parse(Decimal::ZERO, 0, 1, 1, 1).is_err());
+        assert!(Terms::parse(Decimal::ONE, 0, 100, 50, 1_000).is_err());
+    }
+
+    #[test]
+    fn quotes_expire_and_are_used_once() {
+        assert!(check_quote(100, false, 99).is_ok());
+        assert_eq!(check_quote(100, false, 100), Err(Error::QuoteExpired));
+        assert_eq!(check_quote(100, true, 50), Err(Error::QuoteUsed));
+    }
+
+    proptest! {
+        #[test]
+        fn nothing_is_created_by_rounding(blocks in 1i64..500, rate_milli in 1i64..5_000, fee_bp in 0i32..5_000) {
+            let t = Terms::parse(Decimal::new(rate_milli, 3), fee_bp, 10, 1_000_000, 1_000_000).unwrap();
+            if let Ok(q) = quote(&t, blocks * 10, 0, 0) {
+                prop_assert!(q.fee_points >= 0 && q.fee_points <= q.points_out);
+                let exact_in = Decimal::from(q.points_out - q.fee_points) * t.rate;
+                prop_assert!(Decimal::from(q.points_in) <= exact_in, "never more than the exact amount");
+                prop_assert!(exact_in - Decimal::from(q.points_in) < Decimal::ONE);
+                let exact_fee = Decimal::from(q.points_out) * Decimal::from(fee_bp) / Decimal::from(10_000);
+                prop_assert!(Decimal::from(q.fee_points) <= exact_fee && exact_fee - Decimal::from(q.fee_points) < Decimal::ONE);
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The alliance's rules as plain Rust over plain types, without I/O.
+//! Points are i64; rates and cash values per point are exact decimals;
+//! every rounding is stated where it happens and property-tested.
+
+pub mod exchange;
+pub mod expiry;
+pub mod lots;
+pub mod points;
+pub mod returns;
