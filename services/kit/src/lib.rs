@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod geo;
 pub mod input;
+pub mod loader;
 pub mod metrics;
 pub mod migration;
 pub mod paging;

@@ -1,5 +1,6 @@
-//! DataLoaders: every lookup by member id in one request is batched into one
-//! query per table.
+//! The member DataLoader: lookups by member id are batched into one query,
+//! and a merged id loads its survivor. Identities and tags load through the
+//! kit's `ChildrenOf`.
 
 use std::collections::HashMap;
 
@@ -7,10 +8,7 @@ use async_graphql::dataloader::Loader;
 use kit::ApiError;
 use sea_orm::DatabaseConnection;
 
-use crate::store::{
-    self,
-    entities::{identity, member},
-};
+use crate::store::{self, entities::member};
 
 /// Members by id; a merged id loads its survivor. One SELECT per batch.
 pub struct MemberLoader(pub DatabaseConnection);
@@ -21,30 +19,5 @@ impl Loader<String> for MemberLoader {
 
     async fn load(&self, ids: &[String]) -> Result<HashMap<String, member::Model>, ApiError> {
         Ok(store::members_by_ids(&self.0, ids).await?)
-    }
-}
-
-pub struct IdentityLoader(pub DatabaseConnection);
-
-impl Loader<String> for IdentityLoader {
-    type Value = Vec<identity::Model>;
-    type Error = ApiError;
-
-    async fn load(
-        &self,
-        member_ids: &[String],
-    ) -> Result<HashMap<String, Vec<identity::Model>>, ApiError> {
-        Ok(store::identities_of(&self.0, member_ids).await?)
-    }
-}
-
-pub struct TagLoader(pub DatabaseConnection);
-
-impl Loader<String> for TagLoader {
-    type Value = Vec<String>;
-    type Error = ApiError;
-
-    async fn load(&self, member_ids: &[String]) -> Result<HashMap<String, Vec<String>>, ApiError> {
-        Ok(store::tags_of(&self.0, member_ids).await?)
     }
 }

@@ -14,14 +14,15 @@ use async_graphql::{Context, EmptySubscription, Schema};
 use kit::Caller;
 use sea_orm::DatabaseConnection;
 
-pub use loaders::{IdentityLoader, MemberLoader, TagLoader};
+pub use loaders::MemberLoader;
 pub use mutation::Mutation;
 pub use query::Query;
 pub use types::Member;
 
 use crate::domain::access::{self, Subject, Visibility};
 use crate::error::{Error, Result};
-use crate::store::entities::member;
+use crate::store::entities::{identity, member, tag};
+use kit::loader::ChildrenOf;
 
 pub type MemberSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -35,8 +36,14 @@ pub fn build(db: DatabaseConnection) -> MemberSchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .data(DataLoader::new(MemberLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(IdentityLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(TagLoader(db.clone()), tokio::spawn))
+        .data(ChildrenOf::<identity::Entity>::new(
+            db.clone(),
+            identity::Column::MemberId,
+        ))
+        .data(ChildrenOf::<tag::Entity>::new(
+            db.clone(),
+            tag::Column::MemberId,
+        ))
         .data(db)
         .finish()
 }
@@ -80,14 +87,12 @@ pub(crate) async fn subject_of(
     };
     let brands = match caller(ctx) {
         Caller::Staff { .. } => {
-            let mut brands: Vec<String> = ctx
-                .data_unchecked::<DataLoader<IdentityLoader>>()
-                .load_one(record.id.clone())
-                .await?
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|i| i.brand_id)
-                .collect();
+            let mut brands: Vec<String> =
+                kit::loader::children::<identity::Entity>(ctx, &record.id)
+                    .await?
+                    .into_iter()
+                    .filter_map(|i| i.brand_id)
+                    .collect();
             brands.extend(record.registration_brand_id.clone());
             brands
         }

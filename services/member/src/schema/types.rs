@@ -4,14 +4,12 @@
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use kit::paging::{PageRequest, encode_cursor};
 use kit::{ApiError, ApiResult};
 use sea_orm::DatabaseConnection;
 
-use super::loaders::{IdentityLoader, TagLoader};
 use crate::domain::MemberStatus;
 use crate::domain::access::Visibility;
 use crate::domain::consent::ConsentPurpose;
@@ -21,8 +19,9 @@ use crate::domain::tier::TierChangeCause;
 use crate::domain::touchpoint::TouchpointKind;
 use crate::store::{
     self,
-    entities::{member, tier_change, touchpoint},
+    entities::{identity, member, tag, tier_change, touchpoint},
 };
+use kit::loader::children;
 use kit::time::from_micros;
 
 /// A member as one caller sees them.
@@ -114,11 +113,7 @@ impl Member {
 
     async fn identities(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<Identity>>> {
         self.personal()?;
-        let rows = ctx
-            .data_unchecked::<DataLoader<IdentityLoader>>()
-            .load_one(self.record.id.clone())
-            .await?
-            .unwrap_or_default();
+        let rows = children::<identity::Entity>(ctx, &self.record.id).await?;
         Ok(Some(
             rows.into_iter()
                 .filter_map(|i| {
@@ -135,12 +130,8 @@ impl Member {
 
     async fn tags(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<String>>> {
         self.personal()?;
-        Ok(Some(
-            ctx.data_unchecked::<DataLoader<TagLoader>>()
-                .load_one(self.record.id.clone())
-                .await?
-                .unwrap_or_default(),
-        ))
+        let rows = children::<tag::Entity>(ctx, &self.record.id).await?;
+        Ok(Some(rows.into_iter().map(|t| t.tag).collect()))
     }
 
     /// Every marketing consent purpose, given or not.

@@ -67,41 +67,6 @@ pub async fn member_id_by_identity<C: ConnectionTrait>(
         .map(|i| i.member_id))
 }
 
-/// Identities of several members, one query.
-pub async fn identities_of<C: ConnectionTrait>(
-    db: &C,
-    member_ids: &[String],
-) -> Result<HashMap<String, Vec<identity::Model>>> {
-    let rows = identity::Entity::find()
-        .filter(identity::Column::MemberId.is_in(member_ids.iter().cloned()))
-        .order_by_asc(identity::Column::LinkedAt)
-        .order_by_asc(identity::Column::Id)
-        .all(db)
-        .await?;
-    let mut out: HashMap<String, Vec<identity::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(row.member_id.clone()).or_default().push(row);
-    }
-    Ok(out)
-}
-
-/// Tags of several members, one query.
-pub async fn tags_of<C: ConnectionTrait>(
-    db: &C,
-    member_ids: &[String],
-) -> Result<HashMap<String, Vec<String>>> {
-    let rows = tag::Entity::find()
-        .filter(tag::Column::MemberId.is_in(member_ids.iter().cloned()))
-        .order_by_asc(tag::Column::Tag)
-        .all(db)
-        .await?;
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    for row in rows {
-        out.entry(row.member_id).or_default().push(row.tag);
-    }
-    Ok(out)
-}
-
 pub async fn consents_of<C: ConnectionTrait>(
     db: &C,
     member_id: &str,

@@ -14,6 +14,8 @@ pub use mutation::Mutation;
 pub use query::Query;
 
 use crate::error::{Error, Result};
+use crate::store::entities::{location, order, order_line, product, sku};
+use kit::loader::{ById, ChildrenOf};
 
 pub type ProductSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -25,6 +27,18 @@ pub fn build(db: DatabaseConnection) -> ProductSchema {
         .enable_federation()
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .data(ById::<product::Entity>::new(db.clone()))
+        .data(ById::<sku::Entity>::new(db.clone()))
+        .data(ById::<order::Entity>::new(db.clone()))
+        .data(ById::<location::Entity>::new(db.clone()))
+        .data(ChildrenOf::<sku::Entity>::new(
+            db.clone(),
+            sku::Column::ProductId,
+        ))
+        .data(ChildrenOf::<order_line::Entity>::new(
+            db.clone(),
+            order_line::Column::OrderId,
+        ))
         .data(db)
         .finish()
 }

@@ -11,10 +11,12 @@ use super::types::{
 use super::{caller, db};
 use crate::domain::catalogue::parse_category;
 use crate::error::Error;
-use crate::store::catalogue::{self, ProductFilter};
-use crate::store::{inventory, orders};
+use crate::store::catalogue::ProductFilter;
+use crate::store::entities::{order, order_line, product, sku};
+use crate::store::inventory;
 use kit::geo::{Coordinates, distance_m};
 use kit::input::ForeignId;
+use kit::loader::{by_id, children};
 
 pub struct Query;
 
@@ -47,17 +49,11 @@ impl Query {
     }
 
     async fn product(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Product> {
-        let p = catalogue::product_by_id(db(ctx), &id)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("product {} not found", id.0)))?;
-        Ok(Product(Arc::new(p)))
+        load_product(ctx, &id).await
     }
 
     async fn sku(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Sku> {
-        let mut found = catalogue::skus_by_ids(db(ctx), std::slice::from_ref(&id.0)).await?;
-        Ok(Sku(Arc::new(found.remove(&id.0).ok_or_else(|| {
-            Error::not_found(format!("SKU {} not found", id.0))
-        })?)))
+        load_sku(ctx, &id).await
     }
 
     /// Where a SKU is available, nearest first.
@@ -130,29 +126,29 @@ impl Query {
 
 pub(crate) async fn load_order(ctx: &Context<'_>, id: &str) -> ApiResult<Order> {
     let caller = caller(ctx).require_authenticated()?;
-    let o = orders::order_by_id(db(ctx), id)
+    let o = by_id::<order::Entity>(ctx, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("order {id} not found")))?;
     if !may_read(caller, &o) {
         return Err(Error::forbidden("you may not read this order").into());
     }
-    let lines = orders::lines_of(db(ctx), id).await?;
+    let lines = children::<order_line::Entity>(ctx, id).await?;
     Ok(Order {
         order: Arc::new(o),
         lines: Arc::new(lines),
     })
 }
 
-async fn load_product(ctx: &Context<'_>, id: &str) -> ApiResult<Product> {
-    let p = catalogue::product_by_id(db(ctx), id)
+pub(crate) async fn load_product(ctx: &Context<'_>, id: &str) -> ApiResult<Product> {
+    let p = by_id::<product::Entity>(ctx, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("product {id} not found")))?;
     Ok(Product(Arc::new(p)))
 }
 
 async fn load_sku(ctx: &Context<'_>, id: &str) -> ApiResult<Sku> {
-    let mut found = catalogue::skus_by_ids(db(ctx), &[id.to_owned()]).await?;
-    Ok(Sku(Arc::new(found.remove(id).ok_or_else(|| {
-        Error::not_found(format!("SKU {id} not found"))
-    })?)))
+    let s = by_id::<sku::Entity>(ctx, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("SKU {id} not found")))?;
+    Ok(Sku(Arc::new(s)))
 }

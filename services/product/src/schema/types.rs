@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use kit::loader::{by_id, children};
 use kit::paging::{PageRequest, encode_cursor};
 use kit::time::from_micros;
 use kit::{ApiResult, Caller};
@@ -42,7 +43,7 @@ impl Product {
         &self.0.category
     }
     async fn skus(&self, ctx: &Context<'_>) -> ApiResult<Vec<Sku>> {
-        Ok(catalogue::skus_of_product(db(ctx), &self.0.id)
+        Ok(children::<sku::Entity>(ctx, &self.0.id)
             .await?
             .into_iter()
             .map(|s| Sku(Arc::new(s)))
@@ -59,10 +60,7 @@ impl Sku {
         ID(self.0.id.clone())
     }
     async fn product(&self, ctx: &Context<'_>) -> ApiResult<Product> {
-        let p = catalogue::product_by_id(db(ctx), &self.0.product_id)
-            .await?
-            .ok_or_else(|| Error::not_found("product not found"))?;
-        Ok(Product(Arc::new(p)))
+        super::query::load_product(ctx, &self.0.product_id).await
     }
     /// Size, colour...
     async fn attributes(&self) -> Json<serde_json::Value> {
@@ -221,7 +219,7 @@ impl OrderLineView {
     }
     /// Where the stock came from (the store itself, or a cloud-shelf source).
     async fn source_location(&self, ctx: &Context<'_>) -> ApiResult<Option<Location>> {
-        Ok(stock::location_by_id(db(ctx), &self.0.source_location_id)
+        Ok(by_id::<location::Entity>(ctx, &self.0.source_location_id)
             .await?
             .map(|l| Location(Arc::new(l))))
     }

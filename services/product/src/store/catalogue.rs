@@ -144,17 +144,6 @@ pub async fn product_by_id<C: ConnectionTrait>(db: &C, id: &str) -> Result<Optio
     Ok(product::Entity::find_by_id(id.to_owned()).one(db).await?)
 }
 
-pub async fn products_by_ids<C: ConnectionTrait>(
-    db: &C,
-    ids: &[String],
-) -> Result<HashMap<String, product::Model>> {
-    let rows = product::Entity::find()
-        .filter(product::Column::Id.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|p| (p.id.clone(), p)).collect())
-}
-
 pub async fn skus_by_ids<C: ConnectionTrait>(
     db: &C,
     ids: &[String],
@@ -164,17 +153,6 @@ pub async fn skus_by_ids<C: ConnectionTrait>(
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|s| (s.id.clone(), s)).collect())
-}
-
-pub async fn skus_of_product<C: ConnectionTrait>(
-    db: &C,
-    product_id: &str,
-) -> Result<Vec<sku::Model>> {
-    Ok(sku::Entity::find()
-        .filter(sku::Column::ProductId.eq(product_id))
-        .order_by_asc(sku::Column::Id)
-        .all(db)
-        .await?)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -204,3 +204,62 @@ async fn stock_changes_are_audited_kept_by_the_right_people_and_found_nearest_fi
         "who did it is recorded"
     );
 }
+
+#[tokio::test]
+async fn lists_and_entity_batches_cost_one_select_per_table() {
+    let app = spawn().await;
+    locations(&app).await;
+    let mut skus = Vec::new();
+    for n in 0..20 {
+        skus.push(sku(&app, "apparel", &format!("P{n}"), 1_000 + n).await);
+    }
+    for s in &skus {
+        receive(&app, s, "wh-minhang", 5).await;
+    }
+    let count = |statements: &[String], table: &str| {
+        statements
+            .iter()
+            .filter(|s| s.contains(&format!("FROM \"{table}\"")))
+            .count()
+    };
+
+    app.statements.start();
+    let list = app.graphql(None, "{ products(first: 20) { edges { node { name skus { listPriceFen product { name } } } } } }", json!({})).await;
+    let statements = app.statements.stop();
+    assert_eq!(
+        list.ok()["products"]["edges"][19]["node"]["skus"][0]["product"]["name"],
+        "P19"
+    );
+    assert_eq!(
+        (count(&statements, "products"), count(&statements, "skus")),
+        (2, 1),
+        "the page, its SKUs, their products: {statements:#?}"
+    );
+
+    let m = member(&app, "m1");
+    let mut orders = Vec::new();
+    for s in &skus {
+        let r = place(&app, &m, json!({ "channel": "APP", "fulfilment": "SHIP", "shipTo": { "lat": 31.2, "lng": 121.4 }, "lines": [{ "skuId": s, "quantity": 1 }], "idempotencyKey": key() })).await;
+        orders.push(r.ok()["placeOrder"]["id"].as_str().unwrap().to_owned());
+    }
+    let reps: Vec<_> = orders
+        .iter()
+        .map(|id| json!({ "__typename": "Order", "id": id }))
+        .collect();
+    app.statements.start();
+    let r = app.graphql(Some(&m), "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { id lines { quantity sourceLocation { id } } } } }", json!({ "r": reps })).await;
+    let statements = app.statements.stop();
+    assert_eq!(
+        r.ok()["_entities"][19]["lines"][0]["sourceLocation"]["id"],
+        "wh-minhang"
+    );
+    assert_eq!(
+        (
+            count(&statements, "orders"),
+            count(&statements, "order_lines"),
+            count(&statements, "locations")
+        ),
+        (1, 1, 1),
+        "{statements:#?}"
+    );
+}

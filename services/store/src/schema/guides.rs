@@ -18,7 +18,6 @@ use crate::store::attribution::{self, ScanResult};
 use crate::store::entities::{
     attribution as attribution_row, attribution_change, guide as guide_row,
 };
-use crate::store::guides;
 
 /// A member of staff with a personal QR code.
 #[derive(Clone)]
@@ -145,7 +144,7 @@ impl MemberAttribution {
 
 async fn guide_of(ctx: &Context<'_>, id: Option<&str>) -> ApiResult<Option<Guide>> {
     match id {
-        Some(id) => Ok(guides::guide_by_id(db(ctx), id)
+        Some(id) => Ok(kit::loader::by_id::<guide_row::Entity>(ctx, id)
             .await?
             .map(|g| Guide(Arc::new(g)))),
         None => Ok(None),
@@ -187,7 +186,7 @@ impl MemberRef {
     /// The member, staff of the store they are bound to, or operators.
     async fn require_reader(&self, ctx: &Context<'_>) -> Result<Option<attribution_row::Model>> {
         let caller = caller(ctx).require_authenticated()?;
-        let binding = attribution::attribution_of(db(ctx), &self.id).await?;
+        let binding = kit::loader::by_id::<attribution_row::Entity>(ctx, &self.id).await?;
         match caller {
             Caller::Operator { .. } => Ok(binding),
             Caller::Member { member_id } if *member_id == self.id => Ok(binding),

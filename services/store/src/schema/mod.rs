@@ -16,7 +16,8 @@ pub use mutation::Mutation;
 pub use query::Query;
 
 use crate::error::{Error, Result};
-use crate::store::entities::store as store_row;
+use crate::store::entities::{attribution, guide, store as store_row};
+use kit::loader::ById;
 
 pub type StoreSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -28,6 +29,9 @@ pub fn build(db: DatabaseConnection) -> StoreSchema {
         .enable_federation()
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .data(ById::<store_row::Entity>::new(db.clone()))
+        .data(ById::<guide::Entity>::new(db.clone()))
+        .data(ById::<attribution::Entity>::new(db.clone()))
         .data(db)
         .finish()
 }
@@ -53,16 +57,13 @@ pub(crate) fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
 }
 
 pub(crate) async fn load_store(ctx: &Context<'_>, id: &str) -> Result<store_row::Model> {
-    crate::store::store_by_id(db(ctx), id)
+    kit::loader::by_id::<store_row::Entity>(ctx, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("store {id} not found")))
 }
 
-pub(crate) async fn load_guide(
-    ctx: &Context<'_>,
-    id: &str,
-) -> Result<crate::store::entities::guide::Model> {
-    crate::store::guides::guide_by_id(db(ctx), id)
+pub(crate) async fn load_guide(ctx: &Context<'_>, id: &str) -> Result<guide::Model> {
+    kit::loader::by_id::<guide::Entity>(ctx, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("guide {id} not found")))
 }

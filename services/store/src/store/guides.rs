@@ -1,7 +1,5 @@
 //! Guides: staff of one store, each with a personal QR code.
 
-use std::collections::HashMap;
-
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -54,17 +52,6 @@ pub async fn create_guide_with(
 
 pub async fn guide_by_id<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<guide::Model>> {
     Ok(guide::Entity::find_by_id(id.to_owned()).one(db).await?)
-}
-
-pub async fn guides_by_ids<C: ConnectionTrait>(
-    db: &C,
-    ids: &[String],
-) -> Result<HashMap<String, guide::Model>> {
-    let rows = guide::Entity::find()
-        .filter(guide::Column::Id.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|g| (g.id.clone(), g)).collect())
 }
 
 /// The active guide a code names; a rotated-away code, or a departed

@@ -218,3 +218,51 @@ async fn brands_list_their_stores_and_stores_resolve_as_entities() {
     assert_eq!(entities[0]["stores"]["pageInfo"]["hasNextPage"], true);
     assert_eq!(entities[1]["name"], "B");
 }
+
+#[tokio::test]
+async fn entity_batches_cost_one_select_per_table() {
+    let app = spawn().await;
+    let mut stores = Vec::new();
+    let mut guides = Vec::new();
+    for n in 0..20 {
+        let store = create_store(&app, store_input(&format!("S{n}"), 31.2, 121.4)).await;
+        guides.push(create_guide(&app, &store, &format!("G{n}")).await.0);
+        stores.push(store);
+    }
+    let count = |statements: &[String], table: &str| {
+        statements
+            .iter()
+            .filter(|s| s.contains(&format!("FROM \"{table}\"")))
+            .count()
+    };
+
+    let reps: Vec<_> = stores
+        .iter()
+        .map(|id| json!({ "__typename": "Store", "id": id }))
+        .collect();
+    app.statements.start();
+    let r = app
+        .graphql(
+            None,
+            "query($r: [_Any!]!) { _entities(representations: $r) { ... on Store { id name } } }",
+            json!({ "r": reps }),
+        )
+        .await;
+    let statements = app.statements.stop();
+    assert_eq!(r.ok()["_entities"].as_array().unwrap().len(), 20);
+    assert_eq!(count(&statements, "stores"), 1, "{statements:#?}");
+
+    let reps: Vec<_> = guides
+        .iter()
+        .map(|id| json!({ "__typename": "Guide", "id": id }))
+        .collect();
+    app.statements.start();
+    let r = app.graphql(None, "query($r: [_Any!]!) { _entities(representations: $r) { ... on Guide { id store { name } } } }", json!({ "r": reps })).await;
+    let statements = app.statements.stop();
+    assert_eq!(r.ok()["_entities"][19]["store"]["name"], "S19");
+    assert_eq!(
+        (count(&statements, "guides"), count(&statements, "stores")),
+        (1, 1),
+        "{statements:#?}"
+    );
+}
