@@ -83,16 +83,6 @@ impl fmt::Debug for Caller {
 }
 
 impl Caller {
-    pub fn role(&self) -> Option<Role> {
-        match self {
-            Caller::Anonymous => None,
-            Caller::Member { .. } => Some(Role::Member),
-            Caller::Partner { .. } => Some(Role::Partner),
-            Caller::Staff { .. } => Some(Role::Staff),
-            Caller::Operator { .. } => Some(Role::Operator),
-        }
-    }
-
     /// Fails with UNAUTHENTICATED for an anonymous caller.
     pub fn require_authenticated(&self) -> Result<&Self, ApiError> {
         match self {
@@ -111,8 +101,16 @@ impl Caller {
         }
     }
 
-    pub fn is_operator(&self) -> bool {
-        matches!(self, Caller::Operator { .. })
+    /// Fails unless the caller is an operator or staff of `store_id` (who
+    /// run that store: its hours, stock and orders). No store: operators only.
+    pub fn require_store_staff(&self, store_id: Option<&str>) -> Result<(), ApiError> {
+        match self.require_authenticated()? {
+            Caller::Operator { .. } => Ok(()),
+            Caller::Staff { store_id: own, .. } if Some(own.as_str()) == store_id => Ok(()),
+            _ => Err(ApiError::forbidden(
+                "only the store's staff or an operator may do this",
+            )),
+        }
     }
 
     fn from_claims(claims: Claims) -> Result<Self, ApiError> {
@@ -403,6 +401,35 @@ mod tests {
             exp: now + 60,
         });
         assert!(keys.verify(&partner_without_brand).is_err());
+    }
+
+    #[test]
+    fn store_staff_checks() {
+        let staff = Caller::Staff {
+            guide_id: "g".into(),
+            store_id: "s1".into(),
+            brand_id: "b".into(),
+        };
+        assert!(staff.require_store_staff(Some("s1")).is_ok());
+        assert_eq!(
+            staff.require_store_staff(Some("s2")).unwrap_err().code,
+            crate::error::ErrorCode::Forbidden
+        );
+        assert!(staff.require_store_staff(None).is_err());
+        assert!(
+            Caller::Operator {
+                operator_id: "o".into()
+            }
+            .require_store_staff(None)
+            .is_ok()
+        );
+        assert_eq!(
+            Caller::Anonymous
+                .require_store_staff(Some("s1"))
+                .unwrap_err()
+                .code,
+            crate::error::ErrorCode::Unauthenticated
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 
 /// Which backend a URL names.
@@ -146,13 +146,6 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute(sea_orm::Statement::from_string(backend, "SELECT 1"))
         .await
         .map(|_| ())
-}
-
-pub fn backend_of(db: &DatabaseConnection) -> Backend {
-    match db.get_database_backend() {
-        DbBackend::Postgres => Backend::Postgres,
-        _ => Backend::Sqlite,
-    }
 }
 
 /// True when the error is a unique-constraint violation (a concurrent insert

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod channel;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod events;
 pub mod geo;

@@ -92,10 +92,6 @@ impl TestDatabase {
         }
     }
 
-    pub fn is_postgres(&self) -> bool {
-        self.schema.is_some()
-    }
-
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir for test database");
         let url = format!("sqlite://{}/test.db", dir.path().display());

@@ -4,6 +4,7 @@
 //! touchpoints carry retry keys).
 
 use chrono::Duration;
+use kit::demo;
 use sea_orm::DatabaseConnection;
 
 use crate::domain::consent::ConsentPurpose;
@@ -13,7 +14,6 @@ use crate::domain::tag::Tag;
 use crate::domain::touchpoint::TouchpointKind;
 use crate::store::{self, Actor, NewTouchpoint, Registration};
 
-pub const DEMO_BRANDS: [&str; 3] = ["apparel", "coffee", "cinema"];
 const DEMO_MEMBERS: usize = 60;
 const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
 const GIVEN: [&str; 10] = ["芳", "伟", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军"];
@@ -35,7 +35,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
     let actor = Actor::system("seed");
     let mut created = 0;
     for i in 0..DEMO_MEMBERS {
-        let brand = DEMO_BRANDS[i % DEMO_BRANDS.len()];
+        let brand = demo::BRANDS[i % demo::BRANDS.len()];
         let channel = [Channel::App, Channel::WechatMiniProgram, Channel::StorePos][i % 3];
         let registration = Registration {
             identity: NewIdentity {
@@ -59,7 +59,9 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
             gender: Some([Gender::Female, Gender::Male, Gender::Undisclosed][i % 3]),
             guide_code: (i % 4 == 0)
                 .then(|| {
-                    crate::domain::identity::GuideCode::parse(&format!("demo-guide-{:02}", i % 30))
+                    crate::domain::identity::GuideCode::parse(&demo::guide_code(
+                        i % demo::STORES.len(),
+                    ))
                 })
                 .transpose()?,
         };
@@ -93,7 +95,10 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
                 member_id: member.id.clone(),
                 kind,
                 channel: Channel::StorePos,
-                store_id: Some(foreign_id("storeId", &format!("demo-store-{:02}", i % 30))?),
+                store_id: Some(foreign_id(
+                    "storeId",
+                    &demo::store_id(i % demo::STORES.len()),
+                )?),
                 // Anchored to registration, so a second run replays the same touchpoint.
                 occurred_at: kit::time::from_micros(member.registered_at)
                     - Duration::days((i + n * 7) as i64),
@@ -115,6 +120,6 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
     }
     Ok(format!(
         "member: {DEMO_MEMBERS} demo members ({created} new) across brands {}",
-        DEMO_BRANDS.join(", ")
+        demo::BRANDS.join(", ")
     ))
 }

@@ -1,47 +1,13 @@
-//! Demo data: the 30 demo stores of Shanghai as stock locations (same ids
-//! and coordinates as the store service's demo), a warehouse, and a small
+//! Demo data: the 30 demo stores of `kit::demo` as stock locations, a warehouse, and a small
 //! catalogue per brand with stock. Stable ids: a second run changes nothing.
 
 use kit::auth::Actor;
+use kit::demo::{self, DemoStore};
 use sea_orm::DatabaseConnection;
 
 use crate::domain::sourcing::LocationKind;
 use crate::store::catalogue::{self, NewProduct, NewSku};
 use crate::store::inventory::{self, MovementKind};
-
-/// The store service's demo stores: (index, latitude, longitude).
-const STORES: [(f64, f64); 30] = [
-    (31.2317, 121.4726),
-    (31.2366, 121.4812),
-    (31.2400, 121.4900),
-    (31.2397, 121.4998),
-    (31.2196, 121.4756),
-    (31.2235, 121.4454),
-    (31.1940, 121.4365),
-    (31.2193, 121.4177),
-    (31.3011, 121.5138),
-    (31.2153, 121.5510),
-    (31.1947, 121.3210),
-    (31.2096, 121.4693),
-    (31.2272, 121.4921),
-    (31.1546, 121.4300),
-    (31.1550, 121.3520),
-    (31.2035, 121.5906),
-    (31.2676, 121.5883),
-    (31.2729, 121.4813),
-    (31.2495, 121.4558),
-    (31.2266, 121.3957),
-    (31.1957, 121.3961),
-    (31.1830, 121.4372),
-    (31.1860, 121.4930),
-    (31.0497, 121.2166),
-    (31.1109, 121.3853),
-    (31.3454, 121.3755),
-    (31.3838, 121.2507),
-    (31.1510, 121.8040),
-    (31.1942, 121.3277),
-    (30.9060, 121.9290),
-];
 
 /// A demo product: brand, name, category and its variants with prices.
 struct DemoProduct {
@@ -110,10 +76,10 @@ const CATALOGUE: [DemoProduct; 9] = [
 
 pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
     let actor = Actor::system("seed");
-    for (i, (lat, lng)) in STORES.iter().enumerate() {
+    for (i, DemoStore { lat, lng, .. }) in demo::STORES.iter().enumerate() {
         inventory::upsert_location(
             db,
-            &format!("demo-store-{i:02}"),
+            &demo::store_id(i),
             LocationKind::Store,
             &format!("Demo store {i:02}"),
             *lat,
@@ -179,13 +145,13 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
             )
             .await?;
             // Each brand's stores hold a few of their brand's SKUs.
-            for (s, _) in STORES.iter().enumerate().filter(|(s, _)| s % 3 == p / 3) {
+            for s in (0..demo::STORES.len()).filter(|s| s % 3 == p / 3) {
                 let qty = ((s + v) % 4) as i64 * 3;
                 if qty > 0 {
                     inventory::change_stock(
                         db,
                         &sku_id,
-                        &format!("demo-store-{s:02}"),
+                        &demo::store_id(s),
                         qty,
                         MovementKind::Receive,
                         "demo opening stock",

@@ -190,10 +190,6 @@ impl<H: EventHandler> FeedConsumer<H> {
         }
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     async fn ensure_position_row(&self) -> Result<(), DbErr> {
         let row = consumer_position::ActiveModel {
             consumer: Set(self.name.clone()),

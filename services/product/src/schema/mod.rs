@@ -13,7 +13,6 @@ use sea_orm::DatabaseConnection;
 pub use mutation::Mutation;
 pub use query::Query;
 
-use crate::error::{Error, Result};
 use crate::store::entities::{location, order, order_line, product, sku};
 use kit::loader::{ById, ChildrenOf};
 
@@ -61,16 +60,4 @@ pub(crate) fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
 
 pub(crate) fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
     ctx.data_unchecked::<DatabaseConnection>()
-}
-
-/// Stock at a location is run by operators, and by staff of that store.
-pub(crate) fn require_stock_keeper(caller: &Caller, location_id: &str) -> Result<()> {
-    caller.require_authenticated()?;
-    match caller {
-        Caller::Operator { .. } => Ok(()),
-        Caller::Staff { store_id, .. } if store_id == location_id => Ok(()),
-        _ => Err(Error::forbidden(
-            "only this store's staff or an operator may change its stock",
-        )),
-    }
 }

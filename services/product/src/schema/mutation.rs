@@ -8,7 +8,7 @@ use super::inputs::{
     PlaceOrderInput, PointInput, ProductInput, RefundLineInput, SkuInput, parse_key,
 };
 use super::types::{Location, Order, Product, Sku, StockLevel};
-use super::{caller, db, require_stock_keeper};
+use super::{caller, db};
 use crate::domain::catalogue::{SkuStatus, parse_price, parse_quantity};
 use crate::domain::clean_text;
 use crate::domain::order::Fulfilment;
@@ -46,20 +46,6 @@ fn authorize_order(caller: &Caller, new: &mut NewOrder) -> Result<()> {
             _ => Err(Error::forbidden("staff sell for their own store")),
         },
         _ => Err(Error::forbidden("partners do not place orders here")),
-    }
-}
-
-/// Staff of the order's store, or operators.
-fn require_order_staff(caller: &Caller, order: &order_row::Model) -> Result<()> {
-    caller.require_authenticated()?;
-    match caller {
-        Caller::Operator { .. } => Ok(()),
-        Caller::Staff { store_id, .. } if order.store_id.as_deref() == Some(store_id.as_str()) => {
-            Ok(())
-        }
-        _ => Err(Error::forbidden(
-            "only the order's store staff or an operator may do this",
-        )),
     }
 }
 
@@ -193,7 +179,7 @@ impl Mutation {
         quantity: i64,
         reason: String,
     ) -> ApiResult<StockLevel> {
-        require_stock_keeper(caller(ctx), &location_id)?;
+        caller(ctx).require_store_staff(Some(&location_id))?;
         let quantity = parse_quantity("quantity", quantity)?;
         let reason = clean_text("reason", &reason, 500)?;
         let row = inventory::change_stock(
@@ -219,7 +205,7 @@ impl Mutation {
         delta: i64,
         reason: String,
     ) -> ApiResult<StockLevel> {
-        require_stock_keeper(caller(ctx), &location_id)?;
+        caller(ctx).require_store_staff(Some(&location_id))?;
         if delta == 0 || delta.abs() > 1_000_000 {
             return Err(Error::invalid(
                 "delta",
@@ -254,7 +240,7 @@ impl Mutation {
     /// Hands the order over (staff of its store, operators).
     async fn fulfil_order(&self, ctx: &Context<'_>, order_id: ID) -> ApiResult<Order> {
         let o = order_row(ctx, &order_id).await?;
-        require_order_staff(caller(ctx), &o)?;
+        caller(ctx).require_store_staff(o.store_id.as_deref())?;
         Ok(Order::from(
             orders::fulfil(db(ctx), &order_id, &Actor::of(caller(ctx))).await?,
         ))
@@ -266,7 +252,7 @@ impl Mutation {
         let o = order_row(ctx, &order_id).await?;
         let own = matches!(caller(ctx), Caller::Member { member_id } if o.member_id.as_deref() == Some(member_id.as_str()));
         if !own {
-            require_order_staff(caller(ctx), &o)?;
+            caller(ctx).require_store_staff(o.store_id.as_deref())?;
         }
         Ok(Order::from(
             orders::cancel(
@@ -301,7 +287,7 @@ impl Mutation {
             return Err(Error::invalid("lines", "each line may appear once").into());
         }
         let o = order_row(ctx, &order_id).await?;
-        require_order_staff(caller(ctx), &o)?;
+        caller(ctx).require_store_staff(o.store_id.as_deref())?;
         Ok(Order::from(
             orders::refund(db(ctx), &order_id, &wanted, &key).await?,
         ))

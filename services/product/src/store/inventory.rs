@@ -86,18 +86,6 @@ impl MovementKind {
             MovementKind::Ship => "SHIP",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            MovementKind::Receive,
-            MovementKind::Adjust,
-            MovementKind::Reserve,
-            MovementKind::Release,
-            MovementKind::Ship,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
 }
 
 /// A movement to record.

@@ -67,15 +67,3 @@ pub(crate) async fn load_guide(ctx: &Context<'_>, id: &str) -> Result<guide::Mod
         .await?
         .ok_or_else(|| Error::not_found(format!("guide {id} not found")))
 }
-
-/// Staff may run their own store's hours and status; operators any store.
-pub(crate) fn require_store_staff_or_operator(caller: &Caller, store_id: &str) -> Result<()> {
-    caller.require_authenticated()?;
-    match caller {
-        Caller::Operator { .. } => Ok(()),
-        Caller::Staff { store_id: own, .. } if own == store_id => Ok(()),
-        _ => Err(Error::forbidden(
-            "only this store's staff or an operator may do this",
-        )),
-    }
-}

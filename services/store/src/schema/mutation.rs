@@ -11,7 +11,7 @@ use super::inputs::{
     HoursExceptionInput, OpeningIntervalInput, StoreInput, StorePatchInput, parse_hours,
 };
 use super::types::Store;
-use super::{caller, db, load_guide, load_store, require_store_staff_or_operator};
+use super::{caller, db, load_guide, load_store};
 use crate::domain::attribution::{AttributionRules, DepartureRule};
 use crate::domain::clean_text;
 use crate::domain::commission::BasisPoints;
@@ -41,7 +41,7 @@ impl Mutation {
         store_id: ID,
         name: String,
     ) -> ApiResult<Guide> {
-        require_store_staff_or_operator(caller(ctx), &store_id)?;
+        caller(ctx).require_store_staff(Some(&store_id))?;
         let name = clean_text("name", &name, 64)?;
         Ok(Guide(Arc::new(
             guides::create_guide(db(ctx), &store_id, &name).await?,
@@ -62,7 +62,7 @@ impl Mutation {
     /// the brand's departure rule.
     async fn depart_guide(&self, ctx: &Context<'_>, guide_id: ID) -> ApiResult<Guide> {
         let guide = load_guide(ctx, &guide_id).await?;
-        require_store_staff_or_operator(caller(ctx), &guide.store_id)?;
+        caller(ctx).require_store_staff(Some(&guide.store_id))?;
         Ok(Guide(Arc::new(
             guides::depart_guide(db(ctx), &guide_id, &Actor::of(caller(ctx))).await?,
         )))
@@ -205,7 +205,7 @@ impl Mutation {
             Vec<HoursExceptionInput>,
         >,
     ) -> ApiResult<Store> {
-        require_store_staff_or_operator(caller(ctx), &store_id)?;
+        caller(ctx).require_store_staff(Some(&store_id))?;
         let hours = parse_hours(hours, exceptions.unwrap_or_default())?;
         let patch = StorePatch {
             hours: Some(hours),
@@ -223,7 +223,7 @@ impl Mutation {
         store_id: ID,
         status: StoreStatus,
     ) -> ApiResult<Store> {
-        require_store_staff_or_operator(caller(ctx), &store_id)?;
+        caller(ctx).require_store_staff(Some(&store_id))?;
         let patch = StorePatch {
             status: Some(status),
             ..StorePatch::default()

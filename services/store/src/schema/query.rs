@@ -109,7 +109,7 @@ impl Query {
         store_id: ID,
         period: PeriodInput,
     ) -> ApiResult<CommissionStatement> {
-        super::require_store_staff_or_operator(caller(ctx), &store_id)?;
+        caller(ctx).require_store_staff(Some(&store_id))?;
         let period = period.parse()?;
         load_store(ctx, &store_id).await?;
         let lines = commissions::store_statement(db(ctx), &store_id, period).await?;

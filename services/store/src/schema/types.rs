@@ -99,7 +99,7 @@ impl Store {
         first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<Connection<String, super::guides::Guide, EmptyFields, EmptyFields>> {
-        super::require_store_staff_or_operator(super::caller(ctx), &self.0.id)?;
+        super::caller(ctx).require_store_staff(Some(&self.0.id))?;
         let page = PageRequest::parse(first, after)?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let (rows, has_next) = crate::store::guides::guides_of_store(db, &self.0.id, &page).await?;

@@ -410,19 +410,3 @@ pub async fn remove_favorite(
         .await?;
     Ok(())
 }
-
-/// Staff see the members bound to their store.
-pub async fn is_bound_to_store<C: ConnectionTrait>(
-    db: &C,
-    member_id: &str,
-    store_id: &str,
-) -> Result<bool> {
-    Ok(attribution::Entity::find_by_id(member_id.to_owned())
-        .select_only()
-        .column(attribution::Column::MemberId)
-        .filter(attribution::Column::StoreId.eq(store_id))
-        .into_tuple::<String>()
-        .one(db)
-        .await?
-        .is_some())
-}
