@@ -43,7 +43,7 @@ impl EventHandler for MemberFeed {
                     Ok(_) => {}
                     // The code names no active guide (mistyped, rotated, or the
                     // guide left): the member simply has no guide.
-                    Err(Error::NotFound(_)) => {
+                    Err(err) if err.code() == kit::ErrorCode::NotFound => {
                         tracing::info!(seq = event.seq, "registration with an unknown guide code")
                     }
                     Err(err) => return Err(into_handler_error(err)),

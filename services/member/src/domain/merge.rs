@@ -70,10 +70,10 @@ mod tests {
     fn requests_are_checked() {
         assert!(MergeRequest::parse("a", "b", "same phone at the till").is_ok());
         assert!(
-            matches!(MergeRequest::parse("a", "a", "x"), Err(Error::Invalid { ref field, .. }) if field == "mergedId")
+            matches!(MergeRequest::parse("a", "a", "x"), Err(e) if e.code() == kit::ErrorCode::BadUserInput && e.field() == Some("mergedId"))
         );
         assert!(
-            matches!(MergeRequest::parse("a", "b", "  "), Err(Error::Invalid { ref field, .. }) if field == "reason")
+            matches!(MergeRequest::parse("a", "b", "  "), Err(e) if e.code() == kit::ErrorCode::BadUserInput && e.field() == Some("reason"))
         );
         assert!(MergeRequest::parse("", "b", "x").is_err());
     }

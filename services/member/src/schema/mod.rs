@@ -69,7 +69,7 @@ pub(crate) async fn load_member(ctx: &Context<'_>, id: &str) -> Result<member::M
     ctx.data_unchecked::<DataLoader<MemberLoader>>()
         .load_one(id.to_owned())
         .await?
-        .ok_or_else(|| Error::MemberNotFound(id.to_owned()))
+        .ok_or_else(|| Error::member_not_found(id))
 }
 
 /// What access rules need to know about `record`, for this caller.

@@ -75,7 +75,7 @@ pub async fn unlink_identity(
         .iter()
         .find(|i| i.channel == channel.as_str() && i.external_id == external_id.as_str())
         .cloned()
-        .ok_or_else(|| Error::NotFound("this member has no such identity".into()))?;
+        .ok_or_else(|| Error::not_found("this member has no such identity"))?;
     if identities.len() == 1 {
         return Err(Error::conflict(
             "the last identity of a member cannot be removed",

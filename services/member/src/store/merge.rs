@@ -41,7 +41,7 @@ pub async fn merge(
             .iter()
             .find(|m| m.id == id)
             .cloned()
-            .ok_or_else(|| Error::MemberNotFound(id.to_owned()))
+            .ok_or_else(|| Error::member_not_found(id))
     };
     let survivor = find(&req.survivor_id)?;
     let merged = find(&req.merged_id)?;

@@ -55,14 +55,14 @@ pub(crate) async fn resolve_for_update(
         .lock_exclusive()
         .one(txn)
         .await?
-        .ok_or_else(|| Error::MemberNotFound(id.to_owned()))?;
+        .ok_or_else(|| Error::member_not_found(id))?;
     match (&row.merged_into, MemberStatus::parse(&row.status)) {
         (Some(survivor), Some(MemberStatus::Merged)) => {
             member::Entity::find_by_id(survivor.clone())
                 .lock_exclusive()
                 .one(txn)
                 .await?
-                .ok_or_else(|| Error::MemberNotFound(survivor.clone()))
+                .ok_or_else(|| Error::member_not_found(survivor))
         }
         _ => Ok(row),
     }

@@ -160,7 +160,7 @@ mod tests {
             (OrderStatus::Refunded, OrderAction::Refund),
         ] {
             assert!(
-                matches!(check_transition(s, a), Err(Error::Conflict(_))),
+                matches!(check_transition(s, a), Err(e) if e.code() == kit::ErrorCode::Conflict),
                 "{s:?} {a:?}"
             );
         }

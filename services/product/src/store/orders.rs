@@ -500,7 +500,7 @@ pub async fn expire_pickups(db: &DatabaseConnection, now: i64) -> Result<Vec<Str
         match cancel(db, &id, "not collected by the pickup deadline", &actor).await {
             Ok(_) => cancelled.push(id),
             // Collected or cancelled meanwhile.
-            Err(Error::Conflict(_)) => {}
+            Err(err) if err.code() == kit::ErrorCode::Conflict => {}
             Err(err) => return Err(err),
         }
     }
