@@ -21,7 +21,7 @@ pub use types::Member;
 
 use crate::domain::access::{self, Subject, Visibility};
 use crate::error::{Error, Result};
-use crate::store::entities::{identity, member, tag};
+use crate::store::entities::{consent, identity, member, tag};
 use kit::loader::ChildrenOf;
 
 pub type MemberSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -43,6 +43,10 @@ pub fn build(db: DatabaseConnection) -> MemberSchema {
         .data(ChildrenOf::<tag::Entity>::new(
             db.clone(),
             tag::Column::MemberId,
+        ))
+        .data(ChildrenOf::<consent::Entity>::new(
+            db.clone(),
+            consent::Column::MemberId,
         ))
         .data(db)
         .finish()

@@ -19,7 +19,7 @@ use crate::domain::tier::TierChangeCause;
 use crate::domain::touchpoint::TouchpointKind;
 use crate::store::{
     self,
-    entities::{identity, member, tag, tier_change, touchpoint},
+    entities::{consent, identity, member, tag, tier_change, touchpoint},
 };
 use kit::loader::children;
 use kit::time::from_micros;
@@ -137,8 +137,7 @@ impl Member {
     /// Every marketing consent purpose, given or not.
     async fn consents(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<Consent>>> {
         self.personal()?;
-        let rows =
-            store::consents_of(ctx.data_unchecked::<DatabaseConnection>(), &self.record.id).await?;
+        let rows = children::<consent::Entity>(ctx, &self.record.id).await?;
         Ok(Some(
             ConsentPurpose::ALL
                 .into_iter()

@@ -7,7 +7,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::entities::{consent, identity, member, tag, tier_change, touchpoint};
+use super::entities::{identity, member, tag, tier_change, touchpoint};
 use crate::domain::MemberStatus;
 use crate::domain::identity::{Channel, ExternalId};
 use crate::domain::touchpoint::TouchpointKind;
@@ -65,16 +65,6 @@ pub async fn member_id_by_identity<C: ConnectionTrait>(
         .one(db)
         .await?
         .map(|i| i.member_id))
-}
-
-pub async fn consents_of<C: ConnectionTrait>(
-    db: &C,
-    member_id: &str,
-) -> Result<Vec<consent::Model>> {
-    Ok(consent::Entity::find()
-        .filter(consent::Column::MemberId.eq(member_id))
-        .all(db)
-        .await?)
 }
 
 pub async fn tier_history<C: ConnectionTrait>(
