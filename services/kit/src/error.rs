@@ -165,6 +165,46 @@ impl axum::response::IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// For a service's own error enum that carries shared-code errors as an
+/// `Api(ApiError)` variant: the constructors (`invalid`, `not_found`,
+/// `conflict`, `forbidden`), `field()`, and the conversion from `ApiError`.
+#[macro_export]
+macro_rules! service_error_basics {
+    ($error:ident) => {
+        impl $error {
+            pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+                $error::Api($crate::ApiError::bad_input(field, message))
+            }
+
+            pub fn not_found(message: impl Into<String>) -> Self {
+                $error::Api($crate::ApiError::not_found(message))
+            }
+
+            pub fn conflict(message: impl Into<String>) -> Self {
+                $error::Api($crate::ApiError::conflict(message))
+            }
+
+            pub fn forbidden(message: impl Into<String>) -> Self {
+                $error::Api($crate::ApiError::forbidden(message))
+            }
+
+            /// The input field at fault, for BAD_USER_INPUT.
+            pub fn field(&self) -> Option<&str> {
+                match self {
+                    $error::Api(api) => api.field.as_deref(),
+                    _ => None,
+                }
+            }
+        }
+
+        impl From<$crate::ApiError> for $error {
+            fn from(err: $crate::ApiError) -> Self {
+                $error::Api(err)
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

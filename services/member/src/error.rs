@@ -12,25 +12,11 @@ pub enum Error {
     Db(#[from] sea_orm::DbErr),
 }
 
-impl Error {
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Api(ApiError::bad_input(field, message))
-    }
+kit::service_error_basics!(Error);
 
+impl Error {
     pub fn member_not_found(id: &str) -> Self {
         Self::not_found(format!("member {id} not found"))
-    }
-
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Error::Api(ApiError::not_found(message))
-    }
-
-    pub fn conflict(message: impl Into<String>) -> Self {
-        Error::Api(ApiError::conflict(message))
-    }
-
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Error::Api(ApiError::forbidden(message))
     }
 
     /// The shared code a client will see.
@@ -39,20 +25,6 @@ impl Error {
             Error::Api(api) => api.code,
             Error::Db(_) => ErrorCode::Internal,
         }
-    }
-
-    /// The input field at fault, for BAD_USER_INPUT.
-    pub fn field(&self) -> Option<&str> {
-        match self {
-            Error::Api(api) => api.field.as_deref(),
-            _ => None,
-        }
-    }
-}
-
-impl From<ApiError> for Error {
-    fn from(err: ApiError) -> Self {
-        Error::Api(err)
     }
 }
 
