@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -11,7 +12,8 @@ use kit::service::{self, ServiceSpec};
 use kit::shutdown;
 
 /// Every service this build contains, in start order.
-pub const SERVICES: &[&ServiceSpec] = &[&member::SPEC, &store::SPEC, &product::SPEC];
+pub const SERVICES: &[&ServiceSpec] =
+    &[&member::SPEC, &store::SPEC, &product::SPEC, &alliance::SPEC];
 
 #[derive(Parser, Debug)]
 #[command(
@@ -198,9 +200,16 @@ async fn prepare(
     keys: &JwtKeys,
 ) -> anyhow::Result<service::ServiceContext> {
     let url = config.database_url(spec.name)?;
-    service::prepare(spec, &url, None, keys.clone(), None)
-        .await
-        .with_context(|| format!("{}: cannot open and migrate its database", spec.name))
+    service::prepare(
+        spec,
+        &url,
+        None,
+        keys.clone(),
+        None,
+        Arc::new(config.clone()),
+    )
+    .await
+    .with_context(|| format!("{}: cannot open and migrate its database", spec.name))
 }
 
 async fn bind(

@@ -18,7 +18,7 @@ fn bigmember(dir: &std::path::Path) -> Command {
 
 /// Every service on a port the OS picks, so tests can run side by side.
 fn on_free_ports(cmd: &mut Command) -> &mut Command {
-    for service in ["MEMBER", "STORE", "PRODUCT"] {
+    for service in ["MEMBER", "STORE", "PRODUCT", "ALLIANCE"] {
         cmd.env(format!("BIGMEMBER_SERVICES__{service}__PORT"), "0");
     }
     cmd
@@ -96,8 +96,7 @@ fn graphql_url(line: &str) -> String {
 fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let mut up = bigmember(dir.path());
-    up.args(["up", "--demo"])
-        .env("BIGMEMBER_SERVICES__MEMBER__PORT", "0");
+    on_free_ports(up.args(["up", "--demo"]));
     let running = Running::start(up);
     running.wait_for("member: 60 demo members (60 new)");
     let token_line = running.wait_for("operator:");
@@ -116,7 +115,8 @@ fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
 
 /// Under `up`, the services read each other's feeds: a demo member who
 /// registered through guide demo-guide-00's code is that guide's, and an
-/// order they place credits the guide a commission.
+/// order they place credits the guide a commission and earns the member
+/// pending points in the brand's programme.
 #[tokio::test]
 async fn up_runs_the_consumers_between_services() {
     let dir = tempfile::tempdir().unwrap();
@@ -129,6 +129,7 @@ async fn up_runs_the_consumers_between_services() {
     let member_url = graphql_url(&running.wait_for("/graphql"));
     let store_url = graphql_url(&running.wait_for("/graphql"));
     let product_url = graphql_url(&running.wait_for("/graphql"));
+    let alliance_url = graphql_url(&running.wait_for("/graphql"));
     running.wait_for("Press Ctrl-C");
     let token = |role: &[&str]| {
         run_ok(bigmember(dir.path()).arg("token").args(role))
@@ -194,6 +195,22 @@ async fn up_runs_the_consumers_between_services() {
         last["data"]["guide"]["commissions"]["pendingFen"], 198,
         "2% of 99 yuan, from the order feed: {last}"
     );
+
+    let order_id = placed["data"]["placeOrder"]["id"].as_str().unwrap();
+    let earned = format!(
+        "{{ _entities(representations: [{{ __typename: \"Order\", id: \"{order_id}\" }}]) {{ ... on Order {{ pointsEarned {{ programme {{ id }} points state }} }} }} }}"
+    );
+    for _ in 0..100 {
+        last = ask(&alliance_url, &operator, &earned).await;
+        if last["data"]["_entities"][0]["pointsEarned"][0]["points"] == 99 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let points = &last["data"]["_entities"][0]["pointsEarned"][0];
+    assert_eq!(points["programme"]["id"], "apparel-points", "{last}");
+    assert_eq!(points["points"], 99, "1 point per yuan, from the order feed: {last}");
+    assert_eq!(points["state"], "PENDING");
     let (clean, _) = running.terminate();
     assert!(clean);
 }

@@ -1,46 +1,49 @@
-//! The alliance service's errors, each mapped onto a shared code.
+//! The alliance service's errors: shared codes, the points-specific
+//! refusals, or a database failure.
 
 use kit::{ApiError, ErrorCode};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An input violated a rule; names the field.
-    #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    /// A broken rule or an access decision, with its shared code (and for
+    /// input errors the field at fault).
+    #[error("{}", .0.message)]
+    Api(ApiError),
     #[error("not enough points: {available} available, {wanted} wanted")]
     InsufficientPoints { available: i64, wanted: i64 },
     #[error("{0}")]
     LimitExceeded(String),
-    #[error("the quote expired")]
+    #[error("the quote expired; ask for a new one")]
     QuoteExpired,
     #[error("the quote was already used")]
     QuoteUsed,
-    #[error("{0}")]
-    Conflict(String),
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
 }
 
+kit::service_error_basics!(Error);
+
 impl Error {
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            field: field.into(),
-            message: message.into(),
+    /// The shared code a client will see.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Api(api) => api.code,
+            Error::InsufficientPoints { .. } => ErrorCode::InsufficientPoints,
+            Error::LimitExceeded(_) => ErrorCode::LimitExceeded,
+            Error::QuoteExpired => ErrorCode::QuoteExpired,
+            Error::QuoteUsed => ErrorCode::QuoteUsed,
+            Error::Db(_) => ErrorCode::Internal,
         }
     }
 }
 
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
-        let code = match &err {
-            Error::Invalid { field, message } => {
-                return ApiError::bad_input(field.clone(), message.clone());
-            }
-            Error::InsufficientPoints { .. } => ErrorCode::InsufficientPoints,
-            Error::LimitExceeded(_) => ErrorCode::LimitExceeded,
-            Error::QuoteExpired => ErrorCode::QuoteExpired,
-            Error::QuoteUsed => ErrorCode::QuoteUsed,
-            Error::Conflict(_) => ErrorCode::Conflict,
-        };
-        ApiError::new(code, err.to_string())
+        match err {
+            Error::Api(api) => api,
+            Error::Db(db) => ApiError::internal(&db),
+            other => ApiError::new(other.code(), other.to_string()),
+        }
     }
 }
 

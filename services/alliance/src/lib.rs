@@ -1,9 +1,105 @@
 //! The alliance subgraph: points programmes, an exact ledger, and
 //! cross-brand exchange.
 //!
-//! This first step holds the domain rules (plain Rust, property-tested);
-//! the database, GraphQL schema and feeds follow the same layout as the
-//! other services.
+//! Layout, as in every service: `schema/` (GraphQL, thin), `domain/` (rules,
+//! no I/O), `store/` (sea-orm entities and commands), `migration/`.
 
 pub mod domain;
 pub mod error;
+pub mod events;
+pub mod migration;
+pub mod schema;
+mod seed;
+pub mod store;
+
+use axum::Router;
+use futures::FutureExt as _;
+use kit::events::consumer::FeedConsumer;
+use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes, run_every};
+use sea_orm_migration::MigratorTrait;
+
+/// How the CLI and the test harness know this service.
+pub static SPEC: ServiceSpec = ServiceSpec {
+    name: "alliance",
+    about: "points programmes, an exact ledger, cross-brand exchange and clearing",
+    migrate: |db| migration::Migrator::up(db, None).boxed(),
+    routes,
+    seed_demo: |db| seed::demo(db).boxed(),
+    sdl: schema::sdl,
+    background,
+    jobs: &JOBS,
+};
+
+static JOBS: [Job; 2] = [
+    Job {
+        name: "activate-points",
+        about: "turn PENDING points ACTIVE once their programme's window has passed",
+        run: |db| {
+            async move {
+                let n = store::ledger::activate_due(db, chrono::Utc::now()).await?;
+                Ok(format!("{n} lot(s) of pending points activated"))
+            }
+            .boxed()
+        },
+    },
+    Job {
+        name: "expire-points",
+        about: "expire ACTIVE points past their expiry date, soonest first",
+        run: |db| {
+            async move {
+                let n = store::ledger::expire_due(db, chrono::Utc::now()).await?;
+                Ok(format!("{n} point(s) expired"))
+            }
+            .boxed()
+        },
+    },
+];
+
+/// How often activation and expiry run under `up`.
+const JOB_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn routes(ctx: ServiceContext) -> Router {
+    let settings = schema::Settings {
+        quote_ttl: std::time::Duration::from_secs(ctx.config.exchange.quote_ttl_secs),
+        keys: ctx.keys.clone(),
+    };
+    graphql_routes(schema::build(ctx.db.clone(), settings), ctx.keys.clone())
+}
+
+/// Reads the member feed (merges) and the order feed (earning and
+/// reversal), and runs activation and expiry every minute.
+fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
+    let mut tasks = Vec::new();
+    match bg.peers.get("member") {
+        Some(url) => tasks.push(
+            FeedConsumer::new(
+                events::MEMBER_FEED,
+                url,
+                bg.ctx.db.clone(),
+                bg.ctx.keys.clone(),
+                events::MemberFeed,
+            )
+            .run(bg.poll_interval, bg.shutdown.clone())
+            .boxed(),
+        ),
+        None => tracing::warn!("no member service configured: merges do not move points"),
+    }
+    match bg.peers.get("product") {
+        Some(url) => tasks.push(
+            FeedConsumer::new(
+                events::ORDER_FEED,
+                url,
+                bg.ctx.db.clone(),
+                bg.ctx.keys.clone(),
+                events::OrderFeed,
+            )
+            .run(bg.poll_interval, bg.shutdown.clone())
+            .boxed(),
+        ),
+        None => tracing::warn!("no product service configured: orders earn no points"),
+    }
+    for job in &JOBS {
+        tasks.push(run_every(job, JOB_INTERVAL, bg.ctx.db.clone(), bg.shutdown.clone()).boxed());
+    }
+    tasks
+}

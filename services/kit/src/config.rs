@@ -11,6 +11,7 @@
 //! | `services.<name>.database_url` | `BIGMEMBER_SERVICES__<NAME>__DATABASE_URL` | `sqlite://<data_dir>/<name>.db` |
 //! | `services.<name>.url` | `BIGMEMBER_SERVICES__<NAME>__URL` | `http://<host>:<port>` |
 //! | `events.poll_interval_ms` | `BIGMEMBER_EVENTS__POLL_INTERVAL_MS` | `500` |
+//! | `exchange.quote_ttl_secs` | `BIGMEMBER_EXCHANGE__QUOTE_TTL_SECS` | `60` |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,6 +40,8 @@ pub struct Config {
     pub log: String,
     pub auth: AuthConfig,
     pub events: EventsConfig,
+    #[serde(default)]
+    pub exchange: ExchangeConfig,
     pub services: BTreeMap<String, ServiceConfig>,
 }
 
@@ -50,6 +53,19 @@ pub struct AuthConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventsConfig {
     pub poll_interval_ms: u64,
+}
+
+/// Points exchange between programmes (the alliance service).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExchangeConfig {
+    /// How long a quote holds its rate.
+    pub quote_ttl_secs: u64,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        Self { quote_ttl_secs: 60 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,6 +108,7 @@ impl Default for Config {
             events: EventsConfig {
                 poll_interval_ms: 500,
             },
+            exchange: ExchangeConfig::default(),
             services: SERVICE_PORTS
                 .iter()
                 .map(|(name, port)| {

@@ -5,6 +5,9 @@
 /// Brand ids of the demo alliance.
 pub const BRANDS: [&str; 3] = ["apparel", "coffee", "cinema"];
 
+/// Their names, in the same order.
+pub const BRAND_NAMES: [&str; 3] = ["Threadline", "Morning Bean", "Silver Screen"];
+
 pub struct DemoStore {
     pub place: &'static str,
     pub lat: f64,

@@ -32,6 +32,7 @@ pub struct ServiceContext {
     pub name: &'static str,
     pub db: DatabaseConnection,
     pub keys: JwtKeys,
+    pub config: Arc<crate::config::Config>,
 }
 
 impl FromRef<ServiceContext> for JwtKeys {
@@ -50,6 +51,26 @@ pub struct Job {
     pub name: &'static str,
     pub about: &'static str,
     pub run: JobFn,
+}
+
+/// Runs `job` now and then every `interval` until shutdown, logging what
+/// it did: the periodic half of a job an operator can also run by hand.
+pub async fn run_every(
+    job: &'static Job,
+    interval: std::time::Duration,
+    db: DatabaseConnection,
+    mut shutdown: Shutdown,
+) {
+    loop {
+        match (job.run)(&db).await {
+            Ok(summary) => tracing::debug!(job = job.name, %summary, "job ran"),
+            Err(err) => tracing::warn!(job = job.name, error = %err, "job failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.wait() => return,
+        }
+    }
 }
 
 /// What a service's background work (event consumers, periodic jobs) gets.
@@ -88,6 +109,7 @@ pub async fn prepare(
     schema: Option<String>,
     keys: JwtKeys,
     statements: Option<Arc<StatementLog>>,
+    config: Arc<crate::config::Config>,
 ) -> Result<ServiceContext, DbErr> {
     let db = crate::db::connect(
         database_url,
@@ -103,6 +125,7 @@ pub async fn prepare(
         name: spec.name,
         db,
         keys,
+        config,
     })
 }
 

@@ -191,6 +191,7 @@ pub async fn spawn_on(
         database.schema.clone(),
         keys,
         Some(statements.clone()),
+        Arc::new(crate::config::Config::default()),
     )
     .await
     .expect("service starts on its test database");

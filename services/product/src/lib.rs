@@ -13,7 +13,7 @@ pub mod store;
 
 use axum::Router;
 use futures::FutureExt as _;
-use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes};
+use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes, run_every};
 use sea_orm_migration::MigratorTrait;
 
 /// How the CLI and the test harness know this service.
@@ -50,24 +50,16 @@ const PICKUP_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_se
 
 /// Cancels pickups not collected by their deadline, every minute.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
-    let db = bg.ctx.db.clone();
-    let mut shutdown = bg.shutdown.clone();
-    vec![
-        async move {
-            loop {
-                match store::orders::expire_pickups(&db, kit::time::now_micros()).await {
-                    Ok(cancelled) if !cancelled.is_empty() => {
-                        tracing::info!(cancelled = cancelled.len(), "uncollected pickups cancelled")
-                    }
-                    Ok(_) => {}
-                    Err(err) => tracing::warn!(error = %err, "pickup expiry failed"),
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(PICKUP_EXPIRY_INTERVAL) => {}
-                    _ = shutdown.wait() => return,
-                }
-            }
-        }
-        .boxed(),
-    ]
+    SPEC.jobs
+        .iter()
+        .map(|job| {
+            run_every(
+                job,
+                PICKUP_EXPIRY_INTERVAL,
+                bg.ctx.db.clone(),
+                bg.shutdown.clone(),
+            )
+            .boxed()
+        })
+        .collect()
 }

@@ -15,7 +15,7 @@ pub mod store;
 use axum::Router;
 use futures::FutureExt as _;
 use kit::events::consumer::FeedConsumer;
-use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes};
+use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes, run_every};
 use sea_orm_migration::MigratorTrait;
 
 /// How the CLI and the test harness know this service.
@@ -72,30 +72,22 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
         }
         None => tracing::warn!("no product service configured: orders credit no commissions"),
     }
-    tasks.push(approve_commissions(bg.ctx.db.clone(), bg.shutdown.clone()).boxed());
+    for job in SPEC.jobs {
+        tasks.push(
+            run_every(
+                job,
+                APPROVAL_INTERVAL,
+                bg.ctx.db.clone(),
+                bg.shutdown.clone(),
+            )
+            .boxed(),
+        );
+    }
     tasks
 }
 
 /// How often due commissions are approved.
 const APPROVAL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Approves commissions whose after-sales window has closed, every minute.
-async fn approve_commissions(
-    db: sea_orm::DatabaseConnection,
-    mut shutdown: kit::shutdown::Shutdown,
-) {
-    loop {
-        match store::commissions::approve_due(&db, kit::time::now_micros()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(approved = n, "commissions approved"),
-            Err(err) => tracing::warn!(error = %err, "commission approval failed"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(APPROVAL_INTERVAL) => {}
-            _ = shutdown.wait() => return,
-        }
-    }
-}
 
 fn routes(ctx: ServiceContext) -> Router {
     graphql_routes(schema::build(ctx.db.clone()), ctx.keys.clone())

@@ -23,9 +23,6 @@ const GUIDE_NAMES: [&str; 5] = [
     "Xiao Liu",
 ];
 
-/// Shop names of the demo brands (`kit::demo::BRANDS`, in order).
-const BRAND_NAMES: [&str; 3] = ["Threadline", "Morning Bean", "Silver Screen"];
-
 /// Basis points per brand for DIRECT and FRANCHISE stores' guides.
 const COMMISSION_BP: [(&str, u32, u32); 3] = [
     ("apparel", 200, 500),
@@ -52,7 +49,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
         if store::store_by_id(db, &id).await?.is_some() {
             continue;
         }
-        let (brand, brand_name) = (demo::BRANDS[i % 3], BRAND_NAMES[i % 3]);
+        let (brand, brand_name) = (demo::BRANDS[i % 3], demo::BRAND_NAMES[i % 3]);
         let kind = if i % 4 == 3 {
             StoreKind::Franchise
         } else {

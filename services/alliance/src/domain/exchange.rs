@@ -4,6 +4,8 @@
 //! in are ⌊(out − fee) × rate⌋ points of B (down). A quote holds its rate
 //! for a short time and is used once.
 
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
@@ -124,6 +126,19 @@ pub fn check_quote(expires_at: i64, used: bool, now: i64) -> Result<()> {
     Ok(())
 }
 
+/// The starts of the day and of the year containing `now`, in the sending
+/// programme's time zone: the windows of the daily and yearly limits.
+pub fn limit_windows(now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+    let local = now.with_timezone(&tz).date_naive();
+    let start = |date: NaiveDate| {
+        tz.from_local_datetime(&date.and_time(NaiveTime::MIN))
+            .earliest()
+            .map_or(now, |t| t.with_timezone(&Utc))
+    };
+    let new_year = NaiveDate::from_ymd_opt(local.year(), 1, 1).unwrap_or(local);
+    (start(local), start(new_year))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,7 +172,7 @@ mod tests {
     fn blocks_and_limits() {
         assert!(matches!(
             quote(&terms(), 150, 0, 0),
-            Err(Error::Invalid { .. })
+            Err(Error::Api(e)) if e.code == kit::ErrorCode::BadUserInput
         ));
         assert!(matches!(
             quote(&terms(), 1_000, 4_500, 0),
@@ -174,8 +189,28 @@ mod tests {
     #[test]
     fn quotes_expire_and_are_used_once() {
         assert!(check_quote(100, false, 99).is_ok());
-        assert_eq!(check_quote(100, false, 100), Err(Error::QuoteExpired));
-        assert_eq!(check_quote(100, true, 50), Err(Error::QuoteUsed));
+        assert!(matches!(
+            check_quote(100, false, 100),
+            Err(Error::QuoteExpired)
+        ));
+        assert!(matches!(check_quote(100, true, 50), Err(Error::QuoteUsed)));
+    }
+
+    #[test]
+    fn limits_count_the_programmes_own_day_and_year() {
+        let now = DateTime::parse_from_rfc3339("2026-12-31T17:30:00Z")
+            .unwrap()
+            .to_utc();
+        let (day, year) = limit_windows(now, chrono_tz::Asia::Shanghai);
+        assert_eq!(
+            day.to_rfc3339(),
+            "2026-12-31T16:00:00+00:00",
+            "already 1 January in Shanghai"
+        );
+        assert_eq!(year.to_rfc3339(), "2026-12-31T16:00:00+00:00");
+        let (day, year) = limit_windows(now, chrono_tz::UTC);
+        assert_eq!(day.to_rfc3339(), "2026-12-31T00:00:00+00:00");
+        assert_eq!(year.to_rfc3339(), "2026-01-01T00:00:00+00:00");
     }
 
     proptest! {

@@ -4,6 +4,8 @@
 
 pub mod exchange;
 pub mod expiry;
+pub mod ledger;
 pub mod lots;
 pub mod points;
+pub mod programme;
 pub mod returns;

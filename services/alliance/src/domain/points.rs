@@ -19,6 +19,10 @@ impl EarnRate {
         }
         Ok(Self(rate))
     }
+
+    pub fn get(self) -> Decimal {
+        self.0
+    }
 }
 
 /// Points earned on `paid_fen`: ⌊paid ÷ 100 × rate⌋, rounded down.

@@ -1,0 +1,18 @@
+//! The alliance database's migrations, after the kit's own.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261122_000600_programmes_ledger_exchange;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut all = kit::migration::kit_migrations();
+        all.push(Box::new(
+            m20261122_000600_programmes_ledger_exchange::Migration,
+        ));
+        all
+    }
+}

@@ -1,0 +1,342 @@
+use async_graphql::{Context, ID, InputObject, Object};
+use kit::auth::Actor;
+use kit::input::ForeignId;
+use kit::{ApiResult, Caller};
+
+use super::access::{act_for_programme, operator, verified};
+use super::types::{
+    Brand, Exchange, ExchangeQuote, ExchangeTerms, IssuedPartnerKey, PartnerKey, PartnerToken,
+    PointsTransaction, Programme,
+};
+use super::{db, settings};
+use crate::domain::returns::ReturnPolicy;
+use crate::error::{Error, Result};
+use crate::store::IdempotencyKey;
+use crate::store::exchange::{self as exchanges, TermsDraft, TermsSide};
+use crate::store::ledger::{self, PartnerTransaction};
+use crate::store::programmes::{self, ProgrammeDraft, ProgrammeSettings};
+
+pub struct Mutation;
+
+/// A programme's rules.
+#[derive(InputObject)]
+pub struct ProgrammeInput {
+    /// What the programme calls its points, e.g. "Beans".
+    pub points_name: String,
+    /// IANA zone, e.g. Asia/Shanghai.
+    pub time_zone: String,
+    /// Cash value of one point in fen, an exact decimal such as "0.5".
+    pub cash_value_fen: String,
+    /// Points per yuan paid, an exact decimal such as "1"; rounds down.
+    pub points_per_yuan: String,
+    /// Days earned points stay PENDING, 0-365.
+    pub pending_days: i32,
+    /// Months after activation until the end-of-month expiry, 1-120; omit
+    /// for points that never expire.
+    pub expiry_months: Option<i32>,
+    pub return_policy: ReturnPolicy,
+    pub can_send: bool,
+    pub can_receive: bool,
+}
+
+impl ProgrammeInput {
+    fn parse(&self) -> Result<ProgrammeSettings> {
+        ProgrammeSettings::parse(&ProgrammeDraft {
+            points_name: &self.points_name,
+            time_zone: &self.time_zone,
+            cash_value_fen: &self.cash_value_fen,
+            points_per_yuan: &self.points_per_yuan,
+            pending_days: i64::from(self.pending_days),
+            expiry_months: self.expiry_months.map(i64::from),
+            return_policy: self.return_policy,
+            can_send: self.can_send,
+            can_receive: self.can_receive,
+        })
+    }
+}
+
+/// An earn or redeem reported by a partner.
+#[derive(InputObject)]
+pub struct PointsTransactionInput {
+    pub member_id: ID,
+    pub programme_id: ID,
+    /// At least 1.
+    pub points: i64,
+    /// The partner system that reports it, e.g. "pos" or "app".
+    pub source_system: String,
+    /// That system's id of the transaction: recorded once per programme.
+    pub external_transaction_id: String,
+    pub reason: String,
+    /// Retrying with the same key and input returns the first result.
+    pub idempotency_key: String,
+}
+
+impl PointsTransactionInput {
+    fn parse(&self) -> Result<PartnerTransaction> {
+        if !(1..=1_000_000_000).contains(&self.points) {
+            return Err(Error::invalid(
+                "points",
+                "points must be between 1 and 1000000000",
+            ));
+        }
+        let source = self.source_system.trim();
+        if !kit::input::is_token(source, 1..=64) {
+            return Err(Error::invalid(
+                "sourceSystem",
+                "sourceSystem must be 1-64 letters, digits, '-' or '_'",
+            ));
+        }
+        let external = self.external_transaction_id.trim();
+        if !kit::input::is_token(external, 1..=128) {
+            return Err(Error::invalid(
+                "externalTransactionId",
+                "externalTransactionId must be 1-128 letters, digits, '-' or '_'",
+            ));
+        }
+        Ok(PartnerTransaction {
+            member_id: ForeignId::parse("memberId", &self.member_id)?.into_string(),
+            programme_id: ForeignId::parse("programmeId", &self.programme_id)?.into_string(),
+            points: self.points,
+            source_system: source.to_owned(),
+            external_txn_id: external.to_owned(),
+            reason: kit::input::clean_text("reason", &self.reason, 256)?,
+        })
+    }
+}
+
+/// Exchange terms for one direction of a pair.
+#[derive(InputObject)]
+pub struct ExchangeTermsInput {
+    pub from_programme_id: ID,
+    pub to_programme_id: ID,
+    /// Target points per source point, an exact decimal such as "0.8".
+    pub rate: String,
+    /// 0-5000.
+    pub fee_basis_points: i32,
+    pub min_block: i64,
+    pub daily_limit: i64,
+    pub yearly_limit: i64,
+}
+
+async fn partner_transaction(
+    ctx: &Context<'_>,
+    input: &PointsTransactionInput,
+) -> Result<(PartnerTransaction, IdempotencyKey, Actor)> {
+    let caller = verified(ctx).await?;
+    let tx = input.parse()?;
+    let programme = programmes::programme_by_id(db(ctx), &tx.programme_id).await?;
+    act_for_programme(ctx, &programme).await?;
+    let key = IdempotencyKey::parse(caller, &input.idempotency_key)?;
+    Ok((tx, key, Actor::of(caller)))
+}
+
+fn member_of(caller: &Caller) -> Result<&str> {
+    match caller {
+        Caller::Member { member_id } => Ok(member_id),
+        _ => Err(Error::forbidden("members exchange their own points")),
+    }
+}
+
+#[Object]
+impl Mutation {
+    /// Operators: brings a brand (by the id the other services use) and its
+    /// programme into the alliance.
+    async fn onboard_brand(
+        &self,
+        ctx: &Context<'_>,
+        brand_id: ID,
+        name: String,
+        programme: ProgrammeInput,
+    ) -> ApiResult<Brand> {
+        operator(ctx).await?;
+        let brand_id = ForeignId::parse("brandId", &brand_id)?;
+        let settings = programme.parse()?;
+        let (b, _) = programmes::onboard_brand(db(ctx), &brand_id, &name, &settings).await?;
+        Ok(Brand { id: b.id })
+    }
+
+    /// Operators: replaces a programme's rules (points already earned keep
+    /// their dates).
+    async fn update_programme(
+        &self,
+        ctx: &Context<'_>,
+        programme_id: ID,
+        programme: ProgrammeInput,
+    ) -> ApiResult<Programme> {
+        operator(ctx).await?;
+        let settings = programme.parse()?;
+        Ok(Programme(
+            programmes::update_programme(db(ctx), &programme_id, &settings).await?,
+        ))
+    }
+
+    /// Operators: issues a partner API key for a brand. The key is in this
+    /// answer only; it is stored hashed.
+    async fn issue_partner_key(
+        &self,
+        ctx: &Context<'_>,
+        brand_id: ID,
+        label: String,
+    ) -> ApiResult<IssuedPartnerKey> {
+        operator(ctx).await?;
+        let issued = programmes::issue_key(db(ctx), &brand_id, &label).await?;
+        Ok(IssuedPartnerKey {
+            api_key: issued.key,
+            key: PartnerKey(issued.record),
+        })
+    }
+
+    /// Operators: revokes a partner key; its tokens stop working at once.
+    async fn revoke_partner_key(&self, ctx: &Context<'_>, key_id: ID) -> ApiResult<PartnerKey> {
+        operator(ctx).await?;
+        Ok(PartnerKey(programmes::revoke_key(db(ctx), &key_id).await?))
+    }
+
+    /// Anyone holding a partner API key: a bearer token acting as the
+    /// partner role for the key's brand.
+    async fn partner_token(&self, ctx: &Context<'_>, api_key: String) -> ApiResult<PartnerToken> {
+        let (token, key) =
+            programmes::token_for_key(db(ctx), &settings(ctx).keys, &api_key).await?;
+        Ok(PartnerToken {
+            token,
+            expires_at: chrono::Utc::now()
+                + chrono::Duration::minutes(programmes::PARTNER_TOKEN_TTL_MINUTES),
+            brand: Brand { id: key.brand_id },
+        })
+    }
+
+    /// Partners (own programme) and operators: earns points for a member,
+    /// PENDING for the programme's window.
+    async fn earn_points(
+        &self,
+        ctx: &Context<'_>,
+        input: PointsTransactionInput,
+    ) -> ApiResult<PointsTransaction> {
+        let (tx, key, actor) = partner_transaction(ctx, &input).await?;
+        let posted = ledger::earn(db(ctx), &tx, &key, &actor).await?;
+        Ok(PointsTransaction {
+            entry: posted.entry,
+            account: posted.account,
+        })
+    }
+
+    /// Partners (own programme) and operators: redeems ACTIVE points,
+    /// soonest expiry first. INSUFFICIENT_POINTS if there are not enough.
+    async fn redeem_points(
+        &self,
+        ctx: &Context<'_>,
+        input: PointsTransactionInput,
+    ) -> ApiResult<PointsTransaction> {
+        let (tx, key, actor) = partner_transaction(ctx, &input).await?;
+        let posted = ledger::redeem(db(ctx), &tx, &key, &actor).await?;
+        Ok(PointsTransaction {
+            entry: posted.entry,
+            account: posted.account,
+        })
+    }
+
+    /// Operators: corrects an account (positive credits a never-expiring
+    /// lot, negative debits ACTIVE points).
+    async fn adjust_points(
+        &self,
+        ctx: &Context<'_>,
+        account_id: ID,
+        points: i64,
+        reason: String,
+        idempotency_key: String,
+    ) -> ApiResult<PointsTransaction> {
+        operator(ctx).await?;
+        let caller = verified(ctx).await?;
+        let key = IdempotencyKey::parse(caller, &idempotency_key)?;
+        let posted = ledger::adjust(
+            db(ctx),
+            &account_id,
+            points,
+            &reason,
+            &key,
+            &Actor::of(caller),
+        )
+        .await?;
+        Ok(PointsTransaction {
+            entry: posted.entry,
+            account: posted.account,
+        })
+    }
+
+    /// Either partner of the pair, or an operator: sets the terms of one
+    /// direction. A change needs both partners' acceptance again; a
+    /// partner proposing accepts its own side.
+    async fn propose_exchange_terms(
+        &self,
+        ctx: &Context<'_>,
+        input: ExchangeTermsInput,
+    ) -> ApiResult<ExchangeTerms> {
+        let caller = verified(ctx).await?;
+        let draft = TermsDraft {
+            from_programme_id: input.from_programme_id.0,
+            to_programme_id: input.to_programme_id.0,
+            rate: input.rate,
+            fee_bp: input.fee_basis_points,
+            min_block: input.min_block,
+            daily_limit: input.daily_limit,
+            yearly_limit: input.yearly_limit,
+        };
+        Ok(ExchangeTerms(
+            exchanges::propose_terms(db(ctx), caller, &draft).await?,
+        ))
+    }
+
+    /// A partner accepts its own side of a version of the terms; an
+    /// operator names the side. Active once both sides accepted.
+    async fn accept_exchange_terms(
+        &self,
+        ctx: &Context<'_>,
+        terms_id: ID,
+        version: i64,
+        side: Option<TermsSide>,
+    ) -> ApiResult<ExchangeTerms> {
+        let caller = verified(ctx).await?;
+        Ok(ExchangeTerms(
+            exchanges::accept_terms(db(ctx), caller, &terms_id, version, side).await?,
+        ))
+    }
+
+    /// Members: prices an exchange of `points` source points under the
+    /// active terms, held for a short time (60 s by default) and usable once.
+    async fn exchange_quote(
+        &self,
+        ctx: &Context<'_>,
+        from_programme_id: ID,
+        to_programme_id: ID,
+        points: i64,
+    ) -> ApiResult<ExchangeQuote> {
+        let member = member_of(verified(ctx).await?)?;
+        let ttl = settings(ctx).quote_ttl;
+        let q = exchanges::create_quote(
+            db(ctx),
+            member,
+            &from_programme_id,
+            &to_programme_id,
+            points,
+            ttl,
+        )
+        .await?;
+        Ok(q.into())
+    }
+
+    /// Members: confirms a quote, all or nothing. QUOTE_EXPIRED, QUOTE_USED,
+    /// INSUFFICIENT_POINTS or LIMIT_EXCEEDED otherwise; a retry with the
+    /// same key returns the first exchange.
+    async fn confirm_exchange(
+        &self,
+        ctx: &Context<'_>,
+        quote_id: ID,
+        idempotency_key: String,
+    ) -> ApiResult<Exchange> {
+        let caller = verified(ctx).await?;
+        let member = member_of(caller)?;
+        let key = IdempotencyKey::parse(caller, &idempotency_key)?;
+        let made = exchanges::confirm(db(ctx), member, &quote_id, &key, &Actor::of(caller)).await?;
+        Ok(Exchange(made))
+    }
+}

@@ -1,0 +1,115 @@
+use async_graphql::{Context, ID, Object};
+use kit::ApiResult;
+
+use super::access::{act_for_brand, operator, points_view};
+use super::db;
+use super::types::{
+    Brand, ClearingStatement, ExchangeTerms, MemberRef, OrderRef, PartnerKey, PointsAccount,
+    Programme, programme_by,
+};
+use crate::error::Error;
+use crate::store::exchange::{Period, clearing_statement, visible_terms};
+use crate::store::{ledger, programmes};
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The brands of the alliance.
+    async fn alliance_brands(&self, ctx: &Context<'_>) -> ApiResult<Vec<Brand>> {
+        Ok(programmes::all_brands(db(ctx))
+            .await?
+            .into_iter()
+            .map(|b| Brand { id: b.id })
+            .collect())
+    }
+
+    /// The points programmes of the alliance (public: what members compare).
+    async fn programmes(&self, ctx: &Context<'_>) -> ApiResult<Vec<Programme>> {
+        Ok(programmes::all_programmes(db(ctx))
+            .await?
+            .into_iter()
+            .map(Programme)
+            .collect())
+    }
+
+    async fn programme(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Programme> {
+        programme_by(ctx, &id).await
+    }
+
+    /// One points account (its member, the programme's partner, operators).
+    async fn points_account(&self, ctx: &Context<'_>, id: ID) -> ApiResult<PointsAccount> {
+        let account = ledger::account_by_id(db(ctx), &id).await?;
+        let view = points_view(ctx, &account.member_id).await?;
+        if !view.shows(&account.programme_id) {
+            return Err(
+                Error::forbidden("partners see their own programme's accounts only").into(),
+            );
+        }
+        Ok(PointsAccount(account))
+    }
+
+    /// Exchange terms: members see the active ones (before any quote),
+    /// partners their own in every state, operators all.
+    async fn exchange_terms(
+        &self,
+        ctx: &Context<'_>,
+        from_programme_id: Option<ID>,
+        to_programme_id: Option<ID>,
+    ) -> ApiResult<Vec<ExchangeTerms>> {
+        let caller = super::access::verified(ctx).await?;
+        Ok(visible_terms(
+            db(ctx),
+            caller,
+            from_programme_id.as_ref().map(|id| id.as_str()),
+            to_programme_id.as_ref().map(|id| id.as_str()),
+        )
+        .await?
+        .into_iter()
+        .map(ExchangeTerms)
+        .collect())
+    }
+
+    /// A brand's clearing statement for a month (YYYY-MM, in its
+    /// programme's zone): the brand's partner or an operator.
+    async fn clearing_statement(
+        &self,
+        ctx: &Context<'_>,
+        brand_id: ID,
+        period: String,
+    ) -> ApiResult<ClearingStatement> {
+        act_for_brand(ctx, &brand_id).await?;
+        let period = Period::parse(&period)?;
+        let lines = clearing_statement(db(ctx), &brand_id, period).await?;
+        Ok(ClearingStatement::new(
+            brand_id.0,
+            period.to_string(),
+            lines,
+        ))
+    }
+
+    /// Operators: a brand's partner keys (never the keys themselves).
+    async fn partner_keys(&self, ctx: &Context<'_>, brand_id: ID) -> ApiResult<Vec<PartnerKey>> {
+        operator(ctx).await?;
+        Ok(programmes::keys_of_brand(db(ctx), &brand_id)
+            .await?
+            .into_iter()
+            .map(PartnerKey)
+            .collect())
+    }
+
+    #[graphql(entity)]
+    async fn find_brand_by_id(&self, id: ID) -> Brand {
+        Brand { id: id.0 }
+    }
+
+    #[graphql(entity)]
+    async fn find_member_by_id(&self, id: ID) -> MemberRef {
+        MemberRef { id: id.0 }
+    }
+
+    #[graphql(entity)]
+    async fn find_order_by_id(&self, id: ID) -> OrderRef {
+        OrderRef { id: id.0 }
+    }
+}

@@ -1,0 +1,672 @@
+//! GraphQL output types of the alliance subgraph.
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Duration, Utc};
+use kit::ApiResult;
+use kit::loader::{by_id, children};
+use kit::paging::{PageRequest, encode_cursor};
+use kit::time::{from_micros, now_micros, to_micros};
+
+use super::access::{act_for_brand, points_view, survivor};
+use super::db;
+use crate::domain::ledger::{EntryKind, LotState};
+use crate::domain::returns::ReturnPolicy;
+use crate::error::Error;
+use crate::store::entities::{
+    account, brand, entry, exchange, lot, order_earn, partner_key, programme, quote, terms,
+};
+use crate::store::exchange::{StatementLine, is_active};
+use crate::store::ledger;
+
+/// A brand of the alliance. Owned here; the store and product services add
+/// its stores and products.
+pub struct Brand {
+    pub id: String,
+}
+
+#[Object]
+impl Brand {
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    /// Whether the brand has joined the points alliance.
+    async fn in_alliance(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        Ok(by_id::<brand::Entity>(ctx, &self.id).await?.is_some())
+    }
+    /// The brand's name (null for a brand not in the alliance).
+    async fn name(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        Ok(by_id::<brand::Entity>(ctx, &self.id).await?.map(|b| b.name))
+    }
+    /// The brand's points programme.
+    async fn programme(&self, ctx: &Context<'_>) -> ApiResult<Option<Programme>> {
+        Ok(children::<programme::Entity>(ctx, &self.id)
+            .await?
+            .into_iter()
+            .next()
+            .map(Programme))
+    }
+    /// What the alliance owes the brand over all time, in fen (negative:
+    /// what it owes). The brand's partner or an operator.
+    async fn clearing_position_fen(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        act_for_brand(ctx, &self.id).await?;
+        Ok(crate::store::exchange::clearing_position(db(ctx), &self.id).await?)
+    }
+}
+
+/// A brand's points programme and its rules.
+pub struct Programme(pub programme::Model);
+
+#[Object]
+impl Programme {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn brand(&self) -> Brand {
+        Brand {
+            id: self.0.brand_id.clone(),
+        }
+    }
+    /// What the programme calls its points.
+    async fn points_name(&self) -> &str {
+        &self.0.points_name
+    }
+    /// IANA zone of the programme's days and months (expiry, limits).
+    async fn time_zone(&self) -> &str {
+        &self.0.time_zone
+    }
+    /// Cash value of one point in fen, an exact decimal such as "0.5".
+    async fn cash_value_fen(&self) -> &str {
+        &self.0.cash_value_fen
+    }
+    /// Points per yuan paid, an exact decimal; earnings round down.
+    async fn points_per_yuan(&self) -> &str {
+        &self.0.points_per_yuan
+    }
+    /// Days earned points stay PENDING (the after-sales window).
+    async fn pending_days(&self) -> i64 {
+        self.0.pending_days
+    }
+    /// Points expire at the end of the month this many months after they
+    /// became ACTIVE, in the programme's zone; null: never.
+    async fn expiry_months(&self) -> Option<i64> {
+        self.0.expiry_months
+    }
+    async fn return_policy(&self) -> ApiResult<ReturnPolicy> {
+        Ok(ReturnPolicy::parse(&self.0.return_policy)
+            .ok_or_else(|| Error::invalid("returnPolicy", "unknown return policy"))?)
+    }
+    /// Whether members may exchange this programme's points into others.
+    async fn can_send(&self) -> bool {
+        self.0.can_send
+    }
+    /// Whether members may exchange other programmes' points into this one.
+    async fn can_receive(&self) -> bool {
+        self.0.can_receive
+    }
+}
+
+/// A member as this service knows them: by id.
+pub struct MemberRef {
+    pub id: String,
+}
+
+#[Object(name = "Member")]
+impl MemberRef {
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    /// The member's points accounts, one per programme (a partner sees its
+    /// own programme's only).
+    async fn points_accounts(&self, ctx: &Context<'_>) -> ApiResult<Vec<PointsAccount>> {
+        let view = points_view(ctx, &self.id).await?;
+        let member = survivor(ctx, &self.id).await?;
+        Ok(children::<account::Entity>(ctx, &member)
+            .await?
+            .into_iter()
+            .filter(|a| a.merged_into.is_none() && view.shows(&a.programme_id))
+            .map(PointsAccount)
+            .collect())
+    }
+}
+
+/// An order as this service knows it: what it earned.
+pub struct OrderRef {
+    pub id: String,
+}
+
+#[Object(name = "Order")]
+impl OrderRef {
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    /// Points the order earned, per programme.
+    async fn points_earned(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderPoints>> {
+        let earns = children::<order_earn::Entity>(ctx, &self.id).await?;
+        let Some(first) = earns.first() else {
+            return Ok(Vec::new());
+        };
+        let view = points_view(ctx, &first.member_id).await?;
+        Ok(earns
+            .into_iter()
+            .filter(|e| view.shows(&e.programme_id))
+            .map(OrderPoints)
+            .collect())
+    }
+}
+
+/// What one order earned in one programme.
+pub struct OrderPoints(pub order_earn::Model);
+
+#[Object]
+impl OrderPoints {
+    async fn programme(&self, ctx: &Context<'_>) -> ApiResult<Programme> {
+        programme_by(ctx, &self.0.programme_id).await
+    }
+    /// Fen paid for this programme's brand's lines.
+    async fn paid_fen(&self) -> i64 {
+        self.0.paid_fen
+    }
+    async fn points(&self) -> i64 {
+        self.0.points
+    }
+    /// Taken back by refunds, forgiven points included.
+    async fn reversed_points(&self) -> i64 {
+        self.0.reversed_points
+    }
+    /// PENDING until the window passes, then ACTIVE.
+    async fn state(&self, ctx: &Context<'_>) -> ApiResult<Option<LotState>> {
+        let Some(lot_id) = &self.0.lot_id else {
+            return Ok(None);
+        };
+        let l = lot_row(ctx, lot_id).await?;
+        Ok(LotState::parse(&l.state))
+    }
+    async fn activates_at(&self, ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
+        let Some(lot_id) = &self.0.lot_id else {
+            return Ok(None);
+        };
+        Ok(lot_row(ctx, lot_id).await?.activates_at.map(from_micros))
+    }
+}
+
+async fn lot_row(ctx: &Context<'_>, id: &str) -> ApiResult<lot::Model> {
+    use sea_orm::EntityTrait;
+    Ok(lot::Entity::find_by_id(id.to_owned())
+        .one(db(ctx))
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::not_found(format!("no lot {id}")))?)
+}
+
+pub(crate) async fn programme_by(ctx: &Context<'_>, id: &str) -> ApiResult<Programme> {
+    Ok(Programme(
+        by_id::<programme::Entity>(ctx, id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no programme {id}")))?,
+    ))
+}
+
+/// A member's account in one programme.
+pub struct PointsAccount(pub account::Model);
+
+#[Object]
+impl PointsAccount {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn member(&self) -> MemberRef {
+        MemberRef {
+            id: self.0.member_id.clone(),
+        }
+    }
+    async fn programme(&self, ctx: &Context<'_>) -> ApiResult<Programme> {
+        programme_by(ctx, &self.0.programme_id).await
+    }
+    /// Spendable points (negative only under ALLOW_NEGATIVE).
+    async fn active_balance(&self) -> i64 {
+        self.0.active_balance
+    }
+    /// Earned points not yet spendable.
+    async fn pending_balance(&self) -> i64 {
+        self.0.pending_balance
+    }
+    /// Every point ever earned here (before reversals and spending).
+    async fn lifetime_earned(&self) -> i64 {
+        self.0.lifetime_earned
+    }
+    /// The lots that make up the balances: ACTIVE in burn order (soonest
+    /// expiry first), then PENDING, then any arrears.
+    async fn lots(&self, ctx: &Context<'_>) -> ApiResult<Vec<PointsLot>> {
+        Ok(ledger::open_lots(db(ctx), &self.0.id)
+            .await?
+            .into_iter()
+            .map(PointsLot)
+            .collect())
+    }
+    /// ACTIVE points that expire within `days` (default 30).
+    async fn expiring_soon(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Look-ahead in days, 1-3650 (default 30).")] days: Option<i32>,
+    ) -> ApiResult<ExpiringPoints> {
+        let days = days.unwrap_or(30);
+        if !(1..=3650).contains(&days) {
+            return Err(Error::invalid("days", "days must be between 1 and 3650").into());
+        }
+        let before = Utc::now() + Duration::days(i64::from(days));
+        let until = to_micros(before);
+        let lots: Vec<lot::Model> = ledger::open_lots(db(ctx), &self.0.id)
+            .await?
+            .into_iter()
+            .filter(|l| {
+                l.state == LotState::Active.as_str()
+                    && l.remaining > 0
+                    && l.expires_at.is_some_and(|e| e <= until)
+            })
+            .collect();
+        Ok(ExpiringPoints {
+            points: lots.iter().map(|l| l.remaining).sum(),
+            before,
+            lots: lots.into_iter().map(PointsLot).collect(),
+        })
+    }
+    /// The immutable ledger, newest first.
+    async fn ledger(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, LedgerEntry, EmptyFields, EmptyFields>> {
+        let page = PageRequest::parse(first, after)?;
+        let (rows, has_next) = ledger::entries_page(db(ctx), &self.0.id, &page).await?;
+        let mut connection = Connection::new(page.after.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|e| Edge::new(encode_cursor(&e.seq.to_string()), LedgerEntry(e))),
+        );
+        Ok(connection)
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ExpiringPoints {
+    pub points: i64,
+    pub before: DateTime<Utc>,
+    pub lots: Vec<PointsLot>,
+}
+
+/// Points earned or received together, with one expiry.
+pub struct PointsLot(pub lot::Model);
+
+#[Object]
+impl PointsLot {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn state(&self) -> Option<LotState> {
+        LotState::parse(&self.0.state)
+    }
+    async fn original_points(&self) -> i64 {
+        self.0.original
+    }
+    async fn remaining_points(&self) -> i64 {
+        self.0.remaining
+    }
+    async fn activates_at(&self) -> Option<DateTime<Utc>> {
+        self.0.activates_at.map(from_micros)
+    }
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at.map(from_micros)
+    }
+    /// Whether the lot is past its expiry (the expiry job takes it soon).
+    async fn expired(&self) -> bool {
+        self.0.expires_at.is_some_and(|e| e <= now_micros())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        from_micros(self.0.created_at)
+    }
+}
+
+/// One immutable ledger entry.
+pub struct LedgerEntry(pub entry::Model);
+
+#[Object]
+impl LedgerEntry {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// Position in the account's ledger, from 1.
+    async fn seq(&self) -> i64 {
+        self.0.seq
+    }
+    async fn kind(&self) -> ApiResult<EntryKind> {
+        Ok(EntryKind::parse(&self.0.kind)
+            .ok_or_else(|| Error::invalid("kind", "unknown entry kind"))?)
+    }
+    /// Change to the ACTIVE balance.
+    async fn points(&self) -> i64 {
+        self.0.points
+    }
+    /// Change to the PENDING balance.
+    async fn pending_points(&self) -> i64 {
+        self.0.pending_points
+    }
+    async fn balance_after(&self) -> i64 {
+        self.0.balance_after
+    }
+    async fn pending_balance_after(&self) -> i64 {
+        self.0.pending_after
+    }
+    /// Of a REVERSAL: what the return policy did not take back.
+    async fn forgiven_points(&self) -> i64 {
+        self.0.forgiven_points
+    }
+    /// What caused it, e.g. `order:<id>`, `exchange:<id>`, `pos:<txn>`.
+    async fn reference(&self) -> &str {
+        &self.0.reference
+    }
+    async fn source_system(&self) -> Option<&str> {
+        self.0.source_system.as_deref()
+    }
+    async fn external_transaction_id(&self) -> Option<&str> {
+        self.0.external_txn_id.as_deref()
+    }
+    /// Of a REVERSAL: the entry it reverses.
+    async fn reverses_entry_id(&self) -> Option<ID> {
+        self.0.reverses_entry_id.clone().map(ID)
+    }
+    /// Who: a role and id, or a system job.
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        from_micros(self.0.created_at)
+    }
+    /// Which lots this entry filled or consumed, and by how much.
+    async fn lot_movements(&self, ctx: &Context<'_>) -> ApiResult<Vec<LotMovement>> {
+        Ok(ledger::movements_of(db(ctx), &self.0.id)
+            .await?
+            .into_iter()
+            .map(|m| LotMovement {
+                lot_id: ID(m.lot_id),
+                points: m.points,
+            })
+            .collect())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct LotMovement {
+    pub lot_id: ID,
+    /// Negative: consumed from the lot; positive: put into it.
+    pub points: i64,
+}
+
+/// A partner or operator's earn or redeem, as recorded.
+pub struct PointsTransaction {
+    pub entry: entry::Model,
+    pub account: account::Model,
+}
+
+#[Object]
+impl PointsTransaction {
+    async fn entry(&self) -> LedgerEntry {
+        LedgerEntry(self.entry.clone())
+    }
+    async fn account(&self) -> PointsAccount {
+        PointsAccount(self.account.clone())
+    }
+}
+
+/// Terms for exchanging one programme's points into another's.
+pub struct ExchangeTerms(pub terms::Model);
+
+#[Object]
+impl ExchangeTerms {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn from_programme(&self, ctx: &Context<'_>) -> ApiResult<Programme> {
+        programme_by(ctx, &self.0.from_programme_id).await
+    }
+    async fn to_programme(&self, ctx: &Context<'_>) -> ApiResult<Programme> {
+        programme_by(ctx, &self.0.to_programme_id).await
+    }
+    /// Target points per source point, an exact decimal; points in round down.
+    async fn rate(&self) -> &str {
+        &self.0.rate
+    }
+    /// Fee in basis points of the source points, rounded down.
+    async fn fee_basis_points(&self) -> i64 {
+        self.0.fee_bp
+    }
+    /// Source points move in multiples of this.
+    async fn min_block(&self) -> i64 {
+        self.0.min_block
+    }
+    /// Per member, in source points, per day in the source programme's zone.
+    async fn daily_limit(&self) -> i64 {
+        self.0.daily_limit
+    }
+    async fn yearly_limit(&self) -> i64 {
+        self.0.yearly_limit
+    }
+    /// Bumped by each change; acceptances name the version they accept.
+    async fn version(&self) -> i64 {
+        self.0.version
+    }
+    async fn accepted_by_sender_at(&self) -> Option<DateTime<Utc>> {
+        self.0.accepted_by_from_at.map(from_micros)
+    }
+    async fn accepted_by_receiver_at(&self) -> Option<DateTime<Utc>> {
+        self.0.accepted_by_to_at.map(from_micros)
+    }
+    /// Both partners accepted this version: members may exchange.
+    async fn active(&self) -> bool {
+        is_active(&self.0)
+    }
+}
+
+/// A single-use price for an exchange, held until `expiresAt`.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct ExchangeQuote {
+    pub id: ID,
+    pub points_out: i64,
+    pub fee_points: i64,
+    pub points_in: i64,
+    pub rate: String,
+    pub expires_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub from_programme_id: String,
+    #[graphql(skip)]
+    pub to_programme_id: String,
+}
+
+impl From<quote::Model> for ExchangeQuote {
+    fn from(q: quote::Model) -> Self {
+        Self {
+            id: ID(q.id),
+            points_out: q.points_out,
+            fee_points: q.fee_points,
+            points_in: q.points_in,
+            rate: q.rate,
+            expires_at: from_micros(q.expires_at),
+            from_programme_id: q.from_programme_id,
+            to_programme_id: q.to_programme_id,
+        }
+    }
+}
+
+#[ComplexObject]
+impl ExchangeQuote {
+    async fn from_programme(&self, ctx: &Context<'_>) -> ApiResult<Programme> {
+        programme_by(ctx, &self.from_programme_id).await
+    }
+    async fn to_programme(&self, ctx: &Context<'_>) -> ApiResult<Programme> {
+        programme_by(ctx, &self.to_programme_id).await
+    }
+}
+
+/// A confirmed exchange.
+pub struct Exchange(pub exchange::Model);
+
+#[Object]
+impl Exchange {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn quote_id(&self) -> ID {
+        ID(self.0.quote_id.clone())
+    }
+    async fn from_programme(&self, ctx: &Context<'_>) -> ApiResult<Programme> {
+        programme_by(ctx, &self.0.from_programme_id).await
+    }
+    async fn to_programme(&self, ctx: &Context<'_>) -> ApiResult<Programme> {
+        programme_by(ctx, &self.0.to_programme_id).await
+    }
+    async fn points_out(&self) -> i64 {
+        self.0.points_out
+    }
+    async fn fee_points(&self) -> i64 {
+        self.0.fee_points
+    }
+    async fn points_in(&self) -> i64 {
+        self.0.points_in
+    }
+    async fn rate(&self) -> &str {
+        &self.0.rate
+    }
+    /// What the sending brand owes the receiving one, in fen.
+    async fn value_fen(&self) -> i64 {
+        self.0.value_fen
+    }
+    async fn fee_value_fen(&self) -> i64 {
+        self.0.fee_value_fen
+    }
+    async fn out_entry(&self, ctx: &Context<'_>) -> ApiResult<LedgerEntry> {
+        Ok(LedgerEntry(
+            ledger::entry_by_id(db(ctx), &self.0.out_entry_id).await?,
+        ))
+    }
+    async fn in_entry(&self, ctx: &Context<'_>) -> ApiResult<LedgerEntry> {
+        Ok(LedgerEntry(
+            ledger::entry_by_id(db(ctx), &self.0.in_entry_id).await?,
+        ))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        from_micros(self.0.created_at)
+    }
+}
+
+/// A brand's clearing positions for one month.
+#[derive(SimpleObject)]
+pub struct ClearingStatement {
+    pub brand: Brand,
+    /// The month, YYYY-MM, in the brand programme's zone.
+    pub period: String,
+    pub lines: Vec<ClearingLine>,
+    pub payable_fen: i64,
+    pub receivable_fen: i64,
+    /// Receivable minus payable.
+    pub net_fen: i64,
+}
+
+/// One counterparty's line of a statement.
+#[derive(SimpleObject)]
+pub struct ClearingLine {
+    pub counterparty: Brand,
+    pub exchanges: i64,
+    /// This brand's points that members sent to the counterparty.
+    pub points_sent: i64,
+    /// This brand's points issued to members arriving from the counterparty.
+    pub points_received: i64,
+    /// Owed to the counterparty for the points it issued.
+    pub payable_fen: i64,
+    /// Owed by the counterparty for the points this brand issued.
+    pub receivable_fen: i64,
+    pub net_fen: i64,
+    /// Fees kept on points sent, in points and in fen.
+    pub fee_points: i64,
+    pub fee_fen: i64,
+}
+
+impl ClearingStatement {
+    pub fn new(brand_id: String, period: String, lines: Vec<StatementLine>) -> Self {
+        let payable_fen = lines.iter().map(|l| l.payable_fen).sum();
+        let receivable_fen = lines.iter().map(|l| l.receivable_fen).sum();
+        Self {
+            brand: Brand { id: brand_id },
+            period,
+            payable_fen,
+            receivable_fen,
+            net_fen: receivable_fen - payable_fen,
+            lines: lines
+                .into_iter()
+                .map(|l| ClearingLine {
+                    net_fen: l.net_fen(),
+                    counterparty: Brand {
+                        id: l.counterparty_brand_id,
+                    },
+                    exchanges: l.exchanges,
+                    points_sent: l.points_sent,
+                    points_received: l.points_received,
+                    payable_fen: l.payable_fen,
+                    receivable_fen: l.receivable_fen,
+                    fee_points: l.fee_points,
+                    fee_fen: l.fee_fen,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A partner API key, without the key itself.
+pub struct PartnerKey(pub partner_key::Model);
+
+#[Object]
+impl PartnerKey {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn brand(&self) -> Brand {
+        Brand {
+            id: self.0.brand_id.clone(),
+        }
+    }
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+    /// The key's first characters, to recognise it.
+    async fn prefix(&self) -> &str {
+        &self.0.key_prefix
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        from_micros(self.0.created_at)
+    }
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at.map(from_micros)
+    }
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at.map(from_micros)
+    }
+}
+
+/// A freshly issued key: `apiKey` is shown this once and never again.
+#[derive(SimpleObject)]
+pub struct IssuedPartnerKey {
+    pub api_key: String,
+    pub key: PartnerKey,
+}
+
+/// A short-lived bearer token for a partner key.
+#[derive(SimpleObject)]
+pub struct PartnerToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub brand: Brand,
+}

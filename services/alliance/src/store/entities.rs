@@ -1,0 +1,372 @@
+//! sea-orm entities of the alliance database. Points and fen are i64;
+//! exact decimals are kept as their canonical text; instants are integer
+//! microseconds (see `kit::time`).
+
+macro_rules! entity_boilerplate {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod brand {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "brands")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub name: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod programme {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "programmes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub brand_id: String,
+        pub points_name: String,
+        pub time_zone: String,
+        pub cash_value_fen: String,
+        pub points_per_yuan: String,
+        pub pending_days: i64,
+        pub expiry_months: Option<i64>,
+        pub return_policy: String,
+        pub can_send: bool,
+        pub can_receive: bool,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod partner_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "partner_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub brand_id: String,
+        pub label: String,
+        /// SHA-256 of the key, hex; the key itself is never stored.
+        #[sea_orm(unique)]
+        pub key_hash: String,
+        /// The key's first characters, to tell keys apart in a list.
+        pub key_prefix: String,
+        pub created_at: i64,
+        pub last_used_at: Option<i64>,
+        pub revoked_at: Option<i64>,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod account {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub member_id: String,
+        pub programme_id: String,
+        /// Cached sums of the ledger (checked against it in tests).
+        pub active_balance: i64,
+        pub pending_balance: i64,
+        pub lifetime_earned: i64,
+        /// The sequence number of the next ledger entry.
+        pub next_seq: i64,
+        /// Set when the member was merged: the survivor's account.
+        pub merged_into: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod lot {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "lots")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub account_id: String,
+        pub programme_id: String,
+        /// PENDING, ACTIVE or ARREARS.
+        pub state: String,
+        pub original: i64,
+        pub remaining: i64,
+        pub activates_at: Option<i64>,
+        pub expires_at: Option<i64>,
+        pub created_at: i64,
+        pub created_by_entry_id: String,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod entry {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "entries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub account_id: String,
+        pub programme_id: String,
+        pub seq: i64,
+        pub kind: String,
+        /// Change to the ACTIVE balance.
+        pub points: i64,
+        /// Change to the PENDING balance.
+        pub pending_points: i64,
+        pub balance_after: i64,
+        pub pending_after: i64,
+        /// Part of a reversal the return policy did not take back.
+        pub forgiven_points: i64,
+        pub reference: String,
+        pub source_system: Option<String>,
+        pub external_txn_id: Option<String>,
+        pub reverses_entry_id: Option<String>,
+        pub actor: String,
+        pub reason: String,
+        pub created_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod lot_movement {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "lot_movements")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub entry_id: String,
+        pub lot_id: String,
+        /// Negative when the entry consumed the lot, positive when it filled it.
+        pub points: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod idempotency_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_keys")]
+    pub struct Model {
+        /// Whose key: `brand:<id>`, `member:<id>` or `operator`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub scope: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub operation: String,
+        pub request_hash: String,
+        pub result_id: String,
+        pub created_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod terms {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "exchange_terms")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub from_programme_id: String,
+        pub to_programme_id: String,
+        pub rate: String,
+        pub fee_bp: i64,
+        pub min_block: i64,
+        pub daily_limit: i64,
+        pub yearly_limit: i64,
+        /// Bumped by every change; a change clears both acceptances.
+        pub version: i64,
+        pub accepted_by_from_at: Option<i64>,
+        pub accepted_by_to_at: Option<i64>,
+        pub proposed_by: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod quote {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "quotes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub member_id: String,
+        pub terms_id: String,
+        pub terms_version: i64,
+        pub from_programme_id: String,
+        pub to_programme_id: String,
+        pub points_out: i64,
+        pub fee_points: i64,
+        pub points_in: i64,
+        pub rate: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod exchange {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "exchanges")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub quote_id: String,
+        pub member_id: String,
+        pub from_programme_id: String,
+        pub to_programme_id: String,
+        pub from_brand_id: String,
+        pub to_brand_id: String,
+        pub points_out: i64,
+        pub fee_points: i64,
+        pub points_in: i64,
+        pub rate: String,
+        /// What the sending brand owes the receiving one: the cash value of
+        /// the points issued.
+        pub value_fen: i64,
+        /// The cash value of the fee, kept by the sending brand.
+        pub fee_value_fen: i64,
+        pub out_entry_id: String,
+        pub in_entry_id: String,
+        pub created_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod clearing_entry {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clearing_entries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub exchange_id: String,
+        pub brand_id: String,
+        pub counterparty_brand_id: String,
+        pub points_sent: i64,
+        pub points_received: i64,
+        /// Positive: receivable from the counterparty; negative: payable.
+        pub amount_fen: i64,
+        pub fee_points: i64,
+        pub fee_fen: i64,
+        pub created_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod order_earn {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "order_earns")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub order_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub programme_id: String,
+        pub member_id: String,
+        pub paid_fen: i64,
+        pub points: i64,
+        pub refunded_fen: i64,
+        /// Reversed so far, forgiven points included.
+        pub reversed_points: i64,
+        pub entry_id: Option<String>,
+        pub lot_id: Option<String>,
+        pub placed_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod order_earn_line {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "order_earn_lines")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub line_id: String,
+        pub order_id: String,
+        pub programme_id: String,
+        pub amount_fen: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod member_alias {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "member_aliases")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub merged_id: String,
+        pub survivor_id: String,
+        pub merged_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod applied_refund {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "applied_refunds")]
+    pub struct Model {
+        /// The refund id, or `cancel:<order id>` for a cancellation.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub refund_id: String,
+        pub order_id: String,
+        pub applied_at: i64,
+    }
+
+    entity_boilerplate!();
+}

@@ -1,0 +1,295 @@
+//! Orders earn points: the product service's order events, applied inside
+//! the consumer's transaction (so each exactly once), with the business key
+//! of every entry as a second guard.
+
+use std::collections::BTreeMap;
+
+use kit::auth::Actor;
+use kit::events::schema::{OrderCancelled, OrderPlaced, OrderRefunded};
+use kit::time::to_micros;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, Set,
+};
+
+use super::entities::{applied_refund, lot, order_earn, order_earn_line};
+use super::ledger::{
+    Posting, ReversalRequest, earn_pending, ensure_account, lock_account, reverse_earning,
+};
+use super::programmes::{programme_of_brand, rules};
+use super::survivor_of;
+use crate::domain::ledger::EntryKind;
+use crate::domain::points::points_earned;
+use crate::domain::returns::reversal_due;
+use crate::error::Result;
+
+/// Earns PENDING points per brand of the order that runs a programme.
+pub async fn on_order_placed(
+    txn: &DatabaseTransaction,
+    placed: &OrderPlaced,
+    actor: &Actor,
+) -> Result<()> {
+    let Some(member_id) = &placed.member_id else {
+        return Ok(());
+    };
+    let member_id = survivor_of(txn, member_id).await?;
+    let mut by_brand: BTreeMap<&str, Vec<&kit::events::schema::OrderLine>> = BTreeMap::new();
+    for line in &placed.lines {
+        by_brand
+            .entry(line.brand_id.as_str())
+            .or_default()
+            .push(line);
+    }
+    let placed_at = to_micros(placed.placed_at);
+    for (brand_id, lines) in by_brand {
+        let Some(programme) = programme_of_brand(txn, brand_id).await? else {
+            continue;
+        };
+        let rules = rules(&programme)?;
+        let paid: i64 = lines.iter().map(|l| l.amount_fen).sum();
+        let points = points_earned(paid, rules.earn_rate);
+        let inserted = order_earn::Entity::insert(order_earn::ActiveModel {
+            order_id: Set(placed.order_id.clone()),
+            programme_id: Set(programme.id.clone()),
+            member_id: Set(member_id.clone()),
+            paid_fen: Set(paid),
+            points: Set(points),
+            refunded_fen: Set(0),
+            reversed_points: Set(0),
+            entry_id: Set(None),
+            lot_id: Set(None),
+            placed_at: Set(placed_at),
+        })
+        .on_conflict(
+            OnConflict::columns([order_earn::Column::OrderId, order_earn::Column::ProgrammeId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+        if inserted == 0 {
+            continue; // already earned: a replayed event changes nothing
+        }
+        for line in &lines {
+            order_earn_line::ActiveModel {
+                line_id: Set(line.line_id.clone()),
+                order_id: Set(placed.order_id.clone()),
+                programme_id: Set(programme.id.clone()),
+                amount_fen: Set(line.amount_fen),
+            }
+            .insert(txn)
+            .await?;
+        }
+        if points == 0 {
+            continue;
+        }
+        let account_id = ensure_account(txn, &member_id, &programme.id, placed_at).await?;
+        let mut account = lock_account(txn, &account_id).await?;
+        let mut posting = Posting::new(
+            EntryKind::Earn,
+            format!("order:{}", placed.order_id),
+            format!("order of {paid} fen at {brand_id}"),
+        );
+        posting.external = Some(("order".to_owned(), placed.order_id.clone()));
+        let (entry, earned_lot) = earn_pending(
+            txn,
+            &mut account,
+            &rules,
+            posting,
+            points,
+            placed.placed_at,
+            actor,
+        )
+        .await?;
+        let mut row =
+            order_earn::Entity::find_by_id((placed.order_id.clone(), programme.id.clone()))
+                .one(txn)
+                .await?
+                .map(IntoActiveModel::into_active_model)
+                .ok_or_else(|| crate::error::Error::conflict("order earning vanished"))?;
+        row.entry_id = Set(Some(entry.id));
+        row.lot_id = Set(Some(earned_lot.id));
+        row.update(txn).await?;
+    }
+    Ok(())
+}
+
+/// Reverses the points of refunded lines, in proportion to what each
+/// programme's lines earned, as its return policy allows.
+pub async fn on_order_refunded(
+    txn: &DatabaseTransaction,
+    refunded: &OrderRefunded,
+    actor: &Actor,
+) -> Result<()> {
+    if !first_application(txn, &refunded.refund_id, &refunded.order_id).await? {
+        return Ok(());
+    }
+    let earns = earns_of(txn, &refunded.order_id).await?;
+    if earns.is_empty() {
+        return Ok(());
+    }
+    let lines = order_earn_line::Entity::find()
+        .filter(order_earn_line::Column::OrderId.eq(refunded.order_id.as_str()))
+        .all(txn)
+        .await?;
+    let mut refunded_by_programme: BTreeMap<String, i64> = BTreeMap::new();
+    for line in &refunded.lines {
+        if let Some(known) = lines.iter().find(|l| l.line_id == line.line_id) {
+            *refunded_by_programme
+                .entry(known.programme_id.clone())
+                .or_default() += line.amount_fen;
+        }
+    }
+    for earn in earns {
+        let this_refund = refunded_by_programme
+            .get(&earn.programme_id)
+            .copied()
+            .unwrap_or(0);
+        let refunded_total = if refunded.fully_refunded {
+            earn.paid_fen
+        } else {
+            (earn.refunded_fen + this_refund).min(earn.paid_fen)
+        };
+        if refunded_total == earn.refunded_fen {
+            continue;
+        }
+        let external = ("refund".to_owned(), refunded.refund_id.clone());
+        let reason = format!(
+            "refund {} of order {}",
+            refunded.refund_id, refunded.order_id
+        );
+        reverse(
+            txn,
+            earn,
+            refunded_total,
+            external,
+            reason,
+            actor,
+            to_micros(refunded.refunded_at),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A cancelled order sold nothing: everything it earned is reversed.
+pub async fn on_order_cancelled(
+    txn: &DatabaseTransaction,
+    cancelled: &OrderCancelled,
+    actor: &Actor,
+) -> Result<()> {
+    let marker = format!("cancel:{}", cancelled.order_id);
+    if !first_application(txn, &marker, &cancelled.order_id).await? {
+        return Ok(());
+    }
+    for earn in earns_of(txn, &cancelled.order_id).await? {
+        let paid = earn.paid_fen;
+        let external = ("cancel".to_owned(), cancelled.order_id.clone());
+        let reason = format!("order {} cancelled", cancelled.order_id);
+        reverse(
+            txn,
+            earn,
+            paid,
+            external,
+            reason,
+            actor,
+            to_micros(cancelled.cancelled_at),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records that a refund is being applied; false if it already was.
+async fn first_application(
+    txn: &DatabaseTransaction,
+    refund_id: &str,
+    order_id: &str,
+) -> Result<bool> {
+    let inserted = applied_refund::Entity::insert(applied_refund::ActiveModel {
+        refund_id: Set(refund_id.to_owned()),
+        order_id: Set(order_id.to_owned()),
+        applied_at: Set(kit::time::now_micros()),
+    })
+    .on_conflict(
+        OnConflict::column(applied_refund::Column::RefundId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(inserted == 1)
+}
+
+async fn reverse(
+    txn: &DatabaseTransaction,
+    earn: order_earn::Model,
+    refunded_total: i64,
+    external: (String, String),
+    reason: String,
+    actor: &Actor,
+    now: i64,
+) -> Result<()> {
+    let due = reversal_due(
+        earn.points,
+        earn.paid_fen,
+        refunded_total,
+        earn.reversed_points,
+    );
+    let mut row = earn.clone().into_active_model();
+    row.refunded_fen = Set(refunded_total);
+    row.reversed_points = Set(earn.reversed_points + due);
+    row.update(txn).await?;
+    let (Some(entry_id), Some(lot_id)) = (&earn.entry_id, &earn.lot_id) else {
+        return Ok(());
+    };
+    if due == 0 {
+        return Ok(());
+    }
+    // The lot moves with a merge; the account holding it now is the one
+    // the points come back from.
+    let account_id = match lot::Entity::find_by_id(lot_id.clone()).one(txn).await? {
+        Some(l) => l.account_id,
+        None => {
+            ensure_account(
+                txn,
+                &survivor_of(txn, &earn.member_id).await?,
+                &earn.programme_id,
+                now,
+            )
+            .await?
+        }
+    };
+    let mut account = lock_account(txn, &account_id).await?;
+    let programme = super::programmes::programme_by_id(txn, &earn.programme_id).await?;
+    let policy = rules(&programme)?.return_policy;
+    reverse_earning(
+        txn,
+        &mut account,
+        ReversalRequest {
+            earn_entry_id: entry_id,
+            earn_lot_id: Some(lot_id),
+            due,
+            policy,
+            reference: format!("order:{}", earn.order_id),
+            external,
+            reason,
+        },
+        actor,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn earns_of<C: ConnectionTrait>(
+    db: &C,
+    order_id: &str,
+) -> Result<Vec<order_earn::Model>> {
+    Ok(order_earn::Entity::find()
+        .filter(order_earn::Column::OrderId.eq(order_id))
+        .order_by_asc(order_earn::Column::ProgrammeId)
+        .all(db)
+        .await?)
+}

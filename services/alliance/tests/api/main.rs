@@ -1,0 +1,9 @@
+//! The alliance subgraph driven over HTTP, on SQLite by default and on
+//! PostgreSQL when BIGMEMBER_TEST_DATABASE_URL is set.
+
+mod concurrency;
+mod exchange;
+mod ledger;
+mod orders;
+mod programmes;
+mod support;

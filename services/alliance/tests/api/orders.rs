@@ -1,0 +1,278 @@
+//! Orders earn points from the product service's events; refunds reverse
+//! them under each return policy; merges move accounts. Each event applies
+//! exactly once, even replayed.
+
+use chrono::Utc;
+use kit::events::schema::{
+    MemberMerged, OrderCancelled, OrderLine, OrderPlaced, OrderRefunded, RefundedLine,
+};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn line(id: &str, brand: &str, amount_fen: i64) -> OrderLine {
+    OrderLine {
+        line_id: id.into(),
+        sku_id: format!("sku-{id}"),
+        brand_id: brand.into(),
+        quantity: 1,
+        unit_price_fen: amount_fen,
+        amount_fen,
+        source_location_id: None,
+    }
+}
+
+fn placed(order: &str, member: &str, lines: Vec<OrderLine>) -> OrderPlaced {
+    OrderPlaced {
+        order_id: order.into(),
+        member_id: Some(member.into()),
+        channel: "APP".into(),
+        store_id: None,
+        fulfilment: "SHIP".into(),
+        total_fen: lines.iter().map(|l| l.amount_fen).sum(),
+        lines,
+        placed_at: Utc::now(),
+    }
+}
+
+fn refund(
+    order: &str,
+    refund_id: &str,
+    line_id: &str,
+    amount_fen: i64,
+    full: bool,
+) -> OrderRefunded {
+    OrderRefunded {
+        order_id: order.into(),
+        refund_id: refund_id.into(),
+        member_id: None,
+        lines: vec![RefundedLine {
+            line_id: line_id.into(),
+            quantity: 1,
+            amount_fen,
+        }],
+        amount_fen,
+        fully_refunded: full,
+        refunded_at: Utc::now(),
+    }
+}
+
+async fn points_earned(w: &World, order: &str) -> Value {
+    let q = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { pointsEarned { programme { id } paidFen points reversedPoints state } } } }";
+    let r = op(
+        &w.app,
+        q,
+        json!({ "r": [{ "__typename": "Order", "id": order }] }),
+    )
+    .await;
+    r["_entities"][0]["pointsEarned"].clone()
+}
+
+#[tokio::test]
+async fn an_order_earns_per_brand_and_refunds_reverse_in_proportion_once() {
+    let w = world().await;
+    let apparel = onboard(
+        &w.app,
+        "apparel",
+        programme_input(7, Some(12), "ONLY_PENDING"),
+    )
+    .await;
+    let mut c = programme_input(7, None, "ONLY_PENDING");
+    c["pointsPerYuan"] = json!("2");
+    let coffee = onboard(&w.app, "coffee", c).await;
+    w.feed
+        .publish(&placed(
+            "o1",
+            "m1",
+            vec![
+                line("l1", "apparel", 10_050),
+                line("l2", "coffee", 2_599),
+                line("l3", "unknown-brand", 5_000),
+            ],
+        ))
+        .await;
+    w.apply().await;
+    let earned = points_earned(&w, "o1").await;
+    assert_eq!(
+        earned.as_array().unwrap().len(),
+        2,
+        "brands without a programme earn nothing"
+    );
+    assert_eq!(earned[0]["programme"]["id"], apparel);
+    assert_eq!(earned[0]["points"], 100, "100.50 yuan earns 100 (down)");
+    assert_eq!(earned[0]["state"], "PENDING");
+    assert_eq!(earned[1]["points"], 51, "25.99 yuan × 2 = 51.98 → 51");
+    assert_eq!(account(&w.app, "m1", &coffee).await["pendingBalance"], 51);
+
+    // A third of the apparel line: 33 points; then the rest: 67 more.
+    w.feed
+        .publish(&refund("o1", "r1", "l1", 3_350, false))
+        .await;
+    w.apply().await;
+    assert_eq!(points_earned(&w, "o1").await[0]["reversedPoints"], 33);
+    assert_eq!(account(&w.app, "m1", &apparel).await["pendingBalance"], 67);
+    // A consumer that lost its position replays every event: nothing twice.
+    w.order_consumer("amnesiac").catch_up().await.unwrap();
+    assert_eq!(account(&w.app, "m1", &apparel).await["pendingBalance"], 67);
+    assert_eq!(account(&w.app, "m1", &coffee).await["pendingBalance"], 51);
+    w.feed
+        .publish(&refund("o1", "r2", "l1", 6_700, false))
+        .await;
+    w.apply().await;
+    let a = account(&w.app, "m1", &apparel).await;
+    assert_eq!(
+        a["pendingBalance"], 0,
+        "never beyond what was earned, all of it at the end"
+    );
+    let reversal = &a["ledger"]["edges"][0]["node"];
+    assert_eq!(reversal["kind"], "REVERSAL");
+    assert_eq!(reversal["pendingPoints"], -67);
+    assert!(
+        reversal["reversesEntryId"].is_string(),
+        "names the EARN it reverses"
+    );
+    assert_balanced(&w.app, "m1").await;
+
+    // A cancelled order reverses everything it earned.
+    w.feed
+        .publish(&placed("o2", "m1", vec![line("l4", "coffee", 1_000)]))
+        .await;
+    w.apply().await;
+    assert_eq!(account(&w.app, "m1", &coffee).await["pendingBalance"], 71);
+    w.feed
+        .publish(&OrderCancelled {
+            order_id: "o2".into(),
+            member_id: Some("m1".into()),
+            cancelled_at: Utc::now(),
+        })
+        .await;
+    w.apply().await;
+    w.order_consumer("amnesiac-2").catch_up().await.unwrap();
+    assert_eq!(account(&w.app, "m1", &coffee).await["pendingBalance"], 51);
+    assert_balanced(&w.app, "m1").await;
+}
+
+/// 100 points earned and activated, 80 redeemed, then the order refunded
+/// in full: what comes back depends on the policy.
+async fn refund_after_spending(policy: &str) -> (World, String, Value) {
+    let w = world().await;
+    let p = onboard(&w.app, "apparel", programme_input(7, Some(12), policy)).await;
+    w.feed
+        .publish(&placed("o1", "m1", vec![line("l1", "apparel", 10_000)]))
+        .await;
+    w.apply().await;
+    activate_after(&w.app, 8).await;
+    let spend = w
+        .app
+        .graphql(
+            Some(&w.app.operator_token()),
+            REDEEM,
+            tx("m1", &p, 80, "r-1", "spend-key-1"),
+        )
+        .await;
+    assert_eq!(spend.ok()["redeemPoints"]["account"]["activeBalance"], 20);
+    w.feed
+        .publish(&refund("o1", "r1", "l1", 10_000, true))
+        .await;
+    w.apply().await;
+    let a = account(&w.app, "m1", &p).await;
+    assert_balanced(&w.app, "m1").await;
+    (w, p, a)
+}
+
+#[tokio::test]
+async fn only_pending_keeps_spent_and_active_points() {
+    let (_, _, a) = refund_after_spending("ONLY_PENDING").await;
+    assert_eq!(a["activeBalance"], 20);
+    let reversal = &a["ledger"]["edges"][0]["node"];
+    assert_eq!(
+        (
+            reversal["points"].as_i64(),
+            reversal["forgivenPoints"].as_i64()
+        ),
+        (Some(0), Some(100))
+    );
+}
+
+#[tokio::test]
+async fn within_balance_takes_back_what_is_left_and_never_goes_negative() {
+    let (_, _, a) = refund_after_spending("WITHIN_BALANCE").await;
+    assert_eq!(a["activeBalance"], 0);
+    let reversal = &a["ledger"]["edges"][0]["node"];
+    assert_eq!(
+        (
+            reversal["points"].as_i64(),
+            reversal["forgivenPoints"].as_i64()
+        ),
+        (Some(-20), Some(80))
+    );
+}
+
+#[tokio::test]
+async fn allow_negative_owes_the_rest_and_new_points_pay_it_first() {
+    let (w, p, a) = refund_after_spending("ALLOW_NEGATIVE").await;
+    assert_eq!(a["activeBalance"], -80);
+    let arrears = a["lots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["state"] == "ARREARS")
+        .unwrap()
+        .clone();
+    assert_eq!(arrears["remainingPoints"], -80);
+    w.feed
+        .publish(&placed("o2", "m1", vec![line("l2", "apparel", 5_000)]))
+        .await;
+    w.apply().await;
+    activate_after(&w.app, 8).await;
+    let a = account(&w.app, "m1", &p).await;
+    assert_eq!(a["activeBalance"], -30);
+    let spendable: i64 = a["lots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["state"] == "ACTIVE")
+        .map(|l| l["remainingPoints"].as_i64().unwrap())
+        .sum();
+    assert_eq!(spendable, 0, "nothing spendable while in arrears");
+    assert_balanced(&w.app, "m1").await;
+}
+
+#[tokio::test]
+async fn a_merge_moves_accounts_to_the_survivor_keeping_expiry() {
+    let w = world().await;
+    let p = onboard(
+        &w.app,
+        "apparel",
+        programme_input(0, Some(12), "ONLY_PENDING"),
+    )
+    .await;
+    earn(&w.app, "old", &p, 30, "a").await.ok();
+    earn(&w.app, "keeper", &p, 5, "b").await.ok();
+    let before = account(&w.app, "old", &p).await["lots"][0]["expiresAt"].clone();
+    let merged = MemberMerged {
+        survivor_id: "keeper".into(),
+        merged_id: "old".into(),
+        merged_at: Utc::now(),
+    };
+    w.feed.publish(&merged).await;
+    w.apply().await;
+    w.member_consumer("amnesiac").catch_up().await.unwrap();
+    let a = account(&w.app, "keeper", &p).await;
+    assert_eq!(a["activeBalance"], 35);
+    assert_eq!(a["lifetimeEarned"], 35);
+    assert_eq!(a["ledger"]["edges"][0]["node"]["kind"], "MERGE_IN");
+    assert!(
+        a["lots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["expiresAt"] == before),
+        "lots keep their expiry"
+    );
+    // The merged id resolves to the survivor, and earns land there.
+    assert_eq!(account(&w.app, "old", &p).await["activeBalance"], 35);
+    earn(&w.app, "old", &p, 1, "c").await.ok();
+    assert_eq!(account(&w.app, "keeper", &p).await["activeBalance"], 36);
+    assert_balanced(&w.app, "keeper").await;
+}

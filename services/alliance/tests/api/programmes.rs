@@ -1,0 +1,176 @@
+//! Brands, programmes and partner keys.
+
+use kit::testing::spawn;
+use sea_orm::EntityTrait;
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn operators_onboard_brands_with_exact_rules() {
+    let app = spawn(&alliance::SPEC).await;
+    let mut p = programme_input(7, Some(12), "WITHIN_BALANCE");
+    p["cashValueFen"] = json!("0.50");
+    p["pointsPerYuan"] = json!("1.5");
+    let r = op(
+        &app,
+        ONBOARD,
+        json!({ "b": "coffee", "n": "Morning Bean", "p": p }),
+    )
+    .await;
+    let programme = &r["onboardBrand"]["programme"];
+    assert_eq!(programme["id"], "coffee-points");
+    assert_eq!(programme["cashValueFen"], "0.5", "kept as an exact decimal");
+    assert_eq!(programme["pointsPerYuan"], "1.5");
+    assert_eq!(programme["expiryMonths"], 12);
+
+    // The brand is an entity owned here; an unknown brand is not in the alliance.
+    let q = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Brand { id inAlliance name programme { pointsName returnPolicy } } } }";
+    let r = app
+        .graphql(
+            None,
+            q,
+            json!({ "r": [{ "__typename": "Brand", "id": "coffee" }, { "__typename": "Brand", "id": "nope" }] }),
+        )
+        .await;
+    let brands = &r.ok()["_entities"];
+    assert_eq!(brands[0]["name"], "Morning Bean");
+    assert_eq!(brands[0]["programme"]["returnPolicy"], "WITHIN_BALANCE");
+    assert_eq!(brands[1]["inAlliance"], false);
+    assert!(brands[1]["programme"].is_null());
+
+    let again = app
+        .graphql(
+            Some(&app.operator_token()),
+            ONBOARD,
+            json!({ "b": "coffee", "n": "Again", "p": programme_input(0, None, "ONLY_PENDING") }),
+        )
+        .await;
+    assert_eq!(again.error_code(), Some("CONFLICT"));
+
+    for (field, value, code_field) in [
+        ("timeZone", json!("Mars/Base"), "timeZone"),
+        ("cashValueFen", json!("0"), "cashValueFen"),
+        ("cashValueFen", json!("1e3"), "cashValueFen"),
+        ("pointsPerYuan", json!("-1"), "pointsPerYuan"),
+        ("pendingDays", json!(400), "pendingDays"),
+        ("expiryMonths", json!(0), "expiryMonths"),
+        ("pointsName", json!("  "), "pointsName"),
+    ] {
+        let mut p = programme_input(0, None, "ONLY_PENDING");
+        p[field] = value;
+        let r = app
+            .graphql(
+                Some(&app.operator_token()),
+                ONBOARD,
+                json!({ "b": "cinema", "n": "Silver Screen", "p": p }),
+            )
+            .await;
+        assert_eq!(r.error_code(), Some("BAD_USER_INPUT"), "{field}");
+        assert_eq!(r.error_field(), Some(code_field));
+    }
+    let listed = app.graphql(None, "{ programmes { id } }", json!({})).await;
+    assert_eq!(
+        listed.ok()["programmes"].as_array().unwrap().len(),
+        1,
+        "nothing half-written"
+    );
+
+    let as_partner = app
+        .graphql(
+            Some(&partner(&app, "cinema")),
+            ONBOARD,
+            json!({ "b": "cinema", "n": "Silver Screen", "p": programme_input(0, None, "ONLY_PENDING") }),
+        )
+        .await;
+    assert_eq!(as_partner.error_code(), Some("FORBIDDEN"));
+}
+
+#[tokio::test]
+async fn a_partner_key_is_shown_once_stored_hashed_and_revocable() {
+    let app = spawn(&alliance::SPEC).await;
+    let coffee = onboard(&app, "coffee", programme_input(0, None, "ONLY_PENDING")).await;
+    let apparel = onboard(&app, "apparel", programme_input(0, None, "ONLY_PENDING")).await;
+    let issued = op(
+        &app,
+        "mutation { issuePartnerKey(brandId: \"coffee\", label: \"POS integration\") { apiKey key { id prefix lastUsedAt } } }",
+        json!({}),
+    )
+    .await;
+    let api_key = issued["issuePartnerKey"]["apiKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key_id = issued["issuePartnerKey"]["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(api_key.starts_with(issued["issuePartnerKey"]["key"]["prefix"].as_str().unwrap()));
+    let stored = alliance::store::entities::partner_key::Entity::find_by_id(key_id.clone())
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(stored.key_hash, api_key, "only the hash is stored");
+    assert!(!stored.key_hash.contains(&api_key[4..]));
+
+    let token_for = "mutation($k: String!) { partnerToken(apiKey: $k) { token brand { id } } }";
+    let t = app.graphql(None, token_for, json!({ "k": api_key })).await;
+    assert_eq!(t.ok()["partnerToken"]["brand"]["id"], "coffee");
+    let token = t.ok()["partnerToken"]["token"].as_str().unwrap().to_owned();
+
+    // The key acts for its own brand's programme only.
+    let own = app
+        .graphql(
+            Some(&token),
+            EARN,
+            tx("m1", &coffee, 10, "t1", "key-00000001"),
+        )
+        .await;
+    assert_eq!(own.ok()["earnPoints"]["account"]["activeBalance"], 10);
+    let other = app
+        .graphql(
+            Some(&token),
+            EARN,
+            tx("m1", &apparel, 10, "t2", "key-00000002"),
+        )
+        .await;
+    assert_eq!(other.error_code(), Some("FORBIDDEN"));
+
+    let keys = op(
+        &app,
+        "{ partnerKeys(brandId: \"coffee\") { id label lastUsedAt revokedAt } }",
+        json!({}),
+    )
+    .await;
+    assert!(
+        keys["partnerKeys"][0]["lastUsedAt"].is_string(),
+        "records its use"
+    );
+    assert!(!keys.to_string().contains(&api_key), "never shown again");
+
+    op(
+        &app,
+        "mutation($k: ID!) { revokePartnerKey(keyId: $k) { revokedAt } }",
+        json!({ "k": key_id }),
+    )
+    .await;
+    let after = app
+        .graphql(
+            Some(&token),
+            EARN,
+            tx("m1", &coffee, 10, "t3", "key-00000003"),
+        )
+        .await;
+    assert_eq!(
+        after.error_code(),
+        Some("UNAUTHENTICATED"),
+        "its tokens stop at once"
+    );
+    let again = app.graphql(None, token_for, json!({ "k": api_key })).await;
+    assert_eq!(again.error_code(), Some("UNAUTHENTICATED"));
+    let wrong = app
+        .graphql(None, token_for, json!({ "k": "bmk_nope" }))
+        .await;
+    assert_eq!(wrong.error_code(), Some("UNAUTHENTICATED"));
+}
