@@ -209,7 +209,10 @@ async fn up_runs_the_consumers_between_services() {
     }
     let points = &last["data"]["_entities"][0]["pointsEarned"][0];
     assert_eq!(points["programme"]["id"], "apparel-points", "{last}");
-    assert_eq!(points["points"], 99, "1 point per yuan, from the order feed: {last}");
+    assert_eq!(
+        points["points"], 99,
+        "1 point per yuan, from the order feed: {last}"
+    );
     assert_eq!(points["state"], "PENDING");
     let (clean, _) = running.terminate();
     assert!(clean);

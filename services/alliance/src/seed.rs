@@ -29,7 +29,7 @@ const PROGRAMMES: [ProgrammeDraft<'static>; 3] = [
         time_zone: "Asia/Shanghai",
         cash_value_fen: "0.5",
         points_per_yuan: "2",
-        pending_days: 1,
+        pending_days: 0,
         expiry_months: Some(12),
         return_policy: ReturnPolicy::OnlyPending,
         can_send: true,

@@ -255,7 +255,7 @@ mod tests {
         let file = dir.path().join("bigmember.toml");
         std::fs::write(
             &file,
-            "data_dir = \"/var/bigmember\"\n[services.member]\nport = 5001\n",
+            "data_dir = \"/var/bigmember\"\n[services.member]\nport = 5001\n[exchange]\nquote_ttl_secs = 5\n",
         )
         .unwrap();
         let mut overrides = Overrides::default();
@@ -273,6 +273,7 @@ mod tests {
             "postgres://db/member"
         );
         assert_eq!(config.data_dir, PathBuf::from("/var/bigmember"));
+        assert_eq!(config.exchange.quote_ttl_secs, 5);
         // Services the file does not mention keep their defaults.
         assert_eq!(config.service("store").unwrap().port, 4002);
     }

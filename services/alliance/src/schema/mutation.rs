@@ -336,7 +336,9 @@ impl Mutation {
         let caller = verified(ctx).await?;
         let member = member_of(caller)?;
         let key = IdempotencyKey::parse(caller, &idempotency_key)?;
-        let made = exchanges::confirm(db(ctx), member, &quote_id, &key, &Actor::of(caller)).await?;
+        let quote_id = ForeignId::parse("quoteId", &quote_id)?;
+        let made = exchanges::confirm(db(ctx), member, quote_id.as_str(), &key, &Actor::of(caller))
+            .await?;
         Ok(Exchange(made))
     }
 }

@@ -124,6 +124,14 @@ async fn an_exchange_is_all_or_nothing_and_clears_between_brands() {
         (q["feePoints"].as_i64(), q["pointsIn"].as_i64()),
         (Some(15), Some(197))
     );
+    let held = chrono::DateTime::parse_from_rfc3339(q["expiresAt"].as_str().unwrap())
+        .unwrap()
+        .to_utc()
+        - Utc::now();
+    assert!(
+        (55..=60).contains(&held.num_seconds()),
+        "held 60 s by default: {held}"
+    );
     let done = confirm(&app, &m, q["id"].as_str().unwrap(), "confirm-key-1").await;
     let done = done.ok()["confirmExchange"].clone();
     assert_eq!(done["outEntry"]["kind"], "EXCHANGE_OUT");
