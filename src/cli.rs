@@ -60,6 +60,15 @@ enum Command {
     Token(TokenArgs),
     /// Run a periodic job once, now (they also run every minute under `up`).
     Job(JobArgs),
+    /// Write each subgraph's SDL to schema/ and compose schema/supergraph.graphql (needs Node.js).
+    Compose(ComposeArgs),
+}
+
+#[derive(Args, Debug)]
+struct ComposeArgs {
+    /// The folder with package.json and compose.mjs.
+    #[arg(long, default_value = "schema", value_name = "DIR")]
+    schema_dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -103,7 +112,7 @@ struct SeedArgs {
 
 #[derive(Args, Debug)]
 struct JobArgs {
-    /// expire-pickups (product) or approve-commissions (store).
+    /// The job to run.
     #[arg(value_parser = job_names())]
     name: String,
 }
@@ -183,6 +192,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Seed(args) => seed(&config, args.target.service.as_deref()).await,
         Command::Token(args) => token(&config, args),
         Command::Job(args) => job(&config, &args.name).await,
+        Command::Compose(args) => crate::compose::compose(&config, &args.schema_dir),
     }
 }
 

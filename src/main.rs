@@ -1,6 +1,8 @@
-//! `bigmember`: run the platform, one service, migrations, demo data, tokens.
+//! `bigmember`: run the platform, one service, migrations, demo data, tokens,
+//! and compose the supergraph.
 
 mod cli;
+mod compose;
 
 use std::process::ExitCode;
 

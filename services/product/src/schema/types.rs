@@ -80,7 +80,9 @@ impl Sku {
 #[derive(Clone)]
 pub struct Location(pub Arc<location::Model>);
 
-#[Object]
+/// Where stock is held: a store or a warehouse. (The store service's
+/// `Location` is a point on the map; this is a place that holds stock.)
+#[Object(name = "StockLocation")]
 impl Location {
     /// A store's id (as in the store service) or a warehouse's.
     async fn id(&self) -> ID {
