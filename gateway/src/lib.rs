@@ -1,0 +1,213 @@
+//! The bigmember gateway: one GraphQL endpoint over the subgraphs of a
+//! Federation v2 supergraph. Operations are validated against the API
+//! schema, planned by `hive-router-query-planner`, and executed here
+//! (`execute`), then projected onto the client's selection (`response`).
+
+pub mod execute;
+pub mod prepare;
+pub mod response;
+pub mod supergraph;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use execute::{Execution, Subgraphs, UrlOverrides};
+use prepare::Preparer;
+use supergraph::{LoadError, Supergraph};
+
+/// Settings of a gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Subgraph URLs by name, replacing the supergraph's `join__graph` urls.
+    pub url_overrides: UrlOverrides,
+    /// How long one subgraph request may take.
+    pub subgraph_timeout: Duration,
+    /// Prepared operations kept (plans and validation results).
+    pub plan_cache_size: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            url_overrides: UrlOverrides::new(),
+            subgraph_timeout: Duration::from_secs(10),
+            plan_cache_size: 1_000,
+        }
+    }
+}
+
+/// A running gateway's shared state. The supergraph can be swapped while
+/// requests are in flight: each request keeps the one it started with.
+pub struct Gateway {
+    supergraph: RwLock<Arc<Supergraph>>,
+    preparer: RwLock<Arc<Preparer>>,
+    subgraphs: Subgraphs,
+    config: GatewayConfig,
+}
+
+/// Headers passed on to subgraphs.
+const FORWARDED: [&str; 4] = ["authorization", "traceparent", "tracestate", "x-request-id"];
+
+impl Gateway {
+    pub fn new(supergraph_sdl: &str, config: GatewayConfig) -> Result<Self, LoadError> {
+        let supergraph = Supergraph::load(supergraph_sdl, &config.url_overrides)?;
+        Ok(Self {
+            supergraph: RwLock::new(Arc::new(supergraph)),
+            preparer: RwLock::new(Arc::new(Preparer::new(config.plan_cache_size))),
+            subgraphs: Subgraphs::new(config.subgraph_timeout),
+            config,
+        })
+    }
+
+    /// Replaces the supergraph (and drops the plans made for the old one).
+    pub fn reload(&self, supergraph_sdl: &str) -> Result<(), LoadError> {
+        let next = Supergraph::load(supergraph_sdl, &self.config.url_overrides)?;
+        *self.supergraph.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+        *self.preparer.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(Preparer::new(self.config.plan_cache_size));
+        Ok(())
+    }
+
+    fn current(&self) -> (Arc<Supergraph>, Arc<Preparer>) {
+        (
+            self.supergraph
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            self.preparer
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
+    }
+
+    /// Executes one GraphQL request; the answer is a GraphQL response body.
+    pub async fn execute(
+        &self,
+        request: GraphqlRequest,
+        headers: &HeaderMap,
+        allow_mutation: bool,
+    ) -> Value {
+        let (supergraph, preparer) = self.current();
+        let prepared = match preparer.prepare(
+            &supergraph,
+            &request.query,
+            request.operation_name.as_deref(),
+        ) {
+            Ok(p) => p,
+            Err(refusal) => return json!({ "errors": refusal.errors }),
+        };
+        if !allow_mutation
+            && prepared.kind
+                == hive_router_query_planner::state::supergraph_state::OperationKind::Mutation
+        {
+            return json!({ "errors": [{ "message": "mutations are not allowed over GET; use POST", "extensions": { "code": "BAD_REQUEST" } }] });
+        }
+        let variables = request.variables.unwrap_or_default();
+        let mut forwarded = reqwest::header::HeaderMap::new();
+        for name in FORWARDED {
+            if let Some(v) = headers.get(name) {
+                forwarded.insert(HeaderName::from_static(name), v.clone());
+            }
+        }
+        let execution = Execution::new(&supergraph, &self.subgraphs, &variables, &forwarded);
+        if let Some(node) = &prepared.plan.node {
+            execution.run(node).await;
+        }
+        let (merged, errors) = execution.finish();
+        let data = response::project(
+            &supergraph.api,
+            &prepared.operation,
+            &prepared.kind,
+            &merged,
+            &variables,
+        );
+        let mut body = Map::new();
+        if !errors.is_empty() {
+            body.insert("errors".into(), Value::Array(errors));
+        }
+        body.insert("data".into(), data);
+        Value::Object(body)
+    }
+}
+
+/// A GraphQL-over-HTTP request body (or GET parameters).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphqlRequest {
+    pub query: String,
+    #[serde(default)]
+    pub operation_name: Option<String>,
+    #[serde(default)]
+    pub variables: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<String>,
+}
+
+/// The gateway's HTTP routes.
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(gateway)
+}
+
+async fn graphql_post(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Result<Json<GraphqlRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(request)) => Json(gateway.execute(request, &headers, true).await).into_response(),
+        Err(rejection) => bad_request(&rejection.body_text()),
+    }
+}
+
+async fn graphql_get(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(params)) = params else {
+        return bad_request("a GET request needs ?query=");
+    };
+    let variables = match params
+        .variables
+        .as_deref()
+        .map(serde_json::from_str::<Map<String, Value>>)
+    {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => return bad_request("variables must be a JSON object"),
+    };
+    let request = GraphqlRequest {
+        query: params.query,
+        operation_name: params.operation_name,
+        variables,
+    };
+    Json(gateway.execute(request, &headers, false).await).into_response()
+}
+
+fn bad_request(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(
+            json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }] }),
+        ),
+    )
+        .into_response()
+}

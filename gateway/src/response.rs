@@ -1,0 +1,159 @@
+//! The client's response: the merged data projected onto exactly the
+//! client's selection (aliases, fragments, @skip/@include, field order),
+//! with nulls propagated as the GraphQL spec requires.
+
+use hive_router_query_planner::ast::operation::OperationDefinition;
+use hive_router_query_planner::ast::selection_item::SelectionItem;
+use hive_router_query_planner::ast::selection_set::SelectionSet;
+use hive_router_query_planner::state::supergraph_state::OperationKind;
+use serde_json::{Map, Value};
+
+use crate::supergraph::{ApiSchema, FieldType};
+
+/// `data` for the client: an object, or null if a non-null root field is null.
+pub fn project(
+    api: &ApiSchema,
+    operation: &OperationDefinition,
+    kind: &OperationKind,
+    merged: &Value,
+    variables: &Map<String, Value>,
+) -> Value {
+    let root = match kind {
+        OperationKind::Mutation => api.mutation_type.as_str(),
+        _ => api.query_type.as_str(),
+    };
+    let empty = Map::new();
+    let obj = merged.as_object().unwrap_or(&empty);
+    let projector = Projector { api, variables };
+    match projector.object(&operation.selection_set, obj, root) {
+        Some(out) => Value::Object(out),
+        None => Value::Null,
+    }
+}
+
+struct Projector<'a> {
+    api: &'a ApiSchema,
+    variables: &'a Map<String, Value>,
+}
+
+impl Projector<'_> {
+    fn included(&self, skip_if: &Option<String>, include_if: &Option<String>) -> bool {
+        let flag = |name: &String| self.variables.get(name) == Some(&Value::Bool(true));
+        !skip_if.as_ref().is_some_and(flag) && include_if.as_ref().is_none_or(flag)
+    }
+
+    /// None: a non-null field below is null, so this object is null too.
+    fn object(
+        &self,
+        selection: &SelectionSet,
+        obj: &Map<String, Value>,
+        type_name: &str,
+    ) -> Option<Map<String, Value>> {
+        let mut out = Map::new();
+        self.fill(selection, obj, type_name, &mut out)?;
+        Some(out)
+    }
+
+    fn fill(
+        &self,
+        selection: &SelectionSet,
+        obj: &Map<String, Value>,
+        type_name: &str,
+        out: &mut Map<String, Value>,
+    ) -> Option<()> {
+        let actual = obj
+            .get("__typename")
+            .and_then(Value::as_str)
+            .unwrap_or(type_name);
+        for item in &selection.items {
+            match item {
+                SelectionItem::Field(field) => {
+                    if field.omit_from_response || !self.included(&field.skip_if, &field.include_if)
+                    {
+                        continue;
+                    }
+                    let key = field.alias.clone().unwrap_or_else(|| field.name.clone());
+                    if field.name == "__typename" {
+                        out.insert(key, Value::String(actual.to_owned()));
+                        continue;
+                    }
+                    let ty = self
+                        .api
+                        .field(actual, &field.name)
+                        .or_else(|| self.api.field(type_name, &field.name));
+                    let raw = obj.get(&key);
+                    match ty {
+                        Some(ty) => match self.value(&field.selections, raw, ty) {
+                            Some(v) => {
+                                out.insert(key, v);
+                            }
+                            None if ty.non_null() => return None,
+                            None => {
+                                out.insert(key, Value::Null);
+                            }
+                        },
+                        None => {
+                            out.insert(key, raw.cloned().unwrap_or(Value::Null));
+                        }
+                    }
+                }
+                SelectionItem::InlineFragment(fragment) => {
+                    if self.included(&fragment.skip_if, &fragment.include_if)
+                        && self.api.matches(&fragment.type_condition, actual)
+                    {
+                        self.fill(&fragment.selections, obj, actual, out)?;
+                    }
+                }
+                SelectionItem::FragmentSpread(_) => {}
+            }
+        }
+        Some(())
+    }
+
+    /// None when the value is null (or unknown) where the type forbids it.
+    fn value(
+        &self,
+        selection: &SelectionSet,
+        raw: Option<&Value>,
+        ty: &FieldType,
+    ) -> Option<Value> {
+        let Some(raw) = raw.filter(|v| !v.is_null()) else {
+            return if ty.non_null() {
+                None
+            } else {
+                Some(Value::Null)
+            };
+        };
+        let nullable = |v: Option<Value>| match v {
+            Some(v) => Some(v),
+            None if ty.non_null() => None,
+            None => Some(Value::Null),
+        };
+        match ty {
+            FieldType::List { item, .. } => {
+                let Value::Array(items) = raw else {
+                    return nullable(None);
+                };
+                let mut out = Vec::with_capacity(items.len());
+                for v in items {
+                    match self.value(selection, Some(v), item) {
+                        Some(v) => out.push(v),
+                        None => return nullable(None),
+                    }
+                }
+                Some(Value::Array(out))
+            }
+            FieldType::Named { name, .. } => {
+                if selection.items.is_empty() {
+                    return Some(raw.clone());
+                }
+                match raw {
+                    Value::Object(obj) => {
+                        nullable(self.object(selection, obj, name).map(Value::Object))
+                    }
+                    _ => nullable(None),
+                }
+            }
+        }
+    }
+}

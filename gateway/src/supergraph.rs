@@ -1,0 +1,218 @@
+//! A loaded supergraph: the planner over it, where each subgraph lives, and
+//! the facts of its API schema that execution needs (field types for null
+//! propagation, possible types for fragments).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use graphql_tools::parser::schema::{Definition, Type, TypeDefinition};
+use graphql_tools::static_graphql::schema::Document as SchemaDocument;
+use hive_router_query_planner::planner::{Planner, QueryPlannerOptions};
+
+/// Why a supergraph could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("the supergraph is not valid SDL: {0}")]
+    Parse(String),
+    #[error("the supergraph could not be planned over: {0}")]
+    Planner(String),
+    #[error("the supergraph names no subgraphs (no join__Graph enum)")]
+    NoSubgraphs,
+}
+
+/// The shape of a field's type: nullability at each level of lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldType {
+    Named {
+        name: String,
+        non_null: bool,
+    },
+    List {
+        item: Box<FieldType>,
+        non_null: bool,
+    },
+}
+
+impl FieldType {
+    fn from_ast(ty: &Type<'static, String>) -> Self {
+        match ty {
+            Type::NamedType(name) => FieldType::Named {
+                name: name.clone(),
+                non_null: false,
+            },
+            Type::ListType(inner) => FieldType::List {
+                item: Box::new(Self::from_ast(inner)),
+                non_null: false,
+            },
+            Type::NonNullType(inner) => match Self::from_ast(inner) {
+                FieldType::Named { name, .. } => FieldType::Named {
+                    name,
+                    non_null: true,
+                },
+                FieldType::List { item, .. } => FieldType::List {
+                    item,
+                    non_null: true,
+                },
+            },
+        }
+    }
+
+    pub fn non_null(&self) -> bool {
+        match self {
+            FieldType::Named { non_null, .. } | FieldType::List { non_null, .. } => *non_null,
+        }
+    }
+
+    /// The named type at the bottom of any lists.
+    pub fn named(&self) -> &str {
+        match self {
+            FieldType::Named { name, .. } => name,
+            FieldType::List { item, .. } => item.named(),
+        }
+    }
+}
+
+/// What execution needs to know of the API schema.
+#[derive(Debug, Default)]
+pub struct ApiSchema {
+    pub query_type: String,
+    pub mutation_type: String,
+    fields: HashMap<(String, String), FieldType>,
+    /// Abstract type → its possible object types.
+    possible: HashMap<String, HashSet<String>>,
+}
+
+impl ApiSchema {
+    fn from_document(doc: &SchemaDocument) -> Self {
+        let mut api = ApiSchema {
+            query_type: "Query".to_owned(),
+            mutation_type: "Mutation".to_owned(),
+            ..Default::default()
+        };
+        for def in &doc.definitions {
+            match def {
+                Definition::SchemaDefinition(schema) => {
+                    if let Some(q) = &schema.query {
+                        api.query_type = q.clone();
+                    }
+                    if let Some(m) = &schema.mutation {
+                        api.mutation_type = m.clone();
+                    }
+                }
+                Definition::TypeDefinition(TypeDefinition::Object(object)) => {
+                    for field in &object.fields {
+                        api.fields.insert(
+                            (object.name.clone(), field.name.clone()),
+                            FieldType::from_ast(&field.field_type),
+                        );
+                    }
+                    for interface in &object.implements_interfaces {
+                        api.possible
+                            .entry(interface.clone())
+                            .or_default()
+                            .insert(object.name.clone());
+                    }
+                }
+                Definition::TypeDefinition(TypeDefinition::Interface(interface)) => {
+                    for field in &interface.fields {
+                        api.fields.insert(
+                            (interface.name.clone(), field.name.clone()),
+                            FieldType::from_ast(&field.field_type),
+                        );
+                    }
+                }
+                Definition::TypeDefinition(TypeDefinition::Union(union)) => {
+                    api.possible
+                        .entry(union.name.clone())
+                        .or_default()
+                        .extend(union.types.iter().cloned());
+                }
+                _ => {}
+            }
+        }
+        api
+    }
+
+    pub fn field(&self, parent: &str, field: &str) -> Option<&FieldType> {
+        self.fields.get(&(parent.to_owned(), field.to_owned()))
+    }
+
+    /// Whether an object of type `object` matches a fragment on `condition`.
+    pub fn matches(&self, condition: &str, object: &str) -> bool {
+        condition == object
+            || self
+                .possible
+                .get(condition)
+                .is_some_and(|types| types.contains(object))
+    }
+}
+
+/// A supergraph ready to serve.
+pub struct Supergraph {
+    pub planner: Planner,
+    pub api: ApiSchema,
+    /// Subgraph name → URL, from `join__graph(url:)`.
+    pub subgraphs: BTreeMap<String, String>,
+}
+
+impl Supergraph {
+    /// Parses and prepares a Federation v2 supergraph. `overrides` replace
+    /// subgraph URLs by name.
+    pub fn load(sdl: &str, overrides: &BTreeMap<String, String>) -> Result<Self, LoadError> {
+        let parsed = graphql_tools::parser::parse_schema(sdl)
+            .map_err(|e| LoadError::Parse(e.to_string()))?
+            .into_static();
+        let subgraphs = subgraph_urls(&parsed, overrides)?;
+        let planner = Planner::new_from_supergraph(&parsed, QueryPlannerOptions::default())
+            .map_err(|e| LoadError::Planner(e.to_string()))?;
+        let api = ApiSchema::from_document(&planner.consumer_schema.document);
+        Ok(Self {
+            planner,
+            api,
+            subgraphs,
+        })
+    }
+
+    /// The API schema (inaccessible elements and join machinery removed),
+    /// which operations are validated against.
+    pub fn api_document(&self) -> &SchemaDocument {
+        &self.planner.consumer_schema.document
+    }
+}
+
+/// Reads `enum join__Graph { NAME @join__graph(name: "n", url: "u") }`.
+fn subgraph_urls(
+    doc: &SchemaDocument,
+    overrides: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, LoadError> {
+    use graphql_tools::parser::schema::Value;
+    let mut out = BTreeMap::new();
+    for def in &doc.definitions {
+        let Definition::TypeDefinition(TypeDefinition::Enum(e)) = def else {
+            continue;
+        };
+        if e.name != "join__Graph" {
+            continue;
+        }
+        for value in &e.values {
+            for directive in value.directives.iter().filter(|d| d.name == "join__graph") {
+                let arg = |key: &str| {
+                    directive.arguments.iter().find_map(|(k, v)| match v {
+                        Value::String(s) if k == key => Some(s.clone()),
+                        _ => None,
+                    })
+                };
+                let name = arg("name").unwrap_or_else(|| value.name.to_lowercase());
+                let url = overrides
+                    .get(&name)
+                    .cloned()
+                    .or_else(|| arg("url"))
+                    .unwrap_or_default();
+                out.insert(name, url);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(LoadError::NoSubgraphs);
+    }
+    Ok(out)
+}

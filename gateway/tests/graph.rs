@@ -1,0 +1,191 @@
+//! The gateway over the real subgraphs, each in-process on a random port
+//! with its own database and the demo data.
+
+use std::sync::Arc;
+
+use gateway::{Gateway, GatewayConfig};
+use kit::config::Secret;
+use kit::testing::{TestApp, TestDatabase, spawn_on};
+use serde_json::{Value, json};
+
+struct Platform {
+    url: String,
+    subgraphs: Vec<TestApp>,
+    client: reqwest::Client,
+}
+
+async fn platform() -> Platform {
+    let secret = Secret::new(kit::auth::random_secret());
+    let mut subgraphs = Vec::new();
+    let mut config = GatewayConfig::default();
+    for spec in [&member::SPEC, &store::SPEC, &product::SPEC, &alliance::SPEC] {
+        let app = spawn_on(spec, TestDatabase::new().await, secret.clone()).await;
+        (spec.seed_demo)(app.db()).await.expect("demo data");
+        config
+            .url_overrides
+            .insert(spec.name.to_owned(), format!("{}/graphql", app.address));
+        subgraphs.push(app);
+    }
+    let sdl = include_str!("../../schema/supergraph.graphql");
+    let gateway = Arc::new(Gateway::new(sdl, config).expect("the supergraph loads"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/graphql", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, gateway::router(gateway)).await });
+    Platform {
+        url,
+        subgraphs,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl Platform {
+    async fn ask(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(&self.url)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    fn operator(&self) -> String {
+        self.subgraphs[0].operator_token()
+    }
+}
+
+#[tokio::test]
+async fn one_query_spans_alliance_store_and_product() {
+    let p = platform().await;
+    let q = "query Brands($first: Int!) { programmes { id pointsName brand { id name stores(first: $first) { edges { node { id name kind } } } products(first: $first) { edges { node { id name } } } } } }";
+    let r = p.ask(None, q, json!({ "first": 2 })).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let programmes = r["data"]["programmes"].as_array().unwrap();
+    assert_eq!(programmes.len(), 3);
+    let apparel = programmes
+        .iter()
+        .find(|p| p["id"] == "apparel-points")
+        .unwrap();
+    assert_eq!(apparel["brand"]["name"], "Threadline", "from the alliance");
+    assert_eq!(
+        apparel["brand"]["stores"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "from the store service"
+    );
+    assert_eq!(
+        apparel["brand"]["products"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "from the product service"
+    );
+    // Exactly the client's selection, in its order.
+    let keys: Vec<&String> = apparel.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["id", "pointsName", "brand"]);
+}
+
+#[tokio::test]
+async fn members_with_their_guide_orders_and_points() {
+    let p = platform().await;
+    let q = "{ members(first: 3) { edges { node { id name referredBy { id code } orders(first: 1) { edges { node { id } } } pointsAccounts { activeBalance } } } } }";
+    let r = p.ask(Some(&p.operator()), q, json!({})).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let edges = r["data"]["members"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 3);
+    for e in edges {
+        assert!(e["node"]["pointsAccounts"].is_array(), "{e}");
+        assert!(e["node"]["orders"]["edges"].is_array(), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_operations_are_refused_before_any_subgraph() {
+    let p = platform().await;
+    let r = p.ask(None, "{ programmes { nope } }", json!({})).await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{r}"
+    );
+    assert!(r.get("data").is_none());
+    let r = p.ask(None, "{ __typename }", json!({})).await;
+    assert_eq!(r["data"]["__typename"], "Query", "{r}");
+}
+
+#[tokio::test]
+async fn aliases_variables_and_conditional_fields() {
+    let p = platform().await;
+    let q = "query($with: Boolean!, $without: Boolean!) { all: programmes { pid: id brand { label: name stores(first: 1) @include(if: $with) { edges { node { id } } } products(first: 1) @skip(if: $without) { edges { node { id } } } } } }";
+    let r = p
+        .ask(None, q, json!({ "with": true, "without": true }))
+        .await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let first = &r["data"]["all"][0];
+    assert!(first["pid"].is_string());
+    let brand = first["brand"].as_object().unwrap();
+    let keys: Vec<&String> = brand.keys().collect();
+    assert_eq!(
+        keys,
+        ["label", "stores"],
+        "skipped fields are absent: {first}"
+    );
+}
+
+#[tokio::test]
+async fn a_stopped_subgraph_costs_only_its_fields() {
+    let mut p = platform().await;
+    let operator = p.operator();
+    let member = p.subgraphs.remove(0);
+    member.stop().await;
+    let q = "{ programmes { id } memberByIdentity(channel: APP, externalId: \"demo-app-0000\") { id } }";
+    let r = p.ask(Some(&operator), q, json!({})).await;
+    let errors = r["errors"]
+        .as_array()
+        .expect("an error names the failed subgraph");
+    assert_eq!(errors.len(), 1, "{r}");
+    assert_eq!(errors[0]["extensions"]["code"], "SUBGRAPH_UNAVAILABLE");
+    assert_eq!(errors[0]["extensions"]["serviceName"], "member");
+    assert!(r["data"]["memberByIdentity"].is_null(), "{r}");
+    assert_eq!(
+        r["data"]["programmes"].as_array().unwrap().len(),
+        3,
+        "the alliance still answers: {r}"
+    );
+}
+
+#[tokio::test]
+async fn mutations_are_refused_over_get() {
+    let p = platform().await;
+    let url = format!(
+        "{}?query={}",
+        p.url, "mutation%20%7B%20partnerToken(apiKey%3A%20%22x%22)%20%7B%20token%20%7D%20%7D"
+    );
+    let r: Value = p
+        .client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{r}");
+    let url = format!(
+        "{}?query={}",
+        p.url, "%7B%20programmes%20%7B%20id%20%7D%20%7D"
+    );
+    let r: Value = p
+        .client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["data"]["programmes"].as_array().unwrap().len(), 3, "{r}");
+}
