@@ -80,9 +80,13 @@ struct UpArgs {
 
 #[derive(Args, Debug)]
 struct ServeArgs {
-    /// The service to serve.
-    #[arg(value_parser = service_names())]
+    /// The service to serve, or `gateway`.
+    #[arg(value_parser = serve_names())]
     service: String,
+    /// gateway only: the supergraph file to serve (reloaded on SIGHUP or change)
+    /// [default: gateway.supergraph, else the one built in].
+    #[arg(long, value_name = "FILE")]
+    supergraph: Option<PathBuf>,
     /// Port to listen on [default: the service's port in configuration, member 4001].
     #[arg(long)]
     port: Option<u16>,
@@ -142,6 +146,15 @@ struct TokenArgs {
     ttl_hours: i64,
 }
 
+fn serve_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        SERVICES
+            .iter()
+            .map(|s| s.name)
+            .chain(std::iter::once("gateway")),
+    )
+}
+
 fn service_names() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(SERVICES.iter().map(|s| s.name))
 }
@@ -162,7 +175,7 @@ pub async fn run() -> anyhow::Result<()> {
         ..Overrides::default()
     };
     match &cli.command {
-        Command::Serve(args) => {
+        Command::Serve(args) if args.service != "gateway" => {
             overrides.services.insert(
                 args.service.clone(),
                 ServiceOverrides {
@@ -187,6 +200,9 @@ pub async fn run() -> anyhow::Result<()> {
     let config = Config::load(cli.global.config.as_deref(), &overrides)?;
     match cli.command {
         Command::Up(args) => up(&config, args.demo).await,
+        Command::Serve(args) if args.service == "gateway" => {
+            crate::gateway::serve(&config, args.supergraph, args.port).await
+        }
         Command::Serve(args) => serve(&config, spec(&args.service)?).await,
         Command::Migrate(target) => migrate(&config, target.service.as_deref()).await,
         Command::Seed(args) => seed(&config, args.target.service.as_deref()).await,
@@ -318,6 +334,9 @@ async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
             .collect();
         background.extend(start_background(config, spec, ctx, peers, &stop));
     }
+    let (gateway_addr, gateway) = crate::gateway::start(config, &addresses, stop.clone()).await?;
+    servers.push(("gateway", gateway));
+    println!("  graph     http://{gateway_addr}/graphql   (one graph over every service)");
     if demo {
         print_demo_tokens(&keys);
     } else {

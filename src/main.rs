@@ -3,6 +3,7 @@
 
 mod cli;
 mod compose;
+mod gateway;
 
 use std::process::ExitCode;
 

@@ -21,6 +21,7 @@ fn on_free_ports(cmd: &mut Command) -> &mut Command {
     for service in ["MEMBER", "STORE", "PRODUCT", "ALLIANCE"] {
         cmd.env(format!("BIGMEMBER_SERVICES__{service}__PORT"), "0");
     }
+    cmd.env("BIGMEMBER_GATEWAY__PORT", "0");
     cmd
 }
 
@@ -130,6 +131,7 @@ async fn up_runs_the_consumers_between_services() {
     let store_url = graphql_url(&running.wait_for("/graphql"));
     let product_url = graphql_url(&running.wait_for("/graphql"));
     let alliance_url = graphql_url(&running.wait_for("/graphql"));
+    let graph_url = graphql_url(&running.wait_for("/graphql"));
     running.wait_for("Press Ctrl-C");
     let token = |role: &[&str]| {
         run_ok(bigmember(dir.path()).arg("token").args(role))
@@ -214,6 +216,24 @@ async fn up_runs_the_consumers_between_services() {
         "1 point per yuan, from the order feed: {last}"
     );
     assert_eq!(points["state"], "PENDING");
+
+    // The same, through the one graph: the order (product), its points
+    // (alliance) and its member's guide (store, member).
+    let through_gateway = format!(
+        "{{ order(id: \"{order_id}\") {{ totalFen pointsEarned {{ points programme {{ pointsName brand {{ name stores(first: 1) {{ edges {{ node {{ id }} }} }} }} }} }} }} }}"
+    );
+    let r = ask(&graph_url, &operator, &through_gateway).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    assert_eq!(r["data"]["order"]["totalFen"], 9_900);
+    let earned = &r["data"]["order"]["pointsEarned"][0];
+    assert_eq!(earned["points"], 99);
+    assert_eq!(earned["programme"]["brand"]["name"], "Threadline");
+    assert_eq!(
+        earned["programme"]["brand"]["stores"]["edges"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     let (clean, _) = running.terminate();
     assert!(clean);
 }
@@ -326,6 +346,44 @@ fn serve_takes_a_database_url_and_reports_bad_ones_clearly() {
         String::from_utf8_lossy(&unknown.stderr)
             .contains("possible values: member, store, product")
     );
+}
+
+/// `serve gateway` serves a supergraph file on its own, answers what needs
+/// no subgraph, names an unreachable subgraph, and stops cleanly on SIGTERM.
+#[tokio::test]
+async fn serve_gateway_serves_a_supergraph_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("supergraph.graphql");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/supergraph.graphql"),
+        &file,
+    )
+    .unwrap();
+    let mut cmd = bigmember(dir.path());
+    cmd.args(["serve", "gateway", "--port", "0", "--supergraph"])
+        .arg(&file);
+    let running = Running::start(cmd);
+    let url = graphql_url(&running.wait_for("gateway:"));
+    let client = reqwest::Client::new();
+    let ask = |query: &str| {
+        let request = client.post(&url).json(&json!({ "query": query }));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(ask("{ __typename }").await["data"]["__typename"], "Query");
+    // Nothing listens on the supergraph's subgraph URLs in this test
+    // (unless a platform happens to run on the default ports).
+    let r = ask("{ programmes { id } }").await;
+    assert!(
+        r["errors"][0]["extensions"]["code"] == "SUBGRAPH_UNAVAILABLE"
+            || r["data"]["programmes"].is_array(),
+        "{r}"
+    );
+    // A broken file is refused; the old supergraph keeps serving.
+    std::fs::write(&file, "type Nope {").unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(ask("{ __typename }").await["data"]["__typename"], "Query");
+    let (clean, _) = running.terminate();
+    assert!(clean);
 }
 
 #[test]

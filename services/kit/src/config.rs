@@ -12,6 +12,10 @@
 //! | `services.<name>.url` | `BIGMEMBER_SERVICES__<NAME>__URL` | `http://<host>:<port>` |
 //! | `events.poll_interval_ms` | `BIGMEMBER_EVENTS__POLL_INTERVAL_MS` | `500` |
 //! | `exchange.quote_ttl_secs` | `BIGMEMBER_EXCHANGE__QUOTE_TTL_SECS` | `60` |
+//! | `gateway.port` | `BIGMEMBER_GATEWAY__PORT` | `4000` |
+//! | `gateway.supergraph` | `BIGMEMBER_GATEWAY__SUPERGRAPH` | unset: the supergraph built into the binary |
+//! | `gateway.subgraph_timeout_ms` | `BIGMEMBER_GATEWAY__SUBGRAPH_TIMEOUT_MS` | `10000` |
+//! | `gateway.plan_cache_size` | `BIGMEMBER_GATEWAY__PLAN_CACHE_SIZE` | `1000` |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -42,6 +46,8 @@ pub struct Config {
     pub events: EventsConfig,
     #[serde(default)]
     pub exchange: ExchangeConfig,
+    #[serde(default)]
+    pub gateway: GatewaySettings,
     pub services: BTreeMap<String, ServiceConfig>,
 }
 
@@ -65,6 +71,28 @@ pub struct ExchangeConfig {
 impl Default for ExchangeConfig {
     fn default() -> Self {
         Self { quote_ttl_secs: 60 }
+    }
+}
+
+/// The gateway: where it listens and which supergraph it serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GatewaySettings {
+    pub port: u16,
+    /// A supergraph file; unset: the one built into the binary.
+    pub supergraph: Option<PathBuf>,
+    pub subgraph_timeout_ms: u64,
+    pub plan_cache_size: usize,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            port: 4000,
+            supergraph: None,
+            subgraph_timeout_ms: 10_000,
+            plan_cache_size: 1_000,
+        }
     }
 }
 
@@ -109,6 +137,7 @@ impl Default for Config {
                 poll_interval_ms: 500,
             },
             exchange: ExchangeConfig::default(),
+            gateway: GatewaySettings::default(),
             services: SERVICE_PORTS
                 .iter()
                 .map(|(name, port)| {

@@ -1,0 +1,144 @@
+//! The gateway as the CLI runs it: under `up` in front of the services it
+//! started, or alone with `serve gateway --supergraph FILE`, reloading the
+//! file on SIGHUP or when it changes.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use gateway::{Gateway, GatewayConfig};
+use kit::config::Config;
+use kit::shutdown::{self, Shutdown};
+
+/// The supergraph of this build's services (`schema/supergraph.graphql`).
+pub const BUILT_IN_SUPERGRAPH: &str = include_str!("../schema/supergraph.graphql");
+
+fn settings(config: &Config, url_overrides: BTreeMap<String, String>) -> GatewayConfig {
+    GatewayConfig {
+        url_overrides,
+        subgraph_timeout: Duration::from_millis(config.gateway.subgraph_timeout_ms.max(1)),
+        plan_cache_size: config.gateway.plan_cache_size,
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the supergraph {}", path.display()))
+}
+
+/// Binds the gateway's port (`gateway.port`; 0 picks a free one).
+async fn bind(config: &Config, port: u16) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let addr = SocketAddr::new(config.host, port);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("gateway: cannot listen on {addr} (in use?); choose another with --port or BIGMEMBER_GATEWAY__PORT")
+    })?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}
+
+/// Starts the gateway in front of subgraphs at `subgraph_urls` (name → base
+/// URL); it stops when `stop` fires.
+pub async fn start(
+    config: &Config,
+    subgraph_urls: &BTreeMap<String, String>,
+    stop: Shutdown,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let sdl = match &config.gateway.supergraph {
+        Some(path) => read(path)?,
+        None => BUILT_IN_SUPERGRAPH.to_owned(),
+    };
+    let overrides = subgraph_urls
+        .iter()
+        .map(|(name, base)| (name.clone(), format!("{base}/graphql")))
+        .collect();
+    let gateway = Arc::new(
+        Gateway::new(&sdl, settings(config, overrides))
+            .context("gateway: the supergraph does not load")?,
+    );
+    let (listener, addr) = bind(config, config.gateway.port).await?;
+    let server = tokio::spawn(kit::service::serve(
+        listener,
+        gateway::router(gateway),
+        stop,
+    ));
+    Ok((addr, server))
+}
+
+/// `serve gateway`: any Federation v2 supergraph, subgraph URLs from its
+/// `join__graph` urls; reloads on SIGHUP or a change to the file.
+pub async fn serve(
+    config: &Config,
+    supergraph: Option<PathBuf>,
+    port: Option<u16>,
+) -> anyhow::Result<()> {
+    let _telemetry = kit::telemetry::init("gateway", &config.log)?;
+    let path = supergraph.or_else(|| config.gateway.supergraph.clone());
+    let sdl = match &path {
+        Some(p) => read(p)?,
+        None => BUILT_IN_SUPERGRAPH.to_owned(),
+    };
+    let gateway = Arc::new(
+        Gateway::new(&sdl, settings(config, BTreeMap::new()))
+            .context("gateway: the supergraph does not load")?,
+    );
+    let (listener, addr) = bind(config, port.unwrap_or(config.gateway.port)).await?;
+    let stop_requested = shutdown::os_signal();
+    println!("gateway: http://{addr}/graphql");
+    let (trigger, stop) = shutdown::channel();
+    let watcher = path.map(|p| tokio::spawn(watch(gateway.clone(), p, stop.clone())));
+    let server = tokio::spawn(kit::service::serve(
+        listener,
+        gateway::router(gateway),
+        stop,
+    ));
+    stop_requested.await;
+    tracing::info!("stopping");
+    trigger.fire();
+    server.await??;
+    if let Some(w) = watcher {
+        let _ = w.await;
+    }
+    Ok(())
+}
+
+/// Reloads the supergraph on SIGHUP or when the file's modification time
+/// changes; a file that does not load is logged and the old one kept.
+async fn watch(gateway: Arc<Gateway>, path: PathBuf, mut stop: Shutdown) {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut seen: Option<SystemTime> = modified(&path);
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let hup = async {
+            match hangup.as_mut() {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hup = std::future::pending::<()>();
+        let forced = tokio::select! {
+            _ = stop.wait() => return,
+            _ = hup => true,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => false,
+        };
+        let now = modified(&path);
+        if !forced && now == seen {
+            continue;
+        }
+        seen = now;
+        match read(&path).map(|sdl| gateway.reload(&sdl)) {
+            Ok(Ok(())) => tracing::info!(path = %path.display(), "supergraph reloaded"),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "the new supergraph does not load; keeping the old one")
+            }
+            Err(err) => tracing::warn!(error = %err, "supergraph unreadable; keeping the old one"),
+        }
+    }
+}
