@@ -16,12 +16,19 @@ use kit::shutdown::{self, Shutdown};
 /// The supergraph of this build's services (`schema/supergraph.graphql`).
 pub const BUILT_IN_SUPERGRAPH: &str = include_str!("../schema/supergraph.graphql");
 
-fn settings(config: &Config, url_overrides: BTreeMap<String, String>) -> GatewayConfig {
-    GatewayConfig {
+fn settings(
+    config: &Config,
+    url_overrides: BTreeMap<String, String>,
+) -> anyhow::Result<GatewayConfig> {
+    let keys = kit::auth::JwtKeys::hs256(&config.jwt_secret()?);
+    Ok(GatewayConfig {
+        verify_token: Some(Arc::new(move |token: &str| {
+            keys.verify(token).map(|_| ()).map_err(|e| e.message)
+        })),
         url_overrides,
         subgraph_timeout: Duration::from_millis(config.gateway.subgraph_timeout_ms.max(1)),
         plan_cache_size: config.gateway.plan_cache_size,
-    }
+    })
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
@@ -55,7 +62,7 @@ pub async fn start(
         .map(|(name, base)| (name.clone(), format!("{base}/graphql")))
         .collect();
     let gateway = Arc::new(
-        Gateway::new(&sdl, settings(config, overrides))
+        Gateway::new(&sdl, settings(config, overrides)?)
             .context("gateway: the supergraph does not load")?,
     );
     let (listener, addr) = bind(config, config.gateway.port).await?;
@@ -81,7 +88,7 @@ pub async fn serve(
         None => BUILT_IN_SUPERGRAPH.to_owned(),
     };
     let gateway = Arc::new(
-        Gateway::new(&sdl, settings(config, BTreeMap::new()))
+        Gateway::new(&sdl, settings(config, BTreeMap::new())?)
             .context("gateway: the supergraph does not load")?,
     );
     let (listener, addr) = bind(config, port.unwrap_or(config.gateway.port)).await?;

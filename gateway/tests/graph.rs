@@ -26,6 +26,10 @@ async fn platform() -> Platform {
             .insert(spec.name.to_owned(), format!("{}/graphql", app.address));
         subgraphs.push(app);
     }
+    let keys = kit::auth::JwtKeys::hs256(&secret);
+    config.verify_token = Some(Arc::new(move |token: &str| {
+        keys.verify(token).map(|_| ()).map_err(|e| e.message)
+    }));
     let sdl = include_str!("../../schema/supergraph.graphql");
     let gateway = Arc::new(Gateway::new(sdl, config).expect("the supergraph loads"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -188,4 +192,28 @@ async fn mutations_are_refused_over_get() {
         .await
         .unwrap();
     assert_eq!(r["data"]["programmes"].as_array().unwrap().len(), 3, "{r}");
+}
+
+#[tokio::test]
+async fn a_bad_token_is_refused_before_planning() {
+    let p = platform().await;
+    let r = p
+        .ask(Some("not-a-token"), "{ programmes { id } }", json!({}))
+        .await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{r}"
+    );
+    assert!(r.get("data").is_none());
+    let forged = kit::auth::JwtKeys::hs256(&Secret::new("another-secret")).issue(
+        kit::auth::TokenRequest::operator("x"),
+        chrono::Duration::hours(1),
+    );
+    let r = p
+        .ask(Some(&forged), "{ programmes { id } }", json!({}))
+        .await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{r}"
+    );
 }
