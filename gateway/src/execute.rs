@@ -59,6 +59,26 @@ impl Subgraphs {
     }
 }
 
+impl Subgraphs {
+    /// Whether the subgraph at `url` answers `{ __typename }`.
+    pub async fn probe(&self, url: &str) -> bool {
+        let answer = self
+            .client
+            .post(url)
+            .timeout(self.timeout.min(Duration::from_secs(2)))
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await;
+        match answer {
+            Ok(r) => r
+                .json::<Value>()
+                .await
+                .is_ok_and(|v| v["data"]["__typename"].is_string()),
+            Err(_) => false,
+        }
+    }
+}
+
 /// What one subgraph answered.
 struct SubgraphResponse {
     data: Option<Value>,

@@ -190,6 +190,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .with_state(gateway)
 }
 
@@ -204,12 +205,44 @@ async fn graphql_post(
     }
 }
 
+/// Ready when the supergraph is loaded and every subgraph answers
+/// `{ __typename }`; 503 naming the ones that do not.
+async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
+    let (supergraph, _) = gateway.current();
+    let checks = supergraph.subgraphs.iter().map(|(name, url)| {
+        let request = gateway.subgraphs.probe(url);
+        async move { (name.clone(), request.await) }
+    });
+    let down: Vec<String> = futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(name, _)| name)
+        .collect();
+    if down.is_empty() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("subgraphs not answering: {}", down.join(", ")),
+        )
+            .into_response()
+    }
+}
+
 async fn graphql_get(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
     params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
     let Ok(Query(params)) = params else {
+        if wants_html {
+            return axum::response::Html(GRAPHIQL).into_response();
+        }
         return bad_request("a GET request needs ?query=");
     };
     let variables = match params
@@ -238,3 +271,27 @@ fn bad_request(message: &str) -> Response {
     )
         .into_response()
 }
+
+/// The GraphiQL page (its scripts come from a CDN in the browser).
+const GRAPHIQL: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8" />
+  <title>bigmember graph</title>
+  <style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
+  <link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css" />
+</head>
+<body>
+  <div id="graphiql">Loading GraphiQL…</div>
+  <script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
+  <script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
+  <script crossorigin src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
+  <script>
+    const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+    ReactDOM.createRoot(document.getElementById("graphiql")).render(
+      React.createElement(GraphiQL, { fetcher, defaultEditorToolsVisibility: true })
+    );
+  </script>
+</body>
+</html>
+"#;

@@ -10,11 +10,17 @@ use serde_json::{Value, json};
 
 struct Platform {
     url: String,
+    base: String,
     subgraphs: Vec<TestApp>,
     client: reqwest::Client,
 }
 
 async fn platform() -> Platform {
+    platform_with(|_| {}).await
+}
+
+/// The platform, with the gateway's configuration adjusted by `tweak`.
+async fn platform_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Platform {
     let secret = Secret::new(kit::auth::random_secret());
     let mut subgraphs = Vec::new();
     let mut config = GatewayConfig::default();
@@ -30,12 +36,14 @@ async fn platform() -> Platform {
     config.verify_token = Some(Arc::new(move |token: &str| {
         keys.verify(token).map(|_| ()).map_err(|e| e.message)
     }));
+    tweak(&mut config);
     let sdl = include_str!("../../schema/supergraph.graphql");
     let gateway = Arc::new(Gateway::new(sdl, config).expect("the supergraph loads"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/graphql", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, gateway::router(gateway)).await });
     Platform {
+        base: url.trim_end_matches("/graphql").to_owned(),
         url,
         subgraphs,
         client: reqwest::Client::new(),
@@ -216,4 +224,75 @@ async fn a_bad_token_is_refused_before_planning() {
         r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
         "{r}"
     );
+}
+
+#[tokio::test]
+async fn a_slow_subgraph_times_out_and_readiness_names_it() {
+    // A "member" subgraph that takes 5 s to answer anything.
+    let slow = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow_url = format!("http://{}/graphql", slow.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/graphql",
+        axum::routing::post(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            axum::Json(json!({ "data": null }))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(slow, app).await });
+    let p = platform_with(|config| {
+        config.subgraph_timeout = std::time::Duration::from_millis(300);
+        config.url_overrides.insert("member".into(), slow_url);
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let q = "{ programmes { id } memberByIdentity(channel: APP, externalId: \"demo-app-0000\") { id } }";
+    let r = p.ask(Some(&p.operator()), q, json!({})).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "did not wait for the slow subgraph"
+    );
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "SUBGRAPH_UNAVAILABLE",
+        "{r}"
+    );
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("timed out"),
+        "{r}"
+    );
+    assert_eq!(r["data"]["programmes"].as_array().unwrap().len(), 3);
+
+    let ready = p
+        .client
+        .get(format!("{}/readyz", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.unwrap().contains("member"));
+    let page = p
+        .client
+        .get(&p.url)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("GraphiQL"), "a GraphiQL page for browsers");
+}
+
+#[tokio::test]
+async fn ready_when_every_subgraph_answers() {
+    let p = platform().await;
+    let ready = p
+        .client
+        .get(format!("{}/readyz", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
 }
