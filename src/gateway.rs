@@ -28,6 +28,7 @@ fn settings(
         url_overrides,
         subgraph_timeout: Duration::from_millis(config.gateway.subgraph_timeout_ms.max(1)),
         plan_cache_size: config.gateway.plan_cache_size,
+        introspection: config.gateway.introspection,
     })
 }
 

@@ -4,6 +4,7 @@
 //! (`execute`), then projected onto the client's selection (`response`).
 
 pub mod execute;
+pub mod introspection;
 pub mod prepare;
 pub mod response;
 pub mod supergraph;
@@ -40,6 +41,8 @@ pub struct GatewayConfig {
     pub subgraph_timeout: Duration,
     /// Prepared operations kept (plans and validation results).
     pub plan_cache_size: usize,
+    /// Whether `__schema` and `__type` are answered (from the API schema).
+    pub introspection: bool,
 }
 
 impl Default for GatewayConfig {
@@ -49,6 +52,7 @@ impl Default for GatewayConfig {
             url_overrides: UrlOverrides::new(),
             subgraph_timeout: Duration::from_secs(10),
             plan_cache_size: 1_000,
+            introspection: true,
         }
     }
 }
@@ -70,7 +74,10 @@ impl Gateway {
         let supergraph = Supergraph::load(supergraph_sdl, &config.url_overrides)?;
         Ok(Self {
             supergraph: RwLock::new(Arc::new(supergraph)),
-            preparer: RwLock::new(Arc::new(Preparer::new(config.plan_cache_size))),
+            preparer: RwLock::new(Arc::new(Preparer::new(
+                config.plan_cache_size,
+                config.introspection,
+            ))),
             subgraphs: Subgraphs::new(config.subgraph_timeout),
             config,
         })
@@ -80,8 +87,10 @@ impl Gateway {
     pub fn reload(&self, supergraph_sdl: &str) -> Result<(), LoadError> {
         let next = Supergraph::load(supergraph_sdl, &self.config.url_overrides)?;
         *self.supergraph.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
-        *self.preparer.write().unwrap_or_else(|p| p.into_inner()) =
-            Arc::new(Preparer::new(self.config.plan_cache_size));
+        *self.preparer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Preparer::new(
+            self.config.plan_cache_size,
+            self.config.introspection,
+        ));
         Ok(())
     }
 
@@ -134,7 +143,8 @@ impl Gateway {
         if let Some(node) = &prepared.plan.node {
             execution.run(node).await;
         }
-        let (merged, errors) = execution.finish();
+        let (mut merged, errors) = execution.finish();
+        answer_introspection(&supergraph, &prepared.operation, &variables, &mut merged);
         let data = response::project(
             &supergraph.api,
             &prepared.operation,
@@ -148,6 +158,44 @@ impl Gateway {
         }
         body.insert("data".into(), data);
         Value::Object(body)
+    }
+}
+
+/// Puts the answers to root `__schema` and `__type` fields into the data.
+fn answer_introspection(
+    supergraph: &Supergraph,
+    operation: &hive_router_query_planner::ast::operation::OperationDefinition,
+    variables: &Map<String, Value>,
+    merged: &mut Value,
+) {
+    use hive_router_query_planner::ast::selection_item::SelectionItem;
+    use hive_router_query_planner::ast::value::Value as Arg;
+    for item in &operation.selection_set.items {
+        let SelectionItem::Field(field) = item else {
+            continue;
+        };
+        let answer = match field.name.as_str() {
+            "__schema" => supergraph.introspection.schema.clone(),
+            "__type" => {
+                let name = match field
+                    .arguments
+                    .as_ref()
+                    .and_then(|a| a.get_argument("name"))
+                {
+                    Some(Arg::String(s)) => Some(s.clone()),
+                    Some(Arg::Variable(v)) => {
+                        variables.get(v).and_then(Value::as_str).map(str::to_owned)
+                    }
+                    _ => None,
+                };
+                name.map_or(Value::Null, |n| supergraph.introspection.type_named(&n))
+            }
+            _ => continue,
+        };
+        let key = field.alias.clone().unwrap_or_else(|| field.name.clone());
+        if let Some(obj) = merged.as_object_mut() {
+            obj.insert(key, answer);
+        }
     }
 }
 

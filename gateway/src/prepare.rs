@@ -10,6 +10,7 @@ use graphql_tools::validation::rules::default_rules_validation_plan;
 use graphql_tools::validation::validate::validate;
 use hive_router_query_planner::ast::normalization::normalize_operation;
 use hive_router_query_planner::ast::operation::OperationDefinition;
+use hive_router_query_planner::ast::selection_item::SelectionItem;
 use hive_router_query_planner::graph::PlannerOverrideContext;
 use hive_router_query_planner::planner::plan_nodes::QueryPlan;
 use hive_router_query_planner::state::supergraph_state::OperationKind;
@@ -47,13 +48,16 @@ type Entry = Result<Arc<Prepared>, Refusal>;
 /// The plan cache.
 pub struct Preparer {
     cache: Mutex<LruCache<(u64, Option<String>), Entry>>,
+    /// Whether `__schema` and `__type` are answered.
+    introspection: bool,
 }
 
 impl Preparer {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, introspection: bool) -> Self {
         let capacity = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
         Self {
             cache: Mutex::new(LruCache::new(capacity)),
+            introspection,
         }
     }
 
@@ -70,7 +74,7 @@ impl Preparer {
         if let Some(hit) = self.lock().get(&key) {
             return hit.clone();
         }
-        let made = prepare(supergraph, text, operation_name).map(Arc::new);
+        let made = prepare(supergraph, text, operation_name, self.introspection).map(Arc::new);
         self.lock().put(key, made.clone());
         made
     }
@@ -81,10 +85,16 @@ impl Preparer {
     }
 }
 
+/// A root `__schema` or `__type` field.
+pub fn is_introspection(item: &SelectionItem) -> bool {
+    matches!(item, SelectionItem::Field(f) if f.name == "__schema" || f.name == "__type")
+}
+
 fn prepare(
     supergraph: &Supergraph,
     text: &str,
     operation_name: Option<&str>,
+    introspection: bool,
 ) -> Result<Prepared, Refusal> {
     let document = graphql_tools::parser::parse_query(text)
         .map_err(|e| Refusal::new("GRAPHQL_PARSE_FAILED", e.to_string()))?
@@ -121,10 +131,38 @@ fn prepare(
             "subscriptions are not served",
         ));
     }
+    // Introspection is answered here, not by subgraphs: plan the rest.
+    let introspects = operation.selection_set.items.iter().any(is_introspection);
+    if introspects && !introspection {
+        return Err(Refusal::new(
+            "GRAPHQL_VALIDATION_FAILED",
+            "introspection is disabled on this gateway",
+        ));
+    }
+    let mut to_plan = operation.clone();
+    to_plan
+        .selection_set
+        .items
+        .retain(|item| !is_introspection(item));
+    let needs_subgraphs = to_plan
+        .selection_set
+        .items
+        .iter()
+        .any(|item| !matches!(item, SelectionItem::Field(f) if f.name == "__typename"));
+    if !needs_subgraphs {
+        return Ok(Prepared {
+            operation,
+            kind,
+            plan: QueryPlan {
+                kind: "QueryPlan",
+                node: None,
+            },
+        });
+    }
     let plan = supergraph
         .planner
         .plan_from_normalized_operation(
-            &operation,
+            &to_plan,
             PlannerOverrideContext::default(),
             &CancellationToken::new(),
         )

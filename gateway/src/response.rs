@@ -81,7 +81,9 @@ impl Projector<'_> {
                         .api
                         .field(actual, &field.name)
                         .or_else(|| self.api.field(type_name, &field.name));
-                    let raw = obj.get(&key);
+                    // Subgraph data is keyed by response key; introspection
+                    // trees by field name.
+                    let raw = obj.get(&key).or_else(|| obj.get(&field.name));
                     match ty {
                         Some(ty) => match self.value(&field.selections, raw, ty) {
                             Some(v) => {

@@ -8,6 +8,8 @@ use graphql_tools::parser::schema::{Definition, Type, TypeDefinition};
 use graphql_tools::static_graphql::schema::Document as SchemaDocument;
 use hive_router_query_planner::planner::{Planner, QueryPlannerOptions};
 
+use crate::introspection::{INTROSPECTION_SDL, Introspection};
+
 /// Why a supergraph could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -82,13 +84,13 @@ pub struct ApiSchema {
 }
 
 impl ApiSchema {
-    fn from_document(doc: &SchemaDocument) -> Self {
+    fn from_documents(docs: &[&SchemaDocument]) -> Self {
         let mut api = ApiSchema {
             query_type: "Query".to_owned(),
             mutation_type: "Mutation".to_owned(),
             ..Default::default()
         };
-        for def in &doc.definitions {
+        for def in docs.iter().flat_map(|d| &d.definitions) {
             match def {
                 Definition::SchemaDefinition(schema) => {
                     if let Some(q) = &schema.query {
@@ -129,6 +131,22 @@ impl ApiSchema {
                 _ => {}
             }
         }
+        // The introspection entry points every query type has.
+        let query = api.query_type.clone();
+        api.fields.insert(
+            (query.clone(), "__schema".into()),
+            FieldType::Named {
+                name: "__Schema".into(),
+                non_null: true,
+            },
+        );
+        api.fields.insert(
+            (query, "__type".into()),
+            FieldType::Named {
+                name: "__Type".into(),
+                non_null: false,
+            },
+        );
         api
     }
 
@@ -152,6 +170,7 @@ pub struct Supergraph {
     pub api: ApiSchema,
     /// Subgraph name → URL, from `join__graph(url:)`.
     pub subgraphs: BTreeMap<String, String>,
+    pub introspection: Introspection,
 }
 
 impl Supergraph {
@@ -164,11 +183,23 @@ impl Supergraph {
         let subgraphs = subgraph_urls(&parsed, overrides)?;
         let planner = Planner::new_from_supergraph(&parsed, QueryPlannerOptions::default())
             .map_err(|e| LoadError::Planner(e.to_string()))?;
-        let api = ApiSchema::from_document(&planner.consumer_schema.document);
+        let introspection_types = graphql_tools::parser::parse_schema(INTROSPECTION_SDL)
+            .map_err(|e| LoadError::Parse(e.to_string()))?
+            .into_static();
+        let api =
+            ApiSchema::from_documents(&[&planner.consumer_schema.document, &introspection_types]);
+        let has_mutation = api.fields.keys().any(|(t, _)| *t == api.mutation_type);
+        let introspection = Introspection::build(
+            &planner.consumer_schema.document,
+            &introspection_types,
+            &api.query_type,
+            has_mutation.then_some(api.mutation_type.as_str()),
+        );
         Ok(Self {
             planner,
             api,
             subgraphs,
+            introspection,
         })
     }
 

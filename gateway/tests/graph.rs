@@ -296,3 +296,74 @@ async fn ready_when_every_subgraph_answers() {
         .unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+/// What GraphiQL and codegen tools send.
+const INTROSPECTION_QUERY: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name } subscriptionType { name } types { ...FullType } directives { name description locations args { ...InputValue } } } }
+fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason } inputFields { ...InputValue } interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason } possibleTypes { ...TypeRef } }
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }";
+
+#[tokio::test]
+async fn introspection_answers_from_the_api_schema() {
+    let p = platform().await;
+    let r = p.ask(None, INTROSPECTION_QUERY, json!({})).await;
+    assert!(
+        r.get("errors").is_none(),
+        "{}",
+        &r.to_string()[..r.to_string().len().min(500)]
+    );
+    let schema = &r["data"]["__schema"];
+    assert_eq!(schema["queryType"]["name"], "Query");
+    assert_eq!(schema["mutationType"]["name"], "Mutation");
+    let names: Vec<&str> = schema["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    for expected in [
+        "Member",
+        "Store",
+        "Product",
+        "Programme",
+        "Brand",
+        "String",
+        "__Schema",
+    ] {
+        assert!(names.contains(&expected), "{expected} missing");
+    }
+    for hidden in ["join__Graph", "link__Purpose", "_Any", "_Service"] {
+        assert!(!names.contains(&hidden), "{hidden} is machinery, not API");
+    }
+
+    // Mixed with data, with a variable and an alias.
+    let q = "query($n: String!) { t: __type(name: $n) { name kind fields { name type { kind ofType { name } } } } programmes { id } }";
+    let r = p.ask(None, q, json!({ "n": "Programme" })).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    assert_eq!(r["data"]["t"]["kind"], "OBJECT");
+    let id = r["data"]["t"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "id")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        id["type"],
+        json!({ "kind": "NON_NULL", "ofType": { "name": "ID" } })
+    );
+    assert_eq!(r["data"]["programmes"].as_array().unwrap().len(), 3);
+    let missing = p
+        .ask(None, "{ __type(name: \"Nope\") { name } }", json!({}))
+        .await;
+    assert!(missing["data"]["__type"].is_null(), "{missing}");
+
+    let closed = platform_with(|c| c.introspection = false).await;
+    let r = closed
+        .ask(None, "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{r}"
+    );
+}

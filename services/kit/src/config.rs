@@ -16,6 +16,7 @@
 //! | `gateway.supergraph` | `BIGMEMBER_GATEWAY__SUPERGRAPH` | unset: the supergraph built into the binary |
 //! | `gateway.subgraph_timeout_ms` | `BIGMEMBER_GATEWAY__SUBGRAPH_TIMEOUT_MS` | `10000` |
 //! | `gateway.plan_cache_size` | `BIGMEMBER_GATEWAY__PLAN_CACHE_SIZE` | `1000` |
+//! | `gateway.introspection` | `BIGMEMBER_GATEWAY__INTROSPECTION` | `true` |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -83,6 +84,8 @@ pub struct GatewaySettings {
     pub supergraph: Option<PathBuf>,
     pub subgraph_timeout_ms: u64,
     pub plan_cache_size: usize,
+    /// Whether the graph answers introspection (`__schema`, `__type`).
+    pub introspection: bool,
 }
 
 impl Default for GatewaySettings {
@@ -92,6 +95,7 @@ impl Default for GatewaySettings {
             supergraph: None,
             subgraph_timeout_ms: 10_000,
             plan_cache_size: 1_000,
+            introspection: true,
         }
     }
 }
