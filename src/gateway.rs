@@ -29,6 +29,7 @@ fn settings(
         subgraph_timeout: Duration::from_millis(config.gateway.subgraph_timeout_ms.max(1)),
         plan_cache_size: config.gateway.plan_cache_size,
         introspection: config.gateway.introspection,
+        coalesce_subgraph_fetches: config.gateway.coalesce_subgraph_fetches,
     })
 }
 

@@ -4,11 +4,12 @@
 //! subgraph costs only its own fields.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt as _;
-use futures::future::{BoxFuture, join_all};
+use futures::future::{BoxFuture, Shared, join_all};
 use hive_router_query_planner::ast::selection_item::SelectionItem;
 use hive_router_query_planner::ast::selection_set::SelectionSet;
 use hive_router_query_planner::planner::plan_nodes::{
@@ -17,6 +18,7 @@ use hive_router_query_planner::planner::plan_nodes::{
 };
 use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
+use tracing::Instrument as _;
 
 use crate::supergraph::Supergraph;
 
@@ -40,22 +42,86 @@ impl PathStep {
     }
 }
 
-/// How the gateway reaches subgraphs: one pooled keep-alive client.
+/// A subgraph answer shared by every identical request in flight.
+type InFlight = Shared<BoxFuture<'static, Result<Arc<Value>, String>>>;
+
+/// How the gateway reaches subgraphs: one pooled keep-alive client, and
+/// (unless turned off) identical requests in flight at the same moment sent
+/// once. Identical means same URL, body (operation and variables) and
+/// forwarded credentials, so no caller ever sees another caller's data.
 #[derive(Clone)]
 pub struct Subgraphs {
     client: reqwest::Client,
     timeout: Duration,
+    coalesce: bool,
+    in_flight: Arc<Mutex<HashMap<u64, InFlight>>>,
 }
 
 impl Subgraphs {
-    pub fn new(timeout: Duration) -> Self {
+    pub fn new(timeout: Duration, coalesce: bool) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .pool_idle_timeout(Duration::from_secs(90))
                 .build()
                 .unwrap_or_default(),
             timeout,
+            coalesce,
+            in_flight: Arc::default(),
         }
+    }
+
+    /// POSTs `body` to `url`; the parsed JSON answer, or why there is none.
+    async fn fetch(
+        &self,
+        service: &str,
+        url: &str,
+        body: Value,
+        forwarded: &HeaderMap,
+    ) -> Result<Arc<Value>, String> {
+        let request = self
+            .client
+            .post(url)
+            .headers(forwarded.clone())
+            .timeout(self.timeout)
+            .json(&body);
+        let service_name = service.to_owned();
+        let call = async move {
+            let response = request.send().await.map_err(|e| {
+                if e.is_timeout() {
+                    format!("subgraph {service_name} timed out")
+                } else {
+                    format!("subgraph {service_name} is unreachable")
+                }
+            })?;
+            let status = response.status();
+            response.json::<Value>().await.map(Arc::new).map_err(|_| {
+                format!("subgraph {service_name} answered {status} without a GraphQL response")
+            })
+        }
+        .instrument(tracing::info_span!("subgraph fetch", subgraph = service));
+        if !self.coalesce {
+            return call.await;
+        }
+        let mut hasher = DefaultHasher::new();
+        url.hash(&mut hasher);
+        body.to_string().hash(&mut hasher);
+        for name in ["authorization", "cookie"] {
+            forwarded.get(name).map(|v| v.as_bytes()).hash(&mut hasher);
+        }
+        let key = hasher.finish();
+        let shared = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            in_flight
+                .entry(key)
+                .or_insert_with(|| call.boxed().shared())
+                .clone()
+        };
+        let answer = shared.await;
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        answer
     }
 }
 
@@ -419,35 +485,24 @@ impl<'a> Execution<'a> {
                     .map(|(_, url)| url)
             })
             .ok_or_else(|| format!("no URL for subgraph {service}"))?;
-        let span = tracing::info_span!("subgraph fetch", subgraph = service);
-        let _guard = span.enter();
-        let response = self
+        let body = self
             .subgraphs
-            .client
-            .post(url)
-            .headers(self.forwarded.clone())
-            .timeout(self.subgraphs.timeout)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    format!("subgraph {service} timed out")
-                } else {
-                    format!("subgraph {service} is unreachable")
-                }
-            })?;
-        let status = response.status();
-        let body: Value = response.json().await.map_err(|_| {
-            format!("subgraph {service} answered {status} without a GraphQL response")
-        })?;
+            .fetch(
+                service,
+                url,
+                json!({ "query": query, "variables": variables }),
+                self.forwarded,
+            )
+            .await?;
         let errors = match body.get("errors") {
             Some(Value::Array(errors)) => errors.clone(),
             _ => Vec::new(),
         };
         let data = body.get("data").filter(|d| !d.is_null()).cloned();
         if data.is_none() && errors.is_empty() {
-            return Err(format!("subgraph {service} answered {status} without data"));
+            return Err(format!(
+                "subgraph {service} answered without data or errors"
+            ));
         }
         Ok(SubgraphResponse { data, errors })
     }

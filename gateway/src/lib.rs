@@ -43,6 +43,8 @@ pub struct GatewayConfig {
     pub plan_cache_size: usize,
     /// Whether `__schema` and `__type` are answered (from the API schema).
     pub introspection: bool,
+    /// Whether identical subgraph fetches in flight at once are sent once.
+    pub coalesce_subgraph_fetches: bool,
 }
 
 impl Default for GatewayConfig {
@@ -53,6 +55,7 @@ impl Default for GatewayConfig {
             subgraph_timeout: Duration::from_secs(10),
             plan_cache_size: 1_000,
             introspection: true,
+            coalesce_subgraph_fetches: true,
         }
     }
 }
@@ -78,7 +81,7 @@ impl Gateway {
                 config.plan_cache_size,
                 config.introspection,
             ))),
-            subgraphs: Subgraphs::new(config.subgraph_timeout),
+            subgraphs: Subgraphs::new(config.subgraph_timeout, config.coalesce_subgraph_fetches),
             config,
         })
     }

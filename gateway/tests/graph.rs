@@ -367,3 +367,118 @@ async fn introspection_answers_from_the_api_schema() {
         "{r}"
     );
 }
+
+/// A subgraph stand-in that counts requests, waits `delay`, then forwards
+/// them (without credentials) to `target`.
+async fn counting_proxy(
+    target: String,
+    delay: std::time::Duration,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().route(
+        "/graphql",
+        axum::routing::post(move |body: String| {
+            let (client, target, seen) = (client.clone(), target.clone(), seen.clone());
+            async move {
+                seen.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                // Forwarded anonymously: the target platform signs with
+                // another secret, and the fields asked for are public.
+                let request = client
+                    .post(&target)
+                    .header("content-type", "application/json")
+                    .body(body);
+                let answer: Value = request.send().await.unwrap().json().await.unwrap();
+                axum::Json(answer)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/graphql", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, count)
+}
+
+#[tokio::test]
+async fn a_list_of_entities_is_one_request_per_subgraph() {
+    let base = platform().await;
+    let store_url = format!("{}/graphql", base.subgraphs[1].address);
+    let (proxy, count) = counting_proxy(store_url, std::time::Duration::ZERO).await;
+    let p = platform_with(|c| {
+        c.url_overrides.insert("store".into(), proxy);
+    })
+    .await;
+    // The proxy forwards to the first platform's store, which holds the same demo data.
+    let r = p
+        .ask(
+            None,
+            "{ programmes { brand { id stores(first: 1) { edges { node { id } } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(r.get("errors").is_none(), "{r}");
+    assert_eq!(r["data"]["programmes"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "three brands, one _entities request"
+    );
+}
+
+#[tokio::test]
+async fn identical_fetches_in_flight_are_sent_once_per_caller() {
+    use std::sync::atomic::Ordering;
+    let base = platform().await;
+    let alliance_url = format!("{}/graphql", base.subgraphs[3].address);
+    let (proxy, count) =
+        counting_proxy(alliance_url.clone(), std::time::Duration::from_millis(300)).await;
+    let proxied = proxy.clone();
+    let p = platform_with(move |c| {
+        c.url_overrides.insert("alliance".into(), proxied);
+    })
+    .await;
+    let q = "{ programmes { id } }";
+    let op = p.operator();
+    let (a, b) = tokio::join!(
+        p.ask(Some(&op), q, json!({})),
+        p.ask(Some(&op), q, json!({}))
+    );
+    assert_eq!(a["data"], b["data"]);
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "same fetch, same credentials: sent once"
+    );
+
+    let member = p.subgraphs[0].token(kit::auth::TokenRequest::member("m-1"));
+    let (a, b) = tokio::join!(
+        p.ask(Some(&op), q, json!({})),
+        p.ask(Some(&member), q, json!({}))
+    );
+    assert!(a["data"]["programmes"].is_array() && b["data"]["programmes"].is_array());
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        3,
+        "other credentials: never shared"
+    );
+
+    let (proxy, count) = counting_proxy(alliance_url, std::time::Duration::from_millis(300)).await;
+    let off = platform_with(move |c| {
+        c.coalesce_subgraph_fetches = false;
+        c.url_overrides.insert("alliance".into(), proxy);
+    })
+    .await;
+    let op = off.operator();
+    tokio::join!(
+        off.ask(Some(&op), q, json!({})),
+        off.ask(Some(&op), q, json!({}))
+    );
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        2,
+        "coalescing can be turned off"
+    );
+}

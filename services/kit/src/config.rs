@@ -17,6 +17,7 @@
 //! | `gateway.subgraph_timeout_ms` | `BIGMEMBER_GATEWAY__SUBGRAPH_TIMEOUT_MS` | `10000` |
 //! | `gateway.plan_cache_size` | `BIGMEMBER_GATEWAY__PLAN_CACHE_SIZE` | `1000` |
 //! | `gateway.introspection` | `BIGMEMBER_GATEWAY__INTROSPECTION` | `true` |
+//! | `gateway.coalesce_subgraph_fetches` | `BIGMEMBER_GATEWAY__COALESCE_SUBGRAPH_FETCHES` | `true` |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -86,6 +87,8 @@ pub struct GatewaySettings {
     pub plan_cache_size: usize,
     /// Whether the graph answers introspection (`__schema`, `__type`).
     pub introspection: bool,
+    /// Whether identical subgraph fetches in flight at once are sent once.
+    pub coalesce_subgraph_fetches: bool,
 }
 
 impl Default for GatewaySettings {
@@ -96,6 +99,7 @@ impl Default for GatewaySettings {
             subgraph_timeout_ms: 10_000,
             plan_cache_size: 1_000,
             introspection: true,
+            coalesce_subgraph_fetches: true,
         }
     }
 }
