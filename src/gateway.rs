@@ -70,7 +70,7 @@ pub async fn start(
     let (listener, addr) = bind(config, config.gateway.port).await?;
     let server = tokio::spawn(kit::service::serve(
         listener,
-        gateway::router(gateway),
+        kit::service::observed("gateway", gateway::router(gateway)),
         stop,
     ));
     Ok((addr, server))
@@ -100,7 +100,7 @@ pub async fn serve(
     let watcher = path.map(|p| tokio::spawn(watch(gateway.clone(), p, stop.clone())));
     let server = tokio::spawn(kit::service::serve(
         listener,
-        gateway::router(gateway),
+        kit::service::observed("gateway", gateway::router(gateway)),
         stop,
     ));
     stop_requested.await;

@@ -370,6 +370,23 @@ async fn serve_gateway_serves_a_supergraph_file() {
         async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
     };
     assert_eq!(ask("{ __typename }").await["data"]["__typename"], "Query");
+    let echoed = client
+        .post(&url)
+        .header("x-request-id", "req-42")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "req-42");
+    let metrics = client
+        .get(url.replace("/graphql", "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("service=\"gateway\""), "{metrics}");
     // Nothing listens on the supergraph's subgraph URLs in this test
     // (unless a platform happens to run on the default ports).
     let r = ask("{ programmes { id } }").await;

@@ -131,16 +131,22 @@ pub async fn prepare(
 
 /// The whole HTTP app of a service.
 pub fn app(spec: &ServiceSpec, ctx: ServiceContext) -> Router {
-    crate::metrics::handle();
     let common = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .route("/events", get(serve_feed))
         .with_state(ctx.clone());
-    (spec.routes)(ctx.clone())
-        .merge(common)
-        .layer(axum::middleware::from_fn_with_state(ctx.name, observe))
+    observed(ctx.name, (spec.routes)(ctx.clone()).merge(common))
+}
+
+/// What every process serves around its own routes: `/metrics`, and the
+/// request middleware (a span per request continuing the caller's trace,
+/// the request id echoed or made, HTTP metrics).
+pub fn observed(name: &'static str, routes: Router) -> Router {
+    crate::metrics::handle();
+    routes
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(name, observe))
 }
 
 /// Serves `app` until `shutdown`, finishing requests in flight.
@@ -260,7 +266,11 @@ const REQUEST_ID: &str = "x-request-id";
 
 /// One span per request, child of the caller's W3C trace context; echoes the
 /// request id and the trace (`traceresponse`) and records HTTP metrics.
-async fn observe(State(service): State<&'static str>, request: Request, next: Next) -> Response {
+async fn observe(
+    State(service): State<&'static str>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let request_id = request
         .headers()
         .get(REQUEST_ID)
@@ -278,6 +288,17 @@ async fn observe(State(service): State<&'static str>, request: Request, next: Ne
         tracing::info_span!("request", service, %method, route = %route, request_id = %request_id);
     crate::telemetry::adopt_remote_parent(&span, request.headers());
     let traceparent = crate::telemetry::traceparent(&span);
+    // Handlers that call further services (the gateway) pass these on: the
+    // request id, and this span as the parent of theirs.
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        request.headers_mut().insert(REQUEST_ID, value);
+    }
+    if let Some(value) = traceparent
+        .as_deref()
+        .and_then(|t| HeaderValue::from_str(t).ok())
+    {
+        request.headers_mut().insert("traceparent", value);
+    }
     let started = Instant::now();
     let mut response = next.run(request).instrument(span).await;
     let status = response.status().as_u16().to_string();
