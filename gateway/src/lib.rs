@@ -133,7 +133,7 @@ impl Gateway {
             && prepared.kind
                 == hive_router_query_planner::state::supergraph_state::OperationKind::Mutation
         {
-            return json!({ "errors": [{ "message": "mutations are not allowed over GET; use POST", "extensions": { "code": "BAD_REQUEST" } }] });
+            return json!({ "errors": [{ "message": "mutations are not allowed over GET; use POST", "extensions": { "code": "METHOD_NOT_ALLOWED" } }] });
         }
         let variables = request.variables.unwrap_or_default();
         let mut forwarded = reqwest::header::HeaderMap::new();
@@ -251,7 +251,7 @@ async fn graphql_post(
     body: Result<Json<GraphqlRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     match body {
-        Ok(Json(request)) => Json(gateway.execute(request, &headers, true).await).into_response(),
+        Ok(Json(request)) => respond(gateway.execute(request, &headers, true).await, &headers),
         Err(rejection) => bad_request(&rejection.body_text()),
     }
 }
@@ -310,7 +310,37 @@ async fn graphql_get(
         operation_name: params.operation_name,
         variables,
     };
-    Json(gateway.execute(request, &headers, false).await).into_response()
+    respond(gateway.execute(request, &headers, false).await, &headers)
+}
+
+/// GraphQL over HTTP: `application/graphql-response+json` when the client
+/// accepts it, with 4xx for a request that produced no data; plain
+/// `application/json` otherwise, always 200. A mutation over GET is 405.
+fn respond(body: Value, headers: &HeaderMap) -> Response {
+    const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+    let wants = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(GRAPHQL_RESPONSE));
+    let code = body["errors"][0]["extensions"]["code"].as_str();
+    let status = match (body.get("data").is_some(), code) {
+        (false, Some("METHOD_NOT_ALLOWED")) => StatusCode::METHOD_NOT_ALLOWED,
+        (true, _) => StatusCode::OK,
+        _ if !wants => StatusCode::OK,
+        (false, Some("UNAUTHENTICATED")) => StatusCode::UNAUTHORIZED,
+        (false, _) => StatusCode::BAD_REQUEST,
+    };
+    let content_type = if wants {
+        GRAPHQL_RESPONSE
+    } else {
+        "application/json"
+    };
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, content_type)],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn bad_request(message: &str) -> Response {

@@ -176,16 +176,13 @@ async fn mutations_are_refused_over_get() {
         "{}?query={}",
         p.url, "mutation%20%7B%20partnerToken(apiKey%3A%20%22x%22)%20%7B%20token%20%7D%20%7D"
     );
-    let r: Value = p
-        .client
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{r}");
+    let refused = p.client.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 405);
+    let r: Value = refused.json().await.unwrap();
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "METHOD_NOT_ALLOWED",
+        "{r}"
+    );
     let url = format!(
         "{}?query={}",
         p.url, "%7B%20programmes%20%7B%20id%20%7D%20%7D"
@@ -481,4 +478,38 @@ async fn identical_fetches_in_flight_are_sent_once_per_caller() {
         2,
         "coalescing can be turned off"
     );
+}
+
+#[tokio::test]
+async fn graphql_response_json_gets_status_codes_and_json_gets_200() {
+    let p = platform().await;
+    let ask = |accept: &'static str, query: &'static str| {
+        let request = p
+            .client
+            .post(&p.url)
+            .header("accept", accept)
+            .json(&json!({ "query": query }));
+        async move { request.send().await.unwrap() }
+    };
+    let invalid = ask("application/graphql-response+json", "{ nope }").await;
+    assert_eq!(invalid.status(), 400);
+    assert_eq!(
+        invalid.headers()["content-type"],
+        "application/graphql-response+json"
+    );
+    let plain = ask("application/json", "{ nope }").await;
+    assert_eq!(plain.status(), 200);
+    assert_eq!(plain.headers()["content-type"], "application/json");
+    let fine = ask("application/graphql-response+json", "{ programmes { id } }").await;
+    assert_eq!(fine.status(), 200);
+    let bad_token = p
+        .client
+        .post(&p.url)
+        .header("accept", "application/graphql-response+json")
+        .bearer_auth("garbage")
+        .json(&json!({ "query": "{ programmes { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_token.status(), 401);
 }
