@@ -513,3 +513,30 @@ async fn graphql_response_json_gets_status_codes_and_json_gets_200() {
         .unwrap();
     assert_eq!(bad_token.status(), 401);
 }
+
+#[tokio::test]
+async fn a_failed_contributing_subgraph_nulls_only_its_fields() {
+    let mut p = platform().await;
+    let product = p.subgraphs.remove(2);
+    product.stop().await;
+    let q = "{ programmes { id brand { name products(first: 1) { edges { node { id } } } } } }";
+    let r = p.ask(None, q, json!({})).await;
+    let programmes = r["data"]["programmes"]
+        .as_array()
+        .expect("the rest of the data is there");
+    assert_eq!(programmes.len(), 3, "{r}");
+    for programme in programmes {
+        assert!(programme["brand"]["name"].is_string(), "{r}");
+        assert!(programme["brand"]["products"].is_null(), "{r}");
+    }
+    let errors = r["errors"].as_array().unwrap();
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["extensions"]["code"] == "SUBGRAPH_UNAVAILABLE"
+                && e["extensions"]["serviceName"] == "product"),
+        "{r}"
+    );
+    assert_eq!(errors[0]["path"][0], "programmes");
+    assert_eq!(errors[0]["path"][2], "brand", "at the affected path: {r}");
+}

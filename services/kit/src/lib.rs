@@ -25,3 +25,12 @@ pub mod testing;
 
 pub use auth::Caller;
 pub use error::{ApiError, ApiResult, ErrorCode};
+
+/// Resolves a field this service contributes to another service's entity
+/// (`Brand.stores`, `Member.orders`…) as nullable: if this service fails,
+/// the gateway nulls only the field, not the entity holding it.
+pub async fn contributed<T>(
+    field: impl std::future::Future<Output = ApiResult<T>>,
+) -> ApiResult<Option<T>> {
+    field.await.map(Some)
+}

@@ -31,8 +31,8 @@ impl Brand {
         ID(self.id.clone())
     }
     /// Whether the brand has joined the points alliance.
-    async fn in_alliance(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        Ok(by_id::<brand::Entity>(ctx, &self.id).await?.is_some())
+    async fn in_alliance(&self, ctx: &Context<'_>) -> ApiResult<Option<bool>> {
+        kit::contributed(async { Ok(by_id::<brand::Entity>(ctx, &self.id).await?.is_some()) }).await
     }
     /// The brand's name (null for a brand not in the alliance).
     async fn name(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
@@ -48,9 +48,12 @@ impl Brand {
     }
     /// What the alliance owes the brand over all time, in fen (negative:
     /// what it owes). The brand's partner or an operator.
-    async fn clearing_position_fen(&self, ctx: &Context<'_>) -> ApiResult<i64> {
-        act_for_brand(ctx, &self.id).await?;
-        Ok(crate::store::exchange::clearing_position(db(ctx), &self.id).await?)
+    async fn clearing_position_fen(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
+        kit::contributed(async {
+            act_for_brand(ctx, &self.id).await?;
+            Ok(crate::store::exchange::clearing_position(db(ctx), &self.id).await?)
+        })
+        .await
     }
 }
 
@@ -118,15 +121,18 @@ impl MemberRef {
     }
     /// The member's points accounts, one per programme (a partner sees its
     /// own programme's only).
-    async fn points_accounts(&self, ctx: &Context<'_>) -> ApiResult<Vec<PointsAccount>> {
-        let view = points_view(ctx, &self.id).await?;
-        let member = survivor(ctx, &self.id).await?;
-        Ok(children::<account::Entity>(ctx, &member)
-            .await?
-            .into_iter()
-            .filter(|a| a.merged_into.is_none() && view.shows(&a.programme_id))
-            .map(PointsAccount)
-            .collect())
+    async fn points_accounts(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<PointsAccount>>> {
+        kit::contributed(async {
+            let view = points_view(ctx, &self.id).await?;
+            let member = survivor(ctx, &self.id).await?;
+            Ok(children::<account::Entity>(ctx, &member)
+                .await?
+                .into_iter()
+                .filter(|a| a.merged_into.is_none() && view.shows(&a.programme_id))
+                .map(PointsAccount)
+                .collect())
+        })
+        .await
     }
 }
 
@@ -141,17 +147,20 @@ impl OrderRef {
         ID(self.id.clone())
     }
     /// Points the order earned, per programme.
-    async fn points_earned(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderPoints>> {
-        let earns = children::<order_earn::Entity>(ctx, &self.id).await?;
-        let Some(first) = earns.first() else {
-            return Ok(Vec::new());
-        };
-        let view = points_view(ctx, &first.member_id).await?;
-        Ok(earns
-            .into_iter()
-            .filter(|e| view.shows(&e.programme_id))
-            .map(OrderPoints)
-            .collect())
+    async fn points_earned(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<OrderPoints>>> {
+        kit::contributed(async {
+            let earns = children::<order_earn::Entity>(ctx, &self.id).await?;
+            let Some(first) = earns.first() else {
+                return Ok(Vec::new());
+            };
+            let view = points_view(ctx, &first.member_id).await?;
+            Ok(earns
+                .into_iter()
+                .filter(|e| view.shows(&e.programme_id))
+                .map(OrderPoints)
+                .collect())
+        })
+        .await
     }
 }
 

@@ -253,12 +253,15 @@ impl Brand {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<Connection<String, Product, EmptyFields, EmptyFields>> {
-        let filter = ProductFilter {
-            brand_id: Some(self.id.clone()),
-            ..ProductFilter::default()
-        };
-        product_page(ctx, &filter, first, after).await
+    ) -> ApiResult<Option<Connection<String, Product, EmptyFields, EmptyFields>>> {
+        kit::contributed(async {
+            let filter = ProductFilter {
+                brand_id: Some(self.id.clone()),
+                ..ProductFilter::default()
+            };
+            product_page(ctx, &filter, first, after).await
+        })
+        .await
     }
 }
 
@@ -289,16 +292,23 @@ impl StoreRef {
         ID(self.id.clone())
     }
     /// Stock held at this store, for the SKUs asked (at most 100).
-    async fn inventory(&self, ctx: &Context<'_>, sku_ids: Vec<ID>) -> ApiResult<Vec<StockLevel>> {
-        if sku_ids.len() > 100 {
-            return Err(Error::invalid("skuIds", "at most 100 SKUs at a time").into());
-        }
-        let ids: Vec<String> = sku_ids.into_iter().map(|i| i.0).collect();
-        Ok(stock::stock_at(db(ctx), &self.id, Some(&ids))
-            .await?
-            .into_iter()
-            .map(StockLevel::from)
-            .collect())
+    async fn inventory(
+        &self,
+        ctx: &Context<'_>,
+        sku_ids: Vec<ID>,
+    ) -> ApiResult<Option<Vec<StockLevel>>> {
+        kit::contributed(async {
+            if sku_ids.len() > 100 {
+                return Err(Error::invalid("skuIds", "at most 100 SKUs at a time").into());
+            }
+            let ids: Vec<String> = sku_ids.into_iter().map(|i| i.0).collect();
+            Ok(stock::stock_at(db(ctx), &self.id, Some(&ids))
+                .await?
+                .into_iter()
+                .map(StockLevel::from)
+                .collect())
+        })
+        .await
     }
 }
 
@@ -318,27 +328,30 @@ impl MemberRef {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<Connection<String, Order, EmptyFields, EmptyFields>> {
-        match caller(ctx).require_authenticated()? {
-            Caller::Operator { .. } => {}
-            Caller::Member { member_id } if *member_id == self.id => {}
-            _ => return Err(Error::forbidden("a member's orders are theirs").into()),
-        }
-        let page = PageRequest::parse(first, after)?;
-        let (rows, has_next) = orders::orders_of_member(db(ctx), &self.id, &page).await?;
-        let ids: Vec<String> = rows.iter().map(|o| o.id.clone()).collect();
-        let mut lines = orders::lines_of_orders(db(ctx), &ids).await?;
-        let mut connection = Connection::new(page.after.is_some(), has_next);
-        connection.edges.extend(rows.into_iter().map(|o| {
-            let l = lines.remove(&o.id).unwrap_or_default();
-            Edge::new(
-                encode_cursor(&o.id),
-                Order {
-                    order: Arc::new(o),
-                    lines: Arc::new(l),
-                },
-            )
-        }));
-        Ok(connection)
+    ) -> ApiResult<Option<Connection<String, Order, EmptyFields, EmptyFields>>> {
+        kit::contributed(async {
+            match caller(ctx).require_authenticated()? {
+                Caller::Operator { .. } => {}
+                Caller::Member { member_id } if *member_id == self.id => {}
+                _ => return Err(Error::forbidden("a member's orders are theirs").into()),
+            }
+            let page = PageRequest::parse(first, after)?;
+            let (rows, has_next) = orders::orders_of_member(db(ctx), &self.id, &page).await?;
+            let ids: Vec<String> = rows.iter().map(|o| o.id.clone()).collect();
+            let mut lines = orders::lines_of_orders(db(ctx), &ids).await?;
+            let mut connection = Connection::new(page.after.is_some(), has_next);
+            connection.edges.extend(rows.into_iter().map(|o| {
+                let l = lines.remove(&o.id).unwrap_or_default();
+                Edge::new(
+                    encode_cursor(&o.id),
+                    Order {
+                        order: Arc::new(o),
+                        lines: Arc::new(l),
+                    },
+                )
+            }));
+            Ok(connection)
+        })
+        .await
     }
 }

@@ -220,29 +220,38 @@ impl MemberRef {
     }
 
     /// Every binding change, most recent first.
-    async fn attribution_history(&self, ctx: &Context<'_>) -> ApiResult<Vec<AttributionChange>> {
-        self.require_reader(ctx).await?;
-        Ok(attribution::attribution_history(db(ctx), &self.id)
-            .await?
-            .into_iter()
-            .map(AttributionChange::from)
-            .collect())
+    async fn attribution_history(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<Vec<AttributionChange>>> {
+        kit::contributed(async {
+            self.require_reader(ctx).await?;
+            Ok(attribution::attribution_history(db(ctx), &self.id)
+                .await?
+                .into_iter()
+                .map(AttributionChange::from)
+                .collect())
+        })
+        .await
     }
 
     /// Stores the member keeps as favourites (the member or operators).
-    async fn favorite_stores(&self, ctx: &Context<'_>) -> ApiResult<Vec<Store>> {
-        match caller(ctx).require_authenticated()? {
-            Caller::Operator { .. } => {}
-            Caller::Member { member_id } if *member_id == self.id => {}
-            _ => return Err(Error::forbidden("favourite stores are the member's own").into()),
-        }
-        let ids = attribution::favorites_of(db(ctx), &self.id).await?;
-        let mut by_id = crate::store::stores_by_ids(db(ctx), &ids).await?;
-        Ok(ids
-            .iter()
-            .filter_map(|id| by_id.remove(id))
-            .map(|s| Store(Arc::new(s)))
-            .collect())
+    async fn favorite_stores(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<Store>>> {
+        kit::contributed(async {
+            match caller(ctx).require_authenticated()? {
+                Caller::Operator { .. } => {}
+                Caller::Member { member_id } if *member_id == self.id => {}
+                _ => return Err(Error::forbidden("favourite stores are the member's own").into()),
+            }
+            let ids = attribution::favorites_of(db(ctx), &self.id).await?;
+            let mut by_id = crate::store::stores_by_ids(db(ctx), &ids).await?;
+            Ok(ids
+                .iter()
+                .filter_map(|id| by_id.remove(id))
+                .map(|s| Store(Arc::new(s)))
+                .collect())
+        })
+        .await
     }
 }
 

@@ -203,15 +203,18 @@ impl Brand {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<Connection<String, Store, EmptyFields, EmptyFields>> {
-        let page = PageRequest::parse(first, after)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let (rows, has_next) = store::stores_of_brand(db, &self.id, &page).await?;
-        let mut connection = Connection::new(page.after.is_some(), has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|row| Edge::new(encode_cursor(&row.id), Store(Arc::new(row)))),
-        );
-        Ok(connection)
+    ) -> ApiResult<Option<Connection<String, Store, EmptyFields, EmptyFields>>> {
+        kit::contributed(async {
+            let page = PageRequest::parse(first, after)?;
+            let db = ctx.data_unchecked::<DatabaseConnection>();
+            let (rows, has_next) = store::stores_of_brand(db, &self.id, &page).await?;
+            let mut connection = Connection::new(page.after.is_some(), has_next);
+            connection.edges.extend(
+                rows.into_iter()
+                    .map(|row| Edge::new(encode_cursor(&row.id), Store(Arc::new(row)))),
+            );
+            Ok(connection)
+        })
+        .await
     }
 }
