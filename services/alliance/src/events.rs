@@ -34,7 +34,7 @@ impl EventHandler for MemberFeed {
         let merged = merged?;
         record_alias(txn, &merged)
             .await
-            .map_err(into_handler_error)?;
+            .map_err(HandlerError::from)?;
         ledger::merge_member(
             txn,
             &merged.survivor_id,
@@ -43,7 +43,7 @@ impl EventHandler for MemberFeed {
             to_micros(merged.merged_at),
         )
         .await
-        .map_err(into_handler_error)
+        .map_err(HandlerError::from)
     }
 }
 
@@ -97,13 +97,6 @@ impl EventHandler for OrderFeed {
         } else {
             Ok(())
         };
-        result.map_err(into_handler_error)
-    }
-}
-
-fn into_handler_error(err: Error) -> HandlerError {
-    match err {
-        Error::Db(db) => HandlerError::Db(db),
-        other => HandlerError::Rule(other.to_string()),
+        result.map_err(HandlerError::from)
     }
 }

@@ -166,8 +166,9 @@ impl axum::response::IntoResponse for ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// For a service's own error enum that carries shared-code errors as an
-/// `Api(ApiError)` variant: the constructors (`invalid`, `not_found`,
-/// `conflict`, `forbidden`), `field()`, and the conversion from `ApiError`.
+/// `Api(ApiError)` variant and database failures as `Db(DbErr)`: the
+/// constructors (`invalid`, `not_found`, `conflict`, `forbidden`), `field()`,
+/// the conversion from `ApiError`, and the one into an event handler's error.
 #[macro_export]
 macro_rules! service_error_basics {
     ($error:ident) => {
@@ -200,6 +201,17 @@ macro_rules! service_error_basics {
         impl From<$crate::ApiError> for $error {
             fn from(err: $crate::ApiError) -> Self {
                 $error::Api(err)
+            }
+        }
+
+        /// In an event handler: a database failure is retried as such; a
+        /// broken rule is reported with its message.
+        impl From<$error> for $crate::events::consumer::HandlerError {
+            fn from(err: $error) -> Self {
+                match err {
+                    $error::Db(db) => Self::Db(db),
+                    other => Self::Rule(other.to_string()),
+                }
             }
         }
     };

@@ -3,6 +3,49 @@
 
 use sea_orm_migration::prelude::*;
 
+/// Column and index shapes every service's migrations use, so that an id or
+/// an amount is the same column everywhere.
+pub mod columns {
+    use sea_orm_migration::prelude::*;
+
+    /// An id: up to 64 characters (ids of other services included).
+    pub fn id(col: impl IntoIden) -> ColumnDef {
+        text(col, 64)
+    }
+
+    pub fn opt_id(col: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(col).string_len(64).null().to_owned()
+    }
+
+    /// Required text of at most `len` characters.
+    pub fn text(col: impl IntoIden, len: u32) -> ColumnDef {
+        ColumnDef::new(col).string_len(len).not_null().to_owned()
+    }
+
+    /// A required 64-bit integer: money in fen, points, instants in micros.
+    pub fn int(col: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(col).big_integer().not_null().to_owned()
+    }
+
+    pub fn opt_int(col: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(col).big_integer().null().to_owned()
+    }
+
+    /// A named index on `cols`, in order; chain `.unique()` for a unique one.
+    pub fn index(
+        name: &str,
+        table: impl IntoIden + 'static,
+        cols: Vec<DynIden>,
+    ) -> IndexCreateStatement {
+        let mut stmt = Index::create();
+        stmt.name(name).table(table);
+        for col in cols {
+            stmt.col(col);
+        }
+        stmt.to_owned()
+    }
+}
+
 pub fn kit_migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![Box::new(CreateOutbox), Box::new(CreateConsumerPositions)]
 }

@@ -10,7 +10,6 @@ use kit::events::schema::{
 use sea_orm::DatabaseTransaction;
 
 use crate::domain::attribution::BindingCause;
-use crate::error::Error;
 use crate::store::{attribution, commissions};
 
 /// The member service's feed: a registration through a guide's code binds
@@ -46,23 +45,16 @@ impl EventHandler for MemberFeed {
                     Err(err) if err.code() == kit::ErrorCode::NotFound => {
                         tracing::info!(seq = event.seq, "registration with an unknown guide code")
                     }
-                    Err(err) => return Err(into_handler_error(err)),
+                    Err(err) => return Err(err.into()),
                 }
             }
         } else if let Some(merged) = event.decode::<MemberMerged>() {
             let merged = merged?;
             attribution::merge(txn, &merged.survivor_id, &merged.merged_id, &actor)
                 .await
-                .map_err(into_handler_error)?;
+                .map_err(HandlerError::from)?;
         }
         Ok(())
-    }
-}
-
-fn into_handler_error(err: Error) -> HandlerError {
-    match err {
-        Error::Db(db) => HandlerError::Db(db),
-        other => HandlerError::Rule(other.to_string()),
     }
 }
 
@@ -93,6 +85,6 @@ impl EventHandler for OrderFeed {
         } else {
             Ok(())
         };
-        result.map_err(into_handler_error)
+        result.map_err(HandlerError::from)
     }
 }

@@ -1,3 +1,4 @@
+use kit::migration::columns::{id, index, int, opt_id, opt_int, text};
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
@@ -233,43 +234,6 @@ enum MemberAliases {
     MergedAt,
 }
 
-fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string_len(64).not_null().to_owned()
-}
-
-fn opt_id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string_len(64).null().to_owned()
-}
-
-fn text(col: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(col).string_len(len).not_null().to_owned()
-}
-
-fn int(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().to_owned()
-}
-
-fn opt_int(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().null().to_owned()
-}
-
-fn index(
-    name: &str,
-    table: impl IntoIden + 'static,
-    cols: Vec<DynIden>,
-    unique: bool,
-) -> IndexCreateStatement {
-    let mut stmt = Index::create();
-    stmt.name(name).table(table);
-    for col in cols {
-        stmt.col(col);
-    }
-    if unique {
-        stmt.unique();
-    }
-    stmt.to_owned()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -331,7 +295,6 @@ impl MigrationTrait for Migration {
                     PartnerKeys::BrandId.into_iden(),
                     PartnerKeys::Id.into_iden(),
                 ],
-                false,
             ))
             .await?;
         manager
@@ -355,15 +318,18 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index(
-                "uq_accounts_member_programme",
-                Accounts::Table,
-                vec![
-                    Accounts::MemberId.into_iden(),
-                    Accounts::ProgrammeId.into_iden(),
-                ],
-                true,
-            ))
+            .create_index(
+                index(
+                    "uq_accounts_member_programme",
+                    Accounts::Table,
+                    vec![
+                        Accounts::MemberId.into_iden(),
+                        Accounts::ProgrammeId.into_iden(),
+                    ],
+                )
+                .unique()
+                .to_owned(),
+            )
             .await?;
         // A lot never holds less than nothing, except the one arrears lot of
         // a programme that allows a negative balance.
@@ -398,7 +364,6 @@ impl MigrationTrait for Migration {
                 "idx_lots_account",
                 Lots::Table,
                 vec![Lots::AccountId.into_iden(), Lots::State.into_iden()],
-                false,
             ))
             .await?;
         manager
@@ -406,7 +371,6 @@ impl MigrationTrait for Migration {
                 "idx_lots_activation",
                 Lots::Table,
                 vec![Lots::State.into_iden(), Lots::ActivatesAt.into_iden()],
-                false,
             ))
             .await?;
         manager
@@ -414,7 +378,6 @@ impl MigrationTrait for Migration {
                 "idx_lots_expiry",
                 Lots::Table,
                 vec![Lots::State.into_iden(), Lots::ExpiresAt.into_iden()],
-                false,
             ))
             .await?;
         manager
@@ -451,34 +414,39 @@ impl MigrationTrait for Migration {
         // One sequence number per account: two writers that both skipped the
         // account lock could never both commit.
         manager
-            .create_index(index(
-                "uq_entries_account_seq",
-                Entries::Table,
-                vec![Entries::AccountId.into_iden(), Entries::Seq.into_iden()],
-                true,
-            ))
+            .create_index(
+                index(
+                    "uq_entries_account_seq",
+                    Entries::Table,
+                    vec![Entries::AccountId.into_iden(), Entries::Seq.into_iden()],
+                )
+                .unique()
+                .to_owned(),
+            )
             .await?;
         // The business key: one external transaction is recorded once per
         // programme and kind, whatever idempotency key came with it.
         manager
-            .create_index(index(
-                "uq_entries_business_reference",
-                Entries::Table,
-                vec![
-                    Entries::ProgrammeId.into_iden(),
-                    Entries::Kind.into_iden(),
-                    Entries::SourceSystem.into_iden(),
-                    Entries::ExternalTxnId.into_iden(),
-                ],
-                true,
-            ))
+            .create_index(
+                index(
+                    "uq_entries_business_reference",
+                    Entries::Table,
+                    vec![
+                        Entries::ProgrammeId.into_iden(),
+                        Entries::Kind.into_iden(),
+                        Entries::SourceSystem.into_iden(),
+                        Entries::ExternalTxnId.into_iden(),
+                    ],
+                )
+                .unique()
+                .to_owned(),
+            )
             .await?;
         manager
             .create_index(index(
                 "idx_entries_reverses",
                 Entries::Table,
                 vec![Entries::ReversesEntryId.into_iden()],
-                false,
             ))
             .await?;
         manager
@@ -497,12 +465,7 @@ impl MigrationTrait for Migration {
             ("idx_lot_movements_lot", LotMovements::LotId),
         ] {
             manager
-                .create_index(index(
-                    name,
-                    LotMovements::Table,
-                    vec![col.into_iden()],
-                    false,
-                ))
+                .create_index(index(name, LotMovements::Table, vec![col.into_iden()]))
                 .await?;
         }
         manager
@@ -545,15 +508,18 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index(
-                "uq_exchange_terms_pair",
-                ExchangeTerms::Table,
-                vec![
-                    ExchangeTerms::FromProgrammeId.into_iden(),
-                    ExchangeTerms::ToProgrammeId.into_iden(),
-                ],
-                true,
-            ))
+            .create_index(
+                index(
+                    "uq_exchange_terms_pair",
+                    ExchangeTerms::Table,
+                    vec![
+                        ExchangeTerms::FromProgrammeId.into_iden(),
+                        ExchangeTerms::ToProgrammeId.into_iden(),
+                    ],
+                )
+                .unique()
+                .to_owned(),
+            )
             .await?;
         manager
             .create_table(
@@ -608,7 +574,6 @@ impl MigrationTrait for Migration {
                     Exchanges::ToProgrammeId.into_iden(),
                     Exchanges::CreatedAt.into_iden(),
                 ],
-                false,
             ))
             .await?;
         manager
@@ -636,7 +601,6 @@ impl MigrationTrait for Migration {
                     ClearingEntries::BrandId.into_iden(),
                     ClearingEntries::CreatedAt.into_iden(),
                 ],
-                false,
             ))
             .await?;
         manager

@@ -1,4 +1,10 @@
+use kit::migration::columns::{index, text};
 use sea_orm_migration::prelude::*;
+
+/// Member-service ids are UUIDs: 36 characters.
+fn member_id(col: impl IntoIden) -> ColumnDef {
+    text(col, 36)
+}
 
 pub struct Migration;
 
@@ -105,10 +111,6 @@ enum MemberMerges {
     MergedAt,
 }
 
-fn id_col<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).string_len(36).not_null().to_owned()
-}
-
 /// `<table>.member_id` references `members.id`.
 fn member_fk(
     table: impl IntoIden + 'static,
@@ -120,15 +122,6 @@ fn member_fk(
         .to_owned()
 }
 
-fn index(name: &str, table: impl IntoIden + 'static, cols: Vec<DynIden>) -> IndexCreateStatement {
-    let mut stmt = Index::create();
-    stmt.name(name).table(table);
-    for col in cols {
-        stmt.col(col);
-    }
-    stmt.to_owned()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -136,7 +129,7 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Members::Table)
-                    .col(id_col(Members::Id).primary_key())
+                    .col(member_id(Members::Id).primary_key())
                     .col(ColumnDef::new(Members::Status).string_len(16).not_null())
                     .col(ColumnDef::new(Members::MergedInto).string_len(36).null())
                     .col(ColumnDef::new(Members::Name).string_len(256).null())
@@ -202,8 +195,8 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(MemberIdentities::Table)
-                    .col(id_col(MemberIdentities::Id).primary_key())
-                    .col(id_col(MemberIdentities::MemberId))
+                    .col(member_id(MemberIdentities::Id).primary_key())
+                    .col(member_id(MemberIdentities::MemberId))
                     .col(
                         ColumnDef::new(MemberIdentities::Channel)
                             .string_len(32)
@@ -257,7 +250,7 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(MemberTags::Table)
-                    .col(id_col(MemberTags::MemberId))
+                    .col(member_id(MemberTags::MemberId))
                     .col(ColumnDef::new(MemberTags::Tag).string_len(160).not_null())
                     .col(ColumnDef::new(MemberTags::AddedAt).big_integer().not_null())
                     .col(
@@ -286,8 +279,8 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Touchpoints::Table)
-                    .col(id_col(Touchpoints::Id).primary_key())
-                    .col(id_col(Touchpoints::MemberId))
+                    .col(member_id(Touchpoints::Id).primary_key())
+                    .col(member_id(Touchpoints::MemberId))
                     .col(ColumnDef::new(Touchpoints::Kind).string_len(32).not_null())
                     .col(
                         ColumnDef::new(Touchpoints::Channel)
@@ -337,7 +330,7 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Consents::Table)
-                    .col(id_col(Consents::MemberId))
+                    .col(member_id(Consents::MemberId))
                     .col(ColumnDef::new(Consents::Purpose).string_len(32).not_null())
                     .col(ColumnDef::new(Consents::Granted).boolean().not_null())
                     .col(ColumnDef::new(Consents::ChangedAt).big_integer().not_null())
@@ -393,8 +386,8 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(TierChanges::Table)
-                    .col(id_col(TierChanges::Id).primary_key())
-                    .col(id_col(TierChanges::MemberId))
+                    .col(member_id(TierChanges::Id).primary_key())
+                    .col(member_id(TierChanges::MemberId))
                     .col(ColumnDef::new(TierChanges::FromTier).string_len(32).null())
                     .col(
                         ColumnDef::new(TierChanges::ToTier)
@@ -431,9 +424,9 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(MemberMerges::Table)
-                    .col(id_col(MemberMerges::Id).primary_key())
-                    .col(id_col(MemberMerges::SurvivorId))
-                    .col(id_col(MemberMerges::MergedId).unique_key())
+                    .col(member_id(MemberMerges::Id).primary_key())
+                    .col(member_id(MemberMerges::SurvivorId))
+                    .col(member_id(MemberMerges::MergedId).unique_key())
                     .col(
                         ColumnDef::new(MemberMerges::Reason)
                             .string_len(2000)

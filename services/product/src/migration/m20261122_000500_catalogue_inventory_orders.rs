@@ -1,3 +1,4 @@
+use kit::migration::columns::{id, index, int};
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
@@ -119,31 +120,6 @@ enum Refunds {
     CreatedAt,
 }
 
-fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string_len(64).not_null().to_owned()
-}
-
-fn int(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().to_owned()
-}
-
-fn index(
-    name: &str,
-    table: impl IntoIden + 'static,
-    cols: Vec<DynIden>,
-    unique: bool,
-) -> IndexCreateStatement {
-    let mut stmt = Index::create();
-    stmt.name(name).table(table);
-    for col in cols {
-        stmt.col(col);
-    }
-    if unique {
-        stmt.unique();
-    }
-    stmt.to_owned()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -171,7 +147,6 @@ impl MigrationTrait for Migration {
                 "idx_products_brand",
                 Products::Table,
                 vec![Products::BrandId.into_iden(), Products::Id.into_iden()],
-                false,
             ))
             .await?;
         manager
@@ -179,7 +154,6 @@ impl MigrationTrait for Migration {
                 "idx_products_category",
                 Products::Table,
                 vec![Products::Category.into_iden(), Products::Id.into_iden()],
-                false,
             ))
             .await?;
         manager
@@ -207,7 +181,6 @@ impl MigrationTrait for Migration {
                 "idx_skus_product",
                 Skus::Table,
                 vec![Skus::ProductId.into_iden()],
-                false,
             ))
             .await?;
         manager
@@ -251,7 +224,6 @@ impl MigrationTrait for Migration {
                     Inventory::LocationId.into_iden(),
                     Inventory::SkuId.into_iden(),
                 ],
-                false,
             ))
             .await?;
         manager
@@ -296,7 +268,6 @@ impl MigrationTrait for Migration {
                     InventoryMovements::LocationId.into_iden(),
                     InventoryMovements::At.into_iden(),
                 ],
-                false,
             ))
             .await?;
         manager
@@ -337,7 +308,6 @@ impl MigrationTrait for Migration {
                 "idx_orders_member",
                 Orders::Table,
                 vec![Orders::MemberId.into_iden(), Orders::Id.into_iden()],
-                false,
             ))
             .await?;
         manager
@@ -345,7 +315,6 @@ impl MigrationTrait for Migration {
                 "idx_orders_store",
                 Orders::Table,
                 vec![Orders::StoreId.into_iden(), Orders::Id.into_iden()],
-                false,
             ))
             .await?;
         manager
@@ -356,7 +325,6 @@ impl MigrationTrait for Migration {
                     Orders::Status.into_iden(),
                     Orders::PickupDeadline.into_iden(),
                 ],
-                false,
             ))
             .await?;
         manager
@@ -385,7 +353,6 @@ impl MigrationTrait for Migration {
                 "idx_order_lines_order",
                 OrderLines::Table,
                 vec![OrderLines::OrderId.into_iden()],
-                false,
             ))
             .await?;
         manager

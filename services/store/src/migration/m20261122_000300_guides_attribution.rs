@@ -1,3 +1,4 @@
+use kit::migration::columns::{id, opt_id};
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
@@ -65,14 +66,6 @@ enum FavoriteStores {
     MemberId,
     StoreId,
     AddedAt,
-}
-
-fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string_len(64).not_null().to_owned()
-}
-
-fn optional_id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string_len(64).null().to_owned()
 }
 
 #[async_trait::async_trait]
@@ -146,8 +139,8 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Attributions::Table)
                     .col(id(Attributions::MemberId).primary_key())
-                    .col(optional_id(Attributions::GuideId))
-                    .col(optional_id(Attributions::StoreId))
+                    .col(opt_id(Attributions::GuideId))
+                    .col(opt_id(Attributions::StoreId))
                     .col(
                         ColumnDef::new(Attributions::BoundAt)
                             .big_integer()
@@ -183,10 +176,10 @@ impl MigrationTrait for Migration {
                     .table(AttributionChanges::Table)
                     .col(id(AttributionChanges::Id).primary_key())
                     .col(id(AttributionChanges::MemberId))
-                    .col(optional_id(AttributionChanges::FromGuideId))
-                    .col(optional_id(AttributionChanges::FromStoreId))
-                    .col(optional_id(AttributionChanges::ToGuideId))
-                    .col(optional_id(AttributionChanges::ToStoreId))
+                    .col(opt_id(AttributionChanges::FromGuideId))
+                    .col(opt_id(AttributionChanges::FromStoreId))
+                    .col(opt_id(AttributionChanges::ToGuideId))
+                    .col(opt_id(AttributionChanges::ToStoreId))
                     .col(
                         ColumnDef::new(AttributionChanges::Cause)
                             .string_len(24)

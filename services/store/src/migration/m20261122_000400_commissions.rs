@@ -1,3 +1,4 @@
+use kit::migration::columns::{id, int, text};
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
@@ -54,14 +55,6 @@ enum CommissionAdjustments {
     CreatedAt,
 }
 
-fn text(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string_len(64).not_null().to_owned()
-}
-
-fn money(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().to_owned()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -69,7 +62,7 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(CommissionRules::Table)
-                    .col(text(CommissionRules::BrandId))
+                    .col(id(CommissionRules::BrandId))
                     .col(
                         ColumnDef::new(CommissionRules::StoreKind)
                             .string_len(16)
@@ -85,7 +78,7 @@ impl MigrationTrait for Migration {
                             .integer()
                             .not_null(),
                     )
-                    .col(money(CommissionRules::UpdatedAt))
+                    .col(int(CommissionRules::UpdatedAt))
                     .primary_key(
                         Index::create()
                             .col(CommissionRules::BrandId)
@@ -98,22 +91,22 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Commissions::Table)
-                    .col(text(Commissions::Id).primary_key())
-                    .col(text(Commissions::GuideId))
-                    .col(text(Commissions::StoreId))
-                    .col(text(Commissions::MemberId))
-                    .col(text(Commissions::OrderId))
-                    .col(text(Commissions::LineId))
-                    .col(text(Commissions::BrandId))
+                    .col(id(Commissions::Id).primary_key())
+                    .col(id(Commissions::GuideId))
+                    .col(id(Commissions::StoreId))
+                    .col(id(Commissions::MemberId))
+                    .col(id(Commissions::OrderId))
+                    .col(id(Commissions::LineId))
+                    .col(id(Commissions::BrandId))
                     .col(
                         ColumnDef::new(Commissions::BasisPoints)
                             .integer()
                             .not_null(),
                     )
-                    .col(money(Commissions::BaseFen))
-                    .col(money(Commissions::RefundedFen))
-                    .col(money(Commissions::AmountFen))
-                    .col(money(Commissions::ClawedBackFen))
+                    .col(int(Commissions::BaseFen))
+                    .col(int(Commissions::RefundedFen))
+                    .col(int(Commissions::AmountFen))
+                    .col(int(Commissions::ClawedBackFen))
                     .col(
                         ColumnDef::new(Commissions::Status)
                             .string_len(16)
@@ -124,14 +117,14 @@ impl MigrationTrait for Migration {
                             .integer()
                             .not_null(),
                     )
-                    .col(money(Commissions::EarnedAt))
+                    .col(int(Commissions::EarnedAt))
                     .col(
                         ColumnDef::new(Commissions::WindowClosesAt)
                             .big_integer()
                             .null(),
                     )
                     .col(ColumnDef::new(Commissions::ApprovedAt).big_integer().null())
-                    .col(money(Commissions::UpdatedAt))
+                    .col(int(Commissions::UpdatedAt))
                     .to_owned(),
             )
             .await?;
@@ -180,18 +173,18 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(CommissionAdjustments::Table)
-                    .col(text(CommissionAdjustments::Id).primary_key())
-                    .col(text(CommissionAdjustments::CommissionId))
-                    .col(text(CommissionAdjustments::GuideId))
-                    .col(text(CommissionAdjustments::StoreId))
+                    .col(id(CommissionAdjustments::Id).primary_key())
+                    .col(id(CommissionAdjustments::CommissionId))
+                    .col(id(CommissionAdjustments::GuideId))
+                    .col(id(CommissionAdjustments::StoreId))
                     .col(
                         ColumnDef::new(CommissionAdjustments::Kind)
                             .string_len(16)
                             .not_null(),
                     )
-                    .col(money(CommissionAdjustments::AmountFen))
-                    .col(text(CommissionAdjustments::Reference))
-                    .col(money(CommissionAdjustments::CreatedAt))
+                    .col(int(CommissionAdjustments::AmountFen))
+                    .col(text(CommissionAdjustments::Reference, 64))
+                    .col(int(CommissionAdjustments::CreatedAt))
                     .to_owned(),
             )
             .await?;
