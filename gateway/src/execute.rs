@@ -4,7 +4,6 @@
 //! subgraph costs only its own fields.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,7 +53,7 @@ pub struct Subgraphs {
     client: reqwest::Client,
     timeout: Duration,
     coalesce: bool,
-    in_flight: Arc<Mutex<HashMap<u64, InFlight>>>,
+    in_flight: Arc<Mutex<HashMap<FetchKey, InFlight>>>,
 }
 
 impl Subgraphs {
@@ -78,12 +77,16 @@ impl Subgraphs {
         body: Value,
         forwarded: &HeaderMap,
     ) -> Result<Arc<Value>, String> {
+        // Serialised once: the same bytes are sent and, when coalescing,
+        // compared.
+        let body = bytes::Bytes::from(serde_json::to_vec(&body).map_err(|e| e.to_string())?);
         let request = self
             .client
             .post(url)
             .headers(forwarded.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
             .timeout(self.timeout)
-            .json(&body);
+            .body(body.clone());
         let service_name = service.to_owned();
         let call = async move {
             let response = request.send().await.map_err(|e| {
@@ -102,17 +105,17 @@ impl Subgraphs {
         if !self.coalesce {
             return call.await;
         }
-        let mut hasher = DefaultHasher::new();
-        url.hash(&mut hasher);
-        body.to_string().hash(&mut hasher);
-        for name in ["authorization", "cookie"] {
-            forwarded.get(name).map(|v| v.as_bytes()).hash(&mut hasher);
-        }
-        let key = hasher.finish();
+        // The whole request is the key (not a hash of it): two callers
+        // share an answer only if they asked exactly the same thing.
+        let key = FetchKey {
+            url: url.to_owned(),
+            body,
+            credentials: forwarded.get(reqwest::header::AUTHORIZATION).cloned(),
+        };
         let shared = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
             in_flight
-                .entry(key)
+                .entry(key.clone())
                 .or_insert_with(|| call.boxed().shared())
                 .clone()
         };
@@ -123,6 +126,14 @@ impl Subgraphs {
             .remove(&key);
         answer
     }
+}
+
+/// What makes two subgraph fetches identical.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct FetchKey {
+    url: String,
+    body: bytes::Bytes,
+    credentials: Option<reqwest::header::HeaderValue>,
 }
 
 impl Subgraphs {
@@ -422,7 +433,7 @@ impl<'a> Execution<'a> {
                 return;
             }
         };
-        let entities = response
+        let mut entities = response
             .data
             .and_then(|mut d| d.get_mut(field).map(Value::take))
             .and_then(|v| match v {
@@ -431,10 +442,24 @@ impl<'a> Execution<'a> {
             })
             .unwrap_or_default();
         {
+            // An answer shared by deduplicated entities is copied for all
+            // but the last of them, which takes it.
+            let mut uses = vec![0usize; entities.len()];
+            for (_, i) in targets {
+                if let Some(n) = uses.get_mut(*i) {
+                    *n += 1;
+                }
+            }
             let mut data = self.data();
             for (path, i) in targets {
-                let Some(mut entity) = entities.get(*i).cloned() else {
+                let Some(slot) = entities.get_mut(*i) else {
                     continue;
+                };
+                uses[*i] -= 1;
+                let mut entity = if uses[*i] == 0 {
+                    slot.take()
+                } else {
+                    slot.clone()
                 };
                 for rewrite in rewrites.unwrap_or_default() {
                     apply_rewrite(rewrite, &mut entity);

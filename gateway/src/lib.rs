@@ -63,10 +63,16 @@ impl Default for GatewayConfig {
 /// A running gateway's shared state. The supergraph can be swapped while
 /// requests are in flight: each request keeps the one it started with.
 pub struct Gateway {
-    supergraph: RwLock<Arc<Supergraph>>,
-    preparer: RwLock<Arc<Preparer>>,
+    loaded: RwLock<Arc<Loaded>>,
     subgraphs: Subgraphs,
     config: GatewayConfig,
+}
+
+/// A supergraph and the plans made for it: swapped together, so that no
+/// request ever runs a plan of one supergraph against another.
+struct Loaded {
+    supergraph: Supergraph,
+    preparer: Preparer,
 }
 
 /// Headers passed on to subgraphs.
@@ -74,40 +80,33 @@ const FORWARDED: [&str; 4] = ["authorization", "traceparent", "tracestate", "x-r
 
 impl Gateway {
     pub fn new(supergraph_sdl: &str, config: GatewayConfig) -> Result<Self, LoadError> {
-        let supergraph = Supergraph::load(supergraph_sdl, &config.url_overrides)?;
+        let loaded = Self::load(supergraph_sdl, &config)?;
         Ok(Self {
-            supergraph: RwLock::new(Arc::new(supergraph)),
-            preparer: RwLock::new(Arc::new(Preparer::new(
-                config.plan_cache_size,
-                config.introspection,
-            ))),
+            loaded: RwLock::new(loaded),
             subgraphs: Subgraphs::new(config.subgraph_timeout, config.coalesce_subgraph_fetches),
             config,
         })
     }
 
-    /// Replaces the supergraph (and drops the plans made for the old one).
+    fn load(supergraph_sdl: &str, config: &GatewayConfig) -> Result<Arc<Loaded>, LoadError> {
+        Ok(Arc::new(Loaded {
+            supergraph: Supergraph::load(supergraph_sdl, &config.url_overrides)?,
+            preparer: Preparer::new(config.plan_cache_size, config.introspection),
+        }))
+    }
+
+    /// Replaces the supergraph and, with it, the plans made for the old one.
     pub fn reload(&self, supergraph_sdl: &str) -> Result<(), LoadError> {
-        let next = Supergraph::load(supergraph_sdl, &self.config.url_overrides)?;
-        *self.supergraph.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
-        *self.preparer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Preparer::new(
-            self.config.plan_cache_size,
-            self.config.introspection,
-        ));
+        let next = Self::load(supergraph_sdl, &self.config)?;
+        *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = next;
         Ok(())
     }
 
-    fn current(&self) -> (Arc<Supergraph>, Arc<Preparer>) {
-        (
-            self.supergraph
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
-            self.preparer
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
-        )
+    fn current(&self) -> Arc<Loaded> {
+        self.loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Executes one GraphQL request; the answer is a GraphQL response body.
@@ -120,9 +119,10 @@ impl Gateway {
         if let Err(reason) = self.authenticate(headers) {
             return json!({ "errors": [{ "message": reason, "extensions": { "code": "UNAUTHENTICATED" } }] });
         }
-        let (supergraph, preparer) = self.current();
-        let prepared = match preparer.prepare(
-            &supergraph,
+        let loaded = self.current();
+        let supergraph = &loaded.supergraph;
+        let prepared = match loaded.preparer.prepare(
+            supergraph,
             &request.query,
             request.operation_name.as_deref(),
         ) {
@@ -142,12 +142,12 @@ impl Gateway {
                 forwarded.insert(HeaderName::from_static(name), v.clone());
             }
         }
-        let execution = Execution::new(&supergraph, &self.subgraphs, &variables, &forwarded);
+        let execution = Execution::new(supergraph, &self.subgraphs, &variables, &forwarded);
         if let Some(node) = &prepared.plan.node {
             execution.run(node).await;
         }
         let (mut merged, errors) = execution.finish();
-        answer_introspection(&supergraph, &prepared.operation, &variables, &mut merged);
+        answer_introspection(supergraph, &prepared.operation, &variables, &mut merged);
         let data = response::project(
             &supergraph.api,
             &prepared.operation,
@@ -259,8 +259,8 @@ async fn graphql_post(
 /// Ready when the supergraph is loaded and every subgraph answers
 /// `{ __typename }`; 503 naming the ones that do not.
 async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
-    let (supergraph, _) = gateway.current();
-    let checks = supergraph.subgraphs.iter().map(|(name, url)| {
+    let loaded = gateway.current();
+    let checks = loaded.supergraph.subgraphs.iter().map(|(name, url)| {
         let request = gateway.subgraphs.probe(url);
         async move { (name.clone(), request.await) }
     });

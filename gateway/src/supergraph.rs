@@ -19,6 +19,8 @@ pub enum LoadError {
     Planner(String),
     #[error("the supergraph names no subgraphs (no join__Graph enum)")]
     NoSubgraphs,
+    #[error("subgraph {0} has no url in the supergraph and none is configured")]
+    NoUrl(String),
 }
 
 /// The shape of a field's type: nullability at each level of lists.
@@ -78,7 +80,8 @@ impl FieldType {
 pub struct ApiSchema {
     pub query_type: String,
     pub mutation_type: String,
-    fields: HashMap<(String, String), FieldType>,
+    /// Type → field → its type; looked up by `&str` on every response field.
+    fields: HashMap<String, HashMap<String, FieldType>>,
     /// Abstract type → its possible object types.
     possible: HashMap<String, HashSet<String>>,
 }
@@ -101,12 +104,7 @@ impl ApiSchema {
                     }
                 }
                 Definition::TypeDefinition(TypeDefinition::Object(object)) => {
-                    for field in &object.fields {
-                        api.fields.insert(
-                            (object.name.clone(), field.name.clone()),
-                            FieldType::from_ast(&field.field_type),
-                        );
-                    }
+                    api.add_fields(&object.name, &object.fields);
                     for interface in &object.implements_interfaces {
                         api.possible
                             .entry(interface.clone())
@@ -115,12 +113,7 @@ impl ApiSchema {
                     }
                 }
                 Definition::TypeDefinition(TypeDefinition::Interface(interface)) => {
-                    for field in &interface.fields {
-                        api.fields.insert(
-                            (interface.name.clone(), field.name.clone()),
-                            FieldType::from_ast(&field.field_type),
-                        );
-                    }
+                    api.add_fields(&interface.name, &interface.fields);
                 }
                 Definition::TypeDefinition(TypeDefinition::Union(union)) => {
                     api.possible
@@ -132,16 +125,16 @@ impl ApiSchema {
             }
         }
         // The introspection entry points every query type has.
-        let query = api.query_type.clone();
-        api.fields.insert(
-            (query.clone(), "__schema".into()),
+        let root = api.fields.entry(api.query_type.clone()).or_default();
+        root.insert(
+            "__schema".into(),
             FieldType::Named {
                 name: "__Schema".into(),
                 non_null: true,
             },
         );
-        api.fields.insert(
-            (query, "__type".into()),
+        root.insert(
+            "__type".into(),
             FieldType::Named {
                 name: "__Type".into(),
                 non_null: false,
@@ -150,8 +143,24 @@ impl ApiSchema {
         api
     }
 
+    fn add_fields(
+        &mut self,
+        type_name: &str,
+        fields: &[graphql_tools::parser::schema::Field<'static, String>],
+    ) {
+        let known = self.fields.entry(type_name.to_owned()).or_default();
+        for field in fields {
+            known.insert(field.name.clone(), FieldType::from_ast(&field.field_type));
+        }
+    }
+
+    /// Whether the schema has a type of this name with fields.
+    pub fn has_fields(&self, type_name: &str) -> bool {
+        self.fields.contains_key(type_name)
+    }
+
     pub fn field(&self, parent: &str, field: &str) -> Option<&FieldType> {
-        self.fields.get(&(parent.to_owned(), field.to_owned()))
+        self.fields.get(parent)?.get(field)
     }
 
     /// Whether an object of type `object` matches a fragment on `condition`.
@@ -188,7 +197,7 @@ impl Supergraph {
             .into_static();
         let api =
             ApiSchema::from_documents(&[&planner.consumer_schema.document, &introspection_types]);
-        let has_mutation = api.fields.keys().any(|(t, _)| *t == api.mutation_type);
+        let has_mutation = api.has_fields(&api.mutation_type);
         let introspection = Introspection::build(
             &planner.consumer_schema.document,
             &introspection_types,
@@ -237,7 +246,8 @@ fn subgraph_urls(
                     .get(&name)
                     .cloned()
                     .or_else(|| arg("url"))
-                    .unwrap_or_default();
+                    .filter(|u| !u.is_empty())
+                    .ok_or_else(|| LoadError::NoUrl(name.clone()))?;
                 out.insert(name, url);
             }
         }
@@ -246,4 +256,52 @@ fn subgraph_urls(
         return Err(LoadError::NoSubgraphs);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUPERGRAPH: &str = include_str!("../../schema/supergraph.graphql");
+
+    #[test]
+    fn subgraph_urls_come_from_the_supergraph_or_configuration() {
+        let loaded = Supergraph::load(SUPERGRAPH, &BTreeMap::new()).unwrap();
+        assert_eq!(
+            loaded.subgraphs["alliance"],
+            "http://127.0.0.1:4004/graphql"
+        );
+        let overrides =
+            BTreeMap::from([("alliance".to_owned(), "http://elsewhere/graphql".to_owned())]);
+        let moved = Supergraph::load(SUPERGRAPH, &overrides).unwrap();
+        assert_eq!(moved.subgraphs["alliance"], "http://elsewhere/graphql");
+        let without = SUPERGRAPH.replace(r#", url: "http://127.0.0.1:4004/graphql""#, "");
+        assert!(matches!(
+            Supergraph::load(&without, &BTreeMap::new()),
+            Err(LoadError::NoUrl(name)) if name == "alliance"
+        ));
+        assert!(
+            Supergraph::load(&without, &overrides).is_ok(),
+            "configuration supplies it"
+        );
+        assert!(matches!(
+            Supergraph::load("type {", &BTreeMap::new()),
+            Err(LoadError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn field_types_know_nullability_and_fragments_match_their_type() {
+        let loaded = Supergraph::load(SUPERGRAPH, &BTreeMap::new()).unwrap();
+        let api = &loaded.api;
+        assert!(api.field("Query", "programmes").unwrap().non_null());
+        assert!(
+            !api.field("Brand", "products").unwrap().non_null(),
+            "contributed: nullable"
+        );
+        assert_eq!(api.field("Query", "__schema").unwrap().named(), "__Schema");
+        assert!(api.field("Brand", "nope").is_none());
+        assert!(api.matches("Brand", "Brand"));
+        assert!(!api.matches("Brand", "Store"));
+    }
 }

@@ -540,3 +540,34 @@ async fn a_failed_contributing_subgraph_nulls_only_its_fields() {
     assert_eq!(errors[0]["path"][0], "programmes");
     assert_eq!(errors[0]["path"][2], "brand", "at the affected path: {r}");
 }
+
+#[tokio::test]
+async fn one_entity_reached_twice_is_filled_in_both_places() {
+    let p = platform().await;
+    // Six terms name three brands twice each: three deduplicated
+    // representations, whose answers fill six places.
+    let q = "{ exchangeTerms { fromProgramme { brand { id stores(first: 1) { edges { node { id } } } } } } }";
+    let r = p.ask(Some(&p.operator()), q, json!({})).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let terms = r["data"]["exchangeTerms"].as_array().unwrap();
+    assert_eq!(terms.len(), 6);
+    let mut by_brand: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for t in terms {
+        let brand = &t["fromProgramme"]["brand"];
+        let stores = brand["stores"]["edges"].clone();
+        assert_eq!(
+            stores.as_array().map(Vec::len),
+            Some(1),
+            "filled in every place: {r}"
+        );
+        by_brand
+            .entry(brand["id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(stores);
+    }
+    assert_eq!(by_brand.len(), 3);
+    for (brand, answers) in by_brand {
+        assert_eq!(answers.len(), 2, "{brand}");
+        assert_eq!(answers[0], answers[1], "the same answer for the same brand");
+    }
+}
