@@ -348,17 +348,26 @@ fn serve_takes_a_database_url_and_reports_bad_ones_clearly() {
     );
 }
 
-/// `serve gateway` serves a supergraph file on its own, answers what needs
-/// no subgraph, names an unreachable subgraph, and stops cleanly on SIGTERM.
+/// `serve gateway` serves a supergraph file on its own: it answers what
+/// needs no subgraph, names a subgraph it cannot reach, follows a change to
+/// the file (here: the alliance moves to where one really runs), keeps the
+/// old supergraph when the new file is broken, and stops cleanly on SIGTERM.
 #[tokio::test]
-async fn serve_gateway_serves_a_supergraph_file() {
+async fn serve_gateway_serves_a_supergraph_file_and_follows_it() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("supergraph.graphql");
-    std::fs::copy(
+    let checked_in = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/supergraph.graphql"),
-        &file,
     )
     .unwrap();
+    let default_alliance = "http://127.0.0.1:4004/graphql";
+    assert!(checked_in.contains(default_alliance));
+    // A port nobody listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/graphql", l.local_addr().unwrap())
+    };
+    let file = dir.path().join("supergraph.graphql");
+    std::fs::write(&file, checked_in.replace(default_alliance, &closed)).unwrap();
     let mut cmd = bigmember(dir.path());
     cmd.args(["serve", "gateway", "--port", "0", "--supergraph"])
         .arg(&file);
@@ -387,19 +396,49 @@ async fn serve_gateway_serves_a_supergraph_file() {
         .await
         .unwrap();
     assert!(metrics.contains("service=\"gateway\""), "{metrics}");
-    // Nothing listens on the supergraph's subgraph URLs in this test
-    // (unless a platform happens to run on the default ports).
     let r = ask("{ programmes { id } }").await;
-    assert!(
-        r["errors"][0]["extensions"]["code"] == "SUBGRAPH_UNAVAILABLE"
-            || r["data"]["programmes"].is_array(),
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "SUBGRAPH_UNAVAILABLE",
         "{r}"
     );
-    // A broken file is refused; the old supergraph keeps serving.
+    assert_eq!(
+        r["errors"][0]["extensions"]["serviceName"], "alliance",
+        "{r}"
+    );
+
+    // A real alliance with the demo programmes; the file moves the alliance there.
+    run_ok(bigmember(dir.path()).args(["seed", "--demo", "--service", "alliance"]));
+    let mut alliance = bigmember(dir.path());
+    alliance.args(["serve", "alliance", "--port", "0"]);
+    let alliance = Running::start(alliance);
+    let alliance_url = graphql_url(&alliance.wait_for("alliance subgraph:"));
+    std::fs::write(&file, checked_in.replace(default_alliance, &alliance_url)).unwrap();
+    let mut last = Value::Null;
+    for _ in 0..50 {
+        last = ask("{ programmes { id } }").await;
+        if last["data"]["programmes"].as_array().map(Vec::len) == Some(3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        last["data"]["programmes"].as_array().map(Vec::len),
+        Some(3),
+        "reloaded: {last}"
+    );
+
+    // A broken file is refused; the last good supergraph keeps serving.
     std::fs::write(&file, "type Nope {").unwrap();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert_eq!(ask("{ __typename }").await["data"]["__typename"], "Query");
+    let still = ask("{ programmes { id } }").await;
+    assert_eq!(
+        still["data"]["programmes"].as_array().map(Vec::len),
+        Some(3),
+        "{still}"
+    );
     let (clean, _) = running.terminate();
+    assert!(clean);
+    let (clean, _) = alliance.terminate();
     assert!(clean);
 }
 

@@ -104,14 +104,43 @@ async fn one_query_spans_alliance_store_and_product() {
 #[tokio::test]
 async fn members_with_their_guide_orders_and_points() {
     let p = platform().await;
-    let q = "{ members(first: 3) { edges { node { id name referredBy { id code } orders(first: 1) { edges { node { id } } } pointsAccounts { activeBalance } } } } }";
-    let r = p.ask(Some(&p.operator()), q, json!({})).await;
+    let op = p.operator();
+    let q = "{ members(first: 3) { edges { node { id name referredBy { id code } orders(first: 1) { edges { node { id } } } pointsAccounts { programme { pointsName } activeBalance } } } } }";
+    let before = p.ask(Some(&op), q, json!({})).await;
+    assert!(before.get("errors").is_none(), "{before}");
+    let first = before["data"]["members"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A mutation through the graph: the coffee partner's till credits the first member.
+    let earn = "mutation($m: ID!) { earnPoints(input: { memberId: $m, programmeId: \"coffee-points\", points: 70, sourceSystem: \"pos\", externalTransactionId: \"g-1\", reason: \"latte\", idempotencyKey: \"gateway-earn-1\" }) { account { activeBalance } } }";
+    let earned = p.ask(Some(&op), earn, json!({ "m": first })).await;
+    assert_eq!(
+        earned["data"]["earnPoints"]["account"]["activeBalance"], 70,
+        "{earned}"
+    );
+
+    let r = p.ask(Some(&op), q, json!({})).await;
     assert!(r.get("errors").is_none(), "{r}");
     let edges = r["data"]["members"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 3);
     for e in edges {
-        assert!(e["node"]["pointsAccounts"].is_array(), "{e}");
+        // Each member carries what product and store said about them.
         assert!(e["node"]["orders"]["edges"].is_array(), "{e}");
+        assert!(
+            e["node"].as_object().unwrap().contains_key("referredBy"),
+            "{e}"
+        );
+        let accounts = e["node"]["pointsAccounts"]
+            .as_array()
+            .expect("from the alliance");
+        if e["node"]["id"] == first.as_str() {
+            assert_eq!(accounts.len(), 1, "{e}");
+            assert_eq!(accounts[0]["activeBalance"], 70);
+            assert_eq!(accounts[0]["programme"]["pointsName"], "Beans");
+        } else {
+            assert!(accounts.is_empty(), "{e}");
+        }
     }
 }
 

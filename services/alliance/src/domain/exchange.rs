@@ -139,6 +139,48 @@ pub fn limit_windows(now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc
     (start(local), start(new_year))
 }
 
+/// A calendar month ("2026-11") in the brand programme's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub year: i32,
+    pub month: u32,
+}
+
+impl Period {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let bad = || Error::invalid("period", "period must be a month as YYYY-MM, e.g. 2026-11");
+        let (y, m) = raw.trim().split_once('-').ok_or_else(bad)?;
+        let year: i32 = y.parse().map_err(|_| bad())?;
+        let month: u32 = m.parse().map_err(|_| bad())?;
+        if y.len() != 4 || m.len() != 2 || !(1..=12).contains(&month) {
+            return Err(bad());
+        }
+        Ok(Self { year, month })
+    }
+
+    /// [start, end) of the month in `tz`.
+    pub fn bounds(self, tz: Tz) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+        let first = NaiveDate::from_ymd_opt(self.year, self.month, 1)
+            .ok_or_else(|| Error::invalid("period", "no such month"))?;
+        let next = first
+            .checked_add_months(chrono::Months::new(1))
+            .ok_or_else(|| Error::invalid("period", "no such month"))?;
+        let at = |d: NaiveDate| {
+            tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| Error::invalid("period", "no such month"))
+        };
+        Ok((at(first)?, at(next)?))
+    }
+}
+
+impl std::fmt::Display for Period {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +236,27 @@ mod tests {
             Err(Error::QuoteExpired)
         ));
         assert!(matches!(check_quote(100, true, 50), Err(Error::QuoteUsed)));
+    }
+
+    #[test]
+    fn a_statement_period_is_a_month_in_the_programmes_zone() {
+        let p = Period::parse("2026-11").unwrap();
+        assert_eq!(p.to_string(), "2026-11");
+        let (start, end) = p.bounds(chrono_tz::Asia::Shanghai).unwrap();
+        assert_eq!(start.to_rfc3339(), "2026-10-31T16:00:00+00:00");
+        assert_eq!(end.to_rfc3339(), "2026-11-30T16:00:00+00:00");
+        let (_, end) = Period::parse("2026-12")
+            .unwrap()
+            .bounds(chrono_tz::UTC)
+            .unwrap();
+        assert_eq!(
+            end.to_rfc3339(),
+            "2027-01-01T00:00:00+00:00",
+            "over the year end"
+        );
+        for bad in ["2026-13", "2026-1", "26-11", "2026/11", "november"] {
+            assert!(Period::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

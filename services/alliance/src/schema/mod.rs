@@ -14,7 +14,7 @@ use sea_orm::DatabaseConnection;
 pub use mutation::Mutation;
 pub use query::Query;
 
-use crate::store::entities::{account, brand, member_alias, order_earn, programme};
+use crate::store::entities::{account, brand, lot, member_alias, order_earn, programme};
 
 pub type AllianceSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -36,6 +36,7 @@ pub fn build(db: DatabaseConnection, settings: Settings) -> AllianceSchema {
         .data(ById::<brand::Entity>::new(db.clone()))
         .data(ById::<programme::Entity>::new(db.clone()))
         .data(ById::<member_alias::Entity>::new(db.clone()))
+        .data(ById::<lot::Entity>::new(db.clone()))
         .data(ChildrenOf::<programme::Entity>::new(
             db.clone(),
             programme::Column::BrandId,

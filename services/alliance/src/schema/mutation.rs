@@ -214,10 +214,7 @@ impl Mutation {
     ) -> ApiResult<PointsTransaction> {
         let (tx, key, actor) = partner_transaction(ctx, &input).await?;
         let posted = ledger::earn(db(ctx), &tx, &key, &actor).await?;
-        Ok(PointsTransaction {
-            entry: posted.entry,
-            account: posted.account,
-        })
+        Ok(posted.into())
     }
 
     /// Partners (own programme) and operators: redeems ACTIVE points,
@@ -229,10 +226,7 @@ impl Mutation {
     ) -> ApiResult<PointsTransaction> {
         let (tx, key, actor) = partner_transaction(ctx, &input).await?;
         let posted = ledger::redeem(db(ctx), &tx, &key, &actor).await?;
-        Ok(PointsTransaction {
-            entry: posted.entry,
-            account: posted.account,
-        })
+        Ok(posted.into())
     }
 
     /// Operators: corrects an account (positive credits a never-expiring
@@ -257,10 +251,7 @@ impl Mutation {
             &Actor::of(caller),
         )
         .await?;
-        Ok(PointsTransaction {
-            entry: posted.entry,
-            account: posted.account,
-        })
+        Ok(posted.into())
     }
 
     /// Either partner of the pair, or an operator: sets the terms of one

@@ -7,8 +7,9 @@ use super::types::{
     Brand, ClearingStatement, ExchangeTerms, MemberRef, OrderRef, PartnerKey, PointsAccount,
     Programme, programme_by,
 };
+use crate::domain::exchange::Period;
 use crate::error::Error;
-use crate::store::exchange::{Period, clearing_statement, visible_terms};
+use crate::store::exchange::{clearing_statement, visible_terms};
 use crate::store::{ledger, programmes};
 
 pub struct Query;

@@ -199,12 +199,10 @@ impl OrderPoints {
     }
 }
 
+/// The lot an order's points sit in, through the batched loader.
 async fn lot_row(ctx: &Context<'_>, id: &str) -> ApiResult<lot::Model> {
-    use sea_orm::EntityTrait;
-    Ok(lot::Entity::find_by_id(id.to_owned())
-        .one(db(ctx))
-        .await
-        .map_err(Error::from)?
+    Ok(by_id::<lot::Entity>(ctx, id)
+        .await?
         .ok_or_else(|| Error::not_found(format!("no lot {id}")))?)
 }
 
@@ -419,6 +417,15 @@ pub struct LotMovement {
 pub struct PointsTransaction {
     pub entry: entry::Model,
     pub account: account::Model,
+}
+
+impl From<ledger::Posted> for PointsTransaction {
+    fn from(posted: ledger::Posted) -> Self {
+        Self {
+            entry: posted.entry,
+            account: posted.account,
+        }
+    }
 }
 
 #[Object]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use kit::Caller;
 use kit::auth::Actor;
 use kit::time::to_micros;
@@ -17,7 +17,7 @@ use super::entities::{clearing_entry, exchange, programme, quote, terms};
 use super::ledger::{Posting, account_of, credit, debit, ensure_account, lock_account};
 use super::programmes::{programme_by_id, rules};
 use super::{IdempotencyKey, new_id, retry_once_on_race, survivor_of};
-use crate::domain::exchange::{Terms, check_quote, limit_windows, quote as price_quote};
+use crate::domain::exchange::{Period, Terms, check_quote, limit_windows, quote as price_quote};
 use crate::domain::ledger::EntryKind;
 use crate::domain::points::value_fen;
 use crate::domain::programme::parse_decimal;
@@ -523,56 +523,6 @@ impl StatementLine {
     }
 }
 
-/// A calendar month ("2026-11") in the brand programme's time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Period {
-    pub year: i32,
-    pub month: u32,
-}
-
-impl Period {
-    pub fn parse(raw: &str) -> Result<Self> {
-        let bad = || Error::invalid("period", "period must be a month as YYYY-MM, e.g. 2026-11");
-        let (y, m) = raw.trim().split_once('-').ok_or_else(bad)?;
-        let year: i32 = y.parse().map_err(|_| bad())?;
-        let month: u32 = m.parse().map_err(|_| bad())?;
-        if y.len() != 4 || m.len() != 2 || !(1..=12).contains(&month) {
-            return Err(bad());
-        }
-        Ok(Self { year, month })
-    }
-
-    /// [start, end) of the month in `tz`.
-    fn bounds(self, tz: chrono_tz::Tz) -> Result<(i64, i64)> {
-        let first = NaiveDate::from_ymd_opt(self.year, self.month, 1)
-            .ok_or_else(|| Error::invalid("period", "no such month"))?;
-        let next = first
-            .checked_add_months(chrono::Months::new(1))
-            .ok_or_else(|| Error::invalid("period", "no such month"))?;
-        let at = |d: NaiveDate| {
-            tz.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
-                .earliest()
-                .map(|t| to_micros(t.with_timezone(&Utc)))
-                .ok_or_else(|| Error::invalid("period", "no such month"))
-        };
-        Ok((at(first)?, at(next)?))
-    }
-
-    pub fn containing(at: DateTime<Utc>, tz: chrono_tz::Tz) -> Self {
-        let local = at.with_timezone(&tz);
-        Self {
-            year: local.year(),
-            month: local.month(),
-        }
-    }
-}
-
-impl std::fmt::Display for Period {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:04}-{:02}", self.year, self.month)
-    }
-}
-
 /// A brand's clearing statement for a month: per counterparty, the points
 /// sent and received, what it owes and is owed, and the net.
 pub async fn clearing_statement(
@@ -584,6 +534,7 @@ pub async fn clearing_statement(
         .await?
         .ok_or_else(|| Error::not_found(format!("no brand {brand_id} in the alliance")))?;
     let (start, end) = period.bounds(rules(&programme)?.time_zone)?;
+    let (start, end) = (to_micros(start), to_micros(end));
     let rows = clearing_entry::Entity::find()
         .filter(clearing_entry::Column::BrandId.eq(brand_id))
         .filter(clearing_entry::Column::CreatedAt.gte(start))

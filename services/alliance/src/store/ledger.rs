@@ -14,7 +14,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-use super::entities::{account, entry, lot, lot_movement, programme};
+use super::entities::{account, entry, lot, lot_movement};
 use super::programmes::{programme_by_id, rules};
 use super::{IdempotencyKey, new_id, retry_once_on_race, survivor_of};
 use crate::domain::ledger::{EntryKind, LotState, settle_arrears};
@@ -248,6 +248,21 @@ async fn lots_in(
         .await?)
 }
 
+/// The ACTIVE lots that still hold points, as the domain sees them. Spent
+/// and expired lots stay in the table for the record but are not read here:
+/// a debit costs what the account holds, not its history.
+async fn spendable_lots(txn: &DatabaseTransaction, account_id: &str) -> Result<Vec<Lot>> {
+    Ok(lot::Entity::find()
+        .filter(lot::Column::AccountId.eq(account_id))
+        .filter(lot::Column::State.eq(LotState::Active.as_str()))
+        .filter(lot::Column::Remaining.gt(0))
+        .all(txn)
+        .await?
+        .iter()
+        .map(as_domain)
+        .collect())
+}
+
 fn as_domain(l: &lot::Model) -> Lot {
     Lot {
         id: l.id.clone(),
@@ -267,11 +282,7 @@ pub(crate) async fn debit(
     actor: &Actor,
     now: i64,
 ) -> Result<entry::Model> {
-    let lots: Vec<Lot> = lots_in(txn, &account.id, LotState::Active)
-        .await?
-        .iter()
-        .map(as_domain)
-        .collect();
+    let lots = spendable_lots(txn, &account.id).await?;
     let taken = consume(&lots, amount, now)?;
     if account.active_balance < amount {
         return Err(Error::InsufficientPoints {
@@ -447,12 +458,8 @@ pub(crate) async fn reverse_earning(
     posting.forgiven = plan.forgiven;
     posting.external = Some(request.external);
     posting.reverses = Some(request.earn_entry_id.to_owned());
-    let active: Vec<Lot> = lots_in(txn, &account.id, LotState::Active)
-        .await?
-        .iter()
-        .map(as_domain)
-        .collect();
-    let positive: i64 = active.iter().map(|l| l.remaining.max(0)).sum();
+    let active = spendable_lots(txn, &account.id).await?;
+    let positive: i64 = active.iter().map(|l| l.remaining).sum();
     let from_lots = plan.from_active.min(positive);
     let into_arrears = plan.from_active - from_lots;
     let written = post(txn, account, posting, actor, now).await?;
@@ -860,12 +867,7 @@ async fn settle_after_merge(
         .one(txn)
         .await?
         .map_or(0, |l| l.remaining);
-    let mut active: Vec<Lot> = lots_in(txn, &account.id, LotState::Active)
-        .await?
-        .iter()
-        .map(as_domain)
-        .filter(|l| l.remaining > 0)
-        .collect();
+    let mut active = spendable_lots(txn, &account.id).await?;
     active.sort_by(crate::domain::lots::burn_order);
     for l in active {
         if owed == 0 {
@@ -964,12 +966,4 @@ pub async fn movements_of(
         .order_by_asc(lot_movement::Column::Id)
         .all(db)
         .await?)
-}
-
-/// The programme row of an account, for its rules and names.
-pub async fn programme_of(
-    db: &DatabaseConnection,
-    account: &account::Model,
-) -> Result<programme::Model> {
-    programme_by_id(db, &account.programme_id).await
 }
