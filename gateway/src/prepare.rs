@@ -74,7 +74,10 @@ impl Preparer {
         if let Some(hit) = self.lock().get(&key) {
             return hit.clone();
         }
-        let made = prepare(supergraph, text, operation_name, self.introspection).map(Arc::new);
+        // Only a miss plans: its span is the request's planning step.
+        let made = tracing::info_span!("graphql plan")
+            .in_scope(|| prepare(supergraph, text, operation_name, self.introspection))
+            .map(Arc::new);
         self.lock().put(key, made.clone());
         made
     }
