@@ -30,6 +30,8 @@ fn settings(
         plan_cache_size: config.gateway.plan_cache_size,
         introspection: config.gateway.introspection,
         coalesce_subgraph_fetches: config.gateway.coalesce_subgraph_fetches,
+        coalesce_client_requests: config.gateway.coalesce_client_requests,
+        traceparent_of: Some(Arc::new(kit::telemetry::traceparent)),
     })
 }
 

@@ -53,11 +53,16 @@ pub struct Subgraphs {
     client: reqwest::Client,
     timeout: Duration,
     coalesce: bool,
+    traceparent_of: Option<crate::TraceparentOf>,
     in_flight: Arc<Mutex<HashMap<FetchKey, InFlight>>>,
 }
 
 impl Subgraphs {
-    pub fn new(timeout: Duration, coalesce: bool) -> Self {
+    pub fn new(
+        timeout: Duration,
+        coalesce: bool,
+        traceparent_of: Option<crate::TraceparentOf>,
+    ) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .pool_idle_timeout(Duration::from_secs(90))
@@ -65,6 +70,7 @@ impl Subgraphs {
                 .unwrap_or_default(),
             timeout,
             coalesce,
+            traceparent_of,
             in_flight: Arc::default(),
         }
     }
@@ -80,10 +86,20 @@ impl Subgraphs {
         // Serialised once: the same bytes are sent and, when coalescing,
         // compared.
         let body = bytes::Bytes::from(serde_json::to_vec(&body).map_err(|e| e.to_string())?);
+        let span = tracing::info_span!("subgraph fetch", subgraph = service);
+        let mut headers = forwarded.clone();
+        if let Some(traceparent) = self
+            .traceparent_of
+            .as_ref()
+            .and_then(|name| name(&span))
+            .and_then(|t| reqwest::header::HeaderValue::from_str(&t).ok())
+        {
+            headers.insert("traceparent", traceparent);
+        }
         let request = self
             .client
             .post(url)
-            .headers(forwarded.clone())
+            .headers(headers)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .timeout(self.timeout)
             .body(body.clone());
@@ -101,7 +117,7 @@ impl Subgraphs {
                 format!("subgraph {service_name} answered {status} without a GraphQL response")
             })
         }
-        .instrument(tracing::info_span!("subgraph fetch", subgraph = service));
+        .instrument(span);
         if !self.coalesce {
             return call.await;
         }
@@ -404,7 +420,7 @@ impl<'a> Execution<'a> {
         for (at, entity) in found {
             let mut rep = project_requires(self.supergraph, requires, entity);
             for rewrite in rewrites.unwrap_or_default() {
-                apply_rewrite(rewrite, &mut rep);
+                apply_rewrite(self.supergraph, rewrite, &mut rep);
             }
             let key = rep.to_string();
             let i = *index.entry(key).or_insert_with(|| {
@@ -462,7 +478,7 @@ impl<'a> Execution<'a> {
                     slot.clone()
                 };
                 for rewrite in rewrites.unwrap_or_default() {
-                    apply_rewrite(rewrite, &mut entity);
+                    apply_rewrite(self.supergraph, rewrite, &mut entity);
                 }
                 if let Some(slot) = get_mut(&mut data, path) {
                     deep_merge(slot, entity);
@@ -470,9 +486,14 @@ impl<'a> Execution<'a> {
             }
         }
         for mut e in response.errors {
-            // ["_entities", i, rest…] → the first entity's path + rest.
+            // ["_entities", i, rest…] → the first entity's path + rest;
+            // ["_entities"] (the whole field failed) → where all the
+            // entities sit: the longest path they share.
             let repathed = e["path"].as_array().and_then(|p| {
-                let i = p.get(1)?.as_u64()? as usize;
+                let Some(i) = p.get(1) else {
+                    return Some(PathStep::to_json(common_prefix(targets)));
+                };
+                let i = i.as_u64()? as usize;
                 let (target, _) = targets.iter().find(|(_, idx)| *idx == i)?;
                 let mut full = PathStep::to_json(target);
                 if let Value::Array(items) = &mut full {
@@ -533,14 +554,32 @@ impl<'a> Execution<'a> {
     }
 }
 
+/// A subgraph's error as the client sees it: naming the service, without
+/// `locations` (they point into the subgraph's operation, not the client's).
 fn tag_service(mut error: Value, service: &str) -> Value {
     if let Some(obj) = error.as_object_mut() {
+        obj.remove("locations");
         let ext = obj.entry("extensions").or_insert_with(|| json!({}));
         if let Some(ext) = ext.as_object_mut() {
             ext.insert("serviceName".into(), Value::String(service.to_owned()));
         }
     }
     error
+}
+
+/// The longest path all targets share.
+fn common_prefix(targets: &[(Vec<PathStep>, usize)]) -> &[PathStep] {
+    let Some(((first, _), rest)) = targets.split_first() else {
+        return &[];
+    };
+    let len = rest.iter().fold(first.len(), |len, (path, _)| {
+        first[..len]
+            .iter()
+            .zip(path)
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    &first[..len]
 }
 
 fn unavailable(service: &str, message: &str, path: Option<&[PathStep]>) -> Value {
@@ -654,9 +693,9 @@ fn project_into(
 
 /// Applies an input or output rewrite (a value set or a key renamed) where
 /// its path matches.
-fn apply_rewrite(rewrite: &FetchRewrite, value: &mut Value) {
+fn apply_rewrite(supergraph: &Supergraph, rewrite: &FetchRewrite, value: &mut Value) {
     match rewrite {
-        FetchRewrite::ValueSetter(setter) => set_at(value, &setter.path, &|slot| {
+        FetchRewrite::ValueSetter(setter) => set_at(supergraph, value, &setter.path, &|slot| {
             *slot = Value::String(setter.set_value_to.clone());
         }),
         FetchRewrite::KeyRenamer(renamer) => {
@@ -672,25 +711,34 @@ fn apply_rewrite(rewrite: &FetchRewrite, value: &mut Value) {
     }
 }
 
-fn set_at(value: &mut Value, path: &[FetchNodePathSegment], f: &dyn Fn(&mut Value)) {
+fn set_at(
+    supergraph: &Supergraph,
+    value: &mut Value,
+    path: &[FetchNodePathSegment],
+    f: &dyn Fn(&mut Value),
+) {
     match path.first() {
         None => f(value),
         Some(FetchNodePathSegment::TypenameEquals(types)) => {
-            if value
+            // A type condition holds for the type itself and, when it is
+            // abstract (an @interfaceObject's interface), its implementations.
+            let holds = value
                 .get("__typename")
                 .and_then(Value::as_str)
-                .is_some_and(|t| types.contains(t))
-            {
-                set_at(value, &path[1..], f);
+                .is_some_and(|t| types.iter().any(|c| supergraph.api.matches(c, t)));
+            if holds {
+                set_at(supergraph, value, &path[1..], f);
             }
         }
         Some(FetchNodePathSegment::Key(key)) => match value {
-            Value::Array(items) => items.iter_mut().for_each(|v| set_at(v, path, f)),
+            Value::Array(items) => items
+                .iter_mut()
+                .for_each(|v| set_at(supergraph, v, path, f)),
             Value::Object(obj) => {
                 if path.len() == 1 {
                     f(obj.entry(key.clone()).or_insert(Value::Null));
                 } else if let Some(next) = obj.get_mut(key) {
-                    set_at(next, &path[1..], f);
+                    set_at(supergraph, next, &path[1..], f);
                 }
             }
             _ => {}

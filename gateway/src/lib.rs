@@ -9,7 +9,8 @@ pub mod prepare;
 pub mod response;
 pub mod supergraph;
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::extract::{Query, State};
@@ -17,8 +18,10 @@ use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures::future::{FutureExt as _, Shared};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use tokio::sync::oneshot;
 
 use execute::{Execution, Subgraphs, UrlOverrides};
 use prepare::Preparer;
@@ -45,7 +48,16 @@ pub struct GatewayConfig {
     pub introspection: bool,
     /// Whether identical subgraph fetches in flight at once are sent once.
     pub coalesce_subgraph_fetches: bool,
+    /// Whether identical client queries in flight at once (same text,
+    /// operation, variables and `Authorization`) are executed once.
+    pub coalesce_client_requests: bool,
+    /// Names a span as a W3C `traceparent`. When set, each subgraph fetch
+    /// carries its own span as the parent of the subgraph's.
+    pub traceparent_of: Option<TraceparentOf>,
 }
+
+/// See [`GatewayConfig::traceparent_of`].
+pub type TraceparentOf = Arc<dyn Fn(&tracing::Span) -> Option<String> + Send + Sync>;
 
 impl Default for GatewayConfig {
     fn default() -> Self {
@@ -56,6 +68,8 @@ impl Default for GatewayConfig {
             plan_cache_size: 1_000,
             introspection: true,
             coalesce_subgraph_fetches: true,
+            coalesce_client_requests: false,
+            traceparent_of: None,
         }
     }
 }
@@ -66,6 +80,18 @@ pub struct Gateway {
     loaded: RwLock<Arc<Loaded>>,
     subgraphs: Subgraphs,
     config: GatewayConfig,
+    /// Client queries being executed, when coalescing them: followers wait
+    /// for the leader's answer.
+    in_flight: Mutex<HashMap<ClientKey, Shared<oneshot::Receiver<Arc<Value>>>>>,
+}
+
+/// What makes two client queries identical.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ClientKey {
+    query: String,
+    operation_name: Option<String>,
+    variables: String,
+    credentials: Option<axum::http::HeaderValue>,
 }
 
 /// A supergraph and the plans made for it: swapped together, so that no
@@ -83,8 +109,13 @@ impl Gateway {
         let loaded = Self::load(supergraph_sdl, &config)?;
         Ok(Self {
             loaded: RwLock::new(loaded),
-            subgraphs: Subgraphs::new(config.subgraph_timeout, config.coalesce_subgraph_fetches),
+            subgraphs: Subgraphs::new(
+                config.subgraph_timeout,
+                config.coalesce_subgraph_fetches,
+                config.traceparent_of.clone(),
+            ),
             config,
+            in_flight: Mutex::default(),
         })
     }
 
@@ -136,6 +167,57 @@ impl Gateway {
             return json!({ "errors": [{ "message": "mutations are not allowed over GET; use POST", "extensions": { "code": "METHOD_NOT_ALLOWED" } }] });
         }
         let variables = request.variables.unwrap_or_default();
+        if !self.config.coalesce_client_requests
+            || prepared.kind
+                != hive_router_query_planner::state::supergraph_state::OperationKind::Query
+        {
+            return self.run(&loaded, &prepared, variables, headers).await;
+        }
+        let key = ClientKey {
+            query: request.query,
+            operation_name: request.operation_name,
+            variables: Value::Object(variables.clone()).to_string(),
+            credentials: headers.get(axum::http::header::AUTHORIZATION).cloned(),
+        };
+        let (leader, follow) = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            match in_flight.get(&key) {
+                Some(answer) => (None, Some(answer.clone())),
+                None => {
+                    let (tx, rx) = oneshot::channel();
+                    in_flight.insert(key.clone(), rx.shared());
+                    (Some(tx), None)
+                }
+            }
+        };
+        if let Some(answer) = follow {
+            // A leader that went away (its client hung up) answers nothing:
+            // then this request runs on its own.
+            return match answer.await {
+                Ok(body) => Value::clone(&body),
+                Err(_) => self.run(&loaded, &prepared, variables, headers).await,
+            };
+        }
+        let body = self.run(&loaded, &prepared, variables, headers).await;
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        if let Some(tx) = leader {
+            let _ = tx.send(Arc::new(body.clone()));
+        }
+        body
+    }
+
+    /// Runs a prepared operation's plan and shapes the answer.
+    async fn run(
+        &self,
+        loaded: &Loaded,
+        prepared: &prepare::Prepared,
+        variables: Map<String, Value>,
+        headers: &HeaderMap,
+    ) -> Value {
+        let supergraph = &loaded.supergraph;
         let mut forwarded = reqwest::header::HeaderMap::new();
         for name in FORWARDED {
             if let Some(v) = headers.get(name) {
@@ -146,7 +228,7 @@ impl Gateway {
         if let Some(node) = &prepared.plan.node {
             execution.run(node).await;
         }
-        let (mut merged, errors) = execution.finish();
+        let (mut merged, mut errors) = execution.finish();
         answer_introspection(supergraph, &prepared.operation, &variables, &mut merged);
         let data = response::project(
             &supergraph.api,
@@ -154,6 +236,7 @@ impl Gateway {
             &prepared.kind,
             &merged,
             &variables,
+            &mut errors,
         );
         let mut body = Map::new();
         if !errors.is_empty() {

@@ -1,6 +1,8 @@
 //! The client's response: the merged data projected onto exactly the
 //! client's selection (aliases, fragments, @skip/@include, field order),
-//! with nulls propagated as the GraphQL spec requires.
+//! with nulls propagated as the GraphQL spec requires. A non-null field
+//! found null raises a field error at its path, unless an error already
+//! accounts for it (a subgraph's, at or above that path).
 
 use hive_router_query_planner::ast::operation::OperationDefinition;
 use hive_router_query_planner::ast::selection_item::SelectionItem;
@@ -10,13 +12,15 @@ use serde_json::{Map, Value};
 
 use crate::supergraph::{ApiSchema, FieldType};
 
-/// `data` for the client: an object, or null if a non-null root field is null.
+/// `data` for the client (an object, or null if a non-null root field is
+/// null), and the errors the projection adds to `errors`.
 pub fn project(
     api: &ApiSchema,
     operation: &OperationDefinition,
     kind: &OperationKind,
     merged: &Value,
     variables: &Map<String, Value>,
+    errors: &mut Vec<Value>,
 ) -> Value {
     let root = match kind {
         OperationKind::Mutation => api.mutation_type.as_str(),
@@ -24,7 +28,13 @@ pub fn project(
     };
     let empty = Map::new();
     let obj = merged.as_object().unwrap_or(&empty);
-    let projector = Projector { api, variables };
+    let mut projector = Projector {
+        api,
+        variables,
+        known_errors: errors.len(),
+        errors,
+        path: Vec::new(),
+    };
     match projector.object(&operation.selection_set, obj, root) {
         Some(out) => Value::Object(out),
         None => Value::Null,
@@ -34,9 +44,30 @@ pub fn project(
 struct Projector<'a> {
     api: &'a ApiSchema,
     variables: &'a Map<String, Value>,
+    /// Errors before projection: subgraphs' and the gateway's.
+    known_errors: usize,
+    errors: &'a mut Vec<Value>,
+    /// The response path of the value being projected.
+    path: Vec<Value>,
 }
 
 impl Projector<'_> {
+    /// A non-null position is null here: an error says so, unless a known
+    /// error without a path, or at or above this path, already explains it.
+    fn null_where_forbidden(&mut self, ty: &FieldType) {
+        let explained = self.errors[..self.known_errors].iter().any(|e| {
+            e["path"]
+                .as_array()
+                .is_none_or(|p| p.len() <= self.path.len() && p[..] == self.path[..p.len()])
+        });
+        if !explained {
+            self.errors.push(serde_json::json!({
+                "message": format!("Cannot return null for non-nullable type {}", ty.display()),
+                "path": self.path,
+            }));
+        }
+    }
+
     fn included(&self, skip_if: &Option<String>, include_if: &Option<String>) -> bool {
         let flag = |name: &String| self.variables.get(name) == Some(&Value::Bool(true));
         !skip_if.as_ref().is_some_and(flag) && include_if.as_ref().is_none_or(flag)
@@ -44,7 +75,7 @@ impl Projector<'_> {
 
     /// None: a non-null field below is null, so this object is null too.
     fn object(
-        &self,
+        &mut self,
         selection: &SelectionSet,
         obj: &Map<String, Value>,
         type_name: &str,
@@ -55,7 +86,7 @@ impl Projector<'_> {
     }
 
     fn fill(
-        &self,
+        &mut self,
         selection: &SelectionSet,
         obj: &Map<String, Value>,
         type_name: &str,
@@ -85,15 +116,20 @@ impl Projector<'_> {
                     // trees by field name.
                     let raw = obj.get(&key).or_else(|| obj.get(&field.name));
                     match ty {
-                        Some(ty) => match self.value(&field.selections, raw, ty) {
-                            Some(v) => {
-                                out.insert(key, v);
+                        Some(ty) => {
+                            self.path.push(Value::String(key.clone()));
+                            let v = self.value(&field.selections, raw, ty);
+                            self.path.pop();
+                            match v {
+                                Some(v) => {
+                                    out.insert(key, v);
+                                }
+                                None if ty.non_null() => return None,
+                                None => {
+                                    out.insert(key, Value::Null);
+                                }
                             }
-                            None if ty.non_null() => return None,
-                            None => {
-                                out.insert(key, Value::Null);
-                            }
-                        },
+                        }
                         None => {
                             out.insert(key, raw.cloned().unwrap_or(Value::Null));
                         }
@@ -114,48 +150,47 @@ impl Projector<'_> {
 
     /// None when the value is null (or unknown) where the type forbids it.
     fn value(
-        &self,
+        &mut self,
         selection: &SelectionSet,
         raw: Option<&Value>,
         ty: &FieldType,
     ) -> Option<Value> {
-        let Some(raw) = raw.filter(|v| !v.is_null()) else {
-            return if ty.non_null() {
-                None
-            } else {
-                Some(Value::Null)
-            };
-        };
         let nullable = |v: Option<Value>| match v {
             Some(v) => Some(v),
             None if ty.non_null() => None,
             None => Some(Value::Null),
         };
-        match ty {
-            FieldType::List { item, .. } => {
-                let Value::Array(items) = raw else {
-                    return nullable(None);
-                };
+        // Where the null starts (not where it propagates to).
+        let missing = match (ty, raw) {
+            (_, None | Some(Value::Null)) => true,
+            (FieldType::List { .. }, Some(v)) => !v.is_array(),
+            (FieldType::Named { .. }, Some(v)) => !selection.items.is_empty() && !v.is_object(),
+        };
+        if missing {
+            if ty.non_null() {
+                self.null_where_forbidden(ty);
+            }
+            return nullable(None);
+        }
+        let raw = raw?;
+        match (ty, raw) {
+            (FieldType::List { item, .. }, Value::Array(items)) => {
                 let mut out = Vec::with_capacity(items.len());
-                for v in items {
-                    match self.value(selection, Some(v), item) {
+                for (i, v) in items.iter().enumerate() {
+                    self.path.push(Value::from(i));
+                    let v = self.value(selection, Some(v), item);
+                    self.path.pop();
+                    match v {
                         Some(v) => out.push(v),
                         None => return nullable(None),
                     }
                 }
                 Some(Value::Array(out))
             }
-            FieldType::Named { name, .. } => {
-                if selection.items.is_empty() {
-                    return Some(raw.clone());
-                }
-                match raw {
-                    Value::Object(obj) => {
-                        nullable(self.object(selection, obj, name).map(Value::Object))
-                    }
-                    _ => nullable(None),
-                }
+            (FieldType::Named { name, .. }, Value::Object(obj)) if !selection.items.is_empty() => {
+                nullable(self.object(selection, obj, name).map(Value::Object))
             }
+            _ => Some(raw.clone()),
         }
     }
 }

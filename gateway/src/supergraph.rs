@@ -37,6 +37,15 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// The type as SDL writes it, e.g. `[Product!]!`.
+    pub fn display(&self) -> String {
+        let (text, non_null) = match self {
+            FieldType::Named { name, non_null } => (name.clone(), *non_null),
+            FieldType::List { item, non_null } => (format!("[{}]", item.display()), *non_null),
+        };
+        if non_null { format!("{text}!") } else { text }
+    }
+
     fn from_ast(ty: &Type<'static, String>) -> Self {
         match ty {
             Type::NamedType(name) => FieldType::Named {

@@ -36,12 +36,16 @@ async fn platform_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Platform {
     config.verify_token = Some(Arc::new(move |token: &str| {
         keys.verify(token).map(|_| ()).map_err(|e| e.message)
     }));
+    // As `bigmember` serves it: a request span, and a span per fetch named
+    // in the fetch's `traceparent`.
+    config.traceparent_of = Some(Arc::new(kit::telemetry::traceparent));
     tweak(&mut config);
     let sdl = include_str!("../../schema/supergraph.graphql");
     let gateway = Arc::new(Gateway::new(sdl, config).expect("the supergraph loads"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/graphql", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, gateway::router(gateway)).await });
+    let app = kit::service::observed("gateway", gateway::router(gateway));
+    tokio::spawn(async move { axum::serve(listener, app).await });
     Platform {
         base: url.trim_end_matches("/graphql").to_owned(),
         url,
@@ -400,14 +404,31 @@ async fn counting_proxy(
     target: String,
     delay: std::time::Duration,
 ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let proxy = recording_proxy(target, delay).await;
+    (proxy.url, proxy.count)
+}
+
+/// A subgraph stand-in that forwards to `target` after `delay`, counting
+/// the requests and keeping the `traceparent` of each.
+struct Proxy {
+    url: String,
+    count: Arc<std::sync::atomic::AtomicUsize>,
+    traceparents: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+async fn recording_proxy(target: String, delay: std::time::Duration) -> Proxy {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let count = Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
+    let traceparents = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (seen, traces) = (count.clone(), traceparents.clone());
     let client = reqwest::Client::new();
     let app = axum::Router::new().route(
         "/graphql",
-        axum::routing::post(move |body: String| {
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
             let (client, target, seen) = (client.clone(), target.clone(), seen.clone());
+            if let Some(t) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+                traces.lock().unwrap().push(t.to_owned());
+            }
             async move {
                 seen.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(delay).await;
@@ -425,7 +446,11 @@ async fn counting_proxy(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/graphql", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, count)
+    Proxy {
+        url,
+        count,
+        traceparents,
+    }
 }
 
 #[tokio::test]
@@ -507,6 +532,108 @@ async fn identical_fetches_in_flight_are_sent_once_per_caller() {
         2,
         "coalescing can be turned off"
     );
+}
+
+#[tokio::test]
+async fn identical_client_queries_in_flight_run_once_when_asked_to() {
+    use std::sync::atomic::Ordering;
+    let base = platform().await;
+    let alliance_url = format!("{}/graphql", base.subgraphs[3].address);
+    let (proxy, count) = counting_proxy(alliance_url, std::time::Duration::from_millis(300)).await;
+    // Subgraph coalescing off, so only client coalescing can save a fetch.
+    let p = platform_with(move |c| {
+        c.coalesce_subgraph_fetches = false;
+        c.coalesce_client_requests = true;
+        c.url_overrides.insert("alliance".into(), proxy);
+    })
+    .await;
+    let q = "{ programmes { id } }";
+    let op = p.operator();
+    let (a, b) = tokio::join!(
+        p.ask(Some(&op), q, json!({})),
+        p.ask(Some(&op), q, json!({}))
+    );
+    assert!(a["data"]["programmes"].is_array(), "{a}");
+    assert_eq!(a, b, "the follower gets the leader's answer");
+    assert_eq!(count.load(Ordering::SeqCst), 1, "executed once");
+
+    let member = p.subgraphs[0].token(kit::auth::TokenRequest::member("m-1"));
+    tokio::join!(
+        p.ask(Some(&op), q, json!({})),
+        p.ask(Some(&member), q, json!({}))
+    );
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        3,
+        "other credentials: never shared"
+    );
+}
+
+#[tokio::test]
+async fn each_request_is_one_trace_with_a_span_per_subgraph_fetch() {
+    kit::telemetry::init_for_tests();
+    let base = platform().await;
+    let store = recording_proxy(
+        format!("{}/graphql", base.subgraphs[1].address),
+        std::time::Duration::ZERO,
+    )
+    .await;
+    let alliance = recording_proxy(
+        format!("{}/graphql", base.subgraphs[3].address),
+        std::time::Duration::ZERO,
+    )
+    .await;
+    let (store_url, alliance_url) = (store.url.clone(), alliance.url.clone());
+    let p = platform_with(move |c| {
+        c.url_overrides.insert("store".into(), store_url);
+        c.url_overrides.insert("alliance".into(), alliance_url);
+    })
+    .await;
+    // (trace id, span id) of a W3C traceparent.
+    let ids = |t: &str| {
+        let parts: Vec<&str> = t.split('-').collect();
+        assert_eq!(parts.len(), 4, "{t}");
+        (parts[1].to_owned(), parts[2].to_owned())
+    };
+    let q = json!({ "query": "{ programmes { brand { stores(first: 1) { edges { node { id } } } } } }" });
+    let ask = |traceparent: Option<&'static str>| {
+        let mut request = p.client.post(&p.url).json(&q);
+        if let Some(t) = traceparent {
+            request = request.header("traceparent", t);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let trace = response.headers()["traceresponse"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body: Value = response.json().await.unwrap();
+            assert!(body.get("errors").is_none(), "{body}");
+            trace
+        }
+    };
+    let fetches = |proxy: &Proxy| proxy.traceparents.lock().unwrap().clone();
+
+    let (trace, request_span) = ids(&ask(None).await);
+    let (alliance_seen, store_seen) = (fetches(&alliance), fetches(&store));
+    assert_eq!((alliance_seen.len(), store_seen.len()), (1, 1));
+    let (a_trace, a_span) = ids(&alliance_seen[0]);
+    let (s_trace, s_span) = ids(&store_seen[0]);
+    assert_eq!((&a_trace, &s_trace), (&trace, &trace), "one trace");
+    assert!(
+        a_span != request_span && s_span != request_span && a_span != s_span,
+        "each fetch is its own span under the request's"
+    );
+
+    let (next_trace, _) = ids(&ask(None).await);
+    assert_ne!(next_trace, trace, "another request, another trace");
+
+    // A caller's trace carries on through the gateway to the subgraphs.
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let (joined, _) = ids(&ask(Some(caller)).await);
+    assert_eq!(joined, "4bf92f3577b34da6a3ce929d0e0e4736");
+    let (last, _) = ids(fetches(&store).last().unwrap());
+    assert_eq!(last, joined);
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@
 //! | `gateway.plan_cache_size` | `BIGMEMBER_GATEWAY__PLAN_CACHE_SIZE` | `1000` |
 //! | `gateway.introspection` | `BIGMEMBER_GATEWAY__INTROSPECTION` | `true` |
 //! | `gateway.coalesce_subgraph_fetches` | `BIGMEMBER_GATEWAY__COALESCE_SUBGRAPH_FETCHES` | `true` |
+//! | `gateway.coalesce_client_requests` | `BIGMEMBER_GATEWAY__COALESCE_CLIENT_REQUESTS` | `false` |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -89,6 +90,8 @@ pub struct GatewaySettings {
     pub introspection: bool,
     /// Whether identical subgraph fetches in flight at once are sent once.
     pub coalesce_subgraph_fetches: bool,
+    /// Whether identical client queries in flight at once run once.
+    pub coalesce_client_requests: bool,
 }
 
 impl Default for GatewaySettings {
@@ -100,6 +103,7 @@ impl Default for GatewaySettings {
             plan_cache_size: 1_000,
             introspection: true,
             coalesce_subgraph_fetches: true,
+            coalesce_client_requests: false,
         }
     }
 }
