@@ -1,97 +1,12 @@
 //! The `bigmember` command as a user runs it: the README's commands, in a
 //! scratch directory, on their embedded SQLite defaults.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod support;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
-
-fn bigmember(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bigmember"));
-    cmd.current_dir(dir)
-        .env("BIGMEMBER_LOG", "warn")
-        .env_remove("DATABASE_URL");
-    cmd
-}
-
-/// Every service on a port the OS picks, so tests can run side by side.
-fn on_free_ports(cmd: &mut Command) -> &mut Command {
-    for service in ["MEMBER", "STORE", "PRODUCT", "ALLIANCE"] {
-        cmd.env(format!("BIGMEMBER_SERVICES__{service}__PORT"), "0");
-    }
-    cmd.env("BIGMEMBER_GATEWAY__PORT", "0");
-    cmd
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("bigmember runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Starts a long-running command and collects its stdout lines.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Running {
-    fn start(mut cmd: Command) -> Self {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// Waits for a line containing `needle`; returns it.
-    fn wait_for(&self, needle: &str) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("no line containing {needle:?} within 30 s"));
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    }
-
-    fn terminate(mut self) -> (bool, Vec<String>) {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        let rest: Vec<String> = self.lines.try_iter().collect();
-        (exit.success(), rest)
-    }
-}
-
-fn graphql_url(line: &str) -> String {
-    line.split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("a URL")
-        .to_owned()
-}
+use support::{Running, bigmember, graphql_url, on_free_ports, run_ok};
 
 #[test]
 fn up_with_demo_loads_the_demo_data_and_prints_tokens() {

@@ -53,12 +53,15 @@ struct Projector<'a> {
 
 impl Projector<'_> {
     /// A non-null position is null here: an error says so, unless a known
-    /// error without a path, or at or above this path, already explains it.
+    /// error already explains it: one without a path, one at or above this
+    /// path, or one below it (a subgraph nulled this for it).
     fn null_where_forbidden(&mut self, ty: &FieldType) {
+        let here = &self.path;
         let explained = self.errors[..self.known_errors].iter().any(|e| {
-            e["path"]
-                .as_array()
-                .is_none_or(|p| p.len() <= self.path.len() && p[..] == self.path[..p.len()])
+            e["path"].as_array().is_none_or(|p| {
+                let shared = p.len().min(here.len());
+                p[..shared] == here[..shared]
+            })
         });
         if !explained {
             self.errors.push(serde_json::json!({

@@ -1,0 +1,467 @@
+//! The member journey end to end, as a member, a store, a partner brand and
+//! an operator live it, talking only to the graph that `bigmember up`
+//! serves (on SQLite, or PostgreSQL when BIGMEMBER_TEST_DATABASE_URL is
+//! set). Each return policy gets its own run; a second test crashes the
+//! platform between an order and its consumers.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::Platform;
+
+/// Near People's Square, Shanghai, where the demo stores are.
+const HERE: (f64, f64) = (31.2304, 121.4737);
+
+/// Who acts in a journey, and what they act on.
+struct Cast {
+    operator: String,
+    x: &'static str,
+}
+
+impl Cast {
+    fn new(p: &Platform, x: &'static str) -> Self {
+        Self {
+            operator: p.token(&["--role", "operator"]),
+            x,
+        }
+    }
+
+    fn programme(brand: &str) -> String {
+        format!("{brand}-points")
+    }
+}
+
+/// A guide of brand `brand` (demo guide i works in demo store i, of brand
+/// i mod 3).
+fn guide_of(brand: &str) -> String {
+    let i = ["apparel", "coffee", "cinema"]
+        .iter()
+        .position(|b| *b == brand)
+        .unwrap();
+    format!("demo-guide-{i:02}")
+}
+
+/// Steps 1-2: registration through a guide's QR code, then WeChat. Returns
+/// the member id and their token.
+async fn register(p: &Platform, cast: &Cast, tag: &str) -> (String, String) {
+    let guide = guide_of(cast.x);
+    let code = p
+        .data(
+            Some(&cast.operator),
+            "query($g: ID!) { guide(id: $g) { code brand { id } } }",
+            json!({ "g": guide }),
+        )
+        .await;
+    assert_eq!(code["guide"]["brand"]["id"], cast.x);
+    let registered = p
+        .data(
+            None,
+            "mutation($input: RegisterMemberInput!) { registerMember(input: $input) { outcome member { id } } }",
+            json!({ "input": {
+                "identity": { "channel": "APP", "externalId": format!("journey-app-{tag}"), "brandId": cast.x },
+                "phone": "138 0013 8000",
+                "name": "Li Lei",
+                "guideCode": code["guide"]["code"],
+            } }),
+        )
+        .await;
+    assert_eq!(registered["registerMember"]["outcome"], "CREATED");
+    let member = registered["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = p.token(&["--role", "member", "--sub", &member]);
+
+    let linked = p
+        .data(
+            Some(&token),
+            "mutation($m: ID!, $i: IdentityInput!) { linkIdentity(memberId: $m, identity: $i) { outcome member { identities { channel } } } }",
+            json!({ "m": member, "i": { "channel": "WECHAT_MINI_PROGRAM", "externalId": format!("wx-openid-{tag}"), "brandId": cast.x } }),
+        )
+        .await;
+    let channels: Vec<&str> = linked["linkIdentity"]["member"]["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels, ["APP", "WECHAT_MINI_PROGRAM"]);
+
+    // The guide's QR code bound the member to the guide (the store service
+    // learns of the registration from the member feed).
+    p.eventually(
+        Some(&cast.operator),
+        "query($g: ID!) { guide(id: $g) { members { edges { node { member { id } } } } } }",
+        json!({ "g": guide }),
+        |d| {
+            d["guide"]["members"]["edges"].as_array().is_some_and(|e| {
+                e.iter()
+                    .any(|e| e["node"]["member"]["id"] == member.as_str())
+            })
+        },
+    )
+    .await;
+    (member, token)
+}
+
+/// What a journey's order bought.
+struct Order {
+    id: String,
+    line: String,
+    store: String,
+    quantity: i64,
+    paid: i64,
+}
+
+/// Steps 3-4: brand X's dearest SKU, the nearest store of X holding enough
+/// of it to earn at least `points` at `per_yuan`, and a pickup order there.
+async fn order_for_pickup(
+    p: &Platform,
+    cast: &Cast,
+    member: &str,
+    token: &str,
+    (points, per_yuan): (i64, f64),
+) -> Order {
+    let catalogue = p
+        .data(
+            None,
+            "query($b: ID!) { products(brandId: $b, first: 50) { edges { node { skus { id listPriceFen } } } } }",
+            json!({ "b": cast.x }),
+        )
+        .await;
+    let sku = catalogue["products"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["node"]["skus"].as_array().unwrap().clone())
+        .max_by_key(|s| s["listPriceFen"].as_i64())
+        .unwrap();
+    let sku_id = sku["id"].as_str().unwrap().to_owned();
+    let price = sku["listPriceFen"].as_i64().unwrap();
+    let per_unit = (price / 100) as f64 * per_yuan;
+    let quantity = (points as f64 / per_unit).ceil() as i64;
+    let near = p
+        .data(
+            None,
+            "query($lat: Float!, $lng: Float!, $b: ID!, $sku: ID!) { storesNear(lat: $lat, lng: $lng, radiusKm: 30, brandId: $b, first: 20) { edges { distanceMeters node { id name inventory(skuIds: [$sku]) { available } } } } }",
+            json!({ "lat": HERE.0, "lng": HERE.1, "b": cast.x, "sku": sku_id }),
+        )
+        .await;
+    let edges = near["storesNear"]["edges"].as_array().unwrap();
+    assert!(!edges.is_empty(), "stores of {} near: {near}", cast.x);
+    let distances: Vec<f64> = edges
+        .iter()
+        .map(|e| e["distanceMeters"].as_f64().unwrap())
+        .collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]), "nearest first");
+    let store = edges
+        .iter()
+        .find(|e| e["node"]["inventory"][0]["available"].as_i64() >= Some(quantity))
+        .unwrap_or_else(|| panic!("no store near with {sku_id} in stock: {near}"));
+    let store_id = store["node"]["id"].as_str().unwrap().to_owned();
+
+    let placed = p
+        .data(
+            Some(token),
+            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status totalFen lines { id } } }",
+            json!({ "input": {
+                "memberId": member, "channel": "APP", "storeId": store_id,
+                "fulfilment": "PICKUP_IN_STORE",
+                "lines": [{ "skuId": sku_id, "quantity": quantity }],
+                "idempotencyKey": format!("journey-order-{member}"),
+            } }),
+        )
+        .await;
+    let order = &placed["placeOrder"];
+    assert_eq!(order["totalFen"], price * quantity);
+    Order {
+        id: order["id"].as_str().unwrap().to_owned(),
+        line: order["lines"][0]["id"].as_str().unwrap().to_owned(),
+        store: store_id,
+        quantity,
+        paid: price * quantity,
+    }
+}
+
+const ACCOUNTS: &str = "query($m: ID!) { member(id: $m) { pointsAccounts { programme { id } activeBalance pendingBalance lots { remainingPoints } ledger(first: 100) { edges { node { kind points pendingPoints forgivenPoints } } } } } }";
+
+/// A member's account in `programme`, from the graph.
+async fn account(p: &Platform, cast: &Cast, member: &str, programme: &str) -> Value {
+    let data = p
+        .data(Some(&cast.operator), ACCOUNTS, json!({ "m": member }))
+        .await;
+    data["member"]["pointsAccounts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["programme"]["id"] == programme))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Balance = Σ ledger entries = Σ lots, for active and pending together.
+fn assert_balances(account: &Value) {
+    let balance =
+        account["activeBalance"].as_i64().unwrap() + account["pendingBalance"].as_i64().unwrap();
+    let entries: i64 = account["ledger"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["node"]["points"].as_i64().unwrap() + e["node"]["pendingPoints"].as_i64().unwrap()
+        })
+        .sum();
+    let lots: i64 = account["lots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["remainingPoints"].as_i64().unwrap())
+        .sum();
+    assert_eq!((balance, lots), (entries, entries), "{account}");
+}
+
+fn this_month() -> String {
+    chrono::Utc::now().format("%Y-%m").to_string()
+}
+
+/// The whole journey with X's return policy deciding step 7. `after_refund`
+/// maps (earned, exchanged out) to X's active balance after the refund.
+async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) -> i64) {
+    let p = Platform::start().await;
+    let cast = Cast::new(&p, x);
+    let (px, py) = (Cast::programme(x), Cast::programme(y));
+
+    // X's points become active on the day they are earned (the window is
+    // each programme's own setting; the demo's are days long).
+    let programme = p
+        .data(
+            None,
+            "query($id: ID!) { programme(id: $id) { pointsName timeZone cashValueFen pointsPerYuan expiryMonths returnPolicy canSend canReceive } }",
+            json!({ "id": px }),
+        )
+        .await["programme"]
+        .clone();
+    let mut settings = programme.clone();
+    settings["pendingDays"] = json!(0);
+    p.data(
+        Some(&cast.operator),
+        "mutation($id: ID!, $p: ProgrammeInput!) { updateProgramme(programmeId: $id, programme: $p) { pendingDays } }",
+        json!({ "id": px, "p": settings }),
+    )
+    .await;
+
+    let per_yuan: f64 = programme["pointsPerYuan"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (member, token) = register(&p, &cast, x).await;
+    // Enough to exchange 100 (terms take multiples of 100) and keep some.
+    let Order {
+        id: order,
+        line,
+        store,
+        quantity,
+        paid,
+    } = order_for_pickup(&p, &cast, &member, &token, (150, per_yuan)).await;
+
+    // Step 5: the store hands it over; the order earns X points (pending,
+    // then active) and the guide a commission.
+    let staff = p.token(&["--role", "staff", "--brand", x, "--store", &store]);
+    let fulfilled = p
+        .data(
+            Some(&staff),
+            "mutation($o: ID!) { fulfilOrder(orderId: $o) { status } }",
+            json!({ "o": order }),
+        )
+        .await;
+    assert_eq!(fulfilled["fulfilOrder"]["status"], "FULFILLED");
+    let earned = ((paid / 100) as f64 * per_yuan).floor() as i64;
+    let points = p
+        .eventually(
+            Some(&token),
+            "query($o: ID!) { order(id: $o) { pointsEarned { programme { id } points reversedPoints } } }",
+            json!({ "o": order }),
+            |d| d["order"]["pointsEarned"][0]["points"].is_number(),
+        )
+        .await;
+    assert_eq!(
+        points["order"]["pointsEarned"][0]["programme"]["id"],
+        px.as_str()
+    );
+    assert_eq!(points["order"]["pointsEarned"][0]["points"], earned);
+    let guide = guide_of(x);
+    let day = chrono::Duration::days(1);
+    let window = json!({
+        "from": (chrono::Utc::now() - day).to_rfc3339(),
+        "to": (chrono::Utc::now() + day).to_rfc3339(),
+    });
+    let commission = "query($g: ID!, $w: PeriodInput!) { guide(id: $g) { commissions(period: $w) { pendingFen entries { orderId amountFen refundedFen } } } }";
+    let credited = p
+        .eventually(
+            Some(&cast.operator),
+            commission,
+            json!({ "g": guide, "w": window }),
+            |d| d["guide"]["commissions"]["pendingFen"].as_i64() > Some(0),
+        )
+        .await;
+    assert_eq!(
+        credited["guide"]["commissions"]["entries"][0]["orderId"],
+        order.as_str()
+    );
+    let commission_fen = credited["guide"]["commissions"]["pendingFen"]
+        .as_i64()
+        .unwrap();
+
+    p.run(&["job", "activate-points"]);
+    let active = account(&p, &cast, &member, &px).await;
+    assert_eq!(
+        (
+            active["activeBalance"].as_i64(),
+            active["pendingBalance"].as_i64()
+        ),
+        (Some(earned), Some(0)),
+        "{active}"
+    );
+
+    // Step 6: 100 of them into Y points.
+    let out = 100;
+    let quote = p
+        .data(
+            Some(&token),
+            "mutation($f: ID!, $t: ID!, $n: Int!) { exchangeQuote(fromProgrammeId: $f, toProgrammeId: $t, points: $n) { id pointsOut feePoints pointsIn } }",
+            json!({ "f": px, "t": py, "n": out }),
+        )
+        .await["exchangeQuote"]
+        .clone();
+    let key = format!("journey-exchange-{member}");
+    let confirm = "mutation($q: ID!, $k: String!) { confirmExchange(quoteId: $q, idempotencyKey: $k) { id pointsOut pointsIn } }";
+    let exchange = p
+        .data(Some(&token), confirm, json!({ "q": quote["id"], "k": key }))
+        .await["confirmExchange"]
+        .clone();
+    let replay = p
+        .data(Some(&token), confirm, json!({ "q": quote["id"], "k": key }))
+        .await["confirmExchange"]
+        .clone();
+    assert_eq!(replay, exchange, "a retry replays");
+    let sent = exchange["pointsOut"].as_i64().unwrap();
+    let received = exchange["pointsIn"].as_i64().unwrap();
+    assert!(sent > 0 && received > 0, "{exchange}");
+    assert_eq!(
+        account(&p, &cast, &member, &px).await["activeBalance"].as_i64(),
+        Some(earned - sent)
+    );
+    assert_eq!(
+        account(&p, &cast, &member, &py).await["activeBalance"].as_i64(),
+        Some(received)
+    );
+
+    // Step 7: the order is refunded; the points it earned and the
+    // commission are reversed, as far as X's policy allows.
+    let refunded = p
+        .data(
+            Some(&staff),
+            "mutation($o: ID!, $l: ID!, $n: Int!, $k: String!) { refundOrder(orderId: $o, lines: [{ lineId: $l, quantity: $n }], idempotencyKey: $k) { refundedFen } }",
+            json!({ "o": order, "l": line, "n": quantity, "k": format!("journey-refund-{member}") }),
+        )
+        .await;
+    assert_eq!(refunded["refundOrder"]["refundedFen"], paid);
+    p.eventually(
+        Some(&token),
+        "query($o: ID!) { order(id: $o) { pointsEarned { reversedPoints } } }",
+        json!({ "o": order }),
+        |d| d["order"]["pointsEarned"][0]["reversedPoints"] == earned,
+    )
+    .await;
+    let after = account(&p, &cast, &member, &px).await;
+    assert_eq!(
+        after["activeBalance"].as_i64(),
+        Some(after_refund(earned, sent)),
+        "{x}'s policy: {after}"
+    );
+    assert_balances(&after);
+    assert_eq!(
+        account(&p, &cast, &member, &py).await["activeBalance"].as_i64(),
+        Some(received),
+        "Y's points are Y's"
+    );
+    let reversed = p
+        .eventually(
+            Some(&cast.operator),
+            commission,
+            json!({ "g": guide, "w": window }),
+            |d| d["guide"]["commissions"]["pendingFen"] == 0,
+        )
+        .await;
+    assert_eq!(
+        reversed["guide"]["commissions"]["entries"][0]["refundedFen"], paid,
+        "the commission of {commission_fen} fen is gone with the refund"
+    );
+
+    // Step 8: brand Y's clearing statement shows the exchange.
+    let partner = p.token(&["--role", "partner", "--brand", y]);
+    let statement = p
+        .data(
+            Some(&partner),
+            "query($b: ID!, $m: String!) { clearingStatement(brandId: $b, period: $m) { lines { counterparty { id } exchanges pointsReceived receivableFen payableFen } } }",
+            json!({ "b": y, "m": this_month() }),
+        )
+        .await;
+    let line = &statement["clearingStatement"]["lines"][0];
+    assert_eq!(line["counterparty"]["id"], x, "{statement}");
+    assert_eq!(line["exchanges"], 1);
+    assert_eq!(line["pointsReceived"], received);
+    assert!(line["receivableFen"].as_i64() > Some(0), "X owes Y: {line}");
+
+    // Step 9: the member takes their data, then leaves.
+    let export = p
+        .data(Some(&token), "mutation { exportMyData }", json!({}))
+        .await["exportMyData"]
+        .to_string();
+    assert!(
+        export.contains("+8613800138000") && export.contains(&format!("wx-openid-{x}")),
+        "{export}"
+    );
+    let erased = p
+        .data(
+            Some(&token),
+            "mutation($m: ID!) { eraseMember(memberId: $m) { status name phone } }",
+            json!({ "m": member }),
+        )
+        .await;
+    assert_eq!(
+        erased["eraseMember"],
+        json!({ "status": "ERASED", "name": null, "phone": null })
+    );
+    let seen = p
+        .data(
+            Some(&cast.operator),
+            "query($m: ID!) { member(id: $m) { status name phone identities { externalId } } }",
+            json!({ "m": member }),
+        )
+        .await;
+    assert_eq!(seen["member"]["status"], "ERASED");
+    assert!(seen["member"]["name"].is_null() && seen["member"]["phone"].is_null());
+    assert!(!seen.to_string().contains("wx-openid"), "{seen}");
+    for programme in [&px, &py] {
+        assert_balances(&account(&p, &cast, &member, programme).await);
+    }
+}
+
+#[tokio::test]
+async fn journey_apparel_within_balance() {
+    // What is left of the order's points is taken back; the exchanged part
+    // is forgiven.
+    journey("apparel", "coffee", |_earned, _sent| 0).await;
+}
+
+#[tokio::test]
+async fn journey_coffee_only_pending() {
+    // Only points still pending are taken back: these were active.
+    journey("coffee", "cinema", |earned, sent| earned - sent).await;
+}
+
+#[tokio::test]
+async fn journey_cinema_allow_negative() {
+    // All of it is taken back; the account owes what was exchanged.
+    journey("cinema", "apparel", |_earned, sent| -sent).await;
+}

@@ -1,0 +1,235 @@
+//! Running the `bigmember` command as a user does: in a scratch directory,
+//! on SQLite files there, or on fresh PostgreSQL schemas when
+//! `BIGMEMBER_TEST_DATABASE_URL` is set.
+
+#![allow(dead_code)] // each test crate uses its own part of this
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+pub fn bigmember(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bigmember"));
+    cmd.current_dir(dir)
+        .env("BIGMEMBER_LOG", "warn")
+        .env_remove("DATABASE_URL");
+    cmd
+}
+
+/// Every service on a port the OS picks, so tests can run side by side.
+pub fn on_free_ports(cmd: &mut Command) -> &mut Command {
+    for service in ["MEMBER", "STORE", "PRODUCT", "ALLIANCE"] {
+        cmd.env(format!("BIGMEMBER_SERVICES__{service}__PORT"), "0");
+    }
+    cmd.env("BIGMEMBER_GATEWAY__PORT", "0");
+    cmd
+}
+
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("bigmember runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Starts a long-running command and collects its stdout lines.
+pub struct Running {
+    pub child: Child,
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    pub fn start(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Waits for a line containing `needle`; returns it.
+    pub fn wait_for(&self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no line containing {needle:?} within 60 s"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// SIGTERM; whether it exited cleanly, and what it printed meanwhile.
+    pub fn terminate(mut self) -> (bool, Vec<String>) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        (exit.success(), rest)
+    }
+
+    /// SIGKILL: a crash, nothing flushed or finished.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+pub fn graphql_url(line: &str) -> String {
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("a URL")
+        .to_owned()
+}
+
+/// The whole platform (`bigmember up`) in a scratch directory, reached only
+/// through its graph.
+pub struct Platform {
+    pub dir: tempfile::TempDir,
+    /// Database URLs per service (PostgreSQL runs); empty on SQLite.
+    databases: Vec<(String, String)>,
+    running: Option<Running>,
+    pub graph: String,
+    client: reqwest::Client,
+}
+
+impl Platform {
+    /// `up --demo` on fresh databases, consumers polling every 50 ms.
+    pub async fn start() -> Self {
+        let mut databases = Vec::new();
+        if let Ok(url) = std::env::var("BIGMEMBER_TEST_DATABASE_URL")
+            && !url.trim().is_empty()
+        {
+            for service in ["MEMBER", "STORE", "PRODUCT", "ALLIANCE"] {
+                let db = kit::testing::TestDatabase::postgres(url.clone()).await;
+                let schema = db.schema.expect("a PostgreSQL test schema");
+                let sep = if url.contains('?') { '&' } else { '?' };
+                databases.push((
+                    format!("BIGMEMBER_SERVICES__{service}__DATABASE_URL"),
+                    format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+                ));
+            }
+        }
+        let mut platform = Self {
+            dir: tempfile::tempdir().unwrap(),
+            databases,
+            running: None,
+            graph: String::new(),
+            client: reqwest::Client::new(),
+        };
+        platform.up(&["--demo"], 50);
+        platform
+    }
+
+    /// A `bigmember` command on this platform's data.
+    pub fn command(&self) -> Command {
+        let mut cmd = bigmember(self.dir.path());
+        cmd.envs(self.databases.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// Starts `up` (again), its consumers polling every `poll_ms`.
+    pub fn up(&mut self, args: &[&str], poll_ms: u64) {
+        assert!(self.running.is_none(), "already up");
+        let mut cmd = self.command();
+        on_free_ports(
+            cmd.arg("up")
+                .args(args)
+                .env("BIGMEMBER_EVENTS__POLL_INTERVAL_MS", poll_ms.to_string()),
+        );
+        let running = Running::start(cmd);
+        self.graph = graphql_url(&running.wait_for("graph "));
+        running.wait_for("Press Ctrl-C");
+        self.running = Some(running);
+    }
+
+    /// Stops cleanly (SIGTERM); asserts it did.
+    pub fn stop(&mut self) {
+        let (clean, rest) = self.running.take().expect("up").terminate();
+        assert!(clean, "up did not stop cleanly: {rest:?}");
+    }
+
+    /// Kills the process: a crash.
+    pub fn crash(&mut self) {
+        self.running.take().expect("up").kill();
+    }
+
+    /// Runs a `bigmember` command to completion; its stdout.
+    pub fn run(&self, args: &[&str]) -> String {
+        run_ok(self.command().args(args))
+    }
+
+    pub fn token(&self, args: &[&str]) -> String {
+        let mut all = vec!["token"];
+        all.extend_from_slice(args);
+        self.run(&all).trim().to_owned()
+    }
+
+    /// A GraphQL request to the graph.
+    pub async fn ask(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(&self.graph)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// `data` of a request that must succeed.
+    pub async fn data(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let r = self.ask(token, query, variables).await;
+        assert!(r.get("errors").is_none(), "{query}: {r}");
+        r["data"].clone()
+    }
+
+    /// Asks until `done` holds of the data (consumers run in the
+    /// background); the last data, asserted to satisfy it.
+    pub async fn eventually(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = self.ask(token, query, variables.clone()).await;
+            if done(&last["data"]) {
+                return last["data"].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{query}: still not there after 20 s: {last}");
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.kill();
+        }
+    }
+}
