@@ -465,3 +465,91 @@ async fn journey_cinema_allow_negative() {
     // All of it is taken back; the account owes what was exchanged.
     journey("cinema", "apparel", |_earned, sent| -sent).await;
 }
+
+#[tokio::test]
+async fn a_crash_between_an_order_and_its_consumers_applies_every_effect_once() {
+    let mut p = Platform::start().await;
+    let cast = Cast::new(&p, "coffee");
+    let programme = Cast::programme("coffee");
+    let (member, token) = register(&p, &cast, "crash").await;
+
+    // From here the consumers look at their feeds once at start, then not
+    // for ten minutes: the order below is in the product feed only.
+    p.stop();
+    p.up(&[], 600_000);
+    let per_yuan = 2.0; // the demo coffee programme's
+    let order = order_for_pickup(&p, &cast, &member, &token, (1, per_yuan)).await;
+    let earned = ((order.paid / 100) as f64 * per_yuan).floor() as i64;
+    let points = "query($o: ID!) { order(id: $o) { pointsEarned { points } } }";
+    let seen = p.data(Some(&token), points, json!({ "o": order.id })).await;
+    assert_eq!(
+        seen["order"]["pointsEarned"],
+        json!([]),
+        "not consumed yet: {seen}"
+    );
+    let guide = guide_of("coffee");
+    let day = chrono::Duration::days(1);
+    let window = json!({
+        "from": (chrono::Utc::now() - day).to_rfc3339(),
+        "to": (chrono::Utc::now() + day).to_rfc3339(),
+    });
+    let commission = "query($g: ID!, $w: PeriodInput!) { guide(id: $g) { commissions(period: $w) { pendingFen entries { orderId } } } }";
+    let none = p
+        .data(
+            Some(&cast.operator),
+            commission,
+            json!({ "g": guide, "w": window }),
+        )
+        .await;
+    assert_eq!(none["guide"]["commissions"]["entries"], json!([]));
+
+    p.crash();
+    p.up(&[], 50);
+    p.eventually(Some(&token), points, json!({ "o": order.id }), |d| {
+        d["order"]["pointsEarned"][0]["points"] == earned
+    })
+    .await;
+    p.eventually(
+        Some(&cast.operator),
+        commission,
+        json!({ "g": guide, "w": window }),
+        |d| {
+            d["guide"]["commissions"]["entries"]
+                .as_array()
+                .map(Vec::len)
+                == Some(1)
+        },
+    )
+    .await;
+
+    // Another restart, and time for the consumers to look again: nothing
+    // is applied twice.
+    p.stop();
+    p.up(&[], 50);
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    let account = account(&p, &cast, &member, &programme).await;
+    let earns: Vec<&Value> = account["ledger"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["kind"] == "EARN")
+        .collect();
+    assert_eq!(earns.len(), 1, "{account}");
+    assert_eq!(
+        account["activeBalance"].as_i64().unwrap() + account["pendingBalance"].as_i64().unwrap(),
+        earned
+    );
+    assert_balances(&account);
+    let once = p
+        .data(
+            Some(&cast.operator),
+            commission,
+            json!({ "g": guide, "w": window }),
+        )
+        .await;
+    assert_eq!(
+        once["guide"]["commissions"]["entries"],
+        json!([{ "orderId": order.id }]),
+        "{once}"
+    );
+}
