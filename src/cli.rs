@@ -319,6 +319,20 @@ async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
         ));
         started.push((*spec, ctx, addr));
     }
+    let db_of = |name: &str| {
+        started
+            .iter()
+            .find(|(spec, _, _)| spec.name == name)
+            .map(|(_, ctx, _)| ctx.db.clone())
+            .expect("every service is started")
+    };
+    let demo_member = if demo {
+        let (members, products) = (db_of("member"), db_of("product"));
+        println!("  {}", crate::demo::orders(&members, &products).await?);
+        crate::demo::first_member(&members).await?
+    } else {
+        None
+    };
     // Every service is listening: now each can read the others' feeds, at
     // the addresses they really got.
     let addresses: BTreeMap<String, String> = started
@@ -338,7 +352,7 @@ async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
     servers.push(("gateway", gateway));
     println!("  graph     http://{gateway_addr}/graphql   (one graph over every service)");
     if demo {
-        print_demo_tokens(&keys);
+        print_demo_tokens(&keys, demo_member.as_deref());
     } else {
         println!("Sign a token for your first query: bigmember token --role operator");
     }
@@ -381,11 +395,21 @@ async fn migrate(config: &Config, only: Option<&str>) -> anyhow::Result<()> {
 async fn seed(config: &Config, only: Option<&str>) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init("seed", &config.log)?;
     let keys = JwtKeys::hs256(&config.jwt_secret()?);
+    let mut seeded = BTreeMap::new();
     for spec in selected(only)? {
         let ctx = prepare(config, spec, &keys).await?;
         println!("{}", load_demo(spec, &ctx).await?);
+        seeded.insert(spec.name, ctx.db.clone());
     }
-    print_demo_tokens(&keys);
+    // The orders need both the members and the catalogue.
+    if let (Some(members), Some(products)) = (seeded.get("member"), seeded.get("product")) {
+        println!("{}", crate::demo::orders(members, products).await?);
+    }
+    let member = match seeded.get("member") {
+        Some(members) => crate::demo::first_member(members).await?,
+        None => None,
+    };
+    print_demo_tokens(&keys, member.as_deref());
     Ok(())
 }
 
@@ -395,9 +419,15 @@ async fn load_demo(spec: &ServiceSpec, ctx: &service::ServiceContext) -> anyhow:
         .with_context(|| format!("{}: demo data failed", spec.name))
 }
 
-fn print_demo_tokens(keys: &JwtKeys) {
+fn print_demo_tokens(keys: &JwtKeys, member: Option<&str>) {
     let day = chrono::Duration::hours(24);
     println!("Demo tokens (valid 24 h; more with `bigmember token --help`):");
+    if let Some(member) = member {
+        println!(
+            "  member:         {}   (demo member {member})",
+            keys.issue(TokenRequest::member(member), day)
+        );
+    }
     println!(
         "  operator:       {}",
         keys.issue(TokenRequest::operator("demo-operator"), day)

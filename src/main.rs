@@ -3,6 +3,7 @@
 
 mod cli;
 mod compose;
+mod demo;
 mod gateway;
 
 use std::process::ExitCode;

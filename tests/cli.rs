@@ -8,13 +8,21 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::{Running, bigmember, graphql_url, on_free_ports, run_ok};
 
-#[test]
-fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
+/// `up --demo`: the demo data, and a member token that works at once on
+/// the graph, for a member with an order whose points follow.
+#[tokio::test]
+async fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let mut up = bigmember(dir.path());
     on_free_ports(up.args(["up", "--demo"]));
     let running = Running::start(up);
-    running.wait_for("member: 60 demo members (60 new)");
+    running.wait_for("member: 1000 demo members (1000 new)");
+    running.wait_for("product: 200 demo products");
+    running.wait_for("demo orders: 250 at the till");
+    let graph = graphql_url(&running.wait_for("graph "));
+    let member_line = running.wait_for("member:");
+    let words: Vec<&str> = member_line.split_whitespace().collect();
+    let (token, member) = (words[1], words[4].trim_end_matches(')'));
     let token_line = running.wait_for("operator:");
     assert_eq!(
         token_line
@@ -24,6 +32,42 @@ fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
             .split('.')
             .count(),
         3
+    );
+    let client = reqwest::Client::new();
+    let query = "{ me { id orders(first: 5) { edges { node { id } } } pointsAccounts { pendingBalance activeBalance } } }";
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = client
+            .post(&graph)
+            .bearer_auth(token)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if last["data"]["me"]["pointsAccounts"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["data"]["me"]["id"], member, "{last}");
+    assert_eq!(
+        last["data"]["me"]["orders"]["edges"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{last}"
+    );
+    let account = &last["data"]["me"]["pointsAccounts"][0];
+    assert!(
+        account["pendingBalance"].as_i64().unwrap() + account["activeBalance"].as_i64().unwrap()
+            > 0,
+        "the demo order's points, from the order feed: {last}"
     );
     let (clean, _) = running.terminate();
     assert!(clean);
@@ -158,7 +202,7 @@ async fn seed_then_up_serves_the_demo_data_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let seeded = run_ok(bigmember(dir.path()).args(["seed", "--demo"]));
     assert!(
-        seeded.contains("member: 60 demo members (60 new)"),
+        seeded.contains("member: 1000 demo members (1000 new)"),
         "{seeded}"
     );
     assert!(

@@ -125,40 +125,49 @@ async fn order_for_pickup(
     let catalogue = p
         .data(
             None,
-            "query($b: ID!) { products(brandId: $b, first: 50) { edges { node { skus { id listPriceFen } } } } }",
+            "query($b: ID!) { products(brandId: $b, first: 100) { edges { node { skus { id listPriceFen } } } } }",
             json!({ "b": cast.x }),
         )
         .await;
-    let sku = catalogue["products"]["edges"]
+    let mut skus: Vec<Value> = catalogue["products"]["edges"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|e| e["node"]["skus"].as_array().unwrap().clone())
-        .max_by_key(|s| s["listPriceFen"].as_i64())
-        .unwrap();
-    let sku_id = sku["id"].as_str().unwrap().to_owned();
-    let price = sku["listPriceFen"].as_i64().unwrap();
-    let per_unit = (price / 100) as f64 * per_yuan;
-    let quantity = (points as f64 / per_unit).ceil() as i64;
-    let near = p
-        .data(
-            None,
-            "query($lat: Float!, $lng: Float!, $b: ID!, $sku: ID!) { storesNear(lat: $lat, lng: $lng, radiusKm: 30, brandId: $b, first: 20) { edges { distanceMeters node { id name inventory(skuIds: [$sku]) { available } } } } }",
-            json!({ "lat": HERE.0, "lng": HERE.1, "b": cast.x, "sku": sku_id }),
-        )
-        .await;
-    let edges = near["storesNear"]["edges"].as_array().unwrap();
-    assert!(!edges.is_empty(), "stores of {} near: {near}", cast.x);
-    let distances: Vec<f64> = edges
-        .iter()
-        .map(|e| e["distanceMeters"].as_f64().unwrap())
         .collect();
-    assert!(distances.windows(2).all(|w| w[0] <= w[1]), "nearest first");
-    let store = edges
-        .iter()
-        .find(|e| e["node"]["inventory"][0]["available"].as_i64() >= Some(quantity))
-        .unwrap_or_else(|| panic!("no store near with {sku_id} in stock: {near}"));
-    let store_id = store["node"]["id"].as_str().unwrap().to_owned();
+    skus.sort_by_key(|s| -s["listPriceFen"].as_i64().unwrap());
+    // The dearest SKU that a store near holds enough of.
+    let mut chosen = None;
+    for sku in &skus {
+        let sku_id = sku["id"].as_str().unwrap();
+        let price = sku["listPriceFen"].as_i64().unwrap();
+        let per_unit = (price / 100) as f64 * per_yuan;
+        let quantity = (points as f64 / per_unit).ceil() as i64;
+        let near = p
+            .data(
+                None,
+                "query($lat: Float!, $lng: Float!, $b: ID!, $sku: ID!) { storesNear(lat: $lat, lng: $lng, radiusKm: 30, brandId: $b, first: 20) { edges { distanceMeters node { id name inventory(skuIds: [$sku]) { available } } } } }",
+                json!({ "lat": HERE.0, "lng": HERE.1, "b": cast.x, "sku": sku_id }),
+            )
+            .await;
+        let edges = near["storesNear"]["edges"].as_array().unwrap();
+        assert!(!edges.is_empty(), "stores of {} near: {near}", cast.x);
+        let distances: Vec<f64> = edges
+            .iter()
+            .map(|e| e["distanceMeters"].as_f64().unwrap())
+            .collect();
+        assert!(distances.windows(2).all(|w| w[0] <= w[1]), "nearest first");
+        if let Some(store) = edges
+            .iter()
+            .find(|e| e["node"]["inventory"][0]["available"].as_i64() >= Some(quantity))
+        {
+            let store = store["node"]["id"].as_str().unwrap().to_owned();
+            chosen = Some((sku_id.to_owned(), price, quantity, store));
+            break;
+        }
+    }
+    let (sku_id, price, quantity, store_id) =
+        chosen.unwrap_or_else(|| panic!("no store of {} near holds enough", cast.x));
 
     let placed = p
         .data(

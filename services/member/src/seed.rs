@@ -14,7 +14,7 @@ use crate::domain::tag::Tag;
 use crate::domain::touchpoint::TouchpointKind;
 use crate::store::{self, Actor, NewTouchpoint, Registration};
 
-const DEMO_MEMBERS: usize = 60;
+pub const DEMO_MEMBERS: usize = 1_000;
 const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
 const GIVEN: [&str; 10] = ["芳", "伟", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军"];
 const TAGS: [&str; 6] = [
@@ -68,6 +68,15 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
         let (member, outcome) = store::register(db, &registration, &actor).await?;
         if outcome == store::RegistrationOutcome::Created {
             created += 1;
+        }
+        // Half of them also use the brand's mini program.
+        if i % 2 == 0 && channel != Channel::WechatMiniProgram {
+            let mini_program = NewIdentity {
+                channel: Channel::WechatMiniProgram,
+                external_id: ExternalId::parse("externalId", &format!("demo-mp-{i:04}"))?,
+                brand_id: Some(foreign_id("brandId", brand)?),
+            };
+            store::link_identity(db, &member.id, &mini_program).await?;
         }
         if i % 5 == 0 {
             let wechat = NewIdentity {

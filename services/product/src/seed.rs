@@ -17,6 +17,8 @@ struct DemoProduct {
     variants: &'static [(&'static str, i64)],
 }
 
+pub const DEMO_PRODUCTS: usize = 200;
+
 const CATALOGUE: [DemoProduct; 9] = [
     DemoProduct {
         brand: "apparel",
@@ -97,27 +99,30 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
     )
     .await?;
     let mut created = 0;
-    for (
-        p,
-        DemoProduct {
+    for p in 0..DEMO_PRODUCTS {
+        // The catalogue's nine lines, each in editions: 200 products.
+        let DemoProduct {
             brand,
             name,
             category,
             variants,
-        },
-    ) in CATALOGUE.iter().enumerate()
-    {
+        } = &CATALOGUE[p % CATALOGUE.len()];
+        let edition = p / CATALOGUE.len();
         let product_id = format!("demo-product-{p:02}");
         if catalogue::product_by_id(db, &product_id).await?.is_some() {
             continue;
         }
         let new = NewProduct {
             brand_id: (*brand).into(),
-            name: (*name).into(),
+            name: match edition {
+                0 => (*name).into(),
+                n => format!("{name} No. {}", n + 1),
+            },
             description: String::new(),
             category: (*category).into(),
         };
         catalogue::create_product_with_id(db, &product_id, &new).await?;
+        let brand_index = demo::BRANDS.iter().position(|b| b == brand).unwrap_or(0);
         for (v, (variant, price)) in variants.iter().enumerate() {
             let sku_id = format!("demo-sku-{p:02}-{v}");
             let attributes = [("variant".to_owned(), (*variant).to_owned())]
@@ -130,7 +135,8 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
                 &NewSku {
                     attributes,
                     barcode: None,
-                    list_price_fen: *price,
+                    // Later editions cost a little more.
+                    list_price_fen: *price + (edition as i64) * 100,
                 },
             )
             .await?;
@@ -144,8 +150,12 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
                 &actor,
             )
             .await?;
-            // Each brand's stores hold a few of their brand's SKUs.
-            for s in (0..demo::STORES.len()).filter(|s| s % 3 == p / 3) {
+            // The brand's stores hold the first editions, a few each; the
+            // long tail ships from the warehouse.
+            if edition > 2 {
+                continue;
+            }
+            for s in (0..demo::STORES.len()).filter(|s| s % 3 == brand_index) {
                 let qty = ((s + v) % 4) as i64 * 3;
                 if qty > 0 {
                     inventory::change_stock(
@@ -164,7 +174,6 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
         created += 1;
     }
     Ok(format!(
-        "product: {} demo products with stock in 30 stores and a warehouse ({created} new)",
-        CATALOGUE.len()
+        "product: {DEMO_PRODUCTS} demo products with stock in 30 stores and a warehouse ({created} new)"
     ))
 }
