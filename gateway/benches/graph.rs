@@ -2,6 +2,9 @@
 //! demo data) in the same process: a query that needs no subgraph (the
 //! gateway's own cost: parse, cache, project), one entity hop, and one that
 //! crosses alliance, store and product. 1 and 8 clients. Prints figures.
+//! The reference rows send the very subgraph requests the gateway made for
+//! one such query (recorded on the way) straight to the subgraphs, one
+//! after another, without a gateway.
 //!
 //! cargo bench -p gateway --bench graph
 
@@ -40,20 +43,21 @@ async fn main() {
             .insert(spec.name.to_owned(), format!("{}/graphql", app.address));
         apps.push(app);
     }
+    let recorded = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let mut recording = config.clone();
+    for (name, target) in config.url_overrides.iter() {
+        recording.url_overrides.insert(
+            name.clone(),
+            recorder(target.clone(), recorded.clone()).await,
+        );
+    }
+    let recording_url = serve(recording).await;
     let mut urls = Vec::new();
     for coalesce in [true, false] {
         let mut config = config.clone();
         config.coalesce_subgraph_fetches = coalesce;
-        let gateway = Arc::new(
-            Gateway::new(include_str!("../../schema/supergraph.graphql"), config)
-                .expect("supergraph"),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        urls.push((
-            if coalesce { "coalesced" } else { "separate" },
-            format!("http://{}/graphql", listener.local_addr().unwrap()),
-        ));
-        tokio::spawn(async move { axum::serve(listener, gateway::router(gateway)).await });
+        let mode = if coalesce { "coalesced" } else { "separate" };
+        urls.push((mode, serve(config).await));
     }
     println!(
         "gateway over HTTP, {REQUESTS} requests per row, subgraphs on SQLite in the same process;"
@@ -63,26 +67,37 @@ async fn main() {
     );
     let client = reqwest::Client::new();
     for (name, query) in QUERIES {
-        for (clients, (mode, url)) in [(1usize, &urls[0]), (8, &urls[0]), (8, &urls[1])] {
+        recorded.lock().unwrap().clear();
+        let body = json!({ "query": query }).to_string();
+        ask(&client, &recording_url, &body).await;
+        let fetches = recorded.lock().unwrap().clone();
+        let rows = [
+            (1usize, "coalesced", Target::Gateway(&urls[0].1)),
+            (8, "coalesced", Target::Gateway(&urls[0].1)),
+            (8, "separate", Target::Gateway(&urls[1].1)),
+            (1, "reference", Target::Direct(&fetches)),
+            (8, "reference", Target::Direct(&fetches)),
+        ];
+        for (clients, mode, target) in rows {
+            if matches!(target, Target::Direct(f) if f.is_empty()) {
+                continue; // the gateway answered alone: nothing to compare
+            }
             let per_client = REQUESTS / clients;
             let started = Instant::now();
             let tasks = (0..clients).map(|_| {
-                let (client, url) = (client.clone(), url.clone());
+                let client = client.clone();
+                let requests: Vec<(String, String)> = match target {
+                    Target::Gateway(url) => vec![(url.clone(), body.clone())],
+                    Target::Direct(fetches) => fetches.clone(),
+                };
                 tokio::spawn(async move {
                     let mut latencies = Vec::with_capacity(per_client);
                     for _ in 0..per_client {
                         let t = Instant::now();
-                        let r: Value = client
-                            .post(&url)
-                            .json(&json!({ "query": query }))
-                            .send()
-                            .await
-                            .unwrap()
-                            .json()
-                            .await
-                            .unwrap();
+                        for (url, body) in &requests {
+                            ask(&client, url, body).await;
+                        }
                         latencies.push(t.elapsed());
-                        assert!(r.get("errors").is_none(), "{r}");
                     }
                     latencies
                 })
@@ -109,4 +124,69 @@ async fn main() {
         }
     }
     drop(apps);
+}
+
+enum Target<'a> {
+    Gateway(&'a String),
+    /// The subgraph requests (URL, body) a gateway made for the query.
+    Direct(&'a Vec<(String, String)>),
+}
+
+async fn ask(client: &reqwest::Client, url: &str, body: &str) {
+    let r: Value = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(r.get("errors").is_none(), "{r}");
+}
+
+async fn serve(config: GatewayConfig) -> String {
+    let gateway = Arc::new(
+        Gateway::new(include_str!("../../schema/supergraph.graphql"), config).expect("supergraph"),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/graphql", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, gateway::router(gateway)).await });
+    url
+}
+
+/// A pass-through to `target` that records each request body it forwards.
+async fn recorder(
+    target: String,
+    recorded: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+) -> String {
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().route(
+        "/graphql",
+        axum::routing::post(move |body: String| {
+            recorded
+                .lock()
+                .unwrap()
+                .push((target.clone(), body.clone()));
+            let (client, target) = (client.clone(), target.clone());
+            async move {
+                let answer: Value = client
+                    .post(&target)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                axum::Json(answer)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/graphql", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
 }
