@@ -304,21 +304,23 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
         "to": (chrono::Utc::now() + day).to_rfc3339(),
     });
     let commission = "query($g: ID!, $w: PeriodInput!) { guide(id: $g) { commissions(period: $w) { pendingFen entries { orderId amountFen refundedFen } } } }";
+    // The guide has other members' commissions too (the demo orders).
+    let entry_of = |d: &Value| -> Option<Value> {
+        d["guide"]["commissions"]["entries"]
+            .as_array()?
+            .iter()
+            .find(|e| e["orderId"] == order.as_str())
+            .cloned()
+    };
     let credited = p
         .eventually(
             Some(&cast.operator),
             commission,
             json!({ "g": guide, "w": window }),
-            |d| d["guide"]["commissions"]["pendingFen"].as_i64() > Some(0),
+            |d| entry_of(d).is_some(),
         )
         .await;
-    assert_eq!(
-        credited["guide"]["commissions"]["entries"][0]["orderId"],
-        order.as_str()
-    );
-    let commission_fen = credited["guide"]["commissions"]["pendingFen"]
-        .as_i64()
-        .unwrap();
+    assert!(entry_of(&credited).unwrap()["amountFen"].as_i64() > Some(0));
 
     p.run(&["job", "activate-points"]);
     let active = account(&p, &cast, &member, &px).await;
@@ -393,18 +395,14 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
         Some(received),
         "Y's points are Y's"
     );
-    let reversed = p
-        .eventually(
-            Some(&cast.operator),
-            commission,
-            json!({ "g": guide, "w": window }),
-            |d| d["guide"]["commissions"]["pendingFen"] == 0,
-        )
-        .await;
-    assert_eq!(
-        reversed["guide"]["commissions"]["entries"][0]["refundedFen"], paid,
-        "the commission of {commission_fen} fen is gone with the refund"
-    );
+    // The commission is reversed with the refund.
+    p.eventually(
+        Some(&cast.operator),
+        commission,
+        json!({ "g": guide, "w": window }),
+        |d| entry_of(d).is_some_and(|e| e["refundedFen"] == paid),
+    )
+    .await;
 
     // Step 8: brand Y's clearing statement shows the exchange.
     let partner = p.token(&["--role", "partner", "--brand", y]);
@@ -510,7 +508,16 @@ async fn a_crash_between_an_order_and_its_consumers_applies_every_effect_once() 
             json!({ "g": guide, "w": window }),
         )
         .await;
-    assert_eq!(none["guide"]["commissions"]["entries"], json!([]));
+    let of_order = |d: &Value| -> usize {
+        d["guide"]["commissions"]["entries"]
+            .as_array()
+            .map_or(0, |e| {
+                e.iter()
+                    .filter(|e| e["orderId"] == order.id.as_str())
+                    .count()
+            })
+    };
+    assert_eq!(of_order(&none), 0, "not consumed yet: {none}");
 
     p.crash();
     p.up(&[], 50);
@@ -522,12 +529,7 @@ async fn a_crash_between_an_order_and_its_consumers_applies_every_effect_once() 
         Some(&cast.operator),
         commission,
         json!({ "g": guide, "w": window }),
-        |d| {
-            d["guide"]["commissions"]["entries"]
-                .as_array()
-                .map(Vec::len)
-                == Some(1)
-        },
+        |d| of_order(d) == 1,
     )
     .await;
 
@@ -556,9 +558,5 @@ async fn a_crash_between_an_order_and_its_consumers_applies_every_effect_once() 
             json!({ "g": guide, "w": window }),
         )
         .await;
-    assert_eq!(
-        once["guide"]["commissions"]["entries"],
-        json!([{ "orderId": order.id }]),
-        "{once}"
-    );
+    assert_eq!(of_order(&once), 1, "{once}");
 }
