@@ -319,17 +319,12 @@ async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
         ));
         started.push((*spec, ctx, addr));
     }
-    let db_of = |name: &str| {
-        started
-            .iter()
-            .find(|(spec, _, _)| spec.name == name)
-            .map(|(_, ctx, _)| ctx.db.clone())
-            .expect("every service is started")
-    };
     let demo_member = if demo {
-        let (members, products) = (db_of("member"), db_of("product"));
-        println!("  {}", crate::demo::orders(&members, &products).await?);
-        crate::demo::first_member(&members).await?
+        let databases = started
+            .iter()
+            .map(|(spec, ctx, _)| (spec.name, ctx.db.clone()))
+            .collect();
+        crate::demo::load(&databases).await?
     } else {
         None
     };
@@ -401,14 +396,7 @@ async fn seed(config: &Config, only: Option<&str>) -> anyhow::Result<()> {
         println!("{}", load_demo(spec, &ctx).await?);
         seeded.insert(spec.name, ctx.db.clone());
     }
-    // The orders need both the members and the catalogue.
-    if let (Some(members), Some(products)) = (seeded.get("member"), seeded.get("product")) {
-        println!("{}", crate::demo::orders(members, products).await?);
-    }
-    let member = match seeded.get("member") {
-        Some(members) => crate::demo::first_member(members).await?,
-        None => None,
-    };
+    let member = crate::demo::load(&seeded).await?;
     print_demo_tokens(&keys, member.as_deref());
     Ok(())
 }

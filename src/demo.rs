@@ -3,6 +3,8 @@
 //! guides' commissions follow from the order feed once the platform runs),
 //! and the demo member whose token `seed` and `up --demo` print.
 
+use std::collections::BTreeMap;
+
 use kit::auth::Actor;
 use kit::channel::Channel;
 use kit::demo;
@@ -16,21 +18,28 @@ const ONE_IN: usize = 4;
 
 /// The id of demo member `i`, by the identity the member seed gave them.
 async fn member_id(db: &DatabaseConnection, i: usize) -> anyhow::Result<Option<String>> {
-    let channel = [Channel::App, Channel::WechatMiniProgram, Channel::StorePos][i % 3];
-    let external = ExternalId::parse(
-        "externalId",
-        &format!("demo-{}-{i:04}", channel.as_str().to_lowercase()),
-    )?;
+    let (channel, external_id) = member::seed::first_identity(i);
+    let external = ExternalId::parse("externalId", &external_id)?;
     Ok(member::store::member_id_by_identity(db, channel, &external).await?)
 }
 
-/// The member a demo member token is for.
-pub async fn first_member(member_db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
-    member_id(member_db, 0).await
+/// Loads the demo data that spans the services whose databases are given
+/// (by service name): the orders when both member and product are there.
+/// Prints what it did; returns the demo member a token is for, if known.
+pub async fn load(
+    databases: &BTreeMap<&str, DatabaseConnection>,
+) -> anyhow::Result<Option<String>> {
+    let Some(members) = databases.get("member") else {
+        return Ok(None);
+    };
+    if let Some(products) = databases.get("product") {
+        println!("  {}", orders(members, products).await?);
+    }
+    member_id(members, 0).await
 }
 
 /// Places the demo orders (idempotent: each has its own key).
-pub async fn orders(
+async fn orders(
     member_db: &DatabaseConnection,
     product_db: &DatabaseConnection,
 ) -> anyhow::Result<String> {
@@ -40,17 +49,21 @@ pub async fn orders(
         let Some(member_id) = member_id(member_db, i).await? else {
             continue;
         };
-        // Demo store s is of brand s mod 3, and catalogue lines 3b..3b+2
-        // are brand b's.
+        // Demo store s is of brand s mod 3; each order takes one of that
+        // brand's lines in turn.
         let store = i % demo::STORES.len();
-        let product = 3 * (store % 3) + (i / ONE_IN) % 3;
+        let brand = demo::BRANDS[store % demo::BRANDS.len()];
+        let line = (i / ONE_IN) % product::seed::brand_lines(brand).max(1);
+        let Some(sku) = product::seed::brand_sku(brand, line) else {
+            continue;
+        };
         let order = NewOrder {
             member_id: Some(member_id),
             channel: Channel::StorePos,
             store_id: Some(demo::store_id(store)),
             fulfilment: Fulfilment::InStore,
             ship_to: None,
-            lines: vec![(format!("demo-sku-{product:02}-0"), 1)],
+            lines: vec![(sku, 1)],
             idempotency_key: format!("demo-order-{i:04}"),
         };
         match place_order(product_db, &order, &actor).await {

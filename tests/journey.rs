@@ -227,6 +227,46 @@ fn assert_balances(account: &Value) {
     assert_eq!((balance, lots), (entries, entries), "{account}");
 }
 
+/// A guide's commission entries in a period around today.
+const COMMISSIONS: &str = "query($g: ID!, $w: PeriodInput!) { guide(id: $g) { commissions(period: $w) { entries { orderId amountFen refundedFen } } } }";
+
+fn commissions_of(guide: &str) -> Value {
+    let day = chrono::Duration::days(1);
+    json!({ "g": guide, "w": {
+        "from": (chrono::Utc::now() - day).to_rfc3339(),
+        "to": (chrono::Utc::now() + day).to_rfc3339(),
+    } })
+}
+
+/// The entries of `COMMISSIONS` data for one order (a guide also has other
+/// members' commissions: the demo orders').
+fn entries_for(data: &Value, order: &str) -> Vec<Value> {
+    data["guide"]["commissions"]["entries"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter(|e| e["orderId"] == order)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A programme's settings, as `updateProgramme` takes them.
+async fn programme_settings(p: &Platform, programme: &str) -> Value {
+    p.data(
+        None,
+        "query($id: ID!) { programme(id: $id) { pointsName timeZone cashValueFen pointsPerYuan pendingDays expiryMonths returnPolicy canSend canReceive } }",
+        json!({ "id": programme }),
+    )
+    .await["programme"]
+        .clone()
+}
+
+fn points_per_yuan(settings: &Value) -> f64 {
+    settings["pointsPerYuan"].as_str().unwrap().parse().unwrap()
+}
+
 fn this_month() -> String {
     chrono::Utc::now().format("%Y-%m").to_string()
 }
@@ -240,15 +280,8 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
 
     // X's points become active on the day they are earned (the window is
     // each programme's own setting; the demo's are days long).
-    let programme = p
-        .data(
-            None,
-            "query($id: ID!) { programme(id: $id) { pointsName timeZone cashValueFen pointsPerYuan expiryMonths returnPolicy canSend canReceive } }",
-            json!({ "id": px }),
-        )
-        .await["programme"]
-        .clone();
-    let mut settings = programme.clone();
+    let mut settings = programme_settings(&p, &px).await;
+    let per_yuan = points_per_yuan(&settings);
     settings["pendingDays"] = json!(0);
     p.data(
         Some(&cast.operator),
@@ -257,11 +290,6 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
     )
     .await;
 
-    let per_yuan: f64 = programme["pointsPerYuan"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
     let (member, token) = register(&p, &cast, x).await;
     // Enough to exchange 100 (terms take multiples of 100) and keep some.
     let Order {
@@ -298,29 +326,15 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
     );
     assert_eq!(points["order"]["pointsEarned"][0]["points"], earned);
     let guide = guide_of(x);
-    let day = chrono::Duration::days(1);
-    let window = json!({
-        "from": (chrono::Utc::now() - day).to_rfc3339(),
-        "to": (chrono::Utc::now() + day).to_rfc3339(),
-    });
-    let commission = "query($g: ID!, $w: PeriodInput!) { guide(id: $g) { commissions(period: $w) { pendingFen entries { orderId amountFen refundedFen } } } }";
-    // The guide has other members' commissions too (the demo orders).
-    let entry_of = |d: &Value| -> Option<Value> {
-        d["guide"]["commissions"]["entries"]
-            .as_array()?
-            .iter()
-            .find(|e| e["orderId"] == order.as_str())
-            .cloned()
-    };
     let credited = p
         .eventually(
             Some(&cast.operator),
-            commission,
-            json!({ "g": guide, "w": window }),
-            |d| entry_of(d).is_some(),
+            COMMISSIONS,
+            commissions_of(&guide),
+            |d| entries_for(d, &order).len() == 1,
         )
         .await;
-    assert!(entry_of(&credited).unwrap()["amountFen"].as_i64() > Some(0));
+    assert!(entries_for(&credited, &order)[0]["amountFen"].as_i64() > Some(0));
 
     p.run(&["job", "activate-points"]);
     let active = account(&p, &cast, &member, &px).await;
@@ -398,9 +412,13 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
     // The commission is reversed with the refund.
     p.eventually(
         Some(&cast.operator),
-        commission,
-        json!({ "g": guide, "w": window }),
-        |d| entry_of(d).is_some_and(|e| e["refundedFen"] == paid),
+        COMMISSIONS,
+        commissions_of(&guide),
+        |d| {
+            entries_for(d, &order)
+                .first()
+                .is_some_and(|e| e["refundedFen"] == paid)
+        },
     )
     .await;
 
@@ -484,7 +502,7 @@ async fn a_crash_between_an_order_and_its_consumers_applies_every_effect_once() 
     // for ten minutes: the order below is in the product feed only.
     p.stop();
     p.up(&[], 600_000);
-    let per_yuan = 2.0; // the demo coffee programme's
+    let per_yuan = points_per_yuan(&programme_settings(&p, &programme).await);
     let order = order_for_pickup(&p, &cast, &member, &token, (1, per_yuan)).await;
     let earned = ((order.paid / 100) as f64 * per_yuan).floor() as i64;
     let points = "query($o: ID!) { order(id: $o) { pointsEarned { points } } }";
@@ -495,29 +513,14 @@ async fn a_crash_between_an_order_and_its_consumers_applies_every_effect_once() 
         "not consumed yet: {seen}"
     );
     let guide = guide_of("coffee");
-    let day = chrono::Duration::days(1);
-    let window = json!({
-        "from": (chrono::Utc::now() - day).to_rfc3339(),
-        "to": (chrono::Utc::now() + day).to_rfc3339(),
-    });
-    let commission = "query($g: ID!, $w: PeriodInput!) { guide(id: $g) { commissions(period: $w) { pendingFen entries { orderId } } } }";
     let none = p
-        .data(
-            Some(&cast.operator),
-            commission,
-            json!({ "g": guide, "w": window }),
-        )
+        .data(Some(&cast.operator), COMMISSIONS, commissions_of(&guide))
         .await;
-    let of_order = |d: &Value| -> usize {
-        d["guide"]["commissions"]["entries"]
-            .as_array()
-            .map_or(0, |e| {
-                e.iter()
-                    .filter(|e| e["orderId"] == order.id.as_str())
-                    .count()
-            })
-    };
-    assert_eq!(of_order(&none), 0, "not consumed yet: {none}");
+    assert_eq!(
+        entries_for(&none, &order.id),
+        [] as [Value; 0],
+        "not consumed yet: {none}"
+    );
 
     p.crash();
     p.up(&[], 50);
@@ -527,9 +530,9 @@ async fn a_crash_between_an_order_and_its_consumers_applies_every_effect_once() 
     .await;
     p.eventually(
         Some(&cast.operator),
-        commission,
-        json!({ "g": guide, "w": window }),
-        |d| of_order(d) == 1,
+        COMMISSIONS,
+        commissions_of(&guide),
+        |d| entries_for(d, &order.id).len() == 1,
     )
     .await;
 
@@ -552,11 +555,7 @@ async fn a_crash_between_an_order_and_its_consumers_applies_every_effect_once() 
     );
     assert_balances(&account);
     let once = p
-        .data(
-            Some(&cast.operator),
-            commission,
-            json!({ "g": guide, "w": window }),
-        )
+        .data(Some(&cast.operator), COMMISSIONS, commissions_of(&guide))
         .await;
-    assert_eq!(of_order(&once), 1, "{once}");
+    assert_eq!(entries_for(&once, &order.id).len(), 1, "{once}");
 }

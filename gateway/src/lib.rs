@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures::future::{FutureExt as _, Shared};
+use hive_router_query_planner::state::supergraph_state::OperationKind;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
@@ -83,6 +84,43 @@ pub struct Gateway {
     /// Client queries being executed, when coalescing them: followers wait
     /// for the leader's answer.
     in_flight: Mutex<HashMap<ClientKey, Shared<oneshot::Receiver<Arc<Value>>>>>,
+}
+
+/// The request that executes a coalesced query. Its entry leaves the
+/// in-flight map when it answers or, if its client hung up, when it is
+/// dropped (its followers then run on their own).
+struct Leader<'g> {
+    in_flight: &'g Mutex<HashMap<ClientKey, Shared<oneshot::Receiver<Arc<Value>>>>>,
+    key: ClientKey,
+    answer: Option<oneshot::Sender<Arc<Value>>>,
+}
+
+impl Leader<'_> {
+    fn answer(&mut self, body: &Value) {
+        let waiting = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+        // Copied only when someone waits for it.
+        let followed = waiting.is_some_and(|w| w.strong_count().is_some_and(|n| n > 1));
+        if let Some(tx) = self.answer.take()
+            && followed
+        {
+            let _ = tx.send(Arc::new(body.clone()));
+        }
+    }
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        if self.answer.is_some() {
+            self.in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&self.key);
+        }
+    }
 }
 
 /// What makes two client queries identical.
@@ -160,53 +198,47 @@ impl Gateway {
             Ok(p) => p,
             Err(refusal) => return json!({ "errors": refusal.errors }),
         };
-        if !allow_mutation
-            && prepared.kind
-                == hive_router_query_planner::state::supergraph_state::OperationKind::Mutation
-        {
+        if !allow_mutation && prepared.kind == OperationKind::Mutation {
             return json!({ "errors": [{ "message": "mutations are not allowed over GET; use POST", "extensions": { "code": "METHOD_NOT_ALLOWED" } }] });
         }
         let variables = request.variables.unwrap_or_default();
-        if !self.config.coalesce_client_requests
-            || prepared.kind
-                != hive_router_query_planner::state::supergraph_state::OperationKind::Query
-        {
+        if !self.config.coalesce_client_requests || prepared.kind != OperationKind::Query {
             return self.run(&loaded, &prepared, variables, headers).await;
         }
         let key = ClientKey {
             query: request.query,
             operation_name: request.operation_name,
-            variables: Value::Object(variables.clone()).to_string(),
+            variables: serde_json::to_string(&variables).unwrap_or_default(),
             credentials: headers.get(axum::http::header::AUTHORIZATION).cloned(),
         };
-        let (leader, follow) = {
+        let follow = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
             match in_flight.get(&key) {
-                Some(answer) => (None, Some(answer.clone())),
+                Some(answer) => Err(answer.clone()),
                 None => {
                     let (tx, rx) = oneshot::channel();
                     in_flight.insert(key.clone(), rx.shared());
-                    (Some(tx), None)
+                    Ok(Leader {
+                        in_flight: &self.in_flight,
+                        key,
+                        answer: Some(tx),
+                    })
                 }
             }
         };
-        if let Some(answer) = follow {
+        match follow {
+            Ok(mut leader) => {
+                let body = self.run(&loaded, &prepared, variables, headers).await;
+                leader.answer(&body);
+                body
+            }
             // A leader that went away (its client hung up) answers nothing:
             // then this request runs on its own.
-            return match answer.await {
+            Err(answer) => match answer.await {
                 Ok(body) => Value::clone(&body),
                 Err(_) => self.run(&loaded, &prepared, variables, headers).await,
-            };
+            },
         }
-        let body = self.run(&loaded, &prepared, variables, headers).await;
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
-        if let Some(tx) = leader {
-            let _ = tx.send(Arc::new(body.clone()));
-        }
-        body
     }
 
     /// Runs a prepared operation's plan and shapes the answer.

@@ -2,7 +2,7 @@
 //! client's selection (aliases, fragments, @skip/@include, field order),
 //! with nulls propagated as the GraphQL spec requires. A non-null field
 //! found null raises a field error at its path, unless an error already
-//! accounts for it (a subgraph's, at or above that path).
+//! accounts for it (one without a path, or at, above or below that path).
 
 use hive_router_query_planner::ast::operation::OperationDefinition;
 use hive_router_query_planner::ast::selection_item::SelectionItem;
@@ -14,13 +14,13 @@ use crate::supergraph::{ApiSchema, FieldType};
 
 /// `data` for the client (an object, or null if a non-null root field is
 /// null), and the errors the projection adds to `errors`.
-pub fn project(
-    api: &ApiSchema,
-    operation: &OperationDefinition,
+pub fn project<'a>(
+    api: &'a ApiSchema,
+    operation: &'a OperationDefinition,
     kind: &OperationKind,
     merged: &Value,
-    variables: &Map<String, Value>,
-    errors: &mut Vec<Value>,
+    variables: &'a Map<String, Value>,
+    errors: &'a mut Vec<Value>,
 ) -> Value {
     let root = match kind {
         OperationKind::Mutation => api.mutation_type.as_str(),
@@ -47,26 +47,49 @@ struct Projector<'a> {
     /// Errors before projection: subgraphs' and the gateway's.
     known_errors: usize,
     errors: &'a mut Vec<Value>,
-    /// The response path of the value being projected.
-    path: Vec<Value>,
+    /// The response path of the value being projected: borrowed from the
+    /// operation, so a field costs no allocation unless an error needs it.
+    path: Vec<Step<'a>>,
 }
 
-impl Projector<'_> {
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl Step<'_> {
+    fn same_as(self, json: &Value) -> bool {
+        match self {
+            Step::Key(k) => json.as_str() == Some(k),
+            Step::Index(i) => json.as_u64() == Some(i as u64),
+        }
+    }
+
+    fn to_json(self) -> Value {
+        match self {
+            Step::Key(k) => Value::from(k),
+            Step::Index(i) => Value::from(i),
+        }
+    }
+}
+
+impl<'a> Projector<'a> {
     /// A non-null position is null here: an error says so, unless a known
     /// error already explains it: one without a path, one at or above this
     /// path, or one below it (a subgraph nulled this for it).
     fn null_where_forbidden(&mut self, ty: &FieldType) {
         let here = &self.path;
         let explained = self.errors[..self.known_errors].iter().any(|e| {
-            e["path"].as_array().is_none_or(|p| {
-                let shared = p.len().min(here.len());
-                p[..shared] == here[..shared]
-            })
+            e["path"]
+                .as_array()
+                .is_none_or(|p| p.iter().zip(here).all(|(json, step)| step.same_as(json)))
         });
         if !explained {
+            let path: Vec<Value> = self.path.iter().map(|s| s.to_json()).collect();
             self.errors.push(serde_json::json!({
                 "message": format!("Cannot return null for non-nullable type {}", ty.display()),
-                "path": self.path,
+                "path": path,
             }));
         }
     }
@@ -79,7 +102,7 @@ impl Projector<'_> {
     /// None: a non-null field below is null, so this object is null too.
     fn object(
         &mut self,
-        selection: &SelectionSet,
+        selection: &'a SelectionSet,
         obj: &Map<String, Value>,
         type_name: &str,
     ) -> Option<Map<String, Value>> {
@@ -90,7 +113,7 @@ impl Projector<'_> {
 
     fn fill(
         &mut self,
-        selection: &SelectionSet,
+        selection: &'a SelectionSet,
         obj: &Map<String, Value>,
         type_name: &str,
         out: &mut Map<String, Value>,
@@ -106,9 +129,9 @@ impl Projector<'_> {
                     {
                         continue;
                     }
-                    let key = field.alias.clone().unwrap_or_else(|| field.name.clone());
+                    let key: &'a str = field.alias.as_deref().unwrap_or(&field.name);
                     if field.name == "__typename" {
-                        out.insert(key, Value::String(actual.to_owned()));
+                        out.insert(key.to_owned(), Value::String(actual.to_owned()));
                         continue;
                     }
                     let ty = self
@@ -117,24 +140,24 @@ impl Projector<'_> {
                         .or_else(|| self.api.field(type_name, &field.name));
                     // Subgraph data is keyed by response key; introspection
                     // trees by field name.
-                    let raw = obj.get(&key).or_else(|| obj.get(&field.name));
+                    let raw = obj.get(key).or_else(|| obj.get(&field.name));
                     match ty {
                         Some(ty) => {
-                            self.path.push(Value::String(key.clone()));
+                            self.path.push(Step::Key(key));
                             let v = self.value(&field.selections, raw, ty);
                             self.path.pop();
                             match v {
                                 Some(v) => {
-                                    out.insert(key, v);
+                                    out.insert(key.to_owned(), v);
                                 }
                                 None if ty.non_null() => return None,
                                 None => {
-                                    out.insert(key, Value::Null);
+                                    out.insert(key.to_owned(), Value::Null);
                                 }
                             }
                         }
                         None => {
-                            out.insert(key, raw.cloned().unwrap_or(Value::Null));
+                            out.insert(key.to_owned(), raw.cloned().unwrap_or(Value::Null));
                         }
                     }
                 }
@@ -154,7 +177,7 @@ impl Projector<'_> {
     /// None when the value is null (or unknown) where the type forbids it.
     fn value(
         &mut self,
-        selection: &SelectionSet,
+        selection: &'a SelectionSet,
         raw: Option<&Value>,
         ty: &FieldType,
     ) -> Option<Value> {
@@ -180,7 +203,7 @@ impl Projector<'_> {
             (FieldType::List { item, .. }, Value::Array(items)) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, v) in items.iter().enumerate() {
-                    self.path.push(Value::from(i));
+                    self.path.push(Step::Index(i));
                     let v = self.value(selection, Some(v), item);
                     self.path.pop();
                     match v {

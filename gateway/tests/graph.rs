@@ -26,7 +26,13 @@ async fn platform_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Platform {
     let mut config = GatewayConfig::default();
     for spec in [&member::SPEC, &store::SPEC, &product::SPEC, &alliance::SPEC] {
         let app = spawn_on(spec, TestDatabase::new().await, secret.clone()).await;
-        (spec.seed_demo)(app.db()).await.expect("demo data");
+        if spec.name == member::SPEC.name {
+            // The demo world with fewer members: these tests need a few.
+            member::seed::demo_members(app.db(), 60).await
+        } else {
+            (spec.seed_demo)(app.db()).await
+        }
+        .expect("demo data");
         config
             .url_overrides
             .insert(spec.name.to_owned(), format!("{}/graphql", app.address));
@@ -398,16 +404,6 @@ async fn introspection_answers_from_the_api_schema() {
     );
 }
 
-/// A subgraph stand-in that counts requests, waits `delay`, then forwards
-/// them (without credentials) to `target`.
-async fn counting_proxy(
-    target: String,
-    delay: std::time::Duration,
-) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-    let proxy = recording_proxy(target, delay).await;
-    (proxy.url, proxy.count)
-}
-
 /// A subgraph stand-in that forwards to `target` after `delay`, counting
 /// the requests and keeping the `traceparent` of each.
 struct Proxy {
@@ -457,7 +453,9 @@ async fn recording_proxy(target: String, delay: std::time::Duration) -> Proxy {
 async fn a_list_of_entities_is_one_request_per_subgraph() {
     let base = platform().await;
     let store_url = format!("{}/graphql", base.subgraphs[1].address);
-    let (proxy, count) = counting_proxy(store_url, std::time::Duration::ZERO).await;
+    let Proxy {
+        url: proxy, count, ..
+    } = recording_proxy(store_url, std::time::Duration::ZERO).await;
     let p = platform_with(|c| {
         c.url_overrides.insert("store".into(), proxy);
     })
@@ -484,8 +482,9 @@ async fn identical_fetches_in_flight_are_sent_once_per_caller() {
     use std::sync::atomic::Ordering;
     let base = platform().await;
     let alliance_url = format!("{}/graphql", base.subgraphs[3].address);
-    let (proxy, count) =
-        counting_proxy(alliance_url.clone(), std::time::Duration::from_millis(300)).await;
+    let Proxy {
+        url: proxy, count, ..
+    } = recording_proxy(alliance_url.clone(), std::time::Duration::from_millis(300)).await;
     let proxied = proxy.clone();
     let p = platform_with(move |c| {
         c.url_overrides.insert("alliance".into(), proxied);
@@ -516,7 +515,9 @@ async fn identical_fetches_in_flight_are_sent_once_per_caller() {
         "other credentials: never shared"
     );
 
-    let (proxy, count) = counting_proxy(alliance_url, std::time::Duration::from_millis(300)).await;
+    let Proxy {
+        url: proxy, count, ..
+    } = recording_proxy(alliance_url, std::time::Duration::from_millis(300)).await;
     let off = platform_with(move |c| {
         c.coalesce_subgraph_fetches = false;
         c.url_overrides.insert("alliance".into(), proxy);
@@ -539,7 +540,9 @@ async fn identical_client_queries_in_flight_run_once_when_asked_to() {
     use std::sync::atomic::Ordering;
     let base = platform().await;
     let alliance_url = format!("{}/graphql", base.subgraphs[3].address);
-    let (proxy, count) = counting_proxy(alliance_url, std::time::Duration::from_millis(300)).await;
+    let Proxy {
+        url: proxy, count, ..
+    } = recording_proxy(alliance_url, std::time::Duration::from_millis(300)).await;
     // Subgraph coalescing off, so only client coalescing can save a fetch.
     let p = platform_with(move |c| {
         c.coalesce_subgraph_fetches = false;

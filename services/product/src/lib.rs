@@ -8,7 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod migration;
 pub mod schema;
-mod seed;
+pub mod seed;
 pub mod store;
 
 use axum::Router;

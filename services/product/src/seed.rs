@@ -76,6 +76,22 @@ const CATALOGUE: [DemoProduct; 9] = [
     },
 ];
 
+/// The first SKU of brand `brand`'s `n`-th catalogue line (first edition,
+/// which the brand's stores hold), or None past the brand's lines.
+pub fn brand_sku(brand: &str, n: usize) -> Option<String> {
+    CATALOGUE
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.brand == brand)
+        .nth(n)
+        .map(|(p, _)| format!("demo-sku-{p:02}-0"))
+}
+
+/// How many catalogue lines brand `brand` has.
+pub fn brand_lines(brand: &str) -> usize {
+    CATALOGUE.iter().filter(|p| p.brand == brand).count()
+}
+
 pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
     let actor = Actor::system("seed");
     for (i, DemoStore { lat, lng, .. }) in demo::STORES.iter().enumerate() {
