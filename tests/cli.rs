@@ -446,3 +446,82 @@ fn migrate_and_token_and_help() {
     ]));
     assert_eq!(token.trim().split('.').count(), 3, "a JWT");
 }
+
+/// `serve gateway` serves a supergraph that is not bigmember's (the
+/// conformance suite's), and SIGHUP alone reloads it: the new file keeps
+/// the old modification time, so the file watcher sees no change.
+#[tokio::test]
+async fn serve_gateway_serves_any_supergraph_and_reloads_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let foreign =
+        std::fs::read_to_string(root.join("gateway/tests/conformance/fixtures/supergraph.graphql"))
+            .unwrap();
+    let file = dir.path().join("supergraph.graphql");
+    std::fs::write(&file, &foreign).unwrap();
+    let mut cmd = bigmember(dir.path());
+    cmd.args(["serve", "gateway", "--port", "0", "--supergraph"])
+        .arg(&file);
+    let running = Running::start(cmd);
+    let url = graphql_url(&running.wait_for("gateway:"));
+    let client = reqwest::Client::new();
+    let ask = |query: &'static str| {
+        let request = client.post(&url).json(&json!({ "query": query }));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let media = ask("{ __type(name: \"Media\") { kind possibleTypes { name } } }").await;
+    assert_eq!(
+        media["data"]["__type"],
+        json!({ "kind": "INTERFACE", "possibleTypes": [{ "name": "Book" }, { "name": "Film" }] }),
+        "{media}"
+    );
+    // Its subgraphs (at *.test) do not exist: the error names the one asked.
+    let down = ask("{ topProducts { name } }").await;
+    assert_eq!(
+        down["errors"][0]["extensions"]["code"], "SUBGRAPH_UNAVAILABLE",
+        "{down}"
+    );
+    assert!(
+        down["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("products")
+    );
+
+    let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let ours = std::fs::read_to_string(root.join("schema/supergraph.graphql")).unwrap();
+    std::fs::write(&file, ours).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let still = ask("{ __type(name: \"Programme\") { name } }").await;
+    assert_eq!(
+        still["data"]["__type"],
+        Value::Null,
+        "no reload without SIGHUP: {still}"
+    );
+    let hup = std::process::Command::new("kill")
+        .arg("-HUP")
+        .arg(running.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let mut last = Value::Null;
+    for _ in 0..50 {
+        last = ask("{ __type(name: \"Programme\") { name } }").await;
+        if last["data"]["__type"]["name"] == "Programme" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        last["data"]["__type"]["name"], "Programme",
+        "reloaded on SIGHUP: {last}"
+    );
+    let (clean, _) = running.terminate();
+    assert!(clean);
+}
