@@ -47,7 +47,11 @@ pub mod columns {
 }
 
 pub fn kit_migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(CreateOutbox), Box::new(CreateConsumerPositions)]
+    vec![
+        Box::new(CreateOutbox),
+        Box::new(CreateConsumerPositions),
+        Box::new(AddConsumerCaughtUpAt),
+    ]
 }
 
 #[derive(DeriveIden)]
@@ -73,6 +77,7 @@ enum ConsumerPositions {
     Consumer,
     Position,
     UpdatedAt,
+    CaughtUpAt,
 }
 
 pub struct CreateOutbox;
@@ -188,6 +193,41 @@ impl MigrationTrait for CreateConsumerPositions {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(ConsumerPositions::Table).to_owned())
+            .await
+    }
+}
+
+/// When a consumer last found its feed drained, so that a consumer of
+/// another feed can wait for it (see `consumer::caught_up_at`).
+pub struct AddConsumerCaughtUpAt;
+
+impl MigrationName for AddConsumerCaughtUpAt {
+    fn name(&self) -> &str {
+        "m20261122_000003_kit_consumer_caught_up_at"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddConsumerCaughtUpAt {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ConsumerPositions::Table)
+                    .add_column(columns::opt_int(ConsumerPositions::CaughtUpAt))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ConsumerPositions::Table)
+                    .drop_column(ConsumerPositions::CaughtUpAt)
+                    .to_owned(),
+            )
             .await
     }
 }

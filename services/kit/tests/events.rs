@@ -93,10 +93,12 @@ impl MigrationTrait for CreateApplied {
     }
 }
 
-/// Records each event; fails at `fail_at` to stand in for a crash mid-way.
+/// Records each event; fails at `fail_at` to stand in for a crash mid-way,
+/// and says "not yet" at `hold_at` to stand in for an event that waits.
 #[derive(Clone, Default)]
 struct Recorder {
     fail_at: Arc<AtomicI64>,
+    hold_at: Arc<AtomicI64>,
 }
 
 #[async_trait]
@@ -118,6 +120,9 @@ impl EventHandler for Recorder {
         .await?;
         if self.fail_at.load(Ordering::SeqCst) == event.seq {
             return Err(HandlerError::Rule("simulated crash".into()));
+        }
+        if self.hold_at.load(Ordering::SeqCst) == event.seq {
+            return Err(HandlerError::NotYet("simulated wait".into()));
         }
         Ok(())
     }
@@ -213,6 +218,65 @@ async fn a_failure_mid_way_rolls_back_that_event_and_the_next_poll_resumes_there
     let restarted = consumer(&app, &db, handler).with_batch(10);
     assert_eq!(restarted.catch_up().await.unwrap(), 3);
     assert_eq!(applied_seqs(&db).await, [1, 2, 3, 4, 5]);
+}
+
+#[tokio::test]
+async fn a_held_event_stops_the_consumer_without_failing_and_only_a_drained_feed_counts_as_caught_up()
+ {
+    let app = kit::testing::spawn(PRODUCER).await;
+    for n in 1..=5 {
+        publish(&app, n).await;
+    }
+    let (_database, db) = consumer_db().await;
+    let handler = Recorder::default();
+    handler.hold_at.store(4, Ordering::SeqCst);
+    let c = consumer(&app, &db, handler.clone());
+    assert_eq!(c.catch_up().await.unwrap(), 3, "held at 4: not an error");
+    assert_eq!(applied_seqs(&db).await, [1, 2, 3], "4's effect rolled back");
+    assert_eq!(c.position().await.unwrap(), 3);
+    assert_eq!(
+        c.caught_up_at().await.unwrap(),
+        None,
+        "5 is not applied yet"
+    );
+
+    handler.hold_at.store(0, Ordering::SeqCst);
+    let before = chrono::Utc::now();
+    assert_eq!(c.catch_up().await.unwrap(), 2);
+    let first = c.caught_up_at().await.unwrap().expect("drained");
+    assert!(
+        first >= before - chrono::Duration::milliseconds(1),
+        "{first} < {before}"
+    );
+    assert!(first <= chrono::Utc::now());
+
+    // A poll that finds nothing new still moves the instant on: the feed
+    // was drained then too.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(c.catch_up().await.unwrap(), 0);
+    let second = c.caught_up_at().await.unwrap().unwrap();
+    assert!(second > first);
+    // Read by another consumer in the same database, by name.
+    assert_eq!(
+        kit::events::consumer::caught_up_at(&db, "test-consumer")
+            .await
+            .unwrap(),
+        Some(second)
+    );
+    assert_eq!(
+        kit::events::consumer::caught_up_at(&db, "nobody")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A full page that leaves events behind is not caught up.
+    publish(&app, 6).await;
+    publish(&app, 7).await;
+    publish(&app, 8).await;
+    publish(&app, 9).await;
+    assert_eq!(c.poll_once().await.unwrap(), 3);
+    assert_eq!(c.caught_up_at().await.unwrap(), Some(second));
 }
 
 #[tokio::test]

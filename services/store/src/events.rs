@@ -3,13 +3,14 @@
 use async_trait::async_trait;
 use kit::auth::Actor;
 use kit::events::FeedEvent;
-use kit::events::consumer::{EventHandler, HandlerError};
+use kit::events::consumer::{EventHandler, HandlerError, caught_up_at};
 use kit::events::schema::{
     MemberMerged, MemberRegistered, OrderCancelled, OrderFulfilled, OrderPlaced, OrderRefunded,
 };
+use kit::time::to_micros;
 use sea_orm::DatabaseTransaction;
 
-use crate::domain::attribution::BindingCause;
+use crate::domain::attribution::{BindingCause, binding_settled};
 use crate::store::{attribution, commissions};
 
 /// The member service's feed: a registration through a guide's code binds
@@ -60,7 +61,41 @@ impl EventHandler for MemberFeed {
 
 /// The product service's feed: orders credit the bound guide; fulfilment
 /// opens the after-sales window; cancellations and refunds reverse.
-pub struct OrderFeed;
+///
+/// The two feeds are read independently, so an order may arrive before the
+/// registration that binds its member. An order of a member bound to nobody
+/// therefore waits (holding the feed behind it) until the member feed has
+/// been read past the order's time; see [`binding_settled`].
+pub struct OrderFeed {
+    /// The position name of this database's member-feed consumer; `None`
+    /// when no member feed is read here, so nothing could ever bind and no
+    /// order waits.
+    pub waits_for: Option<&'static str>,
+}
+
+impl OrderFeed {
+    async fn wait_for_binding(
+        &self,
+        txn: &DatabaseTransaction,
+        order: &OrderPlaced,
+    ) -> Result<(), HandlerError> {
+        let (Some(member_feed), Some(member_id)) = (self.waits_for, &order.member_id) else {
+            return Ok(());
+        };
+        if attribution::attribution_of(txn, member_id).await?.is_some() {
+            return Ok(());
+        }
+        let caught_up = caught_up_at(txn, member_feed).await?.map(to_micros);
+        if binding_settled(to_micros(order.placed_at), caught_up) {
+            Ok(())
+        } else {
+            Err(HandlerError::NotYet(format!(
+                "order {} waits until the member feed is read past it",
+                order.order_id
+            )))
+        }
+    }
+}
 
 /// The position name of this consumer in the store database.
 pub const ORDER_FEED: &str = "store:order-feed";
@@ -73,9 +108,9 @@ impl EventHandler for OrderFeed {
         event: &FeedEvent,
     ) -> Result<(), HandlerError> {
         let result = if let Some(placed) = event.decode::<OrderPlaced>() {
-            commissions::on_order_placed(txn, &placed?)
-                .await
-                .map(|_| ())
+            let placed = placed?;
+            self.wait_for_binding(txn, &placed).await?;
+            commissions::on_order_placed(txn, &placed).await.map(|_| ())
         } else if let Some(fulfilled) = event.decode::<OrderFulfilled>() {
             commissions::on_order_fulfilled(txn, &fulfilled?).await
         } else if let Some(cancelled) = event.decode::<OrderCancelled>() {

@@ -61,12 +61,18 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     }
     match bg.peers.get("product") {
         Some(url) => {
+            let order_feed = events::OrderFeed {
+                waits_for: bg
+                    .peers
+                    .contains_key("member")
+                    .then_some(events::MEMBER_FEED),
+            };
             let consumer = FeedConsumer::new(
                 events::ORDER_FEED,
                 url,
                 bg.ctx.db.clone(),
                 bg.ctx.keys.clone(),
-                events::OrderFeed,
+                order_feed,
             );
             tasks.push(consumer.run(bg.poll_interval, bg.shutdown.clone()).boxed());
         }

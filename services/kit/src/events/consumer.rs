@@ -1,20 +1,21 @@
 //! The consumer side of a feed: poll, apply each event, and store the
 //! position in the same transaction as the event's effect.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 
 use super::entities::consumer_position;
 use super::{FeedEvent, FeedPage};
 use crate::auth::JwtKeys;
 use crate::shutdown::Shutdown;
-use crate::time::now_micros;
+use crate::time::{from_micros, now_micros};
 
 /// What a consumer does with one event. It must use `txn` for every write,
 /// so that the effect and the new position commit together.
@@ -24,7 +25,8 @@ pub trait EventHandler: Send + Sync {
     -> Result<(), HandlerError>;
 }
 
-/// A handler's failure; the event is retried on the next poll.
+/// Why a handler did not apply an event; the event is retried on the next
+/// poll, its effect rolled back and the position left before it.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     #[error(transparent)]
@@ -33,6 +35,11 @@ pub enum HandlerError {
     Payload(#[from] serde_json::Error),
     #[error("{0}")]
     Rule(String),
+    /// The event depends on something not known here yet (typically another
+    /// feed that has not caught up). Not a failure: the consumer stops the
+    /// poll and tries again at its normal interval, without backing off.
+    #[error("not yet: {0}")]
+    NotYet(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,11 +109,47 @@ impl<H: EventHandler> FeedConsumer<H> {
             .unwrap_or(0))
     }
 
+    /// When this consumer last found its feed drained (see
+    /// [`caught_up_at`]).
+    pub async fn caught_up_at(&self) -> Result<Option<DateTime<Utc>>, DbErr> {
+        caught_up_at(&self.db, &self.name).await
+    }
+
     /// Fetches one page after the stored position and applies it event by
     /// event. Returns how many events were applied. An event whose handler
     /// fails stops the page: its effect is rolled back and the position stays
     /// before it, so the next poll retries it.
     pub async fn poll_once(&self) -> Result<usize, ConsumerError> {
+        Ok(self.poll_page().await?.applied)
+    }
+
+    /// Polls until the feed is drained, or an event must wait. Returns how
+    /// many events were applied.
+    pub async fn catch_up(&self) -> Result<usize, ConsumerError> {
+        Ok(self.catch_up_to_end().await?.applied)
+    }
+
+    async fn catch_up_to_end(&self) -> Result<Progress, ConsumerError> {
+        let mut applied = 0;
+        loop {
+            let started = now_micros();
+            let page = self.poll_page().await?;
+            applied += page.applied;
+            match page.end {
+                PageEnd::More => {}
+                PageEnd::Drained => {
+                    self.record_caught_up(started).await?;
+                    return Ok(Progress {
+                        applied,
+                        end: PageEnd::Drained,
+                    });
+                }
+                end => return Ok(Progress { applied, end }),
+            }
+        }
+    }
+
+    async fn poll_page(&self) -> Result<Progress, ConsumerError> {
         self.ensure_position_row().await?;
         let mut position = self.position().await?;
         let page = self.fetch(position).await?;
@@ -116,15 +159,31 @@ impl<H: EventHandler> FeedConsumer<H> {
                 continue;
             }
             let txn = self.db.begin().await?;
-            if let Err(source) = self.handler.apply(&txn, event).await {
-                txn.rollback().await?;
-                metrics::counter!("events_failed_total", "consumer" => self.name.clone())
-                    .increment(1);
-                return Err(ConsumerError::Handler {
-                    seq: event.seq,
-                    kind: event.kind.clone(),
-                    source,
-                });
+            match self.handler.apply(&txn, event).await {
+                Ok(()) => {}
+                Err(HandlerError::NotYet(reason)) => {
+                    txn.rollback().await?;
+                    metrics::counter!("events_held_total", "consumer" => self.name.clone())
+                        .increment(1);
+                    tracing::debug!(consumer = %self.name, seq = event.seq, %reason, "event held");
+                    return Ok(Progress {
+                        applied,
+                        end: PageEnd::Held {
+                            seq: event.seq,
+                            reason,
+                        },
+                    });
+                }
+                Err(source) => {
+                    txn.rollback().await?;
+                    metrics::counter!("events_failed_total", "consumer" => self.name.clone())
+                        .increment(1);
+                    return Err(ConsumerError::Handler {
+                        seq: event.seq,
+                        kind: event.kind.clone(),
+                        source,
+                    });
+                }
             }
             // Compare-and-set: if another instance moved the position, its
             // transaction applied this event; ours must not commit.
@@ -138,37 +197,48 @@ impl<H: EventHandler> FeedConsumer<H> {
             if moved.rows_affected != 1 {
                 txn.rollback().await?;
                 tracing::info!(consumer = %self.name, seq = event.seq, "position moved by another instance");
-                return Ok(applied);
+                return Ok(Progress {
+                    applied,
+                    end: PageEnd::Overtaken,
+                });
             }
             txn.commit().await?;
             position = event.seq;
             applied += 1;
             metrics::counter!("events_applied_total", "consumer" => self.name.clone()).increment(1);
         }
-        Ok(applied)
-    }
-
-    /// Polls until the feed is drained.
-    pub async fn catch_up(&self) -> Result<usize, ConsumerError> {
-        let mut total = 0;
-        loop {
-            let n = self.poll_once().await?;
-            total += n;
-            if (n as u64) < self.batch {
-                return Ok(total);
-            }
-        }
+        // The head was read after this poll began, so every event committed
+        // before then is at or below it.
+        let end = if position >= page.head {
+            PageEnd::Drained
+        } else {
+            PageEnd::More
+        };
+        Ok(Progress { applied, end })
     }
 
     /// Polls every `interval` until `shutdown`. Failures are logged and
     /// retried with a doubling delay (at most a minute), so a producer that
-    /// is down costs one line a minute, not one per poll.
+    /// is down costs one line a minute, not one per poll. An event held for
+    /// longer than [`HELD_WARNING`] is logged once.
     pub async fn run(self, interval: Duration, mut shutdown: Shutdown) {
         let mut failures: u32 = 0;
+        let mut held = HeldEvent::default();
         loop {
-            let delay = match self.catch_up().await {
-                Ok(_) => {
+            let delay = match self.catch_up_to_end().await {
+                Ok(progress) => {
                     failures = 0;
+                    if let (Some(held_for), PageEnd::Held { seq, reason }) =
+                        (held.observe(&progress.end, Instant::now()), &progress.end)
+                    {
+                        tracing::warn!(
+                            consumer = %self.name,
+                            seq,
+                            %reason,
+                            held_s = held_for.as_secs(),
+                            "event held for over a minute"
+                        );
+                    }
                     interval
                 }
                 Err(err) => {
@@ -190,11 +260,28 @@ impl<H: EventHandler> FeedConsumer<H> {
         }
     }
 
+    /// Moves `caught_up_at` forward (never back: another instance may have
+    /// recorded a later poll).
+    async fn record_caught_up(&self, started: i64) -> Result<(), DbErr> {
+        consumer_position::Entity::update_many()
+            .col_expr(consumer_position::Column::CaughtUpAt, Some(started).into())
+            .filter(consumer_position::Column::Consumer.eq(self.name.clone()))
+            .filter(
+                Condition::any()
+                    .add(consumer_position::Column::CaughtUpAt.is_null())
+                    .add(consumer_position::Column::CaughtUpAt.lt(started)),
+            )
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     async fn ensure_position_row(&self) -> Result<(), DbErr> {
         let row = consumer_position::ActiveModel {
             consumer: Set(self.name.clone()),
             position: Set(0),
             updated_at: Set(now_micros()),
+            caught_up_at: Set(None),
         };
         match consumer_position::Entity::insert(row)
             .on_conflict(
@@ -242,6 +329,70 @@ impl<H: EventHandler> FeedConsumer<H> {
     }
 }
 
+/// How far one poll (or one catch-up) got.
+struct Progress {
+    applied: usize,
+    end: PageEnd,
+}
+
+enum PageEnd {
+    /// Every event published when the poll began is applied.
+    Drained,
+    /// The page was full: more events wait.
+    More,
+    /// The handler said an event must wait ([`HandlerError::NotYet`]).
+    Held { seq: i64, reason: String },
+    /// Another instance applied the next event first.
+    Overtaken,
+}
+
+/// How long an event may be held before the consumer says so at WARN.
+pub const HELD_WARNING: Duration = Duration::from_secs(60);
+
+/// The event a consumer is holding, since when, and whether that was said.
+#[derive(Default)]
+struct HeldEvent {
+    current: Option<(i64, Instant, bool)>,
+}
+
+impl HeldEvent {
+    /// Notes how a catch-up ended at `now`; returns how long the event has
+    /// been held once that passes [`HELD_WARNING`], and only once per event.
+    fn observe(&mut self, end: &PageEnd, now: Instant) -> Option<Duration> {
+        let PageEnd::Held { seq, .. } = end else {
+            self.current = None;
+            return None;
+        };
+        match &mut self.current {
+            Some((held_seq, since, warned)) if held_seq == seq => {
+                let held = now.saturating_duration_since(*since);
+                (!*warned && held >= HELD_WARNING).then(|| {
+                    *warned = true;
+                    held
+                })
+            }
+            _ => {
+                self.current = Some((*seq, now, false));
+                None
+            }
+        }
+    }
+}
+
+/// When `consumer` (a position name in `db`) last found its feed drained:
+/// every event its producer committed before this instant is applied here.
+/// `None` until its first drained poll.
+pub async fn caught_up_at<C: ConnectionTrait>(
+    db: &C,
+    consumer: &str,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    Ok(consumer_position::Entity::find_by_id(consumer.to_owned())
+        .one(db)
+        .await?
+        .and_then(|row| row.caught_up_at)
+        .map(from_micros))
+}
+
 /// The delay after `failures` consecutive failures.
 fn backoff(interval: Duration, failures: u32) -> Duration {
     let factor = 2u32.saturating_pow(failures.min(16));
@@ -251,6 +402,30 @@ fn backoff(interval: Duration, failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_event_is_worth_a_warning_once_after_a_minute() {
+        let mut held = HeldEvent::default();
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let on = |seq| PageEnd::Held {
+            seq,
+            reason: "waits".into(),
+        };
+        assert_eq!(held.observe(&on(7), at(0)), None);
+        assert_eq!(held.observe(&on(7), at(59)), None);
+        assert_eq!(held.observe(&on(7), at(61)), Some(Duration::from_secs(61)));
+        assert_eq!(held.observe(&on(7), at(200)), None, "said once");
+        assert_eq!(
+            held.observe(&on(8), at(201)),
+            None,
+            "a new event: a new clock"
+        );
+        assert_eq!(held.observe(&PageEnd::Drained, at(202)), None);
+        assert_eq!(held.observe(&on(8), at(203)), None, "released in between");
+        assert_eq!(held.observe(&on(8), at(262)), None);
+        assert_eq!(held.observe(&on(8), at(263)), Some(Duration::from_secs(60)));
+    }
 
     #[test]
     fn backoff_doubles_up_to_a_minute() {

@@ -54,6 +54,9 @@ pub mod consumer_position {
         pub consumer: String,
         pub position: i64,
         pub updated_at: i64,
+        /// The start of the last poll that found the feed drained: every
+        /// event the producer committed before this instant is applied.
+        pub caught_up_at: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -196,9 +196,38 @@ impl BindingCause {
     }
 }
 
+/// How far apart the clocks of the member, product and store services may
+/// be. The store trusts its own clock ([`binding_settled`]) only this far.
+pub const CLOCK_MARGIN_US: i64 = 1_000_000;
+
+/// Whether an order placed at `placed_at` by a member bound to nobody here
+/// may be taken as unbound: the member feed was last found drained at
+/// `member_feed_caught_up_at` (both in micros), and a registration through
+/// a guide's code commits before its member can order, so once that instant
+/// is past the order (by more than the clocks may differ) the binding, if
+/// any, has been applied. Until then the order must wait, or the guide's
+/// commission would be lost to the order the two feeds are read in.
+pub fn binding_settled(placed_at: i64, member_feed_caught_up_at: Option<i64>) -> bool {
+    member_feed_caught_up_at
+        .is_some_and(|caught_up| caught_up >= placed_at.saturating_add(CLOCK_MARGIN_US))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unbound_members_order_waits_until_the_member_feed_is_read_past_it() {
+        let placed = 1_000_000_000;
+        assert!(!binding_settled(placed, None), "never read: wait");
+        assert!(!binding_settled(placed, Some(placed - 1)));
+        assert!(
+            !binding_settled(placed, Some(placed + CLOCK_MARGIN_US - 1)),
+            "within the clocks' margin: wait"
+        );
+        assert!(binding_settled(placed, Some(placed + CLOCK_MARGIN_US)));
+        assert!(binding_settled(i64::MAX - 1, Some(i64::MAX)));
+    }
 
     fn bound(guide: &str, expires: Option<i64>, protected: Option<i64>) -> Binding {
         Binding {

@@ -6,12 +6,13 @@ use kit::auth::TokenRequest;
 use kit::config::Secret;
 use kit::events::consumer::FeedConsumer;
 use kit::events::schema::{
-    OrderCancelled, OrderFulfilled, OrderLine, OrderPlaced, OrderRefunded, RefundedLine,
+    MemberRegistered, OrderCancelled, OrderFulfilled, OrderLine, OrderPlaced, OrderRefunded,
+    RefundedLine,
 };
 use kit::testing::{FEED_ONLY, TestApp, TestDatabase, spawn_on};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use store::events::{ORDER_FEED, OrderFeed};
+use store::events::{MEMBER_FEED, MemberFeed, ORDER_FEED, OrderFeed};
 use store::store::entities::commission;
 
 use crate::support::*;
@@ -19,7 +20,10 @@ use crate::support::*;
 struct World {
     store: TestApp,
     orders: TestApp,
+    /// A producer of member events, for the tests that read both feeds.
+    members: TestApp,
     guide: String,
+    code: String,
     shop: String,
 }
 
@@ -28,7 +32,8 @@ struct World {
 async fn world() -> World {
     let secret = Secret::new(kit::auth::random_secret());
     let store = spawn_on(&store::SPEC, TestDatabase::new().await, secret.clone()).await;
-    let orders = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret).await;
+    let orders = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret.clone()).await;
+    let members = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret).await;
     let rule = "mutation($b: ID!, $k: StoreKind!, $bp: Int!) { setCommissionRule(brandId: $b, storeKind: $k, basisPoints: $bp, afterSalesDays: 7) { basisPoints } }";
     for (brand, kind, bp) in [
         ("apparel", "DIRECT", 200),
@@ -50,20 +55,45 @@ async fn world() -> World {
     World {
         store,
         orders,
+        members,
         guide,
+        code,
         shop,
     }
 }
 
 impl World {
+    /// An order consumer as `up` runs it beside no member feed: these tests
+    /// bind members by scan, so no order waits for a registration.
     fn consumer(&self, name: &str) -> FeedConsumer<OrderFeed> {
         FeedConsumer::new(
             name,
             &self.orders.address,
             self.store.db().clone(),
             self.store.keys().clone(),
-            OrderFeed,
+            OrderFeed { waits_for: None },
         )
+    }
+
+    /// The two consumers as `up` runs them beside a member service.
+    fn both_feeds(&self) -> (FeedConsumer<MemberFeed>, FeedConsumer<OrderFeed>) {
+        let members = FeedConsumer::new(
+            MEMBER_FEED,
+            &self.members.address,
+            self.store.db().clone(),
+            self.store.keys().clone(),
+            MemberFeed,
+        );
+        let orders = FeedConsumer::new(
+            ORDER_FEED,
+            &self.orders.address,
+            self.store.db().clone(),
+            self.store.keys().clone(),
+            OrderFeed {
+                waits_for: Some(MEMBER_FEED),
+            },
+        );
+        (members, orders)
     }
 
     async fn apply(&self) {
@@ -264,6 +294,100 @@ async fn pending_then_approved_then_partial_refund_then_clawback() {
     );
     assert_eq!(w.commissions().await, c);
     assert_eq!(w.statement().await, s);
+}
+
+fn registered(
+    member: &str,
+    guide_code: Option<&str>,
+    at: chrono::DateTime<Utc>,
+) -> MemberRegistered {
+    MemberRegistered {
+        member_id: member.into(),
+        channel: "APP".into(),
+        guide_code: guide_code.map(Into::into),
+        brand_id: Some("apparel".into()),
+        registered_at: at,
+    }
+}
+
+/// The store reads the member feed and the order feed independently; after
+/// a backlog of registrations, an order can arrive first. It must wait for
+/// its member's binding instead of crediting nobody.
+#[tokio::test]
+async fn an_order_read_before_its_members_registration_waits_and_then_credits_the_guide() {
+    let w = world().await;
+    let code = w.code.as_str();
+    let earlier = Utc::now() - Duration::seconds(5);
+    // Two members register (one through the guide's code, one on their
+    // own) and then each orders; the order feed is read first.
+    w.members
+        .publish(&registered("m7", Some(code), earlier))
+        .await;
+    w.members.publish(&registered("m8", None, earlier)).await;
+    let mut by_guided = placed("o7", Some("m7"), vec![line("l1", "apparel", 10_000)]);
+    by_guided.placed_at = earlier;
+    let mut by_unguided = placed("o8", Some("m8"), vec![line("l1", "apparel", 8_000)]);
+    by_unguided.placed_at = earlier;
+    w.orders.publish(&by_guided).await;
+    w.orders.publish(&by_unguided).await;
+    w.orders
+        .publish(&OrderFulfilled {
+            order_id: "o7".into(),
+            member_id: Some("m7".into()),
+            fulfilled_at: earlier,
+        })
+        .await;
+
+    let (member_feed, order_feed) = w.both_feeds();
+    assert_eq!(
+        order_feed.catch_up().await.unwrap(),
+        0,
+        "o7 waits: the member feed has never been read"
+    );
+    assert_eq!(order_feed.position().await.unwrap(), 0);
+    assert_eq!(w.commissions().await["entries"], json!([]));
+
+    assert_eq!(member_feed.catch_up().await.unwrap(), 2);
+    assert_eq!(
+        order_feed.catch_up().await.unwrap(),
+        3,
+        "o7 credits the guide; o8 (no guide) credits nobody and holds nothing up"
+    );
+    let c = w.commissions().await;
+    assert_eq!(
+        c["pendingFen"], 200,
+        "2% of o7's 10,000 fen, and nothing of o8"
+    );
+    assert_eq!(c["entries"].as_array().unwrap().len(), 1);
+    assert!(
+        c["entries"][0]["windowClosesAt"].is_string(),
+        "o7's fulfilment, behind it in the feed, applied after it"
+    );
+
+    // An unbound member's order newer than the member feed's last read
+    // waits again; a bound member's does not.
+    w.members.publish(&registered("m9", None, Utc::now())).await;
+    w.orders
+        .publish(&placed("o9", Some("m9"), vec![line("l1", "apparel", 500)]))
+        .await;
+    assert_eq!(order_feed.catch_up().await.unwrap(), 0, "o9 waits for m9");
+    assert_eq!(member_feed.catch_up().await.unwrap(), 1);
+    assert_eq!(
+        order_feed.catch_up().await.unwrap(),
+        0,
+        "read just now, but not past o9 by more than the clocks may differ"
+    );
+    w.orders
+        .publish(&placed(
+            "o10",
+            Some("m7"),
+            vec![line("l1", "apparel", 1_000)],
+        ))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(member_feed.catch_up().await.unwrap(), 0);
+    assert_eq!(order_feed.catch_up().await.unwrap(), 2, "o9, then o10");
+    assert_eq!(w.commissions().await["pendingFen"], 220);
 }
 
 #[tokio::test]
