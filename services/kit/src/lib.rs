@@ -17,6 +17,7 @@ pub mod migration;
 pub mod paging;
 pub mod service;
 pub mod shutdown;
+pub mod subgraph;
 pub mod telemetry;
 pub mod time;
 

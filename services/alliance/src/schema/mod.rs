@@ -7,19 +7,17 @@ mod query;
 mod types;
 
 use async_graphql::{Context, EmptySubscription, Schema};
-use kit::Caller;
 use kit::loader::{ById, ChildrenOf};
 use sea_orm::DatabaseConnection;
 
 pub use mutation::Mutation;
 pub use query::Query;
 
+pub(crate) use kit::subgraph::{caller, db};
+
 use crate::store::entities::{account, brand, lot, member_alias, order_earn, programme};
 
 pub type AllianceSchema = Schema<Query, Mutation, EmptySubscription>;
-
-const MAX_DEPTH: usize = 12;
-const MAX_COMPLEXITY: usize = 5_000;
 
 /// Settings resolvers need beyond the database.
 #[derive(Clone)]
@@ -29,10 +27,7 @@ pub struct Settings {
 }
 
 pub fn build(db: DatabaseConnection, settings: Settings) -> AllianceSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+    kit::subgraph::federated(Schema::build(Query, Mutation, EmptySubscription))
         .data(ById::<brand::Entity>::new(db.clone()))
         .data(ById::<programme::Entity>::new(db.clone()))
         .data(ById::<member_alias::Entity>::new(db.clone()))
@@ -56,22 +51,7 @@ pub fn build(db: DatabaseConnection, settings: Settings) -> AllianceSchema {
 
 /// The SDL as served, for composition.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .finish()
-        .sdl_with_options(
-            async_graphql::SDLExportOptions::new()
-                .federation()
-                .compose_directive(),
-        )
-}
-
-pub(crate) fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
-    ctx.data_unchecked::<Caller>()
-}
-
-pub(crate) fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
-    ctx.data_unchecked::<DatabaseConnection>()
+    kit::subgraph::sdl(Schema::build(Query, Mutation, EmptySubscription))
 }
 
 pub(crate) fn settings<'a>(ctx: &Context<'a>) -> &'a Settings {

@@ -17,6 +17,8 @@ use sea_orm::DatabaseConnection;
 pub use loaders::MemberLoader;
 pub use mutation::Mutation;
 pub use query::Query;
+
+pub(crate) use kit::subgraph::{caller, db};
 pub use types::Member;
 
 use crate::domain::access::{self, Subject, Visibility};
@@ -26,15 +28,8 @@ use kit::loader::ChildrenOf;
 
 pub type MemberSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Limits that keep one request from asking for unbounded work.
-const MAX_DEPTH: usize = 12;
-const MAX_COMPLEXITY: usize = 5_000;
-
 pub fn build(db: DatabaseConnection) -> MemberSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+    kit::subgraph::federated(Schema::build(Query, Mutation, EmptySubscription))
         .data(DataLoader::new(MemberLoader(db.clone()), tokio::spawn))
         .data(ChildrenOf::<identity::Entity>::new(
             db.clone(),
@@ -54,18 +49,7 @@ pub fn build(db: DatabaseConnection) -> MemberSchema {
 
 /// The SDL as served, for composition.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .finish()
-        .sdl_with_options(
-            async_graphql::SDLExportOptions::new()
-                .federation()
-                .compose_directive(),
-        )
-}
-
-pub(crate) fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
-    ctx.data_unchecked::<Caller>()
+    kit::subgraph::sdl(Schema::build(Query, Mutation, EmptySubscription))
 }
 
 /// Loads a member by id (a merged id gives its survivor).

@@ -1,12 +1,11 @@
 use async_graphql::{Context, ID, Json, Object};
 use kit::{ApiResult, Caller};
-use sea_orm::DatabaseConnection;
 
 use super::inputs::{
     IdentityInput, ProfileInput, RegisterMemberInput, TierLevelInput, TouchpointInput, parse_reason,
 };
 use super::types::{LinkIdentityPayload, Member, RegisterMemberPayload, TierLevel, Touchpoint};
-use super::{authorize, caller, view_after_change};
+use super::{authorize, caller, db, view_after_change};
 use crate::domain::access::{self, identity_brand};
 use crate::domain::consent::ConsentPurpose;
 use crate::domain::identity::{Channel, ExternalId};
@@ -17,10 +16,6 @@ use crate::error::Error;
 use crate::store::{self, Actor};
 
 pub struct Mutation;
-
-fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
-    ctx.data_unchecked::<DatabaseConnection>()
-}
 
 /// Largest growth change in one call.
 const MAX_GROWTH_DELTA: i64 = 1_000_000_000;

@@ -4,11 +4,10 @@ use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, ID, Object};
 use kit::paging::{PageRequest, encode_cursor};
 use kit::{ApiResult, Caller};
-use sea_orm::DatabaseConnection;
 
 use super::inputs::MemberFilterInput;
 use super::types::{Member, TierLevel};
-use super::{caller, load_member, view};
+use super::{caller, db, load_member, view};
 use crate::domain::access::Visibility;
 use crate::domain::identity::{Channel, ExternalId};
 use crate::error::Error;
@@ -45,7 +44,7 @@ impl Query {
     ) -> ApiResult<Option<Member>> {
         caller(ctx).require_authenticated()?;
         let external_id = ExternalId::parse("externalId", &external_id)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = db(ctx);
         let Some(member_id) = store::member_id_by_identity(db, channel, &external_id).await? else {
             return Ok(None);
         };
@@ -64,7 +63,7 @@ impl Query {
         caller(ctx).require_operator()?;
         let filter = filter.unwrap_or_default().parse()?;
         let page = PageRequest::parse(first, after)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = db(ctx);
         let (rows, has_next) = store::list_members(db, &filter, &page).await?;
         let mut connection = Connection::new(page.after.is_some(), has_next);
         connection.edges.extend(rows.into_iter().map(|row| {
@@ -82,7 +81,7 @@ impl Query {
     /// Tier levels, lowest first.
     async fn tier_levels(&self, ctx: &Context<'_>) -> ApiResult<Vec<TierLevel>> {
         caller(ctx).require_authenticated()?;
-        let ladder = store::ladder(ctx.data_unchecked::<DatabaseConnection>()).await?;
+        let ladder = store::ladder(db(ctx)).await?;
         Ok(ladder.levels().iter().map(TierLevel::from).collect())
     }
 

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use super::db;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use kit::paging::{PageRequest, encode_cursor};
 use kit::{ApiError, ApiResult};
-use sea_orm::DatabaseConnection;
 
 use crate::domain::MemberStatus;
 use crate::domain::access::Visibility;
@@ -163,7 +163,7 @@ impl Member {
     ) -> ApiResult<Option<Connection<String, Touchpoint, EmptyFields, EmptyFields>>> {
         self.personal()?;
         let page = PageRequest::parse(first, after)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = db(ctx);
         let (rows, has_next) =
             store::timeline(db, &self.record.id, &kinds.unwrap_or_default(), &page).await?;
         let mut connection = Connection::new(page.after.is_some(), has_next);
@@ -179,8 +179,7 @@ impl Member {
     /// Tier changes, most recent first.
     async fn tier_history(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<TierChange>>> {
         self.personal()?;
-        let rows = store::tier_history(ctx.data_unchecked::<DatabaseConnection>(), &self.record.id)
-            .await?;
+        let rows = store::tier_history(db(ctx), &self.record.id).await?;
         Ok(Some(rows.into_iter().map(TierChange::from).collect()))
     }
 }

@@ -9,11 +9,12 @@ mod query;
 mod types;
 
 use async_graphql::{Context, EmptySubscription, Schema};
-use kit::Caller;
 use sea_orm::DatabaseConnection;
 
 pub use mutation::Mutation;
 pub use query::Query;
+
+pub(crate) use kit::subgraph::{caller, db};
 
 use crate::error::{Error, Result};
 use crate::store::entities::{attribution, guide, store as store_row};
@@ -21,14 +22,8 @@ use kit::loader::ById;
 
 pub type StoreSchema = Schema<Query, Mutation, EmptySubscription>;
 
-const MAX_DEPTH: usize = 12;
-const MAX_COMPLEXITY: usize = 5_000;
-
 pub fn build(db: DatabaseConnection) -> StoreSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+    kit::subgraph::federated(Schema::build(Query, Mutation, EmptySubscription))
         .data(ById::<store_row::Entity>::new(db.clone()))
         .data(ById::<guide::Entity>::new(db.clone()))
         .data(ById::<attribution::Entity>::new(db.clone()))
@@ -38,22 +33,7 @@ pub fn build(db: DatabaseConnection) -> StoreSchema {
 
 /// The SDL as served, for composition.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .finish()
-        .sdl_with_options(
-            async_graphql::SDLExportOptions::new()
-                .federation()
-                .compose_directive(),
-        )
-}
-
-pub(crate) fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
-    ctx.data_unchecked::<Caller>()
-}
-
-pub(crate) fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
-    ctx.data_unchecked::<DatabaseConnection>()
+    kit::subgraph::sdl(Schema::build(Query, Mutation, EmptySubscription))
 }
 
 pub(crate) async fn load_store(ctx: &Context<'_>, id: &str) -> Result<store_row::Model> {

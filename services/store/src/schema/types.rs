@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
+use super::db;
 use async_graphql::connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields};
 use async_graphql::{Context, ID, Object, OutputType, SimpleObject};
 use chrono::{NaiveDate, Utc};
 use kit::ApiResult;
 use kit::paging::{PageRequest, encode_cursor};
-use sea_orm::DatabaseConnection;
 
 use crate::domain::hours::{Interval, Weekday, parse_time_zone};
 use crate::domain::store::{StoreKind, StoreStatus};
@@ -101,7 +101,7 @@ impl Store {
     ) -> ApiResult<Connection<String, super::guides::Guide, EmptyFields, EmptyFields>> {
         super::caller(ctx).require_store_staff(Some(&self.0.id))?;
         let page = PageRequest::parse(first, after)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = db(ctx);
         let (rows, has_next) = crate::store::guides::guides_of_store(db, &self.0.id, &page).await?;
         let mut connection = Connection::new(page.after.is_some(), has_next);
         connection.edges.extend(
@@ -206,7 +206,7 @@ impl Brand {
     ) -> ApiResult<Option<Connection<String, Store, EmptyFields, EmptyFields>>> {
         kit::contributed(async {
             let page = PageRequest::parse(first, after)?;
-            let db = ctx.data_unchecked::<DatabaseConnection>();
+            let db = db(ctx);
             let (rows, has_next) = store::stores_of_brand(db, &self.id, &page).await?;
             let mut connection = Connection::new(page.after.is_some(), has_next);
             connection.edges.extend(
