@@ -391,3 +391,60 @@ async fn malformed_requests_get_coded_errors() {
         );
     }
 }
+
+/// `{ __schema { types { fields { type { fields … name } } } } }`, `depth`
+/// fields deep.
+fn nested(depth: usize) -> String {
+    let mut levels = vec!["__schema", "types"];
+    while levels.len() < depth - 1 {
+        levels.push(if levels.len() % 2 == 0 {
+            "fields"
+        } else {
+            "type"
+        });
+    }
+    let open: String = levels.iter().map(|l| format!("{l} {{ ")).collect();
+    format!("{{ {open}name {}}}", "} ".repeat(levels.len()))
+}
+
+#[tokio::test]
+async fn a_request_deeper_or_costlier_than_the_limits_is_refused_before_it_runs() {
+    let app = spawn().await;
+    let token = operator(&app);
+    let within = app
+        .graphql(Some(&token), &nested(kit::subgraph::MAX_DEPTH), json!({}))
+        .await;
+    assert!(within.errors().is_empty(), "{}", within.body);
+    let deeper = app
+        .graphql(
+            Some(&token),
+            &nested(kit::subgraph::MAX_DEPTH + 1),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        deeper.error_code(),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{}",
+        deeper.body
+    );
+    assert!(deeper.data().is_null(), "nothing ran: {}", deeper.body);
+
+    // Each field costs 1: one past the limit in two-field lookups.
+    let lookups = kit::subgraph::MAX_COMPLEXITY / 2 + 1;
+    let costly = format!(
+        "{{ {} }}",
+        (0..lookups)
+            .map(|i| format!("m{i}: member(id: \"m\") {{ id }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let r = app.graphql(Some(&token), &costly, json!({})).await;
+    assert_eq!(
+        r.error_code(),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.to_string().contains("complex"), "{}", r.body);
+}
