@@ -9,11 +9,11 @@
 //! cargo bench -p gateway --bench graph
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use gateway::{Gateway, GatewayConfig};
 use kit::config::Secret;
-use kit::testing::{TestDatabase, spawn_on};
+use kit::testing::{Latencies, TestDatabase, spawn_on};
 use serde_json::{Value, json};
 
 const REQUESTS: usize = 800;
@@ -102,24 +102,10 @@ async fn main() {
                     latencies
                 })
             });
-            let mut latencies: Vec<Duration> = futures::future::join_all(tasks)
-                .await
-                .into_iter()
-                .flat_map(|r| r.unwrap())
-                .collect();
-            let elapsed = started.elapsed();
-            latencies.sort();
-            let pct = |p: f64| {
-                latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)]
-                    .as_secs_f64()
-                    * 1e3
-            };
+            let latencies = Latencies::of_clients(tasks, started).await;
             println!(
-                "{name:<12} clients={clients} {mode:<9}  {:>6.0} req/s  p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms",
-                latencies.len() as f64 / elapsed.as_secs_f64(),
-                pct(0.5),
-                pct(0.95),
-                pct(0.99)
+                "{name:<12} clients={clients} {mode:<9}  {:>6.0} req/s  {latencies}",
+                latencies.per_second()
             );
         }
     }

@@ -15,7 +15,7 @@ use kit::Caller;
 use kit::auth::{Actor, TokenRequest};
 use kit::config::Secret;
 use kit::input::ForeignId;
-use kit::testing::{TestApp, TestDatabase, spawn_on};
+use kit::testing::{Latencies, TestApp, TestDatabase, spawn_on};
 use serde_json::json;
 
 const CONFIRMATIONS: usize = 800;
@@ -75,24 +75,10 @@ async fn run(backend: &str, database: TestDatabase) {
                 latencies
             })
         });
-        let mut latencies: Vec<Duration> = futures::future::join_all(tasks)
-            .await
-            .into_iter()
-            .flat_map(|r| r.unwrap())
-            .collect();
-        let elapsed = started.elapsed();
-        latencies.sort();
-        let pct = |p: f64| {
-            latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)]
-                .as_secs_f64()
-                * 1e3
-        };
+        let latencies = Latencies::of_clients(tasks, started).await;
         println!(
-            "{backend:<8} clients={clients}  {:>6.0} confirmations/s  p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms",
-            latencies.len() as f64 / elapsed.as_secs_f64(),
-            pct(0.5),
-            pct(0.95),
-            pct(0.99)
+            "{backend:<8} clients={clients}  {:>6.0} confirmations/s  {latencies}",
+            latencies.per_second()
         );
     }
     app.stop().await;

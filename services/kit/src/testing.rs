@@ -76,6 +76,63 @@ pub async fn bench_databases() -> Vec<(&'static str, TestDatabase)> {
     out
 }
 
+/// What a bench measured: each request's latency, and the wall-clock time
+/// they took together.
+pub struct Latencies {
+    sorted: Vec<std::time::Duration>,
+    elapsed: std::time::Duration,
+}
+
+impl Latencies {
+    pub fn new(mut latencies: Vec<std::time::Duration>, elapsed: std::time::Duration) -> Self {
+        latencies.sort();
+        Self {
+            sorted: latencies,
+            elapsed,
+        }
+    }
+
+    /// Waits for client tasks that each return their latencies; `started`
+    /// is when the first of them was spawned.
+    pub async fn of_clients(
+        clients: impl IntoIterator<Item = tokio::task::JoinHandle<Vec<std::time::Duration>>>,
+        started: std::time::Instant,
+    ) -> Self {
+        let latencies = futures::future::join_all(clients)
+            .await
+            .into_iter()
+            .flat_map(|client| client.expect("bench client"))
+            .collect();
+        Self::new(latencies, started.elapsed())
+    }
+
+    /// Requests per second, over the wall-clock time.
+    pub fn per_second(&self) -> f64 {
+        self.sorted.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The `p`-th quantile (0 to 1) in milliseconds; 0 with no requests.
+    pub fn ms(&self, p: f64) -> f64 {
+        let last = self.sorted.len().saturating_sub(1);
+        self.sorted
+            .get(((self.sorted.len() as f64 * p) as usize).min(last))
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    }
+}
+
+/// `p50 … ms  p95 … ms  p99 … ms`
+impl std::fmt::Display for Latencies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms",
+            self.ms(0.50),
+            self.ms(0.95),
+            self.ms(0.99)
+        )
+    }
+}
+
 /// A database (SQLite file or PostgreSQL schema) owned by one test.
 #[derive(Clone)]
 pub struct TestDatabase {
@@ -311,5 +368,23 @@ impl TestApp {
         self.trigger.fire();
         let _ = self.server.await;
         self.ctx.db.close().await.ok();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Latencies;
+
+    #[test]
+    fn latencies_sort_and_give_quantiles_and_a_rate() {
+        let ms = |n: u64| Duration::from_millis(n);
+        let l = Latencies::new((1..=100).rev().map(ms).collect(), Duration::from_secs(2));
+        assert_eq!(l.per_second(), 50.0);
+        assert_eq!((l.ms(0.5), l.ms(0.95), l.ms(0.99)), (51.0, 96.0, 100.0));
+        assert_eq!(l.ms(1.0), 100.0, "the top quantile is the slowest");
+        assert_eq!(l.to_string(), "p50  51.00 ms  p95  96.00 ms  p99 100.00 ms");
+        assert_eq!(Latencies::new(vec![], ms(1)).ms(0.5), 0.0);
     }
 }

@@ -4,10 +4,10 @@
 //! cargo bench -p member --bench entities
 //! BIGMEMBER_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/bigmember_test (default)
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kit::config::Secret;
-use kit::testing::{TestApp, TestDatabase, spawn_on};
+use kit::testing::{Latencies, TestApp, TestDatabase, spawn_on};
 use member::domain::identity::{Channel, ExternalId, NewIdentity};
 use member::store::{self, Actor, Registration};
 use serde_json::json;
@@ -63,23 +63,11 @@ async fn run(backend: &str, database: TestDatabase) {
                 latencies
             })
         });
-        let mut latencies: Vec<Duration> = futures::future::join_all(tasks)
-            .await
-            .into_iter()
-            .flat_map(|r| r.unwrap())
-            .collect();
-        let elapsed = started.elapsed();
-        latencies.sort();
-        let pct =
-            |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-        let requests = latencies.len() as f64;
+        let latencies = Latencies::of_clients(tasks, started).await;
         println!(
-            "{backend:<8} clients={clients}  {:>7.0} req/s  {:>8.0} entities/s  p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms",
-            requests / elapsed.as_secs_f64(),
-            requests * BATCH as f64 / elapsed.as_secs_f64(),
-            pct(0.50).as_secs_f64() * 1e3,
-            pct(0.95).as_secs_f64() * 1e3,
-            pct(0.99).as_secs_f64() * 1e3,
+            "{backend:<8} clients={clients}  {:>7.0} req/s  {:>8.0} entities/s  {latencies}",
+            latencies.per_second(),
+            latencies.per_second() * BATCH as f64,
         );
     }
     app.stop().await;

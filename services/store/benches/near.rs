@@ -4,10 +4,10 @@
 //! cargo bench -p store --bench near
 //! BIGMEMBER_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/bigmember_test (default)
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kit::config::Secret;
-use kit::testing::{TestApp, TestDatabase, spawn_on};
+use kit::testing::{Latencies, TestApp, TestDatabase, spawn_on};
 use rand::{Rng, SeedableRng};
 use sea_orm::{EntityTrait, Set, TransactionTrait};
 use serde_json::json;
@@ -68,6 +68,7 @@ async fn run(backend: &str, database: TestDatabase) {
     let query = "query($lat: Float!, $lng: Float!, $r: Float!) { storesNear(lat: $lat, lng: $lng, radiusKm: $r, first: 20) { edges { distanceMeters node { id name } } } }";
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     for radius in [2.0, 10.0, 50.0] {
+        let started = Instant::now();
         let mut latencies = Vec::with_capacity(QUERIES);
         let mut found = 0usize;
         for _ in 0..QUERIES {
@@ -91,15 +92,9 @@ async fn run(backend: &str, database: TestDatabase) {
                 .as_array()
                 .map_or(0, Vec::len);
         }
-        latencies.sort();
-        let pct = |p: f64| -> Duration {
-            latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)]
-        };
+        let latencies = Latencies::new(latencies, started.elapsed());
         println!(
-            "{backend:<8} radius {radius:>4} km  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  ({:.1} results/query)",
-            pct(0.50).as_secs_f64() * 1e3,
-            pct(0.95).as_secs_f64() * 1e3,
-            pct(0.99).as_secs_f64() * 1e3,
+            "{backend:<8} radius {radius:>4} km  {latencies}  ({:.1} results/query)",
             found as f64 / QUERIES as f64,
         );
     }
