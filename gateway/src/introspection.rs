@@ -74,6 +74,16 @@ impl Introspection {
         }
         let named = |name: &str| json!({ "kind": kinds.get(name).copied().unwrap_or("SCALAR"), "name": name, "ofType": null });
         let type_ref = |ty: &Type<'static, String>| type_ref(ty, &named);
+        let possible_types = |name: &str| {
+            Value::Array(
+                possible
+                    .get(name)
+                    .into_iter()
+                    .flatten()
+                    .map(|n| named(n))
+                    .collect(),
+            )
+        };
         let mut types: HashMap<String, Value> = HashMap::new();
         for scalar in BUILT_IN_SCALARS {
             types.insert(scalar.to_owned(), full_type("SCALAR", scalar, None));
@@ -91,24 +101,10 @@ impl Introspection {
                     v["fields"] = fields(&i.fields, &type_ref);
                     v["interfaces"] =
                         Value::Array(i.implements_interfaces.iter().map(|n| named(n)).collect());
-                    v["possibleTypes"] = Value::Array(
-                        possible
-                            .get(name)
-                            .into_iter()
-                            .flatten()
-                            .map(|n| named(n))
-                            .collect(),
-                    );
+                    v["possibleTypes"] = possible_types(name);
                 }
                 TypeDefinition::Union(_) => {
-                    v["possibleTypes"] = Value::Array(
-                        possible
-                            .get(name)
-                            .into_iter()
-                            .flatten()
-                            .map(|n| named(n))
-                            .collect(),
-                    );
+                    v["possibleTypes"] = possible_types(name);
                 }
                 TypeDefinition::Enum(e) => {
                     v["enumValues"] = Value::Array(
