@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use kit::events::consumer::{ConsumerError, EventHandler, FeedConsumer, HandlerError};
@@ -252,7 +253,7 @@ async fn a_held_event_stops_the_consumer_without_failing_and_only_a_drained_feed
 
     // A poll that finds nothing new still moves the instant on: the feed
     // was drained then too.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(c.catch_up().await.unwrap(), 0);
     let second = c.caught_up_at().await.unwrap().unwrap();
     assert!(second > first);
@@ -326,7 +327,7 @@ async fn concurrent_publishers_get_gapless_numbers_and_readers_never_see_a_hole(
             if after == 20 {
                 break;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     };
     reader.await;
@@ -356,4 +357,33 @@ async fn an_unreachable_feed_is_an_error_not_a_skip() {
         Err(ConsumerError::Unreachable { .. })
     ));
     assert_eq!(c.position().await.unwrap(), 0);
+}
+
+/// A producer that accepts the connection and never answers must not keep
+/// the consumer from stopping: without the stop racing the poll, `run`
+/// would wait out the client's 10 s timeout.
+#[tokio::test]
+async fn a_consumer_stops_at_once_even_while_its_feed_hangs() {
+    let (_database, db) = consumer_db().await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let accepted = tokio::spawn(async move {
+        let (socket, _) = silent.accept().await.unwrap();
+        // Hold the connection open, unanswered, until the test ends.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(socket);
+    });
+    let keys = kit::auth::JwtKeys::hs256(&kit::config::Secret::new(kit::auth::random_secret()));
+    let c = FeedConsumer::new("stalled", &url, db.clone(), keys, Recorder::default());
+    let (trigger, shutdown) = kit::shutdown::channel();
+    let running = tokio::spawn(c.run(Duration::from_millis(50), shutdown));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !running.is_finished(),
+        "the poll is still waiting on the feed"
+    );
+    trigger.fire();
+    let stopped = tokio::time::timeout(Duration::from_secs(2), running).await;
+    assert!(stopped.is_ok(), "run returned within 2 s of the stop");
+    accepted.abort();
 }

@@ -220,12 +220,21 @@ impl<H: EventHandler> FeedConsumer<H> {
     /// Polls every `interval` until `shutdown`. Failures are logged and
     /// retried with a doubling delay (at most a minute), so a producer that
     /// is down costs one line a minute, not one per poll. An event held for
-    /// longer than [`HELD_WARNING`] is logged once.
+    /// longer than [`HELD_WARNING`] is logged once. Returns as soon as
+    /// `shutdown` fires, even mid-poll.
     pub async fn run(self, interval: Duration, mut shutdown: Shutdown) {
         let mut failures: u32 = 0;
         let mut held = HeldEvent::default();
         loop {
-            let delay = match self.catch_up_to_end().await {
+            // Stopping mid-poll is safe: an event's effect and the position
+            // commit together, so a dropped transaction undoes both. Not
+            // waiting for the poll stops promptly even when the producer
+            // hangs, and does not report the producer's own shutdown.
+            let outcome = tokio::select! {
+                outcome = self.catch_up_to_end() => outcome,
+                _ = shutdown.wait() => return,
+            };
+            let delay = match outcome {
                 Ok(progress) => {
                     failures = 0;
                     if let (Some(held_for), PageEnd::Held { seq, reason }) =
