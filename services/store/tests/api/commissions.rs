@@ -365,17 +365,19 @@ async fn an_order_read_before_its_members_registration_waits_and_then_credits_th
     );
 
     // An unbound member's order newer than the member feed's last read
-    // waits again; a bound member's does not.
+    // waits again; a bound member's does not. o9 is stamped by a clock 2 s
+    // ahead of ours, so the wait below does not depend on how fast this
+    // test runs (the margin's edges are unit tested).
     w.members.publish(&registered("m9", None, Utc::now())).await;
-    w.orders
-        .publish(&placed("o9", Some("m9"), vec![line("l1", "apparel", 500)]))
-        .await;
+    let mut ahead = placed("o9", Some("m9"), vec![line("l1", "apparel", 500)]);
+    ahead.placed_at = Utc::now() + Duration::seconds(2);
+    w.orders.publish(&ahead).await;
     assert_eq!(order_feed.catch_up().await.unwrap(), 0, "o9 waits for m9");
     assert_eq!(member_feed.catch_up().await.unwrap(), 1);
     assert_eq!(
         order_feed.catch_up().await.unwrap(),
         0,
-        "read just now, but not past o9 by more than the clocks may differ"
+        "read just now, but not past o9's time plus the clock margin"
     );
     w.orders
         .publish(&placed(
@@ -384,7 +386,8 @@ async fn an_order_read_before_its_members_registration_waits_and_then_credits_th
             vec![line("l1", "apparel", 1_000)],
         ))
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let settled = ahead.placed_at + Duration::milliseconds(1_100) - Utc::now();
+    tokio::time::sleep(settled.to_std().unwrap_or_default()).await;
     assert_eq!(member_feed.catch_up().await.unwrap(), 0);
     assert_eq!(order_feed.catch_up().await.unwrap(), 2, "o9, then o10");
     assert_eq!(w.commissions().await["pendingFen"], 220);
