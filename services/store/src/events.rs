@@ -14,7 +14,9 @@ use crate::domain::attribution::{BindingCause, binding_settled};
 use crate::store::{attribution, commissions};
 
 /// The member service's feed: a registration through a guide's code binds
-/// the member to that guide; a merge moves the binding to the survivor.
+/// the member to that guide; a merge moves the binding to the survivor (the
+/// merged id's orders still credit the guide it had: see
+/// `attribution::order_attribution`).
 pub struct MemberFeed;
 
 /// The position name of this consumer in the store database.
@@ -82,7 +84,10 @@ impl OrderFeed {
         let (Some(member_feed), Some(member_id)) = (self.waits_for, &order.member_id) else {
             return Ok(());
         };
-        if attribution::attribution_of(txn, member_id).await?.is_some() {
+        if attribution::order_attribution(txn, member_id)
+            .await?
+            .is_some()
+        {
             return Ok(());
         }
         let caught_up = caught_up_at(txn, member_feed).await?.map(to_micros);

@@ -72,6 +72,53 @@ pub async fn attribution_of<C: ConnectionTrait>(
         .await?)
 }
 
+/// Whom an order by a member is attributed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderAttribution {
+    /// `None`: bound to a store only, or the guide has since departed.
+    pub guide_id: Option<String>,
+}
+
+/// Whom an order by `member_id` is attributed to, as this store knows it
+/// now: the member's binding, or, for a member id merged into another, the
+/// binding it had when merged (an order under that id was placed before the
+/// merge, and may be read after it). `None`: bound to nothing here, or the
+/// registration that binds the member is not read yet.
+pub async fn order_attribution<C: ConnectionTrait>(
+    db: &C,
+    member_id: &str,
+) -> Result<Option<OrderAttribution>> {
+    if let Some(row) = attribution_of(db, member_id).await? {
+        return Ok(Some(OrderAttribution {
+            guide_id: row.guide_id,
+        }));
+    }
+    let last_change = attribution_change::Entity::find()
+        .filter(attribution_change::Column::MemberId.eq(member_id))
+        .order_by_desc(attribution_change::Column::ChangedAt)
+        .order_by_desc(attribution_change::Column::Id)
+        .one(db)
+        .await?;
+    let Some(merged) = last_change.filter(|c| {
+        c.cause == BindingCause::Merge.as_str()
+            && c.to_guide_id.is_none()
+            && c.to_store_id.is_none()
+    }) else {
+        return Ok(None);
+    };
+    // A departed guide's bindings were moved or released when they left;
+    // the merged member's record of them was not, so check here.
+    let guide_id = match merged.from_guide_id {
+        Some(id) => guide::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .filter(|g| g.status == crate::domain::guide::GuideStatus::Active.as_str())
+            .map(|g| g.id),
+        None => None,
+    };
+    Ok(Some(OrderAttribution { guide_id }))
+}
+
 fn binding_of(row: &attribution::Model) -> Binding {
     Binding {
         guide_id: row.guide_id.clone(),

@@ -86,13 +86,14 @@ async fn rule_for<C: ConnectionTrait>(
 }
 
 /// OrderPlaced: one PENDING commission per line whose brand pays guides of
-/// the bound guide's store kind. Orders of members bound to no guide (or
+/// the bound guide's store kind (for a member id since merged into another,
+/// the guide it had when merged). Orders of members bound to no guide (or
 /// only to a store) credit nobody. Returns how many were created.
 pub async fn on_order_placed(txn: &DatabaseTransaction, order: &OrderPlaced) -> Result<usize> {
     let Some(member_id) = &order.member_id else {
         return Ok(0);
     };
-    let Some(guide_id) = attribution::attribution_of(txn, member_id)
+    let Some(guide_id) = attribution::order_attribution(txn, member_id)
         .await?
         .and_then(|a| a.guide_id)
     else {

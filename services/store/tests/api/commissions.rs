@@ -6,8 +6,8 @@ use kit::auth::TokenRequest;
 use kit::config::Secret;
 use kit::events::consumer::FeedConsumer;
 use kit::events::schema::{
-    MemberRegistered, OrderCancelled, OrderFulfilled, OrderLine, OrderPlaced, OrderRefunded,
-    RefundedLine,
+    MemberMerged, MemberRegistered, OrderCancelled, OrderFulfilled, OrderLine, OrderPlaced,
+    OrderRefunded, RefundedLine,
 };
 use kit::testing::{FEED_ONLY, TestApp, TestDatabase, spawn_on};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -391,6 +391,76 @@ async fn an_order_read_before_its_members_registration_waits_and_then_credits_th
     assert_eq!(member_feed.catch_up().await.unwrap(), 0);
     assert_eq!(order_feed.catch_up().await.unwrap(), 2, "o9, then o10");
     assert_eq!(w.commissions().await["pendingFen"], 220);
+}
+
+/// A member orders, then is merged into another member (a duplicate found
+/// later); the store reads the merge before the order. The order was placed
+/// under the merged id's binding, so it still credits that guide.
+#[tokio::test]
+async fn an_order_read_after_its_member_was_merged_away_credits_the_guide_it_had() {
+    let w = world().await;
+    let earlier = Utc::now() - Duration::seconds(5);
+    w.members
+        .publish(&registered("m20", Some(w.code.as_str()), earlier))
+        .await;
+    w.members.publish(&registered("m21", None, earlier)).await;
+    let mut by_merged = placed("o20", Some("m20"), vec![line("l1", "apparel", 10_000)]);
+    by_merged.placed_at = earlier;
+    w.orders.publish(&by_merged).await;
+    w.members
+        .publish(&MemberMerged {
+            survivor_id: "m21".into(),
+            merged_id: "m20".into(),
+            merged_at: Utc::now(),
+        })
+        .await;
+
+    let (member_feed, order_feed) = w.both_feeds();
+    assert_eq!(member_feed.catch_up().await.unwrap(), 3);
+    assert_eq!(order_feed.catch_up().await.unwrap(), 1);
+    let c = w.commissions().await;
+    assert_eq!(c["pendingFen"], 200, "2% of o20, to m20's guide: {c}");
+    assert_eq!(c["entries"].as_array().map(Vec::len), Some(1), "{c}");
+
+    // The guide lists the survivor, who took the binding, and not m20.
+    let q = "query($g: ID!) { guide(id: $g) { members { edges { node { member { id } } } } } }";
+    let r = w
+        .store
+        .graphql(Some(&w.store.operator_token()), q, json!({ "g": w.guide }))
+        .await;
+    let listed: Vec<&str> = r.ok()["guide"]["members"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["node"]["member"]["id"].as_str())
+        .collect();
+    assert!(
+        listed.contains(&"m21") && !listed.contains(&"m20"),
+        "{listed:?}"
+    );
+
+    // Once that guide has left, a later-read order of m20 credits nobody:
+    // departure moved the live bindings, and the merged record must agree.
+    let depart = "mutation($g: ID!) { departGuide(guideId: $g) { status } }";
+    let r = w
+        .store
+        .graphql(
+            Some(&w.store.operator_token()),
+            depart,
+            json!({ "g": w.guide }),
+        )
+        .await;
+    assert_eq!(r.ok()["departGuide"]["status"], "DEPARTED");
+    let mut late = placed("o21", Some("m20"), vec![line("l1", "apparel", 5_000)]);
+    late.placed_at = earlier;
+    w.orders.publish(&late).await;
+    assert_eq!(order_feed.catch_up().await.unwrap(), 1);
+    let c = w.commissions().await;
+    assert_eq!(
+        c["entries"].as_array().map(Vec::len),
+        Some(1),
+        "nothing for o21: {c}"
+    );
 }
 
 #[tokio::test]
