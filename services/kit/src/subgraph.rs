@@ -30,8 +30,7 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    builder
-        .enable_federation()
+    federated(builder)
         .finish()
         .sdl_with_options(SDLExportOptions::new().federation().compose_directive())
 }
