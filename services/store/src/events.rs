@@ -11,7 +11,8 @@ use kit::time::to_micros;
 use sea_orm::DatabaseTransaction;
 
 use crate::domain::attribution::{BindingCause, binding_settled};
-use crate::store::{attribution, commissions};
+use crate::store::attribution::{self, OrderAttribution};
+use crate::store::commissions;
 
 /// The member service's feed: a registration through a guide's code binds
 /// the member to that guide; a merge moves the binding to the survivor (the
@@ -76,23 +77,24 @@ pub struct OrderFeed {
 }
 
 impl OrderFeed {
-    async fn wait_for_binding(
+    /// Whom `order` is attributed to, once that is settled: at once for a
+    /// member known here, or for an order with no member; for a member bound
+    /// to nobody here, only after the member feed is read past the order.
+    async fn settled_attribution(
         &self,
         txn: &DatabaseTransaction,
         order: &OrderPlaced,
-    ) -> Result<(), HandlerError> {
-        let (Some(member_feed), Some(member_id)) = (self.waits_for, &order.member_id) else {
-            return Ok(());
+    ) -> Result<Option<OrderAttribution>, HandlerError> {
+        let Some(member_id) = &order.member_id else {
+            return Ok(None);
         };
-        if attribution::order_attribution(txn, member_id)
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
+        let known = attribution::order_attribution(txn, member_id).await?;
+        let Some(member_feed) = self.waits_for.filter(|_| known.is_none()) else {
+            return Ok(known);
+        };
         let caught_up = caught_up_at(txn, member_feed).await?.map(to_micros);
         if binding_settled(to_micros(order.placed_at), caught_up) {
-            Ok(())
+            Ok(None)
         } else {
             Err(HandlerError::NotYet(format!(
                 "order {} waits until the member feed is read past it",
@@ -114,8 +116,13 @@ impl EventHandler for OrderFeed {
     ) -> Result<(), HandlerError> {
         let result = if let Some(placed) = event.decode::<OrderPlaced>() {
             let placed = placed?;
-            self.wait_for_binding(txn, &placed).await?;
-            commissions::on_order_placed(txn, &placed).await.map(|_| ())
+            let guide = self
+                .settled_attribution(txn, &placed)
+                .await?
+                .and_then(|a| a.guide_id);
+            commissions::on_order_placed(txn, &placed, guide.as_deref())
+                .await
+                .map(|_| ())
         } else if let Some(fulfilled) = event.decode::<OrderFulfilled>() {
             commissions::on_order_fulfilled(txn, &fulfilled?).await
         } else if let Some(cancelled) = event.decode::<OrderCancelled>() {

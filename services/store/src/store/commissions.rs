@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use super::entities::{commission, commission_adjustment, commission_rule};
-use super::{attribution, guides, new_id, store_by_id};
+use super::{guides, new_id, store_by_id};
 use crate::domain::commission::{
     BasisPoints, Commission, CommissionStatus, RefundEffect, StatementLine, apply_refund,
     commission_fen, statement,
@@ -86,20 +86,18 @@ async fn rule_for<C: ConnectionTrait>(
 }
 
 /// OrderPlaced: one PENDING commission per line whose brand pays guides of
-/// the bound guide's store kind (for a member id since merged into another,
-/// the guide it had when merged). Orders of members bound to no guide (or
-/// only to a store) credit nobody. Returns how many were created.
-pub async fn on_order_placed(txn: &DatabaseTransaction, order: &OrderPlaced) -> Result<usize> {
-    let Some(member_id) = &order.member_id else {
+/// `guide_id`'s store kind; `guide_id` is the guide the order is attributed
+/// to ([`super::attribution::order_attribution`]). Orders of members bound to no
+/// guide (or only to a store) credit nobody. Returns how many were created.
+pub async fn on_order_placed(
+    txn: &DatabaseTransaction,
+    order: &OrderPlaced,
+    guide_id: Option<&str>,
+) -> Result<usize> {
+    let (Some(member_id), Some(guide_id)) = (&order.member_id, guide_id) else {
         return Ok(0);
     };
-    let Some(guide_id) = attribution::order_attribution(txn, member_id)
-        .await?
-        .and_then(|a| a.guide_id)
-    else {
-        return Ok(0);
-    };
-    let Some(guide) = guides::guide_by_id(txn, &guide_id).await? else {
+    let Some(guide) = guides::guide_by_id(txn, guide_id).await? else {
         return Ok(0);
     };
     let Some(store) = store_by_id(txn, &guide.store_id).await? else {
