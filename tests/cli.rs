@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Running, bigmember, graphql_url, on_free_ports, run_ok};
+use support::{Endpoint, Running, bigmember, graphql_url, on_free_ports, run_ok};
 
 /// `up --demo`: the demo data, and a member token that works at once on
 /// the graph, for a member with an order whose points follow.
@@ -19,7 +19,7 @@ async fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
     running.wait_for("member: 1000 demo members (1000 new)");
     running.wait_for("product: 200 demo products");
     running.wait_for("demo orders: 250 at the till");
-    let graph = graphql_url(&running.wait_for("graph "));
+    let graph = Endpoint::new(graphql_url(&running.wait_for("graph ")));
     let member_line = running.wait_for("member:");
     let words: Vec<&str> = member_line.split_whitespace().collect();
     let (token, member) = (words[1], words[4].trim_end_matches(')'));
@@ -33,37 +33,21 @@ async fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
             .count(),
         3
     );
-    let client = reqwest::Client::new();
     let query = "{ me { id orders(first: 5) { edges { node { id } } } pointsAccounts { pendingBalance activeBalance } } }";
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        last = client
-            .post(&graph)
-            .bearer_auth(token)
-            .json(&json!({ "query": query }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if last["data"]["me"]["pointsAccounts"]
-            .as_array()
-            .is_some_and(|a| !a.is_empty())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(last["data"]["me"]["id"], member, "{last}");
+    let last = graph
+        .eventually(Some(token), query, json!({}), |d| {
+            d["me"]["pointsAccounts"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    assert_eq!(last["me"]["id"], member, "{last}");
     assert_eq!(
-        last["data"]["me"]["orders"]["edges"]
-            .as_array()
-            .map(Vec::len),
+        last["me"]["orders"]["edges"].as_array().map(Vec::len),
         Some(1),
         "{last}"
     );
-    let account = &last["data"]["me"]["pointsAccounts"][0];
+    let account = &last["me"]["pointsAccounts"][0];
     assert!(
         account["pendingBalance"].as_i64().unwrap() + account["activeBalance"].as_i64().unwrap()
             > 0,
@@ -86,11 +70,8 @@ async fn up_runs_the_consumers_between_services() {
             .env("BIGMEMBER_EVENTS__POLL_INTERVAL_MS", "50"),
     );
     let running = Running::start(up);
-    let member_url = graphql_url(&running.wait_for("/graphql"));
-    let store_url = graphql_url(&running.wait_for("/graphql"));
-    let product_url = graphql_url(&running.wait_for("/graphql"));
-    let alliance_url = graphql_url(&running.wait_for("/graphql"));
-    let graph_url = graphql_url(&running.wait_for("/graphql"));
+    let [member, store, product, alliance, graph] =
+        [(); 5].map(|_| Endpoint::new(graphql_url(&running.wait_for("/graphql"))));
     running.wait_for("Press Ctrl-C");
     let token = |role: &[&str]| {
         run_ok(bigmember(dir.path()).arg("token").args(role))
@@ -98,51 +79,31 @@ async fn up_runs_the_consumers_between_services() {
             .to_owned()
     };
     let operator = token(&["--role", "operator"]);
-    let client = reqwest::Client::new();
-    let ask = |url: &str, token: &str, query: &str| {
-        let request = client
-            .post(url)
-            .bearer_auth(token)
-            .json(&json!({ "query": query }));
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
-    let found = ask(
-        &member_url,
-        &operator,
-        "{ memberByIdentity(channel: APP, externalId: \"demo-app-0000\") { id guideCode } }",
-    )
-    .await;
-    let member_id = found["data"]["memberByIdentity"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        found["data"]["memberByIdentity"]["guideCode"],
-        "demo-guide-00"
-    );
+    let found = member
+        .data(
+            Some(&operator),
+            "{ memberByIdentity(channel: APP, externalId: \"demo-app-0000\") { id guideCode } }",
+            json!({}),
+        )
+        .await;
+    let member_id = found["memberByIdentity"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(found["memberByIdentity"]["guideCode"], "demo-guide-00");
 
     let order = "mutation { placeOrder(input: { channel: APP, storeId: \"demo-store-00\", fulfilment: PICKUP_IN_STORE, lines: [{ skuId: \"demo-sku-00-1\", quantity: 1 }], idempotencyKey: \"cli-test-order-1\" }) { id totalFen } }";
-    let placed = ask(
-        &product_url,
-        &token(&["--role", "member", "--sub", &member_id]),
-        order,
-    )
-    .await;
-    assert_eq!(placed["data"]["placeOrder"]["totalFen"], 9_900, "{placed}");
+    let member_token = token(&["--role", "member", "--sub", &member_id]);
+    let placed = product.data(Some(&member_token), order, json!({})).await;
+    assert_eq!(placed["placeOrder"]["totalFen"], 9_900, "{placed}");
 
-    let (from, to) = (
-        chrono::Utc::now() - chrono::Duration::days(1),
-        chrono::Utc::now() + chrono::Duration::days(1),
-    );
+    let day = chrono::Duration::days(1);
+    let period = json!({
+        "from": (chrono::Utc::now() - day).to_rfc3339(),
+        "to": (chrono::Utc::now() + day).to_rfc3339(),
+    });
     // The guide also has the demo orders' commissions: look for this order's.
-    let order_id = placed["data"]["placeOrder"]["id"].as_str().unwrap();
-    let commissions = format!(
-        "{{ guide(id: \"demo-guide-00\") {{ members {{ edges {{ node {{ member {{ id }} }} }} }} commissions(period: {{ from: \"{}\", to: \"{}\" }}) {{ entries {{ orderId amountFen }} }} }} }}",
-        from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    let order_id = placed["placeOrder"]["id"].as_str().unwrap();
+    let commissions = "query($p: PeriodInput!) { guide(id: \"demo-guide-00\") { members { edges { node { member { id } } } } commissions(period: $p) { entries { orderId amountFen } } } }";
     let this_order = |data: &Value| -> Vec<Value> {
-        data["data"]["guide"]["commissions"]["entries"]
+        data["guide"]["commissions"]["entries"]
             .as_array()
             .into_iter()
             .flatten()
@@ -150,16 +111,13 @@ async fn up_runs_the_consumers_between_services() {
             .map(|e| e["amountFen"].clone())
             .collect()
     };
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        last = ask(&store_url, &operator, &commissions).await;
-        if !this_order(&last).is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last = store
+        .eventually(Some(&operator), commissions, json!({ "p": period }), |d| {
+            !this_order(d).is_empty()
+        })
+        .await;
     assert_eq!(
-        last["data"]["guide"]["members"]["edges"][0]["node"]["member"]["id"],
+        last["guide"]["members"]["edges"][0]["node"]["member"]["id"],
         member_id.as_str(),
         "attributed from the member feed: {last}"
     );
@@ -172,14 +130,12 @@ async fn up_runs_the_consumers_between_services() {
     let earned = format!(
         "{{ _entities(representations: [{{ __typename: \"Order\", id: \"{order_id}\" }}]) {{ ... on Order {{ pointsEarned {{ programme {{ id }} points state }} }} }} }}"
     );
-    for _ in 0..100 {
-        last = ask(&alliance_url, &operator, &earned).await;
-        if last["data"]["_entities"][0]["pointsEarned"][0]["points"] == 99 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let points = &last["data"]["_entities"][0]["pointsEarned"][0];
+    let last = alliance
+        .eventually(Some(&operator), &earned, json!({}), |d| {
+            d["_entities"][0]["pointsEarned"][0]["points"] == 99
+        })
+        .await;
+    let points = &last["_entities"][0]["pointsEarned"][0];
     assert_eq!(points["programme"]["id"], "apparel-points", "{last}");
     assert_eq!(
         points["points"], 99,
@@ -192,7 +148,9 @@ async fn up_runs_the_consumers_between_services() {
     let through_gateway = format!(
         "{{ order(id: \"{order_id}\") {{ totalFen pointsEarned {{ points programme {{ pointsName brand {{ name stores(first: 1) {{ edges {{ node {{ id }} }} }} }} }} }} }} }}"
     );
-    let r = ask(&graph_url, &operator, &through_gateway).await;
+    let r = graph
+        .ask(Some(&operator), &through_gateway, json!({}))
+        .await;
     assert!(r.get("errors").is_none(), "{r}");
     assert_eq!(r["data"]["order"]["totalFen"], 9_900);
     let earned = &r["data"]["order"]["pointsEarned"][0];
@@ -229,24 +187,20 @@ async fn seed_then_up_serves_the_demo_data_and_stops_cleanly_on_sigterm() {
     let mut up = bigmember(dir.path());
     on_free_ports(up.arg("up"));
     let running = Running::start(up);
-    let url = graphql_url(&running.wait_for("/graphql"));
-    let store_url = graphql_url(&running.wait_for("/graphql"));
+    let member = Endpoint::new(graphql_url(&running.wait_for("/graphql")));
+    let store = Endpoint::new(graphql_url(&running.wait_for("/graphql")));
     running.wait_for("Press Ctrl-C");
 
     let token = run_ok(bigmember(dir.path()).args(["token", "--role", "operator"]))
         .trim()
         .to_owned();
-    let client = reqwest::Client::new();
-    let response: Value = client
-        .post(&url)
-        .bearer_auth(&token)
-        .json(&json!({ "query": "{ members(first: 5) { edges { node { id name tags } } pageInfo { hasNextPage } } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let response = member
+        .ask(
+            Some(&token),
+            "{ members(first: 5) { edges { node { id name tags } } pageInfo { hasNextPage } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(
         response["data"]["members"]["edges"]
             .as_array()
@@ -256,15 +210,13 @@ async fn seed_then_up_serves_the_demo_data_and_stops_cleanly_on_sigterm() {
         "{response}"
     );
     assert_eq!(response["data"]["members"]["pageInfo"]["hasNextPage"], true);
-    let near: Value = client
-        .post(&store_url)
-        .json(&json!({ "query": "{ storesNear(lat: 31.2317, lng: 121.4726, radiusKm: 3) { edges { distanceMeters node { name } } } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let near = store
+        .ask(
+            None,
+            "{ storesNear(lat: 31.2317, lng: 121.4726, radiusKm: 3) { edges { distanceMeters node { name } } } }",
+            json!({}),
+        )
+        .await;
     let nearest = &near["data"]["storesNear"]["edges"][0];
     assert!(
         nearest["node"]["name"]
@@ -274,9 +226,7 @@ async fn seed_then_up_serves_the_demo_data_and_stops_cleanly_on_sigterm() {
         "{near}"
     );
     assert!(nearest["distanceMeters"].as_f64().unwrap() < 1.0);
-    let health = client
-        .get(url.replace("/graphql", "/healthz"))
-        .send()
+    let health = reqwest::get(member.url.replace("/graphql", "/healthz"))
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
@@ -342,15 +292,12 @@ async fn serve_gateway_serves_a_supergraph_file_and_follows_it() {
     cmd.args(["serve", "gateway", "--port", "0", "--supergraph"])
         .arg(&file);
     let running = Running::start(cmd);
-    let url = graphql_url(&running.wait_for("gateway:"));
-    let client = reqwest::Client::new();
-    let ask = |query: &str| {
-        let request = client.post(&url).json(&json!({ "query": query }));
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
+    let gateway = Endpoint::new(graphql_url(&running.wait_for("gateway:")));
+    let ask = |query| gateway.ask(None, query, json!({}));
     assert_eq!(ask("{ __typename }").await["data"]["__typename"], "Query");
+    let client = reqwest::Client::new();
     let echoed = client
-        .post(&url)
+        .post(&gateway.url)
         .header("x-request-id", "req-42")
         .json(&json!({ "query": "{ __typename }" }))
         .send()
@@ -358,7 +305,7 @@ async fn serve_gateway_serves_a_supergraph_file_and_follows_it() {
         .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "req-42");
     let metrics = client
-        .get(url.replace("/graphql", "/metrics"))
+        .get(gateway.url.replace("/graphql", "/metrics"))
         .send()
         .await
         .unwrap()
@@ -383,16 +330,13 @@ async fn serve_gateway_serves_a_supergraph_file_and_follows_it() {
     let alliance = Running::start(alliance);
     let alliance_url = graphql_url(&alliance.wait_for("alliance subgraph:"));
     std::fs::write(&file, checked_in.replace(default_alliance, &alliance_url)).unwrap();
-    let mut last = Value::Null;
-    for _ in 0..50 {
-        last = ask("{ programmes { id } }").await;
-        if last["data"]["programmes"].as_array().map(Vec::len) == Some(3) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last = gateway
+        .eventually(None, "{ programmes { id } }", json!({}), |d| {
+            d["programmes"].as_array().map(Vec::len) == Some(3)
+        })
+        .await;
     assert_eq!(
-        last["data"]["programmes"].as_array().map(Vec::len),
+        last["programmes"].as_array().map(Vec::len),
         Some(3),
         "reloaded: {last}"
     );
@@ -474,12 +418,8 @@ async fn serve_gateway_serves_any_supergraph_and_reloads_on_sighup() {
     cmd.args(["serve", "gateway", "--port", "0", "--supergraph"])
         .arg(&file);
     let running = Running::start(cmd);
-    let url = graphql_url(&running.wait_for("gateway:"));
-    let client = reqwest::Client::new();
-    let ask = |query: &'static str| {
-        let request = client.post(&url).json(&json!({ "query": query }));
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
+    let gateway = Endpoint::new(graphql_url(&running.wait_for("gateway:")));
+    let ask = |query| gateway.ask(None, query, json!({}));
     let media = ask("{ __type(name: \"Media\") { kind possibleTypes { name } } }").await;
     assert_eq!(
         media["data"]["__type"],
@@ -521,16 +461,16 @@ async fn serve_gateway_serves_any_supergraph_and_reloads_on_sighup() {
         .status()
         .unwrap();
     assert!(hup.success());
-    let mut last = Value::Null;
-    for _ in 0..50 {
-        last = ask("{ __type(name: \"Programme\") { name } }").await;
-        if last["data"]["__type"]["name"] == "Programme" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last = gateway
+        .eventually(
+            None,
+            "{ __type(name: \"Programme\") { name } }",
+            json!({}),
+            |d| d["__type"]["name"] == "Programme",
+        )
+        .await;
     assert_eq!(
-        last["data"]["__type"]["name"], "Programme",
+        last["__type"]["name"], "Programme",
         "reloaded on SIGHUP: {last}"
     );
     let (clean, _) = running.terminate();

@@ -103,6 +103,61 @@ pub fn graphql_url(line: &str) -> String {
         .to_owned()
 }
 
+/// A GraphQL endpoint (the graph, or one service's subgraph), asked as a
+/// client would.
+pub struct Endpoint {
+    pub url: String,
+    client: reqwest::Client,
+}
+
+impl Endpoint {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// The whole response to a request.
+    pub async fn ask(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(&self.url)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// `data` of a request that must succeed.
+    pub async fn data(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let r = self.ask(token, query, variables).await;
+        assert!(r.get("errors").is_none(), "{query}: {r}");
+        r["data"].clone()
+    }
+
+    /// Asks until `done` holds of the data (consumers and reloads happen in
+    /// the background); the first data that satisfies it.
+    pub async fn eventually(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = self.ask(token, query, variables.clone()).await;
+            if done(&last["data"]) {
+                return last["data"].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{query}: still not there after 20 s: {last}");
+    }
+}
+
 /// The whole platform (`bigmember up`) in a scratch directory, reached only
 /// through its graph.
 pub struct Platform {
@@ -110,8 +165,8 @@ pub struct Platform {
     /// Database URLs per service (PostgreSQL runs); empty on SQLite.
     databases: Vec<(String, String)>,
     running: Option<Running>,
-    pub graph: String,
-    client: reqwest::Client,
+    /// The graph of the running platform (its port changes on each `up`).
+    graph: Endpoint,
 }
 
 impl Platform {
@@ -135,8 +190,7 @@ impl Platform {
             dir: tempfile::tempdir().unwrap(),
             databases,
             running: None,
-            graph: String::new(),
-            client: reqwest::Client::new(),
+            graph: Endpoint::new(""),
         };
         platform.up(&["--demo"], 50);
         platform
@@ -159,7 +213,7 @@ impl Platform {
                 .env("BIGMEMBER_EVENTS__POLL_INTERVAL_MS", poll_ms.to_string()),
         );
         let running = Running::start(cmd);
-        self.graph = graphql_url(&running.wait_for("graph "));
+        self.graph.url = graphql_url(&running.wait_for("graph "));
         running.wait_for("Press Ctrl-C");
         self.running = Some(running);
     }
@@ -186,27 +240,12 @@ impl Platform {
         self.run(&all).trim().to_owned()
     }
 
-    /// A GraphQL request to the graph.
-    pub async fn ask(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self
-            .client
-            .post(&self.graph)
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap().json().await.unwrap()
-    }
-
-    /// `data` of a request that must succeed.
+    /// `data` of a request to the graph that must succeed.
     pub async fn data(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let r = self.ask(token, query, variables).await;
-        assert!(r.get("errors").is_none(), "{query}: {r}");
-        r["data"].clone()
+        self.graph.data(token, query, variables).await
     }
 
-    /// Asks until `done` holds of the data (consumers run in the
-    /// background); the last data, asserted to satisfy it.
+    /// See [`Endpoint::eventually`].
     pub async fn eventually(
         &self,
         token: Option<&str>,
@@ -214,15 +253,7 @@ impl Platform {
         variables: Value,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..200 {
-            last = self.ask(token, query, variables.clone()).await;
-            if done(&last["data"]) {
-                return last["data"].clone();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{query}: still not there after 20 s: {last}");
+        self.graph.eventually(token, query, variables, done).await
     }
 }
 
