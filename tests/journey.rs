@@ -236,7 +236,7 @@ fn assert_balances(account: &Value) {
 }
 
 /// A guide's commission entries in a period around today.
-const COMMISSIONS: &str = "query($g: ID!, $w: PeriodInput!) { guide(id: $g) { commissions(period: $w) { entries { orderId amountFen refundedFen } } } }";
+const COMMISSIONS: &str = "query($g: ID!, $w: PeriodInput!) { guide(id: $g) { commissions(period: $w) { entries { orderId basisPoints baseFen amountFen refundedFen } } } }";
 
 fn commissions_of(guide: &str) -> Value {
     let day = chrono::Duration::days(1);
@@ -258,6 +258,23 @@ fn entries_for(data: &Value, order: &str) -> Vec<Value> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The basis points brand X pays guides of `guide`'s store kind.
+async fn commission_rate(p: &Platform, cast: &Cast, guide: &str) -> i64 {
+    let data = p
+        .data(
+            Some(&cast.operator),
+            "query($g: ID!, $b: ID!) { guide(id: $g) { store { kind } } commissionRules(brandId: $b) { storeKind basisPoints } }",
+            json!({ "g": guide, "b": cast.x }),
+        )
+        .await;
+    let kind = &data["guide"]["store"]["kind"];
+    data["commissionRules"]
+        .as_array()
+        .and_then(|rules| rules.iter().find(|r| &r["storeKind"] == kind))
+        .and_then(|r| r["basisPoints"].as_i64())
+        .unwrap_or_else(|| panic!("a rule for {kind} stores of {}: {data}", cast.x))
 }
 
 /// A programme's settings, as `updateProgramme` takes them.
@@ -342,7 +359,18 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
             |d| entries_for(d, &order).len() == 1,
         )
         .await;
-    assert!(entries_for(&credited, &order)[0]["amountFen"].as_i64() > Some(0));
+    let entry = &entries_for(&credited, &order)[0];
+    assert!(entry["amountFen"].as_i64() > Some(0));
+    let bp = commission_rate(&p, &cast, &guide).await;
+    assert_eq!(
+        (
+            &entry["basisPoints"],
+            &entry["baseFen"],
+            &entry["amountFen"]
+        ),
+        (&json!(bp), &json!(paid), &json!(paid * bp / 10_000)),
+        "the rule for the guide's store kind, on what was paid, rounded down: {entry}"
+    );
     guide_lists(&p, &cast, &member).await;
 
     p.run(&["job", "activate-points"]);
@@ -367,7 +395,7 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
         .await["exchangeQuote"]
         .clone();
     let key = format!("journey-exchange-{member}");
-    let confirm = "mutation($q: ID!, $k: String!) { confirmExchange(quoteId: $q, idempotencyKey: $k) { id pointsOut pointsIn } }";
+    let confirm = "mutation($q: ID!, $k: String!) { confirmExchange(quoteId: $q, idempotencyKey: $k) { id pointsOut pointsIn valueFen } }";
     let exchange = p
         .data(Some(&token), confirm, json!({ "q": quote["id"], "k": key }))
         .await["confirmExchange"]
@@ -445,6 +473,10 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
     assert_eq!(line["exchanges"], 1);
     assert_eq!(line["pointsReceived"], received);
     assert!(line["receivableFen"].as_i64() > Some(0), "X owes Y: {line}");
+    assert_eq!(
+        line["receivableFen"], exchange["valueFen"],
+        "what X owes Y for the exchange: {line}"
+    );
 
     // Step 9: the member takes their data, then leaves.
     let export = p
