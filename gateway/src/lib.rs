@@ -491,3 +491,70 @@ const GRAPHIQL: &str = r#"<!doctype html>
 </body>
 </html>
 "#;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// The leader of a coalesced query is dropped mid-flight (its client
+    /// hung up): its entry leaves the in-flight map with it, and the
+    /// follower, left without an answer, runs the query itself.
+    #[tokio::test]
+    async fn a_follower_runs_on_its_own_when_the_leader_hangs_up() {
+        // An alliance subgraph that accepts connections and never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/graphql", silent.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = accepted.clone();
+        let listener = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                open.push(socket);
+            }
+        });
+        let mut config = GatewayConfig {
+            coalesce_client_requests: true,
+            coalesce_subgraph_fetches: false,
+            subgraph_timeout: Duration::from_millis(500),
+            ..GatewayConfig::default()
+        };
+        config.url_overrides.insert("alliance".into(), url);
+        let gateway = Arc::new(
+            Gateway::new(include_str!("../../schema/supergraph.graphql"), config).unwrap(),
+        );
+        let ask = || {
+            let gateway = gateway.clone();
+            tokio::spawn(async move {
+                let request = GraphqlRequest {
+                    query: "{ programmes { id } }".into(),
+                    operation_name: None,
+                    variables: None,
+                };
+                gateway.execute(request, &HeaderMap::new(), false).await
+            })
+        };
+        let leader = ask();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let follower = ask();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "the follower waits");
+        leader.abort();
+        let answer = tokio::time::timeout(Duration::from_secs(3), follower)
+            .await
+            .expect("the follower answers")
+            .unwrap();
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "SUBGRAPH_UNAVAILABLE",
+            "its own fetch timed out: {answer}"
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "it fetched itself");
+        assert!(
+            gateway.in_flight.lock().unwrap().is_empty(),
+            "no entry is left behind"
+        );
+        listener.abort();
+    }
+}
