@@ -10,6 +10,7 @@ use kit::auth::{JwtKeys, Role, TokenRequest};
 use kit::config::{Config, Overrides, ServiceOverrides};
 use kit::service::{self, ServiceSpec};
 use kit::shutdown;
+use kit::time::Clock;
 
 /// Every service this build contains, in start order.
 pub const SERVICES: &[&ServiceSpec] =
@@ -44,6 +45,10 @@ struct GlobalArgs {
     /// Log filter, e.g. `info` or `member=debug,sea_orm=warn` [default: info].
     #[arg(long, global = true, value_name = "FILTER")]
     log: Option<String>,
+    /// For demos only: the platform's clock starts at this RFC 3339 instant
+    /// (e.g. 2026-11-30T23:50:00Z) and runs on from there [default: the system clock].
+    #[arg(long, global = true, value_name = "INSTANT")]
+    now: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,6 +177,7 @@ pub async fn run() -> anyhow::Result<()> {
     let mut overrides = Overrides {
         data_dir: cli.global.data_dir.clone(),
         log: cli.global.log.clone(),
+        now: cli.global.now.clone(),
         ..Overrides::default()
     };
     match &cli.command {
@@ -198,16 +204,18 @@ pub async fn run() -> anyhow::Result<()> {
         _ => {}
     }
     let config = Config::load(cli.global.config.as_deref(), &overrides)?;
+    // One clock for the whole process: every service of `up` shares it.
+    let clock = config.clock()?;
     match cli.command {
-        Command::Up(args) => up(&config, args.demo).await,
+        Command::Up(args) => up(&config, &clock, args.demo).await,
         Command::Serve(args) if args.service == "gateway" => {
             crate::gateway::serve(&config, args.supergraph, args.port).await
         }
-        Command::Serve(args) => serve(&config, spec(&args.service)?).await,
+        Command::Serve(args) => serve(&config, &clock, spec(&args.service)?).await,
         Command::Migrate(target) => migrate(&config, target.service.as_deref()).await,
-        Command::Seed(args) => seed(&config, args.target.service.as_deref()).await,
+        Command::Seed(args) => seed(&config, &clock, args.target.service.as_deref()).await,
         Command::Token(args) => token(&config, args),
-        Command::Job(args) => job(&config, &args.name).await,
+        Command::Job(args) => job(&config, &clock, &args.name).await,
         Command::Compose(args) => crate::compose::compose(&config, &args.schema_dir),
     }
 }
@@ -222,6 +230,7 @@ fn selected(only: Option<&str>) -> anyhow::Result<Vec<&'static ServiceSpec>> {
 /// Connects a service to its configured database and migrates it.
 async fn prepare(
     config: &Config,
+    clock: &Clock,
     spec: &ServiceSpec,
     keys: &JwtKeys,
 ) -> anyhow::Result<service::ServiceContext> {
@@ -233,6 +242,7 @@ async fn prepare(
         keys.clone(),
         None,
         Arc::new(config.clone()),
+        clock.clone(),
     )
     .await
     .with_context(|| format!("{}: cannot open and migrate its database", spec.name))
@@ -256,10 +266,10 @@ async fn bind(
     Ok((listener, addr))
 }
 
-async fn serve(config: &Config, spec: &'static ServiceSpec) -> anyhow::Result<()> {
+async fn serve(config: &Config, clock: &Clock, spec: &'static ServiceSpec) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init(spec.name, &config.log)?;
     let keys = JwtKeys::hs256(&config.jwt_secret()?);
-    let ctx = prepare(config, spec, &keys).await?;
+    let ctx = prepare(config, clock, spec, &keys).await?;
     let (listener, addr) = bind(config, spec).await?;
     let stop_requested = shutdown::os_signal();
     println!("{} subgraph: http://{addr}/graphql", spec.name);
@@ -291,7 +301,7 @@ fn start_background(
     work.into_iter().map(tokio::spawn).collect()
 }
 
-async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
+async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init("up", &config.log)?;
     let keys = JwtKeys::hs256(&config.jwt_secret()?);
     let (trigger, stop) = shutdown::channel();
@@ -303,7 +313,7 @@ async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
         config.data_dir.display()
     );
     for spec in SERVICES {
-        let ctx = prepare(config, spec, &keys).await?;
+        let ctx = prepare(config, clock, spec, &keys).await?;
         if demo {
             println!("  {}", load_demo(spec, &ctx).await?);
         }
@@ -324,7 +334,7 @@ async fn up(config: &Config, demo: bool) -> anyhow::Result<()> {
             .iter()
             .map(|(spec, ctx, _)| (spec.name, ctx.db.clone()))
             .collect();
-        crate::demo::load(&databases).await?
+        crate::demo::load(&databases, clock.now()).await?
     } else {
         None
     };
@@ -387,22 +397,22 @@ async fn migrate(config: &Config, only: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn seed(config: &Config, only: Option<&str>) -> anyhow::Result<()> {
+async fn seed(config: &Config, clock: &Clock, only: Option<&str>) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init("seed", &config.log)?;
     let keys = JwtKeys::hs256(&config.jwt_secret()?);
     let mut seeded = BTreeMap::new();
     for spec in selected(only)? {
-        let ctx = prepare(config, spec, &keys).await?;
+        let ctx = prepare(config, clock, spec, &keys).await?;
         println!("{}", load_demo(spec, &ctx).await?);
         seeded.insert(spec.name, ctx.db.clone());
     }
-    let member = crate::demo::load(&seeded).await?;
+    let member = crate::demo::load(&seeded, clock.now()).await?;
     print_demo_tokens(&keys, member.as_deref());
     Ok(())
 }
 
 async fn load_demo(spec: &ServiceSpec, ctx: &service::ServiceContext) -> anyhow::Result<String> {
-    (spec.seed_demo)(&ctx.db)
+    (spec.seed_demo)(ctx)
         .await
         .with_context(|| format!("{}: demo data failed", spec.name))
 }
@@ -433,15 +443,15 @@ fn print_demo_tokens(keys: &JwtKeys, member: Option<&str>) {
     );
 }
 
-async fn job(config: &Config, name: &str) -> anyhow::Result<()> {
+async fn job(config: &Config, clock: &Clock, name: &str) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init("job", &config.log)?;
     let (spec, job) = SERVICES
         .iter()
         .find_map(|s| s.jobs.iter().find(|j| j.name == name).map(|j| (*s, j)))
         .with_context(|| format!("no job named {name}"))?;
     let keys = JwtKeys::hs256(&config.jwt_secret()?);
-    let ctx = prepare(config, spec, &keys).await?;
-    let summary = (job.run)(&ctx.db)
+    let ctx = prepare(config, clock, spec, &keys).await?;
+    let summary = (job.run)(&ctx)
         .await
         .with_context(|| format!("{}: job {name} failed", spec.name))?;
     println!("{}: {summary}", spec.name);

@@ -28,12 +28,13 @@ async fn member_id(db: &DatabaseConnection, i: usize) -> anyhow::Result<Option<S
 /// Prints what it did; returns the demo member a token is for, if known.
 pub async fn load(
     databases: &BTreeMap<&str, DatabaseConnection>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Option<String>> {
     let Some(members) = databases.get("member") else {
         return Ok(None);
     };
     if let Some(products) = databases.get("product") {
-        println!("  {}", orders(members, products).await?);
+        println!("  {}", orders(members, products, now).await?);
     }
     member_id(members, 0).await
 }
@@ -42,6 +43,7 @@ pub async fn load(
 async fn orders(
     member_db: &DatabaseConnection,
     product_db: &DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<String> {
     let actor = Actor::system("seed");
     let (mut placed, mut refused) = (0, 0);
@@ -66,7 +68,7 @@ async fn orders(
             lines: vec![(sku, 1)],
             idempotency_key: format!("demo-order-{i:04}"),
         };
-        match place_order(product_db, &order, &actor).await {
+        match place_order(product_db, &order, &actor, now).await {
             Ok(_) => placed += 1,
             // Sold out at that store: the demo goes on without it.
             Err(product::error::Error::OutOfStock { .. }) => refused += 1,

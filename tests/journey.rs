@@ -235,15 +235,12 @@ fn assert_balances(account: &Value) {
     assert_eq!((balance, lots), (entries, entries), "{account}");
 }
 
-/// A guide's commission entries in a period around today.
-const COMMISSIONS: &str = "query($g: ID!, $w: PeriodInput!) { guide(id: $g) { commissions(period: $w) { entries { orderId basisPoints baseFen amountFen refundedFen } } } }";
+/// A guide's commission entries this month (no period given: the
+/// calendar month in the store's zone, by the platform's clock).
+const COMMISSIONS: &str = "query($g: ID!) { guide(id: $g) { commissions { period { zone } entries { orderId basisPoints baseFen amountFen refundedFen } } } }";
 
 fn commissions_of(guide: &str) -> Value {
-    let day = chrono::Duration::days(1);
-    json!({ "g": guide, "w": {
-        "from": (chrono::Utc::now() - day).to_rfc3339(),
-        "to": (chrono::Utc::now() + day).to_rfc3339(),
-    } })
+    json!({ "g": guide })
 }
 
 /// The entries of `COMMISSIONS` data for one order (a guide also has other
@@ -290,10 +287,6 @@ async fn programme_settings(p: &Platform, programme: &str) -> Value {
 
 fn points_per_yuan(settings: &Value) -> f64 {
     settings["pointsPerYuan"].as_str().unwrap().parse().unwrap()
-}
-
-fn this_month() -> String {
-    chrono::Utc::now().format("%Y-%m").to_string()
 }
 
 /// The whole journey with X's return policy deciding step 7. `after_refund`
@@ -395,7 +388,7 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
         .await["exchangeQuote"]
         .clone();
     let key = format!("journey-exchange-{member}");
-    let confirm = "mutation($q: ID!, $k: String!) { confirmExchange(quoteId: $q, idempotencyKey: $k) { id pointsOut pointsIn valueFen } }";
+    let confirm = "mutation($q: ID!, $k: String!) { confirmExchange(quoteId: $q, idempotencyKey: $k) { id pointsOut pointsIn valueFen createdAt } }";
     let exchange = p
         .data(Some(&token), confirm, json!({ "q": quote["id"], "k": key }))
         .await["confirmExchange"]
@@ -459,15 +452,26 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
     )
     .await;
 
-    // Step 8: brand Y's clearing statement shows the exchange.
+    // Step 8: brand Y's clearing statement for this month (no period given:
+    // this month in Y's zone, by the platform's clock) shows the exchange.
     let partner = p.token(&["--role", "partner", "--brand", y]);
     let statement = p
         .data(
             Some(&partner),
-            "query($b: ID!, $m: String!) { clearingStatement(brandId: $b, period: $m) { lines { counterparty { id } exchanges pointsReceived receivableFen payableFen } } }",
-            json!({ "b": y, "m": this_month() }),
+            "query($b: ID!) { clearingStatement(brandId: $b) { period { month from to zone } lines { counterparty { id } exchanges pointsReceived receivableFen payableFen } } }",
+            json!({ "b": y }),
         )
         .await;
+    let period = &statement["clearingStatement"]["period"];
+    assert_eq!(period["zone"], "Asia/Shanghai", "{statement}");
+    let confirmed_at =
+        chrono::DateTime::parse_from_rfc3339(exchange["createdAt"].as_str().unwrap()).unwrap();
+    let bound =
+        |k: &str| chrono::DateTime::parse_from_rfc3339(period[k].as_str().unwrap()).unwrap();
+    assert!(
+        bound("from") <= confirmed_at && confirmed_at < bound("to"),
+        "the exchange falls in this month there: {statement} {exchange}"
+    );
     let line = &statement["clearingStatement"]["lines"][0];
     assert_eq!(line["counterparty"]["id"], x, "{statement}");
     assert_eq!(line["exchanges"], 1);

@@ -33,11 +33,12 @@ const QUERIES: [(&str, &str); 3] = [
 #[tokio::main]
 async fn main() {
     let secret = Secret::new(kit::auth::random_secret());
+    let clock = kit::testing::clock();
     let mut config = GatewayConfig::default();
     let mut apps = Vec::new();
     for spec in [&member::SPEC, &store::SPEC, &product::SPEC, &alliance::SPEC] {
-        let app = spawn_on(spec, TestDatabase::sqlite(), secret.clone()).await;
-        (spec.seed_demo)(app.db()).await.expect("demo data");
+        let app = spawn_on(spec, TestDatabase::sqlite(), secret.clone(), clock.clone()).await;
+        (spec.seed_demo)(&app.ctx).await.expect("demo data");
         config
             .url_overrides
             .insert(spec.name.to_owned(), format!("{}/graphql", app.address));

@@ -22,15 +22,22 @@ async fn platform() -> Platform {
 /// The platform, with the gateway's configuration adjusted by `tweak`.
 async fn platform_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Platform {
     let secret = Secret::new(kit::auth::random_secret());
+    let clock = kit::testing::clock();
     let mut subgraphs = Vec::new();
     let mut config = GatewayConfig::default();
     for spec in [&member::SPEC, &store::SPEC, &product::SPEC, &alliance::SPEC] {
-        let app = spawn_on(spec, TestDatabase::new().await, secret.clone()).await;
+        let app = spawn_on(
+            spec,
+            TestDatabase::new().await,
+            secret.clone(),
+            clock.clone(),
+        )
+        .await;
         if spec.name == member::SPEC.name {
             // The demo world with fewer members: these tests need a few.
-            member::seed::demo_members(app.db(), 60).await
+            member::seed::demo_members(app.db(), 60, app.now()).await
         } else {
-            (spec.seed_demo)(app.db()).await
+            (spec.seed_demo)(&app.ctx).await
         }
         .expect("demo data");
         config

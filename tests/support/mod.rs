@@ -11,11 +11,19 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+/// The `bigmember` command in `dir`. When the suite runs at a set moment
+/// (`BIGMEMBER_TEST_NOW`), the platform's clock starts there too.
 pub fn bigmember(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bigmember"));
     cmd.current_dir(dir)
         .env("BIGMEMBER_LOG", "warn")
-        .env_remove("DATABASE_URL");
+        .env_remove("DATABASE_URL")
+        .env_remove("BIGMEMBER_NOW");
+    if let Ok(now) = std::env::var(kit::testing::TEST_NOW_ENV)
+        && !now.trim().is_empty()
+    {
+        cmd.env("BIGMEMBER_NOW", now);
+    }
     cmd
 }
 

@@ -33,6 +33,7 @@ async fn run(backend: &str, database: TestDatabase) {
         &alliance::SPEC,
         database,
         Secret::new(kit::auth::random_secret()),
+        kit::testing::clock(),
     )
     .await;
     seed(&app).await;
@@ -53,6 +54,7 @@ async fn run(backend: &str, database: TestDatabase) {
                     "cinema-points",
                     100,
                     Duration::from_secs(3_600),
+                    app.now(),
                 )
                 .await
                 .unwrap();
@@ -102,7 +104,7 @@ async fn seed(app: &TestApp) {
         })
         .unwrap();
         let id = ForeignId::parse("brandId", brand).unwrap();
-        programmes::onboard_brand(db, &id, brand, &settings)
+        programmes::onboard_brand(db, &id, brand, &settings, app.now())
             .await
             .unwrap();
     }
@@ -118,11 +120,11 @@ async fn seed(app: &TestApp) {
         daily_limit: 1_000_000_000,
         yearly_limit: 1_000_000_000,
     };
-    let terms = exchange::propose_terms(db, &operator, &draft)
+    let terms = exchange::propose_terms(db, &operator, &draft, app.now())
         .await
         .unwrap();
     for side in [TermsSide::From, TermsSide::To] {
-        exchange::accept_terms(db, &operator, &terms.id, 1, Some(side))
+        exchange::accept_terms(db, &operator, &terms.id, 1, Some(side), app.now())
             .await
             .unwrap();
     }
@@ -136,7 +138,7 @@ async fn seed(app: &TestApp) {
             reason: "bench".into(),
         };
         let key = IdempotencyKey::parse(&operator, &format!("bench-seed-{c}")).unwrap();
-        ledger::earn(db, &tx, &key, &Actor::system("bench"))
+        ledger::earn(db, &tx, &key, &Actor::system("bench"), app.now())
             .await
             .unwrap();
     }

@@ -27,6 +27,7 @@ impl EventHandler for MemberFeed {
         &self,
         txn: &DatabaseTransaction,
         event: &FeedEvent,
+        _now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), HandlerError> {
         let Some(merged) = event.decode::<MemberMerged>() else {
             return Ok(());
@@ -86,14 +87,15 @@ impl EventHandler for OrderFeed {
         &self,
         txn: &DatabaseTransaction,
         event: &FeedEvent,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), HandlerError> {
         let actor = Actor::system("order-feed");
         let result = if let Some(placed) = event.decode::<OrderPlaced>() {
             orders::on_order_placed(txn, &placed?, &actor).await
         } else if let Some(cancelled) = event.decode::<OrderCancelled>() {
-            orders::on_order_cancelled(txn, &cancelled?, &actor).await
+            orders::on_order_cancelled(txn, &cancelled?, &actor, now).await
         } else if let Some(refunded) = event.decode::<OrderRefunded>() {
-            orders::on_order_refunded(txn, &refunded?, &actor).await
+            orders::on_order_refunded(txn, &refunded?, &actor, now).await
         } else {
             Ok(())
         };

@@ -24,7 +24,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     about: "points programmes, an exact ledger, cross-brand exchange and clearing",
     migrate: |db| migration::Migrator::up(db, None).boxed(),
     routes,
-    seed_demo: |db| seed::demo(db).boxed(),
+    seed_demo: |ctx| seed::demo(&ctx.db, ctx.clock.now()).boxed(),
     sdl: schema::sdl,
     background,
     jobs: &JOBS,
@@ -34,9 +34,9 @@ static JOBS: [Job; 2] = [
     Job {
         name: "activate-points",
         about: "turn PENDING points ACTIVE once their programme's window has passed",
-        run: |db| {
+        run: |ctx| {
             async move {
-                let n = store::ledger::activate_due(db, chrono::Utc::now()).await?;
+                let n = store::ledger::activate_due(&ctx.db, ctx.clock.now()).await?;
                 Ok(format!("{n} lot(s) of pending points activated"))
             }
             .boxed()
@@ -45,9 +45,9 @@ static JOBS: [Job; 2] = [
     Job {
         name: "expire-points",
         about: "expire ACTIVE points past their expiry date, soonest first",
-        run: |db| {
+        run: |ctx| {
             async move {
-                let n = store::ledger::expire_due(db, chrono::Utc::now()).await?;
+                let n = store::ledger::expire_due(&ctx.db, ctx.clock.now()).await?;
                 Ok(format!("{n} point(s) expired"))
             }
             .boxed()
@@ -63,7 +63,10 @@ fn routes(ctx: ServiceContext) -> Router {
         quote_ttl: std::time::Duration::from_secs(ctx.config.exchange.quote_ttl_secs),
         keys: ctx.keys.clone(),
     };
-    graphql_routes(schema::build(ctx.db.clone(), settings), ctx.keys.clone())
+    graphql_routes(
+        schema::build(ctx.db.clone(), ctx.clock.clone(), settings),
+        ctx.keys.clone(),
+    )
 }
 
 /// Reads the member feed (merges) and the order feed (earning and
@@ -77,6 +80,7 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
                 url,
                 bg.ctx.db.clone(),
                 bg.ctx.keys.clone(),
+                bg.ctx.clock.clone(),
                 events::MemberFeed,
             )
             .run(bg.poll_interval, bg.shutdown.clone())
@@ -91,6 +95,7 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
                 url,
                 bg.ctx.db.clone(),
                 bg.ctx.keys.clone(),
+                bg.ctx.clock.clone(),
                 events::OrderFeed,
             )
             .run(bg.poll_interval, bg.shutdown.clone())
@@ -99,7 +104,7 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
         None => tracing::warn!("no product service configured: orders earn no points"),
     }
     for job in &JOBS {
-        tasks.push(run_every(job, JOB_INTERVAL, bg.ctx.db.clone(), bg.shutdown.clone()).boxed());
+        tasks.push(run_every(job, JOB_INTERVAL, bg.ctx.clone(), bg.shutdown.clone()).boxed());
     }
     tasks
 }

@@ -48,7 +48,10 @@ const PROGRAMMES: [ProgrammeDraft<'static>; 3] = [
     },
 ];
 
-pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
+pub async fn demo(
+    db: &DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
     let mut onboarded = 0;
     for (i, brand) in demo::BRANDS.iter().enumerate() {
         if programmes::programme_of_brand(db, brand).await?.is_some() {
@@ -56,7 +59,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
         }
         let settings = ProgrammeSettings::parse(&PROGRAMMES[i])?;
         let id = ForeignId::parse("brandId", brand).map_err(|e| anyhow::anyhow!(e.message))?;
-        programmes::onboard_brand(db, &id, demo::BRAND_NAMES[i], &settings).await?;
+        programmes::onboard_brand(db, &id, demo::BRAND_NAMES[i], &settings, now).await?;
         onboarded += 1;
     }
     let operator = Caller::Operator {
@@ -89,10 +92,17 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
                 daily_limit: 5_000,
                 yearly_limit: 50_000,
             };
-            let proposed = exchange::propose_terms(db, &operator, &draft).await?;
+            let proposed = exchange::propose_terms(db, &operator, &draft, now).await?;
             for side in [TermsSide::From, TermsSide::To] {
-                exchange::accept_terms(db, &operator, &proposed.id, proposed.version, Some(side))
-                    .await?;
+                exchange::accept_terms(
+                    db,
+                    &operator,
+                    &proposed.id,
+                    proposed.version,
+                    Some(side),
+                    now,
+                )
+                .await?;
             }
             terms += 1;
         }

@@ -52,6 +52,10 @@ pub struct Config {
     #[serde(default)]
     pub gateway: GatewaySettings,
     pub services: BTreeMap<String, ServiceConfig>,
+    /// For demos and tests only: the platform's clock starts at this RFC
+    /// 3339 instant and runs on from there. Unset: the system clock.
+    #[serde(default)]
+    pub now: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -150,6 +154,7 @@ impl Default for Config {
             },
             exchange: ExchangeConfig::default(),
             gateway: GatewaySettings::default(),
+            now: None,
             services: SERVICE_PORTS
                 .iter()
                 .map(|(name, port)| {
@@ -177,6 +182,12 @@ pub enum ConfigError {
     UnknownService(String, String),
     #[error("could not read or create the development JWT secret at {0}: {1}")]
     DevSecret(PathBuf, std::io::Error),
+    #[error(
+        "no development signing secret at {0}: run this where you ran `bigmember up` (or pass --data-dir), or set auth.jwt_secret"
+    )]
+    NoDevSecret(PathBuf),
+    #[error("now: {0}")]
+    Now(String),
 }
 
 /// Flags given on the command line; each one set wins over file and env.
@@ -188,6 +199,8 @@ pub struct Overrides {
     pub host: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub now: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, ServiceOverrides>,
 }
@@ -253,25 +266,54 @@ impl Config {
             .collect()
     }
 
+    /// The platform's clock: the system clock, or for demos one starting at
+    /// `now`. One per process: every service of `up` shares it.
+    pub fn clock(&self) -> Result<crate::time::Clock, ConfigError> {
+        match &self.now {
+            None => Ok(crate::time::Clock::system()),
+            Some(raw) => crate::time::parse_instant(raw)
+                .map(crate::time::Clock::starting_at)
+                .map_err(ConfigError::Now),
+        }
+    }
+
     /// The HS256 secret: configured, or for development a random one kept in
     /// `<data_dir>/dev-jwt-secret` so that `up`, `seed` and `token` agree.
     pub fn jwt_secret(&self) -> Result<Secret, ConfigError> {
-        if let Some(secret) = &self.auth.jwt_secret {
-            return Ok(secret.clone());
+        if let Some(secret) = self.existing_jwt_secret()? {
+            return Ok(secret);
         }
         let path = self.data_dir.join("dev-jwt-secret");
         let io = |e| ConfigError::DevSecret(path.clone(), e);
-        if let Ok(existing) = std::fs::read_to_string(&path) {
-            let existing = existing.trim();
-            if !existing.is_empty() {
-                return Ok(Secret::new(existing));
-            }
-        }
         std::fs::create_dir_all(&self.data_dir).map_err(io)?;
         let secret = crate::auth::random_secret();
         std::fs::write(&path, &secret).map_err(io)?;
         tracing::warn!(path = %path.display(), "no auth.jwt_secret configured: generated a development secret");
         Ok(Secret::new(secret))
+    }
+
+    /// The HS256 secret that is configured or already kept in the data
+    /// directory; never makes one (`token` signs only what `up` verifies).
+    pub fn existing_jwt_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        if let Some(secret) = &self.auth.jwt_secret {
+            return Ok(Some(secret.clone()));
+        }
+        let path = self.data_dir.join("dev-jwt-secret");
+        match std::fs::read_to_string(&path) {
+            Ok(existing) if !existing.trim().is_empty() => Ok(Some(Secret::new(existing.trim()))),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ConfigError::DevSecret(path, e)),
+        }
+    }
+
+    /// Like [`Config::existing_jwt_secret`], but its absence is an error
+    /// naming where it was looked for (absolute).
+    pub fn required_jwt_secret(&self) -> Result<Secret, ConfigError> {
+        self.existing_jwt_secret()?.ok_or_else(|| {
+            let path = self.data_dir.join("dev-jwt-secret");
+            ConfigError::NoDevSecret(std::path::absolute(&path).unwrap_or(path))
+        })
     }
 }
 

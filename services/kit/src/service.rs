@@ -25,6 +25,7 @@ use crate::db::{ConnectSettings, StatementLog};
 use crate::error::{ApiError, ErrorCode};
 use crate::events::feed::serve_feed;
 use crate::shutdown::Shutdown;
+use crate::time::Clock;
 
 /// Everything a service's handlers share.
 #[derive(Clone)]
@@ -33,6 +34,8 @@ pub struct ServiceContext {
     pub db: DatabaseConnection,
     pub keys: JwtKeys,
     pub config: Arc<crate::config::Config>,
+    /// Where every "now" of the service comes from.
+    pub clock: Clock,
 }
 
 impl FromRef<ServiceContext> for JwtKeys {
@@ -43,7 +46,9 @@ impl FromRef<ServiceContext> for JwtKeys {
 
 pub type MigrateFn = for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>;
 pub type BackgroundFn = fn(Background) -> Vec<BoxFuture<'static, ()>>;
-pub type JobFn = for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<String>>;
+/// A job: runs once over the service's database at the context's clock;
+/// returns a summary line.
+pub type JobFn = for<'a> fn(&'a ServiceContext) -> BoxFuture<'a, anyhow::Result<String>>;
 
 /// A periodic job that an operator can also run by hand
 /// (`bigmember job <name>`).
@@ -58,11 +63,11 @@ pub struct Job {
 pub async fn run_every(
     job: &'static Job,
     interval: std::time::Duration,
-    db: DatabaseConnection,
+    ctx: ServiceContext,
     mut shutdown: Shutdown,
 ) {
     loop {
-        match (job.run)(&db).await {
+        match (job.run)(&ctx).await {
             Ok(summary) => tracing::debug!(job = job.name, %summary, "job ran"),
             Err(err) => tracing::warn!(job = job.name, error = %err, "job failed"),
         }
@@ -82,7 +87,8 @@ pub struct Background {
     pub poll_interval: std::time::Duration,
     pub shutdown: Shutdown,
 }
-pub type SeedFn = for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<String>>;
+/// Loads demo data at the context's clock; returns a summary line.
+pub type SeedFn = for<'a> fn(&'a ServiceContext) -> BoxFuture<'a, anyhow::Result<String>>;
 
 /// A service as the CLI and the test harness see it.
 pub struct ServiceSpec {
@@ -110,6 +116,7 @@ pub async fn prepare(
     keys: JwtKeys,
     statements: Option<Arc<StatementLog>>,
     config: Arc<crate::config::Config>,
+    clock: Clock,
 ) -> Result<ServiceContext, DbErr> {
     let db = crate::db::connect(
         database_url,
@@ -126,6 +133,7 @@ pub async fn prepare(
         db,
         keys,
         config,
+        clock,
     })
 }
 

@@ -5,6 +5,7 @@ use async_graphql::{Context, ObjectType, SDLExportOptions, SchemaBuilder, Subscr
 use sea_orm::DatabaseConnection;
 
 use crate::Caller;
+use crate::time::Clock;
 
 /// Limits that keep one request from asking for unbounded work.
 pub const MAX_DEPTH: usize = 12;
@@ -44,4 +45,14 @@ pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
 /// The service's database: every schema is built with it.
 pub fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
     ctx.data_unchecked::<DatabaseConnection>()
+}
+
+/// The service's clock: every schema is built with it.
+pub fn clock<'a>(ctx: &Context<'a>) -> &'a Clock {
+    ctx.data_unchecked::<Clock>()
+}
+
+/// Now, by the service's clock.
+pub fn now(ctx: &Context<'_>) -> chrono::DateTime<chrono::Utc> {
+    clock(ctx).now()
 }

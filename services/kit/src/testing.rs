@@ -15,8 +15,21 @@ use crate::config::Secret;
 use crate::db::{self, ConnectSettings, StatementLog};
 use crate::service::{self, ServiceContext, ServiceSpec};
 use crate::shutdown::{self, ShutdownTrigger};
+use crate::time::Clock;
 
 pub const TEST_DATABASE_ENV: &str = "BIGMEMBER_TEST_DATABASE_URL";
+
+/// Sets the moment every test's clock starts at (RFC 3339): the whole suite
+/// runs "at" a month end, on 29 February, at a DST change… Unset: the
+/// system clock.
+pub const TEST_NOW_ENV: &str = "BIGMEMBER_TEST_NOW";
+
+/// A test's clock: it starts at [`TEST_NOW_ENV`] when that is set (and runs
+/// on from there), else it is the system clock. Share one between the apps
+/// of a test, as `up` shares one between its services.
+pub fn clock() -> Clock {
+    Clock::from_env(TEST_NOW_ENV).unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// A service with nothing but the kit (outbox and feed): a stand-in
 /// producer for tests of consumers whose real producer is elsewhere.
@@ -51,7 +64,7 @@ impl TestApp {
     pub async fn publish<E: crate::events::DomainEvent>(&self, event: &E) -> i64 {
         use sea_orm::TransactionTrait as _;
         let txn = self.db().begin().await.expect("begin");
-        let seq = crate::events::outbox::publish(&txn, event, chrono::Utc::now())
+        let seq = crate::events::outbox::publish(&txn, event, self.clock().now())
             .await
             .expect("publish");
         txn.commit().await.expect("commit");
@@ -223,21 +236,24 @@ pub struct TestApp {
     spec: &'static ServiceSpec,
 }
 
-/// Starts `spec` on a fresh test database.
+/// Starts `spec` on a fresh test database, with the test's [`clock`].
 pub async fn spawn(spec: &'static ServiceSpec) -> TestApp {
     spawn_on(
         spec,
         TestDatabase::new().await,
         Secret::new(crate::auth::random_secret()),
+        clock(),
     )
     .await
 }
 
-/// Starts `spec` on an existing test database (a restart).
+/// Starts `spec` on a given test database (fresh, or a restart's), signing
+/// with `secret` and reading time from `clock`.
 pub async fn spawn_on(
     spec: &'static ServiceSpec,
     database: TestDatabase,
     secret: Secret,
+    clock: Clock,
 ) -> TestApp {
     crate::telemetry::init_for_tests();
     let statements = Arc::new(StatementLog::default());
@@ -249,6 +265,7 @@ pub async fn spawn_on(
         keys,
         Some(statements.clone()),
         Arc::new(crate::config::Config::default()),
+        clock,
     )
     .await
     .expect("service starts on its test database");
@@ -326,6 +343,16 @@ impl TestApp {
         &self.ctx.db
     }
 
+    /// The app's clock (the test's: see [`clock`]).
+    pub fn clock(&self) -> &Clock {
+        &self.ctx.clock
+    }
+
+    /// Now, by the app's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.ctx.clock.now()
+    }
+
     pub async fn graphql(
         &self,
         token: Option<&str>,
@@ -357,11 +384,12 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and starts it again on the same database
-    /// with the same signing secret.
+    /// with the same signing secret and clock.
     pub async fn restart(self) -> TestApp {
         let (spec, database, secret) = (self.spec, self.database.clone(), self.secret.clone());
+        let clock = self.ctx.clock.clone();
         self.stop().await;
-        spawn_on(spec, database, secret).await
+        spawn_on(spec, database, secret, clock).await
     }
 
     pub async fn stop(self) {

@@ -108,6 +108,7 @@ impl EventHandler for Recorder {
         &self,
         txn: &DatabaseTransaction,
         event: &FeedEvent,
+        _now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), HandlerError> {
         let counted = event
             .decode::<Counted>()
@@ -148,6 +149,7 @@ fn consumer(app: &TestApp, db: &DatabaseConnection, handler: Recorder) -> FeedCo
         &app.address,
         db.clone(),
         app.keys().clone(),
+        app.clock().clone(),
         handler,
     )
     .with_batch(3)
@@ -242,14 +244,14 @@ async fn a_held_event_stops_the_consumer_without_failing_and_only_a_drained_feed
     );
 
     handler.hold_at.store(0, Ordering::SeqCst);
-    let before = chrono::Utc::now();
+    let before = app.now();
     assert_eq!(c.catch_up().await.unwrap(), 2);
     let first = c.caught_up_at().await.unwrap().expect("drained");
     assert!(
         first >= before - chrono::Duration::milliseconds(1),
         "{first} < {before}"
     );
-    assert!(first <= chrono::Utc::now());
+    assert!(first <= app.now());
 
     // A poll that finds nothing new still moves the instant on: the feed
     // was drained then too.
@@ -350,6 +352,7 @@ async fn an_unreachable_feed_is_an_error_not_a_skip() {
         "http://127.0.0.1:1",
         db.clone(),
         keys,
+        kit::time::Clock::system(),
         Recorder::default(),
     );
     assert!(matches!(
@@ -374,7 +377,14 @@ async fn a_consumer_stops_at_once_even_while_its_feed_hangs() {
         drop(socket);
     });
     let keys = kit::auth::JwtKeys::hs256(&kit::config::Secret::new(kit::auth::random_secret()));
-    let c = FeedConsumer::new("stalled", &url, db.clone(), keys, Recorder::default());
+    let c = FeedConsumer::new(
+        "stalled",
+        &url,
+        db.clone(),
+        keys,
+        kit::time::Clock::system(),
+        Recorder::default(),
+    );
     let (trigger, shutdown) = kit::shutdown::channel();
     let running = tokio::spawn(c.run(Duration::from_millis(50), shutdown));
     tokio::time::sleep(Duration::from_millis(300)).await;

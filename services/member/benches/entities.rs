@@ -32,6 +32,7 @@ async fn run(backend: &str, database: TestDatabase) {
         &member::SPEC,
         database,
         Secret::new(kit::auth::random_secret()),
+        kit::testing::clock(),
     )
     .await;
     let ids = seed(&app).await;
@@ -109,7 +110,7 @@ async fn seed(app: &TestApp) -> Vec<String> {
             guide_code: None,
         };
         ids.push(
-            store::register(app.db(), &registration, &actor)
+            store::register(app.db(), &registration, &actor, app.now())
                 .await
                 .unwrap()
                 .0

@@ -21,7 +21,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     about: "members, channel identities, merges, tags, tiers, consent and touchpoints",
     migrate: |db| migration::Migrator::up(db, None).boxed(),
     routes,
-    seed_demo: |db| seed::demo(db).boxed(),
+    seed_demo: |ctx| seed::demo(&ctx.db, ctx.clock.now()).boxed(),
     sdl: schema::sdl,
     // The member service reads no other service's events.
     background: |_| Vec::new(),
@@ -29,5 +29,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 };
 
 fn routes(ctx: ServiceContext) -> Router {
-    graphql_routes(schema::build(ctx.db.clone()), ctx.keys.clone())
+    graphql_routes(
+        schema::build(ctx.db.clone(), ctx.clock.clone()),
+        ctx.keys.clone(),
+    )
 }

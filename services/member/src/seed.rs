@@ -39,13 +39,20 @@ pub fn first_identity(i: usize) -> (Channel, String) {
     (channel, external_id)
 }
 
-pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
-    demo_members(db, DEMO_MEMBERS).await
+pub async fn demo(
+    db: &DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
+    demo_members(db, DEMO_MEMBERS, now).await
 }
 
 /// The first `count` demo members (tests that need the demo world but not
 /// all of its members take fewer: seeding costs about 10 ms a member).
-pub async fn demo_members(db: &DatabaseConnection, count: usize) -> anyhow::Result<String> {
+pub async fn demo_members(
+    db: &DatabaseConnection,
+    count: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
     let actor = Actor::system("seed");
     let mut created = 0;
     for i in 0..count {
@@ -76,7 +83,7 @@ pub async fn demo_members(db: &DatabaseConnection, count: usize) -> anyhow::Resu
                 })
                 .transpose()?,
         };
-        let (member, outcome) = store::register(db, &registration, &actor).await?;
+        let (member, outcome) = store::register(db, &registration, &actor, now).await?;
         if outcome == store::RegistrationOutcome::Created {
             created += 1;
         }
@@ -87,7 +94,7 @@ pub async fn demo_members(db: &DatabaseConnection, count: usize) -> anyhow::Resu
                 external_id: ExternalId::parse("externalId", &format!("demo-mp-{i:04}"))?,
                 brand_id: Some(foreign_id("brandId", brand)?),
             };
-            store::link_identity(db, &member.id, &mini_program).await?;
+            store::link_identity(db, &member.id, &mini_program, now).await?;
         }
         if i % 5 == 0 {
             let wechat = NewIdentity {
@@ -95,14 +102,21 @@ pub async fn demo_members(db: &DatabaseConnection, count: usize) -> anyhow::Resu
                 external_id: ExternalId::parse("externalId", &format!("demo-oa-{i:04}"))?,
                 brand_id: None,
             };
-            store::link_identity(db, &member.id, &wechat).await?;
+            store::link_identity(db, &member.id, &wechat, now).await?;
         }
         let tags = [
             Tag::parse(TAGS[i % TAGS.len()])?,
             Tag::parse(TAGS[(i + 2) % TAGS.len()])?,
         ];
-        store::add_tags(db, &member.id, &tags, &actor).await?;
-        store::set_consent(db, &member.id, ConsentPurpose::MarketingSms, i % 3 != 0).await?;
+        store::add_tags(db, &member.id, &tags, &actor, now).await?;
+        store::set_consent(
+            db,
+            &member.id,
+            ConsentPurpose::MarketingSms,
+            i % 3 != 0,
+            now,
+        )
+        .await?;
         for (n, kind) in [
             TouchpointKind::StoreVisit,
             TouchpointKind::CouponClaimed,
@@ -125,7 +139,7 @@ pub async fn demo_members(db: &DatabaseConnection, count: usize) -> anyhow::Resu
                 attributes: serde_json::json!({ "demo": true }),
                 idempotency_key: Some(format!("demo-touchpoint-{i:04}-{n}")),
             };
-            store::record_touchpoint(db, &touchpoint, &actor).await?;
+            store::record_touchpoint(db, &touchpoint, &actor, now).await?;
         }
         if i % 7 == 0 && outcome == store::RegistrationOutcome::Created {
             store::adjust_growth(
@@ -134,6 +148,7 @@ pub async fn demo_members(db: &DatabaseConnection, count: usize) -> anyhow::Resu
                 (i as i64 + 1) * 400,
                 "demo purchases",
                 &actor,
+                now,
             )
             .await?;
         }

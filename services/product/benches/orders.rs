@@ -32,6 +32,7 @@ async fn run(backend: &str, database: TestDatabase) {
         &product::SPEC,
         database,
         Secret::new(kit::auth::random_secret()),
+        kit::testing::clock(),
     )
     .await;
     let skus = seed(&app).await;
@@ -71,12 +72,28 @@ async fn run(backend: &str, database: TestDatabase) {
 async fn seed(app: &TestApp) -> Vec<String> {
     let db = app.db();
     let actor = Actor::system("bench");
-    inventory::upsert_location(db, "wh-1", LocationKind::Warehouse, "DC 1", 31.11, 121.38)
-        .await
-        .unwrap();
-    inventory::upsert_location(db, "wh-2", LocationKind::Warehouse, "DC 2", 31.30, 121.50)
-        .await
-        .unwrap();
+    inventory::upsert_location(
+        db,
+        "wh-1",
+        LocationKind::Warehouse,
+        "DC 1",
+        31.11,
+        121.38,
+        app.now(),
+    )
+    .await
+    .unwrap();
+    inventory::upsert_location(
+        db,
+        "wh-2",
+        LocationKind::Warehouse,
+        "DC 2",
+        31.30,
+        121.50,
+        app.now(),
+    )
+    .await
+    .unwrap();
     let mut skus = Vec::with_capacity(SKUS);
     for n in 0..SKUS {
         let p = catalogue::create_product(
@@ -87,6 +104,7 @@ async fn seed(app: &TestApp) -> Vec<String> {
                 description: String::new(),
                 category: "apparel/tops".into(),
             },
+            app.now(),
         )
         .await
         .unwrap();
@@ -98,6 +116,7 @@ async fn seed(app: &TestApp) -> Vec<String> {
                 barcode: None,
                 list_price_fen: 9_900,
             },
+            app.now(),
         )
         .await
         .unwrap();
@@ -110,6 +129,7 @@ async fn seed(app: &TestApp) -> Vec<String> {
                 MovementKind::Receive,
                 "bench",
                 &actor,
+                app.now(),
             )
             .await
             .unwrap();

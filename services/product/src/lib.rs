@@ -22,15 +22,15 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     about: "catalogue, stock per location, orders that never oversell",
     migrate: |db| migration::Migrator::up(db, None).boxed(),
     routes,
-    seed_demo: |db| seed::demo(db).boxed(),
+    seed_demo: |ctx| seed::demo(&ctx.db, ctx.clock.now()).boxed(),
     sdl: schema::sdl,
     background,
     jobs: &[Job {
         name: "expire-pickups",
         about: "cancel pickup orders not collected by their deadline, releasing their stock",
-        run: |db| {
+        run: |ctx| {
             async move {
-                let cancelled = store::orders::expire_pickups(db, kit::time::now_micros()).await?;
+                let cancelled = store::orders::expire_pickups(&ctx.db, ctx.clock.now()).await?;
                 Ok(format!(
                     "{} uncollected pickup order(s) cancelled",
                     cancelled.len()
@@ -42,7 +42,10 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 };
 
 fn routes(ctx: ServiceContext) -> Router {
-    graphql_routes(schema::build(ctx.db.clone()), ctx.keys.clone())
+    graphql_routes(
+        schema::build(ctx.db.clone(), ctx.clock.clone()),
+        ctx.keys.clone(),
+    )
 }
 
 /// How often uncollected pickups are looked for.
@@ -56,7 +59,7 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
             run_every(
                 job,
                 PICKUP_EXPIRY_INTERVAL,
-                bg.ctx.db.clone(),
+                bg.ctx.clone(),
                 bg.shutdown.clone(),
             )
             .boxed()

@@ -92,7 +92,10 @@ pub fn brand_lines(brand: &str) -> usize {
     CATALOGUE.iter().filter(|p| p.brand == brand).count()
 }
 
-pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
+pub async fn demo(
+    db: &DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
     let actor = Actor::system("seed");
     for (i, DemoStore { lat, lng, .. }) in demo::STORES.iter().enumerate() {
         inventory::upsert_location(
@@ -102,6 +105,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
             &format!("Demo store {i:02}"),
             *lat,
             *lng,
+            now,
         )
         .await?;
     }
@@ -112,6 +116,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
         "Minhang distribution centre",
         31.11,
         121.38,
+        now,
     )
     .await?;
     let mut created = 0;
@@ -137,7 +142,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
             description: String::new(),
             category: (*category).into(),
         };
-        catalogue::create_product_with_id(db, &product_id, &new).await?;
+        catalogue::create_product_with_id(db, &product_id, &new, now).await?;
         let brand_index = demo::BRANDS.iter().position(|b| b == brand).unwrap_or(0);
         for (v, (variant, price)) in variants.iter().enumerate() {
             let sku_id = format!("demo-sku-{p:02}-{v}");
@@ -154,6 +159,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
                     // Later editions cost a little more.
                     list_price_fen: *price + (edition as i64) * 100,
                 },
+                now,
             )
             .await?;
             inventory::change_stock(
@@ -164,6 +170,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
                 MovementKind::Receive,
                 "demo opening stock",
                 &actor,
+                now,
             )
             .await?;
             // The brand's stores hold the first editions, a few each; the
@@ -182,6 +189,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
                         MovementKind::Receive,
                         "demo opening stock",
                         &actor,
+                        now,
                     )
                     .await?;
                 }

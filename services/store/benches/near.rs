@@ -55,6 +55,7 @@ async fn run(backend: &str, database: TestDatabase) {
         &store::SPEC,
         database,
         Secret::new(kit::auth::random_secret()),
+        kit::testing::clock(),
     )
     .await;
     let started = Instant::now();

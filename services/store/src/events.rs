@@ -1,6 +1,7 @@
 //! What this service does with other services' events.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use kit::auth::Actor;
 use kit::events::FeedEvent;
 use kit::events::consumer::{EventHandler, HandlerError, caught_up_at};
@@ -29,6 +30,7 @@ impl EventHandler for MemberFeed {
         &self,
         txn: &DatabaseTransaction,
         event: &FeedEvent,
+        now: DateTime<Utc>,
     ) -> Result<(), HandlerError> {
         let actor = Actor::system("member-feed");
         if let Some(registered) = event.decode::<MemberRegistered>() {
@@ -40,6 +42,7 @@ impl EventHandler for MemberFeed {
                     &code,
                     BindingCause::Registration,
                     &actor,
+                    now,
                 )
                 .await
                 {
@@ -54,7 +57,7 @@ impl EventHandler for MemberFeed {
             }
         } else if let Some(merged) = event.decode::<MemberMerged>() {
             let merged = merged?;
-            attribution::merge(txn, &merged.survivor_id, &merged.merged_id, &actor)
+            attribution::merge(txn, &merged.survivor_id, &merged.merged_id, &actor, now)
                 .await
                 .map_err(HandlerError::from)?;
         }
@@ -113,6 +116,7 @@ impl EventHandler for OrderFeed {
         &self,
         txn: &DatabaseTransaction,
         event: &FeedEvent,
+        now: DateTime<Utc>,
     ) -> Result<(), HandlerError> {
         let result = if let Some(placed) = event.decode::<OrderPlaced>() {
             let placed = placed?;
@@ -120,15 +124,15 @@ impl EventHandler for OrderFeed {
                 .settled_attribution(txn, &placed)
                 .await?
                 .and_then(|a| a.guide_id);
-            commissions::on_order_placed(txn, &placed, guide.as_deref())
+            commissions::on_order_placed(txn, &placed, guide.as_deref(), now)
                 .await
                 .map(|_| ())
         } else if let Some(fulfilled) = event.decode::<OrderFulfilled>() {
-            commissions::on_order_fulfilled(txn, &fulfilled?).await
+            commissions::on_order_fulfilled(txn, &fulfilled?, now).await
         } else if let Some(cancelled) = event.decode::<OrderCancelled>() {
-            commissions::on_order_cancelled(txn, &cancelled?).await
+            commissions::on_order_cancelled(txn, &cancelled?, now).await
         } else if let Some(refunded) = event.decode::<OrderRefunded>() {
-            commissions::on_order_refunded(txn, &refunded?).await
+            commissions::on_order_refunded(txn, &refunded?, now).await
         } else {
             Ok(())
         };

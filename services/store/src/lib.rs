@@ -24,15 +24,15 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     about: "stores near me, guides and their QR codes, attribution, commissions",
     migrate: |db| migration::Migrator::up(db, None).boxed(),
     routes,
-    seed_demo: |db| seed::demo(db).boxed(),
+    seed_demo: |ctx| seed::demo(&ctx.db, ctx.clock.now()).boxed(),
     sdl: schema::sdl,
     background,
     jobs: &[Job {
         name: "approve-commissions",
         about: "approve commissions whose after-sales window has closed",
-        run: |db| {
+        run: |ctx| {
             async move {
-                let n = store::commissions::approve_due(db, kit::time::now_micros()).await?;
+                let n = store::commissions::approve_due(&ctx.db, ctx.clock.now_micros()).await?;
                 Ok(format!("{n} commission(s) approved"))
             }
             .boxed()
@@ -51,6 +51,7 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
                 url,
                 bg.ctx.db.clone(),
                 bg.ctx.keys.clone(),
+                bg.ctx.clock.clone(),
                 events::MemberFeed,
             );
             tasks.push(consumer.run(bg.poll_interval, bg.shutdown.clone()).boxed());
@@ -72,6 +73,7 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
                 url,
                 bg.ctx.db.clone(),
                 bg.ctx.keys.clone(),
+                bg.ctx.clock.clone(),
                 order_feed,
             );
             tasks.push(consumer.run(bg.poll_interval, bg.shutdown.clone()).boxed());
@@ -79,15 +81,7 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
         None => tracing::warn!("no product service configured: orders credit no commissions"),
     }
     for job in SPEC.jobs {
-        tasks.push(
-            run_every(
-                job,
-                APPROVAL_INTERVAL,
-                bg.ctx.db.clone(),
-                bg.shutdown.clone(),
-            )
-            .boxed(),
-        );
+        tasks.push(run_every(job, APPROVAL_INTERVAL, bg.ctx.clone(), bg.shutdown.clone()).boxed());
     }
     tasks
 }
@@ -96,5 +90,8 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
 const APPROVAL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn routes(ctx: ServiceContext) -> Router {
-    graphql_routes(schema::build(ctx.db.clone()), ctx.keys.clone())
+    graphql_routes(
+        schema::build(ctx.db.clone(), ctx.clock.clone()),
+        ctx.keys.clone(),
+    )
 }

@@ -30,7 +30,10 @@ const COMMISSION_BP: [(&str, u32, u32); 3] = [
     ("cinema", 100, 300),
 ];
 
-pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
+pub async fn demo(
+    db: &DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
     for (brand, direct, franchise) in COMMISSION_BP {
         for (kind, bp) in [
             (StoreKind::Direct, direct),
@@ -40,7 +43,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
                 bp: BasisPoints::parse(bp as i32)?,
                 after_sales_days: 7,
             };
-            commissions::set_rule(db, brand, kind, rule).await?;
+            commissions::set_rule(db, brand, kind, rule, now).await?;
         }
     }
     let mut created = 0;
@@ -71,11 +74,11 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<String> {
                 StoreStatus::Open
             },
         };
-        store::create_store_with_id(db, &id, &new).await?;
+        store::create_store_with_id(db, &id, &new, now).await?;
         // One guide per store; demo members register through these codes.
         let guide_id = demo::guide_code(i);
         let name = format!("{} {}", GUIDE_NAMES[i % GUIDE_NAMES.len()], i);
-        guides::create_guide_with(db, &guide_id, &id, &name, guide_id.clone()).await?;
+        guides::create_guide_with(db, &guide_id, &id, &name, guide_id.clone(), now).await?;
         created += 1;
     }
     Ok(format!(

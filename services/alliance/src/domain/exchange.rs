@@ -147,6 +147,15 @@ pub struct Period {
 }
 
 impl Period {
+    /// The month holding `now` in `tz`: "this month" for a brand.
+    pub fn containing(now: DateTime<Utc>, tz: Tz) -> Self {
+        let local = now.with_timezone(&tz).date_naive();
+        Self {
+            year: local.year(),
+            month: local.month(),
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<Self> {
         let bad = || Error::invalid("period", "period must be a month as YYYY-MM, e.g. 2026-11");
         let (y, m) = raw.trim().split_once('-').ok_or_else(bad)?;
@@ -257,6 +266,40 @@ mod tests {
         for bad in ["2026-13", "2026-1", "26-11", "2026/11", "november"] {
             assert!(Period::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn this_month_is_the_programmes_month_not_utcs() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let shanghai = chrono_tz::Asia::Shanghai;
+        // 22:00 UTC on 30 November is already December in Shanghai.
+        let late = at("2026-11-30T22:00:00Z");
+        assert_eq!(Period::containing(late, shanghai).to_string(), "2026-12");
+        assert_eq!(
+            Period::containing(late, chrono_tz::UTC).to_string(),
+            "2026-11"
+        );
+        // The new year arrives in Shanghai at 16:00 UTC on 31 December.
+        assert_eq!(
+            Period::containing(at("2026-12-31T16:10:00Z"), shanghai).to_string(),
+            "2027-01"
+        );
+        assert_eq!(
+            Period::containing(at("2028-02-29T23:50:00Z"), chrono_tz::UTC).to_string(),
+            "2028-02"
+        );
+        // A zone with DST: the month containing an instant holds it.
+        let paris = chrono_tz::Europe::Paris;
+        let dst = at("2027-03-28T01:30:00Z");
+        let month = Period::containing(dst, paris);
+        let (from, to) = month.bounds(paris).unwrap();
+        assert!(from <= dst && dst < to, "{month}: {from}..{to}");
+        assert_eq!(from.to_rfc3339(), "2027-02-28T23:00:00+00:00");
+        assert_eq!(
+            to.to_rfc3339(),
+            "2027-03-31T22:00:00+00:00",
+            "summer time by then"
+        );
     }
 
     #[test]

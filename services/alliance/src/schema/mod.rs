@@ -13,7 +13,7 @@ use sea_orm::DatabaseConnection;
 pub use mutation::Mutation;
 pub use query::Query;
 
-pub(crate) use kit::subgraph::{caller, db};
+pub(crate) use kit::subgraph::{caller, db, now};
 
 use crate::store::entities::{account, brand, lot, member_alias, order_earn, programme};
 
@@ -26,7 +26,11 @@ pub struct Settings {
     pub keys: kit::auth::JwtKeys,
 }
 
-pub fn build(db: DatabaseConnection, settings: Settings) -> AllianceSchema {
+pub fn build(
+    db: DatabaseConnection,
+    clock: kit::time::Clock,
+    settings: Settings,
+) -> AllianceSchema {
     kit::subgraph::federated(Schema::build(Query, Mutation, EmptySubscription))
         .data(ById::<brand::Entity>::new(db.clone()))
         .data(ById::<programme::Entity>::new(db.clone()))
@@ -45,6 +49,7 @@ pub fn build(db: DatabaseConnection, settings: Settings) -> AllianceSchema {
             order_earn::Column::OrderId,
         ))
         .data(settings)
+        .data(clock)
         .data(db)
         .finish()
 }

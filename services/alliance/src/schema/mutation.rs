@@ -8,7 +8,7 @@ use super::types::{
     Brand, Exchange, ExchangeQuote, ExchangeTerms, IssuedPartnerKey, PartnerKey, PartnerToken,
     PointsTransaction, Programme,
 };
-use super::{db, settings};
+use super::{db, now, settings};
 use crate::domain::returns::ReturnPolicy;
 use crate::error::{Error, Result};
 use crate::store::IdempotencyKey;
@@ -151,7 +151,8 @@ impl Mutation {
         operator(ctx).await?;
         let brand_id = ForeignId::parse("brandId", &brand_id)?;
         let settings = programme.parse()?;
-        let (b, _) = programmes::onboard_brand(db(ctx), &brand_id, &name, &settings).await?;
+        let (b, _) =
+            programmes::onboard_brand(db(ctx), &brand_id, &name, &settings, now(ctx)).await?;
         Ok(Brand { id: b.id })
     }
 
@@ -166,7 +167,7 @@ impl Mutation {
         operator(ctx).await?;
         let settings = programme.parse()?;
         Ok(Programme(
-            programmes::update_programme(db(ctx), &programme_id, &settings).await?,
+            programmes::update_programme(db(ctx), &programme_id, &settings, now(ctx)).await?,
         ))
     }
 
@@ -179,7 +180,7 @@ impl Mutation {
         label: String,
     ) -> ApiResult<IssuedPartnerKey> {
         operator(ctx).await?;
-        let issued = programmes::issue_key(db(ctx), &brand_id, &label).await?;
+        let issued = programmes::issue_key(db(ctx), &brand_id, &label, now(ctx)).await?;
         Ok(IssuedPartnerKey {
             api_key: issued.key,
             key: PartnerKey(issued.record),
@@ -189,16 +190,20 @@ impl Mutation {
     /// Operators: revokes a partner key; its tokens stop working at once.
     async fn revoke_partner_key(&self, ctx: &Context<'_>, key_id: ID) -> ApiResult<PartnerKey> {
         operator(ctx).await?;
-        Ok(PartnerKey(programmes::revoke_key(db(ctx), &key_id).await?))
+        Ok(PartnerKey(
+            programmes::revoke_key(db(ctx), &key_id, now(ctx)).await?,
+        ))
     }
 
     /// Anyone holding a partner API key: a bearer token acting as the
     /// partner role for the key's brand.
     async fn partner_token(&self, ctx: &Context<'_>, api_key: String) -> ApiResult<PartnerToken> {
         let (token, key) =
-            programmes::token_for_key(db(ctx), &settings(ctx).keys, &api_key).await?;
+            programmes::token_for_key(db(ctx), &settings(ctx).keys, &api_key, now(ctx)).await?;
         Ok(PartnerToken {
             token,
+            // Token lifetimes are security, on the system clock (as the
+            // token's own `exp`), not the service's clock.
             expires_at: chrono::Utc::now()
                 + chrono::Duration::minutes(programmes::PARTNER_TOKEN_TTL_MINUTES),
             brand: Brand { id: key.brand_id },
@@ -213,7 +218,7 @@ impl Mutation {
         input: PointsTransactionInput,
     ) -> ApiResult<PointsTransaction> {
         let (tx, key, actor) = partner_transaction(ctx, &input).await?;
-        let posted = ledger::earn(db(ctx), &tx, &key, &actor).await?;
+        let posted = ledger::earn(db(ctx), &tx, &key, &actor, now(ctx)).await?;
         Ok(posted.into())
     }
 
@@ -225,7 +230,7 @@ impl Mutation {
         input: PointsTransactionInput,
     ) -> ApiResult<PointsTransaction> {
         let (tx, key, actor) = partner_transaction(ctx, &input).await?;
-        let posted = ledger::redeem(db(ctx), &tx, &key, &actor).await?;
+        let posted = ledger::redeem(db(ctx), &tx, &key, &actor, now(ctx)).await?;
         Ok(posted.into())
     }
 
@@ -249,6 +254,7 @@ impl Mutation {
             &reason,
             &key,
             &Actor::of(caller),
+            now(ctx),
         )
         .await?;
         Ok(posted.into())
@@ -273,7 +279,7 @@ impl Mutation {
             yearly_limit: input.yearly_limit,
         };
         Ok(ExchangeTerms(
-            exchanges::propose_terms(db(ctx), caller, &draft).await?,
+            exchanges::propose_terms(db(ctx), caller, &draft, now(ctx)).await?,
         ))
     }
 
@@ -288,7 +294,7 @@ impl Mutation {
     ) -> ApiResult<ExchangeTerms> {
         let caller = verified(ctx).await?;
         Ok(ExchangeTerms(
-            exchanges::accept_terms(db(ctx), caller, &terms_id, version, side).await?,
+            exchanges::accept_terms(db(ctx), caller, &terms_id, version, side, now(ctx)).await?,
         ))
     }
 
@@ -310,6 +316,7 @@ impl Mutation {
             &to_programme_id,
             points,
             ttl,
+            now(ctx),
         )
         .await?;
         Ok(q.into())
@@ -328,8 +335,15 @@ impl Mutation {
         let member = member_of(caller)?;
         let key = IdempotencyKey::parse(caller, &idempotency_key)?;
         let quote_id = ForeignId::parse("quoteId", &quote_id)?;
-        let made = exchanges::confirm(db(ctx), member, quote_id.as_str(), &key, &Actor::of(caller))
-            .await?;
+        let made = exchanges::confirm(
+            db(ctx),
+            member,
+            quote_id.as_str(),
+            &key,
+            &Actor::of(caller),
+            now(ctx),
+        )
+        .await?;
         Ok(Exchange(made))
     }
 }

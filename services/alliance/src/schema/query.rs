@@ -2,11 +2,11 @@ use async_graphql::{Context, ID, Object};
 use kit::ApiResult;
 
 use super::access::{act_for_brand, operator, points_view};
-use super::db;
 use super::types::{
     Brand, ClearingStatement, ExchangeTerms, MemberRef, OrderRef, PartnerKey, PointsAccount,
     Programme, programme_by,
 };
+use super::{db, now};
 use crate::domain::exchange::Period;
 use crate::error::Error;
 use crate::store::exchange::{clearing_statement, visible_terms};
@@ -72,21 +72,18 @@ impl Query {
     }
 
     /// A brand's clearing statement for a month (YYYY-MM, in its
-    /// programme's zone): the brand's partner or an operator.
+    /// programme's zone; default: this month there, by the service's
+    /// clock): the brand's partner or an operator.
     async fn clearing_statement(
         &self,
         ctx: &Context<'_>,
         brand_id: ID,
-        period: String,
+        period: Option<String>,
     ) -> ApiResult<ClearingStatement> {
         act_for_brand(ctx, &brand_id).await?;
-        let period = Period::parse(&period)?;
-        let lines = clearing_statement(db(ctx), &brand_id, period).await?;
-        Ok(ClearingStatement::new(
-            brand_id.0,
-            period.to_string(),
-            lines,
-        ))
+        let period = period.as_deref().map(Period::parse).transpose()?;
+        let (period, lines) = clearing_statement(db(ctx), &brand_id, period, now(ctx)).await?;
+        Ok(ClearingStatement::new(brand_id.0, period, lines))
     }
 
     /// Operators: a brand's partner keys (never the keys themselves).

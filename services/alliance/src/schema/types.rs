@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use kit::ApiResult;
 use kit::loader::{by_id, children};
 use kit::paging::{PageRequest, encode_cursor};
-use kit::time::{from_micros, now_micros, to_micros};
+use kit::time::{from_micros, to_micros};
 
 use super::access::{act_for_brand, points_view, survivor};
 use super::db;
@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::store::entities::{
     account, brand, entry, exchange, lot, order_earn, partner_key, programme, quote, terms,
 };
-use crate::store::exchange::{StatementLine, is_active};
+use crate::store::exchange::{StatementLine, StatementPeriod, is_active};
 use crate::store::ledger;
 
 /// A brand of the alliance. Owned here; the store and product services add
@@ -261,7 +261,7 @@ impl PointsAccount {
         if !(1..=3650).contains(&days) {
             return Err(Error::invalid("days", "days must be between 1 and 3650").into());
         }
-        let before = Utc::now() + Duration::days(i64::from(days));
+        let before = super::now(ctx) + Duration::days(i64::from(days));
         let until = to_micros(before);
         let lots: Vec<lot::Model> = ledger::open_lots(db(ctx), &self.0.id)
             .await?
@@ -327,8 +327,9 @@ impl PointsLot {
         self.0.expires_at.map(from_micros)
     }
     /// Whether the lot is past its expiry (the expiry job takes it soon).
-    async fn expired(&self) -> bool {
-        self.0.expires_at.is_some_and(|e| e <= now_micros())
+    async fn expired(&self, ctx: &Context<'_>) -> bool {
+        let now = to_micros(super::now(ctx));
+        self.0.expires_at.is_some_and(|e| e <= now)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         from_micros(self.0.created_at)
@@ -583,8 +584,8 @@ impl Exchange {
 #[derive(SimpleObject)]
 pub struct ClearingStatement {
     pub brand: Brand,
-    /// The month, YYYY-MM, in the brand programme's zone.
-    pub period: String,
+    /// The month it covers, in the brand programme's zone.
+    pub period: ClearingPeriod,
     pub lines: Vec<ClearingLine>,
     pub payable_fen: i64,
     pub receivable_fen: i64,
@@ -611,13 +612,35 @@ pub struct ClearingLine {
     pub fee_fen: i64,
 }
 
+/// A statement's month: `month` (YYYY-MM) in `zone`, which is the instants
+/// [from, to).
+#[derive(SimpleObject)]
+pub struct ClearingPeriod {
+    pub month: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The programme's IANA time zone, e.g. Asia/Shanghai.
+    pub zone: String,
+}
+
+impl From<StatementPeriod> for ClearingPeriod {
+    fn from(p: StatementPeriod) -> Self {
+        Self {
+            month: p.month.to_string(),
+            from: p.from,
+            to: p.to,
+            zone: p.zone.name().to_owned(),
+        }
+    }
+}
+
 impl ClearingStatement {
-    pub fn new(brand_id: String, period: String, lines: Vec<StatementLine>) -> Self {
+    pub fn new(brand_id: String, period: StatementPeriod, lines: Vec<StatementLine>) -> Self {
         let payable_fen = lines.iter().map(|l| l.payable_fen).sum();
         let receivable_fen = lines.iter().map(|l| l.receivable_fen).sum();
         Self {
             brand: Brand { id: brand_id },
-            period,
+            period: period.into(),
             payable_fen,
             receivable_fen,
             net_fen: receivable_fen - payable_fen,

@@ -82,6 +82,7 @@ pub async fn propose_terms(
     db: &DatabaseConnection,
     caller: &Caller,
     draft: &TermsDraft,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<terms::Model> {
     if draft.from_programme_id == draft.to_programme_id {
         return Err(Error::invalid(
@@ -100,7 +101,7 @@ pub async fn propose_terms(
     let from = programme_by_id(db, &draft.from_programme_id).await?;
     let to = programme_by_id(db, &draft.to_programme_id).await?;
     let side = side_of(caller, &from, &to, None)?;
-    let now = kit::time::now_micros();
+    let now = to_micros(now);
     let existing = terms::Entity::find()
         .filter(terms::Column::FromProgrammeId.eq(from.id.as_str()))
         .filter(terms::Column::ToProgrammeId.eq(to.id.as_str()))
@@ -147,13 +148,14 @@ pub async fn accept_terms(
     terms_id: &str,
     version: i64,
     named: Option<TermsSide>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<terms::Model> {
     let t = terms_by_id(db, terms_id).await?;
     let from = programme_by_id(db, &t.from_programme_id).await?;
     let to = programme_by_id(db, &t.to_programme_id).await?;
     let side = side_of(caller, &from, &to, named)?
         .ok_or_else(|| Error::invalid("side", "an operator must name the side it accepts for"))?;
-    let now = kit::time::now_micros();
+    let now = to_micros(now);
     let column = match side {
         TermsSide::From => terms::Column::AcceptedByFromAt,
         TermsSide::To => terms::Column::AcceptedByToAt,
@@ -285,6 +287,7 @@ pub async fn create_quote(
     to_id: &str,
     points: i64,
     ttl: std::time::Duration,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<quote::Model> {
     if from_id == to_id {
         return Err(Error::invalid(
@@ -296,7 +299,6 @@ pub async fn create_quote(
     let from = programme_by_id(db, from_id).await?;
     let to = programme_by_id(db, to_id).await?;
     let (row, t) = active_terms(db, &from, &to).await?;
-    let now = Utc::now();
     let (today, year) = used(db, &member_id, &from, &to.id, now).await?;
     let amounts = price_quote(&t, points, today, year)?;
     let available = account_of(db, &member_id, &from.id)
@@ -338,8 +340,9 @@ pub async fn confirm(
     quote_id: &str,
     key: &IdempotencyKey,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<exchange::Model> {
-    retry_once_on_race(|| confirm_once(db, member_id, quote_id, key, actor)).await
+    retry_once_on_race(|| confirm_once(db, member_id, quote_id, key, actor, now)).await
 }
 
 async fn confirm_once(
@@ -348,6 +351,7 @@ async fn confirm_once(
     quote_id: &str,
     key: &IdempotencyKey,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<exchange::Model> {
     const OPERATION: &str = "EXCHANGE";
     if let Some(exchange_id) = key.replayed(db, OPERATION, quote_id).await? {
@@ -359,7 +363,6 @@ async fn confirm_once(
         .await?
         .filter(|q| q.member_id == member_id)
         .ok_or_else(|| Error::not_found(format!("no quote {quote_id} for this member")))?;
-    let now = Utc::now();
     let now_us = to_micros(now);
     check_quote(q.expires_at, q.used_at.is_some(), now_us)?;
     let from = programme_by_id(db, &q.from_programme_id).await?;
@@ -524,17 +527,36 @@ impl StatementLine {
 }
 
 /// A brand's clearing statement for a month: per counterparty, the points
+/// The month a clearing statement covers: [from, to) in the brand
+/// programme's zone.
+#[derive(Debug, Clone, Copy)]
+pub struct StatementPeriod {
+    pub month: Period,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub zone: chrono_tz::Tz,
+}
+
 /// sent and received, what it owes and is owed, and the net.
 pub async fn clearing_statement(
     db: &DatabaseConnection,
     brand_id: &str,
-    period: Period,
-) -> Result<Vec<StatementLine>> {
+    period: Option<Period>,
+    now: DateTime<Utc>,
+) -> Result<(StatementPeriod, Vec<StatementLine>)> {
     let programme = super::programmes::programme_of_brand(db, brand_id)
         .await?
         .ok_or_else(|| Error::not_found(format!("no brand {brand_id} in the alliance")))?;
-    let (start, end) = period.bounds(rules(&programme)?.time_zone)?;
-    let (start, end) = (to_micros(start), to_micros(end));
+    let zone = rules(&programme)?.time_zone;
+    let month = period.unwrap_or_else(|| Period::containing(now, zone));
+    let (from, to) = month.bounds(zone)?;
+    let shown = StatementPeriod {
+        month,
+        from,
+        to,
+        zone,
+    };
+    let (start, end) = (to_micros(from), to_micros(to));
     let rows = clearing_entry::Entity::find()
         .filter(clearing_entry::Column::BrandId.eq(brand_id))
         .filter(clearing_entry::Column::CreatedAt.gte(start))
@@ -560,7 +582,7 @@ pub async fn clearing_statement(
         line.fee_points += r.fee_points;
         line.fee_fen += r.fee_fen;
     }
-    Ok(lines.into_values().collect())
+    Ok((shown, lines.into_values().collect()))
 }
 
 /// A brand's clearing position over all time: positive when the alliance

@@ -538,8 +538,9 @@ pub async fn earn(
     tx: &PartnerTransaction,
     key: &IdempotencyKey,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Posted> {
-    retry_once_on_race(|| partner_transaction(db, tx, key, actor, EntryKind::Earn)).await
+    retry_once_on_race(|| partner_transaction(db, tx, key, actor, EntryKind::Earn, now)).await
 }
 
 /// Redeems ACTIVE points, soonest expiry first; same exactly-once rules.
@@ -548,8 +549,9 @@ pub async fn redeem(
     tx: &PartnerTransaction,
     key: &IdempotencyKey,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Posted> {
-    retry_once_on_race(|| partner_transaction(db, tx, key, actor, EntryKind::Redeem)).await
+    retry_once_on_race(|| partner_transaction(db, tx, key, actor, EntryKind::Redeem, now)).await
 }
 
 async fn partner_transaction(
@@ -558,6 +560,7 @@ async fn partner_transaction(
     key: &IdempotencyKey,
     actor: &Actor,
     kind: EntryKind,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Posted> {
     let hash = tx.hash(kind.as_str());
     if let Some(entry_id) = key.replayed(db, kind.as_str(), &hash).await? {
@@ -579,7 +582,7 @@ async fn partner_transaction(
             existing.id
         )));
     }
-    let earned_at = Utc::now();
+    let earned_at = now;
     let now = to_micros(earned_at);
     let txn = db.begin().await?;
     let account_id = ensure_account(&txn, &member_id, &programme.id, now).await?;
@@ -645,6 +648,7 @@ pub async fn adjust(
     reason: &str,
     key: &IdempotencyKey,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Posted> {
     let reason = kit::input::clean_text("reason", reason, 256)?;
     if points == 0 {
@@ -658,7 +662,7 @@ pub async fn adjust(
         if let Some(entry_id) = key.replayed(db, "ADJUSTMENT", &hash).await? {
             return posted(db, &entry_id).await;
         }
-        let now = kit::time::now_micros();
+        let now = to_micros(now);
         let txn = db.begin().await?;
         let mut account = lock_account(&txn, account_id).await?;
         let posting = Posting::new(

@@ -121,8 +121,9 @@ pub async fn on_order_refunded(
     txn: &DatabaseTransaction,
     refunded: &OrderRefunded,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    if !first_application(txn, &refunded.refund_id, &refunded.order_id).await? {
+    if !first_application(txn, &refunded.refund_id, &refunded.order_id, now).await? {
         return Ok(());
     }
     let earns = earns_of(txn, &refunded.order_id).await?;
@@ -178,9 +179,10 @@ pub async fn on_order_cancelled(
     txn: &DatabaseTransaction,
     cancelled: &OrderCancelled,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let marker = format!("cancel:{}", cancelled.order_id);
-    if !first_application(txn, &marker, &cancelled.order_id).await? {
+    if !first_application(txn, &marker, &cancelled.order_id, now).await? {
         return Ok(());
     }
     for earn in earns_of(txn, &cancelled.order_id).await? {
@@ -206,11 +208,12 @@ async fn first_application(
     txn: &DatabaseTransaction,
     refund_id: &str,
     order_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool> {
     let inserted = applied_refund::Entity::insert(applied_refund::ActiveModel {
         refund_id: Set(refund_id.to_owned()),
         order_id: Set(order_id.to_owned()),
-        applied_at: Set(kit::time::now_micros()),
+        applied_at: Set(to_micros(now)),
     })
     .on_conflict(
         OnConflict::column(applied_refund::Column::RefundId)

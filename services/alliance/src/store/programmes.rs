@@ -1,7 +1,7 @@
 //! Brands, their programmes and their partner API keys.
 
 use kit::auth::{JwtKeys, TokenRequest};
-use kit::time::now_micros;
+use kit::time::to_micros;
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -109,6 +109,7 @@ pub async fn onboard_brand(
     brand_id: &kit::input::ForeignId,
     name: &str,
     settings: &ProgrammeSettings,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(brand::Model, programme::Model)> {
     let name = kit::input::clean_text("name", name, 128)?;
     if brand::Entity::find_by_id(brand_id.as_str().to_owned())
@@ -121,7 +122,7 @@ pub async fn onboard_brand(
             brand_id.as_str()
         )));
     }
-    let now = now_micros();
+    let now = to_micros(now);
     let txn = db.begin().await?;
     let b = brand::ActiveModel {
         id: Set(brand_id.as_str().to_owned()),
@@ -150,11 +151,12 @@ pub async fn update_programme(
     db: &DatabaseConnection,
     programme_id: &str,
     settings: &ProgrammeSettings,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<programme::Model> {
     let existing = programme_by_id(db, programme_id).await?;
     let mut row = existing.into_active_model();
     apply(settings, &mut row);
-    row.updated_at = Set(now_micros());
+    row.updated_at = Set(to_micros(now));
     Ok(row.update(db).await?)
 }
 
@@ -196,7 +198,12 @@ pub struct IssuedKey {
 }
 
 /// Issues a partner API key for a brand of the alliance.
-pub async fn issue_key(db: &DatabaseConnection, brand_id: &str, label: &str) -> Result<IssuedKey> {
+pub async fn issue_key(
+    db: &DatabaseConnection,
+    brand_id: &str,
+    label: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<IssuedKey> {
     let label = kit::input::clean_text("label", label, 128)?;
     if brand::Entity::find_by_id(brand_id.to_owned())
         .one(db)
@@ -222,7 +229,7 @@ pub async fn issue_key(db: &DatabaseConnection, brand_id: &str, label: &str) -> 
         label: Set(label),
         key_hash: Set(sha256_hex(&[&key])),
         key_prefix: Set(key[..12].to_owned()),
-        created_at: Set(now_micros()),
+        created_at: Set(to_micros(now)),
         last_used_at: Set(None),
         revoked_at: Set(None),
     }
@@ -231,7 +238,11 @@ pub async fn issue_key(db: &DatabaseConnection, brand_id: &str, label: &str) -> 
     Ok(IssuedKey { key, record })
 }
 
-pub async fn revoke_key(db: &DatabaseConnection, key_id: &str) -> Result<partner_key::Model> {
+pub async fn revoke_key(
+    db: &DatabaseConnection,
+    key_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<partner_key::Model> {
     let existing = partner_key::Entity::find_by_id(key_id.to_owned())
         .one(db)
         .await?
@@ -240,7 +251,7 @@ pub async fn revoke_key(db: &DatabaseConnection, key_id: &str) -> Result<partner
         return Ok(existing);
     }
     let mut row = existing.into_active_model();
-    row.revoked_at = Set(Some(now_micros()));
+    row.revoked_at = Set(Some(to_micros(now)));
     Ok(row.update(db).await?)
 }
 
@@ -263,6 +274,7 @@ pub async fn token_for_key(
     db: &DatabaseConnection,
     keys: &JwtKeys,
     api_key: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(String, partner_key::Model)> {
     let hash = sha256_hex(&[api_key.trim()]);
     let found = partner_key::Entity::find()
@@ -276,7 +288,7 @@ pub async fn token_for_key(
             ))
         })?;
     let mut row = found.into_active_model();
-    row.last_used_at = Set(Some(now_micros()));
+    row.last_used_at = Set(Some(to_micros(now)));
     let key = row.update(db).await?;
     let token = keys.issue(
         TokenRequest::partner(key.id.clone(), key.brand_id.clone()),

@@ -1,7 +1,6 @@
 //! Exchange terms, quotes, confirmations and clearing.
 
 use alliance::store::entities::quote;
-use chrono::Utc;
 use kit::testing::{TestApp, spawn};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -22,18 +21,17 @@ async fn two_programmes(app: &TestApp) -> (String, String) {
     (coffee, cinema)
 }
 
-fn period() -> String {
-    Utc::now()
-        .with_timezone(&chrono_tz::Asia::Shanghai)
-        .format("%Y-%m")
-        .to_string()
+/// This month in the programmes' zone, by the app's clock, as the service
+/// counts it.
+fn period(app: &TestApp) -> String {
+    alliance::domain::exchange::Period::containing(app.now(), chrono_tz::Asia::Shanghai).to_string()
 }
 
 async fn statement(app: &TestApp, token: &str, brand: &str) -> kit::testing::GraphqlResponse {
     app.graphql(
         Some(token),
-        "query($b: ID!, $p: String!) { clearingStatement(brandId: $b, period: $p) { payableFen receivableFen netFen lines { counterparty { id } exchanges pointsSent pointsReceived payableFen receivableFen netFen feePoints feeFen } } }",
-        json!({ "b": brand, "p": period() }),
+        "query($b: ID!, $p: String!) { clearingStatement(brandId: $b, period: $p) { period { month zone } payableFen receivableFen netFen lines { counterparty { id } exchanges pointsSent pointsReceived payableFen receivableFen netFen feePoints feeFen } } }",
+        json!({ "b": brand, "p": period(app) }),
     )
     .await
 }
@@ -127,7 +125,7 @@ async fn an_exchange_is_all_or_nothing_and_clears_between_brands() {
     let held = chrono::DateTime::parse_from_rfc3339(q["expiresAt"].as_str().unwrap())
         .unwrap()
         .to_utc()
-        - Utc::now();
+        - app.now();
     assert!(
         (55..=60).contains(&held.num_seconds()),
         "held 60 s by default: {held}"
@@ -180,6 +178,25 @@ async fn an_exchange_is_all_or_nothing_and_clears_between_brands() {
     let s = &cinema_view.ok()["clearingStatement"];
     assert_eq!(s["receivableFen"], 394);
     assert_eq!(s["lines"][0]["pointsReceived"], 197);
+    assert_eq!(
+        s["period"],
+        json!({ "month": period(&app), "zone": "Asia/Shanghai" })
+    );
+    // Without a period: this month in the programme's zone, named.
+    let default = app
+        .graphql(
+            Some(&partner(&app, "cinema")),
+            "{ clearingStatement(brandId: \"cinema\") { period { month from to zone } receivableFen } }",
+            json!({}),
+        )
+        .await;
+    let d = &default.ok()["clearingStatement"];
+    assert_eq!(d["receivableFen"], 394, "the exchange is this month's");
+    assert_eq!(d["period"]["month"], period(&app).as_str());
+    assert_eq!(d["period"]["zone"], "Asia/Shanghai");
+    let bound =
+        |k: &str| chrono::DateTime::parse_from_rfc3339(d["period"][k].as_str().unwrap()).unwrap();
+    assert!(bound("from") <= app.now() && app.now() < bound("to"), "{d}");
     let snooping = statement(&app, &partner(&app, "cinema"), "coffee").await;
     assert_eq!(snooping.error_code(), Some("FORBIDDEN"));
     let bad_period = app
@@ -211,7 +228,7 @@ async fn expired_quotes_limits_and_balances_refuse_the_exchange() {
     quote::Entity::update_many()
         .col_expr(
             quote::Column::ExpiresAt,
-            Expr::value(kit::time::now_micros() - 1),
+            Expr::value(kit::time::to_micros(app.now()) - 1),
         )
         .filter(quote::Column::Id.eq(id.as_str()))
         .exec(app.db())

@@ -1,7 +1,7 @@
 //! Accounts and the ledger: earning, activation, redemption, expiry and
 //! exactly-once partner calls.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use kit::testing::spawn;
 use serde_json::json;
 
@@ -176,16 +176,16 @@ async fn expiry_is_a_ledger_entry_naming_the_lots() {
     let app = spawn(&alliance::SPEC).await;
     let p = onboard(&app, "coffee", programme_input(0, Some(1), "ONLY_PENDING")).await;
     earn(&app, "m1", &p, 70, "a").await.ok();
-    let none = alliance::store::ledger::expire_due(app.db(), Utc::now())
+    let none = alliance::store::ledger::expire_due(app.db(), app.now())
         .await
         .unwrap();
     assert_eq!(none, 0);
     // One month after activation, end of that month: at most ~62 days.
-    let lapsed = alliance::store::ledger::expire_due(app.db(), Utc::now() + Duration::days(63))
+    let lapsed = alliance::store::ledger::expire_due(app.db(), app.now() + Duration::days(63))
         .await
         .unwrap();
     assert_eq!(lapsed, 70);
-    let again = alliance::store::ledger::expire_due(app.db(), Utc::now() + Duration::days(63))
+    let again = alliance::store::ledger::expire_due(app.db(), app.now() + Duration::days(63))
         .await
         .unwrap();
     assert_eq!(again, 0, "expires once");

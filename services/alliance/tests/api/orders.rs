@@ -2,7 +2,6 @@
 //! them under each return policy; merges move accounts. Each event applies
 //! exactly once, even replayed.
 
-use chrono::Utc;
 use kit::events::schema::{
     MemberMerged, OrderCancelled, OrderLine, OrderPlaced, OrderRefunded, RefundedLine,
 };
@@ -22,7 +21,12 @@ fn line(id: &str, brand: &str, amount_fen: i64) -> OrderLine {
     }
 }
 
-fn placed(order: &str, member: &str, lines: Vec<OrderLine>) -> OrderPlaced {
+fn placed(
+    order: &str,
+    member: &str,
+    lines: Vec<OrderLine>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> OrderPlaced {
     OrderPlaced {
         order_id: order.into(),
         member_id: Some(member.into()),
@@ -31,7 +35,7 @@ fn placed(order: &str, member: &str, lines: Vec<OrderLine>) -> OrderPlaced {
         fulfilment: "SHIP".into(),
         total_fen: lines.iter().map(|l| l.amount_fen).sum(),
         lines,
-        placed_at: Utc::now(),
+        placed_at: now,
     }
 }
 
@@ -41,6 +45,7 @@ fn refund(
     line_id: &str,
     amount_fen: i64,
     full: bool,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> OrderRefunded {
     OrderRefunded {
         order_id: order.into(),
@@ -53,7 +58,7 @@ fn refund(
         }],
         amount_fen,
         fully_refunded: full,
-        refunded_at: Utc::now(),
+        refunded_at: now,
     }
 }
 
@@ -89,6 +94,7 @@ async fn an_order_earns_per_brand_and_refunds_reverse_in_proportion_once() {
                 line("l2", "coffee", 2_599),
                 line("l3", "unknown-brand", 5_000),
             ],
+            w.app.now(),
         ))
         .await;
     w.apply().await;
@@ -106,7 +112,7 @@ async fn an_order_earns_per_brand_and_refunds_reverse_in_proportion_once() {
 
     // A third of the apparel line: 33 points; then the rest: 67 more.
     w.feed
-        .publish(&refund("o1", "r1", "l1", 3_350, false))
+        .publish(&refund("o1", "r1", "l1", 3_350, false, w.app.now()))
         .await;
     w.apply().await;
     assert_eq!(points_earned(&w, "o1").await[0]["reversedPoints"], 33);
@@ -116,7 +122,7 @@ async fn an_order_earns_per_brand_and_refunds_reverse_in_proportion_once() {
     assert_eq!(account(&w.app, "m1", &apparel).await["pendingBalance"], 67);
     assert_eq!(account(&w.app, "m1", &coffee).await["pendingBalance"], 51);
     w.feed
-        .publish(&refund("o1", "r2", "l1", 6_700, false))
+        .publish(&refund("o1", "r2", "l1", 6_700, false, w.app.now()))
         .await;
     w.apply().await;
     let a = account(&w.app, "m1", &apparel).await;
@@ -135,7 +141,12 @@ async fn an_order_earns_per_brand_and_refunds_reverse_in_proportion_once() {
 
     // A cancelled order reverses everything it earned.
     w.feed
-        .publish(&placed("o2", "m1", vec![line("l4", "coffee", 1_000)]))
+        .publish(&placed(
+            "o2",
+            "m1",
+            vec![line("l4", "coffee", 1_000)],
+            w.app.now(),
+        ))
         .await;
     w.apply().await;
     assert_eq!(account(&w.app, "m1", &coffee).await["pendingBalance"], 71);
@@ -143,7 +154,7 @@ async fn an_order_earns_per_brand_and_refunds_reverse_in_proportion_once() {
         .publish(&OrderCancelled {
             order_id: "o2".into(),
             member_id: Some("m1".into()),
-            cancelled_at: Utc::now(),
+            cancelled_at: w.app.now(),
         })
         .await;
     w.apply().await;
@@ -158,7 +169,12 @@ async fn refund_after_spending(policy: &str) -> (World, String, Value) {
     let w = world().await;
     let p = onboard(&w.app, "apparel", programme_input(7, Some(12), policy)).await;
     w.feed
-        .publish(&placed("o1", "m1", vec![line("l1", "apparel", 10_000)]))
+        .publish(&placed(
+            "o1",
+            "m1",
+            vec![line("l1", "apparel", 10_000)],
+            w.app.now(),
+        ))
         .await;
     w.apply().await;
     activate_after(&w.app, 8).await;
@@ -172,7 +188,7 @@ async fn refund_after_spending(policy: &str) -> (World, String, Value) {
         .await;
     assert_eq!(spend.ok()["redeemPoints"]["account"]["activeBalance"], 20);
     w.feed
-        .publish(&refund("o1", "r1", "l1", 10_000, true))
+        .publish(&refund("o1", "r1", "l1", 10_000, true, w.app.now()))
         .await;
     w.apply().await;
     let a = account(&w.app, "m1", &p).await;
@@ -221,7 +237,12 @@ async fn allow_negative_owes_the_rest_and_new_points_pay_it_first() {
         .clone();
     assert_eq!(arrears["remainingPoints"], -80);
     w.feed
-        .publish(&placed("o2", "m1", vec![line("l2", "apparel", 5_000)]))
+        .publish(&placed(
+            "o2",
+            "m1",
+            vec![line("l2", "apparel", 5_000)],
+            w.app.now(),
+        ))
         .await;
     w.apply().await;
     activate_after(&w.app, 8).await;
@@ -253,7 +274,7 @@ async fn a_merge_moves_accounts_to_the_survivor_keeping_expiry() {
     let merged = MemberMerged {
         survivor_id: "keeper".into(),
         merged_id: "old".into(),
-        merged_at: Utc::now(),
+        merged_at: w.app.now(),
     };
     w.feed.publish(&merged).await;
     w.apply().await;

@@ -14,8 +14,15 @@ pub struct World {
 
 pub async fn world() -> World {
     let secret = Secret::new(kit::auth::random_secret());
-    let app = spawn_on(&alliance::SPEC, TestDatabase::new().await, secret.clone()).await;
-    let feed = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret).await;
+    let clock = kit::testing::clock();
+    let app = spawn_on(
+        &alliance::SPEC,
+        TestDatabase::new().await,
+        secret.clone(),
+        clock.clone(),
+    )
+    .await;
+    let feed = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret, clock.clone()).await;
     World { app, feed }
 }
 
@@ -26,6 +33,7 @@ impl World {
             &self.feed.address,
             self.app.db().clone(),
             self.app.keys().clone(),
+            self.app.clock().clone(),
             OrderFeed,
         )
     }
@@ -36,6 +44,7 @@ impl World {
             &self.feed.address,
             self.app.db().clone(),
             self.app.keys().clone(),
+            self.app.clock().clone(),
             MemberFeed,
         )
     }
@@ -182,12 +191,9 @@ pub async fn assert_balanced(app: &TestApp, member: &str) {
 
 /// Runs the activation job as if `days` had passed.
 pub async fn activate_after(app: &TestApp, days: i64) -> usize {
-    alliance::store::ledger::activate_due(
-        app.db(),
-        chrono::Utc::now() + chrono::Duration::days(days),
-    )
-    .await
-    .unwrap()
+    alliance::store::ledger::activate_due(app.db(), app.now() + chrono::Duration::days(days))
+        .await
+        .unwrap()
 }
 
 pub const PROPOSE: &str = "mutation($i: ExchangeTermsInput!) { proposeExchangeTerms(input: $i) { id version active acceptedBySenderAt acceptedByReceiverAt } }";

@@ -15,14 +15,19 @@ use super::entities::consumer_position;
 use super::{FeedEvent, FeedPage};
 use crate::auth::JwtKeys;
 use crate::shutdown::Shutdown;
-use crate::time::{from_micros, now_micros};
+use crate::time::{Clock, from_micros};
 
 /// What a consumer does with one event. It must use `txn` for every write,
-/// so that the effect and the new position commit together.
+/// so that the effect and the new position commit together. `now` is the
+/// consuming service's clock when the event is applied.
 #[async_trait]
 pub trait EventHandler: Send + Sync {
-    async fn apply(&self, txn: &DatabaseTransaction, event: &FeedEvent)
-    -> Result<(), HandlerError>;
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &FeedEvent,
+        now: DateTime<Utc>,
+    ) -> Result<(), HandlerError>;
 }
 
 /// Why a handler did not apply an event; the event is retried on the next
@@ -66,6 +71,7 @@ pub struct FeedConsumer<H> {
     feed_url: String,
     db: DatabaseConnection,
     keys: JwtKeys,
+    clock: Clock,
     handler: H,
     http: reqwest::Client,
     batch: u64,
@@ -73,12 +79,15 @@ pub struct FeedConsumer<H> {
 
 impl<H: EventHandler> FeedConsumer<H> {
     /// `name` identifies the consumer's position (one per feed it reads);
-    /// `base_url` is the producer's address, e.g. `http://127.0.0.1:4001`.
+    /// `base_url` is the producer's address, e.g. `http://127.0.0.1:4001`;
+    /// `clock` stamps when it last caught up (other consumers compare that
+    /// with event times, so it is the service's clock).
     pub fn new(
         name: impl Into<String>,
         base_url: &str,
         db: DatabaseConnection,
         keys: JwtKeys,
+        clock: Clock,
         handler: H,
     ) -> Self {
         Self {
@@ -86,6 +95,7 @@ impl<H: EventHandler> FeedConsumer<H> {
             feed_url: format!("{}/events", base_url.trim_end_matches('/')),
             db,
             keys,
+            clock,
             handler,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -132,7 +142,7 @@ impl<H: EventHandler> FeedConsumer<H> {
     async fn catch_up_to_end(&self) -> Result<Progress, ConsumerError> {
         let mut applied = 0;
         loop {
-            let started = now_micros();
+            let started = self.clock.now_micros();
             let page = self.poll_page().await?;
             applied += page.applied;
             match page.end {
@@ -159,7 +169,7 @@ impl<H: EventHandler> FeedConsumer<H> {
                 continue;
             }
             let txn = self.db.begin().await?;
-            match self.handler.apply(&txn, event).await {
+            match self.handler.apply(&txn, event, self.clock.now()).await {
                 Ok(()) => {}
                 Err(HandlerError::NotYet(reason)) => {
                     txn.rollback().await?;
@@ -189,7 +199,10 @@ impl<H: EventHandler> FeedConsumer<H> {
             // transaction applied this event; ours must not commit.
             let moved = consumer_position::Entity::update_many()
                 .col_expr(consumer_position::Column::Position, event.seq.into())
-                .col_expr(consumer_position::Column::UpdatedAt, now_micros().into())
+                .col_expr(
+                    consumer_position::Column::UpdatedAt,
+                    self.clock.now_micros().into(),
+                )
                 .filter(consumer_position::Column::Consumer.eq(self.name.clone()))
                 .filter(consumer_position::Column::Position.eq(position))
                 .exec(&txn)
@@ -289,7 +302,7 @@ impl<H: EventHandler> FeedConsumer<H> {
         let row = consumer_position::ActiveModel {
             consumer: Set(self.name.clone()),
             position: Set(0),
-            updated_at: Set(now_micros()),
+            updated_at: Set(self.clock.now_micros()),
             caught_up_at: Set(None),
         };
         match consumer_position::Entity::insert(row)

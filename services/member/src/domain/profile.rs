@@ -1,6 +1,6 @@
 //! Personal fields, parsed at the edge: a value of these types is valid.
 
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::error::{Error, Result};
 
@@ -106,8 +106,10 @@ impl Gender {
 pub struct Birthday(NaiveDate);
 
 impl Birthday {
-    pub fn parse(date: NaiveDate) -> Result<Self> {
-        let today = Utc::now().date_naive();
+    /// Refuses a date after today anywhere on Earth (UTC+14 at `now`): a
+    /// member whose birthday is today where they live is never refused.
+    pub fn parse(date: NaiveDate, now: DateTime<Utc>) -> Result<Self> {
+        let today = (now + chrono::Duration::hours(14)).date_naive();
         if date > today {
             return Err(Error::invalid("birthday", "birthday is in the future"));
         }
@@ -187,9 +189,21 @@ mod tests {
 
     #[test]
     fn birthdays_are_plausible() {
-        assert!(Birthday::parse(NaiveDate::from_ymd_opt(1990, 5, 17).unwrap()).is_ok());
-        assert!(Birthday::parse(NaiveDate::from_ymd_opt(1899, 12, 31).unwrap()).is_err());
-        let tomorrow = Utc::now().date_naive().succ_opt().unwrap();
-        assert!(Birthday::parse(tomorrow).is_err());
+        use chrono::TimeZone as _;
+        let now = Utc.with_ymd_and_hms(2028, 2, 29, 9, 0, 0).unwrap();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert!(Birthday::parse(day(1990, 5, 17), now).is_ok());
+        assert!(Birthday::parse(day(1899, 12, 31), now).is_err());
+        assert!(Birthday::parse(day(2028, 2, 29), now).is_ok(), "today");
+        assert!(
+            Birthday::parse(day(2028, 3, 1), now).is_err(),
+            "tomorrow everywhere"
+        );
+        // 23:00 UTC on 29 February is already 1 March east of UTC+1.
+        let late = Utc.with_ymd_and_hms(2028, 2, 29, 23, 0, 0).unwrap();
+        assert!(
+            Birthday::parse(day(2028, 3, 1), late).is_ok(),
+            "today in Shanghai"
+        );
     }
 }

@@ -56,13 +56,14 @@ pub struct RegisterMemberInput {
 }
 
 impl RegisterMemberInput {
-    pub fn parse(self) -> Result<Registration> {
+    /// `now`: by the service's clock (a birthday cannot be after today).
+    pub fn parse(self, now: DateTime<Utc>) -> Result<Registration> {
         Ok(Registration {
             identity: self.identity.parse()?,
             phone: self.phone.as_deref().map(PhoneNumber::parse).transpose()?,
             email: self.email.as_deref().map(Email::parse).transpose()?,
             name: self.name.as_deref().map(PersonName::parse).transpose()?,
-            birthday: self.birthday.map(Birthday::parse).transpose()?,
+            birthday: self.birthday.map(|b| Birthday::parse(b, now)).transpose()?,
             gender: self.gender,
             guide_code: self
                 .guide_code
@@ -84,12 +85,13 @@ pub struct ProfileInput {
 }
 
 impl ProfileInput {
-    pub fn parse(self) -> Result<ProfilePatch> {
+    /// `now`: by the service's clock (a birthday cannot be after today).
+    pub fn parse(self, now: DateTime<Utc>) -> Result<ProfilePatch> {
         let patch = ProfilePatch {
             name: self.name.as_deref().map(PersonName::parse).transpose()?,
             phone: self.phone.as_deref().map(PhoneNumber::parse).transpose()?,
             email: self.email.as_deref().map(Email::parse).transpose()?,
-            birthday: self.birthday.map(Birthday::parse).transpose()?,
+            birthday: self.birthday.map(|b| Birthday::parse(b, now)).transpose()?,
             gender: self.gender,
         };
         if patch == ProfilePatch::default() {
@@ -158,7 +160,8 @@ pub struct TouchpointInput {
 }
 
 impl TouchpointInput {
-    pub fn parse(self) -> Result<NewTouchpoint> {
+    /// `now`: by the service's clock (how far `occurredAt` may be from it).
+    pub fn parse(self, now: DateTime<Utc>) -> Result<NewTouchpoint> {
         Ok(NewTouchpoint {
             member_id: self.member_id.0,
             kind: self.kind,
@@ -168,7 +171,7 @@ impl TouchpointInput {
                 .as_deref()
                 .map(|s| ForeignId::parse("storeId", s))
                 .transpose()?,
-            occurred_at: check_occurred_at(self.occurred_at, Utc::now())?,
+            occurred_at: check_occurred_at(self.occurred_at, now)?,
             attributes: check_attributes(self.attributes.map(|j| j.0))?,
             idempotency_key: self
                 .idempotency_key

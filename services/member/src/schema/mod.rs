@@ -18,7 +18,7 @@ pub use loaders::MemberLoader;
 pub use mutation::Mutation;
 pub use query::Query;
 
-pub(crate) use kit::subgraph::{caller, db};
+pub(crate) use kit::subgraph::{caller, db, now};
 pub use types::Member;
 
 use crate::domain::access::{self, Subject, Visibility};
@@ -28,7 +28,7 @@ use kit::loader::ChildrenOf;
 
 pub type MemberSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn build(db: DatabaseConnection) -> MemberSchema {
+pub fn build(db: DatabaseConnection, clock: kit::time::Clock) -> MemberSchema {
     kit::subgraph::federated(Schema::build(Query, Mutation, EmptySubscription))
         .data(DataLoader::new(MemberLoader(db.clone()), tokio::spawn))
         .data(ChildrenOf::<identity::Entity>::new(
@@ -43,6 +43,7 @@ pub fn build(db: DatabaseConnection) -> MemberSchema {
             db.clone(),
             consent::Column::MemberId,
         ))
+        .data(clock)
         .data(db)
         .finish()
 }

@@ -5,7 +5,7 @@ use super::inputs::{
     IdentityInput, ProfileInput, RegisterMemberInput, TierLevelInput, TouchpointInput, parse_reason,
 };
 use super::types::{LinkIdentityPayload, Member, RegisterMemberPayload, TierLevel, Touchpoint};
-use super::{authorize, caller, db, view_after_change};
+use super::{authorize, caller, db, now, view_after_change};
 use crate::domain::access::{self, identity_brand};
 use crate::domain::consent::ConsentPurpose;
 use crate::domain::identity::{Channel, ExternalId};
@@ -35,13 +35,14 @@ impl Mutation {
         if let Caller::Member { .. } = caller {
             return Err(Error::forbidden("you are already a member: use linkIdentity").into());
         }
-        let mut registration = input.parse()?;
+        let mut registration = input.parse(now(ctx))?;
         registration.identity.brand_id = identity_brand(
             caller,
             registration.identity.channel,
             registration.identity.brand_id.take(),
         )?;
-        let (record, outcome) = store::register(db(ctx), &registration, &Actor::of(caller)).await?;
+        let (record, outcome) =
+            store::register(db(ctx), &registration, &Actor::of(caller), now(ctx)).await?;
         Ok(RegisterMemberPayload {
             member: view_after_change(ctx, record).await?,
             outcome,
@@ -55,9 +56,9 @@ impl Mutation {
         member_id: ID,
         input: ProfileInput,
     ) -> ApiResult<Member> {
-        let patch = input.parse()?;
+        let patch = input.parse(now(ctx))?;
         let record = authorize(ctx, &member_id, access::require_owner_or_operator).await?;
-        let updated = store::update_profile(db(ctx), &record.id, &patch).await?;
+        let updated = store::update_profile(db(ctx), &record.id, &patch, now(ctx)).await?;
         Ok(view_after_change(ctx, updated).await?)
     }
 
@@ -72,7 +73,8 @@ impl Mutation {
         let record = authorize(ctx, &member_id, access::require_engagement).await?;
         identity.brand_id =
             identity_brand(caller(ctx), identity.channel, identity.brand_id.take())?;
-        let (updated, outcome) = store::link_identity(db(ctx), &record.id, &identity).await?;
+        let (updated, outcome) =
+            store::link_identity(db(ctx), &record.id, &identity, now(ctx)).await?;
         Ok(LinkIdentityPayload {
             member: view_after_change(ctx, updated).await?,
             outcome,
@@ -105,7 +107,7 @@ impl Mutation {
     ) -> ApiResult<Member> {
         caller(ctx).require_operator()?;
         let request = MergeRequest::parse(&survivor_id, &merged_id, &reason)?;
-        let survivor = store::merge(db(ctx), &request, &Actor::of(caller(ctx))).await?;
+        let survivor = store::merge(db(ctx), &request, &Actor::of(caller(ctx)), now(ctx)).await?;
         Ok(view_after_change(ctx, survivor).await?)
     }
 
@@ -118,7 +120,14 @@ impl Mutation {
     ) -> ApiResult<Member> {
         let tags = parse_tags(&tags)?;
         let record = authorize(ctx, &member_id, access::require_tagger).await?;
-        let updated = store::add_tags(db(ctx), &record.id, &tags, &Actor::of(caller(ctx))).await?;
+        let updated = store::add_tags(
+            db(ctx),
+            &record.id,
+            &tags,
+            &Actor::of(caller(ctx)),
+            now(ctx),
+        )
+        .await?;
         Ok(view_after_change(ctx, updated).await?)
     }
 
@@ -151,6 +160,7 @@ impl Mutation {
             tier.as_str(),
             &reason,
             &Actor::of(caller(ctx)),
+            now(ctx),
         )
         .await?;
         Ok(view_after_change(ctx, updated).await?)
@@ -174,9 +184,15 @@ impl Mutation {
             .into());
         }
         let reason = parse_reason(&reason)?;
-        let updated =
-            store::adjust_growth(db(ctx), &member_id, delta, &reason, &Actor::of(caller(ctx)))
-                .await?;
+        let updated = store::adjust_growth(
+            db(ctx),
+            &member_id,
+            delta,
+            &reason,
+            &Actor::of(caller(ctx)),
+            now(ctx),
+        )
+        .await?;
         Ok(view_after_change(ctx, updated).await?)
     }
 
@@ -199,10 +215,11 @@ impl Mutation {
         ctx: &Context<'_>,
         input: TouchpointInput,
     ) -> ApiResult<Touchpoint> {
-        let mut new = input.parse()?;
+        let mut new = input.parse(now(ctx))?;
         let record = authorize(ctx, &new.member_id, access::require_engagement).await?;
         new.member_id = record.id;
-        let row = store::record_touchpoint(db(ctx), &new, &Actor::of(caller(ctx))).await?;
+        let row =
+            store::record_touchpoint(db(ctx), &new, &Actor::of(caller(ctx)), now(ctx)).await?;
         Ok(Touchpoint::from(row))
     }
 
@@ -215,14 +232,16 @@ impl Mutation {
         granted: bool,
     ) -> ApiResult<Member> {
         let record = authorize(ctx, &member_id, access::require_owner_or_operator).await?;
-        let updated = store::set_consent(db(ctx), &record.id, purpose, granted).await?;
+        let updated = store::set_consent(db(ctx), &record.id, purpose, granted, now(ctx)).await?;
         Ok(view_after_change(ctx, updated).await?)
     }
 
     /// Everything held about the signed-in member, as one JSON document.
     async fn export_my_data(&self, ctx: &Context<'_>) -> ApiResult<Json<serde_json::Value>> {
         match caller(ctx).require_authenticated()? {
-            Caller::Member { member_id } => Ok(Json(store::export(db(ctx), member_id).await?)),
+            Caller::Member { member_id } => {
+                Ok(Json(store::export(db(ctx), member_id, now(ctx)).await?))
+            }
             _ => Err(Error::forbidden("exportMyData is for members").into()),
         }
     }
@@ -231,7 +250,7 @@ impl Mutation {
     /// and non-personal history stay; MemberErased is published.
     async fn erase_member(&self, ctx: &Context<'_>, member_id: ID) -> ApiResult<Member> {
         let record = authorize(ctx, &member_id, access::require_owner_or_operator).await?;
-        let erased = store::erase(db(ctx), &record.id).await?;
+        let erased = store::erase(db(ctx), &record.id, now(ctx)).await?;
         Ok(view_after_change(ctx, erased).await?)
     }
 }

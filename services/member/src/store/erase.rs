@@ -1,6 +1,5 @@
 //! Members own their data: export it all, or erase it.
 
-use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, Set, TransactionTrait,
@@ -20,14 +19,17 @@ use kit::time::{from_micros, to_micros};
 /// consents removed, touchpoint attributes emptied. The id, the tier and the
 /// non-personal history stay, so ledgers elsewhere still balance. Erasing an
 /// erased member changes nothing.
-pub async fn erase(db: &DatabaseConnection, member_id: &str) -> Result<member::Model> {
+pub async fn erase(
+    db: &DatabaseConnection,
+    member_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<member::Model> {
     let txn = db.begin().await?;
     let current = resolve_for_update(&txn, member_id).await?;
     if MemberStatus::parse(&current.status) == Some(MemberStatus::Erased) {
         txn.commit().await?;
         return Ok(current);
     }
-    let now = Utc::now();
     let id = current.id.clone();
     let mut row = current.into_active_model();
     clear_personal(&mut row);
@@ -66,7 +68,11 @@ pub async fn erase(db: &DatabaseConnection, member_id: &str) -> Result<member::M
 }
 
 /// Everything held about a member, as one JSON document.
-pub async fn export(db: &DatabaseConnection, member_id: &str) -> Result<Value> {
+pub async fn export(
+    db: &DatabaseConnection,
+    member_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Value> {
     let txn = db.begin().await?;
     let m = resolve_for_update(&txn, member_id).await?;
     let identities = identity::Entity::find()
@@ -98,7 +104,7 @@ pub async fn export(db: &DatabaseConnection, member_id: &str) -> Result<Value> {
     txn.commit().await?;
     let ts = |micros: i64| from_micros(micros).to_rfc3339();
     Ok(json!({
-        "exportedAt": Utc::now().to_rfc3339(),
+        "exportedAt": now.to_rfc3339(),
         "member": {
             "id": m.id,
             "status": m.status,

@@ -24,6 +24,7 @@ pub async fn link_identity(
     db: &DatabaseConnection,
     member_id: &str,
     new: &NewIdentity,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(member::Model, LinkOutcome)> {
     let result = async {
         let txn = db.begin().await?;
@@ -41,7 +42,7 @@ pub async fn link_identity(
                 ));
             }
             None => {
-                insert_identity(&txn, &member.id, new).await?;
+                insert_identity(&txn, &member.id, new, now).await?;
                 LinkOutcome::Linked
             }
         };

@@ -1,6 +1,5 @@
 //! Merging two member records found to be one person.
 
-use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
@@ -26,6 +25,7 @@ pub async fn merge(
     db: &DatabaseConnection,
     req: &MergeRequest,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<member::Model> {
     let txn = db.begin().await?;
     // Lock in id order so two opposite merges cannot deadlock.
@@ -58,7 +58,6 @@ pub async fn merge(
             )));
         }
     }
-    let now = Utc::now();
     let at = to_micros(now);
     let profile = fill_gaps(profile_of(&survivor), profile_of(&merged));
     let ladder = super::ladder(&txn).await?;
@@ -100,6 +99,7 @@ pub async fn merge(
             TierChangeCause::Merge,
             Some(&req.reason),
             actor,
+            now,
         )
         .await?;
     }

@@ -12,7 +12,7 @@ use crate::domain::consent::ConsentPurpose;
 use crate::domain::profile::ProfilePatch;
 use crate::domain::tag::Tag;
 use crate::error::{Error, Result};
-use kit::time::now_micros;
+use kit::time::to_micros;
 
 /// Applies a profile patch. A phone number held by another member is a
 /// CONFLICT (merge them instead).
@@ -20,6 +20,7 @@ pub async fn update_profile(
     db: &DatabaseConnection,
     member_id: &str,
     patch: &ProfilePatch,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<member::Model> {
     let result = async {
         let txn = db.begin().await?;
@@ -48,7 +49,7 @@ pub async fn update_profile(
         if let Some(gender) = patch.gender {
             row.gender = Set(Some(gender.as_str().to_owned()));
         }
-        row.updated_at = Set(now_micros());
+        row.updated_at = Set(to_micros(now));
         let updated = row.update(&txn).await?;
         txn.commit().await?;
         Ok(updated)
@@ -68,14 +69,15 @@ pub async fn add_tags(
     member_id: &str,
     tags: &[Tag],
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<member::Model> {
     let txn = db.begin().await?;
     let member = lock_active(&txn, member_id).await?;
-    let now = now_micros();
+    let at = to_micros(now);
     let rows = tags.iter().map(|t| tag::ActiveModel {
         member_id: Set(member.id.clone()),
         tag: Set(t.as_str().to_owned()),
-        added_at: Set(now),
+        added_at: Set(at),
         added_by: Set(actor.as_str().to_owned()),
     });
     let inserted = tag::Entity::insert_many(rows)
@@ -117,6 +119,7 @@ pub async fn set_consent(
     member_id: &str,
     purpose: ConsentPurpose,
     granted: bool,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<member::Model> {
     let txn = db.begin().await?;
     let member = lock_active(&txn, member_id).await?;
@@ -128,7 +131,7 @@ pub async fn set_consent(
         Some(row) => {
             let mut row = row.into_active_model();
             row.granted = Set(granted);
-            row.changed_at = Set(now_micros());
+            row.changed_at = Set(to_micros(now));
             row.update(&txn).await?;
         }
         None => {
@@ -136,7 +139,7 @@ pub async fn set_consent(
                 member_id: Set(member.id.clone()),
                 purpose: Set(purpose.as_str().to_owned()),
                 granted: Set(granted),
-                changed_at: Set(now_micros()),
+                changed_at: Set(to_micros(now)),
             }
             .insert(&txn)
             .await?;

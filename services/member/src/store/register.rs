@@ -1,6 +1,5 @@
 //! Registration: one member per person, whatever channel they arrive by.
 
-use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryFilter, Set, TransactionTrait,
@@ -47,9 +46,12 @@ pub async fn register(
     db: &DatabaseConnection,
     reg: &Registration,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(member::Model, RegistrationOutcome)> {
-    match attempt(db, reg, actor).await {
-        Err(Error::Db(err)) if kit::db::is_unique_violation(&err) => attempt(db, reg, actor).await,
+    match attempt(db, reg, actor, now).await {
+        Err(Error::Db(err)) if kit::db::is_unique_violation(&err) => {
+            attempt(db, reg, actor, now).await
+        }
         other => other,
     }
 }
@@ -58,6 +60,7 @@ async fn attempt(
     db: &DatabaseConnection,
     reg: &Registration,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(member::Model, RegistrationOutcome)> {
     let txn = db.begin().await?;
     let existing = identity::Entity::find()
@@ -74,11 +77,11 @@ async fn attempt(
         && let Some(holder) = member_with_phone(&txn, phone.as_str()).await?
     {
         let holder = super::lock_active(&txn, &holder.id).await?;
-        insert_identity(&txn, &holder.id, &reg.identity).await?;
+        insert_identity(&txn, &holder.id, &reg.identity, now).await?;
         txn.commit().await?;
         return Ok((holder, RegistrationOutcome::LinkedByPhone));
     }
-    let member = create(&txn, reg, actor).await?;
+    let member = create(&txn, reg, actor, now).await?;
     txn.commit().await?;
     Ok((member, RegistrationOutcome::Created))
 }
@@ -87,6 +90,7 @@ async fn create(
     txn: &DatabaseTransaction,
     reg: &Registration,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<member::Model> {
     let ladder = super::ladder(txn).await?;
     let entry = ladder
@@ -94,7 +98,6 @@ async fn create(
         .ok_or_else(|| Error::conflict("no tier levels are defined"))?
         .code
         .clone();
-    let now = Utc::now();
     let at = to_micros(now);
     let id = new_id();
     let brand_id = reg
@@ -161,8 +164,8 @@ pub(crate) async fn insert_identity(
     txn: &DatabaseTransaction,
     member_id: &str,
     identity: &NewIdentity,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    let now = Utc::now();
     insert_identity_row(txn, member_id, identity, to_micros(now)).await?;
     publish(
         txn,

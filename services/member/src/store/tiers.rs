@@ -1,7 +1,6 @@
 //! Tier levels, growth and tier changes. Every change is a row in
 //! `tier_changes` and a TierChanged event, in the same transaction.
 
-use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
@@ -14,7 +13,7 @@ use crate::domain::tier::{TierChangeCause, TierLadder, TierLevel};
 use crate::error::{Error, Result};
 use kit::events::outbox::publish;
 use kit::events::schema::TierChanged;
-use kit::time::{now_micros, to_micros};
+use kit::time::to_micros;
 
 pub async fn ladder<C: ConnectionTrait>(db: &C) -> Result<TierLadder> {
     let levels = tier_level::Entity::find().all(db).await?;
@@ -63,6 +62,7 @@ pub async fn set_tier(
     code: &str,
     reason: &str,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<member::Model> {
     let txn = db.begin().await?;
     let ladder = ladder(&txn).await?;
@@ -81,6 +81,7 @@ pub async fn set_tier(
         TierChangeCause::Operator,
         Some(reason),
         actor,
+        now,
     )
     .await?;
     txn.commit().await?;
@@ -95,6 +96,7 @@ pub async fn adjust_growth(
     delta: i64,
     reason: &str,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<member::Model> {
     let txn = db.begin().await?;
     let ladder = ladder(&txn).await?;
@@ -105,7 +107,7 @@ pub async fn adjust_growth(
         .map(|l| l.code.clone());
     let mut row = current.into_active_model();
     row.growth_value = Set(growth);
-    row.updated_at = Set(now_micros());
+    row.updated_at = Set(to_micros(now));
     let mut updated = row.update(&txn).await?;
     if let Some(code) = promotion {
         updated = change_tier(
@@ -115,6 +117,7 @@ pub async fn adjust_growth(
             TierChangeCause::Growth,
             Some(reason),
             actor,
+            now,
         )
         .await?;
     }
@@ -130,8 +133,8 @@ pub(crate) async fn change_tier(
     cause: TierChangeCause,
     reason: Option<&str>,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<member::Model> {
-    let now = Utc::now();
     let from = current.tier.clone();
     let member_id = current.id.clone();
     let mut row = current.into_active_model();

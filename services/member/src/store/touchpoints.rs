@@ -11,7 +11,7 @@ use super::{Actor, lock_active, new_id};
 use crate::domain::identity::{Channel, ForeignId};
 use crate::domain::touchpoint::TouchpointKind;
 use crate::error::{Error, Result};
-use kit::time::{now_micros, to_micros};
+use kit::time::to_micros;
 
 /// A touchpoint, parsed.
 #[derive(Debug, Clone)]
@@ -46,9 +46,12 @@ pub async fn record_touchpoint(
     db: &DatabaseConnection,
     new: &NewTouchpoint,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<touchpoint::Model> {
-    match attempt(db, new, actor).await {
-        Err(Error::Db(err)) if kit::db::is_unique_violation(&err) => attempt(db, new, actor).await,
+    match attempt(db, new, actor, now).await {
+        Err(Error::Db(err)) if kit::db::is_unique_violation(&err) => {
+            attempt(db, new, actor, now).await
+        }
         other => other,
     }
 }
@@ -57,6 +60,7 @@ async fn attempt(
     db: &DatabaseConnection,
     new: &NewTouchpoint,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<touchpoint::Model> {
     let txn = db.begin().await?;
     let member = lock_active(&txn, &new.member_id).await?;
@@ -81,7 +85,7 @@ async fn attempt(
         channel: Set(new.channel.as_str().to_owned()),
         store_id: Set(new.store_id.as_ref().map(|s| s.as_str().to_owned())),
         occurred_at: Set(to_micros(new.occurred_at)),
-        recorded_at: Set(now_micros()),
+        recorded_at: Set(to_micros(now)),
         attributes: Set(new.attributes.to_string()),
         idempotency_key: Set(new.idempotency_key.clone()),
         recorded_by: Set(actor.as_str().to_owned()),

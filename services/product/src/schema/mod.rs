@@ -12,14 +12,14 @@ use sea_orm::DatabaseConnection;
 pub use mutation::Mutation;
 pub use query::Query;
 
-pub(crate) use kit::subgraph::{caller, db};
+pub(crate) use kit::subgraph::{caller, db, now};
 
 use crate::store::entities::{location, order, order_line, product, sku};
 use kit::loader::{ById, ChildrenOf};
 
 pub type ProductSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn build(db: DatabaseConnection) -> ProductSchema {
+pub fn build(db: DatabaseConnection, clock: kit::time::Clock) -> ProductSchema {
     kit::subgraph::federated(Schema::build(Query, Mutation, EmptySubscription))
         .data(ById::<product::Entity>::new(db.clone()))
         .data(ById::<sku::Entity>::new(db.clone()))
@@ -33,6 +33,7 @@ pub fn build(db: DatabaseConnection) -> ProductSchema {
             db.clone(),
             order_line::Column::OrderId,
         ))
+        .data(clock)
         .data(db)
         .finish()
 }

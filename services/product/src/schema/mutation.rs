@@ -7,6 +7,7 @@ use kit::{ApiResult, Caller};
 use super::inputs::{
     PlaceOrderInput, PointInput, ProductInput, RefundLineInput, SkuInput, parse_key,
 };
+use super::now;
 use super::types::{Location, Order, Product, Sku, StockLevel};
 use super::{caller, db};
 use crate::domain::catalogue::{SkuStatus, parse_price, parse_quantity};
@@ -62,7 +63,7 @@ impl Mutation {
         caller(ctx).require_operator()?;
         let new = input.parse()?;
         Ok(Product(Arc::new(
-            catalogue::create_product(db(ctx), &new).await?,
+            catalogue::create_product(db(ctx), &new, now(ctx)).await?,
         )))
     }
 
@@ -92,7 +93,7 @@ impl Mutation {
             return Err(Error::invalid("input", "give at least one field to change").into());
         }
         Ok(Product(Arc::new(
-            catalogue::update_product(db(ctx), &id, name, description, category).await?,
+            catalogue::update_product(db(ctx), &id, name, description, category, now(ctx)).await?,
         )))
     }
 
@@ -101,7 +102,7 @@ impl Mutation {
         caller(ctx).require_operator()?;
         let new = input.parse()?;
         Ok(Sku(Arc::new(
-            catalogue::create_sku(db(ctx), &product_id, &new).await?,
+            catalogue::create_sku(db(ctx), &product_id, &new, now(ctx)).await?,
         )))
     }
 
@@ -140,6 +141,7 @@ impl Mutation {
                 &name,
                 at.lat(),
                 at.lng(),
+                now(ctx),
             )
             .await?,
         )))
@@ -165,6 +167,7 @@ impl Mutation {
                 &name,
                 at.lat(),
                 at.lng(),
+                now(ctx),
             )
             .await?,
         )))
@@ -190,6 +193,7 @@ impl Mutation {
             MovementKind::Receive,
             &reason,
             &Actor::of(caller(ctx)),
+            now(ctx),
         )
         .await?;
         Ok(StockLevel::from(row))
@@ -222,6 +226,7 @@ impl Mutation {
             MovementKind::Adjust,
             &reason,
             &Actor::of(caller(ctx)),
+            now(ctx),
         )
         .await?;
         Ok(StockLevel::from(row))
@@ -233,7 +238,7 @@ impl Mutation {
         let mut new = input.parse()?;
         authorize_order(caller(ctx), &mut new)?;
         Ok(Order::from(
-            orders::place_order(db(ctx), &new, &Actor::of(caller(ctx))).await?,
+            orders::place_order(db(ctx), &new, &Actor::of(caller(ctx)), now(ctx)).await?,
         ))
     }
 
@@ -242,7 +247,7 @@ impl Mutation {
         let o = order_row(ctx, &order_id).await?;
         caller(ctx).require_store_staff(o.store_id.as_deref())?;
         Ok(Order::from(
-            orders::fulfil(db(ctx), &order_id, &Actor::of(caller(ctx))).await?,
+            orders::fulfil(db(ctx), &order_id, &Actor::of(caller(ctx)), now(ctx)).await?,
         ))
     }
 
@@ -260,6 +265,7 @@ impl Mutation {
                 &order_id,
                 "cancelled on request",
                 &Actor::of(caller(ctx)),
+                now(ctx),
             )
             .await?,
         ))
@@ -289,7 +295,7 @@ impl Mutation {
         let o = order_row(ctx, &order_id).await?;
         caller(ctx).require_store_staff(o.store_id.as_deref())?;
         Ok(Order::from(
-            orders::refund(db(ctx), &order_id, &wanted, &key).await?,
+            orders::refund(db(ctx), &order_id, &wanted, &key, now(ctx)).await?,
         ))
     }
 
@@ -297,7 +303,7 @@ impl Mutation {
     /// run every minute by the service). Returns the cancelled order ids.
     async fn expire_pickups(&self, ctx: &Context<'_>) -> ApiResult<Vec<ID>> {
         caller(ctx).require_operator()?;
-        Ok(orders::expire_pickups(db(ctx), kit::time::now_micros())
+        Ok(orders::expire_pickups(db(ctx), now(ctx))
             .await?
             .into_iter()
             .map(ID)

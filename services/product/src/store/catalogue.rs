@@ -13,7 +13,7 @@ use super::new_id;
 use crate::domain::catalogue::{SkuStatus, like_pattern};
 use crate::error::{Error, Result};
 use kit::paging::{PageRequest, split_page};
-use kit::time::now_micros;
+use kit::time::to_micros;
 
 /// A product, parsed.
 #[derive(Debug, Clone)]
@@ -32,16 +32,21 @@ pub struct NewSku {
     pub list_price_fen: i64,
 }
 
-pub async fn create_product(db: &DatabaseConnection, new: &NewProduct) -> Result<product::Model> {
-    create_product_with_id(db, &new_id(), new).await
+pub async fn create_product(
+    db: &DatabaseConnection,
+    new: &NewProduct,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<product::Model> {
+    create_product_with_id(db, &new_id(), new, now).await
 }
 
 pub async fn create_product_with_id(
     db: &DatabaseConnection,
     id: &str,
     new: &NewProduct,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<product::Model> {
-    let now = now_micros();
+    let now = to_micros(now);
     Ok(product::ActiveModel {
         id: Set(id.to_owned()),
         brand_id: Set(new.brand_id.clone()),
@@ -63,6 +68,7 @@ pub async fn update_product(
     name: Option<String>,
     description: Option<String>,
     category: Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<product::Model> {
     let current = product_by_id(db, id)
         .await?
@@ -78,7 +84,7 @@ pub async fn update_product(
     if let Some(category) = category {
         row.category = Set(category);
     }
-    row.updated_at = Set(now_micros());
+    row.updated_at = Set(to_micros(now));
     Ok(row.update(db).await?)
 }
 
@@ -87,8 +93,9 @@ pub async fn create_sku(
     db: &DatabaseConnection,
     product_id: &str,
     new: &NewSku,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<sku::Model> {
-    create_sku_with_id(db, &new_id(), product_id, new).await
+    create_sku_with_id(db, &new_id(), product_id, new, now).await
 }
 
 pub async fn create_sku_with_id(
@@ -96,6 +103,7 @@ pub async fn create_sku_with_id(
     id: &str,
     product_id: &str,
     new: &NewSku,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<sku::Model> {
     let product = product_by_id(db, product_id)
         .await?
@@ -108,7 +116,7 @@ pub async fn create_sku_with_id(
         barcode: Set(new.barcode.clone()),
         list_price_fen: Set(new.list_price_fen),
         status: Set(SkuStatus::Active.as_str().to_owned()),
-        created_at: Set(now_micros()),
+        created_at: Set(to_micros(now)),
     };
     match row.insert(db).await {
         Ok(sku) => Ok(sku),

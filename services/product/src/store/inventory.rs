@@ -13,7 +13,7 @@ use super::new_id;
 use crate::domain::sourcing::LocationKind;
 use crate::error::{Error, Result};
 use kit::auth::Actor;
-use kit::time::now_micros;
+use kit::time::to_micros;
 
 /// Creates or moves a location. Stores keep the store service's id.
 pub async fn upsert_location(
@@ -23,6 +23,7 @@ pub async fn upsert_location(
     name: &str,
     lat: f64,
     lng: f64,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<location::Model> {
     let row = location::ActiveModel {
         id: Set(id.to_owned()),
@@ -30,7 +31,7 @@ pub async fn upsert_location(
         name: Set(name.to_owned()),
         latitude: Set(lat),
         longitude: Set(lng),
-        updated_at: Set(now_micros()),
+        updated_at: Set(to_micros(now)),
     };
     location::Entity::insert(row)
         .on_conflict(
@@ -103,6 +104,7 @@ pub(crate) async fn record(
     txn: &DatabaseTransaction,
     m: Movement<'_>,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     movement::ActiveModel {
         id: Set(new_id()),
@@ -114,7 +116,7 @@ pub(crate) async fn record(
         reason: Set(m.reason.to_owned()),
         reference: Set(m.reference.map(ToOwned::to_owned)),
         actor: Set(actor.as_str().to_owned()),
-        at: Set(now_micros()),
+        at: Set(to_micros(now)),
     }
     .insert(txn)
     .await?;
@@ -123,6 +125,7 @@ pub(crate) async fn record(
 
 /// Receives `quantity` units, or adjusts on-hand by `delta` (a count after
 /// a stocktake, damage...). On-hand never drops below what is reserved.
+#[allow(clippy::too_many_arguments)]
 pub async fn change_stock(
     db: &DatabaseConnection,
     sku_id: &str,
@@ -131,6 +134,7 @@ pub async fn change_stock(
     kind: MovementKind,
     reason: &str,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<inventory::Model> {
     if sku::Entity::find_by_id(sku_id.to_owned())
         .one(db)
@@ -145,13 +149,13 @@ pub async fn change_stock(
         )));
     }
     let txn = db.begin().await?;
-    let now = now_micros();
+    let at = to_micros(now);
     let row = inventory::ActiveModel {
         sku_id: Set(sku_id.to_owned()),
         location_id: Set(location_id.to_owned()),
         on_hand: Set(0),
         reserved: Set(0),
-        updated_at: Set(now),
+        updated_at: Set(at),
     };
     match inventory::Entity::insert(row)
         .on_conflict(
@@ -170,7 +174,7 @@ pub async fn change_stock(
             inventory::Column::OnHand,
             Expr::col(inventory::Column::OnHand).add(delta),
         )
-        .col_expr(inventory::Column::UpdatedAt, now.into())
+        .col_expr(inventory::Column::UpdatedAt, at.into())
         .filter(inventory::Column::SkuId.eq(sku_id))
         .filter(inventory::Column::LocationId.eq(location_id))
         .filter(
@@ -194,6 +198,7 @@ pub async fn change_stock(
             reference: None,
         },
         actor,
+        now,
     )
     .await?;
     let after = inventory::Entity::find_by_id((sku_id.to_owned(), location_id.to_owned()))
@@ -252,13 +257,14 @@ pub(crate) async fn try_reserve(
     sku_id: &str,
     location_id: &str,
     quantity: i64,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool> {
     let done = inventory::Entity::update_many()
         .col_expr(
             inventory::Column::Reserved,
             Expr::col(inventory::Column::Reserved).add(quantity),
         )
-        .col_expr(inventory::Column::UpdatedAt, now_micros().into())
+        .col_expr(inventory::Column::UpdatedAt, to_micros(now).into())
         .filter(inventory::Column::SkuId.eq(sku_id))
         .filter(inventory::Column::LocationId.eq(location_id))
         .filter(
@@ -279,13 +285,14 @@ pub(crate) async fn settle(
     location_id: &str,
     quantity: i64,
     ship: bool,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let mut update = inventory::Entity::update_many()
         .col_expr(
             inventory::Column::Reserved,
             Expr::col(inventory::Column::Reserved).sub(quantity),
         )
-        .col_expr(inventory::Column::UpdatedAt, now_micros().into());
+        .col_expr(inventory::Column::UpdatedAt, to_micros(now).into());
     if ship {
         update = update.col_expr(
             inventory::Column::OnHand,

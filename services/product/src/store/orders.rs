@@ -84,9 +84,10 @@ pub async fn place_order(
     db: &DatabaseConnection,
     new: &NewOrder,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PlacedOrder> {
     for attempt in 0..2 {
-        match place_once(db, new, actor).await {
+        match place_once(db, new, actor, now).await {
             Err(Error::Db(err)) if attempt == 0 && kit::db::is_unique_violation(&err) => continue,
             other => return other,
         }
@@ -96,7 +97,12 @@ pub async fn place_order(
     ))
 }
 
-async fn place_once(db: &DatabaseConnection, new: &NewOrder, actor: &Actor) -> Result<PlacedOrder> {
+async fn place_once(
+    db: &DatabaseConnection,
+    new: &NewOrder,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<PlacedOrder> {
     let hash = new.hash();
     if let Some(existing) = order_by_key(db, &new.idempotency_key).await? {
         return replay(db, existing, &hash).await;
@@ -139,7 +145,6 @@ async fn place_once(db: &DatabaseConnection, new: &NewOrder, actor: &Actor) -> R
 
     let txn = db.begin().await?;
     let order_id = new_id();
-    let now = Utc::now();
     let mut lines = Vec::with_capacity(new.lines.len());
     for (sku_id, quantity) in &new.lines {
         let sku = &skus[sku_id];
@@ -157,7 +162,7 @@ async fn place_once(db: &DatabaseConnection, new: &NewOrder, actor: &Actor) -> R
             .collect();
         let mut source = None;
         for location_id in try_order(new.fulfilment, new.store_id.as_deref(), candidates) {
-            if try_reserve(&txn, sku_id, &location_id, *quantity).await? {
+            if try_reserve(&txn, sku_id, &location_id, *quantity, now).await? {
                 source = Some(location_id);
                 break;
             }
@@ -177,7 +182,7 @@ async fn place_once(db: &DatabaseConnection, new: &NewOrder, actor: &Actor) -> R
             reason: "order placed",
             reference: Some(&order_id),
         };
-        record(&txn, movement, actor).await?;
+        record(&txn, movement, actor, now).await?;
         lines.push(order_line::Model {
             id: new_id(),
             order_id: order_id.clone(),
@@ -283,12 +288,25 @@ async fn lock(txn: &DatabaseTransaction, id: &str, action: OrderAction) -> Resul
 }
 
 /// The goods left: reservations become shipments.
-pub async fn fulfil(db: &DatabaseConnection, id: &str, actor: &Actor) -> Result<PlacedOrder> {
+pub async fn fulfil(
+    db: &DatabaseConnection,
+    id: &str,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<PlacedOrder> {
     let txn = db.begin().await?;
     let o = lock(&txn, id, OrderAction::Fulfil).await?;
     let lines = lines_of(&txn, id).await?;
     for l in &lines {
-        settle(&txn, &l.sku_id, &l.source_location_id, l.quantity, true).await?;
+        settle(
+            &txn,
+            &l.sku_id,
+            &l.source_location_id,
+            l.quantity,
+            true,
+            now,
+        )
+        .await?;
         let m = Movement {
             sku_id: &l.sku_id,
             location_id: &l.source_location_id,
@@ -298,9 +316,8 @@ pub async fn fulfil(db: &DatabaseConnection, id: &str, actor: &Actor) -> Result<
             reason: "order fulfilled",
             reference: Some(id),
         };
-        record(&txn, m, actor).await?;
+        record(&txn, m, actor, now).await?;
     }
-    let now = Utc::now();
     let mut row = o.into_active_model();
     row.status = Set(OrderStatus::Fulfilled.as_str().to_owned());
     row.fulfilled_at = Set(Some(to_micros(now)));
@@ -326,12 +343,21 @@ pub async fn cancel(
     id: &str,
     reason: &str,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PlacedOrder> {
     let txn = db.begin().await?;
     let o = lock(&txn, id, OrderAction::Cancel).await?;
     let lines = lines_of(&txn, id).await?;
     for l in &lines {
-        settle(&txn, &l.sku_id, &l.source_location_id, l.quantity, false).await?;
+        settle(
+            &txn,
+            &l.sku_id,
+            &l.source_location_id,
+            l.quantity,
+            false,
+            now,
+        )
+        .await?;
         let m = Movement {
             sku_id: &l.sku_id,
             location_id: &l.source_location_id,
@@ -341,9 +367,8 @@ pub async fn cancel(
             reason,
             reference: Some(id),
         };
-        record(&txn, m, actor).await?;
+        record(&txn, m, actor, now).await?;
     }
-    let now = Utc::now();
     let mut row = o.into_active_model();
     row.status = Set(OrderStatus::Cancelled.as_str().to_owned());
     row.cancelled_at = Set(Some(to_micros(now)));
@@ -370,6 +395,7 @@ pub async fn refund(
     id: &str,
     wanted: &[(String, i64)],
     key: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PlacedOrder> {
     let hash = hex(&Sha256::digest(
         serde_json::json!({ "order": id, "lines": wanted })
@@ -395,7 +421,7 @@ pub async fn refund(
                 order: o,
             });
         }
-        match refund_once(db, id, wanted, key, &hash).await {
+        match refund_once(db, id, wanted, key, &hash, now).await {
             Err(Error::Db(err)) if attempt == 0 && kit::db::is_unique_violation(&err) => continue,
             other => return other,
         }
@@ -411,6 +437,7 @@ async fn refund_once(
     wanted: &[(String, i64)],
     key: &str,
     hash: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PlacedOrder> {
     let txn = db.begin().await?;
     let o = lock(&txn, id, OrderAction::Refund).await?;
@@ -450,7 +477,6 @@ async fn refund_once(
         })
         .collect();
     let status = status_after_refund(&sold);
-    let now = Utc::now();
     refund::ActiveModel {
         id: Set(new_id()),
         order_id: Set(id.to_owned()),
@@ -484,20 +510,23 @@ async fn refund_once(
 
 /// Cancels pickup orders not collected by their deadline, releasing their
 /// stock. Returns the ids cancelled.
-pub async fn expire_pickups(db: &DatabaseConnection, now: i64) -> Result<Vec<String>> {
+pub async fn expire_pickups(
+    db: &DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<String>> {
     let due: Vec<String> = order::Entity::find()
         .select_only()
         .column(order::Column::Id)
         .filter(order::Column::Status.eq(OrderStatus::Placed.as_str()))
         .filter(order::Column::Fulfilment.eq(Fulfilment::PickupInStore.as_str()))
-        .filter(order::Column::PickupDeadline.lt(now))
+        .filter(order::Column::PickupDeadline.lt(to_micros(now)))
         .into_tuple()
         .all(db)
         .await?;
     let actor = Actor::system("pickup-expiry");
     let mut cancelled = Vec::new();
     for id in due {
-        match cancel(db, &id, "not collected by the pickup deadline", &actor).await {
+        match cancel(db, &id, "not collected by the pickup deadline", &actor, now).await {
             Ok(_) => cancelled.push(id),
             // Collected or cancelled meanwhile.
             Err(err) if err.code() == kit::ErrorCode::Conflict => {}

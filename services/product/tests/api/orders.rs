@@ -283,7 +283,7 @@ async fn uncollected_pickups_are_cancelled_and_release_their_stock() {
     order::Entity::update_many()
         .col_expr(
             order::Column::PickupDeadline,
-            Some(kit::time::now_micros() - 1).into(),
+            Some(kit::time::to_micros(app.now()) - 1).into(),
         )
         .filter(order::Column::Id.eq(order.as_str()))
         .exec(app.db())

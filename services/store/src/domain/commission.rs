@@ -10,7 +10,30 @@
 //! pending amount. Once APPROVED, a refund creates a negative clawback entry
 //! for the difference.
 
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+
 use crate::error::{Error, Result};
+
+/// The calendar month holding `now` in `zone`, as the instants [from, to):
+/// a statement's period when none is asked for. Midnight that does not
+/// exist locally (a DST jump) is the first instant after it.
+pub fn month_containing(now: DateTime<Utc>, zone: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+    let local = now.with_timezone(&zone).date_naive();
+    let first = NaiveDate::from_ymd_opt(local.year(), local.month(), 1).unwrap_or(local);
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(first);
+    let start = |day: NaiveDate| {
+        (0..=2)
+            .find_map(|h| {
+                zone.from_local_datetime(&day.and_hms_opt(h, 0, 0)?)
+                    .earliest()
+            })
+            .map_or(now, |t| t.with_timezone(&Utc))
+    };
+    (start(first), start(next))
+}
 
 /// A rate in basis points: 0 to 10 000 (100 %).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +140,32 @@ pub fn apply_refund(c: &Commission, refund_fen: i64) -> (i64, RefundEffect) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_period_is_the_month_in_the_stores_zone() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let rfc = |(a, b): (DateTime<Utc>, DateTime<Utc>)| (a.to_rfc3339(), b.to_rfc3339());
+        let shanghai = chrono_tz::Asia::Shanghai;
+        assert_eq!(
+            rfc(month_containing(at("2026-11-30T22:00:00Z"), shanghai)),
+            (
+                "2026-11-30T16:00:00+00:00".to_owned(),
+                "2026-12-31T16:00:00+00:00".to_owned()
+            ),
+            "already December there"
+        );
+        assert_eq!(
+            rfc(month_containing(at("2028-02-29T12:00:00Z"), chrono_tz::UTC)),
+            (
+                "2028-02-01T00:00:00+00:00".to_owned(),
+                "2028-03-01T00:00:00+00:00".to_owned()
+            ),
+            "29 days"
+        );
+        let dst = at("2027-03-28T01:30:00Z");
+        let (from, to) = month_containing(dst, chrono_tz::Europe::Paris);
+        assert!(from <= dst && dst < to);
+    }
 
     fn pending(base: i64, bp: i32) -> Commission {
         let bp = BasisPoints::parse(bp).unwrap();

@@ -7,7 +7,7 @@ use kit::time::{from_micros, to_micros};
 
 use super::guides::Guide;
 use super::{db, load_guide};
-use crate::domain::commission::{CommissionStatus, StatementLine};
+use crate::domain::commission::{CommissionStatus, StatementLine, month_containing};
 use crate::domain::store::StoreKind;
 use crate::error::{Error, Result};
 use crate::store::commissions::{self, Period};
@@ -18,6 +18,43 @@ use crate::store::entities::{commission, commission_adjustment, commission_rule}
 pub struct PeriodInput {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+}
+
+/// The period asked for, or (none asked) the calendar month holding `now`
+/// in the store's zone.
+pub fn resolve_period(
+    input: Option<PeriodInput>,
+    now: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+) -> Result<PeriodView> {
+    let period = match input {
+        Some(input) => input.parse()?,
+        None => {
+            let (from, to) = month_containing(now, zone);
+            Period {
+                from: to_micros(from),
+                to: to_micros(to),
+            }
+        }
+    };
+    Ok(PeriodView {
+        from: from_micros(period.from),
+        to: from_micros(period.to),
+        zone: zone.name().to_owned(),
+        period,
+    })
+}
+
+/// The period a statement covers: [from, to), and the store's zone (the
+/// one a default month is counted in).
+#[derive(SimpleObject, Clone)]
+pub struct PeriodView {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// IANA time zone, e.g. Asia/Shanghai.
+    pub zone: String,
+    #[graphql(skip)]
+    pub period: Period,
 }
 
 impl PeriodInput {
@@ -106,6 +143,7 @@ impl From<commission_adjustment::Model> for Clawback {
 /// A guide's commissions for a period.
 #[derive(SimpleObject)]
 pub struct GuideCommissions {
+    pub period: PeriodView,
     pub entries: Vec<CommissionEntry>,
     pub clawbacks: Vec<Clawback>,
     pub pending_fen: i64,
@@ -117,9 +155,10 @@ pub struct GuideCommissions {
 pub async fn guide_commissions(
     ctx: &Context<'_>,
     guide_id: &str,
-    period: Period,
+    shown: PeriodView,
     status: Option<CommissionStatus>,
 ) -> Result<GuideCommissions> {
+    let period = shown.period;
     let rows = commissions::commissions_of_guide(db(ctx), guide_id, period, status).await?;
     let claws = commissions::clawbacks(
         db(ctx),
@@ -135,6 +174,7 @@ pub async fn guide_commissions(
             .sum()
     };
     Ok(GuideCommissions {
+        period: shown,
         pending_fen: sum(CommissionStatus::Pending),
         approved_fen: sum(CommissionStatus::Approved),
         clawed_back_fen: -claws.iter().map(|c| c.amount_fen).sum::<i64>(),
@@ -181,8 +221,7 @@ impl From<StatementLine> for StatementLineView {
 #[derive(SimpleObject)]
 pub struct CommissionStatement {
     pub store_id: ID,
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
+    pub period: PeriodView,
     pub lines: Vec<StatementLineView>,
     pub pending_fen: i64,
     pub approved_fen: i64,
@@ -191,12 +230,11 @@ pub struct CommissionStatement {
 }
 
 impl CommissionStatement {
-    pub fn new(store_id: &str, period: Period, lines: Vec<StatementLine>) -> Self {
+    pub fn new(store_id: &str, period: PeriodView, lines: Vec<StatementLine>) -> Self {
         let total = |f: fn(&StatementLine) -> i64| lines.iter().map(f).sum::<i64>();
         Self {
             store_id: ID(store_id.to_owned()),
-            from: from_micros(period.from),
-            to: from_micros(period.to),
+            period,
             pending_fen: total(|l| l.pending_fen),
             approved_fen: total(|l| l.approved_fen),
             clawed_back_fen: total(|l| l.clawed_back_fen),

@@ -68,15 +68,17 @@ impl Guide {
     }
 
     /// Commissions earned in a period (the guide, their store's staff,
-    /// operators).
+    /// operators); default: this calendar month in the store's zone.
     async fn commissions(
         &self,
         ctx: &Context<'_>,
-        period: super::commissions::PeriodInput,
+        period: Option<super::commissions::PeriodInput>,
         status: Option<crate::domain::commission::CommissionStatus>,
     ) -> ApiResult<super::commissions::GuideCommissions> {
         require_guide_or_store(caller(ctx), &self.0)?;
-        let period = period.parse()?;
+        let store = super::load_store(ctx, &self.0.store_id).await?;
+        let zone = crate::domain::hours::parse_time_zone(&store.time_zone)?;
+        let period = super::commissions::resolve_period(period, super::now(ctx), zone)?;
         Ok(super::commissions::guide_commissions(ctx, &self.0.id, period, status).await?)
     }
 

@@ -14,7 +14,7 @@ use sea_orm::DatabaseConnection;
 pub use mutation::Mutation;
 pub use query::Query;
 
-pub(crate) use kit::subgraph::{caller, db};
+pub(crate) use kit::subgraph::{caller, db, now};
 
 use crate::error::{Error, Result};
 use crate::store::entities::{attribution, guide, store as store_row};
@@ -22,11 +22,12 @@ use kit::loader::ById;
 
 pub type StoreSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn build(db: DatabaseConnection) -> StoreSchema {
+pub fn build(db: DatabaseConnection, clock: kit::time::Clock) -> StoreSchema {
     kit::subgraph::federated(Schema::build(Query, Mutation, EmptySubscription))
         .data(ById::<store_row::Entity>::new(db.clone()))
         .data(ById::<guide::Entity>::new(db.clone()))
         .data(ById::<attribution::Entity>::new(db.clone()))
+        .data(clock)
         .data(db)
         .finish()
 }

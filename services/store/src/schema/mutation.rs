@@ -10,6 +10,7 @@ use super::guides::{
 use super::inputs::{
     HoursExceptionInput, OpeningIntervalInput, StoreInput, StorePatchInput, parse_hours,
 };
+use super::now;
 use super::types::Store;
 use super::{caller, db, load_guide, load_store};
 use crate::domain::attribution::{AttributionRules, DepartureRule};
@@ -44,7 +45,7 @@ impl Mutation {
         caller(ctx).require_store_staff(Some(&store_id))?;
         let name = clean_text("name", &name, 64)?;
         Ok(Guide(Arc::new(
-            guides::create_guide(db(ctx), &store_id, &name).await?,
+            guides::create_guide(db(ctx), &store_id, &name, now(ctx)).await?,
         )))
     }
 
@@ -54,7 +55,7 @@ impl Mutation {
         let guide = load_guide(ctx, &guide_id).await?;
         require_guide_or_store(caller(ctx), &guide)?;
         Ok(Guide(Arc::new(
-            guides::rotate_code(db(ctx), &guide_id).await?,
+            guides::rotate_code(db(ctx), &guide_id, now(ctx)).await?,
         )))
     }
 
@@ -64,15 +65,21 @@ impl Mutation {
         let guide = load_guide(ctx, &guide_id).await?;
         caller(ctx).require_store_staff(Some(&guide.store_id))?;
         Ok(Guide(Arc::new(
-            guides::depart_guide(db(ctx), &guide_id, &Actor::of(caller(ctx))).await?,
+            guides::depart_guide(db(ctx), &guide_id, &Actor::of(caller(ctx)), now(ctx)).await?,
         )))
     }
 
     /// A signed-in member scans a guide's QR code.
     async fn record_guide_scan(&self, ctx: &Context<'_>, code: String) -> ApiResult<ScanPayload> {
         let member = member_id(caller(ctx))?;
-        let (result, binding) =
-            attribution::scan(db(ctx), member, code.trim(), &Actor::of(caller(ctx))).await?;
+        let (result, binding) = attribution::scan(
+            db(ctx),
+            member,
+            code.trim(),
+            &Actor::of(caller(ctx)),
+            now(ctx),
+        )
+        .await?;
         Ok(ScanPayload {
             result,
             attribution: binding.map(MemberAttribution),
@@ -96,6 +103,7 @@ impl Mutation {
             &guide_id,
             &reason,
             &Actor::of(caller(ctx)),
+            now(ctx),
         )
         .await?;
         Ok(MemberAttribution(bound))
@@ -113,7 +121,7 @@ impl Mutation {
         caller(ctx).require_operator()?;
         let brand = ForeignId::parse("brandId", &brand_id)?;
         let rules = AttributionRules::parse(binding_days, protection_days, on_guide_departure)?;
-        let saved = attribution::set_rules(db(ctx), brand.as_str(), &rules).await?;
+        let saved = attribution::set_rules(db(ctx), brand.as_str(), &rules, now(ctx)).await?;
         Ok(AttributionRulesView::new(brand.as_str(), saved))
     }
 
@@ -141,7 +149,7 @@ impl Mutation {
             bp,
             after_sales_days: after_sales_days as u32,
         };
-        commissions::set_rule(db(ctx), brand.as_str(), store_kind, rule).await?;
+        commissions::set_rule(db(ctx), brand.as_str(), store_kind, rule, now(ctx)).await?;
         Ok(commissions::rules_of_brand(db(ctx), brand.as_str())
             .await?
             .into_iter()
@@ -153,13 +161,13 @@ impl Mutation {
     /// (also done every minute by the service). Returns how many.
     async fn approve_due_commissions(&self, ctx: &Context<'_>) -> ApiResult<i64> {
         caller(ctx).require_operator()?;
-        Ok(commissions::approve_due(db(ctx), kit::time::now_micros()).await? as i64)
+        Ok(commissions::approve_due(db(ctx), kit::time::to_micros(now(ctx))).await? as i64)
     }
 
     /// The signed-in member keeps a store as a favourite.
     async fn add_favorite_store(&self, ctx: &Context<'_>, store_id: ID) -> ApiResult<MemberRef> {
         let member = member_id(caller(ctx))?;
-        attribution::add_favorite(db(ctx), member, &store_id).await?;
+        attribution::add_favorite(db(ctx), member, &store_id, now(ctx)).await?;
         Ok(MemberRef {
             id: member.to_owned(),
         })
@@ -177,7 +185,9 @@ impl Mutation {
     async fn create_store(&self, ctx: &Context<'_>, input: StoreInput) -> ApiResult<Store> {
         caller(ctx).require_operator()?;
         let new = input.parse()?;
-        Ok(Store(Arc::new(store::create_store(db(ctx), &new).await?)))
+        Ok(Store(Arc::new(
+            store::create_store(db(ctx), &new, now(ctx)).await?,
+        )))
     }
 
     /// Operators: changes a store's description.
@@ -191,7 +201,7 @@ impl Mutation {
         let current = load_store(ctx, &id).await?;
         let patch = input.parse(StoreKind::parse(&current.kind).unwrap_or(StoreKind::Direct))?;
         Ok(Store(Arc::new(
-            store::update_store(db(ctx), &id, &patch).await?,
+            store::update_store(db(ctx), &id, &patch, now(ctx)).await?,
         )))
     }
 
@@ -212,7 +222,7 @@ impl Mutation {
             ..StorePatch::default()
         };
         Ok(Store(Arc::new(
-            store::update_store(db(ctx), &store_id, &patch).await?,
+            store::update_store(db(ctx), &store_id, &patch, now(ctx)).await?,
         )))
     }
 
@@ -229,7 +239,7 @@ impl Mutation {
             ..StorePatch::default()
         };
         Ok(Store(Arc::new(
-            store::update_store(db(ctx), &store_id, &patch).await?,
+            store::update_store(db(ctx), &store_id, &patch, now(ctx)).await?,
         )))
     }
 }

@@ -5,9 +5,9 @@ use async_graphql::{Context, ID, Object};
 use kit::ApiResult;
 use kit::paging::{PageRequest, encode_cursor};
 
-use super::commissions::{CommissionRuleView, CommissionStatement, PeriodInput};
+use super::commissions::{CommissionRuleView, CommissionStatement, PeriodInput, resolve_period};
 use super::guides::{AttributionRulesView, Guide, MemberRef};
-use super::types::{Brand, Distance, Store, StoreNearConnection, open_now as is_open_now};
+use super::types::{Brand, Distance, Store, StoreNearConnection, open_at};
 use super::{caller, db, load_guide, load_store};
 use crate::domain::geo::{Coordinates, RadiusKm};
 use crate::domain::store::StoreKind;
@@ -51,9 +51,10 @@ impl Query {
             kind,
         };
         let wanted_open = open_now.unwrap_or(false);
+        let now = super::now(ctx);
         let (hits, has_next) =
             store::near_page(db(ctx), centre, radius.metres(), &filter, &page, |row| {
-                !wanted_open || is_open_now(row)
+                !wanted_open || open_at(row, now)
             })
             .await?;
         let mut connection = Connection::new(page.after.is_some(), has_next);
@@ -102,17 +103,19 @@ impl Query {
         Ok(AttributionRulesView::new(brand.as_str(), rules))
     }
 
-    /// A store's commission statement (its staff, operators).
+    /// A store's commission statement (its staff, operators); default
+    /// period: this calendar month in the store's zone.
     async fn store_commission_statement(
         &self,
         ctx: &Context<'_>,
         store_id: ID,
-        period: PeriodInput,
+        period: Option<PeriodInput>,
     ) -> ApiResult<CommissionStatement> {
         caller(ctx).require_store_staff(Some(&store_id))?;
-        let period = period.parse()?;
-        load_store(ctx, &store_id).await?;
-        let lines = commissions::store_statement(db(ctx), &store_id, period).await?;
+        let store = load_store(ctx, &store_id).await?;
+        let zone = crate::domain::hours::parse_time_zone(&store.time_zone)?;
+        let period = resolve_period(period, super::now(ctx), zone)?;
+        let lines = commissions::store_statement(db(ctx), &store_id, period.period).await?;
         Ok(CommissionStatement::new(&store_id, period, lines))
     }
 

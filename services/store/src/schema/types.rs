@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::db;
 use async_graphql::connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields};
 use async_graphql::{Context, ID, Object, OutputType, SimpleObject};
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use kit::ApiResult;
 use kit::paging::{PageRequest, encode_cursor};
 
@@ -112,14 +112,15 @@ impl Store {
     }
 
     /// Open right now, in the store's own time zone (and its status is OPEN).
-    async fn open_now(&self) -> bool {
-        open_now(&self.0)
+    async fn open_now(&self, ctx: &Context<'_>) -> bool {
+        open_at(&self.0, super::now(ctx))
     }
 }
 
-pub fn open_now(row: &store_row::Model) -> bool {
+/// Whether the store is open at `now`, in its own time zone (and OPEN).
+pub fn open_at(row: &store_row::Model, now: DateTime<Utc>) -> bool {
     row.status == StoreStatus::Open.as_str()
-        && parse_time_zone(&row.time_zone).is_ok_and(|tz| hours_of(row).is_open(tz, Utc::now()))
+        && parse_time_zone(&row.time_zone).is_ok_and(|tz| hours_of(row).is_open(tz, now))
 }
 
 #[derive(SimpleObject, Clone, Copy)]

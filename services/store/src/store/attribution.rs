@@ -15,7 +15,7 @@ use crate::domain::attribution::{
 use crate::error::{Error, Result};
 use kit::auth::Actor;
 use kit::paging::{PageRequest, split_page};
-use kit::time::now_micros;
+use kit::time::to_micros;
 
 pub async fn rules_for<C: ConnectionTrait>(db: &C, brand_id: &str) -> Result<AttributionRules> {
     Ok(
@@ -39,13 +39,14 @@ pub async fn set_rules(
     db: &DatabaseConnection,
     brand_id: &str,
     rules: &AttributionRules,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<AttributionRules> {
     let row = attribution_rule::ActiveModel {
         brand_id: Set(brand_id.to_owned()),
         binding_days: Set(rules.binding_days.map(|d| d as i32)),
         protection_days: Set(rules.protection_days.map(|d| d as i32)),
         on_departure: Set(rules.on_departure.as_str().to_owned()),
-        updated_at: Set(now_micros()),
+        updated_at: Set(to_micros(now)),
     };
     attribution_rule::Entity::insert(row)
         .on_conflict(
@@ -147,6 +148,7 @@ pub async fn bind_by_code(
     code: &str,
     cause: BindingCause,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(ScanResult, Option<attribution::Model>)> {
     let guide = guide_by_code(txn, code)
         .await?
@@ -155,12 +157,11 @@ pub async fn bind_by_code(
         .lock_exclusive()
         .one(txn)
         .await?;
-    let now = now_micros();
     match decide_scan(
         current.as_ref().map(binding_of).as_ref(),
         &guide.id,
         &guide.store_id,
-        now,
+        to_micros(now),
     ) {
         ScanOutcome::AlreadyBound => Ok((ScanResult::AlreadyBound, current)),
         ScanOutcome::Kept(_) => Ok((ScanResult::KeptByAnother, current)),
@@ -189,10 +190,11 @@ pub async fn scan(
     member_id: &str,
     code: &str,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(ScanResult, Option<attribution::Model>)> {
     for attempt in 0..2 {
         let txn = db.begin().await?;
-        match bind_by_code(&txn, member_id, code, BindingCause::Scan, actor).await {
+        match bind_by_code(&txn, member_id, code, BindingCause::Scan, actor, now).await {
             Ok(result) => {
                 txn.commit().await?;
                 return Ok(result);
@@ -215,14 +217,15 @@ async fn bind(
     cause: BindingCause,
     reason: Option<&str>,
     actor: &Actor,
-    now: i64,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<attribution::Model> {
-    let (expires_at, protected_until) = rules_for(txn, &guide.brand_id).await?.terms(now);
+    let at = to_micros(now);
+    let (expires_at, protected_until) = rules_for(txn, &guide.brand_id).await?.terms(at);
     let row = attribution::ActiveModel {
         member_id: Set(member_id.to_owned()),
         guide_id: Set(Some(guide.id.clone())),
         store_id: Set(Some(guide.store_id.clone())),
-        bound_at: Set(now),
+        bound_at: Set(at),
         expires_at: Set(expires_at),
         protected_until: Set(protected_until),
         cause: Set(cause.as_str().to_owned()),
@@ -231,7 +234,17 @@ async fn bind(
         Some(_) => row.update(txn).await?,
         None => row.insert(txn).await?,
     };
-    record_change(txn, member_id, current, Some(&bound), cause, reason, actor).await?;
+    record_change(
+        txn,
+        member_id,
+        current,
+        Some(&bound),
+        cause,
+        reason,
+        actor,
+        now,
+    )
+    .await?;
     Ok(bound)
 }
 
@@ -242,6 +255,7 @@ pub async fn rebind(
     guide_id: &str,
     reason: &str,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<attribution::Model> {
     let txn = db.begin().await?;
     let guide = super::guides::guide_by_id(&txn, guide_id)
@@ -260,7 +274,7 @@ pub async fn rebind(
         BindingCause::Operator,
         Some(reason),
         actor,
-        now_micros(),
+        now,
     )
     .await?;
     txn.commit().await?;
@@ -274,6 +288,7 @@ pub async fn merge(
     survivor_id: &str,
     merged_id: &str,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let Some(merged) = attribution::Entity::find_by_id(merged_id.to_owned())
         .lock_exclusive()
@@ -297,6 +312,7 @@ pub async fn merge(
         BindingCause::Merge,
         Some("merged into another member"),
         actor,
+        now,
     )
     .await?;
     if survivor.is_none() {
@@ -314,6 +330,7 @@ pub async fn merge(
             BindingCause::Merge,
             Some("taken from the merged member"),
             actor,
+            now,
         )
         .await?;
     }
@@ -332,6 +349,7 @@ pub async fn merge(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn record_change(
     txn: &DatabaseTransaction,
     member_id: &str,
@@ -340,6 +358,7 @@ pub(crate) async fn record_change(
     cause: BindingCause,
     reason: Option<&str>,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     attribution_change::ActiveModel {
         id: Set(new_id()),
@@ -351,7 +370,7 @@ pub(crate) async fn record_change(
         cause: Set(cause.as_str().to_owned()),
         reason: Set(reason.map(ToOwned::to_owned)),
         actor: Set(actor.as_str().to_owned()),
-        changed_at: Set(now_micros()),
+        changed_at: Set(to_micros(now)),
     }
     .insert(txn)
     .await?;
@@ -402,7 +421,12 @@ pub async fn favorites_of<C: ConnectionTrait>(db: &C, member_id: &str) -> Result
 /// At most this many favourite stores per member.
 pub const MAX_FAVORITES: usize = 50;
 
-pub async fn add_favorite(db: &DatabaseConnection, member_id: &str, store_id: &str) -> Result<()> {
+pub async fn add_favorite(
+    db: &DatabaseConnection,
+    member_id: &str,
+    store_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
     if super::store_by_id(db, store_id).await?.is_none() {
         return Err(Error::not_found(format!("store {store_id} not found")));
     }
@@ -412,7 +436,7 @@ pub async fn add_favorite(db: &DatabaseConnection, member_id: &str, store_id: &s
             "at most {MAX_FAVORITES} favourite stores"
         )));
     }
-    add_favorite_in(&txn, member_id, store_id, now_micros()).await?;
+    add_favorite_in(&txn, member_id, store_id, to_micros(now)).await?;
     txn.commit().await?;
     Ok(())
 }

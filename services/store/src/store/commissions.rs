@@ -17,7 +17,7 @@ use crate::domain::commission::{
 use crate::domain::store::StoreKind;
 use crate::error::{Error, Result};
 use kit::events::schema::{OrderCancelled, OrderFulfilled, OrderPlaced, OrderRefunded};
-use kit::time::{now_micros, to_micros};
+use kit::time::to_micros;
 
 const DAY_US: i64 = 86_400_000_000;
 
@@ -33,13 +33,14 @@ pub async fn set_rule(
     brand_id: &str,
     kind: StoreKind,
     rule: CommissionRule,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let row = commission_rule::ActiveModel {
         brand_id: Set(brand_id.to_owned()),
         store_kind: Set(kind.as_str().to_owned()),
         basis_points: Set(rule.bp.get() as i32),
         after_sales_days: Set(rule.after_sales_days as i32),
-        updated_at: Set(now_micros()),
+        updated_at: Set(to_micros(now)),
     };
     commission_rule::Entity::insert(row)
         .on_conflict(
@@ -93,6 +94,7 @@ pub async fn on_order_placed(
     txn: &DatabaseTransaction,
     order: &OrderPlaced,
     guide_id: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<usize> {
     let (Some(member_id), Some(guide_id)) = (&order.member_id, guide_id) else {
         return Ok(0);
@@ -135,7 +137,7 @@ pub async fn on_order_placed(
             earned_at: Set(earned_at),
             window_closes_at: Set(None),
             approved_at: Set(None),
-            updated_at: Set(now_micros()),
+            updated_at: Set(to_micros(now)),
         }
         .insert(txn)
         .await?;
@@ -152,14 +154,18 @@ async fn of_order(txn: &DatabaseTransaction, order_id: &str) -> Result<Vec<commi
 }
 
 /// OrderFulfilled: the after-sales window starts.
-pub async fn on_order_fulfilled(txn: &DatabaseTransaction, event: &OrderFulfilled) -> Result<()> {
+pub async fn on_order_fulfilled(
+    txn: &DatabaseTransaction,
+    event: &OrderFulfilled,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
     let at = to_micros(event.fulfilled_at);
     for row in of_order(txn, &event.order_id).await? {
         if row.status == CommissionStatus::Pending.as_str() && row.window_closes_at.is_none() {
             let closes = at + i64::from(row.after_sales_days) * DAY_US;
             let mut row = row.into_active_model();
             row.window_closes_at = Set(Some(closes));
-            row.updated_at = Set(now_micros());
+            row.updated_at = Set(to_micros(now));
             row.update(txn).await?;
         }
     }
@@ -167,16 +173,24 @@ pub async fn on_order_fulfilled(txn: &DatabaseTransaction, event: &OrderFulfille
 }
 
 /// OrderCancelled: nothing was sold, so nothing is owed.
-pub async fn on_order_cancelled(txn: &DatabaseTransaction, event: &OrderCancelled) -> Result<()> {
+pub async fn on_order_cancelled(
+    txn: &DatabaseTransaction,
+    event: &OrderCancelled,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
     for row in of_order(txn, &event.order_id).await? {
         let remaining = row.base_fen - row.refunded_fen;
-        refund_line(txn, row, remaining, &event.order_id, true).await?;
+        refund_line(txn, row, remaining, &event.order_id, true, now).await?;
     }
     Ok(())
 }
 
 /// OrderRefunded: each refunded line reduces or claws back its commission.
-pub async fn on_order_refunded(txn: &DatabaseTransaction, event: &OrderRefunded) -> Result<()> {
+pub async fn on_order_refunded(
+    txn: &DatabaseTransaction,
+    event: &OrderRefunded,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
     let rows = of_order(txn, &event.order_id).await?;
     for refunded in &event.lines {
         if let Some(row) = rows.iter().find(|r| r.line_id == refunded.line_id) {
@@ -186,6 +200,7 @@ pub async fn on_order_refunded(txn: &DatabaseTransaction, event: &OrderRefunded)
                 refunded.amount_fen,
                 &event.refund_id,
                 false,
+                now,
             )
             .await?;
         }
@@ -201,6 +216,7 @@ async fn refund_line(
     refund_fen: i64,
     reference: &str,
     cancel: bool,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let applied = commission_adjustment::Entity::find()
         .filter(commission_adjustment::Column::CommissionId.eq(row.id.as_str()))
@@ -225,7 +241,7 @@ async fn refund_line(
         (row.guide_id.clone(), row.store_id.clone(), row.id.clone());
     let mut update = row.into_active_model();
     update.refunded_fen = Set(refunded);
-    update.updated_at = Set(now_micros());
+    update.updated_at = Set(to_micros(now));
     let reduced = if cancel { "CANCELLED" } else { "REDUCED" };
     let (kind, amount_fen) = match effect {
         RefundEffect::Reduced { amount_fen, by_fen } => {
@@ -250,7 +266,7 @@ async fn refund_line(
         kind: Set(kind.to_owned()),
         amount_fen: Set(amount_fen),
         reference: Set(reference.to_owned()),
-        created_at: Set(now_micros()),
+        created_at: Set(to_micros(now)),
     }
     .insert(txn)
     .await?;

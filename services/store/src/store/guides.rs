@@ -12,14 +12,15 @@ use crate::domain::guide::{GuideStatus, new_code};
 use crate::error::{Error, Result};
 use kit::auth::Actor;
 use kit::paging::{PageRequest, split_page};
-use kit::time::now_micros;
+use kit::time::to_micros;
 
 pub async fn create_guide(
     db: &DatabaseConnection,
     store_id: &str,
     name: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<guide::Model> {
-    create_guide_with(db, &new_id(), store_id, name, new_code()).await
+    create_guide_with(db, &new_id(), store_id, name, new_code(), now).await
 }
 
 /// Creates a guide with a chosen id and code. Only demo data chooses codes
@@ -30,11 +31,12 @@ pub async fn create_guide_with(
     store_id: &str,
     name: &str,
     code: String,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<guide::Model> {
     let store = store_by_id(db, store_id)
         .await?
         .ok_or_else(|| Error::not_found(format!("store {store_id} not found")))?;
-    let now = now_micros();
+    let now = to_micros(now);
     Ok(guide::ActiveModel {
         id: Set(id.to_owned()),
         store_id: Set(store.id),
@@ -82,11 +84,15 @@ pub async fn guides_of_store<C: ConnectionTrait>(
 }
 
 /// Gives the guide a new code; the old one stops resolving at once.
-pub async fn rotate_code(db: &DatabaseConnection, guide_id: &str) -> Result<guide::Model> {
+pub async fn rotate_code(
+    db: &DatabaseConnection,
+    guide_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<guide::Model> {
     let current = active_guide(db, guide_id).await?;
     let mut row = current.into_active_model();
     row.code = Set(new_code());
-    row.code_rotated_at = Set(now_micros());
+    row.code_rotated_at = Set(to_micros(now));
     Ok(row.update(db).await?)
 }
 
@@ -106,13 +112,14 @@ pub async fn depart_guide(
     db: &DatabaseConnection,
     guide_id: &str,
     actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<guide::Model> {
     let txn = db.begin().await?;
     let current = active_guide(&txn, guide_id).await?;
     let rules = binding::rules_for(&txn, &current.brand_id).await?;
     let mut row = current.clone().into_active_model();
     row.status = Set(GuideStatus::Departed.as_str().to_owned());
-    row.departed_at = Set(Some(now_micros()));
+    row.departed_at = Set(Some(to_micros(now)));
     let departed = row.update(&txn).await?;
     let bound = attribution::Entity::find()
         .filter(attribution::Column::GuideId.eq(guide_id))
@@ -142,6 +149,7 @@ pub async fn depart_guide(
             BindingCause::GuideDeparted,
             None,
             actor,
+            now,
         )
         .await?;
     }

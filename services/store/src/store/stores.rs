@@ -15,7 +15,7 @@ use crate::domain::store::{StoreKind, StoreStatus};
 use crate::error::{Error, Result};
 use kit::input::ForeignId;
 use kit::paging::{PageRequest, split_page};
-use kit::time::now_micros;
+use kit::time::to_micros;
 
 /// A store as an operator describes it, parsed.
 #[derive(Debug, Clone)]
@@ -56,8 +56,12 @@ pub fn hours_of(row: &store::Model) -> OpeningHours {
     serde_json::from_str(&row.hours).unwrap_or_default()
 }
 
-pub async fn create_store(db: &DatabaseConnection, new: &NewStore) -> Result<store::Model> {
-    create_store_with_id(db, &new_id(), new).await
+pub async fn create_store(
+    db: &DatabaseConnection,
+    new: &NewStore,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<store::Model> {
+    create_store_with_id(db, &new_id(), new, now).await
 }
 
 /// Creates a store under a chosen id (demo data keeps stable ids).
@@ -65,8 +69,9 @@ pub async fn create_store_with_id(
     db: &DatabaseConnection,
     id: &str,
     new: &NewStore,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<store::Model> {
-    let now = now_micros();
+    let now = to_micros(now);
     Ok(store::ActiveModel {
         id: Set(id.to_owned()),
         brand_id: Set(new.brand_id.as_str().to_owned()),
@@ -91,6 +96,7 @@ pub async fn update_store(
     db: &DatabaseConnection,
     id: &str,
     patch: &StorePatch,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<store::Model> {
     let current = store_by_id(db, id)
         .await?
@@ -122,7 +128,7 @@ pub async fn update_store(
     if let Some(status) = patch.status {
         row.status = Set(status.as_str().to_owned());
     }
-    row.updated_at = Set(now_micros());
+    row.updated_at = Set(to_micros(now));
     Ok(row.update(db).await?)
 }
 

@@ -15,8 +15,21 @@ use crate::support::*;
 /// The member and store services, signing with one secret, as in `up`.
 async fn spawn_both() -> (TestApp, TestApp) {
     let secret = Secret::new(kit::auth::random_secret());
-    let member = spawn_on(&member::SPEC, TestDatabase::new().await, secret.clone()).await;
-    let store = spawn_on(&store::SPEC, TestDatabase::new().await, secret).await;
+    let clock = kit::testing::clock();
+    let member = spawn_on(
+        &member::SPEC,
+        TestDatabase::new().await,
+        secret.clone(),
+        clock.clone(),
+    )
+    .await;
+    let store = spawn_on(
+        &store::SPEC,
+        TestDatabase::new().await,
+        secret,
+        clock.clone(),
+    )
+    .await;
     (member, store)
 }
 
@@ -26,6 +39,7 @@ fn consumer(member: &TestApp, store: &TestApp, name: &str) -> FeedConsumer<Membe
         &member.address,
         store.db().clone(),
         store.keys().clone(),
+        store.clock().clone(),
         MemberFeed,
     )
 }
@@ -47,7 +61,7 @@ async fn register(member: &TestApp, external_id: &str, guide_code: Option<&str>)
 /// Moves a stored deadline into the past: the stand-in for days passing.
 async fn expire(app: &TestApp, member_id: &str, column: attribution::Column) {
     attribution::Entity::update_many()
-        .col_expr(column, (kit::time::now_micros() - 1).into())
+        .col_expr(column, (kit::time::to_micros(app.now()) - 1).into())
         .filter(attribution::Column::MemberId.eq(member_id))
         .exec(app.db())
         .await

@@ -31,9 +31,22 @@ struct World {
 /// producer of order events.
 async fn world() -> World {
     let secret = Secret::new(kit::auth::random_secret());
-    let store = spawn_on(&store::SPEC, TestDatabase::new().await, secret.clone()).await;
-    let orders = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret.clone()).await;
-    let members = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret).await;
+    let clock = kit::testing::clock();
+    let store = spawn_on(
+        &store::SPEC,
+        TestDatabase::new().await,
+        secret.clone(),
+        clock.clone(),
+    )
+    .await;
+    let orders = spawn_on(
+        &FEED_ONLY,
+        TestDatabase::new().await,
+        secret.clone(),
+        clock.clone(),
+    )
+    .await;
+    let members = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret, clock.clone()).await;
     let rule = "mutation($b: ID!, $k: StoreKind!, $bp: Int!) { setCommissionRule(brandId: $b, storeKind: $k, basisPoints: $bp, afterSalesDays: 7) { basisPoints } }";
     for (brand, kind, bp) in [
         ("apparel", "DIRECT", 200),
@@ -71,6 +84,7 @@ impl World {
             &self.orders.address,
             self.store.db().clone(),
             self.store.keys().clone(),
+            self.store.clock().clone(),
             OrderFeed { waits_for: None },
         )
     }
@@ -82,6 +96,7 @@ impl World {
             &self.members.address,
             self.store.db().clone(),
             self.store.keys().clone(),
+            self.store.clock().clone(),
             MemberFeed,
         );
         let orders = FeedConsumer::new(
@@ -89,6 +104,7 @@ impl World {
             &self.orders.address,
             self.store.db().clone(),
             self.store.keys().clone(),
+            self.store.clock().clone(),
             OrderFeed {
                 waits_for: Some(MEMBER_FEED),
             },
@@ -101,34 +117,37 @@ impl World {
     }
 
     async fn commissions(&self) -> Value {
-        let q = "query($g: ID!, $p: PeriodInput!) { guide(id: $g) { commissions(period: $p) { pendingFen approvedFen clawedBackFen entries { lineId amountFen status refundedFen windowClosesAt } } } }";
+        // No period: this month in the store's zone, by the store's clock.
+        let q = "query($g: ID!) { guide(id: $g) { commissions { period { from to zone } pendingFen approvedFen clawedBackFen entries { lineId amountFen status refundedFen windowClosesAt } } } }";
         let r = self
             .store
             .graphql(
                 Some(&self.store.operator_token()),
                 q,
-                json!({ "g": self.guide, "p": period() }),
+                json!({ "g": self.guide }),
             )
             .await;
         r.ok()["guide"]["commissions"].clone()
     }
 
     async fn statement(&self) -> Value {
-        let q = "query($s: ID!, $p: PeriodInput!) { storeCommissionStatement(storeId: $s, period: $p) { pendingFen approvedFen clawedBackFen netFen lines { guide { id } netFen } } }";
+        let q = "query($s: ID!) { storeCommissionStatement(storeId: $s) { period { from to zone } pendingFen approvedFen clawedBackFen netFen lines { guide { id } netFen } } }";
         let r = self
             .store
             .graphql(
                 Some(&self.store.operator_token()),
                 q,
-                json!({ "s": self.shop, "p": period() }),
+                json!({ "s": self.shop }),
             )
             .await;
         r.ok()["storeCommissionStatement"].clone()
     }
 }
 
-fn period() -> Value {
-    json!({ "from": (Utc::now() - Duration::days(1)).to_rfc3339(), "to": (Utc::now() + Duration::days(1)).to_rfc3339() })
+/// A period of two days around now, by the store's clock.
+fn period(store: &TestApp) -> Value {
+    let now = store.now();
+    json!({ "from": (now - Duration::days(1)).to_rfc3339(), "to": (now + Duration::days(1)).to_rfc3339() })
 }
 
 fn line(id: &str, brand: &str, amount: i64) -> OrderLine {
@@ -143,7 +162,12 @@ fn line(id: &str, brand: &str, amount: i64) -> OrderLine {
     }
 }
 
-fn placed(order: &str, member: Option<&str>, lines: Vec<OrderLine>) -> OrderPlaced {
+fn placed(
+    order: &str,
+    member: Option<&str>,
+    lines: Vec<OrderLine>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> OrderPlaced {
     let total_fen = lines.iter().map(|l| l.amount_fen).sum();
     OrderPlaced {
         order_id: order.into(),
@@ -153,11 +177,17 @@ fn placed(order: &str, member: Option<&str>, lines: Vec<OrderLine>) -> OrderPlac
         fulfilment: "SHIP".into(),
         lines,
         total_fen,
-        placed_at: Utc::now(),
+        placed_at: now,
     }
 }
 
-fn refund(order: &str, refund_id: &str, line_id: &str, amount: i64) -> OrderRefunded {
+fn refund(
+    order: &str,
+    refund_id: &str,
+    line_id: &str,
+    amount: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> OrderRefunded {
     OrderRefunded {
         order_id: order.into(),
         refund_id: refund_id.into(),
@@ -169,7 +199,7 @@ fn refund(order: &str, refund_id: &str, line_id: &str, amount: i64) -> OrderRefu
         }],
         amount_fen: amount,
         fully_refunded: false,
-        refunded_at: Utc::now(),
+        refunded_at: now,
     }
 }
 
@@ -185,16 +215,23 @@ async fn pending_then_approved_then_partial_refund_then_clawback() {
                 line("l2", "coffee", 10_000),
                 line("l3", "cinema", 5_000),
             ],
+            w.store.now(),
         ))
         .await;
     w.orders
-        .publish(&placed("o-anon", None, vec![line("l9", "apparel", 99_999)]))
+        .publish(&placed(
+            "o-anon",
+            None,
+            vec![line("l9", "apparel", 99_999)],
+            w.store.now(),
+        ))
         .await;
     w.orders
         .publish(&placed(
             "o-unbound",
             Some("m-nobody"),
             vec![line("l8", "apparel", 99_999)],
+            w.store.now(),
         ))
         .await;
     w.apply().await;
@@ -220,10 +257,12 @@ async fn pending_then_approved_then_partial_refund_then_clawback() {
         .publish(&OrderFulfilled {
             order_id: "o1".into(),
             member_id: Some("m1".into()),
-            fulfilled_at: Utc::now(),
+            fulfilled_at: w.store.now(),
         })
         .await;
-    w.orders.publish(&refund("o1", "r1", "l1", 6_000)).await;
+    w.orders
+        .publish(&refund("o1", "r1", "l1", 6_000, w.store.now()))
+        .await;
     w.apply().await;
     let c = w.commissions().await;
     assert_eq!(
@@ -245,7 +284,7 @@ async fn pending_then_approved_then_partial_refund_then_clawback() {
     commission::Entity::update_many()
         .col_expr(
             commission::Column::WindowClosesAt,
-            Some(kit::time::now_micros() - 1).into(),
+            Some(kit::time::to_micros(w.store.now()) - 1).into(),
         )
         .filter(commission::Column::OrderId.eq("o1"))
         .exec(w.store.db())
@@ -265,7 +304,9 @@ async fn pending_then_approved_then_partial_refund_then_clawback() {
     );
 
     // After approval, a refund claws back with a negative entry.
-    w.orders.publish(&refund("o1", "r2", "l2", 10_000)).await;
+    w.orders
+        .publish(&refund("o1", "r2", "l2", 10_000, w.store.now()))
+        .await;
     w.apply().await;
     let c = w.commissions().await;
     assert_eq!(c["clawedBackFen"], 300);
@@ -317,16 +358,26 @@ fn registered(
 async fn an_order_read_before_its_members_registration_waits_and_then_credits_the_guide() {
     let w = world().await;
     let code = w.code.as_str();
-    let earlier = Utc::now() - Duration::seconds(5);
+    let earlier = w.store.now() - Duration::seconds(5);
     // Two members register (one through the guide's code, one on their
     // own) and then each orders; the order feed is read first.
     w.members
         .publish(&registered("m7", Some(code), earlier))
         .await;
     w.members.publish(&registered("m8", None, earlier)).await;
-    let mut by_guided = placed("o7", Some("m7"), vec![line("l1", "apparel", 10_000)]);
+    let mut by_guided = placed(
+        "o7",
+        Some("m7"),
+        vec![line("l1", "apparel", 10_000)],
+        w.store.now(),
+    );
     by_guided.placed_at = earlier;
-    let mut by_unguided = placed("o8", Some("m8"), vec![line("l1", "apparel", 8_000)]);
+    let mut by_unguided = placed(
+        "o8",
+        Some("m8"),
+        vec![line("l1", "apparel", 8_000)],
+        w.store.now(),
+    );
     by_unguided.placed_at = earlier;
     w.orders.publish(&by_guided).await;
     w.orders.publish(&by_unguided).await;
@@ -368,9 +419,16 @@ async fn an_order_read_before_its_members_registration_waits_and_then_credits_th
     // waits again; a bound member's does not. o9 is stamped by a clock 2 s
     // ahead of ours, so the wait below does not depend on how fast this
     // test runs (the margin's edges are unit tested).
-    w.members.publish(&registered("m9", None, Utc::now())).await;
-    let mut ahead = placed("o9", Some("m9"), vec![line("l1", "apparel", 500)]);
-    ahead.placed_at = Utc::now() + Duration::seconds(2);
+    w.members
+        .publish(&registered("m9", None, w.store.now()))
+        .await;
+    let mut ahead = placed(
+        "o9",
+        Some("m9"),
+        vec![line("l1", "apparel", 500)],
+        w.store.now(),
+    );
+    ahead.placed_at = w.store.now() + Duration::seconds(2);
     w.orders.publish(&ahead).await;
     assert_eq!(order_feed.catch_up().await.unwrap(), 0, "o9 waits for m9");
     assert_eq!(member_feed.catch_up().await.unwrap(), 1);
@@ -384,9 +442,10 @@ async fn an_order_read_before_its_members_registration_waits_and_then_credits_th
             "o10",
             Some("m7"),
             vec![line("l1", "apparel", 1_000)],
+            w.store.now(),
         ))
         .await;
-    let settled = ahead.placed_at + Duration::milliseconds(1_100) - Utc::now();
+    let settled = ahead.placed_at + Duration::milliseconds(1_100) - w.store.now();
     tokio::time::sleep(settled.to_std().unwrap_or_default()).await;
     assert_eq!(member_feed.catch_up().await.unwrap(), 0);
     assert_eq!(order_feed.catch_up().await.unwrap(), 2, "o9, then o10");
@@ -399,19 +458,24 @@ async fn an_order_read_before_its_members_registration_waits_and_then_credits_th
 #[tokio::test]
 async fn an_order_read_after_its_member_was_merged_away_credits_the_guide_it_had() {
     let w = world().await;
-    let earlier = Utc::now() - Duration::seconds(5);
+    let earlier = w.store.now() - Duration::seconds(5);
     w.members
         .publish(&registered("m20", Some(w.code.as_str()), earlier))
         .await;
     w.members.publish(&registered("m21", None, earlier)).await;
-    let mut by_merged = placed("o20", Some("m20"), vec![line("l1", "apparel", 10_000)]);
+    let mut by_merged = placed(
+        "o20",
+        Some("m20"),
+        vec![line("l1", "apparel", 10_000)],
+        w.store.now(),
+    );
     by_merged.placed_at = earlier;
     w.orders.publish(&by_merged).await;
     w.members
         .publish(&MemberMerged {
             survivor_id: "m21".into(),
             merged_id: "m20".into(),
-            merged_at: Utc::now(),
+            merged_at: w.store.now(),
         })
         .await;
 
@@ -451,7 +515,12 @@ async fn an_order_read_after_its_member_was_merged_away_credits_the_guide_it_had
         )
         .await;
     assert_eq!(r.ok()["departGuide"]["status"], "DEPARTED");
-    let mut late = placed("o21", Some("m20"), vec![line("l1", "apparel", 5_000)]);
+    let mut late = placed(
+        "o21",
+        Some("m20"),
+        vec![line("l1", "apparel", 5_000)],
+        w.store.now(),
+    );
     late.placed_at = earlier;
     w.orders.publish(&late).await;
     assert_eq!(order_feed.catch_up().await.unwrap(), 1);
@@ -471,13 +540,14 @@ async fn a_cancelled_order_owes_nothing_and_franchises_pay_their_rate() {
             "o2",
             Some("m1"),
             vec![line("l1", "apparel", 10_000)],
+            w.store.now(),
         ))
         .await;
     w.orders
         .publish(&OrderCancelled {
             order_id: "o2".into(),
             member_id: Some("m1".into()),
-            cancelled_at: Utc::now(),
+            cancelled_at: w.store.now(),
         })
         .await;
     w.apply().await;
@@ -497,6 +567,7 @@ async fn a_cancelled_order_owes_nothing_and_franchises_pay_their_rate() {
             "o3",
             Some("m2"),
             vec![line("l1", "apparel", 10_000)],
+            w.store.now(),
         ))
         .await;
     w.apply().await;
@@ -506,7 +577,7 @@ async fn a_cancelled_order_owes_nothing_and_franchises_pay_their_rate() {
         .graphql(
             Some(&w.store.operator_token()),
             q,
-            json!({ "g": guide, "p": period() }),
+            json!({ "g": guide, "p": period(&w.store) }),
         )
         .await;
     assert_eq!(
@@ -521,7 +592,7 @@ async fn who_may_read_commissions_and_bad_periods() {
     let w = world().await;
     let other_shop = create_store(&w.store, store_input("T", 31.3, 121.5)).await;
     let q = "query($g: ID!, $p: PeriodInput!) { guide(id: $g) { commissions(period: $p) { pendingFen } } }";
-    let vars = json!({ "g": w.guide, "p": period() });
+    let vars = json!({ "g": w.guide, "p": period(&w.store) });
     for token in [
         w.store
             .token(TokenRequest::staff(&w.guide, &w.shop, "apparel")),
@@ -559,13 +630,15 @@ async fn who_may_read_commissions_and_bad_periods() {
             .graphql(
                 Some(&other_staff),
                 statement,
-                json!({ "s": w.shop, "p": period() })
+                json!({ "s": w.shop, "p": period(&w.store) })
             )
             .await
             .error_code(),
         Some("FORBIDDEN")
     );
-    let backwards = json!({ "from": Utc::now().to_rfc3339(), "to": (Utc::now() - Duration::days(1)).to_rfc3339() });
+    let now = w.store.now();
+    let backwards =
+        json!({ "from": now.to_rfc3339(), "to": (now - Duration::days(1)).to_rfc3339() });
     let r = w
         .store
         .graphql(

@@ -1,5 +1,5 @@
 use kit::auth::TokenRequest;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -264,5 +264,61 @@ async fn entity_batches_cost_one_select_per_table() {
         (count(&statements, "guides"), count(&statements, "stores")),
         (1, 1),
         "{statements:#?}"
+    );
+}
+
+/// `openNow` is judged at the service's clock, in the store's own zone: a
+/// Paris store (Paris has summer time) is open in a window around its local
+/// time now, closed in a window an hour later, and closed by an exception
+/// for its local today. Run at a DST change (`BIGMEMBER_TEST_NOW`), this
+/// crosses it.
+#[tokio::test]
+async fn open_now_is_judged_at_the_services_clock_in_the_stores_zone() {
+    use chrono::{Datelike as _, Timelike as _};
+    let app = spawn().await;
+    let mut input = store_input("Rive Gauche", 48.85, 2.35);
+    input["timeZone"] = json!("Europe/Paris");
+    let id = create_store(&app, input).await;
+    let local = app.now().with_timezone(&chrono_tz::Europe::Paris);
+    let weekday = [
+        "MONDAY",
+        "TUESDAY",
+        "WEDNESDAY",
+        "THURSDAY",
+        "FRIDAY",
+        "SATURDAY",
+        "SUNDAY",
+    ][local.weekday().num_days_from_monday() as usize];
+    let minute = local.hour() * 60 + local.minute();
+    let clock = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+    let set_hours = "mutation($id: ID!, $h: [OpeningIntervalInput!]!, $x: [HoursExceptionInput!]) { setStoreHours(storeId: $id, hours: $h, exceptions: $x) { openNow } }";
+    let open_now = |hours: Value, exceptions: Value| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            app.graphql(
+                Some(&app.operator_token()),
+                set_hours,
+                json!({ "id": id, "h": hours, "x": exceptions }),
+            )
+            .await
+            .ok()["setStoreHours"]["openNow"]
+                .clone()
+        }
+    };
+    let around = json!([{ "weekday": weekday,
+        "opens": clock(minute.saturating_sub(30)), "closes": clock((minute + 30).min(1440)) }]);
+    assert_eq!(open_now(around.clone(), json!([])).await, true, "{local}");
+    let closes = match (minute + 90) % 1440 {
+        0 => 1440,
+        m => m,
+    };
+    let later = json!([{ "weekday": weekday, "opens": clock((minute + 60) % 1440), "closes": clock(closes) }]);
+    assert_eq!(open_now(later, json!([])).await, false, "{local}");
+    let today = json!([{ "date": local.date_naive().to_string(), "intervals": [] }]);
+    assert_eq!(
+        open_now(around, today).await,
+        false,
+        "closed today, {local}"
     );
 }
