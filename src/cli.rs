@@ -22,8 +22,9 @@ pub const SERVICES: &[&ServiceSpec] =
     version,
     about = "A federated GraphQL member platform: one member across every channel, stores, stock and a points alliance.",
     long_about = "A federated GraphQL member platform: one member across every channel, stores, stock and a points alliance.\n\n\
-        Start everything on embedded SQLite files under ./data with `bigmember up`, load demo data with \
-        `bigmember seed --demo`, and sign a token for your first query with `bigmember token --role operator`.\n\n\
+        Start everything with demo data on embedded SQLite files under ./data with `bigmember up --demo` \
+        (the graph is http://127.0.0.1:4000/graphql), and sign a token for your first query with \
+        `bigmember token --role operator`.\n\n\
         Configuration comes from built-in defaults, then bigmember.toml (or --config), then BIGMEMBER_* \
         environment variables (nested keys joined by __, e.g. BIGMEMBER_SERVICES__MEMBER__PORT), then flags."
 )]
@@ -37,17 +38,38 @@ struct Cli {
 #[derive(Args, Debug)]
 struct GlobalArgs {
     /// Configuration file (TOML). Default: ./bigmember.toml if present.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        help_heading = "Global options"
+    )]
     config: Option<PathBuf>,
     /// Where SQLite files and the development signing secret live [default: data].
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
     data_dir: Option<PathBuf>,
-    /// Log filter, e.g. `info` or `member=debug,sea_orm=warn` [default: info].
-    #[arg(long, global = true, value_name = "FILTER")]
+    /// Log filter for stderr, e.g. `info` or `member=debug,sea_orm=warn`
+    /// [default: info for servers, warn for one-shot commands].
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILTER",
+        help_heading = "Global options"
+    )]
     log: Option<String>,
     /// For demos only: the platform's clock starts at this RFC 3339 instant
     /// (e.g. 2026-11-30T23:50:00Z) and runs on from there [default: the system clock].
-    #[arg(long, global = true, value_name = "INSTANT")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "INSTANT",
+        help_heading = "Global options"
+    )]
     now: Option<String>,
 }
 
@@ -59,8 +81,8 @@ enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations (every service, or one).
     Migrate(TargetArgs),
-    /// Load data into the databases.
-    Seed(SeedArgs),
+    /// Load the demo data set into the databases (safe to repeat).
+    Seed(TargetArgs),
     /// Sign a bearer token with the configured secret (for development and demos).
     Token(TokenArgs),
     /// Run a periodic job once, now (they also run every minute under `up`).
@@ -111,24 +133,19 @@ struct TargetArgs {
 }
 
 #[derive(Args, Debug)]
-struct SeedArgs {
-    /// Load the demo data set (members, identities, tags, touchpoints...). Safe to repeat.
-    #[arg(long, required = true)]
-    demo: bool,
-    #[command(flatten)]
-    target: TargetArgs,
-}
-
-#[derive(Args, Debug)]
 struct JobArgs {
     /// The job to run.
     #[arg(value_parser = job_names())]
     name: String,
 }
 
+/// Each job, with its one-line description for `--help`.
 fn job_names() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(
-        SERVICES.iter().flat_map(|s| s.jobs.iter().map(|j| j.name)),
+        SERVICES
+            .iter()
+            .flat_map(|s| s.jobs.iter())
+            .map(|j| clap::builder::PossibleValue::new(j.name).help(j.about)),
     )
 }
 
@@ -190,7 +207,7 @@ pub async fn run() -> anyhow::Result<()> {
                 },
             );
         }
-        Command::Migrate(target) | Command::Seed(SeedArgs { target, .. }) => {
+        Command::Migrate(target) | Command::Seed(target) => {
             if let (Some(service), Some(url)) = (&target.service, &target.database_url) {
                 overrides.services.insert(
                     service.clone(),
@@ -213,7 +230,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Serve(args) => serve(&config, &clock, spec(&args.service)?).await,
         Command::Migrate(target) => migrate(&config, target.service.as_deref()).await,
-        Command::Seed(args) => seed(&config, &clock, args.target.service.as_deref()).await,
+        Command::Seed(target) => seed(&config, &clock, target.service.as_deref()).await,
         Command::Token(args) => token(&config, args),
         Command::Job(args) => job(&config, &clock, &args.name).await,
         Command::Compose(args) => crate::compose::compose(&config, &args.schema_dir),
@@ -267,7 +284,7 @@ async fn bind(
 }
 
 async fn serve(config: &Config, clock: &Clock, spec: &'static ServiceSpec) -> anyhow::Result<()> {
-    let _telemetry = kit::telemetry::init(spec.name, &config.log)?;
+    let _telemetry = kit::telemetry::init(spec.name, config.log_filter("info"))?;
     let keys = JwtKeys::hs256(&config.jwt_secret()?);
     let ctx = prepare(config, clock, spec, &keys).await?;
     let (listener, addr) = bind(config, spec).await?;
@@ -302,14 +319,19 @@ fn start_background(
 }
 
 async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
-    let _telemetry = kit::telemetry::init("up", &config.log)?;
+    let _telemetry = kit::telemetry::init("up", config.log_filter("info"))?;
     let keys = JwtKeys::hs256(&config.jwt_secret()?);
     let (trigger, stop) = shutdown::channel();
     let mut servers = Vec::new();
     let mut started = Vec::new();
     let stop_requested = shutdown::os_signal();
+    let clock_note = if clock.is_system() {
+        String::new()
+    } else {
+        format!(", clock set to {} (demo)", clock.now().to_rfc3339())
+    };
     println!(
-        "bigmember is starting (data in {}):",
+        "bigmember is starting (data in {}{clock_note}):",
         config.data_dir.display()
     );
     for spec in SERVICES {
@@ -334,7 +356,7 @@ async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
             .iter()
             .map(|(spec, ctx, _)| (spec.name, ctx.db.clone()))
             .collect();
-        crate::demo::load(&databases, clock.now()).await?
+        crate::demo::load(&databases, config.demo.members, clock.now()).await?
     } else {
         None
     };
@@ -355,7 +377,11 @@ async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
     }
     let (gateway_addr, gateway) = crate::gateway::start(config, &addresses, stop.clone()).await?;
     servers.push(("gateway", gateway));
-    println!("  graph     http://{gateway_addr}/graphql   (one graph over every service)");
+    println!(
+        "  graph     http://{gateway_addr}/graphql   (one graph over every service; GraphiQL in a browser)"
+    );
+    println!();
+    println!("Ready: the graph answers at http://{gateway_addr}/graphql");
     if demo {
         print_demo_tokens(&keys, demo_member.as_deref());
     } else {
@@ -376,7 +402,7 @@ async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: &Config, only: Option<&str>) -> anyhow::Result<()> {
-    let _telemetry = kit::telemetry::init("migrate", &config.log)?;
+    let _telemetry = kit::telemetry::init("migrate", config.log_filter("warn"))?;
     for spec in selected(only)? {
         let url = config.database_url(spec.name)?;
         let db = kit::db::connect(
@@ -398,7 +424,7 @@ async fn migrate(config: &Config, only: Option<&str>) -> anyhow::Result<()> {
 }
 
 async fn seed(config: &Config, clock: &Clock, only: Option<&str>) -> anyhow::Result<()> {
-    let _telemetry = kit::telemetry::init("seed", &config.log)?;
+    let _telemetry = kit::telemetry::init("seed", config.log_filter("warn"))?;
     let keys = JwtKeys::hs256(&config.jwt_secret()?);
     let mut seeded = BTreeMap::new();
     for spec in selected(only)? {
@@ -406,12 +432,15 @@ async fn seed(config: &Config, clock: &Clock, only: Option<&str>) -> anyhow::Res
         println!("{}", load_demo(spec, &ctx).await?);
         seeded.insert(spec.name, ctx.db.clone());
     }
-    let member = crate::demo::load(&seeded, clock.now()).await?;
+    let member = crate::demo::load(&seeded, config.demo.members, clock.now()).await?;
     print_demo_tokens(&keys, member.as_deref());
     Ok(())
 }
 
-async fn load_demo(spec: &ServiceSpec, ctx: &service::ServiceContext) -> anyhow::Result<String> {
+async fn load_demo(
+    spec: &ServiceSpec,
+    ctx: &service::ServiceContext,
+) -> anyhow::Result<kit::demo::Loaded> {
     (spec.seed_demo)(ctx)
         .await
         .with_context(|| format!("{}: demo data failed", spec.name))
@@ -444,17 +473,35 @@ fn print_demo_tokens(keys: &JwtKeys, member: Option<&str>) {
 }
 
 async fn job(config: &Config, clock: &Clock, name: &str) -> anyhow::Result<()> {
-    let _telemetry = kit::telemetry::init("job", &config.log)?;
+    let _telemetry = kit::telemetry::init("job", config.log_filter("warn"))?;
     let (spec, job) = SERVICES
         .iter()
         .find_map(|s| s.jobs.iter().find(|j| j.name == name).map(|j| (*s, j)))
         .with_context(|| format!("no job named {name}"))?;
-    let keys = JwtKeys::hs256(&config.jwt_secret()?);
+    // A job signs nothing: it needs no secret of the platform's.
+    let keys = JwtKeys::hs256(&kit::config::Secret::new(kit::auth::random_secret()));
+    require_existing_database(config, spec)?;
     let ctx = prepare(config, clock, spec, &keys).await?;
     let summary = (job.run)(&ctx)
         .await
         .with_context(|| format!("{}: job {name} failed", spec.name))?;
     println!("{}: {summary}", spec.name);
+    Ok(())
+}
+
+/// A one-shot command works on the platform `up` made: on the default
+/// SQLite files, a missing file means the wrong directory, not a new
+/// platform.
+fn require_existing_database(config: &Config, spec: &ServiceSpec) -> anyhow::Result<()> {
+    let configured = config.service(spec.name)?.database_url.is_some();
+    let file = config.data_dir.join(format!("{}.db", spec.name));
+    if !configured && !file.exists() {
+        bail!(
+            "no {} database at {}: run this where you ran `bigmember up` (or pass --data-dir)",
+            spec.name,
+            std::path::absolute(&file).unwrap_or(file).display()
+        );
+    }
     Ok(())
 }
 
@@ -476,7 +523,9 @@ fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
             args.brand.context("a staff token needs --brand")?,
         ),
     };
-    let keys = JwtKeys::hs256(&config.jwt_secret()?);
+    // Only a secret `up` already uses: a new one would sign tokens that
+    // every running service refuses.
+    let keys = JwtKeys::hs256(&config.required_jwt_secret()?);
     println!(
         "{}",
         keys.issue(request, chrono::Duration::hours(args.ttl_hours))

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use kit::auth::Actor;
 use kit::channel::Channel;
-use kit::demo;
+use kit::demo::{self, Loaded};
 use member::domain::identity::ExternalId;
 use product::domain::order::Fulfilment;
 use product::store::orders::{NewOrder, place_order};
@@ -28,26 +28,28 @@ async fn member_id(db: &DatabaseConnection, i: usize) -> anyhow::Result<Option<S
 /// Prints what it did; returns the demo member a token is for, if known.
 pub async fn load(
     databases: &BTreeMap<&str, DatabaseConnection>,
+    members: usize,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Option<String>> {
-    let Some(members) = databases.get("member") else {
+    let Some(member_db) = databases.get("member") else {
         return Ok(None);
     };
     if let Some(products) = databases.get("product") {
-        println!("  {}", orders(members, products, now).await?);
+        println!("  {}", orders(member_db, products, members, now).await?);
     }
-    member_id(members, 0).await
+    member_id(member_db, 0).await
 }
 
 /// Places the demo orders (idempotent: each has its own key).
 async fn orders(
     member_db: &DatabaseConnection,
     product_db: &DatabaseConnection,
+    members: usize,
     now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Loaded> {
     let actor = Actor::system("seed");
-    let (mut placed, mut refused) = (0, 0);
-    for i in (0..member::seed::DEMO_MEMBERS).step_by(ONE_IN) {
+    let (mut placed, mut new, mut refused) = (0, 0, 0);
+    for i in (0..members).step_by(ONE_IN) {
         let Some(member_id) = member_id(member_db, i).await? else {
             continue;
         };
@@ -69,13 +71,20 @@ async fn orders(
             idempotency_key: format!("demo-order-{i:04}"),
         };
         match place_order(product_db, &order, &actor, now).await {
-            Ok(_) => placed += 1,
+            Ok(done) => {
+                placed += 1;
+                new += usize::from(!done.replayed);
+            }
             // Sold out at that store: the demo goes on without it.
             Err(product::error::Error::OutOfStock { .. }) => refused += 1,
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(format!(
-        "demo orders: {placed} at the till for demo members ({refused} refused); points and commissions follow from the order feed"
-    ))
+    Ok(Loaded {
+        part: "demo orders",
+        what: format!(
+            "{placed} at the till for demo members ({refused} sold out); points and commissions follow from the order feed"
+        ),
+        new,
+    })
 }

@@ -85,7 +85,7 @@ pub async fn serve(
     supergraph: Option<PathBuf>,
     port: Option<u16>,
 ) -> anyhow::Result<()> {
-    let _telemetry = kit::telemetry::init("gateway", &config.log)?;
+    let _telemetry = kit::telemetry::init("gateway", config.log_filter("info"))?;
     let path = supergraph.or_else(|| config.gateway.supergraph.clone());
     let sdl = match &path {
         Some(p) => read(p)?,

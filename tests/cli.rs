@@ -16,10 +16,11 @@ async fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
     let mut up = bigmember(dir.path());
     on_free_ports(up.args(["up", "--demo"]));
     let running = Running::start(up);
-    running.wait_for("member: 1000 demo members (1000 new)");
+    running.wait_for("member: 60 demo members across brands apparel, coffee, cinema (60 new)");
     running.wait_for("product: 200 demo products");
-    running.wait_for("demo orders: 250 at the till");
+    running.wait_for("demo orders: 15 at the till");
     let graph = Endpoint::new(graphql_url(&running.wait_for("graph ")));
+    running.wait_for("Ready: the graph answers at http://127.0.0.1:");
     let member_line = running.wait_for("member:");
     let words: Vec<&str> = member_line.split_whitespace().collect();
     let (token, member) = (words[1], words[4].trim_end_matches(')'));
@@ -165,20 +166,23 @@ async fn up_runs_the_consumers_between_services() {
 #[tokio::test]
 async fn seed_then_up_serves_the_demo_data_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let seeded = run_ok(bigmember(dir.path()).args(["seed", "--demo"]));
+    let seeded = run_ok(bigmember(dir.path()).args(["seed"]));
     assert!(
-        seeded.contains("member: 1000 demo members (1000 new)"),
+        seeded.contains("member: 60 demo members across brands apparel, coffee, cinema (60 new)"),
         "{seeded}"
     );
     assert!(
         dir.path().join("data/member.db").exists(),
         "SQLite file under ./data"
     );
-    let again = run_ok(bigmember(dir.path()).args(["seed", "--demo"]));
-    assert!(
-        again.contains("(0 new)"),
-        "seeding twice adds nothing: {again}"
-    );
+    let again = run_ok(bigmember(dir.path()).args(["seed"]));
+    for part in ["member", "store", "product", "alliance", "demo orders"] {
+        assert!(
+            again.contains(&format!("{part}: demo data already loaded (")),
+            "seeding twice adds nothing, and says so: {again}"
+        );
+    }
+    assert!(!again.contains("new)"), "{again}");
 
     let mut up = bigmember(dir.path());
     on_free_ports(up.arg("up"));
@@ -320,7 +324,7 @@ async fn serve_gateway_serves_a_supergraph_file_and_follows_it() {
     );
 
     // A real alliance with the demo programmes; the file moves the alliance there.
-    run_ok(bigmember(dir.path()).args(["seed", "--demo", "--service", "alliance"]));
+    run_ok(bigmember(dir.path()).args(["seed", "--service", "alliance"]));
     let mut alliance = bigmember(dir.path());
     alliance.args(["serve", "alliance", "--port", "0"]);
     let alliance = Running::start(alliance);
@@ -386,15 +390,47 @@ fn migrate_and_token_and_help() {
     for word in ["up", "serve", "migrate", "seed", "token", "job"] {
         assert!(help.contains(word), "{help}");
     }
+    // Global options stand apart from a command's own; each job has its line.
+    let jobs = run_ok(bigmember(dir.path()).args(["job", "--help"]));
+    let (own, global) = jobs
+        .split_once("Global options:")
+        .expect("a global heading");
+    assert!(
+        global.contains("--data-dir") && global.contains("--now"),
+        "{jobs}"
+    );
+    assert!(!own.contains("--data-dir"), "{jobs}");
+    for job in [
+        "approve-commissions",
+        "expire-pickups",
+        "activate-points",
+        "expire-points",
+    ] {
+        assert!(
+            own.lines().any(|l| l.contains(&format!("- {job}:"))),
+            "{job} is described: {jobs}"
+        );
+    }
+    let seed = run_ok(bigmember(dir.path()).args(["seed", "--help"]));
+    assert!(
+        !seed.contains("--demo"),
+        "seed needs no flag to do its one job: {seed}"
+    );
+    // With a configured secret, `token` needs no data directory.
     let staff = bigmember(dir.path())
+        .env("BIGMEMBER_AUTH__JWT_SECRET", "a-configured-secret")
         .args(["token", "--role", "staff", "--brand", "apparel"])
         .output()
         .unwrap();
     assert!(!staff.status.success());
     assert!(String::from_utf8_lossy(&staff.stderr).contains("--store"));
-    let token = run_ok(bigmember(dir.path()).args([
-        "token", "--role", "staff", "--brand", "apparel", "--store", "s1",
-    ]));
+    let token = run_ok(
+        bigmember(dir.path())
+            .env("BIGMEMBER_AUTH__JWT_SECRET", "a-configured-secret")
+            .args([
+                "token", "--role", "staff", "--brand", "apparel", "--store", "s1",
+            ]),
+    );
     assert_eq!(token.trim().split('.').count(), 3, "a JWT");
 }
 
@@ -471,4 +507,52 @@ async fn serve_gateway_serves_any_supergraph_and_reloads_on_sighup() {
     );
     let (clean, _) = running.terminate();
     assert!(clean);
+}
+
+/// Outside the directory where `up` ran, one-shot commands refuse and say
+/// where they looked, instead of making a new secret or empty databases
+/// that the running platform knows nothing of. Their stdout is their
+/// result alone.
+#[test]
+fn one_shot_commands_elsewhere_refuse_and_name_where_they_looked() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let token = bigmember(elsewhere.path())
+        .args(["token", "--role", "operator"])
+        .output()
+        .unwrap();
+    assert!(!token.status.success());
+    let said = String::from_utf8_lossy(&token.stderr);
+    let looked = elsewhere.path().join("data").join("dev-jwt-secret");
+    assert!(
+        said.contains(&looked.display().to_string()) && said.contains("bigmember up"),
+        "{said}"
+    );
+    assert!(token.stdout.is_empty());
+    let job = bigmember(elsewhere.path())
+        .args(["job", "activate-points"])
+        .output()
+        .unwrap();
+    assert!(!job.status.success());
+    assert!(
+        !elsewhere.path().join("data").exists(),
+        "nothing written there"
+    );
+
+    // Where `up` ran (its secret and databases exist), they print only
+    // their result on stdout.
+    let home = tempfile::tempdir().unwrap();
+    run_ok(bigmember(home.path()).args(["seed", "--service", "alliance"]));
+    let minted = run_ok(bigmember(home.path()).args(["token", "--role", "operator"]));
+    assert_eq!(minted.lines().count(), 1, "{minted}");
+    assert_eq!(minted.trim().split('.').count(), 3, "a JWT: {minted}");
+    let ran = run_ok(
+        bigmember(home.path())
+            .env_remove("BIGMEMBER_LOG")
+            .args(["job", "activate-points"]),
+    );
+    assert_eq!(
+        ran.trim(),
+        "alliance: 0 lot(s) of pending points activated",
+        "no log lines on stdout"
+    );
 }

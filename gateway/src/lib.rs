@@ -4,6 +4,7 @@
 //! (`execute`), then projected onto the client's selection (`response`).
 
 pub mod execute;
+pub mod graphiql;
 pub mod introspection;
 pub mod prepare;
 pub mod response;
@@ -354,6 +355,8 @@ struct GetParams {
 /// The gateway's HTTP routes.
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
+        .route("/", get(graphiql::landing))
+        .route("/graphiql/{file}", get(graphiql::asset))
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -405,10 +408,11 @@ async fn graphql_get(
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
+    // A browser opening the URL gets GraphiQL (with `?query=` in its editor).
+    if wants_html {
+        return axum::response::Html(graphiql::PAGE).into_response();
+    }
     let Ok(Query(params)) = params else {
-        if wants_html {
-            return axum::response::Html(GRAPHIQL).into_response();
-        }
         return bad_request("a GET request needs ?query=");
     };
     let variables = match params
@@ -430,7 +434,8 @@ async fn graphql_get(
 
 /// GraphQL over HTTP: `application/graphql-response+json` when the client
 /// accepts it, with 4xx for a request that produced no data; plain
-/// `application/json` otherwise, always 200. A mutation over GET is 405.
+/// `application/json` otherwise, 200. Whatever the client accepts, a
+/// refused token is 401 and a mutation over GET 405.
 fn respond(body: Value, headers: &HeaderMap) -> Response {
     const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
     let wants = headers
@@ -438,11 +443,14 @@ fn respond(body: Value, headers: &HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains(GRAPHQL_RESPONSE));
     let code = body["errors"][0]["extensions"]["code"].as_str();
+    // A refused credential or method is an HTTP matter whatever the client
+    // accepts; other requests that produced no data are 400 only for
+    // clients that speak application/graphql-response+json.
     let status = match (body.get("data").is_some(), code) {
         (false, Some("METHOD_NOT_ALLOWED")) => StatusCode::METHOD_NOT_ALLOWED,
+        (false, Some("UNAUTHENTICATED")) => StatusCode::UNAUTHORIZED,
         (true, _) => StatusCode::OK,
         _ if !wants => StatusCode::OK,
-        (false, Some("UNAUTHENTICATED")) => StatusCode::UNAUTHORIZED,
         (false, _) => StatusCode::BAD_REQUEST,
     };
     let content_type = if wants {
@@ -467,30 +475,6 @@ fn bad_request(message: &str) -> Response {
     )
         .into_response()
 }
-
-/// The GraphiQL page (its scripts come from a CDN in the browser).
-const GRAPHIQL: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8" />
-  <title>bigmember graph</title>
-  <style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
-  <link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css" />
-</head>
-<body>
-  <div id="graphiql">Loading GraphiQL…</div>
-  <script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
-  <script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
-  <script crossorigin src="https://unpkg.com/graphiql@3/graphiql.min.js"></script>
-  <script>
-    const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
-    ReactDOM.createRoot(document.getElementById("graphiql")).render(
-      React.createElement(GraphiQL, { fetcher, defaultEditorToolsVisibility: true })
-    );
-  </script>
-</body>
-</html>
-"#;
 
 #[cfg(test)]
 mod tests {

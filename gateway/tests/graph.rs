@@ -668,16 +668,28 @@ async fn graphql_response_json_gets_status_codes_and_json_gets_200() {
     assert_eq!(plain.headers()["content-type"], "application/json");
     let fine = ask("application/graphql-response+json", "{ programmes { id } }").await;
     assert_eq!(fine.status(), 200);
-    let bad_token = p
-        .client
-        .post(&p.url)
-        .header("accept", "application/graphql-response+json")
-        .bearer_auth("garbage")
-        .json(&json!({ "query": "{ programmes { id } }" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad_token.status(), 401);
+    // A refused token is 401 whatever the client accepts, at the gateway
+    // as at every subgraph.
+    let subgraph = format!("{}/graphql", p.subgraphs[0].address);
+    for url in [&p.url, &subgraph] {
+        for accept in [
+            Some("application/graphql-response+json"),
+            Some("application/json"),
+            Some("*/*"),
+            None,
+        ] {
+            let mut request = p
+                .client
+                .post(url)
+                .bearer_auth("garbage")
+                .json(&json!({ "query": "{ __typename }" }));
+            if let Some(accept) = accept {
+                request = request.header("accept", accept);
+            }
+            let bad_token = request.send().await.unwrap();
+            assert_eq!(bad_token.status(), 401, "{url} with accept {accept:?}");
+        }
+    }
 }
 
 #[tokio::test]

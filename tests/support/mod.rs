@@ -15,8 +15,10 @@ use serde_json::{Value, json};
 /// (`BIGMEMBER_TEST_NOW`), the platform's clock starts there too.
 pub fn bigmember(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bigmember"));
+    // A small demo: the tests need a few members, not 1,000.
     cmd.current_dir(dir)
         .env("BIGMEMBER_LOG", "warn")
+        .env("BIGMEMBER_DEMO__MEMBERS", "60")
         .env_remove("DATABASE_URL")
         .env_remove("BIGMEMBER_NOW");
     if let Ok(now) = std::env::var(kit::testing::TEST_NOW_ENV)
@@ -170,17 +172,28 @@ impl Endpoint {
 /// through its graph.
 pub struct Platform {
     pub dir: tempfile::TempDir,
-    /// Database URLs per service (PostgreSQL runs); empty on SQLite.
-    databases: Vec<(String, String)>,
+    /// Its environment: database URLs per service (PostgreSQL runs) and
+    /// the demo's size.
+    environment: Vec<(String, String)>,
     running: Option<Running>,
     /// The graph of the running platform (its port changes on each `up`).
     graph: Endpoint,
 }
 
 impl Platform {
-    /// `up --demo` on fresh databases, consumers polling every 50 ms.
+    /// `up --demo` with a small demo (60 members: the tests need a few) on
+    /// fresh databases, consumers polling every 50 ms.
     pub async fn start() -> Self {
-        let mut databases = Vec::new();
+        Self::start_with_members(60).await
+    }
+
+    /// `up --demo` with the full demo a person gets (1,000 members).
+    pub async fn start_full() -> Self {
+        Self::start_with_members(1_000).await
+    }
+
+    async fn start_with_members(members: usize) -> Self {
+        let mut environment = Vec::new();
         if let Ok(url) = std::env::var("BIGMEMBER_TEST_DATABASE_URL")
             && !url.trim().is_empty()
         {
@@ -188,15 +201,16 @@ impl Platform {
                 let db = kit::testing::TestDatabase::postgres(url.clone()).await;
                 let schema = db.schema.expect("a PostgreSQL test schema");
                 let sep = if url.contains('?') { '&' } else { '?' };
-                databases.push((
+                environment.push((
                     format!("BIGMEMBER_SERVICES__{service}__DATABASE_URL"),
                     format!("{url}{sep}options=-c%20search_path%3D{schema}"),
                 ));
             }
         }
+        environment.push(("BIGMEMBER_DEMO__MEMBERS".into(), members.to_string()));
         let mut platform = Self {
             dir: tempfile::tempdir().unwrap(),
-            databases,
+            environment,
             running: None,
             graph: Endpoint::new(""),
         };
@@ -204,10 +218,20 @@ impl Platform {
         platform
     }
 
+    /// The graph's URL (`http://127.0.0.1:PORT/graphql`).
+    pub fn graph_url(&self) -> &str {
+        &self.graph.url
+    }
+
+    /// The environment its commands run with.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.environment
+    }
+
     /// A `bigmember` command on this platform's data.
     pub fn command(&self) -> Command {
         let mut cmd = bigmember(self.dir.path());
-        cmd.envs(self.databases.iter().map(|(k, v)| (k, v)));
+        cmd.envs(self.environment.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

@@ -51,7 +51,7 @@ const PROGRAMMES: [ProgrammeDraft<'static>; 3] = [
 pub async fn demo(
     db: &DatabaseConnection,
     now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<demo::Loaded> {
     let mut onboarded = 0;
     for (i, brand) in demo::BRANDS.iter().enumerate() {
         if programmes::programme_of_brand(db, brand).await?.is_some() {
@@ -107,7 +107,12 @@ pub async fn demo(
             terms += 1;
         }
     }
-    Ok(format!(
-        "{onboarded} brand(s) with programmes onboarded, {terms} exchange terms accepted"
-    ))
+    Ok(demo::Loaded {
+        part: "alliance",
+        what: format!(
+            "{} brands with points programmes, exchange terms between every two",
+            demo::BRANDS.len()
+        ),
+        new: onboarded + terms,
+    })
 }

@@ -6,12 +6,13 @@
 //! | `data_dir` | `BIGMEMBER_DATA_DIR` | `data` |
 //! | `host` | `BIGMEMBER_HOST` | `127.0.0.1` |
 //! | `auth.jwt_secret` | `BIGMEMBER_AUTH__JWT_SECRET` | generated once into `<data_dir>/dev-jwt-secret` |
-//! | `log` | `BIGMEMBER_LOG` (or `RUST_LOG`) | `info` |
+//! | `log` | `BIGMEMBER_LOG` (or `RUST_LOG`) | `info` for servers, `warn` for one-shot commands |
 //! | `services.<name>.port` | `BIGMEMBER_SERVICES__<NAME>__PORT` | member 4001, store 4002, product 4003, alliance 4004 |
 //! | `services.<name>.database_url` | `BIGMEMBER_SERVICES__<NAME>__DATABASE_URL` | `sqlite://<data_dir>/<name>.db` |
 //! | `services.<name>.url` | `BIGMEMBER_SERVICES__<NAME>__URL` | `http://<host>:<port>` |
 //! | `events.poll_interval_ms` | `BIGMEMBER_EVENTS__POLL_INTERVAL_MS` | `500` |
 //! | `exchange.quote_ttl_secs` | `BIGMEMBER_EXCHANGE__QUOTE_TTL_SECS` | `60` |
+//! | `demo.members` | `BIGMEMBER_DEMO__MEMBERS` | `1000` |
 //! | `gateway.port` | `BIGMEMBER_GATEWAY__PORT` | `4000` |
 //! | `gateway.supergraph` | `BIGMEMBER_GATEWAY__SUPERGRAPH` | unset: the supergraph built into the binary |
 //! | `gateway.subgraph_timeout_ms` | `BIGMEMBER_GATEWAY__SUBGRAPH_TIMEOUT_MS` | `10000` |
@@ -44,13 +45,18 @@ pub const SERVICE_PORTS: &[(&str, u16)] = &[
 pub struct Config {
     pub data_dir: PathBuf,
     pub host: IpAddr,
-    pub log: String,
+    /// The log filter; unset: `info` for servers, `warn` for one-shot
+    /// commands (their stdout is their result).
+    #[serde(default)]
+    pub log: Option<String>,
     pub auth: AuthConfig,
     pub events: EventsConfig,
     #[serde(default)]
     pub exchange: ExchangeConfig,
     #[serde(default)]
     pub gateway: GatewaySettings,
+    #[serde(default)]
+    pub demo: DemoConfig,
     pub services: BTreeMap<String, ServiceConfig>,
     /// For demos and tests only: the platform's clock starts at this RFC
     /// 3339 instant and runs on from there. Unset: the system clock.
@@ -78,6 +84,21 @@ pub struct ExchangeConfig {
 impl Default for ExchangeConfig {
     fn default() -> Self {
         Self { quote_ttl_secs: 60 }
+    }
+}
+
+/// The demo data set (`up --demo`, `seed`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DemoConfig {
+    /// How many demo members (one in four has a till order); the tests
+    /// take fewer.
+    pub members: usize,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self { members: 1_000 }
     }
 }
 
@@ -147,13 +168,14 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("data"),
             host: IpAddr::from([127, 0, 0, 1]),
-            log: "info".to_owned(),
+            log: None,
             auth: AuthConfig::default(),
             events: EventsConfig {
                 poll_interval_ms: 500,
             },
             exchange: ExchangeConfig::default(),
             gateway: GatewaySettings::default(),
+            demo: DemoConfig::default(),
             now: None,
             services: SERVICE_PORTS
                 .iter()
@@ -264,6 +286,11 @@ impl Config {
                 (name.clone(), url)
             })
             .collect()
+    }
+
+    /// The log filter: configured, else `default`.
+    pub fn log_filter<'a>(&'a self, default: &'a str) -> &'a str {
+        self.log.as_deref().unwrap_or(default)
     }
 
     /// The platform's clock: the system clock, or for demos one starting at

@@ -2,6 +2,28 @@
 //! services agree on ids: three brands, 30 stores at real places in
 //! Shanghai, and one guide per store.
 
+/// What loading one part of the demo did: what it is, and how many of its
+/// records are new. Loading again adds nothing, and says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// The service or part: `member`, `demo orders`…
+    pub part: &'static str,
+    /// What the part holds, e.g. "1000 demo members across brands …".
+    pub what: String,
+    /// Records this load created; 0 when the demo was loaded before.
+    pub new: usize,
+}
+
+impl std::fmt::Display for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.new == 0 {
+            write!(f, "{}: demo data already loaded ({})", self.part, self.what)
+        } else {
+            write!(f, "{}: {} ({} new)", self.part, self.what, self.new)
+        }
+    }
+}
+
 /// Brand ids of the demo alliance.
 pub const BRANDS: [&str; 3] = ["apparel", "coffee", "cinema"];
 
@@ -177,4 +199,24 @@ pub fn store_id(i: usize) -> String {
 /// register through it). Real codes are random.
 pub fn guide_code(i: usize) -> String {
     format!("demo-guide-{i:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_load_says_it_was_loaded_before() {
+        let first = Loaded {
+            part: "store",
+            what: "30 demo stores".into(),
+            new: 30,
+        };
+        assert_eq!(first.to_string(), "store: 30 demo stores (30 new)");
+        let again = Loaded { new: 0, ..first };
+        assert_eq!(
+            again.to_string(),
+            "store: demo data already loaded (30 demo stores)"
+        );
+    }
 }

@@ -8,8 +8,10 @@ use std::fmt;
 
 use async_graphql::ErrorExtensions as _;
 
-/// The codes a client can see in `extensions.code`. One list for the platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The codes a client can see in `extensions.code`: one list for the
+/// platform, services and gateway alike. The README's table is generated
+/// from [`ErrorCode::all`] and checked against it by the tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumIter)]
 pub enum ErrorCode {
     BadUserInput,
     NotFound,
@@ -21,13 +23,22 @@ pub enum ErrorCode {
     QuoteExpired,
     QuoteUsed,
     LimitExceeded,
-    /// The operation does not parse or does not fit the schema.
+    GraphqlParseFailed,
+    /// The operation does not fit the schema.
     GraphqlValidationFailed,
-    Unavailable,
+    QueryPlanningFailed,
+    SubgraphUnavailable,
+    BadRequest,
+    MethodNotAllowed,
     Internal,
 }
 
 impl ErrorCode {
+    /// Every code, in the order the README lists them.
+    pub fn all() -> impl Iterator<Item = ErrorCode> {
+        <ErrorCode as strum::IntoEnumIterator>::iter()
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadUserInput => "BAD_USER_INPUT",
@@ -41,26 +52,81 @@ impl ErrorCode {
             ErrorCode::QuoteUsed => "QUOTE_USED",
             ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
             ErrorCode::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
-            ErrorCode::Unavailable => "SERVICE_UNAVAILABLE",
+            ErrorCode::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+            ErrorCode::QueryPlanningFailed => "QUERY_PLANNING_FAILED",
+            ErrorCode::SubgraphUnavailable => "SUBGRAPH_UNAVAILABLE",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::Internal => "INTERNAL_SERVER_ERROR",
         }
+    }
+
+    /// What the code means, and who sends it: one line for the README.
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            ErrorCode::BadUserInput => {
+                "an argument or input field is invalid; `extensions.field` names it"
+            }
+            ErrorCode::NotFound => "the thing asked for does not exist (or not for this caller)",
+            ErrorCode::Forbidden => "the caller is known but may not do this",
+            ErrorCode::Unauthenticated => {
+                "no token where one is needed, or a token that is invalid or expired (HTTP 401)"
+            }
+            ErrorCode::Conflict => {
+                "the request contradicts the current state (a used idempotency key with other input, a state change out of order)"
+            }
+            ErrorCode::InsufficientPoints => {
+                "the account's active balance does not cover the debit"
+            }
+            ErrorCode::OutOfStock => {
+                "a line cannot be reserved; the message names the SKU and what is available"
+            }
+            ErrorCode::QuoteExpired => "the exchange quote's hold has passed",
+            ErrorCode::QuoteUsed => "the exchange quote was already confirmed",
+            ErrorCode::LimitExceeded => "an exchange would pass the member's daily or yearly limit",
+            ErrorCode::GraphqlParseFailed => "the operation is not GraphQL (gateway)",
+            ErrorCode::GraphqlValidationFailed => {
+                "the operation does not fit the schema, or asks for what is not served (@defer, subscriptions)"
+            }
+            ErrorCode::QueryPlanningFailed => "the gateway could not plan the operation",
+            ErrorCode::SubgraphUnavailable => {
+                "a service did not answer in time; only its fields are null (`extensions.serviceName`)"
+            }
+            ErrorCode::BadRequest => "the HTTP request is not a GraphQL request (body, variables)",
+            ErrorCode::MethodNotAllowed => "a mutation sent over GET (HTTP 405)",
+            ErrorCode::Internal => "an unexpected failure; the detail is in the service's log",
+        }
+    }
+
+    /// The README's table of codes.
+    pub fn markdown_table() -> String {
+        let mut out = String::from("| code | meaning |\n| --- | --- |\n");
+        for code in Self::all() {
+            out.push_str(&format!("| `{}` | {} |\n", code.as_str(), code.meaning()));
+        }
+        out
     }
 
     /// The HTTP status used when the error is answered outside GraphQL
     /// (the event feed, or a request rejected before execution).
     pub const fn http_status(self) -> u16 {
         match self {
-            ErrorCode::BadUserInput | ErrorCode::GraphqlValidationFailed => 400,
+            ErrorCode::BadUserInput
+            | ErrorCode::GraphqlValidationFailed
+            | ErrorCode::GraphqlParseFailed
+            | ErrorCode::QueryPlanningFailed
+            | ErrorCode::BadRequest => 400,
             ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict
             | ErrorCode::InsufficientPoints
             | ErrorCode::OutOfStock
             | ErrorCode::QuoteExpired
             | ErrorCode::QuoteUsed
             | ErrorCode::LimitExceeded => 409,
-            ErrorCode::Unavailable => 503,
+            ErrorCode::SubgraphUnavailable => 503,
             ErrorCode::Internal => 500,
         }
     }
@@ -83,6 +149,9 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
+    /// More `extensions` a client can act on (`available` for
+    /// OUT_OF_STOCK…), beside `code` and `field`.
+    pub details: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -91,15 +160,21 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            details: Vec::new(),
         }
     }
 
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            code: ErrorCode::BadUserInput,
-            message: message.into(),
             field: Some(field.into()),
+            ..Self::new(ErrorCode::BadUserInput, message)
         }
+    }
+
+    /// Adds an extension (`extensions.<key>`).
+    pub fn with_detail(mut self, key: &'static str, value: impl Into<serde_json::Value>) -> Self {
+        self.details.push((key, value.into()));
+        self
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -132,6 +207,9 @@ impl ApiError {
         if let Some(field) = &self.field {
             extensions["field"] = serde_json::Value::String(field.clone());
         }
+        for (key, value) in &self.details {
+            extensions[*key] = value.clone();
+        }
         serde_json::json!({ "errors": [{ "message": self.message, "extensions": extensions }] })
     }
 }
@@ -143,6 +221,11 @@ impl From<ApiError> for async_graphql::Error {
             ext.set("code", err.code.as_str());
             if let Some(field) = err.field {
                 ext.set("field", field);
+            }
+            for (key, value) in err.details {
+                if let Ok(value) = async_graphql::Value::from_json(value) {
+                    ext.set(key, value);
+                }
             }
         });
         error
@@ -228,6 +311,16 @@ mod tests {
         assert_eq!(ext["code"], "BAD_USER_INPUT");
         assert_eq!(ext["field"], "phone");
         assert_eq!(err.message, "not a phone number");
+    }
+
+    #[test]
+    fn every_code_is_listed_once_with_a_meaning() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::all() {
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            assert!(!code.meaning().is_empty());
+        }
+        assert_eq!(ErrorCode::markdown_table().lines().count(), seen.len() + 2);
     }
 
     #[test]

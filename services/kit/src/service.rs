@@ -87,8 +87,9 @@ pub struct Background {
     pub poll_interval: std::time::Duration,
     pub shutdown: Shutdown,
 }
-/// Loads demo data at the context's clock; returns a summary line.
-pub type SeedFn = for<'a> fn(&'a ServiceContext) -> BoxFuture<'a, anyhow::Result<String>>;
+/// Loads demo data at the context's clock; says what it loaded.
+pub type SeedFn =
+    for<'a> fn(&'a ServiceContext) -> BoxFuture<'a, anyhow::Result<crate::demo::Loaded>>;
 
 /// A service as the CLI and the test harness see it.
 pub struct ServiceSpec {

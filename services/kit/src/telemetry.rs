@@ -39,10 +39,14 @@ pub fn init(process: &str, filter: &str) -> anyhow::Result<TelemetryGuard> {
         .boxed();
     // Logs go to stderr: stdout is for what a command prints (URLs, tokens,
     // summaries), so scripts can capture it.
+    let filter = EnvFilter::try_new(filter)
+        .map_err(|e| anyhow::anyhow!("log filter {filter:?} is not valid: {e}"))?;
+    // Colour only for a person at a terminal, never into files or pipes.
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(true)
-        .with_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_filter(filter)
         .boxed();
     tracing_subscriber::registry()
         .with(fmt)

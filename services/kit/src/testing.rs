@@ -44,7 +44,14 @@ pub static FEED_ONLY: ServiceSpec = ServiceSpec {
     routes: |_| axum::Router::new(),
     seed_demo: |_| {
         use futures::FutureExt as _;
-        async { Ok(String::new()) }.boxed()
+        async {
+            Ok(crate::demo::Loaded {
+                part: "feed-only",
+                what: "nothing".into(),
+                new: 0,
+            })
+        }
+        .boxed()
     },
     sdl: String::new,
     background: |_| Vec::new(),

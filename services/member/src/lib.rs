@@ -21,7 +21,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     about: "members, channel identities, merges, tags, tiers, consent and touchpoints",
     migrate: |db| migration::Migrator::up(db, None).boxed(),
     routes,
-    seed_demo: |ctx| seed::demo(&ctx.db, ctx.clock.now()).boxed(),
+    seed_demo: |ctx| seed::demo_members(&ctx.db, ctx.config.demo.members, ctx.clock.now()).boxed(),
     sdl: schema::sdl,
     // The member service reads no other service's events.
     background: |_| Vec::new(),

@@ -14,7 +14,6 @@ use crate::domain::tag::Tag;
 use crate::domain::touchpoint::TouchpointKind;
 use crate::store::{self, Actor, NewTouchpoint, Registration};
 
-pub const DEMO_MEMBERS: usize = 1_000;
 const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
 const GIVEN: [&str; 10] = ["芳", "伟", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军"];
 const TAGS: [&str; 6] = [
@@ -39,20 +38,13 @@ pub fn first_identity(i: usize) -> (Channel, String) {
     (channel, external_id)
 }
 
-pub async fn demo(
-    db: &DatabaseConnection,
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<String> {
-    demo_members(db, DEMO_MEMBERS, now).await
-}
-
-/// The first `count` demo members (tests that need the demo world but not
-/// all of its members take fewer: seeding costs about 10 ms a member).
+/// The first `count` demo members (`demo.members` of the configuration:
+/// 1,000 unless set; tests take fewer, as seeding costs about 10 ms a member).
 pub async fn demo_members(
     db: &DatabaseConnection,
     count: usize,
     now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<demo::Loaded> {
     let actor = Actor::system("seed");
     let mut created = 0;
     for i in 0..count {
@@ -153,8 +145,12 @@ pub async fn demo_members(
             .await?;
         }
     }
-    Ok(format!(
-        "member: {count} demo members ({created} new) across brands {}",
-        demo::BRANDS.join(", ")
-    ))
+    Ok(demo::Loaded {
+        part: "member",
+        what: format!(
+            "{count} demo members across brands {}",
+            demo::BRANDS.join(", ")
+        ),
+        new: created,
+    })
 }

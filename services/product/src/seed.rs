@@ -95,7 +95,7 @@ pub fn brand_lines(brand: &str) -> usize {
 pub async fn demo(
     db: &DatabaseConnection,
     now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<demo::Loaded> {
     let actor = Actor::system("seed");
     for (i, DemoStore { lat, lng, .. }) in demo::STORES.iter().enumerate() {
         inventory::upsert_location(
@@ -197,7 +197,9 @@ pub async fn demo(
         }
         created += 1;
     }
-    Ok(format!(
-        "product: {DEMO_PRODUCTS} demo products with stock in 30 stores and a warehouse ({created} new)"
-    ))
+    Ok(demo::Loaded {
+        part: "product",
+        what: format!("{DEMO_PRODUCTS} demo products with stock in 30 stores and a warehouse"),
+        new: created,
+    })
 }

@@ -33,7 +33,7 @@ const COMMISSION_BP: [(&str, u32, u32); 3] = [
 pub async fn demo(
     db: &DatabaseConnection,
     now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<demo::Loaded> {
     for (brand, direct, franchise) in COMMISSION_BP {
         for (kind, bp) in [
             (StoreKind::Direct, direct),
@@ -81,10 +81,14 @@ pub async fn demo(
         guides::create_guide_with(db, &guide_id, &id, &name, guide_id.clone(), now).await?;
         created += 1;
     }
-    Ok(format!(
-        "store: {} demo stores in Shanghai, each with a guide ({created} new)",
-        demo::STORES.len()
-    ))
+    Ok(demo::Loaded {
+        part: "store",
+        what: format!(
+            "{} demo stores in Shanghai, each with a guide",
+            demo::STORES.len()
+        ),
+        new: created,
+    })
 }
 
 fn hours_for(brand: &str) -> crate::error::Result<OpeningHours> {

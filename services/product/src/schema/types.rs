@@ -291,7 +291,9 @@ impl StoreRef {
     async fn id(&self) -> ID {
         ID(self.id.clone())
     }
-    /// Stock held at this store, for the SKUs asked (at most 100).
+    /// Stock held at this store: one entry per SKU asked (at most 100), in
+    /// the order asked, zero for a SKU the store does not hold. A SKU that
+    /// is not in the catalogue is BAD_USER_INPUT naming it.
     async fn inventory(
         &self,
         ctx: &Context<'_>,
@@ -301,11 +303,35 @@ impl StoreRef {
             if sku_ids.len() > 100 {
                 return Err(Error::invalid("skuIds", "at most 100 SKUs at a time").into());
             }
-            let ids: Vec<String> = sku_ids.into_iter().map(|i| i.0).collect();
-            Ok(stock::stock_at(db(ctx), &self.id, Some(&ids))
-                .await?
+            let mut ids: Vec<String> = Vec::with_capacity(sku_ids.len());
+            for id in sku_ids {
+                if !ids.contains(&id.0) {
+                    ids.push(id.0);
+                }
+            }
+            let known = crate::store::catalogue::skus_by_ids(db(ctx), &ids).await?;
+            if let Some(unknown) = ids.iter().find(|id| !known.contains_key(*id)) {
+                return Err(
+                    Error::invalid("skuIds", format!("no SKU {unknown} in the catalogue")).into(),
+                );
+            }
+            let mut held: std::collections::HashMap<String, StockLevel> =
+                stock::stock_at(db(ctx), &self.id, Some(&ids))
+                    .await?
+                    .into_iter()
+                    .map(|row| (row.sku_id.clone(), StockLevel::from(row)))
+                    .collect();
+            Ok(ids
                 .into_iter()
-                .map(StockLevel::from)
+                .map(|sku| {
+                    held.remove(&sku).unwrap_or_else(|| StockLevel {
+                        sku_id: ID(sku),
+                        location_id: ID(self.id.clone()),
+                        on_hand: 0,
+                        reserved: 0,
+                        available: 0,
+                    })
+                })
                 .collect())
         })
         .await

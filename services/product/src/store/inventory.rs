@@ -222,6 +222,27 @@ pub async fn stock_at<C: ConnectionTrait>(
     Ok(query.order_by_asc(inventory::Column::SkuId).all(db).await?)
 }
 
+/// The most of a SKU available (on hand less reserved) at `location`, or
+/// at any one location; 0 where none is held.
+pub async fn most_available<C: ConnectionTrait>(
+    db: &C,
+    sku_id: &str,
+    location: Option<&str>,
+) -> Result<i64> {
+    let mut query = inventory::Entity::find().filter(inventory::Column::SkuId.eq(sku_id));
+    if let Some(location) = location {
+        query = query.filter(inventory::Column::LocationId.eq(location));
+    }
+    Ok(query
+        .all(db)
+        .await?
+        .iter()
+        .map(|r| r.on_hand - r.reserved)
+        .max()
+        .unwrap_or(0)
+        .max(0))
+}
+
 /// Where a SKU has at least `quantity` available, with each location.
 pub async fn holders<C: ConnectionTrait>(
     db: &C,

@@ -71,6 +71,9 @@ fn hex(bytes: &[u8]) -> String {
 pub struct PlacedOrder {
     pub order: order::Model,
     pub lines: Vec<order_line::Model>,
+    /// The first answer to this idempotency key, given again: nothing new
+    /// was reserved or written.
+    pub replayed: bool,
 }
 
 /// Places an order. Every line is reserved in this transaction, each at the
@@ -168,9 +171,18 @@ async fn place_once(
             }
         }
         let Some(source) = source else {
+            // Where the line could have come from: the store for a pickup,
+            // else any one location.
+            let at = match new.fulfilment {
+                Fulfilment::PickupInStore => new.store_id.clone(),
+                Fulfilment::InStore | Fulfilment::Ship => None,
+            };
+            let available = super::inventory::most_available(&txn, sku_id, at.as_deref()).await?;
             return Err(Error::OutOfStock {
                 sku_id: sku_id.clone(),
                 quantity: *quantity,
+                available,
+                location: at,
             });
         };
         let movement = Movement {
@@ -230,6 +242,7 @@ async fn place_once(
     Ok(PlacedOrder {
         order: placed,
         lines,
+        replayed: false,
     })
 }
 
@@ -247,6 +260,7 @@ async fn replay(
     Ok(PlacedOrder {
         order: existing,
         lines,
+        replayed: true,
     })
 }
 
@@ -334,7 +348,11 @@ pub async fn fulfil(
     )
     .await?;
     txn.commit().await?;
-    Ok(PlacedOrder { order: o, lines })
+    Ok(PlacedOrder {
+        order: o,
+        lines,
+        replayed: false,
+    })
 }
 
 /// Nothing was sold: reservations are released.
@@ -385,7 +403,11 @@ pub async fn cancel(
     )
     .await?;
     txn.commit().await?;
-    Ok(PlacedOrder { order: o, lines })
+    Ok(PlacedOrder {
+        order: o,
+        lines,
+        replayed: false,
+    })
 }
 
 /// Refunds quantities of lines (never beyond what was sold). Idempotent on
@@ -419,6 +441,7 @@ pub async fn refund(
             return Ok(PlacedOrder {
                 lines: lines_of(db, id).await?,
                 order: o,
+                replayed: true,
             });
         }
         match refund_once(db, id, wanted, key, &hash, now).await {
@@ -505,7 +528,11 @@ async fn refund_once(
     };
     publish(&txn, &event, now).await?;
     txn.commit().await?;
-    Ok(PlacedOrder { order: o, lines })
+    Ok(PlacedOrder {
+        order: o,
+        lines,
+        replayed: false,
+    })
 }
 
 /// Cancels pickup orders not collected by their deadline, releasing their

@@ -263,3 +263,45 @@ async fn lists_and_entity_batches_cost_one_select_per_table() {
         "{statements:#?}"
     );
 }
+
+/// `Store.inventory` answers one entry per SKU asked, in order, zero for a
+/// SKU the store does not hold (never a silent empty list), and refuses a
+/// SKU that does not exist by naming it.
+#[tokio::test]
+async fn inventory_answers_every_sku_asked_and_names_unknown_ones() {
+    let app = spawn().await;
+    locations(&app).await;
+    let tee = sku(&app, "apparel", "Tee", 9_900).await;
+    let cap = sku(&app, "apparel", "Cap", 4_900).await;
+    receive(&app, &tee, "store-a", 4).await;
+    let q = "query($r: [_Any!]!, $s: [ID!]!) { _entities(representations: $r) { ... on Store { inventory(skuIds: $s) { skuId locationId onHand available } } } }";
+    let store_a = json!([{ "__typename": "Store", "id": "store-a" }]);
+    let r = app
+        .graphql(None, q, json!({ "r": store_a, "s": [cap, tee, cap] }))
+        .await;
+    assert_eq!(
+        r.ok()["_entities"][0]["inventory"],
+        json!([
+            { "skuId": cap, "locationId": "store-a", "onHand": 0, "available": 0 },
+            { "skuId": tee, "locationId": "store-a", "onHand": 4, "available": 4 },
+        ])
+    );
+    let unknown = app
+        .graphql(None, q, json!({ "r": store_a, "s": [tee, "no-such-sku"] }))
+        .await;
+    assert_eq!(
+        unknown.error_code(),
+        Some("BAD_USER_INPUT"),
+        "{}",
+        unknown.body
+    );
+    assert_eq!(unknown.error_field(), Some("skuIds"));
+    assert!(
+        unknown.errors()[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-sku"),
+        "{}",
+        unknown.body
+    );
+}

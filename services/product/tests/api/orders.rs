@@ -46,6 +46,20 @@ async fn stock_comes_from_the_right_place_for_each_fulfilment() {
             .contains(&tee),
         "the error names the SKU"
     );
+    // How many there are at the chosen store: public (Store.inventory).
+    let ext = &pickup_empty.errors()[0]["extensions"];
+    assert_eq!(
+        (ext["skuId"].as_str(), ext["available"].as_i64()),
+        (Some(tee.as_str()), Some(0))
+    );
+    assert!(
+        pickup_empty.errors()[0]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("0 available at store-a"),
+        "{}",
+        pickup_empty.body
+    );
     let pickup = place(&app, &m, json!({ "channel": "WECHAT_MINI_PROGRAM", "storeId": "store-b", "fulfilment": "PICKUP_IN_STORE", "lines": line, "idempotencyKey": key() })).await;
     assert_eq!(source(&pickup), "store-b");
     assert!(pickup.ok()["placeOrder"]["pickupDeadline"].is_string());
@@ -73,6 +87,11 @@ async fn an_order_is_reserved_whole_or_not_at_all() {
         "lines": [{ "skuId": tee, "quantity": 3 }, { "skuId": cap, "quantity": 2 }], "idempotencyKey": key() })).await;
     assert_eq!(r.error_code(), Some("OUT_OF_STOCK"));
     assert!(r.errors()[0]["message"].as_str().unwrap().contains(&cap));
+    assert_eq!(
+        r.errors()[0]["extensions"]["available"],
+        1,
+        "a shipment takes a line from one location: the most any one holds"
+    );
     assert_eq!(
         stock(&app, &tee, "wh-minhang").await,
         (10, 0),

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Browser checks against a fresh `bigmember up --demo` (small demo, free
+# ports): GraphiQL renders and answers with no network. Screenshots go to
+# ${ARTIFACTS:-.ci/artifacts}.
+#   tests/browser/run.sh [path to the bigmember binary]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+bin="${1:-${CARGO_TARGET_DIR:-$root/target}/debug/bigmember}"
+artifacts="${ARTIFACTS:-$root/.ci/artifacts}"
+mkdir -p "$artifacts"
+[ -x "$bin" ] || { echo "no bigmember binary at $bin (cargo build first)" >&2; exit 2; }
+command -v "${CHROMIUM:-chromium}" >/dev/null || { echo "chromium is not installed (apt-get install chromium)" >&2; exit 2; }
+(cd "$here" && npm ci --silent --no-audit --no-fund)
+
+work="$(mktemp -d)"
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+export BIGMEMBER_DEMO__MEMBERS=60 BIGMEMBER_GATEWAY__PORT=0 BIGMEMBER_LOG=warn
+for s in MEMBER STORE PRODUCT ALLIANCE; do export "BIGMEMBER_SERVICES__${s}__PORT=0"; done
+(cd "$work" && exec "$bin" up --demo) > "$work/up.out" 2> "$work/up.err" &
+pid=$!
+for _ in $(seq 1 600); do
+  grep -q "Press Ctrl-C" "$work/up.out" 2>/dev/null && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/up.err" >&2; echo "up --demo stopped" >&2; exit 1; }
+  sleep 0.1
+done
+graph="$(grep -o 'Ready: the graph answers at [^ ]*' "$work/up.out" | awk '{print $NF}')"
+[ -n "$graph" ] || { cat "$work/up.out" >&2; echo "up --demo did not become ready" >&2; exit 1; }
+node "$here/graphiql.mjs" "$graph" "$artifacts/graphiql.png"

@@ -1,0 +1,54 @@
+//! The README states facts the code decides; these tests hold the two
+//! together. `UPDATE_README=1 cargo test --test readme` rewrites the
+//! generated parts.
+
+const README: &str = include_str!("../README.md");
+
+/// The text between `<!-- NAME:begin -->` and `<!-- NAME:end -->`.
+fn section<'a>(text: &'a str, name: &str) -> (usize, usize, &'a str) {
+    let begin = format!("<!-- {name}:begin -->\n");
+    let end = format!("<!-- {name}:end -->");
+    let start = text
+        .find(&begin)
+        .unwrap_or_else(|| panic!("README has no {begin}"))
+        + begin.len();
+    let stop = text
+        .find(&end)
+        .unwrap_or_else(|| panic!("README has no {end}"));
+    (start, stop, &text[start..stop])
+}
+
+#[test]
+fn the_error_codes_are_the_codes_the_platform_sends() {
+    let table = kit::ErrorCode::markdown_table();
+    let (start, stop, listed) = section(README, "error-codes");
+    if listed != table {
+        if std::env::var("UPDATE_README").is_ok() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+            let mut updated = README.to_owned();
+            updated.replace_range(start..stop, &table);
+            std::fs::write(path, updated).unwrap();
+        } else {
+            panic!(
+                "README's error codes differ from kit::ErrorCode: run `UPDATE_README=1 cargo test --test readme`\n{table}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_readme_links_only_to_what_the_repository_holds() {
+    assert!(
+        !README.contains("../shared"),
+        "a link out of the repository"
+    );
+    for target in README
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .filter(|t| !t.starts_with("http") && !t.starts_with('#'))
+    {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(target);
+        assert!(path.exists(), "README links to {target}, which is not here");
+    }
+}
