@@ -1,228 +1,99 @@
-//! Runs a query plan: fetches from subgraphs, entity representations built
-//! from each fetch's `requires` and deduplicated, results merged into one
-//! response tree, subgraph errors re-pathed to the client's paths. A failed
-//! subgraph costs only its own fields.
+//! Runs a query plan: Fetch, BatchFetch, Sequence, Parallel, Flatten and
+//! Condition nodes. A root fetch's answer becomes a root part of the data;
+//! an entity fetch sends one representation per distinct entity (built from
+//! the fetch's `requires`, with its input rewrites; an entity whose key
+//! fields are missing or null, or whose type the subgraph cannot resolve,
+//! is not sent) and attaches each answer to every position it extends. A
+//! subgraph's errors are re-pathed to the client's paths; a fetch that
+//! fails is recorded against the positions it was to fill, so only the
+//! fields it owns come back null, each with the failure's error at its
+//! path.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use bytes::Bytes;
 use futures::FutureExt as _;
-use futures::future::{BoxFuture, Shared, join_all};
+use futures::future::{BoxFuture, join_all};
 use hive_router_query_planner::ast::selection_item::SelectionItem;
 use hive_router_query_planner::ast::selection_set::SelectionSet;
 use hive_router_query_planner::planner::plan_nodes::{
-    BatchFetchNode, FetchNode, FetchNodePathSegment, FetchRewrite, FlattenNodePath,
-    FlattenNodePathSegment, PlanNode,
+    BatchFetchNode, FetchNode, FetchNodePathSegment, FetchRewrite, FlattenNodePath, PlanNode,
 };
-use reqwest::header::HeaderMap;
-use serde_json::{Map, Value, json};
-use tracing::Instrument as _;
+use http::HeaderMap;
+use kit::ErrorCode;
+use serde_json::Value;
 
-use crate::supergraph::Supergraph;
+use crate::data::{Data, Part, Parts, Target};
+use crate::error::{GraphqlError, PathSeg};
+use crate::json::{Doc, Kind, NodeId, write_str};
+use crate::prepare::{FetchInfo, Prepared};
+use crate::projection::{Failure, Failures};
+use crate::subgraph::{Answer, Subgraphs};
+use crate::supergraph::{ApiSchema, Supergraph};
+use crate::variables::Coerced;
 
-/// A step of a response path: an object key or a list index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathStep {
-    Key(String),
-    Index(usize),
-}
-
-impl PathStep {
-    fn to_json(path: &[PathStep]) -> Value {
-        Value::Array(
-            path.iter()
-                .map(|s| match s {
-                    PathStep::Key(k) => Value::String(k.clone()),
-                    PathStep::Index(i) => Value::from(*i),
-                })
-                .collect(),
-        )
-    }
-}
-
-/// A subgraph answer shared by every identical request in flight.
-type InFlight = Shared<BoxFuture<'static, Result<Arc<Value>, String>>>;
-
-/// How the gateway reaches subgraphs: one pooled keep-alive client, and
-/// (unless turned off) identical requests in flight at the same moment sent
-/// once. Identical means same URL, body (operation and variables) and
-/// forwarded credentials, so no caller ever sees another caller's data.
-#[derive(Clone)]
-pub struct Subgraphs {
-    client: reqwest::Client,
-    timeout: Duration,
-    coalesce: bool,
-    traceparent_of: Option<crate::TraceparentOf>,
-    in_flight: Arc<Mutex<HashMap<FetchKey, InFlight>>>,
-}
-
-impl Subgraphs {
-    pub fn new(
-        timeout: Duration,
-        coalesce: bool,
-        traceparent_of: Option<crate::TraceparentOf>,
-    ) -> Self {
-        Self {
-            client: reqwest::Client::builder()
-                .pool_idle_timeout(Duration::from_secs(90))
-                .build()
-                .unwrap_or_default(),
-            timeout,
-            coalesce,
-            traceparent_of,
-            in_flight: Arc::default(),
-        }
-    }
-
-    /// POSTs `body` to `url`; the parsed JSON answer, or why there is none.
-    async fn fetch(
-        &self,
-        service: &str,
-        url: &str,
-        body: Value,
-        forwarded: &HeaderMap,
-    ) -> Result<Arc<Value>, String> {
-        // Serialised once: the same bytes are sent and, when coalescing,
-        // compared.
-        let body = bytes::Bytes::from(serde_json::to_vec(&body).map_err(|e| e.to_string())?);
-        let span = tracing::info_span!("subgraph fetch", subgraph = service);
-        let mut headers = forwarded.clone();
-        if let Some(traceparent) = self
-            .traceparent_of
-            .as_ref()
-            .and_then(|name| name(&span))
-            .and_then(|t| reqwest::header::HeaderValue::from_str(&t).ok())
-        {
-            headers.insert("traceparent", traceparent);
-        }
-        let request = self
-            .client
-            .post(url)
-            .headers(headers)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .timeout(self.timeout)
-            .body(body.clone());
-        let service_name = service.to_owned();
-        let call = async move {
-            let response = request.send().await.map_err(|e| {
-                if e.is_timeout() {
-                    format!("subgraph {service_name} timed out")
-                } else {
-                    format!("subgraph {service_name} is unreachable")
-                }
-            })?;
-            let status = response.status();
-            response.json::<Value>().await.map(Arc::new).map_err(|_| {
-                format!("subgraph {service_name} answered {status} without a GraphQL response")
-            })
-        }
-        .instrument(span);
-        if !self.coalesce {
-            return call.await;
-        }
-        // The whole request is the key (not a hash of it): two callers
-        // share an answer only if they asked exactly the same thing.
-        let key = FetchKey {
-            url: url.to_owned(),
-            body,
-            credentials: forwarded.get(reqwest::header::AUTHORIZATION).cloned(),
-        };
-        let shared = {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            in_flight
-                .entry(key.clone())
-                .or_insert_with(|| call.boxed().shared())
-                .clone()
-        };
-        let answer = shared.await;
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
-        answer
-    }
-}
-
-/// What makes two subgraph fetches identical.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct FetchKey {
-    url: String,
-    body: bytes::Bytes,
-    credentials: Option<reqwest::header::HeaderValue>,
-}
-
-impl Subgraphs {
-    /// Whether the subgraph at `url` answers `{ __typename }`.
-    pub async fn probe(&self, url: &str) -> bool {
-        let answer = self
-            .client
-            .post(url)
-            .timeout(self.timeout.min(Duration::from_secs(2)))
-            .json(&json!({ "query": "{ __typename }" }))
-            .send()
-            .await;
-        match answer {
-            Ok(r) => r
-                .json::<Value>()
-                .await
-                .is_ok_and(|v| v["data"]["__typename"].is_string()),
-            Err(_) => false,
-        }
-    }
-}
-
-/// What one subgraph answered.
-struct SubgraphResponse {
-    data: Option<Value>,
-    errors: Vec<Value>,
+/// What a plan's execution leaves for the projection.
+#[derive(Default)]
+pub struct Outcome {
+    pub data: Data,
+    pub errors: Vec<GraphqlError>,
+    pub failures: Failures,
+    /// Bytes received from subgraphs (an estimate of the answer's size).
+    pub received: usize,
 }
 
 /// One plan's execution.
 pub struct Execution<'a> {
     pub supergraph: &'a Supergraph,
+    pub prepared: &'a Prepared,
     pub subgraphs: &'a Subgraphs,
-    pub variables: &'a Map<String, Value>,
+    pub vars: &'a Coerced,
     /// Headers forwarded to every subgraph (credentials, trace context).
     pub forwarded: &'a HeaderMap,
-    data: Mutex<Value>,
-    errors: Mutex<Vec<Value>>,
+    /// Whether fetches may be shared with identical ones in flight: never
+    /// for a mutation's plan.
+    pub shareable: bool,
+    state: Mutex<Outcome>,
 }
 
 impl<'a> Execution<'a> {
     pub fn new(
         supergraph: &'a Supergraph,
+        prepared: &'a Prepared,
         subgraphs: &'a Subgraphs,
-        variables: &'a Map<String, Value>,
+        vars: &'a Coerced,
         forwarded: &'a HeaderMap,
+        shareable: bool,
     ) -> Self {
         Self {
             supergraph,
+            prepared,
             subgraphs,
-            variables,
+            vars,
             forwarded,
-            data: Mutex::new(Value::Object(Map::new())),
-            errors: Mutex::new(Vec::new()),
+            shareable,
+            state: Mutex::new(Outcome::default()),
         }
     }
 
-    /// The merged data and the errors, once the plan has run.
-    pub fn finish(self) -> (Value, Vec<Value>) {
-        (
-            self.data.into_inner().unwrap_or_else(|p| p.into_inner()),
-            self.errors.into_inner().unwrap_or_else(|p| p.into_inner()),
-        )
+    fn state(&self) -> std::sync::MutexGuard<'_, Outcome> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn data(&self) -> std::sync::MutexGuard<'_, Value> {
-        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    /// The data, errors and failures once the plan has run.
+    pub fn finish(self) -> Outcome {
+        self.state.into_inner().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn error(&self, error: Value) {
-        self.errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(error);
+    /// Adds a document that is not a subgraph's (introspection answers).
+    pub fn add_document(&self, doc: Arc<Doc>, by_field_name: bool) -> u32 {
+        self.state().data.add(doc, by_field_name)
+    }
+
+    pub fn set_introspection(&self, response_key: &str, answer: Option<Part>) {
+        self.state().data.set_introspection(response_key, answer);
     }
 
     pub fn run<'n>(&'n self, node: &'n PlanNode) -> BoxFuture<'n, ()> {
@@ -230,7 +101,9 @@ impl<'a> Execution<'a> {
             match node {
                 PlanNode::Fetch(fetch) => self.root_fetch(fetch).await,
                 PlanNode::Flatten(flatten) => match flatten.node.as_ref() {
-                    PlanNode::Fetch(fetch) => self.entity_fetch(&flatten.path, fetch).await,
+                    PlanNode::Fetch(fetch) if fetch.requires.is_some() => {
+                        self.entity_fetch(&flatten.path, fetch).await
+                    }
                     other => self.run(other).await,
                 },
                 PlanNode::BatchFetch(batch) => self.batch_fetch(batch).await,
@@ -243,7 +116,7 @@ impl<'a> Execution<'a> {
                     join_all(par.nodes.iter().map(|n| self.run(n))).await;
                 }
                 PlanNode::Condition(cond) => {
-                    let yes = self.variables.get(&cond.condition) == Some(&Value::Bool(true));
+                    let yes = self.vars.get(&cond.condition) == Some(&Value::Bool(true));
                     let branch = if yes {
                         &cond.if_clause
                     } else {
@@ -253,561 +126,696 @@ impl<'a> Execution<'a> {
                         self.run(n).await;
                     }
                 }
-                PlanNode::Subscription(_) | PlanNode::Defer(_) => self.error(json!({
-                    "message": "subscriptions and @defer are not served",
-                    "extensions": { "code": "GRAPHQL_VALIDATION_FAILED" },
-                })),
+                // Refused before planning; a plan never has them here.
+                PlanNode::Subscription(_) | PlanNode::Defer(_) => {
+                    self.state().errors.push(GraphqlError::new(
+                        ErrorCode::GraphqlValidationFailed,
+                        "subscriptions and @defer are not served",
+                    ));
+                }
             }
         }
         .boxed()
     }
 
-    fn variables_for(
+    fn info(&self, id: i64) -> &FetchInfo {
+        &self.prepared.fetches[&id]
+    }
+
+    /// The request body: the operation, the variables it uses, and the
+    /// representations (under their variable names).
+    fn body(
         &self,
+        info: &FetchInfo,
         usages: Option<&std::collections::BTreeSet<String>>,
-    ) -> Map<String, Value> {
-        let mut out = Map::new();
+        reps: &[(&str, &[Vec<u8>])],
+    ) -> Bytes {
+        let size: usize = reps
+            .iter()
+            .flat_map(|(_, r)| r.iter().map(|x| x.len() + 1))
+            .sum::<usize>();
+        let mut out = Vec::with_capacity(info.query_json.len() + size + 64);
+        out.extend_from_slice(br#"{"query":"#);
+        out.extend_from_slice(&info.query_json);
+        out.extend_from_slice(br#","variables":{"#);
+        let mut first = true;
         for name in usages.into_iter().flatten() {
-            if let Some(v) = self.variables.get(name) {
-                out.insert(name.clone(), v.clone());
+            if let Some(v) = self.vars.get(name) {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_str(&mut out, name);
+                out.push(b':');
+                let _ = serde_json::to_writer(&mut out, v);
             }
         }
-        out
+        for (name, list) in reps {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_str(&mut out, name);
+            out.extend_from_slice(b":[");
+            for (i, rep) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(rep);
+            }
+            out.push(b']');
+        }
+        out.extend_from_slice(b"}}");
+        Bytes::from(out)
+    }
+
+    async fn send(&self, service: &str, body: Bytes) -> Answer {
+        let Some(subgraph) = self.supergraph.subgraph(service) else {
+            return Err(crate::subgraph::FetchError::BadUrl);
+        };
+        self.subgraphs
+            .fetch(service, &subgraph.url, body, self.forwarded, self.shareable)
+            .await
     }
 
     async fn root_fetch(&self, fetch: &FetchNode) {
-        let variables = self.variables_for(fetch.variable_usages.as_ref());
-        match self
-            .send(
-                &fetch.service_name,
-                &fetch.operation.document_str,
-                variables,
-            )
-            .await
-        {
-            Ok(response) => {
-                if let Some(data) = response.data {
-                    deep_merge(&mut self.data(), data);
-                }
-                for e in response.errors {
-                    self.error(tag_service(e, &fetch.service_name));
-                }
+        let info = self.info(fetch.id);
+        let body = self.body(info, fetch.variable_usages.as_ref(), &[]);
+        let answer = self.send(&fetch.service_name, body).await;
+        let mut state = self.state();
+        let service = fetch.service_name.as_str();
+        let doc = match answer {
+            Ok(doc) => doc,
+            Err(e) => {
+                let error = GraphqlError::new(ErrorCode::SubgraphUnavailable, e.message(service))
+                    .from_service(service);
+                state.failures.record(
+                    [Part::ROOT],
+                    Failure {
+                        error,
+                        keys: info.keys.clone(),
+                    },
+                );
+                return;
             }
-            Err(message) => self.error(unavailable(&fetch.service_name, &message, None)),
+        };
+        state.received += doc.raw(doc.root()).len();
+        let doc = rewritten(doc, fetch.output_rewrites.as_deref(), self.api(), |d| {
+            d.get(d.root(), "data").into_iter().collect()
+        });
+        let renames = renames_of(fetch.output_rewrites.as_deref());
+        let root = doc.root();
+        let data_node = doc
+            .get(root, "data")
+            .filter(|d| doc.kind(*d) == Kind::Object);
+        let errors = subgraph_errors(&doc, service);
+        let index = state.data.add(doc.clone(), false);
+        if let Some(node) = data_node {
+            state.data.add_root(Part { doc: index, node });
         }
+        let mut pathless = Vec::new();
+        for (mut error, path) in errors {
+            match path {
+                Some(path) => {
+                    error.path = Some(rename_path(path, &renames));
+                    state.errors.push(error);
+                }
+                None if data_node.is_none() => pathless.push(error),
+                None => state.errors.push(error),
+            }
+        }
+        if data_node.is_none() {
+            let error = pathless.into_iter().next().unwrap_or_else(|| {
+                GraphqlError::new(
+                    ErrorCode::SubgraphUnavailable,
+                    format!("subgraph {service} answered without data"),
+                )
+                .from_service(service)
+            });
+            state.failures.record(
+                [Part::ROOT],
+                Failure {
+                    error,
+                    keys: info.keys.clone(),
+                },
+            );
+        }
+    }
+
+    fn api(&self) -> &ApiSchema {
+        &self.supergraph.api
     }
 
     async fn entity_fetch(&self, path: &FlattenNodePath, fetch: &FetchNode) {
+        let info = self.info(fetch.id);
         let Some(requires) = &fetch.requires else {
-            return self.root_fetch(fetch).await;
+            return;
         };
-        let (representations, targets) = {
-            let data = self.data();
-            self.collect(&data, path, requires, fetch.input_rewrites.as_deref())
+        let batch = {
+            let state = self.state();
+            let targets = state.data.targets(self.api(), path.as_slice());
+            Batch::build(
+                &state.data,
+                self.api(),
+                targets,
+                requires,
+                fetch.input_rewrites.as_deref(),
+                &info.entity_types,
+            )
         };
-        if representations.is_empty() {
+        if batch.reps.is_empty() {
             return;
         }
-        let mut variables = self.variables_for(fetch.variable_usages.as_ref());
-        variables.insert("representations".into(), Value::Array(representations));
-        let response = self
-            .send(
-                &fetch.service_name,
-                &fetch.operation.document_str,
-                variables,
-            )
-            .await;
+        let body = self.body(
+            info,
+            fetch.variable_usages.as_ref(),
+            &[("representations", &batch.reps)],
+        );
+        let answer = self.send(&fetch.service_name, body).await;
         self.merge_entities(
             &fetch.service_name,
             "_entities",
-            response,
-            &targets,
+            answer.as_ref(),
+            &batch,
             fetch.output_rewrites.as_deref(),
+            &info.keys,
         );
     }
 
-    async fn batch_fetch(&self, batch: &BatchFetchNode) {
-        let mut variables = self.variables_for(batch.variable_usages.as_ref());
-        let mut all_targets = Vec::new();
-        {
-            let data = self.data();
-            for alias in &batch.entity_batch.aliases {
-                let mut reps = Vec::new();
-                let mut targets = Vec::new();
-                let mut seen = HashMap::new();
-                for path in &alias.merge_paths {
-                    let (r, t) = self.collect(
-                        &data,
-                        path,
+    async fn batch_fetch(&self, batch_node: &BatchFetchNode) {
+        let info = self.info(batch_node.id);
+        let batches: Vec<Batch> = {
+            let state = self.state();
+            batch_node
+                .entity_batch
+                .aliases
+                .iter()
+                .map(|alias| {
+                    let targets = alias
+                        .merge_paths
+                        .iter()
+                        .flat_map(|p| state.data.targets(self.api(), p.as_slice()))
+                        .collect();
+                    let types = info
+                        .aliases
+                        .get(&alias.alias)
+                        .map(|a| a.entity_types.as_slice())
+                        .unwrap_or_default();
+                    Batch::build(
+                        &state.data,
+                        self.api(),
+                        targets,
                         &alias.requires,
                         alias.input_rewrites.as_deref(),
-                    );
-                    // Deduplicate across merge paths too.
-                    let remap: Vec<usize> = r
-                        .into_iter()
-                        .map(|rep| {
-                            let key = rep.to_string();
-                            *seen.entry(key).or_insert_with(|| {
-                                reps.push(rep);
-                                reps.len() - 1
-                            })
-                        })
-                        .collect();
-                    targets.extend(t.into_iter().map(|(p, i)| (p, remap[i])));
-                }
-                variables.insert(
-                    alias.representations_variable_name.clone(),
-                    Value::Array(reps),
-                );
-                all_targets.push((alias, targets));
-            }
+                        types,
+                    )
+                })
+                .collect()
+        };
+        if batches.iter().all(|b| b.reps.is_empty()) {
+            return;
         }
-        let response = self
-            .send(
-                &batch.service_name,
-                &batch.operation.document_str,
-                variables,
-            )
-            .await;
-        match response {
-            Ok(mut r) => {
-                for (alias, targets) in &all_targets {
-                    let part = Ok(SubgraphResponse {
-                        data: r.data.as_mut().map(|d| json!({ alias.alias.clone(): d.get_mut(&alias.alias).map(Value::take).unwrap_or(Value::Null) })),
-                        errors: r
-                            .errors
-                            .iter()
-                            .filter(|e| e["path"][0] == Value::String(alias.alias.clone()))
-                            .cloned()
-                            .collect(),
-                    });
-                    self.merge_entities(
-                        &batch.service_name,
-                        &alias.alias,
-                        part,
-                        targets,
-                        alias.output_rewrites.as_deref(),
-                    );
-                }
-                for e in r.errors.into_iter().filter(|e| !e["path"].is_array()) {
-                    self.error(tag_service(e, &batch.service_name));
-                }
-            }
-            Err(message) => {
-                for (_, targets) in &all_targets {
-                    for (path, _) in targets {
-                        self.error(unavailable(&batch.service_name, &message, Some(path)));
-                    }
-                }
-            }
+        let reps: Vec<(&str, &[Vec<u8>])> = batch_node
+            .entity_batch
+            .aliases
+            .iter()
+            .zip(&batches)
+            .map(|(a, b)| (a.representations_variable_name.as_str(), b.reps.as_slice()))
+            .collect();
+        let body = self.body(info, batch_node.variable_usages.as_ref(), &reps);
+        let answer = self.send(&batch_node.service_name, body).await;
+        for (alias, batch) in batch_node.entity_batch.aliases.iter().zip(&batches) {
+            let keys = info
+                .aliases
+                .get(&alias.alias)
+                .map(|a| a.keys.as_slice())
+                .unwrap_or_default();
+            self.merge_entities(
+                &batch_node.service_name,
+                &alias.alias,
+                answer.as_ref(),
+                batch,
+                alias.output_rewrites.as_deref(),
+                keys,
+            );
         }
     }
 
-    /// The representations of the entities at `path` (deduplicated) and,
-    /// per entity, its response path and representation index.
-    fn collect(
-        &self,
-        data: &Value,
-        path: &FlattenNodePath,
-        requires: &SelectionSet,
-        rewrites: Option<&[FetchRewrite]>,
-    ) -> (Vec<Value>, Vec<(Vec<PathStep>, usize)>) {
-        let mut found = Vec::new();
-        walk(data, path.as_slice(), &mut Vec::new(), &mut found);
-        let mut representations = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut targets = Vec::new();
-        for (at, entity) in found {
-            let mut rep = project_requires(self.supergraph, requires, entity);
-            for rewrite in rewrites.unwrap_or_default() {
-                apply_rewrite(self.supergraph, rewrite, &mut rep);
-            }
-            let key = rep.to_string();
-            let i = *index.entry(key).or_insert_with(|| {
-                representations.push(rep);
-                representations.len() - 1
-            });
-            targets.push((at, i));
-        }
-        (representations, targets)
-    }
-
+    /// Attaches an `_entities` answer (under `field`) to its targets, and
+    /// re-paths its errors.
     fn merge_entities(
         &self,
         service: &str,
         field: &str,
-        response: Result<SubgraphResponse, String>,
-        targets: &[(Vec<PathStep>, usize)],
+        answer: Result<&Arc<Doc>, &crate::subgraph::FetchError>,
+        batch: &Batch,
         rewrites: Option<&[FetchRewrite]>,
+        keys: &[String],
     ) {
-        let response = match response {
-            Ok(r) => r,
-            Err(message) => {
-                for (path, _) in targets {
-                    self.error(unavailable(service, &message, Some(path)));
-                }
+        let mut state = self.state();
+        let doc = match answer {
+            Ok(doc) => doc.clone(),
+            Err(e) => {
+                let error = GraphqlError::new(ErrorCode::SubgraphUnavailable, e.message(service))
+                    .from_service(service);
+                state.failures.record(
+                    batch.targets.iter().map(|(t, _)| t.anchor),
+                    Failure {
+                        error,
+                        keys: keys.to_vec(),
+                    },
+                );
                 return;
             }
         };
-        let mut entities = response
-            .data
-            .and_then(|mut d| d.get_mut(field).map(Value::take))
-            .and_then(|v| match v {
-                Value::Array(items) => Some(items),
-                _ => None,
+        state.received += doc.raw(doc.root()).len();
+        let entities_of = |d: &Doc| -> Vec<NodeId> {
+            d.get(d.root(), "data")
+                .and_then(|data| d.get(data, field))
+                .map(|list| d.items(list).to_vec())
+                .unwrap_or_default()
+        };
+        let doc = rewritten(doc, rewrites, self.api(), entities_of);
+        let renames = renames_of(rewrites);
+        let entities = entities_of(&doc);
+        let errors: Vec<(GraphqlError, Option<Vec<PathSeg>>)> = subgraph_errors(&doc, service)
+            .into_iter()
+            .filter(|(_, path)| match path.as_ref().and_then(|p| p.first()) {
+                Some(PathSeg::Key(k)) => k == field,
+                _ => true,
             })
-            .unwrap_or_default();
-        {
-            // An answer shared by deduplicated entities is copied for all
-            // but the last of them, which takes it.
-            let mut uses = vec![0usize; entities.len()];
-            for (_, i) in targets {
-                if let Some(n) = uses.get_mut(*i) {
-                    *n += 1;
-                }
-            }
-            let mut data = self.data();
-            for (path, i) in targets {
-                let Some(slot) = entities.get_mut(*i) else {
-                    continue;
-                };
-                uses[*i] -= 1;
-                let mut entity = if uses[*i] == 0 {
-                    slot.take()
-                } else {
-                    slot.clone()
-                };
-                for rewrite in rewrites.unwrap_or_default() {
-                    apply_rewrite(self.supergraph, rewrite, &mut entity);
-                }
-                if let Some(slot) = get_mut(&mut data, path) {
-                    deep_merge(slot, entity);
-                }
+            .collect();
+        let index = state.data.add(doc.clone(), false);
+        for (target, rep) in &batch.targets {
+            if let Some(entity) = entities.get(*rep)
+                && doc.kind(*entity) == Kind::Object
+            {
+                state.data.attach(
+                    target.anchor,
+                    Part {
+                        doc: index,
+                        node: *entity,
+                    },
+                );
             }
         }
-        for mut e in response.errors {
-            // ["_entities", i, rest…] → the first entity's path + rest;
-            // ["_entities"] (the whole field failed) → where all the
-            // entities sit: the longest path they share.
-            let repathed = e["path"].as_array().and_then(|p| {
-                let Some(i) = p.get(1) else {
-                    return Some(PathStep::to_json(common_prefix(targets)));
-                };
-                let i = i.as_u64()? as usize;
-                let (target, _) = targets.iter().find(|(_, idx)| *idx == i)?;
-                let mut full = PathStep::to_json(target);
-                if let Value::Array(items) = &mut full {
-                    items.extend(p.iter().skip(2).cloned());
-                }
-                Some(full)
-            });
-            match repathed {
-                Some(path) => e["path"] = path,
-                None => {
-                    if let Some(obj) = e.as_object_mut() {
-                        obj.remove("path");
+        let mut whole_field_failed = None;
+        for (error, path) in errors {
+            match path.as_deref() {
+                // ["_entities", i, rest…]: at every position of entity i.
+                Some([PathSeg::Key(_), PathSeg::Index(i), rest @ ..]) => {
+                    let rest = rename_path(rest.to_vec(), &renames);
+                    for (target, rep) in &batch.targets {
+                        if rep == i {
+                            let mut full = target.path.clone();
+                            full.extend(rest.iter().cloned());
+                            state.errors.push(error.clone().at(full));
+                        }
                     }
                 }
+                // The whole field, or the request: every position.
+                _ if entities.is_empty() => {
+                    whole_field_failed.get_or_insert(error);
+                }
+                _ => state.errors.push(error),
             }
-            self.error(tag_service(e, service));
         }
-    }
-
-    async fn send(
-        &self,
-        service: &str,
-        query: &str,
-        variables: Map<String, Value>,
-    ) -> Result<SubgraphResponse, String> {
-        let url = self
-            .supergraph
-            .subgraphs
-            .get(service)
-            .or_else(|| {
-                self.supergraph
-                    .subgraphs
-                    .iter()
-                    .find(|(name, _)| name.eq_ignore_ascii_case(service))
-                    .map(|(_, url)| url)
-            })
-            .ok_or_else(|| format!("no URL for subgraph {service}"))?;
-        let body = self
-            .subgraphs
-            .fetch(
-                service,
-                url,
-                json!({ "query": query, "variables": variables }),
-                self.forwarded,
-            )
-            .await?;
-        let errors = match body.get("errors") {
-            Some(Value::Array(errors)) => errors.clone(),
-            _ => Vec::new(),
-        };
-        let data = body.get("data").filter(|d| !d.is_null()).cloned();
-        if data.is_none() && errors.is_empty() {
-            return Err(format!(
-                "subgraph {service} answered without data or errors"
-            ));
+        if entities.is_empty() {
+            let error = whole_field_failed.unwrap_or_else(|| {
+                GraphqlError::new(
+                    ErrorCode::SubgraphUnavailable,
+                    format!("subgraph {service} answered without entities"),
+                )
+                .from_service(service)
+            });
+            state.failures.record(
+                batch.targets.iter().map(|(t, _)| t.anchor),
+                Failure {
+                    error,
+                    keys: keys.to_vec(),
+                },
+            );
         }
-        Ok(SubgraphResponse { data, errors })
     }
 }
 
-/// A subgraph's error as the client sees it: naming the service, without
-/// `locations` (they point into the subgraph's operation, not the client's).
-fn tag_service(mut error: Value, service: &str) -> Value {
-    if let Some(obj) = error.as_object_mut() {
-        obj.remove("locations");
-        let ext = obj.entry("extensions").or_insert_with(|| json!({}));
-        if let Some(ext) = ext.as_object_mut() {
-            ext.insert("serviceName".into(), Value::String(service.to_owned()));
-        }
-    }
-    error
-}
-
-/// The longest path all targets share.
-fn common_prefix(targets: &[(Vec<PathStep>, usize)]) -> &[PathStep] {
-    let Some(((first, _), rest)) = targets.split_first() else {
-        return &[];
+/// A subgraph's errors with their paths (None when absent or not a path).
+fn subgraph_errors(doc: &Doc, service: &str) -> Vec<(GraphqlError, Option<Vec<PathSeg>>)> {
+    let Some(errors) = doc.get(doc.root(), "errors") else {
+        return Vec::new();
     };
-    let len = rest.iter().fold(first.len(), |len, (path, _)| {
-        first[..len]
-            .iter()
-            .zip(path)
-            .take_while(|(a, b)| a == b)
-            .count()
-    });
-    &first[..len]
+    doc.items(errors)
+        .iter()
+        .map(|e| {
+            let value = doc.to_value(*e);
+            let path = PathSeg::from_json(&value["path"]).filter(|p| !p.is_empty());
+            (GraphqlError::from_subgraph(&value, service), path)
+        })
+        .collect()
 }
 
-fn unavailable(service: &str, message: &str, path: Option<&[PathStep]>) -> Value {
-    let mut e = json!({
-        "message": message,
-        "extensions": { "code": "SUBGRAPH_UNAVAILABLE", "serviceName": service },
-    });
-    if let Some(path) = path {
-        e["path"] = PathStep::to_json(path);
-    }
-    e
+/// Output key renames (internal alias → the client's key), for re-pathing
+/// errors.
+fn renames_of(rewrites: Option<&[FetchRewrite]>) -> Vec<(String, String)> {
+    rewrites
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| match r {
+            FetchRewrite::KeyRenamer(k) => match k.path.last() {
+                Some(FetchNodePathSegment::Key(from)) => {
+                    Some((from.clone(), k.rename_key_to.clone()))
+                }
+                _ => None,
+            },
+            FetchRewrite::ValueSetter(_) => None,
+        })
+        .collect()
 }
 
-fn typename_in(obj: &Map<String, Value>, types: &std::collections::BTreeSet<String>) -> bool {
-    obj.get("__typename")
-        .and_then(Value::as_str)
-        .is_some_and(|t| types.contains(t))
-}
-
-/// Objects at `path` (fields, `@` for list items, type conditions).
-fn walk<'v>(
-    value: &'v Value,
-    path: &[FlattenNodePathSegment],
-    at: &mut Vec<PathStep>,
-    out: &mut Vec<(Vec<PathStep>, &'v Value)>,
-) {
-    match (path.first(), value) {
-        (_, Value::Null) => {}
-        (None, Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                at.push(PathStep::Index(i));
-                walk(item, path, at, out);
-                at.pop();
-            }
-        }
-        (None, Value::Object(_)) => out.push((at.clone(), value)),
-        (None, _) => {}
-        (Some(FlattenNodePathSegment::Field(name)), Value::Object(obj)) => {
-            if let Some(next) = obj.get(name) {
-                at.push(PathStep::Key(name.clone()));
-                walk(next, &path[1..], at, out);
-                at.pop();
-            }
-        }
-        (Some(FlattenNodePathSegment::List), Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                at.push(PathStep::Index(i));
-                walk(item, &path[1..], at, out);
-                at.pop();
-            }
-        }
-        (Some(FlattenNodePathSegment::TypeCondition(types)), Value::Object(obj))
-            if typename_in(obj, types) =>
+fn rename_path(mut path: Vec<PathSeg>, renames: &[(String, String)]) -> Vec<PathSeg> {
+    for seg in &mut path {
+        if let PathSeg::Key(k) = seg
+            && let Some((_, to)) = renames.iter().find(|(from, _)| from == k)
         {
-            walk(value, &path[1..], at, out);
+            *k = to.clone();
         }
-        _ => {}
     }
+    path
 }
 
-/// The representation of an entity: exactly the `requires` selection
-/// (keys, `@requires` fields, `__typename`) read from what is known of it.
-fn project_requires(supergraph: &Supergraph, selection: &SelectionSet, value: &Value) -> Value {
-    match value {
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| project_requires(supergraph, selection, v))
-                .collect(),
-        ),
-        Value::Object(obj) => {
-            let mut out = Map::new();
-            project_into(supergraph, selection, obj, &mut out);
-            Value::Object(out)
-        }
-        other => other.clone(),
-    }
-}
-
-fn project_into(
-    supergraph: &Supergraph,
-    selection: &SelectionSet,
-    obj: &Map<String, Value>,
-    out: &mut Map<String, Value>,
-) {
-    let typename = obj.get("__typename").and_then(Value::as_str);
-    for item in &selection.items {
-        match item {
-            SelectionItem::Field(field) => {
-                let key = field.alias.as_deref().unwrap_or(&field.name);
-                if let Some(v) = obj.get(key) {
-                    let projected = if field.selections.items.is_empty() {
-                        v.clone()
-                    } else {
-                        project_requires(supergraph, &field.selections, v)
-                    };
-                    out.insert(field.name.clone(), projected);
-                }
+/// The document with a fetch's output rewrites applied (a private copy when
+/// there are any: the parsed answer may be shared). `roots` gives the
+/// objects the rewrites' paths start from.
+fn rewritten(
+    doc: Arc<Doc>,
+    rewrites: Option<&[FetchRewrite]>,
+    api: &ApiSchema,
+    roots: impl Fn(&Doc) -> Vec<NodeId>,
+) -> Arc<Doc> {
+    let Some(rewrites) = rewrites.filter(|r| !r.is_empty()) else {
+        return doc;
+    };
+    let mut copy = (*doc).clone();
+    for rewrite in rewrites {
+        if let FetchRewrite::KeyRenamer(k) = rewrite {
+            for root in roots(&copy) {
+                rename_at(&mut copy, api, root, &k.path, &k.rename_key_to);
             }
-            SelectionItem::InlineFragment(fragment) => {
-                if typename.is_some_and(|t| supergraph.api.matches(&fragment.type_condition, t))
-                    || typename == Some(fragment.type_condition.as_str())
-                {
-                    project_into(supergraph, &fragment.selections, obj, out);
-                }
-            }
-            SelectionItem::FragmentSpread(_) => {}
         }
     }
+    Arc::new(copy)
 }
 
-/// Applies an input or output rewrite (a value set or a key renamed) where
-/// its path matches.
-fn apply_rewrite(supergraph: &Supergraph, rewrite: &FetchRewrite, value: &mut Value) {
-    match rewrite {
-        FetchRewrite::ValueSetter(setter) => set_at(supergraph, value, &setter.path, &|slot| {
-            *slot = Value::String(setter.set_value_to.clone());
-        }),
-        FetchRewrite::KeyRenamer(renamer) => {
-            let Some((last, parent)) = renamer.path.split_last() else {
-                return;
-            };
-            let FetchNodePathSegment::Key(from) = last else {
-                return;
-            };
-            let to = renamer.rename_key_to.clone();
-            rename_at(value, parent, from, &to);
-        }
-    }
-}
-
-fn set_at(
-    supergraph: &Supergraph,
-    value: &mut Value,
+fn rename_at(
+    doc: &mut Doc,
+    api: &ApiSchema,
+    node: NodeId,
     path: &[FetchNodePathSegment],
-    f: &dyn Fn(&mut Value),
+    to: &str,
 ) {
-    match path.first() {
-        None => f(value),
-        Some(FetchNodePathSegment::TypenameEquals(types)) => {
-            // A type condition holds for the type itself and, when it is
-            // abstract (an @interfaceObject's interface), its implementations.
-            let holds = value
-                .get("__typename")
-                .and_then(Value::as_str)
-                .is_some_and(|t| types.iter().any(|c| supergraph.api.matches(c, t)));
+    if doc.kind(node) == Kind::Array {
+        for item in doc.items(node).to_vec() {
+            rename_at(doc, api, item, path, to);
+        }
+        return;
+    }
+    if doc.kind(node) != Kind::Object {
+        return;
+    }
+    match path {
+        [] => {}
+        [FetchNodePathSegment::TypenameEquals(types), rest @ ..] => {
+            let holds = doc
+                .get(node, "__typename")
+                .and_then(|t| doc.str(t).map(Cow::into_owned))
+                .is_none_or(|t| types.iter().any(|c| api.matches(c, &t)));
             if holds {
-                set_at(supergraph, value, &path[1..], f);
+                rename_at(doc, api, node, rest, to);
             }
         }
-        Some(FetchNodePathSegment::Key(key)) => match value {
-            Value::Array(items) => items
-                .iter_mut()
-                .for_each(|v| set_at(supergraph, v, path, f)),
-            Value::Object(obj) => {
-                if path.len() == 1 {
-                    f(obj.entry(key.clone()).or_insert(Value::Null));
-                } else if let Some(next) = obj.get_mut(key) {
-                    set_at(supergraph, next, &path[1..], f);
+        [FetchNodePathSegment::Key(from)] => doc.rename_key(node, from, to),
+        [FetchNodePathSegment::Key(key), rest @ ..] => {
+            if let Some(next) = doc.get(node, key) {
+                rename_at(doc, api, next, rest, to);
+            }
+        }
+    }
+}
+
+/// An entity fetch's representations: one per distinct entity, and which
+/// one each target gets.
+pub struct Batch {
+    pub reps: Vec<Vec<u8>>,
+    pub targets: Vec<(Target, usize)>,
+}
+
+impl Batch {
+    pub fn build(
+        data: &Data,
+        api: &ApiSchema,
+        targets: Vec<Target>,
+        requires: &SelectionSet,
+        rewrites: Option<&[FetchRewrite]>,
+        entity_types: &[String],
+    ) -> Batch {
+        let mut reps: Vec<Vec<u8>> = Vec::new();
+        let mut index: HashMap<Vec<u8>, usize, ahash::RandomState> = HashMap::default();
+        let mut out = Vec::with_capacity(targets.len());
+        for target in targets {
+            let Some(mut rep) = Rep::build(data, api, &target.parts, requires) else {
+                continue;
+            };
+            for rewrite in rewrites.unwrap_or_default() {
+                rep.rewrite(api, rewrite);
+            }
+            // A type the subgraph cannot resolve is not sent.
+            let resolvable = rep.typename().is_some_and(|t| {
+                entity_types.is_empty() || entity_types.iter().any(|c| api.matches(c, t))
+            });
+            if !resolvable {
+                continue;
+            }
+            let mut bytes = Vec::with_capacity(64);
+            rep.write(&mut bytes);
+            let i = match index.get(&bytes) {
+                Some(i) => *i,
+                None => {
+                    reps.push(bytes.clone());
+                    index.insert(bytes, reps.len() - 1);
+                    reps.len() - 1
+                }
+            };
+            out.push((target, i));
+        }
+        Batch { reps, targets: out }
+    }
+}
+
+/// A representation being built: what the entity's `requires` selects.
+#[derive(Debug, Clone, PartialEq)]
+enum Rep<'d> {
+    Null,
+    /// A value as the subgraph wrote it.
+    Raw(&'d [u8]),
+    Str(String),
+    List(Vec<Rep<'d>>),
+    Object(Vec<(String, Rep<'d>)>),
+}
+
+impl<'d> Rep<'d> {
+    /// The representation of the object at `parts`; None when a selected
+    /// field is missing, or null where the graph forbids it (such an entity
+    /// cannot be resolved: it is not sent).
+    fn build(
+        data: &'d Data,
+        api: &ApiSchema,
+        parts: &[Part],
+        requires: &SelectionSet,
+    ) -> Option<Rep<'d>> {
+        let typename = data.typename(parts).map(Cow::into_owned);
+        let mut fields = Vec::new();
+        Self::fill(data, api, parts, requires, typename.as_deref(), &mut fields)?;
+        Some(Rep::Object(fields))
+    }
+
+    fn fill(
+        data: &'d Data,
+        api: &ApiSchema,
+        parts: &[Part],
+        selection: &SelectionSet,
+        typename: Option<&str>,
+        out: &mut Vec<(String, Rep<'d>)>,
+    ) -> Option<()> {
+        for item in &selection.items {
+            match item {
+                SelectionItem::Field(field) => {
+                    let key = field.alias.as_deref().unwrap_or(&field.name);
+                    if field.name == "__typename" {
+                        out.push((key.to_owned(), Rep::Str(typename?.to_owned())));
+                        continue;
+                    }
+                    let found = data.lookup(parts, &field.name, &field.name);
+                    if !found.present {
+                        return None;
+                    }
+                    let non_null = typename
+                        .and_then(|t| api.field(t, &field.name))
+                        .is_some_and(|ty| ty.non_null());
+                    let value = if found.is_null() {
+                        if non_null {
+                            return None;
+                        }
+                        Rep::Null
+                    } else if field.selections.items.is_empty() {
+                        let last = found.last?;
+                        Rep::Raw(data.doc(last).raw(last.node))
+                    } else {
+                        Self::nested(data, api, &found.values(), &field.selections)?
+                    };
+                    out.push((key.to_owned(), value));
+                }
+                SelectionItem::InlineFragment(fragment) => {
+                    if typename.is_some_and(|t| api.matches(&fragment.type_condition, t)) {
+                        Self::fill(data, api, parts, &fragment.selections, typename, out)?;
+                    }
+                }
+                SelectionItem::FragmentSpread(_) => {}
+            }
+        }
+        Some(())
+    }
+
+    fn nested(
+        data: &'d Data,
+        api: &ApiSchema,
+        values: &[Part],
+        selection: &SelectionSet,
+    ) -> Option<Rep<'d>> {
+        let (mut objects, lists) = data.classify(values);
+        if !objects.is_empty() {
+            data.expand(&mut objects);
+            let typename = data.typename(&objects).map(Cow::into_owned);
+            let mut fields = Vec::new();
+            Self::fill(
+                data,
+                api,
+                &objects,
+                selection,
+                typename.as_deref(),
+                &mut fields,
+            )?;
+            return Some(Rep::Object(fields));
+        }
+        if !lists.is_empty() {
+            let items: Vec<Parts> = data.list_items(&lists);
+            return items
+                .iter()
+                .map(|item| Self::nested(data, api, item, selection))
+                .collect::<Option<Vec<_>>>()
+                .map(Rep::List);
+        }
+        Some(Rep::Null)
+    }
+
+    fn typename(&self) -> Option<&str> {
+        match self {
+            Rep::Object(fields) => fields.iter().find_map(|(k, v)| match (k.as_str(), v) {
+                ("__typename", Rep::Str(s)) => Some(s.as_str()),
+                _ => None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Applies an input rewrite (a value set, or a key renamed) where its
+    /// path matches.
+    fn rewrite(&mut self, api: &ApiSchema, rewrite: &FetchRewrite) {
+        match rewrite {
+            FetchRewrite::ValueSetter(setter) => {
+                self.set_at(api, &setter.path, &setter.set_value_to)
+            }
+            FetchRewrite::KeyRenamer(renamer) => {
+                self.rename_at(api, &renamer.path, &renamer.rename_key_to)
+            }
+        }
+    }
+
+    fn holds(&self, api: &ApiSchema, types: &std::collections::BTreeSet<String>) -> bool {
+        // A type condition holds for the type itself and, when it is
+        // abstract (an @interfaceObject's interface), its implementations.
+        self.typename()
+            .is_some_and(|t| types.iter().any(|c| api.matches(c, t)))
+    }
+
+    fn set_at(&mut self, api: &ApiSchema, path: &[FetchNodePathSegment], to: &str) {
+        match (self, path) {
+            (Rep::List(items), _) => items.iter_mut().for_each(|i| i.set_at(api, path, to)),
+            (this, []) => *this = Rep::Str(to.to_owned()),
+            (this @ Rep::Object(_), [FetchNodePathSegment::TypenameEquals(types), rest @ ..])
+                if this.holds(api, types) =>
+            {
+                this.set_at(api, rest, to);
+            }
+            (Rep::Object(fields), [FetchNodePathSegment::Key(key), rest @ ..]) => {
+                if let Some((_, v)) = fields.iter_mut().find(|(k, _)| k == key) {
+                    v.set_at(api, rest, to);
+                } else if rest.is_empty() {
+                    fields.push((key.clone(), Rep::Str(to.to_owned())));
                 }
             }
             _ => {}
-        },
-    }
-}
-
-fn rename_at(value: &mut Value, path: &[FetchNodePathSegment], from: &str, to: &str) {
-    if let Value::Array(items) = value {
-        return items.iter_mut().for_each(|v| rename_at(v, path, from, to));
-    }
-    let Value::Object(obj) = value else {
-        return;
-    };
-    match path.first() {
-        None => {
-            if let Some(v) = obj.remove(from) {
-                obj.insert(to.to_owned(), v);
-            }
-        }
-        Some(FetchNodePathSegment::TypenameEquals(types)) => {
-            if typename_in(obj, types) {
-                rename_at(value, &path[1..], from, to);
-            }
-        }
-        Some(FetchNodePathSegment::Key(key)) => {
-            if let Some(next) = obj.get_mut(key) {
-                rename_at(next, &path[1..], from, to);
-            }
         }
     }
-}
 
-fn get_mut<'v>(value: &'v mut Value, path: &[PathStep]) -> Option<&'v mut Value> {
-    let mut current = value;
-    for step in path {
-        current = match step {
-            PathStep::Key(k) => current.get_mut(k)?,
-            PathStep::Index(i) => current.get_mut(*i)?,
-        };
-    }
-    Some(current)
-}
-
-/// Merges `incoming` into `target`: objects key by key, lists item by item.
-pub fn deep_merge(target: &mut Value, incoming: Value) {
-    match (target, incoming) {
-        (Value::Object(t), Value::Object(i)) => {
-            for (k, v) in i {
-                match t.get_mut(&k) {
-                    Some(existing) => deep_merge(existing, v),
-                    None => {
-                        t.insert(k, v);
-                    }
+    fn rename_at(&mut self, api: &ApiSchema, path: &[FetchNodePathSegment], to: &str) {
+        match (self, path) {
+            (Rep::List(items), _) => items.iter_mut().for_each(|i| i.rename_at(api, path, to)),
+            (this @ Rep::Object(_), [FetchNodePathSegment::TypenameEquals(types), rest @ ..])
+                if this.holds(api, types) =>
+            {
+                this.rename_at(api, rest, to);
+            }
+            (Rep::Object(fields), [FetchNodePathSegment::Key(from)]) => {
+                if let Some((k, _)) = fields.iter_mut().find(|(k, _)| k == from) {
+                    *k = to.to_owned();
                 }
             }
-        }
-        (Value::Array(t), Value::Array(i)) if t.len() == i.len() => {
-            for (existing, v) in t.iter_mut().zip(i) {
-                deep_merge(existing, v);
+            (Rep::Object(fields), [FetchNodePathSegment::Key(key), rest @ ..]) => {
+                if let Some((_, v)) = fields.iter_mut().find(|(k, _)| k == key) {
+                    v.rename_at(api, rest, to);
+                }
             }
+            _ => {}
         }
-        (t, i) => {
-            if !i.is_null() || t.is_null() {
-                *t = i;
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Rep::Null => out.extend_from_slice(b"null"),
+            Rep::Raw(raw) => out.extend_from_slice(raw),
+            Rep::Str(s) => write_str(out, s),
+            Rep::List(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write(out);
+                }
+                out.push(b']');
+            }
+            Rep::Object(fields) => {
+                out.push(b'{');
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, k);
+                    out.push(b':');
+                    v.write(out);
+                }
+                out.push(b'}');
             }
         }
     }
 }
-
-/// Subgraph URL overrides by name, e.g. from configuration.
-pub type UrlOverrides = BTreeMap<String, String>;

@@ -4,12 +4,17 @@
 //! client's selection is projected onto it like any other data.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use graphql_tools::parser::schema::{
     Definition, Directive, Field, InputValue, Type, TypeDefinition,
 };
 use graphql_tools::static_graphql::schema::Document as SchemaDocument;
 use serde_json::{Value, json};
+
+use crate::json::Doc;
 
 /// The introspection types, as the GraphQL specification defines them.
 pub const INTROSPECTION_SDL: &str = r#"
@@ -25,10 +30,19 @@ enum __DirectiveLocation { QUERY MUTATION SUBSCRIPTION FIELD FRAGMENT_DEFINITION
 
 const BUILT_IN_SCALARS: [&str; 5] = ["String", "Int", "Float", "Boolean", "ID"];
 
-/// The `__Schema` tree and each type's `__Type` tree.
+/// The `__Schema` answer and each type's `__Type` answer, as documents the
+/// projection reads like any subgraph's (keyed by field name).
 pub struct Introspection {
-    pub schema: Value,
-    types: HashMap<String, Value>,
+    pub schema: Arc<Doc>,
+    types: HashMap<String, Arc<Doc>>,
+}
+
+fn doc_of(value: &Value) -> Arc<Doc> {
+    let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
+    Arc::new(
+        Doc::parse(Bytes::from(bytes))
+            .unwrap_or_else(|_| Doc::parse(Bytes::from_static(b"null")).expect("null is JSON")),
+    )
 }
 
 impl Introspection {
@@ -148,12 +162,15 @@ impl Introspection {
             "subscriptionType": null,
             "directives": directives,
         });
-        Self { schema, types }
+        Self {
+            schema: doc_of(&schema),
+            types: types.iter().map(|(k, v)| (k.clone(), doc_of(v))).collect(),
+        }
     }
 
-    /// `__type(name:)`: the type, or null.
-    pub fn type_named(&self, name: &str) -> Value {
-        self.types.get(name).cloned().unwrap_or(Value::Null)
+    /// `__type(name:)`: the type, or None.
+    pub fn type_named(&self, name: &str) -> Option<Arc<Doc>> {
+        self.types.get(name).cloned()
     }
 }
 

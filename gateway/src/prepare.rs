@@ -1,144 +1,270 @@
-//! From operation text to a plan: parse, validate against the API schema
-//! (graphql-tools' spec rules), normalise, plan. Results, failures included,
-//! are cached by (hash of the text, operation name) in a bounded LRU.
+//! From operation text to a prepared operation, in this order: unicode
+//! escapes normalised; parsed; the operation chosen (several operations and
+//! no `operationName` is a request error); measured against the limits
+//! (before anything costly, fragments never expanded); `@defer` and
+//! subscriptions refused; validated against the API schema (graphql-tools'
+//! spec rules, argument values checked by our own rule that names the
+//! argument, unknown names answered with "Did you mean"); normalised and
+//! planned off the async workers under a time limit; and the projection plan
+//! and each fetch's request parts made once. Results, refusals included,
+//! are cached by operation text and name in a bounded LRU.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use graphql_tools::validation::rules::default_rules_validation_plan;
-use graphql_tools::validation::validate::validate;
+use graphql_tools::static_graphql::query::{
+    self as q, Definition, Document, OperationDefinition as QOp, Selection,
+};
+use graphql_tools::validation::rules::*;
+use graphql_tools::validation::validate::{ValidationPlan, validate};
 use hive_router_query_planner::ast::normalization::normalize_operation;
 use hive_router_query_planner::ast::operation::OperationDefinition;
 use hive_router_query_planner::ast::selection_item::SelectionItem;
+use hive_router_query_planner::ast::selection_set::SelectionSet;
+use hive_router_query_planner::ast::value::Value as PlanValue;
 use hive_router_query_planner::graph::PlannerOverrideContext;
-use hive_router_query_planner::planner::plan_nodes::QueryPlan;
+use hive_router_query_planner::planner::plan_nodes::{PlanNode, QueryPlan};
 use hive_router_query_planner::state::supergraph_state::OperationKind;
 use hive_router_query_planner::utils::cancellation::CancellationToken;
+use kit::ErrorCode;
 use lru::LruCache;
-use serde_json::{Value, json};
 
-use crate::supergraph::Supergraph;
+use crate::error::{GraphqlError, Location, Refusal};
+use crate::json::write_str;
+use crate::limits::{Limits, measure};
+use crate::projection::ProjectionPlan;
+use crate::supergraph::{FieldType, Supergraph, literal_to_json};
+use crate::variables::VariableSpec;
+
+/// A root `__schema` or `__type(name:)` field.
+#[derive(Debug, Clone)]
+pub struct IntrospectionField {
+    pub response_key: String,
+    /// None for `__schema`; the name (a literal, or a variable to read) for
+    /// `__type`.
+    pub type_name: Option<TypeNameArg>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TypeNameArg {
+    Literal(String),
+    Variable(String),
+}
+
+/// What an `_entities` selection (or a batch alias) provides.
+#[derive(Debug, Clone, Default)]
+pub struct AliasInfo {
+    /// Response keys it provides on each entity.
+    pub keys: Vec<String>,
+    /// Types it can resolve.
+    pub entity_types: Vec<String>,
+}
+
+/// A fetch node's request parts, made once per prepared operation.
+#[derive(Debug, Clone, Default)]
+pub struct FetchInfo {
+    /// The operation text as a JSON string, quotes included.
+    pub query_json: Box<[u8]>,
+    /// Response keys it provides: root fields, or each entity's fields.
+    pub keys: Vec<String>,
+    pub entity_types: Vec<String>,
+    /// A batch fetch's aliases.
+    pub aliases: HashMap<String, AliasInfo>,
+}
 
 /// An operation ready to execute.
 pub struct Prepared {
-    /// The client's operation, normalised (fragments inlined): what the
-    /// response is projected onto.
+    /// The client's operation, normalised (fragments inlined).
     pub operation: OperationDefinition,
     pub kind: OperationKind,
     pub plan: QueryPlan,
+    pub projection: ProjectionPlan,
+    pub variables: Vec<VariableSpec>,
+    pub fetches: HashMap<i64, FetchInfo>,
+    pub introspection: Vec<IntrospectionField>,
 }
 
-/// Why an operation cannot run; each becomes a GraphQL error with a code.
-#[derive(Debug, Clone)]
-pub struct Refusal {
-    pub errors: Vec<Value>,
+/// Settings of preparation.
+#[derive(Debug, Clone, Copy)]
+pub struct PrepareSettings {
+    pub introspection: bool,
+    pub limits: Limits,
+    /// How long planning one operation may take.
+    pub plan_timeout: Duration,
 }
 
-impl Refusal {
-    fn new(code: &str, message: impl Into<String>) -> Self {
+impl Default for PrepareSettings {
+    fn default() -> Self {
         Self {
-            errors: vec![json!({ "message": message.into(), "extensions": { "code": code } })],
+            introspection: true,
+            limits: Limits::default(),
+            plan_timeout: Duration::from_secs(5),
         }
     }
 }
 
-type Entry = Result<Arc<Prepared>, Refusal>;
+pub type Entry = Result<Arc<Prepared>, Refusal>;
 
-/// The plan cache.
+struct Cached {
+    text: Box<str>,
+    name: Option<Box<str>>,
+    entry: Entry,
+}
+
+/// The plan cache, and the slots for planning off the async workers.
 pub struct Preparer {
-    cache: Mutex<LruCache<(u64, Option<String>), Entry>>,
-    /// Whether `__schema` and `__type` are answered.
-    introspection: bool,
+    cache: Mutex<LruCache<u64, Cached>>,
+    hasher: ahash::RandomState,
+    settings: PrepareSettings,
+    planning: tokio::sync::Semaphore,
 }
 
 impl Preparer {
-    pub fn new(capacity: usize, introspection: bool) -> Self {
+    pub fn new(capacity: usize, settings: PrepareSettings) -> Self {
         let capacity = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
         Self {
             cache: Mutex::new(LruCache::new(capacity)),
-            introspection,
+            hasher: ahash::RandomState::new(),
+            settings,
+            // Planning is CPU work on blocking threads: a few at a time.
+            planning: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            ),
         }
     }
 
-    /// The prepared operation, from the cache or made now.
-    pub fn prepare(
-        &self,
-        supergraph: &Supergraph,
-        text: &str,
-        operation_name: Option<&str>,
-    ) -> Entry {
-        let mut hasher = DefaultHasher::new();
-        text.hash(&mut hasher);
-        let key = (hasher.finish(), operation_name.map(str::to_owned));
-        if let Some(hit) = self.lock().get(&key) {
-            return hit.clone();
-        }
-        // Only a miss plans: its span is the request's planning step.
-        let made = tracing::info_span!("graphql plan")
-            .in_scope(|| prepare(supergraph, text, operation_name, self.introspection))
-            .map(Arc::new);
-        self.lock().put(key, made.clone());
-        made
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<(u64, Option<String>), Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<u64, Cached>> {
         // A panic while holding the lock leaves only a cache behind.
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn key(&self, text: &str, name: Option<&str>) -> u64 {
+        self.hasher.hash_one((text, name))
+    }
+
+    /// The cached entry, if this very text and name were prepared.
+    pub fn cached(&self, text: &str, name: Option<&str>) -> Option<Entry> {
+        let key = self.key(text, name);
+        let mut cache = self.lock();
+        let hit = cache.get(&key)?;
+        (&*hit.text == text && hit.name.as_deref() == name).then(|| hit.entry.clone())
+    }
+
+    /// Prepares `text` (from the cache, or now: the costly part on a
+    /// blocking thread with a time limit).
+    pub async fn prepare(
+        self: &Arc<Self>,
+        supergraph: &Arc<Supergraph>,
+        text: &str,
+        name: Option<&str>,
+    ) -> Entry {
+        if let Some(hit) = self.cached(text, name) {
+            return hit;
+        }
+        // Cheap refusals first, on this thread: size and shape.
+        if text.len() > self.settings.limits.max_bytes {
+            return Err(Refusal::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "the operation is {} bytes; this gateway allows at most {}",
+                    text.len(),
+                    self.settings.limits.max_bytes
+                ),
+            ));
+        }
+        let made = {
+            let _slot = self.planning.acquire().await;
+            let (this, supergraph) = (self.clone(), supergraph.clone());
+            let (owned_text, owned_name) = (text.to_owned(), name.map(str::to_owned));
+            let span = tracing::info_span!("graphql plan");
+            tokio::task::spawn_blocking(move || {
+                span.in_scope(|| {
+                    prepare(
+                        &supergraph,
+                        &owned_text,
+                        owned_name.as_deref(),
+                        &this.settings,
+                    )
+                })
+            })
+            .await
+            .unwrap_or_else(|_| {
+                Err(Refusal::new(
+                    ErrorCode::QueryPlanningFailed,
+                    "planning this operation failed",
+                ))
+            })
+            .map(Arc::new)
+        };
+        let key = self.key(text, name);
+        self.lock().put(
+            key,
+            Cached {
+                text: text.into(),
+                name: name.map(Into::into),
+                entry: made.clone(),
+            },
+        );
+        made
+    }
 }
 
-/// A root `__schema` or `__type` field.
-pub fn is_introspection(item: &SelectionItem) -> bool {
-    matches!(item, SelectionItem::Field(f) if f.name == "__schema" || f.name == "__type")
+fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
+    Refusal::new(code, message)
 }
 
-fn prepare(
+/// The whole preparation of one operation.
+pub fn prepare(
     supergraph: &Supergraph,
     text: &str,
     operation_name: Option<&str>,
-    introspection: bool,
+    settings: &PrepareSettings,
 ) -> Result<Prepared, Refusal> {
-    let document = graphql_tools::parser::parse_query(text)
-        .map_err(|e| Refusal::new("GRAPHQL_PARSE_FAILED", e.to_string()))?
+    let text = kit::graphql_text::normalize_unicode_escapes(text);
+    let document: Document = graphql_tools::parser::parse_query(&text)
+        .map_err(|e| refuse(ErrorCode::GraphqlParseFailed, e.to_string()))?
         .into_static();
-    let errors = validate(
-        supergraph.api_document(),
-        &document,
-        &default_rules_validation_plan(),
-    );
-    if !errors.is_empty() {
-        return Err(Refusal {
-            errors: errors
-                .into_iter()
-                .map(|e| {
-                    json!({
-                        "message": e.message,
-                        "locations": e.locations.iter().map(|l| json!({ "line": l.line, "column": l.column })).collect::<Vec<_>>(),
-                        "extensions": { "code": "GRAPHQL_VALIDATION_FAILED" },
-                    })
-                })
-                .collect(),
-        });
+    let chosen = choose_operation(&document, operation_name)?;
+    let size = measure(&document, chosen.name);
+    if let Some(over) = settings.limits.check(size) {
+        return Err(refuse(ErrorCode::LimitExceeded, over));
     }
-    let normalized = normalize_operation(&supergraph.planner.supergraph, &document, operation_name)
-        .map_err(|e| Refusal::new("GRAPHQL_VALIDATION_FAILED", e.to_string()))?;
+    refuse_unserved(&document, chosen.op)?;
+    let api = &supergraph.api;
+    let mut errors: Vec<GraphqlError> =
+        validate(supergraph.api_document(), &document, &validation_plan())
+            .into_iter()
+            .map(|e| {
+                let message = crate::suggest::improve(api, e.error_code, &e.message);
+                GraphqlError::new(ErrorCode::GraphqlValidationFailed, message).with_locations(
+                    e.locations
+                        .iter()
+                        .map(|l| Location {
+                            line: l.line,
+                            column: l.column,
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+    errors.extend(crate::arguments::check(api, &document));
+    if !errors.is_empty() {
+        return Err(Refusal { errors });
+    }
+    let variables = variable_specs(chosen.op);
+    let normalized = normalize_operation(&supergraph.planner.supergraph, &document, chosen.name)
+        .map_err(|e| refuse(ErrorCode::GraphqlValidationFailed, e.to_string()))?;
     let operation = normalized.operation;
     let kind = operation
         .operation_kind
         .clone()
         .unwrap_or(OperationKind::Query);
-    if kind == OperationKind::Subscription {
-        return Err(Refusal::new(
-            "GRAPHQL_VALIDATION_FAILED",
-            "subscriptions are not served",
-        ));
-    }
-    // Introspection is answered here, not by subgraphs: plan the rest.
-    let introspects = operation.selection_set.items.iter().any(is_introspection);
-    if introspects && !introspection {
-        return Err(Refusal::new(
-            "GRAPHQL_VALIDATION_FAILED",
+    let introspection = introspection_fields(&operation);
+    if !introspection.is_empty() && !settings.introspection {
+        return Err(refuse(
+            ErrorCode::GraphqlValidationFailed,
             "introspection is disabled on this gateway",
         ));
     }
@@ -152,27 +278,367 @@ fn prepare(
         .items
         .iter()
         .any(|item| !matches!(item, SelectionItem::Field(f) if f.name == "__typename"));
-    if !needs_subgraphs {
-        return Ok(Prepared {
-            operation,
-            kind,
-            plan: QueryPlan {
-                kind: "QueryPlan",
-                node: None,
-            },
-        });
+    let plan = if needs_subgraphs {
+        supergraph
+            .planner
+            .plan_from_normalized_operation(
+                &to_plan,
+                PlannerOverrideContext::default(),
+                &CancellationToken::with_timeout(settings.plan_timeout),
+            )
+            .map_err(|e| {
+                let message = e.to_string();
+                if message.contains("timed out") {
+                    refuse(
+                        ErrorCode::LimitExceeded,
+                        format!(
+                            "planning this operation took longer than the {} ms this gateway allows",
+                            settings.plan_timeout.as_millis()
+                        ),
+                    )
+                } else {
+                    refuse(ErrorCode::QueryPlanningFailed, message)
+                }
+            })?
+    } else {
+        QueryPlan {
+            kind: "QueryPlan",
+            node: None,
+        }
+    };
+    let root_type = match kind {
+        OperationKind::Mutation => api.mutation_type.clone(),
+        _ => api.query_type.clone(),
+    };
+    let projection = ProjectionPlan::build(api, &operation, &root_type);
+    let mut fetches = HashMap::new();
+    if let Some(node) = &plan.node {
+        fetch_infos(node, &mut fetches);
     }
-    let plan = supergraph
-        .planner
-        .plan_from_normalized_operation(
-            &to_plan,
-            PlannerOverrideContext::default(),
-            &CancellationToken::new(),
-        )
-        .map_err(|e| Refusal::new("QUERY_PLANNING_FAILED", e.to_string()))?;
     Ok(Prepared {
         operation,
         kind,
         plan,
+        projection,
+        variables,
+        fetches,
+        introspection,
     })
+}
+
+struct Chosen<'d> {
+    op: &'d QOp,
+    name: Option<&'d str>,
+}
+
+/// The operation to run: the one named, or the only one.
+fn choose_operation<'d>(document: &'d Document, name: Option<&str>) -> Result<Chosen<'d>, Refusal> {
+    let ops: Vec<(Option<&str>, &QOp)> = document
+        .definitions
+        .iter()
+        .filter_map(|d| match d {
+            Definition::Operation(op) => Some((op_name(op), op)),
+            _ => None,
+        })
+        .collect();
+    match name {
+        Some(wanted) => ops
+            .iter()
+            .find(|(n, _)| *n == Some(wanted))
+            .map(|(n, op)| Chosen { op, name: *n })
+            .ok_or_else(|| {
+                refuse(
+                    ErrorCode::GraphqlValidationFailed,
+                    format!("Unknown operation named \"{wanted}\"."),
+                )
+            }),
+        None => match ops.as_slice() {
+            [(n, op)] => Ok(Chosen { op, name: *n }),
+            [] => Err(refuse(
+                ErrorCode::GraphqlValidationFailed,
+                "the document has no operation",
+            )),
+            _ => Err(refuse(
+                ErrorCode::GraphqlValidationFailed,
+                "Must provide operation name if query contains multiple operations.",
+            )),
+        },
+    }
+}
+
+fn op_name(op: &QOp) -> Option<&str> {
+    match op {
+        QOp::SelectionSet(_) => None,
+        QOp::Query(x) => x.name.as_deref(),
+        QOp::Mutation(x) => x.name.as_deref(),
+        QOp::Subscription(x) => x.name.as_deref(),
+    }
+}
+
+/// Subscriptions and `@defer`/`@stream` are refused at validation: this
+/// gateway answers each request with one response.
+fn refuse_unserved(document: &Document, op: &QOp) -> Result<(), Refusal> {
+    if matches!(op, QOp::Subscription(_)) {
+        return Err(refuse(
+            ErrorCode::GraphqlValidationFailed,
+            "subscriptions are not served by this gateway: ask with a query (and poll) instead",
+        ));
+    }
+    fn uses(set: &q::SelectionSet) -> Option<&'static str> {
+        set.items.iter().find_map(|item| {
+            let (directives, inner): (&[q::Directive], Option<&q::SelectionSet>) = match item {
+                Selection::Field(f) => (&f.directives, Some(&f.selection_set)),
+                Selection::InlineFragment(f) => (&f.directives, Some(&f.selection_set)),
+                Selection::FragmentSpread(s) => (&s.directives, None),
+            };
+            directives
+                .iter()
+                .find_map(|d| match d.name.as_str() {
+                    "defer" => Some("@defer"),
+                    "stream" => Some("@stream"),
+                    _ => None,
+                })
+                .or_else(|| inner.and_then(uses))
+        })
+    }
+    let found = document.definitions.iter().find_map(|d| match d {
+        Definition::Operation(op) => uses(selection_set_of(op)),
+        Definition::Fragment(f) => uses(&f.selection_set),
+    });
+    match found {
+        Some(directive) => Err(refuse(
+            ErrorCode::GraphqlValidationFailed,
+            format!(
+                "{directive} is not served by this gateway: every answer comes whole in one response; ask without {directive}"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn selection_set_of(op: &QOp) -> &q::SelectionSet {
+    match op {
+        QOp::SelectionSet(s) => s,
+        QOp::Query(x) => &x.selection_set,
+        QOp::Mutation(x) => &x.selection_set,
+        QOp::Subscription(x) => &x.selection_set,
+    }
+}
+
+/// The spec's rules, but for values of arguments: `arguments::check` does
+/// that, naming the argument.
+fn validation_plan() -> ValidationPlan {
+    let rules: Vec<Box<dyn ValidationRule>> = vec![
+        Box::new(UniqueOperationNames::new()),
+        Box::new(LoneAnonymousOperation::new()),
+        Box::new(SingleFieldSubscriptions::new()),
+        Box::new(KnownTypeNames::new()),
+        Box::new(FragmentsOnCompositeTypes::new()),
+        Box::new(VariablesAreInputTypes::new()),
+        Box::new(LeafFieldSelections::new()),
+        Box::new(FieldsOnCorrectType::new()),
+        Box::new(UniqueFragmentNames::new()),
+        Box::new(KnownFragmentNames::new()),
+        Box::new(NoUnusedFragments::new()),
+        Box::new(OverlappingFieldsCanBeMerged::new()),
+        Box::new(NoFragmentsCycle::new()),
+        Box::new(PossibleFragmentSpreads::new()),
+        Box::new(NoUnusedVariables::new()),
+        Box::new(NoUndefinedVariables::new()),
+        Box::new(KnownArgumentNames::new()),
+        Box::new(UniqueArgumentNames::new()),
+        Box::new(UniqueVariableNames::new()),
+        Box::new(ProvidedRequiredArguments::new()),
+        Box::new(KnownDirectives::new()),
+        Box::new(VariablesInAllowedPosition::new()),
+        Box::new(UniqueInputFieldNames::new()),
+        Box::new(UniqueDirectivesPerLocation::new()),
+    ];
+    ValidationPlan::from(rules)
+}
+
+fn variable_specs(op: &QOp) -> Vec<VariableSpec> {
+    let defs: &[q::VariableDefinition] = match op {
+        QOp::SelectionSet(_) => &[],
+        QOp::Query(x) => &x.variable_definitions,
+        QOp::Mutation(x) => &x.variable_definitions,
+        QOp::Subscription(x) => &x.variable_definitions,
+    };
+    defs.iter()
+        .map(|d| VariableSpec {
+            name: d.name.clone(),
+            ty: FieldType::from_ast(&d.var_type),
+            default: d.default_value.as_ref().map(literal_to_json),
+        })
+        .collect()
+}
+
+/// A root `__schema` or `__type` field.
+pub fn is_introspection(item: &SelectionItem) -> bool {
+    matches!(item, SelectionItem::Field(f) if f.name == "__schema" || f.name == "__type")
+}
+
+fn introspection_fields(operation: &OperationDefinition) -> Vec<IntrospectionField> {
+    operation
+        .selection_set
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            SelectionItem::Field(f) if f.name == "__schema" || f.name == "__type" => {
+                let type_name = (f.name == "__type").then(|| {
+                    match f.arguments.as_ref().and_then(|a| a.get_argument("name")) {
+                        Some(PlanValue::Variable(v)) => TypeNameArg::Variable(v.clone()),
+                        Some(PlanValue::String(s)) => TypeNameArg::Literal(s.clone()),
+                        _ => TypeNameArg::Literal(String::new()),
+                    }
+                });
+                Some(IntrospectionField {
+                    response_key: f.alias.clone().unwrap_or_else(|| f.name.clone()),
+                    type_name,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each fetch node's request parts.
+fn fetch_infos(node: &PlanNode, out: &mut HashMap<i64, FetchInfo>) {
+    match node {
+        PlanNode::Fetch(f) => {
+            let mut json = Vec::with_capacity(f.operation.document_str.len() + 8);
+            write_str(&mut json, &f.operation.document_str);
+            let doc = &f.operation.document;
+            let fragments: BTreeMap<
+                &str,
+                &hive_router_query_planner::ast::fragment::FragmentDefinition,
+            > = doc
+                .fragments
+                .iter()
+                .map(|fr| (fr.name.as_str(), fr))
+                .collect();
+            let root = &doc.operation.selection_set;
+            let entities = root.items.iter().find_map(|i| match i {
+                SelectionItem::Field(field) if field.name == "_entities" => Some(field),
+                _ => None,
+            });
+            let (keys, entity_types) = match entities {
+                Some(e) => entity_parts(&e.selections, &fragments),
+                None => (response_keys(root, &fragments), Vec::new()),
+            };
+            out.insert(
+                f.id,
+                FetchInfo {
+                    query_json: json.into(),
+                    keys,
+                    entity_types,
+                    aliases: HashMap::new(),
+                },
+            );
+        }
+        PlanNode::BatchFetch(b) => {
+            let mut json = Vec::with_capacity(b.operation.document_str.len() + 8);
+            write_str(&mut json, &b.operation.document_str);
+            let doc = &b.operation.document;
+            let fragments: BTreeMap<
+                &str,
+                &hive_router_query_planner::ast::fragment::FragmentDefinition,
+            > = doc
+                .fragments
+                .iter()
+                .map(|fr| (fr.name.as_str(), fr))
+                .collect();
+            let aliases = doc
+                .operation
+                .selection_set
+                .items
+                .iter()
+                .filter_map(|i| match i {
+                    SelectionItem::Field(field) if field.name == "_entities" => {
+                        let alias = field.alias.clone().unwrap_or_else(|| field.name.clone());
+                        let (keys, entity_types) = entity_parts(&field.selections, &fragments);
+                        Some((alias, AliasInfo { keys, entity_types }))
+                    }
+                    _ => None,
+                })
+                .collect();
+            out.insert(
+                b.id,
+                FetchInfo {
+                    query_json: json.into(),
+                    keys: Vec::new(),
+                    entity_types: Vec::new(),
+                    aliases,
+                },
+            );
+        }
+        PlanNode::Sequence(s) => s.nodes.iter().for_each(|n| fetch_infos(n, out)),
+        PlanNode::Parallel(p) => p.nodes.iter().for_each(|n| fetch_infos(n, out)),
+        PlanNode::Flatten(f) => fetch_infos(&f.node, out),
+        PlanNode::Condition(c) => {
+            for n in c.if_clause.iter().chain(c.else_clause.iter()) {
+                fetch_infos(n, out);
+            }
+        }
+        PlanNode::Subscription(_) | PlanNode::Defer(_) => {}
+    }
+}
+
+type Fragments<'f> =
+    BTreeMap<&'f str, &'f hive_router_query_planner::ast::fragment::FragmentDefinition>;
+
+/// The keys and types of an `_entities` selection (`... on T { … }`).
+fn entity_parts(set: &SelectionSet, fragments: &Fragments<'_>) -> (Vec<String>, Vec<String>) {
+    let mut keys = Vec::new();
+    let mut types = Vec::new();
+    for item in &set.items {
+        let (condition, inner) = match item {
+            SelectionItem::InlineFragment(f) => (f.type_condition.as_str(), &f.selections),
+            SelectionItem::FragmentSpread(name) => match fragments.get(name.as_str()) {
+                Some(fr) => (fr.type_condition.as_str(), &fr.selection_set),
+                None => continue,
+            },
+            SelectionItem::Field(_) => continue,
+        };
+        if !types.iter().any(|t| t == condition) {
+            types.push(condition.to_owned());
+        }
+        for key in response_keys(inner, fragments) {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    (keys, types)
+}
+
+fn response_keys(set: &SelectionSet, fragments: &Fragments<'_>) -> Vec<String> {
+    let mut keys = Vec::new();
+    for item in &set.items {
+        match item {
+            SelectionItem::Field(f) => {
+                let key = f.alias.clone().unwrap_or_else(|| f.name.clone());
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+            SelectionItem::InlineFragment(f) => {
+                for k in response_keys(&f.selections, fragments) {
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+            }
+            SelectionItem::FragmentSpread(name) => {
+                if let Some(fr) = fragments.get(name.as_str()) {
+                    for k in response_keys(&fr.selection_set, fragments) {
+                        if !keys.contains(&k) {
+                            keys.push(k);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    keys
 }

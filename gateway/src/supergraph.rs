@@ -1,14 +1,19 @@
 //! A loaded supergraph: the planner over it, where each subgraph lives, and
-//! the facts of its API schema that execution needs (field types for null
-//! propagation, possible types for fragments).
+//! the facts of its API schema (what clients may ask: no join machinery,
+//! nothing `@inaccessible`) that execution needs: field and argument types,
+//! input types for coercing variables, enum values, possible types of
+//! abstract types.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use graphql_tools::parser::schema::{Definition, Type, TypeDefinition};
 use graphql_tools::static_graphql::schema::Document as SchemaDocument;
 use hive_router_query_planner::planner::{Planner, QueryPlannerOptions};
 
 use crate::introspection::{INTROSPECTION_SDL, Introspection};
+
+type Fast<K, V> = HashMap<K, V, ahash::RandomState>;
 
 /// Why a supergraph could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +28,7 @@ pub enum LoadError {
     NoUrl(String),
 }
 
-/// The shape of a field's type: nullability at each level of lists.
+/// The shape of a type reference: nullability at each level of lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldType {
     Named {
@@ -46,7 +51,7 @@ impl FieldType {
         if non_null { format!("{text}!") } else { text }
     }
 
-    fn from_ast(ty: &Type<'static, String>) -> Self {
+    pub fn from_ast(ty: &Type<'static, String>) -> Self {
         match ty {
             Type::NamedType(name) => FieldType::Named {
                 name: name.clone(),
@@ -84,15 +89,45 @@ impl FieldType {
     }
 }
 
+/// What kind of type a name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeKind {
+    Scalar,
+    Object,
+    Interface,
+    Union,
+    Enum,
+    InputObject,
+}
+
+/// An argument or input field: its type and default.
+#[derive(Debug, Clone)]
+pub struct InputValueDef {
+    pub name: String,
+    pub ty: FieldType,
+    /// The default as a GraphQL literal, already in JSON.
+    pub default: Option<serde_json::Value>,
+}
+
+/// An output field: its type and arguments.
+#[derive(Debug, Clone)]
+pub struct FieldDef {
+    pub ty: FieldType,
+    pub args: Vec<InputValueDef>,
+}
+
 /// What execution needs to know of the API schema.
 #[derive(Debug, Default)]
 pub struct ApiSchema {
     pub query_type: String,
     pub mutation_type: String,
-    /// Type → field → its type; looked up by `&str` on every response field.
-    fields: HashMap<String, HashMap<String, FieldType>>,
+    kinds: Fast<String, TypeKind>,
+    /// Type → field → definition.
+    fields: Fast<String, Fast<String, FieldDef>>,
     /// Abstract type → its possible object types.
-    possible: HashMap<String, HashSet<String>>,
+    possible: Fast<String, HashSet<String>>,
+    enum_values: Fast<String, HashSet<String>>,
+    input_fields: Fast<String, Vec<InputValueDef>>,
 }
 
 impl ApiSchema {
@@ -102,6 +137,9 @@ impl ApiSchema {
             mutation_type: "Mutation".to_owned(),
             ..Default::default()
         };
+        for scalar in ["String", "Int", "Float", "Boolean", "ID"] {
+            api.kinds.insert(scalar.to_owned(), TypeKind::Scalar);
+        }
         for def in docs.iter().flat_map(|d| &d.definitions) {
             match def {
                 Definition::SchemaDefinition(schema) => {
@@ -113,6 +151,7 @@ impl ApiSchema {
                     }
                 }
                 Definition::TypeDefinition(TypeDefinition::Object(object)) => {
+                    api.kinds.insert(object.name.clone(), TypeKind::Object);
                     api.add_fields(&object.name, &object.fields);
                     for interface in &object.implements_interfaces {
                         api.possible
@@ -122,13 +161,32 @@ impl ApiSchema {
                     }
                 }
                 Definition::TypeDefinition(TypeDefinition::Interface(interface)) => {
+                    api.kinds
+                        .insert(interface.name.clone(), TypeKind::Interface);
                     api.add_fields(&interface.name, &interface.fields);
+                    api.possible.entry(interface.name.clone()).or_default();
                 }
                 Definition::TypeDefinition(TypeDefinition::Union(union)) => {
+                    api.kinds.insert(union.name.clone(), TypeKind::Union);
                     api.possible
                         .entry(union.name.clone())
                         .or_default()
                         .extend(union.types.iter().cloned());
+                }
+                Definition::TypeDefinition(TypeDefinition::Enum(e)) => {
+                    api.kinds.insert(e.name.clone(), TypeKind::Enum);
+                    api.enum_values.insert(
+                        e.name.clone(),
+                        e.values.iter().map(|v| v.name.clone()).collect(),
+                    );
+                }
+                Definition::TypeDefinition(TypeDefinition::Scalar(s)) => {
+                    api.kinds.insert(s.name.clone(), TypeKind::Scalar);
+                }
+                Definition::TypeDefinition(TypeDefinition::InputObject(io)) => {
+                    api.kinds.insert(io.name.clone(), TypeKind::InputObject);
+                    api.input_fields
+                        .insert(io.name.clone(), io.fields.iter().map(input_value).collect());
                 }
                 _ => {}
             }
@@ -137,16 +195,29 @@ impl ApiSchema {
         let root = api.fields.entry(api.query_type.clone()).or_default();
         root.insert(
             "__schema".into(),
-            FieldType::Named {
-                name: "__Schema".into(),
-                non_null: true,
+            FieldDef {
+                ty: FieldType::Named {
+                    name: "__Schema".into(),
+                    non_null: true,
+                },
+                args: Vec::new(),
             },
         );
         root.insert(
             "__type".into(),
-            FieldType::Named {
-                name: "__Type".into(),
-                non_null: false,
+            FieldDef {
+                ty: FieldType::Named {
+                    name: "__Type".into(),
+                    non_null: false,
+                },
+                args: vec![InputValueDef {
+                    name: "name".into(),
+                    ty: FieldType::Named {
+                        name: "String".into(),
+                        non_null: true,
+                    },
+                    default: None,
+                }],
             },
         );
         api
@@ -159,7 +230,13 @@ impl ApiSchema {
     ) {
         let known = self.fields.entry(type_name.to_owned()).or_default();
         for field in fields {
-            known.insert(field.name.clone(), FieldType::from_ast(&field.field_type));
+            known.insert(
+                field.name.clone(),
+                FieldDef {
+                    ty: FieldType::from_ast(&field.field_type),
+                    args: field.arguments.iter().map(input_value).collect(),
+                },
+            );
         }
     }
 
@@ -168,8 +245,57 @@ impl ApiSchema {
         self.fields.contains_key(type_name)
     }
 
+    pub fn kind(&self, type_name: &str) -> Option<TypeKind> {
+        self.kinds.get(type_name).copied()
+    }
+
+    /// A field's type.
     pub fn field(&self, parent: &str, field: &str) -> Option<&FieldType> {
+        Some(&self.fields.get(parent)?.get(field)?.ty)
+    }
+
+    pub fn field_def(&self, parent: &str, field: &str) -> Option<&FieldDef> {
         self.fields.get(parent)?.get(field)
+    }
+
+    /// The names of a type's fields (for suggestions).
+    pub fn field_names(&self, parent: &str) -> impl Iterator<Item = &str> {
+        self.fields
+            .get(parent)
+            .into_iter()
+            .flat_map(|f| f.keys().map(String::as_str))
+            .filter(|n| !n.starts_with("__"))
+    }
+
+    /// Every type name (for suggestions).
+    pub fn type_names(&self) -> impl Iterator<Item = &str> {
+        self.kinds.keys().map(String::as_str)
+    }
+
+    /// Whether the enum has this value.
+    pub fn enum_has(&self, enum_name: &str, value: &str) -> bool {
+        self.enum_values
+            .get(enum_name)
+            .is_some_and(|values| values.contains(value))
+    }
+
+    pub fn enum_values(&self, enum_name: &str) -> impl Iterator<Item = &str> {
+        self.enum_values
+            .get(enum_name)
+            .into_iter()
+            .flat_map(|v| v.iter().map(String::as_str))
+    }
+
+    pub fn input_fields(&self, input: &str) -> Option<&[InputValueDef]> {
+        self.input_fields.get(input).map(Vec::as_slice)
+    }
+
+    /// Whether a leaf type: a scalar or an enum.
+    pub fn is_leaf(&self, type_name: &str) -> bool {
+        matches!(
+            self.kind(type_name),
+            Some(TypeKind::Scalar | TypeKind::Enum)
+        )
     }
 
     /// Whether an object of type `object` matches a fragment on `condition`.
@@ -180,14 +306,73 @@ impl ApiSchema {
                 .get(condition)
                 .is_some_and(|types| types.contains(object))
     }
+
+    /// The object types an abstract type may be; an object type is itself.
+    pub fn possible_types<'s>(&'s self, type_name: &'s str) -> Vec<&'s str> {
+        match self.possible.get(type_name) {
+            Some(types) => {
+                let mut t: Vec<&str> = types.iter().map(String::as_str).collect();
+                t.sort_unstable();
+                t
+            }
+            None => vec![type_name],
+        }
+    }
+
+    /// Whether the type may appear in the response as an object's runtime
+    /// type: an object type of the API schema (an `@inaccessible` one is
+    /// not in it).
+    pub fn is_object(&self, type_name: &str) -> bool {
+        self.kind(type_name) == Some(TypeKind::Object)
+    }
+}
+
+fn input_value(v: &graphql_tools::parser::schema::InputValue<'static, String>) -> InputValueDef {
+    InputValueDef {
+        name: v.name.clone(),
+        ty: FieldType::from_ast(&v.value_type),
+        default: v.default_value.as_ref().map(literal_to_json),
+    }
+}
+
+/// A constant GraphQL literal as JSON.
+pub fn literal_to_json(
+    value: &graphql_tools::parser::query::Value<'static, String>,
+) -> serde_json::Value {
+    use graphql_tools::parser::query::Value as V;
+    match value {
+        V::Null | V::Variable(_) => serde_json::Value::Null,
+        V::Int(n) => n
+            .as_i64()
+            .map_or(serde_json::Value::Null, serde_json::Value::from),
+        V::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        V::String(s) => serde_json::Value::String(s.clone()),
+        V::Boolean(b) => serde_json::Value::Bool(*b),
+        V::Enum(e) => serde_json::Value::String(e.clone()),
+        V::List(items) => serde_json::Value::Array(items.iter().map(literal_to_json).collect()),
+        V::Object(fields) => serde_json::Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), literal_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// A subgraph: its name and where it answers.
+#[derive(Debug, Clone)]
+pub struct SubgraphInfo {
+    pub name: String,
+    pub url: Arc<str>,
 }
 
 /// A supergraph ready to serve.
 pub struct Supergraph {
     pub planner: Planner,
     pub api: ApiSchema,
-    /// Subgraph name → URL, from `join__graph(url:)`.
-    pub subgraphs: BTreeMap<String, String>,
+    /// Subgraphs by name, from `join__graph(url:)` or configuration.
+    pub subgraphs: BTreeMap<String, SubgraphInfo>,
     pub introspection: Introspection,
 }
 
@@ -226,13 +411,23 @@ impl Supergraph {
     pub fn api_document(&self) -> &SchemaDocument {
         &self.planner.consumer_schema.document
     }
+
+    /// A subgraph by the name a plan uses (case-insensitive as a fallback:
+    /// plans name subgraphs as the supergraph's enum does).
+    pub fn subgraph(&self, service: &str) -> Option<&SubgraphInfo> {
+        self.subgraphs.get(service).or_else(|| {
+            self.subgraphs
+                .values()
+                .find(|s| s.name.eq_ignore_ascii_case(service))
+        })
+    }
 }
 
 /// Reads `enum join__Graph { NAME @join__graph(name: "n", url: "u") }`.
 fn subgraph_urls(
     doc: &SchemaDocument,
     overrides: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, LoadError> {
+) -> Result<BTreeMap<String, SubgraphInfo>, LoadError> {
     use graphql_tools::parser::schema::Value;
     let mut out = BTreeMap::new();
     for def in &doc.definitions {
@@ -257,7 +452,13 @@ fn subgraph_urls(
                     .or_else(|| arg("url"))
                     .filter(|u| !u.is_empty())
                     .ok_or_else(|| LoadError::NoUrl(name.clone()))?;
-                out.insert(name, url);
+                out.insert(
+                    name.clone(),
+                    SubgraphInfo {
+                        name,
+                        url: url.into(),
+                    },
+                );
             }
         }
     }
@@ -277,13 +478,16 @@ mod tests {
     fn subgraph_urls_come_from_the_supergraph_or_configuration() {
         let loaded = Supergraph::load(SUPERGRAPH, &BTreeMap::new()).unwrap();
         assert_eq!(
-            loaded.subgraphs["alliance"],
+            &*loaded.subgraphs["alliance"].url,
             "http://127.0.0.1:4004/graphql"
         );
         let overrides =
             BTreeMap::from([("alliance".to_owned(), "http://elsewhere/graphql".to_owned())]);
         let moved = Supergraph::load(SUPERGRAPH, &overrides).unwrap();
-        assert_eq!(moved.subgraphs["alliance"], "http://elsewhere/graphql");
+        assert_eq!(
+            &*moved.subgraphs["alliance"].url,
+            "http://elsewhere/graphql"
+        );
         let without = SUPERGRAPH.replace(r#", url: "http://127.0.0.1:4004/graphql""#, "");
         assert!(matches!(
             Supergraph::load(&without, &BTreeMap::new()),
@@ -300,7 +504,7 @@ mod tests {
     }
 
     #[test]
-    fn field_types_know_nullability_and_fragments_match_their_type() {
+    fn the_api_schema_knows_types_fields_arguments_and_enums() {
         let loaded = Supergraph::load(SUPERGRAPH, &BTreeMap::new()).unwrap();
         let api = &loaded.api;
         assert!(api.field("Query", "programmes").unwrap().non_null());
@@ -312,5 +516,11 @@ mod tests {
         assert!(api.field("Brand", "nope").is_none());
         assert!(api.matches("Brand", "Brand"));
         assert!(!api.matches("Brand", "Store"));
+        assert_eq!(api.kind("Channel"), Some(TypeKind::Enum));
+        assert!(api.enum_has("Channel", "APP"));
+        assert!(!api.enum_has("Channel", "FAX"));
+        assert!(api.is_leaf("ID") && api.is_leaf("Channel") && !api.is_leaf("Member"));
+        let near = api.field_def("Query", "storesNear").unwrap();
+        assert!(near.args.iter().any(|a| a.name == "radiusKm"));
     }
 }

@@ -436,16 +436,21 @@ async fn null_propagation_from_an_entity_fetch() {
 #[tokio::test]
 async fn a_failed_entity_fetch_nulls_every_entity_it_fed() {
     let g = graph().await;
-    // One unknown UPC fails products' whole `_entities`: both products are
-    // null (the field is nullable), the reviews stay, and the subgraph's
-    // error sits where the entities do, naming the service.
+    // One unknown UPC fails products' whole `_entities`: each product's
+    // name (String!) is missing, so both products are null (the field is
+    // nullable), the reviews stay, and the subgraph's error sits at each
+    // field it nulled, naming the service.
     g.expect(
         "{ archivedReviews { body product { name } } }",
         json!({}),
         json!({
             "errors": [{
                 "message": "no product with upc 9",
-                "path": ["archivedReviews"],
+                "path": ["archivedReviews", 0, "product", "name"],
+                "extensions": { "serviceName": "products" }
+            }, {
+                "message": "no product with upc 9",
+                "path": ["archivedReviews", 1, "product", "name"],
                 "extensions": { "serviceName": "products" }
             }],
             "data": { "archivedReviews": [

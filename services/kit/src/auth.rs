@@ -158,13 +158,29 @@ where
         state: &S,
     ) -> Result<Self, ApiError> {
         let keys = <JwtKeys as axum::extract::FromRef<S>>::from_ref(state);
-        keys.verify_header(
-            parts
-                .headers
-                .get(axum::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok()),
-        )
+        keys.verify_header(parts.headers.get(axum::http::header::AUTHORIZATION))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, the one parsing
+/// of it everywhere (gateway and subgraphs): the scheme in any case; a
+/// header that is present but unreadable (not text), of another scheme, or
+/// without a token is UNAUTHENTICATED, never anonymous.
+pub fn bearer_token(value: &axum::http::HeaderValue) -> Result<&str, ApiError> {
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::unauthenticated("the Authorization header is not readable text"))?;
+    let (scheme, token) = text
+        .trim()
+        .split_once(char::is_whitespace)
+        .ok_or_else(|| ApiError::unauthenticated("Authorization must be `Bearer <token>`"))?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(ApiError::unauthenticated(
+            "Authorization must be `Bearer <token>`",
+        ));
+    }
+    Ok(token)
 }
 
 /// Who did it, as recorded beside a change: role and id, nothing personal.
@@ -225,19 +241,15 @@ impl JwtKeys {
         Caller::from_claims(data.claims)
     }
 
-    /// Verifies an `Authorization` header value: `Bearer <token>`.
-    pub fn verify_header(&self, header: Option<&str>) -> Result<Caller, ApiError> {
+    /// Verifies an `Authorization` header: absent is anonymous; present, it
+    /// must be a valid `Bearer <token>` ([`bearer_token`]).
+    pub fn verify_header(
+        &self,
+        header: Option<&axum::http::HeaderValue>,
+    ) -> Result<Caller, ApiError> {
         match header {
             None => Ok(Caller::Anonymous),
-            Some(value) => {
-                let token = value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-                    .ok_or_else(|| {
-                        ApiError::unauthenticated("Authorization must be `Bearer <token>`")
-                    })?;
-                self.verify(token.trim())
-            }
+            Some(value) => self.verify(bearer_token(value)?),
         }
     }
 
@@ -348,11 +360,13 @@ mod tests {
                 brand_id: "b1".into()
             }
         );
-        let header = format!("Bearer {token}");
-        assert!(matches!(
-            keys.verify_header(Some(&header)),
-            Ok(Caller::Staff { .. })
-        ));
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let header = axum::http::HeaderValue::from_str(&format!("{scheme} {token}")).unwrap();
+            assert!(
+                matches!(keys.verify_header(Some(&header)), Ok(Caller::Staff { .. })),
+                "{scheme}: the scheme in any case"
+            );
+        }
         assert_eq!(keys.verify_header(None).unwrap(), Caller::Anonymous);
     }
 
@@ -371,7 +385,19 @@ mod tests {
 
         let other = JwtKeys::hs256(&Secret::new("another-secret-another-secret-xx"));
         assert!(other.verify(&good).is_err());
-        assert!(keys.verify_header(Some("Basic abc")).is_err());
+        for bad in [
+            axum::http::HeaderValue::from_static("Basic abc"),
+            axum::http::HeaderValue::from_static("Bearer"),
+            axum::http::HeaderValue::from_static("Bearer   "),
+            axum::http::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
+        ] {
+            let refused = keys.verify_header(Some(&bad)).unwrap_err();
+            assert_eq!(
+                refused.code,
+                crate::error::ErrorCode::Unauthenticated,
+                "{bad:?}: refused, never anonymous"
+            );
+        }
     }
 
     #[test]

@@ -20,6 +20,9 @@
 //! | `gateway.introspection` | `BIGMEMBER_GATEWAY__INTROSPECTION` | `true` |
 //! | `gateway.coalesce_subgraph_fetches` | `BIGMEMBER_GATEWAY__COALESCE_SUBGRAPH_FETCHES` | `true` |
 //! | `gateway.coalesce_client_requests` | `BIGMEMBER_GATEWAY__COALESCE_CLIENT_REQUESTS` | `false` |
+//! | `gateway.pool_idle_timeout_secs` | `BIGMEMBER_GATEWAY__POOL_IDLE_TIMEOUT_SECS` | `30` |
+//! | `gateway.plan_timeout_ms` | `BIGMEMBER_GATEWAY__PLAN_TIMEOUT_MS` | `5000` |
+//! | `gateway.limits.max_bytes` … `max_fields` | `BIGMEMBER_GATEWAY__LIMITS__MAX_BYTES` … | 65536, depth 16, aliases 128, root fields 64, fields 2000 |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -117,6 +120,36 @@ pub struct GatewaySettings {
     pub coalesce_subgraph_fetches: bool,
     /// Whether identical client queries in flight at once run once.
     pub coalesce_client_requests: bool,
+    /// How long an idle connection to a subgraph is kept.
+    pub pool_idle_timeout_secs: u64,
+    /// How long planning one operation may take.
+    pub plan_timeout_ms: u64,
+    /// What one operation may ask for, checked before planning.
+    pub limits: OperationLimits,
+}
+
+/// The size limits every operation is measured against before it is
+/// validated or planned (fragments counted where spread, never expanded).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct OperationLimits {
+    pub max_bytes: usize,
+    pub max_depth: u64,
+    pub max_aliases: u64,
+    pub max_root_fields: u64,
+    pub max_fields: u64,
+}
+
+impl Default for OperationLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 64 * 1024,
+            max_depth: 16,
+            max_aliases: 128,
+            max_root_fields: 64,
+            max_fields: 2_000,
+        }
+    }
 }
 
 impl Default for GatewaySettings {
@@ -129,6 +162,9 @@ impl Default for GatewaySettings {
             introspection: true,
             coalesce_subgraph_fetches: true,
             coalesce_client_requests: false,
+            pool_idle_timeout_secs: 30,
+            plan_timeout_ms: 5_000,
+            limits: OperationLimits::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod geo;
+pub mod graphql_text;
 pub mod input;
 pub mod loader;
 pub mod metrics;

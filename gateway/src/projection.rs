@@ -1,0 +1,713 @@
+//! The client's answer: the merged data written straight into the output
+//! buffer, shaped by a projection plan made once per cached operation.
+//!
+//! The plan is the spec's field collection done ahead: for each selection
+//! set and each runtime type it may meet, the fields to write in order,
+//! with the same response name selected in several places (directly, in
+//! inline fragments on an interface or a concrete type) merged into one
+//! field whose sub-selections are merged too. `@skip`/`@include` on
+//! variables stay as guards evaluated per request against the coerced
+//! variables.
+//!
+//! Writing follows the spec's null propagation: a null where the schema
+//! forbids it raises a field error at its path (unless an error already
+//! explains it) and nulls the nearest nullable parent, whose bytes are
+//! truncated and replaced by `null`. A value the API schema does not have
+//! (an `@inaccessible` enum value, an object of an `@inaccessible` type) is
+//! a field error, never data.
+
+use std::collections::HashMap;
+
+use hive_router_query_planner::ast::operation::OperationDefinition;
+use hive_router_query_planner::ast::selection_item::SelectionItem;
+use hive_router_query_planner::ast::selection_set::{FieldSelection, SelectionSet};
+use serde_json::Value;
+
+use crate::data::{Data, Part, Parts};
+use crate::error::{GraphqlError, PathSeg};
+use crate::json::write_str;
+use crate::supergraph::{ApiSchema, FieldType};
+use crate::variables::Coerced;
+
+/// Guards a field is written under: any of the conjunctions holds. Empty:
+/// always written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Guards(Vec<Vec<(String, bool)>>);
+
+impl Guards {
+    fn always() -> Self {
+        Guards(Vec::new())
+    }
+
+    /// Whether the field is written with these variables.
+    pub fn hold(&self, vars: &Coerced) -> bool {
+        self.0.is_empty()
+            || self.0.iter().any(|all| {
+                all.iter()
+                    .all(|(var, want)| vars.get(var) == Some(&Value::Bool(*want)))
+            })
+    }
+}
+
+/// What a field writes.
+#[derive(Debug, Clone)]
+pub enum FieldKind {
+    /// `__typename`: the runtime type's name.
+    Typename,
+    /// A scalar or enum (or lists of them), copied as the subgraph wrote it
+    /// (enum values checked against the API schema).
+    Leaf,
+    /// An object (or lists of them), written by a selection plan.
+    Composite(SetId),
+    /// `__schema` / `__type`: answered from the introspection documents.
+    Introspection(SetId),
+}
+
+/// One field of a collected selection.
+#[derive(Debug, Clone)]
+pub struct FieldPlan {
+    pub response_key: String,
+    /// `"response_key":`, ready to write.
+    key_json: Box<[u8]>,
+    pub name: String,
+    pub ty: FieldType,
+    pub kind: FieldKind,
+    guards: Guards,
+}
+
+/// A selection set's fields for each runtime type it may meet.
+#[derive(Debug, Default)]
+pub struct SetPlan {
+    /// Runtime type → fields; one entry for an object type.
+    by_type: Vec<(String, Vec<FieldPlan>)>,
+    /// Lookups by response key instead of field name (false only inside
+    /// introspection answers).
+    by_field_name: bool,
+}
+
+pub type SetId = usize;
+
+/// The projection plan of an operation.
+#[derive(Debug)]
+pub struct ProjectionPlan {
+    sets: Vec<SetPlan>,
+    pub root: SetId,
+    pub root_type: String,
+}
+
+/// One occurrence of a selection set, under the guards of the fields and
+/// fragments it was reached through.
+type Occurrence<'o> = (Guards, &'o SelectionSet);
+
+/// What a selection plan is made of: its occurrences (guards, and the
+/// selection set's address), its static type, and whether it answers
+/// introspection. Equal keys make the same plan.
+type SetKey = (Vec<(Guards, usize)>, String, bool);
+
+struct Builder<'a> {
+    api: &'a ApiSchema,
+    sets: Vec<SetPlan>,
+    memo: HashMap<SetKey, SetId>,
+}
+
+impl ProjectionPlan {
+    /// Collects the fields of `operation` (normalised: fragments inlined)
+    /// for every runtime type.
+    pub fn build(api: &ApiSchema, operation: &OperationDefinition, root_type: &str) -> Self {
+        let mut b = Builder {
+            api,
+            sets: Vec::new(),
+            memo: HashMap::new(),
+        };
+        let root = b.set(
+            &[(Guards::always(), &operation.selection_set)],
+            root_type,
+            false,
+        );
+        Self {
+            sets: b.sets,
+            root,
+            root_type: root_type.to_owned(),
+        }
+    }
+
+    fn set(&self, id: SetId) -> &SetPlan {
+        &self.sets[id]
+    }
+}
+
+fn and(a: &Guards, b: &Guards) -> Guards {
+    match (a.0.is_empty(), b.0.is_empty()) {
+        (true, _) => b.clone(),
+        (_, true) => a.clone(),
+        _ => Guards(
+            a.0.iter()
+                .flat_map(|x| {
+                    b.0.iter().map(move |y| {
+                        let mut all = x.clone();
+                        all.extend(y.iter().cloned());
+                        all
+                    })
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn own_guards(skip_if: &Option<String>, include_if: &Option<String>) -> Guards {
+    let mut all = Vec::new();
+    if let Some(var) = skip_if {
+        all.push((var.clone(), false));
+    }
+    if let Some(var) = include_if {
+        all.push((var.clone(), true));
+    }
+    if all.is_empty() {
+        Guards::always()
+    } else {
+        Guards(vec![all])
+    }
+}
+
+impl Builder<'_> {
+    /// The plan of the merged `occurrences` of a selection on
+    /// `static_type`.
+    fn set(
+        &mut self,
+        occurrences: &[Occurrence<'_>],
+        static_type: &str,
+        introspection: bool,
+    ) -> SetId {
+        let key = (
+            occurrences
+                .iter()
+                .map(|(g, s)| (g.clone(), *s as *const SelectionSet as usize))
+                .collect(),
+            static_type.to_owned(),
+            introspection,
+        );
+        if let Some(id) = self.memo.get(&key) {
+            return *id;
+        }
+        let id = self.sets.len();
+        self.sets.push(SetPlan::default());
+        self.memo.insert(key, id);
+        let runtime_types: Vec<String> = self
+            .api
+            .possible_types(static_type)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let mut by_type = Vec::with_capacity(runtime_types.len());
+        for runtime in runtime_types {
+            let fields = self.collect(occurrences, &runtime, static_type, introspection);
+            by_type.push((runtime, fields));
+        }
+        self.sets[id] = SetPlan {
+            by_type,
+            by_field_name: introspection,
+        };
+        id
+    }
+
+    /// Field collection for one runtime type.
+    fn collect(
+        &mut self,
+        occurrences: &[Occurrence<'_>],
+        runtime: &str,
+        static_type: &str,
+        introspection: bool,
+    ) -> Vec<FieldPlan> {
+        // Response key → its occurrences, in first-seen order.
+        let mut order: Vec<String> = Vec::new();
+        let mut seen: HashMap<String, Vec<(Guards, &FieldSelection)>> = HashMap::new();
+        for (guards, set) in occurrences {
+            self.gather(set, guards, runtime, &mut order, &mut seen);
+        }
+        let mut out = Vec::with_capacity(order.len());
+        for key in order {
+            let found = &seen[&key];
+            let field = found[0].1;
+            let guards = if found.iter().any(|(g, _)| g.0.is_empty()) {
+                Guards::always()
+            } else {
+                Guards(
+                    found
+                        .iter()
+                        .flat_map(|(g, _)| g.0.iter().cloned())
+                        .collect(),
+                )
+            };
+            let mut key_json = Vec::with_capacity(key.len() + 3);
+            write_str(&mut key_json, &key);
+            key_json.push(b':');
+            if field.name == "__typename" {
+                out.push(FieldPlan {
+                    response_key: key,
+                    key_json: key_json.into(),
+                    name: field.name.clone(),
+                    ty: FieldType::Named {
+                        name: "String".into(),
+                        non_null: true,
+                    },
+                    kind: FieldKind::Typename,
+                    guards,
+                });
+                continue;
+            }
+            let ty = self
+                .api
+                .field(runtime, &field.name)
+                .or_else(|| self.api.field(static_type, &field.name))
+                .cloned()
+                .unwrap_or(FieldType::Named {
+                    name: "String".into(),
+                    non_null: false,
+                });
+            let named = ty.named().to_owned();
+            let root_introspection =
+                !introspection && (field.name == "__schema" || field.name == "__type");
+            let kind = if self.api.is_leaf(&named) || field.selections.items.is_empty() {
+                FieldKind::Leaf
+            } else {
+                // Children carry their parent occurrence's guards, so a
+                // child reached only through a skipped occurrence is
+                // skipped with it.
+                let children: Vec<Occurrence<'_>> = found
+                    .iter()
+                    .map(|(g, f)| (g.clone(), &f.selections))
+                    .collect();
+                let child = self.set(&children, &named, introspection || root_introspection);
+                if root_introspection {
+                    FieldKind::Introspection(child)
+                } else {
+                    FieldKind::Composite(child)
+                }
+            };
+            out.push(FieldPlan {
+                response_key: key,
+                key_json: key_json.into(),
+                name: field.name.clone(),
+                ty,
+                kind,
+                guards,
+            });
+        }
+        out
+    }
+
+    fn gather<'s>(
+        &self,
+        set: &'s SelectionSet,
+        guards: &Guards,
+        runtime: &str,
+        order: &mut Vec<String>,
+        seen: &mut HashMap<String, Vec<(Guards, &'s FieldSelection)>>,
+    ) {
+        for item in &set.items {
+            match item {
+                SelectionItem::Field(field) => {
+                    if field.omit_from_response {
+                        continue;
+                    }
+                    let g = and(guards, &own_guards(&field.skip_if, &field.include_if));
+                    let key = field.alias.clone().unwrap_or_else(|| field.name.clone());
+                    let entry = seen.entry(key.clone()).or_insert_with(|| {
+                        order.push(key);
+                        Vec::new()
+                    });
+                    entry.push((g, field));
+                }
+                SelectionItem::InlineFragment(fragment) => {
+                    if self.api.matches(&fragment.type_condition, runtime) {
+                        let g = and(guards, &own_guards(&fragment.skip_if, &fragment.include_if));
+                        self.gather(&fragment.selections, &g, runtime, order, seen);
+                    }
+                }
+                SelectionItem::FragmentSpread(_) => {}
+            }
+        }
+    }
+}
+
+/// A non-null position found null: the nearest nullable parent becomes
+/// null.
+pub struct Null;
+
+/// A fetch that failed: its error, written at the path of each field it
+/// would have provided that came back null.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub error: GraphqlError,
+    /// The response keys the fetch would have provided at its positions.
+    pub keys: Vec<String>,
+}
+
+/// Where fetches failed, by the object they were to extend.
+#[derive(Debug, Default)]
+pub struct Failures {
+    pub all: Vec<Failure>,
+    pub at: HashMap<Part, Vec<usize>, ahash::RandomState>,
+}
+
+impl Failures {
+    pub fn record(&mut self, anchors: impl IntoIterator<Item = Part>, failure: Failure) {
+        let i = self.all.len();
+        self.all.push(failure);
+        for anchor in anchors {
+            self.at.entry(anchor).or_default().push(i);
+        }
+    }
+
+    fn covering(&self, parts: &[Part], key: &str) -> Option<&Failure> {
+        parts.iter().find_map(|p| {
+            self.at.get(p)?.iter().find_map(|i| {
+                let f = &self.all[*i];
+                f.keys.iter().any(|k| k == key).then_some(f)
+            })
+        })
+    }
+}
+
+/// One request's writer.
+pub struct Writer<'a> {
+    pub api: &'a ApiSchema,
+    pub plan: &'a ProjectionPlan,
+    pub data: &'a Data,
+    pub vars: &'a Coerced,
+    pub failures: &'a Failures,
+    /// Errors so far: subgraphs' and the executor's first (`known`), then
+    /// the projection's.
+    pub errors: Vec<GraphqlError>,
+    known: usize,
+    out: Vec<u8>,
+    path: Vec<PathSeg>,
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(
+        api: &'a ApiSchema,
+        plan: &'a ProjectionPlan,
+        data: &'a Data,
+        vars: &'a Coerced,
+        failures: &'a Failures,
+        errors: Vec<GraphqlError>,
+        capacity: usize,
+    ) -> Self {
+        let known = errors.len();
+        Self {
+            api,
+            plan,
+            data,
+            vars,
+            failures,
+            errors,
+            known,
+            out: Vec::with_capacity(capacity),
+            path: Vec::new(),
+        }
+    }
+
+    /// Writes `data`; the bytes (an object, or `null` when a non-null root
+    /// field is null) and every error.
+    pub fn finish(mut self) -> (Vec<u8>, Vec<GraphqlError>) {
+        let mut root = self.data.root();
+        root.push(Part::ROOT);
+        let root_type = self.plan.root_type.clone();
+        if self
+            .object(self.plan.root, &root, &root_type, true)
+            .is_err()
+        {
+            self.out.clear();
+            self.out.extend_from_slice(b"null");
+        }
+        (self.out, self.errors)
+    }
+
+    /// A known error explains a null here: one without a path, or one at,
+    /// above or below this path.
+    fn explained(&self) -> bool {
+        self.errors[..self.known].iter().any(|e| match &e.path {
+            None => true,
+            Some(p) => p.iter().zip(&self.path).all(|(a, b)| a == b),
+        })
+    }
+
+    fn null_here(&mut self, ty: &FieldType) {
+        if !self.explained() {
+            self.errors.push(GraphqlError::field(
+                format!("Cannot return null for non-nullable type {}", ty.display()),
+                self.path.clone(),
+            ));
+        }
+    }
+
+    fn object(
+        &mut self,
+        set: SetId,
+        parts: &[Part],
+        static_type: &str,
+        root: bool,
+    ) -> Result<(), Null> {
+        let plan = self.plan.set(set);
+        let runtime = if plan.by_type.len() == 1 {
+            plan.by_type[0].0.clone()
+        } else {
+            match self.data.typename(parts) {
+                Some(t) if plan.by_type.iter().any(|(name, _)| *name == t) => t.into_owned(),
+                Some(t) => {
+                    self.errors.push(GraphqlError::field(
+                        format!(
+                            "an object of type \"{t}\" is not one the graph has for {static_type}"
+                        ),
+                        self.path.clone(),
+                    ));
+                    return Err(Null);
+                }
+                None => {
+                    self.errors.push(GraphqlError::field(
+                        format!("no __typename for an object of the abstract type {static_type}"),
+                        self.path.clone(),
+                    ));
+                    return Err(Null);
+                }
+            }
+        };
+        let fields = &plan
+            .by_type
+            .iter()
+            .find(|(name, _)| *name == runtime)
+            .map(|(_, f)| f)
+            .expect("the runtime type is in the plan");
+        let by_field_name = plan.by_field_name;
+        self.out.push(b'{');
+        let mut first = true;
+        for field in fields.iter() {
+            if !field.guards.hold(self.vars) {
+                continue;
+            }
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            self.out.extend_from_slice(&field.key_json);
+            self.path.push(PathSeg::Key(field.response_key.clone()));
+            let written = self.field(field, parts, &runtime, by_field_name, root);
+            self.path.pop();
+            written?;
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn field(
+        &mut self,
+        field: &FieldPlan,
+        parts: &[Part],
+        runtime: &str,
+        by_field_name: bool,
+        root: bool,
+    ) -> Result<(), Null> {
+        match &field.kind {
+            FieldKind::Typename => {
+                write_str(&mut self.out, runtime);
+                Ok(())
+            }
+            FieldKind::Introspection(set) => self.introspection(field, *set),
+            _ => {
+                let key = if by_field_name {
+                    &field.name
+                } else {
+                    &field.response_key
+                };
+                let found = self.data.lookup(parts, key, &field.name);
+                if !found.present
+                    && let Some(failure) = self.failures.covering(parts, &field.response_key)
+                {
+                    self.fail_here(failure, root);
+                }
+                self.value(&field.ty, &field.kind, &found.values(), field)
+            }
+        }
+    }
+
+    /// A failed fetch's error at this field.
+    fn fail_here(&mut self, failure: &Failure, _root: bool) {
+        let here = &self.path;
+        let said = self.errors.iter().any(|e| {
+            e.path.as_deref() == Some(here.as_slice()) && e.message == failure.error.message
+        });
+        if !said {
+            self.errors
+                .push(failure.error.clone().at(self.path.clone()));
+            // It explains the null below: count it among the known.
+            let last = self.errors.len() - 1;
+            self.errors.swap(self.known, last);
+            self.known += 1;
+        }
+    }
+
+    /// Writes a value of type `ty` from the merged `values` (non-missing
+    /// values of the key in each part).
+    fn value(
+        &mut self,
+        ty: &FieldType,
+        kind: &FieldKind,
+        values: &[Part],
+        field: &FieldPlan,
+    ) -> Result<(), Null> {
+        let start = self.out.len();
+        let written = self.value_inner(ty, kind, values, field);
+        match written {
+            Ok(()) => Ok(()),
+            Err(Null) => {
+                self.out.truncate(start);
+                if ty.non_null() {
+                    Err(Null)
+                } else {
+                    self.out.extend_from_slice(b"null");
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    fn value_inner(
+        &mut self,
+        ty: &FieldType,
+        kind: &FieldKind,
+        values: &[Part],
+        field: &FieldPlan,
+    ) -> Result<(), Null> {
+        let non_null: Parts = values
+            .iter()
+            .copied()
+            .filter(|v| !self.data.doc(*v).is_null(v.node))
+            .collect();
+        if non_null.is_empty() {
+            if ty.non_null() {
+                self.null_here(ty);
+                return Err(Null);
+            }
+            self.out.extend_from_slice(b"null");
+            return Ok(());
+        }
+        match ty {
+            FieldType::List { item, .. } => {
+                let (objects, lists) = self.data.classify(&non_null);
+                if lists.is_empty() {
+                    // Not a list where the schema has one.
+                    let _ = objects;
+                    self.errors.push(GraphqlError::field(
+                        format!("expected a list for {}", ty.display()),
+                        self.path.clone(),
+                    ));
+                    return Err(Null);
+                }
+                self.out.push(b'[');
+                for (i, item_values) in self.data.list_items(&lists).into_iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.path.push(PathSeg::Index(i));
+                    let written = self.value(item, kind, &item_values, field);
+                    self.path.pop();
+                    written?;
+                }
+                self.out.push(b']');
+                Ok(())
+            }
+            FieldType::Named { name, .. } => match kind {
+                FieldKind::Composite(set) | FieldKind::Introspection(set) => {
+                    let (mut objects, _) = self.data.classify(&non_null);
+                    if objects.is_empty() {
+                        self.errors.push(GraphqlError::field(
+                            format!("expected an object of type {name}"),
+                            self.path.clone(),
+                        ));
+                        return Err(Null);
+                    }
+                    self.data.expand(&mut objects);
+                    self.object(*set, &objects, name, false)
+                }
+                _ => {
+                    let last = *non_null.last().expect("not empty");
+                    let doc = self.data.doc(last);
+                    if self.api.kind(name) == Some(crate::supergraph::TypeKind::Enum) {
+                        let value = doc.str(last.node);
+                        if !value.as_deref().is_some_and(|v| self.api.enum_has(name, v)) {
+                            self.errors.push(GraphqlError::field(
+                                format!(
+                                    "Enum \"{name}\" cannot represent value {}",
+                                    String::from_utf8_lossy(doc.raw(last.node))
+                                ),
+                                self.path.clone(),
+                            ));
+                            return Err(Null);
+                        }
+                    }
+                    doc.write(last.node, &mut self.out);
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// `__schema` / `__type(name:)` from the introspection answers.
+    fn introspection(&mut self, field: &FieldPlan, set: SetId) -> Result<(), Null> {
+        let found = self
+            .data
+            .introspection_root(field.name.as_str(), &field.response_key);
+        match found {
+            Some(part) => {
+                let mut parts = Parts::new();
+                parts.push(part);
+                let start = self.out.len();
+                match self.object(set, &parts, field.ty.named(), false) {
+                    Ok(()) => Ok(()),
+                    Err(Null) => {
+                        self.out.truncate(start);
+                        if field.ty.non_null() {
+                            Err(Null)
+                        } else {
+                            self.out.extend_from_slice(b"null");
+                            Ok(())
+                        }
+                    }
+                }
+            }
+            None => {
+                if field.ty.non_null() {
+                    self.null_here(&field.ty);
+                    return Err(Null);
+                }
+                self.out.extend_from_slice(b"null");
+                Ok(())
+            }
+        }
+    }
+}
+
+impl crate::data::Found {
+    /// The non-missing values, in part order: objects and lists as found,
+    /// and the last leaf.
+    pub fn values(&self) -> Parts {
+        let mut v: Parts = self
+            .objects
+            .iter()
+            .chain(self.lists.iter())
+            .copied()
+            .collect();
+        if let Some(leaf) = self.leaf
+            && v.is_empty()
+        {
+            v.push(leaf);
+        }
+        if v.is_empty()
+            && let Some(last) = self.last
+        {
+            v.push(last);
+        }
+        v
+    }
+}

@@ -1,0 +1,202 @@
+//! How the gateway reaches subgraphs: one pooled keep-alive HTTP/1.1 client
+//! (idle connections closed after `pool_idle_timeout`), a time limit per
+//! request, each answer parsed once into a shared [`Doc`], and (for reads,
+//! unless turned off) identical requests in flight at the same moment sent
+//! once through [`InFlight`]. Identical means the same URL, body (operation
+//! and variables) and forwarded headers, so no caller ever sees an answer
+//! made for another's credentials.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tracing::Instrument as _;
+
+use crate::inflight::InFlight;
+use crate::json::{Doc, Kind};
+
+/// What a subgraph answered: its parsed body.
+pub type Answer = Result<Arc<Doc>, FetchError>;
+
+/// Why a subgraph gave no GraphQL answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    TimedOut,
+    Unreachable,
+    /// The body is not a GraphQL response (with the HTTP status).
+    NotGraphql(u16),
+    /// The subgraph has no usable URL.
+    BadUrl,
+}
+
+impl FetchError {
+    /// The client-facing message, naming the service.
+    pub fn message(&self, service: &str) -> String {
+        match self {
+            FetchError::TimedOut => format!("subgraph {service} timed out"),
+            FetchError::Unreachable => format!("subgraph {service} is unreachable"),
+            FetchError::NotGraphql(status) => {
+                format!("subgraph {service} answered {status} without a GraphQL response")
+            }
+            FetchError::BadUrl => format!("subgraph {service} has no usable URL"),
+        }
+    }
+}
+
+/// Names a span as a W3C `traceparent`.
+pub type TraceparentOf = Arc<dyn Fn(&tracing::Span) -> Option<String> + Send + Sync>;
+
+/// The largest subgraph answer the gateway reads.
+const MAX_ANSWER_BYTES: usize = 64 << 20;
+
+/// What makes two subgraph requests identical: the URL, the body, and the
+/// credentials (the other forwarded headers, trace context and request id,
+/// are the first caller's: they do not change the answer).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct FetchKey {
+    url: Arc<str>,
+    body: Bytes,
+    credentials: Option<HeaderValue>,
+}
+
+pub struct Subgraphs {
+    client: Client<HttpConnector, Full<Bytes>>,
+    timeout: Duration,
+    coalesce: bool,
+    traceparent_of: Option<TraceparentOf>,
+    in_flight: InFlight<FetchKey, Answer>,
+}
+
+/// Settings of the subgraph client.
+#[derive(Clone)]
+pub struct ClientSettings {
+    pub timeout: Duration,
+    pub pool_idle_timeout: Duration,
+    pub coalesce: bool,
+    pub traceparent_of: Option<TraceparentOf>,
+}
+
+impl Subgraphs {
+    pub fn new(settings: ClientSettings) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            // Without a timer the pool never closes idle connections.
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(settings.pool_idle_timeout)
+            .build(connector);
+        Self {
+            client,
+            timeout: settings.timeout,
+            coalesce: settings.coalesce,
+            traceparent_of: settings.traceparent_of,
+            in_flight: InFlight::default(),
+        }
+    }
+
+    /// Fetches in flight, shared (tests).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// POSTs `body` to the subgraph at `url`. `shareable`: a read that may
+    /// be coalesced with identical ones (never a mutation's fetch).
+    pub async fn fetch(
+        &self,
+        service: &str,
+        url: &Arc<str>,
+        body: Bytes,
+        forwarded: &HeaderMap,
+        shareable: bool,
+    ) -> Answer {
+        let span = tracing::info_span!("subgraph fetch", subgraph = service);
+        let headers: Vec<(HeaderName, HeaderValue)> = forwarded
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let traceparent = self
+            .traceparent_of
+            .as_ref()
+            .and_then(|name| name(&span))
+            .and_then(|t| HeaderValue::from_str(&t).ok());
+        let request = self.send(url.clone(), body.clone(), headers, traceparent);
+        if !(self.coalesce && shareable) {
+            return request.instrument(span).await;
+        }
+        let key = FetchKey {
+            url: url.clone(),
+            body,
+            credentials: forwarded.get(http::header::AUTHORIZATION).cloned(),
+        };
+        self.in_flight.run(key, request.instrument(span)).await
+    }
+
+    fn send(
+        &self,
+        url: Arc<str>,
+        body: Bytes,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        traceparent: Option<HeaderValue>,
+    ) -> impl std::future::Future<Output = Answer> + Send + 'static {
+        let client = self.client.clone();
+        let timeout = self.timeout;
+        async move {
+            let mut request = http::Request::post(&*url)
+                .header(CONTENT_TYPE, "application/json")
+                .header(ACCEPT, "application/json")
+                .body(Full::new(body))
+                .map_err(|_| FetchError::BadUrl)?;
+            let h = request.headers_mut();
+            for (name, value) in headers {
+                h.insert(name, value);
+            }
+            if let Some(traceparent) = traceparent {
+                h.insert("traceparent", traceparent);
+            }
+            let exchange = async {
+                let response = client
+                    .request(request)
+                    .await
+                    .map_err(|_| FetchError::Unreachable)?;
+                let status = response.status().as_u16();
+                let limited = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES);
+                let bytes = limited
+                    .collect()
+                    .await
+                    .map_err(|_| FetchError::Unreachable)?
+                    .to_bytes();
+                Ok::<_, FetchError>((status, bytes))
+            };
+            let (status, bytes) = tokio::time::timeout(timeout, exchange)
+                .await
+                .map_err(|_| FetchError::TimedOut)??;
+            let doc = Doc::parse(bytes).map_err(|_| FetchError::NotGraphql(status))?;
+            let root = doc.root();
+            let graphql = doc.kind(root) == Kind::Object
+                && (doc.get(root, "data").is_some() || doc.get(root, "errors").is_some());
+            if !graphql {
+                return Err(FetchError::NotGraphql(status));
+            }
+            Ok(Arc::new(doc))
+        }
+    }
+
+    /// Whether the subgraph at `url` answers `{ __typename }`.
+    pub async fn probe(&self, url: &Arc<str>) -> bool {
+        let body = Bytes::from_static(br#"{"query":"{ __typename }"}"#);
+        let answer = tokio::time::timeout(
+            self.timeout.min(Duration::from_secs(2)),
+            self.send(url.clone(), body, Vec::new(), None),
+        )
+        .await;
+        matches!(answer, Ok(Ok(doc)) if doc
+            .get(doc.root(), "data")
+            .and_then(|d| doc.get(d, "__typename"))
+            .is_some_and(|t| doc.kind(t) == Kind::String))
+    }
+}
