@@ -8,6 +8,11 @@ mod gateway;
 
 use std::process::ExitCode;
 
+/// An allocator made for many small, short-lived allocations: the gateway
+/// and the services allocate per request and free it all at its end.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match cli::run().await {

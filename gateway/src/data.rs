@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use crate::error::PathSeg;
+use crate::error::Seg;
 use crate::json::{Doc, Kind, NodeId};
 use crate::supergraph::ApiSchema;
 use hive_router_query_planner::planner::plan_nodes::FlattenNodePathSegment;
@@ -39,27 +39,25 @@ impl Part {
 }
 
 /// The parts of one object position.
-pub type Parts = SmallVec<[Part; 4]>;
+pub type Parts = SmallVec<[Part; 2]>;
 
-/// What one key holds across the parts of an object.
+/// What one key holds across the parts of an object: its non-null values,
+/// in part order.
 #[derive(Debug, Default)]
 pub struct Found {
-    /// Object values, in part order.
-    pub objects: Parts,
-    /// List values, in part order.
-    pub lists: Parts,
-    /// The last non-null value of any other kind.
-    pub leaf: Option<Part>,
-    /// The last non-null value of any kind (for leaf types whose values
-    /// are JSON objects or lists: custom scalars).
-    pub last: Option<Part>,
+    pub values: Parts,
     /// Some part holds the key (possibly null).
     pub present: bool,
 }
 
 impl Found {
     pub fn is_null(&self) -> bool {
-        self.last.is_none()
+        self.values.is_empty()
+    }
+
+    /// The value a leaf takes: the last non-null one.
+    pub fn last(&self) -> Option<Part> {
+        self.values.last().copied()
     }
 }
 
@@ -76,6 +74,9 @@ pub struct Data {
     introspection: Vec<(String, Option<Part>)>,
     /// Entity answers attached to the object they extend.
     extras: HashMap<Part, Parts, ahash::RandomState>,
+    /// Per document, a bit per node: whether anything is attached to it
+    /// (so most objects need no map lookup).
+    attached: Vec<Vec<u64>>,
 }
 
 impl Data {
@@ -83,6 +84,7 @@ impl Data {
     pub fn add(&mut self, doc: Arc<Doc>, by_field_name: bool) -> u32 {
         self.docs.push(doc);
         self.by_field_name.push(by_field_name);
+        self.attached.push(Vec::new());
         (self.docs.len() - 1) as u32
     }
 
@@ -110,7 +112,21 @@ impl Data {
 
     /// Attaches `extra` to the object at `anchor`.
     pub fn attach(&mut self, anchor: Part, extra: Part) {
+        if let Some(bits) = self.attached.get_mut(anchor.doc as usize) {
+            let (word, bit) = (anchor.node as usize / 64, anchor.node % 64);
+            if bits.len() <= word {
+                bits.resize(word + 1, 0);
+            }
+            bits[word] |= 1 << bit;
+        }
         self.extras.entry(anchor).or_default().push(extra);
+    }
+
+    fn has_extras(&self, part: Part) -> bool {
+        self.attached
+            .get(part.doc as usize)
+            .and_then(|bits| bits.get(part.node as usize / 64))
+            .is_some_and(|word| word & (1 << (part.node % 64)) != 0)
     }
 
     /// The root object's parts.
@@ -127,7 +143,10 @@ impl Data {
         }
         let mut i = 0;
         while i < parts.len() {
-            if let Some(extra) = self.extras.get(&parts[i]) {
+            let part = parts[i];
+            if self.has_extras(part)
+                && let Some(extra) = self.extras.get(&part)
+            {
                 parts.extend(extra.iter().copied());
             }
             i += 1;
@@ -152,63 +171,61 @@ impl Data {
                 continue;
             };
             found.present = true;
-            let value = Part {
-                doc: part.doc,
-                node,
-            };
-            match doc.kind(node) {
-                Kind::Null => {}
-                Kind::Object => {
-                    found.objects.push(value);
-                    found.last = Some(value);
-                }
-                Kind::Array => {
-                    found.lists.push(value);
-                    found.last = Some(value);
-                }
-                _ => {
-                    found.leaf = Some(value);
-                    found.last = Some(value);
-                }
+            if !doc.is_null(node) {
+                found.values.push(Part {
+                    doc: part.doc,
+                    node,
+                });
             }
         }
         found
     }
 
+    pub fn kind(&self, part: Part) -> Kind {
+        self.doc(part).kind(part.node)
+    }
+
     /// The runtime type named by the last non-null `__typename` of the
     /// parts.
     pub fn typename(&self, parts: &[Part]) -> Option<Cow<'_, str>> {
-        let found = self.lookup(parts, "__typename", "__typename");
-        let part = found.leaf?;
+        let part = self.lookup(parts, "__typename", "__typename").last()?;
         self.doc(part).str(part.node)
     }
 
-    /// The merged list of `lists` (parts that are arrays): item by item
-    /// when all have one length, else the last.
-    pub fn list_items(&self, lists: &[Part]) -> Vec<Parts> {
+    /// How many items the merged list of `lists` has, and which of them
+    /// merge item by item: all when they have one length, else the last.
+    pub fn list_sources<'l>(&self, lists: &'l [Part]) -> (usize, &'l [Part]) {
         let Some(last) = lists.last() else {
-            return Vec::new();
+            return (0, lists);
         };
         let len = self.doc(*last).items(last.node).len();
         let same = lists
             .iter()
             .all(|l| self.doc(*l).items(l.node).len() == len);
-        let sources: &[Part] = if same {
-            lists
+        if same {
+            (len, lists)
         } else {
-            std::slice::from_ref(last)
-        };
-        (0..len)
-            .map(|i| {
-                sources
-                    .iter()
-                    .map(|l| Part {
-                        doc: l.doc,
-                        node: self.doc(*l).items(l.node)[i],
-                    })
-                    .collect()
+            (len, std::slice::from_ref(last))
+        }
+    }
+
+    /// Item `i` of the merged list from `sources` (non-null values only).
+    pub fn list_item(&self, sources: &[Part], i: usize) -> Parts {
+        sources
+            .iter()
+            .filter_map(|l| {
+                let node = self.doc(*l).items(l.node)[i];
+                let p = Part { doc: l.doc, node };
+                (!self.doc(p).is_null(node)).then_some(p)
             })
             .collect()
+    }
+
+    /// The merged list of `lists` (parts that are arrays): item by item
+    /// when all have one length, else the last.
+    pub fn list_items(&self, lists: &[Part]) -> Vec<Parts> {
+        let (len, sources) = self.list_sources(lists);
+        (0..len).map(|i| self.list_item(sources, i)).collect()
     }
 
     /// Splits merged values into objects and lists (nulls dropped).
@@ -216,7 +233,7 @@ impl Data {
         let mut objects = Parts::new();
         let mut lists = Parts::new();
         for v in values {
-            match self.doc(*v).kind(v.node) {
+            match self.kind(*v) {
                 Kind::Object => objects.push(*v),
                 Kind::Array => lists.push(*v),
                 _ => {}
@@ -227,7 +244,11 @@ impl Data {
 
     /// The objects at a flatten path (`products.@.reviews.@`, type
     /// conditions included), each with its parts and response path.
-    pub fn targets(&self, api: &ApiSchema, path: &[FlattenNodePathSegment]) -> Vec<Target> {
+    pub fn targets<'p>(
+        &self,
+        api: &ApiSchema,
+        path: &'p [FlattenNodePathSegment],
+    ) -> Vec<Target<'p>> {
         let mut out = Vec::new();
         let root = self.root();
         if !root.is_empty() {
@@ -236,13 +257,13 @@ impl Data {
         out
     }
 
-    fn walk(
+    fn walk<'p>(
         &self,
         api: &ApiSchema,
         at: Walk,
-        path: &[FlattenNodePathSegment],
-        response_path: &mut Vec<PathSeg>,
-        out: &mut Vec<Target>,
+        path: &'p [FlattenNodePathSegment],
+        response_path: &mut Vec<Seg<'p>>,
+        out: &mut Vec<Target<'p>>,
     ) {
         match (at, path.first()) {
             (Walk::Lists(lists), _) => {
@@ -251,9 +272,11 @@ impl Data {
                     Some(FlattenNodePathSegment::List) => &path[1..],
                     _ => path,
                 };
-                for (i, item) in self.list_items(&lists).into_iter().enumerate() {
+                let (len, sources) = self.list_sources(&lists);
+                for i in 0..len {
+                    let item = self.list_item(sources, i);
                     let (objects, lists) = self.classify(&item);
-                    response_path.push(PathSeg::Index(i));
+                    response_path.push(Seg::Index(i as u32));
                     if !lists.is_empty() && objects.is_empty() {
                         self.walk(api, Walk::Lists(lists), rest, response_path, out);
                     } else if !objects.is_empty() {
@@ -267,23 +290,17 @@ impl Data {
             (Walk::Objects(parts), None) => out.push(Target {
                 anchor: parts[0],
                 parts,
-                path: response_path.clone(),
+                path: response_path.iter().copied().collect(),
             }),
             (Walk::Objects(parts), Some(FlattenNodePathSegment::Field(key))) => {
                 let found = self.lookup(&parts, key, key);
-                response_path.push(PathSeg::Key(key.clone()));
-                if !found.objects.is_empty() {
-                    let mut objects = found.objects;
+                let (mut objects, lists) = self.classify(&found.values);
+                response_path.push(Seg::Key(key));
+                if !objects.is_empty() {
                     self.expand(&mut objects);
                     self.walk(api, Walk::Objects(objects), &path[1..], response_path, out);
-                } else if !found.lists.is_empty() {
-                    self.walk(
-                        api,
-                        Walk::Lists(found.lists),
-                        &path[1..],
-                        response_path,
-                        out,
-                    );
+                } else if !lists.is_empty() {
+                    self.walk(api, Walk::Lists(lists), &path[1..], response_path, out);
                 }
                 response_path.pop();
             }
@@ -308,13 +325,13 @@ enum Walk {
 
 /// An object an entity fetch extends.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub struct Target<'p> {
     /// The part its answer is attached to.
     pub anchor: Part,
     /// All its parts so far.
     pub parts: Parts,
     /// Where it sits in the response.
-    pub path: Vec<PathSeg>,
+    pub path: SmallVec<[Seg<'p>; 6]>,
 }
 
 #[cfg(test)]
@@ -322,6 +339,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+    use crate::error::PathSeg;
 
     fn doc(text: &str) -> Arc<Doc> {
         Arc::new(Doc::parse(Bytes::copy_from_slice(text.as_bytes())).unwrap())
@@ -347,8 +365,8 @@ mod tests {
         let targets = data.targets(&api(), &path);
         assert_eq!(targets.len(), 3);
         assert_eq!(
-            targets[2].path,
-            vec![PathSeg::Key("products".into()), PathSeg::Index(2)]
+            Seg::owned(&targets[2].path),
+            [PathSeg::Key("products".into()), PathSeg::Index(2)]
         );
         let answer = doc(r#"{"_entities":[{"name":"Dune"},{"name":"Solaris"}]}"#);
         let a = data.add(answer.clone(), false);
@@ -367,7 +385,7 @@ mod tests {
             let mut parts = data.targets(&api(), &path)[i].parts.clone();
             data.expand(&mut parts);
             let found = data.lookup(&parts, "name", "name");
-            let p = found.leaf.unwrap();
+            let p = found.last().unwrap();
             data.doc(p).str(p.node).unwrap().into_owned()
         };
         assert_eq!(
@@ -396,19 +414,19 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(
-            data.lookup(&parts, "x", "x").objects.len(),
+            data.lookup(&parts, "x", "x").values.len(),
             2,
             "one object of two parts"
         );
-        let s = data.lookup(&parts, "s", "s").leaf.unwrap();
+        let s = data.lookup(&parts, "s", "s").last().unwrap();
         assert_eq!(data.doc(s).str(s.node).unwrap(), "second", "the last wins");
-        let n = data.lookup(&parts, "n", "n").leaf.unwrap();
+        let n = data.lookup(&parts, "n", "n").last().unwrap();
         assert_eq!(
             data.doc(n).str(n.node).unwrap(),
             "kept",
             "null does not win"
         );
-        let items = data.list_items(&data.lookup(&parts, "l", "l").lists);
+        let items = data.list_items(&data.lookup(&parts, "l", "l").values);
         assert_eq!(items.len(), 2);
         assert_eq!(items[1].len(), 2, "item by item");
         assert!(!data.lookup(&parts, "missing", "missing").present);

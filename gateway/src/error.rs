@@ -40,6 +40,35 @@ impl PathSeg {
     }
 }
 
+/// A step of a response path, borrowed (from the plan): what paths are
+/// made of while walking, turned into [`PathSeg`]s only for an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seg<'a> {
+    // A thin pointer: paths are many and short-lived.
+    Key(&'a String),
+    Index(u32),
+}
+
+impl Seg<'_> {
+    pub fn owned(path: &[Seg<'_>]) -> Vec<PathSeg> {
+        path.iter()
+            .map(|s| match s {
+                Seg::Key(k) => PathSeg::Key((*k).clone()),
+                Seg::Index(i) => PathSeg::Index(*i as usize),
+            })
+            .collect()
+    }
+
+    /// Whether this step is the same as an owned one.
+    pub fn same(&self, other: &PathSeg) -> bool {
+        match (self, other) {
+            (Seg::Key(a), PathSeg::Key(b)) => *a == b,
+            (Seg::Index(a), PathSeg::Index(b)) => *a as usize == *b,
+            _ => false,
+        }
+    }
+}
+
 /// Where in the client's operation an error points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location {

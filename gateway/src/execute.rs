@@ -24,9 +24,10 @@ use hive_router_query_planner::planner::plan_nodes::{
 use http::HeaderMap;
 use kit::ErrorCode;
 use serde_json::Value;
+use smallvec::SmallVec;
 
 use crate::data::{Data, Part, Parts, Target};
-use crate::error::{GraphqlError, PathSeg};
+use crate::error::{GraphqlError, PathSeg, Seg};
 use crate::json::{Doc, Kind, NodeId, write_str};
 use crate::prepare::{FetchInfo, Prepared};
 use crate::projection::{Failure, Failures};
@@ -40,8 +41,6 @@ pub struct Outcome {
     pub data: Data,
     pub errors: Vec<GraphqlError>,
     pub failures: Failures,
-    /// Bytes received from subgraphs (an estimate of the answer's size).
-    pub received: usize,
 }
 
 /// One plan's execution.
@@ -219,7 +218,6 @@ impl<'a> Execution<'a> {
                 return;
             }
         };
-        state.received += doc.raw(doc.root()).len();
         let doc = rewritten(doc, fetch.output_rewrites.as_deref(), self.api(), |d| {
             d.get(d.root(), "data").into_iter().collect()
         });
@@ -388,7 +386,6 @@ impl<'a> Execution<'a> {
                 return;
             }
         };
-        state.received += doc.raw(doc.root()).len();
         let entities_of = |d: &Doc| -> Vec<NodeId> {
             d.get(d.root(), "data")
                 .and_then(|data| d.get(data, field))
@@ -427,7 +424,7 @@ impl<'a> Execution<'a> {
                     let rest = rename_path(rest.to_vec(), &renames);
                     for (target, rep) in &batch.targets {
                         if rep == i {
-                            let mut full = target.path.clone();
+                            let mut full = Seg::owned(&target.path);
                             full.extend(rest.iter().cloned());
                             state.errors.push(error.clone().at(full));
                         }
@@ -564,23 +561,26 @@ fn rename_at(
 
 /// An entity fetch's representations: one per distinct entity, and which
 /// one each target gets.
-pub struct Batch {
+pub struct Batch<'p> {
     pub reps: Vec<Vec<u8>>,
-    pub targets: Vec<(Target, usize)>,
+    pub targets: Vec<(Target<'p>, usize)>,
 }
 
-impl Batch {
+impl<'p> Batch<'p> {
     pub fn build(
         data: &Data,
         api: &ApiSchema,
-        targets: Vec<Target>,
+        targets: Vec<Target<'p>>,
         requires: &SelectionSet,
         rewrites: Option<&[FetchRewrite]>,
         entity_types: &[String],
-    ) -> Batch {
+    ) -> Batch<'p> {
         let mut reps: Vec<Vec<u8>> = Vec::new();
-        let mut index: HashMap<Vec<u8>, usize, ahash::RandomState> = HashMap::default();
+        // Representation hash → the reps with it (compared byte for byte).
+        let mut index: HashMap<u64, SmallVec<[usize; 1]>, ahash::RandomState> = HashMap::default();
+        let hasher = ahash::RandomState::new();
         let mut out = Vec::with_capacity(targets.len());
+        let mut bytes = Vec::with_capacity(64);
         for target in targets {
             let Some(mut rep) = Rep::build(data, api, &target.parts, requires) else {
                 continue;
@@ -595,13 +595,15 @@ impl Batch {
             if !resolvable {
                 continue;
             }
-            let mut bytes = Vec::with_capacity(64);
+            bytes.clear();
             rep.write(&mut bytes);
-            let i = match index.get(&bytes) {
+            let hash = hasher.hash_one(&bytes);
+            let same = index.entry(hash).or_default();
+            let i = match same.iter().find(|i| reps[**i] == bytes) {
                 Some(i) => *i,
                 None => {
                     reps.push(bytes.clone());
-                    index.insert(bytes, reps.len() - 1);
+                    same.push(reps.len() - 1);
                     reps.len() - 1
                 }
             };
@@ -611,15 +613,16 @@ impl Batch {
     }
 }
 
-/// A representation being built: what the entity's `requires` selects.
+/// A representation being built: what the entity's `requires` selects,
+/// borrowing keys from the plan and values from the answers.
 #[derive(Debug, Clone, PartialEq)]
 enum Rep<'d> {
     Null,
     /// A value as the subgraph wrote it.
     Raw(&'d [u8]),
-    Str(String),
+    Str(Cow<'d, str>),
     List(Vec<Rep<'d>>),
-    Object(Vec<(String, Rep<'d>)>),
+    Object(Vec<(Cow<'d, str>, Rep<'d>)>),
 }
 
 impl<'d> Rep<'d> {
@@ -630,11 +633,11 @@ impl<'d> Rep<'d> {
         data: &'d Data,
         api: &ApiSchema,
         parts: &[Part],
-        requires: &SelectionSet,
+        requires: &'d SelectionSet,
     ) -> Option<Rep<'d>> {
-        let typename = data.typename(parts).map(Cow::into_owned);
-        let mut fields = Vec::new();
-        Self::fill(data, api, parts, requires, typename.as_deref(), &mut fields)?;
+        let typename = data.typename(parts);
+        let mut fields = Vec::with_capacity(requires.items.len());
+        Self::fill(data, api, parts, requires, typename.as_ref(), &mut fields)?;
         Some(Rep::Object(fields))
     }
 
@@ -642,37 +645,37 @@ impl<'d> Rep<'d> {
         data: &'d Data,
         api: &ApiSchema,
         parts: &[Part],
-        selection: &SelectionSet,
-        typename: Option<&str>,
-        out: &mut Vec<(String, Rep<'d>)>,
+        selection: &'d SelectionSet,
+        typename: Option<&Cow<'d, str>>,
+        out: &mut Vec<(Cow<'d, str>, Rep<'d>)>,
     ) -> Option<()> {
         for item in &selection.items {
             match item {
                 SelectionItem::Field(field) => {
-                    let key = field.alias.as_deref().unwrap_or(&field.name);
+                    let key: &'d str = field.alias.as_deref().unwrap_or(&field.name);
                     if field.name == "__typename" {
-                        out.push((key.to_owned(), Rep::Str(typename?.to_owned())));
+                        out.push((Cow::Borrowed(key), Rep::Str(typename?.clone())));
                         continue;
                     }
                     let found = data.lookup(parts, &field.name, &field.name);
                     if !found.present {
                         return None;
                     }
-                    let non_null = typename
-                        .and_then(|t| api.field(t, &field.name))
-                        .is_some_and(|ty| ty.non_null());
                     let value = if found.is_null() {
+                        let non_null = typename
+                            .and_then(|t| api.field(t, &field.name))
+                            .is_some_and(|ty| ty.non_null());
                         if non_null {
                             return None;
                         }
                         Rep::Null
                     } else if field.selections.items.is_empty() {
-                        let last = found.last?;
+                        let last = found.last()?;
                         Rep::Raw(data.doc(last).raw(last.node))
                     } else {
-                        Self::nested(data, api, &found.values(), &field.selections)?
+                        Self::nested(data, api, &found.values, &field.selections)?
                     };
-                    out.push((key.to_owned(), value));
+                    out.push((Cow::Borrowed(key), value));
                 }
                 SelectionItem::InlineFragment(fragment) => {
                     if typename.is_some_and(|t| api.matches(&fragment.type_condition, t)) {
@@ -689,19 +692,19 @@ impl<'d> Rep<'d> {
         data: &'d Data,
         api: &ApiSchema,
         values: &[Part],
-        selection: &SelectionSet,
+        selection: &'d SelectionSet,
     ) -> Option<Rep<'d>> {
         let (mut objects, lists) = data.classify(values);
         if !objects.is_empty() {
             data.expand(&mut objects);
-            let typename = data.typename(&objects).map(Cow::into_owned);
+            let typename = data.typename(&objects);
             let mut fields = Vec::new();
             Self::fill(
                 data,
                 api,
                 &objects,
                 selection,
-                typename.as_deref(),
+                typename.as_ref(),
                 &mut fields,
             )?;
             return Some(Rep::Object(fields));
@@ -719,8 +722,8 @@ impl<'d> Rep<'d> {
 
     fn typename(&self) -> Option<&str> {
         match self {
-            Rep::Object(fields) => fields.iter().find_map(|(k, v)| match (k.as_str(), v) {
-                ("__typename", Rep::Str(s)) => Some(s.as_str()),
+            Rep::Object(fields) => fields.iter().find_map(|(k, v)| match (k.as_ref(), v) {
+                ("__typename", Rep::Str(s)) => Some(s.as_ref()),
                 _ => None,
             }),
             _ => None,
@@ -750,7 +753,7 @@ impl<'d> Rep<'d> {
     fn set_at(&mut self, api: &ApiSchema, path: &[FetchNodePathSegment], to: &str) {
         match (self, path) {
             (Rep::List(items), _) => items.iter_mut().for_each(|i| i.set_at(api, path, to)),
-            (this, []) => *this = Rep::Str(to.to_owned()),
+            (this, []) => *this = Rep::Str(Cow::Owned(to.to_owned())),
             (this @ Rep::Object(_), [FetchNodePathSegment::TypenameEquals(types), rest @ ..])
                 if this.holds(api, types) =>
             {
@@ -760,7 +763,7 @@ impl<'d> Rep<'d> {
                 if let Some((_, v)) = fields.iter_mut().find(|(k, _)| k == key) {
                     v.set_at(api, rest, to);
                 } else if rest.is_empty() {
-                    fields.push((key.clone(), Rep::Str(to.to_owned())));
+                    fields.push((Cow::Owned(key.clone()), Rep::Str(Cow::Owned(to.to_owned()))));
                 }
             }
             _ => {}
@@ -777,7 +780,7 @@ impl<'d> Rep<'d> {
             }
             (Rep::Object(fields), [FetchNodePathSegment::Key(from)]) => {
                 if let Some((k, _)) = fields.iter_mut().find(|(k, _)| k == from) {
-                    *k = to.to_owned();
+                    *k = Cow::Owned(to.to_owned());
                 }
             }
             (Rep::Object(fields), [FetchNodePathSegment::Key(key), rest @ ..]) => {

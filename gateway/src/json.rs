@@ -89,7 +89,7 @@ impl Doc {
         let mut parser = Parser {
             input: &bytes,
             at: 0,
-            nodes: Vec::with_capacity(bytes.len() / 12),
+            nodes: Vec::with_capacity(bytes.len() / 24),
             items: Vec::new(),
             members: Vec::new(),
             scratch_items: Vec::new(),
@@ -194,9 +194,11 @@ impl Doc {
         let members = &self.members[n.first as usize..(n.first + n.len) as usize];
         if self.renamed.is_empty() {
             // The common case: compare the raw key bytes.
+            let key = key.as_bytes();
             for m in members {
                 if !m.key_escaped
-                    && &self.bytes[m.key_start as usize..m.key_end as usize] == key.as_bytes()
+                    && (m.key_end - m.key_start) as usize == key.len()
+                    && short_eq(&self.bytes[m.key_start as usize..m.key_end as usize], key)
                 {
                     return Some(m.value);
                 }
@@ -261,6 +263,16 @@ impl Doc {
         self.write(node, &mut out);
         serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// Equal slices of equal length, compared without a call into memcmp
+/// (keys are short).
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() > 32 {
+        return a == b;
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Raw string content, unescaped when it holds an escape.

@@ -348,7 +348,10 @@ async fn run_plan(
         execution.run(node).await;
     }
     let outcome = execution.finish();
-    let capacity = outcome.received + outcome.received / 5 + 64;
+    let last = prepared
+        .answer_size
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let capacity = last + last / 16 + 256;
     let writer = Writer::new(
         &supergraph.api,
         &prepared.projection,
@@ -358,21 +361,9 @@ async fn run_plan(
         outcome.errors,
         capacity,
     );
-    let (data, errors) = writer.finish();
-    let mut body = Vec::with_capacity(data.len() + 32);
-    if !errors.is_empty() {
-        body.extend_from_slice(br#"{"errors":["#);
-        for (i, e) in errors.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            e.write(&mut body);
-        }
-        body.extend_from_slice(br#"],"data":"#);
-    } else {
-        body.extend_from_slice(br#"{"data":"#);
-    }
-    body.extend_from_slice(&data);
-    body.push(b'}');
+    let (body, _) = writer.finish();
+    prepared
+        .answer_size
+        .store(body.len(), std::sync::atomic::Ordering::Relaxed);
     Answer::Data(Bytes::from(body))
 }

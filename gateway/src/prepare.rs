@@ -84,6 +84,9 @@ pub struct Prepared {
     pub variables: Vec<VariableSpec>,
     pub fetches: HashMap<i64, FetchInfo>,
     pub introspection: Vec<IntrospectionField>,
+    /// The size of the last answer, bytes: the next one's buffer is made
+    /// about this big (no regrowing, no doubling past it).
+    pub answer_size: std::sync::atomic::AtomicUsize,
 }
 
 /// Settings of preparation.
@@ -323,6 +326,7 @@ pub fn prepare(
         variables,
         fetches,
         introspection,
+        answer_size: std::sync::atomic::AtomicUsize::new(4096),
     })
 }
 

@@ -24,7 +24,7 @@ use hive_router_query_planner::ast::selection_set::{FieldSelection, SelectionSet
 use serde_json::Value;
 
 use crate::data::{Data, Part, Parts};
-use crate::error::{GraphqlError, PathSeg};
+use crate::error::{GraphqlError, Seg};
 use crate::json::write_str;
 use crate::supergraph::{ApiSchema, FieldType};
 use crate::variables::Coerced;
@@ -381,7 +381,7 @@ pub struct Writer<'a> {
     pub errors: Vec<GraphqlError>,
     known: usize,
     out: Vec<u8>,
-    path: Vec<PathSeg>,
+    path: Vec<Seg<'a>>,
 }
 
 impl<'a> Writer<'a> {
@@ -408,9 +408,13 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Writes `data`; the bytes (an object, or `null` when a non-null root
-    /// field is null) and every error.
+    /// Writes the response: `{"data":…}` when there are no errors, the
+    /// data written straight into its buffer; with errors,
+    /// `{"errors":[…],"data":…}`. `data` is an object, or `null` when a
+    /// non-null root field is null.
     pub fn finish(mut self) -> (Vec<u8>, Vec<GraphqlError>) {
+        const PREFIX: &[u8] = br#"{"data":"#;
+        self.out.extend_from_slice(PREFIX);
         let mut root = self.data.root();
         root.push(Part::ROOT);
         let root_type = self.plan.root_type.clone();
@@ -418,10 +422,26 @@ impl<'a> Writer<'a> {
             .object(self.plan.root, &root, &root_type, true)
             .is_err()
         {
-            self.out.clear();
+            self.out.truncate(PREFIX.len());
             self.out.extend_from_slice(b"null");
         }
-        (self.out, self.errors)
+        if self.errors.is_empty() {
+            self.out.push(b'}');
+            return (self.out, self.errors);
+        }
+        // Errors first (the spec's advice): the one case that copies.
+        let mut body = Vec::with_capacity(self.out.len() + 256 * self.errors.len());
+        body.extend_from_slice(br#"{"errors":["#);
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            e.write(&mut body);
+        }
+        body.extend_from_slice(br#"],"data":"#);
+        body.extend_from_slice(&self.out[PREFIX.len()..]);
+        body.push(b'}');
+        (body, self.errors)
     }
 
     /// A known error explains a null here: one without a path, or one at,
@@ -429,7 +449,7 @@ impl<'a> Writer<'a> {
     fn explained(&self) -> bool {
         self.errors[..self.known].iter().any(|e| match &e.path {
             None => true,
-            Some(p) => p.iter().zip(&self.path).all(|(a, b)| a == b),
+            Some(p) => p.iter().zip(&self.path).all(|(a, b)| b.same(a)),
         })
     }
 
@@ -437,7 +457,7 @@ impl<'a> Writer<'a> {
         if !self.explained() {
             self.errors.push(GraphqlError::field(
                 format!("Cannot return null for non-nullable type {}", ty.display()),
-                self.path.clone(),
+                Seg::owned(&self.path),
             ));
         }
     }
@@ -460,14 +480,14 @@ impl<'a> Writer<'a> {
                         format!(
                             "an object of type \"{t}\" is not one the graph has for {static_type}"
                         ),
-                        self.path.clone(),
+                        Seg::owned(&self.path),
                     ));
                     return Err(Null);
                 }
                 None => {
                     self.errors.push(GraphqlError::field(
                         format!("no __typename for an object of the abstract type {static_type}"),
-                        self.path.clone(),
+                        Seg::owned(&self.path),
                     ));
                     return Err(Null);
                 }
@@ -491,7 +511,7 @@ impl<'a> Writer<'a> {
             }
             first = false;
             self.out.extend_from_slice(&field.key_json);
-            self.path.push(PathSeg::Key(field.response_key.clone()));
+            self.path.push(Seg::Key(&field.response_key));
             let written = self.field(field, parts, &runtime, by_field_name, root);
             self.path.pop();
             written?;
@@ -526,7 +546,7 @@ impl<'a> Writer<'a> {
                 {
                     self.fail_here(failure, root);
                 }
-                self.value(&field.ty, &field.kind, &found.values(), field)
+                self.value(&field.ty, &field.kind, &found.values)
             }
         }
     }
@@ -535,11 +555,14 @@ impl<'a> Writer<'a> {
     fn fail_here(&mut self, failure: &Failure, _root: bool) {
         let here = &self.path;
         let said = self.errors.iter().any(|e| {
-            e.path.as_deref() == Some(here.as_slice()) && e.message == failure.error.message
+            e.message == failure.error.message
+                && e.path.as_ref().is_some_and(|p| {
+                    p.len() == here.len() && p.iter().zip(here).all(|(a, b)| b.same(a))
+                })
         });
         if !said {
             self.errors
-                .push(failure.error.clone().at(self.path.clone()));
+                .push(failure.error.clone().at(Seg::owned(&self.path)));
             // It explains the null below: count it among the known.
             let last = self.errors.len() - 1;
             self.errors.swap(self.known, last);
@@ -549,15 +572,9 @@ impl<'a> Writer<'a> {
 
     /// Writes a value of type `ty` from the merged `values` (non-missing
     /// values of the key in each part).
-    fn value(
-        &mut self,
-        ty: &FieldType,
-        kind: &FieldKind,
-        values: &[Part],
-        field: &FieldPlan,
-    ) -> Result<(), Null> {
+    fn value(&mut self, ty: &FieldType, kind: &FieldKind, values: &[Part]) -> Result<(), Null> {
         let start = self.out.len();
-        let written = self.value_inner(ty, kind, values, field);
+        let written = self.value_inner(ty, kind, values);
         match written {
             Ok(()) => Ok(()),
             Err(Null) => {
@@ -577,14 +594,8 @@ impl<'a> Writer<'a> {
         ty: &FieldType,
         kind: &FieldKind,
         values: &[Part],
-        field: &FieldPlan,
     ) -> Result<(), Null> {
-        let non_null: Parts = values
-            .iter()
-            .copied()
-            .filter(|v| !self.data.doc(*v).is_null(v.node))
-            .collect();
-        if non_null.is_empty() {
+        if values.is_empty() {
             if ty.non_null() {
                 self.null_here(ty);
                 return Err(Null);
@@ -594,23 +605,23 @@ impl<'a> Writer<'a> {
         }
         match ty {
             FieldType::List { item, .. } => {
-                let (objects, lists) = self.data.classify(&non_null);
+                let (_, lists) = self.data.classify(values);
                 if lists.is_empty() {
-                    // Not a list where the schema has one.
-                    let _ = objects;
                     self.errors.push(GraphqlError::field(
                         format!("expected a list for {}", ty.display()),
-                        self.path.clone(),
+                        Seg::owned(&self.path),
                     ));
                     return Err(Null);
                 }
+                let (len, sources) = self.data.list_sources(&lists);
                 self.out.push(b'[');
-                for (i, item_values) in self.data.list_items(&lists).into_iter().enumerate() {
+                for i in 0..len {
                     if i > 0 {
                         self.out.push(b',');
                     }
-                    self.path.push(PathSeg::Index(i));
-                    let written = self.value(item, kind, &item_values, field);
+                    let item_values = self.data.list_item(sources, i);
+                    self.path.push(Seg::Index(i as u32));
+                    let written = self.value(item, kind, &item_values);
                     self.path.pop();
                     written?;
                 }
@@ -619,11 +630,11 @@ impl<'a> Writer<'a> {
             }
             FieldType::Named { name, .. } => match kind {
                 FieldKind::Composite(set) | FieldKind::Introspection(set) => {
-                    let (mut objects, _) = self.data.classify(&non_null);
+                    let (mut objects, _) = self.data.classify(values);
                     if objects.is_empty() {
                         self.errors.push(GraphqlError::field(
                             format!("expected an object of type {name}"),
-                            self.path.clone(),
+                            Seg::owned(&self.path),
                         ));
                         return Err(Null);
                     }
@@ -631,7 +642,7 @@ impl<'a> Writer<'a> {
                     self.object(*set, &objects, name, false)
                 }
                 _ => {
-                    let last = *non_null.last().expect("not empty");
+                    let last = *values.last().expect("not empty");
                     let doc = self.data.doc(last);
                     if self.api.kind(name) == Some(crate::supergraph::TypeKind::Enum) {
                         let value = doc.str(last.node);
@@ -641,7 +652,7 @@ impl<'a> Writer<'a> {
                                     "Enum \"{name}\" cannot represent value {}",
                                     String::from_utf8_lossy(doc.raw(last.node))
                                 ),
-                                self.path.clone(),
+                                Seg::owned(&self.path),
                             ));
                             return Err(Null);
                         }
@@ -685,29 +696,5 @@ impl<'a> Writer<'a> {
                 Ok(())
             }
         }
-    }
-}
-
-impl crate::data::Found {
-    /// The non-missing values, in part order: objects and lists as found,
-    /// and the last leaf.
-    pub fn values(&self) -> Parts {
-        let mut v: Parts = self
-            .objects
-            .iter()
-            .chain(self.lists.iter())
-            .copied()
-            .collect();
-        if let Some(leaf) = self.leaf
-            && v.is_empty()
-        {
-            v.push(leaf);
-        }
-        if v.is_empty()
-            && let Some(last) = self.last
-        {
-            v.push(last);
-        }
-        v
     }
 }
