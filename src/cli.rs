@@ -89,6 +89,20 @@ enum Command {
     Job(JobArgs),
     /// Write each subgraph's SDL to schema/ and compose schema/supergraph.graphql (needs Node.js).
     Compose(ComposeArgs),
+    /// Print the gateway's query plan for an operation (which subgraphs it asks, in what order).
+    Plan(PlanArgs),
+}
+
+#[derive(Args, Debug)]
+struct PlanArgs {
+    /// The operation (GraphQL text).
+    operation: String,
+    /// Its name, when the text holds several.
+    #[arg(long)]
+    operation_name: Option<String>,
+    /// The supergraph to plan over [default: gateway.supergraph, else the one built in].
+    #[arg(long, value_name = "FILE")]
+    supergraph: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -234,6 +248,15 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Token(args) => token(&config, args),
         Command::Job(args) => job(&config, &clock, &args.name).await,
         Command::Compose(args) => crate::compose::compose(&config, &args.schema_dir),
+        Command::Plan(args) => {
+            crate::gateway::print_plan(
+                &config,
+                args.supergraph,
+                &args.operation,
+                args.operation_name.as_deref(),
+            )
+            .await
+        }
     }
 }
 

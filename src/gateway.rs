@@ -162,3 +162,33 @@ async fn watch(gateway: Arc<Gateway>, path: PathBuf, mut stop: Shutdown) {
         }
     }
 }
+
+/// `bigmember plan`: prints the plan the gateway makes for an operation.
+pub async fn print_plan(
+    config: &Config,
+    supergraph: Option<PathBuf>,
+    operation: &str,
+    operation_name: Option<&str>,
+) -> anyhow::Result<()> {
+    let sdl = match supergraph.or_else(|| config.gateway.supergraph.clone()) {
+        Some(path) => read(&path)?,
+        None => BUILT_IN_SUPERGRAPH.to_owned(),
+    };
+    let gateway =
+        Gateway::new(&sdl, GatewayConfig::default()).context("the supergraph does not load")?;
+    match gateway.plan_text(operation, operation_name).await {
+        Ok(plan) => {
+            println!("{plan}");
+            Ok(())
+        }
+        Err(refusal) => anyhow::bail!(
+            "{}",
+            refusal
+                .errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
+}

@@ -305,9 +305,12 @@ impl Data {
                 response_path.pop();
             }
             (Walk::Objects(parts), Some(FlattenNodePathSegment::TypeCondition(types))) => {
+                // Without a __typename the object is of the one type its
+                // field has: the planner asks for __typename wherever more
+                // than one is possible.
                 let holds = self
                     .typename(&parts)
-                    .is_some_and(|t| types.iter().any(|c| api.matches(c, &t)));
+                    .is_none_or(|t| types.iter().any(|c| api.matches(c, &t)));
                 if holds {
                     self.walk(api, Walk::Objects(parts), &path[1..], response_path, out);
                 }

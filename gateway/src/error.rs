@@ -53,7 +53,7 @@ impl Seg<'_> {
     pub fn owned(path: &[Seg<'_>]) -> Vec<PathSeg> {
         path.iter()
             .map(|s| match s {
-                Seg::Key(k) => PathSeg::Key((*k).clone()),
+                Seg::Key(k) => PathSeg::Key(crate::prepare::client_key(k).to_owned()),
                 Seg::Index(i) => PathSeg::Index(*i as usize),
             })
             .collect()

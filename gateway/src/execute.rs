@@ -232,31 +232,42 @@ impl<'a> Execution<'a> {
             state.data.add_root(Part { doc: index, node });
         }
         let mut pathless = Vec::new();
+        let mut placed = false;
         for (mut error, path) in errors {
             match path {
                 Some(path) => {
                     error.path = Some(rename_path(path, &renames));
                     state.errors.push(error);
+                    placed = true;
                 }
                 None if data_node.is_none() => pathless.push(error),
                 None => state.errors.push(error),
             }
         }
+        // No data: a path-less error (or, with no error at all, the lack of
+        // an answer) is what each of the fetch's fields failed with. Errors
+        // with paths explain the nulls at and below them on their own.
         if data_node.is_none() {
-            let error = pathless.into_iter().next().unwrap_or_else(|| {
-                GraphqlError::new(
-                    ErrorCode::SubgraphUnavailable,
-                    format!("subgraph {service} answered without data"),
-                )
-                .from_service(service)
-            });
-            state.failures.record(
-                [Part::ROOT],
-                Failure {
-                    error,
-                    keys: info.keys.clone(),
-                },
-            );
+            let error = match pathless.into_iter().next() {
+                Some(error) => Some(error),
+                None if placed => None,
+                None => Some(
+                    GraphqlError::new(
+                        ErrorCode::SubgraphUnavailable,
+                        format!("subgraph {service} answered without data"),
+                    )
+                    .from_service(service),
+                ),
+            };
+            if let Some(error) = error {
+                state.failures.record(
+                    [Part::ROOT],
+                    Failure {
+                        error,
+                        keys: info.keys.clone(),
+                    },
+                );
+            }
         }
     }
 
@@ -489,12 +500,17 @@ fn renames_of(rewrites: Option<&[FetchRewrite]>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A subgraph's response path as the client's: the planner's aliases
+/// undone (`renames`), then the gateway's own (the client's alias).
 fn rename_path(mut path: Vec<PathSeg>, renames: &[(String, String)]) -> Vec<PathSeg> {
     for seg in &mut path {
-        if let PathSeg::Key(k) = seg
-            && let Some((_, to)) = renames.iter().find(|(from, _)| from == k)
-        {
-            *k = to.clone();
+        if let PathSeg::Key(k) = seg {
+            if let Some((_, to)) = renames.iter().find(|(from, _)| from == k) {
+                *k = to.clone();
+            }
+            if k.starts_with(crate::prepare::ALIAS_PREFIX) {
+                *k = crate::prepare::client_key(k).to_owned();
+            }
         }
     }
     path

@@ -210,6 +210,21 @@ impl Gateway {
         self.current().supergraph.clone()
     }
 
+    /// The query plan of an operation, as the planner prints it (tests,
+    /// snapshots, and reading what the gateway does).
+    pub async fn plan_text(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+    ) -> Result<String, Refusal> {
+        let loaded = self.current();
+        let prepared = loaded
+            .preparer
+            .prepare(&loaded.supergraph, query, operation_name)
+            .await?;
+        Ok(prepared.plan.to_string())
+    }
+
     /// Subgraph fetches in flight and shared (tests).
     pub fn fetches_in_flight(&self) -> usize {
         self.subgraphs.in_flight()

@@ -257,7 +257,9 @@ pub fn prepare(
         return Err(Refusal { errors });
     }
     let variables = variable_specs(chosen.op);
-    let normalized = normalize_operation(&supergraph.planner.supergraph, &document, chosen.name)
+    let name = chosen.name.map(str::to_owned);
+    let planned = with_internal_aliases(document.clone());
+    let normalized = normalize_operation(&supergraph.planner.supergraph, &planned, name.as_deref())
         .map_err(|e| refuse(ErrorCode::GraphqlValidationFailed, e.to_string()))?;
     let operation = normalized.operation;
     let kind = operation
@@ -328,6 +330,51 @@ pub fn prepare(
         introspection,
         answer_size: std::sync::atomic::AtomicUsize::new(4096),
     })
+}
+
+/// What the gateway renames a client's alias to before planning.
+pub const ALIAS_PREFIX: &str = "_bm_alias__";
+
+/// The key a client sees for a response key the gateway used.
+pub fn client_key(key: &str) -> &str {
+    key.strip_prefix(ALIAS_PREFIX).unwrap_or(key)
+}
+
+/// The document with every alias made unmistakable: `a: f` becomes
+/// `_bm_alias__a: f` (the same for every `a`, so the spec's merging of one
+/// response name is kept), and an alias equal to its field's name is
+/// dropped. A client alias can then never take the response key of a field
+/// the gateway adds itself (an entity key, a `@requires` field,
+/// `__typename`), nor confuse the planner about which field a key holds.
+/// The projection writes the client's alias back.
+fn with_internal_aliases(mut document: Document) -> Document {
+    fn set(selection: &mut q::SelectionSet) {
+        for item in &mut selection.items {
+            match item {
+                Selection::Field(field) => {
+                    if let Some(alias) = &field.alias {
+                        field.alias =
+                            (alias != &field.name).then(|| format!("{ALIAS_PREFIX}{alias}"));
+                    }
+                    set(&mut field.selection_set);
+                }
+                Selection::InlineFragment(f) => set(&mut f.selection_set),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    for def in &mut document.definitions {
+        match def {
+            Definition::Operation(op) => set(match op {
+                QOp::SelectionSet(s) => s,
+                QOp::Query(x) => &mut x.selection_set,
+                QOp::Mutation(x) => &mut x.selection_set,
+                QOp::Subscription(x) => &mut x.selection_set,
+            }),
+            Definition::Fragment(f) => set(&mut f.selection_set),
+        }
+    }
+    document
 }
 
 struct Chosen<'d> {

@@ -66,8 +66,12 @@ pub enum FieldKind {
 /// One field of a collected selection.
 #[derive(Debug, Clone)]
 pub struct FieldPlan {
+    /// The key the field has in subgraph answers (an alias the gateway
+    /// made, or the field's name).
     pub response_key: String,
-    /// `"response_key":`, ready to write.
+    /// The key the client asked for.
+    pub client_key: String,
+    /// `"client_key":`, ready to write.
     key_json: Box<[u8]>,
     pub name: String,
     pub ty: FieldType,
@@ -238,12 +242,14 @@ impl Builder<'_> {
                         .collect(),
                 )
             };
-            let mut key_json = Vec::with_capacity(key.len() + 3);
-            write_str(&mut key_json, &key);
+            let client_key = crate::prepare::client_key(&key).to_owned();
+            let mut key_json = Vec::with_capacity(client_key.len() + 3);
+            write_str(&mut key_json, &client_key);
             key_json.push(b':');
             if field.name == "__typename" {
                 out.push(FieldPlan {
                     response_key: key,
+                    client_key,
                     key_json: key_json.into(),
                     name: field.name.clone(),
                     ty: FieldType::Named {
@@ -286,6 +292,7 @@ impl Builder<'_> {
             };
             out.push(FieldPlan {
                 response_key: key,
+                client_key,
                 key_json: key_json.into(),
                 name: field.name.clone(),
                 ty,
@@ -511,7 +518,7 @@ impl<'a> Writer<'a> {
             }
             first = false;
             self.out.extend_from_slice(&field.key_json);
-            self.path.push(Seg::Key(&field.response_key));
+            self.path.push(Seg::Key(&field.client_key));
             let written = self.field(field, parts, &runtime, by_field_name, root);
             self.path.pop();
             written?;
