@@ -199,6 +199,12 @@ impl<'a> Execution<'a> {
 
     async fn root_fetch(&self, fetch: &FetchNode) {
         let info = self.info(fetch.id);
+        // Every root field it would fetch is left out: nothing to ask.
+        if let Some(conditions) = &info.root_conditions
+            && conditions.iter().all(|c| c.excludes(self.vars))
+        {
+            return;
+        }
         let body = self.body(info, fetch.variable_usages.as_ref(), &[]);
         let answer = self.send(&fetch.service_name, body).await;
         let mut state = self.state();
@@ -286,6 +292,7 @@ impl<'a> Execution<'a> {
             Batch::build(
                 &state.data,
                 self.api(),
+                &fetch.service_name,
                 targets,
                 requires,
                 fetch.input_rewrites.as_deref(),
@@ -333,6 +340,7 @@ impl<'a> Execution<'a> {
                     Batch::build(
                         &state.data,
                         self.api(),
+                        &batch_node.service_name,
                         targets,
                         &alias.requires,
                         alias.input_rewrites.as_deref(),
@@ -583,9 +591,12 @@ pub struct Batch<'p> {
 }
 
 impl<'p> Batch<'p> {
+    /// `service`: the subgraph the representations are for (a key may be
+    /// non-null there only).
     pub fn build(
         data: &Data,
         api: &ApiSchema,
+        service: &str,
         targets: Vec<Target<'p>>,
         requires: &SelectionSet,
         rewrites: Option<&[FetchRewrite]>,
@@ -598,7 +609,7 @@ impl<'p> Batch<'p> {
         let mut out = Vec::with_capacity(targets.len());
         let mut bytes = Vec::with_capacity(64);
         for target in targets {
-            let Some(mut rep) = Rep::build(data, api, &target.parts, requires) else {
+            let Some(mut rep) = Rep::build(data, api, service, &target.parts, requires) else {
                 continue;
             };
             for rewrite in rewrites.unwrap_or_default() {
@@ -643,23 +654,32 @@ enum Rep<'d> {
 
 impl<'d> Rep<'d> {
     /// The representation of the object at `parts`; None when a selected
-    /// field is missing, or null where the graph forbids it (such an entity
-    /// cannot be resolved: it is not sent).
+    /// field is missing, or null where the target subgraph forbids it (such
+    /// an entity cannot be resolved: it is not sent).
     fn build(
         data: &'d Data,
         api: &ApiSchema,
+        service: &str,
         parts: &[Part],
         requires: &'d SelectionSet,
     ) -> Option<Rep<'d>> {
         let typename = data.typename(parts);
         let mut fields = Vec::with_capacity(requires.items.len());
-        Self::fill(data, api, parts, requires, typename.as_ref(), &mut fields)?;
+        Self::fill(
+            data,
+            (api, service),
+            parts,
+            requires,
+            typename.as_ref(),
+            &mut fields,
+        )?;
         Some(Rep::Object(fields))
     }
 
+    /// `to`: the API schema and the subgraph the representation is for.
     fn fill(
         data: &'d Data,
-        api: &ApiSchema,
+        to: (&ApiSchema, &str),
         parts: &[Part],
         selection: &'d SelectionSet,
         typename: Option<&Cow<'d, str>>,
@@ -678,9 +698,9 @@ impl<'d> Rep<'d> {
                         return None;
                     }
                     let value = if found.is_null() {
-                        let non_null = typename
-                            .and_then(|t| api.field(t, &field.name))
-                            .is_some_and(|ty| ty.non_null());
+                        let (api, service) = to;
+                        let non_null =
+                            typename.is_some_and(|t| api.non_null_in(t, &field.name, service));
                         if non_null {
                             return None;
                         }
@@ -689,13 +709,13 @@ impl<'d> Rep<'d> {
                         let last = found.last()?;
                         Rep::Raw(data.doc(last).raw(last.node))
                     } else {
-                        Self::nested(data, api, &found.values, &field.selections)?
+                        Self::nested(data, to, &found.values, &field.selections)?
                     };
                     out.push((Cow::Borrowed(key), value));
                 }
                 SelectionItem::InlineFragment(fragment) => {
-                    if typename.is_some_and(|t| api.matches(&fragment.type_condition, t)) {
-                        Self::fill(data, api, parts, &fragment.selections, typename, out)?;
+                    if typename.is_some_and(|t| to.0.matches(&fragment.type_condition, t)) {
+                        Self::fill(data, to, parts, &fragment.selections, typename, out)?;
                     }
                 }
                 SelectionItem::FragmentSpread(_) => {}
@@ -706,7 +726,7 @@ impl<'d> Rep<'d> {
 
     fn nested(
         data: &'d Data,
-        api: &ApiSchema,
+        to: (&ApiSchema, &str),
         values: &[Part],
         selection: &'d SelectionSet,
     ) -> Option<Rep<'d>> {
@@ -717,7 +737,7 @@ impl<'d> Rep<'d> {
             let mut fields = Vec::new();
             Self::fill(
                 data,
-                api,
+                to,
                 &objects,
                 selection,
                 typename.as_ref(),
@@ -729,7 +749,7 @@ impl<'d> Rep<'d> {
             let items: Vec<Parts> = data.list_items(&lists);
             return items
                 .iter()
-                .map(|item| Self::nested(data, api, item, selection))
+                .map(|item| Self::nested(data, to, item, selection))
                 .collect::<Option<Vec<_>>>()
                 .map(Rep::List);
         }

@@ -88,13 +88,26 @@ impl Introspection {
         }
         let named = |name: &str| json!({ "kind": kinds.get(name).copied().unwrap_or("SCALAR"), "name": name, "ofType": null });
         let type_ref = |ty: &Type<'static, String>| type_ref(ty, &named);
+        // Only names the API schema defines: a union may still list an
+        // `@inaccessible` member, an object an inaccessible interface.
+        let defined = |n: &str| kinds.contains_key(n);
         let possible_types = |name: &str| {
             Value::Array(
                 possible
                     .get(name)
                     .into_iter()
                     .flatten()
+                    .filter(|n| defined(n))
                     .map(|n| named(n))
+                    .collect(),
+            )
+        };
+        let interfaces = |list: &[String]| {
+            Value::Array(
+                list.iter()
+                    .map(String::as_str)
+                    .filter(|n| defined(n))
+                    .map(named)
                     .collect(),
             )
         };
@@ -108,13 +121,11 @@ impl Introspection {
             match t {
                 TypeDefinition::Object(o) => {
                     v["fields"] = fields(&o.fields, &type_ref);
-                    v["interfaces"] =
-                        Value::Array(o.implements_interfaces.iter().map(|i| named(i)).collect());
+                    v["interfaces"] = interfaces(&o.implements_interfaces);
                 }
                 TypeDefinition::Interface(i) => {
                     v["fields"] = fields(&i.fields, &type_ref);
-                    v["interfaces"] =
-                        Value::Array(i.implements_interfaces.iter().map(|n| named(n)).collect());
+                    v["interfaces"] = interfaces(&i.implements_interfaces);
                     v["possibleTypes"] = possible_types(name);
                 }
                 TypeDefinition::Union(_) => {

@@ -21,8 +21,9 @@ use graphql_tools::validation::rules::*;
 use graphql_tools::validation::validate::{ValidationPlan, validate};
 use hive_router_query_planner::ast::normalization::normalize_operation;
 use hive_router_query_planner::ast::operation::OperationDefinition;
+use hive_router_query_planner::ast::operation::SubgraphFetchOperation;
 use hive_router_query_planner::ast::selection_item::SelectionItem;
-use hive_router_query_planner::ast::selection_set::SelectionSet;
+use hive_router_query_planner::ast::selection_set::{FieldSelection, SelectionSet};
 use hive_router_query_planner::ast::value::Value as PlanValue;
 use hive_router_query_planner::graph::PlannerOverrideContext;
 use hive_router_query_planner::planner::plan_nodes::{PlanNode, QueryPlan};
@@ -67,11 +68,33 @@ pub struct AliasInfo {
 pub struct FetchInfo {
     /// The operation text as a JSON string, quotes included.
     pub query_json: Box<[u8]>,
+    /// A root fetch whose every root field has `@skip`/`@include`: those
+    /// conditions. When all of them exclude their field, the fetch is not
+    /// sent.
+    pub root_conditions: Option<Vec<Condition>>,
     /// Response keys it provides: root fields, or each entity's fields.
     pub keys: Vec<String>,
     pub entity_types: Vec<String>,
     /// A batch fetch's aliases.
     pub aliases: HashMap<String, AliasInfo>,
+}
+
+/// A field's `@skip(if: $skip_if)` and `@include(if: $include_if)`.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub skip_if: Option<String>,
+    pub include_if: Option<String>,
+}
+
+impl Condition {
+    /// Whether these (coerced) variables leave the field out.
+    pub fn excludes(&self, vars: &crate::variables::Coerced) -> bool {
+        let is = |var: &Option<String>, want: bool| {
+            var.as_ref()
+                .is_some_and(|v| vars.get(v) == Some(&serde_json::Value::Bool(want)))
+        };
+        is(&self.skip_if, true) || is(&self.include_if, false)
+    }
 }
 
 /// An operation ready to execute.
@@ -316,8 +339,10 @@ pub fn prepare(
         _ => api.query_type.clone(),
     };
     let projection = ProjectionPlan::build(api, &operation, &root_type);
+    let mut plan = plan;
     let mut fetches = HashMap::new();
-    if let Some(node) = &plan.node {
+    if let Some(node) = &mut plan.node {
+        for_each_operation(node, &mut never_an_empty_object);
         fetch_infos(node, &mut fetches);
     }
     Ok(Prepared {
@@ -331,6 +356,10 @@ pub fn prepare(
         answer_size: std::sync::atomic::AtomicUsize::new(4096),
     })
 }
+
+/// The alias of the `__typename` added to objects whose fields may all be
+/// skipped.
+const NONEMPTY_ALIAS: &str = "_bm_nonempty";
 
 /// What the gateway renames a client's alias to before planning.
 pub const ALIAS_PREFIX: &str = "_bm_alias__";
@@ -577,10 +606,30 @@ fn fetch_infos(node: &PlanNode, out: &mut HashMap<i64, FetchInfo>) {
                 Some(e) => entity_parts(&e.selections, &fragments),
                 None => (response_keys(root, &fragments), Vec::new()),
             };
+            let root_conditions = match entities {
+                Some(_) => None,
+                None => root
+                    .items
+                    .iter()
+                    .map(|item| match item {
+                        SelectionItem::Field(f)
+                            if f.skip_if.is_some() || f.include_if.is_some() =>
+                        {
+                            Some(Condition {
+                                skip_if: f.skip_if.clone(),
+                                include_if: f.include_if.clone(),
+                            })
+                        }
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .filter(|all| !all.is_empty()),
+            };
             out.insert(
                 f.id,
                 FetchInfo {
                     query_json: json.into(),
+                    root_conditions,
                     keys,
                     entity_types,
                     aliases: HashMap::new(),
@@ -617,6 +666,7 @@ fn fetch_infos(node: &PlanNode, out: &mut HashMap<i64, FetchInfo>) {
                 b.id,
                 FetchInfo {
                     query_json: json.into(),
+                    root_conditions: None,
                     keys: Vec::new(),
                     entity_types: Vec::new(),
                     aliases,
@@ -632,6 +682,82 @@ fn fetch_infos(node: &PlanNode, out: &mut HashMap<i64, FetchInfo>) {
             }
         }
         PlanNode::Subscription(_) | PlanNode::Defer(_) => {}
+    }
+}
+
+/// Calls `f` with every subgraph operation of a plan.
+fn for_each_operation(node: &mut PlanNode, f: &mut impl FnMut(&mut SubgraphFetchOperation)) {
+    match node {
+        PlanNode::Fetch(fetch) => f(&mut fetch.operation),
+        PlanNode::BatchFetch(batch) => f(&mut batch.operation),
+        PlanNode::Sequence(s) => s.nodes.iter_mut().for_each(|n| for_each_operation(n, f)),
+        PlanNode::Parallel(p) => p.nodes.iter_mut().for_each(|n| for_each_operation(n, f)),
+        PlanNode::Flatten(flatten) => for_each_operation(&mut flatten.node, f),
+        PlanNode::Condition(c) => {
+            for n in c.if_clause.iter_mut().chain(c.else_clause.iter_mut()) {
+                for_each_operation(n, f);
+            }
+        }
+        PlanNode::Subscription(_) | PlanNode::Defer(_) => {}
+    }
+}
+
+/// Makes every object a subgraph operation selects select at least one
+/// field whatever the variables: where all of an object's fields carry
+/// `@skip`/`@include`, it also selects `_bm_nonempty: __typename`. Some engines
+/// (async-graphql among them) answer null for an object whose fields were
+/// all skipped, where the spec's answer is `{}`; that null would then null
+/// its parents. The text sent is re-rendered from the changed document.
+fn never_an_empty_object(operation: &mut SubgraphFetchOperation) {
+    /// Whether the set yields a field whatever the variables: it has an
+    /// unconditional field, or is made only of unconditional inline
+    /// fragments that each do (an `_entities` selection, where each
+    /// entity's type has its fragment).
+    fn sure(set: &SelectionSet) -> bool {
+        let unconditional_field = |item: &SelectionItem| matches!(item, SelectionItem::Field(f) if f.skip_if.is_none() && f.include_if.is_none());
+        set.items.iter().any(unconditional_field)
+            || (!set.items.is_empty()
+                && set.items.iter().all(|item| {
+                    matches!(item, SelectionItem::InlineFragment(f)
+                        if f.skip_if.is_none() && f.include_if.is_none() && sure(&f.selections))
+                }))
+    }
+    fn patch(set: &mut SelectionSet, object: bool) {
+        for item in &mut set.items {
+            match item {
+                SelectionItem::Field(f) if !f.selections.items.is_empty() => {
+                    patch(&mut f.selections, true)
+                }
+                SelectionItem::InlineFragment(f) => patch(&mut f.selections, false),
+                _ => {}
+            }
+        }
+        if object && !sure(set) {
+            // Under an alias of ours: an interface object's subgraph answers
+            // its own `__typename` (the interface), which must not be read
+            // as the object's type.
+            let mut typename = FieldSelection::new_typename();
+            typename.alias = Some(NONEMPTY_ALIAS.to_owned());
+            set.items.push(SelectionItem::Field(typename));
+        }
+    }
+    let document = &mut operation.document;
+    // The root: a fetch whose root fields are all excluded is not sent.
+    for item in &mut document.operation.selection_set.items {
+        match item {
+            SelectionItem::Field(f) if !f.selections.items.is_empty() => {
+                patch(&mut f.selections, true)
+            }
+            SelectionItem::InlineFragment(f) => patch(&mut f.selections, false),
+            _ => {}
+        }
+    }
+    for fragment in &mut document.fragments {
+        patch(&mut fragment.selection_set, false);
+    }
+    let text = document.to_string();
+    if text != operation.document_str {
+        operation.document_str = text;
     }
 }
 

@@ -128,6 +128,9 @@ pub struct ApiSchema {
     possible: Fast<String, HashSet<String>>,
     enum_values: Fast<String, HashSet<String>>,
     input_fields: Fast<String, Vec<InputValueDef>>,
+    /// (type, field) → the subgraphs where the field is non-null although
+    /// the API's type is nullable (`@join__field(type: "ID!")`).
+    non_null_in: Fast<(String, String), HashSet<String>>,
 }
 
 impl ApiSchema {
@@ -220,6 +223,13 @@ impl ApiSchema {
                 }],
             },
         );
+        // A union may still name a member that is `@inaccessible` (and so
+        // not an object type here): it is not a possible type, and an
+        // answer of that type is a field error, never data.
+        let kinds = &api.kinds;
+        for members in api.possible.values_mut() {
+            members.retain(|t| kinds.get(t) == Some(&TypeKind::Object));
+        }
         api
     }
 
@@ -252,6 +262,73 @@ impl ApiSchema {
     /// A field's type.
     pub fn field(&self, parent: &str, field: &str) -> Option<&FieldType> {
         Some(&self.fields.get(parent)?.get(field)?.ty)
+    }
+
+    /// Whether the field is non-null in the given subgraph: in the API, or
+    /// there alone (a key `ID!` in one subgraph and `ID` in another).
+    pub fn non_null_in(&self, parent: &str, field: &str, subgraph: &str) -> bool {
+        self.field(parent, field).is_some_and(FieldType::non_null)
+            || self
+                .non_null_in
+                .get(&(parent.to_owned(), field.to_owned()))
+                .is_some_and(|graphs| graphs.contains(subgraph))
+    }
+
+    /// Reads `@join__field(graph: G, type: "T!")` on nullable fields of the
+    /// supergraph, naming subgraphs as `join__Graph` does.
+    fn note_subgraph_types(&mut self, supergraph: &SchemaDocument) {
+        use graphql_tools::parser::schema::Value;
+        let mut graph_names: HashMap<String, String> = HashMap::new();
+        for def in &supergraph.definitions {
+            if let Definition::TypeDefinition(TypeDefinition::Enum(e)) = def
+                && e.name == "join__Graph"
+            {
+                for value in &e.values {
+                    for d in value.directives.iter().filter(|d| d.name == "join__graph") {
+                        for (k, v) in &d.arguments {
+                            if let (true, Value::String(name)) = (k == "name", v) {
+                                graph_names.insert(value.name.clone(), name.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for def in &supergraph.definitions {
+            let (type_name, fields) = match def {
+                Definition::TypeDefinition(TypeDefinition::Object(o)) => (&o.name, &o.fields),
+                Definition::TypeDefinition(TypeDefinition::Interface(i)) => (&i.name, &i.fields),
+                _ => continue,
+            };
+            for field in fields {
+                if self
+                    .field(type_name, &field.name)
+                    .is_none_or(FieldType::non_null)
+                {
+                    continue;
+                }
+                for d in field.directives.iter().filter(|d| d.name == "join__field") {
+                    let arg = |key: &str| {
+                        d.arguments.iter().find_map(|(k, v)| match v {
+                            Value::String(s) if k == key => Some(s.as_str()),
+                            Value::Enum(s) if k == key => Some(s.as_str()),
+                            _ => None,
+                        })
+                    };
+                    let (Some(graph), Some(ty)) = (arg("graph"), arg("type")) else {
+                        continue;
+                    };
+                    if ty.ends_with('!')
+                        && let Some(name) = graph_names.get(graph)
+                    {
+                        self.non_null_in
+                            .entry((type_name.clone(), field.name.clone()))
+                            .or_default()
+                            .insert(name.clone());
+                    }
+                }
+            }
+        }
     }
 
     pub fn field_def(&self, parent: &str, field: &str) -> Option<&FieldDef> {
@@ -389,8 +466,9 @@ impl Supergraph {
         let introspection_types = graphql_tools::parser::parse_schema(INTROSPECTION_SDL)
             .map_err(|e| LoadError::Parse(e.to_string()))?
             .into_static();
-        let api =
+        let mut api =
             ApiSchema::from_documents(&[&planner.consumer_schema.document, &introspection_types]);
+        api.note_subgraph_types(&parsed);
         let has_mutation = api.has_fields(&api.mutation_type);
         let introspection = Introspection::build(
             &planner.consumer_schema.document,

@@ -1,10 +1,46 @@
 //! inventory: knows products by SKU only, shares their names, needs their
 //! weight and price (@requires) for a shipping estimate that takes an
-//! argument, and owns warehouses (composite key) and shelves (nested key).
+//! argument, and an import duty that needs the price in dollars (@requires
+//! with an argument, which the client may also ask with another). Owns
+//! warehouses (composite key), shelves (nested key) and lockers, and keeps
+//! stock that a mutation raises.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    EmptyMutation, EmptySubscription, Enum, InputObject, Object, Result, Schema, SimpleObject,
+    Context, EmptySubscription, Enum, ID, InputObject, Object, Result, Schema, SimpleObject,
 };
+
+/// Units on hand per SKU, shared by every request to this subgraph.
+#[derive(Clone, Default)]
+pub struct Stock(Arc<Mutex<HashMap<String, i32>>>);
+
+impl Stock {
+    fn on_hand(&self, sku: &str) -> i32 {
+        self.0
+            .lock()
+            .map_or(0, |stock| stock.get(sku).copied().unwrap_or(0))
+    }
+
+    fn receive(&self, sku: &str, quantity: i32) -> i32 {
+        let mut stock = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let on_hand = stock.entry(sku.to_owned()).or_insert(0);
+        *on_hand += quantity;
+        *on_hand
+    }
+}
+
+/// As products has it: an argument here, so both subgraphs agree.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+enum Currency {
+    Cny,
+    Usd,
+    Eur,
+}
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 enum Zone {
@@ -22,6 +58,9 @@ pub struct Product {
     /// Weight and price as the gateway sent them, when it did.
     #[graphql(skip)]
     required: Option<(i32, i32)>,
+    /// The price in dollar cents as the gateway sent it, when it did.
+    #[graphql(skip)]
+    price_in_usd: Option<i32>,
 }
 
 #[async_graphql::ComplexObject]
@@ -47,6 +86,26 @@ impl Product {
         let handling = if price >= 1000 { 0 } else { 10 };
         Ok(weight / 100 * per_100g + handling)
     }
+
+    #[graphql(external)]
+    async fn price_in(&self, currency: Currency) -> Result<i32> {
+        match (currency, self.price_in_usd) {
+            (Currency::Usd, Some(cents)) => Ok(cents),
+            _ => Err("only the price in USD is known here, when it is sent".into()),
+        }
+    }
+
+    /// A tenth of the price in dollar cents.
+    #[graphql(requires = "priceIn(currency: USD)")]
+    async fn import_duty(&self) -> Result<i32> {
+        self.price_in_usd
+            .map(|cents| cents / 10)
+            .ok_or_else(|| "the price in USD is required".into())
+    }
+
+    async fn on_hand(&self, ctx: &Context<'_>) -> i32 {
+        ctx.data_unchecked::<Stock>().on_hand(&self.sku)
+    }
 }
 
 impl Product {
@@ -70,6 +129,12 @@ pub struct Shelf {
     label: String,
 }
 
+#[derive(SimpleObject, Clone)]
+pub struct Locker {
+    id: ID,
+    place: String,
+}
+
 /// The warehouse part of a shelf's key.
 #[derive(InputObject)]
 struct WarehouseKey {
@@ -91,6 +156,7 @@ fn stock(sku: &str) -> Option<Product> {
         name: name.into(),
         in_stock,
         required: None,
+        price_in_usd: None,
     })
 }
 
@@ -134,9 +200,27 @@ impl Query {
         #[graphql(key)] sku: String,
         weight: Option<i32>,
         price: Option<i32>,
+        price_in: Option<i32>,
     ) -> Option<Product> {
         let required = weight.zip(price);
-        stock(&sku).map(|p| Product { required, ..p })
+        stock(&sku).map(|p| Product {
+            required,
+            price_in_usd: price_in,
+            ..p
+        })
+    }
+
+    #[graphql(entity)]
+    async fn find_locker_by_id(&self, id: ID) -> Option<Locker> {
+        let place = match id.as_str() {
+            "L1" => "Shanghai Pudong",
+            "L2" => "Berlin Mitte",
+            _ => return None,
+        };
+        Some(Locker {
+            id,
+            place: place.into(),
+        })
     }
 
     #[graphql(entity)]
@@ -155,6 +239,20 @@ impl Query {
     }
 }
 
-pub fn schema() -> Schema<Query, EmptyMutation, EmptySubscription> {
-    Schema::new(Query, EmptyMutation, EmptySubscription)
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Adds `quantity` units to the SKU's stock; null for an unknown SKU.
+    async fn restock(&self, ctx: &Context<'_>, sku: String, quantity: i32) -> Option<Product> {
+        let product = stock(&sku)?;
+        ctx.data_unchecked::<Stock>().receive(&sku, quantity);
+        Some(product)
+    }
+}
+
+pub fn schema(stock: Stock) -> Schema<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .data(stock)
+        .finish()
 }

@@ -1,5 +1,7 @@
 //! products: owns `Product` (two keys), the `Media` interface entity and its
-//! implementations, and a field that another subgraph has taken over.
+//! implementations, and a field that another subgraph has taken over. Some
+//! of what it answers is `@inaccessible` (an enum value, a whole type in a
+//! union) and must never reach a client.
 
 use async_graphql::{
     EmptyMutation, EmptySubscription, Enum, ID, Interface, Object, Result, Schema, SimpleObject,
@@ -12,6 +14,17 @@ use async_graphql::{
 enum Category {
     Book,
     Film,
+    /// Not in the API: a client must never see it.
+    #[graphql(inaccessible)]
+    Music,
+}
+
+/// Prices are kept in fen (CNY); the others are converted at fixed rates.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum Currency {
+    Cny,
+    Usd,
+    Eur,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -29,6 +42,8 @@ pub struct Product {
     cost_price: i32,
     /// Stale here: the reviews subgraph took it over with @override.
     review_count: i32,
+    /// Includes MUSIC (inaccessible) for some products.
+    formats: Vec<Option<Category>>,
     #[graphql(skip)]
     media_id: &'static str,
     #[graphql(skip)]
@@ -46,6 +61,16 @@ struct Warehouse {
 impl Product {
     async fn media(&self) -> Option<Media> {
         media().into_iter().find(|m| m.media_id() == self.media_id)
+    }
+
+    /// The price in another currency, in its cents (7 CNY to the dollar,
+    /// 8 to the euro, rounded down).
+    async fn price_in(&self, currency: Currency) -> i32 {
+        match currency {
+            Currency::Cny => self.price,
+            Currency::Usd => self.price / 7,
+            Currency::Eur => self.price / 8,
+        }
     }
 
     async fn ships_from(&self) -> Warehouse {
@@ -86,10 +111,26 @@ impl Media {
     }
 }
 
+/// Not in the API: a search that finds one must not show it.
+#[derive(SimpleObject, Clone)]
+#[graphql(inaccessible)]
+pub struct Podcast {
+    id: ID,
+    title: String,
+}
+
 #[derive(Union)]
 enum SearchResult {
     Book(Book),
     Film(Film),
+    Podcast(Podcast),
+}
+
+fn podcasts() -> Vec<Podcast> {
+    vec![Podcast {
+        id: ID::from("p1"),
+        title: "Radio Solaris".into(),
+    }]
 }
 
 fn products() -> Vec<Product> {
@@ -136,6 +177,11 @@ fn products() -> Vec<Product> {
             category,
             cost_price: price / 2,
             review_count: 0,
+            formats: match upc {
+                "1" => vec![Some(Category::Book)],
+                "2" => vec![Some(Category::Film), Some(Category::Music)],
+                _ => vec![Some(Category::Book), Some(Category::Music)],
+            },
             media_id,
             warehouse,
         },
@@ -162,6 +208,24 @@ fn media() -> Vec<Media> {
     ]
 }
 
+fn everything() -> Vec<SearchResult> {
+    let media = media().into_iter().map(|m| match m {
+        Media::Book(b) => SearchResult::Book(b),
+        Media::Film(f) => SearchResult::Film(f),
+    });
+    media
+        .chain(podcasts().into_iter().map(SearchResult::Podcast))
+        .collect()
+}
+
+fn title(result: &SearchResult) -> &str {
+    match result {
+        SearchResult::Book(b) => &b.title,
+        SearchResult::Film(f) => &f.title,
+        SearchResult::Podcast(p) => &p.title,
+    }
+}
+
 pub struct Query;
 
 #[Object]
@@ -179,17 +243,24 @@ impl Query {
     }
 
     async fn search(&self, term: String) -> Vec<SearchResult> {
-        media()
+        everything()
             .into_iter()
-            .filter(|m| match m {
-                Media::Book(b) => b.title.contains(&term),
-                Media::Film(f) => f.title.contains(&term),
-            })
-            .map(|m| match m {
-                Media::Book(b) => SearchResult::Book(b),
-                Media::Film(f) => SearchResult::Film(f),
-            })
+            .filter(|r| title(r).contains(&term))
             .collect()
+    }
+
+    /// One thing by id, of any kind (a podcast too).
+    async fn pick(&self, id: ID) -> Option<SearchResult> {
+        everything().into_iter().find(|r| match r {
+            SearchResult::Book(b) => b.id == id,
+            SearchResult::Film(f) => f.id == id,
+            SearchResult::Podcast(p) => p.id == id,
+        })
+    }
+
+    /// MUSIC, which the API does not have.
+    async fn bestseller_category(&self) -> Option<Category> {
+        Some(Category::Music)
     }
 
     /// An unknown UPC is an error (which fails the whole `_entities`).

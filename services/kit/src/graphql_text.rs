@@ -6,6 +6,41 @@
 
 use std::borrow::Cow;
 
+use async_graphql::parser::types::DocumentOperations;
+
+/// Gives each variable the request did not send its declared default, as
+/// the spec's variable coercion does before execution. async-graphql
+/// applies defaults where a variable is an argument, but not in `@skip` and
+/// `@include`, where a missing variable reads as false. The parsed document
+/// is kept in the request, so it is parsed once. A request that does not
+/// parse, or names no single operation, is left for the engine to refuse.
+pub fn apply_variable_defaults(request: &mut async_graphql::Request) {
+    let operation_name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return;
+    };
+    let operation = match (&document.operations, operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
+            Some(op) => op,
+            None => return,
+        },
+        (DocumentOperations::Multiple(_), None) => return,
+    };
+    let defaults: Vec<_> = operation
+        .node
+        .variable_definitions
+        .iter()
+        .filter_map(|def| {
+            let default = def.node.default_value.as_ref()?;
+            Some((def.node.name.node.clone(), default.node.clone()))
+        })
+        .collect();
+    for (name, value) in defaults {
+        request.variables.entry(name).or_insert(value);
+    }
+}
+
 /// Rewrites the escapes the parsers refuse into ones they read, leaving
 /// everything else (and any escape that is not valid) untouched: a code
 /// point beyond the Basic Multilingual Plane becomes the character itself,
@@ -144,5 +179,49 @@ mod tests {
         ] {
             assert_eq!(normalize_unicode_escapes(text), text);
         }
+    }
+
+    fn variables_after_defaults(
+        query: &str,
+        operation: Option<&str>,
+        sent: serde_json::Value,
+    ) -> serde_json::Value {
+        let mut request =
+            async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(sent));
+        if let Some(name) = operation {
+            request = request.operation_name(name);
+        }
+        apply_variable_defaults(&mut request);
+        serde_json::to_value(&request.variables).unwrap()
+    }
+
+    #[test]
+    fn missing_variables_take_their_defaults_and_sent_ones_stay() {
+        use serde_json::json;
+        let q = "query($a: Boolean = true, $b: Int = 2, $c: String, $d: [Int] = [1]) { x }";
+        assert_eq!(
+            variables_after_defaults(q, None, json!({ "b": 5 })),
+            json!({ "a": true, "b": 5, "d": [1] }),
+            "no default, nothing added; a sent value wins"
+        );
+        assert_eq!(
+            variables_after_defaults(q, None, json!({ "a": null })),
+            json!({ "a": null, "b": 2, "d": [1] }),
+            "an explicit null is not replaced by the default"
+        );
+        let two = "query A($v: Int = 1) { x } query B($v: Int = 2) { x }";
+        assert_eq!(
+            variables_after_defaults(two, Some("B"), json!({})),
+            json!({ "v": 2 })
+        );
+        assert_eq!(
+            variables_after_defaults(two, None, json!({})),
+            json!({}),
+            "no single operation: left for the engine to refuse"
+        );
+        assert_eq!(
+            variables_after_defaults("query(", None, json!({})),
+            json!({})
+        );
     }
 }

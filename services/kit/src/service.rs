@@ -213,13 +213,20 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    let request = match request {
+    let mut request = match request {
         Ok(request) => request.into_inner(),
         Err(rejection) => {
             return ApiError::bad_input("body", format!("not a GraphQL request: {}", rejection.0))
                 .into_response();
         }
     };
+    // `\u{1F600}` and surrogate pairs, which async-graphql's parser refuses.
+    if let std::borrow::Cow::Owned(text) =
+        crate::graphql_text::normalize_unicode_escapes(&request.query)
+    {
+        request.query = text;
+    }
+    crate::graphql_text::apply_variable_defaults(&mut request);
     let mut response = state.schema.execute(request.data(caller)).await;
     give_every_error_a_code(&mut response.errors);
     GraphQLResponse::from(response).into_response()

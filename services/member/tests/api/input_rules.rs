@@ -198,3 +198,44 @@ async fn operator_inputs_are_checked() {
         );
     }
 }
+
+/// The engine's reading of a request, checked through the subgraph itself
+/// (the gateway has its own tests): a variable the client did not send
+/// takes its default in `@include`/`@skip`, and a string literal's
+/// `\u{1F600}` or surrogate pair is one character.
+#[tokio::test]
+async fn variable_defaults_and_unicode_escapes_as_the_spec_reads_them() {
+    let app = spawn().await;
+    let op = operator(&app);
+    let registered = app
+        .graphql(
+            Some(&op),
+            r#"mutation { registerMember(input: { identity: { channel: APP, externalId: "app-\ud83d\ude00" }, name: "Han \u{1F600}" }) { member { id name } } }"#,
+            json!({}),
+        )
+        .await;
+    let member = &registered.ok()["registerMember"]["member"];
+    assert_eq!(member["name"], "Han 😀", "{}", registered.body);
+    let id = member["id"].as_str().unwrap().to_owned();
+    let q = "query($id: ID!, $full: Boolean! = true, $lean: Boolean = true) { member(id: $id) { id name @include(if: $full) tier @skip(if: $lean) identities { externalId } } }";
+    let response = app.graphql(Some(&op), q, json!({ "id": id })).await;
+    assert_eq!(
+        response.ok()["member"],
+        json!({ "id": id, "name": "Han 😀", "identities": [{ "externalId": "app-😀" }] }),
+        "{}",
+        response.body
+    );
+    let response = app
+        .graphql(
+            Some(&op),
+            q,
+            json!({ "id": id, "full": false, "lean": false }),
+        )
+        .await;
+    let tier = response.ok()["member"]["tier"].clone();
+    assert!(tier.is_string(), "{}", response.body);
+    assert_eq!(
+        response.ok()["member"],
+        json!({ "id": id, "tier": tier, "identities": [{ "externalId": "app-😀" }] })
+    );
+}

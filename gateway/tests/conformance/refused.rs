@@ -1,0 +1,62 @@
+//! What the gateway refuses before any subgraph is asked, each with its
+//! code: `@defer`, `@stream` and subscriptions (served by no part of the
+//! platform) at validation; several operations without `operationName`;
+//! an `operationName` that names none.
+
+use serde_json::json;
+
+use crate::harness::{counts, graph};
+
+#[tokio::test]
+async fn defer_stream_and_subscriptions_are_refused_at_validation() {
+    let g = graph().await;
+    for (query, message) in [
+        (
+            "{ me { id ... @defer { name } } }",
+            "@defer is not served by this gateway: every answer comes whole in one response; ask without @defer",
+        ),
+        (
+            "query { me { ...F @defer(label: \"f\") } } fragment F on User { name }",
+            "@defer is not served by this gateway: every answer comes whole in one response; ask without @defer",
+        ),
+        (
+            "{ topProducts @stream(initialCount: 1) { name } }",
+            "@stream is not served by this gateway: every answer comes whole in one response; ask without @stream",
+        ),
+        (
+            "subscription { me { id } }",
+            "subscriptions are not served by this gateway: ask with a query (and poll) instead",
+        ),
+    ] {
+        g.expect(
+            query,
+            json!({}),
+            json!({ "errors": [{ "message": message, "extensions": { "code": "GRAPHQL_VALIDATION_FAILED" } }] }),
+        )
+        .await;
+    }
+    assert_eq!(g.calls(), counts(&[]));
+}
+
+#[tokio::test]
+async fn several_operations_need_an_operation_name() {
+    let g = graph().await;
+    let two = "query A { me { id } } query B { me { name } }";
+    g.expect(
+        two,
+        json!({}),
+        json!({ "errors": [{
+            "message": "Must provide operation name if query contains multiple operations.",
+            "extensions": { "code": "GRAPHQL_VALIDATION_FAILED" }
+        }] }),
+    )
+    .await;
+    let r = g.post(json!({ "query": two, "operationName": "C" })).await;
+    assert_eq!(
+        r["errors"][0]["message"], "Unknown operation named \"C\".",
+        "{r}"
+    );
+    assert_eq!(g.calls(), counts(&[]));
+    let r = g.post(json!({ "query": two, "operationName": "B" })).await;
+    assert_eq!(r, json!({ "data": { "me": { "name": "Ada Lovelace" } } }));
+}
