@@ -30,13 +30,7 @@ fn settings(
         pool_idle_timeout: Duration::from_secs(config.gateway.pool_idle_timeout_secs),
         plan_cache_size: config.gateway.plan_cache_size,
         plan_timeout: Duration::from_millis(config.gateway.plan_timeout_ms.max(1)),
-        limits: gateway::Limits {
-            max_bytes: config.gateway.limits.max_bytes,
-            max_depth: config.gateway.limits.max_depth,
-            max_aliases: config.gateway.limits.max_aliases,
-            max_root_fields: config.gateway.limits.max_root_fields,
-            max_fields: config.gateway.limits.max_fields,
-        },
+        limits: config.gateway.limits,
         introspection: config.gateway.introspection,
         coalesce_subgraph_fetches: config.gateway.coalesce_subgraph_fetches,
         coalesce_client_requests: config.gateway.coalesce_client_requests,
@@ -174,8 +168,13 @@ pub async fn print_plan(
         Some(path) => read(&path)?,
         None => BUILT_IN_SUPERGRAPH.to_owned(),
     };
-    let gateway =
-        Gateway::new(&sdl, GatewayConfig::default()).context("the supergraph does not load")?;
+    // As the configured gateway would prepare it (limits, plan time).
+    let settings = GatewayConfig {
+        limits: config.gateway.limits,
+        plan_timeout: Duration::from_millis(config.gateway.plan_timeout_ms.max(1)),
+        ..GatewayConfig::default()
+    };
+    let gateway = Gateway::new(&sdl, settings).context("the supergraph does not load")?;
     match gateway.plan_text(operation, operation_name).await {
         Ok(plan) => {
             println!("{plan}");

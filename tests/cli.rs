@@ -556,3 +556,47 @@ fn one_shot_commands_elsewhere_refuse_and_name_where_they_looked() {
         "no log lines on stdout"
     );
 }
+
+/// `plan` prints what the gateway would ask each subgraph, with no service
+/// running, and refuses what the configured gateway would refuse.
+#[test]
+fn plan_prints_the_query_plan_and_refuses_as_the_gateway_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = run_ok(bigmember(dir.path()).args([
+        "plan",
+        "{ programmes { pointsName brand { stores(first: 1) { edges { node { name } } } } } }",
+    ]));
+    assert!(plan.starts_with("QueryPlan {"), "{plan}");
+    assert!(
+        plan.contains("Fetch(service: \"alliance\")")
+            && plan.contains("Flatten(path: \"programmes.@.brand\")")
+            && plan.contains("Fetch(service: \"store\")"),
+        "{plan}"
+    );
+    for (env, query, says) in [
+        (
+            Some(("BIGMEMBER_GATEWAY__LIMITS__MAX_DEPTH", "2")),
+            "{ programmes { brand { name } } }",
+            "the operation's depth is 3; this gateway allows at most 2",
+        ),
+        (
+            None,
+            "{ nope }",
+            "Cannot query field \"nope\" on type \"Query\".",
+        ),
+        (
+            None,
+            "{ me { id ... @defer { name } } }",
+            "@defer is not served",
+        ),
+    ] {
+        let mut cmd = bigmember(dir.path());
+        if let Some((key, value)) = env {
+            cmd.env(key, value);
+        }
+        let out = cmd.args(["plan", query]).output().unwrap();
+        assert!(!out.status.success(), "{query}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{query}: {stderr}");
+    }
+}

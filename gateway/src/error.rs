@@ -7,6 +7,58 @@
 use kit::ErrorCode;
 use serde_json::{Map, Value};
 
+/// Every code the gateway itself answers with, and when; errors from a
+/// subgraph keep the subgraph's code. The README's gateway section is made
+/// from this list, and a test holds it to the codes this crate's source
+/// uses.
+pub const CODES: &[(ErrorCode, &str)] = &[
+    (
+        ErrorCode::GraphqlParseFailed,
+        "the text is not GraphQL (a lone surrogate `\\ud83d` included)",
+    ),
+    (
+        ErrorCode::GraphqlValidationFailed,
+        "the operation does not fit the API schema (an `@inaccessible` field included); it uses `@defer`, `@stream` or is a subscription; it holds several operations and no `operationName` names one",
+    ),
+    (
+        ErrorCode::BadUserInput,
+        "a variable's value does not fit its type, or a required one is missing; the message names the variable",
+    ),
+    (
+        ErrorCode::LimitExceeded,
+        "the operation passes a limit (`gateway.limits.*`: bytes, depth, aliases, root fields, fields with fragments written out), or planning it took longer than `gateway.plan_timeout_ms`; the message says what was counted",
+    ),
+    (
+        ErrorCode::QueryPlanningFailed,
+        "the planner could not plan the operation",
+    ),
+    (
+        ErrorCode::SubgraphUnavailable,
+        "a subgraph was down, answered what is not GraphQL, or took longer than `gateway.subgraph_timeout_ms`; only its fields are null, each with this error at its path (`extensions.serviceName`)",
+    ),
+    (
+        ErrorCode::Unauthenticated,
+        "a bearer token that does not verify (HTTP 401), before any planning",
+    ),
+    (
+        ErrorCode::BadRequest,
+        "the HTTP request is not a GraphQL request (body, JSON, `variables` not an object)",
+    ),
+    (
+        ErrorCode::MethodNotAllowed,
+        "a mutation sent over GET (HTTP 405)",
+    ),
+];
+
+/// The README's table of the gateway's codes.
+pub fn codes_markdown_table() -> String {
+    let mut out = String::from("| code | when the gateway answers it |\n| --- | --- |\n");
+    for (code, when) in CODES {
+        out.push_str(&format!("| `{}` | {when} |\n", code.as_str()));
+    }
+    out
+}
+
 /// A step of a response path: an object key or a list index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PathSeg {
@@ -241,6 +293,51 @@ impl Refusal {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_listed_codes_are_the_codes_the_source_uses() {
+        let sources = [
+            include_str!("arguments.rs"),
+            include_str!("data.rs"),
+            // Past the list itself.
+            include_str!("error.rs")
+                .split_once("pub fn codes_markdown_table")
+                .map_or("", |(_, rest)| rest),
+            include_str!("execute.rs"),
+            include_str!("handlers.rs"),
+            include_str!("lib.rs"),
+            include_str!("prepare.rs"),
+            include_str!("projection.rs"),
+            include_str!("subgraph.rs"),
+            include_str!("variables.rs"),
+            include_str!("limits.rs"),
+            include_str!("introspection.rs"),
+            include_str!("inflight.rs"),
+            include_str!("json.rs"),
+            include_str!("suggest.rs"),
+            include_str!("supergraph.rs"),
+            include_str!("graphiql.rs"),
+        ];
+        let mut used: Vec<&str> = sources
+            .iter()
+            .flat_map(|s| s.split("ErrorCode::").skip(1))
+            .map(|rest| {
+                let end = rest
+                    .find(|c: char| !c.is_ascii_alphanumeric())
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .filter(|name| name.chars().next().is_some_and(char::is_uppercase))
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        let mut listed: Vec<String> = super::CODES
+            .iter()
+            .map(|(code, _)| format!("{code:?}"))
+            .collect();
+        listed.sort_unstable();
+        assert_eq!(used, listed, "gateway::error::CODES and the source differ");
+    }
+
     use super::*;
 
     #[test]

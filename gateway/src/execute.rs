@@ -449,6 +449,27 @@ impl<'a> Execution<'a> {
                         }
                     }
                 }
+                // ["_entities", field, …] without an index (as some
+                // subgraphs place an argument's error): at each entity
+                // where that field came back null.
+                Some([PathSeg::Key(_), PathSeg::Key(key), ..]) if !entities.is_empty() => {
+                    let raw = path.as_deref().unwrap_or_default()[1..].to_vec();
+                    let in_doc = renames
+                        .iter()
+                        .find(|(from, _)| from == key)
+                        .map_or(key.as_str(), |(_, to)| to.as_str());
+                    let rest = rename_path(raw, &renames);
+                    for (target, rep) in &batch.targets {
+                        let null_there = entities
+                            .get(*rep)
+                            .is_none_or(|e| doc.get(*e, in_doc).is_none_or(|v| doc.is_null(v)));
+                        if null_there {
+                            let mut full = Seg::owned(&target.path);
+                            full.extend(rest.iter().cloned());
+                            state.errors.push(error.clone().at(full));
+                        }
+                    }
+                }
                 // The whole field, or the request: every position.
                 _ if entities.is_empty() => {
                     whole_field_failed.get_or_insert(error);
@@ -856,5 +877,38 @@ impl<'d> Rep<'d> {
                 out.push(b'}');
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_paths_are_re_pathed_to_the_clients_names() {
+        let path = |keys: &[&str]| -> Vec<PathSeg> {
+            keys.iter()
+                .map(|k| match k.parse::<usize>() {
+                    Ok(i) => PathSeg::Index(i),
+                    Err(_) => PathSeg::Key((*k).to_owned()),
+                })
+                .collect()
+        };
+        let renames = vec![("_internal_qp_alias_0".to_owned(), "nickname".to_owned())];
+        assert_eq!(
+            rename_path(path(&["accounts", "1", "_internal_qp_alias_0"]), &renames),
+            path(&["accounts", "1", "nickname"]),
+            "a planner alias becomes the response key it stood for"
+        );
+        assert_eq!(
+            rename_path(path(&["_bm_alias__all", "0", "_bm_alias__n"]), &[]),
+            path(&["all", "0", "n"]),
+            "an internal name of a client alias becomes the client's"
+        );
+        assert_eq!(
+            rename_path(path(&["me", "name"]), &renames),
+            path(&["me", "name"]),
+            "other keys stay"
+        );
     }
 }

@@ -9,32 +9,9 @@ use std::collections::HashMap;
 
 use graphql_tools::static_graphql::query::{Definition, Document, Selection, SelectionSet};
 
-/// The limits, with their defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Bytes of operation text.
-    pub max_bytes: usize,
-    /// Nesting of selection sets, fragments counted where spread.
-    pub max_depth: u64,
-    /// Aliased fields, counted as if every fragment were written out.
-    pub max_aliases: u64,
-    /// Fields at the operation's root.
-    pub max_root_fields: u64,
-    /// Fields, counted as if every fragment were written out.
-    pub max_fields: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_bytes: 64 * 1024,
-            max_depth: 16,
-            max_aliases: 128,
-            max_root_fields: 64,
-            max_fields: 2_000,
-        }
-    }
-}
+/// The limits, with their defaults: the platform's configuration type
+/// (`gateway.limits.*`), one definition for both.
+pub use kit::config::OperationLimits as Limits;
 
 /// An operation's size as the limits count it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -190,9 +167,11 @@ impl<'d> Measurer<'d> {
     }
 }
 
-impl Limits {
-    /// The first limit `size` passes, as a message; None when within all.
-    pub fn check(&self, size: Size) -> Option<String> {
+impl Size {
+    /// The first of `limits` this size passes, as a message; None when
+    /// within all.
+    pub fn first_past(self, limits: &Limits) -> Option<String> {
+        let (size, limits) = (self, limits);
         let over = |what: &str, got: u64, max: u64| {
             (got > max).then(|| {
                 let got = if got == u64::MAX {
@@ -203,20 +182,20 @@ impl Limits {
                 format!("the operation's {what} is {got}; this gateway allows at most {max}")
             })
         };
-        over("depth", size.depth, self.max_depth)
-            .or_else(|| over("number of aliases", size.aliases, self.max_aliases))
+        over("depth", size.depth, limits.max_depth)
+            .or_else(|| over("number of aliases", size.aliases, limits.max_aliases))
             .or_else(|| {
                 over(
                     "number of root fields",
                     size.root_fields,
-                    self.max_root_fields,
+                    limits.max_root_fields,
                 )
             })
             .or_else(|| {
                 over(
                     "number of fields with fragments written out",
                     size.fields,
-                    self.max_fields,
+                    limits.max_fields,
                 )
             })
     }
@@ -270,10 +249,10 @@ mod tests {
         let s = size(&fan_out(40));
         assert_eq!(s.fields, 1u64 << 40, "2^40 fields written out");
         assert!(started.elapsed() < std::time::Duration::from_millis(50));
-        let refused = Limits::default().check(s).unwrap();
+        let refused = s.first_past(&Limits::default()).unwrap();
         assert!(refused.contains("fields"), "{refused}");
         assert!(
-            Limits::default().check(size(&fan_out(5))).is_none(),
+            size(&fan_out(5)).first_past(&Limits::default()).is_none(),
             "32 is fine"
         );
     }
@@ -282,11 +261,18 @@ mod tests {
     fn each_limit_refuses_with_what_was_counted() {
         let limits = Limits::default();
         let aliases: String = (0..10_000).map(|i| format!("a{i}: __typename ")).collect();
-        let msg = limits.check(size(&format!("{{ {aliases} }}"))).unwrap();
+        let msg = size(&format!("{{ {aliases} }}"))
+            .first_past(&limits)
+            .unwrap();
         assert!(msg.contains("aliases is 10000"), "{msg}");
         let deep = "{ a ".repeat(20) + &"}".repeat(20);
-        assert!(limits.check(size(&deep)).unwrap().contains("depth is 20"));
+        assert!(
+            size(&deep)
+                .first_past(&limits)
+                .unwrap()
+                .contains("depth is 20")
+        );
         let cyclic = size("{ ...A } fragment A on Q { ...B } fragment B on Q { ...A }");
-        assert!(limits.check(cyclic).unwrap().contains("unbounded"));
+        assert!(cyclic.first_past(&limits).unwrap().contains("unbounded"));
     }
 }

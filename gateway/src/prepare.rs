@@ -254,7 +254,7 @@ pub fn prepare(
         .into_static();
     let chosen = choose_operation(&document, operation_name)?;
     let size = measure(&document, chosen.name);
-    if let Some(over) = settings.limits.check(size) {
+    if let Some(over) = size.first_past(&settings.limits) {
         return Err(refuse(ErrorCode::LimitExceeded, over));
     }
     refuse_unserved(&document, chosen.op)?;
@@ -342,7 +342,7 @@ pub fn prepare(
     let mut plan = plan;
     let mut fetches = HashMap::new();
     if let Some(node) = &mut plan.node {
-        for_each_operation(node, &mut never_an_empty_object);
+        for_each_operation(node, &mut fit_for_subgraphs);
         fetch_infos(node, &mut fetches);
     }
     Ok(Prepared {
@@ -391,6 +391,7 @@ fn with_internal_aliases(mut document: Document) -> Document {
                 Selection::FragmentSpread(_) => {}
             }
         }
+        drop_covered_conditional_leaves(selection);
     }
     for def in &mut document.definitions {
         match def {
@@ -404,6 +405,49 @@ fn with_internal_aliases(mut document: Document) -> Document {
         }
     }
     document
+}
+
+/// A leaf field selected both with `@skip`/`@include` and without, with
+/// the same arguments, in one selection set: field collection always
+/// includes it, so the conditional copy says nothing. It is removed before
+/// planning (the planner fails on some such sets: "Path … cannot be found
+/// in selection set").
+fn drop_covered_conditional_leaves(selection: &mut q::SelectionSet) {
+    let key = |f: &q::Field| f.alias.clone().unwrap_or_else(|| f.name.clone());
+    let unconditional: Vec<(String, &q::Field)> = selection
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Selection::Field(f) if f.selection_set.items.is_empty() && f.directives.is_empty() => {
+                Some((key(f), f))
+            }
+            _ => None,
+        })
+        .collect();
+    if unconditional.is_empty() {
+        return;
+    }
+    let covered: Vec<bool> = selection
+        .items
+        .iter()
+        .map(|item| match item {
+            Selection::Field(f)
+                if f.selection_set.items.is_empty()
+                    && !f.directives.is_empty()
+                    && f.directives
+                        .iter()
+                        .all(|d| d.name == "skip" || d.name == "include") =>
+            {
+                let k = key(f);
+                unconditional
+                    .iter()
+                    .any(|(uk, u)| *uk == k && u.name == f.name && u.arguments == f.arguments)
+            }
+            _ => false,
+        })
+        .collect();
+    let mut covered = covered.into_iter();
+    selection.items.retain(|_| !covered.next().unwrap_or(false));
 }
 
 struct Chosen<'d> {
@@ -702,13 +746,15 @@ fn for_each_operation(node: &mut PlanNode, f: &mut impl FnMut(&mut SubgraphFetch
     }
 }
 
-/// Makes every object a subgraph operation selects select at least one
-/// field whatever the variables: where all of an object's fields carry
-/// `@skip`/`@include`, it also selects `_bm_nonempty: __typename`. Some engines
+/// Makes subgraph operations fit the subgraphs: every object selects at
+/// least one field whatever the variables (where all of an object's fields
+/// carry `@skip`/`@include`, it also selects `_bm_nonempty: __typename`),
+/// `__typename` is asked without conditions, and variables no longer used
+/// are not declared. Some engines
 /// (async-graphql among them) answer null for an object whose fields were
 /// all skipped, where the spec's answer is `{}`; that null would then null
 /// its parents. The text sent is re-rendered from the changed document.
-fn never_an_empty_object(operation: &mut SubgraphFetchOperation) {
+fn fit_for_subgraphs(operation: &mut SubgraphFetchOperation) {
     /// Whether the set yields a field whatever the variables: it has an
     /// unconditional field, or is made only of unconditional inline
     /// fragments that each do (an `_entities` selection, where each
@@ -725,6 +771,14 @@ fn never_an_empty_object(operation: &mut SubgraphFetchOperation) {
     fn patch(set: &mut SelectionSet, object: bool) {
         for item in &mut set.items {
             match item {
+                // Asked whatever the variables: the projection decides
+                // whether the client sees it, and async-graphql's
+                // validation does not count a variable used only in a
+                // directive on `__typename` ("Variable "$v" is not used").
+                SelectionItem::Field(f) if f.name == "__typename" => {
+                    f.skip_if = None;
+                    f.include_if = None;
+                }
                 SelectionItem::Field(f) if !f.selections.items.is_empty() => {
                     patch(&mut f.selections, true)
                 }
@@ -745,6 +799,10 @@ fn never_an_empty_object(operation: &mut SubgraphFetchOperation) {
     // The root: a fetch whose root fields are all excluded is not sent.
     for item in &mut document.operation.selection_set.items {
         match item {
+            SelectionItem::Field(f) if f.name == "__typename" => {
+                f.skip_if = None;
+                f.include_if = None;
+            }
             SelectionItem::Field(f) if !f.selections.items.is_empty() => {
                 patch(&mut f.selections, true)
             }
@@ -755,9 +813,56 @@ fn never_an_empty_object(operation: &mut SubgraphFetchOperation) {
     for fragment in &mut document.fragments {
         patch(&mut fragment.selection_set, false);
     }
+    drop_unused_variables(document);
     let text = document.to_string();
     if text != operation.document_str {
         operation.document_str = text;
+    }
+}
+
+/// Removes variable definitions the operation no longer uses. The planner
+/// keeps a variable whose only use it dropped (`__typename @skip(if: $v)`,
+/// answered by the gateway), and a subgraph then refuses the whole
+/// operation ("Variable "$v" is not used").
+fn drop_unused_variables(document: &mut hive_router_query_planner::ast::document::Document) {
+    fn value(v: &PlanValue, used: &mut Vec<String>) {
+        match v {
+            PlanValue::Variable(name) => used.push(name.clone()),
+            PlanValue::List(items) => items.iter().for_each(|i| value(i, used)),
+            PlanValue::Object(fields) => fields.values().for_each(|f| value(f, used)),
+            _ => {}
+        }
+    }
+    fn set(s: &SelectionSet, used: &mut Vec<String>) {
+        for item in &s.items {
+            let (skip_if, include_if) = match item {
+                SelectionItem::Field(f) => {
+                    for v in f.arguments.iter().flat_map(|a| a.values()) {
+                        value(v, used);
+                    }
+                    set(&f.selections, used);
+                    (&f.skip_if, &f.include_if)
+                }
+                SelectionItem::InlineFragment(f) => {
+                    set(&f.selections, used);
+                    (&f.skip_if, &f.include_if)
+                }
+                SelectionItem::FragmentSpread(_) => continue,
+            };
+            used.extend(skip_if.iter().chain(include_if.iter()).cloned());
+        }
+    }
+    let Some(definitions) = &mut document.operation.variable_definitions else {
+        return;
+    };
+    let mut used = Vec::new();
+    set(&document.operation.selection_set, &mut used);
+    for fragment in &document.fragments {
+        set(&fragment.selection_set, &mut used);
+    }
+    definitions.retain(|d| used.contains(&d.name));
+    if definitions.is_empty() {
+        document.operation.variable_definitions = None;
     }
 }
 

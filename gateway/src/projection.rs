@@ -705,3 +705,168 @@ impl<'a> Writer<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::data::Part;
+    use crate::json::Doc;
+    use crate::prepare::{PrepareSettings, Preparer};
+    use crate::supergraph::Supergraph;
+
+    const SUPERGRAPH: &str = include_str!("../tests/conformance/fixtures/supergraph.graphql");
+
+    /// The client's answer to `query` with `vars` sent, when the root
+    /// fetches answered `roots` (each a subgraph's `data`).
+    async fn answer(query: &str, vars: Value, roots: &[Value]) -> Value {
+        let supergraph = Arc::new(Supergraph::load(SUPERGRAPH, &Default::default()).unwrap());
+        let preparer = Arc::new(Preparer::new(4, PrepareSettings::default()));
+        let prepared = preparer
+            .prepare(&supergraph, query, None)
+            .await
+            .unwrap_or_else(|r| panic!("{r:?}"));
+        let vars = crate::variables::coerce(
+            &supergraph.api,
+            &prepared.variables,
+            vars.as_object().unwrap(),
+        )
+        .unwrap();
+        let mut data = Data::default();
+        for root in roots {
+            let text = json!({ "data": root }).to_string();
+            let doc = Arc::new(Doc::parse(Bytes::from(text)).unwrap());
+            let node = doc.get(doc.root(), "data").unwrap();
+            let index = data.add(doc, false);
+            data.add_root(Part { doc: index, node });
+        }
+        let failures = Failures::default();
+        let (body, _) = Writer::new(
+            &supergraph.api,
+            &prepared.projection,
+            &data,
+            &vars,
+            &failures,
+            Vec::new(),
+            64,
+        )
+        .finish();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn fields_come_in_the_clients_order_merged_by_response_name() {
+        let a = answer(
+            "{ me { name ... on User { id name } ...F } } fragment F on User { username id }",
+            json!({}),
+            &[json!({ "me": { "username": "ada", "id": "u1", "name": "Ada" } })],
+        )
+        .await;
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            r#"{"data":{"me":{"name":"Ada","id":"u1","username":"ada"}}}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn internal_alias_keys_are_written_as_the_clients() {
+        let a = answer(
+            "{ me { n: name id: username } }",
+            json!({}),
+            &[json!({ "me": { "_bm_alias__n": "Ada", "_bm_alias__id": "ada" } })],
+        )
+        .await;
+        assert_eq!(a, json!({ "data": { "me": { "n": "Ada", "id": "ada" } } }));
+    }
+
+    #[tokio::test]
+    async fn a_null_in_a_non_null_field_nulls_the_nearest_nullable_parent() {
+        // [Product!]! of Int!: up to data itself.
+        let a = answer(
+            "{ topProducts { name price } }",
+            json!({}),
+            &[json!({ "topProducts": [{ "name": "Dune", "price": 1 }, { "name": "X", "price": null }] })],
+        )
+        .await;
+        assert_eq!(
+            a,
+            json!({ "errors": [{ "message": "Cannot return null for non-nullable type Int!", "path": ["topProducts", 1, "price"] }], "data": null })
+        );
+        // [[Product]]!: only the item.
+        let a = answer(
+            "{ aisles { sku } }",
+            json!({}),
+            &[json!({ "aisles": [[{ "sku": "S1" }, { "sku": null }], []] })],
+        )
+        .await;
+        assert_eq!(
+            a,
+            json!({ "errors": [{ "message": "Cannot return null for non-nullable type String!", "path": ["aisles", 0, 1, "sku"] }], "data": { "aisles": [[{ "sku": "S1" }, null], []] } })
+        );
+    }
+
+    #[tokio::test]
+    async fn guards_read_the_coerced_variables() {
+        let q = "query($w: Boolean = false) { me { name @include(if: $w) id @skip(if: $w) } }";
+        let root = json!({ "me": { "name": "Ada", "id": "u1" } });
+        assert_eq!(
+            answer(q, json!({}), std::slice::from_ref(&root)).await,
+            json!({ "data": { "me": { "id": "u1" } } })
+        );
+        assert_eq!(
+            answer(q, json!({ "w": true }), &[root]).await,
+            json!({ "data": { "me": { "name": "Ada" } } })
+        );
+    }
+
+    #[tokio::test]
+    async fn values_the_api_does_not_have_are_field_errors() {
+        let a = answer(
+            "{ bestsellerCategory pick(id: \"p1\") { __typename } }",
+            json!({}),
+            &[json!({ "bestsellerCategory": "MUSIC", "pick": { "__typename": "Podcast" } })],
+        )
+        .await;
+        assert_eq!(
+            a["data"],
+            json!({ "bestsellerCategory": null, "pick": null })
+        );
+        let paths: Vec<&Value> = a["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["path"])
+            .collect();
+        assert_eq!(paths, [&json!(["bestsellerCategory"]), &json!(["pick"])]);
+    }
+
+    #[test]
+    fn guards_hold_when_any_occurrence_holds() {
+        let vars: Coerced = serde_json::from_value(json!({ "a": true, "b": false })).unwrap();
+        let g = |alts: &[&[(&str, bool)]]| {
+            Guards(
+                alts.iter()
+                    .map(|all| all.iter().map(|(v, w)| ((*v).to_owned(), *w)).collect())
+                    .collect(),
+            )
+        };
+        assert!(g(&[]).hold(&vars), "no guard: always");
+        assert!(g(&[&[("a", true)]]).hold(&vars));
+        assert!(
+            !g(&[&[("a", true), ("b", true)]]).hold(&vars),
+            "all of one occurrence"
+        );
+        assert!(
+            g(&[&[("b", true)], &[("a", true)]]).hold(&vars),
+            "any occurrence"
+        );
+        assert!(
+            !g(&[&[("c", true)]]).hold(&vars),
+            "an unknown variable holds nothing"
+        );
+    }
+}

@@ -804,3 +804,33 @@ async fn identical_mutations_at_once_are_each_applied() {
         .collect();
     assert_eq!(ids.len(), 8, "one quote per request");
 }
+
+/// A subgraph's error about an entity field's argument sits at that
+/// field's path in the client's answer, under its aliases.
+#[tokio::test]
+async fn an_entity_fields_argument_error_sits_at_the_field() {
+    let p = platform().await;
+    let op = p.operator();
+    let members = p
+        .ask(
+            Some(&op),
+            "{ members(first: 2) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let id = members["data"]["members"]["edges"][0]["node"]["id"].clone();
+    let r = p
+        .ask(
+            Some(&op),
+            "query($id: ID!) { m: member(id: $id) { id history: orders(first: 101) { nodes { id } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(r["data"]["m"]["history"], Value::Null, "{r}");
+    assert_eq!(r["data"]["m"]["id"], id, "{r}");
+    let errors = r["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{r}");
+    assert_eq!(errors[0]["path"], json!(["m", "history"]), "{r}");
+    assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT", "{r}");
+    assert_eq!(errors[0]["extensions"]["field"], "first", "{r}");
+}

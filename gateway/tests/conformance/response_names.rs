@@ -148,3 +148,22 @@ async fn the_same_field_twice_with_and_without_conditions() {
     .await;
     assert_eq!(g.calls(), counts(&[("products", 1)]));
 }
+
+#[tokio::test]
+async fn a_conditional_copy_of_a_field_selected_plainly_changes_nothing() {
+    let g = graph().await;
+    // Under a conditional fragment at the root, the planner alone fails on
+    // this ("cannot be found in selection set"); field collection says the
+    // plain copy wins.
+    let q = "query($w: Boolean! = true, $s: Boolean = false) { ... @skip(if: $s) { topProducts(first: 1) { importDuty @include(if: $w) importDuty } } }";
+    for w in [true, false] {
+        g.expect(
+            q,
+            json!({ "w": w }),
+            json!({ "data": { "topProducts": [{ "importDuty": 17 }] } }),
+        )
+        .await;
+    }
+    g.expect(q, json!({ "s": true }), json!({ "data": {} }))
+        .await;
+}

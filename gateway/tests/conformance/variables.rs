@@ -213,3 +213,30 @@ async fn a_mutation_sees_its_defaults() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_variable_used_only_on_typename() {
+    let g = graph().await;
+    // The planner leaves the condition on `__typename` in the subgraph
+    // operation, where async-graphql counts the variable as unused and
+    // refuses it all; the gateway asks `__typename` plainly and decides.
+    let q = "query($v: Boolean = false) { me { __typename @include(if: $v) name } topProducts(first: 1) { reviews { author { t: __typename @skip(if: $v) } } } }";
+    g.expect(
+        q,
+        json!({}),
+        json!({ "data": {
+            "me": { "name": "Ada Lovelace" },
+            "topProducts": [{ "reviews": [{ "author": { "t": "User" } }, { "author": { "t": "User" } }] }]
+        } }),
+    )
+    .await;
+    g.expect(
+        q,
+        json!({ "v": true }),
+        json!({ "data": {
+            "me": { "__typename": "User", "name": "Ada Lovelace" },
+            "topProducts": [{ "reviews": [{ "author": {} }, { "author": {} }] }]
+        } }),
+    )
+    .await;
+}

@@ -133,10 +133,15 @@ pub struct GatewaySettings {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct OperationLimits {
+    /// Bytes of operation text.
     pub max_bytes: usize,
+    /// Nesting of selection sets, fragments counted where spread.
     pub max_depth: u64,
+    /// Aliased fields, counted as if every fragment were written out.
     pub max_aliases: u64,
+    /// Fields at the operation's root.
     pub max_root_fields: u64,
+    /// Fields, counted as if every fragment were written out.
     pub max_fields: u64,
 }
 

@@ -83,7 +83,9 @@ impl ErrorCode {
             }
             ErrorCode::QuoteExpired => "the exchange quote's hold has passed",
             ErrorCode::QuoteUsed => "the exchange quote was already confirmed",
-            ErrorCode::LimitExceeded => "an exchange would pass the member's daily or yearly limit",
+            ErrorCode::LimitExceeded => {
+                "a limit is passed: an exchange past the member's daily or yearly limit, or an operation past the gateway's (size, depth, aliases, planning time)"
+            }
             ErrorCode::GraphqlParseFailed => "the operation is not GraphQL (gateway)",
             ErrorCode::GraphqlValidationFailed => {
                 "the operation does not fit the schema, or asks for what is not served (@defer, subscriptions)"
