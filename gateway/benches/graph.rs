@@ -1,7 +1,11 @@
 //! Gateway throughput through HTTP, against the four real subgraphs (SQLite,
 //! demo data) in the same process: a query that needs no subgraph (the
-//! gateway's own cost: parse, cache, project), one entity hop, and one that
-//! crosses alliance, store and product. 1 and 8 clients. Prints figures.
+//! gateway's own cost: parse, cache, project), one entity hop, one that
+//! crosses alliance, store and product, and a heavy one of the shape of
+//! The Guild's gateways benchmark: 50 members with their guides, stores,
+//! points accounts and orders from all four subgraphs (tens of KB of
+//! nested entities, an operator's token). 1 and 8 clients. Prints figures,
+//! the answer's size per query.
 //! The reference rows send the very subgraph requests the gateway made for
 //! one such query (recorded on the way) straight to the subgraphs, one
 //! after another, without a gateway.
@@ -18,7 +22,7 @@ use serde_json::{Value, json};
 
 const REQUESTS: usize = 800;
 
-const QUERIES: [(&str, &str); 3] = [
+const QUERIES: [(&str, &str); 4] = [
     ("no subgraph", "{ __typename }"),
     (
         "1 subgraph",
@@ -27,6 +31,10 @@ const QUERIES: [(&str, &str); 3] = [
     (
         "3 subgraphs",
         "{ programmes { id brand { name stores(first: 2) { edges { node { id name } } } products(first: 2) { edges { node { id name } } } } } }",
+    ),
+    (
+        "heavy",
+        "{ members(first: 50) { edges { node { id name tier registrationChannel referredBy { code name store { name address openNow brand { name programme { pointsName cashValueFen } } } } favoriteStores { name address kind brand { name } } pointsAccounts { activeBalance pendingBalance programme { pointsName brand { name } } } orders(first: 3) { edges { node { id totalFen status placedAt store { name } lines { quantity } } } } } } } }",
     ),
 ];
 
@@ -67,11 +75,16 @@ async fn main() {
         "8 clients send the same query, so identical subgraph fetches are shared unless coalescing is off"
     );
     let client = reqwest::Client::new();
+    let token = format!("Bearer {}", apps[0].operator_token());
     for (name, query) in QUERIES {
         recorded.lock().unwrap().clear();
         let body = json!({ "query": query }).to_string();
-        ask(&client, &recording_url, &body).await;
+        let size = ask(&client, &recording_url, &body, &token).await;
         let fetches = recorded.lock().unwrap().clone();
+        println!(
+            "{name}: answer {size} bytes, {} subgraph requests",
+            fetches.len()
+        );
         let rows = [
             (1usize, "coalesced", Target::Gateway(&urls[0].1)),
             (8, "coalesced", Target::Gateway(&urls[0].1)),
@@ -86,7 +99,7 @@ async fn main() {
             let per_client = REQUESTS / clients;
             let started = Instant::now();
             let tasks = (0..clients).map(|_| {
-                let client = client.clone();
+                let (client, token) = (client.clone(), token.clone());
                 let requests: Vec<(String, String)> = match target {
                     Target::Gateway(url) => vec![(url.clone(), body.clone())],
                     Target::Direct(fetches) => fetches.clone(),
@@ -96,7 +109,7 @@ async fn main() {
                     for _ in 0..per_client {
                         let t = Instant::now();
                         for (url, body) in &requests {
-                            ask(&client, url, body).await;
+                            ask(&client, url, body, &token).await;
                         }
                         latencies.push(t.elapsed());
                     }
@@ -119,18 +132,22 @@ enum Target<'a> {
     Direct(&'a Vec<(String, String)>),
 }
 
-async fn ask(client: &reqwest::Client, url: &str, body: &str) {
-    let r: Value = client
+/// Sends one request and checks it answered without errors; its size.
+async fn ask(client: &reqwest::Client, url: &str, body: &str, token: &str) -> usize {
+    let bytes = client
         .post(url)
         .header("content-type", "application/json")
+        .header("authorization", token)
         .body(body.to_owned())
         .send()
         .await
         .unwrap()
-        .json()
+        .bytes()
         .await
         .unwrap();
+    let r: Value = serde_json::from_slice(&bytes).unwrap();
     assert!(r.get("errors").is_none(), "{r}");
+    bytes.len()
 }
 
 async fn serve(config: GatewayConfig) -> String {
@@ -151,16 +168,22 @@ async fn recorder(
     let client = reqwest::Client::new();
     let app = axum::Router::new().route(
         "/graphql",
-        axum::routing::post(move |body: String| {
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
             recorded
                 .lock()
                 .unwrap()
                 .push((target.clone(), body.clone()));
             let (client, target) = (client.clone(), target.clone());
+            let token = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
             async move {
                 let answer: Value = client
                     .post(&target)
                     .header("content-type", "application/json")
+                    .header("authorization", token)
                     .body(body)
                     .send()
                     .await

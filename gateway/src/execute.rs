@@ -436,6 +436,8 @@ impl<'a> Execution<'a> {
             }
         }
         let mut whole_field_failed = None;
+        let mut placed: std::collections::HashSet<(String, Vec<PathSeg>)> =
+            std::collections::HashSet::new();
         for (error, path) in errors {
             match path.as_deref() {
                 // ["_entities", i, rest…]: at every position of entity i.
@@ -466,7 +468,11 @@ impl<'a> Execution<'a> {
                         if null_there {
                             let mut full = Seg::owned(&target.path);
                             full.extend(rest.iter().cloned());
-                            state.errors.push(error.clone().at(full));
+                            // Such a subgraph sends one copy per entity:
+                            // each position gets the message once.
+                            if placed.insert((error.message.clone(), full.clone())) {
+                                state.errors.push(error.clone().at(full));
+                            }
                         }
                     }
                 }

@@ -281,10 +281,19 @@ pub fn prepare(
     }
     let variables = variable_specs(chosen.op);
     let name = chosen.name.map(str::to_owned);
-    let planned = with_internal_aliases(document.clone());
-    let normalized = normalize_operation(&supergraph.planner.supergraph, &planned, name.as_deref())
-        .map_err(|e| refuse(ErrorCode::GraphqlValidationFailed, e.to_string()))?;
-    let operation = normalized.operation;
+    let aliased = with_internal_aliases(document.clone());
+    let normalize = |document: &Document| {
+        normalize_operation(&supergraph.planner.supergraph, document, name.as_deref())
+            .map(|n| n.operation)
+            .map_err(|e| refuse(ErrorCode::GraphqlValidationFailed, e.to_string()))
+    };
+    // The operation as the client wrote it (aliases renamed) shapes the
+    // answer; the planner gets it without redundant conditional copies.
+    let operation = normalize(&aliased)?;
+    let for_planner = match without_covered_conditional_leaves(&aliased) {
+        Some(leaner) => normalize(&leaner)?,
+        None => operation.clone(),
+    };
     let kind = operation
         .operation_kind
         .clone()
@@ -296,7 +305,7 @@ pub fn prepare(
             "introspection is disabled on this gateway",
         ));
     }
-    let mut to_plan = operation.clone();
+    let mut to_plan = for_planner;
     to_plan
         .selection_set
         .items
@@ -391,7 +400,6 @@ fn with_internal_aliases(mut document: Document) -> Document {
                 Selection::FragmentSpread(_) => {}
             }
         }
-        drop_covered_conditional_leaves(selection);
     }
     for def in &mut document.definitions {
         match def {
@@ -407,11 +415,44 @@ fn with_internal_aliases(mut document: Document) -> Document {
     document
 }
 
-/// A leaf field selected both with `@skip`/`@include` and without, with
-/// the same arguments, in one selection set: field collection always
-/// includes it, so the conditional copy says nothing. It is removed before
-/// planning (the planner fails on some such sets: "Path … cannot be found
-/// in selection set").
+/// The document without conditional copies of leaves also selected plainly
+/// in the same selection set (None when it has none). Field collection
+/// always includes such a leaf, so for planning the copy says nothing, and
+/// the planner fails on some such sets ("Path … cannot be found in
+/// selection set"). Where the field is written is the projection's
+/// business, from the document as written.
+fn without_covered_conditional_leaves(document: &Document) -> Option<Document> {
+    fn set(selection: &mut q::SelectionSet, changed: &mut bool) {
+        for item in &mut selection.items {
+            match item {
+                Selection::Field(field) => set(&mut field.selection_set, changed),
+                Selection::InlineFragment(f) => set(&mut f.selection_set, changed),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+        let before = selection.items.len();
+        drop_covered_conditional_leaves(selection);
+        *changed |= selection.items.len() != before;
+    }
+    let mut document = document.clone();
+    let mut changed = false;
+    for def in &mut document.definitions {
+        match def {
+            Definition::Operation(op) => set(
+                match op {
+                    QOp::SelectionSet(s) => s,
+                    QOp::Query(x) => &mut x.selection_set,
+                    QOp::Mutation(x) => &mut x.selection_set,
+                    QOp::Subscription(x) => &mut x.selection_set,
+                },
+                &mut changed,
+            ),
+            Definition::Fragment(f) => set(&mut f.selection_set, &mut changed),
+        }
+    }
+    changed.then_some(document)
+}
+
 fn drop_covered_conditional_leaves(selection: &mut q::SelectionSet) {
     let key = |f: &q::Field| f.alias.clone().unwrap_or_else(|| f.name.clone());
     let unconditional: Vec<(String, &q::Field)> = selection

@@ -77,6 +77,17 @@ pub struct FieldPlan {
     pub ty: FieldType,
     pub kind: FieldKind,
     guards: Guards,
+    /// The guards of earlier occurrences of the same response key: when one
+    /// of them holds, the field was written there (field collection puts a
+    /// field where it is first collected).
+    earlier: Vec<Guards>,
+}
+
+impl FieldPlan {
+    /// Whether this entry writes the field with these variables.
+    fn written(&self, vars: &Coerced) -> bool {
+        self.guards.hold(vars) && !self.earlier.iter().any(|g| g.hold(vars))
+    }
 }
 
 /// A selection set's fields for each runtime type it may meet.
@@ -222,85 +233,107 @@ impl Builder<'_> {
         static_type: &str,
         introspection: bool,
     ) -> Vec<FieldPlan> {
-        // Response key → its occurrences, in first-seen order.
-        let mut order: Vec<String> = Vec::new();
+        // Response key → its occurrences; and every occurrence in order.
+        let mut order: Vec<(String, usize)> = Vec::new();
         let mut seen: HashMap<String, Vec<(Guards, &FieldSelection)>> = HashMap::new();
         for (guards, set) in occurrences {
             self.gather(set, guards, runtime, &mut order, &mut seen);
         }
+        let mut made: HashMap<String, FieldPlan> = HashMap::new();
         let mut out = Vec::with_capacity(order.len());
-        for key in order {
+        for (key, index) in order {
             let found = &seen[&key];
-            let field = found[0].1;
-            let guards = if found.iter().any(|(g, _)| g.0.is_empty()) {
-                Guards::always()
-            } else {
-                Guards(
-                    found
-                        .iter()
-                        .flat_map(|(g, _)| g.0.iter().cloned())
-                        .collect(),
-                )
-            };
-            let client_key = crate::prepare::client_key(&key).to_owned();
-            let mut key_json = Vec::with_capacity(client_key.len() + 3);
-            write_str(&mut key_json, &client_key);
-            key_json.push(b':');
-            if field.name == "__typename" {
-                out.push(FieldPlan {
-                    response_key: key,
-                    client_key,
-                    key_json: key_json.into(),
-                    name: field.name.clone(),
-                    ty: FieldType::Named {
-                        name: "String".into(),
-                        non_null: true,
-                    },
-                    kind: FieldKind::Typename,
-                    guards,
-                });
+            // A field goes where it is first collected: at this occurrence
+            // if it holds and no earlier one did. Past an unconditional
+            // occurrence there is nothing more to place.
+            if found[..index].iter().any(|(g, _)| g.0.is_empty()) {
                 continue;
             }
-            let ty = self
-                .api
-                .field(runtime, &field.name)
-                .or_else(|| self.api.field(static_type, &field.name))
-                .cloned()
-                .unwrap_or(FieldType::Named {
-                    name: "String".into(),
-                    non_null: false,
-                });
-            let named = ty.named().to_owned();
-            let root_introspection =
-                !introspection && (field.name == "__schema" || field.name == "__type");
-            let kind = if self.api.is_leaf(&named) || field.selections.items.is_empty() {
-                FieldKind::Leaf
-            } else {
-                // Children carry their parent occurrence's guards, so a
-                // child reached only through a skipped occurrence is
-                // skipped with it.
-                let children: Vec<Occurrence<'_>> = found
-                    .iter()
-                    .map(|(g, f)| (g.clone(), &f.selections))
-                    .collect();
-                let child = self.set(&children, &named, introspection || root_introspection);
-                if root_introspection {
-                    FieldKind::Introspection(child)
-                } else {
-                    FieldKind::Composite(child)
+            let template = match made.get(&key) {
+                Some(t) => t.clone(),
+                None => {
+                    let t = self.field_plan(&key, found, runtime, static_type, introspection);
+                    made.insert(key.clone(), t.clone());
+                    t
                 }
             };
             out.push(FieldPlan {
-                response_key: key,
-                client_key,
-                key_json: key_json.into(),
-                name: field.name.clone(),
-                ty,
-                kind,
-                guards,
+                guards: found[index].0.clone(),
+                earlier: found[..index].iter().map(|(g, _)| g.clone()).collect(),
+                ..template
             });
         }
         out
+    }
+
+    /// A response key's plan, its sub-selections merged from every
+    /// occurrence (guards are set by the caller).
+    fn field_plan(
+        &mut self,
+        key: &str,
+        found: &[(Guards, &FieldSelection)],
+        runtime: &str,
+        static_type: &str,
+        introspection: bool,
+    ) -> FieldPlan {
+        let field = found[0].1;
+        let client_key = crate::prepare::client_key(key).to_owned();
+        let mut key_json = Vec::with_capacity(client_key.len() + 3);
+        write_str(&mut key_json, &client_key);
+        key_json.push(b':');
+        if field.name == "__typename" {
+            return FieldPlan {
+                response_key: key.to_owned(),
+                client_key,
+                key_json: key_json.into(),
+                name: field.name.clone(),
+                ty: FieldType::Named {
+                    name: "String".into(),
+                    non_null: true,
+                },
+                kind: FieldKind::Typename,
+                guards: Guards::always(),
+                earlier: Vec::new(),
+            };
+        }
+        let ty = self
+            .api
+            .field(runtime, &field.name)
+            .or_else(|| self.api.field(static_type, &field.name))
+            .cloned()
+            .unwrap_or(FieldType::Named {
+                name: "String".into(),
+                non_null: false,
+            });
+        let named = ty.named().to_owned();
+        let root_introspection =
+            !introspection && (field.name == "__schema" || field.name == "__type");
+        let kind = if self.api.is_leaf(&named) || field.selections.items.is_empty() {
+            FieldKind::Leaf
+        } else {
+            // Children carry their parent occurrence's guards, so a child
+            // reached only through a skipped occurrence is skipped with it.
+            let children: Vec<Occurrence<'_>> = found
+                .iter()
+                .map(|(g, f)| (g.clone(), &f.selections))
+                .collect();
+            let child = self.set(&children, &named, introspection || root_introspection);
+            if root_introspection {
+                FieldKind::Introspection(child)
+            } else {
+                FieldKind::Composite(child)
+            }
+        };
+        FieldPlan {
+            response_key: key.to_owned(),
+            client_key,
+            key_json: key_json.into(),
+            name: field.name.clone(),
+            ty,
+            kind,
+            guards: Guards::always(),
+            earlier: Vec::new(),
+        }
     }
 
     fn gather<'s>(
@@ -308,7 +341,7 @@ impl Builder<'_> {
         set: &'s SelectionSet,
         guards: &Guards,
         runtime: &str,
-        order: &mut Vec<String>,
+        order: &mut Vec<(String, usize)>,
         seen: &mut HashMap<String, Vec<(Guards, &'s FieldSelection)>>,
     ) {
         for item in &set.items {
@@ -319,10 +352,8 @@ impl Builder<'_> {
                     }
                     let g = and(guards, &own_guards(&field.skip_if, &field.include_if));
                     let key = field.alias.clone().unwrap_or_else(|| field.name.clone());
-                    let entry = seen.entry(key.clone()).or_insert_with(|| {
-                        order.push(key);
-                        Vec::new()
-                    });
+                    let entry = seen.entry(key.clone()).or_default();
+                    order.push((key, entry.len()));
                     entry.push((g, field));
                 }
                 SelectionItem::InlineFragment(fragment) => {
@@ -510,7 +541,7 @@ impl<'a> Writer<'a> {
         self.out.push(b'{');
         let mut first = true;
         for field in fields.iter() {
-            if !field.guards.hold(self.vars) {
+            if !field.written(self.vars) {
                 continue;
             }
             if !first {

@@ -833,4 +833,45 @@ async fn an_entity_fields_argument_error_sits_at_the_field() {
     assert_eq!(errors[0]["path"], json!(["m", "history"]), "{r}");
     assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT", "{r}");
     assert_eq!(errors[0]["extensions"]["field"], "first", "{r}");
+
+    // In a list: one error at each field it nulled, each once.
+    let r = p
+        .ask(
+            Some(&op),
+            "{ allianceBrands { stores(first: 3) { nodes { inventory(skuIds: [\"no-such-sku\"]) { onHand } } } } }",
+            json!({}),
+        )
+        .await;
+    let mut nulled = Vec::new();
+    for (b, brand) in r["data"]["allianceBrands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        for (s, store) in brand["stores"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(store["inventory"], Value::Null, "{r}");
+            nulled.push(json!([
+                "allianceBrands",
+                b,
+                "stores",
+                "nodes",
+                s,
+                "inventory"
+            ]));
+        }
+    }
+    assert!(nulled.len() > 3, "{r}");
+    let paths: Vec<Value> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].clone())
+        .collect();
+    assert_eq!(paths, nulled, "{r}");
 }

@@ -167,3 +167,38 @@ async fn a_conditional_copy_of_a_field_selected_plainly_changes_nothing() {
     g.expect(q, json!({ "s": true }), json!({ "data": {} }))
         .await;
 }
+
+#[tokio::test]
+async fn a_field_goes_where_it_is_first_collected() {
+    let g = graph().await;
+    // The first copy is conditional: with it included the field comes
+    // first, without it the plain copy's place holds.
+    let q =
+        "query($x: Boolean = false) { topProducts(first: 1) { upc @include(if: $x) price upc } }";
+    g.expect(
+        q,
+        json!({}),
+        json!({ "data": { "topProducts": [{ "price": 1200, "upc": "1" }] } }),
+    )
+    .await;
+    g.expect(
+        q,
+        json!({ "x": true }),
+        json!({ "data": { "topProducts": [{ "upc": "1", "price": 1200 }] } }),
+    )
+    .await;
+    // Through fragments at two depths, an entity field among them.
+    let q = "query($x: Boolean = false) { me { ... @include(if: $x) { reviews { body } } name ...R } } fragment R on User { reviews { body } }";
+    g.expect(
+        q,
+        json!({}),
+        json!({ "data": { "me": { "name": "Ada Lovelace", "reviews": [{ "body": "Love it" }, { "body": "Slow but great" }] } } }),
+    )
+    .await;
+    g.expect(
+        q,
+        json!({ "x": true }),
+        json!({ "data": { "me": { "reviews": [{ "body": "Love it" }, { "body": "Slow but great" }], "name": "Ada Lovelace" } } }),
+    )
+    .await;
+}
