@@ -577,7 +577,7 @@ fn plan_prints_the_query_plan_and_refuses_as_the_gateway_would() {
         (
             Some(("BIGMEMBER_GATEWAY__LIMITS__MAX_DEPTH", "2")),
             "{ programmes { brand { name } } }",
-            "the operation's depth is 3; this gateway allows at most 2",
+            "the operation's depth is 3; at most 2 is allowed",
         ),
         (
             None,

@@ -2,7 +2,7 @@
 //! demo data) in the same process: a query that needs no subgraph (the
 //! gateway's own cost: parse, cache, project), one entity hop, one that
 //! crosses alliance, store and product, and a heavy one of the shape of
-//! The Guild's gateways benchmark: 50 members with their guides, stores,
+//! The Guild's gateways benchmark: 100 members with their identities, guides, stores,
 //! points accounts and orders from all four subgraphs (tens of KB of
 //! nested entities, an operator's token). 1 and 8 clients. Prints figures,
 //! the answer's size per query.
@@ -34,7 +34,7 @@ const QUERIES: [(&str, &str); 4] = [
     ),
     (
         "heavy",
-        "{ members(first: 50) { edges { node { id name tier registrationChannel referredBy { code name store { name address openNow brand { name programme { pointsName cashValueFen } } } } favoriteStores { name address kind brand { name } } pointsAccounts { activeBalance pendingBalance programme { pointsName brand { name } } } orders(first: 3) { edges { node { id totalFen status placedAt store { name } lines { quantity } } } } } } } }",
+        "{ members(first: 100) { edges { node { id name phone email tier registrationChannel registeredAt tags identities { channel externalId brandId } referredBy { code name store { name address openNow brand { name programme { pointsName cashValueFen } } } } favoriteStores { name address kind brand { name } } pointsAccounts { activeBalance pendingBalance programme { pointsName brand { name } } } orders(first: 3) { edges { node { id totalFen status placedAt store { name } lines { quantity } } } } } } } }",
     ),
 ];
 

@@ -26,7 +26,7 @@ pub const CODES: &[(ErrorCode, &str)] = &[
     ),
     (
         ErrorCode::LimitExceeded,
-        "the operation passes a limit (`gateway.limits.*`: bytes, depth, aliases, root fields, fields with fragments written out), or planning it took longer than `gateway.plan_timeout_ms`; the message says what was counted",
+        "the document passes a limit (`gateway.limits.*`: bytes, depth, aliases, root fields, fields with fragments written out, fields sharing a response key), the body is over 2 MiB (HTTP 413), or planning took longer than `gateway.plan_timeout_ms`; the message says what was counted",
     ),
     (
         ErrorCode::QueryPlanningFailed,
@@ -247,12 +247,25 @@ impl GraphqlError {
 #[derive(Debug, Clone)]
 pub struct Refusal {
     pub errors: Vec<GraphqlError>,
+    /// The refusal says how the machine was at that moment (planning ran
+    /// out of time, or failed), not what the operation is: it is not
+    /// remembered for the next identical request.
+    pub transient: bool,
 }
 
 impl Refusal {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             errors: vec![GraphqlError::new(code, message)],
+            transient: false,
+        }
+    }
+
+    /// A refusal of this moment only (see [`Refusal::transient`]).
+    pub fn transient(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            transient: true,
+            ..Self::new(code, message)
         }
     }
 

@@ -21,6 +21,7 @@ use hive_router_query_planner::ast::selection_set::SelectionSet;
 use hive_router_query_planner::planner::plan_nodes::{
     BatchFetchNode, FetchNode, FetchNodePathSegment, FetchRewrite, FlattenNodePath, PlanNode,
 };
+use hive_router_query_planner::state::supergraph_state::OperationKind;
 use http::HeaderMap;
 use kit::ErrorCode;
 use serde_json::Value;
@@ -41,6 +42,11 @@ pub struct Outcome {
     pub data: Data,
     pub errors: Vec<GraphqlError>,
     pub failures: Failures,
+    /// A mutation's non-null root field came back null: the answer's data
+    /// is null, and the mutation fields after it are not run (as graphql-js
+    /// stops its serial execution), so no write happens that the client
+    /// cannot see.
+    pub stopped: bool,
 }
 
 /// One plan's execution.
@@ -108,6 +114,9 @@ impl<'a> Execution<'a> {
                 PlanNode::BatchFetch(batch) => self.batch_fetch(batch).await,
                 PlanNode::Sequence(seq) => {
                     for n in &seq.nodes {
+                        if self.state().stopped {
+                            break;
+                        }
                         self.run(n).await;
                     }
                 }
@@ -208,6 +217,9 @@ impl<'a> Execution<'a> {
         let body = self.body(info, fetch.variable_usages.as_ref(), &[]);
         let answer = self.send(&fetch.service_name, body).await;
         let mut state = self.state();
+        if self.nulls_a_non_null_mutation_field(fetch, answer.as_ref().ok()) {
+            state.stopped = true;
+        }
         let service = fetch.service_name.as_str();
         let doc = match answer {
             Ok(doc) => doc,
@@ -279,6 +291,43 @@ impl<'a> Execution<'a> {
 
     fn api(&self) -> &ApiSchema {
         &self.supergraph.api
+    }
+
+    /// Whether this root fetch of a mutation leaves one of its non-null
+    /// fields null (or got no answer at all for one).
+    fn nulls_a_non_null_mutation_field(
+        &self,
+        fetch: &FetchNode,
+        answer: Option<&Arc<Doc>>,
+    ) -> bool {
+        if !matches!(self.prepared.kind, OperationKind::Mutation) {
+            return false;
+        }
+        let api = self.api();
+        let data = answer.and_then(|doc| {
+            doc.get(doc.root(), "data")
+                .filter(|d| doc.kind(*d) == Kind::Object)
+                .map(|d| (doc, d))
+        });
+        fetch
+            .operation
+            .document
+            .operation
+            .selection_set
+            .items
+            .iter()
+            .any(|item| match item {
+                SelectionItem::Field(f) => {
+                    let non_null = api
+                        .field(&api.mutation_type, &f.name)
+                        .is_some_and(crate::supergraph::FieldType::non_null);
+                    let key = f.alias.as_deref().unwrap_or(&f.name);
+                    non_null
+                        && data
+                            .is_none_or(|(doc, d)| doc.get(d, key).is_none_or(|v| doc.is_null(v)))
+                }
+                _ => false,
+            })
     }
 
     async fn entity_fetch(&self, path: &FlattenNodePath, fetch: &FetchNode) {

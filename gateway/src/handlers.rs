@@ -22,6 +22,10 @@ use crate::{Answer, Gateway, GraphqlRequest, graphiql};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
+/// The largest request body the gateway reads (axum's default limit): past
+/// it, `LIMIT_EXCEEDED` with status 413.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
 /// The gateway's HTTP routes.
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
@@ -30,6 +34,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(gateway)
 }
 
@@ -68,8 +73,29 @@ fn bad_request(message: &str, headers: &HeaderMap) -> Response {
 async fn graphql_post(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let refusal = Refusal::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "the request body is larger than the {} bytes this gateway reads",
+                    MAX_BODY_BYTES
+                ),
+            );
+            let mut response = respond(Answer::Refused(refusal), &headers);
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            return response;
+        }
+        Err(rejection) => {
+            return bad_request(
+                &format!("the body could not be read: {rejection}"),
+                &headers,
+            );
+        }
+    };
     let request = match serde_json::from_slice::<GraphqlRequest>(&body) {
         Ok(request) => request,
         Err(e) => {

@@ -35,6 +35,7 @@ pub enum Kind {
 struct Node {
     kind: Kind,
     /// For a string: whether it holds an escape. For a bool: its value.
+    /// For an object: whether any key holds an escape.
     flag: bool,
     start: u32,
     end: u32,
@@ -42,15 +43,41 @@ struct Node {
     first: u32,
     /// Containers: how many children.
     len: u32,
+    /// Objects: one bit per key ([`key_bit`]), so that most look-ups of an
+    /// absent key (the usual case when an object's fields come from several
+    /// subgraphs) end without reading a member.
+    keys: u32,
 }
 
 /// An object member: its key (raw, between the quotes) and its value.
 #[derive(Debug, Clone, Copy)]
 struct Member {
     key_start: u32,
-    key_end: u32,
-    key_escaped: bool,
+    /// The raw key's length in bytes; [`ESCAPED`] set when it holds an
+    /// escape.
+    key_len: u32,
     value: NodeId,
+    /// [`key_hash`] of the raw key: compared before the bytes.
+    hash: u32,
+}
+
+const ESCAPED: u32 = 1 << 31;
+
+/// A short, fast hash of a key's raw bytes (keys are field names, written
+/// by subgraphs, not by clients; a collision only costs a byte compare).
+#[inline]
+fn key_hash(key: &[u8]) -> u32 {
+    let mut h = (key.len() as u32).wrapping_mul(0x9E37_79B9);
+    for &b in key {
+        h = (h.rotate_left(5) ^ u32::from(b)).wrapping_mul(0x9E37_79B9);
+    }
+    h
+}
+
+/// The bit of an object's key set that stands for a key of this hash.
+#[inline]
+fn key_bit(hash: u32) -> u32 {
+    1 << (hash >> 27)
 }
 
 /// A parsed JSON document.
@@ -76,10 +103,11 @@ pub struct JsonError {
 impl Doc {
     /// Parses `bytes` (one JSON value, whitespace around it allowed).
     pub fn parse(bytes: Bytes) -> Result<Self, JsonError> {
-        if bytes.len() >= u32::MAX as usize {
+        // Offsets are u32 and a key's length keeps its top bit for ESCAPED.
+        if bytes.len() >= ESCAPED as usize {
             return Err(JsonError {
                 at: 0,
-                what: "larger than 4 GiB",
+                what: "larger than 2 GiB",
             });
         }
         std::str::from_utf8(&bytes).map_err(|e| JsonError {
@@ -179,9 +207,10 @@ impl Doc {
             return Cow::Borrowed(to);
         }
         let m = &self.members[member];
+        let len = m.key_len & !ESCAPED;
         text(
-            &self.bytes[m.key_start as usize..m.key_end as usize],
-            m.key_escaped,
+            &self.bytes[m.key_start as usize..(m.key_start + len) as usize],
+            m.key_len & ESCAPED != 0,
         )
     }
 
@@ -191,21 +220,25 @@ impl Doc {
         if n.kind != Kind::Object {
             return None;
         }
-        let members = &self.members[n.first as usize..(n.first + n.len) as usize];
-        if self.renamed.is_empty() {
-            // The common case: compare the raw key bytes.
+        if self.renamed.is_empty() && !n.flag {
+            // The common case: no escapes, no renames; compare raw bytes.
             let key = key.as_bytes();
-            for m in members {
-                if !m.key_escaped
-                    && (m.key_end - m.key_start) as usize == key.len()
-                    && short_eq(&self.bytes[m.key_start as usize..m.key_end as usize], key)
-                {
-                    return Some(m.value);
-                }
-            }
-            if !members.iter().any(|m| m.key_escaped) {
+            let hash = key_hash(key);
+            if n.keys & key_bit(hash) == 0 {
                 return None;
             }
+            let members = &self.members[n.first as usize..(n.first + n.len) as usize];
+            return members
+                .iter()
+                .find(|m| {
+                    m.hash == hash
+                        && m.key_len as usize == key.len()
+                        && short_eq(
+                            &self.bytes[m.key_start as usize..m.key_start as usize + key.len()],
+                            key,
+                        )
+                })
+                .map(|m| m.value);
         }
         (n.first as usize..(n.first + n.len) as usize)
             .find(|&i| self.key(i) == key)
@@ -316,6 +349,7 @@ impl Parser<'_> {
             end: self.at as u32,
             first,
             len,
+            keys: 0,
         });
         id
     }
@@ -476,7 +510,7 @@ impl Parser<'_> {
             }
             let key_start = self.at + 1;
             let key_escaped = self.string()?;
-            let key_end = self.at - 1;
+            let key_len = (self.at - 1 - key_start) as u32;
             self.skip_ws();
             if self.input.get(self.at) != Some(&b':') {
                 return Err(self.error("expected : after a key"));
@@ -486,9 +520,13 @@ impl Parser<'_> {
             let value = self.value(depth + 1)?;
             self.scratch_members.push(Member {
                 key_start: key_start as u32,
-                key_end: key_end as u32,
-                key_escaped,
+                key_len: if key_escaped {
+                    key_len | ESCAPED
+                } else {
+                    key_len
+                },
                 value,
+                hash: key_hash(&self.input[key_start..key_start + key_len as usize]),
             });
             self.skip_ws();
             match self.input.get(self.at) {
@@ -502,8 +540,16 @@ impl Parser<'_> {
         }
         let first = self.members.len() as u32;
         let len = (self.scratch_members.len() - mark) as u32;
+        let mut keys = 0;
+        let mut escaped = false;
+        for m in &self.scratch_members[mark..] {
+            keys |= key_bit(m.hash);
+            escaped |= m.key_len & ESCAPED != 0;
+        }
         self.members.extend(self.scratch_members.drain(mark..));
-        Ok(self.push(Kind::Object, false, start, first, len))
+        let id = self.push(Kind::Object, escaped, start, first, len);
+        self.nodes[id as usize].keys = keys;
+        Ok(id)
     }
 }
 
@@ -566,8 +612,36 @@ mod tests {
 
     #[test]
     fn escaped_keys_are_found_by_their_value() {
-        let d = doc(r#"{"\u0061b":1}"#);
+        let d = doc(r#"{"\u0061b":1,"c":2}"#);
         assert_eq!(d.raw(d.get(d.root(), "ab").unwrap()), b"1");
+        assert_eq!(d.raw(d.get(d.root(), "c").unwrap()), b"2");
+        assert_eq!(
+            d.get(d.root(), "\\u0061b"),
+            None,
+            "the raw text is not the key"
+        );
+        assert_eq!(d.get(d.root(), "d"), None);
+    }
+
+    #[test]
+    fn every_key_of_a_wide_object_is_found_and_no_other() {
+        // More keys than the key set has bits: every bit is shared.
+        let keys: Vec<String> = (0..100).map(|i| format!("field{i}")).collect();
+        let text = format!(
+            "{{{}}}",
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| format!("\"{k}\":{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let d = doc(&text);
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(d.raw(d.get(d.root(), k).unwrap()), i.to_string().as_bytes());
+        }
+        for absent in ["field100", "field", "", "Field1", "field1 "] {
+            assert_eq!(d.get(d.root(), absent), None, "{absent:?}");
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@ use lru::LruCache;
 
 use crate::error::{GraphqlError, Location, Refusal};
 use crate::json::write_str;
-use crate::limits::{Limits, measure};
+use crate::limits::{Limits, measure_text};
 use crate::projection::ProjectionPlan;
 use crate::supergraph::{FieldType, Supergraph, literal_to_json};
 use crate::variables::VariableSpec;
@@ -194,7 +194,7 @@ impl Preparer {
             return Err(Refusal::new(
                 ErrorCode::LimitExceeded,
                 format!(
-                    "the operation is {} bytes; this gateway allows at most {}",
+                    "the operation is {} bytes; at most {} are allowed",
                     text.len(),
                     self.settings.limits.max_bytes
                 ),
@@ -217,13 +217,16 @@ impl Preparer {
             })
             .await
             .unwrap_or_else(|_| {
-                Err(Refusal::new(
+                Err(Refusal::transient(
                     ErrorCode::QueryPlanningFailed,
                     "planning this operation failed",
                 ))
             })
             .map(Arc::new)
         };
+        if made.as_ref().is_err_and(|refusal| refusal.transient) {
+            return made;
+        }
         let key = self.key(text, name);
         self.lock().put(
             key,
@@ -241,6 +244,9 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
     Refusal::new(code, message)
 }
 
+/// How many validation errors a refusal lists.
+const MAX_VALIDATION_ERRORS: usize = 100;
+
 /// The whole preparation of one operation.
 pub fn prepare(
     supergraph: &Supergraph,
@@ -253,7 +259,7 @@ pub fn prepare(
         .map_err(|e| refuse(ErrorCode::GraphqlParseFailed, e.to_string()))?
         .into_static();
     let chosen = choose_operation(&document, operation_name)?;
-    let size = measure(&document, chosen.name);
+    let size = measure_text(&text).map_err(|e| refuse(ErrorCode::GraphqlParseFailed, e))?;
     if let Some(over) = size.first_past(&settings.limits) {
         return Err(refuse(ErrorCode::LimitExceeded, over));
     }
@@ -276,8 +282,19 @@ pub fn prepare(
             })
             .collect();
     errors.extend(crate::arguments::check(api, &document));
+    if errors.len() > MAX_VALIDATION_ERRORS {
+        // As graphql-js does: a client learns enough from the first ones.
+        errors.truncate(MAX_VALIDATION_ERRORS);
+        errors.push(GraphqlError::new(
+            ErrorCode::GraphqlValidationFailed,
+            format!("more than {MAX_VALIDATION_ERRORS} validation errors; the rest are not listed"),
+        ));
+    }
     if !errors.is_empty() {
-        return Err(Refusal { errors });
+        return Err(Refusal {
+            errors,
+            transient: false,
+        });
     }
     let variables = variable_specs(chosen.op);
     let name = chosen.name.map(str::to_owned);
@@ -326,7 +343,7 @@ pub fn prepare(
             .map_err(|e| {
                 let message = e.to_string();
                 if message.contains("timed out") {
-                    refuse(
+                    Refusal::transient(
                         ErrorCode::LimitExceeded,
                         format!(
                             "planning this operation took longer than the {} ms this gateway allows",

@@ -54,9 +54,12 @@ impl Guards {
 pub enum FieldKind {
     /// `__typename`: the runtime type's name.
     Typename,
-    /// A scalar or enum (or lists of them), copied as the subgraph wrote it
-    /// (enum values checked against the API schema).
+    /// A scalar (or lists of them), copied as the subgraph wrote it.
     Leaf,
+    /// An enum (or lists of them): its values checked against the API
+    /// schema (an inaccessible or unknown value is a field error), then
+    /// copied.
+    Enum,
     /// An object (or lists of them), written by a selection plan.
     Composite(SetId),
     /// `__schema` / `__type`: answered from the introspection documents.
@@ -308,7 +311,9 @@ impl Builder<'_> {
         let named = ty.named().to_owned();
         let root_introspection =
             !introspection && (field.name == "__schema" || field.name == "__type");
-        let kind = if self.api.is_leaf(&named) || field.selections.items.is_empty() {
+        let kind = if self.api.kind(&named) == Some(crate::supergraph::TypeKind::Enum) {
+            FieldKind::Enum
+        } else if self.api.is_leaf(&named) || field.selections.items.is_empty() {
             FieldKind::Leaf
         } else {
             // Children carry their parent occurrence's guards, so a child
@@ -508,35 +513,31 @@ impl<'a> Writer<'a> {
         root: bool,
     ) -> Result<(), Null> {
         let plan = self.plan.set(set);
-        let runtime = if plan.by_type.len() == 1 {
-            plan.by_type[0].0.clone()
+        let fields = if plan.by_type.len() == 1 {
+            &plan.by_type[0]
         } else {
-            match self.data.typename(parts) {
-                Some(t) if plan.by_type.iter().any(|(name, _)| *name == t) => t.into_owned(),
-                Some(t) => {
-                    self.errors.push(GraphqlError::field(
-                        format!(
+            let typename = self.data.typename(parts);
+            match typename
+                .as_deref()
+                .and_then(|t| plan.by_type.iter().find(|(name, _)| name == t))
+            {
+                Some(fields) => fields,
+                None => {
+                    let message = match typename {
+                        Some(t) => format!(
                             "an object of type \"{t}\" is not one the graph has for {static_type}"
                         ),
-                        Seg::owned(&self.path),
-                    ));
-                    return Err(Null);
-                }
-                None => {
-                    self.errors.push(GraphqlError::field(
-                        format!("no __typename for an object of the abstract type {static_type}"),
-                        Seg::owned(&self.path),
-                    ));
+                        None => format!(
+                            "no __typename for an object of the abstract type {static_type}"
+                        ),
+                    };
+                    self.errors
+                        .push(GraphqlError::field(message, Seg::owned(&self.path)));
                     return Err(Null);
                 }
             }
         };
-        let fields = &plan
-            .by_type
-            .iter()
-            .find(|(name, _)| *name == runtime)
-            .map(|(_, f)| f)
-            .expect("the runtime type is in the plan");
+        let (runtime, fields) = (fields.0.as_str(), &fields.1);
         let by_field_name = plan.by_field_name;
         self.out.push(b'{');
         let mut first = true;
@@ -550,7 +551,7 @@ impl<'a> Writer<'a> {
             first = false;
             self.out.extend_from_slice(&field.key_json);
             self.path.push(Seg::Key(&field.client_key));
-            let written = self.field(field, parts, &runtime, by_field_name, root);
+            let written = self.field(field, parts, runtime, by_field_name, root);
             self.path.pop();
             written?;
         }
@@ -682,7 +683,7 @@ impl<'a> Writer<'a> {
                 _ => {
                     let last = *values.last().expect("not empty");
                     let doc = self.data.doc(last);
-                    if self.api.kind(name) == Some(crate::supergraph::TypeKind::Enum) {
+                    if matches!(kind, FieldKind::Enum) {
                         let value = doc.str(last.node);
                         if !value.as_deref().is_some_and(|v| self.api.enum_has(name, v)) {
                             self.errors.push(GraphqlError::field(

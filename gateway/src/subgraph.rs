@@ -164,12 +164,9 @@ impl Subgraphs {
                     .await
                     .map_err(|_| FetchError::Unreachable)?;
                 let status = response.status().as_u16();
-                let limited = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES);
-                let bytes = limited
-                    .collect()
+                let bytes = read_body(response.into_body())
                     .await
-                    .map_err(|_| FetchError::Unreachable)?
-                    .to_bytes();
+                    .ok_or(FetchError::Unreachable)?;
                 Ok::<_, FetchError>((status, bytes))
             };
             let (status, bytes) = tokio::time::timeout(timeout, exchange)
@@ -199,4 +196,44 @@ impl Subgraphs {
             .and_then(|d| doc.get(d, "__typename"))
             .is_some_and(|t| doc.kind(t) == Kind::String))
     }
+}
+
+/// A subgraph answer's body, in one buffer: an answer that came in one
+/// chunk is kept as it is; one in many is copied once into a buffer of the
+/// announced length (rather than gathered, then copied). None when the
+/// connection fails or the body passes [`MAX_ANSWER_BYTES`].
+async fn read_body(mut body: hyper::body::Incoming) -> Option<Bytes> {
+    use hyper::body::Body as _;
+    let announced = body.size_hint().exact().map(|n| n as usize);
+    if announced.is_some_and(|n| n > MAX_ANSWER_BYTES) {
+        return None;
+    }
+    let mut gathered: Option<Vec<u8>> = None;
+    let mut first: Option<Bytes> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.ok()?.into_data() else {
+            continue; // trailers
+        };
+        match (&mut gathered, first.take()) {
+            (None, None) => first = Some(data),
+            (None, Some(earlier)) => {
+                let mut buffer =
+                    Vec::with_capacity(announced.unwrap_or(0).max(earlier.len() + data.len()));
+                buffer.extend_from_slice(&earlier);
+                buffer.extend_from_slice(&data);
+                gathered = Some(buffer);
+            }
+            (Some(buffer), _) => buffer.extend_from_slice(&data),
+        }
+        let read = gathered
+            .as_ref()
+            .map_or_else(|| first.as_ref().map_or(0, Bytes::len), Vec::len);
+        if read > MAX_ANSWER_BYTES {
+            return None;
+        }
+    }
+    Some(match gathered {
+        Some(buffer) => Bytes::from(buffer),
+        None => first.unwrap_or_default(),
+    })
 }

@@ -805,6 +805,74 @@ async fn identical_mutations_at_once_are_each_applied() {
     assert_eq!(ids.len(), 8, "one quote per request");
 }
 
+/// An operation as deep as the gateway allows is served: no subgraph
+/// refuses what the gateway let through (the subgraphs' limits have the
+/// headroom a subgraph fetch needs).
+#[tokio::test]
+async fn an_operation_at_the_gateways_depth_limit_is_answered() {
+    let p = platform().await;
+    let max_depth = gateway::Limits::default().max_depth as usize;
+    // programmes { brand { programme { brand { … { id } } } } }
+    let mut levels = vec!["programmes"];
+    while levels.len() < max_depth - 1 {
+        levels.push(if levels.len() % 2 == 1 {
+            "brand"
+        } else {
+            "programme"
+        });
+    }
+    let open: String = levels.iter().map(|l| format!("{l} {{ ")).collect();
+    let query = format!("{{ {open}id {}}}", "} ".repeat(levels.len()));
+    let answer = p.ask(None, &query, json!({})).await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert!(
+        answer["data"]["programmes"][0]["brand"]["programme"].is_object(),
+        "{answer}"
+    );
+    let deeper = query.replacen("{ programmes {", "{ programmes { brand { programme {", 1) + " } }";
+    let refused = p.ask(None, &deeper, json!({})).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+        "{refused}"
+    );
+}
+
+/// A mutation whose non-null field fails answers `data: null`, so the
+/// fields after it are not run: a client that sees no data retries, and
+/// nothing after the failure was written (across subgraphs: the gateway's
+/// sequence of fetches).
+#[tokio::test]
+async fn a_failed_non_null_mutation_field_stops_the_mutation_there() {
+    let p = platform().await;
+    let op = p.operator();
+    let stock =
+        "{ store(id: \"demo-store-09\") { inventory(skuIds: [\"demo-sku-09-0\"]) { onHand } } }";
+    let on_hand = |a: &Value| {
+        a["data"]["store"]["inventory"][0]["onHand"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = on_hand(&p.ask(Some(&op), stock, json!({})).await);
+    let failing_first = "mutation { g: adjustGrowthValue(memberId: \"no-such-member\", delta: 1, reason: \"m\") { growthValue } r: receiveStock(skuId: \"demo-sku-09-0\", locationId: \"demo-store-09\", quantity: 1, reason: \"m\") { onHand } }";
+    let answer = p.ask(Some(&op), failing_first, json!({})).await;
+    assert!(answer["data"].is_null(), "{answer}");
+    assert_eq!(answer["errors"][0]["path"], json!(["g"]), "{answer}");
+    assert_eq!(
+        on_hand(&p.ask(Some(&op), stock, json!({})).await),
+        before,
+        "receiveStock after the failed field did not run"
+    );
+    // A write before the failure has run, as in graphql-js; null
+    // propagation still makes the data null.
+    let failing_last = "mutation { r: receiveStock(skuId: \"demo-sku-09-0\", locationId: \"demo-store-09\", quantity: 1, reason: \"m\") { onHand } g: adjustGrowthValue(memberId: \"no-such-member\", delta: 1, reason: \"m\") { growthValue } }";
+    let answer = p.ask(Some(&op), failing_last, json!({})).await;
+    assert!(answer["data"].is_null(), "{answer}");
+    assert_eq!(
+        on_hand(&p.ask(Some(&op), stock, json!({})).await),
+        before + 1
+    );
+}
+
 /// A subgraph's error about an entity field's argument sits at that
 /// field's path in the client's answer, under its aliases.
 #[tokio::test]

@@ -118,3 +118,121 @@ async fn a_normal_query_keeps_its_latency_while_the_limits_refuse_others() {
         "the normal query took {during:?} during the attack, {before:?} before"
     );
 }
+
+/// Validation walks every operation and fragment of a document, so the
+/// limits measure all of them: a bomb in an operation the request does not
+/// choose, or in a fragment nothing spreads, is refused as fast.
+#[tokio::test]
+async fn a_bomb_anywhere_in_the_document_is_refused_in_milliseconds() {
+    let g = graph().await;
+    let bomb = fan_out();
+    let unchosen = bomb.replacen("query{", "query B{", 1);
+    let unspread = bomb.replacen("query{...F0}", "", 1);
+    for text in [
+        format!("query A {{ __typename }} {unchosen}"),
+        format!("query A {{ __typename }} {unspread}"),
+    ] {
+        let started = Instant::now();
+        let r = g.post(json!({ "query": text, "operationName": "A" })).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            r["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+            "{r}"
+        );
+        assert!(
+            r["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("fields"),
+            "{r}"
+        );
+    }
+}
+
+/// Validation compares every pair of fields that share a response key: too
+/// many of them is refused before validation, and a refusal lists at most
+/// 100 validation errors.
+#[tokio::test]
+async fn fields_sharing_a_key_are_bounded_and_so_are_the_errors_listed() {
+    // The fixture's fields with arguments are root fields.
+    let g = crate::harness::graph_with(|c| c.limits.max_root_fields = 10_000).await;
+    let copies = |n: usize| -> String {
+        let fields: String = (0..n)
+            .map(|i| format!("topProducts(first:{i}){{name}}"))
+            .collect();
+        format!("{{ {fields} }}")
+    };
+    let started = Instant::now();
+    let r = g.ask(&copies(999), json!({})).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+        "{r}"
+    );
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sharing one response key in one selection set is 999"),
+        "{r}"
+    );
+    // Within the limit, 60 conflicting copies make 1,770 conflicts: the
+    // first 100 are listed, then one error saying the rest are not.
+    let r = g.ask(&copies(60), json!({})).await;
+    let errors = r["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 101, "{r}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED")
+    );
+    assert!(
+        errors[100]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 100"),
+        "{r}"
+    );
+}
+
+/// A refusal that says how busy the machine was (planning ran out of time)
+/// is not remembered: the same text is planned again next time. One that
+/// says what the operation is (it does not validate) is.
+#[tokio::test]
+async fn a_planning_timeout_is_not_remembered() {
+    use std::sync::Arc;
+
+    use gateway::prepare::{PrepareSettings, Preparer};
+    use gateway::supergraph::Supergraph;
+
+    let sdl =
+        std::fs::read_to_string(crate::harness::fixtures().join("supergraph.graphql")).unwrap();
+    let supergraph = Arc::new(Supergraph::load(&sdl, &Default::default()).unwrap());
+    let preparer = Arc::new(Preparer::new(
+        16,
+        PrepareSettings {
+            plan_timeout: Duration::ZERO,
+            ..Default::default()
+        },
+    ));
+    let Err(refusal) = preparer.prepare(&supergraph, NORMAL, None).await else {
+        panic!("planned within no time at all");
+    };
+    assert_eq!(refusal.code(), kit::ErrorCode::LimitExceeded);
+    assert!(
+        refusal.errors[0].message.contains("took longer"),
+        "{refusal:?}"
+    );
+    assert!(preparer.cached(NORMAL, None).is_none(), "not remembered");
+    let invalid = "{ topProducts { nope } }";
+    assert!(preparer.prepare(&supergraph, invalid, None).await.is_err());
+    assert!(preparer.cached(invalid, None).is_some(), "remembered");
+}

@@ -60,3 +60,35 @@ async fn several_operations_need_an_operation_name() {
     let r = g.post(json!({ "query": two, "operationName": "B" })).await;
     assert_eq!(r, json!({ "data": { "me": { "name": "Ada Lovelace" } } }));
 }
+
+/// A body past the size the gateway reads is a GraphQL error with its code
+/// (413), not a plain-text answer a client cannot parse; nothing is asked.
+#[tokio::test]
+async fn a_body_past_the_size_limit_is_a_graphql_error() {
+    let g = graph().await;
+    let big = "x".repeat(gateway::handlers::MAX_BODY_BYTES + 1);
+    let response = reqwest::Client::new()
+        .post(&g.url)
+        .json(&json!({ "query": "{ me { id } }", "variables": { "padding": big } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2097152 bytes"),
+        "{body}"
+    );
+    assert!(
+        g.calls().is_empty() || g.calls().values().all(|n| *n == 0),
+        "{:?}",
+        g.calls()
+    );
+}

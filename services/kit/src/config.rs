@@ -143,6 +143,9 @@ pub struct OperationLimits {
     pub max_root_fields: u64,
     /// Fields, counted as if every fragment were written out.
     pub max_fields: u64,
+    /// Fields sharing one response key in one selection set (fragments
+    /// written out): validation compares every pair of them.
+    pub max_same_key: u64,
 }
 
 impl Default for OperationLimits {
@@ -153,6 +156,23 @@ impl Default for OperationLimits {
             max_aliases: 128,
             max_root_fields: 64,
             max_fields: 2_000,
+            max_same_key: 64,
+        }
+    }
+}
+
+impl OperationLimits {
+    /// What a subgraph accepts when the gateway's limits are these: a
+    /// subgraph fetch of an operation within them adds key fields,
+    /// `__typename`s and the `_entities` level, so each limit has headroom.
+    pub fn for_subgraphs(self) -> Self {
+        Self {
+            max_bytes: self.max_bytes.saturating_mul(2),
+            max_depth: self.max_depth.saturating_add(4),
+            max_aliases: self.max_aliases.saturating_mul(2),
+            max_root_fields: self.max_root_fields.saturating_mul(2),
+            max_fields: self.max_fields.saturating_mul(2),
+            max_same_key: self.max_same_key.saturating_mul(2),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod events;
 pub mod geo;
 pub mod graphql_text;
 pub mod input;
+pub mod limits;
 pub mod loader;
 pub mod metrics;
 pub mod migration;

@@ -226,6 +226,9 @@ where
     {
         request.query = text;
     }
+    if let Some(over) = crate::subgraph::past_limits(&mut request) {
+        return ApiError::new(ErrorCode::LimitExceeded, over).into_response();
+    }
     crate::graphql_text::apply_variable_defaults(&mut request);
     let mut response = state.schema.execute(request.data(caller)).await;
     give_every_error_a_code(&mut response.errors);

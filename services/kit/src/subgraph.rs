@@ -5,11 +5,35 @@ use async_graphql::{Context, ObjectType, SDLExportOptions, SchemaBuilder, Subscr
 use sea_orm::DatabaseConnection;
 
 use crate::Caller;
+use crate::config::OperationLimits;
 use crate::time::Clock;
 
-/// Limits that keep one request from asking for unbounded work.
-pub const MAX_DEPTH: usize = 12;
+/// Limits that keep one request from asking for unbounded work: the
+/// gateway's default limits with the headroom its subgraph fetches need
+/// ([`OperationLimits::for_subgraphs`]), measured before async-graphql
+/// validates anything ([`past_limits`]; its validation expands every
+/// fragment spread), and async-graphql's own depth and complexity limits
+/// as a second line.
+pub fn limits() -> OperationLimits {
+    OperationLimits::default().for_subgraphs()
+}
 pub const MAX_COMPLEXITY: usize = 5_000;
+
+/// Why `request` is past the subgraphs' [`limits`], as a message; None
+/// when within them, or when it does not parse (the engine refuses that
+/// with its own message).
+pub fn past_limits(request: &mut async_graphql::Request) -> Option<String> {
+    let limits = limits();
+    if request.query.len() > limits.max_bytes {
+        return Some(format!(
+            "the operation is {} bytes; at most {} are allowed",
+            request.query.len(),
+            limits.max_bytes
+        ));
+    }
+    let document = request.parsed_query().ok()?;
+    crate::limits::measure(document).first_past(&limits)
+}
 
 /// A service's schema builder with federation and the request limits on.
 pub fn federated<Q, M, S>(builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S>
@@ -20,7 +44,7 @@ where
 {
     builder
         .enable_federation()
-        .limit_depth(MAX_DEPTH)
+        .limit_depth(limits().max_depth as usize)
         .limit_complexity(MAX_COMPLEXITY)
 }
 

@@ -408,43 +408,71 @@ fn nested(depth: usize) -> String {
 }
 
 #[tokio::test]
-async fn a_request_deeper_or_costlier_than_the_limits_is_refused_before_it_runs() {
+async fn a_request_past_the_limits_is_refused_before_it_is_validated() {
     let app = spawn().await;
     let token = operator(&app);
+    let limits = kit::subgraph::limits();
+    let max_depth = limits.max_depth as usize;
     let within = app
-        .graphql(Some(&token), &nested(kit::subgraph::MAX_DEPTH), json!({}))
+        .graphql(Some(&token), &nested(max_depth), json!({}))
         .await;
     assert!(within.errors().is_empty(), "{}", within.body);
+    let refused = |r: &kit::testing::GraphqlResponse, what: &str| {
+        assert_eq!(r.error_code(), Some("LIMIT_EXCEEDED"), "{}", r.body);
+        assert!(r.body.to_string().contains(what), "{what}: {}", r.body);
+        assert!(r.data().is_null(), "nothing ran: {}", r.body);
+    };
     let deeper = app
-        .graphql(
-            Some(&token),
-            &nested(kit::subgraph::MAX_DEPTH + 1),
-            json!({}),
-        )
+        .graphql(Some(&token), &nested(max_depth + 1), json!({}))
         .await;
-    assert_eq!(
-        deeper.error_code(),
-        Some("GRAPHQL_VALIDATION_FAILED"),
-        "{}",
-        deeper.body
-    );
-    assert!(deeper.data().is_null(), "nothing ran: {}", deeper.body);
+    refused(&deeper, "depth");
 
-    // Each field costs 1: one past the limit in two-field lookups.
-    let lookups = kit::subgraph::MAX_COMPLEXITY / 2 + 1;
-    let costly = format!(
+    let lookups = limits.max_aliases + 1;
+    let aliased = format!(
         "{{ {} }}",
         (0..lookups)
             .map(|i| format!("m{i}: member(id: \"m\") {{ id }}"))
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let r = app.graphql(Some(&token), &costly, json!({})).await;
-    assert_eq!(
-        r.error_code(),
-        Some("GRAPHQL_VALIDATION_FAILED"),
-        "{}",
-        r.body
+    refused(
+        &app.graphql(Some(&token), &aliased, json!({})).await,
+        "aliases",
     );
-    assert!(r.body.to_string().contains("complex"), "{}", r.body);
+
+    // A fragment that spreads the next twice, twenty times over: 2^20
+    // fields once written out, refused without being written out, in the
+    // operation that runs, in one that does not, and in a fragment no
+    // operation spreads. No token needed: it must be cheap for anyone.
+    let mut bomb = String::new();
+    for i in 0..20 {
+        bomb.push_str(&format!(
+            " fragment F{i} on Query {{ ...F{} ...F{} }}",
+            i + 1,
+            i + 1
+        ));
+    }
+    bomb.push_str(" fragment F20 on Query { __typename }");
+    for text in [
+        format!("query {{ ...F0 }} {bomb}"),
+        format!("query A {{ __typename }} query B {{ ...F0 }} {bomb}"),
+        format!("query A {{ __typename }} {bomb}"),
+    ] {
+        let started = std::time::Instant::now();
+        let mut body = json!({ "query": text });
+        if text.contains("query A") {
+            body["operationName"] = json!("A");
+        }
+        let response = app.post("/graphql").json(&body).send().await.unwrap();
+        let r = kit::testing::GraphqlResponse {
+            status: response.status().as_u16(),
+            body: response.json().await.unwrap(),
+        };
+        refused(&r, "fields");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }
