@@ -1,7 +1,8 @@
 //! The README's tour, run as a person runs it: its shell commands, taken
-//! from README.md, typed one by one into bash and into zsh against a fresh
-//! `bigmember up --demo` (the full demo), and each answer compared with the
-//! one the README shows under it (`# → …`, where `…` stands for anything).
+//! from README.md, pasted one by one with the answer lines under them into
+//! bash and into an interactive zsh against a fresh `bigmember up --demo`
+//! (the full demo), and each answer compared with the one the README shows
+//! under it (`# → …`, where `…` stands for anything).
 //! A read that does not match yet is asked again for a while: the services
 //! learn of each other's facts through their feeds.
 //!
@@ -111,6 +112,9 @@ impl Shell {
             .current_dir(platform.dir.path())
             .envs(platform.env().iter().map(|(k, v)| (k, v)))
             .env("BIGMEMBER_LOG", "warn")
+            .env("PS1", "")
+            .env("PS2", "")
+            .env("PROMPT_EOL_MARK", "")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -124,6 +128,9 @@ impl Shell {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    // An interactive shell returns the carriage at each
+                    // prompt.
+                    let line = line.replace('\r', "");
                     if tx.send(line).is_err() {
                         break;
                     }
@@ -182,6 +189,13 @@ async fn run_tour(program: &str, args: &[&str]) {
             shell.run(&command);
             continue;
         };
+        // A person pastes the answer line too: the shell must take it for
+        // a comment and print nothing.
+        let pasted = shell.run(&format!("# → {expected}"));
+        assert!(
+            pasted.is_empty(),
+            "{program}: the pasted answer line printed {pasted:?}"
+        );
         // Reads may wait for a feed; writes are sent once.
         let retries = if command.starts_with("gql") && !command.contains("mutation") {
             80
@@ -227,7 +241,9 @@ async fn the_readme_tour_gives_its_answers_in_zsh() {
         eprintln!("zsh is not installed here: the tour ran in bash only");
         return;
     }
-    run_tour("zsh", &["-f", "-s"]).await;
+    // Interactive, as in a terminal (where `#` starts a comment only with
+    // interactive_comments set), with empty prompts.
+    run_tour("zsh", &["-f", "-i", "-s"]).await;
 }
 
 #[test]

@@ -183,7 +183,9 @@ impl TestDatabase {
         let admin = db::connect(&url, ConnectSettings::default(), None)
             .await
             .unwrap_or_else(|e| {
-                panic!("{TEST_DATABASE_ENV} is set but PostgreSQL is unreachable: {e}")
+                panic!(
+                    "{TEST_DATABASE_ENV} is set but its database cannot be used (is PostgreSQL up, and was the database created?): {e}"
+                )
             });
         let schema = SchemaName::fresh();
         admin
