@@ -42,7 +42,7 @@ pub const CODES: &[(ErrorCode, &str)] = &[
     ),
     (
         ErrorCode::BadRequest,
-        "the HTTP request is not a GraphQL request (body, JSON, `variables` not an object)",
+        "the HTTP request is not a GraphQL request (body, JSON, `variables` not an object), or a POST does not declare `content-type: application/json` (HTTP 415)",
     ),
     (
         ErrorCode::MethodNotAllowed,

@@ -92,3 +92,41 @@ async fn a_body_past_the_size_limit_is_a_graphql_error() {
         g.calls()
     );
 }
+
+/// A POST whose body is not declared JSON is refused before anything runs:
+/// those are the types any web page can make a browser send to another
+/// site without asking first (cross-site request forgery).
+#[tokio::test]
+async fn a_post_not_declared_json_is_refused_before_anything_runs() {
+    let g = graph().await;
+    let body =
+        json!({ "query": "mutation { restock(sku: \"k1\", quantity: 1) { sku } }" }).to_string();
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        None,
+    ] {
+        let mut request = reqwest::Client::new().post(&g.url).body(body.clone());
+        if let Some(t) = content_type {
+            request = request.header("content-type", t);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 415, "{content_type:?}");
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+            "{answer}"
+        );
+    }
+    assert!(g.calls().values().all(|n| *n == 0), "{:?}", g.calls());
+    // With parameters, JSON is JSON.
+    let response = reqwest::Client::new()
+        .post(&g.url)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(json!({ "query": "{ __typename }" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}

@@ -94,7 +94,9 @@ impl ErrorCode {
             ErrorCode::SubgraphUnavailable => {
                 "a service did not answer in time; only its fields are null (`extensions.serviceName`)"
             }
-            ErrorCode::BadRequest => "the HTTP request is not a GraphQL request (body, variables)",
+            ErrorCode::BadRequest => {
+                "the HTTP request is not a GraphQL request (body, variables), or a POST does not declare `content-type: application/json`"
+            }
             ErrorCode::MethodNotAllowed => "a mutation sent over GET (HTTP 405)",
             ErrorCode::Internal => "an unexpected failure; the detail is in the service's log",
         }

@@ -203,9 +203,27 @@ impl<Q, M, S> FromRef<GraphqlState<Q, M, S>> for JwtKeys {
     }
 }
 
+/// Whether a request declares a JSON body (`content-type:
+/// application/json`, parameters allowed). A browser sends the other types
+/// a GraphQL POST could come as (text/plain, forms) from any site without
+/// asking the server first, so a POST without it is refused: no page
+/// elsewhere can make a member's browser register or change anything
+/// (cross-site request forgery). Used by the gateway and every service.
+pub fn declares_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The refusal of a POST that does not declare JSON.
+pub const NOT_JSON: &str = "a GraphQL POST must declare its body `content-type: application/json` (other types can be sent by any web page from another site)";
+
 async fn graphql<Q, M, S>(
     State(state): State<GraphqlState<Q, M, S>>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     request: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response
 where
@@ -213,6 +231,9 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
+    if !declares_json(&headers) {
+        return ApiError::new(ErrorCode::BadRequest, NOT_JSON).into_response();
+    }
     let mut request = match request {
         Ok(request) => request.into_inner(),
         Err(rejection) => {

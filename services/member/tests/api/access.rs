@@ -364,6 +364,41 @@ async fn the_remaining_denials() {
     assert_eq!(m.ok()["member"]["identities"].as_array().unwrap().len(), 2);
 }
 
+/// A POST not declared JSON (what any web page can make a browser send to
+/// another site) is refused, and nothing is written.
+#[tokio::test]
+async fn a_post_not_declared_json_is_refused_and_writes_nothing() {
+    let app = spawn().await;
+    let register = json!({ "query": "mutation { registerMember(input: { identity: { channel: APP, externalId: \"csrf-1\", brandId: \"coffee\" }, phone: \"13800138123\", name: \"X\" }) { outcome } }" });
+    let response = app
+        .post("/graphql")
+        .header("content-type", "text/plain")
+        .body(register.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{body}"
+    );
+    let token = operator(&app);
+    let found = app
+        .graphql(
+            Some(&token),
+            "{ members(first: 5) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        found.data()["members"]["edges"],
+        json!([]),
+        "{}",
+        found.body
+    );
+}
+
 #[tokio::test]
 async fn malformed_requests_get_coded_errors() {
     let app = spawn().await;
