@@ -51,6 +51,9 @@ impl FetchError {
 /// Names a span as a W3C `traceparent`.
 pub type TraceparentOf = Arc<dyn Fn(&tracing::Span) -> Option<String> + Send + Sync>;
 
+/// Each subgraph connection's read buffer.
+const READ_BUFFER_BYTES: usize = 32 * 1024;
+
 /// The largest subgraph answer the gateway reads.
 const MAX_ANSWER_BYTES: usize = 64 << 20;
 
@@ -89,6 +92,12 @@ impl Subgraphs {
             // Without a timer the pool never closes idle connections.
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(settings.pool_idle_timeout)
+            // A fixed read buffer per connection: hyper's adaptive one grows
+            // to the largest answer a connection has carried and keeps that
+            // size while the connection idles in the pool (tens of MB with
+            // a few hundred connections); answers are copied out of it once
+            // anyway ([`read_body`]).
+            .http1_read_buf_exact_size(READ_BUFFER_BYTES)
             .build(connector);
         Self {
             client,
