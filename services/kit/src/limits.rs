@@ -247,20 +247,7 @@ mod tests {
         measure(&async_graphql::parser::parse_query(text).unwrap())
     }
 
-    /// `query{...F0} fragment F0 on Query{...F1 ...F1} … fragment Fn on
-    /// Query{__typename}`: 2^n fields once written out.
-    fn fan_out(levels: usize) -> String {
-        let mut text = String::from("query{...F0}");
-        for i in 0..levels {
-            text.push_str(&format!(
-                " fragment F{i} on Query{{...F{} ...F{}}}",
-                i + 1,
-                i + 1
-            ));
-        }
-        text.push_str(&format!(" fragment F{levels} on Query{{__typename}}"));
-        text
-    }
+    use crate::testing::fragment_fan_out as fan_out;
 
     #[test]
     fn sizes_count_fragments_where_they_are_spread() {

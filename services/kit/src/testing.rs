@@ -408,6 +408,22 @@ impl TestApp {
     }
 }
 
+/// The classic fragment bomb: `query{...F0} fragment F0 on Query{...F1
+/// ...F1} … fragment F<levels> on Query{__typename}`, a few hundred bytes
+/// that are 2^levels fields once written out.
+pub fn fragment_fan_out(levels: usize) -> String {
+    let mut text = String::from("query{...F0}");
+    for i in 0..levels {
+        text.push_str(&format!(
+            " fragment F{i} on Query{{...F{} ...F{}}}",
+            i + 1,
+            i + 1
+        ));
+    }
+    text.push_str(&format!(" fragment F{levels} on Query{{__typename}}"));
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

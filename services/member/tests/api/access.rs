@@ -479,17 +479,10 @@ async fn a_request_past_the_limits_is_refused_before_it_is_validated() {
     // fields once written out, refused without being written out, in the
     // operation that runs, in one that does not, and in a fragment no
     // operation spreads. No token needed: it must be cheap for anyone.
-    let mut bomb = String::new();
-    for i in 0..20 {
-        bomb.push_str(&format!(
-            " fragment F{i} on Query {{ ...F{} ...F{} }}",
-            i + 1,
-            i + 1
-        ));
-    }
-    bomb.push_str(" fragment F20 on Query { __typename }");
+    let fan_out = kit::testing::fragment_fan_out(20);
+    let bomb = fan_out.trim_start_matches("query{...F0}");
     for text in [
-        format!("query {{ ...F0 }} {bomb}"),
+        fan_out.clone(),
         format!("query A {{ __typename }} query B {{ ...F0 }} {bomb}"),
         format!("query A {{ __typename }} {bomb}"),
     ] {
