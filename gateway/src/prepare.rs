@@ -827,6 +827,17 @@ fn fit_for_subgraphs(operation: &mut SubgraphFetchOperation) {
                 }))
     }
     fn patch(set: &mut SelectionSet, object: bool) {
+        patch_items(set);
+        if object && !sure(set) {
+            // Under an alias of ours: an interface object's subgraph answers
+            // its own `__typename` (the interface), which must not be read
+            // as the object's type.
+            let mut typename = FieldSelection::new_typename();
+            typename.alias = Some(NONEMPTY_ALIAS.to_owned());
+            set.items.push(SelectionItem::Field(typename));
+        }
+    }
+    fn patch_items(set: &mut SelectionSet) {
         for item in &mut set.items {
             match item {
                 // Asked whatever the variables: the projection decides
@@ -844,30 +855,11 @@ fn fit_for_subgraphs(operation: &mut SubgraphFetchOperation) {
                 _ => {}
             }
         }
-        if object && !sure(set) {
-            // Under an alias of ours: an interface object's subgraph answers
-            // its own `__typename` (the interface), which must not be read
-            // as the object's type.
-            let mut typename = FieldSelection::new_typename();
-            typename.alias = Some(NONEMPTY_ALIAS.to_owned());
-            set.items.push(SelectionItem::Field(typename));
-        }
     }
     let document = &mut operation.document;
-    // The root: a fetch whose root fields are all excluded is not sent.
-    for item in &mut document.operation.selection_set.items {
-        match item {
-            SelectionItem::Field(f) if f.name == "__typename" => {
-                f.skip_if = None;
-                f.include_if = None;
-            }
-            SelectionItem::Field(f) if !f.selections.items.is_empty() => {
-                patch(&mut f.selections, true)
-            }
-            SelectionItem::InlineFragment(f) => patch(&mut f.selections, false),
-            _ => {}
-        }
-    }
+    // The root gets no field of ours: a fetch whose root fields are all
+    // excluded is not sent.
+    patch_items(&mut document.operation.selection_set);
     for fragment in &mut document.fragments {
         patch(&mut fragment.selection_set, false);
     }

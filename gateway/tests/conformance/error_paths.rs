@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::harness::{down, graph_with};
+use crate::harness::{down, error_paths, graph_with};
 
 /// The graph with one subgraph down.
 async fn without(subgraph: &'static str) -> crate::harness::Graph {
@@ -84,12 +84,7 @@ async fn nullable_entity_fields_in_a_list_under_aliases() {
         ] }),
         "{r}"
     );
-    let paths: Vec<_> = r["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].clone())
-        .collect();
+    let paths = error_paths(&r);
     assert_eq!(
         paths,
         vec![
@@ -109,12 +104,7 @@ async fn non_null_fields_in_nested_lists_null_their_items() {
         json!({ "aisles": [[null, null], [null]] }),
         "{r}"
     );
-    let paths: Vec<_> = r["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].clone())
-        .collect();
+    let paths = error_paths(&r);
     assert_eq!(
         paths,
         vec![
@@ -138,11 +128,6 @@ async fn an_abstract_position_propagates_to_its_nullable_parent() {
     // recentlyViewed is [Viewed!]!: the book's missing title (String!)
     // nulls it, then the list, then `me`.
     assert_eq!(r["data"], json!({ "me": null }), "{r}");
-    let paths: Vec<_> = r["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].clone())
-        .collect();
+    let paths = error_paths(&r);
     assert_eq!(paths, vec![json!(["me", "seen", 0, "title"])], "{r}");
 }

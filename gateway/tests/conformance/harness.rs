@@ -171,15 +171,16 @@ impl Graph {
 
     /// Sends any request body; answers the response body.
     pub async fn post(&self, body: Value) -> Value {
-        self.client
-            .post(&self.url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.post_as(None, body).await
+    }
+
+    /// Sends a request body, with a bearer token when given.
+    async fn post_as(&self, token: Option<&str>, body: Value) -> Value {
+        let mut request = self.client.post(&self.url).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
     }
 
     /// Asserts the whole response, field order included.
@@ -239,17 +240,16 @@ impl Graph {
 
     /// `ask` with a bearer token.
     pub async fn ask_as(&self, token: &str, query: &str) -> Value {
-        self.client
-            .post(&self.url)
-            .bearer_auth(token)
-            .json(&json!({ "query": query }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.post_as(Some(token), json!({ "query": query })).await
     }
+}
+
+/// The `path` of each error of a response, in order.
+pub fn error_paths(response: &Value) -> Vec<Value> {
+    response["errors"]
+        .as_array()
+        .map(|errors| errors.iter().map(|e| e["path"].clone()).collect())
+        .unwrap_or_default()
 }
 
 /// Expected request counts: every subgraph not named was asked nothing.
