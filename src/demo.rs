@@ -1,6 +1,7 @@
 //! Demo data that spans services, loaded after each service's own: orders
-//! placed at the till for some of the demo members (their points and the
-//! guides' commissions follow from the order feed once the platform runs),
+//! sold at the till for some of the demo members, paid and handed over at
+//! once (their points and the guides' commissions follow from the order
+//! feed once the platform runs),
 //! and the demo member whose token `seed` and `up --demo` print.
 
 use std::collections::BTreeMap;
@@ -9,8 +10,8 @@ use kit::auth::Actor;
 use kit::channel::Channel;
 use kit::demo::{self, Loaded};
 use member::domain::identity::ExternalId;
-use product::domain::order::Fulfilment;
-use product::store::orders::{NewOrder, place_order};
+use product::domain::order::{Fulfilment, OrderStatus};
+use product::store::orders::{NewOrder, fulfil, place_order};
 use sea_orm::DatabaseConnection;
 
 /// Every how many demo members one has an order.
@@ -74,6 +75,11 @@ async fn orders(
             Ok(done) => {
                 placed += 1;
                 new += usize::from(!done.replayed);
+                // A till sale is paid and handed over on the spot. A rerun
+                // finds it fulfilled and leaves it.
+                if done.order.status == OrderStatus::Placed.as_str() {
+                    fulfil(product_db, &done.order.id, &actor, now).await?;
+                }
             }
             // Sold out at that store: the demo goes on without it.
             Err(product::error::Error::OutOfStock { .. }) => refused += 1,
@@ -83,7 +89,7 @@ async fn orders(
     Ok(Loaded {
         part: "demo orders",
         what: format!(
-            "{placed} at the till for demo members ({refused} sold out); points and commissions follow from the order feed"
+            "{placed} sold at the till for demo members ({refused} sold out); points and commissions follow from the order feed"
         ),
         new,
     })

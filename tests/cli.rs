@@ -18,7 +18,7 @@ async fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
     let running = Running::start(up);
     running.wait_for("member: 60 demo members across brands apparel, coffee, cinema (60 new)");
     running.wait_for("product: 200 demo products");
-    running.wait_for("demo orders: 15 at the till");
+    running.wait_for("demo orders: 15 sold at the till");
     let graph = Endpoint::new(graphql_url(&running.wait_for("graph ")));
     running.wait_for("Ready: the graph answers at http://127.0.0.1:");
     let member_line = running.wait_for("member:");

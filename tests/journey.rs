@@ -2,7 +2,8 @@
 //! an operator live it, talking only to the graph that `bigmember up`
 //! serves (on SQLite, or PostgreSQL when BIGMEMBER_TEST_DATABASE_URL is
 //! set). Each return policy gets its own run; a second test crashes the
-//! platform between an order and its consumers.
+//! platform between an order and its consumers; a third places and
+//! cancels orders until it is sure nothing unpaid earns anything.
 //!
 //! A journey orders straight after registering, as a member would: right
 //! after `up --demo` the store service may read the order before the
@@ -129,6 +130,7 @@ async fn order_for_pickup(
     member: &str,
     token: &str,
     (points, per_yuan): (i64, f64),
+    key: &str,
 ) -> Order {
     let catalogue = p
         .data(
@@ -185,7 +187,7 @@ async fn order_for_pickup(
                 "memberId": member, "channel": "APP", "storeId": store_id,
                 "fulfilment": "PICKUP_IN_STORE",
                 "lines": [{ "skuId": sku_id, "quantity": quantity }],
-                "idempotencyKey": format!("journey-order-{member}"),
+                "idempotencyKey": key,
             } }),
         )
         .await;
@@ -316,10 +318,11 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
         store,
         quantity,
         paid,
-    } = order_for_pickup(&p, &cast, &member, &token, (150, per_yuan)).await;
+    } = order_for_pickup(&p, &cast, &member, &token, (150, per_yuan), "journey-order").await;
 
-    // Step 5: the store hands it over; the order earns X points (pending,
-    // then active) and the guide a commission.
+    // Step 5: the store hands it over; the order earns X points (pending
+    // until then, active at the hand-over with no window) and the guide a
+    // commission.
     let staff = p.token(&["--role", "staff", "--brand", x, "--store", &store]);
     let fulfilled = p
         .data(
@@ -333,9 +336,9 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
     let points = p
         .eventually(
             Some(&token),
-            "query($o: ID!) { order(id: $o) { pointsEarned { programme { id } points reversedPoints } } }",
+            "query($o: ID!) { order(id: $o) { pointsEarned { programme { id } points reversedPoints state } } }",
             json!({ "o": order }),
-            |d| d["order"]["pointsEarned"][0]["points"].is_number(),
+            |d| d["order"]["pointsEarned"][0]["state"] == "ACTIVE",
         )
         .await;
     assert_eq!(
@@ -366,7 +369,6 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
     );
     guide_lists(&p, &cast, &member).await;
 
-    p.run(&["job", "activate-points"]);
     let active = account(&p, &cast, &member, &px).await;
     assert_eq!(
         (
@@ -382,7 +384,7 @@ async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) ->
     let quote = p
         .data(
             Some(&token),
-            "mutation($f: ID!, $t: ID!, $n: Int!) { exchangeQuote(fromProgrammeId: $f, toProgrammeId: $t, points: $n) { id pointsOut feePoints pointsIn } }",
+            "mutation($f: ID!, $t: ID!, $n: Long!) { exchangeQuote(fromProgrammeId: $f, toProgrammeId: $t, points: $n) { id pointsOut feePoints pointsIn } }",
             json!({ "f": px, "t": py, "n": out }),
         )
         .await["exchangeQuote"]
@@ -549,7 +551,7 @@ async fn a_crash_between_an_order_and_its_consumers_applies_every_effect_once() 
     p.stop();
     p.up(&[], 600_000);
     let per_yuan = points_per_yuan(&programme_settings(&p, &programme).await);
-    let order = order_for_pickup(&p, &cast, &member, &token, (1, per_yuan)).await;
+    let order = order_for_pickup(&p, &cast, &member, &token, (1, per_yuan), "crash-order").await;
     let earned = ((order.paid / 100) as f64 * per_yuan).floor() as i64;
     let points = "query($o: ID!) { order(id: $o) { pointsEarned { points } } }";
     let seen = p.data(Some(&token), points, json!({ "o": order.id })).await;
@@ -604,4 +606,129 @@ async fn a_crash_between_an_order_and_its_consumers_applies_every_effect_once() 
         .data(Some(&cast.operator), COMMISSIONS, commissions_of(&guide))
         .await;
     assert_eq!(entries_for(&once, &order.id).len(), 1, "{once}");
+}
+
+/// Orders nobody paid for earn nothing: a coffee member (no pending
+/// window, ONLY_PENDING returns) places pickups and cancels them, or lets
+/// the 72-hour pickup expiry cancel them; each one's points stay PENDING
+/// until then and are all taken back, the guide's commission comes to 0,
+/// and nothing can be exchanged.
+#[tokio::test]
+async fn placing_and_cancelling_orders_earns_nothing() {
+    let p = Platform::start().await;
+    let cast = Cast::new(&p, "coffee");
+    let programme = Cast::programme("coffee");
+    let settings = programme_settings(&p, &programme).await;
+    assert_eq!(
+        (
+            settings["pendingDays"].as_i64(),
+            settings["returnPolicy"].as_str()
+        ),
+        (Some(0), Some("ONLY_PENDING")),
+        "the demo's coffee programme is the case: {settings}"
+    );
+    let per_yuan = points_per_yuan(&settings);
+    let (member, token) = register(&p, &cast, "cancel-loop").await;
+    guide_lists(&p, &cast, &member).await;
+    let earned_query = "query($o: ID!) { order(id: $o) { status pickupDeadline pointsEarned { points reversedPoints state activatesAt } } }";
+    let mut orders = Vec::new();
+    for round in 0..4 {
+        let order = order_for_pickup(
+            &p,
+            &cast,
+            &member,
+            &token,
+            (150, per_yuan),
+            &format!("cancel-loop-{round}"),
+        )
+        .await;
+        let seen = p
+            .eventually(Some(&token), earned_query, json!({ "o": order.id }), |d| {
+                d["order"]["pointsEarned"][0]["points"].as_i64() > Some(0)
+            })
+            .await;
+        let earned = &seen["order"]["pointsEarned"][0];
+        assert_eq!(
+            (&earned["state"], &earned["activatesAt"]),
+            (&json!("PENDING"), &Value::Null),
+            "placed, not handed over: {seen}"
+        );
+        p.run(&["job", "activate-points"]);
+        let a = account(&p, &cast, &member, &programme).await;
+        assert_eq!(a["activeBalance"], 0, "nothing to spend yet: {a}");
+        if round < 3 {
+            let cancelled = p
+                .data(
+                    Some(&token),
+                    "mutation($o: ID!) { cancelOrder(orderId: $o) { status } }",
+                    json!({ "o": order.id }),
+                )
+                .await;
+            assert_eq!(cancelled["cancelOrder"]["status"], "CANCELLED");
+        } else {
+            // Never collected: the pickup expiry cancels it once its
+            // deadline (72 hours on the platform's clock) has passed.
+            let deadline = seen["order"]["pickupDeadline"].as_str().unwrap();
+            let later = chrono::DateTime::parse_from_rfc3339(deadline).unwrap()
+                + chrono::Duration::minutes(1);
+            let out = p.run(&["--now", &later.to_rfc3339(), "job", "expire-pickups"]);
+            assert!(out.contains("product:"), "{out}");
+            let status = p
+                .data(Some(&token), earned_query, json!({ "o": order.id }))
+                .await;
+            assert_eq!(status["order"]["status"], "CANCELLED", "{out} {status}");
+        }
+        p.eventually(Some(&token), earned_query, json!({ "o": order.id }), |d| {
+            let e = &d["order"]["pointsEarned"][0];
+            e["reversedPoints"] == e["points"]
+        })
+        .await;
+        orders.push(order.id);
+    }
+    let a = account(&p, &cast, &member, &programme).await;
+    assert_eq!(
+        (a["activeBalance"].as_i64(), a["pendingBalance"].as_i64()),
+        (Some(0), Some(0)),
+        "{a}"
+    );
+    let forgiven: i64 = a["ledger"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["forgivenPoints"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(forgiven, 0, "a cancellation forgives nothing: {a}");
+    assert_balances(&a);
+    // Nothing to exchange.
+    let quote = p
+        .ask(
+            Some(&token),
+            "mutation { exchangeQuote(fromProgrammeId: \"coffee-points\", toProgrammeId: \"cinema-points\", points: 100) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        quote["errors"][0]["extensions"]["code"], "INSUFFICIENT_POINTS",
+        "{quote}"
+    );
+    // The guide is owed nothing for any of them.
+    let guide = guide_of("coffee");
+    let owed = p
+        .eventually(
+            Some(&cast.operator),
+            COMMISSIONS,
+            commissions_of(&guide),
+            |d| {
+                orders
+                    .iter()
+                    .all(|o| entries_for(d, o).iter().all(|e| e["amountFen"] == 0))
+            },
+        )
+        .await;
+    let total: i64 = orders
+        .iter()
+        .flat_map(|o| entries_for(&owed, o))
+        .map(|e| e["amountFen"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 0, "{owed}");
 }

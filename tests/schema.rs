@@ -26,3 +26,58 @@ fn checked_in_subgraph_schemas_are_current() {
         );
     }
 }
+
+/// GraphQL's Int is 32-bit. Every quantity that is 64-bit in the code or
+/// can grow past 2^31 − 1 by adding up (fen, points, balances, stock,
+/// growth, counts) is `Long` (kit::scalar); an Int is only one of these,
+/// each bounded where it is parsed. A new Int field or argument fails here
+/// until it is either a `Long` or added below with its bound.
+#[test]
+fn every_int_in_the_graph_is_bounded_below_2_pow_31() {
+    const BOUNDED_INTS: [(&str, &str); 13] = [
+        ("first", "page size, at most 100"),
+        ("days", "expiringSoon window, 1..=3650"),
+        ("version", "exchange terms version, bumped per change"),
+        ("feeBasisPoints", "0..=10000"),
+        ("basisPoints", "0..=10000"),
+        (
+            "quantity",
+            "an order line's, 1..=1000; a stock receipt's, 1..=1000000",
+        ),
+        ("refundedQuantity", "at most the line's quantity"),
+        (
+            "delta",
+            "a stock or growth change, at most 1000000000 either way",
+        ),
+        ("bindingDays", "guide binding window, days"),
+        ("protectionDays", "guide protection window, days"),
+        ("afterSalesDays", "commission window, days"),
+        ("pendingDays", "programme window, days"),
+        ("expiryMonths", "programme expiry, months"),
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema");
+    let supergraph = std::fs::read_to_string(root.join("supergraph.graphql")).unwrap();
+    let mut unbounded = std::collections::BTreeSet::new();
+    let mut rest = supergraph.as_str();
+    while let Some(at) = rest.find(": Int") {
+        let after = &rest[at + ": Int".len()..];
+        let is_int = !after.starts_with(|c: char| c.is_alphanumeric() || c == '_');
+        let before = rest[..at].trim_end();
+        let name_start = before
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        let name = &before[name_start..];
+        if is_int && !BOUNDED_INTS.iter().any(|(n, _)| *n == name) {
+            unbounded.insert(name.to_owned());
+        }
+        rest = after;
+    }
+    assert!(
+        unbounded.is_empty(),
+        "Int fields or arguments with no known bound (make them Long, or bound them and list them): {unbounded:?}"
+    );
+    assert!(
+        supergraph.contains("scalar Long"),
+        "the Long scalar is declared"
+    );
+}

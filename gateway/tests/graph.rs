@@ -943,3 +943,142 @@ async fn an_entity_fields_argument_error_sits_at_the_field() {
         .collect();
     assert_eq!(paths, nulled, "{r}");
 }
+
+/// Money, points, balances and growth are `Long`: past 2^31 − 1 they
+/// travel exactly (an order of 3 × 1,000,000,000 fen, a balance of
+/// 3,000,000,000 points, a growth value of 3,000,000,000); each input
+/// refuses what its rule refuses (a price above 1,000,000,000 fen, points
+/// above 1,000,000,000 per transaction), anything past 2^53 − 1, and
+/// negatives, as literals and as variables, with BAD_USER_INPUT. A 32-bit
+/// Int argument refuses 2^31.
+#[tokio::test]
+async fn amounts_past_32_bits_travel_exactly_and_bad_ones_are_refused() {
+    let p = platform().await;
+    let op = p.operator();
+    let sku = "demo-sku-00-1";
+    let ok = |r: &Value| assert!(r.get("errors").is_none(), "{r}");
+    let refused = |r: &Value, needle: &str| {
+        assert_eq!(
+            r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{r}"
+        );
+        let message = r["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{needle}: {r}");
+    };
+    let two_31 = 1_i64 << 31;
+    let two_53 = 1_i64 << 53;
+
+    // A price: at most 1,000,000,000 fen; the scalar carries the rest.
+    let set_price =
+        "mutation($s: ID!, $p: Long) { updateSku(id: $s, listPriceFen: $p) { listPriceFen } }";
+    for (price, needle) in [
+        (two_31 - 1, "between 1 and 1000000000"),
+        (two_31, "between 1 and 1000000000"),
+        (two_53, "9007199254740991"),
+        (-1, "between 1 and 1000000000"),
+    ] {
+        refused(
+            &p.ask(Some(&op), set_price, json!({ "s": sku, "p": price }))
+                .await,
+            needle,
+        );
+        let literal = format!(
+            "mutation {{ updateSku(id: \"{sku}\", listPriceFen: {price}) {{ listPriceFen }} }}"
+        );
+        refused(&p.ask(Some(&op), &literal, json!({})).await, needle);
+    }
+    let priced = p
+        .ask(
+            Some(&op),
+            set_price,
+            json!({ "s": sku, "p": 1_000_000_000 }),
+        )
+        .await;
+    ok(&priced);
+
+    // Three of them: 3,000,000,000 fen, exactly.
+    let stocked = p
+        .ask(
+            Some(&op),
+            "mutation($s: ID!) { receiveStock(skuId: $s, locationId: \"demo-store-00\", quantity: 5, reason: \"big numbers\") { onHand } }",
+            json!({ "s": sku }),
+        )
+        .await;
+    ok(&stocked);
+    let members = p
+        .ask(
+            Some(&op),
+            "{ members(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let member = members["data"]["members"]["edges"][0]["node"]["id"].clone();
+    let place = "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { totalFen lines { unitPriceFen amountFen } } }";
+    let order = |quantity: Value| {
+        json!({ "i": {
+            "memberId": member, "channel": "STORE_POS", "storeId": "demo-store-00",
+            "fulfilment": "IN_STORE", "lines": [{ "skuId": sku, "quantity": quantity }],
+            "idempotencyKey": format!("big-order-{quantity}"),
+        } })
+    };
+    let placed = p.ask(Some(&op), place, order(json!(3))).await;
+    ok(&placed);
+    assert_eq!(
+        placed["data"]["placeOrder"],
+        json!({ "totalFen": 3_000_000_000_i64, "lines": [{ "unitPriceFen": 1_000_000_000, "amountFen": 3_000_000_000_i64 }] })
+    );
+    // A quantity is a 32-bit Int (and at most 1,000 a line).
+    let too_many = p.ask(Some(&op), place, order(json!(two_31))).await;
+    assert!(
+        too_many["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("32-bit")),
+        "{too_many}"
+    );
+    assert!(too_many["data"].is_null(), "nothing ran: {too_many}");
+
+    // Points: at most 1,000,000,000 a transaction; a balance of three.
+    let earn = "mutation($m: ID!, $n: Long!, $k: String!) { earnPoints(input: { memberId: $m, programmeId: \"coffee-points\", points: $n, sourceSystem: \"pos\", externalTransactionId: $k, reason: \"big\", idempotencyKey: $k }) { account { activeBalance lifetimeEarned } } }";
+    for (points, needle) in [
+        (two_31 - 1, "between 1 and 1000000000"),
+        (two_31, "between 1 and 1000000000"),
+        (two_53, "9007199254740991"),
+        (-5, "between 1 and 1000000000"),
+    ] {
+        refused(
+            &p.ask(
+                Some(&op),
+                earn,
+                json!({ "m": member, "n": points, "k": "big-refused" }),
+            )
+            .await,
+            needle,
+        );
+    }
+    let mut last = Value::Null;
+    for i in 0..3 {
+        last = p
+            .ask(
+                Some(&op),
+                earn,
+                json!({ "m": member, "n": 1_000_000_000, "k": format!("big-earn-{i}") }),
+            )
+            .await;
+        ok(&last);
+    }
+    assert_eq!(
+        last["data"]["earnPoints"]["account"],
+        json!({ "activeBalance": 3_000_000_000_i64, "lifetimeEarned": 3_000_000_000_i64 })
+    );
+
+    // Growth: 1,000,000,000 at most a call, and the sum is a Long.
+    let grow = "mutation($m: ID!) { adjustGrowthValue(memberId: $m, delta: 1000000000, reason: \"big\") { growthValue } }";
+    for _ in 0..3 {
+        last = p.ask(Some(&op), grow, json!({ "m": member })).await;
+        ok(&last);
+    }
+    let growth = last["data"]["adjustGrowthValue"]["growthValue"]
+        .as_i64()
+        .unwrap();
+    assert!(growth >= 3_000_000_000, "{last}");
+}

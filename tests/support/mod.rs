@@ -282,6 +282,11 @@ impl Platform {
         self.graph.data(token, query, variables).await
     }
 
+    /// The whole answer of a request to the graph (data and errors).
+    pub async fn ask(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.graph.ask(token, query, variables).await
+    }
+
     /// See [`Endpoint::eventually`].
     pub async fn eventually(
         &self,

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use kit::auth::Actor;
 use kit::events::FeedEvent;
 use kit::events::consumer::{EventHandler, HandlerError};
-use kit::events::schema::{MemberMerged, OrderCancelled, OrderPlaced, OrderRefunded};
+use kit::events::schema::{
+    MemberMerged, OrderCancelled, OrderFulfilled, OrderPlaced, OrderRefunded,
+};
 use kit::time::to_micros;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
@@ -74,8 +76,9 @@ async fn record_alias(txn: &DatabaseTransaction, merged: &MemberMerged) -> Resul
     Ok(())
 }
 
-/// The product service's feed: orders earn PENDING points per brand;
-/// refunds and cancellations reverse them under each programme's policy.
+/// The product service's feed: orders earn PENDING points per brand, whose
+/// window starts at hand-over; refunds reverse them under each programme's
+/// policy, cancellations entirely.
 pub struct OrderFeed;
 
 /// The position name of this consumer in the alliance database.
@@ -92,6 +95,8 @@ impl EventHandler for OrderFeed {
         let actor = Actor::system("order-feed");
         let result = if let Some(placed) = event.decode::<OrderPlaced>() {
             orders::on_order_placed(txn, &placed?, &actor).await
+        } else if let Some(fulfilled) = event.decode::<OrderFulfilled>() {
+            orders::on_order_fulfilled(txn, &fulfilled?, &actor).await
         } else if let Some(cancelled) = event.decode::<OrderCancelled>() {
             orders::on_order_cancelled(txn, &cancelled?, &actor, now).await
         } else if let Some(refunded) = event.decode::<OrderRefunded>() {

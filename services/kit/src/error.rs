@@ -84,7 +84,7 @@ impl ErrorCode {
             ErrorCode::QuoteExpired => "the exchange quote's hold has passed",
             ErrorCode::QuoteUsed => "the exchange quote was already confirmed",
             ErrorCode::LimitExceeded => {
-                "a limit is passed: an exchange past the member's daily or yearly limit, or an operation past the gateway's (size, depth, aliases, planning time)"
+                "a limit is passed: an exchange past the member's daily or yearly limit, an amount (balance, stock, total) past 2^53 − 1, or an operation past the gateway's (size, depth, aliases, planning time)"
             }
             ErrorCode::GraphqlParseFailed => "the operation is not GraphQL (gateway)",
             ErrorCode::GraphqlValidationFailed => {

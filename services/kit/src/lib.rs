@@ -17,6 +17,7 @@ pub mod loader;
 pub mod metrics;
 pub mod migration;
 pub mod paging;
+pub mod scalar;
 pub mod service;
 pub mod shutdown;
 pub mod subgraph;
@@ -28,6 +29,7 @@ pub mod testing;
 
 pub use auth::Caller;
 pub use error::{ApiError, ApiResult, ErrorCode};
+pub use scalar::Long;
 
 /// Resolves a field this service contributes to another service's entity
 /// (`Brand.stores`, `Member.orders`…) as nullable: if this service fails,

@@ -101,7 +101,13 @@ pub fn quote(
     let points_in = (Decimal::from(points_out - fee_points) * terms.rate)
         .floor()
         .to_i64()
-        .unwrap_or(0);
+        .filter(|p| kit::Long::new(*p).is_some())
+        .ok_or_else(|| {
+            Error::LimitExceeded(format!(
+                "{points_out} points would bring in more than {}, the largest amount the graph carries",
+                kit::scalar::MAX_SAFE
+            ))
+        })?;
     if points_in < 1 {
         return Err(Error::invalid(
             "points",

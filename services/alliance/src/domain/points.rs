@@ -58,11 +58,18 @@ impl CashValue {
 
 /// The cash value of `points`, in fen, rounded half away from zero to the
 /// fen (a liability is stated to the nearest fen, the same way both sides).
-pub fn value_fen(points: i64, value: CashValue) -> i64 {
+/// LIMIT_EXCEEDED if it would pass what the graph carries (kit::scalar).
+pub fn value_fen(points: i64, value: CashValue) -> Result<i64> {
     (Decimal::from(points) * value.0)
         .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
         .to_i64()
-        .unwrap_or(i64::MAX)
+        .filter(|fen| kit::Long::new(*fen).is_some())
+        .ok_or_else(|| {
+            Error::LimitExceeded(format!(
+                "{points} points are worth more than {} fen, the largest amount the graph carries",
+                kit::scalar::MAX_SAFE
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -90,9 +97,14 @@ mod tests {
     #[test]
     fn values_round_half_away_from_zero() {
         let half = CashValue::parse(d("0.5")).unwrap();
-        assert_eq!(value_fen(3, half), 2, "1.5 fen rounds to 2");
-        assert_eq!(value_fen(-3, half), -2);
-        assert_eq!(value_fen(4, half), 2);
+        assert_eq!(value_fen(3, half).unwrap(), 2, "1.5 fen rounds to 2");
+        assert_eq!(value_fen(-3, half).unwrap(), -2);
+        assert_eq!(value_fen(4, half).unwrap(), 2);
+        let most = CashValue::parse(Decimal::from(100_000)).unwrap();
+        assert!(
+            value_fen(kit::scalar::MAX_SAFE, most).is_err(),
+            "never a made-up amount"
+        );
         assert!(CashValue::parse(d("0")).is_err());
     }
 
@@ -109,7 +121,7 @@ mod tests {
         #[test]
         fn a_value_is_within_half_a_fen(points in -1_000_000_000i64..1_000_000_000, milli in 1u32..100_000) {
             let v = Decimal::new(i64::from(milli), 3);
-            let fen = value_fen(points, CashValue::parse(v).unwrap());
+            let fen = value_fen(points, CashValue::parse(v).unwrap()).unwrap();
             let exact = Decimal::from(points) * v;
             prop_assert!((Decimal::from(fen) - exact).abs() <= Decimal::new(5, 1));
         }

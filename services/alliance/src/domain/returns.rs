@@ -16,6 +16,26 @@ pub enum ReturnPolicy {
     AllowNegative,
 }
 
+/// Why earned points are being taken back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReversalCause {
+    /// A paid, handed-over order was (partly) refunded: the programme's
+    /// return policy decides what happens to points already spent.
+    Refund,
+    /// The order was cancelled before hand-over: nothing was sold, so
+    /// everything it earned goes back. A cancellation is not a return.
+    Cancellation,
+}
+
+/// The policy a reversal runs under: the programme's for a refund; for a
+/// cancellation everything is taken back, whatever the programme says.
+pub fn reversal_policy(cause: ReversalCause, programme: ReturnPolicy) -> ReturnPolicy {
+    match cause {
+        ReversalCause::Refund => programme,
+        ReversalCause::Cancellation => ReturnPolicy::AllowNegative,
+    }
+}
+
 /// Points still to reverse after this refund.
 pub fn reversal_due(
     earned: i64,
@@ -66,6 +86,22 @@ pub fn plan_reversal(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_cancellation_takes_back_everything_whatever_the_policy() {
+        for programme in [
+            ReturnPolicy::OnlyPending,
+            ReturnPolicy::WithinBalance,
+            ReturnPolicy::AllowNegative,
+        ] {
+            assert_eq!(reversal_policy(ReversalCause::Refund, programme), programme);
+            let policy = reversal_policy(ReversalCause::Cancellation, programme);
+            // Even with the points already active and spent, nothing is
+            // forgiven.
+            let plan = plan_reversal(136, 0, 0, policy);
+            assert_eq!((plan.from_active, plan.forgiven), (136, 0), "{programme:?}");
+        }
+    }
 
     #[test]
     fn proportional_and_exact() {

@@ -1,4 +1,5 @@
 use async_graphql::{Context, ID, InputObject, Object};
+use kit::Long;
 use kit::auth::Actor;
 use kit::input::ForeignId;
 use kit::{ApiResult, Caller};
@@ -61,7 +62,7 @@ pub struct PointsTransactionInput {
     pub member_id: ID,
     pub programme_id: ID,
     /// At least 1.
-    pub points: i64,
+    pub points: Long,
     /// The partner system that reports it, e.g. "pos" or "app".
     pub source_system: String,
     /// That system's id of the transaction: recorded once per programme.
@@ -73,7 +74,7 @@ pub struct PointsTransactionInput {
 
 impl PointsTransactionInput {
     fn parse(&self) -> Result<PartnerTransaction> {
-        if !(1..=1_000_000_000).contains(&self.points) {
+        if !(1..=1_000_000_000).contains(&self.points.get()) {
             return Err(Error::invalid(
                 "points",
                 "points must be between 1 and 1000000000",
@@ -96,7 +97,7 @@ impl PointsTransactionInput {
         Ok(PartnerTransaction {
             member_id: ForeignId::parse("memberId", &self.member_id)?.into_string(),
             programme_id: ForeignId::parse("programmeId", &self.programme_id)?.into_string(),
-            points: self.points,
+            points: self.points.get(),
             source_system: source.to_owned(),
             external_txn_id: external.to_owned(),
             reason: kit::input::clean_text("reason", &self.reason, 256)?,
@@ -113,9 +114,9 @@ pub struct ExchangeTermsInput {
     pub rate: String,
     /// 0-5000.
     pub fee_basis_points: i32,
-    pub min_block: i64,
-    pub daily_limit: i64,
-    pub yearly_limit: i64,
+    pub min_block: Long,
+    pub daily_limit: Long,
+    pub yearly_limit: Long,
 }
 
 async fn partner_transaction(
@@ -240,7 +241,7 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         account_id: ID,
-        points: i64,
+        points: Long,
         reason: String,
         idempotency_key: String,
     ) -> ApiResult<PointsTransaction> {
@@ -250,7 +251,7 @@ impl Mutation {
         let posted = ledger::adjust(
             db(ctx),
             &account_id,
-            points,
+            points.get(),
             &reason,
             &key,
             &Actor::of(caller),
@@ -274,9 +275,9 @@ impl Mutation {
             to_programme_id: input.to_programme_id.0,
             rate: input.rate,
             fee_bp: input.fee_basis_points,
-            min_block: input.min_block,
-            daily_limit: input.daily_limit,
-            yearly_limit: input.yearly_limit,
+            min_block: input.min_block.get(),
+            daily_limit: input.daily_limit.get(),
+            yearly_limit: input.yearly_limit.get(),
         };
         Ok(ExchangeTerms(
             exchanges::propose_terms(db(ctx), caller, &draft, now(ctx)).await?,
@@ -305,7 +306,7 @@ impl Mutation {
         ctx: &Context<'_>,
         from_programme_id: ID,
         to_programme_id: ID,
-        points: i64,
+        points: Long,
     ) -> ApiResult<ExchangeQuote> {
         let member = member_of(verified(ctx).await?)?;
         let ttl = settings(ctx).quote_ttl;
@@ -314,7 +315,7 @@ impl Mutation {
             member,
             &from_programme_id,
             &to_programme_id,
-            points,
+            points.get(),
             ttl,
             now(ctx),
         )

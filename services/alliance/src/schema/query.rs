@@ -83,7 +83,7 @@ impl Query {
         act_for_brand(ctx, &brand_id).await?;
         let period = period.as_deref().map(Period::parse).transpose()?;
         let (period, lines) = clearing_statement(db(ctx), &brand_id, period, now(ctx)).await?;
-        Ok(ClearingStatement::new(brand_id.0, period, lines))
+        Ok(ClearingStatement::new(brand_id.0, period, lines)?)
     }
 
     /// Operators: a brand's partner keys (never the keys themselves).

@@ -4,8 +4,10 @@ use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 use kit::ApiResult;
+use kit::Long;
 use kit::loader::{by_id, children};
 use kit::paging::{PageRequest, encode_cursor};
+use kit::scalar::{checked_sum, checked_total};
 use kit::time::{from_micros, to_micros};
 
 use super::access::{act_for_brand, points_view, survivor};
@@ -48,10 +50,12 @@ impl Brand {
     }
     /// What the alliance owes the brand over all time, in fen (negative:
     /// what it owes). The brand's partner or an operator.
-    async fn clearing_position_fen(&self, ctx: &Context<'_>) -> ApiResult<Option<i64>> {
+    async fn clearing_position_fen(&self, ctx: &Context<'_>) -> ApiResult<Option<Long>> {
         kit::contributed(async {
             act_for_brand(ctx, &self.id).await?;
-            Ok(crate::store::exchange::clearing_position(db(ctx), &self.id).await?)
+            Ok(crate::store::exchange::clearing_position(db(ctx), &self.id)
+                .await?
+                .into())
         })
         .await
     }
@@ -173,17 +177,18 @@ impl OrderPoints {
         programme_by(ctx, &self.0.programme_id).await
     }
     /// Fen paid for this programme's brand's lines.
-    async fn paid_fen(&self) -> i64 {
-        self.0.paid_fen
+    async fn paid_fen(&self) -> Long {
+        self.0.paid_fen.into()
     }
-    async fn points(&self) -> i64 {
-        self.0.points
+    async fn points(&self) -> Long {
+        self.0.points.into()
     }
     /// Taken back by refunds, forgiven points included.
-    async fn reversed_points(&self) -> i64 {
-        self.0.reversed_points
+    async fn reversed_points(&self) -> Long {
+        self.0.reversed_points.into()
     }
-    /// PENDING until the window passes, then ACTIVE.
+    /// PENDING until the order is handed over and the programme's window
+    /// has passed, then ACTIVE.
     async fn state(&self, ctx: &Context<'_>) -> ApiResult<Option<LotState>> {
         let Some(lot_id) = &self.0.lot_id else {
             return Ok(None);
@@ -191,6 +196,8 @@ impl OrderPoints {
         let l = lot_row(ctx, lot_id).await?;
         Ok(LotState::parse(&l.state))
     }
+    /// When the points become (or became) ACTIVE: null while the order
+    /// awaits hand-over, when the programme's window starts.
     async fn activates_at(&self, ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
         let Some(lot_id) = &self.0.lot_id else {
             return Ok(None);
@@ -231,16 +238,16 @@ impl PointsAccount {
         programme_by(ctx, &self.0.programme_id).await
     }
     /// Spendable points (negative only under ALLOW_NEGATIVE).
-    async fn active_balance(&self) -> i64 {
-        self.0.active_balance
+    async fn active_balance(&self) -> Long {
+        self.0.active_balance.into()
     }
     /// Earned points not yet spendable.
-    async fn pending_balance(&self) -> i64 {
-        self.0.pending_balance
+    async fn pending_balance(&self) -> Long {
+        self.0.pending_balance.into()
     }
     /// Every point ever earned here (before reversals and spending).
-    async fn lifetime_earned(&self) -> i64 {
-        self.0.lifetime_earned
+    async fn lifetime_earned(&self) -> Long {
+        self.0.lifetime_earned.into()
     }
     /// The lots that make up the balances: ACTIVE in burn order (soonest
     /// expiry first), then PENDING, then any arrears.
@@ -273,7 +280,7 @@ impl PointsAccount {
             })
             .collect();
         Ok(ExpiringPoints {
-            points: lots.iter().map(|l| l.remaining).sum(),
+            points: checked_total("the points expiring", lots.iter().map(|l| l.remaining))?.into(),
             before,
             lots: lots.into_iter().map(PointsLot).collect(),
         })
@@ -298,7 +305,7 @@ impl PointsAccount {
 
 #[derive(SimpleObject)]
 pub struct ExpiringPoints {
-    pub points: i64,
+    pub points: Long,
     pub before: DateTime<Utc>,
     pub lots: Vec<PointsLot>,
 }
@@ -314,12 +321,14 @@ impl PointsLot {
     async fn state(&self) -> Option<LotState> {
         LotState::parse(&self.0.state)
     }
-    async fn original_points(&self) -> i64 {
-        self.0.original
+    async fn original_points(&self) -> Long {
+        self.0.original.into()
     }
-    async fn remaining_points(&self) -> i64 {
-        self.0.remaining
+    async fn remaining_points(&self) -> Long {
+        self.0.remaining.into()
     }
+    /// When a PENDING lot becomes ACTIVE: null for an order's points until
+    /// the order is handed over, and for lots that were never pending.
     async fn activates_at(&self) -> Option<DateTime<Utc>> {
         self.0.activates_at.map(from_micros)
     }
@@ -345,30 +354,30 @@ impl LedgerEntry {
         ID(self.0.id.clone())
     }
     /// Position in the account's ledger, from 1.
-    async fn seq(&self) -> i64 {
-        self.0.seq
+    async fn seq(&self) -> Long {
+        self.0.seq.into()
     }
     async fn kind(&self) -> ApiResult<EntryKind> {
         Ok(EntryKind::parse(&self.0.kind)
             .ok_or_else(|| Error::invalid("kind", "unknown entry kind"))?)
     }
     /// Change to the ACTIVE balance.
-    async fn points(&self) -> i64 {
-        self.0.points
+    async fn points(&self) -> Long {
+        self.0.points.into()
     }
     /// Change to the PENDING balance.
-    async fn pending_points(&self) -> i64 {
-        self.0.pending_points
+    async fn pending_points(&self) -> Long {
+        self.0.pending_points.into()
     }
-    async fn balance_after(&self) -> i64 {
-        self.0.balance_after
+    async fn balance_after(&self) -> Long {
+        self.0.balance_after.into()
     }
-    async fn pending_balance_after(&self) -> i64 {
-        self.0.pending_after
+    async fn pending_balance_after(&self) -> Long {
+        self.0.pending_after.into()
     }
     /// Of a REVERSAL: what the return policy did not take back.
-    async fn forgiven_points(&self) -> i64 {
-        self.0.forgiven_points
+    async fn forgiven_points(&self) -> Long {
+        self.0.forgiven_points.into()
     }
     /// What caused it, e.g. `order:<id>`, `exchange:<id>`, `pos:<txn>`.
     async fn reference(&self) -> &str {
@@ -401,7 +410,7 @@ impl LedgerEntry {
             .into_iter()
             .map(|m| LotMovement {
                 lot_id: ID(m.lot_id),
-                points: m.points,
+                points: m.points.into(),
             })
             .collect())
     }
@@ -411,7 +420,7 @@ impl LedgerEntry {
 pub struct LotMovement {
     pub lot_id: ID,
     /// Negative: consumed from the lot; positive: put into it.
-    pub points: i64,
+    pub points: Long,
 }
 
 /// A partner or operator's earn or redeem, as recorded.
@@ -462,15 +471,15 @@ impl ExchangeTerms {
         self.0.fee_bp
     }
     /// Source points move in multiples of this.
-    async fn min_block(&self) -> i64 {
-        self.0.min_block
+    async fn min_block(&self) -> Long {
+        self.0.min_block.into()
     }
     /// Per member, in source points, per day in the source programme's zone.
-    async fn daily_limit(&self) -> i64 {
-        self.0.daily_limit
+    async fn daily_limit(&self) -> Long {
+        self.0.daily_limit.into()
     }
-    async fn yearly_limit(&self) -> i64 {
-        self.0.yearly_limit
+    async fn yearly_limit(&self) -> Long {
+        self.0.yearly_limit.into()
     }
     /// Bumped by each change; acceptances name the version they accept.
     async fn version(&self) -> i64 {
@@ -493,9 +502,9 @@ impl ExchangeTerms {
 #[graphql(complex)]
 pub struct ExchangeQuote {
     pub id: ID,
-    pub points_out: i64,
-    pub fee_points: i64,
-    pub points_in: i64,
+    pub points_out: Long,
+    pub fee_points: Long,
+    pub points_in: Long,
     pub rate: String,
     pub expires_at: DateTime<Utc>,
     #[graphql(skip)]
@@ -508,9 +517,9 @@ impl From<quote::Model> for ExchangeQuote {
     fn from(q: quote::Model) -> Self {
         Self {
             id: ID(q.id),
-            points_out: q.points_out,
-            fee_points: q.fee_points,
-            points_in: q.points_in,
+            points_out: q.points_out.into(),
+            fee_points: q.fee_points.into(),
+            points_in: q.points_in.into(),
             rate: q.rate,
             expires_at: from_micros(q.expires_at),
             from_programme_id: q.from_programme_id,
@@ -546,24 +555,24 @@ impl Exchange {
     async fn to_programme(&self, ctx: &Context<'_>) -> ApiResult<Programme> {
         programme_by(ctx, &self.0.to_programme_id).await
     }
-    async fn points_out(&self) -> i64 {
-        self.0.points_out
+    async fn points_out(&self) -> Long {
+        self.0.points_out.into()
     }
-    async fn fee_points(&self) -> i64 {
-        self.0.fee_points
+    async fn fee_points(&self) -> Long {
+        self.0.fee_points.into()
     }
-    async fn points_in(&self) -> i64 {
-        self.0.points_in
+    async fn points_in(&self) -> Long {
+        self.0.points_in.into()
     }
     async fn rate(&self) -> &str {
         &self.0.rate
     }
     /// What the sending brand owes the receiving one, in fen.
-    async fn value_fen(&self) -> i64 {
-        self.0.value_fen
+    async fn value_fen(&self) -> Long {
+        self.0.value_fen.into()
     }
-    async fn fee_value_fen(&self) -> i64 {
-        self.0.fee_value_fen
+    async fn fee_value_fen(&self) -> Long {
+        self.0.fee_value_fen.into()
     }
     async fn out_entry(&self, ctx: &Context<'_>) -> ApiResult<LedgerEntry> {
         Ok(LedgerEntry(
@@ -587,29 +596,29 @@ pub struct ClearingStatement {
     /// The month it covers, in the brand programme's zone.
     pub period: ClearingPeriod,
     pub lines: Vec<ClearingLine>,
-    pub payable_fen: i64,
-    pub receivable_fen: i64,
+    pub payable_fen: Long,
+    pub receivable_fen: Long,
     /// Receivable minus payable.
-    pub net_fen: i64,
+    pub net_fen: Long,
 }
 
 /// One counterparty's line of a statement.
 #[derive(SimpleObject)]
 pub struct ClearingLine {
     pub counterparty: Brand,
-    pub exchanges: i64,
+    pub exchanges: Long,
     /// This brand's points that members sent to the counterparty.
-    pub points_sent: i64,
+    pub points_sent: Long,
     /// This brand's points issued to members arriving from the counterparty.
-    pub points_received: i64,
+    pub points_received: Long,
     /// Owed to the counterparty for the points it issued.
-    pub payable_fen: i64,
+    pub payable_fen: Long,
     /// Owed by the counterparty for the points this brand issued.
-    pub receivable_fen: i64,
-    pub net_fen: i64,
+    pub receivable_fen: Long,
+    pub net_fen: Long,
     /// Fees kept on points sent, in points and in fen.
-    pub fee_points: i64,
-    pub fee_fen: i64,
+    pub fee_points: Long,
+    pub fee_fen: Long,
 }
 
 /// A statement's month: `month` (YYYY-MM) in `zone`, which is the instants
@@ -635,32 +644,45 @@ impl From<StatementPeriod> for ClearingPeriod {
 }
 
 impl ClearingStatement {
-    pub fn new(brand_id: String, period: StatementPeriod, lines: Vec<StatementLine>) -> Self {
-        let payable_fen = lines.iter().map(|l| l.payable_fen).sum();
-        let receivable_fen = lines.iter().map(|l| l.receivable_fen).sum();
-        Self {
-            brand: Brand { id: brand_id },
-            period: period.into(),
-            payable_fen,
-            receivable_fen,
-            net_fen: receivable_fen - payable_fen,
-            lines: lines
-                .into_iter()
-                .map(|l| ClearingLine {
-                    net_fen: l.net_fen(),
+    /// The statement of `lines`; LIMIT_EXCEEDED if a total would leave the
+    /// range a `Long` carries.
+    pub fn new(
+        brand_id: String,
+        period: StatementPeriod,
+        lines: Vec<StatementLine>,
+    ) -> Result<Self, kit::ApiError> {
+        let payable_fen = checked_total("the payable total", lines.iter().map(|l| l.payable_fen))?;
+        let receivable_fen = checked_total(
+            "the receivable total",
+            lines.iter().map(|l| l.receivable_fen),
+        )?;
+        let net_fen = checked_sum("the net total", receivable_fen, -payable_fen)?;
+        let lines = lines
+            .into_iter()
+            .map(|l| {
+                Ok(ClearingLine {
+                    net_fen: checked_sum("a net line", l.receivable_fen, -l.payable_fen)?.into(),
                     counterparty: Brand {
                         id: l.counterparty_brand_id,
                     },
-                    exchanges: l.exchanges,
-                    points_sent: l.points_sent,
-                    points_received: l.points_received,
-                    payable_fen: l.payable_fen,
-                    receivable_fen: l.receivable_fen,
-                    fee_points: l.fee_points,
-                    fee_fen: l.fee_fen,
+                    exchanges: l.exchanges.into(),
+                    points_sent: l.points_sent.into(),
+                    points_received: l.points_received.into(),
+                    payable_fen: l.payable_fen.into(),
+                    receivable_fen: l.receivable_fen.into(),
+                    fee_points: l.fee_points.into(),
+                    fee_fen: l.fee_fen.into(),
                 })
-                .collect(),
-        }
+            })
+            .collect::<Result<_, kit::ApiError>>()?;
+        Ok(Self {
+            brand: Brand { id: brand_id },
+            period: period.into(),
+            payable_fen: payable_fen.into(),
+            receivable_fen: receivable_fen.into(),
+            net_fen: net_fen.into(),
+            lines,
+        })
     }
 }
 

@@ -442,8 +442,8 @@ async fn confirm_once(
         now_us,
     )
     .await?;
-    let value = value_fen(q.points_in, to_rules.cash_value);
-    let fee_value = value_fen(q.fee_points, from_rules.cash_value);
+    let value = value_fen(q.points_in, to_rules.cash_value)?;
+    let fee_value = value_fen(q.fee_points, from_rules.cash_value)?;
     let made = exchange::ActiveModel {
         id: Set(exchange_id.clone()),
         quote_id: Set(q.id.clone()),

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use kit::auth::Actor;
 use kit::paging::PageRequest;
+use kit::scalar::checked_sum;
 use kit::time::{from_micros, to_micros};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -109,10 +110,23 @@ pub(crate) async fn post(
     if let Some(reversed) = &posting.reverses {
         ensure_reversible(txn, reversed, &posting).await?;
     }
-    let balance_after = account.active_balance + posting.points;
-    let pending_after = account.pending_balance + posting.pending_points;
+    // Refused before anything is written: a balance the graph could not
+    // carry exactly (kit::scalar).
+    let balance_after = checked_sum("the active balance", account.active_balance, posting.points)
+        .map_err(Error::Api)?;
+    let pending_after = checked_sum(
+        "the pending balance",
+        account.pending_balance,
+        posting.pending_points,
+    )
+    .map_err(Error::Api)?;
     if posting.kind == EntryKind::Earn {
-        account.lifetime_earned += posting.pending_points;
+        account.lifetime_earned = checked_sum(
+            "the lifetime earned",
+            account.lifetime_earned,
+            posting.pending_points,
+        )
+        .map_err(Error::Api)?;
     }
     let (source_system, external_txn_id) = posting.external.unzip();
     let written = entry::ActiveModel {
@@ -341,8 +355,22 @@ pub(crate) async fn credit(
     Ok((written, new_lot))
 }
 
-/// Earns PENDING points as a new lot; with no pending period they are
-/// activated in the same transaction.
+/// What a PENDING lot waits for before its programme's window starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PendingUntil {
+    /// The window runs from the earning (a partner's sale, already paid
+    /// and handed over on its side).
+    Window,
+    /// The sale is not final until the goods are handed over: the lot
+    /// has no activation time, and the window starts at the hand-over
+    /// ([`release_on_hand_over`]). A cancellation before it takes back
+    /// everything.
+    HandOver,
+}
+
+/// Earns PENDING points as a new lot; with no pending period (and nothing
+/// to wait for) they are activated in the same transaction.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn earn_pending(
     txn: &DatabaseTransaction,
     account: &mut account::Model,
@@ -350,12 +378,16 @@ pub(crate) async fn earn_pending(
     mut posting: Posting,
     points: i64,
     earned_at: DateTime<Utc>,
+    until: PendingUntil,
     actor: &Actor,
 ) -> Result<(entry::Model, lot::Model)> {
     let now = to_micros(earned_at);
     posting.pending_points = points;
     let written = post(txn, account, posting, actor, now).await?;
-    let activates_at = rules.activates_at(earned_at);
+    let activates_at = match until {
+        PendingUntil::Window => Some(rules.activates_at(earned_at)),
+        PendingUntil::HandOver => None,
+    };
     let pending = lot::ActiveModel {
         id: Set(new_id()),
         account_id: Set(account.id.clone()),
@@ -363,7 +395,7 @@ pub(crate) async fn earn_pending(
         state: Set(LotState::Pending.as_str().to_owned()),
         original: Set(points),
         remaining: Set(points),
-        activates_at: Set(Some(to_micros(activates_at))),
+        activates_at: Set(activates_at.map(to_micros)),
         expires_at: Set(None),
         created_at: Set(now),
         created_by_entry_id: Set(written.id.clone()),
@@ -371,12 +403,48 @@ pub(crate) async fn earn_pending(
     .insert(txn)
     .await?;
     record_movement(txn, &written.id, &pending.id, points).await?;
-    let pending = if activates_at <= earned_at {
-        activate_lot(txn, account, rules, pending, actor, now).await?
-    } else {
-        pending
+    let pending = match activates_at {
+        Some(at) if at <= earned_at => {
+            activate_lot(txn, account, rules, pending, actor, now).await?
+        }
+        _ => pending,
     };
     Ok((written, pending))
+}
+
+/// The sale behind a lot earned with [`PendingUntil::HandOver`] was handed
+/// over at `handed_over_at`: the programme's window starts, and with no
+/// window the lot is activated now. A lot already released, reversed to
+/// nothing or gone (an earlier hand-over replayed) is left as it is.
+pub(crate) async fn release_on_hand_over(
+    txn: &DatabaseTransaction,
+    lot_id: &str,
+    handed_over_at: DateTime<Utc>,
+    actor: &Actor,
+) -> Result<()> {
+    let Some(found) = lot::Entity::find_by_id(lot_id.to_owned()).one(txn).await? else {
+        return Ok(());
+    };
+    // The account first (every ledger command locks it), then the lot
+    // re-read under that lock.
+    let mut account = lock_account(txn, &found.account_id).await?;
+    let Some(pending) = lot::Entity::find_by_id(lot_id.to_owned()).one(txn).await? else {
+        return Ok(());
+    };
+    if pending.state != LotState::Pending.as_str() || pending.activates_at.is_some() {
+        return Ok(());
+    }
+    let programme = programme_by_id(txn, &account.programme_id).await?;
+    let rules = rules(&programme)?;
+    let activates_at = rules.activates_at(handed_over_at);
+    let mut row: lot::ActiveModel = pending.into();
+    row.activates_at = Set(Some(to_micros(activates_at)));
+    let pending = row.update(txn).await?;
+    if activates_at <= handed_over_at {
+        let now = to_micros(handed_over_at);
+        activate_lot(txn, &mut account, &rules, pending, actor, now).await?;
+    }
+    Ok(())
 }
 
 /// Turns a PENDING lot ACTIVE (an ACTIVATE entry), with the programme's
@@ -602,6 +670,7 @@ async fn partner_transaction(
                 posting,
                 tx.points,
                 earned_at,
+                PendingUntil::Window,
                 actor,
             )
             .await?

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use kit::auth::Actor;
-use kit::events::schema::{OrderCancelled, OrderPlaced, OrderRefunded};
+use kit::events::schema::{OrderCancelled, OrderFulfilled, OrderPlaced, OrderRefunded};
 use kit::time::to_micros;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -15,16 +15,20 @@ use sea_orm::{
 
 use super::entities::{applied_refund, lot, order_earn, order_earn_line};
 use super::ledger::{
-    Posting, ReversalRequest, earn_pending, ensure_account, lock_account, reverse_earning,
+    PendingUntil, Posting, ReversalRequest, earn_pending, ensure_account, lock_account,
+    release_on_hand_over, reverse_earning,
 };
 use super::programmes::{programme_of_brand, rules};
 use super::survivor_of;
 use crate::domain::ledger::EntryKind;
 use crate::domain::points::points_earned;
-use crate::domain::returns::reversal_due;
+use crate::domain::returns::{ReversalCause, reversal_due, reversal_policy};
 use crate::error::Result;
 
-/// Earns PENDING points per brand of the order that runs a programme.
+/// Earns PENDING points per brand of the order that runs a programme. They
+/// stay PENDING, whatever the programme's window, until the order is
+/// handed over ([`on_order_fulfilled`]): before that it can be cancelled
+/// and its payment voided, so nothing is earned yet.
 pub async fn on_order_placed(
     txn: &DatabaseTransaction,
     placed: &OrderPlaced,
@@ -99,6 +103,7 @@ pub async fn on_order_placed(
             posting,
             points,
             placed.placed_at,
+            PendingUntil::HandOver,
             actor,
         )
         .await?;
@@ -111,6 +116,21 @@ pub async fn on_order_placed(
         row.entry_id = Set(Some(entry.id));
         row.lot_id = Set(Some(earned_lot.id));
         row.update(txn).await?;
+    }
+    Ok(())
+}
+
+/// The order was handed over: the sale is final, and each programme's
+/// pending window starts now.
+pub async fn on_order_fulfilled(
+    txn: &DatabaseTransaction,
+    fulfilled: &OrderFulfilled,
+    actor: &Actor,
+) -> Result<()> {
+    for earn in earns_of(txn, &fulfilled.order_id).await? {
+        if let Some(lot_id) = &earn.lot_id {
+            release_on_hand_over(txn, lot_id, fulfilled.fulfilled_at, actor).await?;
+        }
     }
     Ok(())
 }
@@ -164,6 +184,7 @@ pub async fn on_order_refunded(
             txn,
             earn,
             refunded_total,
+            ReversalCause::Refund,
             external,
             reason,
             actor,
@@ -174,7 +195,8 @@ pub async fn on_order_refunded(
     Ok(())
 }
 
-/// A cancelled order sold nothing: everything it earned is reversed.
+/// A cancelled order sold nothing: everything it earned is reversed,
+/// whatever the return policy (which is for refunds of paid orders).
 pub async fn on_order_cancelled(
     txn: &DatabaseTransaction,
     cancelled: &OrderCancelled,
@@ -193,6 +215,7 @@ pub async fn on_order_cancelled(
             txn,
             earn,
             paid,
+            ReversalCause::Cancellation,
             external,
             reason,
             actor,
@@ -225,10 +248,12 @@ async fn first_application(
     Ok(inserted == 1)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn reverse(
     txn: &DatabaseTransaction,
     earn: order_earn::Model,
     refunded_total: i64,
+    cause: ReversalCause,
     external: (String, String),
     reason: String,
     actor: &Actor,
@@ -266,7 +291,7 @@ async fn reverse(
     };
     let mut account = lock_account(txn, &account_id).await?;
     let programme = super::programmes::programme_by_id(txn, &earn.programme_id).await?;
-    let policy = rules(&programme)?.return_policy;
+    let policy = reversal_policy(cause, rules(&programme)?.return_policy);
     reverse_earning(
         txn,
         &mut account,

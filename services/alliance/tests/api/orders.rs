@@ -3,7 +3,8 @@
 //! exactly once, even replayed.
 
 use kit::events::schema::{
-    MemberMerged, OrderCancelled, OrderLine, OrderPlaced, OrderRefunded, RefundedLine,
+    MemberMerged, OrderCancelled, OrderFulfilled, OrderLine, OrderPlaced, OrderRefunded,
+    RefundedLine,
 };
 use serde_json::{Value, json};
 
@@ -39,6 +40,22 @@ fn placed(
     }
 }
 
+fn fulfilled(order: &str, at: chrono::DateTime<chrono::Utc>) -> OrderFulfilled {
+    OrderFulfilled {
+        order_id: order.into(),
+        member_id: None,
+        fulfilled_at: at,
+    }
+}
+
+fn cancelled(order: &str, at: chrono::DateTime<chrono::Utc>) -> OrderCancelled {
+    OrderCancelled {
+        order_id: order.into(),
+        member_id: None,
+        cancelled_at: at,
+    }
+}
+
 fn refund(
     order: &str,
     refund_id: &str,
@@ -63,7 +80,7 @@ fn refund(
 }
 
 async fn points_earned(w: &World, order: &str) -> Value {
-    let q = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { pointsEarned { programme { id } paidFen points reversedPoints state } } } }";
+    let q = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { pointsEarned { programme { id } paidFen points reversedPoints state activatesAt } } } }";
     let r = op(
         &w.app,
         q,
@@ -163,6 +180,119 @@ async fn an_order_earns_per_brand_and_refunds_reverse_in_proportion_once() {
     assert_balanced(&w.app, "m1").await;
 }
 
+/// Points wait for the hand-over whatever the window: a programme with
+/// none keeps an order's points PENDING (no activation time, the job
+/// leaves them) until the order is fulfilled, and activates them then; a
+/// cancellation before it takes back everything, even under ONLY_PENDING,
+/// however many times a member places and cancels.
+#[tokio::test]
+async fn points_wait_for_the_hand_over_and_a_cancellation_takes_back_everything() {
+    let w = world().await;
+    let p = onboard(&w.app, "coffee", programme_input(0, None, "ONLY_PENDING")).await;
+    for round in 0..3 {
+        let order = format!("pc-{round}");
+        w.feed
+            .publish(&placed(
+                &order,
+                "m1",
+                vec![line(&format!("pc-l{round}"), "coffee", 6_800)],
+                w.app.now(),
+            ))
+            .await;
+        w.apply().await;
+        let earned = points_earned(&w, &order).await;
+        assert_eq!(
+            earned[0]["state"], "PENDING",
+            "placed is not paid: {earned}"
+        );
+        assert_eq!(
+            earned[0]["activatesAt"],
+            Value::Null,
+            "no window before hand-over"
+        );
+        assert_eq!(activate_after(&w.app, 400).await, 0, "the job leaves it");
+        let a = account(&w.app, "m1", &p).await;
+        assert_eq!(
+            (a["activeBalance"].as_i64(), a["pendingBalance"].as_i64()),
+            (Some(0), Some(68))
+        );
+        w.feed.publish(&cancelled(&order, w.app.now())).await;
+        w.apply().await;
+        let a = account(&w.app, "m1", &p).await;
+        assert_eq!(
+            (a["activeBalance"].as_i64(), a["pendingBalance"].as_i64()),
+            (Some(0), Some(0)),
+            "round {round}"
+        );
+        let reversal = &a["ledger"]["edges"][0]["node"];
+        assert_eq!(
+            (
+                reversal["kind"].as_str(),
+                reversal["forgivenPoints"].as_i64()
+            ),
+            (Some("REVERSAL"), Some(0))
+        );
+        assert_eq!(points_earned(&w, &order).await[0]["reversedPoints"], 68);
+    }
+    // Handed over: the window (none here) starts, and the points are ACTIVE.
+    w.feed
+        .publish(&placed(
+            "paid",
+            "m1",
+            vec![line("paid-l", "coffee", 6_800)],
+            w.app.now(),
+        ))
+        .await;
+    let handed_over = w.app.now() + chrono::Duration::hours(5);
+    w.feed.publish(&fulfilled("paid", handed_over)).await;
+    w.apply().await;
+    // A replayed hand-over changes nothing.
+    w.feed.publish(&fulfilled("paid", handed_over)).await;
+    w.apply().await;
+    let earned = points_earned(&w, "paid").await;
+    assert_eq!(earned[0]["state"], "ACTIVE");
+    assert_eq!(
+        earned[0]["activatesAt"]
+            .as_str()
+            .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap()),
+        Some(handed_over)
+    );
+    assert_eq!(account(&w.app, "m1", &p).await["activeBalance"], 68);
+    assert_balanced(&w.app, "m1").await;
+}
+
+/// A programme's window runs from the hand-over, not from the order.
+#[tokio::test]
+async fn the_window_starts_at_the_hand_over() {
+    let w = world().await;
+    let p = onboard(&w.app, "apparel", programme_input(7, None, "ONLY_PENDING")).await;
+    w.feed
+        .publish(&placed(
+            "o1",
+            "m1",
+            vec![line("l1", "apparel", 10_000)],
+            w.app.now(),
+        ))
+        .await;
+    let handed_over = w.app.now() + chrono::Duration::days(3);
+    w.feed.publish(&fulfilled("o1", handed_over)).await;
+    w.apply().await;
+    let earned = points_earned(&w, "o1").await;
+    assert_eq!(
+        earned[0]["activatesAt"]
+            .as_str()
+            .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap()),
+        Some(handed_over + chrono::Duration::days(7))
+    );
+    assert_eq!(
+        activate_after(&w.app, 9).await,
+        0,
+        "7 days after the order is not enough"
+    );
+    assert_eq!(activate_after(&w.app, 10).await, 1);
+    assert_eq!(account(&w.app, "m1", &p).await["activeBalance"], 100);
+}
+
 /// 100 points earned and activated, 80 redeemed, then the order refunded
 /// in full: what comes back depends on the policy.
 async fn refund_after_spending(policy: &str) -> (World, String, Value) {
@@ -176,6 +306,7 @@ async fn refund_after_spending(policy: &str) -> (World, String, Value) {
             w.app.now(),
         ))
         .await;
+    w.feed.publish(&fulfilled("o1", w.app.now())).await;
     w.apply().await;
     activate_after(&w.app, 8).await;
     let spend = w
@@ -244,6 +375,7 @@ async fn allow_negative_owes_the_rest_and_new_points_pay_it_first() {
             w.app.now(),
         ))
         .await;
+    w.feed.publish(&fulfilled("o2", w.app.now())).await;
     w.apply().await;
     activate_after(&w.app, 8).await;
     let a = account(&w.app, "m1", &p).await;

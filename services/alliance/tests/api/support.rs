@@ -229,7 +229,7 @@ pub async fn active_terms(app: &TestApp, from: &str, to: &str, rate: &str, fee_b
     id
 }
 
-pub const QUOTE: &str = "mutation($f: ID!, $t: ID!, $p: Int!) { exchangeQuote(fromProgrammeId: $f, toProgrammeId: $t, points: $p) { id pointsOut feePoints pointsIn rate expiresAt } }";
+pub const QUOTE: &str = "mutation($f: ID!, $t: ID!, $p: Long!) { exchangeQuote(fromProgrammeId: $f, toProgrammeId: $t, points: $p) { id pointsOut feePoints pointsIn rate expiresAt } }";
 pub const CONFIRM: &str = "mutation($q: ID!, $k: String!) { confirmExchange(quoteId: $q, idempotencyKey: $k) { id pointsOut feePoints pointsIn valueFen feeValueFen outEntry { kind points lotMovements { lotId points } } inEntry { kind points } } }";
 
 pub async fn quote(

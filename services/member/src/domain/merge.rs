@@ -57,14 +57,26 @@ pub fn fill_gaps(survivor: Profile, merged: Profile) -> Profile {
     }
 }
 
-/// Growth values add up: both records earned it.
+/// Growth values add up: both records earned it. A merge is a fact and
+/// cannot be refused, so the sum stops at the largest value the graph
+/// carries exactly (kit::scalar::MAX_SAFE, 2^53 − 1), far past any tier.
 pub fn merged_growth(survivor: i64, merged: i64) -> i64 {
-    survivor.saturating_add(merged)
+    survivor.saturating_add(merged).min(kit::scalar::MAX_SAFE)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_growth_adds_up_and_stays_in_the_graph_range() {
+        assert_eq!(merged_growth(1_200, 800), 2_000);
+        assert_eq!(
+            merged_growth(kit::scalar::MAX_SAFE, 1),
+            kit::scalar::MAX_SAFE
+        );
+        assert_eq!(merged_growth(i64::MAX, i64::MAX), kit::scalar::MAX_SAFE);
+    }
 
     #[test]
     fn requests_are_checked() {
@@ -95,6 +107,5 @@ mod tests {
         assert_eq!(result.phone.as_deref(), Some("+8613812345678"));
         assert_eq!(result.email, None);
         assert_eq!(merged_growth(100, 250), 350);
-        assert_eq!(merged_growth(i64::MAX, 1), i64::MAX);
     }
 }

@@ -2,6 +2,7 @@
 
 use async_graphql::{ID, InputObject, Json};
 use chrono::{DateTime, NaiveDate, Utc};
+use kit::Long;
 
 use crate::domain::MemberStatus;
 use crate::domain::identity::{Channel, ExternalId, ForeignId, GuideCode, NewIdentity};
@@ -186,7 +187,7 @@ impl TouchpointInput {
 pub struct TierLevelInput {
     pub code: String,
     pub name: String,
-    pub threshold: i64,
+    pub threshold: Long,
 }
 
 /// A reason an operator gives: 1 to 500 characters.

@@ -203,7 +203,7 @@ impl Mutation {
         input: TierLevelInput,
     ) -> ApiResult<Vec<TierLevel>> {
         caller(ctx).require_operator()?;
-        let level = parse_level(&input.code, &input.name, input.threshold)?;
+        let level = parse_level(&input.code, &input.name, input.threshold.get())?;
         let ladder = store::upsert_tier_level(db(ctx), &level).await?;
         Ok(ladder.levels().iter().map(TierLevel::from).collect())
     }

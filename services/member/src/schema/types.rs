@@ -1,6 +1,7 @@
 //! GraphQL output types. Resolvers here only read; what a caller may see was
 //! decided when the `Member` view was built.
 
+use kit::Long;
 use std::sync::Arc;
 
 use super::db;
@@ -106,9 +107,9 @@ impl Member {
     }
 
     /// Growth value: what the tier follows.
-    async fn growth_value(&self) -> ApiResult<Option<i64>> {
+    async fn growth_value(&self) -> ApiResult<Option<Long>> {
         self.personal()?;
-        Ok(Some(self.record.growth_value))
+        Ok(Some(self.record.growth_value.into()))
     }
 
     async fn identities(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<Identity>>> {
@@ -252,7 +253,7 @@ pub struct TierLevel {
     pub code: String,
     pub name: String,
     /// Growth value from which the level applies.
-    pub threshold: i64,
+    pub threshold: Long,
 }
 
 impl From<&crate::domain::tier::TierLevel> for TierLevel {
@@ -260,7 +261,7 @@ impl From<&crate::domain::tier::TierLevel> for TierLevel {
         Self {
             code: level.code.clone(),
             name: level.name.clone(),
-            threshold: level.threshold,
+            threshold: level.threshold.into(),
         }
     }
 }

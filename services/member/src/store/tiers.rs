@@ -101,7 +101,10 @@ pub async fn adjust_growth(
     let txn = db.begin().await?;
     let ladder = ladder(&txn).await?;
     let current = lock_active(&txn, member_id).await?;
-    let growth = current.growth_value.saturating_add(delta).max(0);
+    // Growth never goes below 0, and never past what the graph carries.
+    let growth = kit::scalar::checked_sum("the growth value", current.growth_value, delta)
+        .map_err(Error::Api)?
+        .max(0);
     let promotion = ladder
         .promotion(&current.tier, growth)
         .map(|l| l.code.clone());

@@ -1,6 +1,7 @@
 //! GraphQL inputs, parsed at the edge.
 
 use async_graphql::{ID, InputObject};
+use kit::Long;
 
 use crate::domain::catalogue::{parse_attributes, parse_barcode, parse_category, parse_price};
 use crate::domain::clean_text;
@@ -48,7 +49,7 @@ pub struct SkuInput {
     #[graphql(default)]
     pub attributes: Vec<AttributeInput>,
     pub barcode: Option<String>,
-    pub list_price_fen: i64,
+    pub list_price_fen: Long,
 }
 
 impl SkuInput {
@@ -61,7 +62,7 @@ impl SkuInput {
         Ok(NewSku {
             attributes: parse_attributes(&pairs)?,
             barcode: self.barcode.as_deref().map(parse_barcode).transpose()?,
-            list_price_fen: parse_price(self.list_price_fen)?,
+            list_price_fen: parse_price(self.list_price_fen.get())?,
         })
     }
 }

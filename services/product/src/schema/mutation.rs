@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
+use kit::Long;
 use kit::auth::Actor;
 use kit::{ApiResult, Caller};
 
@@ -111,11 +112,11 @@ impl Mutation {
         &self,
         ctx: &Context<'_>,
         id: ID,
-        list_price_fen: Option<i64>,
+        list_price_fen: Option<Long>,
         status: Option<SkuStatus>,
     ) -> ApiResult<Sku> {
         caller(ctx).require_operator()?;
-        let price = list_price_fen.map(parse_price).transpose()?;
+        let price = list_price_fen.map(|p| parse_price(p.get())).transpose()?;
         Ok(Sku(Arc::new(
             catalogue::update_sku(db(ctx), &id, price, status).await?,
         )))

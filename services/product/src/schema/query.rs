@@ -77,7 +77,7 @@ impl Query {
                     Coordinates::parse(loc.latitude, loc.longitude).ok()?,
                 );
                 Some(Availability {
-                    available: row.on_hand - row.reserved,
+                    available: (row.on_hand - row.reserved).into(),
                     distance_meters: d,
                     location: Location(Arc::new(loc)),
                 })

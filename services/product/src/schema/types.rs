@@ -1,5 +1,6 @@
 //! GraphQL output types of the product subgraph.
 
+use kit::Long;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
@@ -69,8 +70,8 @@ impl Sku {
     async fn barcode(&self) -> Option<&str> {
         self.0.barcode.as_deref()
     }
-    async fn list_price_fen(&self) -> i64 {
-        self.0.list_price_fen
+    async fn list_price_fen(&self) -> Long {
+        self.0.list_price_fen.into()
     }
     async fn status(&self) -> Option<SkuStatus> {
         SkuStatus::parse(&self.0.status)
@@ -107,20 +108,20 @@ impl Location {
 pub struct StockLevel {
     pub sku_id: ID,
     pub location_id: ID,
-    pub on_hand: i64,
-    pub reserved: i64,
+    pub on_hand: Long,
+    pub reserved: Long,
     /// On hand less reserved.
-    pub available: i64,
+    pub available: Long,
 }
 
 impl From<inventory::Model> for StockLevel {
     fn from(r: inventory::Model) -> Self {
         Self {
-            available: r.on_hand - r.reserved,
+            available: (r.on_hand - r.reserved).into(),
             sku_id: ID(r.sku_id),
             location_id: ID(r.location_id),
-            on_hand: r.on_hand,
-            reserved: r.reserved,
+            on_hand: r.on_hand.into(),
+            reserved: r.reserved.into(),
         }
     }
 }
@@ -128,7 +129,7 @@ impl From<inventory::Model> for StockLevel {
 #[derive(SimpleObject, Clone)]
 pub struct Availability {
     pub location: Location,
-    pub available: i64,
+    pub available: Long,
     pub distance_meters: f64,
 }
 
@@ -167,11 +168,11 @@ impl Order {
     async fn status(&self) -> Option<OrderStatus> {
         OrderStatus::parse(&self.order.status)
     }
-    async fn total_fen(&self) -> i64 {
-        self.order.total_fen
+    async fn total_fen(&self) -> Long {
+        self.order.total_fen.into()
     }
-    async fn refunded_fen(&self) -> i64 {
-        self.order.refunded_fen
+    async fn refunded_fen(&self) -> Long {
+        self.order.refunded_fen.into()
     }
     async fn placed_at(&self) -> DateTime<Utc> {
         from_micros(self.order.placed_at)
@@ -210,11 +211,11 @@ impl OrderLineView {
     async fn quantity(&self) -> i64 {
         self.0.quantity
     }
-    async fn unit_price_fen(&self) -> i64 {
-        self.0.unit_price_fen
+    async fn unit_price_fen(&self) -> Long {
+        self.0.unit_price_fen.into()
     }
-    async fn amount_fen(&self) -> i64 {
-        self.0.amount_fen
+    async fn amount_fen(&self) -> Long {
+        self.0.amount_fen.into()
     }
     async fn refunded_quantity(&self) -> i64 {
         self.0.refunded_quantity
@@ -327,9 +328,9 @@ impl StoreRef {
                     held.remove(&sku).unwrap_or_else(|| StockLevel {
                         sku_id: ID(sku),
                         location_id: ID(self.id.clone()),
-                        on_hand: 0,
-                        reserved: 0,
-                        available: 0,
+                        on_hand: Long::default(),
+                        reserved: Long::default(),
+                        available: Long::default(),
                     })
                 })
                 .collect())

@@ -181,9 +181,18 @@ pub async fn change_stock(
             Expr::expr(Expr::col(inventory::Column::OnHand).add(delta))
                 .gte(Expr::col(inventory::Column::Reserved)),
         )
+        // Never past what the graph carries exactly (kit::scalar).
+        .filter(
+            Expr::expr(Expr::col(inventory::Column::OnHand).add(delta)).lte(kit::scalar::MAX_SAFE),
+        )
         .exec(&txn)
         .await?;
     if moved.rows_affected != 1 {
+        let current = inventory::Entity::find_by_id((sku_id.to_owned(), location_id.to_owned()))
+            .one(&txn)
+            .await?
+            .map_or(0, |r| r.on_hand);
+        kit::scalar::checked_sum("on hand", current, delta).map_err(Error::Api)?;
         return Err(Error::conflict("on hand cannot go below what is reserved"));
     }
     record(

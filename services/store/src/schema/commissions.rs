@@ -3,6 +3,8 @@
 use async_graphql::{ComplexObject, Context, ID, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use kit::ApiResult;
+use kit::Long;
+use kit::scalar::{checked_sum, checked_total};
 use kit::time::{from_micros, to_micros};
 
 use super::guides::Guide;
@@ -85,11 +87,11 @@ pub struct CommissionEntry {
     pub brand_id: ID,
     pub basis_points: i32,
     /// Paid amount of the line, fen.
-    pub base_fen: i64,
-    pub refunded_fen: i64,
+    pub base_fen: Long,
+    pub refunded_fen: Long,
     /// Pending amount, or the amount approved, fen.
-    pub amount_fen: i64,
-    pub clawed_back_fen: i64,
+    pub amount_fen: Long,
+    pub clawed_back_fen: Long,
     pub status: Option<CommissionStatus>,
     pub earned_at: DateTime<Utc>,
     /// Null until the order is fulfilled.
@@ -106,10 +108,10 @@ impl From<commission::Model> for CommissionEntry {
             member_id: ID(r.member_id),
             brand_id: ID(r.brand_id),
             basis_points: r.basis_points,
-            base_fen: r.base_fen,
-            refunded_fen: r.refunded_fen,
-            amount_fen: r.amount_fen,
-            clawed_back_fen: r.clawed_back_fen,
+            base_fen: r.base_fen.into(),
+            refunded_fen: r.refunded_fen.into(),
+            amount_fen: r.amount_fen.into(),
+            clawed_back_fen: r.clawed_back_fen.into(),
             status: CommissionStatus::parse(&r.status),
             earned_at: from_micros(r.earned_at),
             window_closes_at: r.window_closes_at.map(from_micros),
@@ -123,7 +125,7 @@ impl From<commission::Model> for CommissionEntry {
 pub struct Clawback {
     pub commission_id: ID,
     /// Negative, fen.
-    pub amount_fen: i64,
+    pub amount_fen: Long,
     /// The refund behind it.
     pub reference: String,
     pub created_at: DateTime<Utc>,
@@ -133,7 +135,7 @@ impl From<commission_adjustment::Model> for Clawback {
     fn from(a: commission_adjustment::Model) -> Self {
         Self {
             commission_id: ID(a.commission_id),
-            amount_fen: a.amount_fen,
+            amount_fen: a.amount_fen.into(),
             reference: a.reference,
             created_at: from_micros(a.created_at),
         }
@@ -146,10 +148,10 @@ pub struct GuideCommissions {
     pub period: PeriodView,
     pub entries: Vec<CommissionEntry>,
     pub clawbacks: Vec<Clawback>,
-    pub pending_fen: i64,
-    pub approved_fen: i64,
+    pub pending_fen: Long,
+    pub approved_fen: Long,
     /// Clawed back in the period (positive).
-    pub clawed_back_fen: i64,
+    pub clawed_back_fen: Long,
 }
 
 pub async fn guide_commissions(
@@ -168,16 +170,19 @@ pub async fn guide_commissions(
     )
     .await?;
     let sum = |s: CommissionStatus| {
-        rows.iter()
-            .filter(|r| r.status == s.as_str())
-            .map(|r| r.amount_fen)
-            .sum()
+        checked_total(
+            "a commission total",
+            rows.iter()
+                .filter(|r| r.status == s.as_str())
+                .map(|r| r.amount_fen),
+        )
     };
+    let clawed_back = checked_total("the clawed-back total", claws.iter().map(|c| -c.amount_fen))?;
     Ok(GuideCommissions {
         period: shown,
-        pending_fen: sum(CommissionStatus::Pending),
-        approved_fen: sum(CommissionStatus::Approved),
-        clawed_back_fen: -claws.iter().map(|c| c.amount_fen).sum::<i64>(),
+        pending_fen: sum(CommissionStatus::Pending)?.into(),
+        approved_fen: sum(CommissionStatus::Approved)?.into(),
+        clawed_back_fen: clawed_back.into(),
         entries: rows.into_iter().map(CommissionEntry::from).collect(),
         clawbacks: claws.into_iter().map(Clawback::from).collect(),
     })
@@ -189,11 +194,11 @@ pub async fn guide_commissions(
 pub struct StatementLineView {
     #[graphql(skip)]
     pub guide_id: String,
-    pub pending_fen: i64,
-    pub approved_fen: i64,
-    pub clawed_back_fen: i64,
+    pub pending_fen: Long,
+    pub approved_fen: Long,
+    pub clawed_back_fen: Long,
     /// Approved less clawed back.
-    pub net_fen: i64,
+    pub net_fen: Long,
 }
 
 #[ComplexObject]
@@ -205,15 +210,15 @@ impl StatementLineView {
     }
 }
 
-impl From<StatementLine> for StatementLineView {
-    fn from(l: StatementLine) -> Self {
-        Self {
-            net_fen: l.net_fen(),
+impl StatementLineView {
+    fn new(l: StatementLine) -> Result<Self, kit::ApiError> {
+        Ok(Self {
+            net_fen: checked_sum("a net line", l.approved_fen, -l.clawed_back_fen)?.into(),
             guide_id: l.guide_id,
-            pending_fen: l.pending_fen,
-            approved_fen: l.approved_fen,
-            clawed_back_fen: l.clawed_back_fen,
-        }
+            pending_fen: l.pending_fen.into(),
+            approved_fen: l.approved_fen.into(),
+            clawed_back_fen: l.clawed_back_fen.into(),
+        })
     }
 }
 
@@ -223,24 +228,35 @@ pub struct CommissionStatement {
     pub store_id: ID,
     pub period: PeriodView,
     pub lines: Vec<StatementLineView>,
-    pub pending_fen: i64,
-    pub approved_fen: i64,
-    pub clawed_back_fen: i64,
-    pub net_fen: i64,
+    pub pending_fen: Long,
+    pub approved_fen: Long,
+    pub clawed_back_fen: Long,
+    pub net_fen: Long,
 }
 
 impl CommissionStatement {
-    pub fn new(store_id: &str, period: PeriodView, lines: Vec<StatementLine>) -> Self {
-        let total = |f: fn(&StatementLine) -> i64| lines.iter().map(f).sum::<i64>();
-        Self {
+    /// The statement of `lines`; LIMIT_EXCEEDED if a total would leave the
+    /// range a `Long` carries.
+    pub fn new(
+        store_id: &str,
+        period: PeriodView,
+        lines: Vec<StatementLine>,
+    ) -> Result<Self, kit::ApiError> {
+        let total = |what: &str, f: fn(&StatementLine) -> i64| {
+            checked_total(what, lines.iter().map(f)).map(Long::from)
+        };
+        Ok(Self {
             store_id: ID(store_id.to_owned()),
             period,
-            pending_fen: total(|l| l.pending_fen),
-            approved_fen: total(|l| l.approved_fen),
-            clawed_back_fen: total(|l| l.clawed_back_fen),
-            net_fen: total(StatementLine::net_fen),
-            lines: lines.into_iter().map(StatementLineView::from).collect(),
-        }
+            pending_fen: total("the pending total", |l| l.pending_fen)?,
+            approved_fen: total("the approved total", |l| l.approved_fen)?,
+            clawed_back_fen: total("the clawed-back total", |l| l.clawed_back_fen)?,
+            net_fen: total("the net total", StatementLine::net_fen)?,
+            lines: lines
+                .into_iter()
+                .map(StatementLineView::new)
+                .collect::<Result<_, _>>()?,
+        })
     }
 }
 

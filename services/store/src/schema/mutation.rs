@@ -159,9 +159,10 @@ impl Mutation {
 
     /// Operators: approves commissions whose after-sales window has closed
     /// (also done every minute by the service). Returns how many.
-    async fn approve_due_commissions(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+    async fn approve_due_commissions(&self, ctx: &Context<'_>) -> ApiResult<kit::Long> {
         caller(ctx).require_operator()?;
-        Ok(commissions::approve_due(db(ctx), kit::time::to_micros(now(ctx))).await? as i64)
+        let approved = commissions::approve_due(db(ctx), kit::time::to_micros(now(ctx))).await?;
+        Ok((approved as i64).into())
     }
 
     /// The signed-in member keeps a store as a favourite.

@@ -116,7 +116,7 @@ impl Query {
         let zone = crate::domain::hours::parse_time_zone(&store.time_zone)?;
         let period = resolve_period(period, super::now(ctx), zone)?;
         let lines = commissions::store_statement(db(ctx), &store_id, period.period).await?;
-        Ok(CommissionStatement::new(&store_id, period, lines))
+        Ok(CommissionStatement::new(&store_id, period, lines)?)
     }
 
     /// A brand's commission rules.
