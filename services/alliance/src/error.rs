@@ -17,6 +17,10 @@ pub enum Error {
     QuoteExpired,
     #[error("the quote was already used")]
     QuoteUsed,
+    /// The ledger's books did not balance after a command: it is rolled
+    /// back, and the detail is logged as an invariant break.
+    #[error("ledger invariant broken: {0}")]
+    InvariantBroken(String),
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
 }
@@ -32,7 +36,7 @@ impl Error {
             Error::LimitExceeded(_) => ErrorCode::LimitExceeded,
             Error::QuoteExpired => ErrorCode::QuoteExpired,
             Error::QuoteUsed => ErrorCode::QuoteUsed,
-            Error::Db(_) => ErrorCode::Internal,
+            Error::Db(_) | Error::InvariantBroken(_) => ErrorCode::Internal,
         }
     }
 }
@@ -42,6 +46,7 @@ impl From<Error> for ApiError {
         match err {
             Error::Api(api) => api,
             Error::Db(db) => ApiError::internal(&db),
+            Error::InvariantBroken(detail) => ApiError::internal(&detail),
             other => ApiError::new(other.code(), other.to_string()),
         }
     }

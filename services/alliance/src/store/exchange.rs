@@ -14,7 +14,9 @@ use sea_orm::{
 };
 
 use super::entities::{clearing_entry, exchange, programme, quote, terms};
-use super::ledger::{Posting, account_of, credit, debit, ensure_account, lock_account};
+use super::ledger::{
+    Posting, account_of, credit, debit, ensure_account, lock_account, verify_books,
+};
 use super::programmes::{programme_by_id, rules};
 use super::{IdempotencyKey, new_id, retry_once_on_race, survivor_of};
 use crate::domain::exchange::{Period, Terms, check_quote, limit_windows, quote as price_quote};
@@ -493,6 +495,8 @@ async fn confirm_once(
     }
     key.remember(&txn, OPERATION, quote_id, &exchange_id, now_us)
         .await?;
+    verify_books(&txn, &from_account_id).await?;
+    verify_books(&txn, &to_account_id).await?;
     txn.commit().await?;
     Ok(made)
 }

@@ -16,7 +16,7 @@ use sea_orm::{
 use super::entities::{applied_refund, lot, order_earn, order_earn_line};
 use super::ledger::{
     PendingUntil, Posting, ReversalRequest, earn_pending, ensure_account, lock_account,
-    release_on_hand_over, reverse_earning,
+    release_on_hand_over, reverse_earning, verify_books,
 };
 use super::programmes::{programme_of_brand, rules};
 use super::survivor_of;
@@ -116,6 +116,7 @@ pub async fn on_order_placed(
         row.entry_id = Set(Some(entry.id));
         row.lot_id = Set(Some(earned_lot.id));
         row.update(txn).await?;
+        verify_books(txn, &account.id).await?;
     }
     Ok(())
 }
@@ -308,7 +309,7 @@ async fn reverse(
         now,
     )
     .await?;
-    Ok(())
+    verify_books(txn, &account.id).await
 }
 
 pub async fn earns_of<C: ConnectionTrait>(

@@ -196,3 +196,63 @@ async fn expiry_is_a_ledger_entry_naming_the_lots() {
     assert_eq!(last["points"], -70);
     assert_balanced(&app, "m1").await;
 }
+
+/// The ledger checks itself: with an account's books made wrong behind
+/// its back (a balance that no longer equals its entries and lots), every
+/// command on it is refused as an internal error and rolls back whole,
+/// and the account reads as it was.
+#[tokio::test]
+async fn a_command_on_books_that_do_not_balance_is_rolled_back() {
+    use alliance::store::entities::{account, entry};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    let app = spawn(&alliance::SPEC).await;
+    let p = onboard(&app, "coffee", programme_input(0, None, "ONLY_PENDING")).await;
+    earn(&app, "m1", &p, 100, "t1").await.ok();
+    let entries = || async {
+        entry::Entity::find()
+            .filter(entry::Column::ProgrammeId.eq(p.as_str()))
+            .count(app.db())
+            .await
+            .unwrap()
+    };
+    let before = entries().await;
+    // Books balanced so far: the next command goes through.
+    earn(&app, "m1", &p, 10, "t2").await.ok();
+    assert_eq!(entries().await, before + 2, "an EARN and its ACTIVATE");
+
+    account::Entity::update_many()
+        .col_expr(account::Column::ActiveBalance, Expr::value(1_000_i64))
+        .filter(account::Column::ProgrammeId.eq(p.as_str()))
+        .exec(app.db())
+        .await
+        .unwrap();
+    let before = entries().await;
+    let refused = earn(&app, "m1", &p, 10, "t3").await;
+    assert_eq!(
+        refused.error_code(),
+        Some("INTERNAL_SERVER_ERROR"),
+        "{:?}",
+        refused.body
+    );
+    let redeem = app
+        .graphql(
+            Some(&app.operator_token()),
+            REDEEM,
+            tx("m1", &p, 5, "r1", "redeem-key-r1"),
+        )
+        .await;
+    assert_eq!(
+        redeem.error_code(),
+        Some("INTERNAL_SERVER_ERROR"),
+        "{:?}",
+        redeem.body
+    );
+    assert_eq!(
+        entries().await,
+        before,
+        "nothing of either command was written"
+    );
+    assert_eq!(account(&app, "m1", &p).await["activeBalance"], 1_000);
+}

@@ -1,28 +1,25 @@
-//! Points accounts and their ledger. Every change to an account happens with
-//! its row locked (`SELECT … FOR UPDATE` on PostgreSQL; SQLite has one
-//! writer), writes one immutable entry per effect, and moves lots so that
-//! the ACTIVE balance is always the sum of the ACTIVE and ARREARS lots and
-//! the PENDING balance the sum of the PENDING lots.
+//! Posting: the primitives every ledger command is made of. Each writes
+//! one immutable entry per effect and moves lots, with the account row
+//! locked, so that the balances stay the sums of their lots and entries.
 
 use chrono::{DateTime, Utc};
 use kit::auth::Actor;
-use kit::paging::PageRequest;
 use kit::scalar::checked_sum;
 use kit::time::{from_micros, to_micros};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, Func, OnConflict, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect, Set,
 };
 
-use super::entities::{account, entry, lot, lot_movement};
-use super::programmes::{programme_by_id, rules};
-use super::{IdempotencyKey, new_id, retry_once_on_race, survivor_of};
-use crate::domain::ledger::{EntryKind, LotState, settle_arrears};
+use crate::domain::ledger::{Books, EntryKind, LotState, check_books, settle_arrears};
 use crate::domain::lots::{Lot, consume};
 use crate::domain::programme::ProgrammeRules;
 use crate::domain::returns::{ReturnPolicy, plan_reversal};
 use crate::error::{Error, Result};
+use crate::store::entities::{account, entry, lot, lot_movement};
+use crate::store::new_id;
+use crate::store::programmes::{programme_by_id, rules};
 
 /// One ledger entry about to be written.
 pub(crate) struct Posting {
@@ -198,7 +195,7 @@ async fn ensure_reversible(
     Ok(())
 }
 
-async fn record_movement(
+pub(super) async fn record_movement(
     txn: &DatabaseTransaction,
     entry_id: &str,
     lot_id: &str,
@@ -220,7 +217,7 @@ async fn record_movement(
 
 /// Changes a lot's remaining points by `delta`, refusing (rather than
 /// writing) anything the lot's CHECK would not hold.
-async fn shift_lot(
+pub(super) async fn shift_lot(
     txn: &DatabaseTransaction,
     entry_id: &str,
     lot_id: &str,
@@ -250,7 +247,7 @@ async fn shift_lot(
     record_movement(txn, entry_id, lot_id, delta).await
 }
 
-async fn lots_in(
+pub(super) async fn lots_in(
     txn: &DatabaseTransaction,
     account_id: &str,
     state: LotState,
@@ -265,7 +262,10 @@ async fn lots_in(
 /// The ACTIVE lots that still hold points, as the domain sees them. Spent
 /// and expired lots stay in the table for the record but are not read here:
 /// a debit costs what the account holds, not its history.
-async fn spendable_lots(txn: &DatabaseTransaction, account_id: &str) -> Result<Vec<Lot>> {
+pub(super) async fn spendable_lots(
+    txn: &DatabaseTransaction,
+    account_id: &str,
+) -> Result<Vec<Lot>> {
     Ok(lot::Entity::find()
         .filter(lot::Column::AccountId.eq(account_id))
         .filter(lot::Column::State.eq(LotState::Active.as_str()))
@@ -277,7 +277,7 @@ async fn spendable_lots(txn: &DatabaseTransaction, account_id: &str) -> Result<V
         .collect())
 }
 
-fn as_domain(l: &lot::Model) -> Lot {
+pub(super) fn as_domain(l: &lot::Model) -> Lot {
     Lot {
         id: l.id.clone(),
         remaining: l.remaining,
@@ -444,12 +444,12 @@ pub(crate) async fn release_on_hand_over(
         let now = to_micros(handed_over_at);
         activate_lot(txn, &mut account, &rules, pending, actor, now).await?;
     }
-    Ok(())
+    verify_books(txn, &account.id).await
 }
 
 /// Turns a PENDING lot ACTIVE (an ACTIVATE entry), with the programme's
 /// expiry counted from its due activation time; pays arrears first.
-async fn activate_lot(
+pub(super) async fn activate_lot(
     txn: &DatabaseTransaction,
     account: &mut account::Model,
     rules: &ProgrammeRules,
@@ -567,476 +567,83 @@ pub(crate) async fn reverse_earning(
     Ok(written)
 }
 
-/// A partner's (or operator's) earn or redeem request, parsed.
-#[derive(Debug, Clone)]
-pub struct PartnerTransaction {
-    pub member_id: String,
-    pub programme_id: String,
-    pub points: i64,
-    pub source_system: String,
-    pub external_txn_id: String,
-    pub reason: String,
-}
-
-impl PartnerTransaction {
-    fn hash(&self, operation: &str) -> String {
-        super::sha256_hex(&[
-            operation,
-            &self.member_id,
-            &self.programme_id,
-            &self.points.to_string(),
-            &self.source_system,
-            &self.external_txn_id,
-            &self.reason,
-        ])
+/// Reads an account's books back and checks the ledger's invariants
+/// ([`check_books`]): every ledger command calls it for each account it
+/// touched, in its own transaction, before committing. A break is logged
+/// (the account and what broke; no personal data) and returned, so the
+/// transaction rolls back and nothing of the command is written.
+pub(crate) async fn verify_books(txn: &DatabaseTransaction, account_id: &str) -> Result<()> {
+    #[derive(FromQueryResult)]
+    struct EntrySums {
+        points: Option<i64>,
+        pending: Option<i64>,
+        entries: i64,
+        min_seq: Option<i64>,
+        max_seq: Option<i64>,
     }
-}
-
-/// The entry a partner transaction wrote, with the account after it.
-pub struct Posted {
-    pub entry: entry::Model,
-    pub account: account::Model,
-}
-
-/// Earns points for a member (PENDING for the programme's window).
-/// Exactly once: the idempotency key replays; the business reference
-/// (programme, source system, external id) is recorded once.
-pub async fn earn(
-    db: &DatabaseConnection,
-    tx: &PartnerTransaction,
-    key: &IdempotencyKey,
-    actor: &Actor,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Posted> {
-    retry_once_on_race(|| partner_transaction(db, tx, key, actor, EntryKind::Earn, now)).await
-}
-
-/// Redeems ACTIVE points, soonest expiry first; same exactly-once rules.
-pub async fn redeem(
-    db: &DatabaseConnection,
-    tx: &PartnerTransaction,
-    key: &IdempotencyKey,
-    actor: &Actor,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Posted> {
-    retry_once_on_race(|| partner_transaction(db, tx, key, actor, EntryKind::Redeem, now)).await
-}
-
-async fn partner_transaction(
-    db: &DatabaseConnection,
-    tx: &PartnerTransaction,
-    key: &IdempotencyKey,
-    actor: &Actor,
-    kind: EntryKind,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Posted> {
-    let hash = tx.hash(kind.as_str());
-    if let Some(entry_id) = key.replayed(db, kind.as_str(), &hash).await? {
-        return posted(db, &entry_id).await;
+    #[derive(FromQueryResult)]
+    struct LotSum {
+        state: String,
+        remaining: Option<i64>,
     }
-    let programme = programme_by_id(db, &tx.programme_id).await?;
-    let rules = rules(&programme)?;
-    let member_id = survivor_of(db, &tx.member_id).await?;
-    if let Some(existing) = by_business_reference(db, &programme.id, kind, tx).await? {
-        // A twin with this same key may have committed since we looked.
-        if let Some(entry_id) = key.replayed(db, kind.as_str(), &hash).await? {
-            return posted(db, &entry_id).await;
-        }
-        return Err(Error::conflict(format!(
-            "{} {} from {} was already recorded as entry {}",
-            kind.as_str(),
-            tx.external_txn_id,
-            tx.source_system,
-            existing.id
-        )));
-    }
-    let earned_at = now;
-    let now = to_micros(earned_at);
-    let txn = db.begin().await?;
-    let account_id = ensure_account(&txn, &member_id, &programme.id, now).await?;
-    let mut account = lock_account(&txn, &account_id).await?;
-    let mut posting = Posting::new(
-        kind,
-        format!("{}:{}", tx.source_system, tx.external_txn_id),
-        tx.reason.clone(),
-    );
-    posting.external = Some((tx.source_system.clone(), tx.external_txn_id.clone()));
-    let written = match kind {
-        EntryKind::Earn => {
-            earn_pending(
-                &txn,
-                &mut account,
-                &rules,
-                posting,
-                tx.points,
-                earned_at,
-                PendingUntil::Window,
-                actor,
-            )
-            .await?
-            .0
-        }
-        _ => debit(&txn, &mut account, posting, tx.points, actor, now).await?,
+    // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back.
+    let sum = |col: entry::Column| {
+        SimpleExpr::from(Func::cast_as(
+            Func::sum(Expr::col(col)),
+            Alias::new("BIGINT"),
+        ))
     };
-    key.remember(&txn, kind.as_str(), &hash, &written.id, now)
-        .await?;
-    txn.commit().await?;
-    Ok(Posted {
-        entry: written,
-        account,
-    })
-}
-
-async fn by_business_reference(
-    db: &DatabaseConnection,
-    programme_id: &str,
-    kind: EntryKind,
-    tx: &PartnerTransaction,
-) -> Result<Option<entry::Model>> {
-    Ok(entry::Entity::find()
-        .filter(entry::Column::ProgrammeId.eq(programme_id))
-        .filter(entry::Column::Kind.eq(kind.as_str()))
-        .filter(entry::Column::SourceSystem.eq(tx.source_system.as_str()))
-        .filter(entry::Column::ExternalTxnId.eq(tx.external_txn_id.as_str()))
-        .one(db)
-        .await?)
-}
-
-async fn posted(db: &DatabaseConnection, entry_id: &str) -> Result<Posted> {
-    let entry = entry_by_id(db, entry_id).await?;
-    let account = account_by_id(db, &entry.account_id).await?;
-    Ok(Posted { entry, account })
-}
-
-/// An operator's correction: credits a new never-expiring lot or debits
-/// ACTIVE points, with a reason.
-pub async fn adjust(
-    db: &DatabaseConnection,
-    account_id: &str,
-    points: i64,
-    reason: &str,
-    key: &IdempotencyKey,
-    actor: &Actor,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Posted> {
-    let reason = kit::input::clean_text("reason", reason, 256)?;
-    if points == 0 {
-        return Err(Error::invalid(
-            "points",
-            "an adjustment must change the balance",
-        ));
-    }
-    let hash = super::sha256_hex(&["ADJUSTMENT", account_id, &points.to_string(), &reason]);
-    retry_once_on_race(|| async {
-        if let Some(entry_id) = key.replayed(db, "ADJUSTMENT", &hash).await? {
-            return posted(db, &entry_id).await;
-        }
-        let now = to_micros(now);
-        let txn = db.begin().await?;
-        let mut account = lock_account(&txn, account_id).await?;
-        let posting = Posting::new(
-            EntryKind::Adjustment,
-            format!("adjustment:{account_id}"),
-            reason.clone(),
-        );
-        let written = if points > 0 {
-            credit(&txn, &mut account, posting, points, None, actor, now)
-                .await?
-                .0
-        } else {
-            debit(&txn, &mut account, posting, -points, actor, now).await?
-        };
-        key.remember(&txn, "ADJUSTMENT", &hash, &written.id, now)
-            .await?;
-        txn.commit().await?;
-        Ok(Posted {
-            entry: written,
-            account,
-        })
-    })
-    .await
-}
-
-/// How many lots a job handles per pass.
-const JOB_BATCH: u64 = 500;
-
-/// Activates every PENDING lot whose window has passed; returns how many.
-/// Each account is its own transaction, so a crash loses nothing and a
-/// rerun activates nothing twice (it re-reads the lot's state under lock).
-pub async fn activate_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize> {
-    let now = to_micros(now);
-    let actor = Actor::system("points-activation");
-    let mut done = 0;
-    loop {
-        let due = lot::Entity::find()
-            .filter(lot::Column::State.eq(LotState::Pending.as_str()))
-            .filter(lot::Column::ActivatesAt.lte(now))
-            .order_by_asc(lot::Column::ActivatesAt)
-            .limit(JOB_BATCH)
-            .all(db)
-            .await?;
-        if due.is_empty() {
-            return Ok(done);
-        }
-        for account_id in distinct_accounts(&due) {
-            let txn = db.begin().await?;
-            let mut account = lock_account(&txn, &account_id).await?;
-            let programme = programme_by_id(&txn, &account.programme_id).await?;
-            let rules = rules(&programme)?;
-            let lots = lot::Entity::find()
-                .filter(lot::Column::AccountId.eq(account_id.as_str()))
-                .filter(lot::Column::State.eq(LotState::Pending.as_str()))
-                .filter(lot::Column::ActivatesAt.lte(now))
-                .order_by_asc(lot::Column::ActivatesAt)
-                .all(&txn)
-                .await?;
-            for pending in lots {
-                activate_lot(&txn, &mut account, &rules, pending, &actor, now).await?;
-                done += 1;
-            }
-            txn.commit().await?;
-        }
-    }
-}
-
-/// Expires every ACTIVE lot past its expiry, one EXPIRE entry per account
-/// naming the lots it took; returns how many points lapsed.
-pub async fn expire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<i64> {
-    let now = to_micros(now);
-    let actor = Actor::system("points-expiry");
-    let mut expired = 0;
-    loop {
-        let due = lot::Entity::find()
-            .filter(lot::Column::State.eq(LotState::Active.as_str()))
-            .filter(lot::Column::ExpiresAt.lte(now))
-            .filter(lot::Column::Remaining.gt(0))
-            .limit(JOB_BATCH)
-            .all(db)
-            .await?;
-        if due.is_empty() {
-            return Ok(expired);
-        }
-        for account_id in distinct_accounts(&due) {
-            let txn = db.begin().await?;
-            let mut account = lock_account(&txn, &account_id).await?;
-            let lots = lot::Entity::find()
-                .filter(lot::Column::AccountId.eq(account_id.as_str()))
-                .filter(lot::Column::State.eq(LotState::Active.as_str()))
-                .filter(lot::Column::ExpiresAt.lte(now))
-                .filter(lot::Column::Remaining.gt(0))
-                .all(&txn)
-                .await?;
-            let total: i64 = lots.iter().map(|l| l.remaining).sum();
-            if total > 0 {
-                let mut posting = Posting::new(
-                    EntryKind::Expire,
-                    format!("expiry:{now}"),
-                    "points reached their expiry date",
-                );
-                posting.points = -total;
-                let written = post(&txn, &mut account, posting, &actor, now).await?;
-                for l in &lots {
-                    shift_lot(&txn, &written.id, &l.id, -l.remaining).await?;
-                }
-                expired += total;
-            }
-            txn.commit().await?;
-        }
-    }
-}
-
-fn distinct_accounts(lots: &[lot::Model]) -> Vec<String> {
-    let mut ids: Vec<String> = lots.iter().map(|l| l.account_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    ids
-}
-
-/// Moves every account of `merged_id` to `survivor_id`: a MERGE_OUT entry
-/// empties the old account, a MERGE_IN entry fills the survivor's, and the
-/// lots themselves move, keeping their expiry.
-pub(crate) async fn merge_member(
-    txn: &DatabaseTransaction,
-    survivor_id: &str,
-    merged_id: &str,
-    actor: &Actor,
-    now: i64,
-) -> Result<()> {
-    let accounts = account::Entity::find()
-        .filter(account::Column::MemberId.eq(merged_id))
-        .filter(account::Column::MergedInto.is_null())
-        .all(txn)
-        .await?;
-    for old in accounts {
-        let target_id = ensure_account(txn, survivor_id, &old.programme_id, now).await?;
-        let (first, second) = if old.id < target_id {
-            (old.id.clone(), target_id.clone())
-        } else {
-            (target_id.clone(), old.id.clone())
-        };
-        let a = lock_account(txn, &first).await?;
-        let b = lock_account(txn, &second).await?;
-        let (mut from, mut to) = if a.id == old.id { (a, b) } else { (b, a) };
-        let lots = lot::Entity::find()
-            .filter(lot::Column::AccountId.eq(from.id.as_str()))
-            .all(txn)
-            .await?;
-        let reference = format!("merge:{merged_id}");
-        let mut out = Posting::new(
-            EntryKind::MergeOut,
-            reference.clone(),
-            format!("member merged into {survivor_id}"),
-        );
-        out.points = -from.active_balance;
-        out.pending_points = -from.pending_balance;
-        let out = post(txn, &mut from, out, actor, now).await?;
-        to.lifetime_earned += from.lifetime_earned;
-        let mut into = Posting::new(
-            EntryKind::MergeIn,
-            reference,
-            format!("points of merged member {merged_id}"),
-        );
-        into.points = -out.points;
-        into.pending_points = -out.pending_points;
-        let into = post(txn, &mut to, into, actor, now).await?;
-        for l in &lots {
-            record_movement(txn, &out.id, &l.id, -l.remaining).await?;
-            record_movement(txn, &into.id, &l.id, l.remaining).await?;
-        }
-        lot::Entity::update_many()
-            .col_expr(lot::Column::AccountId, Expr::value(to.id.clone()))
-            .filter(lot::Column::AccountId.eq(from.id.as_str()))
-            .exec(txn)
-            .await?;
-        account::Entity::update_many()
-            .col_expr(
-                account::Column::MergedInto,
-                Expr::value(Some(to.id.clone())),
-            )
-            .filter(account::Column::Id.eq(from.id.as_str()))
-            .exec(txn)
-            .await?;
-        settle_after_merge(txn, &to, &into.id).await?;
-    }
-    Ok(())
-}
-
-/// Two arrears lots become one, and spendable lots pay the debt, so the
-/// survivor keeps the shape every account has.
-async fn settle_after_merge(
-    txn: &DatabaseTransaction,
-    account: &account::Model,
-    entry_id: &str,
-) -> Result<()> {
-    let mut arrears = lots_in(txn, &account.id, LotState::Arrears).await?;
-    let Some(keep) = arrears.pop() else {
-        return Ok(());
-    };
-    for extra in arrears {
-        shift_lot(txn, entry_id, &extra.id, -extra.remaining).await?;
-        shift_lot(txn, entry_id, &keep.id, extra.remaining).await?;
-    }
-    let mut owed = -lot::Entity::find_by_id(keep.id.clone())
+    let account = account::Entity::find_by_id(account_id.to_owned())
         .one(txn)
         .await?
-        .map_or(0, |l| l.remaining);
-    let mut active = spendable_lots(txn, &account.id).await?;
-    active.sort_by(crate::domain::lots::burn_order);
-    for l in active {
-        if owed == 0 {
-            break;
-        }
-        let pay = l.remaining.min(owed);
-        shift_lot(txn, entry_id, &l.id, -pay).await?;
-        shift_lot(txn, entry_id, &keep.id, pay).await?;
-        owed -= pay;
-    }
-    Ok(())
-}
-
-// Reads.
-
-pub async fn account_by_id<C: ConnectionTrait>(db: &C, id: &str) -> Result<account::Model> {
-    account::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no points account {id}")))
-}
-
-pub async fn entry_by_id<C: ConnectionTrait>(db: &C, id: &str) -> Result<entry::Model> {
-    entry::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no ledger entry {id}")))
-}
-
-/// A member's live accounts (merged-away ones are followed to the survivor).
-pub async fn accounts_of_member(
-    db: &DatabaseConnection,
-    member_id: &str,
-) -> Result<Vec<account::Model>> {
-    let member_id = survivor_of(db, member_id).await?;
-    Ok(account::Entity::find()
-        .filter(account::Column::MemberId.eq(member_id))
-        .filter(account::Column::MergedInto.is_null())
-        .order_by_asc(account::Column::ProgrammeId)
-        .all(db)
-        .await?)
-}
-
-pub async fn account_of<C: ConnectionTrait>(
-    db: &C,
-    member_id: &str,
-    programme_id: &str,
-) -> Result<Option<account::Model>> {
-    Ok(account::Entity::find()
-        .filter(account::Column::MemberId.eq(member_id))
-        .filter(account::Column::ProgrammeId.eq(programme_id))
-        .one(db)
-        .await?)
-}
-
-/// Ledger entries, newest first, by sequence number.
-pub async fn entries_page(
-    db: &DatabaseConnection,
-    account_id: &str,
-    page: &PageRequest,
-) -> Result<(Vec<entry::Model>, bool)> {
-    let mut q = entry::Entity::find()
+        .ok_or_else(|| Error::InvariantBroken(format!("account {account_id} vanished")))?;
+    let entries = entry::Entity::find()
+        .select_only()
+        .column_as(sum(entry::Column::Points), "points")
+        .column_as(sum(entry::Column::PendingPoints), "pending")
+        .column_as(Expr::col(entry::Column::Id).count(), "entries")
+        .column_as(Expr::col(entry::Column::Seq).min(), "min_seq")
+        .column_as(Expr::col(entry::Column::Seq).max(), "max_seq")
         .filter(entry::Column::AccountId.eq(account_id))
-        .order_by_desc(entry::Column::Seq)
-        .limit(page.fetch_limit());
-    if let Some(after) = &page.after {
-        let seq: i64 = after
-            .parse()
-            .map_err(|_| Error::invalid("after", "after is not a cursor this API returned"))?;
-        q = q.filter(entry::Column::Seq.lt(seq));
-    }
-    Ok(kit::paging::split_page(q.all(db).await?, page))
-}
-
-/// Lots still holding points (or owing them), in burn order.
-pub async fn open_lots(db: &DatabaseConnection, account_id: &str) -> Result<Vec<lot::Model>> {
-    let mut lots = lot::Entity::find()
+        .into_model::<EntrySums>()
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::InvariantBroken("no entry sums".into()))?;
+    let lots = lot::Entity::find()
+        .select_only()
+        .column(lot::Column::State)
+        .column_as(
+            SimpleExpr::from(Func::cast_as(
+                Func::sum(Expr::col(lot::Column::Remaining)),
+                Alias::new("BIGINT"),
+            )),
+            "remaining",
+        )
         .filter(lot::Column::AccountId.eq(account_id))
-        .filter(lot::Column::Remaining.ne(0))
-        .all(db)
+        .group_by(lot::Column::State)
+        .into_model::<LotSum>()
+        .all(txn)
         .await?;
-    lots.sort_by(|a, b| {
-        (a.state != LotState::Active.as_str())
-            .cmp(&(b.state != LotState::Active.as_str()))
-            .then_with(|| crate::domain::lots::burn_order(&as_domain(a), &as_domain(b)))
-    });
-    Ok(lots)
-}
-
-pub async fn movements_of(
-    db: &DatabaseConnection,
-    entry_id: &str,
-) -> Result<Vec<lot_movement::Model>> {
-    Ok(lot_movement::Entity::find()
-        .filter(lot_movement::Column::EntryId.eq(entry_id))
-        .order_by_asc(lot_movement::Column::Id)
-        .all(db)
-        .await?)
+    let in_state = |states: &[LotState]| -> i64 {
+        lots.iter()
+            .filter(|l| states.iter().any(|s| s.as_str() == l.state))
+            .filter_map(|l| l.remaining)
+            .sum()
+    };
+    let books = Books {
+        active_balance: account.active_balance,
+        pending_balance: account.pending_balance,
+        next_seq: account.next_seq,
+        entry_points: entries.points.unwrap_or(0),
+        entry_pending_points: entries.pending.unwrap_or(0),
+        entries: entries.entries,
+        min_seq: entries.min_seq.unwrap_or(0),
+        max_seq: entries.max_seq.unwrap_or(0),
+        active_lots: in_state(&[LotState::Active, LotState::Arrears]),
+        pending_lots: in_state(&[LotState::Pending]),
+    };
+    check_books(&books).map_err(|broken| {
+        tracing::error!(account_id, broken = %broken, "ledger invariant broken; the command is rolled back");
+        Error::InvariantBroken(format!("account {account_id}: {broken}"))
+    })
 }

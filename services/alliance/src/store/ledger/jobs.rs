@@ -1,0 +1,113 @@
+//! Periodic jobs: activation of pending points and expiry of active ones,
+//! one account per transaction.
+
+use chrono::{DateTime, Utc};
+use kit::auth::Actor;
+use kit::time::to_micros;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+
+use super::posting::{Posting, activate_lot, lock_account, post, shift_lot, verify_books};
+use crate::domain::ledger::{EntryKind, LotState};
+use crate::error::Result;
+use crate::store::entities::lot;
+use crate::store::programmes::{programme_by_id, rules};
+
+/// How many lots a job handles per pass.
+pub(super) const JOB_BATCH: u64 = 500;
+
+/// Activates every PENDING lot whose window has passed; returns how many.
+/// Each account is its own transaction, so a crash loses nothing and a
+/// rerun activates nothing twice (it re-reads the lot's state under lock).
+pub async fn activate_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize> {
+    let now = to_micros(now);
+    let actor = Actor::system("points-activation");
+    let mut done = 0;
+    loop {
+        let due = lot::Entity::find()
+            .filter(lot::Column::State.eq(LotState::Pending.as_str()))
+            .filter(lot::Column::ActivatesAt.lte(now))
+            .order_by_asc(lot::Column::ActivatesAt)
+            .limit(JOB_BATCH)
+            .all(db)
+            .await?;
+        if due.is_empty() {
+            return Ok(done);
+        }
+        for account_id in distinct_accounts(&due) {
+            let txn = db.begin().await?;
+            let mut account = lock_account(&txn, &account_id).await?;
+            let programme = programme_by_id(&txn, &account.programme_id).await?;
+            let rules = rules(&programme)?;
+            let lots = lot::Entity::find()
+                .filter(lot::Column::AccountId.eq(account_id.as_str()))
+                .filter(lot::Column::State.eq(LotState::Pending.as_str()))
+                .filter(lot::Column::ActivatesAt.lte(now))
+                .order_by_asc(lot::Column::ActivatesAt)
+                .all(&txn)
+                .await?;
+            for pending in lots {
+                activate_lot(&txn, &mut account, &rules, pending, &actor, now).await?;
+                done += 1;
+            }
+            verify_books(&txn, &account.id).await?;
+            txn.commit().await?;
+        }
+    }
+}
+
+/// Expires every ACTIVE lot past its expiry, one EXPIRE entry per account
+/// naming the lots it took; returns how many points lapsed.
+pub async fn expire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<i64> {
+    let now = to_micros(now);
+    let actor = Actor::system("points-expiry");
+    let mut expired = 0;
+    loop {
+        let due = lot::Entity::find()
+            .filter(lot::Column::State.eq(LotState::Active.as_str()))
+            .filter(lot::Column::ExpiresAt.lte(now))
+            .filter(lot::Column::Remaining.gt(0))
+            .limit(JOB_BATCH)
+            .all(db)
+            .await?;
+        if due.is_empty() {
+            return Ok(expired);
+        }
+        for account_id in distinct_accounts(&due) {
+            let txn = db.begin().await?;
+            let mut account = lock_account(&txn, &account_id).await?;
+            let lots = lot::Entity::find()
+                .filter(lot::Column::AccountId.eq(account_id.as_str()))
+                .filter(lot::Column::State.eq(LotState::Active.as_str()))
+                .filter(lot::Column::ExpiresAt.lte(now))
+                .filter(lot::Column::Remaining.gt(0))
+                .all(&txn)
+                .await?;
+            let total: i64 = lots.iter().map(|l| l.remaining).sum();
+            if total > 0 {
+                let mut posting = Posting::new(
+                    EntryKind::Expire,
+                    format!("expiry:{now}"),
+                    "points reached their expiry date",
+                );
+                posting.points = -total;
+                let written = post(&txn, &mut account, posting, &actor, now).await?;
+                for l in &lots {
+                    shift_lot(&txn, &written.id, &l.id, -l.remaining).await?;
+                }
+                expired += total;
+            }
+            verify_books(&txn, &account.id).await?;
+            txn.commit().await?;
+        }
+    }
+}
+
+pub(super) fn distinct_accounts(lots: &[lot::Model]) -> Vec<String> {
+    let mut ids: Vec<String> = lots.iter().map(|l| l.account_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
