@@ -332,6 +332,17 @@ fn start_background(
     peers: BTreeMap<String, String>,
     stop: &shutdown::Shutdown,
 ) -> Vec<tokio::task::JoinHandle<()>> {
+    // Every other service asks the member service who a write for a
+    // member acts for (kit::members).
+    if spec.name != "member" {
+        match peers.get("member") {
+            Some(url) => ctx.members.connect(url),
+            None => tracing::warn!(
+                service = spec.name,
+                "no member service configured: writes for members are not checked against it"
+            ),
+        }
+    }
     let work = (spec.background)(service::Background {
         ctx: ctx.clone(),
         peers,
@@ -505,11 +516,33 @@ async fn job(config: &Config, clock: &Clock, name: &str) -> anyhow::Result<()> {
     let keys = JwtKeys::hs256(&kit::config::Secret::new(kit::auth::random_secret()));
     require_existing_database(config, spec)?;
     let ctx = prepare(config, clock, spec, &keys).await?;
-    let summary = (job.run)(&ctx)
-        .await
-        .with_context(|| format!("{}: job {name} failed", spec.name))?;
+    // Beside a running `up`, another process writes the same SQLite file:
+    // a transaction that read before another committed cannot write
+    // (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out). Every job
+    // is safe to rerun, so it is, a few times.
+    let mut attempt = 1;
+    let summary = loop {
+        match (job.run)(&ctx).await {
+            Ok(summary) => break summary,
+            Err(err) if attempt < JOB_ATTEMPTS && is_sqlite_busy(&err) => {
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                attempt += 1;
+            }
+            Err(err) => return Err(err.context(format!("{}: job {name} failed", spec.name))),
+        }
+    };
     println!("{}: {summary}", spec.name);
     Ok(())
+}
+
+/// How many times a job runs before a busy SQLite file fails it.
+const JOB_ATTEMPTS: u64 = 5;
+
+/// Whether `err` is SQLite's "database is locked" (SQLITE_BUSY and its
+/// extended codes), whatever error type carried it.
+fn is_sqlite_busy(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.to_string().contains("database is locked"))
 }
 
 /// A one-shot command works on the platform `up` made: on the default

@@ -45,6 +45,12 @@ async fn platform_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Platform {
             .insert(spec.name.to_owned(), format!("{}/graphql", app.address));
         subgraphs.push(app);
     }
+    // As `up` does: every service asks the member service who a write for
+    // a member acts for.
+    let member_service = subgraphs[0].address.clone();
+    for app in &subgraphs[1..] {
+        app.ctx.members.connect(&member_service);
+    }
     let keys = kit::auth::JwtKeys::hs256(&secret);
     config.verify_token = Some(Arc::new(move |token: &str| {
         keys.verify(token).map(|_| ()).map_err(|e| e.message)
@@ -778,7 +784,19 @@ async fn identical_mutations_at_once_are_each_applied() {
     seen.sort_unstable();
     assert_eq!(seen, ((before + 1)..=(before + 8)).collect::<Vec<_>>());
 
-    let member = "m-identical";
+    // A member who exists: writes act only for live members.
+    let members = p
+        .ask(
+            Some(&op),
+            "{ members(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let member = members["data"]["members"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = member.as_str();
     let earned = p.ask(
         Some(&op),
         "mutation($m: ID!) { earnPoints(input: { memberId: $m, programmeId: \"coffee-points\", points: 2000, sourceSystem: \"test\", externalTransactionId: \"t-1\", reason: \"test\", idempotencyKey: \"identical-earn-1\" }) { account { activeBalance } } }",
@@ -1081,4 +1099,210 @@ async fn amounts_past_32_bits_travel_exactly_and_bad_ones_are_refused() {
         .as_i64()
         .unwrap();
     assert!(growth >= 3_000_000_000, "{last}");
+}
+
+/// Every write acts only for a live member, whoever the caller is, and a
+/// change of standing takes effect at once, with tokens minted before it:
+/// an erased or suspended member's writes are FORBIDDEN in every service,
+/// an id no member has is NOT_FOUND (its token places nothing, reserves
+/// nothing; a partner credits nobody), and a merged id acts as its
+/// survivor. Reinstated, a suspended member acts again.
+#[tokio::test]
+async fn writes_act_only_for_a_live_member() {
+    let p = platform().await;
+    let op = p.operator();
+    let app = &p.subgraphs[0];
+    let member_token = |id: &str| app.token(kit::auth::TokenRequest::member(id));
+    let ok = |r: &Value| {
+        assert!(r.get("errors").is_none(), "{r}");
+        r["data"].clone()
+    };
+    let members = ok(&p
+        .ask(
+            Some(&op),
+            "{ members(first: 4) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await);
+    let ids: Vec<String> = members["members"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    let [erased, suspended, merged, survivor] = [&ids[0], &ids[1], &ids[2], &ids[3]];
+    let code = ok(&p
+        .ask(
+            Some(&op),
+            "{ guide(id: \"demo-guide-00\") { code } }",
+            json!({}),
+        )
+        .await)["guide"]["code"]
+        .clone();
+    ok(&p
+        .ask(
+            Some(&op),
+            "mutation { receiveStock(skuId: \"demo-sku-00-1\", locationId: \"demo-store-00\", quantity: 100, reason: \"standing\") { onHand } }",
+            json!({}),
+        )
+        .await);
+    const EARN: &str = "mutation($m: ID!, $k: String!) { earnPoints(input: { memberId: $m, programmeId: \"coffee-points\", points: 500, sourceSystem: \"pos\", externalTransactionId: $k, reason: \"standing\", idempotencyKey: $k }) { account { id member { id } activeBalance } } }";
+    const PLACE: &str = "mutation($m: ID, $k: String!) { placeOrder(input: { memberId: $m, channel: APP, storeId: \"demo-store-00\", fulfilment: PICKUP_IN_STORE, lines: [{ skuId: \"demo-sku-00-1\", quantity: 1 }], idempotencyKey: $k }) { id member { id } } }";
+    const QUOTE: &str = "mutation { exchangeQuote(fromProgrammeId: \"coffee-points\", toProgrammeId: \"cinema-points\", points: 100) { id } }";
+
+    // While every one of them may act: points, an order, a quote each.
+    struct Before {
+        order: Value,
+        quote: Value,
+        account: Value,
+    }
+    let mut before = std::collections::BTreeMap::new();
+    for id in [erased, suspended, merged] {
+        let earned = ok(&p
+            .ask(
+                Some(&op),
+                EARN,
+                json!({ "m": id, "k": format!("standing-earn-{id}") }),
+            )
+            .await);
+        let token = member_token(id);
+        let order = ok(&p
+            .ask(
+                Some(&token),
+                PLACE,
+                json!({ "k": format!("standing-order-{id}") }),
+            )
+            .await)["placeOrder"]["id"]
+            .clone();
+        let quote = ok(&p.ask(Some(&token), QUOTE, json!({})).await)["exchangeQuote"]["id"].clone();
+        before.insert(
+            id.clone(),
+            Before {
+                order,
+                quote,
+                account: earned["earnPoints"]["account"]["id"].clone(),
+            },
+        );
+    }
+
+    // Their standing changes; their tokens stay as they were.
+    ok(&p
+        .ask(
+            Some(&op),
+            "mutation($m: ID!) { eraseMember(memberId: $m) { status } }",
+            json!({ "m": erased }),
+        )
+        .await);
+    let s = ok(&p
+        .ask(
+            Some(&op),
+            "mutation($m: ID!) { suspendMember(memberId: $m) { status } }",
+            json!({ "m": suspended }),
+        )
+        .await);
+    assert_eq!(s["suspendMember"]["status"], "SUSPENDED");
+    ok(&p
+        .ask(
+            Some(&op),
+            "mutation($s: ID!, $m: ID!) { mergeMembers(survivorId: $s, mergedId: $m, reason: \"same person\") { id } }",
+            json!({ "s": survivor, "m": merged }),
+        )
+        .await);
+
+    // Every write a member makes, in every service, and writes others make
+    // for a member.
+    let writes = |id: &str, b: Option<&Before>| -> Vec<(&'static str, bool, String, Value)> {
+        let null = Value::Null;
+        let order = b.map_or(&null, |b| &b.order).clone();
+        let quote = b.map_or(&null, |b| &b.quote).clone();
+        let account = b.map_or(&null, |b| &b.account).clone();
+        let key = format!("standing-after-{id}");
+        vec![
+            ("placeOrder", true, PLACE.into(), json!({ "k": format!("{key}-order") })),
+            ("cancelOrder", true, "mutation($o: ID!) { cancelOrder(orderId: $o) { id } }".into(), json!({ "o": order })),
+            ("exchangeQuote", true, QUOTE.into(), json!({})),
+            ("confirmExchange", true, "mutation($q: ID!, $k: String!) { confirmExchange(quoteId: $q, idempotencyKey: $k) { id } }".into(), json!({ "q": quote, "k": format!("{key}-confirm") })),
+            ("addFavoriteStore", true, "mutation { addFavoriteStore(storeId: \"demo-store-00\") { id } }".into(), json!({})),
+            ("removeFavoriteStore", true, "mutation { removeFavoriteStore(storeId: \"demo-store-00\") { id } }".into(), json!({})),
+            ("recordGuideScan", true, "mutation($c: String!) { recordGuideScan(code: $c) { result } }".into(), json!({ "c": code })),
+            ("updateProfile", true, "mutation($m: ID!) { updateProfile(memberId: $m, input: { name: \"Han Meimei\" }) { id } }".into(), json!({ "m": id })),
+            ("linkIdentity", true, "mutation($m: ID!, $x: String!) { linkIdentity(memberId: $m, identity: { channel: ECOMMERCE, externalId: $x, brandId: \"coffee\" }) { outcome } }".into(), json!({ "m": id, "x": format!("{key}-x") })),
+            ("setConsent", true, "mutation($m: ID!) { setConsent(memberId: $m, purpose: MARKETING_SMS, granted: true) { id } }".into(), json!({ "m": id })),
+            ("recordTouchpoint", true, "mutation($m: ID!, $t: DateTime!, $k: String!) { recordTouchpoint(input: { memberId: $m, kind: STORE_VISIT, channel: APP, occurredAt: $t, idempotencyKey: $k }) { id } }".into(), json!({ "m": id, "t": app.now().to_rfc3339(), "k": format!("{key}-touch") })),
+            ("earnPoints", false, EARN.into(), json!({ "m": id, "k": format!("{key}-earn") })),
+            ("placeOrder for", false, PLACE.into(), json!({ "m": id, "k": format!("{key}-order-for") })),
+            ("rebindMember", false, "mutation($m: ID!) { rebindMember(memberId: $m, guideId: \"demo-guide-00\", reason: \"standing\") { member { id } } }".into(), json!({ "m": id })),
+            ("adjustPoints", false, "mutation($a: ID!, $k: String!) { adjustPoints(accountId: $a, points: 5, reason: \"standing\", idempotencyKey: $k) { entry { id } } }".into(), json!({ "a": account, "k": format!("{key}-adjust") })),
+        ]
+    };
+    let cases = [
+        (erased.as_str(), before.get(erased), "FORBIDDEN", "erased"),
+        (
+            suspended.as_str(),
+            before.get(suspended),
+            "FORBIDDEN",
+            "suspended",
+        ),
+        ("nobody-here", None, "NOT_FOUND", "nobody-here"),
+    ];
+    for (id, b, code, words) in cases {
+        let token = member_token(id);
+        let mut checked = 0;
+        for (name, as_member, query, variables) in writes(id, b) {
+            let needs_before = variables
+                .as_object()
+                .is_some_and(|v| v.values().any(Value::is_null));
+            if needs_before && b.is_none() {
+                continue; // an order or a quote made before: nobody has one
+            }
+            let caller = if as_member { &token } else { &op };
+            let r = p.ask(Some(caller), &query, variables).await;
+            assert_eq!(
+                r["errors"][0]["extensions"]["code"], code,
+                "{name} for {id}: {r}"
+            );
+            let message = r["errors"][0]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(words), "{name} for {id}: {r}");
+            checked += 1;
+        }
+        // Nobody has an order, a quote or an account to act on.
+        let expected = if b.is_some() { 15 } else { 12 };
+        assert_eq!(checked, expected, "writes tried for {id}");
+    }
+
+    // A merged id acts as its survivor.
+    let token = member_token(merged);
+    let placed = ok(&p
+        .ask(Some(&token), PLACE, json!({ "k": "standing-merged-order" }))
+        .await);
+    assert_eq!(placed["placeOrder"]["member"]["id"], survivor.as_str());
+    let earned = ok(&p
+        .ask(
+            Some(&op),
+            EARN,
+            json!({ "m": merged, "k": "standing-merged-earn" }),
+        )
+        .await);
+    assert_eq!(
+        earned["earnPoints"]["account"]["member"]["id"],
+        survivor.as_str()
+    );
+
+    // Reinstated, the suspended member acts again, with the same token.
+    ok(&p
+        .ask(
+            Some(&op),
+            "mutation($m: ID!) { reinstateMember(memberId: $m) { status } }",
+            json!({ "m": suspended }),
+        )
+        .await);
+    for (name, as_member, query, variables) in writes(suspended, before.get(suspended)) {
+        let caller = if as_member {
+            member_token(suspended)
+        } else {
+            op.clone()
+        };
+        let r = p.ask(Some(&caller), &query, variables).await;
+        assert!(r.get("errors").is_none(), "{name} once reinstated: {r}");
+    }
 }

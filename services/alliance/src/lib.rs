@@ -64,7 +64,12 @@ fn routes(ctx: ServiceContext) -> Router {
         keys: ctx.keys.clone(),
     };
     graphql_routes(
-        schema::build(ctx.db.clone(), ctx.clock.clone(), settings),
+        schema::build(
+            ctx.db.clone(),
+            ctx.clock.clone(),
+            settings,
+            ctx.members.clone(),
+        ),
         ctx.keys.clone(),
     )
 }

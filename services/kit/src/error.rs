@@ -92,7 +92,7 @@ impl ErrorCode {
             }
             ErrorCode::QueryPlanningFailed => "the gateway could not plan the operation",
             ErrorCode::SubgraphUnavailable => {
-                "a service did not answer in time; only its fields are null (`extensions.serviceName`)"
+                "a service did not answer in time; only its fields are null (`extensions.serviceName`), or a write that needed its answer was refused whole"
             }
             ErrorCode::BadRequest => {
                 "the HTTP request is not a GraphQL request (body, variables), or a POST does not declare `content-type: application/json`"

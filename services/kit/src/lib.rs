@@ -14,6 +14,7 @@ pub mod graphql_text;
 pub mod input;
 pub mod limits;
 pub mod loader;
+pub mod members;
 pub mod metrics;
 pub mod migration;
 pub mod paging;

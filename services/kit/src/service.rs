@@ -36,6 +36,8 @@ pub struct ServiceContext {
     pub config: Arc<crate::config::Config>,
     /// Where every "now" of the service comes from.
     pub clock: Clock,
+    /// Asks the member service who a write for a member acts for.
+    pub members: crate::members::MemberDirectory,
 }
 
 impl FromRef<ServiceContext> for JwtKeys {
@@ -132,6 +134,7 @@ pub async fn prepare(
     Ok(ServiceContext {
         name: spec.name,
         db,
+        members: crate::members::MemberDirectory::new(spec.name, keys.clone()),
         keys,
         config,
         clock,

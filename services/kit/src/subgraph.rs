@@ -4,9 +4,9 @@
 use async_graphql::{Context, ObjectType, SDLExportOptions, SchemaBuilder, SubscriptionType};
 use sea_orm::DatabaseConnection;
 
-use crate::Caller;
 use crate::config::OperationLimits;
 use crate::time::Clock;
+use crate::{ApiError, Caller};
 
 /// Limits that keep one request from asking for unbounded work: the
 /// gateway's default limits with the headroom its subgraph fetches need
@@ -64,6 +64,17 @@ where
 /// request.
 pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
     ctx.data_unchecked::<Caller>()
+}
+
+/// The id a write for `member_id` acts for, asked of the member service
+/// now (see [`crate::members`]): the survivor of a merge, NOT_FOUND for an
+/// unknown id, FORBIDDEN for an erased or suspended member. Every schema
+/// but the member service's is built with a directory.
+pub async fn acting_member(ctx: &Context<'_>, member_id: &str) -> Result<String, ApiError> {
+    match ctx.data_opt::<crate::members::MemberDirectory>() {
+        Some(directory) => directory.acting_member(member_id).await,
+        None => Err(ApiError::internal(&"no member directory in this schema")),
+    }
 }
 
 /// The service's database: every schema is built with it.

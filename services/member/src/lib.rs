@@ -33,4 +33,12 @@ fn routes(ctx: ServiceContext) -> Router {
         schema::build(ctx.db.clone(), ctx.clock.clone()),
         ctx.keys.clone(),
     )
+    .merge(
+        Router::new()
+            .route(
+                kit::members::STANDING_ROUTE,
+                axum::routing::get(schema::standing::serve),
+            )
+            .with_state(ctx),
+    )
 }

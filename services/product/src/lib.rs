@@ -43,7 +43,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 
 fn routes(ctx: ServiceContext) -> Router {
     graphql_routes(
-        schema::build(ctx.db.clone(), ctx.clock.clone()),
+        schema::build(ctx.db.clone(), ctx.clock.clone(), ctx.members.clone()),
         ctx.keys.clone(),
     )
 }

@@ -91,7 +91,7 @@ const APPROVAL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60
 
 fn routes(ctx: ServiceContext) -> Router {
     graphql_routes(
-        schema::build(ctx.db.clone(), ctx.clock.clone()),
+        schema::build(ctx.db.clone(), ctx.clock.clone(), ctx.members.clone()),
         ctx.keys.clone(),
     )
 }

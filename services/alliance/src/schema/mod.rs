@@ -30,6 +30,7 @@ pub fn build(
     db: DatabaseConnection,
     clock: kit::time::Clock,
     settings: Settings,
+    members: kit::members::MemberDirectory,
 ) -> AllianceSchema {
     kit::subgraph::federated(Schema::build(Query, Mutation, EmptySubscription))
         .data(ById::<brand::Entity>::new(db.clone()))
@@ -50,6 +51,7 @@ pub fn build(
         ))
         .data(settings)
         .data(clock)
+        .data(members)
         .data(db)
         .finish()
 }

@@ -124,17 +124,22 @@ async fn partner_transaction(
     input: &PointsTransactionInput,
 ) -> Result<(PartnerTransaction, IdempotencyKey, Actor)> {
     let caller = verified(ctx).await?;
-    let tx = input.parse()?;
+    let mut tx = input.parse()?;
     let programme = programmes::programme_by_id(db(ctx), &tx.programme_id).await?;
     act_for_programme(ctx, &programme).await?;
+    // Only for a member who exists and may act, now; a merged id is its
+    // survivor.
+    tx.member_id = kit::subgraph::acting_member(ctx, &tx.member_id).await?;
     let key = IdempotencyKey::parse(caller, &input.idempotency_key)?;
     Ok((tx, key, Actor::of(caller)))
 }
 
-fn member_of(caller: &Caller) -> Result<&str> {
+/// The member an exchange is for: the signed-in member, if they may act
+/// now (a merged id acts as its survivor).
+async fn member_of(ctx: &Context<'_>, caller: &Caller) -> ApiResult<String> {
     match caller {
-        Caller::Member { member_id } => Ok(member_id),
-        _ => Err(Error::forbidden("members exchange their own points")),
+        Caller::Member { member_id } => kit::subgraph::acting_member(ctx, member_id).await,
+        _ => Err(Error::forbidden("members exchange their own points").into()),
     }
 }
 
@@ -248,6 +253,8 @@ impl Mutation {
         operator(ctx).await?;
         let caller = verified(ctx).await?;
         let key = IdempotencyKey::parse(caller, &idempotency_key)?;
+        let account = ledger::account_by_id(db(ctx), &account_id).await?;
+        kit::subgraph::acting_member(ctx, &account.member_id).await?;
         let posted = ledger::adjust(
             db(ctx),
             &account_id,
@@ -308,11 +315,11 @@ impl Mutation {
         to_programme_id: ID,
         points: Long,
     ) -> ApiResult<ExchangeQuote> {
-        let member = member_of(verified(ctx).await?)?;
+        let member = member_of(ctx, verified(ctx).await?).await?;
         let ttl = settings(ctx).quote_ttl;
         let q = exchanges::create_quote(
             db(ctx),
-            member,
+            &member,
             &from_programme_id,
             &to_programme_id,
             points.get(),
@@ -333,12 +340,12 @@ impl Mutation {
         idempotency_key: String,
     ) -> ApiResult<Exchange> {
         let caller = verified(ctx).await?;
-        let member = member_of(caller)?;
+        let member = member_of(ctx, caller).await?;
         let key = IdempotencyKey::parse(caller, &idempotency_key)?;
         let quote_id = ForeignId::parse("quoteId", &quote_id)?;
         let made = exchanges::confirm(
             db(ctx),
-            member,
+            &member,
             quote_id.as_str(),
             &key,
             &Actor::of(caller),

@@ -599,5 +599,9 @@ pub async fn clearing_position(db: &DatabaseConnection, brand_id: &str) -> Resul
         .into_tuple()
         .all(db)
         .await?;
-    Ok(amounts.iter().sum())
+    // Refused rather than carried past what the graph holds exactly.
+    Ok(kit::scalar::checked_total(
+        "the clearing position",
+        amounts,
+    )?)
 }

@@ -12,10 +12,13 @@ pub mod tier;
 pub mod touchpoint;
 
 /// Member lifecycle: a merged record only points at its survivor; an erased
-/// one keeps its id and non-personal history.
+/// one keeps its id and non-personal history; a suspended one keeps
+/// everything but may not act (no writes for it, by anyone) until an
+/// operator reinstates it.
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberStatus {
     Active,
+    Suspended,
     Merged,
     Erased,
 }
@@ -24,6 +27,7 @@ impl MemberStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             MemberStatus::Active => "ACTIVE",
+            MemberStatus::Suspended => "SUSPENDED",
             MemberStatus::Merged => "MERGED",
             MemberStatus::Erased => "ERASED",
         }
@@ -32,6 +36,7 @@ impl MemberStatus {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "ACTIVE" => Some(MemberStatus::Active),
+            "SUSPENDED" => Some(MemberStatus::Suspended),
             "MERGED" => Some(MemberStatus::Merged),
             "ERASED" => Some(MemberStatus::Erased),
             _ => None,
@@ -52,6 +57,7 @@ mod tests {
     fn status_round_trips() {
         for s in [
             MemberStatus::Active,
+            MemberStatus::Suspended,
             MemberStatus::Merged,
             MemberStatus::Erased,
         ] {

@@ -5,6 +5,7 @@ mod inputs;
 mod loaders;
 mod mutation;
 mod query;
+pub mod standing;
 mod types;
 
 use std::sync::Arc;

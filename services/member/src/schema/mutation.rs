@@ -143,6 +143,21 @@ impl Mutation {
         Ok(view_after_change(ctx, updated).await?)
     }
 
+    /// Operators: suspends a member at once: no service acts for them (no
+    /// orders, points or profile changes, whoever asks) until reinstated.
+    async fn suspend_member(&self, ctx: &Context<'_>, member_id: ID) -> ApiResult<Member> {
+        caller(ctx).require_operator()?;
+        let updated = store::suspend(db(ctx), &member_id, now(ctx)).await?;
+        Ok(view_after_change(ctx, updated).await?)
+    }
+
+    /// Operators: lets a suspended member act again.
+    async fn reinstate_member(&self, ctx: &Context<'_>, member_id: ID) -> ApiResult<Member> {
+        caller(ctx).require_operator()?;
+        let updated = store::reinstate(db(ctx), &member_id, now(ctx)).await?;
+        Ok(view_after_change(ctx, updated).await?)
+    }
+
     /// Operators: sets a member's tier, with a reason.
     async fn set_member_tier(
         &self,

@@ -8,6 +8,7 @@ mod merge;
 mod profile;
 mod reads;
 mod register;
+mod standing;
 mod tiers;
 mod touchpoints;
 
@@ -17,6 +18,7 @@ pub use merge::merge;
 pub use profile::{add_tags, remove_tags, set_consent, update_profile};
 pub use reads::*;
 pub use register::{Registration, RegistrationOutcome, register};
+pub use standing::{reinstate, standing, suspend};
 pub use tiers::{adjust_growth, ladder, set_tier, upsert_tier_level};
 pub use touchpoints::{NewTouchpoint, record_touchpoint};
 
@@ -41,7 +43,12 @@ pub(crate) async fn lock_active(txn: &DatabaseTransaction, id: &str) -> Result<m
     let row = resolve_for_update(txn, id).await?;
     match MemberStatus::parse(&row.status) {
         Some(MemberStatus::Active) => Ok(row),
-        Some(MemberStatus::Erased) => Err(Error::conflict(format!("member {} was erased", row.id))),
+        Some(MemberStatus::Erased) => {
+            Err(Error::forbidden(format!("member {} was erased", row.id)))
+        }
+        Some(MemberStatus::Suspended) => {
+            Err(Error::forbidden(format!("member {} is suspended", row.id)))
+        }
         _ => Err(Error::conflict(format!("member {} is not active", row.id))),
     }
 }
@@ -68,14 +75,18 @@ pub(crate) async fn resolve_for_update(
     }
 }
 
-/// The active member holding `phone`, if any.
+/// The member holding `phone` (active or suspended), if any.
 pub(crate) async fn member_with_phone<C: ConnectionTrait>(
     db: &C,
     phone: &str,
 ) -> Result<Option<member::Model>> {
     Ok(member::Entity::find()
         .filter(member::Column::Phone.eq(phone))
-        .filter(member::Column::Status.eq(MemberStatus::Active.as_str()))
+        // A suspended member still holds their number.
+        .filter(member::Column::Status.is_in([
+            MemberStatus::Active.as_str(),
+            MemberStatus::Suspended.as_str(),
+        ]))
         .one(db)
         .await?)
 }

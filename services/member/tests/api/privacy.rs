@@ -108,7 +108,14 @@ async fn erasure_leaves_no_personal_data_in_any_table() {
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(tag.error_code(), Some("CONFLICT"));
+    // An erased member is no one to act for.
+    assert_eq!(tag.error_code(), Some("FORBIDDEN"));
+    assert!(
+        tag.errors()[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("erased")
+    );
 }
 
 async fn registered_with_history(app: &kit::testing::TestApp) -> String {

@@ -19,7 +19,11 @@ use kit::loader::{ById, ChildrenOf};
 
 pub type ProductSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn build(db: DatabaseConnection, clock: kit::time::Clock) -> ProductSchema {
+pub fn build(
+    db: DatabaseConnection,
+    clock: kit::time::Clock,
+    members: kit::members::MemberDirectory,
+) -> ProductSchema {
     kit::subgraph::federated(Schema::build(Query, Mutation, EmptySubscription))
         .data(ById::<product::Entity>::new(db.clone()))
         .data(ById::<sku::Entity>::new(db.clone()))
@@ -34,6 +38,7 @@ pub fn build(db: DatabaseConnection, clock: kit::time::Clock) -> ProductSchema {
             order_line::Column::OrderId,
         ))
         .data(clock)
+        .data(members)
         .data(db)
         .finish()
 }

@@ -238,6 +238,11 @@ impl Mutation {
     async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> ApiResult<Order> {
         let mut new = input.parse()?;
         authorize_order(caller(ctx), &mut new)?;
+        // Only for a member who exists and may act, now, whoever places it
+        // (a merged id orders as its survivor).
+        if let Some(member_id) = &new.member_id {
+            new.member_id = Some(kit::subgraph::acting_member(ctx, member_id).await?);
+        }
         Ok(Order::from(
             orders::place_order(db(ctx), &new, &Actor::of(caller(ctx)), now(ctx)).await?,
         ))
@@ -256,9 +261,18 @@ impl Mutation {
     /// store, operators).
     async fn cancel_order(&self, ctx: &Context<'_>, order_id: ID) -> ApiResult<Order> {
         let o = order_row(ctx, &order_id).await?;
-        let own = matches!(caller(ctx), Caller::Member { member_id } if o.member_id.as_deref() == Some(member_id.as_str()));
-        if !own {
-            caller(ctx).require_store_staff(o.store_id.as_deref())?;
+        let own = match caller(ctx) {
+            Caller::Member { member_id } if o.member_id.as_deref() == Some(member_id.as_str()) => {
+                Some(member_id)
+            }
+            _ => None,
+        };
+        match own {
+            // A member cancels only while they may act.
+            Some(member_id) => {
+                kit::subgraph::acting_member(ctx, member_id).await?;
+            }
+            None => caller(ctx).require_store_staff(o.store_id.as_deref())?,
         }
         Ok(Order::from(
             orders::cancel(

@@ -22,12 +22,17 @@ use kit::loader::ById;
 
 pub type StoreSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn build(db: DatabaseConnection, clock: kit::time::Clock) -> StoreSchema {
+pub fn build(
+    db: DatabaseConnection,
+    clock: kit::time::Clock,
+    members: kit::members::MemberDirectory,
+) -> StoreSchema {
     kit::subgraph::federated(Schema::build(Query, Mutation, EmptySubscription))
         .data(ById::<store_row::Entity>::new(db.clone()))
         .data(ById::<guide::Entity>::new(db.clone()))
         .data(ById::<attribution::Entity>::new(db.clone()))
         .data(clock)
+        .data(members)
         .data(db)
         .finish()
 }

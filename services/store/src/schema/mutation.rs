@@ -17,7 +17,7 @@ use crate::domain::attribution::{AttributionRules, DepartureRule};
 use crate::domain::clean_text;
 use crate::domain::commission::BasisPoints;
 use crate::domain::store::{StoreKind, StoreStatus};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::store::commissions::{self, CommissionRule};
 use crate::store::{self, StorePatch, attribution, guides};
 use kit::Caller;
@@ -26,10 +26,12 @@ use kit::input::ForeignId;
 
 pub struct Mutation;
 
-fn member_id(caller: &Caller) -> Result<&str> {
-    match caller.require_authenticated()? {
-        Caller::Member { member_id } => Ok(member_id),
-        _ => Err(Error::forbidden("this is for signed-in members")),
+/// The signed-in member, if they may act now (a merged id acts as its
+/// survivor).
+async fn acting_member_of(ctx: &Context<'_>) -> ApiResult<String> {
+    match caller(ctx).require_authenticated()? {
+        Caller::Member { member_id } => kit::subgraph::acting_member(ctx, member_id).await,
+        _ => Err(Error::forbidden("this is for signed-in members").into()),
     }
 }
 
@@ -71,10 +73,10 @@ impl Mutation {
 
     /// A signed-in member scans a guide's QR code.
     async fn record_guide_scan(&self, ctx: &Context<'_>, code: String) -> ApiResult<ScanPayload> {
-        let member = member_id(caller(ctx))?;
+        let member = acting_member_of(ctx).await?;
         let (result, binding) = attribution::scan(
             db(ctx),
-            member,
+            &member,
             code.trim(),
             &Actor::of(caller(ctx)),
             now(ctx),
@@ -96,10 +98,11 @@ impl Mutation {
     ) -> ApiResult<MemberAttribution> {
         caller(ctx).require_operator()?;
         let member = ForeignId::parse("memberId", &member_id)?;
+        let member = kit::subgraph::acting_member(ctx, member.as_str()).await?;
         let reason = clean_text("reason", &reason, 500)?;
         let bound = attribution::rebind(
             db(ctx),
-            member.as_str(),
+            &member,
             &guide_id,
             &reason,
             &Actor::of(caller(ctx)),
@@ -167,19 +170,15 @@ impl Mutation {
 
     /// The signed-in member keeps a store as a favourite.
     async fn add_favorite_store(&self, ctx: &Context<'_>, store_id: ID) -> ApiResult<MemberRef> {
-        let member = member_id(caller(ctx))?;
-        attribution::add_favorite(db(ctx), member, &store_id, now(ctx)).await?;
-        Ok(MemberRef {
-            id: member.to_owned(),
-        })
+        let member = acting_member_of(ctx).await?;
+        attribution::add_favorite(db(ctx), &member, &store_id, now(ctx)).await?;
+        Ok(MemberRef { id: member })
     }
 
     async fn remove_favorite_store(&self, ctx: &Context<'_>, store_id: ID) -> ApiResult<MemberRef> {
-        let member = member_id(caller(ctx))?;
-        attribution::remove_favorite(db(ctx), member, &store_id).await?;
-        Ok(MemberRef {
-            id: member.to_owned(),
-        })
+        let member = acting_member_of(ctx).await?;
+        attribution::remove_favorite(db(ctx), &member, &store_id).await?;
+        Ok(MemberRef { id: member })
     }
 
     /// Operators: opens a store record.

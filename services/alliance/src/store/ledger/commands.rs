@@ -169,10 +169,10 @@ pub async fn adjust(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Posted> {
     let reason = kit::input::clean_text("reason", reason, 256)?;
-    if points == 0 {
+    if points == 0 || points.unsigned_abs() > 1_000_000_000 {
         return Err(Error::invalid(
             "points",
-            "an adjustment must change the balance",
+            "an adjustment must change the balance, by at most 1000000000 either way",
         ));
     }
     let hash = crate::store::sha256_hex(&["ADJUSTMENT", account_id, &points.to_string(), &reason]);

@@ -1,0 +1,199 @@
+//! Who may a write act for? The member service is the authority on members,
+//! and every service asks it at the moment of a write for a member: a
+//! member erased or suspended a second ago, a token for an id that never
+//! existed, a partner crediting an unknown id are all refused at once,
+//! without waiting for a token to expire or a feed to arrive. A merged id
+//! acts as its survivor, as reads already do.
+//!
+//! The member service serves `GET /members/{id}/standing` (to service and
+//! operator tokens); [`MemberDirectory`] is the client every other service
+//! holds in its context.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::JwtKeys;
+use crate::error::{ApiError, ErrorCode};
+
+/// The route the member service serves a member's standing at.
+pub const STANDING_ROUTE: &str = "/members/{id}/standing";
+
+/// How long a write waits for the member service before it is refused.
+const ASK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A member's standing now: who acts for the id (the survivor of a merge,
+/// or the id itself) and whether they may.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Standing {
+    pub member_id: String,
+    pub status: StandingStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StandingStatus {
+    Active,
+    Suspended,
+    Erased,
+}
+
+impl Standing {
+    /// The id a write acts for, or why it may not: FORBIDDEN for an erased
+    /// or suspended member.
+    pub fn acting_id(self) -> Result<String, ApiError> {
+        match self.status {
+            StandingStatus::Active => Ok(self.member_id),
+            StandingStatus::Suspended => Err(ApiError::forbidden(format!(
+                "member {} is suspended",
+                self.member_id
+            ))),
+            StandingStatus::Erased => Err(ApiError::forbidden(format!(
+                "member {} was erased",
+                self.member_id
+            ))),
+        }
+    }
+}
+
+/// A service's line to the member service. Until [`connect`] is called
+/// (the platform does it once every service listens) it has no member
+/// service to ask, and writes go unchecked: a service started alone says
+/// so in a WARN at start.
+///
+/// [`connect`]: MemberDirectory::connect
+#[derive(Clone)]
+pub struct MemberDirectory {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    base: RwLock<Option<String>>,
+    client: reqwest::Client,
+    keys: JwtKeys,
+    service: &'static str,
+}
+
+impl MemberDirectory {
+    pub fn new(service: &'static str, keys: JwtKeys) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                base: RwLock::new(None),
+                client: reqwest::Client::builder()
+                    .timeout(ASK_TIMEOUT)
+                    .build()
+                    .unwrap_or_default(),
+                keys,
+                service,
+            }),
+        }
+    }
+
+    /// Asks the member service at `base_url` (`http://host:port`) from now on.
+    pub fn connect(&self, base_url: &str) {
+        if let Ok(mut base) = self.inner.base.write() {
+            *base = Some(base_url.trim_end_matches('/').to_owned());
+        }
+    }
+
+    fn base(&self) -> Option<String> {
+        self.inner.base.read().ok().and_then(|b| b.clone())
+    }
+
+    /// The id a write for `member_id` acts for: the member's own, or its
+    /// survivor's after a merge. NOT_FOUND for an id no member has,
+    /// FORBIDDEN for an erased or suspended member, SUBGRAPH_UNAVAILABLE
+    /// when the member service does not answer (nothing is written then).
+    pub async fn acting_member(&self, member_id: &str) -> Result<String, ApiError> {
+        let Some(base) = self.base() else {
+            return Ok(member_id.to_owned());
+        };
+        let unavailable = || {
+            ApiError::new(
+                ErrorCode::SubgraphUnavailable,
+                "the member service did not answer; nothing was written",
+            )
+            .with_detail("serviceName", "member")
+        };
+        let path = STANDING_ROUTE.replace("{id}", &urlencode(member_id));
+        let response = self
+            .inner
+            .client
+            .get(format!("{base}{path}"))
+            .bearer_auth(self.inner.keys.service_token(self.inner.service))
+            .send()
+            .await
+            .map_err(|err| {
+                tracing::warn!(error = %err, "member standing: no answer");
+                unavailable()
+            })?;
+        match response.status() {
+            reqwest::StatusCode::OK => {}
+            reqwest::StatusCode::NOT_FOUND => {
+                return Err(ApiError::not_found(format!("no member {member_id}")));
+            }
+            status => {
+                tracing::warn!(%status, "member standing: unexpected answer");
+                return Err(unavailable());
+            }
+        }
+        let standing: Standing = response.json().await.map_err(|err| {
+            tracing::warn!(error = %err, "member standing: unreadable answer");
+            unavailable()
+        })?;
+        standing.acting_id()
+    }
+}
+
+/// Percent-encodes an id for a path segment (ids are tokens, but an
+/// arbitrary caller-supplied id must not change the path).
+fn urlencode(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_active_member_acts() {
+        let standing = |status| Standing {
+            member_id: "m-1".into(),
+            status,
+        };
+        assert_eq!(standing(StandingStatus::Active).acting_id().unwrap(), "m-1");
+        for (status, words) in [
+            (StandingStatus::Suspended, "suspended"),
+            (StandingStatus::Erased, "erased"),
+        ] {
+            let err = standing(status).acting_id().unwrap_err();
+            assert_eq!(err.code, ErrorCode::Forbidden);
+            assert!(err.message.contains(words), "{}", err.message);
+        }
+        let wire = serde_json::to_value(standing(StandingStatus::Erased)).unwrap();
+        assert_eq!(
+            wire,
+            serde_json::json!({ "memberId": "m-1", "status": "ERASED" })
+        );
+    }
+
+    #[test]
+    fn ids_cannot_change_the_path() {
+        assert_eq!(urlencode("m-1_a"), "m-1_a");
+        assert_eq!(urlencode("../x?y=1"), "%2E%2E%2Fx%3Fy%3D1");
+    }
+
+    #[tokio::test]
+    async fn unconnected_it_lets_the_write_through_as_asked() {
+        let keys = JwtKeys::hs256(&crate::config::Secret::new(crate::auth::random_secret()));
+        let directory = MemberDirectory::new("product", keys);
+        assert_eq!(directory.acting_member("m-9").await.unwrap(), "m-9");
+    }
+}
