@@ -9,7 +9,7 @@
 //! and each fetch's request parts made once. Results, refusals included,
 //! are cached by operation text and name in a bounded LRU.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -814,21 +814,27 @@ fn for_each_operation(node: &mut PlanNode, f: &mut impl FnMut(&mut SubgraphFetch
 /// its parents. The text sent is re-rendered from the changed document.
 fn fit_for_subgraphs(operation: &mut SubgraphFetchOperation) {
     /// Whether the set yields a field whatever the variables: it has an
-    /// unconditional field, or is made only of unconditional inline
-    /// fragments that each do (an `_entities` selection, where each
-    /// entity's type has its fragment).
-    fn sure(set: &SelectionSet) -> bool {
-        let unconditional_field = |item: &SelectionItem| matches!(item, SelectionItem::Field(f) if f.skip_if.is_none() && f.include_if.is_none());
-        set.items.iter().any(unconditional_field)
+    /// unconditional field or a spread of a fragment in `sure_fragments`,
+    /// or is made only of unconditional inline fragments that each do (an
+    /// `_entities` selection, where each entity's type has its fragment).
+    /// The planner's named fragments stand for a whole selection set and
+    /// are spread where their type condition is the parent's type.
+    fn sure(set: &SelectionSet, sure_fragments: &HashSet<String>) -> bool {
+        let unconditional = |item: &SelectionItem| match item {
+            SelectionItem::Field(f) => f.skip_if.is_none() && f.include_if.is_none(),
+            SelectionItem::FragmentSpread(name) => sure_fragments.contains(name),
+            SelectionItem::InlineFragment(_) => false,
+        };
+        set.items.iter().any(unconditional)
             || (!set.items.is_empty()
                 && set.items.iter().all(|item| {
                     matches!(item, SelectionItem::InlineFragment(f)
-                        if f.skip_if.is_none() && f.include_if.is_none() && sure(&f.selections))
+                        if f.skip_if.is_none() && f.include_if.is_none() && sure(&f.selections, sure_fragments))
                 }))
     }
-    fn patch(set: &mut SelectionSet, object: bool) {
-        patch_items(set);
-        if object && !sure(set) {
+    fn patch(set: &mut SelectionSet, object: bool, sure_fragments: &HashSet<String>) {
+        patch_items(set, sure_fragments);
+        if object && !sure(set, sure_fragments) {
             // Under an alias of ours: an interface object's subgraph answers
             // its own `__typename` (the interface), which must not be read
             // as the object's type.
@@ -837,7 +843,7 @@ fn fit_for_subgraphs(operation: &mut SubgraphFetchOperation) {
             set.items.push(SelectionItem::Field(typename));
         }
     }
-    fn patch_items(set: &mut SelectionSet) {
+    fn patch_items(set: &mut SelectionSet, sure_fragments: &HashSet<String>) {
         for item in &mut set.items {
             match item {
                 // Asked whatever the variables: the projection decides
@@ -849,20 +855,36 @@ fn fit_for_subgraphs(operation: &mut SubgraphFetchOperation) {
                     f.include_if = None;
                 }
                 SelectionItem::Field(f) if !f.selections.items.is_empty() => {
-                    patch(&mut f.selections, true)
+                    patch(&mut f.selections, true, sure_fragments)
                 }
-                SelectionItem::InlineFragment(f) => patch(&mut f.selections, false),
+                SelectionItem::InlineFragment(f) => patch(&mut f.selections, false, sure_fragments),
                 _ => {}
             }
         }
     }
     let document = &mut operation.document;
+    // Fragments first: which of them yield a field whatever the variables
+    // (a fragment may spread another, so until nothing changes).
+    // (Patching adds nothing at a fragment's own level, so this holds
+    // after it too.)
+    let mut sure_fragments = HashSet::new();
+    loop {
+        let before = sure_fragments.len();
+        for fragment in &document.fragments {
+            if sure(&fragment.selection_set, &sure_fragments) {
+                sure_fragments.insert(fragment.name.clone());
+            }
+        }
+        if sure_fragments.len() == before {
+            break;
+        }
+    }
+    for fragment in &mut document.fragments {
+        patch(&mut fragment.selection_set, false, &sure_fragments);
+    }
     // The root gets no field of ours: a fetch whose root fields are all
     // excluded is not sent.
-    patch_items(&mut document.operation.selection_set);
-    for fragment in &mut document.fragments {
-        patch(&mut fragment.selection_set, false);
-    }
+    patch_items(&mut document.operation.selection_set, &sure_fragments);
     drop_unused_variables(document);
     let text = document.to_string();
     if text != operation.document_str {

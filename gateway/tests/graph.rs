@@ -1287,6 +1287,41 @@ async fn writes_act_only_for_a_live_member() {
         earned["earnPoints"]["account"]["member"]["id"],
         survivor.as_str()
     );
+    // Its token reads and cancels what is now the survivor's, and its old
+    // account, emptied by the merge, takes no corrections.
+    let order = placed["placeOrder"]["id"].clone();
+    let read = ok(&p
+        .ask(
+            Some(&token),
+            "query($o: ID!) { order(id: $o) { id } me { id orders(first: 5) { edges { node { id } } } favoriteStores { id } } }",
+            json!({ "o": order }),
+        )
+        .await);
+    assert_eq!(read["me"]["id"], survivor.as_str());
+    assert!(
+        read["me"]["orders"]["edges"]
+            .to_string()
+            .contains(order.as_str().unwrap()),
+        "{read}"
+    );
+    ok(&p
+        .ask(
+            Some(&token),
+            "mutation($o: ID!) { cancelOrder(orderId: $o) { status } }",
+            json!({ "o": order }),
+        )
+        .await);
+    let stranded = p
+        .ask(
+            Some(&op),
+            "mutation($a: ID!) { adjustPoints(accountId: $a, points: 7, reason: \"merged\", idempotencyKey: \"standing-merged-adjust\") { entry { id } } }",
+            json!({ "a": before[merged].account }),
+        )
+        .await;
+    assert_eq!(
+        stranded["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{stranded}"
+    );
 
     // Reinstated, the suspended member acts again, with the same token.
     ok(&p

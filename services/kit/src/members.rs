@@ -107,8 +107,20 @@ impl MemberDirectory {
     /// FORBIDDEN for an erased or suspended member, SUBGRAPH_UNAVAILABLE
     /// when the member service does not answer (nothing is written then).
     pub async fn acting_member(&self, member_id: &str) -> Result<String, ApiError> {
-        let Some(base) = self.base() else {
+        if self.base().is_none() {
             return Ok(member_id.to_owned());
+        }
+        match self.standing(member_id).await? {
+            Some(standing) => standing.acting_id(),
+            None => Err(ApiError::not_found(format!("no member {member_id}"))),
+        }
+    }
+
+    /// The member service's answer for `member_id`: `None` when no member
+    /// has it (or no member service is connected).
+    async fn standing(&self, member_id: &str) -> Result<Option<Standing>, ApiError> {
+        let Some(base) = self.base() else {
+            return Ok(None);
         };
         let unavailable = || {
             ApiError::new(
@@ -131,9 +143,7 @@ impl MemberDirectory {
             })?;
         match response.status() {
             reqwest::StatusCode::OK => {}
-            reqwest::StatusCode::NOT_FOUND => {
-                return Err(ApiError::not_found(format!("no member {member_id}")));
-            }
+            reqwest::StatusCode::NOT_FOUND => return Ok(None),
             status => {
                 tracing::warn!(%status, "member standing: unexpected answer");
                 return Err(unavailable());
@@ -143,7 +153,19 @@ impl MemberDirectory {
             tracing::warn!(error = %err, "member standing: unreadable answer");
             unavailable()
         })?;
-        standing.acting_id()
+        Ok(Some(standing))
+    }
+}
+
+impl MemberDirectory {
+    /// The member `member_id` now stands for, whatever their status (the
+    /// survivor of a merge), if the member service knows and says so.
+    pub async fn survivor_of(&self, member_id: &str) -> Option<String> {
+        self.standing(member_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.member_id)
     }
 }
 

@@ -77,6 +77,23 @@ pub async fn acting_member(ctx: &Context<'_>, member_id: &str) -> Result<String,
     }
 }
 
+/// Whether a member token naming `member_id` speaks for `owner`'s data:
+/// the same id, or a merged id whose survivor is `owner` (the member
+/// service is asked only when the ids differ, so a member's own reads
+/// never wait on it).
+pub async fn speaks_for(ctx: &Context<'_>, member_id: &str, owner: &str) -> bool {
+    if member_id == owner {
+        return true;
+    }
+    match ctx.data_opt::<crate::members::MemberDirectory>() {
+        Some(directory) => directory
+            .survivor_of(member_id)
+            .await
+            .is_some_and(|survivor| survivor == owner),
+        None => false,
+    }
+}
+
 /// The service's database: every schema is built with it.
 pub fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
     ctx.data_unchecked::<DatabaseConnection>()

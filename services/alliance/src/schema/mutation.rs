@@ -254,7 +254,16 @@ impl Mutation {
         let caller = verified(ctx).await?;
         let key = IdempotencyKey::parse(caller, &idempotency_key)?;
         let account = ledger::account_by_id(db(ctx), &account_id).await?;
-        kit::subgraph::acting_member(ctx, &account.member_id).await?;
+        let acting = kit::subgraph::acting_member(ctx, &account.member_id).await?;
+        if acting != account.member_id || account.merged_into.is_some() {
+            // Its points move (or moved) with the merge; so does any
+            // correction.
+            return Err(Error::conflict(format!(
+                "member {} was merged into {acting}: adjust the survivor's account",
+                account.member_id
+            ))
+            .into());
+        }
         let posted = ledger::adjust(
             db(ctx),
             &account_id,

@@ -129,7 +129,7 @@ pub(crate) async fn load_order(ctx: &Context<'_>, id: &str) -> ApiResult<Order> 
     let o = by_id::<order::Entity>(ctx, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("order {id} not found")))?;
-    if !may_read(caller, &o) {
+    if !may_read(ctx, caller, &o).await {
         return Err(Error::forbidden("you may not read this order").into());
     }
     let lines = children::<order_line::Entity>(ctx, id).await?;

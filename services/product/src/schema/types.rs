@@ -228,12 +228,15 @@ impl OrderLineView {
     }
 }
 
-/// May `caller` read `order`? The member who placed it, staff of its store,
-/// operators.
-pub fn may_read(caller: &Caller, order: &order::Model) -> bool {
+/// May `caller` read `order`? The member who placed it (or a merged id of
+/// theirs), staff of its store, operators.
+pub async fn may_read(ctx: &Context<'_>, caller: &Caller, order: &order::Model) -> bool {
     match caller {
         Caller::Operator { .. } => true,
-        Caller::Member { member_id } => order.member_id.as_deref() == Some(member_id.as_str()),
+        Caller::Member { member_id } => match &order.member_id {
+            Some(owner) => kit::subgraph::speaks_for(ctx, member_id, owner).await,
+            None => false,
+        },
         Caller::Staff { store_id, .. } => order.store_id.as_deref() == Some(store_id.as_str()),
         _ => false,
     }
@@ -359,7 +362,8 @@ impl MemberRef {
         kit::contributed(async {
             match caller(ctx).require_authenticated()? {
                 Caller::Operator { .. } => {}
-                Caller::Member { member_id } if *member_id == self.id => {}
+                Caller::Member { member_id }
+                    if kit::subgraph::speaks_for(ctx, member_id, &self.id).await => {}
                 _ => return Err(Error::forbidden("a member's orders are theirs").into()),
             }
             let page = PageRequest::parse(first, after)?;

@@ -191,7 +191,11 @@ impl MemberRef {
         let binding = kit::loader::by_id::<attribution_row::Entity>(ctx, &self.id).await?;
         match caller {
             Caller::Operator { .. } => Ok(binding),
-            Caller::Member { member_id } if *member_id == self.id => Ok(binding),
+            Caller::Member { member_id }
+                if kit::subgraph::speaks_for(ctx, member_id, &self.id).await =>
+            {
+                Ok(binding)
+            }
             Caller::Staff { store_id, .. }
                 if binding.as_ref().and_then(|b| b.store_id.as_deref())
                     == Some(store_id.as_str()) =>
@@ -242,7 +246,8 @@ impl MemberRef {
         kit::contributed(async {
             match caller(ctx).require_authenticated()? {
                 Caller::Operator { .. } => {}
-                Caller::Member { member_id } if *member_id == self.id => {}
+                Caller::Member { member_id }
+                    if kit::subgraph::speaks_for(ctx, member_id, &self.id).await => {}
                 _ => return Err(Error::forbidden("favourite stores are the member's own").into()),
             }
             let ids = attribution::favorites_of(db(ctx), &self.id).await?;
