@@ -88,6 +88,26 @@ impl Platform {
     fn operator(&self) -> String {
         self.subgraphs[0].operator_token()
     }
+
+    /// The ids of the first `n` demo members (writes act only for members
+    /// who exist).
+    async fn member_ids(&self, n: usize) -> Vec<String> {
+        let r = self
+            .ask(
+                Some(&self.operator()),
+                "query($n: Int!) { members(first: $n) { edges { node { id } } } }",
+                json!({ "n": n }),
+            )
+            .await;
+        let ids: Vec<String> = r["data"]["members"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), n, "{r}");
+        ids
+    }
 }
 
 #[tokio::test]
@@ -784,18 +804,7 @@ async fn identical_mutations_at_once_are_each_applied() {
     seen.sort_unstable();
     assert_eq!(seen, ((before + 1)..=(before + 8)).collect::<Vec<_>>());
 
-    // A member who exists: writes act only for live members.
-    let members = p
-        .ask(
-            Some(&op),
-            "{ members(first: 1) { edges { node { id } } } }",
-            json!({}),
-        )
-        .await;
-    let member = members["data"]["members"]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let member = p.member_ids(1).await.remove(0);
     let member = member.as_str();
     let earned = p.ask(
         Some(&op),
@@ -1023,14 +1032,7 @@ async fn amounts_past_32_bits_travel_exactly_and_bad_ones_are_refused() {
         )
         .await;
     ok(&stocked);
-    let members = p
-        .ask(
-            Some(&op),
-            "{ members(first: 1) { edges { node { id } } } }",
-            json!({}),
-        )
-        .await;
-    let member = members["data"]["members"]["edges"][0]["node"]["id"].clone();
+    let member = p.member_ids(1).await.remove(0);
     let place = "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { totalFen lines { unitPriceFen amountFen } } }";
     let order = |quantity: Value| {
         json!({ "i": {
@@ -1117,19 +1119,7 @@ async fn writes_act_only_for_a_live_member() {
         assert!(r.get("errors").is_none(), "{r}");
         r["data"].clone()
     };
-    let members = ok(&p
-        .ask(
-            Some(&op),
-            "{ members(first: 4) { edges { node { id } } } }",
-            json!({}),
-        )
-        .await);
-    let ids: Vec<String> = members["members"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = p.member_ids(4).await;
     let [erased, suspended, merged, survivor] = [&ids[0], &ids[1], &ids[2], &ids[3]];
     let code = ok(&p
         .ask(

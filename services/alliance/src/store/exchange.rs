@@ -524,12 +524,6 @@ pub struct StatementLine {
     pub fee_fen: i64,
 }
 
-impl StatementLine {
-    pub fn net_fen(&self) -> i64 {
-        self.receivable_fen - self.payable_fen
-    }
-}
-
 /// A brand's clearing statement for a month: per counterparty, the points
 /// The month a clearing statement covers: [from, to) in the brand
 /// programme's zone.

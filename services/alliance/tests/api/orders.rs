@@ -40,6 +40,11 @@ fn placed(
     }
 }
 
+/// An RFC 3339 instant from an answer.
+fn instant(t: &str) -> chrono::DateTime<chrono::Utc> {
+    t.parse().unwrap()
+}
+
 fn fulfilled(order: &str, at: chrono::DateTime<chrono::Utc>) -> OrderFulfilled {
     OrderFulfilled {
         order_id: order.into(),
@@ -252,9 +257,7 @@ async fn points_wait_for_the_hand_over_and_a_cancellation_takes_back_everything(
     let earned = points_earned(&w, "paid").await;
     assert_eq!(earned[0]["state"], "ACTIVE");
     assert_eq!(
-        earned[0]["activatesAt"]
-            .as_str()
-            .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap()),
+        earned[0]["activatesAt"].as_str().map(instant),
         Some(handed_over)
     );
     assert_eq!(account(&w.app, "m1", &p).await["activeBalance"], 68);
@@ -279,9 +282,7 @@ async fn the_window_starts_at_the_hand_over() {
     w.apply().await;
     let earned = points_earned(&w, "o1").await;
     assert_eq!(
-        earned[0]["activatesAt"]
-            .as_str()
-            .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap()),
+        earned[0]["activatesAt"].as_str().map(instant),
         Some(handed_over + chrono::Duration::days(7))
     );
     assert_eq!(

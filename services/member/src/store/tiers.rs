@@ -102,9 +102,7 @@ pub async fn adjust_growth(
     let ladder = ladder(&txn).await?;
     let current = lock_active(&txn, member_id).await?;
     // Growth never goes below 0, and never past what the graph carries.
-    let growth = kit::scalar::checked_sum("the growth value", current.growth_value, delta)
-        .map_err(Error::Api)?
-        .max(0);
+    let growth = kit::scalar::checked_sum("the growth value", current.growth_value, delta)?.max(0);
     let promotion = ladder
         .promotion(&current.tier, growth)
         .map(|l| l.code.clone());

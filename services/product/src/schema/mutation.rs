@@ -261,23 +261,19 @@ impl Mutation {
     /// store, operators).
     async fn cancel_order(&self, ctx: &Context<'_>, order_id: ID) -> ApiResult<Order> {
         let o = order_row(ctx, &order_id).await?;
-        match caller(ctx) {
-            // The member who placed it (or a merged id of theirs), while
-            // they may act.
-            Caller::Member { member_id }
-                if o.member_id
-                    .as_deref()
-                    .is_some_and(|owner| owner == member_id) =>
-            {
-                kit::subgraph::acting_member(ctx, member_id).await?;
-            }
+        // The member who placed it (by their id or a merged id of theirs),
+        // while they may act; else staff of its store.
+        let own = match caller(ctx) {
             Caller::Member { member_id } => {
                 let acting = kit::subgraph::acting_member(ctx, member_id).await?;
-                if o.member_id.as_deref() != Some(acting.as_str()) {
-                    caller(ctx).require_store_staff(o.store_id.as_deref())?;
-                }
+                o.member_id
+                    .as_deref()
+                    .is_some_and(|owner| owner == member_id || owner == acting)
             }
-            _ => caller(ctx).require_store_staff(o.store_id.as_deref())?,
+            _ => false,
+        };
+        if !own {
+            caller(ctx).require_store_staff(o.store_id.as_deref())?;
         }
         Ok(Order::from(
             orders::cancel(

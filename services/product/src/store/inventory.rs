@@ -192,7 +192,7 @@ pub async fn change_stock(
             .one(&txn)
             .await?
             .map_or(0, |r| r.on_hand);
-        kit::scalar::checked_sum("on hand", current, delta).map_err(Error::Api)?;
+        kit::scalar::checked_sum("on hand", current, delta)?;
         return Err(Error::conflict("on hand cannot go below what is reserved"));
     }
     record(

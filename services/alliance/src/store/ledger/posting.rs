@@ -109,21 +109,18 @@ pub(crate) async fn post(
     }
     // Refused before anything is written: a balance the graph could not
     // carry exactly (kit::scalar).
-    let balance_after = checked_sum("the active balance", account.active_balance, posting.points)
-        .map_err(Error::Api)?;
+    let balance_after = checked_sum("the active balance", account.active_balance, posting.points)?;
     let pending_after = checked_sum(
         "the pending balance",
         account.pending_balance,
         posting.pending_points,
-    )
-    .map_err(Error::Api)?;
+    )?;
     if posting.kind == EntryKind::Earn {
         account.lifetime_earned = checked_sum(
             "the lifetime earned",
             account.lifetime_earned,
             posting.pending_points,
-        )
-        .map_err(Error::Api)?;
+        )?;
     }
     let (source_system, external_txn_id) = posting.external.unzip();
     let written = entry::ActiveModel {
