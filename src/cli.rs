@@ -91,6 +91,50 @@ enum Command {
     Compose(ComposeArgs),
     /// Print the gateway's query plan for an operation (which subgraphs it asks, in what order).
     Plan(PlanArgs),
+    /// Events a consumer set aside after a rule refused them: list, retry or skip them.
+    Events(EventsArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = "Events a consumer set aside after a rule refused them.\n\n\
+        A consumer tries an event its rules refuse (not one waiting for another feed, not a database \
+        failure) a bounded number of times, then parks it: the feed moves on behind it, the \
+        events_parked_total metric counts it and a WARN names it. List parked events, fix the cause, \
+        then retry one (the running service applies it on its next poll, after the events that \
+        passed it) or skip it for good."
+)]
+struct EventsArgs {
+    #[command(subcommand)]
+    action: EventsAction,
+}
+
+#[derive(Subcommand, Debug)]
+enum EventsAction {
+    /// List parked events (every service, or one), oldest first.
+    Parked {
+        /// Only this service [default: all].
+        #[arg(long, value_parser = service_names())]
+        service: Option<String>,
+        /// Every status (also retried, applied and skipped) [default: only those waiting].
+        #[arg(long)]
+        all: bool,
+    },
+    /// Ask the service to apply a parked event again on its next poll.
+    Retry(ParkedEventArgs),
+    /// Never apply a parked event (it stays listed as SKIPPED).
+    Skip(ParkedEventArgs),
+}
+
+#[derive(Args, Debug)]
+struct ParkedEventArgs {
+    /// The service whose consumer parked it.
+    #[arg(value_parser = service_names())]
+    service: String,
+    /// The consumer, as `events parked` lists it (e.g. store:order-feed).
+    consumer: String,
+    /// The event's place in its feed, as `events parked` lists it.
+    seq: i64,
 }
 
 #[derive(Args, Debug)]
@@ -248,6 +292,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Token(args) => token(&config, args),
         Command::Job(args) => job(&config, &clock, &args.name).await,
         Command::Compose(args) => crate::compose::compose(&config, &args.schema_dir),
+        Command::Events(args) => events(&config, &clock, args.action).await,
         Command::Plan(args) => {
             crate::gateway::print_plan(
                 &config,
@@ -341,6 +386,17 @@ fn start_background(
                 service = spec.name,
                 "no member service configured: writes for members are not checked against it"
             ),
+        }
+    } else {
+        // A member's export gathers every service's part (kit::members).
+        for holder in SERVICES.iter().filter(|s| s.export_member_data.is_some()) {
+            match peers.get(holder.name) {
+                Some(url) => ctx.member_data.connect(holder.name, url),
+                None => tracing::warn!(
+                    service = holder.name,
+                    "service not configured: members' exports leave out what it holds"
+                ),
+            }
         }
     }
     let work = (spec.background)(service::Background {
@@ -504,6 +560,57 @@ fn print_demo_tokens(keys: &JwtKeys, member: Option<&str>) {
         "  partner coffee: {}",
         keys.issue(TokenRequest::partner("demo-key-coffee", "coffee"), day)
     );
+}
+
+async fn events(config: &Config, clock: &Clock, action: EventsAction) -> anyhow::Result<()> {
+    use kit::events::parked::{self, Decision, ParkedStatus};
+    use sea_orm::ActiveEnum as _;
+    let _telemetry = kit::telemetry::init("events", config.log_filter("warn"))?;
+    let keys = JwtKeys::hs256(&kit::config::Secret::new(kit::auth::random_secret()));
+    let (only, decision) = match &action {
+        EventsAction::Parked { service, .. } => (service.clone(), None),
+        EventsAction::Retry(event) => (Some(event.service.clone()), Some((Decision::Retry, event))),
+        EventsAction::Skip(event) => (Some(event.service.clone()), Some((Decision::Skip, event))),
+    };
+    let all = matches!(action, EventsAction::Parked { all: true, .. });
+    for spec in selected(only.as_deref())? {
+        require_existing_database(config, spec)?;
+        let ctx = prepare(config, clock, spec, &keys).await?;
+        if let Some((decision, event)) = decision {
+            let row = parked::decide_on(
+                &ctx.db,
+                &event.consumer,
+                event.seq,
+                decision,
+                clock.now_micros(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", spec.name, e.message))?;
+            println!(
+                "{}: {} event {} ({}) is now {}",
+                spec.name,
+                row.consumer,
+                row.seq,
+                row.kind,
+                row.status.to_value()
+            );
+            continue;
+        }
+        let status = (!all).then_some(ParkedStatus::Parked);
+        for row in parked::list(&ctx.db, status).await? {
+            println!(
+                "{}\t{}\t{}\t{}\t{}\t{} tries\t{}",
+                spec.name,
+                row.consumer,
+                row.seq,
+                row.kind,
+                row.status.to_value(),
+                row.attempts,
+                row.reason
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn job(config: &Config, clock: &Clock, name: &str) -> anyhow::Result<()> {

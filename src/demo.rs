@@ -4,6 +4,7 @@
 //! feed once the platform runs),
 //! and the demo member whose token `seed` and `up --demo` print.
 
+use kit::idempotency::IdempotencyKey;
 use std::collections::BTreeMap;
 
 use kit::auth::Actor;
@@ -49,6 +50,10 @@ async fn orders(
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Loaded> {
     let actor = Actor::system("seed");
+    // The demo's retry keys are an operator's.
+    let demo_till = kit::Caller::Operator {
+        operator_id: "seed".into(),
+    };
     let (mut placed, mut new, mut refused) = (0, 0, 0);
     for i in (0..members).step_by(ONE_IN) {
         let Some(member_id) = member_id(member_db, i).await? else {
@@ -69,7 +74,8 @@ async fn orders(
             fulfilment: Fulfilment::InStore,
             ship_to: None,
             lines: vec![(sku, 1)],
-            idempotency_key: format!("demo-order-{i:04}"),
+            key: IdempotencyKey::parse(&demo_till, &format!("demo-order-{i:04}"))
+                .map_err(|e| anyhow::anyhow!(e.message))?,
         };
         match place_order(product_db, &order, &actor, now).await {
             Ok(done) => {
@@ -77,7 +83,7 @@ async fn orders(
                 new += usize::from(!done.replayed);
                 // A till sale is paid and handed over on the spot. A rerun
                 // finds it fulfilled and leaves it.
-                if done.order.status == OrderStatus::Placed.as_str() {
+                if done.order.status == OrderStatus::Placed {
                     fulfil(product_db, &done.order.id, &actor, now).await?;
                 }
             }

@@ -732,3 +732,362 @@ async fn placing_and_cancelling_orders_earns_nothing() {
         .sum();
     assert_eq!(total, 0, "{owed}");
 }
+
+/// The rows of `held` (one service's tables that name members, from its
+/// database catalogue) against that service's part of an export: every
+/// table is listed by the service's `HELD_ABOUT`, and the export lists as
+/// many of its rows as the table holds for the member. `must_hold` tables
+/// must hold some (so the comparison proves something).
+fn assert_export_covers(
+    service: &str,
+    held: &std::collections::BTreeMap<String, u64>,
+    listed: &[kit::members::HeldAbout],
+    part: &Value,
+) {
+    assert!(!held.is_empty(), "{service} has tables that name members");
+    for (table, rows) in held {
+        let about = listed.iter().find(|h| h.table == table).unwrap_or_else(|| {
+            panic!("{service}.{table} names members but the export does not list it")
+        });
+        let exported = part
+            .pointer(about.path)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("{service}'s export has no {} list: {part}", about.path));
+        assert!(
+            *rows > 0,
+            "the test gives the member rows in {service}.{table}"
+        );
+        assert_eq!(
+            exported.len() as u64,
+            *rows,
+            "{service}.{table}: {rows} row(s) about the member, exported at {}: {exported:?}",
+            about.path
+        );
+    }
+}
+
+/// A member's export is everything every service holds about them, under
+/// their id and the ids merged into them; their erasure reaches every
+/// service's personal data and leaves the financial records whole.
+#[tokio::test]
+async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
+    let p = Platform::start().await;
+    let cast = Cast::new(&p, "apparel");
+    let (px, py) = (Cast::programme("apparel"), Cast::programme("coffee"));
+    let mut settings = programme_settings(&p, &px).await;
+    let per_yuan = points_per_yuan(&settings);
+    settings["pendingDays"] = json!(0);
+    p.data(
+        Some(&cast.operator),
+        "mutation($id: ID!, $p: ProgrammeInput!) { updateProgramme(programmeId: $id, programme: $p) { pendingDays } }",
+        json!({ "id": px, "p": settings }),
+    )
+    .await;
+
+    // The member, bound to a guide, and an older record of theirs that
+    // ordered a delivery home before the two were merged.
+    let (member, token) = register(&p, &cast, "export").await;
+    let older = p
+        .data(
+            None,
+            "mutation($input: RegisterMemberInput!) { registerMember(input: $input) { member { id } } }",
+            json!({ "input": {
+                "identity": { "channel": "APP", "externalId": "export-older-app", "brandId": "apparel" },
+                "phone": "139 0013 9000", "name": "Li Lei (old)",
+            } }),
+        )
+        .await["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let older_token = p.token(&["--role", "member", "--sub", &older]);
+    let sku = p
+        .data(
+            None,
+            "query($b: ID!) { products(brandId: $b, first: 1) { edges { node { skus { id } } } } }",
+            json!({ "b": "apparel" }),
+        )
+        .await["products"]["edges"][0]["node"]["skus"][0]["id"]
+        .clone();
+    let shipped = p
+        .data(
+            Some(&older_token),
+            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }",
+            json!({ "input": {
+                "channel": "APP", "fulfilment": "SHIP",
+                "shipTo": { "lat": HERE.0, "lng": HERE.1 },
+                "lines": [{ "skuId": sku, "quantity": 1 }],
+                "idempotencyKey": "export-older-order",
+            } }),
+        )
+        .await;
+    assert!(shipped["placeOrder"]["id"].is_string(), "{shipped}");
+    guide_lists(&p, &cast, &member).await;
+    p.data(
+        Some(&cast.operator),
+        "mutation($s: ID!, $m: ID!) { mergeMembers(survivorId: $s, mergedId: $m, reason: \"same phone owner\") { id } }",
+        json!({ "s": member, "m": older }),
+    )
+    .await;
+
+    // An order handed over (points, a guide's commission), a favourite
+    // store, an exchange of some of the points.
+    let order = order_for_pickup(&p, &cast, &member, &token, (150, per_yuan), "export-order").await;
+    let staff = p.token(&[
+        "--role",
+        "staff",
+        "--brand",
+        "apparel",
+        "--store",
+        &order.store,
+    ]);
+    p.data(
+        Some(&staff),
+        "mutation($o: ID!) { fulfilOrder(orderId: $o) { status } }",
+        json!({ "o": order.id }),
+    )
+    .await;
+    p.data(
+        Some(&token),
+        "mutation($s: ID!) { addFavoriteStore(storeId: $s) { id } }",
+        json!({ "s": order.store }),
+    )
+    .await;
+    let balance = |account: &Value| account["activeBalance"].as_i64().unwrap_or(0);
+    let mut waited = 0;
+    while balance(&account(&p, &cast, &member, &px).await) < 100 {
+        waited += 1;
+        assert!(waited < 200, "the order's points became active");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let quote = p
+        .data(
+            Some(&token),
+            "mutation($f: ID!, $t: ID!) { exchangeQuote(fromProgrammeId: $f, toProgrammeId: $t, points: 100) { id } }",
+            json!({ "f": px, "t": py }),
+        )
+        .await["exchangeQuote"]["id"]
+        .clone();
+    p.data(
+        Some(&token),
+        "mutation($q: ID!) { confirmExchange(quoteId: $q, idempotencyKey: \"export-exchange\") { id } }",
+        json!({ "q": quote }),
+    )
+    .await;
+    // The consumers have applied the merge (an alias in the alliance) and
+    // the order (a commission in the store service).
+    let alliance = p.database("alliance").await;
+    let store = p.database("store").await;
+    let product = p.database("product").await;
+    let ids = vec![member.clone(), older.clone()];
+    let mut waited = 0;
+    loop {
+        let a = kit::testing::rows_naming_members(&alliance, &ids).await;
+        let s = kit::testing::rows_naming_members(&store, &ids).await;
+        if a.get("member_aliases") > Some(&0) && s.get("commissions") > Some(&0) {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 200, "the consumers caught up: {a:?} {s:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let export = p
+        .data(Some(&token), "mutation { exportMyData }", json!({}))
+        .await["exportMyData"]
+        .clone();
+    assert_eq!(export["memberId"], member.as_str());
+    assert_eq!(export["memberIds"], json!([member, older]));
+    let services = &export["services"];
+    let names: Vec<&String> = services.as_object().unwrap().keys().collect();
+    assert_eq!(
+        names,
+        ["alliance", "member", "product", "store"],
+        "{export}"
+    );
+    assert_eq!(services["member"]["member"]["name"], "Li Lei");
+    assert_eq!(
+        services["member"]["mergedRecords"][0]["mergedId"],
+        older.as_str()
+    );
+    for (service, db, listed) in [
+        ("alliance", &alliance, alliance::store::export::HELD_ABOUT),
+        ("store", &store, store::store::export::HELD_ABOUT),
+        ("product", &product, product::store::export::HELD_ABOUT),
+    ] {
+        let held = kit::testing::rows_naming_members(db, &ids).await;
+        assert_export_covers(service, &held, listed, &services[service]);
+    }
+    let orders = services["product"]["orders"].as_array().unwrap();
+    assert!(
+        orders.iter().any(|o| o["memberId"] == older.as_str()
+            && o["shipTo"] == json!({ "latitude": HERE.0, "longitude": HERE.1 })),
+        "the merged record's delivery is the member's: {orders:?}"
+    );
+    let ledger_rows = |held: &std::collections::BTreeMap<String, u64>| {
+        (held["accounts"], held["exchanges"], held["order_earns"])
+    };
+    let financial = ledger_rows(&kit::testing::rows_naming_members(&alliance, &ids).await);
+
+    // Erasure: each service drops what is personal once it reads the event.
+    p.data(
+        Some(&token),
+        "mutation($m: ID!) { eraseMember(memberId: $m) { status } }",
+        json!({ "m": member }),
+    )
+    .await;
+    let delivered = || async {
+        use product::store::entities::order;
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        order::Entity::find()
+            .filter(order::Column::MemberId.is_in(ids.clone()))
+            .filter(order::Column::ShipLatitude.is_not_null())
+            .count(&product)
+            .await
+            .unwrap()
+    };
+    assert_eq!(delivered().await, 1, "the delivery home, before erasure");
+    let mut waited = 0;
+    loop {
+        let favorites = kit::testing::rows_naming_members(&store, &ids).await["favorite_stores"];
+        let delivered = delivered().await;
+        if favorites == 0 && delivered == 0 {
+            break;
+        }
+        waited += 1;
+        assert!(
+            waited < 200,
+            "erasure reached the store ({favorites} favourites left) and product ({delivered} delivery locations) services"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let orders_after = kit::testing::rows_naming_members(&product, &ids).await["orders"];
+    assert_eq!(orders_after, orders.len() as u64, "orders stay");
+    assert_eq!(
+        ledger_rows(&kit::testing::rows_naming_members(&alliance, &ids).await),
+        financial,
+        "accounts, exchanges and what orders earned stay whole"
+    );
+}
+
+/// A stored enum that no write of ours produces (a row edited by hand, or
+/// by a newer version) is the platform's fault: every service answers it
+/// with INTERNAL_SERVER_ERROR, on reads and on the writes that read it, never with the
+/// client's BAD_USER_INPUT and never with a silent default.
+#[tokio::test]
+async fn a_stored_name_nobody_wrote_is_an_internal_error_in_every_service() {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let p = Platform::start().await;
+    let cast = Cast::new(&p, "apparel");
+    let (member, token) = register(&p, &cast, "corrupt").await;
+    let order = order_for_pickup(&p, &cast, &member, &token, (10, 1.0), "corrupt-order").await;
+    let internal = |answer: &Value, what: &str| {
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "INTERNAL_SERVER_ERROR",
+            "{what}: {answer}"
+        );
+        assert!(
+            !answer.to_string().contains("ROBOT"),
+            "{what}: the stored value stays in the log, not the answer: {answer}"
+        );
+    };
+
+    // member: a gender nobody can choose.
+    {
+        use member::store::entities::member as row;
+        row::Entity::update_many()
+            .col_expr(row::Column::Gender, Expr::value("ROBOT"))
+            .filter(row::Column::Id.eq(member.as_str()))
+            .exec(&p.database("member").await)
+            .await
+            .unwrap();
+    }
+    let read = p
+        .ask(
+            Some(&token),
+            "query($id: ID!) { member(id: $id) { gender } }",
+            json!({ "id": member }),
+        )
+        .await;
+    internal(&read, "member.gender");
+
+    // store: a kind of store that does not exist.
+    {
+        use store::store::entities::store as row;
+        row::Entity::update_many()
+            .col_expr(row::Column::Kind, Expr::value("ROBOT"))
+            .filter(row::Column::Id.eq(order.store.as_str()))
+            .exec(&p.database("store").await)
+            .await
+            .unwrap();
+    }
+    let read = p
+        .ask(
+            None,
+            "query($id: ID!) { store(id: $id) { kind } }",
+            json!({ "id": order.store }),
+        )
+        .await;
+    internal(&read, "store.kind");
+
+    // product: an order in no known status, read and then cancelled.
+    {
+        use product::store::entities::order as row;
+        row::Entity::update_many()
+            .col_expr(row::Column::Status, Expr::value("ROBOT"))
+            .filter(row::Column::Id.eq(order.id.as_str()))
+            .exec(&p.database("product").await)
+            .await
+            .unwrap();
+    }
+    let read = p
+        .ask(
+            Some(&token),
+            "query($id: ID!) { order(id: $id) { status } }",
+            json!({ "id": order.id }),
+        )
+        .await;
+    internal(&read, "order.status");
+    let cancel = p
+        .ask(
+            Some(&token),
+            "mutation($id: ID!) { cancelOrder(orderId: $id) { status } }",
+            json!({ "id": order.id }),
+        )
+        .await;
+    internal(&cancel, "cancelOrder");
+
+    // alliance: a return policy no programme can have, read and earned on.
+    {
+        use alliance::store::entities::programme as row;
+        row::Entity::update_many()
+            .col_expr(row::Column::ReturnPolicy, Expr::value("ROBOT"))
+            .filter(row::Column::Id.eq(Cast::programme("coffee")))
+            .exec(&p.database("alliance").await)
+            .await
+            .unwrap();
+    }
+    let read = p
+        .ask(
+            Some(&cast.operator),
+            "query($id: ID!) { programme(id: $id) { returnPolicy } }",
+            json!({ "id": Cast::programme("coffee") }),
+        )
+        .await;
+    internal(&read, "programme.returnPolicy");
+    let partner = p.token(&["--role", "partner", "--brand", "coffee"]);
+    let earn = p
+        .ask(
+            Some(&partner),
+            "mutation($input: PointsTransactionInput!) { earnPoints(input: $input) { entry { id } } }",
+            json!({ "input": {
+                "programmeId": Cast::programme("coffee"), "memberId": member, "points": 5,
+                "sourceSystem": "pos", "externalTransactionId": "corrupt-1", "reason": "test",
+                "idempotencyKey": "corrupt-earn-1",
+            } }),
+        )
+        .await;
+    internal(&earn, "earnPoints");
+}

@@ -50,6 +50,10 @@ async fn platform_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Platform {
     let member_service = subgraphs[0].address.clone();
     for app in &subgraphs[1..] {
         app.ctx.members.connect(&member_service);
+        subgraphs[0]
+            .ctx
+            .member_data
+            .connect(app.ctx.name, &app.address);
     }
     let keys = kit::auth::JwtKeys::hs256(&secret);
     config.verify_token = Some(Arc::new(move |token: &str| {

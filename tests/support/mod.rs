@@ -228,6 +228,30 @@ impl Platform {
         &self.graph.url
     }
 
+    /// A connection to `service`'s database, as `up` uses it (the test's
+    /// PostgreSQL schema, or the SQLite file under `./data`), for checks
+    /// the graph cannot make.
+    pub async fn database(&self, service: &str) -> sea_orm::DatabaseConnection {
+        let key = format!(
+            "BIGMEMBER_SERVICES__{}__DATABASE_URL",
+            service.to_uppercase()
+        );
+        let url = self
+            .environment
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, url)| url.clone())
+            .unwrap_or_else(|| {
+                format!(
+                    "sqlite://{}/data/{service}.db?mode=rw",
+                    self.dir.path().display()
+                )
+            });
+        sea_orm::Database::connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("{service}'s database: {e}"))
+    }
+
     /// The environment its commands run with.
     pub fn env(&self) -> &[(String, String)] {
         &self.environment

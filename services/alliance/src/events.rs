@@ -2,11 +2,8 @@
 
 use async_trait::async_trait;
 use kit::auth::Actor;
-use kit::events::FeedEvent;
 use kit::events::consumer::{EventHandler, HandlerError};
-use kit::events::schema::{
-    MemberMerged, OrderCancelled, OrderFulfilled, OrderPlaced, OrderRefunded,
-};
+use kit::events::schema::{MemberEvent, MemberMerged, OrderEvent};
 use kit::time::to_micros;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
@@ -25,28 +22,38 @@ pub const MEMBER_FEED: &str = "alliance:member-feed";
 
 #[async_trait]
 impl EventHandler for MemberFeed {
+    type Events = MemberEvent;
+
     async fn apply(
         &self,
         txn: &DatabaseTransaction,
-        event: &FeedEvent,
+        _seq: i64,
+        event: MemberEvent,
         _now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), HandlerError> {
-        let Some(merged) = event.decode::<MemberMerged>() else {
-            return Ok(());
-        };
-        let merged = merged?;
-        record_alias(txn, &merged)
-            .await
-            .map_err(HandlerError::from)?;
-        ledger::merge_member(
-            txn,
-            &merged.survivor_id,
-            &merged.merged_id,
-            &Actor::system("member-feed"),
-            to_micros(merged.merged_at),
-        )
-        .await
-        .map_err(HandlerError::from)
+        match event {
+            MemberEvent::Merged(merged) => {
+                record_alias(txn, &merged)
+                    .await
+                    .map_err(HandlerError::from)?;
+                ledger::merge_member(
+                    txn,
+                    &merged.survivor_id,
+                    &merged.merged_id,
+                    &Actor::system("member-feed"),
+                    to_micros(merged.merged_at),
+                )
+                .await
+                .map_err(HandlerError::from)
+            }
+            // Ledgers are financial records: an erasure leaves them whole
+            // (they name members by id only). Registrations, identities and
+            // tiers earn nothing here.
+            MemberEvent::Erased(_)
+            | MemberEvent::Registered(_)
+            | MemberEvent::IdentityLinked(_)
+            | MemberEvent::TierChanged(_) => Ok(()),
+        }
     }
 }
 
@@ -86,24 +93,28 @@ pub const ORDER_FEED: &str = "alliance:order-feed";
 
 #[async_trait]
 impl EventHandler for OrderFeed {
+    type Events = OrderEvent;
+
     async fn apply(
         &self,
         txn: &DatabaseTransaction,
-        event: &FeedEvent,
+        _seq: i64,
+        event: OrderEvent,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), HandlerError> {
         let actor = Actor::system("order-feed");
-        let result = if let Some(placed) = event.decode::<OrderPlaced>() {
-            orders::on_order_placed(txn, &placed?, &actor).await
-        } else if let Some(fulfilled) = event.decode::<OrderFulfilled>() {
-            orders::on_order_fulfilled(txn, &fulfilled?, &actor).await
-        } else if let Some(cancelled) = event.decode::<OrderCancelled>() {
-            orders::on_order_cancelled(txn, &cancelled?, &actor, now).await
-        } else if let Some(refunded) = event.decode::<OrderRefunded>() {
-            orders::on_order_refunded(txn, &refunded?, &actor, now).await
-        } else {
-            Ok(())
-        };
-        result.map_err(HandlerError::from)
+        match event {
+            OrderEvent::Placed(placed) => orders::on_order_placed(txn, &placed, &actor).await,
+            OrderEvent::Fulfilled(fulfilled) => {
+                orders::on_order_fulfilled(txn, &fulfilled, &actor).await
+            }
+            OrderEvent::Cancelled(cancelled) => {
+                orders::on_order_cancelled(txn, &cancelled, &actor, now).await
+            }
+            OrderEvent::Refunded(refunded) => {
+                orders::on_order_refunded(txn, &refunded, &actor, now).await
+            }
+        }
+        .map_err(HandlerError::from)
     }
 }

@@ -28,6 +28,9 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     sdl: schema::sdl,
     background,
     jobs: &JOBS,
+    export_member_data: Some(|ctx, ids| {
+        async move { Ok(store::export::member_data(&ctx.db, ids).await?) }.boxed()
+    }),
 };
 
 static JOBS: [Job; 2] = [

@@ -276,6 +276,13 @@ macro_rules! service_error_basics {
                 $error::Api($crate::ApiError::forbidden(message))
             }
 
+            /// A stored value that no write of ours produces (a row edited by
+            /// hand, or by a newer version): the database's fault, so an
+            /// INTERNAL_SERVER_ERROR, never the client's BAD_USER_INPUT.
+            pub fn corrupt(what: impl ::std::fmt::Display) -> Self {
+                $error::Db(::sea_orm::DbErr::Type(format!("corrupt stored value: {what}")))
+            }
+
             /// The input field at fault, for BAD_USER_INPUT.
             pub fn field(&self) -> Option<&str> {
                 match self {
@@ -288,6 +295,23 @@ macro_rules! service_error_basics {
         impl From<$crate::ApiError> for $error {
             fn from(err: $crate::ApiError) -> Self {
                 $error::Api(err)
+            }
+        }
+
+        impl From<$crate::idempotency::KeyError> for $error {
+            fn from(err: $crate::idempotency::KeyError) -> Self {
+                match err {
+                    $crate::idempotency::KeyError::Db(db) => $error::Db(db),
+                    $crate::idempotency::KeyError::Reused => {
+                        $error::Api($crate::idempotency::reused())
+                    }
+                }
+            }
+        }
+
+        impl $crate::idempotency::LostRace for $error {
+            fn lost_race(&self) -> bool {
+                matches!(self, $error::Db(err) if $crate::db::is_unique_violation(err))
             }
         }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod geo;
 pub mod graphql_text;
+pub mod idempotency;
 pub mod input;
 pub mod limits;
 pub mod loader;

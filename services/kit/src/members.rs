@@ -8,7 +8,13 @@
 //! The member service serves `GET /members/{id}/standing` (to service and
 //! operator tokens); [`MemberDirectory`] is the client every other service
 //! holds in its context.
+//!
+//! The other way round, a member's data export is one document over every
+//! service: each service that holds data about members serves its part at
+//! [`EXPORT_ROUTE`], and the member service gathers the parts through
+//! [`MemberDataHolders`].
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -166,6 +172,155 @@ impl MemberDirectory {
             .ok()
             .flatten()
             .map(|s| s.member_id)
+    }
+}
+
+/// The route every service holding member data serves its part of a
+/// member's export at: `POST` an [`ExportRequest`] with a service or
+/// operator token; the answer is the service's part, a JSON object.
+pub const EXPORT_ROUTE: &str = "/members/export";
+
+/// At most this many ids in one export request (a member and the records
+/// merged into them).
+pub const MAX_EXPORT_IDS: usize = 1_000;
+
+/// How long the export waits for one service's part.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whose data to export: a member's id and every id merged into it (the
+/// other services know the merged ids' records under those ids).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRequest {
+    pub member_ids: Vec<String>,
+}
+
+/// One table of a service that names members, and where that service's
+/// export part lists its rows (a JSON pointer into the part). Each
+/// service's list is checked against its database schema in its tests, so
+/// a new table about members cannot be left out of the export unnoticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldAbout {
+    pub table: &'static str,
+    pub path: &'static str,
+}
+
+/// A service's part of a member's export, for the ids given.
+pub type ExportFn =
+    for<'a> fn(
+        &'a crate::service::ServiceContext,
+        &'a [String],
+    ) -> futures::future::BoxFuture<'a, Result<serde_json::Value, ApiError>>;
+
+/// The member service's line to every other service that holds member
+/// data, by service name. Nothing is connected until the platform connects
+/// each service (as `up` and `serve` do from the configured peers); a
+/// member service started alone exports its own part only, and says which
+/// services the document covers.
+#[derive(Clone)]
+pub struct MemberDataHolders {
+    inner: Arc<HoldersInner>,
+}
+
+struct HoldersInner {
+    bases: RwLock<BTreeMap<String, String>>,
+    client: reqwest::Client,
+    keys: JwtKeys,
+    service: &'static str,
+}
+
+impl MemberDataHolders {
+    pub fn new(service: &'static str, keys: JwtKeys) -> Self {
+        Self {
+            inner: Arc::new(HoldersInner {
+                bases: RwLock::new(BTreeMap::new()),
+                client: reqwest::Client::builder()
+                    .timeout(EXPORT_TIMEOUT)
+                    .build()
+                    .unwrap_or_default(),
+                keys,
+                service,
+            }),
+        }
+    }
+
+    /// Asks `service` at `base_url` (`http://host:port`) for its part.
+    pub fn connect(&self, service: &str, base_url: &str) {
+        if let Ok(mut bases) = self.inner.bases.write() {
+            bases.insert(
+                service.to_owned(),
+                base_url.trim_end_matches('/').to_owned(),
+            );
+        }
+    }
+
+    /// The services connected, by name.
+    pub fn services(&self) -> Vec<String> {
+        self.inner
+            .bases
+            .read()
+            .map(|b| b.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every connected service's part for `member_ids`, by service name,
+    /// asked at once. All or nothing: a service that does not answer makes
+    /// the whole export SUBGRAPH_UNAVAILABLE (naming it), because an export
+    /// that silently lacks a part would tell the member we hold less than
+    /// we do.
+    pub async fn gather(
+        &self,
+        member_ids: &[String],
+    ) -> Result<BTreeMap<String, serde_json::Value>, ApiError> {
+        let bases: Vec<(String, String)> = self
+            .inner
+            .bases
+            .read()
+            .map(|b| b.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let request = ExportRequest {
+            member_ids: member_ids.to_vec(),
+        };
+        let asks = bases.into_iter().map(|(service, base)| {
+            let request = &request;
+            async move {
+                let part = self.ask(&base, request).await.map_err(|reason| {
+                    tracing::warn!(%service, %reason, "member export: no part");
+                    ApiError::new(
+                        ErrorCode::SubgraphUnavailable,
+                        format!(
+                            "the {service} service did not give its part of the export; try again"
+                        ),
+                    )
+                    .with_detail("serviceName", service.clone())
+                })?;
+                Ok::<_, ApiError>((service, part))
+            }
+        });
+        futures::future::try_join_all(asks)
+            .await
+            .map(|parts| parts.into_iter().collect())
+    }
+
+    async fn ask(&self, base: &str, request: &ExportRequest) -> Result<serde_json::Value, String> {
+        let response = self
+            .inner
+            .client
+            .post(format!("{base}{EXPORT_ROUTE}"))
+            .bearer_auth(self.inner.keys.service_token(self.inner.service))
+            .json(request)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("answered {}", response.status()));
+        }
+        let part: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+        if part.is_object() {
+            Ok(part)
+        } else {
+            Err("its part is not a JSON object".into())
+        }
     }
 }
 

@@ -51,6 +51,8 @@ pub fn kit_migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(CreateOutbox),
         Box::new(CreateConsumerPositions),
         Box::new(AddConsumerCaughtUpAt),
+        Box::new(CreateParkedEvents),
+        Box::new(CreateIdempotencyKeys),
     ]
 }
 
@@ -228,6 +230,120 @@ impl MigrationTrait for AddConsumerCaughtUpAt {
                     .drop_column(ConsumerPositions::CaughtUpAt)
                     .to_owned(),
             )
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum ParkedEvents {
+    Table,
+    Consumer,
+    Seq,
+    EventId,
+    Kind,
+    Payload,
+    OccurredAt,
+    Reason,
+    Attempts,
+    Status,
+    ParkedAt,
+    UpdatedAt,
+}
+
+/// Events a consumer could not apply because of a rule, set aside so that
+/// the feed behind them moves on (see `events::parked`).
+pub struct CreateParkedEvents;
+
+impl MigrationName for CreateParkedEvents {
+    fn name(&self) -> &str {
+        "m20261201_000004_kit_parked_events"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateParkedEvents {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ParkedEvents::Table)
+                    .col(columns::text(ParkedEvents::Consumer, 128))
+                    .col(columns::int(ParkedEvents::Seq))
+                    .col(columns::text(ParkedEvents::EventId, 64))
+                    .col(columns::text(ParkedEvents::Kind, 64))
+                    .col(ColumnDef::new(ParkedEvents::Payload).text().not_null())
+                    .col(columns::int(ParkedEvents::OccurredAt))
+                    .col(ColumnDef::new(ParkedEvents::Reason).text().not_null())
+                    .col(columns::int(ParkedEvents::Attempts))
+                    .col(columns::text(ParkedEvents::Status, 16))
+                    .col(columns::int(ParkedEvents::ParkedAt))
+                    .col(columns::int(ParkedEvents::UpdatedAt))
+                    .primary_key(
+                        Index::create()
+                            .col(ParkedEvents::Consumer)
+                            .col(ParkedEvents::Seq),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(ParkedEvents::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum IdempotencyKeys {
+    Table,
+    Scope,
+    Key,
+    Operation,
+    RequestHash,
+    ResultId,
+    CreatedAt,
+}
+
+/// Every service's record of the idempotency keys it has seen (see
+/// `idempotency`). The alliance had this table first, with this shape:
+/// there it exists already.
+pub struct CreateIdempotencyKeys;
+
+impl MigrationName for CreateIdempotencyKeys {
+    fn name(&self) -> &str {
+        "m20261201_000005_kit_idempotency_keys"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateIdempotencyKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(IdempotencyKeys::Table)
+                    .if_not_exists()
+                    .col(columns::text(IdempotencyKeys::Scope, 96))
+                    .col(columns::text(IdempotencyKeys::Key, 128))
+                    .col(columns::text(IdempotencyKeys::Operation, 32))
+                    .col(columns::text(IdempotencyKeys::RequestHash, 64))
+                    .col(columns::id(IdempotencyKeys::ResultId))
+                    .col(columns::int(IdempotencyKeys::CreatedAt))
+                    .primary_key(
+                        Index::create()
+                            .col(IdempotencyKeys::Scope)
+                            .col(IdempotencyKeys::Key),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(IdempotencyKeys::Table).to_owned())
             .await
     }
 }

@@ -38,6 +38,9 @@ pub struct ServiceContext {
     pub clock: Clock,
     /// Asks the member service who a write for a member acts for.
     pub members: crate::members::MemberDirectory,
+    /// The member service only: asks every other service for its part of a
+    /// member's export.
+    pub member_data: crate::members::MemberDataHolders,
 }
 
 impl FromRef<ServiceContext> for JwtKeys {
@@ -109,6 +112,11 @@ pub struct ServiceSpec {
     pub background: BackgroundFn,
     /// Jobs runnable from the CLI (they also run in `background`).
     pub jobs: &'static [Job],
+    /// This service's part of a member's data export, served at
+    /// [`crate::members::EXPORT_ROUTE`] to the member service; `None` for
+    /// a service that holds nothing about members (or, for the member
+    /// service, that gathers the parts itself).
+    pub export_member_data: Option<crate::members::ExportFn>,
 }
 
 /// Connects to `database_url`, applies migrations and builds the context.
@@ -135,6 +143,7 @@ pub async fn prepare(
         name: spec.name,
         db,
         members: crate::members::MemberDirectory::new(spec.name, keys.clone()),
+        member_data: crate::members::MemberDataHolders::new(spec.name, keys.clone()),
         keys,
         config,
         clock,
@@ -148,7 +157,61 @@ pub fn app(spec: &ServiceSpec, ctx: ServiceContext) -> Router {
         .route("/readyz", get(readyz))
         .route("/events", get(serve_feed))
         .with_state(ctx.clone());
+    let common = match spec.export_member_data {
+        Some(export) => common.merge(
+            Router::new()
+                .route(
+                    crate::members::EXPORT_ROUTE,
+                    post(
+                        move |State(ctx): State<ServiceContext>,
+                              caller: Caller,
+                              body: Result<
+                            Json<crate::members::ExportRequest>,
+                            axum::extract::rejection::JsonRejection,
+                        >| async move {
+                            serve_member_export(ctx, caller, body, export).await
+                        },
+                    ),
+                )
+                .with_state(ctx.clone()),
+        ),
+        None => common,
+    };
     observed(ctx.name, (spec.routes)(ctx.clone()).merge(common))
+}
+
+/// `POST /members/export`: this service's part of a member's export, for
+/// the member service (service and operator tokens only).
+async fn serve_member_export(
+    ctx: ServiceContext,
+    caller: Caller,
+    body: Result<Json<crate::members::ExportRequest>, axum::extract::rejection::JsonRejection>,
+    export: crate::members::ExportFn,
+) -> Response {
+    if let Err(refused) = caller.require_operator() {
+        return refused.into_response();
+    }
+    let request = match body {
+        Ok(Json(request)) => request,
+        Err(rejection) => {
+            return ApiError::bad_input("body", format!("not an export request: {rejection}"))
+                .into_response();
+        }
+    };
+    if request.member_ids.is_empty() || request.member_ids.len() > crate::members::MAX_EXPORT_IDS {
+        return ApiError::bad_input(
+            "memberIds",
+            format!(
+                "give between 1 and {} member ids",
+                crate::members::MAX_EXPORT_IDS
+            ),
+        )
+        .into_response();
+    }
+    match export(&ctx, &request.member_ids).await {
+        Ok(part) => Json(part).into_response(),
+        Err(err) => err.into_response(),
+    }
 }
 
 /// What every process serves around its own routes: `/metrics`, and the

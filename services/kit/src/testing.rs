@@ -56,6 +56,7 @@ pub static FEED_ONLY: ServiceSpec = ServiceSpec {
     sdl: String::new,
     background: |_| Vec::new(),
     jobs: &[],
+    export_member_data: None,
 };
 
 struct KitOnly;
@@ -440,4 +441,98 @@ mod tests {
         assert_eq!(l.to_string(), "p50  51.00 ms  p95  96.00 ms  p99 100.00 ms");
         assert_eq!(Latencies::new(vec![], ms(1)).ms(0.5), 0.0);
     }
+}
+
+/// The columns that name a member, in every service's tables.
+pub const MEMBER_COLUMNS: &[&str] = &["member_id", "survivor_id", "merged_id"];
+
+/// For every table of `db` with a column in [`MEMBER_COLUMNS`]: how many of
+/// its rows name one of `member_ids` (in any such column). The tables come
+/// from the database's own catalogue, so a table added later is counted
+/// without anyone listing it here.
+pub async fn rows_naming_members(
+    db: &DatabaseConnection,
+    member_ids: &[String],
+) -> std::collections::BTreeMap<String, u64> {
+    use sea_orm::sea_query::{Alias, Condition, Expr, Func, Query};
+    use sea_orm::{DbBackend, FromQueryResult};
+
+    #[derive(FromQueryResult)]
+    struct Column {
+        table_name: String,
+        column_name: String,
+    }
+    #[derive(FromQueryResult)]
+    struct Count {
+        n: i64,
+    }
+    let backend = db.get_database_backend();
+    let catalogue = match backend {
+        DbBackend::Postgres => {
+            "SELECT table_name::text AS table_name, column_name::text AS column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+        }
+        _ => {
+            "SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'"
+        }
+    };
+    let columns = Column::find_by_statement(Statement::from_string(backend, catalogue))
+        .all(db)
+        .await
+        .expect("the catalogue");
+    let mut tables: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for c in columns {
+        if MEMBER_COLUMNS.contains(&c.column_name.as_str()) {
+            tables.entry(c.table_name).or_default().push(c.column_name);
+        }
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for (table, columns) in tables {
+        let mut naming = Condition::any();
+        for column in &columns {
+            naming = naming
+                .add(Expr::col(Alias::new(column.as_str())).is_in(member_ids.iter().cloned()));
+        }
+        let select = Query::select()
+            .expr_as(Func::count(Expr::cust("*")), Alias::new("n"))
+            .from(Alias::new(table.as_str()))
+            .cond_where(naming)
+            .to_owned();
+        let n = Count::find_by_statement(backend.build(&select))
+            .one(db)
+            .await
+            .expect("a count")
+            .map_or(0, |c| c.n);
+        counts.insert(table, n as u64);
+    }
+    counts
+}
+
+/// Checks a stored enum against the names rows already hold: every variant
+/// is listed once with its stored name, each name reads back as its variant,
+/// events and exports (serde) carry the same name, and a name that is none
+/// of them is refused (a database error, which services answer as INTERNAL).
+pub fn stored_names_hold<E>(names: &[(E, &str)])
+where
+    E: sea_orm::ActiveEnum<Value = String>
+        + sea_orm::Iterable
+        + serde::Serialize
+        + std::fmt::Debug
+        + PartialEq,
+{
+    assert_eq!(
+        E::iter().count(),
+        names.len(),
+        "every variant of {} is listed",
+        std::any::type_name::<E>()
+    );
+    for (variant, name) in names {
+        assert_eq!(variant.to_value(), *name, "{variant:?} is stored as {name}");
+        assert_eq!(&E::try_from_value(&(*name).to_owned()).unwrap(), variant);
+        assert_eq!(
+            serde_json::to_value(variant).unwrap(),
+            *name,
+            "{variant:?} in JSON"
+        );
+    }
+    assert!(E::try_from_value(&"NOT_A_STORED_NAME".to_owned()).is_err());
 }

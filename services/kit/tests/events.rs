@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kit::events::consumer::{ConsumerError, EventHandler, FeedConsumer, HandlerError};
-use kit::events::{DomainEvent, FeedEvent};
+use kit::events::{DomainEvent, FeedEvent, FeedEvents};
 use kit::service::ServiceSpec;
 use kit::testing::{TestApp, TestDatabase};
 use sea_orm::{
@@ -100,30 +100,57 @@ impl MigrationTrait for CreateApplied {
 struct Recorder {
     fail_at: Arc<AtomicI64>,
     hold_at: Arc<AtomicI64>,
+    /// Refuses the event whose `n` is this (a rule, every time).
+    refuse_n: Arc<AtomicI64>,
+}
+
+/// The test feed's one type of event.
+#[derive(Debug, Clone, PartialEq)]
+enum TestEvent {
+    Counted(Counted),
+}
+
+impl FeedEvents for TestEvent {
+    fn decode(event: &FeedEvent) -> Result<Self, serde_json::Error> {
+        match event.decode::<Counted>() {
+            Some(counted) => counted.map(TestEvent::Counted),
+            None => Err(serde::de::Error::custom(format!(
+                "not a test event: {}",
+                event.kind
+            ))),
+        }
+    }
 }
 
 #[async_trait]
 impl EventHandler for Recorder {
+    type Events = TestEvent;
+
     async fn apply(
         &self,
         txn: &DatabaseTransaction,
-        event: &FeedEvent,
+        seq: i64,
+        event: TestEvent,
         _now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), HandlerError> {
-        let counted = event
-            .decode::<Counted>()
-            .ok_or_else(|| HandlerError::Rule("unexpected type".into()))??;
+        let TestEvent::Counted(counted) = event;
         applied::ActiveModel {
-            seq: Set(event.seq),
+            seq: Set(seq),
             n: Set(counted.n),
             ..Default::default()
         }
         .insert(txn)
         .await?;
-        if self.fail_at.load(Ordering::SeqCst) == event.seq {
+        if self.fail_at.load(Ordering::SeqCst) == seq {
             return Err(HandlerError::Rule("simulated crash".into()));
         }
-        if self.hold_at.load(Ordering::SeqCst) == event.seq {
+        if self.refuse_n.load(Ordering::SeqCst) == counted.n {
+            return Err(HandlerError::Rule(format!(
+                "n = {} breaks a rule here",
+                counted.n
+            )));
+        }
+        if self.hold_at.load(Ordering::SeqCst) == seq {
             return Err(HandlerError::NotYet("simulated wait".into()));
         }
         Ok(())
@@ -396,4 +423,147 @@ async fn a_consumer_stops_at_once_even_while_its_feed_hangs() {
     let stopped = tokio::time::timeout(Duration::from_secs(2), running).await;
     assert!(stopped.is_ok(), "run returned within 2 s of the stop");
     accepted.abort();
+}
+
+/// An event of a type no test consumer knows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Stranger {
+    note: String,
+}
+
+impl DomainEvent for Stranger {
+    const KIND: &'static str = "Stranger";
+}
+
+#[tokio::test]
+async fn an_event_a_rule_refuses_is_parked_after_bounded_tries_and_the_feed_moves_on() {
+    use kit::events::consumer::MAX_ATTEMPTS;
+    use kit::events::parked::{self, Decision, ParkedStatus};
+
+    let app = kit::testing::spawn(PRODUCER).await;
+    for n in 1..=3 {
+        publish(&app, n * 10).await;
+    }
+    // An event of a type this feed does not carry: unreadable, refused too.
+    app.publish(&Stranger { note: "?".into() }).await;
+    for n in 5..=6 {
+        publish(&app, n * 10).await;
+    }
+    let (_database, db) = consumer_db().await;
+    let handler = Recorder::default();
+    handler.refuse_n.store(20, Ordering::SeqCst);
+    let c = consumer(&app, &db, handler.clone()).with_batch(10);
+
+    // Refused MAX_ATTEMPTS - 1 times: an error each time, nothing skipped.
+    for _ in 1..MAX_ATTEMPTS {
+        let err = c.catch_up().await.unwrap_err();
+        assert!(
+            matches!(err, ConsumerError::Handler { seq: 2, .. }),
+            "{err}"
+        );
+        assert_eq!(c.position().await.unwrap(), 1);
+    }
+    // The last try parks it; the feed goes on to the stranger, which is
+    // refused in its turn.
+    c.catch_up().await.unwrap_err();
+    assert_eq!(c.position().await.unwrap(), 3, "2 parked, 3 applied");
+    for _ in 0..MAX_ATTEMPTS {
+        let _ = c.catch_up().await;
+    }
+    assert_eq!(c.position().await.unwrap(), 6, "the stranger parked too");
+    assert_eq!(applied_seqs(&db).await, [1, 3, 5, 6]);
+    let parked_now = parked::list(&db, Some(ParkedStatus::Parked)).await.unwrap();
+    let summary: Vec<(i64, &str, i64)> = parked_now
+        .iter()
+        .map(|p| (p.seq, p.kind.as_str(), p.attempts))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (2, "Counted", i64::from(MAX_ATTEMPTS)),
+            (4, "Stranger", i64::from(MAX_ATTEMPTS))
+        ]
+    );
+    assert!(
+        parked_now[0].reason.contains("n = 20 breaks a rule"),
+        "{}",
+        parked_now[0].reason
+    );
+    assert!(
+        parked_now[1].reason.contains("no"),
+        "{}",
+        parked_now[1].reason
+    );
+
+    // Retried while the rule still refuses: parked again, one more try.
+    let now = app.clock().now_micros();
+    parked::decide_on(&db, "test-consumer", 2, Decision::Retry, now)
+        .await
+        .unwrap();
+    assert_eq!(c.catch_up().await.unwrap(), 0);
+    let again = parked::list(&db, Some(ParkedStatus::Parked)).await.unwrap();
+    assert_eq!(again[0].attempts, i64::from(MAX_ATTEMPTS) + 1);
+
+    // The rule is fixed: a retry applies it once, however often it is asked.
+    handler.refuse_n.store(0, Ordering::SeqCst);
+    for _ in 0..3 {
+        parked::decide_on(&db, "test-consumer", 2, Decision::Retry, now)
+            .await
+            .unwrap();
+    }
+    assert_eq!(c.catch_up().await.unwrap(), 1);
+    assert_eq!(c.catch_up().await.unwrap(), 0, "once");
+    assert_eq!(applied_seqs(&db).await, [1, 2, 3, 5, 6]);
+    let applied_one = parked::list(&db, Some(ParkedStatus::Applied))
+        .await
+        .unwrap();
+    assert_eq!(applied_one.len(), 1);
+    assert_eq!(
+        parked::decide_on(&db, "test-consumer", 2, Decision::Skip, now)
+            .await
+            .unwrap_err()
+            .code,
+        kit::ErrorCode::Conflict,
+        "applied is done"
+    );
+
+    // The stranger is skipped for good; an event never parked is not found.
+    let skipped = parked::decide_on(&db, "test-consumer", 4, Decision::Skip, now)
+        .await
+        .unwrap();
+    assert_eq!(skipped.status, ParkedStatus::Skipped);
+    assert_eq!(c.catch_up().await.unwrap(), 0);
+    assert_eq!(
+        parked::decide_on(&db, "test-consumer", 5, Decision::Retry, now)
+            .await
+            .unwrap_err()
+            .code,
+        kit::ErrorCode::NotFound
+    );
+}
+
+#[tokio::test]
+async fn two_instances_refused_by_the_same_rule_park_the_event_once() {
+    use kit::events::consumer::MAX_ATTEMPTS;
+    // Each instance counts its own tries: the event is parked by whichever
+    // reaches the bound first, once.
+    let app = kit::testing::spawn(PRODUCER).await;
+    for n in 1..=4 {
+        publish(&app, n).await;
+    }
+    let (_database, db) = consumer_db().await;
+    let handler = Recorder::default();
+    handler.refuse_n.store(2, Ordering::SeqCst);
+    let a = consumer(&app, &db, handler.clone());
+    let b = consumer(&app, &db, handler);
+    let mut rounds = 0;
+    while a.position().await.unwrap() < 4 {
+        rounds += 1;
+        assert!(rounds <= 10 * MAX_ATTEMPTS, "parked within bounded tries");
+        let _ = futures::future::join(a.catch_up(), b.catch_up()).await;
+    }
+    assert_eq!(applied_seqs(&db).await, [1, 3, 4], "each applied once");
+    let parked = kit::events::parked::list(&db, None).await.unwrap();
+    assert_eq!(parked.len(), 1, "parked once");
+    assert_eq!(parked[0].seq, 2);
 }

@@ -26,11 +26,12 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     // The member service reads no other service's events.
     background: |_| Vec::new(),
     jobs: &[],
+    export_member_data: None,
 };
 
 fn routes(ctx: ServiceContext) -> Router {
     graphql_routes(
-        schema::build(ctx.db.clone(), ctx.clock.clone()),
+        schema::build(ctx.db.clone(), ctx.clock.clone(), ctx.member_data.clone()),
         ctx.keys.clone(),
     )
     .merge(

@@ -5,6 +5,7 @@
 
 use chrono::Duration;
 use kit::demo;
+use sea_orm::ActiveEnum as _;
 use sea_orm::DatabaseConnection;
 
 use crate::domain::consent::ConsentPurpose;
@@ -34,7 +35,7 @@ fn foreign_id(field: &str, raw: &str) -> crate::error::Result<ForeignId> {
 /// id there.
 pub fn first_identity(i: usize) -> (Channel, String) {
     let channel = [Channel::App, Channel::WechatMiniProgram, Channel::StorePos][i % 3];
-    let external_id = format!("demo-{}-{i:04}", channel.as_str().to_lowercase());
+    let external_id = format!("demo-{}-{i:04}", channel.to_value().to_lowercase());
     (channel, external_id)
 }
 
@@ -46,6 +47,10 @@ pub async fn demo_members(
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<demo::Loaded> {
     let actor = Actor::system("seed");
+    // The demo's retry keys are an operator's.
+    let demo_operator = kit::Caller::Operator {
+        operator_id: "seed".into(),
+    };
     let mut created = 0;
     for i in 0..count {
         let brand = demo::BRANDS[i % demo::BRANDS.len()];
@@ -129,7 +134,13 @@ pub async fn demo_members(
                 occurred_at: kit::time::from_micros(member.registered_at)
                     - Duration::days((i + n * 7) as i64),
                 attributes: serde_json::json!({ "demo": true }),
-                idempotency_key: Some(format!("demo-touchpoint-{i:04}-{n}")),
+                key: Some(
+                    kit::idempotency::IdempotencyKey::parse(
+                        &demo_operator,
+                        &format!("demo-touchpoint-{i:04}-{n}"),
+                    )
+                    .map_err(crate::error::Error::from)?,
+                ),
             };
             store::record_touchpoint(db, &touchpoint, &actor, now).await?;
         }

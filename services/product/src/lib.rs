@@ -6,6 +6,7 @@
 
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod migration;
 pub mod schema;
 pub mod seed;
@@ -13,6 +14,7 @@ pub mod store;
 
 use axum::Router;
 use futures::FutureExt as _;
+use kit::events::consumer::FeedConsumer;
 use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes, run_every};
 use sea_orm_migration::MigratorTrait;
 
@@ -39,6 +41,9 @@ pub static SPEC: ServiceSpec = ServiceSpec {
             .boxed()
         },
     }],
+    export_member_data: Some(|ctx, ids| {
+        async move { Ok(store::export::member_data(&ctx.db, ids).await?) }.boxed()
+    }),
 };
 
 fn routes(ctx: ServiceContext) -> Router {
@@ -51,18 +56,36 @@ fn routes(ctx: ServiceContext) -> Router {
 /// How often uncollected pickups are looked for.
 const PICKUP_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Cancels pickups not collected by their deadline, every minute.
+/// Reads the member feed (erasures) and cancels pickups not collected by
+/// their deadline, every minute.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
-    SPEC.jobs
-        .iter()
-        .map(|job| {
+    let mut tasks = Vec::new();
+    match bg.peers.get("member") {
+        Some(url) => {
+            let consumer = FeedConsumer::new(
+                events::MEMBER_FEED,
+                url,
+                bg.ctx.db.clone(),
+                bg.ctx.keys.clone(),
+                bg.ctx.clock.clone(),
+                events::MemberFeed,
+            );
+            tasks.push(consumer.run(bg.poll_interval, bg.shutdown.clone()).boxed());
+        }
+        None => tracing::warn!(
+            "no member service configured: erasures do not clear delivery locations here"
+        ),
+    }
+    for job in SPEC.jobs {
+        tasks.push(
             run_every(
                 job,
                 PICKUP_EXPIRY_INTERVAL,
                 bg.ctx.clone(),
                 bg.shutdown.clone(),
             )
-            .boxed()
-        })
-        .collect()
+            .boxed(),
+        );
+    }
+    tasks
 }

@@ -11,6 +11,7 @@ use kit::testing::{Latencies, TestApp, TestDatabase, spawn_on};
 use rand::{Rng, SeedableRng};
 use sea_orm::{EntityTrait, Set, TransactionTrait};
 use serde_json::json;
+use store::domain::store::{StoreKind, StoreStatus};
 use store::store::entities::store as store_row;
 
 const STORES: usize = 100_000;
@@ -115,7 +116,11 @@ async fn seed(app: &TestApp) {
             id: Set(format!("bench-{n:06}")),
             brand_id: Set(["apparel", "coffee", "cinema"][n % 3].into()),
             name: Set(format!("Store {n}")),
-            kind: Set(if n % 4 == 3 { "FRANCHISE" } else { "DIRECT" }.into()),
+            kind: Set(if n % 4 == 3 {
+                StoreKind::Franchise
+            } else {
+                StoreKind::Direct
+            }),
             franchisee: Set((n % 4 == 3).then(|| "F Co.".into())),
             address: Set("somewhere".into()),
             latitude: Set(lat + dlat),
@@ -123,7 +128,7 @@ async fn seed(app: &TestApp) {
             time_zone: Set("Asia/Shanghai".into()),
             hours: Set("{\"weekly\":[[],[],[],[],[],[],[]],\"exceptions\":[]}".into()),
             phone: Set(None),
-            status: Set("OPEN".into()),
+            status: Set(StoreStatus::Open),
             created_at: Set(0),
             updated_at: Set(0),
         });

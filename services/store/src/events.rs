@@ -3,11 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kit::auth::Actor;
-use kit::events::FeedEvent;
 use kit::events::consumer::{EventHandler, HandlerError, caught_up_at};
-use kit::events::schema::{
-    MemberMerged, MemberRegistered, OrderCancelled, OrderFulfilled, OrderPlaced, OrderRefunded,
-};
+use kit::events::schema::{MemberEvent, OrderEvent, OrderPlaced};
 use kit::time::to_micros;
 use sea_orm::DatabaseTransaction;
 
@@ -18,7 +15,8 @@ use crate::store::commissions;
 /// The member service's feed: a registration through a guide's code binds
 /// the member to that guide; a merge moves the binding to the survivor (the
 /// merged id's orders still credit the guide it had: see
-/// `attribution::order_attribution`).
+/// `attribution::order_attribution`); an erasure drops favourite stores and
+/// staff's free-text reasons (`store::export::erase_personal`).
 pub struct MemberFeed;
 
 /// The position name of this consumer in the store database.
@@ -26,16 +24,21 @@ pub const MEMBER_FEED: &str = "store:member-feed";
 
 #[async_trait]
 impl EventHandler for MemberFeed {
+    type Events = MemberEvent;
+
     async fn apply(
         &self,
         txn: &DatabaseTransaction,
-        event: &FeedEvent,
+        seq: i64,
+        event: MemberEvent,
         now: DateTime<Utc>,
     ) -> Result<(), HandlerError> {
         let actor = Actor::system("member-feed");
-        if let Some(registered) = event.decode::<MemberRegistered>() {
-            let registered = registered?;
-            if let Some(code) = registered.guide_code {
+        match event {
+            MemberEvent::Registered(registered) => {
+                let Some(code) = registered.guide_code else {
+                    return Ok(());
+                };
                 match attribution::bind_by_code(
                     txn,
                     &registered.member_id,
@@ -46,22 +49,29 @@ impl EventHandler for MemberFeed {
                 )
                 .await
                 {
-                    Ok(_) => {}
+                    Ok(_) => Ok(()),
                     // The code names no active guide (mistyped, rotated, or the
                     // guide left): the member simply has no guide.
                     Err(err) if err.code() == kit::ErrorCode::NotFound => {
-                        tracing::info!(seq = event.seq, "registration with an unknown guide code")
+                        tracing::info!(seq, "registration with an unknown guide code");
+                        Ok(())
                     }
-                    Err(err) => return Err(err.into()),
+                    Err(err) => Err(err.into()),
                 }
             }
-        } else if let Some(merged) = event.decode::<MemberMerged>() {
-            let merged = merged?;
-            attribution::merge(txn, &merged.survivor_id, &merged.merged_id, &actor, now)
-                .await
-                .map_err(HandlerError::from)?;
+            MemberEvent::Merged(merged) => {
+                attribution::merge(txn, &merged.survivor_id, &merged.merged_id, &actor, now)
+                    .await
+                    .map_err(HandlerError::from)
+            }
+            MemberEvent::Erased(erased) => {
+                crate::store::export::erase_personal(txn, &erased.member_ids())
+                    .await
+                    .map_err(HandlerError::from)
+            }
+            // Identities and tiers do not change who a member's guide is.
+            MemberEvent::IdentityLinked(_) | MemberEvent::TierChanged(_) => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -112,30 +122,35 @@ pub const ORDER_FEED: &str = "store:order-feed";
 
 #[async_trait]
 impl EventHandler for OrderFeed {
+    type Events = OrderEvent;
+
     async fn apply(
         &self,
         txn: &DatabaseTransaction,
-        event: &FeedEvent,
+        _seq: i64,
+        event: OrderEvent,
         now: DateTime<Utc>,
     ) -> Result<(), HandlerError> {
-        let result = if let Some(placed) = event.decode::<OrderPlaced>() {
-            let placed = placed?;
-            let guide = self
-                .settled_attribution(txn, &placed)
-                .await?
-                .and_then(|a| a.guide_id);
-            commissions::on_order_placed(txn, &placed, guide.as_deref(), now)
-                .await
-                .map(|_| ())
-        } else if let Some(fulfilled) = event.decode::<OrderFulfilled>() {
-            commissions::on_order_fulfilled(txn, &fulfilled?, now).await
-        } else if let Some(cancelled) = event.decode::<OrderCancelled>() {
-            commissions::on_order_cancelled(txn, &cancelled?, now).await
-        } else if let Some(refunded) = event.decode::<OrderRefunded>() {
-            commissions::on_order_refunded(txn, &refunded?, now).await
-        } else {
-            Ok(())
-        };
-        result.map_err(HandlerError::from)
+        match event {
+            OrderEvent::Placed(placed) => {
+                let guide = self
+                    .settled_attribution(txn, &placed)
+                    .await?
+                    .and_then(|a| a.guide_id);
+                commissions::on_order_placed(txn, &placed, guide.as_deref(), now)
+                    .await
+                    .map(|_| ())
+            }
+            OrderEvent::Fulfilled(fulfilled) => {
+                commissions::on_order_fulfilled(txn, &fulfilled, now).await
+            }
+            OrderEvent::Cancelled(cancelled) => {
+                commissions::on_order_cancelled(txn, &cancelled, now).await
+            }
+            OrderEvent::Refunded(refunded) => {
+                commissions::on_order_refunded(txn, &refunded, now).await
+            }
+        }
+        .map_err(HandlerError::from)
     }
 }

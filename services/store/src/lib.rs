@@ -38,6 +38,9 @@ pub static SPEC: ServiceSpec = ServiceSpec {
             .boxed()
         },
     }],
+    export_member_data: Some(|ctx, ids| {
+        async move { Ok(store::export::member_data(&ctx.db, ids).await?) }.boxed()
+    }),
 };
 
 /// Reads the member feed (attribution) and the order feed (commissions),

@@ -1,8 +1,26 @@
 //! The ledger's vocabulary and the one rule that keeps lots and balance
 //! equal when a balance is negative.
 
-/// What a ledger entry did.
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+/// What a ledger entry did. Stored as the names below (a stored name that
+/// is none of them is a database error, never a client's).
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EntryKind {
     /// Points earned, PENDING until the programme's window passes.
     Earn,
@@ -20,42 +38,25 @@ pub enum EntryKind {
     MergeOut,
 }
 
-impl EntryKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryKind::Earn => "EARN",
-            EntryKind::Activate => "ACTIVATE",
-            EntryKind::Redeem => "REDEEM",
-            EntryKind::Expire => "EXPIRE",
-            EntryKind::ExchangeOut => "EXCHANGE_OUT",
-            EntryKind::ExchangeIn => "EXCHANGE_IN",
-            EntryKind::Reversal => "REVERSAL",
-            EntryKind::Adjustment => "ADJUSTMENT",
-            EntryKind::MergeIn => "MERGE_IN",
-            EntryKind::MergeOut => "MERGE_OUT",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            EntryKind::Earn,
-            EntryKind::Activate,
-            EntryKind::Redeem,
-            EntryKind::Expire,
-            EntryKind::ExchangeOut,
-            EntryKind::ExchangeIn,
-            EntryKind::Reversal,
-            EntryKind::Adjustment,
-            EntryKind::MergeIn,
-            EntryKind::MergeOut,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
-
-/// Where a lot's points stand.
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a lot's points stand. Stored as the names below.
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LotState {
     /// Earned, not yet spendable.
     Pending,
@@ -63,25 +64,6 @@ pub enum LotState {
     Active,
     /// The negative lot of a balance below zero (ALLOW_NEGATIVE only).
     Arrears,
-}
-
-impl LotState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LotState::Pending => "PENDING",
-            LotState::Active => "ACTIVE",
-            LotState::Arrears => "ARREARS",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "PENDING" => Some(LotState::Pending),
-            "ACTIVE" => Some(LotState::Active),
-            "ARREARS" => Some(LotState::Arrears),
-            _ => None,
-        }
-    }
 }
 
 /// Points arriving in an account that owes points (`arrears` < 0) pay the
@@ -219,10 +201,31 @@ mod tests {
         assert_eq!(settle_arrears(-30, 100), (30, 70));
         assert_eq!(settle_arrears(-300, 100), (100, 0));
         assert_eq!(settle_arrears(0, 100), (0, 100));
-        for k in ["EARN", "MERGE_OUT", "EXCHANGE_IN"] {
-            assert_eq!(EntryKind::parse(k).unwrap().as_str(), k);
-        }
-        assert_eq!(EntryKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn entry_kind_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (EntryKind::Earn, "EARN"),
+            (EntryKind::Activate, "ACTIVATE"),
+            (EntryKind::Redeem, "REDEEM"),
+            (EntryKind::Expire, "EXPIRE"),
+            (EntryKind::ExchangeOut, "EXCHANGE_OUT"),
+            (EntryKind::ExchangeIn, "EXCHANGE_IN"),
+            (EntryKind::Reversal, "REVERSAL"),
+            (EntryKind::Adjustment, "ADJUSTMENT"),
+            (EntryKind::MergeIn, "MERGE_IN"),
+            (EntryKind::MergeOut, "MERGE_OUT"),
+        ]);
+    }
+
+    #[test]
+    fn lot_state_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (LotState::Pending, "PENDING"),
+            (LotState::Active, "ACTIVE"),
+            (LotState::Arrears, "ARREARS"),
+        ]);
     }
 
     proptest! {

@@ -76,25 +76,6 @@ pub fn parse_decimal(field: &str, raw: &str) -> Result<Decimal> {
         })
 }
 
-impl ReturnPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReturnPolicy::OnlyPending => "ONLY_PENDING",
-            ReturnPolicy::WithinBalance => "WITHIN_BALANCE",
-            ReturnPolicy::AllowNegative => "ALLOW_NEGATIVE",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "ONLY_PENDING" => Some(ReturnPolicy::OnlyPending),
-            "WITHIN_BALANCE" => Some(ReturnPolicy::WithinBalance),
-            "ALLOW_NEGATIVE" => Some(ReturnPolicy::AllowNegative),
-            _ => None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,13 +97,11 @@ mod tests {
         );
         assert!(parse_decimal("rate", "1e3").is_err());
         assert!(parse_decimal("rate", "abc").is_err());
-        for p in [
-            ReturnPolicy::OnlyPending,
-            ReturnPolicy::WithinBalance,
-            ReturnPolicy::AllowNegative,
-        ] {
-            assert_eq!(ReturnPolicy::parse(p.as_str()), Some(p));
-        }
+        kit::testing::stored_names_hold(&[
+            (ReturnPolicy::OnlyPending, "ONLY_PENDING"),
+            (ReturnPolicy::WithinBalance, "WITHIN_BALANCE"),
+            (ReturnPolicy::AllowNegative, "ALLOW_NEGATIVE"),
+        ]);
     }
 
     #[test]

@@ -6,7 +6,25 @@
 //! refund, so partial reversals add up exactly and never exceed what was
 //! earned; a full refund reverses all of it.
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+/// What a refund takes back. Stored as the names below.
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReturnPolicy {
     /// Only points still pending are taken back; the rest is forgiven.
     OnlyPending,

@@ -472,6 +472,9 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(IdempotencyKeys::Table)
+                    // Since kit's idempotency module, every service has
+                    // this table from the kit's migrations (same shape).
+                    .if_not_exists()
                     .col(text(IdempotencyKeys::Scope, 96))
                     .col(text(IdempotencyKeys::Key, 128))
                     .col(text(IdempotencyKeys::Operation, 32))

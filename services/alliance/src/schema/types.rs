@@ -99,9 +99,8 @@ impl Programme {
     async fn expiry_months(&self) -> Option<i64> {
         self.0.expiry_months
     }
-    async fn return_policy(&self) -> ApiResult<ReturnPolicy> {
-        Ok(ReturnPolicy::parse(&self.0.return_policy)
-            .ok_or_else(|| Error::invalid("returnPolicy", "unknown return policy"))?)
+    async fn return_policy(&self) -> ReturnPolicy {
+        self.0.return_policy
     }
     /// Whether members may exchange this programme's points into others.
     async fn can_send(&self) -> bool {
@@ -193,8 +192,7 @@ impl OrderPoints {
         let Some(lot_id) = &self.0.lot_id else {
             return Ok(None);
         };
-        let l = lot_row(ctx, lot_id).await?;
-        Ok(LotState::parse(&l.state))
+        Ok(Some(lot_row(ctx, lot_id).await?.state))
     }
     /// When the points become (or became) ACTIVE: null while the order
     /// awaits hand-over, when the programme's window starts.
@@ -274,7 +272,7 @@ impl PointsAccount {
             .await?
             .into_iter()
             .filter(|l| {
-                l.state == LotState::Active.as_str()
+                l.state == LotState::Active
                     && l.remaining > 0
                     && l.expires_at.is_some_and(|e| e <= until)
             })
@@ -318,8 +316,8 @@ impl PointsLot {
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
-    async fn state(&self) -> Option<LotState> {
-        LotState::parse(&self.0.state)
+    async fn state(&self) -> LotState {
+        self.0.state
     }
     async fn original_points(&self) -> Long {
         self.0.original.into()
@@ -357,9 +355,8 @@ impl LedgerEntry {
     async fn seq(&self) -> Long {
         self.0.seq.into()
     }
-    async fn kind(&self) -> ApiResult<EntryKind> {
-        Ok(EntryKind::parse(&self.0.kind)
-            .ok_or_else(|| Error::invalid("kind", "unknown entry kind"))?)
+    async fn kind(&self) -> EntryKind {
+        self.0.kind
     }
     /// Change to the ACTIVE balance.
     async fn points(&self) -> Long {

@@ -43,7 +43,7 @@ pub mod programme {
         pub points_per_yuan: String,
         pub pending_days: i64,
         pub expiry_months: Option<i64>,
-        pub return_policy: String,
+        pub return_policy: crate::domain::returns::ReturnPolicy,
         pub can_send: bool,
         pub can_receive: bool,
         pub created_at: i64,
@@ -111,8 +111,7 @@ pub mod lot {
         pub id: String,
         pub account_id: String,
         pub programme_id: String,
-        /// PENDING, ACTIVE or ARREARS.
-        pub state: String,
+        pub state: crate::domain::ledger::LotState,
         pub original: i64,
         pub remaining: i64,
         pub activates_at: Option<i64>,
@@ -135,7 +134,7 @@ pub mod entry {
         pub account_id: String,
         pub programme_id: String,
         pub seq: i64,
-        pub kind: String,
+        pub kind: crate::domain::ledger::EntryKind,
         /// Change to the ACTIVE balance.
         pub points: i64,
         /// Change to the PENDING balance.
@@ -173,25 +172,8 @@ pub mod lot_movement {
     entity_boilerplate!();
 }
 
-pub mod idempotency_key {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "idempotency_keys")]
-    pub struct Model {
-        /// Whose key: `brand:<id>`, `member:<id>` or `operator`.
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub scope: String,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub key: String,
-        pub operation: String,
-        pub request_hash: String,
-        pub result_id: String,
-        pub created_at: i64,
-    }
-
-    entity_boilerplate!();
-}
+/// Idempotency keys live in the kit's table (`kit::idempotency`).
+pub use kit::idempotency::entity as idempotency_key;
 
 pub mod terms {
     use sea_orm::entity::prelude::*;

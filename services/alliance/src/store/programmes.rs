@@ -64,8 +64,12 @@ impl ProgrammeSettings {
 }
 
 /// The rules of a stored programme. Rows are written only from parsed
-/// settings, so a failure here means the row was edited by hand.
+/// settings, so a failure here means the row was edited by hand: INTERNAL.
 pub fn rules(p: &programme::Model) -> Result<ProgrammeRules> {
+    stored_rules(p).map_err(|err| Error::corrupt(format_args!("programme {}: {err}", p.id)))
+}
+
+fn stored_rules(p: &programme::Model) -> Result<ProgrammeRules> {
     let expiry = match p.expiry_months {
         None => ExpiryPolicy::Never,
         Some(m) => ExpiryPolicy::months(m as i32)?,
@@ -75,8 +79,7 @@ pub fn rules(p: &programme::Model) -> Result<ProgrammeRules> {
         earn_rate: EarnRate::parse(parse_decimal("pointsPerYuan", &p.points_per_yuan)?)?,
         pending_days: parse_pending_days(p.pending_days)?,
         expiry,
-        return_policy: ReturnPolicy::parse(&p.return_policy)
-            .ok_or_else(|| Error::invalid("returnPolicy", "unknown return policy"))?,
+        return_policy: p.return_policy,
         time_zone: parse_time_zone(&p.time_zone)?,
     })
 }
@@ -97,7 +100,7 @@ fn apply(settings: &ProgrammeSettings, row: &mut programme::ActiveModel) {
         ExpiryPolicy::Never => None,
         ExpiryPolicy::EndOfMonthAfter { months } => Some(i64::from(months)),
     });
-    row.return_policy = Set(r.return_policy.as_str().to_owned());
+    row.return_policy = Set(r.return_policy);
     row.can_send = Set(settings.can_send);
     row.can_receive = Set(settings.can_receive);
 }

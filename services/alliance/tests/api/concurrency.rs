@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use alliance::domain::ledger::{EntryKind, LotState};
 use alliance::store::entities::{account, clearing_entry, entry, exchange, lot};
 use futures::future::join_all;
 use kit::testing::{GraphqlResponse, spawn};
@@ -224,7 +225,7 @@ async fn the_books_hold_under_concurrent_load() {
     let db = app.db();
     let entries = entry::Entity::find().all(db).await.unwrap();
     let exchanges = exchange::Entity::find().all(db).await.unwrap();
-    let applied = |kind: &str, prefix: &str| {
+    let applied = |kind: EntryKind, prefix: &str| {
         (
             entries
                 .iter()
@@ -238,9 +239,9 @@ async fn the_books_hold_under_concurrent_load() {
             by_key.keys().filter(|k| k.starts_with(prefix)).count(),
         )
     };
-    let (redeems, redeem_keys) = applied("REDEEM", "redeem-key");
+    let (redeems, redeem_keys) = applied(EntryKind::Redeem, "redeem-key");
     assert_eq!(redeems, redeem_keys, "each redeem key applied exactly once");
-    let (earns, earn_keys) = applied("EARN", "earn-key");
+    let (earns, earn_keys) = applied(EntryKind::Earn, "earn-key");
     assert_eq!(earns, earn_keys, "each earn key applied exactly once");
     assert_eq!(
         exchanges.len(),
@@ -275,7 +276,7 @@ async fn the_books_hold_under_concurrent_load() {
         assert_eq!(seqs.len(), mine.len(), "one entry per sequence number");
         let held: i64 = lots
             .iter()
-            .filter(|l| l.account_id == a.id && l.state != "PENDING")
+            .filter(|l| l.account_id == a.id && l.state != LotState::Pending)
             .map(|l| l.remaining)
             .sum();
         assert_eq!(a.active_balance, held, "balance equals its lots: {a:?}");

@@ -4,6 +4,7 @@
 mod concurrency;
 mod exchange;
 mod ledger;
+mod ledger_model;
 mod orders;
 mod programmes;
 mod support;

@@ -31,7 +31,7 @@ fn placed(
     OrderPlaced {
         order_id: order.into(),
         member_id: Some(member.into()),
-        channel: "APP".into(),
+        channel: kit::channel::Channel::App,
         store_id: None,
         fulfilment: "SHIP".into(),
         total_fen: lines.iter().map(|l| l.amount_fen).sum(),
@@ -409,7 +409,7 @@ async fn a_merge_moves_accounts_to_the_survivor_keeping_expiry() {
         merged_id: "old".into(),
         merged_at: w.app.now(),
     };
-    w.feed.publish(&merged).await;
+    w.members.publish(&merged).await;
     w.apply().await;
     w.member_consumer("amnesiac").catch_up().await.unwrap();
     let a = account(&w.app, "keeper", &p).await;

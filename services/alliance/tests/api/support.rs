@@ -5,11 +5,14 @@ use kit::events::consumer::FeedConsumer;
 use kit::testing::{FEED_ONLY, GraphqlResponse, TestApp, TestDatabase, spawn_on};
 use serde_json::{Value, json};
 
-/// The alliance service, and a stand-in producer of member and order
-/// events (in the schema of `kit::events::schema`).
+/// The alliance service, and stand-in producers of the order feed and the
+/// member feed (events in the schema of `kit::events::schema`).
 pub struct World {
     pub app: TestApp,
+    /// Publishes what the product service's feed carries.
     pub feed: TestApp,
+    /// Publishes what the member service's feed carries.
+    pub members: TestApp,
 }
 
 pub async fn world() -> World {
@@ -22,8 +25,15 @@ pub async fn world() -> World {
         clock.clone(),
     )
     .await;
-    let feed = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret, clock.clone()).await;
-    World { app, feed }
+    let feed = spawn_on(
+        &FEED_ONLY,
+        TestDatabase::new().await,
+        secret.clone(),
+        clock.clone(),
+    )
+    .await;
+    let members = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret, clock.clone()).await;
+    World { app, feed, members }
 }
 
 impl World {
@@ -41,7 +51,7 @@ impl World {
     pub fn member_consumer(&self, name: &str) -> FeedConsumer<MemberFeed> {
         FeedConsumer::new(
             name,
-            &self.feed.address,
+            &self.members.address,
             self.app.db().clone(),
             self.app.keys().clone(),
             self.app.clock().clone(),

@@ -12,23 +12,33 @@ use sea_orm::{
 };
 
 use super::entities::consumer_position;
-use super::{FeedEvent, FeedPage};
+use super::{FeedEvent, FeedEvents, FeedPage, parked};
 use crate::auth::JwtKeys;
 use crate::shutdown::Shutdown;
 use crate::time::{Clock, from_micros};
 
-/// What a consumer does with one event. It must use `txn` for every write,
-/// so that the effect and the new position commit together. `now` is the
-/// consuming service's clock when the event is applied.
+/// What a consumer does with one event of its feed. It must use `txn` for
+/// every write, so that the effect and the new position commit together.
+/// `seq` is the event's place in its feed; `now` is the consuming service's
+/// clock when the event is applied.
 #[async_trait]
 pub trait EventHandler: Send + Sync {
+    /// Every event the feed carries, as one type: a handler matches it
+    /// exhaustively, so a new event makes each consumer decide.
+    type Events: FeedEvents;
+
     async fn apply(
         &self,
         txn: &DatabaseTransaction,
-        event: &FeedEvent,
+        seq: i64,
+        event: Self::Events,
         now: DateTime<Utc>,
     ) -> Result<(), HandlerError>;
 }
+
+/// How many times a rule may refuse an event before the consumer parks it
+/// (see [`super::parked`]) and moves on.
+pub const MAX_ATTEMPTS: u32 = 5;
 
 /// Why a handler did not apply an event; the event is retried on the next
 /// poll, its effect rolled back and the position left before it.
@@ -45,6 +55,14 @@ pub enum HandlerError {
     /// poll and tries again at its normal interval, without backing off.
     #[error("not yet: {0}")]
     NotYet(String),
+}
+
+impl HandlerError {
+    /// Whether trying again cannot help: the event breaks a rule here, or
+    /// cannot be read. Such an event is parked after [`MAX_ATTEMPTS`].
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, HandlerError::Payload(_) | HandlerError::Rule(_))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +93,8 @@ pub struct FeedConsumer<H> {
     handler: H,
     http: reqwest::Client,
     batch: u64,
+    /// The event rules refused last, and how many times in a row.
+    refusals: std::sync::Mutex<Option<(i64, u32)>>,
 }
 
 impl<H: EventHandler> FeedConsumer<H> {
@@ -102,6 +122,7 @@ impl<H: EventHandler> FeedConsumer<H> {
                 .build()
                 .unwrap_or_default(),
             batch: 100,
+            refusals: std::sync::Mutex::new(None),
         }
     }
 
@@ -140,7 +161,7 @@ impl<H: EventHandler> FeedConsumer<H> {
     }
 
     async fn catch_up_to_end(&self) -> Result<Progress, ConsumerError> {
-        let mut applied = 0;
+        let mut applied = self.retry_parked().await?;
         loop {
             let started = self.clock.now_micros();
             let page = self.poll_page().await?;
@@ -169,7 +190,7 @@ impl<H: EventHandler> FeedConsumer<H> {
                 continue;
             }
             let txn = self.db.begin().await?;
-            match self.handler.apply(&txn, event, self.clock.now()).await {
+            match self.apply(&txn, event).await {
                 Ok(()) => {}
                 Err(HandlerError::NotYet(reason)) => {
                     txn.rollback().await?;
@@ -188,26 +209,27 @@ impl<H: EventHandler> FeedConsumer<H> {
                     txn.rollback().await?;
                     metrics::counter!("events_failed_total", "consumer" => self.name.clone())
                         .increment(1);
-                    return Err(ConsumerError::Handler {
-                        seq: event.seq,
-                        kind: event.kind.clone(),
-                        source,
-                    });
+                    let attempts = self.count_refusal(event.seq, &source);
+                    if attempts < MAX_ATTEMPTS {
+                        return Err(ConsumerError::Handler {
+                            seq: event.seq,
+                            kind: event.kind.clone(),
+                            source,
+                        });
+                    }
+                    if !self.park(event, &source, attempts, position).await? {
+                        return Ok(Progress {
+                            applied,
+                            end: PageEnd::Overtaken,
+                        });
+                    }
+                    position = event.seq;
+                    continue;
                 }
             }
             // Compare-and-set: if another instance moved the position, its
             // transaction applied this event; ours must not commit.
-            let moved = consumer_position::Entity::update_many()
-                .col_expr(consumer_position::Column::Position, event.seq.into())
-                .col_expr(
-                    consumer_position::Column::UpdatedAt,
-                    self.clock.now_micros().into(),
-                )
-                .filter(consumer_position::Column::Consumer.eq(self.name.clone()))
-                .filter(consumer_position::Column::Position.eq(position))
-                .exec(&txn)
-                .await?;
-            if moved.rows_affected != 1 {
+            if !self.advance(&txn, position, event.seq).await? {
                 txn.rollback().await?;
                 tracing::info!(consumer = %self.name, seq = event.seq, "position moved by another instance");
                 return Ok(Progress {
@@ -228,6 +250,124 @@ impl<H: EventHandler> FeedConsumer<H> {
             PageEnd::More
         };
         Ok(Progress { applied, end })
+    }
+
+    /// Decodes `event` into the feed's type and applies it.
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &FeedEvent,
+    ) -> Result<(), HandlerError> {
+        let typed = H::Events::decode(event)?;
+        self.handler
+            .apply(txn, event.seq, typed, self.clock.now())
+            .await
+    }
+
+    /// Counts one more refusal of `seq` (a database failure counts none);
+    /// returns how many in a row.
+    fn count_refusal(&self, seq: i64, error: &HandlerError) -> u32 {
+        if !error.is_refusal() {
+            return 0;
+        }
+        let Ok(mut last) = self.refusals.lock() else {
+            return 0;
+        };
+        let attempts = match *last {
+            Some((refused, n)) if refused == seq => n.saturating_add(1),
+            _ => 1,
+        };
+        *last = Some((seq, attempts));
+        attempts
+    }
+
+    /// Sets `event` aside and moves the position past it, in one
+    /// transaction; false when another instance moved the position first.
+    async fn park(
+        &self,
+        event: &FeedEvent,
+        error: &HandlerError,
+        attempts: u32,
+        position: i64,
+    ) -> Result<bool, ConsumerError> {
+        let now = self.clock.now_micros();
+        let txn = self.db.begin().await?;
+        // The position first: an instance that lost the race stops here
+        // rather than on the parked row's key.
+        if !self.advance(&txn, position, event.seq).await? {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        parked::park(&txn, &self.name, event, &error.to_string(), attempts, now).await?;
+        txn.commit().await?;
+        if let Ok(mut last) = self.refusals.lock() {
+            *last = None;
+        }
+        metrics::counter!("events_parked_total", "consumer" => self.name.clone()).increment(1);
+        tracing::warn!(
+            consumer = %self.name,
+            seq = event.seq,
+            kind = %event.kind,
+            event_id = %event.id,
+            attempts,
+            reason = %error,
+            "event parked: refused {attempts} times, the feed moves on without it (bigmember events parked)"
+        );
+        Ok(true)
+    }
+
+    /// Moves the position from `from` to `to` in `txn`, unless another
+    /// instance moved it: compare-and-set.
+    async fn advance(&self, txn: &DatabaseTransaction, from: i64, to: i64) -> Result<bool, DbErr> {
+        let moved = consumer_position::Entity::update_many()
+            .col_expr(consumer_position::Column::Position, to.into())
+            .col_expr(
+                consumer_position::Column::UpdatedAt,
+                self.clock.now_micros().into(),
+            )
+            .filter(consumer_position::Column::Consumer.eq(self.name.clone()))
+            .filter(consumer_position::Column::Position.eq(from))
+            .exec(txn)
+            .await?;
+        Ok(moved.rows_affected == 1)
+    }
+
+    /// Applies the parked events an operator asked to retry (each in its
+    /// own transaction with its new status). Returns how many applied.
+    pub async fn retry_parked(&self) -> Result<usize, ConsumerError> {
+        let mut applied = 0;
+        for row in parked::due(&self.db, &self.name).await? {
+            let event = row.to_feed_event();
+            let txn = self.db.begin().await?;
+            match self.apply(&txn, &event).await {
+                Ok(()) => {
+                    parked::settle(&txn, row, None, self.clock.now_micros()).await?;
+                    txn.commit().await?;
+                    applied += 1;
+                    tracing::info!(consumer = %self.name, seq = event.seq, "parked event applied on retry");
+                }
+                Err(error) if error.is_refusal() => {
+                    txn.rollback().await?;
+                    tracing::warn!(consumer = %self.name, seq = event.seq, reason = %error, "parked event refused again on retry");
+                    parked::settle(
+                        &self.db,
+                        row,
+                        Some(error.to_string()),
+                        self.clock.now_micros(),
+                    )
+                    .await?;
+                }
+                Err(source) => {
+                    txn.rollback().await?;
+                    return Err(ConsumerError::Handler {
+                        seq: event.seq,
+                        kind: event.kind.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(applied)
     }
 
     /// Polls every `interval` until `shutdown`. Failures are logged and

@@ -64,3 +64,56 @@ pub mod consumer_position {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// An event a consumer set aside after a rule refused it
+/// [`crate::events::consumer::MAX_ATTEMPTS`] times (see
+/// [`crate::events::parked`]).
+pub mod parked_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "parked_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub consumer: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        pub event_id: String,
+        pub kind: String,
+        /// The event's payload as the feed served it (JSON).
+        #[sea_orm(column_type = "Text")]
+        pub payload: String,
+        pub occurred_at: i64,
+        /// Why it was refused, the last time it was tried.
+        #[sea_orm(column_type = "Text")]
+        pub reason: String,
+        pub attempts: i64,
+        pub status: ParkedStatus,
+        pub parked_at: i64,
+        pub updated_at: i64,
+    }
+
+    /// Where a parked event stands. Stored as the names below.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+    #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+    pub enum ParkedStatus {
+        /// Set aside; the feed moved on past it.
+        #[sea_orm(string_value = "PARKED")]
+        Parked,
+        /// An operator asked for it to be tried again; the consumer does so
+        /// on its next poll.
+        #[sea_orm(string_value = "RETRY")]
+        Retry,
+        /// Applied on a retry.
+        #[sea_orm(string_value = "APPLIED")]
+        Applied,
+        /// An operator decided it is never to be applied.
+        #[sea_orm(string_value = "SKIPPED")]
+        Skipped,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

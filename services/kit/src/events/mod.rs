@@ -11,6 +11,7 @@ pub mod consumer;
 pub mod entities;
 pub mod feed;
 pub mod outbox;
+pub mod parked;
 pub mod schema;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +21,14 @@ use serde::{Deserialize, Serialize};
 /// An event type with a stable name on the wire.
 pub trait DomainEvent: Serialize + DeserializeOwned {
     const KIND: &'static str;
+}
+
+/// The events one feed carries, as one type (see [`schema::MemberEvent`]
+/// and [`schema::OrderEvent`]).
+pub trait FeedEvents: Sized + Send {
+    /// The typed event; an event of a type the feed does not carry, or
+    /// whose payload does not match its type, is an error.
+    fn decode(event: &FeedEvent) -> Result<Self, serde_json::Error>;
 }
 
 /// One event as the feed serves it.

@@ -13,7 +13,7 @@ use super::DomainEvent;
 #[serde(rename_all = "camelCase")]
 pub struct MemberRegistered {
     pub member_id: String,
-    pub channel: String,
+    pub channel: crate::channel::Channel,
     pub guide_code: Option<String>,
     pub brand_id: Option<String>,
     pub registered_at: DateTime<Utc>,
@@ -28,7 +28,7 @@ impl DomainEvent for MemberRegistered {
 #[serde(rename_all = "camelCase")]
 pub struct IdentityLinked {
     pub member_id: String,
-    pub channel: String,
+    pub channel: crate::channel::Channel,
     pub brand_id: Option<String>,
 }
 
@@ -57,7 +57,21 @@ impl DomainEvent for MemberMerged {
 #[serde(rename_all = "camelCase")]
 pub struct MemberErased {
     pub member_id: String,
+    /// Ids merged into the member before: other services may hold the
+    /// member's data under them. Absent in events written before the field
+    /// existed.
+    #[serde(default)]
+    pub merged_ids: Vec<String>,
     pub erased_at: DateTime<Utc>,
+}
+
+impl MemberErased {
+    /// Every id the member's data may be held under.
+    pub fn member_ids(&self) -> Vec<String> {
+        std::iter::once(self.member_id.clone())
+            .chain(self.merged_ids.iter().cloned())
+            .collect()
+    }
 }
 
 impl DomainEvent for MemberErased {
@@ -100,8 +114,7 @@ pub struct OrderLine {
 pub struct OrderPlaced {
     pub order_id: String,
     pub member_id: Option<String>,
-    /// APP, WECHAT_MINI_PROGRAM, ECOMMERCE, STORE_POS...
-    pub channel: String,
+    pub channel: crate::channel::Channel,
     pub store_id: Option<String>,
     /// SHIP, PICKUP_IN_STORE or IN_STORE.
     pub fulfilment: String,
@@ -164,4 +177,127 @@ pub struct OrderRefunded {
 
 impl DomainEvent for OrderRefunded {
     const KIND: &'static str = "OrderRefunded";
+}
+
+/// Declares the one type of a feed's events: an enum with a variant per
+/// event type, decoded by the type's name on the wire.
+macro_rules! feed_events {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident($event:ty)),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum $name {
+            $($variant($event)),+
+        }
+
+        impl $name {
+            /// The event's type name on the wire.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $($name::$variant(_) => <$event as super::DomainEvent>::KIND),+
+                }
+            }
+        }
+
+        impl super::FeedEvents for $name {
+            fn decode(event: &super::FeedEvent) -> Result<Self, serde_json::Error> {
+                $(
+                    if event.kind == <$event as super::DomainEvent>::KIND {
+                        return serde_json::from_value(event.payload.clone()).map($name::$variant);
+                    }
+                )+
+                Err(<serde_json::Error as serde::de::Error>::custom(format!(
+                    "the {} feed carries no event of type {}",
+                    stringify!($name),
+                    event.kind
+                )))
+            }
+        }
+    };
+}
+
+feed_events! {
+    /// Everything the member service's feed carries.
+    MemberEvent {
+        Registered(MemberRegistered),
+        IdentityLinked(IdentityLinked),
+        Merged(MemberMerged),
+        Erased(MemberErased),
+        TierChanged(TierChanged),
+    }
+}
+
+feed_events! {
+    /// Everything the product service's feed carries.
+    OrderEvent {
+        Placed(OrderPlaced),
+        Fulfilled(OrderFulfilled),
+        Cancelled(OrderCancelled),
+        Refunded(OrderRefunded),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{FeedEvent, FeedEvents};
+
+    fn on_the_wire<E: DomainEvent>(event: &E) -> FeedEvent {
+        FeedEvent {
+            seq: 1,
+            id: "e-1".into(),
+            kind: E::KIND.into(),
+            occurred_at: DateTime::<Utc>::UNIX_EPOCH,
+            payload: serde_json::to_value(event).unwrap(),
+        }
+    }
+
+    #[test]
+    fn each_event_decodes_to_its_variant_and_a_stranger_is_an_error() {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let erased = MemberErased {
+            member_id: "m-1".into(),
+            merged_ids: vec!["m-0".into()],
+            erased_at: at,
+        };
+        let decoded = MemberEvent::decode(&on_the_wire(&erased)).unwrap();
+        assert_eq!(decoded, MemberEvent::Erased(erased.clone()));
+        assert_eq!(decoded.kind(), "MemberErased");
+        let merged = MemberMerged {
+            survivor_id: "m-1".into(),
+            merged_id: "m-2".into(),
+            merged_at: at,
+        };
+        assert_eq!(
+            MemberEvent::decode(&on_the_wire(&merged)).unwrap(),
+            MemberEvent::Merged(merged)
+        );
+        let cancelled = OrderCancelled {
+            order_id: "o-1".into(),
+            member_id: None,
+            cancelled_at: at,
+        };
+        assert_eq!(
+            OrderEvent::decode(&on_the_wire(&cancelled)).unwrap(),
+            OrderEvent::Cancelled(cancelled)
+        );
+
+        // An order event on the member feed, a payload of the wrong shape.
+        let stranger = OrderEvent::decode(&on_the_wire(&erased)).unwrap_err();
+        assert!(
+            stranger
+                .to_string()
+                .contains("no event of type MemberErased"),
+            "{stranger}"
+        );
+        let mut broken = on_the_wire(&erased);
+        broken.payload = serde_json::json!({ "memberId": 7 });
+        assert!(MemberEvent::decode(&broken).is_err());
+        // Written before `mergedIds` existed: still an erasure.
+        let mut older = on_the_wire(&erased);
+        older.payload = serde_json::json!({ "memberId": "m-1", "erasedAt": at });
+        let MemberEvent::Erased(old) = MemberEvent::decode(&older).unwrap() else {
+            panic!("an erasure");
+        };
+        assert_eq!(old.member_ids(), ["m-1"]);
+    }
 }

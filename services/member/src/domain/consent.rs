@@ -1,6 +1,24 @@
 //! Marketing consent, per purpose, with the time it was given or withdrawn.
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ConsentPurpose {
     MarketingSms,
     MarketingWechat,
@@ -13,18 +31,6 @@ impl ConsentPurpose {
         ConsentPurpose::MarketingWechat,
         ConsentPurpose::MarketingEmail,
     ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConsentPurpose::MarketingSms => "MARKETING_SMS",
-            ConsentPurpose::MarketingWechat => "MARKETING_WECHAT",
-            ConsentPurpose::MarketingEmail => "MARKETING_EMAIL",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s)
-    }
 }
 
 /// A recorded decision; when two records meet (a merge), the later wins.
@@ -43,6 +49,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn consent_purpose_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (ConsentPurpose::MarketingSms, "MARKETING_SMS"),
+            (ConsentPurpose::MarketingWechat, "MARKETING_WECHAT"),
+            (ConsentPurpose::MarketingEmail, "MARKETING_EMAIL"),
+        ]);
+    }
+
+    #[test]
     fn the_later_decision_wins() {
         let given = ConsentDecision {
             granted: true,
@@ -54,8 +69,5 @@ mod tests {
         };
         assert_eq!(later(given, withdrawn), withdrawn);
         assert_eq!(later(withdrawn, given), withdrawn);
-        for p in ConsentPurpose::ALL {
-            assert_eq!(ConsentPurpose::parse(p.as_str()), Some(p));
-        }
     }
 }

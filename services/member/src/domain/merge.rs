@@ -42,7 +42,7 @@ pub struct Profile {
     pub phone: Option<String>,
     pub email: Option<String>,
     pub birthday: Option<chrono::NaiveDate>,
-    pub gender: Option<String>,
+    pub gender: Option<super::profile::Gender>,
 }
 
 /// The survivor keeps what it has; fields it lacks come from the merged

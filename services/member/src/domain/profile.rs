@@ -71,34 +71,29 @@ impl PersonName {
     }
 }
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Gender {
     Female,
     Male,
     Other,
     Undisclosed,
-}
-
-impl Gender {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Gender::Female => "FEMALE",
-            Gender::Male => "MALE",
-            Gender::Other => "OTHER",
-            Gender::Undisclosed => "UNDISCLOSED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Gender::Female,
-            Gender::Male,
-            Gender::Other,
-            Gender::Undisclosed,
-        ]
-        .into_iter()
-        .find(|g| g.as_str() == s)
-    }
 }
 
 /// A birthday: not in the future, not before 1900.
@@ -137,6 +132,16 @@ pub struct ProfilePatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gender_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (Gender::Female, "FEMALE"),
+            (Gender::Male, "MALE"),
+            (Gender::Other, "OTHER"),
+            (Gender::Undisclosed, "UNDISCLOSED"),
+        ]);
+    }
 
     #[test]
     fn chinese_numbers_without_country_code_become_e164() {

@@ -118,36 +118,42 @@ pub fn parse_level(code: &str, name: &str, threshold: i64) -> Result<TierLevel> 
 }
 
 /// Why a tier changed.
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TierChangeCause {
     Growth,
     Operator,
     Merge,
 }
 
-impl TierChangeCause {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TierChangeCause::Growth => "GROWTH",
-            TierChangeCause::Operator => "OPERATOR",
-            TierChangeCause::Merge => "MERGE",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            TierChangeCause::Growth,
-            TierChangeCause::Operator,
-            TierChangeCause::Merge,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tier_change_cause_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (TierChangeCause::Growth, "GROWTH"),
+            (TierChangeCause::Operator, "OPERATOR"),
+            (TierChangeCause::Merge, "MERGE"),
+        ]);
+    }
 
     fn ladder() -> TierLadder {
         TierLadder::new(vec![

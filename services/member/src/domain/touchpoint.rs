@@ -4,7 +4,25 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::error::{Error, Result};
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TouchpointKind {
     Registered,
     GuideCodeScanned,
@@ -25,22 +43,6 @@ impl TouchpointKind {
         TouchpointKind::StoreVisit,
         TouchpointKind::Purchase,
     ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TouchpointKind::Registered => "REGISTERED",
-            TouchpointKind::GuideCodeScanned => "GUIDE_CODE_SCANNED",
-            TouchpointKind::CouponClaimed => "COUPON_CLAIMED",
-            TouchpointKind::CouponUsed => "COUPON_USED",
-            TouchpointKind::CouponShared => "COUPON_SHARED",
-            TouchpointKind::StoreVisit => "STORE_VISIT",
-            TouchpointKind::Purchase => "PURCHASE",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
 }
 
 /// Clocks drift; a touchpoint may be this far in the future, no more.
@@ -87,22 +89,22 @@ pub fn check_attributes(value: Option<serde_json::Value>) -> Result<serde_json::
     Ok(value)
 }
 
-/// A client's retry key: 8 to 64 of letters, digits, `-` and `_`.
-pub fn check_idempotency_key(raw: &str) -> Result<String> {
-    let value = raw.trim();
-    if super::identity::is_token(value, 8..=64) {
-        Ok(value.to_owned())
-    } else {
-        Err(Error::invalid(
-            "idempotencyKey",
-            "idempotencyKey must be 8-64 letters, digits, '-' or '_' (a UUID works)",
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn touchpoint_kind_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (TouchpointKind::Registered, "REGISTERED"),
+            (TouchpointKind::GuideCodeScanned, "GUIDE_CODE_SCANNED"),
+            (TouchpointKind::CouponClaimed, "COUPON_CLAIMED"),
+            (TouchpointKind::CouponUsed, "COUPON_USED"),
+            (TouchpointKind::CouponShared, "COUPON_SHARED"),
+            (TouchpointKind::StoreVisit, "STORE_VISIT"),
+            (TouchpointKind::Purchase, "PURCHASE"),
+        ]);
+    }
 
     #[test]
     fn occurred_at_may_not_be_in_the_future() {
@@ -125,12 +127,5 @@ mod tests {
         assert!(check_attributes(Some(serde_json::json!([1, 2]))).is_err());
         let big = serde_json::json!({ "x": "y".repeat(5000) });
         assert!(check_attributes(Some(big)).is_err());
-    }
-
-    #[test]
-    fn idempotency_keys_are_bounded() {
-        assert!(check_idempotency_key("0190a1b2-c3d4-7e5f").is_ok());
-        assert!(check_idempotency_key("short").is_err());
-        assert!(check_idempotency_key("has space in it").is_err());
     }
 }

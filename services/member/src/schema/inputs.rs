@@ -8,9 +8,7 @@ use crate::domain::MemberStatus;
 use crate::domain::identity::{Channel, ExternalId, ForeignId, GuideCode, NewIdentity};
 use crate::domain::profile::{Birthday, Email, Gender, PersonName, PhoneNumber, ProfilePatch};
 use crate::domain::tier::TierCode;
-use crate::domain::touchpoint::{
-    TouchpointKind, check_attributes, check_idempotency_key, check_occurred_at,
-};
+use crate::domain::touchpoint::{TouchpointKind, check_attributes, check_occurred_at};
 use crate::error::{Error, Result};
 use crate::store::{MemberFilter, NewTouchpoint, Registration};
 use kit::time::to_micros;
@@ -161,8 +159,9 @@ pub struct TouchpointInput {
 }
 
 impl TouchpointInput {
-    /// `now`: by the service's clock (how far `occurredAt` may be from it).
-    pub fn parse(self, now: DateTime<Utc>) -> Result<NewTouchpoint> {
+    /// `now`: by the service's clock (how far `occurredAt` may be from it);
+    /// the idempotency key is `caller`'s.
+    pub fn parse(self, now: DateTime<Utc>, caller: &kit::Caller) -> Result<NewTouchpoint> {
         Ok(NewTouchpoint {
             member_id: self.member_id.0,
             kind: self.kind,
@@ -174,10 +173,10 @@ impl TouchpointInput {
                 .transpose()?,
             occurred_at: check_occurred_at(self.occurred_at, now)?,
             attributes: check_attributes(self.attributes.map(|j| j.0))?,
-            idempotency_key: self
+            key: self
                 .idempotency_key
                 .as_deref()
-                .map(check_idempotency_key)
+                .map(|raw| kit::idempotency::IdempotencyKey::parse(caller, raw))
                 .transpose()?,
         })
     }

@@ -29,7 +29,13 @@ use kit::loader::ChildrenOf;
 
 pub type MemberSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn build(db: DatabaseConnection, clock: kit::time::Clock) -> MemberSchema {
+/// The schema over `db`; `holders` gives the other services' parts of a
+/// member's export.
+pub fn build(
+    db: DatabaseConnection,
+    clock: kit::time::Clock,
+    holders: kit::members::MemberDataHolders,
+) -> MemberSchema {
     kit::subgraph::federated(Schema::build(Query, Mutation, EmptySubscription))
         .data(DataLoader::new(MemberLoader(db.clone()), tokio::spawn))
         .data(ChildrenOf::<identity::Entity>::new(
@@ -45,6 +51,7 @@ pub fn build(db: DatabaseConnection, clock: kit::time::Clock) -> MemberSchema {
             consent::Column::MemberId,
         ))
         .data(clock)
+        .data(holders)
         .data(db)
         .finish()
 }

@@ -230,7 +230,7 @@ impl Mutation {
         ctx: &Context<'_>,
         input: TouchpointInput,
     ) -> ApiResult<Touchpoint> {
-        let mut new = input.parse(now(ctx))?;
+        let mut new = input.parse(now(ctx), caller(ctx))?;
         let record = authorize(ctx, &new.member_id, access::require_engagement).await?;
         new.member_id = record.id;
         let row =
@@ -251,14 +251,25 @@ impl Mutation {
         Ok(view_after_change(ctx, updated).await?)
     }
 
-    /// Everything held about the signed-in member, as one JSON document.
+    /// Everything the platform holds about the signed-in member, as one JSON
+    /// document: `{ exportedAt, memberId, memberIds, services: { member,
+    /// store, product, alliance } }`, each service giving its own part (see
+    /// the README's "Your data"). SUBGRAPH_UNAVAILABLE, and no document,
+    /// when a service does not give its part.
     async fn export_my_data(&self, ctx: &Context<'_>) -> ApiResult<Json<serde_json::Value>> {
-        match caller(ctx).require_authenticated()? {
-            Caller::Member { member_id } => {
-                Ok(Json(store::export(db(ctx), member_id, now(ctx)).await?))
-            }
-            _ => Err(Error::forbidden("exportMyData is for members").into()),
-        }
+        let Caller::Member { member_id } = caller(ctx).require_authenticated()? else {
+            return Err(Error::forbidden("exportMyData is for members").into());
+        };
+        let own = store::export(db(ctx), member_id).await?;
+        let holders = ctx.data_unchecked::<kit::members::MemberDataHolders>();
+        let mut services = holders.gather(&own.member_ids).await?;
+        services.insert("member".to_owned(), own.data);
+        Ok(Json(serde_json::json!({
+            "exportedAt": now(ctx).to_rfc3339(),
+            "memberId": own.member_ids[0],
+            "memberIds": own.member_ids,
+            "services": services,
+        })))
     }
 
     /// Erases a member's personal data (the member or an operator). The id

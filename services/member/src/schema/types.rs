@@ -52,7 +52,7 @@ impl Member {
     }
 
     async fn status(&self) -> MemberStatus {
-        MemberStatus::parse(&self.record.status).unwrap_or(MemberStatus::Active)
+        self.record.status
     }
 
     /// Code of the member's tier level.
@@ -65,7 +65,7 @@ impl Member {
     }
 
     async fn registration_channel(&self) -> Option<Channel> {
-        Channel::parse(&self.record.registration_channel)
+        Some(self.record.registration_channel)
     }
 
     async fn name(&self) -> ApiResult<Option<&str>> {
@@ -91,7 +91,7 @@ impl Member {
 
     async fn gender(&self) -> ApiResult<Option<Gender>> {
         self.personal()?;
-        Ok(self.record.gender.as_deref().and_then(Gender::parse))
+        Ok(self.record.gender)
     }
 
     /// The guide QR code the member registered through, if any.
@@ -119,7 +119,7 @@ impl Member {
             rows.into_iter()
                 .filter_map(|i| {
                     Some(Identity {
-                        channel: Channel::parse(&i.channel)?,
+                        channel: i.channel,
                         external_id: i.external_id,
                         brand_id: i.brand_id,
                         linked_at: from_micros(i.linked_at),
@@ -143,7 +143,7 @@ impl Member {
             ConsentPurpose::ALL
                 .into_iter()
                 .map(|purpose| {
-                    let row = rows.iter().find(|r| r.purpose == purpose.as_str());
+                    let row = rows.iter().find(|r| r.purpose == purpose);
                     Consent {
                         purpose,
                         granted: row.is_some_and(|r| r.granted),
@@ -217,8 +217,8 @@ impl From<touchpoint::Model> for Touchpoint {
     fn from(row: touchpoint::Model) -> Self {
         Self {
             id: ID(row.id),
-            kind: TouchpointKind::parse(&row.kind),
-            channel: Channel::parse(&row.channel),
+            kind: Some(row.kind),
+            channel: Some(row.channel),
             store_id: row.store_id,
             occurred_at: from_micros(row.occurred_at),
             recorded_at: from_micros(row.recorded_at),
@@ -241,7 +241,7 @@ impl From<tier_change::Model> for TierChange {
         Self {
             from_tier: row.from_tier,
             to_tier: row.to_tier,
-            cause: TierChangeCause::parse(&row.cause),
+            cause: Some(row.cause),
             reason: row.reason,
             changed_at: from_micros(row.changed_at),
         }

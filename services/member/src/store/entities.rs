@@ -9,15 +9,15 @@ pub mod member {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
-        pub status: String,
+        pub status: crate::domain::MemberStatus,
         pub merged_into: Option<String>,
         pub name: Option<String>,
         #[sea_orm(unique)]
         pub phone: Option<String>,
         pub email: Option<String>,
         pub birthday: Option<Date>,
-        pub gender: Option<String>,
-        pub registration_channel: String,
+        pub gender: Option<crate::domain::profile::Gender>,
+        pub registration_channel: kit::channel::Channel,
         pub registration_brand_id: Option<String>,
         pub guide_code: Option<String>,
         pub tier: String,
@@ -42,7 +42,7 @@ pub mod identity {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub member_id: String,
-        pub channel: String,
+        pub channel: kit::channel::Channel,
         pub external_id: String,
         pub brand_id: Option<String>,
         pub linked_at: i64,
@@ -83,8 +83,8 @@ pub mod touchpoint {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub member_id: String,
-        pub kind: String,
-        pub channel: String,
+        pub kind: crate::domain::touchpoint::TouchpointKind,
+        pub channel: kit::channel::Channel,
         pub store_id: Option<String>,
         pub occurred_at: i64,
         pub recorded_at: i64,
@@ -110,7 +110,7 @@ pub mod consent {
         #[sea_orm(primary_key, auto_increment = false)]
         pub member_id: String,
         #[sea_orm(primary_key, auto_increment = false)]
-        pub purpose: String,
+        pub purpose: crate::domain::consent::ConsentPurpose,
         pub granted: bool,
         pub changed_at: i64,
     }
@@ -151,7 +151,7 @@ pub mod tier_change {
         pub member_id: String,
         pub from_tier: Option<String>,
         pub to_tier: String,
-        pub cause: String,
+        pub cause: crate::domain::tier::TierChangeCause,
         pub reason: Option<String>,
         pub actor: String,
         pub changed_at: i64,

@@ -26,14 +26,15 @@ pub async fn erase(
 ) -> Result<member::Model> {
     let txn = db.begin().await?;
     let current = resolve_for_update(&txn, member_id).await?;
-    if MemberStatus::parse(&current.status) == Some(MemberStatus::Erased) {
+    if current.status == MemberStatus::Erased {
         txn.commit().await?;
         return Ok(current);
     }
     let id = current.id.clone();
+    let merged_ids = merged_into(&txn, &id).await?;
     let mut row = current.into_active_model();
     clear_personal(&mut row);
-    row.status = Set(MemberStatus::Erased.as_str().to_owned());
+    row.status = Set(MemberStatus::Erased);
     row.erased_at = Set(Some(to_micros(now)));
     row.updated_at = Set(to_micros(now));
     let erased = row.update(&txn).await?;
@@ -58,6 +59,7 @@ pub async fn erase(
         &txn,
         &MemberErased {
             member_id: id,
+            merged_ids,
             erased_at: now,
         },
         now,
@@ -67,14 +69,41 @@ pub async fn erase(
     Ok(erased)
 }
 
-/// Everything held about a member, as one JSON document.
-pub async fn export(
-    db: &DatabaseConnection,
-    member_id: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Value> {
+/// The ids merged into `survivor_id` (each points straight at its
+/// survivor: merges keep every alias one hop from a live record), in id
+/// order.
+async fn merged_into<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    survivor_id: &str,
+) -> Result<Vec<String>> {
+    Ok(member::Entity::find()
+        .filter(member::Column::MergedInto.eq(survivor_id))
+        .order_by_asc(member::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect())
+}
+
+/// The member service's part of a member's export.
+pub struct MemberPart {
+    /// The member's id first, then every id merged into it: the ids other
+    /// services hold the member's data under.
+    pub member_ids: Vec<String>,
+    /// Profile, identities, tags, consents, touchpoints, tier changes and
+    /// merged records.
+    pub data: Value,
+}
+
+/// Everything the member service holds about a member (a merged id gives
+/// its survivor's), with the ids to ask the other services about.
+pub async fn export(db: &DatabaseConnection, member_id: &str) -> Result<MemberPart> {
     let txn = db.begin().await?;
     let m = resolve_for_update(&txn, member_id).await?;
+    let member_ids: Vec<String> = std::iter::once(m.id.clone())
+        .chain(merged_into(&txn, &m.id).await?)
+        .collect();
     let identities = identity::Entity::find()
         .filter(identity::Column::MemberId.eq(m.id.clone()))
         .all(&txn)
@@ -103,8 +132,7 @@ pub async fn export(
         .await?;
     txn.commit().await?;
     let ts = |micros: i64| from_micros(micros).to_rfc3339();
-    Ok(json!({
-        "exportedAt": now.to_rfc3339(),
+    let data = json!({
         "member": {
             "id": m.id,
             "status": m.status,
@@ -135,5 +163,6 @@ pub async fn export(
             "from": c.from_tier, "to": c.to_tier, "cause": c.cause, "changedAt": ts(c.changed_at),
         })).collect::<Vec<_>>(),
         "mergedRecords": merges.iter().map(|r| json!({ "mergedId": r.merged_id, "mergedAt": ts(r.merged_at) })).collect::<Vec<_>>(),
-    }))
+    });
+    Ok(MemberPart { member_ids, data })
 }

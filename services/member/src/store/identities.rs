@@ -30,7 +30,7 @@ pub async fn link_identity(
         let txn = db.begin().await?;
         let member = lock_active(&txn, member_id).await?;
         let existing = identity::Entity::find()
-            .filter(identity::Column::Channel.eq(new.channel.as_str()))
+            .filter(identity::Column::Channel.eq(new.channel))
             .filter(identity::Column::ExternalId.eq(new.external_id.as_str()))
             .one(&txn)
             .await?;
@@ -74,7 +74,7 @@ pub async fn unlink_identity(
         .await?;
     let target = identities
         .iter()
-        .find(|i| i.channel == channel.as_str() && i.external_id == external_id.as_str())
+        .find(|i| i.channel == channel && i.external_id == external_id.as_str())
         .cloned()
         .ok_or_else(|| Error::not_found("this member has no such identity"))?;
     if identities.len() == 1 {

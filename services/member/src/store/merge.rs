@@ -1,5 +1,6 @@
 //! Merging two member records found to be one person.
 
+use sea_orm::ActiveEnum as _;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
@@ -50,11 +51,11 @@ pub async fn merge(
         return Ok(survivor);
     }
     for (role, row) in [("survivor", &survivor), ("merged member", &merged)] {
-        if MemberStatus::parse(&row.status) != Some(MemberStatus::Active) {
+        if row.status != MemberStatus::Active {
             return Err(Error::conflict(format!(
                 "the {role} {} is {}",
                 row.id,
-                row.status.to_lowercase()
+                row.status.to_value().to_lowercase()
             )));
         }
     }
@@ -67,7 +68,7 @@ pub async fn merge(
     // The merged record first gives up its personal fields (its phone must be
     // free before the survivor can take it) and points at the survivor.
     let mut gone = merged.clone().into_active_model();
-    gone.status = Set(MemberStatus::Merged.as_str().to_owned());
+    gone.status = Set(MemberStatus::Merged);
     gone.merged_into = Set(Some(survivor.id.clone()));
     clear_personal(&mut gone);
     gone.updated_at = Set(at);
@@ -224,7 +225,7 @@ pub(crate) fn profile_of(m: &member::Model) -> Profile {
         phone: m.phone.clone(),
         email: m.email.clone(),
         birthday: m.birthday,
-        gender: m.gender.clone(),
+        gender: m.gender,
     }
 }
 

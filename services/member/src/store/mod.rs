@@ -12,7 +12,7 @@ mod standing;
 mod tiers;
 mod touchpoints;
 
-pub use erase::{erase, export};
+pub use erase::{MemberPart, erase, export};
 pub use identities::{LinkOutcome, link_identity, unlink_identity};
 pub use merge::merge;
 pub use profile::{add_tags, remove_tags, set_consent, update_profile};
@@ -34,21 +34,17 @@ pub use kit::auth::Actor;
 
 /// A fresh id: UUIDv7, so ids sort by creation time.
 pub(crate) fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
+    kit::idempotency::new_id()
 }
 
 /// Loads the member `id` resolves to (following a merge) and locks its row
 /// for the rest of `txn`. Fails unless that member is active.
 pub(crate) async fn lock_active(txn: &DatabaseTransaction, id: &str) -> Result<member::Model> {
     let row = resolve_for_update(txn, id).await?;
-    match MemberStatus::parse(&row.status) {
-        Some(MemberStatus::Active) => Ok(row),
-        Some(MemberStatus::Erased) => {
-            Err(Error::forbidden(format!("member {} was erased", row.id)))
-        }
-        Some(MemberStatus::Suspended) => {
-            Err(Error::forbidden(format!("member {} is suspended", row.id)))
-        }
+    match row.status {
+        MemberStatus::Active => Ok(row),
+        MemberStatus::Erased => Err(Error::forbidden(format!("member {} was erased", row.id))),
+        MemberStatus::Suspended => Err(Error::forbidden(format!("member {} is suspended", row.id))),
         _ => Err(Error::conflict(format!("member {} is not active", row.id))),
     }
 }
@@ -63,14 +59,12 @@ pub(crate) async fn resolve_for_update(
         .one(txn)
         .await?
         .ok_or_else(|| Error::member_not_found(id))?;
-    match (&row.merged_into, MemberStatus::parse(&row.status)) {
-        (Some(survivor), Some(MemberStatus::Merged)) => {
-            member::Entity::find_by_id(survivor.clone())
-                .lock_exclusive()
-                .one(txn)
-                .await?
-                .ok_or_else(|| Error::member_not_found(survivor))
-        }
+    match (&row.merged_into, row.status) {
+        (Some(survivor), MemberStatus::Merged) => member::Entity::find_by_id(survivor.clone())
+            .lock_exclusive()
+            .one(txn)
+            .await?
+            .ok_or_else(|| Error::member_not_found(survivor)),
         _ => Ok(row),
     }
 }
@@ -83,10 +77,7 @@ pub(crate) async fn member_with_phone<C: ConnectionTrait>(
     Ok(member::Entity::find()
         .filter(member::Column::Phone.eq(phone))
         // A suspended member still holds their number.
-        .filter(member::Column::Status.is_in([
-            MemberStatus::Active.as_str(),
-            MemberStatus::Suspended.as_str(),
-        ]))
+        .filter(member::Column::Status.is_in([MemberStatus::Active, MemberStatus::Suspended]))
         .one(db)
         .await?)
 }

@@ -47,7 +47,7 @@ pub async fn update_profile(
             row.birthday = Set(Some(birthday.date()));
         }
         if let Some(gender) = patch.gender {
-            row.gender = Set(Some(gender.as_str().to_owned()));
+            row.gender = Set(Some(gender));
         }
         row.updated_at = Set(to_micros(now));
         let updated = row.update(&txn).await?;
@@ -123,7 +123,7 @@ pub async fn set_consent(
 ) -> Result<member::Model> {
     let txn = db.begin().await?;
     let member = lock_active(&txn, member_id).await?;
-    let current = consent::Entity::find_by_id((member.id.clone(), purpose.as_str().to_owned()))
+    let current = consent::Entity::find_by_id((member.id.clone(), purpose))
         .one(&txn)
         .await?;
     match current {
@@ -137,7 +137,7 @@ pub async fn set_consent(
         None => {
             consent::ActiveModel {
                 member_id: Set(member.id.clone()),
-                purpose: Set(purpose.as_str().to_owned()),
+                purpose: Set(purpose),
                 granted: Set(granted),
                 changed_at: Set(to_micros(now)),
             }

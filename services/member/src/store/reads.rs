@@ -44,8 +44,8 @@ pub async fn members_by_ids<C: ConnectionTrait>(
         .iter()
         .filter_map(|id| {
             let row = by_id.get(id)?;
-            let resolved = match (&row.merged_into, MemberStatus::parse(&row.status)) {
-                (Some(survivor), Some(MemberStatus::Merged)) => by_id.get(survivor)?,
+            let resolved = match (&row.merged_into, row.status) {
+                (Some(survivor), MemberStatus::Merged) => by_id.get(survivor)?,
                 _ => row,
             };
             Some((id.clone(), resolved.clone()))
@@ -60,7 +60,7 @@ pub async fn member_id_by_identity<C: ConnectionTrait>(
     external_id: &ExternalId,
 ) -> Result<Option<String>> {
     Ok(identity::Entity::find()
-        .filter(identity::Column::Channel.eq(channel.as_str()))
+        .filter(identity::Column::Channel.eq(channel))
         .filter(identity::Column::ExternalId.eq(external_id.as_str()))
         .one(db)
         .await?
@@ -100,7 +100,7 @@ pub async fn list_members<C: ConnectionTrait>(
     page: &PageRequest,
 ) -> Result<(Vec<member::Model>, bool)> {
     let status = filter.status.unwrap_or(MemberStatus::Active);
-    let mut query = member::Entity::find().filter(member::Column::Status.eq(status.as_str()));
+    let mut query = member::Entity::find().filter(member::Column::Status.eq(status));
     if let Some(tag_value) = &filter.tag {
         let tagged = Query::select()
             .column(tag::Column::MemberId)
@@ -113,7 +113,7 @@ pub async fn list_members<C: ConnectionTrait>(
         query = query.filter(member::Column::Tier.eq(tier.as_str()));
     }
     if let Some(channel) = filter.registration_channel {
-        query = query.filter(member::Column::RegistrationChannel.eq(channel.as_str()));
+        query = query.filter(member::Column::RegistrationChannel.eq(channel));
     }
     if let Some(from) = filter.registered_from {
         query = query.filter(member::Column::RegisteredAt.gte(from));
@@ -152,7 +152,7 @@ pub async fn timeline<C: ConnectionTrait>(
 ) -> Result<(Vec<touchpoint::Model>, bool)> {
     let mut query = touchpoint::Entity::find().filter(touchpoint::Column::MemberId.eq(member_id));
     if !kinds.is_empty() {
-        query = query.filter(touchpoint::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
+        query = query.filter(touchpoint::Column::Kind.is_in(kinds.iter().copied()));
     }
     if let Some(after) = &page.after {
         let (at, id) = parse_timeline_cursor(after)?;

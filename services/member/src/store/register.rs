@@ -48,12 +48,7 @@ pub async fn register(
     actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(member::Model, RegistrationOutcome)> {
-    match attempt(db, reg, actor, now).await {
-        Err(Error::Db(err)) if kit::db::is_unique_violation(&err) => {
-            attempt(db, reg, actor, now).await
-        }
-        other => other,
-    }
+    kit::idempotency::retry_once_on_race(|| attempt(db, reg, actor, now)).await
 }
 
 async fn attempt(
@@ -64,7 +59,7 @@ async fn attempt(
 ) -> Result<(member::Model, RegistrationOutcome)> {
     let txn = db.begin().await?;
     let existing = identity::Entity::find()
-        .filter(identity::Column::Channel.eq(reg.identity.channel.as_str()))
+        .filter(identity::Column::Channel.eq(reg.identity.channel))
         .filter(identity::Column::ExternalId.eq(reg.identity.external_id.as_str()))
         .one(&txn)
         .await?;
@@ -108,14 +103,14 @@ async fn create(
     let guide_code = reg.guide_code.clone().map(GuideCode::into_string);
     let member = member::ActiveModel {
         id: Set(id.clone()),
-        status: Set(MemberStatus::Active.as_str().to_owned()),
+        status: Set(MemberStatus::Active),
         merged_into: Set(None),
         name: Set(reg.name.as_ref().map(|n| n.as_str().to_owned())),
         phone: Set(reg.phone.as_ref().map(|p| p.as_str().to_owned())),
         email: Set(reg.email.as_ref().map(|e| e.as_str().to_owned())),
         birthday: Set(reg.birthday.map(Birthday::date)),
-        gender: Set(reg.gender.map(|g| g.as_str().to_owned())),
-        registration_channel: Set(reg.identity.channel.as_str().to_owned()),
+        gender: Set(reg.gender),
+        registration_channel: Set(reg.identity.channel),
         registration_brand_id: Set(brand_id.clone()),
         guide_code: Set(guide_code.clone()),
         tier: Set(entry),
@@ -130,8 +125,8 @@ async fn create(
     touchpoint::ActiveModel {
         id: Set(new_id()),
         member_id: Set(id.clone()),
-        kind: Set(TouchpointKind::Registered.as_str().to_owned()),
-        channel: Set(reg.identity.channel.as_str().to_owned()),
+        kind: Set(TouchpointKind::Registered),
+        channel: Set(reg.identity.channel),
         store_id: Set(None),
         occurred_at: Set(at),
         recorded_at: Set(at),
@@ -148,7 +143,7 @@ async fn create(
         txn,
         &MemberRegistered {
             member_id: id,
-            channel: reg.identity.channel.as_str().to_owned(),
+            channel: reg.identity.channel,
             guide_code,
             brand_id,
             registered_at: now,
@@ -171,7 +166,7 @@ pub(crate) async fn insert_identity(
         txn,
         &IdentityLinked {
             member_id: member_id.to_owned(),
-            channel: identity.channel.as_str().to_owned(),
+            channel: identity.channel,
             brand_id: identity.brand_id.as_ref().map(|b| b.as_str().to_owned()),
         },
         now,
@@ -189,7 +184,7 @@ async fn insert_identity_row(
     identity::ActiveModel {
         id: Set(new_id()),
         member_id: Set(member_id.to_owned()),
-        channel: Set(new.channel.as_str().to_owned()),
+        channel: Set(new.channel),
         external_id: Set(new.external_id.as_str().to_owned()),
         brand_id: Set(new.brand_id.as_ref().map(|b| b.as_str().to_owned())),
         linked_at: Set(at),

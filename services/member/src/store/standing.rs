@@ -2,6 +2,7 @@
 
 use kit::members::{Standing, StandingStatus};
 use kit::time::to_micros;
+use sea_orm::ActiveEnum as _;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set,
     TransactionTrait,
@@ -24,18 +25,17 @@ pub async fn standing<C: ConnectionTrait>(db: &C, member_id: &str) -> Result<Opt
         let Some(row) = member::Entity::find_by_id(id.clone()).one(db).await? else {
             return Ok(None);
         };
-        let status = match MemberStatus::parse(&row.status) {
-            Some(MemberStatus::Active) => StandingStatus::Active,
-            Some(MemberStatus::Suspended) => StandingStatus::Suspended,
-            Some(MemberStatus::Erased) => StandingStatus::Erased,
-            Some(MemberStatus::Merged) => match row.merged_into {
+        let status = match row.status {
+            MemberStatus::Active => StandingStatus::Active,
+            MemberStatus::Suspended => StandingStatus::Suspended,
+            MemberStatus::Erased => StandingStatus::Erased,
+            MemberStatus::Merged => match row.merged_into {
                 Some(survivor) => {
                     id = survivor;
                     continue;
                 }
                 None => return Err(Error::conflict("a merged member without a survivor")),
             },
-            None => return Err(Error::conflict("a member with an unknown status")),
         };
         return Ok(Some(Standing {
             member_id: row.id,
@@ -74,20 +74,20 @@ async fn set_status(
 ) -> Result<member::Model> {
     let txn = db.begin().await?;
     let current = resolve_for_update(&txn, member_id).await?;
-    let from = MemberStatus::parse(&current.status);
-    if from == Some(to) {
+    let from = current.status;
+    if from == to {
         txn.commit().await?;
         return Ok(current);
     }
-    if !matches!(from, Some(MemberStatus::Active | MemberStatus::Suspended)) {
+    if !matches!(from, MemberStatus::Active | MemberStatus::Suspended) {
         return Err(Error::conflict(format!(
             "member {} is {}",
             current.id,
-            current.status.to_lowercase()
+            current.status.to_value().to_lowercase()
         )));
     }
     let mut row = current.into_active_model();
-    row.status = Set(to.as_str().to_owned());
+    row.status = Set(to);
     row.updated_at = Set(to_micros(now));
     let updated = row.update(&txn).await?;
     txn.commit().await?;

@@ -1,6 +1,7 @@
 //! Tier levels, growth and tier changes. Every change is a row in
 //! `tier_changes` and a TierChanged event, in the same transaction.
 
+use sea_orm::ActiveEnum as _;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
@@ -147,7 +148,7 @@ pub(crate) async fn change_tier(
         member_id: Set(member_id.clone()),
         from_tier: Set(Some(from.clone())),
         to_tier: Set(to.to_owned()),
-        cause: Set(cause.as_str().to_owned()),
+        cause: Set(cause),
         reason: Set(reason.map(ToOwned::to_owned)),
         actor: Set(actor.as_str().to_owned()),
         changed_at: Set(to_micros(now)),
@@ -160,7 +161,7 @@ pub(crate) async fn change_tier(
             member_id,
             from_tier: Some(from),
             to_tier: to.to_owned(),
-            cause: cause.as_str().to_owned(),
+            cause: cause.to_value(),
         },
         now,
     )

@@ -1,16 +1,14 @@
 //! Recording touchpoints, with an optional retry key.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
 
 use super::entities::touchpoint;
 use super::{Actor, lock_active, new_id};
 use crate::domain::identity::{Channel, ForeignId};
 use crate::domain::touchpoint::TouchpointKind;
 use crate::error::{Error, Result};
+use kit::idempotency::{IdempotencyKey, request_hash, retry_once_on_race};
 use kit::time::to_micros;
 
 /// A touchpoint, parsed.
@@ -22,23 +20,24 @@ pub struct NewTouchpoint {
     pub store_id: Option<ForeignId>,
     pub occurred_at: DateTime<Utc>,
     pub attributes: serde_json::Value,
-    pub idempotency_key: Option<String>,
+    /// The caller's retry key (`kit::idempotency`).
+    pub key: Option<IdempotencyKey>,
 }
 
 impl NewTouchpoint {
-    /// Whether a stored row records this same touchpoint (for key replays).
-    fn matches(&self, row: &touchpoint::Model, member_id: &str) -> bool {
-        row.member_id == member_id
-            && row.kind == self.kind.as_str()
-            && row.channel == self.channel.as_str()
-            && row.store_id.as_deref() == self.store_id.as_ref().map(ForeignId::as_str)
-            && row.occurred_at == to_micros(self.occurred_at)
-            && serde_json::from_str::<serde_json::Value>(&row.attributes)
-                .ok()
-                .as_ref()
-                == Some(&self.attributes)
+    /// Identifies the request for `member_id` (the live member it is for),
+    /// to tell a retry from a reused key.
+    fn hash(&self, member_id: &str) -> String {
+        request_hash(&serde_json::json!({
+            "member": member_id, "kind": self.kind, "channel": self.channel,
+            "store": self.store_id.as_ref().map(ForeignId::as_str),
+            "occurredAt": to_micros(self.occurred_at), "attributes": self.attributes,
+        }))
     }
 }
+
+/// The operation touchpoints are recorded exactly once by.
+const RECORD_TOUCHPOINT: &str = "recordTouchpoint";
 
 /// Records `new`. With an idempotency key, a retry returns the first record;
 /// the same key with different content is a CONFLICT.
@@ -48,12 +47,7 @@ pub async fn record_touchpoint(
     actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<touchpoint::Model> {
-    match attempt(db, new, actor, now).await {
-        Err(Error::Db(err)) if kit::db::is_unique_violation(&err) => {
-            attempt(db, new, actor, now).await
-        }
-        other => other,
-    }
+    retry_once_on_race(|| attempt(db, new, actor, now)).await
 }
 
 async fn attempt(
@@ -64,34 +58,33 @@ async fn attempt(
 ) -> Result<touchpoint::Model> {
     let txn = db.begin().await?;
     let member = lock_active(&txn, &new.member_id).await?;
-    if let Some(key) = &new.idempotency_key
-        && let Some(previous) = touchpoint::Entity::find()
-            .filter(touchpoint::Column::IdempotencyKey.eq(key.as_str()))
+    let hash = new.hash(&member.id);
+    if let Some(key) = &new.key
+        && let Some(previous) = key.replayed(&txn, RECORD_TOUCHPOINT, &hash).await?
+    {
+        return touchpoint::Entity::find_by_id(previous)
             .one(&txn)
             .await?
-    {
-        return if new.matches(&previous, &member.id) {
-            Ok(previous)
-        } else {
-            Err(Error::conflict(
-                "idempotencyKey was already used for a different touchpoint",
-            ))
-        };
+            .ok_or_else(|| Error::conflict("the touchpoint this key recorded is gone"));
     }
     let row = touchpoint::ActiveModel {
         id: Set(new_id()),
         member_id: Set(member.id.clone()),
-        kind: Set(new.kind.as_str().to_owned()),
-        channel: Set(new.channel.as_str().to_owned()),
+        kind: Set(new.kind),
+        channel: Set(new.channel),
         store_id: Set(new.store_id.as_ref().map(|s| s.as_str().to_owned())),
         occurred_at: Set(to_micros(new.occurred_at)),
         recorded_at: Set(to_micros(now)),
         attributes: Set(new.attributes.to_string()),
-        idempotency_key: Set(new.idempotency_key.clone()),
+        idempotency_key: Set(new.key.as_ref().map(IdempotencyKey::fingerprint)),
         recorded_by: Set(actor.as_str().to_owned()),
     }
     .insert(&txn)
     .await?;
+    if let Some(key) = &new.key {
+        key.remember(&txn, RECORD_TOUCHPOINT, &hash, &row.id, to_micros(now))
+            .await?;
+    }
     txn.commit().await?;
     Ok(row)
 }

@@ -26,7 +26,13 @@ async fn export_returns_everything_held_about_the_member() {
             json!({}),
         )
         .await;
-    let data = &export.ok()["exportMyData"];
+    let export = &export.ok()["exportMyData"];
+    assert_eq!(export["memberId"], id.as_str());
+    assert_eq!(export["memberIds"], json!([id]));
+    // Alone, the member service has no other service to gather from.
+    let services: Vec<&String> = export["services"].as_object().unwrap().keys().collect();
+    assert_eq!(services, ["member"]);
+    let data = &export["services"]["member"];
     assert_eq!(data["member"]["id"], id.as_str());
     assert_eq!(data["member"]["name"], "Wang Fang");
     assert_eq!(data["member"]["phone"], "+8613800000006");
@@ -201,4 +207,30 @@ async fn dump_all_tables(app: &kit::testing::TestApp) -> String {
         dump.push_str(&serde_json::to_string(&rows).unwrap());
     }
     dump
+}
+
+/// An export is all or nothing: a service that does not give its part
+/// makes the export fail, naming the service, rather than leave its part
+/// out.
+#[tokio::test]
+async fn an_export_missing_a_part_is_refused_not_shortened() {
+    let app = spawn().await;
+    let id = registered_with_history(&app).await;
+    // Nothing listens on port 9 of this machine.
+    app.ctx.member_data.connect("product", "http://127.0.0.1:9");
+    let export = app
+        .graphql(
+            Some(&member_token(&app, &id)),
+            "mutation { exportMyData }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        export.error_code(),
+        Some("SUBGRAPH_UNAVAILABLE"),
+        "{}",
+        export.body
+    );
+    assert_eq!(export.errors()[0]["extensions"]["serviceName"], "product");
+    assert!(export.body["data"].is_null(), "{}", export.body);
 }

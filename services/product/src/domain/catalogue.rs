@@ -77,25 +77,27 @@ pub fn parse_quantity(field: &str, q: i64) -> Result<i64> {
     }
 }
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SkuStatus {
     Active,
     Discontinued,
-}
-
-impl SkuStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SkuStatus::Active => "ACTIVE",
-            SkuStatus::Discontinued => "DISCONTINUED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [SkuStatus::Active, SkuStatus::Discontinued]
-            .into_iter()
-            .find(|x| x.as_str() == s)
-    }
 }
 
 /// Escapes `%`, `_` and `\\` so user text matches literally in LIKE.
@@ -115,6 +117,14 @@ pub fn like_pattern(search: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sku_status_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (SkuStatus::Active, "ACTIVE"),
+            (SkuStatus::Discontinued, "DISCONTINUED"),
+        ]);
+    }
 
     #[test]
     fn catalogue_values_are_checked() {

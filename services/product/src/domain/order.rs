@@ -1,8 +1,26 @@
 //! Orders: how they are fulfilled, what may happen next, and refund bounds.
 
 use crate::error::{Error, Result};
+use sea_orm::ActiveEnum as _;
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Fulfilment {
     /// Delivered to a point; stock from the nearest location, warehouses first.
     Ship,
@@ -12,57 +30,30 @@ pub enum Fulfilment {
     InStore,
 }
 
-impl Fulfilment {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Fulfilment::Ship => "SHIP",
-            Fulfilment::PickupInStore => "PICKUP_IN_STORE",
-            Fulfilment::InStore => "IN_STORE",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Fulfilment::Ship,
-            Fulfilment::PickupInStore,
-            Fulfilment::InStore,
-        ]
-        .into_iter()
-        .find(|f| f.as_str() == s)
-    }
-}
-
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
     Placed,
     Fulfilled,
     PartiallyRefunded,
     Refunded,
     Cancelled,
-}
-
-impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Placed => "PLACED",
-            OrderStatus::Fulfilled => "FULFILLED",
-            OrderStatus::PartiallyRefunded => "PARTIALLY_REFUNDED",
-            OrderStatus::Refunded => "REFUNDED",
-            OrderStatus::Cancelled => "CANCELLED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            OrderStatus::Placed,
-            OrderStatus::Fulfilled,
-            OrderStatus::PartiallyRefunded,
-            OrderStatus::Refunded,
-            OrderStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
-    }
 }
 
 /// What is asked of an order.
@@ -91,7 +82,7 @@ pub fn check_transition(status: OrderStatus, action: OrderAction) -> Result<()> 
     } else {
         Err(Error::conflict(format!(
             "a {} order cannot be {}",
-            status.as_str(),
+            status.to_value(),
             match action {
                 OrderAction::Fulfil => "fulfilled",
                 OrderAction::Cancel => "cancelled",
@@ -145,6 +136,26 @@ pub const MAX_LINE_QUANTITY: i64 = 1_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_status_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (OrderStatus::Placed, "PLACED"),
+            (OrderStatus::Fulfilled, "FULFILLED"),
+            (OrderStatus::PartiallyRefunded, "PARTIALLY_REFUNDED"),
+            (OrderStatus::Refunded, "REFUNDED"),
+            (OrderStatus::Cancelled, "CANCELLED"),
+        ]);
+    }
+
+    #[test]
+    fn fulfilment_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (Fulfilment::Ship, "SHIP"),
+            (Fulfilment::PickupInStore, "PICKUP_IN_STORE"),
+            (Fulfilment::InStore, "IN_STORE"),
+        ]);
+    }
 
     #[test]
     fn transitions() {

@@ -8,25 +8,27 @@
 
 use super::order::Fulfilment;
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LocationKind {
     Store,
     Warehouse,
-}
-
-impl LocationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LocationKind::Store => "STORE",
-            LocationKind::Warehouse => "WAREHOUSE",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [LocationKind::Store, LocationKind::Warehouse]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
 }
 
 /// A location holding enough of the SKU, as far as a read could tell.
@@ -76,6 +78,14 @@ pub fn try_order(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn location_kind_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (LocationKind::Store, "STORE"),
+            (LocationKind::Warehouse, "WAREHOUSE"),
+        ]);
+    }
 
     fn h(id: &str, kind: LocationKind, d: f64) -> Holder {
         Holder {

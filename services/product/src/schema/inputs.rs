@@ -11,7 +11,8 @@ use crate::store::catalogue::{NewProduct, NewSku};
 use crate::store::orders::NewOrder;
 use kit::channel::Channel;
 use kit::geo::Coordinates;
-use kit::input::{ForeignId, is_token};
+use kit::idempotency::IdempotencyKey;
+use kit::input::ForeignId;
 
 #[derive(InputObject)]
 pub struct ProductInput {
@@ -100,20 +101,9 @@ pub struct PlaceOrderInput {
     pub idempotency_key: String,
 }
 
-pub fn parse_key(raw: &str) -> Result<String> {
-    let key = raw.trim();
-    if is_token(key, 8..=64) {
-        Ok(key.to_owned())
-    } else {
-        Err(Error::invalid(
-            "idempotencyKey",
-            "idempotencyKey must be 8-64 letters, digits, '-' or '_' (a UUID works)",
-        ))
-    }
-}
-
 impl PlaceOrderInput {
-    pub fn parse(self) -> Result<NewOrder> {
+    /// The order, with its idempotency key as `caller`'s.
+    pub fn parse(self, caller: &kit::Caller) -> Result<NewOrder> {
         if self.lines.is_empty() || self.lines.len() > MAX_LINES {
             return Err(Error::invalid(
                 "lines",
@@ -151,7 +141,7 @@ impl PlaceOrderInput {
             fulfilment: self.fulfilment,
             ship_to: self.ship_to.map(|p| p.parse()).transpose()?,
             lines,
-            idempotency_key: parse_key(&self.idempotency_key)?,
+            key: IdempotencyKey::parse(caller, &self.idempotency_key)?,
         })
     }
 }

@@ -5,9 +5,7 @@ use kit::Long;
 use kit::auth::Actor;
 use kit::{ApiResult, Caller};
 
-use super::inputs::{
-    PlaceOrderInput, PointInput, ProductInput, RefundLineInput, SkuInput, parse_key,
-};
+use super::inputs::{PlaceOrderInput, PointInput, ProductInput, RefundLineInput, SkuInput};
 use super::now;
 use super::types::{Location, Order, Product, Sku, StockLevel};
 use super::{caller, db};
@@ -236,7 +234,7 @@ impl Mutation {
     /// Places an order: every line reserved, or nothing (OUT_OF_STOCK names
     /// the SKU). Retry with the same idempotencyKey safely.
     async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> ApiResult<Order> {
-        let mut new = input.parse()?;
+        let mut new = input.parse(caller(ctx))?;
         authorize_order(caller(ctx), &mut new)?;
         // Only for a member who exists and may act, now, whoever places it
         // (a merged id orders as its survivor).
@@ -296,7 +294,7 @@ impl Mutation {
         lines: Vec<RefundLineInput>,
         idempotency_key: String,
     ) -> ApiResult<Order> {
-        let key = parse_key(&idempotency_key)?;
+        let key = kit::idempotency::IdempotencyKey::parse(caller(ctx), &idempotency_key)?;
         if lines.is_empty() {
             return Err(Error::invalid("lines", "give at least one line").into());
         }

@@ -73,8 +73,8 @@ impl Sku {
     async fn list_price_fen(&self) -> Long {
         self.0.list_price_fen.into()
     }
-    async fn status(&self) -> Option<SkuStatus> {
-        SkuStatus::parse(&self.0.status)
+    async fn status(&self) -> SkuStatus {
+        self.0.status
     }
 }
 
@@ -89,8 +89,8 @@ impl Location {
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
-    async fn kind(&self) -> Option<LocationKind> {
-        LocationKind::parse(&self.0.kind)
+    async fn kind(&self) -> LocationKind {
+        self.0.kind
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -156,17 +156,17 @@ impl Order {
     async fn member(&self) -> Option<MemberRef> {
         self.order.member_id.clone().map(|id| MemberRef { id })
     }
-    async fn channel(&self) -> Option<Channel> {
-        Channel::parse(&self.order.channel)
+    async fn channel(&self) -> Channel {
+        self.order.channel
     }
     async fn store(&self) -> Option<StoreRef> {
         self.order.store_id.clone().map(|id| StoreRef { id })
     }
-    async fn fulfilment(&self) -> Option<Fulfilment> {
-        Fulfilment::parse(&self.order.fulfilment)
+    async fn fulfilment(&self) -> Fulfilment {
+        self.order.fulfilment
     }
-    async fn status(&self) -> Option<OrderStatus> {
-        OrderStatus::parse(&self.order.status)
+    async fn status(&self) -> OrderStatus {
+        self.order.status
     }
     async fn total_fen(&self) -> Long {
         self.order.total_fen.into()

@@ -115,7 +115,7 @@ pub async fn create_sku_with_id(
         attributes: Set(serde_json::to_string(&new.attributes).unwrap_or_else(|_| "{}".into())),
         barcode: Set(new.barcode.clone()),
         list_price_fen: Set(new.list_price_fen),
-        status: Set(SkuStatus::Active.as_str().to_owned()),
+        status: Set(SkuStatus::Active),
         created_at: Set(to_micros(now)),
     };
     match row.insert(db).await {
@@ -143,7 +143,7 @@ pub async fn update_sku(
         row.list_price_fen = Set(price);
     }
     if let Some(status) = status {
-        row.status = Set(status.as_str().to_owned());
+        row.status = Set(status);
     }
     Ok(row.update(db).await?)
 }

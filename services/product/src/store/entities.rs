@@ -48,7 +48,7 @@ pub mod sku {
         #[sea_orm(unique)]
         pub barcode: Option<String>,
         pub list_price_fen: i64,
-        pub status: String,
+        pub status: crate::domain::catalogue::SkuStatus,
         pub created_at: i64,
     }
 
@@ -64,7 +64,7 @@ pub mod location {
         /// A store's id (from the store service) or a warehouse's.
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
-        pub kind: String,
+        pub kind: crate::domain::sourcing::LocationKind,
         pub name: String,
         pub latitude: f64,
         pub longitude: f64,
@@ -103,7 +103,7 @@ pub mod movement {
         pub sku_id: String,
         pub location_id: String,
         /// RECEIVE, ADJUST, RESERVE, RELEASE or SHIP.
-        pub kind: String,
+        pub kind: crate::store::inventory::MovementKind,
         pub on_hand_delta: i64,
         pub reserved_delta: i64,
         pub reason: String,
@@ -124,12 +124,12 @@ pub mod order {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub member_id: Option<String>,
-        pub channel: String,
+        pub channel: kit::channel::Channel,
         pub store_id: Option<String>,
-        pub fulfilment: String,
+        pub fulfilment: crate::domain::order::Fulfilment,
         pub ship_latitude: Option<f64>,
         pub ship_longitude: Option<f64>,
-        pub status: String,
+        pub status: crate::domain::order::OrderStatus,
         pub total_fen: i64,
         pub refunded_fen: i64,
         #[sea_orm(unique)]

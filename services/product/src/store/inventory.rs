@@ -27,7 +27,7 @@ pub async fn upsert_location(
 ) -> Result<location::Model> {
     let row = location::ActiveModel {
         id: Set(id.to_owned()),
-        kind: Set(kind.as_str().to_owned()),
+        kind: Set(kind),
         name: Set(name.to_owned()),
         latitude: Set(lat),
         longitude: Set(lng),
@@ -68,25 +68,30 @@ pub async fn all_locations<C: ConnectionTrait>(
         .await?)
 }
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MovementKind {
     Receive,
     Adjust,
     Reserve,
     Release,
     Ship,
-}
-
-impl MovementKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MovementKind::Receive => "RECEIVE",
-            MovementKind::Adjust => "ADJUST",
-            MovementKind::Reserve => "RESERVE",
-            MovementKind::Release => "RELEASE",
-            MovementKind::Ship => "SHIP",
-        }
-    }
 }
 
 /// A movement to record.
@@ -110,7 +115,7 @@ pub(crate) async fn record(
         id: Set(new_id()),
         sku_id: Set(m.sku_id.to_owned()),
         location_id: Set(m.location_id.to_owned()),
-        kind: Set(m.kind.as_str().to_owned()),
+        kind: Set(m.kind),
         on_hand_delta: Set(m.on_hand_delta),
         reserved_delta: Set(m.reserved_delta),
         reason: Set(m.reason.to_owned()),
@@ -339,4 +344,20 @@ pub(crate) async fn settle(
         return Err(Error::conflict("the reservation to settle is not there"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn movement_kind_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (MovementKind::Receive, "RECEIVE"),
+            (MovementKind::Adjust, "ADJUST"),
+            (MovementKind::Reserve, "RESERVE"),
+            (MovementKind::Release, "RELEASE"),
+            (MovementKind::Ship, "SHIP"),
+        ]);
+    }
 }

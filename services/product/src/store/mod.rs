@@ -3,10 +3,8 @@
 
 pub mod catalogue;
 pub mod entities;
+pub mod export;
 pub mod inventory;
 pub mod orders;
 
-/// A fresh id: UUIDv7, so ids sort by creation time.
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
+pub(crate) use kit::idempotency::new_id;

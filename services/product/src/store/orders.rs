@@ -2,6 +2,7 @@
 //! fulfilled, cancelled, refunded; each step with its event, in one
 //! transaction.
 
+use sea_orm::ActiveEnum as _;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +10,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
-use sha2::{Digest, Sha256};
 
 use super::catalogue::skus_by_ids;
 use super::entities::{order, order_line, refund};
@@ -31,6 +31,7 @@ use kit::events::schema::{
     OrderCancelled, OrderFulfilled, OrderLine, OrderPlaced, OrderRefunded, RefundedLine,
 };
 use kit::geo::{Coordinates, distance_m};
+use kit::idempotency::{IdempotencyKey, request_hash, retry_once_on_race};
 use kit::paging::{PageRequest, split_page};
 use kit::time::to_micros;
 
@@ -46,25 +47,25 @@ pub struct NewOrder {
     pub fulfilment: Fulfilment,
     pub ship_to: Option<Coordinates>,
     pub lines: Vec<(String, i64)>,
-    pub idempotency_key: String,
+    /// The caller's retry key (`kit::idempotency`).
+    pub key: IdempotencyKey,
 }
 
 impl NewOrder {
     /// Identifies the request, to tell a retry (same key, same request) from
     /// a reused key (same key, different request).
     pub fn hash(&self) -> String {
-        let canonical = serde_json::json!({
-            "member": self.member_id, "channel": self.channel.as_str(), "store": self.store_id,
-            "fulfilment": self.fulfilment.as_str(), "shipTo": self.ship_to.map(|c| [c.lat(), c.lng()]),
+        request_hash(&serde_json::json!({
+            "member": self.member_id, "channel": self.channel, "store": self.store_id,
+            "fulfilment": self.fulfilment, "shipTo": self.ship_to.map(|c| [c.lat(), c.lng()]),
             "lines": self.lines,
-        });
-        hex(&Sha256::digest(canonical.to_string().as_bytes()))
+        }))
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// The operations orders are made exactly once by (`kit::idempotency`).
+const PLACE_ORDER: &str = "placeOrder";
+const REFUND_ORDER: &str = "refundOrder";
 
 /// An order with its lines.
 #[derive(Debug, Clone)]
@@ -89,15 +90,7 @@ pub async fn place_order(
     actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PlacedOrder> {
-    for attempt in 0..2 {
-        match place_once(db, new, actor, now).await {
-            Err(Error::Db(err)) if attempt == 0 && kit::db::is_unique_violation(&err) => continue,
-            other => return other,
-        }
-    }
-    Err(Error::conflict(
-        "the order could not be placed; retry with the same idempotencyKey",
-    ))
+    retry_once_on_race(|| place_once(db, new, actor, now)).await
 }
 
 async fn place_once(
@@ -107,15 +100,15 @@ async fn place_once(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PlacedOrder> {
     let hash = new.hash();
-    if let Some(existing) = order_by_key(db, &new.idempotency_key).await? {
-        return replay(db, existing, &hash).await;
+    if let Some(order_id) = new.key.replayed(db, PLACE_ORDER, &hash).await? {
+        return replay(db, &order_id).await;
     }
     let sku_ids: Vec<String> = new.lines.iter().map(|(s, _)| s.clone()).collect();
     let skus = skus_by_ids(db, &sku_ids).await?;
     for id in &sku_ids {
         match skus.get(id) {
             None => return Err(Error::invalid("lines", format!("no SKU {id}"))),
-            Some(s) if s.status != SkuStatus::Active.as_str() => {
+            Some(s) if s.status != SkuStatus::Active => {
                 return Err(Error::invalid("lines", format!("SKU {id} is discontinued")));
             }
             Some(_) => {}
@@ -129,7 +122,7 @@ async fn place_once(
         (_, Some(store), _) => {
             let loc = location_by_id(db, store)
                 .await?
-                .filter(|l| l.kind == LocationKind::Store.as_str());
+                .filter(|l| l.kind == LocationKind::Store);
             let loc = loc.ok_or_else(|| {
                 Error::invalid(
                     "storeId",
@@ -157,7 +150,7 @@ async fn place_once(
             .filter_map(|(_, loc)| {
                 let at = Coordinates::parse(loc.latitude, loc.longitude).ok()?;
                 Some(Holder {
-                    kind: LocationKind::parse(&loc.kind)?,
+                    kind: loc.kind,
                     distance_m: distance_m(reference, at),
                     location_id: loc.id,
                 })
@@ -212,16 +205,16 @@ async fn place_once(
     let placed = order::ActiveModel {
         id: Set(order_id.clone()),
         member_id: Set(new.member_id.clone()),
-        channel: Set(new.channel.as_str().to_owned()),
+        channel: Set(new.channel),
         store_id: Set(new.store_id.clone()),
-        fulfilment: Set(new.fulfilment.as_str().to_owned()),
+        fulfilment: Set(new.fulfilment),
         ship_latitude: Set(new.ship_to.map(|c| c.lat())),
         ship_longitude: Set(new.ship_to.map(|c| c.lng())),
-        status: Set(OrderStatus::Placed.as_str().to_owned()),
+        status: Set(OrderStatus::Placed),
         total_fen: Set(total_fen),
         refunded_fen: Set(0),
-        idempotency_key: Set(new.idempotency_key.clone()),
-        request_hash: Set(hash),
+        idempotency_key: Set(new.key.fingerprint()),
+        request_hash: Set(hash.clone()),
         pickup_deadline: Set(
             (new.fulfilment == Fulfilment::PickupInStore).then(|| to_micros(now + PICKUP_HOLD))
         ),
@@ -237,6 +230,9 @@ async fn place_once(
             .insert(&txn)
             .await?;
     }
+    new.key
+        .remember(&txn, PLACE_ORDER, &hash, &placed.id, to_micros(now))
+        .await?;
     publish(&txn, &placed_event(&placed, &lines, now), now).await?;
     txn.commit().await?;
     Ok(PlacedOrder {
@@ -246,16 +242,11 @@ async fn place_once(
     })
 }
 
-async fn replay(
-    db: &DatabaseConnection,
-    existing: order::Model,
-    hash: &str,
-) -> Result<PlacedOrder> {
-    if existing.request_hash != hash {
-        return Err(Error::conflict(
-            "this idempotencyKey was used for a different order",
-        ));
-    }
+/// The order a key placed, given again.
+async fn replay(db: &DatabaseConnection, order_id: &str) -> Result<PlacedOrder> {
+    let existing = order_by_id(db, order_id)
+        .await?
+        .ok_or_else(|| Error::conflict(format!("order {order_id} vanished")))?;
     let lines = lines_of(db, &existing.id).await?;
     Ok(PlacedOrder {
         order: existing,
@@ -268,9 +259,9 @@ fn placed_event(o: &order::Model, lines: &[order_line::Model], at: DateTime<Utc>
     OrderPlaced {
         order_id: o.id.clone(),
         member_id: o.member_id.clone(),
-        channel: o.channel.clone(),
+        channel: o.channel,
         store_id: o.store_id.clone(),
-        fulfilment: o.fulfilment.clone(),
+        fulfilment: o.fulfilment.to_value(),
         lines: lines
             .iter()
             .map(|l| OrderLine {
@@ -295,9 +286,7 @@ async fn lock(txn: &DatabaseTransaction, id: &str, action: OrderAction) -> Resul
         .one(txn)
         .await?
         .ok_or_else(|| Error::not_found(format!("order {id} not found")))?;
-    let status = OrderStatus::parse(&o.status)
-        .ok_or_else(|| Error::conflict("order with an unknown status"))?;
-    check_transition(status, action)?;
+    check_transition(o.status, action)?;
     Ok(o)
 }
 
@@ -333,7 +322,7 @@ pub async fn fulfil(
         record(&txn, m, actor, now).await?;
     }
     let mut row = o.into_active_model();
-    row.status = Set(OrderStatus::Fulfilled.as_str().to_owned());
+    row.status = Set(OrderStatus::Fulfilled);
     row.fulfilled_at = Set(Some(to_micros(now)));
     row.updated_at = Set(to_micros(now));
     let o = row.update(&txn).await?;
@@ -388,7 +377,7 @@ pub async fn cancel(
         record(&txn, m, actor, now).await?;
     }
     let mut row = o.into_active_model();
-    row.status = Set(OrderStatus::Cancelled.as_str().to_owned());
+    row.status = Set(OrderStatus::Cancelled);
     row.cancelled_at = Set(Some(to_micros(now)));
     row.updated_at = Set(to_micros(now));
     let o = row.update(&txn).await?;
@@ -416,25 +405,12 @@ pub async fn refund(
     db: &DatabaseConnection,
     id: &str,
     wanted: &[(String, i64)],
-    key: &str,
+    key: &IdempotencyKey,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PlacedOrder> {
-    let hash = hex(&Sha256::digest(
-        serde_json::json!({ "order": id, "lines": wanted })
-            .to_string()
-            .as_bytes(),
-    ));
-    for attempt in 0..2 {
-        if let Some(previous) = refund::Entity::find()
-            .filter(refund::Column::IdempotencyKey.eq(key))
-            .one(db)
-            .await?
-        {
-            if previous.request_hash != hash {
-                return Err(Error::conflict(
-                    "this idempotencyKey was used for a different refund",
-                ));
-            }
+    let hash = request_hash(&serde_json::json!({ "order": id, "lines": wanted }));
+    retry_once_on_race(|| async {
+        if key.replayed(db, REFUND_ORDER, &hash).await?.is_some() {
             let o = order_by_id(db, id)
                 .await?
                 .ok_or_else(|| Error::not_found(format!("order {id} not found")))?;
@@ -444,21 +420,16 @@ pub async fn refund(
                 replayed: true,
             });
         }
-        match refund_once(db, id, wanted, key, &hash, now).await {
-            Err(Error::Db(err)) if attempt == 0 && kit::db::is_unique_violation(&err) => continue,
-            other => return other,
-        }
-    }
-    Err(Error::conflict(
-        "the refund could not be recorded; retry with the same idempotencyKey",
-    ))
+        refund_once(db, id, wanted, key, &hash, now).await
+    })
+    .await
 }
 
 async fn refund_once(
     db: &DatabaseConnection,
     id: &str,
     wanted: &[(String, i64)],
-    key: &str,
+    key: &IdempotencyKey,
     hash: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PlacedOrder> {
@@ -500,10 +471,13 @@ async fn refund_once(
         })
         .collect();
     let status = status_after_refund(&sold);
+    let refund_id = new_id();
+    key.remember(&txn, REFUND_ORDER, hash, &refund_id, to_micros(now))
+        .await?;
     refund::ActiveModel {
-        id: Set(new_id()),
+        id: Set(refund_id.clone()),
         order_id: Set(id.to_owned()),
-        idempotency_key: Set(key.to_owned()),
+        idempotency_key: Set(key.fingerprint()),
         request_hash: Set(hash.to_owned()),
         lines: Set(serde_json::to_string(&refunded).unwrap_or_default()),
         amount_fen: Set(amount),
@@ -513,13 +487,13 @@ async fn refund_once(
     .await?;
     let refunded_total = o.refunded_fen + amount;
     let mut row = o.into_active_model();
-    row.status = Set(status.as_str().to_owned());
+    row.status = Set(status);
     row.refunded_fen = Set(refunded_total);
     row.updated_at = Set(to_micros(now));
     let o = row.update(&txn).await?;
     let event = OrderRefunded {
         order_id: o.id.clone(),
-        refund_id: key.to_owned(),
+        refund_id,
         member_id: o.member_id.clone(),
         lines: refunded,
         amount_fen: amount,
@@ -544,8 +518,8 @@ pub async fn expire_pickups(
     let due: Vec<String> = order::Entity::find()
         .select_only()
         .column(order::Column::Id)
-        .filter(order::Column::Status.eq(OrderStatus::Placed.as_str()))
-        .filter(order::Column::Fulfilment.eq(Fulfilment::PickupInStore.as_str()))
+        .filter(order::Column::Status.eq(OrderStatus::Placed))
+        .filter(order::Column::Fulfilment.eq(Fulfilment::PickupInStore))
         .filter(order::Column::PickupDeadline.lt(to_micros(now)))
         .into_tuple()
         .all(db)
@@ -565,13 +539,6 @@ pub async fn expire_pickups(
 
 pub async fn order_by_id<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<order::Model>> {
     Ok(order::Entity::find_by_id(id.to_owned()).one(db).await?)
-}
-
-async fn order_by_key<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<order::Model>> {
-    Ok(order::Entity::find()
-        .filter(order::Column::IdempotencyKey.eq(key))
-        .one(db)
-        .await?)
 }
 
 pub async fn lines_of<C: ConnectionTrait>(

@@ -186,17 +186,18 @@ async fn stock_changes_are_audited_kept_by_the_right_people_and_found_nearest_fi
         .all(app.db())
         .await
         .unwrap();
-    let trail: Vec<(&str, i64, &str)> = moves
+    use product::store::inventory::MovementKind;
+    let trail: Vec<(MovementKind, i64, &str)> = moves
         .iter()
-        .map(|m| (m.kind.as_str(), m.on_hand_delta, m.reason.as_str()))
+        .map(|m| (m.kind, m.on_hand_delta, m.reason.as_str()))
         .collect();
     assert_eq!(
         trail,
         [
-            ("RECEIVE", 100, "delivery"),
-            ("RECEIVE", 5, "delivery"),
-            ("RECEIVE", 3, "transfer in"),
-            ("ADJUST", -1, "damaged")
+            (MovementKind::Receive, 100, "delivery"),
+            (MovementKind::Receive, 5, "delivery"),
+            (MovementKind::Receive, 3, "transfer in"),
+            (MovementKind::Adjust, -1, "damaged")
         ]
     );
     assert!(

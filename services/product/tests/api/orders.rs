@@ -135,6 +135,37 @@ async fn idempotency_keys_replay_or_conflict() {
     let mut other = input.clone();
     other["lines"][0]["quantity"] = json!(3);
     assert_eq!(place(&app, &m, other).await.error_code(), Some("CONFLICT"));
+    // A key is its caller's: another member's same key is their own order.
+    let theirs = place(&app, &member(&app, "m2"), input.clone()).await;
+    assert_ne!(
+        theirs.ok()["placeOrder"]["id"],
+        first.ok()["placeOrder"]["id"],
+        "two members' keys never meet"
+    );
+    assert_eq!(stock(&app, &tee, "wh-minhang").await, (10, 4));
+    // A refund's key replays the refund, and conflicts with another one.
+    let order = first.ok()["placeOrder"].clone();
+    op(
+        &app,
+        "mutation($o: ID!) { fulfilOrder(orderId: $o) { status } }",
+        json!({ "o": order["id"] }),
+    )
+    .await;
+    let operator = app.operator_token();
+    let refund = |quantity: i64| {
+        app.graphql(
+            Some(&operator),
+            "mutation($o: ID!, $l: ID!, $q: Int!) { refundOrder(orderId: $o, lines: [{ lineId: $l, quantity: $q }], idempotencyKey: \"refund-0001-retry\") { refundedFen } }",
+            json!({ "o": order["id"], "l": order["lines"][0]["id"], "q": quantity }),
+        )
+    };
+    assert_eq!(refund(1).await.ok()["refundOrder"]["refundedFen"], 9_900);
+    assert_eq!(
+        refund(1).await.ok()["refundOrder"]["refundedFen"],
+        9_900,
+        "replayed, not refunded twice"
+    );
+    assert_eq!(refund(2).await.error_code(), Some("CONFLICT"));
     let mut bad = input;
     bad["idempotencyKey"] = json!("short");
     assert_eq!(
@@ -418,4 +449,116 @@ async fn who_may_order_and_read_orders() {
         let r = place(&app, &m1, input).await;
         assert_eq!(r.error_field(), Some(field), "{}", r.body);
     }
+}
+
+/// The product service's part of a member's export: the member service
+/// asks for it with its service token; no one else may, and a request must
+/// name the ids. Erasure (the member feed) clears where orders went and
+/// keeps the orders.
+#[tokio::test]
+async fn a_members_orders_go_into_their_export_and_erasure_clears_the_address() {
+    let app = spawn().await;
+    locations(&app).await;
+    let tee = sku(&app, "apparel", "Tee", 9_900).await;
+    receive(&app, &tee, "wh-minhang", 5).await;
+    let line = json!([{ "skuId": tee, "quantity": 1 }]);
+    for (who, k) in [
+        ("m-export", "one"),
+        ("m-merged", "two"),
+        ("m-other", "three"),
+    ] {
+        place(&app, &member(&app, who), json!({ "channel": "APP", "fulfilment": "SHIP", "shipTo": { "lat": 31.2, "lng": 121.4 }, "lines": line, "idempotencyKey": format!("export-{k}") }))
+            .await
+            .ok();
+    }
+    let ask = |token: String, body: Value| {
+        app.post(kit::members::EXPORT_ROUTE)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let ids = json!({ "memberIds": ["m-export", "m-merged"] });
+    let service = app.keys().service_token("member");
+    let part: Value = ask(service.clone(), ids.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let orders = part["orders"].as_array().unwrap();
+    let owners: Vec<&str> = orders
+        .iter()
+        .map(|o| o["memberId"].as_str().unwrap())
+        .collect();
+    assert_eq!(owners, ["m-export", "m-merged"], "{part}");
+    assert_eq!(
+        orders[0]["shipTo"],
+        json!({ "latitude": 31.2, "longitude": 121.4 })
+    );
+    assert_eq!(orders[0]["lines"][0]["skuId"], tee.as_str());
+    assert_eq!(orders[0]["totalFen"], 9_900);
+
+    // Members and staff may not ask; a request must name 1 to 1,000 ids.
+    for token in [member(&app, "m-export"), staff(&app, "store-a")] {
+        assert_eq!(ask(token, ids.clone()).await.unwrap().status(), 403);
+    }
+    let too_many: Vec<String> = (0..=kit::members::MAX_EXPORT_IDS)
+        .map(|i| format!("m-{i}"))
+        .collect();
+    for bad in [
+        json!({ "memberIds": [] }),
+        json!({ "memberIds": too_many }),
+        json!({ "ids": ["m-export"] }),
+        json!("m-export"),
+    ] {
+        let response = ask(service.clone(), bad.clone()).await.unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+    }
+
+    // Erasure clears where the member's orders went (under every id they
+    // held), nobody else's, and keeps the orders.
+    let erased = kit::events::schema::MemberErased {
+        member_id: "m-export".into(),
+        merged_ids: vec!["m-merged".into()],
+        erased_at: app.now(),
+    };
+    let txn = sea_orm::TransactionTrait::begin(app.db()).await.unwrap();
+    kit::events::consumer::EventHandler::apply(
+        &product::events::MemberFeed,
+        &txn,
+        1,
+        kit::events::schema::MemberEvent::Erased(erased),
+        app.now(),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    let part: Value = ask(
+        service,
+        json!({ "memberIds": ["m-export", "m-merged", "m-other"] }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let ship_to: Vec<(&str, &Value)> = part["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["memberId"].as_str().unwrap(), &o["shipTo"]))
+        .collect();
+    assert_eq!(
+        ship_to,
+        [
+            ("m-export", &Value::Null),
+            ("m-merged", &Value::Null),
+            ("m-other", &json!({ "latitude": 31.2, "longitude": 121.4 })),
+        ]
+    );
 }

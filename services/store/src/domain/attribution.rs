@@ -18,27 +18,29 @@ use crate::error::{Error, Result};
 
 const DAY_US: i64 = 86_400_000_000;
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DepartureRule {
     /// The guide's members stay with the guide's store.
     RebindToStore,
     /// The guide's members become free.
     Release,
-}
-
-impl DepartureRule {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DepartureRule::RebindToStore => "REBIND_TO_STORE",
-            DepartureRule::Release => "RELEASE",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [DepartureRule::RebindToStore, DepartureRule::Release]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-    }
 }
 
 /// A brand's attribution rules.
@@ -163,37 +165,30 @@ pub fn decide_scan(
 }
 
 /// Why a binding changed (recorded with every change).
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BindingCause {
     Registration,
     Scan,
     Operator,
     GuideDeparted,
     Merge,
-}
-
-impl BindingCause {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BindingCause::Registration => "REGISTRATION",
-            BindingCause::Scan => "SCAN",
-            BindingCause::Operator => "OPERATOR",
-            BindingCause::GuideDeparted => "GUIDE_DEPARTED",
-            BindingCause::Merge => "MERGE",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            BindingCause::Registration,
-            BindingCause::Scan,
-            BindingCause::Operator,
-            BindingCause::GuideDeparted,
-            BindingCause::Merge,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-    }
 }
 
 /// How far apart the clocks of the member, product and store services may
@@ -215,6 +210,25 @@ pub fn binding_settled(placed_at: i64, member_feed_caught_up_at: Option<i64>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binding_cause_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (BindingCause::Registration, "REGISTRATION"),
+            (BindingCause::Scan, "SCAN"),
+            (BindingCause::Operator, "OPERATOR"),
+            (BindingCause::GuideDeparted, "GUIDE_DEPARTED"),
+            (BindingCause::Merge, "MERGE"),
+        ]);
+    }
+
+    #[test]
+    fn departure_rule_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (DepartureRule::RebindToStore, "REBIND_TO_STORE"),
+            (DepartureRule::Release, "RELEASE"),
+        ]);
+    }
 
     #[test]
     fn an_unbound_members_order_waits_until_the_member_feed_is_read_past_it() {

@@ -62,31 +62,55 @@ pub fn commission_fen(base_fen: i64, bp: BasisPoints) -> i64 {
     (base * i128::from(bp.0) / 10_000) as i64
 }
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CommissionStatus {
     Pending,
     Approved,
     Cancelled,
 }
 
-impl CommissionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CommissionStatus::Pending => "PENDING",
-            CommissionStatus::Approved => "APPROVED",
-            CommissionStatus::Cancelled => "CANCELLED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            CommissionStatus::Pending,
-            CommissionStatus::Approved,
-            CommissionStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-    }
+/// What a refund or cancellation did to a commission (recorded with each).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AdjustmentKind {
+    /// A pending commission shrank with a partial refund.
+    Reduced,
+    /// The order was cancelled before the commission was approved.
+    Cancelled,
+    /// An approved commission was taken back in part or whole.
+    Clawback,
 }
 
 /// A commission as it stands.
@@ -140,6 +164,24 @@ pub fn apply_refund(c: &Commission, refund_fen: i64) -> (i64, RefundEffect) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adjustment_kind_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (AdjustmentKind::Reduced, "REDUCED"),
+            (AdjustmentKind::Cancelled, "CANCELLED"),
+            (AdjustmentKind::Clawback, "CLAWBACK"),
+        ]);
+    }
+
+    #[test]
+    fn commission_status_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (CommissionStatus::Pending, "PENDING"),
+            (CommissionStatus::Approved, "APPROVED"),
+            (CommissionStatus::Cancelled, "CANCELLED"),
+        ]);
+    }
 
     #[test]
     fn the_default_period_is_the_month_in_the_stores_zone() {

@@ -12,30 +12,40 @@ pub fn new_code() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GuideStatus {
     Active,
     Departed,
 }
 
-impl GuideStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GuideStatus::Active => "ACTIVE",
-            GuideStatus::Departed => "DEPARTED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [GuideStatus::Active, GuideStatus::Departed]
-            .into_iter()
-            .find(|g| g.as_str() == s)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guide_status_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (GuideStatus::Active, "ACTIVE"),
+            (GuideStatus::Departed, "DEPARTED"),
+        ]);
+    }
 
     #[test]
     fn codes_are_unguessable_tokens() {

@@ -4,52 +4,52 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StoreKind {
     Direct,
     Franchise,
 }
 
-impl StoreKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StoreKind::Direct => "DIRECT",
-            StoreKind::Franchise => "FRANCHISE",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [StoreKind::Direct, StoreKind::Franchise]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
-}
-
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    sea_orm::EnumIter,
+    sea_orm::DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StoreStatus {
     Open,
     TemporarilyClosed,
     Closed,
-}
-
-impl StoreStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StoreStatus::Open => "OPEN",
-            StoreStatus::TemporarilyClosed => "TEMPORARILY_CLOSED",
-            StoreStatus::Closed => "CLOSED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            StoreStatus::Open,
-            StoreStatus::TemporarilyClosed,
-            StoreStatus::Closed,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
 }
 
 /// A franchise names its franchisee; a directly operated store has none.
@@ -87,6 +87,23 @@ pub fn check_phone(raw: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_status_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (StoreStatus::Open, "OPEN"),
+            (StoreStatus::TemporarilyClosed, "TEMPORARILY_CLOSED"),
+            (StoreStatus::Closed, "CLOSED"),
+        ]);
+    }
+
+    #[test]
+    fn store_kind_stored_names_stay() {
+        kit::testing::stored_names_hold(&[
+            (StoreKind::Direct, "DIRECT"),
+            (StoreKind::Franchise, "FRANCHISE"),
+        ]);
+    }
 
     #[test]
     fn franchisee_follows_the_kind() {

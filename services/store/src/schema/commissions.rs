@@ -92,7 +92,7 @@ pub struct CommissionEntry {
     /// Pending amount, or the amount approved, fen.
     pub amount_fen: Long,
     pub clawed_back_fen: Long,
-    pub status: Option<CommissionStatus>,
+    pub status: CommissionStatus,
     pub earned_at: DateTime<Utc>,
     /// Null until the order is fulfilled.
     pub window_closes_at: Option<DateTime<Utc>>,
@@ -112,7 +112,7 @@ impl From<commission::Model> for CommissionEntry {
             refunded_fen: r.refunded_fen.into(),
             amount_fen: r.amount_fen.into(),
             clawed_back_fen: r.clawed_back_fen.into(),
-            status: CommissionStatus::parse(&r.status),
+            status: r.status,
             earned_at: from_micros(r.earned_at),
             window_closes_at: r.window_closes_at.map(from_micros),
             approved_at: r.approved_at.map(from_micros),
@@ -172,9 +172,7 @@ pub async fn guide_commissions(
     let sum = |s: CommissionStatus| {
         checked_total(
             "a commission total",
-            rows.iter()
-                .filter(|r| r.status == s.as_str())
-                .map(|r| r.amount_fen),
+            rows.iter().filter(|r| r.status == s).map(|r| r.amount_fen),
         )
     };
     let clawed_back = checked_total("the clawed-back total", claws.iter().map(|c| -c.amount_fen))?;
@@ -263,7 +261,7 @@ impl CommissionStatement {
 #[derive(SimpleObject)]
 pub struct CommissionRuleView {
     pub brand_id: ID,
-    pub store_kind: Option<StoreKind>,
+    pub store_kind: StoreKind,
     pub basis_points: i32,
     pub after_sales_days: i32,
 }
@@ -272,7 +270,7 @@ impl From<commission_rule::Model> for CommissionRuleView {
     fn from(r: commission_rule::Model) -> Self {
         Self {
             brand_id: ID(r.brand_id),
-            store_kind: StoreKind::parse(&r.store_kind),
+            store_kind: r.store_kind,
             basis_points: r.basis_points,
             after_sales_days: r.after_sales_days,
         }

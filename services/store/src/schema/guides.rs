@@ -47,8 +47,8 @@ impl Guide {
         &self.0.name
     }
 
-    async fn status(&self) -> Option<GuideStatus> {
-        GuideStatus::parse(&self.0.status)
+    async fn status(&self) -> GuideStatus {
+        self.0.status
     }
 
     async fn store(&self, ctx: &Context<'_>) -> ApiResult<Store> {
@@ -139,8 +139,8 @@ impl MemberAttribution {
         self.0.protected_until.map(from_micros)
     }
 
-    async fn cause(&self) -> Option<BindingCause> {
-        BindingCause::parse(&self.0.cause)
+    async fn cause(&self) -> BindingCause {
+        self.0.cause
     }
 }
 
@@ -159,7 +159,7 @@ pub struct AttributionChange {
     pub from_store_id: Option<ID>,
     pub to_guide_id: Option<ID>,
     pub to_store_id: Option<ID>,
-    pub cause: Option<BindingCause>,
+    pub cause: BindingCause,
     pub reason: Option<String>,
     pub changed_at: DateTime<Utc>,
 }
@@ -171,7 +171,7 @@ impl From<attribution_change::Model> for AttributionChange {
             from_store_id: row.from_store_id.map(ID),
             to_guide_id: row.to_guide_id.map(ID),
             to_store_id: row.to_store_id.map(ID),
-            cause: BindingCause::parse(&row.cause),
+            cause: row.cause,
             reason: row.reason,
             changed_at: from_micros(row.changed_at),
         }

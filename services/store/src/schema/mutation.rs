@@ -199,7 +199,7 @@ impl Mutation {
     ) -> ApiResult<Store> {
         caller(ctx).require_operator()?;
         let current = load_store(ctx, &id).await?;
-        let patch = input.parse(StoreKind::parse(&current.kind).unwrap_or(StoreKind::Direct))?;
+        let patch = input.parse(current.kind)?;
         Ok(Store(Arc::new(
             store::update_store(db(ctx), &id, &patch, now(ctx)).await?,
         )))

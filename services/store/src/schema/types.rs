@@ -33,8 +33,8 @@ impl Store {
         &self.0.name
     }
 
-    async fn kind(&self) -> Option<StoreKind> {
-        StoreKind::parse(&self.0.kind)
+    async fn kind(&self) -> StoreKind {
+        self.0.kind
     }
 
     /// Who runs a FRANCHISE store.
@@ -62,8 +62,8 @@ impl Store {
         self.0.phone.as_deref()
     }
 
-    async fn status(&self) -> Option<StoreStatus> {
-        StoreStatus::parse(&self.0.status)
+    async fn status(&self) -> StoreStatus {
+        self.0.status
     }
 
     /// Weekly hours, Monday first; a day without intervals is closed.
@@ -119,7 +119,7 @@ impl Store {
 
 /// Whether the store is open at `now`, in its own time zone (and OPEN).
 pub fn open_at(row: &store_row::Model, now: DateTime<Utc>) -> bool {
-    row.status == StoreStatus::Open.as_str()
+    row.status == StoreStatus::Open
         && parse_time_zone(&row.time_zone).is_ok_and(|tz| hours_of(row).is_open(tz, now))
 }
 

@@ -10,7 +10,7 @@ use super::entities::{attribution, attribution_change, attribution_rule, favorit
 use super::guides::guide_by_code;
 use super::new_id;
 use crate::domain::attribution::{
-    AttributionRules, Binding, BindingCause, DepartureRule, ScanOutcome, decide_scan,
+    AttributionRules, Binding, BindingCause, ScanOutcome, decide_scan,
 };
 use crate::error::{Error, Result};
 use kit::auth::Actor;
@@ -27,8 +27,7 @@ pub async fn rules_for<C: ConnectionTrait>(db: &C, brand_id: &str) -> Result<Att
             Some(row) => AttributionRules {
                 binding_days: row.binding_days.map(|d| d as u32),
                 protection_days: row.protection_days.map(|d| d as u32),
-                on_departure: DepartureRule::parse(&row.on_departure)
-                    .unwrap_or(DepartureRule::RebindToStore),
+                on_departure: row.on_departure,
             },
         },
     )
@@ -45,7 +44,7 @@ pub async fn set_rules(
         brand_id: Set(brand_id.to_owned()),
         binding_days: Set(rules.binding_days.map(|d| d as i32)),
         protection_days: Set(rules.protection_days.map(|d| d as i32)),
-        on_departure: Set(rules.on_departure.as_str().to_owned()),
+        on_departure: Set(rules.on_departure),
         updated_at: Set(to_micros(now)),
     };
     attribution_rule::Entity::insert(row)
@@ -101,9 +100,7 @@ pub async fn order_attribution<C: ConnectionTrait>(
         .one(db)
         .await?;
     let Some(merged) = last_change.filter(|c| {
-        c.cause == BindingCause::Merge.as_str()
-            && c.to_guide_id.is_none()
-            && c.to_store_id.is_none()
+        c.cause == BindingCause::Merge && c.to_guide_id.is_none() && c.to_store_id.is_none()
     }) else {
         return Ok(None);
     };
@@ -113,7 +110,7 @@ pub async fn order_attribution<C: ConnectionTrait>(
         Some(id) => guide::Entity::find_by_id(id)
             .one(db)
             .await?
-            .filter(|g| g.status == crate::domain::guide::GuideStatus::Active.as_str())
+            .filter(|g| g.status == crate::domain::guide::GuideStatus::Active)
             .map(|g| g.id),
         None => None,
     };
@@ -192,20 +189,13 @@ pub async fn scan(
     actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(ScanResult, Option<attribution::Model>)> {
-    for attempt in 0..2 {
+    kit::idempotency::retry_once_on_race(|| async {
         let txn = db.begin().await?;
-        match bind_by_code(&txn, member_id, code, BindingCause::Scan, actor, now).await {
-            Ok(result) => {
-                txn.commit().await?;
-                return Ok(result);
-            }
-            Err(Error::Db(err)) if attempt == 0 && kit::db::is_unique_violation(&err) => continue,
-            Err(err) => return Err(err),
-        }
-    }
-    Err(Error::conflict(
-        "the member's binding changed concurrently; try again",
-    ))
+        let result = bind_by_code(&txn, member_id, code, BindingCause::Scan, actor, now).await?;
+        txn.commit().await?;
+        Ok(result)
+    })
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -228,7 +218,7 @@ async fn bind(
         bound_at: Set(at),
         expires_at: Set(expires_at),
         protected_until: Set(protected_until),
-        cause: Set(cause.as_str().to_owned()),
+        cause: Set(cause),
     };
     let bound = match current {
         Some(_) => row.update(txn).await?,
@@ -260,7 +250,7 @@ pub async fn rebind(
     let txn = db.begin().await?;
     let guide = super::guides::guide_by_id(&txn, guide_id)
         .await?
-        .filter(|g| g.status == crate::domain::guide::GuideStatus::Active.as_str())
+        .filter(|g| g.status == crate::domain::guide::GuideStatus::Active)
         .ok_or_else(|| Error::invalid("guideId", "no active guide with this id"))?;
     let current = attribution::Entity::find_by_id(member_id.to_owned())
         .lock_exclusive()
@@ -367,7 +357,7 @@ pub(crate) async fn record_change(
         from_store_id: Set(before.and_then(|b| b.store_id.clone())),
         to_guide_id: Set(after.and_then(|a| a.guide_id.clone())),
         to_store_id: Set(after.and_then(|a| a.store_id.clone())),
-        cause: Set(cause.as_str().to_owned()),
+        cause: Set(cause),
         reason: Set(reason.map(ToOwned::to_owned)),
         actor: Set(actor.as_str().to_owned()),
         changed_at: Set(to_micros(now)),

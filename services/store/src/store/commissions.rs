@@ -11,11 +11,11 @@ use sea_orm::{
 use super::entities::{commission, commission_adjustment, commission_rule};
 use super::{guides, new_id, store_by_id};
 use crate::domain::commission::{
-    BasisPoints, Commission, CommissionStatus, RefundEffect, StatementLine, apply_refund,
-    commission_fen, statement,
+    AdjustmentKind, BasisPoints, Commission, CommissionStatus, RefundEffect, StatementLine,
+    apply_refund, commission_fen, statement,
 };
 use crate::domain::store::StoreKind;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use kit::events::schema::{OrderCancelled, OrderFulfilled, OrderPlaced, OrderRefunded};
 use kit::time::to_micros;
 
@@ -37,7 +37,7 @@ pub async fn set_rule(
 ) -> Result<()> {
     let row = commission_rule::ActiveModel {
         brand_id: Set(brand_id.to_owned()),
-        store_kind: Set(kind.as_str().to_owned()),
+        store_kind: Set(kind),
         basis_points: Set(rule.bp.get() as i32),
         after_sales_days: Set(rule.after_sales_days as i32),
         updated_at: Set(to_micros(now)),
@@ -73,9 +73,9 @@ pub async fn rules_of_brand<C: ConnectionTrait>(
 async fn rule_for<C: ConnectionTrait>(
     db: &C,
     brand_id: &str,
-    kind: &str,
+    kind: StoreKind,
 ) -> Result<Option<CommissionRule>> {
-    let row = commission_rule::Entity::find_by_id((brand_id.to_owned(), kind.to_owned()))
+    let row = commission_rule::Entity::find_by_id((brand_id.to_owned(), kind))
         .one(db)
         .await?;
     Ok(row.and_then(|r| {
@@ -108,7 +108,7 @@ pub async fn on_order_placed(
     let earned_at = to_micros(order.placed_at);
     let mut created = 0;
     for line in &order.lines {
-        let Some(rule) = rule_for(txn, &line.brand_id, &store.kind).await? else {
+        let Some(rule) = rule_for(txn, &line.brand_id, store.kind).await? else {
             continue;
         };
         let exists = commission::Entity::find()
@@ -132,7 +132,7 @@ pub async fn on_order_placed(
             refunded_fen: Set(0),
             amount_fen: Set(commission_fen(line.amount_fen, rule.bp)),
             clawed_back_fen: Set(0),
-            status: Set(CommissionStatus::Pending.as_str().to_owned()),
+            status: Set(CommissionStatus::Pending),
             after_sales_days: Set(rule.after_sales_days as i32),
             earned_at: Set(earned_at),
             window_closes_at: Set(None),
@@ -161,7 +161,7 @@ pub async fn on_order_fulfilled(
 ) -> Result<()> {
     let at = to_micros(event.fulfilled_at);
     for row in of_order(txn, &event.order_id).await? {
-        if row.status == CommissionStatus::Pending.as_str() && row.window_closes_at.is_none() {
+        if row.status == CommissionStatus::Pending && row.window_closes_at.is_none() {
             let closes = at + i64::from(row.after_sales_days) * DAY_US;
             let mut row = row.into_active_model();
             row.window_closes_at = Set(Some(closes));
@@ -226,8 +226,7 @@ async fn refund_line(
     if applied.is_some() {
         return Ok(());
     }
-    let status = CommissionStatus::parse(&row.status)
-        .ok_or_else(|| Error::conflict("commission with an unknown status"))?;
+    let status = row.status;
     let state = Commission {
         base_fen: row.base_fen,
         refunded_fen: row.refunded_fen,
@@ -242,7 +241,11 @@ async fn refund_line(
     let mut update = row.into_active_model();
     update.refunded_fen = Set(refunded);
     update.updated_at = Set(to_micros(now));
-    let reduced = if cancel { "CANCELLED" } else { "REDUCED" };
+    let reduced = if cancel {
+        AdjustmentKind::Cancelled
+    } else {
+        AdjustmentKind::Reduced
+    };
     let (kind, amount_fen) = match effect {
         RefundEffect::Reduced { amount_fen, by_fen } => {
             update.amount_fen = Set(amount_fen);
@@ -250,12 +253,12 @@ async fn refund_line(
         }
         RefundEffect::ClawedBack { fen } => {
             update.clawed_back_fen = Set(state.clawed_back_fen + fen);
-            ("CLAWBACK", -fen)
+            (AdjustmentKind::Clawback, -fen)
         }
         RefundEffect::Unchanged => (reduced, 0),
     };
     if cancel && status == CommissionStatus::Pending {
-        update.status = Set(CommissionStatus::Cancelled.as_str().to_owned());
+        update.status = Set(CommissionStatus::Cancelled);
     }
     update.update(txn).await?;
     commission_adjustment::ActiveModel {
@@ -263,7 +266,7 @@ async fn refund_line(
         commission_id: Set(commission_id),
         guide_id: Set(guide_id),
         store_id: Set(store_id),
-        kind: Set(kind.to_owned()),
+        kind: Set(kind),
         amount_fen: Set(amount_fen),
         reference: Set(reference.to_owned()),
         created_at: Set(to_micros(now)),
@@ -279,11 +282,11 @@ pub async fn approve_due<C: ConnectionTrait>(db: &C, now: i64) -> Result<u64> {
     let done = commission::Entity::update_many()
         .col_expr(
             commission::Column::Status,
-            CommissionStatus::Approved.as_str().into(),
+            CommissionStatus::Approved.into(),
         )
         .col_expr(commission::Column::ApprovedAt, Some(now).into())
         .col_expr(commission::Column::UpdatedAt, now.into())
-        .filter(commission::Column::Status.eq(CommissionStatus::Pending.as_str()))
+        .filter(commission::Column::Status.eq(CommissionStatus::Pending))
         .filter(commission::Column::WindowClosesAt.lte(now))
         .exec(db)
         .await?;
@@ -308,7 +311,7 @@ pub async fn commissions_of_guide<C: ConnectionTrait>(
         .filter(commission::Column::EarnedAt.gte(period.from))
         .filter(commission::Column::EarnedAt.lt(period.to));
     if let Some(status) = status {
-        query = query.filter(commission::Column::Status.eq(status.as_str()));
+        query = query.filter(commission::Column::Status.eq(status));
     }
     Ok(query
         .order_by_asc(commission::Column::EarnedAt)
@@ -325,7 +328,7 @@ pub async fn clawbacks<C: ConnectionTrait>(
 ) -> Result<Vec<commission_adjustment::Model>> {
     Ok(commission_adjustment::Entity::find()
         .filter(column.eq(id))
-        .filter(commission_adjustment::Column::Kind.eq("CLAWBACK"))
+        .filter(commission_adjustment::Column::Kind.eq(AdjustmentKind::Clawback))
         .filter(commission_adjustment::Column::CreatedAt.gte(period.from))
         .filter(commission_adjustment::Column::CreatedAt.lt(period.to))
         .order_by_asc(commission_adjustment::Column::CreatedAt)
@@ -348,13 +351,7 @@ pub async fn store_statement<C: ConnectionTrait>(
         .await?;
     let earned: Vec<(String, CommissionStatus, i64)> = rows
         .into_iter()
-        .filter_map(|r| {
-            Some((
-                r.guide_id,
-                CommissionStatus::parse(&r.status)?,
-                r.amount_fen,
-            ))
-        })
+        .map(|r| (r.guide_id, r.status, r.amount_fen))
         .collect();
     let clawed: Vec<(String, i64)> =
         clawbacks(db, commission_adjustment::Column::StoreId, store_id, period)

@@ -11,7 +11,7 @@ pub mod store {
         pub id: String,
         pub brand_id: String,
         pub name: String,
-        pub kind: String,
+        pub kind: crate::domain::store::StoreKind,
         pub franchisee: Option<String>,
         pub address: String,
         pub latitude: f64,
@@ -21,7 +21,7 @@ pub mod store {
         #[sea_orm(column_type = "Text")]
         pub hours: String,
         pub phone: Option<String>,
-        pub status: String,
+        pub status: crate::domain::store::StoreStatus,
         pub created_at: i64,
         pub updated_at: i64,
     }
@@ -45,7 +45,7 @@ pub mod guide {
         pub name: String,
         #[sea_orm(unique)]
         pub code: String,
-        pub status: String,
+        pub status: crate::domain::guide::GuideStatus,
         pub created_at: i64,
         pub departed_at: Option<i64>,
         pub code_rotated_at: i64,
@@ -67,7 +67,7 @@ pub mod attribution_rule {
         pub brand_id: String,
         pub binding_days: Option<i32>,
         pub protection_days: Option<i32>,
-        pub on_departure: String,
+        pub on_departure: crate::domain::attribution::DepartureRule,
         pub updated_at: i64,
     }
 
@@ -90,7 +90,7 @@ pub mod attribution {
         pub bound_at: i64,
         pub expires_at: Option<i64>,
         pub protected_until: Option<i64>,
-        pub cause: String,
+        pub cause: crate::domain::attribution::BindingCause,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -112,7 +112,7 @@ pub mod attribution_change {
         pub from_store_id: Option<String>,
         pub to_guide_id: Option<String>,
         pub to_store_id: Option<String>,
-        pub cause: String,
+        pub cause: crate::domain::attribution::BindingCause,
         pub reason: Option<String>,
         pub actor: String,
         pub changed_at: i64,
@@ -152,7 +152,7 @@ pub mod commission_rule {
         #[sea_orm(primary_key, auto_increment = false)]
         pub brand_id: String,
         #[sea_orm(primary_key, auto_increment = false)]
-        pub store_kind: String,
+        pub store_kind: crate::domain::store::StoreKind,
         pub basis_points: i32,
         pub after_sales_days: i32,
         pub updated_at: i64,
@@ -184,7 +184,7 @@ pub mod commission {
         /// Pending amount, or the amount approved.
         pub amount_fen: i64,
         pub clawed_back_fen: i64,
-        pub status: String,
+        pub status: crate::domain::commission::CommissionStatus,
         pub after_sales_days: i32,
         pub earned_at: i64,
         /// Set when the order is fulfilled.
@@ -211,7 +211,7 @@ pub mod commission_adjustment {
         pub guide_id: String,
         pub store_id: String,
         /// REDUCED, CANCELLED or CLAWBACK.
-        pub kind: String,
+        pub kind: crate::domain::commission::AdjustmentKind,
         /// Negative: what the guide loses.
         pub amount_fen: i64,
         /// The refund or order behind it.

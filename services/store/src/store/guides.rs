@@ -43,7 +43,7 @@ pub async fn create_guide_with(
         brand_id: Set(store.brand_id),
         name: Set(name.to_owned()),
         code: Set(code),
-        status: Set(GuideStatus::Active.as_str().to_owned()),
+        status: Set(GuideStatus::Active),
         created_at: Set(now),
         departed_at: Set(None),
         code_rotated_at: Set(now),
@@ -61,7 +61,7 @@ pub async fn guide_by_id<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<
 pub async fn guide_by_code<C: ConnectionTrait>(db: &C, code: &str) -> Result<Option<guide::Model>> {
     Ok(guide::Entity::find()
         .filter(guide::Column::Code.eq(code))
-        .filter(guide::Column::Status.eq(GuideStatus::Active.as_str()))
+        .filter(guide::Column::Status.eq(GuideStatus::Active))
         .one(db)
         .await?)
 }
@@ -100,7 +100,7 @@ async fn active_guide<C: ConnectionTrait>(db: &C, guide_id: &str) -> Result<guid
     let guide = guide_by_id(db, guide_id)
         .await?
         .ok_or_else(|| Error::not_found(format!("guide {guide_id} not found")))?;
-    if guide.status != GuideStatus::Active.as_str() {
+    if guide.status != GuideStatus::Active {
         return Err(Error::conflict(format!("guide {guide_id} has left")));
     }
     Ok(guide)
@@ -118,7 +118,7 @@ pub async fn depart_guide(
     let current = active_guide(&txn, guide_id).await?;
     let rules = binding::rules_for(&txn, &current.brand_id).await?;
     let mut row = current.clone().into_active_model();
-    row.status = Set(GuideStatus::Departed.as_str().to_owned());
+    row.status = Set(GuideStatus::Departed);
     row.departed_at = Set(Some(to_micros(now)));
     let departed = row.update(&txn).await?;
     let bound = attribution::Entity::find()

@@ -76,7 +76,7 @@ pub async fn create_store_with_id(
         id: Set(id.to_owned()),
         brand_id: Set(new.brand_id.as_str().to_owned()),
         name: Set(new.name.clone()),
-        kind: Set(new.kind.as_str().to_owned()),
+        kind: Set(new.kind),
         franchisee: Set(new.franchisee.clone()),
         address: Set(new.address.clone()),
         latitude: Set(new.location.lat()),
@@ -84,7 +84,7 @@ pub async fn create_store_with_id(
         time_zone: Set(new.time_zone.name().to_owned()),
         hours: Set(hours_json(&new.hours)),
         phone: Set(new.phone.clone()),
-        status: Set(new.status.as_str().to_owned()),
+        status: Set(new.status),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -106,7 +106,7 @@ pub async fn update_store(
         row.name = Set(name.clone());
     }
     if let Some((kind, franchisee)) = &patch.kind {
-        row.kind = Set(kind.as_str().to_owned());
+        row.kind = Set(*kind);
         row.franchisee = Set(franchisee.clone());
     }
     if let Some(address) = &patch.address {
@@ -126,7 +126,7 @@ pub async fn update_store(
         row.phone = Set(Some(phone.clone()));
     }
     if let Some(status) = patch.status {
-        row.status = Set(status.as_str().to_owned());
+        row.status = Set(status);
     }
     row.updated_at = Set(to_micros(now));
     Ok(row.update(db).await?)
@@ -274,7 +274,7 @@ async fn candidates_near<C: ConnectionTrait>(
     let mut condition = Condition::all()
         .add(store::Column::Latitude.gte(bbox.lat_min))
         .add(store::Column::Latitude.lte(bbox.lat_max))
-        .add(store::Column::Status.ne(StoreStatus::Closed.as_str()));
+        .add(store::Column::Status.ne(StoreStatus::Closed));
     condition = match bbox.lng {
         LngRanges::All => condition,
         LngRanges::One(a, b) => condition.add(between((a, b))),
@@ -284,7 +284,7 @@ async fn candidates_near<C: ConnectionTrait>(
         condition = condition.add(store::Column::BrandId.eq(brand.as_str()));
     }
     if let Some(kind) = filter.kind {
-        condition = condition.add(store::Column::Kind.eq(kind.as_str()));
+        condition = condition.add(store::Column::Kind.eq(kind));
     }
     let points: Vec<(String, f64, f64)> = store::Entity::find()
         .select_only()

@@ -172,7 +172,7 @@ fn placed(
     OrderPlaced {
         order_id: order.into(),
         member_id: member.map(Into::into),
-        channel: "APP".into(),
+        channel: kit::channel::Channel::App,
         store_id: None,
         fulfilment: "SHIP".into(),
         lines,
@@ -344,7 +344,7 @@ fn registered(
 ) -> MemberRegistered {
     MemberRegistered {
         member_id: member.into(),
-        channel: "APP".into(),
+        channel: kit::channel::Channel::App,
         guide_code: guide_code.map(Into::into),
         brand_id: Some("apparel".into()),
         registered_at: at,

@@ -3,7 +3,9 @@
 
 use kit::auth::Actor;
 use kit::time::to_micros;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+};
 
 use super::posting::{
     PendingUntil, Posting, credit, debit, earn_pending, ensure_account, lock_account, verify_books,
@@ -78,8 +80,9 @@ pub(super) async fn partner_transaction(
     kind: EntryKind,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Posted> {
-    let hash = tx.hash(kind.as_str());
-    if let Some(entry_id) = key.replayed(db, kind.as_str(), &hash).await? {
+    let operation = kind.to_value();
+    let hash = tx.hash(&operation);
+    if let Some(entry_id) = key.replayed(db, &operation, &hash).await? {
         return posted(db, &entry_id).await;
     }
     let programme = programme_by_id(db, &tx.programme_id).await?;
@@ -87,15 +90,12 @@ pub(super) async fn partner_transaction(
     let member_id = survivor_of(db, &tx.member_id).await?;
     if let Some(existing) = by_business_reference(db, &programme.id, kind, tx).await? {
         // A twin with this same key may have committed since we looked.
-        if let Some(entry_id) = key.replayed(db, kind.as_str(), &hash).await? {
+        if let Some(entry_id) = key.replayed(db, &operation, &hash).await? {
             return posted(db, &entry_id).await;
         }
         return Err(Error::conflict(format!(
             "{} {} from {} was already recorded as entry {}",
-            kind.as_str(),
-            tx.external_txn_id,
-            tx.source_system,
-            existing.id
+            operation, tx.external_txn_id, tx.source_system, existing.id
         )));
     }
     let earned_at = now;
@@ -126,7 +126,7 @@ pub(super) async fn partner_transaction(
         }
         _ => debit(&txn, &mut account, posting, tx.points, actor, now).await?,
     };
-    key.remember(&txn, kind.as_str(), &hash, &written.id, now)
+    key.remember(&txn, &operation, &hash, &written.id, now)
         .await?;
     verify_books(&txn, &account.id).await?;
     txn.commit().await?;
@@ -144,7 +144,7 @@ pub(super) async fn by_business_reference(
 ) -> Result<Option<entry::Model>> {
     Ok(entry::Entity::find()
         .filter(entry::Column::ProgrammeId.eq(programme_id))
-        .filter(entry::Column::Kind.eq(kind.as_str()))
+        .filter(entry::Column::Kind.eq(kind))
         .filter(entry::Column::SourceSystem.eq(tx.source_system.as_str()))
         .filter(entry::Column::ExternalTxnId.eq(tx.external_txn_id.as_str()))
         .one(db)

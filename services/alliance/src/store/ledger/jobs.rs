@@ -27,7 +27,7 @@ pub async fn activate_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result
     let mut done = 0;
     loop {
         let due = lot::Entity::find()
-            .filter(lot::Column::State.eq(LotState::Pending.as_str()))
+            .filter(lot::Column::State.eq(LotState::Pending))
             .filter(lot::Column::ActivatesAt.lte(now))
             .order_by_asc(lot::Column::ActivatesAt)
             .limit(JOB_BATCH)
@@ -43,7 +43,7 @@ pub async fn activate_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result
             let rules = rules(&programme)?;
             let lots = lot::Entity::find()
                 .filter(lot::Column::AccountId.eq(account_id.as_str()))
-                .filter(lot::Column::State.eq(LotState::Pending.as_str()))
+                .filter(lot::Column::State.eq(LotState::Pending))
                 .filter(lot::Column::ActivatesAt.lte(now))
                 .order_by_asc(lot::Column::ActivatesAt)
                 .all(&txn)
@@ -66,7 +66,7 @@ pub async fn expire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<i
     let mut expired = 0;
     loop {
         let due = lot::Entity::find()
-            .filter(lot::Column::State.eq(LotState::Active.as_str()))
+            .filter(lot::Column::State.eq(LotState::Active))
             .filter(lot::Column::ExpiresAt.lte(now))
             .filter(lot::Column::Remaining.gt(0))
             .limit(JOB_BATCH)
@@ -80,7 +80,7 @@ pub async fn expire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<i
             let mut account = lock_account(&txn, &account_id).await?;
             let lots = lot::Entity::find()
                 .filter(lot::Column::AccountId.eq(account_id.as_str()))
-                .filter(lot::Column::State.eq(LotState::Active.as_str()))
+                .filter(lot::Column::State.eq(LotState::Active))
                 .filter(lot::Column::ExpiresAt.lte(now))
                 .filter(lot::Column::Remaining.gt(0))
                 .all(&txn)

@@ -128,7 +128,7 @@ pub(crate) async fn post(
         account_id: Set(account.id.clone()),
         programme_id: Set(account.programme_id.clone()),
         seq: Set(account.next_seq),
-        kind: Set(posting.kind.as_str().to_owned()),
+        kind: Set(posting.kind),
         points: Set(posting.points),
         pending_points: Set(posting.pending_points),
         balance_after: Set(balance_after),
@@ -233,7 +233,7 @@ pub(super) async fn shift_lot(
         update = update.filter(
             lot::Column::Remaining
                 .gte(-delta)
-                .or(lot::Column::State.eq(LotState::Arrears.as_str())),
+                .or(lot::Column::State.eq(LotState::Arrears)),
         );
     }
     if update.exec(txn).await?.rows_affected != 1 {
@@ -251,7 +251,7 @@ pub(super) async fn lots_in(
 ) -> Result<Vec<lot::Model>> {
     Ok(lot::Entity::find()
         .filter(lot::Column::AccountId.eq(account_id))
-        .filter(lot::Column::State.eq(state.as_str()))
+        .filter(lot::Column::State.eq(state))
         .all(txn)
         .await?)
 }
@@ -265,7 +265,7 @@ pub(super) async fn spendable_lots(
 ) -> Result<Vec<Lot>> {
     Ok(lot::Entity::find()
         .filter(lot::Column::AccountId.eq(account_id))
-        .filter(lot::Column::State.eq(LotState::Active.as_str()))
+        .filter(lot::Column::State.eq(LotState::Active))
         .filter(lot::Column::Remaining.gt(0))
         .all(txn)
         .await?
@@ -335,7 +335,7 @@ pub(crate) async fn credit(
         id: Set(new_id()),
         account_id: Set(account.id.clone()),
         programme_id: Set(account.programme_id.clone()),
-        state: Set(LotState::Active.as_str().to_owned()),
+        state: Set(LotState::Active),
         original: Set(amount),
         remaining: Set(kept),
         activates_at: Set(None),
@@ -389,7 +389,7 @@ pub(crate) async fn earn_pending(
         id: Set(new_id()),
         account_id: Set(account.id.clone()),
         programme_id: Set(account.programme_id.clone()),
-        state: Set(LotState::Pending.as_str().to_owned()),
+        state: Set(LotState::Pending),
         original: Set(points),
         remaining: Set(points),
         activates_at: Set(activates_at.map(to_micros)),
@@ -428,7 +428,7 @@ pub(crate) async fn release_on_hand_over(
     let Some(pending) = lot::Entity::find_by_id(lot_id.to_owned()).one(txn).await? else {
         return Ok(());
     };
-    if pending.state != LotState::Pending.as_str() || pending.activates_at.is_some() {
+    if pending.state != LotState::Pending || pending.activates_at.is_some() {
         return Ok(());
     }
     let programme = programme_by_id(txn, &account.programme_id).await?;
@@ -458,7 +458,7 @@ pub(super) async fn activate_lot(
     let expires_at = rules.expires_at(from_micros(due)).map(to_micros);
     let points = pending.remaining;
     let mut row: lot::ActiveModel = pending.clone().into();
-    row.state = Set(LotState::Active.as_str().to_owned());
+    row.state = Set(LotState::Active);
     row.expires_at = Set(expires_at);
     let mut activated = row.update(txn).await?;
     if points == 0 {
@@ -509,7 +509,7 @@ pub(crate) async fn reverse_earning(
     };
     let pending_left = earn_lot
         .as_ref()
-        .filter(|l| l.state == LotState::Pending.as_str())
+        .filter(|l| l.state == LotState::Pending)
         .map_or(0, |l| l.remaining);
     let plan = plan_reversal(
         request.due,
@@ -546,7 +546,7 @@ pub(crate) async fn reverse_earning(
                     id: Set(new_id()),
                     account_id: Set(account.id.clone()),
                     programme_id: Set(account.programme_id.clone()),
-                    state: Set(LotState::Arrears.as_str().to_owned()),
+                    state: Set(LotState::Arrears),
                     original: Set(0),
                     remaining: Set(0),
                     activates_at: Set(None),
@@ -580,7 +580,7 @@ pub(crate) async fn verify_books(txn: &DatabaseTransaction, account_id: &str) ->
     }
     #[derive(FromQueryResult)]
     struct LotSum {
-        state: String,
+        state: LotState,
         remaining: Option<i64>,
     }
     // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back.
@@ -623,7 +623,7 @@ pub(crate) async fn verify_books(txn: &DatabaseTransaction, account_id: &str) ->
         .await?;
     let in_state = |states: &[LotState]| -> i64 {
         lots.iter()
-            .filter(|l| states.iter().any(|s| s.as_str() == l.state))
+            .filter(|l| states.contains(&l.state))
             .filter_map(|l| l.remaining)
             .sum()
     };

@@ -79,8 +79,8 @@ pub async fn open_lots(db: &DatabaseConnection, account_id: &str) -> Result<Vec<
         .all(db)
         .await?;
     lots.sort_by(|a, b| {
-        (a.state != LotState::Active.as_str())
-            .cmp(&(b.state != LotState::Active.as_str()))
+        (a.state != LotState::Active)
+            .cmp(&(b.state != LotState::Active))
             .then_with(|| crate::domain::lots::burn_order(&as_domain(a), &as_domain(b)))
     });
     Ok(lots)
