@@ -425,24 +425,6 @@ pub fn fragment_fan_out(levels: usize) -> String {
     text
 }
 
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::Latencies;
-
-    #[test]
-    fn latencies_sort_and_give_quantiles_and_a_rate() {
-        let ms = |n: u64| Duration::from_millis(n);
-        let l = Latencies::new((1..=100).rev().map(ms).collect(), Duration::from_secs(2));
-        assert_eq!(l.per_second(), 50.0);
-        assert_eq!((l.ms(0.5), l.ms(0.95), l.ms(0.99)), (51.0, 96.0, 100.0));
-        assert_eq!(l.ms(1.0), 100.0, "the top quantile is the slowest");
-        assert_eq!(l.to_string(), "p50  51.00 ms  p95  96.00 ms  p99 100.00 ms");
-        assert_eq!(Latencies::new(vec![], ms(1)).ms(0.5), 0.0);
-    }
-}
-
 /// The columns that name a member, in every service's tables.
 pub const MEMBER_COLUMNS: &[&str] = &["member_id", "survivor_id", "merged_id"];
 
@@ -535,4 +517,22 @@ where
         );
     }
     assert!(E::try_from_value(&"NOT_A_STORED_NAME".to_owned()).is_err());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Latencies;
+
+    #[test]
+    fn latencies_sort_and_give_quantiles_and_a_rate() {
+        let ms = |n: u64| Duration::from_millis(n);
+        let l = Latencies::new((1..=100).rev().map(ms).collect(), Duration::from_secs(2));
+        assert_eq!(l.per_second(), 50.0);
+        assert_eq!((l.ms(0.5), l.ms(0.95), l.ms(0.99)), (51.0, 96.0, 100.0));
+        assert_eq!(l.ms(1.0), 100.0, "the top quantile is the slowest");
+        assert_eq!(l.to_string(), "p50  51.00 ms  p95  96.00 ms  p99 100.00 ms");
+        assert_eq!(Latencies::new(vec![], ms(1)).ms(0.5), 0.0);
+    }
 }

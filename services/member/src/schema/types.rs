@@ -117,13 +117,11 @@ impl Member {
         let rows = children::<identity::Entity>(ctx, &self.record.id).await?;
         Ok(Some(
             rows.into_iter()
-                .filter_map(|i| {
-                    Some(Identity {
-                        channel: i.channel,
-                        external_id: i.external_id,
-                        brand_id: i.brand_id,
-                        linked_at: from_micros(i.linked_at),
-                    })
+                .map(|i| Identity {
+                    channel: i.channel,
+                    external_id: i.external_id,
+                    brand_id: i.brand_id,
+                    linked_at: from_micros(i.linked_at),
                 })
                 .collect(),
         ))

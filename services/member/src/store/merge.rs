@@ -179,7 +179,7 @@ async fn move_children(
         .all(txn)
         .await?;
     for theirs in merged_consents {
-        let ours = consent::Entity::find_by_id((survivor_id.to_owned(), theirs.purpose.clone()))
+        let ours = consent::Entity::find_by_id((survivor_id.to_owned(), theirs.purpose))
             .one(txn)
             .await?;
         let their_decision = ConsentDecision {
@@ -203,7 +203,7 @@ async fn move_children(
             None => {
                 consent::ActiveModel {
                     member_id: Set(survivor_id.to_owned()),
-                    purpose: Set(theirs.purpose.clone()),
+                    purpose: Set(theirs.purpose),
                     granted: Set(their_decision.granted),
                     changed_at: Set(their_decision.changed_at),
                 }
