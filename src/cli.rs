@@ -212,7 +212,9 @@ struct TokenArgs {
     /// member, partner, staff or operator.
     #[arg(long, value_parser = ["member", "partner", "staff", "operator"])]
     role: String,
-    /// Subject: member id, guide id, partner key id or operator id [default: dev-<role>].
+    /// Subject: member id (required for a member token: writes act only for
+    /// a member who exists; `up --demo` prints the demo member's), guide id,
+    /// partner key id or operator id [default for those: dev-<role>].
     #[arg(long)]
     sub: Option<String>,
     /// Brand id (partner and staff).
@@ -562,6 +564,16 @@ fn print_demo_tokens(keys: &JwtKeys, member: Option<&str>) {
     );
 }
 
+/// Prints a result on stdout. A reader that stopped reading (`| head`)
+/// ends the command quietly, as a Unix tool does, rather than in a panic.
+pub(crate) fn emit(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        written => Ok(written?),
+    }
+}
+
 async fn events(config: &Config, clock: &Clock, action: EventsAction) -> anyhow::Result<()> {
     use kit::events::parked::{self, Decision, ParkedStatus};
     use sea_orm::ActiveEnum as _;
@@ -573,6 +585,7 @@ async fn events(config: &Config, clock: &Clock, action: EventsAction) -> anyhow:
         EventsAction::Skip(event) => (Some(event.service.clone()), Some((Decision::Skip, event))),
     };
     let all = matches!(action, EventsAction::Parked { all: true, .. });
+    let mut listed = 0;
     for spec in selected(only.as_deref())? {
         require_existing_database(config, spec)?;
         let ctx = prepare(config, clock, spec, &keys).await?;
@@ -598,7 +611,8 @@ async fn events(config: &Config, clock: &Clock, action: EventsAction) -> anyhow:
         }
         let status = (!all).then_some(ParkedStatus::Parked);
         for row in parked::list(&ctx.db, status).await? {
-            println!(
+            listed += 1;
+            emit(format_args!(
                 "{}\t{}\t{}\t{}\t{}\t{} tries\t{}",
                 spec.name,
                 row.consumer,
@@ -607,8 +621,12 @@ async fn events(config: &Config, clock: &Clock, action: EventsAction) -> anyhow:
                 row.status.to_value(),
                 row.attempts,
                 row.reason
-            );
+            ))?;
         }
+    }
+    if decision.is_none() && listed == 0 {
+        // On stderr, so that a script reading the list reads nothing.
+        eprintln!("no {}events", if all { "" } else { "parked " });
     }
     Ok(())
 }
@@ -672,6 +690,11 @@ fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
     let role = Role::parse(&args.role).context("unknown role")?;
     if args.ttl_hours <= 0 || args.ttl_hours > 24 * 30 {
         bail!("--ttl-hours must be between 1 and 720");
+    }
+    if role == Role::Member && args.sub.is_none() {
+        bail!(
+            "a member token needs --sub MEMBER_ID (a member who exists: `up --demo` prints the demo member's id)"
+        );
     }
     let sub = args.sub.unwrap_or_else(|| format!("dev-{}", args.role));
     let request = match role {

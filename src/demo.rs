@@ -68,6 +68,7 @@ async fn orders(
             continue;
         };
         let order = NewOrder {
+            requested_member_id: None,
             member_id: Some(member_id),
             channel: Channel::StorePos,
             store_id: Some(demo::store_id(store)),

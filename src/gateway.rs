@@ -176,10 +176,7 @@ pub async fn print_plan(
     };
     let gateway = Gateway::new(&sdl, settings).context("the supergraph does not load")?;
     match gateway.plan_text(operation, operation_name).await {
-        Ok(plan) => {
-            println!("{plan}");
-            Ok(())
-        }
+        Ok(plan) => crate::cli::emit(plan),
         Err(refusal) => anyhow::bail!(
             "{}",
             refusal

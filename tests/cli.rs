@@ -424,6 +424,17 @@ fn migrate_and_token_and_help() {
         .unwrap();
     assert!(!staff.status.success());
     assert!(String::from_utf8_lossy(&staff.stderr).contains("--store"));
+    // A member token is for a member who exists: no made-up default.
+    let member = bigmember(dir.path())
+        .env("BIGMEMBER_AUTH__JWT_SECRET", "a-configured-secret")
+        .args(["token", "--role", "member"])
+        .output()
+        .unwrap();
+    assert!(!member.status.success());
+    assert!(
+        String::from_utf8_lossy(&member.stderr).contains("--sub MEMBER_ID"),
+        "{member:?}"
+    );
     let token = run_ok(
         bigmember(dir.path())
             .env("BIGMEMBER_AUTH__JWT_SECRET", "a-configured-secret")

@@ -678,11 +678,18 @@ async fn placing_and_cancelling_orders_earns_nothing() {
                 .await;
             assert_eq!(status["order"]["status"], "CANCELLED", "{out} {status}");
         }
-        p.eventually(Some(&token), earned_query, json!({ "o": order.id }), |d| {
-            let e = &d["order"]["pointsEarned"][0];
-            e["reversedPoints"] == e["points"]
-        })
-        .await;
+        let taken_back = p
+            .eventually(Some(&token), earned_query, json!({ "o": order.id }), |d| {
+                let e = &d["order"]["pointsEarned"][0];
+                e["reversedPoints"] == e["points"]
+            })
+            .await;
+        let e = &taken_back["order"]["pointsEarned"][0];
+        assert_eq!(
+            (&e["state"], &e["activatesAt"]),
+            (&Value::Null, &Value::Null),
+            "all taken back: neither pending nor ever active: {taken_back}"
+        );
         orders.push(order.id);
     }
     let a = account(&p, &cast, &member, &programme).await;
@@ -821,7 +828,8 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
             } }),
         )
         .await;
-    assert!(shipped["placeOrder"]["id"].is_string(), "{shipped}");
+    let shipped = shipped["placeOrder"]["id"].clone();
+    assert!(shipped.is_string(), "{shipped}");
     guide_lists(&p, &cast, &member).await;
     p.data(
         Some(&cast.operator),
@@ -874,8 +882,9 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
         json!({ "q": quote }),
     )
     .await;
-    // The consumers have applied the merge (an alias in the alliance) and
-    // the order (a commission in the store service).
+    // The consumers have applied the merge (an alias in the alliance, the
+    // older record's orders moved to the survivor) and the order (a
+    // commission in the store service).
     let alliance = p.database("alliance").await;
     let store = p.database("store").await;
     let product = p.database("product").await;
@@ -884,12 +893,42 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
     loop {
         let a = kit::testing::rows_naming_members(&alliance, &ids).await;
         let s = kit::testing::rows_naming_members(&store, &ids).await;
-        if a.get("member_aliases") > Some(&0) && s.get("commissions") > Some(&0) {
+        let o = kit::testing::rows_naming_members(&product, std::slice::from_ref(&older)).await;
+        if a.get("member_aliases") > Some(&0)
+            && s.get("commissions") > Some(&0)
+            && o.get("orders") == Some(&0)
+        {
             break;
         }
         waited += 1;
-        assert!(waited < 200, "the consumers caught up: {a:?} {s:?}");
+        assert!(waited < 200, "the consumers caught up: {a:?} {s:?} {o:?}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The survivor lists and reads the order the older record placed; the
+    // older record's token reads it too (it speaks for the survivor).
+    let listed = p
+        .data(
+            Some(&token),
+            "{ me { orders(first: 10) { edges { node { id member { id } } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = listed["me"]["orders"]["edges"].as_array().unwrap().clone();
+    assert!(
+        edges
+            .iter()
+            .any(|e| e["node"]["id"] == shipped && e["node"]["member"]["id"] == member.as_str()),
+        "the survivor's orders hold the merged record's: {listed}"
+    );
+    for t in [&token, &older_token] {
+        let read = p
+            .data(
+                Some(t),
+                "query($o: ID!) { order(id: $o) { id } }",
+                json!({ "o": shipped }),
+            )
+            .await;
+        assert_eq!(read["order"]["id"], shipped, "{read}");
     }
 
     let export = p
@@ -920,7 +959,8 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
     }
     let orders = services["product"]["orders"].as_array().unwrap();
     assert!(
-        orders.iter().any(|o| o["memberId"] == older.as_str()
+        orders.iter().any(|o| o["id"] == shipped
+            && o["memberId"] == member.as_str()
             && o["shipTo"] == json!({ "latitude": HERE.0, "longitude": HERE.1 })),
         "the merged record's delivery is the member's: {orders:?}"
     );

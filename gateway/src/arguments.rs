@@ -207,7 +207,24 @@ fn literal(api: &ApiSchema, ty: &FieldType, value: &q::Value, at: &str) -> Resul
                     Some(TypeKind::InputObject) => {
                         return input_object(api, ty, name, value, at, &wrong);
                     }
-                    // A custom scalar takes any literal: its subgraph decides.
+                    // The platform's Long, checked here so that no
+                    // subgraph sees half a request (kit::scalar).
+                    Some(TypeKind::Scalar) if name == kit::scalar::LONG => {
+                        let fits = matches!(value, q::Value::Int(n)
+                            if n.as_i64().is_some_and(|v| kit::scalar::Long::new(v).is_some()));
+                        return if fits {
+                            Ok(())
+                        } else {
+                            Err(wrong(
+                                ty,
+                                value,
+                                at,
+                                format!(" A Long is an integer within ±{}.", kit::scalar::MAX_SAFE),
+                            ))
+                        };
+                    }
+                    // Any other custom scalar takes any literal: its
+                    // subgraph decides.
                     _ => true,
                 },
             };

@@ -503,17 +503,16 @@ impl<'a> Execution<'a> {
                 // ["_entities", field, …] without an index (as some
                 // subgraphs place an argument's error): at each entity
                 // where that field came back null.
-                Some([PathSeg::Key(_), PathSeg::Key(key), ..]) if !entities.is_empty() => {
+                Some([PathSeg::Key(_), PathSeg::Key(_), ..]) if !entities.is_empty() => {
                     let raw = path.as_deref().unwrap_or_default()[1..].to_vec();
-                    let in_doc = renames
-                        .iter()
-                        .find(|(from, _)| from == key)
-                        .map_or(key.as_str(), |(_, to)| to.as_str());
-                    let rest = rename_path(raw, &renames);
+                    let rest = rename_path(raw.clone(), &renames);
                     for (target, rep) in &batch.targets {
+                        // Null (or absent) somewhere along the path inside
+                        // this entity: `["_entities", "accounts", 0, "soon"]`
+                        // lands on the entity whose accounts[0].soon failed.
                         let null_there = entities
                             .get(*rep)
-                            .is_none_or(|e| doc.get(*e, in_doc).is_none_or(|v| doc.is_null(v)));
+                            .is_none_or(|e| null_along(&doc, *e, &raw, &renames));
                         if null_there {
                             let mut full = Seg::owned(&target.path);
                             full.extend(rest.iter().cloned());
@@ -549,6 +548,29 @@ impl<'a> Execution<'a> {
             );
         }
     }
+}
+
+/// Whether the value at `path` (subgraph names, renamed as the fetch's
+/// aliases say) below `node` is null or missing, or a step on the way is.
+fn null_along(doc: &Doc, node: NodeId, path: &[PathSeg], renames: &[(String, String)]) -> bool {
+    let mut at = node;
+    for seg in path {
+        let next = match seg {
+            PathSeg::Key(key) => {
+                let in_doc = renames
+                    .iter()
+                    .find(|(from, _)| from == key)
+                    .map_or(key.as_str(), |(_, to)| to.as_str());
+                doc.get(at, in_doc)
+            }
+            PathSeg::Index(i) => doc.items(at).get(*i).copied(),
+        };
+        match next {
+            Some(v) if !doc.is_null(v) => at = v,
+            _ => return true,
+        }
+    }
+    false
 }
 
 /// A subgraph's errors with their paths (None when absent or not a path).

@@ -139,7 +139,15 @@ fn coerce_named(
                 )),
             },
             Some(TypeKind::InputObject) => coerce_input_object(api, ty, name, value, at),
-            // A custom scalar: the subgraph that defines it decides.
+            // The platform's Long is checked here, so that no subgraph
+            // sees half a request (kit::scalar).
+            Some(TypeKind::Scalar) if name == kit::scalar::LONG => match value {
+                Value::Number(n) => kit::scalar::Long::from_number(n)
+                    .map(|_| value.clone())
+                    .map_err(|why| invalid(at, ty, why)),
+                _ => Err(invalid(at, ty, format!("{value} is not an integer"))),
+            },
+            // Any other custom scalar: the subgraph that defines it decides.
             Some(TypeKind::Scalar) => Ok(value.clone()),
             _ => Err(invalid(at, ty, format!("{name} is not an input type"))),
         },
@@ -269,6 +277,33 @@ mod tests {
         assert!(err.contains("$i.lines[0].quantity"), "{err}");
         let err = run(&lines, json!({ "i": { "nope": 1 } })).unwrap_err();
         assert!(err.contains("\"nope\""), "{err}");
+    }
+
+    #[test]
+    fn a_long_is_an_integer_within_two_to_the_53() {
+        let long = [spec("n", "Long", None)];
+        for ok in [
+            json!(0),
+            json!(1_i64 << 31),
+            json!((1_i64 << 53) - 1),
+            json!(-((1_i64 << 53) - 1)),
+        ] {
+            assert_eq!(run(&long, json!({ "n": ok })).unwrap(), json!({ "n": ok }));
+        }
+        for bad in [
+            json!(1_i64 << 53),
+            json!(-(1_i64 << 53)),
+            json!(u64::MAX),
+            json!(1.5),
+            json!("5"),
+            json!(true),
+        ] {
+            let err = run(&long, json!({ "n": bad })).unwrap_err();
+            assert!(
+                err.contains("\"$n\"") && err.contains("Long"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

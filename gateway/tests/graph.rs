@@ -979,9 +979,11 @@ async fn an_entity_fields_argument_error_sits_at_the_field() {
 /// travel exactly (an order of 3 × 1,000,000,000 fen, a balance of
 /// 3,000,000,000 points, a growth value of 3,000,000,000); each input
 /// refuses what its rule refuses (a price above 1,000,000,000 fen, points
-/// above 1,000,000,000 per transaction), anything past 2^53 − 1, and
-/// negatives, as literals and as variables, with BAD_USER_INPUT. A 32-bit
-/// Int argument refuses 2^31.
+/// above 1,000,000,000 per transaction) and negatives, as literals and as
+/// variables, with BAD_USER_INPUT; anything past 2^53 − 1 the gateway
+/// refuses before any subgraph sees it (a variable BAD_USER_INPUT, a
+/// literal GRAPHQL_VALIDATION_FAILED), so a mutation is never half applied.
+/// A 32-bit Int argument refuses 2^31.
 #[tokio::test]
 async fn amounts_past_32_bits_travel_exactly_and_bad_ones_are_refused() {
     let p = platform().await;
@@ -991,6 +993,14 @@ async fn amounts_past_32_bits_travel_exactly_and_bad_ones_are_refused() {
     let refused = |r: &Value, needle: &str| {
         assert_eq!(
             r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{r}"
+        );
+        let message = r["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{needle}: {r}");
+    };
+    let invalid = |r: &Value, needle: &str| {
+        assert_eq!(
+            r["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
             "{r}"
         );
         let message = r["errors"][0]["message"].as_str().unwrap_or_default();
@@ -1016,8 +1026,51 @@ async fn amounts_past_32_bits_travel_exactly_and_bad_ones_are_refused() {
         let literal = format!(
             "mutation {{ updateSku(id: \"{sku}\", listPriceFen: {price}) {{ listPriceFen }} }}"
         );
-        refused(&p.ask(Some(&op), &literal, json!({})).await, needle);
+        let answer = p.ask(Some(&op), &literal, json!({})).await;
+        if price == two_53 {
+            invalid(&answer, needle);
+        } else {
+            refused(&answer, needle);
+        }
     }
+
+    // A mutation whose second field's amount is not a Long is refused
+    // whole: the first field's tags are not written.
+    let member_for_tags = p.member_ids(1).await.remove(0);
+    let two_fields = "mutation($m: ID!, $s: ID!, $p: Long) { addTags(memberId: $m, tags: [\"half-applied\"]) { tags } updateSku(id: $s, listPriceFen: $p) { listPriceFen } }";
+    for bad in [json!("5"), json!(two_53 + 1), json!(-two_53), json!(1.5)] {
+        let r = p
+            .ask(
+                Some(&op),
+                two_fields,
+                json!({ "m": member_for_tags, "s": sku, "p": bad }),
+            )
+            .await;
+        refused(&r, "$p");
+        assert!(r["data"].is_null(), "nothing ran: {r}");
+    }
+    let literal_fields = format!(
+        "mutation($m: ID!) {{ addTags(memberId: $m, tags: [\"half-applied\"]) {{ tags }} updateSku(id: \"{sku}\", listPriceFen: {}) {{ listPriceFen }} }}",
+        two_53 + 1
+    );
+    invalid(
+        &p.ask(Some(&op), &literal_fields, json!({ "m": member_for_tags }))
+            .await,
+        "9007199254740991",
+    );
+    let tags = p
+        .ask(
+            Some(&op),
+            "query($m: ID!) { member(id: $m) { tags } }",
+            json!({ "m": member_for_tags }),
+        )
+        .await;
+    ok(&tags);
+    assert!(
+        !tags.to_string().contains("half-applied"),
+        "no field of a refused mutation ran: {tags}"
+    );
+
     let priced = p
         .ask(
             Some(&op),
@@ -1334,4 +1387,108 @@ async fn writes_act_only_for_a_live_member() {
         let r = p.ask(Some(&caller), &query, variables).await;
         assert!(r.get("errors").is_none(), "{name} once reinstated: {r}");
     }
+}
+
+/// A subgraph error inside an entity's nested field keeps its code and
+/// lands on the entity it belongs to, whatever the shape: one entity under
+/// a root field, or a list of entities, where the subgraph's path names a
+/// field of `_entities` without the entity's index.
+#[tokio::test]
+async fn an_error_deep_in_an_entity_keeps_its_code_and_its_place() {
+    let p = platform().await;
+    let op = p.operator();
+    let ids = p.member_ids(2).await;
+    for (i, id) in ids.iter().enumerate() {
+        let r = p
+            .ask(
+                Some(&op),
+                "mutation($m: ID!, $k: String!) { earnPoints(input: { memberId: $m, programmeId: \"coffee-points\", points: 10, sourceSystem: \"pos\", externalTransactionId: $k, reason: \"deep\", idempotencyKey: $k }) { account { id } } }",
+                json!({ "m": id, "k": format!("deep-entity-{i}") }),
+            )
+            .await;
+        assert!(r.get("errors").is_none(), "{r}");
+    }
+    let codes_and_paths = |r: &Value| -> Vec<(Value, Value)> {
+        r["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("errors: {r}"))
+            .iter()
+            .map(|e| (e["extensions"]["code"].clone(), e["path"].clone()))
+            .collect()
+    };
+    let token = p.subgraphs[0].token(kit::auth::TokenRequest::member(&ids[0]));
+    let one = p
+        .ask(
+            Some(&token),
+            "{ me { pointsAccounts { expiringSoon(days: 100000) { points } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        codes_and_paths(&one),
+        [(
+            json!("BAD_USER_INPUT"),
+            json!(["me", "pointsAccounts", 0, "expiringSoon"])
+        )],
+        "{one}"
+    );
+    let listed = p
+        .ask(
+            Some(&op),
+            "query($n: Int!) { members(first: $n) { edges { node { id accounts: pointsAccounts { soon: expiringSoon(days: 100000) { points } } } } } }",
+            json!({ "n": 2 }),
+        )
+        .await;
+    let mut got = codes_and_paths(&listed);
+    got.sort_by_key(|(_, path)| path.to_string());
+    assert_eq!(
+        got,
+        [0, 1]
+            .map(|i| (
+                json!("BAD_USER_INPUT"),
+                json!(["members", "edges", i, "node", "accounts", 0, "soon"])
+            ))
+            .to_vec(),
+        "{listed}"
+    );
+}
+
+/// A retry is recognised by what it sent: the same request, repeated after
+/// its member was merged into another, replays the first answer (the
+/// order, the entry) instead of a CONFLICT, though the member now acts as
+/// the survivor.
+#[tokio::test]
+async fn a_retry_after_a_merge_replays_the_first_answer() {
+    let p = platform().await;
+    let op = p.operator();
+    let ids = p.member_ids(2).await;
+    let (survivor, merged) = (&ids[0], &ids[1]);
+    let token = p.subgraphs[0].token(kit::auth::TokenRequest::member(merged));
+    let stocked = p
+        .ask(
+            Some(&op),
+            "mutation { receiveStock(skuId: \"demo-sku-00-1\", locationId: \"demo-store-00\", quantity: 2, reason: \"retry\") { onHand } }",
+            json!({}),
+        )
+        .await;
+    assert!(stocked.get("errors").is_none(), "{stocked}");
+    let place = "mutation { placeOrder(input: { channel: APP, storeId: \"demo-store-00\", fulfilment: PICKUP_IN_STORE, lines: [{ skuId: \"demo-sku-00-1\", quantity: 1 }], idempotencyKey: \"retry-after-merge\" }) { id } }";
+    let earn = "mutation($m: ID!) { earnPoints(input: { memberId: $m, programmeId: \"coffee-points\", points: 10, sourceSystem: \"pos\", externalTransactionId: \"retry-after-merge\", reason: \"retry\", idempotencyKey: \"retry-after-merge\" }) { entry { id } } }";
+    let first_order = p.ask(Some(&token), place, json!({})).await;
+    let first_entry = p.ask(Some(&op), earn, json!({ "m": merged })).await;
+    for r in [&first_order, &first_entry] {
+        assert!(r.get("errors").is_none(), "{r}");
+    }
+    let merge = p
+        .ask(
+            Some(&op),
+            "mutation($s: ID!, $m: ID!) { mergeMembers(survivorId: $s, mergedId: $m, reason: \"same person\") { id } }",
+            json!({ "s": survivor, "m": merged }),
+        )
+        .await;
+    assert!(merge.get("errors").is_none(), "{merge}");
+    let again_order = p.ask(Some(&token), place, json!({})).await;
+    let again_entry = p.ask(Some(&op), earn, json!({ "m": merged })).await;
+    assert_eq!(again_order, first_order, "the order replays");
+    assert_eq!(again_entry, first_entry, "the entry replays");
 }

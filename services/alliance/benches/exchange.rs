@@ -130,6 +130,7 @@ async fn seed(app: &TestApp) {
     }
     for c in 0..8 {
         let tx = PartnerTransaction {
+            requested_member_id: None,
             member_id: format!("bench-{c}"),
             programme_id: "coffee-points".into(),
             points: 100_000_000,

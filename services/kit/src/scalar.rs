@@ -71,6 +71,29 @@ pub fn checked_total(what: &str, values: impl IntoIterator<Item = i64>) -> Resul
         .try_fold(0, |total, v| checked_sum(what, total, v))
 }
 
+/// The scalar's name in the graph. The gateway checks inputs of this
+/// scalar with [`Long::from_number`] before any subgraph sees them, so a
+/// mutation is never half applied because a later field's amount is out
+/// of range.
+pub const LONG: &str = "Long";
+
+impl Long {
+    /// `n` as a `Long`, or why it is not one (not an integer, or beyond
+    /// ±[`MAX_SAFE`]). The one rule, for the subgraphs and the gateway.
+    pub fn from_number(n: &serde_json::Number) -> Result<Self, String> {
+        let beyond = || {
+            format!(
+                "{n} is beyond ±{MAX_SAFE}, the largest integer every JSON client reads exactly"
+            )
+        };
+        match n.as_i64() {
+            Some(v) => Long::new(v).ok_or_else(beyond),
+            None if n.is_u64() => Err(beyond()),
+            None => Err(format!("{n} is not an integer")),
+        }
+    }
+}
+
 /// A signed integer within ±(2^53 − 1) = ±9007199254740991, as a JSON
 /// number: money in fen, points, balances, stock levels. GraphQL's Int is
 /// 32-bit; these quantities and their sums are not.
@@ -80,17 +103,7 @@ impl ScalarType for Long {
         let Value::Number(n) = &value else {
             return Err(InputValueError::expected_type(value));
         };
-        match n.as_i64() {
-            Some(v) => Long::new(v).ok_or_else(|| {
-                InputValueError::custom(format!(
-                    "{v} is beyond ±{MAX_SAFE}, the largest integer every JSON client reads exactly"
-                ))
-            }),
-            None if n.is_u64() => Err(InputValueError::custom(format!(
-                "{n} is beyond ±{MAX_SAFE}, the largest integer every JSON client reads exactly"
-            ))),
-            None => Err(InputValueError::custom(format!("{n} is not an integer"))),
-        }
+        Long::from_number(n).map_err(InputValueError::custom)
     }
 
     /// Any number passes validation; its range is checked when the value

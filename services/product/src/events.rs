@@ -6,10 +6,11 @@ use kit::events::consumer::{EventHandler, HandlerError};
 use kit::events::schema::MemberEvent;
 use sea_orm::DatabaseTransaction;
 
-use crate::store::export;
+use crate::store::{export, orders};
 
 /// The member service's feed: an erasure clears where the member's orders
-/// were delivered (the orders themselves are financial records and stay).
+/// were delivered (the orders themselves are financial records and stay);
+/// a merge gives the merged member's orders to the survivor.
 pub struct MemberFeed;
 
 /// The position name of this consumer in the product database.
@@ -34,10 +35,14 @@ impl EventHandler for MemberFeed {
                 tracing::info!(seq, cleared, "erasure: delivery locations cleared");
                 Ok(())
             }
-            // Orders keep the id they were placed under; the member
-            // service's export and the alliance resolve merged ids.
-            MemberEvent::Merged(_)
-            | MemberEvent::Registered(_)
+            MemberEvent::Merged(merged) => {
+                let moved = orders::merge_member(txn, &merged.survivor_id, &merged.merged_id)
+                    .await
+                    .map_err(HandlerError::from)?;
+                tracing::info!(seq, moved, "merge: orders moved to the survivor");
+                Ok(())
+            }
+            MemberEvent::Registered(_)
             | MemberEvent::IdentityLinked(_)
             | MemberEvent::TierChanged(_) => Ok(()),
         }

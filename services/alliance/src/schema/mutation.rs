@@ -95,6 +95,7 @@ impl PointsTransactionInput {
             ));
         }
         Ok(PartnerTransaction {
+            requested_member_id: None,
             member_id: ForeignId::parse("memberId", &self.member_id)?.into_string(),
             programme_id: ForeignId::parse("programmeId", &self.programme_id)?.into_string(),
             points: self.points.get(),
@@ -129,7 +130,8 @@ async fn partner_transaction(
     act_for_programme(ctx, &programme).await?;
     // Only for a member who exists and may act, now; a merged id is its
     // survivor.
-    tx.member_id = kit::subgraph::acting_member(ctx, &tx.member_id).await?;
+    let acting = kit::subgraph::acting_member(ctx, &tx.member_id).await?;
+    tx.act_for(acting);
     let key = IdempotencyKey::parse(caller, &input.idempotency_key)?;
     Ok((tx, key, Actor::of(caller)))
 }

@@ -182,25 +182,37 @@ impl OrderPoints {
     async fn points(&self) -> Long {
         self.0.points.into()
     }
-    /// Taken back by refunds, forgiven points included.
+    /// Taken back by a cancellation or by refunds, forgiven points
+    /// included.
     async fn reversed_points(&self) -> Long {
         self.0.reversed_points.into()
     }
     /// PENDING until the order is handed over and the programme's window
-    /// has passed, then ACTIVE.
+    /// has passed, then ACTIVE; null once all of them were taken back (a
+    /// cancelled order, a full refund): they will never be spendable.
     async fn state(&self, ctx: &Context<'_>) -> ApiResult<Option<LotState>> {
-        let Some(lot_id) = &self.0.lot_id else {
+        let Some(lot_id) = self.live_lot() else {
             return Ok(None);
         };
         Ok(Some(lot_row(ctx, lot_id).await?.state))
     }
     /// When the points become (or became) ACTIVE: null while the order
-    /// awaits hand-over, when the programme's window starts.
+    /// awaits hand-over, when the programme's window starts; null once all
+    /// of them were taken back.
     async fn activates_at(&self, ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
-        let Some(lot_id) = &self.0.lot_id else {
+        let Some(lot_id) = self.live_lot() else {
             return Ok(None);
         };
         Ok(lot_row(ctx, lot_id).await?.activates_at.map(from_micros))
+    }
+}
+
+impl OrderPoints {
+    /// The lot holding the points, unless nothing is left of them.
+    fn live_lot(&self) -> Option<&str> {
+        (self.0.reversed_points < self.0.points)
+            .then_some(self.0.lot_id.as_deref())
+            .flatten()
     }
 }
 

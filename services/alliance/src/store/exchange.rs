@@ -366,7 +366,14 @@ async fn confirm_once(
         .filter(|q| q.member_id == member_id)
         .ok_or_else(|| Error::not_found(format!("no quote {quote_id} for this member")))?;
     let now_us = to_micros(now);
-    check_quote(q.expires_at, q.used_at.is_some(), now_us)?;
+    if let Err(refused) = check_quote(q.expires_at, q.used_at.is_some(), now_us) {
+        // A twin with this same key may have used it since the first
+        // look: that is a replay, not a used quote.
+        if let Some(exchange_id) = key.replayed(db, OPERATION, quote_id).await? {
+            return exchange_by_id(db, &exchange_id).await;
+        }
+        return Err(refused);
+    }
     let from = programme_by_id(db, &q.from_programme_id).await?;
     let to = programme_by_id(db, &q.to_programme_id).await?;
     let (row, t) = active_terms(db, &from, &to).await?;

@@ -297,3 +297,32 @@ async fn a_quote_of_changed_terms_is_refused() {
     let r = confirm(&app, &m, q["id"].as_str().unwrap(), "changed-key-1").await;
     assert_eq!(r.error_code(), Some("CONFLICT"));
 }
+
+/// Twenty identical confirmations (one quote, one key) at once: one
+/// exchange, and every answer is that exchange, never QUOTE_USED (a twin
+/// that used the quote first is a replay).
+#[tokio::test]
+async fn identical_confirmations_at_once_all_answer_the_one_exchange() {
+    let app = spawn(&alliance::SPEC).await;
+    let (coffee, cinema) = two_programmes(&app).await;
+    active_terms(&app, &coffee, &cinema, "0.2", 150).await;
+    let m = member(&app, "m1");
+    for round in 0..3 {
+        let q = quote(&app, &m, &coffee, &cinema, 100).await;
+        let quote_id = q.ok()["exchangeQuote"]["id"].as_str().unwrap().to_owned();
+        let key = format!("twin-confirm-{round}");
+        let answers =
+            futures::future::join_all((0..20).map(|_| confirm(&app, &m, &quote_id, &key))).await;
+        let ids: std::collections::BTreeSet<String> = answers
+            .iter()
+            .map(|r| r.ok()["confirmExchange"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), 1, "round {round}: {ids:?}");
+    }
+    assert_eq!(
+        account(&app, "m1", &coffee).await["activeBalance"],
+        10_000 - 300,
+        "three exchanges of 100, each once"
+    );
+    assert_balanced(&app, "m1").await;
+}

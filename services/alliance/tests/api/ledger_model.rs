@@ -460,6 +460,7 @@ async fn run(ops: Vec<Op>) -> Result<BTreeMap<String, u32>, String> {
                 model.earn(&who, *programme, *points, at, false);
                 expected = "ok".into();
                 let tx = ledger::PartnerTransaction {
+                    requested_member_id: None,
                     member_id: member_id(*member),
                     programme_id: ledger.programmes[*programme].clone(),
                     points: *points,
@@ -482,6 +483,7 @@ async fn run(ops: Vec<Op>) -> Result<BTreeMap<String, u32>, String> {
                     "INSUFFICIENT_POINTS".into()
                 };
                 let tx = ledger::PartnerTransaction {
+                    requested_member_id: None,
                     member_id: member_id(*member),
                     programme_id: ledger.programmes[*programme].clone(),
                     points: *points,

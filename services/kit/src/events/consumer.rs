@@ -376,7 +376,7 @@ impl<H: EventHandler> FeedConsumer<H> {
     /// longer than [`HELD_WARNING`] is logged once. Returns as soon as
     /// `shutdown` fires, even mid-poll.
     pub async fn run(self, interval: Duration, mut shutdown: Shutdown) {
-        let mut failures: u32 = 0;
+        let mut failures = Failures::default();
         let mut held = HeldEvent::default();
         loop {
             // Stopping mid-poll is safe: an event's effect and the position
@@ -389,7 +389,7 @@ impl<H: EventHandler> FeedConsumer<H> {
             };
             let delay = match outcome {
                 Ok(progress) => {
-                    failures = 0;
+                    failures = Failures::default();
                     if let (Some(held_for), PageEnd::Held { seq, reason }) =
                         (held.observe(&progress.end, Instant::now()), &progress.end)
                     {
@@ -404,8 +404,11 @@ impl<H: EventHandler> FeedConsumer<H> {
                     interval
                 }
                 Err(err) => {
-                    failures = failures.saturating_add(1);
-                    let delay = backoff(interval, failures);
+                    let seq = match &err {
+                        ConsumerError::Handler { seq, .. } => Some(*seq),
+                        _ => None,
+                    };
+                    let delay = backoff(interval, failures.failed(seq));
                     tracing::warn!(
                         consumer = %self.name,
                         error = %err,
@@ -555,6 +558,28 @@ pub async fn caught_up_at<C: ConnectionTrait>(
         .map(from_micros))
 }
 
+/// Consecutive failed polls, counted per event: the count starts afresh
+/// when another event fails (the one before was parked), so refused events
+/// in a row are each tried at the first pace, not each slower than the
+/// last. Failures that name no event (the producer is down) keep counting.
+#[derive(Debug, Default)]
+struct Failures {
+    count: u32,
+    event: Option<i64>,
+}
+
+impl Failures {
+    /// Records a failed poll (about event `seq`, if one); the count now.
+    fn failed(&mut self, seq: Option<i64>) -> u32 {
+        if seq.is_some() && seq != self.event {
+            self.count = 0;
+        }
+        self.event = seq;
+        self.count = self.count.saturating_add(1);
+        self.count
+    }
+}
+
 /// The delay after `failures` consecutive failures.
 fn backoff(interval: Duration, failures: u32) -> Duration {
     let factor = 2u32.saturating_pow(failures.min(16));
@@ -587,6 +612,17 @@ mod tests {
         assert_eq!(held.observe(&on(8), at(203)), None, "released in between");
         assert_eq!(held.observe(&on(8), at(262)), None);
         assert_eq!(held.observe(&on(8), at(263)), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn the_backoff_starts_afresh_for_each_refused_event() {
+        let mut f = Failures::default();
+        let counts: Vec<u32> = (0..5).map(|_| f.failed(Some(11))).collect();
+        assert_eq!(counts, [1, 2, 3, 4, 5]);
+        assert_eq!(f.failed(Some(12)), 1, "the next event, after a park");
+        assert_eq!(f.failed(Some(12)), 2);
+        assert_eq!(f.failed(None), 3, "the producer down: still counting");
+        assert_eq!(f.failed(None), 4);
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl Mutation {
         reason: String,
     ) -> ApiResult<Member> {
         caller(ctx).require_operator()?;
-        if delta == 0 || delta.abs() > MAX_GROWTH_DELTA {
+        if delta == 0 || delta.unsigned_abs() > MAX_GROWTH_DELTA.unsigned_abs() {
             return Err(Error::invalid(
                 "delta",
                 format!("delta must be non-zero and at most {MAX_GROWTH_DELTA} either way"),

@@ -15,8 +15,13 @@ use kit::events::outbox::publish;
 use kit::events::schema::MemberErased;
 use kit::time::{from_micros, to_micros};
 
+/// What a merge's reason reads once either member was erased (the column
+/// holds text; the reason itself is gone).
+pub const ERASED_REASON: &str = "(erased)";
+
 /// Anonymises a member: personal fields cleared, identities, tags and
-/// consents removed, touchpoint attributes emptied. The id, the tier and the
+/// consents removed, touchpoint attributes emptied, operators' reasons for
+/// tier changes and merges cleared. The id, the tier and the
 /// non-personal history stay, so ledgers elsewhere still balance. Erasing an
 /// erased member changes nothing.
 pub async fn erase(
@@ -53,6 +58,32 @@ pub async fn erase(
     touchpoint::Entity::update_many()
         .col_expr(touchpoint::Column::Attributes, "{}".into())
         .filter(touchpoint::Column::MemberId.eq(id.clone()))
+        .exec(&txn)
+        .await?;
+    // Operators' free text about the member (why a tier was set, why two
+    // records were merged) may say anything about them: it goes too; the
+    // changes themselves stay.
+    let all_ids: Vec<String> = std::iter::once(id.clone())
+        .chain(merged_ids.iter().cloned())
+        .collect();
+    tier_change::Entity::update_many()
+        .col_expr(
+            tier_change::Column::Reason,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .filter(tier_change::Column::MemberId.is_in(all_ids.clone()))
+        .exec(&txn)
+        .await?;
+    merge::Entity::update_many()
+        .col_expr(
+            merge::Column::Reason,
+            sea_orm::sea_query::Expr::value(ERASED_REASON),
+        )
+        .filter(
+            sea_orm::Condition::any()
+                .add(merge::Column::SurvivorId.is_in(all_ids.clone()))
+                .add(merge::Column::MergedId.is_in(all_ids)),
+        )
         .exec(&txn)
         .await?;
     publish(

@@ -177,6 +177,10 @@ async fn operator_inputs_are_checked() {
         (format!("mutation {{ setMemberTier(memberId: \"{id}\", tier: \"NOPE\", reason: \"x\") {{ id }} }}"), "tier"),
         (format!("mutation {{ setMemberTier(memberId: \"{id}\", tier: \"GOLD\", reason: \" \") {{ id }} }}"), "reason"),
         (format!("mutation {{ adjustGrowthValue(memberId: \"{id}\", delta: 0, reason: \"x\") {{ id }} }}"), "delta"),
+        // The subgraph's own port takes 64-bit deltas: the smallest one
+        // has no positive twin, and must be refused, not overflow.
+        (format!("mutation {{ adjustGrowthValue(memberId: \"{id}\", delta: {}, reason: \"x\") {{ id }} }}", i64::MIN), "delta"),
+        (format!("mutation {{ adjustGrowthValue(memberId: \"{id}\", delta: {}, reason: \"x\") {{ id }} }}", i64::MAX), "delta"),
         ("mutation { upsertTierLevel(input: { code: \"lower\", name: \"L\", threshold: 1 }) { code } }".to_owned(), "code"),
         ("mutation { upsertTierLevel(input: { code: \"NEG\", name: \"N\", threshold: -1 }) { code } }".to_owned(), "threshold"),
         (format!("mutation {{ addTags(memberId: \"{id}\", tags: []) {{ id }} }}"), "tags"),

@@ -157,7 +157,7 @@ async fn registered_with_history(app: &kit::testing::TestApp) -> String {
     )
     .await
     .ok();
-    app.graphql(Some(&op), "mutation($id: ID!) { adjustGrowthValue(memberId: $id, delta: 1500, reason: \"orders\") { id } }", json!({ "id": id })).await.ok();
+    app.graphql(Some(&op), "mutation($id: ID!) { adjustGrowthValue(memberId: $id, delta: 1500, reason: \"orders Wang Fang made in store\") { id } }", json!({ "id": id })).await.ok();
     id
 }
 
@@ -233,4 +233,64 @@ async fn an_export_missing_a_part_is_refused_not_shortened() {
     );
     assert_eq!(export.errors()[0]["extensions"]["serviceName"], "product");
     assert!(export.body["data"].is_null(), "{}", export.body);
+}
+
+/// Operators' reasons (for a tier change, for a merge) may name the
+/// member: erasure clears them, on the member's record and on the records
+/// merged into it; the changes themselves stay.
+#[tokio::test]
+async fn erasure_clears_operators_reasons_about_the_member() {
+    let app = spawn().await;
+    let op = operator(&app);
+    let mut ids = Vec::new();
+    for external in ["app-reason-1", "app-reason-2"] {
+        let r = register(
+            &app,
+            None,
+            json!({ "identity": { "channel": "APP", "externalId": external, "brandId": "apparel" } }),
+        )
+        .await;
+        ids.push(
+            r.ok()["registerMember"]["member"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let (id, older) = (&ids[0], &ids[1]);
+    app.graphql(
+        Some(&op),
+        "mutation($id: ID!) { setMemberTier(memberId: $id, tier: \"GOLD\", reason: \"Zhao Min is the CEO's niece\") { id } }",
+        json!({ "id": older }),
+    )
+    .await
+    .ok();
+    app.graphql(
+        Some(&op),
+        "mutation($s: ID!, $m: ID!) { mergeMembers(survivorId: $s, mergedId: $m, reason: \"Zhao Min's older record\") { id } }",
+        json!({ "s": id, "m": older }),
+    )
+    .await
+    .ok();
+    assert!(dump_all_tables(&app).await.contains("Zhao Min"));
+    app.graphql(
+        Some(&op),
+        "mutation($id: ID!) { eraseMember(memberId: $id) { status } }",
+        json!({ "id": id }),
+    )
+    .await
+    .ok();
+    assert!(
+        !dump_all_tables(&app).await.contains("Zhao Min"),
+        "a reason naming the member survived erasure"
+    );
+    let history = app
+        .graphql(
+            Some(&op),
+            "query($id: ID!) { member(id: $id) { tier tierHistory { toTier reason } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let m = &history.ok()["member"];
+    assert_eq!(m["tier"], "GOLD", "the changes stay: {m}");
 }

@@ -129,6 +129,7 @@ impl PlaceOrderInput {
             return Err(Error::invalid("lines", "each SKU may appear once"));
         }
         Ok(NewOrder {
+            requested_member_id: None,
             member_id: self
                 .member_id
                 .map(|m| ForeignId::parse("memberId", &m).map(ForeignId::into_string))

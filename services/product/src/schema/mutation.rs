@@ -209,7 +209,7 @@ impl Mutation {
         reason: String,
     ) -> ApiResult<StockLevel> {
         caller(ctx).require_store_staff(Some(&location_id))?;
-        if delta == 0 || delta.abs() > 1_000_000 {
+        if delta == 0 || delta.unsigned_abs() > 1_000_000 {
             return Err(Error::invalid(
                 "delta",
                 "delta must be non-zero and at most 1000000 either way",
@@ -239,7 +239,8 @@ impl Mutation {
         // Only for a member who exists and may act, now, whoever places it
         // (a merged id orders as its survivor).
         if let Some(member_id) = &new.member_id {
-            new.member_id = Some(kit::subgraph::acting_member(ctx, member_id).await?);
+            let acting = kit::subgraph::acting_member(ctx, member_id).await?;
+            new.act_for(acting);
         }
         Ok(Order::from(
             orders::place_order(db(ctx), &new, &Actor::of(caller(ctx)), now(ctx)).await?,

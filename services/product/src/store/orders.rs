@@ -41,7 +41,12 @@ pub const PICKUP_HOLD: chrono::Duration = chrono::Duration::hours(72);
 /// An order, parsed: lines sorted by SKU id, each SKU once.
 #[derive(Debug, Clone)]
 pub struct NewOrder {
+    /// The member it is for: the survivor of a merge once
+    /// [`NewOrder::act_for`] resolved it.
     pub member_id: Option<String>,
+    /// The member id as the request named it, when a merge's survivor
+    /// replaced it: a retry is recognised by what it sent.
+    pub requested_member_id: Option<String>,
     pub channel: Channel,
     pub store_id: Option<String>,
     pub fulfilment: Fulfilment,
@@ -52,11 +57,21 @@ pub struct NewOrder {
 }
 
 impl NewOrder {
+    /// For `acting` (who the named member is now), remembering the name.
+    pub fn act_for(&mut self, acting: String) {
+        if self.member_id.as_ref() != Some(&acting) {
+            let named = self.member_id.replace(acting);
+            if self.requested_member_id.is_none() {
+                self.requested_member_id = named;
+            }
+        }
+    }
+
     /// Identifies the request, to tell a retry (same key, same request) from
     /// a reused key (same key, different request).
     pub fn hash(&self) -> String {
         request_hash(&serde_json::json!({
-            "member": self.member_id, "channel": self.channel, "store": self.store_id,
+            "member": self.requested_member_id.as_ref().or(self.member_id.as_ref()), "channel": self.channel, "store": self.store_id,
             "fulfilment": self.fulfilment, "shipTo": self.ship_to.map(|c| [c.lat(), c.lng()]),
             "lines": self.lines,
         }))
@@ -566,6 +581,27 @@ pub async fn lines_of_orders<C: ConnectionTrait>(
         out.entry(row.order_id.clone()).or_default().push(row);
     }
     Ok(out)
+}
+
+/// On a merge: the merged member's orders become the survivor's, so that
+/// the survivor's `orders`, `order(id)` and `Order.member` see them as the
+/// member service's reads do. Amounts and lines do not change (the
+/// alliance and the store move points and bindings on the same event).
+/// Returns how many orders moved.
+pub async fn merge_member<C: ConnectionTrait>(
+    db: &C,
+    survivor_id: &str,
+    merged_id: &str,
+) -> Result<u64> {
+    let moved = order::Entity::update_many()
+        .col_expr(
+            order::Column::MemberId,
+            sea_orm::sea_query::Expr::value(survivor_id),
+        )
+        .filter(order::Column::MemberId.eq(merged_id))
+        .exec(db)
+        .await?;
+    Ok(moved.rows_affected)
 }
 
 /// A member's orders, newest first.

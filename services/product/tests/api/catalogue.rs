@@ -166,6 +166,15 @@ async fn stock_changes_are_audited_kept_by_the_right_people_and_found_nearest_fi
     assert_eq!(adjust.ok()["adjustStock"]["onHand"], 2);
     let too_far = app.graphql(Some(&staff_a), "mutation($s: ID!) { adjustStock(skuId: $s, locationId: \"store-a\", delta: -5, reason: \"count\") { onHand } }", json!({ "s": tee })).await;
     assert_eq!(too_far.error_code(), Some("CONFLICT"));
+    for delta in [i64::MIN, i64::MAX, -1_000_001] {
+        let beyond = app.graphql(Some(&staff_a), "mutation($s: ID!, $d: Int!) { adjustStock(skuId: $s, locationId: \"store-a\", delta: $d, reason: \"count\") { onHand } }", json!({ "s": tee, "d": delta })).await;
+        assert_eq!(
+            beyond.error_field(),
+            Some("delta"),
+            "{delta}: {}",
+            beyond.body
+        );
+    }
     let no_reason = app.graphql(Some(&staff_a), "mutation($s: ID!) { receiveStock(skuId: $s, locationId: \"store-a\", quantity: 1, reason: \" \") { onHand } }", json!({ "s": tee })).await;
     assert_eq!(no_reason.error_field(), Some("reason"));
 

@@ -20,7 +20,12 @@ use crate::store::{IdempotencyKey, retry_once_on_race, survivor_of};
 /// A partner's (or operator's) earn or redeem request, parsed.
 #[derive(Debug, Clone)]
 pub struct PartnerTransaction {
+    /// The member the points are for: the survivor of a merge once
+    /// [`PartnerTransaction::act_for`] resolved it.
     pub member_id: String,
+    /// The member id as the request named it, when a merge's survivor
+    /// replaced it: a retry is recognised by what it sent.
+    pub requested_member_id: Option<String>,
     pub programme_id: String,
     pub points: i64,
     pub source_system: String,
@@ -29,10 +34,18 @@ pub struct PartnerTransaction {
 }
 
 impl PartnerTransaction {
+    /// For `acting` (who the named member is now), remembering the name.
+    pub fn act_for(&mut self, acting: String) {
+        if acting != self.member_id {
+            let named = std::mem::replace(&mut self.member_id, acting);
+            self.requested_member_id.get_or_insert(named);
+        }
+    }
+
     fn hash(&self, operation: &str) -> String {
         crate::store::sha256_hex(&[
             operation,
-            &self.member_id,
+            self.requested_member_id.as_ref().unwrap_or(&self.member_id),
             &self.programme_id,
             &self.points.to_string(),
             &self.source_system,

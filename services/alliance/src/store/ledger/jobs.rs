@@ -49,7 +49,16 @@ pub async fn activate_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result
                 .all(&txn)
                 .await?;
             for pending in lots {
-                activate_lot(&txn, &mut account, &rules, pending, &actor, now).await?;
+                activate_lot(
+                    &txn,
+                    &mut account,
+                    &rules,
+                    pending,
+                    "the pending period passed",
+                    &actor,
+                    now,
+                )
+                .await?;
                 done += 1;
             }
             verify_books(&txn, &account.id).await?;

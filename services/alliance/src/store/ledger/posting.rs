@@ -402,7 +402,16 @@ pub(crate) async fn earn_pending(
     record_movement(txn, &written.id, &pending.id, points).await?;
     let pending = match activates_at {
         Some(at) if at <= earned_at => {
-            activate_lot(txn, account, rules, pending, actor, now).await?
+            activate_lot(
+                txn,
+                account,
+                rules,
+                pending,
+                "earned with no pending window",
+                actor,
+                now,
+            )
+            .await?
         }
         _ => pending,
     };
@@ -439,18 +448,29 @@ pub(crate) async fn release_on_hand_over(
     let pending = row.update(txn).await?;
     if activates_at <= handed_over_at {
         let now = to_micros(handed_over_at);
-        activate_lot(txn, &mut account, &rules, pending, actor, now).await?;
+        activate_lot(
+            txn,
+            &mut account,
+            &rules,
+            pending,
+            "the order was handed over",
+            actor,
+            now,
+        )
+        .await?;
     }
     verify_books(txn, &account.id).await
 }
 
 /// Turns a PENDING lot ACTIVE (an ACTIVATE entry), with the programme's
 /// expiry counted from its due activation time; pays arrears first.
+/// `reason` is the entry's (why now).
 pub(super) async fn activate_lot(
     txn: &DatabaseTransaction,
     account: &mut account::Model,
     rules: &ProgrammeRules,
     pending: lot::Model,
+    reason: &str,
     actor: &Actor,
     now: i64,
 ) -> Result<lot::Model> {
@@ -465,11 +485,7 @@ pub(super) async fn activate_lot(
         // Fully reversed while pending: nothing to activate.
         return Ok(activated);
     }
-    let mut posting = Posting::new(
-        EntryKind::Activate,
-        format!("lot:{}", activated.id),
-        "the pending period passed",
-    );
+    let mut posting = Posting::new(EntryKind::Activate, format!("lot:{}", activated.id), reason);
     posting.points = points;
     posting.pending_points = -points;
     let written = post(txn, account, posting, actor, now).await?;
