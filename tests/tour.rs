@@ -196,9 +196,12 @@ async fn run_tour(program: &str, args: &[&str]) {
             pasted.is_empty(),
             "{program}: the pasted answer line printed {pasted:?}"
         );
-        // Reads may wait for a feed; writes are sent once.
+        // Reads may wait for a feed; writes are sent once. Right after a
+        // first start the services are still reading the demo's feeds (the
+        // README says up to a minute; on PostgreSQL on a busy 2-core
+        // machine more): a read is asked again for up to 2 minutes.
         let retries = if command.starts_with("gql") && !command.contains("mutation") {
-            80
+            480
         } else {
             0
         };
