@@ -970,12 +970,6 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
     let financial = ledger_rows(&kit::testing::rows_naming_members(&alliance, &ids).await);
 
     // Erasure: each service drops what is personal once it reads the event.
-    p.data(
-        Some(&token),
-        "mutation($m: ID!) { eraseMember(memberId: $m) { status } }",
-        json!({ "m": member }),
-    )
-    .await;
     let delivered = || async {
         use product::store::entities::order;
         use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -987,6 +981,12 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
             .unwrap()
     };
     assert_eq!(delivered().await, 1, "the delivery home, before erasure");
+    p.data(
+        Some(&token),
+        "mutation($m: ID!) { eraseMember(memberId: $m) { status } }",
+        json!({ "m": member }),
+    )
+    .await;
     let mut waited = 0;
     loop {
         let favorites = kit::testing::rows_naming_members(&store, &ids).await["favorite_stores"];
