@@ -14,8 +14,7 @@ pub mod store;
 
 use axum::Router;
 use futures::FutureExt as _;
-use kit::events::consumer::FeedConsumer;
-use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes, run_every};
+use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes};
 use sea_orm_migration::MigratorTrait;
 
 /// How the CLI and the test harness know this service.
@@ -80,39 +79,21 @@ fn routes(ctx: ServiceContext) -> Router {
 /// Reads the member feed (merges) and the order feed (earning and
 /// reversal), and runs activation and expiry every minute.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
-    let mut tasks = Vec::new();
-    match bg.peers.get("member") {
-        Some(url) => tasks.push(
-            FeedConsumer::new(
-                events::MEMBER_FEED,
-                url,
-                bg.ctx.db.clone(),
-                bg.ctx.keys.clone(),
-                bg.ctx.clock.clone(),
-                events::MemberFeed,
-            )
-            .run(bg.poll_interval, bg.shutdown.clone())
-            .boxed(),
-        ),
-        None => tracing::warn!("no member service configured: merges do not move points"),
-    }
-    match bg.peers.get("product") {
-        Some(url) => tasks.push(
-            FeedConsumer::new(
-                events::ORDER_FEED,
-                url,
-                bg.ctx.db.clone(),
-                bg.ctx.keys.clone(),
-                bg.ctx.clock.clone(),
-                events::OrderFeed,
-            )
-            .run(bg.poll_interval, bg.shutdown.clone())
-            .boxed(),
-        ),
-        None => tracing::warn!("no product service configured: orders earn no points"),
-    }
-    for job in &JOBS {
-        tasks.push(run_every(job, JOB_INTERVAL, bg.ctx.clone(), bg.shutdown.clone()).boxed());
-    }
-    tasks
+    let member_feed = bg.feed(
+        "member",
+        events::MEMBER_FEED,
+        events::MemberFeed,
+        "merges do not move points",
+    );
+    let order_feed = bg.feed(
+        "product",
+        events::ORDER_FEED,
+        events::OrderFeed,
+        "orders earn no points",
+    );
+    member_feed
+        .into_iter()
+        .chain(order_feed)
+        .chain(bg.jobs(&JOBS, JOB_INTERVAL))
+        .collect()
 }

@@ -1,43 +1,16 @@
 //! The channels a member reaches the group through. Member identities,
 //! orders and events all speak this one list.
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Channel {
-    App,
-    WechatMiniProgram,
-    WechatOfficialAccount,
-    Ecommerce,
-    StorePos,
-    Partner,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 6] = [
-        Channel::App,
-        Channel::WechatMiniProgram,
-        Channel::WechatOfficialAccount,
-        Channel::Ecommerce,
-        Channel::StorePos,
-        Channel::Partner,
-    ];
+crate::stored_enum! {
+    #[derive(async_graphql::Enum, Hash)]
+    pub enum Channel {
+        App,
+        WechatMiniProgram,
+        WechatOfficialAccount,
+        Ecommerce,
+        StorePos,
+        Partner,
+    }
 }
 
 #[cfg(test)]

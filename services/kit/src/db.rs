@@ -176,6 +176,53 @@ fn statement_kind(sql: &str) -> &'static str {
     }
 }
 
+/// A stored enum: kept in a text column under its SCREAMING_SNAKE_CASE
+/// names (sea-orm active enum), carried under the same names in events and
+/// exports (serde), listable (`EnumIter`, which `testing::stored_names_hold`
+/// checks every variant with). A stored name that is none of the variants
+/// is a database error, which services answer as INTERNAL_SERVER_ERROR,
+/// never as the client's fault. Further derives (`async_graphql::Enum`,
+/// `Hash`) and docs go before `enum` as usual:
+///
+/// ```ignore
+/// kit::stored_enum! {
+///     /// Where a sale was made.
+///     #[derive(async_graphql::Enum)]
+///     pub enum Channel { App, StorePos }
+/// }
+/// ```
+#[macro_export]
+macro_rules! stored_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            sea_orm::EnumIter,
+            sea_orm::DeriveActiveEnum,
+            serde::Serialize,
+            serde::Deserialize,
+        )]
+        #[sea_orm(
+            rs_type = "String",
+            db_type = "Text",
+            rename_all = "SCREAMING_SNAKE_CASE"
+        )]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        $vis enum $name {
+            $($(#[$variant_meta])* $variant),+
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

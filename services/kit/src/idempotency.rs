@@ -14,7 +14,6 @@
 //! the loser again, which then finds the winner's answer.
 
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
-use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -89,14 +88,11 @@ impl IdempotencyKey {
     /// SHA-256 (hex, 64 characters) of the scope and key: for a row that
     /// keeps which key wrote it (unique, without keeping the key itself).
     pub fn fingerprint(&self) -> String {
-        Sha256::digest(format!("{}\u{1f}{}", self.scope, self.key).as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::digest::sha256_hex(&[&self.scope, &self.key])
     }
 
     /// What this key has seen for `operation` and `request_hash`.
-    pub async fn seen<C: ConnectionTrait>(
+    async fn seen<C: ConnectionTrait>(
         &self,
         db: &C,
         operation: &str,
@@ -165,10 +161,7 @@ pub fn reused() -> ApiError {
 /// SHA-256 (hex) of a request's canonical JSON: tells a retry (same key,
 /// same request) from a reused key.
 pub fn request_hash(request: &serde_json::Value) -> String {
-    Sha256::digest(request.to_string().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::sha256_hex(&[&request.to_string()])
 }
 
 /// An error that may be a lost race on a unique key: a retry twin that

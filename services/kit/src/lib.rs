@@ -7,6 +7,7 @@ pub mod channel;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod digest;
 pub mod error;
 pub mod events;
 pub mod geo;

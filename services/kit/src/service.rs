@@ -92,6 +92,52 @@ pub struct Background {
     pub poll_interval: std::time::Duration,
     pub shutdown: Shutdown,
 }
+
+impl Background {
+    /// A consumer of `peer`'s event feed, its position named `position` in
+    /// this service's database, applying events with `handler` every poll
+    /// interval until shutdown. `None`, with a WARN saying what is lost
+    /// (`without`), when no such peer is configured.
+    pub fn feed<H: crate::events::consumer::EventHandler + 'static>(
+        &self,
+        peer: &str,
+        position: &'static str,
+        handler: H,
+        without: &str,
+    ) -> Option<BoxFuture<'static, ()>> {
+        use futures::FutureExt as _;
+        let Some(url) = self.peers.get(peer) else {
+            tracing::warn!("no {peer} service configured: {without}");
+            return None;
+        };
+        let consumer = crate::events::consumer::FeedConsumer::new(
+            position,
+            url,
+            self.ctx.db.clone(),
+            self.ctx.keys.clone(),
+            self.ctx.clock.clone(),
+            handler,
+        );
+        Some(
+            consumer
+                .run(self.poll_interval, self.shutdown.clone())
+                .boxed(),
+        )
+    }
+
+    /// Each of `jobs` now and then every `interval` until shutdown
+    /// ([`run_every`]).
+    pub fn jobs(
+        &self,
+        jobs: &'static [Job],
+        interval: std::time::Duration,
+    ) -> impl Iterator<Item = BoxFuture<'static, ()>> + '_ {
+        use futures::FutureExt as _;
+        jobs.iter().map(move |job| {
+            run_every(job, interval, self.ctx.clone(), self.shutdown.clone()).boxed()
+        })
+    }
+}
 /// Loads demo data at the context's clock; says what it loaded.
 pub type SeedFn =
     for<'a> fn(&'a ServiceContext) -> BoxFuture<'a, anyhow::Result<crate::demo::Loaded>>;

@@ -14,8 +14,7 @@ pub mod store;
 
 use axum::Router;
 use futures::FutureExt as _;
-use kit::events::consumer::FeedConsumer;
-use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes, run_every};
+use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes};
 use sea_orm_migration::MigratorTrait;
 
 /// How the CLI and the test harness know this service.
@@ -59,33 +58,14 @@ const PICKUP_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_se
 /// Reads the member feed (erasures) and cancels pickups not collected by
 /// their deadline, every minute.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
-    let mut tasks = Vec::new();
-    match bg.peers.get("member") {
-        Some(url) => {
-            let consumer = FeedConsumer::new(
-                events::MEMBER_FEED,
-                url,
-                bg.ctx.db.clone(),
-                bg.ctx.keys.clone(),
-                bg.ctx.clock.clone(),
-                events::MemberFeed,
-            );
-            tasks.push(consumer.run(bg.poll_interval, bg.shutdown.clone()).boxed());
-        }
-        None => tracing::warn!(
-            "no member service configured: erasures do not clear delivery locations here"
-        ),
-    }
-    for job in SPEC.jobs {
-        tasks.push(
-            run_every(
-                job,
-                PICKUP_EXPIRY_INTERVAL,
-                bg.ctx.clone(),
-                bg.shutdown.clone(),
-            )
-            .boxed(),
-        );
-    }
-    tasks
+    let member_feed = bg.feed(
+        "member",
+        events::MEMBER_FEED,
+        events::MemberFeed,
+        "erasures do not clear delivery locations here, merges do not move orders",
+    );
+    member_feed
+        .into_iter()
+        .chain(bg.jobs(SPEC.jobs, PICKUP_EXPIRY_INTERVAL))
+        .collect()
 }

@@ -14,8 +14,7 @@ pub mod store;
 
 use axum::Router;
 use futures::FutureExt as _;
-use kit::events::consumer::FeedConsumer;
-use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes, run_every};
+use kit::service::{Background, Job, ServiceContext, ServiceSpec, graphql_routes};
 use sea_orm_migration::MigratorTrait;
 
 /// How the CLI and the test harness know this service.
@@ -46,47 +45,29 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 /// Reads the member feed (attribution) and the order feed (commissions),
 /// and approves commissions as their windows close.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
-    let mut tasks = Vec::new();
-    match bg.peers.get("member") {
-        Some(url) => {
-            let consumer = FeedConsumer::new(
-                events::MEMBER_FEED,
-                url,
-                bg.ctx.db.clone(),
-                bg.ctx.keys.clone(),
-                bg.ctx.clock.clone(),
-                events::MemberFeed,
-            );
-            tasks.push(consumer.run(bg.poll_interval, bg.shutdown.clone()).boxed());
-        }
-        None => tracing::warn!(
-            "no member service configured: registrations through guide codes are not attributed"
-        ),
-    }
-    match bg.peers.get("product") {
-        Some(url) => {
-            let order_feed = events::OrderFeed {
-                waits_for: bg
-                    .peers
-                    .contains_key("member")
-                    .then_some(events::MEMBER_FEED),
-            };
-            let consumer = FeedConsumer::new(
-                events::ORDER_FEED,
-                url,
-                bg.ctx.db.clone(),
-                bg.ctx.keys.clone(),
-                bg.ctx.clock.clone(),
-                order_feed,
-            );
-            tasks.push(consumer.run(bg.poll_interval, bg.shutdown.clone()).boxed());
-        }
-        None => tracing::warn!("no product service configured: orders credit no commissions"),
-    }
-    for job in SPEC.jobs {
-        tasks.push(run_every(job, APPROVAL_INTERVAL, bg.ctx.clone(), bg.shutdown.clone()).boxed());
-    }
-    tasks
+    let member_feed = bg.feed(
+        "member",
+        events::MEMBER_FEED,
+        events::MemberFeed,
+        "registrations through guide codes are not attributed",
+    );
+    let order_feed = events::OrderFeed {
+        waits_for: bg
+            .peers
+            .contains_key("member")
+            .then_some(events::MEMBER_FEED),
+    };
+    let order_feed = bg.feed(
+        "product",
+        events::ORDER_FEED,
+        order_feed,
+        "orders credit no commissions",
+    );
+    member_feed
+        .into_iter()
+        .chain(order_feed)
+        .chain(bg.jobs(SPEC.jobs, APPROVAL_INTERVAL))
+        .collect()
 }
 
 /// How often due commissions are approved.

@@ -1,69 +1,39 @@
 //! The ledger's vocabulary and the one rule that keeps lots and balance
 //! equal when a balance is negative.
 
-/// What a ledger entry did. Stored as the names below (a stored name that
-/// is none of them is a database error, never a client's).
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum EntryKind {
-    /// Points earned, PENDING until the programme's window passes.
-    Earn,
-    /// PENDING points became ACTIVE.
-    Activate,
-    Redeem,
-    Expire,
-    ExchangeOut,
-    ExchangeIn,
-    /// Takes back (part of) an earlier entry, which it names.
-    Reversal,
-    /// An operator's correction.
-    Adjustment,
-    MergeIn,
-    MergeOut,
+kit::stored_enum! {
+    /// What a ledger entry did. Stored as the names below (a stored name that
+    /// is none of them is a database error, never a client's).
+    #[derive(async_graphql::Enum)]
+    pub enum EntryKind {
+        /// Points earned, PENDING until the programme's window passes.
+        Earn,
+        /// PENDING points became ACTIVE.
+        Activate,
+        Redeem,
+        Expire,
+        ExchangeOut,
+        ExchangeIn,
+        /// Takes back (part of) an earlier entry, which it names.
+        Reversal,
+        /// An operator's correction.
+        Adjustment,
+        MergeIn,
+        MergeOut,
+    }
 }
 
-/// Where a lot's points stand. Stored as the names below.
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum LotState {
-    /// Earned, not yet spendable.
-    Pending,
-    /// Spendable until it expires.
-    Active,
-    /// The negative lot of a balance below zero (ALLOW_NEGATIVE only).
-    Arrears,
+kit::stored_enum! {
+    /// Where a lot's points stand. Stored as the names below.
+    #[derive(async_graphql::Enum)]
+    pub enum LotState {
+        /// Earned, not yet spendable.
+        Pending,
+        /// Spendable until it expires.
+        Active,
+        /// The negative lot of a balance below zero (ALLOW_NEGATIVE only).
+        Arrears,
+    }
 }
 
 /// Points arriving in an account that owes points (`arrears` < 0) pay the

@@ -6,32 +6,17 @@
 //! refund, so partial reversals add up exactly and never exceed what was
 //! earned; a full refund reverses all of it.
 
-/// What a refund takes back. Stored as the names below.
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ReturnPolicy {
-    /// Only points still pending are taken back; the rest is forgiven.
-    OnlyPending,
-    /// Pending first, then active points down to zero; the rest is forgiven.
-    WithinBalance,
-    /// Pending first, then active points, even below zero.
-    AllowNegative,
+kit::stored_enum! {
+    /// What a refund takes back. Stored as the names below.
+    #[derive(async_graphql::Enum)]
+    pub enum ReturnPolicy {
+        /// Only points still pending are taken back; the rest is forgiven.
+        OnlyPending,
+        /// Pending first, then active points down to zero; the rest is forgiven.
+        WithinBalance,
+        /// Pending first, then active points, even below zero.
+        AllowNegative,
+    }
 }
 
 /// Why earned points are being taken back.

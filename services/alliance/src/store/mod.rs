@@ -10,26 +10,13 @@ pub mod orders;
 pub mod programmes;
 
 use sea_orm::{ConnectionTrait, EntityTrait};
-use sha2::{Digest, Sha256};
 
 use crate::error::Result;
 use entities::member_alias;
 
 pub(crate) use kit::idempotency::new_id;
 
-/// SHA-256 of the parts, hex: fingerprints a request or an API key.
-pub(crate) fn sha256_hex(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-        hasher.update([0x1f]);
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub(crate) use kit::digest::sha256_hex;
 
 pub use kit::idempotency::{IdempotencyKey, retry_once_on_race};
 

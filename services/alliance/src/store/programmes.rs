@@ -219,13 +219,7 @@ pub async fn issue_key(
     }
     let mut secret = [0u8; 24];
     rand::rng().fill_bytes(&mut secret);
-    let key = format!(
-        "bmk_{}",
-        secret
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let key = format!("bmk_{}", kit::digest::hex(&secret));
     let record = partner_key::ActiveModel {
         id: Set(new_id()),
         brand_id: Set(brand_id.to_owned()),

@@ -1,36 +1,12 @@
 //! Marketing consent, per purpose, with the time it was given or withdrawn.
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ConsentPurpose {
-    MarketingSms,
-    MarketingWechat,
-    MarketingEmail,
-}
-
-impl ConsentPurpose {
-    pub const ALL: [ConsentPurpose; 3] = [
-        ConsentPurpose::MarketingSms,
-        ConsentPurpose::MarketingWechat,
-        ConsentPurpose::MarketingEmail,
-    ];
+kit::stored_enum! {
+    #[derive(async_graphql::Enum, Hash)]
+    pub enum ConsentPurpose {
+        MarketingSms,
+        MarketingWechat,
+        MarketingEmail,
+    }
 }
 
 /// A recorded decision; when two records meet (a merge), the later wins.

@@ -11,33 +11,18 @@ pub mod tag;
 pub mod tier;
 pub mod touchpoint;
 
-/// Member lifecycle: a merged record only points at its survivor; an erased
-/// one keeps its id and non-personal history; a suspended one keeps
-/// everything but may not act (no writes for it, by anyone) until an
-/// operator reinstates it.
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MemberStatus {
-    Active,
-    Suspended,
-    Merged,
-    Erased,
+kit::stored_enum! {
+    /// Member lifecycle: a merged record only points at its survivor; an erased
+    /// one keeps its id and non-personal history; a suspended one keeps
+    /// everything but may not act (no writes for it, by anyone) until an
+    /// operator reinstates it.
+    #[derive(async_graphql::Enum)]
+    pub enum MemberStatus {
+        Active,
+        Suspended,
+        Merged,
+        Erased,
+    }
 }
 
 /// Free text, checked (see `kit::input::clean_text`).

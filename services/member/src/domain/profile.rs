@@ -71,29 +71,14 @@ impl PersonName {
     }
 }
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Gender {
-    Female,
-    Male,
-    Other,
-    Undisclosed,
+kit::stored_enum! {
+    #[derive(async_graphql::Enum)]
+    pub enum Gender {
+        Female,
+        Male,
+        Other,
+        Undisclosed,
+    }
 }
 
 /// A birthday: not in the future, not before 1900.

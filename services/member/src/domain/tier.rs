@@ -117,29 +117,14 @@ pub fn parse_level(code: &str, name: &str, threshold: i64) -> Result<TierLevel> 
     })
 }
 
-/// Why a tier changed.
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TierChangeCause {
-    Growth,
-    Operator,
-    Merge,
+kit::stored_enum! {
+    /// Why a tier changed.
+    #[derive(async_graphql::Enum)]
+    pub enum TierChangeCause {
+        Growth,
+        Operator,
+        Merge,
+    }
 }
 
 #[cfg(test)]

@@ -4,45 +4,17 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::error::{Error, Result};
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TouchpointKind {
-    Registered,
-    GuideCodeScanned,
-    CouponClaimed,
-    CouponUsed,
-    CouponShared,
-    StoreVisit,
-    Purchase,
-}
-
-impl TouchpointKind {
-    pub const ALL: [TouchpointKind; 7] = [
-        TouchpointKind::Registered,
-        TouchpointKind::GuideCodeScanned,
-        TouchpointKind::CouponClaimed,
-        TouchpointKind::CouponUsed,
-        TouchpointKind::CouponShared,
-        TouchpointKind::StoreVisit,
-        TouchpointKind::Purchase,
-    ];
+kit::stored_enum! {
+    #[derive(async_graphql::Enum, Hash)]
+    pub enum TouchpointKind {
+        Registered,
+        GuideCodeScanned,
+        CouponClaimed,
+        CouponUsed,
+        CouponShared,
+        StoreVisit,
+        Purchase,
+    }
 }
 
 /// Clocks drift; a touchpoint may be this far in the future, no more.

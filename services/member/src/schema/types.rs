@@ -138,8 +138,7 @@ impl Member {
         self.personal()?;
         let rows = children::<consent::Entity>(ctx, &self.record.id).await?;
         Ok(Some(
-            ConsentPurpose::ALL
-                .into_iter()
+            <ConsentPurpose as sea_orm::Iterable>::iter()
                 .map(|purpose| {
                     let row = rows.iter().find(|r| r.purpose == purpose);
                     Consent {

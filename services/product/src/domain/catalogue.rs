@@ -77,27 +77,12 @@ pub fn parse_quantity(field: &str, q: i64) -> Result<i64> {
     }
 }
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SkuStatus {
-    Active,
-    Discontinued,
+kit::stored_enum! {
+    #[derive(async_graphql::Enum)]
+    pub enum SkuStatus {
+        Active,
+        Discontinued,
+    }
 }
 
 /// Escapes `%`, `_` and `\\` so user text matches literally in LIKE.

@@ -3,57 +3,27 @@
 use crate::error::{Error, Result};
 use sea_orm::ActiveEnum as _;
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Fulfilment {
-    /// Delivered to a point; stock from the nearest location, warehouses first.
-    Ship,
-    /// Reserved at the chosen store until collected.
-    PickupInStore,
-    /// Sold at the till; a store may sell what it does not hold (cloud shelf).
-    InStore,
+kit::stored_enum! {
+    #[derive(async_graphql::Enum)]
+    pub enum Fulfilment {
+        /// Delivered to a point; stock from the nearest location, warehouses first.
+        Ship,
+        /// Reserved at the chosen store until collected.
+        PickupInStore,
+        /// Sold at the till; a store may sell what it does not hold (cloud shelf).
+        InStore,
+    }
 }
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderStatus {
-    Placed,
-    Fulfilled,
-    PartiallyRefunded,
-    Refunded,
-    Cancelled,
+kit::stored_enum! {
+    #[derive(async_graphql::Enum)]
+    pub enum OrderStatus {
+        Placed,
+        Fulfilled,
+        PartiallyRefunded,
+        Refunded,
+        Cancelled,
+    }
 }
 
 /// What is asked of an order.

@@ -8,27 +8,12 @@
 
 use super::order::Fulfilment;
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum LocationKind {
-    Store,
-    Warehouse,
+kit::stored_enum! {
+    #[derive(async_graphql::Enum)]
+    pub enum LocationKind {
+        Store,
+        Warehouse,
+    }
 }
 
 /// A location holding enough of the SKU, as far as a read could tell.

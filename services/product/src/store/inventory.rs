@@ -68,30 +68,15 @@ pub async fn all_locations<C: ConnectionTrait>(
         .await?)
 }
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MovementKind {
-    Receive,
-    Adjust,
-    Reserve,
-    Release,
-    Ship,
+kit::stored_enum! {
+    #[derive(async_graphql::Enum)]
+    pub enum MovementKind {
+        Receive,
+        Adjust,
+        Reserve,
+        Release,
+        Ship,
+    }
 }
 
 /// A movement to record.

@@ -12,35 +12,18 @@
 //! period has passed; without one, never. An expired or released binding is
 //! free for the next scan.
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
 
 const DAY_US: i64 = 86_400_000_000;
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DepartureRule {
-    /// The guide's members stay with the guide's store.
-    RebindToStore,
-    /// The guide's members become free.
-    Release,
+kit::stored_enum! {
+    #[derive(async_graphql::Enum)]
+    pub enum DepartureRule {
+        /// The guide's members stay with the guide's store.
+        RebindToStore,
+        /// The guide's members become free.
+        Release,
+    }
 }
 
 /// A brand's attribution rules.
@@ -164,31 +147,16 @@ pub fn decide_scan(
     }
 }
 
-/// Why a binding changed (recorded with every change).
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BindingCause {
-    Registration,
-    Scan,
-    Operator,
-    GuideDeparted,
-    Merge,
+kit::stored_enum! {
+    /// Why a binding changed (recorded with every change).
+    #[derive(async_graphql::Enum)]
+    pub enum BindingCause {
+        Registration,
+        Scan,
+        Operator,
+        GuideDeparted,
+        Merge,
+    }
 }
 
 /// How far apart the clocks of the member, product and store services may

@@ -62,55 +62,25 @@ pub fn commission_fen(base_fen: i64, bp: BasisPoints) -> i64 {
     (base * i128::from(bp.0) / 10_000) as i64
 }
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CommissionStatus {
-    Pending,
-    Approved,
-    Cancelled,
+kit::stored_enum! {
+    #[derive(async_graphql::Enum)]
+    pub enum CommissionStatus {
+        Pending,
+        Approved,
+        Cancelled,
+    }
 }
 
-/// What a refund or cancellation did to a commission (recorded with each).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AdjustmentKind {
-    /// A pending commission shrank with a partial refund.
-    Reduced,
-    /// The order was cancelled before the commission was approved.
-    Cancelled,
-    /// An approved commission was taken back in part or whole.
-    Clawback,
+kit::stored_enum! {
+    /// What a refund or cancellation did to a commission (recorded with each).
+    pub enum AdjustmentKind {
+        /// A pending commission shrank with a partial refund.
+        Reduced,
+        /// The order was cancelled before the commission was approved.
+        Cancelled,
+        /// An approved commission was taken back in part or whole.
+        Clawback,
+    }
 }
 
 /// A commission as it stands.

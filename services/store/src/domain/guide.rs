@@ -12,27 +12,12 @@ pub fn new_code() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum GuideStatus {
-    Active,
-    Departed,
+kit::stored_enum! {
+    #[derive(async_graphql::Enum)]
+    pub enum GuideStatus {
+        Active,
+        Departed,
+    }
 }
 
 #[cfg(test)]

@@ -1,55 +1,22 @@
 //! A store: brand, kind, franchisee, status.
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum StoreKind {
-    Direct,
-    Franchise,
+kit::stored_enum! {
+    #[derive(async_graphql::Enum, Hash)]
+    pub enum StoreKind {
+        Direct,
+        Franchise,
+    }
 }
 
-#[derive(
-    async_graphql::Enum,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    sea_orm::EnumIter,
-    sea_orm::DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(
-    rs_type = "String",
-    db_type = "Text",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum StoreStatus {
-    Open,
-    TemporarilyClosed,
-    Closed,
+kit::stored_enum! {
+    #[derive(async_graphql::Enum)]
+    pub enum StoreStatus {
+        Open,
+        TemporarilyClosed,
+        Closed,
+    }
 }
 
 /// A franchise names its franchisee; a directly operated store has none.
