@@ -93,6 +93,27 @@ enum Command {
     Plan(PlanArgs),
     /// Events a consumer set aside after a rule refused them: list, retry or skip them.
     Events(EventsArgs),
+    /// Check the configuration (file, BIGMEMBER_* variables, flags) and print what is in effect.
+    Config(ConfigArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = "Check the configuration and print what is in effect.\n\n\
+        Reads built-in defaults, then bigmember.toml (or --config), then BIGMEMBER_* variables, then \
+        flags, exactly as every other command does. An unknown key, an unknown service or settings \
+        that cannot work (a CORS origin pattern that does not compile, say) fail with a message naming \
+        them; otherwise the whole configuration is printed as TOML, secrets redacted."
+)]
+struct ConfigArgs {
+    #[command(subcommand)]
+    action: ConfigAction,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigAction {
+    /// Fail naming what is wrong, or print the configuration in effect (secrets redacted).
+    Check,
 }
 
 #[derive(Args, Debug)]
@@ -295,6 +316,14 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Job(args) => job(&config, &clock, &args.name).await,
         Command::Compose(args) => crate::compose::compose(&config, &args.schema_dir),
         Command::Events(args) => events(&config, &clock, args.action).await,
+        Command::Config(ConfigArgs {
+            action: ConfigAction::Check,
+        }) => {
+            let text = toml::to_string(&config.redacted())
+                .context("the configuration cannot be printed as TOML")?;
+            println!("# the configuration is valid; in effect (secrets redacted):\n{text}");
+            Ok(())
+        }
         Command::Plan(args) => {
             crate::gateway::print_plan(
                 &config,
@@ -467,7 +496,14 @@ async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
             .collect();
         background.extend(start_background(config, spec, ctx, peers, &stop));
     }
-    let (gateway_addr, gateway) = crate::gateway::start(config, &addresses, stop.clone()).await?;
+    // The demo lets pages on this machine call the graph from a browser
+    // (a front-end on another port), unless CORS is configured.
+    let mut gateway_config = config.clone();
+    if demo && !config.gateway.cors.lets_anyone_in() {
+        gateway_config.gateway.cors = kit::config::CorsSettings::local_pages();
+    }
+    let (gateway_addr, gateway) =
+        crate::gateway::start(&gateway_config, &addresses, stop.clone()).await?;
     servers.push(("gateway", gateway));
     println!(
         "  graph     http://{gateway_addr}/graphql   (one graph over every service; GraphiQL in a browser)"

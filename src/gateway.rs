@@ -35,6 +35,10 @@ fn settings(
         coalesce_subgraph_fetches: config.gateway.coalesce_subgraph_fetches,
         coalesce_client_requests: config.gateway.coalesce_client_requests,
         traceparent_of: Some(Arc::new(kit::telemetry::traceparent)),
+        http: config.http,
+        cors: kit::edge::cors_layer(&config.gateway.cors)
+            .map_err(|e| anyhow::anyhow!("gateway.cors: {e}"))?,
+        compression: config.gateway.compression,
     })
 }
 

@@ -54,6 +54,34 @@ async fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
             > 0,
         "the demo order's points, from the order feed: {last}"
     );
+    // The demo lets a page on this machine (another port) call the graph
+    // from a browser, and no other origin.
+    let client = reqwest::Client::new();
+    for (origin, let_in) in [
+        ("http://localhost:5173", true),
+        ("http://127.0.0.1:8080", true),
+        ("https://elsewhere.example", false),
+    ] {
+        let answer = client
+            .request(reqwest::Method::OPTIONS, &graph.url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, authorization",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            let_in.then(|| origin.to_owned()),
+            "{origin}"
+        );
+    }
     let (clean, _) = running.terminate();
     assert!(clean);
 }
@@ -688,4 +716,82 @@ async fn events_lists_retries_and_skips_parked_events() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+/// `config check` names what is wrong (an unknown key, an unknown
+/// service, a CORS pattern that cannot compile) and every other command
+/// refuses the same configuration; a valid one is printed with its secrets
+/// redacted.
+#[test]
+fn config_check_names_unknown_keys_and_redacts_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bigmember.toml");
+    for (text, named) in [
+        ("[gateway]\nprot = 4100\n", "prot"),
+        (
+            "[gateway.cors]\nallow_origin = [\"https://a.example\"]\n",
+            "allow_origin",
+        ),
+        ("[services.loyalty]\nport = 4100\n", "services.loyalty"),
+        (
+            "[gateway.cors]\nmatch_origins = [\"https://(\"]\n",
+            "gateway.cors",
+        ),
+        ("[http]\nmax_body_bytes = 0\n", "http.max_body_bytes"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let out = bigmember(dir.path())
+            .args(["config", "check"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{text}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(named), "{text}: {said}");
+        assert!(out.stdout.is_empty());
+        refused_to_serve(dir.path(), named);
+    }
+    // A variable for an unknown key is refused too; others (the test
+    // harness's) are not configuration.
+    std::fs::remove_file(&file).unwrap();
+    let out = bigmember(dir.path())
+        .env("BIGMEMBER_GATEWAY__COMPRESSON", "false")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("compresson"));
+
+    std::fs::write(
+        &file,
+        "[auth]\njwt_secret = \"a-secret-of-our-own-0123456789abcdef\"\n\
+         [services.member]\ndatabase_url = \"postgres://app:pa55word@db:5432/member\"\n\
+         [gateway.cors]\nallow_origins = [\"https://shop.example.com\"]\n",
+    )
+    .unwrap();
+    let shown = run_ok(
+        bigmember(dir.path())
+            .env("BIGMEMBER_TEST_SOMETHING", "not configuration")
+            .args(["config", "check"]),
+    );
+    assert!(shown.starts_with("# the configuration is valid"), "{shown}");
+    assert!(
+        !shown.contains("a-secret-of-our-own") && !shown.contains("pa55word"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("postgres://app:REDACTED@db:5432/member"),
+        "{shown}"
+    );
+    assert!(shown.contains("https://shop.example.com"), "{shown}");
+    // What it prints is itself a valid configuration.
+    std::fs::write(&file, &shown).unwrap();
+    run_ok(bigmember(dir.path()).args(["config", "check"]));
+}
+
+/// `serve` refuses the configuration `config check` refused, naming it.
+fn refused_to_serve(dir: &std::path::Path, named: &str) {
+    let out = bigmember(dir).args(["serve", "member"]).output().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains(named), "{said}");
 }

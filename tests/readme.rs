@@ -69,3 +69,31 @@ fn the_readme_links_only_to_what_the_repository_holds() {
         assert!(path.exists(), "README links to {target}, which is not here");
     }
 }
+
+/// The TOML a reader copies from "Configuration" and "Production" is a
+/// configuration `bigmember` accepts (no unknown or misspelt key).
+#[test]
+fn the_readme_configuration_files_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for heading in ["## Configuration", "## Production"] {
+        let start = README
+            .find(&format!("\n{heading}\n"))
+            .unwrap_or_else(|| panic!("README has no {heading}"));
+        let rest = &README[start + heading.len() + 2..];
+        let part = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
+        for block in part.split("```toml\n").skip(1) {
+            let text = &block[..block.find("```").expect("a closed block")];
+            let file = dir.path().join("bigmember.toml");
+            std::fs::write(&file, text).unwrap();
+            let config = kit::config::Config::load(Some(&file), &kit::config::Overrides::default())
+                .unwrap_or_else(|e| panic!("{heading}: {e}\n{text}"));
+            assert!(
+                text.contains("jwt_secret") == config.auth.jwt_secret.is_some(),
+                "{heading}: {text}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2, "one example under each heading");
+}

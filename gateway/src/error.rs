@@ -26,7 +26,7 @@ pub const CODES: &[(ErrorCode, &str)] = &[
     ),
     (
         ErrorCode::LimitExceeded,
-        "the document passes a limit (`gateway.limits.*`: bytes, depth, aliases, root fields, fields with fragments written out, fields sharing a response key), the body is over 2 MiB (HTTP 413), or planning took longer than `gateway.plan_timeout_ms`; the message says what was counted",
+        "the document passes a limit (`gateway.limits.*`: bytes, depth, aliases, root fields, fields with fragments written out, fields sharing a response key), the body is over `http.max_body_bytes` (2 MiB by default; HTTP 413), or planning took longer than `gateway.plan_timeout_ms`; the message says what was counted",
     ),
     (
         ErrorCode::QueryPlanningFailed,
@@ -35,6 +35,10 @@ pub const CODES: &[(ErrorCode, &str)] = &[
     (
         ErrorCode::SubgraphUnavailable,
         "a subgraph was down, answered what is not GraphQL, or took longer than `gateway.subgraph_timeout_ms`; only its fields are null, each with this error at its path (`extensions.serviceName`)",
+    ),
+    (
+        ErrorCode::RequestTimeout,
+        "the whole request took longer than `http.request_timeout_ms` (HTTP 504)",
     ),
     (
         ErrorCode::Unauthenticated,
@@ -329,6 +333,9 @@ mod tests {
             include_str!("suggest.rs"),
             include_str!("supergraph.rs"),
             include_str!("graphiql.rs"),
+            // The HTTP edge the gateway shares with the services (body
+            // limit, timeout).
+            include_str!("../../services/kit/src/edge.rs"),
         ];
         let mut used: Vec<&str> = sources
             .iter()

@@ -1,5 +1,7 @@
 //! The gateway's HTTP edge: `POST /graphql` and `GET /graphql` (GraphiQL
-//! for a browser), `/`, `/healthz`, `/readyz`, and GraphiQL's assets. The
+//! for a browser), `/`, `/healthz`, `/readyz`, `/healthz/subgraphs`, and
+//! GraphiQL's assets, behind the body limit and timeout, compression and
+//! CORS of [`kit::edge`]. The
 //! status and content type of an answer follow GraphQL over HTTP: a
 //! refused token is 401 and a mutation over GET 405 whatever the client
 //! accepts; other requests that produced no data are 400 for clients that
@@ -22,20 +24,28 @@ use crate::{Answer, Gateway, GraphqlRequest, graphiql};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
-/// The largest request body the gateway reads (axum's default limit): past
-/// it, `LIMIT_EXCEEDED` with status 413.
-pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
-
-/// The gateway's HTTP routes.
+/// The gateway's HTTP routes, inside out: the body limit and timeout
+/// (`http.*`), compression, and CORS outermost so that a preflight is
+/// answered before anything else runs.
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new()
+    let http = gateway.config.http;
+    let cors = gateway.config.cors.clone();
+    let compression = gateway.config.compression;
+    let routes = Router::new()
         .route("/", get(graphiql::landing))
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(gateway)
+        .route("/readyz", get(|| async { "ready" }))
+        .route("/healthz/subgraphs", get(subgraph_health))
+        .with_state(gateway);
+    let routes = kit::edge::bounded(routes, http);
+    let routes = if compression {
+        routes.layer(kit::edge::compression_layer())
+    } else {
+        routes
+    };
+    routes.layer(cors)
 }
 
 fn speaks_graphql_response(headers: &HeaderMap) -> bool {
@@ -73,6 +83,7 @@ fn bad_request(message: &str, headers: &HeaderMap) -> Response {
 async fn graphql_post(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
+    http: Option<axum::Extension<kit::config::HttpSettings>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     if !kit::service::declares_json(&headers) {
@@ -83,12 +94,10 @@ async fn graphql_post(
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let limit = http.map(|e| e.0).unwrap_or_default().max_body_bytes;
             let refusal = Refusal::new(
                 ErrorCode::LimitExceeded,
-                format!(
-                    "the request body is larger than the {} bytes this gateway reads",
-                    MAX_BODY_BYTES
-                ),
+                kit::edge::body_too_large(limit).message,
             );
             let mut response = respond(Answer::Refused(refusal), &headers);
             *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
@@ -154,34 +163,55 @@ async fn graphql_get(
     respond(gateway.execute(request, &headers, false).await, &headers)
 }
 
-/// Ready when the supergraph is loaded and every subgraph answers
-/// `{ __typename }`; 503 naming the ones that do not.
-async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
-    let down = gateway.subgraphs_down().await;
-    if down.is_empty() {
-        (StatusCode::OK, "ready").into_response()
+/// `/healthz/subgraphs`: whether each subgraph answers `{ __typename }`
+/// now, as `{"subgraphs": [{"name", "url", "state": "UP" | "DOWN"}]}`;
+/// 503 when one is down. `/readyz` does not wait on this: the gateway
+/// serves every other subgraph's fields while one is down.
+async fn subgraph_health(State(gateway): State<Arc<Gateway>>) -> Response {
+    let states = gateway.subgraph_states().await;
+    let all_up = states.iter().all(|s| s.up);
+    let body = serde_json::json!({
+        "subgraphs": states
+            .iter()
+            .map(|s| serde_json::json!({
+                "name": s.name,
+                "url": s.url,
+                "state": if s.up { "UP" } else { "DOWN" },
+            }))
+            .collect::<Vec<_>>(),
+    });
+    let status = if all_up {
+        StatusCode::OK
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("subgraphs not answering: {}", down.join(", ")),
-        )
-            .into_response()
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// Whether one subgraph answered a probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubgraphState {
+    pub name: String,
+    pub url: String,
+    pub up: bool,
 }
 
 impl Gateway {
-    /// The subgraphs that do not answer `{ __typename }`.
-    pub async fn subgraphs_down(&self) -> Vec<String> {
+    /// Probes every subgraph (`{ __typename }`) at once, in name order.
+    pub async fn subgraph_states(&self) -> Vec<SubgraphState> {
         let loaded = self.current_supergraph();
         let checks = loaded.subgraphs.values().map(|s| {
             let probe = self.subgraphs.probe(&s.url);
-            async move { (s.name.clone(), probe.await) }
+            async move {
+                SubgraphState {
+                    name: s.name.clone(),
+                    url: s.url.to_string(),
+                    up: probe.await,
+                }
+            }
         });
-        futures::future::join_all(checks)
-            .await
-            .into_iter()
-            .filter(|(_, ok)| !ok)
-            .map(|(name, _)| name)
-            .collect()
+        let mut states = futures::future::join_all(checks).await;
+        states.sort_by(|a, b| a.name.cmp(&b.name));
+        states
     }
 }

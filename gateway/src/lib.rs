@@ -84,6 +84,12 @@ pub struct GatewayConfig {
     /// Names a span as a W3C `traceparent`. When set, each subgraph fetch
     /// carries its own span as the parent of the subgraph's.
     pub traceparent_of: Option<TraceparentOf>,
+    /// The body limit and the timeout of every request.
+    pub http: kit::config::HttpSettings,
+    /// Which browser origins may call the graph (default: none).
+    pub cors: kit::edge::CorsLayer,
+    /// Whether answers are compressed for clients that accept it.
+    pub compression: bool,
 }
 
 impl Default for GatewayConfig {
@@ -100,6 +106,9 @@ impl Default for GatewayConfig {
             coalesce_subgraph_fetches: true,
             coalesce_client_requests: false,
             traceparent_of: None,
+            http: kit::config::HttpSettings::default(),
+            cors: kit::edge::CorsLayer::new(),
+            compression: true,
         }
     }
 }

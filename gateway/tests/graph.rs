@@ -300,7 +300,7 @@ async fn a_bad_token_is_refused_before_planning() {
 }
 
 #[tokio::test]
-async fn a_slow_subgraph_times_out_and_readiness_names_it() {
+async fn a_slow_subgraph_times_out_and_its_health_names_it() {
     // A "member" subgraph that takes 5 s to answer anything.
     let slow = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let slow_url = format!("http://{}/graphql", slow.local_addr().unwrap());
@@ -337,14 +337,44 @@ async fn a_slow_subgraph_times_out_and_readiness_names_it() {
     );
     assert_eq!(r["data"]["programmes"].as_array().unwrap().len(), 3);
 
+    // The gateway stays ready (it serves every other subgraph's fields);
+    // the subgraphs' health names the one that is down.
     let ready = p
         .client
         .get(format!("{}/readyz", p.base))
         .send()
         .await
         .unwrap();
-    assert_eq!(ready.status(), 503);
-    assert!(ready.text().await.unwrap().contains("member"));
+    assert_eq!(ready.status(), 200);
+    let health = p
+        .client
+        .get(format!("{}/healthz/subgraphs", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 503);
+    let health: Value = health.json().await.unwrap();
+    let states: Vec<(String, String)> = health["subgraphs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{health}"))
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("alliance".to_owned(), "UP".to_owned()),
+            ("member".to_owned(), "DOWN".to_owned()),
+            ("product".to_owned(), "UP".to_owned()),
+            ("store".to_owned(), "UP".to_owned()),
+        ],
+        "{health}"
+    );
     let page = p
         .client
         .get(&p.url)
@@ -359,7 +389,7 @@ async fn a_slow_subgraph_times_out_and_readiness_names_it() {
 }
 
 #[tokio::test]
-async fn ready_when_every_subgraph_answers() {
+async fn ready_and_every_subgraph_up_when_every_subgraph_answers() {
     let p = platform().await;
     let ready = p
         .client
@@ -368,6 +398,293 @@ async fn ready_when_every_subgraph_answers() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 200);
+    let health = p
+        .client
+        .get(format!("{}/healthz/subgraphs", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let health: Value = health.json().await.unwrap();
+    let subgraphs = health["subgraphs"].as_array().unwrap();
+    assert_eq!(subgraphs.len(), 4, "{health}");
+    assert!(subgraphs.iter().all(|s| s["state"] == "UP"), "{health}");
+}
+
+/// A preflight (`OPTIONS` with `access-control-request-*`) from `origin`.
+async fn preflight(p: &Platform, origin: &str) -> reqwest::Response {
+    p.client
+        .request(reqwest::Method::OPTIONS, &p.url)
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,authorization",
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn browsers_get_cors_for_configured_origins_only() {
+    let settings = kit::config::CorsSettings {
+        allow_origins: vec!["https://shop.example.com".into()],
+        match_origins: vec![r"https://[a-z0-9-]+\.brand\.example".into()],
+        ..kit::config::CorsSettings::default()
+    };
+    let p = platform_with(|config| {
+        config.cors = kit::edge::cors_layer(&settings).unwrap();
+    })
+    .await;
+    let query = "{ programmes { id } }";
+    for allowed in ["https://shop.example.com", "https://coffee.brand.example"] {
+        let answer = preflight(&p, allowed).await;
+        assert!(
+            answer.status().is_success(),
+            "{allowed}: {}",
+            answer.status()
+        );
+        let h = answer.headers();
+        assert_eq!(h["access-control-allow-origin"], allowed);
+        let methods = h["access-control-allow-methods"].to_str().unwrap();
+        assert!(methods.contains("POST"), "{methods}");
+        let headers = h["access-control-allow-headers"].to_str().unwrap();
+        assert!(headers.contains("authorization"), "{headers}");
+        assert_eq!(h["access-control-max-age"], "600");
+        // The request itself carries the origin back, and the body.
+        let answer = p
+            .client
+            .post(&p.url)
+            .header("origin", allowed)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.headers()["access-control-allow-origin"], allowed);
+        let exposed = answer.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(exposed.contains("x-request-id"), "{exposed}");
+        let body: Value = answer.json().await.unwrap();
+        assert!(body["data"]["programmes"].is_array(), "{body}");
+    }
+    // Not listed, a look-alike suffix, a pattern's match inside a longer
+    // origin, another scheme: no CORS headers, so a browser refuses.
+    for refused in [
+        "https://evil.example.com",
+        "https://shop.example.com.evil.test",
+        "https://x.brand.example.evil.test",
+        "http://shop.example.com",
+    ] {
+        let answer = preflight(&p, refused).await;
+        assert!(
+            answer
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{refused} was let in"
+        );
+        let answer = p
+            .client
+            .post(&p.url)
+            .header("origin", refused)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            answer
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{refused} was let in"
+        );
+    }
+}
+
+#[tokio::test]
+async fn by_default_no_other_origin_is_let_in() {
+    let p = platform().await;
+    let answer = preflight(&p, "http://localhost:5173").await;
+    assert!(
+        answer
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn answers_are_compressed_as_the_client_asks() {
+    use std::io::Read as _;
+    let p = platform().await;
+    let query = "{ members(first: 50) { edges { node { id } } } programmes { id pointsName timeZone brand { id } } }";
+    let ask = |encoding: Option<&'static str>| {
+        let mut request = p
+            .client
+            .post(&p.url)
+            .bearer_auth(p.operator())
+            .json(&json!({ "query": query }));
+        if let Some(encoding) = encoding {
+            request = request.header("accept-encoding", encoding);
+        }
+        async move {
+            let answer = request.send().await.unwrap();
+            let encoding = answer
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (encoding, answer.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (none, plain) = ask(None).await;
+    assert_eq!(none, None);
+    let expected: Value = serde_json::from_slice(&plain).unwrap();
+    assert!(expected.get("errors").is_none(), "{expected}");
+
+    let (gzip, body) = ask(Some("gzip")).await;
+    assert_eq!(gzip.as_deref(), Some("gzip"));
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut unpacked)
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&unpacked).unwrap(),
+        expected
+    );
+    assert!(
+        body.len() < plain.len(),
+        "{} !< {}",
+        body.len(),
+        plain.len()
+    );
+
+    let (br, body) = ask(Some("br;q=1.0, gzip;q=0.5")).await;
+    assert_eq!(br.as_deref(), Some("br"));
+    let mut unpacked = Vec::new();
+    brotli::Decompressor::new(&body[..], 4096)
+        .read_to_end(&mut unpacked)
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&unpacked).unwrap(),
+        expected
+    );
+
+    // Turned off: never compressed.
+    let p = platform_with(|config| config.compression = false).await;
+    let answer = p
+        .client
+        .post(&p.url)
+        .header("accept-encoding", "gzip, br")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.headers().get("content-encoding").is_none());
+}
+
+#[tokio::test]
+async fn a_body_past_the_limit_is_refused_at_every_edge() {
+    let limit = 64 * 1024;
+    let p = platform_with(|config| config.http.max_body_bytes = limit).await;
+    // A real query padded past the limit (in `extensions`, which nothing
+    // reads).
+    let padded = json!({
+        "query": "{ programmes { id } }",
+        "extensions": { "pad": "x".repeat(limit + 1) },
+    });
+    let mut edges = vec![("gateway".to_owned(), p.url.clone())];
+    for app in &p.subgraphs {
+        edges.push((app.ctx.name.to_owned(), format!("{}/graphql", app.address)));
+    }
+    for (name, url) in edges {
+        // Subgraphs have the default limit (2 MiB): pad past theirs.
+        let body = if name == "gateway" {
+            padded.clone()
+        } else {
+            json!({
+                "query": "{ __typename }",
+                "extensions": { "pad": "x".repeat(kit::config::HttpSettings::default().max_body_bytes + 1) },
+            })
+        };
+        let answer = p
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 413, "{name}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+            "{name}: {body}"
+        );
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("http.max_body_bytes"),
+            "{name}: {body}"
+        );
+    }
+    // Just under the limit is answered.
+    let under = json!({
+        "query": "{ programmes { id } }",
+        "extensions": { "pad": "x".repeat(limit - 200) },
+    });
+    let answer: Value = p
+        .client
+        .post(&p.url)
+        .json(&under)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(answer["data"]["programmes"].is_array(), "{answer}");
+}
+
+#[tokio::test]
+async fn a_request_past_the_timeout_is_answered_when_the_time_is_up() {
+    // A "member" subgraph that never answers in time, with the gateway's
+    // subgraph timeout longer than its request timeout.
+    let slow = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow_url = format!("http://{}/graphql", slow.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/graphql",
+        axum::routing::post(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            axum::Json(json!({ "data": null }))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(slow, app).await });
+    let p = platform_with(|config| {
+        config.subgraph_timeout = std::time::Duration::from_secs(20);
+        config.http.request_timeout_ms = 400;
+        config.url_overrides.insert("member".into(), slow_url);
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let answer = p
+        .client
+        .post(&p.url)
+        .bearer_auth(p.operator())
+        .json(&json!({ "query": "{ memberByIdentity(channel: APP, externalId: \"demo-app-0000\") { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(answer.status(), 504);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "REQUEST_TIMEOUT",
+        "{body}"
+    );
 }
 
 /// What GraphiQL and codegen tools send.

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Browser checks against a fresh `bigmember up --demo` (small demo, free
-# ports): GraphiQL renders and answers with no network. Screenshots go to
+# ports): GraphiQL renders and answers with no network; a page on another
+# origin shows a member's points, and is refused from a disallowed one.
+# Screenshots go to
 # ${ARTIFACTS:-.ci/artifacts}.
 #   tests/browser/run.sh [path to the bigmember binary]
 set -euo pipefail
@@ -29,3 +31,6 @@ done
 graph="$(grep -o 'Ready: the graph answers at [^ ]*' "$work/up.out" | awk '{print $NF}')"
 [ -n "$graph" ] || { cat "$work/up.out" >&2; echo "up --demo did not become ready" >&2; exit 1; }
 node "$here/graphiql.mjs" "$graph" "$artifacts/graphiql.png"
+member_token="$(awk '/^Demo tokens/ { t = 1 } t && $1 == "member:" { print $2; exit }' "$work/up.out")"
+[ -n "$member_token" ] || { cat "$work/up.out" >&2; echo "up --demo printed no member token" >&2; exit 1; }
+node "$here/cors.mjs" "$graph" "$member_token" "$artifacts/cors"

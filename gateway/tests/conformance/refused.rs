@@ -66,7 +66,7 @@ async fn several_operations_need_an_operation_name() {
 #[tokio::test]
 async fn a_body_past_the_size_limit_is_a_graphql_error() {
     let g = graph().await;
-    let big = "x".repeat(gateway::handlers::MAX_BODY_BYTES + 1);
+    let big = "x".repeat(kit::config::HttpSettings::default().max_body_bytes + 1);
     let response = reqwest::Client::new()
         .post(&g.url)
         .json(&json!({ "query": "{ me { id } }", "variables": { "padding": big } }))

@@ -36,6 +36,17 @@ use serde::{Deserialize, Serialize};
 /// The file read when no `--config` is given; absent is fine.
 pub const DEFAULT_CONFIG_FILE: &str = "bigmember.toml";
 
+/// The top-level keys of the configuration: only `BIGMEMBER_<key>…`
+/// variables for these are configuration (others, such as the test
+/// harness's `BIGMEMBER_TEST_DATABASE_URL`, are not read as config).
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "data_dir", "host", "log", "auth", "events", "exchange", "gateway", "demo", "http", "services",
+    "now",
+];
+
+/// What `config check` prints in place of a secret.
+pub const REDACTED: &str = "REDACTED";
+
 /// Services and their default ports, in start order.
 pub const SERVICE_PORTS: &[(&str, u16)] = &[
     ("member", 4001),
@@ -45,6 +56,7 @@ pub const SERVICE_PORTS: &[(&str, u16)] = &[
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     pub data_dir: PathBuf,
     pub host: IpAddr,
@@ -60,6 +72,9 @@ pub struct Config {
     pub gateway: GatewaySettings,
     #[serde(default)]
     pub demo: DemoConfig,
+    /// Limits of every HTTP edge: the gateway's and each service's.
+    #[serde(default)]
+    pub http: HttpSettings,
     pub services: BTreeMap<String, ServiceConfig>,
     /// For demos and tests only: the platform's clock starts at this RFC
     /// 3339 instant and runs on from there. Unset: the system clock.
@@ -68,17 +83,20 @@ pub struct Config {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     pub jwt_secret: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EventsConfig {
     pub poll_interval_ms: u64,
 }
 
 /// Points exchange between programmes (the alliance service).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExchangeConfig {
     /// How long a quote holds its rate.
     pub quote_ttl_secs: u64,
@@ -92,7 +110,7 @@ impl Default for ExchangeConfig {
 
 /// The demo data set (`up --demo`, `seed`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DemoConfig {
     /// How many demo members (one in four has a till order); the tests
     /// take fewer.
@@ -107,7 +125,7 @@ impl Default for DemoConfig {
 
 /// The gateway: where it listens and which supergraph it serves.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GatewaySettings {
     pub port: u16,
     /// A supergraph file; unset: the one built into the binary.
@@ -126,12 +144,97 @@ pub struct GatewaySettings {
     pub plan_timeout_ms: u64,
     /// What one operation may ask for, checked before planning.
     pub limits: OperationLimits,
+    /// Whether answers are compressed (gzip or brotli) for clients that
+    /// send `accept-encoding`.
+    pub compression: bool,
+    /// Which web pages (origins) may call the graph from a browser.
+    pub cors: CorsSettings,
+}
+
+/// Limits of every HTTP edge (the gateway and each service).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Bytes of request body read; past it, 413 LIMIT_EXCEEDED before
+    /// anything is parsed.
+    pub max_body_bytes: usize,
+    /// Milliseconds a whole request may take; past it, 504 REQUEST_TIMEOUT.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 2 * 1024 * 1024,
+            request_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// Cross-origin access to the gateway from browsers (CORS). The default
+/// lets no other origin in; preflights are answered by the gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Origins let in exactly (`https://shop.example.com`); `"*"` lets any
+    /// origin in (never with credentials).
+    pub allow_origins: Vec<String>,
+    /// Origins let in by pattern: regular expressions, each matched
+    /// against the whole origin (`https://[a-z0-9-]+\.example\.com`).
+    pub match_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    /// Request headers a page may send.
+    pub allow_headers: Vec<String>,
+    /// Response headers a page may read.
+    pub expose_headers: Vec<String>,
+    /// Whether cookies and HTTP authentication may be sent.
+    pub allow_credentials: bool,
+    /// Seconds a browser may keep a preflight's answer.
+    pub max_age_secs: u64,
+}
+
+impl Default for CorsSettings {
+    fn default() -> Self {
+        Self {
+            allow_origins: Vec::new(),
+            match_origins: Vec::new(),
+            allow_methods: vec!["GET".into(), "POST".into()],
+            allow_headers: [
+                "content-type",
+                "authorization",
+                "x-request-id",
+                "traceparent",
+                "tracestate",
+            ]
+            .map(String::from)
+            .to_vec(),
+            expose_headers: ["x-request-id", "traceresponse"].map(String::from).to_vec(),
+            allow_credentials: false,
+            max_age_secs: 600,
+        }
+    }
+}
+
+impl CorsSettings {
+    /// What `up --demo` allows when nothing is configured: pages served
+    /// from this machine (`http://localhost:*`, `http://127.0.0.1:*`).
+    pub fn local_pages() -> Self {
+        Self {
+            match_origins: vec![r"http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]+)?".into()],
+            ..Self::default()
+        }
+    }
+
+    /// Whether any origin is let in at all.
+    pub fn lets_anyone_in(&self) -> bool {
+        !self.allow_origins.is_empty() || !self.match_origins.is_empty()
+    }
 }
 
 /// The size limits every operation is measured against before it is
 /// validated or planned (fragments counted where spread, never expanded).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct OperationLimits {
     /// Bytes of operation text.
     pub max_bytes: usize,
@@ -190,11 +293,14 @@ impl Default for GatewaySettings {
             pool_idle_timeout_secs: 30,
             plan_timeout_ms: 5_000,
             limits: OperationLimits::default(),
+            compression: true,
+            cors: CorsSettings::default(),
         }
     }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     pub port: u16,
     pub database_url: Option<String>,
@@ -237,6 +343,7 @@ impl Default for Config {
             exchange: ExchangeConfig::default(),
             gateway: GatewaySettings::default(),
             demo: DemoConfig::default(),
+            http: HttpSettings::default(),
             now: None,
             services: SERVICE_PORTS
                 .iter()
@@ -271,6 +378,8 @@ pub enum ConfigError {
     NoDevSecret(PathBuf),
     #[error("now: {0}")]
     Now(String),
+    #[error("configuration: {0}")]
+    Rule(String),
 }
 
 /// Flags given on the command line; each one set wins over file and env.
@@ -309,12 +418,56 @@ impl Config {
         if let Ok(filter) = std::env::var("RUST_LOG") {
             figment = figment.merge(("log", filter));
         }
+        let ours = |key: &figment::value::UncasedStr| {
+            let top = key.as_str().split("__").next().unwrap_or_default();
+            TOP_LEVEL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
+        };
         figment = figment
-            .merge(Env::prefixed("BIGMEMBER_").split("__"))
+            .merge(Env::prefixed("BIGMEMBER_").filter(ours).split("__"))
             .merge(Serialized::defaults(overrides));
-        figment
+        let config: Config = figment
             .extract()
-            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The rules a configuration must keep beyond its types: only known
+    /// services, CORS settings a browser can use, HTTP limits above zero.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for name in self.services.keys() {
+            if !SERVICE_PORTS.iter().any(|(known, _)| known == name) {
+                let known: Vec<&str> = SERVICE_PORTS.iter().map(|(n, _)| *n).collect();
+                return Err(ConfigError::Rule(format!(
+                    "services.{name}: there is no such service (known: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+        if let Err(e) = crate::edge::cors_layer(&self.gateway.cors) {
+            return Err(ConfigError::Rule(format!("gateway.cors: {e}")));
+        }
+        if self.http.max_body_bytes == 0 || self.http.request_timeout_ms == 0 {
+            return Err(ConfigError::Rule(
+                "http.max_body_bytes and http.request_timeout_ms must be above zero".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The configuration with its secrets replaced by [`REDACTED`]: the JWT
+    /// secret and the passwords in database URLs.
+    pub fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        if copy.auth.jwt_secret.is_some() {
+            copy.auth.jwt_secret = Some(Secret::new(REDACTED));
+        }
+        for service in copy.services.values_mut() {
+            if let Some(url) = &mut service.database_url {
+                *url = redact_password(url);
+            }
+        }
+        copy
     }
 
     pub fn service(&self, name: &str) -> Result<&ServiceConfig, ConfigError> {
@@ -405,6 +558,20 @@ impl Config {
     }
 }
 
+/// A URL with its password (if any) replaced by [`REDACTED`]; a value
+/// that is not a URL is redacted whole (it may hold anything).
+fn redact_password(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() && parsed.set_password(Some(REDACTED)).is_err() {
+                return REDACTED.to_owned();
+            }
+            parsed.to_string()
+        }
+        Err(_) => REDACTED.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,6 +614,76 @@ mod tests {
         assert_eq!(config.exchange.quote_ttl_secs, 5);
         // Services the file does not mention keep their defaults.
         assert_eq!(config.service("store").unwrap().port, 4002);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, named) in [
+            ("[gateway]\nprot = 4000\n", "prot"),
+            (
+                "[services.member]\nport = 5001\ndatabase_uri = \"x\"\n",
+                "database_uri",
+            ),
+            (
+                "[gateway.cors]\nallow_origin = [\"https://a.example\"]\n",
+                "allow_origin",
+            ),
+            ("[htpp]\nmax_body_bytes = 1\n", "htpp"),
+            ("[services.loyalty]\nport = 5001\n", "services.loyalty"),
+        ] {
+            let file = dir.path().join("bigmember.toml");
+            std::fs::write(&file, text).unwrap();
+            let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains(named), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn cors_patterns_that_do_not_compile_are_refused() {
+        let mut config = Config::default();
+        config.gateway.cors.match_origins = vec!["https://(".into()];
+        let err = config.check().unwrap_err();
+        assert!(err.to_string().contains("gateway.cors"), "{err}");
+        let mut config = Config::default();
+        config.gateway.cors.allow_origins = vec!["*".into()];
+        config.gateway.cors.allow_credentials = true;
+        assert!(config.check().is_err());
+    }
+
+    #[test]
+    fn the_top_level_keys_are_the_configuration_s_keys() {
+        let serialized = serde_json::to_value(Config::default()).unwrap();
+        let mut keys: Vec<&str> = serialized
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        let mut listed = TOP_LEVEL_KEYS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(keys, listed);
+    }
+
+    #[test]
+    fn redaction_hides_the_secret_and_database_passwords() {
+        let mut config = Config::default();
+        config.auth.jwt_secret = Some(Secret::new("s3cret-value"));
+        config.services.get_mut("member").unwrap().database_url =
+            Some("postgres://app:pa55word@db:5432/member".into());
+        config.services.get_mut("store").unwrap().database_url =
+            Some("postgres://app@db:5432/store".into());
+        let shown = serde_json::to_string(&config.redacted()).unwrap();
+        assert!(
+            !shown.contains("s3cret-value") && !shown.contains("pa55word"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("postgres://app:REDACTED@db:5432/member"),
+            "{shown}"
+        );
+        assert!(shown.contains("postgres://app@db:5432/store"), "{shown}");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub enum ErrorCode {
     GraphqlValidationFailed,
     QueryPlanningFailed,
     SubgraphUnavailable,
+    /// The whole request took longer than `http.request_timeout_ms`.
+    RequestTimeout,
     BadRequest,
     MethodNotAllowed,
     Internal,
@@ -55,6 +57,7 @@ impl ErrorCode {
             ErrorCode::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             ErrorCode::QueryPlanningFailed => "QUERY_PLANNING_FAILED",
             ErrorCode::SubgraphUnavailable => "SUBGRAPH_UNAVAILABLE",
+            ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::Internal => "INTERNAL_SERVER_ERROR",
@@ -84,7 +87,7 @@ impl ErrorCode {
             ErrorCode::QuoteExpired => "the exchange quote's hold has passed",
             ErrorCode::QuoteUsed => "the exchange quote was already confirmed",
             ErrorCode::LimitExceeded => {
-                "a limit is passed: an exchange past the member's daily or yearly limit, an amount (balance, stock, total) past 2^53 − 1, or an operation past the gateway's (size, depth, aliases, planning time)"
+                "a limit is passed: an exchange past the member's daily or yearly limit, an amount (balance, stock, total) past 2^53 − 1, an operation past the gateway's (size, depth, aliases, planning time), or a request body past `http.max_body_bytes` (HTTP 413)"
             }
             ErrorCode::GraphqlParseFailed => "the operation is not GraphQL (gateway)",
             ErrorCode::GraphqlValidationFailed => {
@@ -93,6 +96,9 @@ impl ErrorCode {
             ErrorCode::QueryPlanningFailed => "the gateway could not plan the operation",
             ErrorCode::SubgraphUnavailable => {
                 "a service did not answer in time; only its fields are null (`extensions.serviceName`), or a write that needed its answer was refused whole"
+            }
+            ErrorCode::RequestTimeout => {
+                "the request took longer than `http.request_timeout_ms` and was stopped (HTTP 504); a write may or may not have happened: retry with the same idempotency key"
             }
             ErrorCode::BadRequest => {
                 "the HTTP request is not a GraphQL request (body, variables), or a POST does not declare `content-type: application/json`"
@@ -131,6 +137,7 @@ impl ErrorCode {
             | ErrorCode::QuoteUsed
             | ErrorCode::LimitExceeded => 409,
             ErrorCode::SubgraphUnavailable => 503,
+            ErrorCode::RequestTimeout => 504,
             ErrorCode::Internal => 500,
         }
     }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod digest;
+pub mod edge;
 pub mod error;
 pub mod events;
 pub mod geo;

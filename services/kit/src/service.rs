@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::{ObjectType, Schema, SubscriptionType};
-use async_graphql_axum::rejection::GraphQLRejection;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLResponse;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRef, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
@@ -223,7 +224,11 @@ pub fn app(spec: &ServiceSpec, ctx: ServiceContext) -> Router {
         ),
         None => common,
     };
-    observed(ctx.name, (spec.routes)(ctx.clone()).merge(common))
+    let http = ctx.config.http;
+    observed(
+        ctx.name,
+        crate::edge::bounded((spec.routes)(ctx.clone()).merge(common), http),
+    )
 }
 
 /// `POST /members/export`: this service's part of a member's export, for
@@ -239,6 +244,12 @@ async fn serve_member_export(
     }
     let request = match body {
         Ok(Json(request)) => request,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let mut response =
+                crate::edge::body_too_large(ctx.config.http.max_body_bytes).into_response();
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            return response;
+        }
         Err(rejection) => {
             return ApiError::bad_input("body", format!("not an export request: {rejection}"))
                 .into_response();
@@ -336,7 +347,8 @@ async fn graphql<Q, M, S>(
     State(state): State<GraphqlState<Q, M, S>>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    request: Result<GraphQLRequest, GraphQLRejection>,
+    http: Option<Extension<crate::config::HttpSettings>>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response
 where
     Q: ObjectType + 'static,
@@ -346,10 +358,16 @@ where
     if !declares_json(&headers) {
         return ApiError::new(ErrorCode::BadRequest, NOT_JSON).into_response();
     }
-    let mut request = match request {
-        Ok(request) => request.into_inner(),
-        Err(rejection) => {
-            return ApiError::bad_input("body", format!("not a GraphQL request: {}", rejection.0))
+    // Read as bytes within `http.max_body_bytes` (async-graphql's own
+    // extractor streams a body of any size into the parser).
+    let body = match crate::edge::read_body(body, http) {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
+    };
+    let mut request = match serde_json::from_slice::<async_graphql::Request>(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return ApiError::bad_input("body", format!("not a GraphQL request: {e}"))
                 .into_response();
         }
     };
