@@ -39,6 +39,8 @@ fn settings(
         cors: kit::edge::cors_layer(&config.gateway.cors)
             .map_err(|e| anyhow::anyhow!("gateway.cors: {e}"))?,
         compression: config.gateway.compression,
+        headers: gateway::subgraph::HeaderPropagation::from_settings(&config.gateway.headers)
+            .map_err(|e| anyhow::anyhow!(e))?,
     })
 }
 

@@ -90,6 +90,8 @@ pub struct GatewayConfig {
     pub cors: kit::edge::CorsLayer,
     /// Whether answers are compressed for clients that accept it.
     pub compression: bool,
+    /// Which client request headers go to which subgraph.
+    pub headers: subgraph::HeaderPropagation,
 }
 
 impl Default for GatewayConfig {
@@ -109,6 +111,7 @@ impl Default for GatewayConfig {
             http: kit::config::HttpSettings::default(),
             cors: kit::edge::CorsLayer::new(),
             compression: true,
+            headers: subgraph::HeaderPropagation::default(),
         }
     }
 }
@@ -155,11 +158,9 @@ struct ClientKey {
     query: String,
     operation_name: Option<String>,
     variables: String,
-    credentials: Option<HeaderValue>,
+    /// The forwarded headers that can change the answer.
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
-
-/// Headers passed on to subgraphs.
-const FORWARDED: [&str; 4] = ["authorization", "traceparent", "tracestate", "x-request-id"];
 
 /// A running gateway's shared state. The supergraph can be swapped while
 /// requests are in flight: each request keeps the one it started with.
@@ -180,6 +181,7 @@ impl Gateway {
                 pool_idle_timeout: config.pool_idle_timeout,
                 coalesce: config.coalesce_subgraph_fetches,
                 traceparent_of: config.traceparent_of.clone(),
+                headers: config.headers.clone(),
             })),
             config,
             clients: InFlight::default(),
@@ -187,8 +189,27 @@ impl Gateway {
     }
 
     fn load(supergraph_sdl: &str, config: &GatewayConfig) -> Result<Arc<Loaded>, LoadError> {
+        let supergraph = Supergraph::load(supergraph_sdl, &config.url_overrides)?;
+        // A header list for a subgraph the supergraph lacks is a typo, not
+        // a list to keep for later.
+        if let Some(unknown) = config
+            .headers
+            .by_subgraph
+            .keys()
+            .find(|name| !supergraph.subgraphs.contains_key(*name))
+        {
+            return Err(LoadError::UnknownSubgraph(
+                format!("gateway.headers.subgraphs.{unknown}"),
+                supergraph
+                    .subgraphs
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        }
         Ok(Arc::new(Loaded {
-            supergraph: Arc::new(Supergraph::load(supergraph_sdl, &config.url_overrides)?),
+            supergraph: Arc::new(supergraph),
             preparer: Arc::new(Preparer::new(
                 config.plan_cache_size,
                 PrepareSettings {
@@ -281,7 +302,7 @@ impl Gateway {
                 return Answer::Refused(Refusal::new(ErrorCode::BadUserInput, message));
             }
         };
-        let forwarded = forwarded(headers);
+        let forwarded = self.config.headers.kept(headers);
         if !self.config.coalesce_client_requests || prepared.kind != OperationKind::Query {
             return self.run(&loaded, &prepared, &vars, &forwarded).await;
         }
@@ -289,7 +310,12 @@ impl Gateway {
             query: request.query,
             operation_name: request.operation_name,
             variables: serde_json::to_string(&vars).unwrap_or_default(),
-            credentials: headers.get(http::header::AUTHORIZATION).cloned(),
+            headers: subgraph::distinguishing(
+                &forwarded
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<Vec<_>>(),
+            ),
         };
         // The shared run owns what it needs: whoever started it may hang up.
         let subgraphs = self.subgraphs.clone();
@@ -328,16 +354,6 @@ impl Gateway {
         let token = kit::auth::bearer_token(value).map_err(|e| e.message)?;
         verify(token)
     }
-}
-
-fn forwarded(headers: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    for name in FORWARDED {
-        if let Some(v) = headers.get(name) {
-            out.insert(HeaderName::from_static(name), v.clone());
-        }
-    }
-    out
 }
 
 /// Runs the plan, answers introspection, and writes the response.

@@ -3,8 +3,10 @@
 //! request, each answer parsed once into a shared [`Doc`], and (for reads,
 //! unless turned off) identical requests in flight at the same moment sent
 //! once through [`InFlight`]. Identical means the same URL, body (operation
-//! and variables) and forwarded headers, so no caller ever sees an answer
-//! made for another's credentials.
+//! and variables) and forwarded headers (trace context and request id
+//! aside), so no caller ever sees an answer made for another's credentials
+//! or language. Which client headers reach which subgraph is
+//! [`HeaderPropagation`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,13 +60,103 @@ const READ_BUFFER_BYTES: usize = 32 * 1024;
 const MAX_ANSWER_BYTES: usize = 64 << 20;
 
 /// What makes two subgraph requests identical: the URL, the body, and the
-/// credentials (the other forwarded headers, trace context and request id,
-/// are the first caller's: they do not change the answer).
+/// forwarded headers that can change the answer (trace context and request
+/// id are the first caller's: they do not).
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct FetchKey {
     url: Arc<str>,
     body: Bytes,
-    credentials: Option<HeaderValue>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Headers that name a request, not what it asks: never part of what makes
+/// two requests identical.
+const TRACE_CONTEXT: [&str; 3] = ["traceparent", "tracestate", "x-request-id"];
+
+/// The forwarded headers that can change an answer, in a stable order.
+pub fn distinguishing(headers: &[(HeaderName, HeaderValue)]) -> Vec<(HeaderName, HeaderValue)> {
+    let mut kept: Vec<(HeaderName, HeaderValue)> = headers
+        .iter()
+        .filter(|(name, _)| !TRACE_CONTEXT.contains(&name.as_str()))
+        .cloned()
+        .collect();
+    kept.sort_by(|a, b| {
+        a.0.as_str()
+            .cmp(b.0.as_str())
+            .then_with(|| a.1.as_bytes().cmp(b.1.as_bytes()))
+    });
+    kept
+}
+
+/// Which client request headers go to which subgraph (config
+/// `gateway.headers`). Default: `authorization`, `traceparent`,
+/// `tracestate` and `x-request-id` to every subgraph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderPropagation {
+    /// To every subgraph without a list of its own.
+    pub forward: Vec<HeaderName>,
+    /// A subgraph's own list, by its name in the supergraph.
+    pub by_subgraph: std::collections::BTreeMap<String, Vec<HeaderName>>,
+}
+
+impl Default for HeaderPropagation {
+    fn default() -> Self {
+        Self::from_settings(&kit::config::HeaderSettings::default()).unwrap_or_else(|_| Self {
+            forward: Vec::new(),
+            by_subgraph: Default::default(),
+        })
+    }
+}
+
+impl HeaderPropagation {
+    /// From configuration; an invalid header name is an error naming it.
+    pub fn from_settings(settings: &kit::config::HeaderSettings) -> Result<Self, String> {
+        let mut forward = Vec::new();
+        let mut by_subgraph = std::collections::BTreeMap::new();
+        for (subgraph, mut names) in settings.lists()? {
+            // A name listed twice is sent once.
+            let mut seen = std::collections::HashSet::new();
+            names.retain(|name| seen.insert(name.clone()));
+            match subgraph {
+                None => forward = names,
+                Some(subgraph) => {
+                    by_subgraph.insert(subgraph.to_owned(), names);
+                }
+            }
+        }
+        Ok(Self {
+            forward,
+            by_subgraph,
+        })
+    }
+
+    /// The headers `subgraph` gets.
+    pub fn for_subgraph(&self, subgraph: &str) -> &[HeaderName] {
+        self.by_subgraph
+            .get(subgraph)
+            .map_or(&self.forward[..], Vec::as_slice)
+    }
+
+    /// Every header some subgraph gets: what is kept of a client request.
+    pub fn any_subgraph(&self) -> impl Iterator<Item = &HeaderName> {
+        self.forward
+            .iter()
+            .chain(self.by_subgraph.values().flatten())
+    }
+
+    /// Of a client request's headers, those some subgraph gets.
+    pub fn kept(&self, headers: &HeaderMap) -> HeaderMap {
+        let mut out = HeaderMap::new();
+        for name in self.any_subgraph() {
+            if out.contains_key(name) {
+                continue;
+            }
+            for value in headers.get_all(name) {
+                out.append(name.clone(), value.clone());
+            }
+        }
+        out
+    }
 }
 
 pub struct Subgraphs {
@@ -72,6 +164,7 @@ pub struct Subgraphs {
     timeout: Duration,
     coalesce: bool,
     traceparent_of: Option<TraceparentOf>,
+    headers: HeaderPropagation,
     in_flight: InFlight<FetchKey, Answer>,
 }
 
@@ -82,6 +175,7 @@ pub struct ClientSettings {
     pub pool_idle_timeout: Duration,
     pub coalesce: bool,
     pub traceparent_of: Option<TraceparentOf>,
+    pub headers: HeaderPropagation,
 }
 
 impl Subgraphs {
@@ -104,6 +198,7 @@ impl Subgraphs {
             timeout: settings.timeout,
             coalesce: settings.coalesce,
             traceparent_of: settings.traceparent_of,
+            headers: settings.headers,
             in_flight: InFlight::default(),
         }
     }
@@ -124,24 +219,32 @@ impl Subgraphs {
         shareable: bool,
     ) -> Answer {
         let span = tracing::info_span!("subgraph fetch", subgraph = service);
-        let headers: Vec<(HeaderName, HeaderValue)> = forwarded
+        let headers: Vec<(HeaderName, HeaderValue)> = self
+            .headers
+            .for_subgraph(service)
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .flat_map(|name| {
+                forwarded
+                    .get_all(name)
+                    .iter()
+                    .map(|v| (name.clone(), v.clone()))
+            })
             .collect();
         let traceparent = self
             .traceparent_of
             .as_ref()
             .and_then(|name| name(&span))
             .and_then(|t| HeaderValue::from_str(&t).ok());
-        let request = self.send(url.clone(), body.clone(), headers, traceparent);
         if !(self.coalesce && shareable) {
+            let request = self.send(url.clone(), body, headers, traceparent);
             return request.instrument(span).await;
         }
         let key = FetchKey {
             url: url.clone(),
-            body,
-            credentials: forwarded.get(http::header::AUTHORIZATION).cloned(),
+            body: body.clone(),
+            headers: distinguishing(&headers),
         };
+        let request = self.send(url.clone(), body, headers, traceparent);
         self.in_flight.run(key, request.instrument(span)).await
     }
 
@@ -162,7 +265,7 @@ impl Subgraphs {
                 .map_err(|_| FetchError::BadUrl)?;
             let h = request.headers_mut();
             for (name, value) in headers {
-                h.insert(name, value);
+                h.append(name, value);
             }
             if let Some(traceparent) = traceparent {
                 h.insert("traceparent", traceparent);

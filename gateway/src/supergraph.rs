@@ -26,6 +26,8 @@ pub enum LoadError {
     NoSubgraphs,
     #[error("subgraph {0} has no url in the supergraph and none is configured")]
     NoUrl(String),
+    #[error("{0} names no subgraph of the supergraph (it has: {1})")]
+    UnknownSubgraph(String, String),
 }
 
 /// The shape of a type reference: nullability at each level of lists.

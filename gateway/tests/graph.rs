@@ -764,13 +764,16 @@ struct Proxy {
     url: String,
     count: Arc<std::sync::atomic::AtomicUsize>,
     traceparents: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Every request's headers, as received.
+    headers: Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>>,
 }
 
 async fn recording_proxy(target: String, delay: std::time::Duration) -> Proxy {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let count = Arc::new(AtomicUsize::new(0));
     let traceparents = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (seen, traces) = (count.clone(), traceparents.clone());
+    let headers_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (seen, traces, all_headers) = (count.clone(), traceparents.clone(), headers_seen.clone());
     let client = reqwest::Client::new();
     let app = axum::Router::new().route(
         "/graphql",
@@ -779,6 +782,7 @@ async fn recording_proxy(target: String, delay: std::time::Duration) -> Proxy {
             if let Some(t) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
                 traces.lock().unwrap().push(t.to_owned());
             }
+            all_headers.lock().unwrap().push(headers.clone());
             async move {
                 seen.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(delay).await;
@@ -800,6 +804,7 @@ async fn recording_proxy(target: String, delay: std::time::Duration) -> Proxy {
         url,
         count,
         traceparents,
+        headers: headers_seen,
     }
 }
 
@@ -887,6 +892,137 @@ async fn identical_fetches_in_flight_are_sent_once_per_caller() {
         2,
         "coalescing can be turned off"
     );
+}
+
+/// The headers of `settings`, as the gateway takes them.
+fn propagation(settings: &str) -> gateway::subgraph::HeaderPropagation {
+    let settings: kit::config::HeaderSettings = serde_json::from_str(settings).unwrap();
+    gateway::subgraph::HeaderPropagation::from_settings(&settings).unwrap()
+}
+
+#[tokio::test]
+async fn headers_reach_only_the_subgraphs_configured_for_them() {
+    let base = platform().await;
+    let alliance = recording_proxy(
+        format!("{}/graphql", base.subgraphs[3].address),
+        std::time::Duration::ZERO,
+    )
+    .await;
+    let member = recording_proxy(
+        format!("{}/graphql", base.subgraphs[0].address),
+        std::time::Duration::ZERO,
+    )
+    .await;
+    let (to_alliance, to_member) = (alliance.url.clone(), member.url.clone());
+    let p = platform_with(move |c| {
+        c.url_overrides.insert("alliance".into(), to_alliance);
+        c.url_overrides.insert("member".into(), to_member);
+        c.headers = propagation(
+            r#"{"forward": ["authorization", "x-request-id", "accept-language"],
+                "subgraphs": {"alliance": {"forward": ["authorization", "x-channel", "x-channel"]}}}"#,
+        );
+    })
+    .await;
+    let answer = p
+        .client
+        .post(&p.url)
+        .bearer_auth(p.operator())
+        .header("accept-language", "zh-CN")
+        .header("x-channel", "app")
+        .header("x-internal-secret", "never-forwarded")
+        .header("x-request-id", "req-42")
+        .json(&json!({ "query": "{ programmes { id } members(first: 1) { edges { node { id } } } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let names = |proxy: &Proxy| {
+        let seen = proxy.headers.lock().unwrap();
+        assert_eq!(seen.len(), 1, "one fetch each");
+        let h = &seen[0];
+        assert!(h.get("x-internal-secret").is_none(), "{h:?}");
+        assert!(h.get_all("x-channel").iter().count() <= 1, "{h:?}");
+        (
+            h.get("authorization").is_some(),
+            h.get("accept-language")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            h.get("x-channel").map(|v| v.to_str().unwrap().to_owned()),
+            h.get("x-request-id")
+                .map(|v| v.to_str().unwrap().to_owned()),
+        )
+    };
+    assert_eq!(
+        names(&alliance),
+        (true, None, Some("app".to_owned()), None),
+        "the alliance's own list"
+    );
+    assert_eq!(
+        names(&member),
+        (
+            true,
+            Some("zh-CN".to_owned()),
+            None,
+            Some("req-42".to_owned())
+        ),
+        "the list for every other subgraph"
+    );
+
+    // A list for a subgraph the supergraph lacks is refused, naming it.
+    let sdl = include_str!("../../schema/supergraph.graphql");
+    let config = GatewayConfig {
+        headers: propagation(r#"{"subgraphs": {"loyalty": {"forward": ["x-a"]}}}"#),
+        ..GatewayConfig::default()
+    };
+    let err = Gateway::new(sdl, config).err().expect("refused");
+    assert!(
+        err.to_string()
+            .contains("gateway.headers.subgraphs.loyalty"),
+        "{err}"
+    );
+    let bad: kit::config::HeaderSettings =
+        serde_json::from_str(r#"{"forward": ["not a header"]}"#).unwrap();
+    let err = gateway::subgraph::HeaderPropagation::from_settings(&bad).unwrap_err();
+    assert!(err.contains("gateway.headers.forward"), "{err}");
+}
+
+#[tokio::test]
+async fn a_forwarded_header_that_can_change_the_answer_is_never_shared() {
+    use std::sync::atomic::Ordering;
+    let base = platform().await;
+    let Proxy {
+        url: proxy, count, ..
+    } = recording_proxy(
+        format!("{}/graphql", base.subgraphs[3].address),
+        std::time::Duration::from_millis(300),
+    )
+    .await;
+    let p = platform_with(move |c| {
+        c.url_overrides.insert("alliance".into(), proxy);
+        c.coalesce_client_requests = true;
+        c.headers =
+            propagation(r#"{"forward": ["authorization", "x-request-id", "accept-language"]}"#);
+    })
+    .await;
+    let ask = |language: &'static str, request_id: &'static str| {
+        p.client
+            .post(&p.url)
+            .header("accept-language", language)
+            .header("x-request-id", request_id)
+            .json(&json!({ "query": "{ programmes { id } }" }))
+            .send()
+    };
+    // The same language, other request ids: one fetch (ids name requests,
+    // they do not change answers).
+    let (a, b) = tokio::join!(ask("zh-CN", "a"), ask("zh-CN", "b"));
+    assert_eq!(a.unwrap().status(), 200);
+    assert_eq!(b.unwrap().status(), 200);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    // Other languages: each its own fetch, with client requests coalesced
+    // and subgraph fetches coalesced alike.
+    let (a, b) = tokio::join!(ask("zh-CN", "c"), ask("en-GB", "d"));
+    assert_eq!(a.unwrap().status(), 200);
+    assert_eq!(b.unwrap().status(), 200);
+    assert_eq!(count.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]

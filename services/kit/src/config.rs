@@ -23,6 +23,14 @@
 //! | `gateway.pool_idle_timeout_secs` | `BIGMEMBER_GATEWAY__POOL_IDLE_TIMEOUT_SECS` | `30` |
 //! | `gateway.plan_timeout_ms` | `BIGMEMBER_GATEWAY__PLAN_TIMEOUT_MS` | `5000` |
 //! | `gateway.limits.max_bytes` … `max_fields` | `BIGMEMBER_GATEWAY__LIMITS__MAX_BYTES` … | 65536, depth 16, aliases 128, root fields 64, fields 2000 |
+//! | `gateway.compression` | `BIGMEMBER_GATEWAY__COMPRESSION` | `true` |
+//! | `gateway.cors.*` | | no other origin ([`CorsSettings`]) |
+//! | `gateway.headers.*` | | the four headers of [`HeaderSettings::default`] to every subgraph |
+//! | `http.max_body_bytes` | `BIGMEMBER_HTTP__MAX_BODY_BYTES` | `2097152` |
+//! | `http.request_timeout_ms` | `BIGMEMBER_HTTP__REQUEST_TIMEOUT_MS` | `30000` |
+//!
+//! Unknown keys are errors naming them, and [`Config::check`] holds the
+//! rules types cannot.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -149,6 +157,66 @@ pub struct GatewaySettings {
     pub compression: bool,
     /// Which web pages (origins) may call the graph from a browser.
     pub cors: CorsSettings,
+    /// Which client request headers the gateway passes to subgraphs.
+    pub headers: HeaderSettings,
+}
+
+/// The client request headers the gateway passes on to subgraphs, by name
+/// (any case). Headers that are not listed never leave the gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeaderSettings {
+    /// To every subgraph without a list of its own.
+    pub forward: Vec<String>,
+    /// A subgraph's own list (by its name in the supergraph), in place of
+    /// `forward`.
+    pub subgraphs: BTreeMap<String, SubgraphHeaderSettings>,
+}
+
+impl Default for HeaderSettings {
+    fn default() -> Self {
+        Self {
+            forward: ["authorization", "traceparent", "tracestate", "x-request-id"]
+                .map(String::from)
+                .to_vec(),
+            subgraphs: BTreeMap::new(),
+        }
+    }
+}
+
+/// One subgraph's headers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubgraphHeaderSettings {
+    pub forward: Vec<String>,
+}
+
+/// A list of header names and the subgraph it is for (`None`: every
+/// subgraph without its own).
+pub type HeaderList<'a> = (Option<&'a str>, Vec<axum::http::HeaderName>);
+
+impl HeaderSettings {
+    /// Every list; an invalid name is an error naming it.
+    pub fn lists(&self) -> Result<Vec<HeaderList<'_>>, String> {
+        let parse = |key: String, names: &[String]| {
+            names
+                .iter()
+                .map(|n| {
+                    axum::http::HeaderName::from_bytes(n.as_bytes())
+                        .map_err(|_| format!("{key}: {n:?} is not a header name"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut lists = vec![(
+            None,
+            parse("gateway.headers.forward".into(), &self.forward)?,
+        )];
+        for (name, own) in &self.subgraphs {
+            let key = format!("gateway.headers.subgraphs.{name}.forward");
+            lists.push((Some(name.as_str()), parse(key, &own.forward)?));
+        }
+        Ok(lists)
+    }
 }
 
 /// Limits of every HTTP edge (the gateway and each service).
@@ -295,6 +363,7 @@ impl Default for GatewaySettings {
             limits: OperationLimits::default(),
             compression: true,
             cors: CorsSettings::default(),
+            headers: HeaderSettings::default(),
         }
     }
 }
@@ -447,6 +516,7 @@ impl Config {
         if let Err(e) = crate::edge::cors_layer(&self.gateway.cors) {
             return Err(ConfigError::Rule(format!("gateway.cors: {e}")));
         }
+        self.gateway.headers.lists().map_err(ConfigError::Rule)?;
         if self.http.max_body_bytes == 0 || self.http.request_timeout_ms == 0 {
             return Err(ConfigError::Rule(
                 "http.max_body_bytes and http.request_timeout_ms must be above zero".into(),
@@ -631,6 +701,14 @@ mod tests {
             ),
             ("[htpp]\nmax_body_bytes = 1\n", "htpp"),
             ("[services.loyalty]\nport = 5001\n", "services.loyalty"),
+            (
+                "[gateway.headers]\nforward = [\"not a header\"]\n",
+                "gateway.headers.forward",
+            ),
+            (
+                "[gateway.headers.subgraphs.member]\nforwrd = [\"x-a\"]\n",
+                "forwrd",
+            ),
         ] {
             let file = dir.path().join("bigmember.toml");
             std::fs::write(&file, text).unwrap();
