@@ -23,7 +23,7 @@ fn settings(
     let keys = kit::auth::JwtKeys::hs256(&config.jwt_secret()?);
     Ok(GatewayConfig {
         verify_token: Some(Arc::new(move |token: &str| {
-            keys.verify(token).map(|_| ()).map_err(|e| e.message)
+            keys.verify(token).map_err(|e| e.message)
         })),
         url_overrides,
         subgraph_timeout: Duration::from_millis(config.gateway.subgraph_timeout_ms.max(1)),
@@ -41,6 +41,9 @@ fn settings(
         compression: config.gateway.compression,
         headers: gateway::subgraph::HeaderPropagation::from_settings(&config.gateway.headers)
             .map_err(|e| anyhow::anyhow!(e))?,
+        rate_limits: gateway::rate_limit::RateLimits::new(&config.gateway.rate_limits)
+            .map_err(|e| anyhow::anyhow!(e))?
+            .map(Arc::new),
     })
 }
 

@@ -446,7 +446,10 @@ fn migrate_and_token_and_help() {
     );
     // With a configured secret, `token` needs no data directory.
     let staff = bigmember(dir.path())
-        .env("BIGMEMBER_AUTH__JWT_SECRET", "a-configured-secret")
+        .env(
+            "BIGMEMBER_AUTH__JWT_SECRET",
+            "a-configured-secret-of-32-characters-or-more",
+        )
         .args(["token", "--role", "staff", "--brand", "apparel"])
         .output()
         .unwrap();
@@ -454,7 +457,10 @@ fn migrate_and_token_and_help() {
     assert!(String::from_utf8_lossy(&staff.stderr).contains("--store"));
     // A member token is for a member who exists: no made-up default.
     let member = bigmember(dir.path())
-        .env("BIGMEMBER_AUTH__JWT_SECRET", "a-configured-secret")
+        .env(
+            "BIGMEMBER_AUTH__JWT_SECRET",
+            "a-configured-secret-of-32-characters-or-more",
+        )
         .args(["token", "--role", "member"])
         .output()
         .unwrap();
@@ -465,7 +471,10 @@ fn migrate_and_token_and_help() {
     );
     let token = run_ok(
         bigmember(dir.path())
-            .env("BIGMEMBER_AUTH__JWT_SECRET", "a-configured-secret")
+            .env(
+                "BIGMEMBER_AUTH__JWT_SECRET",
+                "a-configured-secret-of-32-characters-or-more",
+            )
             .args([
                 "token", "--role", "staff", "--brand", "apparel", "--store", "s1",
             ]),
@@ -760,6 +769,27 @@ fn config_check_names_unknown_keys_and_redacts_secrets() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("compresson"));
+    // One underscore where two were meant: a key of no name, not ignored.
+    let out = bigmember(dir.path())
+        .env("BIGMEMBER_HTTP_MAX_BODY_BYTES", "1")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BIGMEMBER_HTTP_MAX_BODY_BYTES"));
+    // A secret of digits from the environment is a secret, never echoed.
+    let digits = "12345678901234567";
+    let out = bigmember(dir.path())
+        .env("BIGMEMBER_AUTH__JWT_SECRET", digits)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("auth.jwt_secret"),
+        "{said}"
+    );
+    assert!(!said.contains(digits), "{said}");
 
     std::fs::write(
         &file,
@@ -783,8 +813,14 @@ fn config_check_names_unknown_keys_and_redacts_secrets() {
         "{shown}"
     );
     assert!(shown.contains("https://shop.example.com"), "{shown}");
-    // What it prints is itself a valid configuration.
-    std::fs::write(&file, &shown).unwrap();
+    // What it prints is itself a valid configuration (once the redacted
+    // secret is put back).
+    let restored = shown.replace(
+        "jwt_secret = \"REDACTED\"",
+        "jwt_secret = \"a-secret-of-our-own-0123456789abcdef\"",
+    );
+    assert_ne!(restored, shown);
+    std::fs::write(&file, &restored).unwrap();
     run_ok(bigmember(dir.path()).args(["config", "check"]));
 }
 

@@ -41,6 +41,10 @@ pub const CODES: &[(ErrorCode, &str)] = &[
         "the whole request took longer than `http.request_timeout_ms` (HTTP 504)",
     ),
     (
+        ErrorCode::RateLimited,
+        "the caller's bucket (`gateway.rate_limits`: its role's, or the operation's) is empty (HTTP 429 with `Retry-After`; `extensions.retryAfterSeconds`)",
+    ),
+    (
         ErrorCode::Unauthenticated,
         "a bearer token that does not verify (HTTP 401), before any planning",
     ),
@@ -251,6 +255,8 @@ impl GraphqlError {
 #[derive(Debug, Clone)]
 pub struct Refusal {
     pub errors: Vec<GraphqlError>,
+    /// Seconds until a rate-limited caller may try again (`Retry-After`).
+    pub retry_after_secs: Option<u64>,
     /// The refusal says how the machine was at that moment (planning ran
     /// out of time, or failed), not what the operation is: it is not
     /// remembered for the next identical request.
@@ -261,7 +267,25 @@ impl Refusal {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             errors: vec![GraphqlError::new(code, message)],
+            retry_after_secs: None,
             transient: false,
+        }
+    }
+
+    /// RATE_LIMITED (HTTP 429): the caller's bucket `which` is empty.
+    pub fn rate_limited(limited: crate::rate_limit::Limited, which: &str) -> Self {
+        let secs = limited.retry_after_secs();
+        let mut error = GraphqlError::new(
+            ErrorCode::RateLimited,
+            format!("rate limit of {which} reached: try again in {secs} s"),
+        );
+        error
+            .extensions
+            .insert("retryAfterSeconds".into(), Value::from(secs));
+        Self {
+            errors: vec![error],
+            retry_after_secs: Some(secs),
+            transient: true,
         }
     }
 
@@ -289,6 +313,7 @@ impl Refusal {
         match self.code() {
             ErrorCode::Unauthenticated => 401,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::RateLimited => 429,
             _ if speaks_graphql_response => 400,
             _ => 200,
         }

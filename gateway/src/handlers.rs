@@ -63,14 +63,21 @@ fn respond(answer: Answer, headers: &HeaderMap) -> Response {
     } else {
         "application/json"
     };
-    let (status, body) = match answer {
-        Answer::Data(body) => (StatusCode::OK, body),
+    let (status, body, retry_after) = match answer {
+        Answer::Data(body) => (StatusCode::OK, body, None),
         Answer::Refused(refusal) => (
             StatusCode::from_u16(refusal.status(speaks)).unwrap_or(StatusCode::BAD_REQUEST),
             Bytes::from(refusal.body()),
+            refusal.retry_after_secs,
         ),
     };
-    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+    let mut response = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+    }
+    response
 }
 
 fn bad_request(message: &str, headers: &HeaderMap) -> Response {
@@ -80,8 +87,13 @@ fn bad_request(message: &str, headers: &HeaderMap) -> Response {
     response
 }
 
+/// The client's address, when the server was started with it
+/// (`into_make_service_with_connect_info`).
+type Peer = Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>;
+
 async fn graphql_post(
     State(gateway): State<Arc<Gateway>>,
+    peer: Peer,
     headers: HeaderMap,
     http: Option<axum::Extension<kit::config::HttpSettings>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
@@ -119,7 +131,11 @@ async fn graphql_post(
             );
         }
     };
-    respond(gateway.execute(request, &headers, true).await, &headers)
+    let peer = peer.map(|p| p.0.0.ip());
+    respond(
+        gateway.execute(request, &headers, true, peer).await,
+        &headers,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +148,7 @@ struct GetParams {
 
 async fn graphql_get(
     State(gateway): State<Arc<Gateway>>,
+    peer: Peer,
     headers: HeaderMap,
     params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
@@ -160,7 +177,11 @@ async fn graphql_get(
         operation_name: params.operation_name,
         variables,
     };
-    respond(gateway.execute(request, &headers, false).await, &headers)
+    let peer = peer.map(|p| p.0.0.ip());
+    respond(
+        gateway.execute(request, &headers, false, peer).await,
+        &headers,
+    )
 }
 
 /// `/healthz/subgraphs`: whether each subgraph answers `{ __typename }`

@@ -20,6 +20,7 @@ pub mod json;
 pub mod limits;
 pub mod prepare;
 pub mod projection;
+pub mod rate_limit;
 pub mod subgraph;
 pub mod suggest;
 pub mod supergraph;
@@ -47,8 +48,9 @@ pub use crate::subgraph::TraceparentOf;
 use crate::subgraph::{ClientSettings, Subgraphs};
 use crate::supergraph::{LoadError, Supergraph};
 
-/// Checks a bearer token; the error says why it is refused.
-pub type TokenVerifier = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+/// Checks a bearer token into the caller it names; the error says why it
+/// is refused.
+pub type TokenVerifier = Arc<dyn Fn(&str) -> Result<kit::auth::Caller, String> + Send + Sync>;
 
 /// Subgraph URL overrides by name, e.g. from configuration.
 pub type UrlOverrides = std::collections::BTreeMap<String, String>;
@@ -92,6 +94,8 @@ pub struct GatewayConfig {
     pub compression: bool,
     /// Which client request headers go to which subgraph.
     pub headers: subgraph::HeaderPropagation,
+    /// Token buckets per caller (none: no limits).
+    pub rate_limits: Option<Arc<rate_limit::RateLimits>>,
 }
 
 impl Default for GatewayConfig {
@@ -112,6 +116,7 @@ impl Default for GatewayConfig {
             cors: kit::edge::CorsLayer::new(),
             compression: true,
             headers: subgraph::HeaderPropagation::default(),
+            rate_limits: None,
         }
     }
 }
@@ -265,15 +270,26 @@ impl Gateway {
         self.clients.len()
     }
 
-    /// Executes one GraphQL request.
+    /// Executes one GraphQL request from `peer` (the client's address, for
+    /// the rate limits of anonymous callers).
     pub async fn execute(
         &self,
         request: GraphqlRequest,
         headers: &HeaderMap,
         allow_mutation: bool,
+        peer: Option<std::net::IpAddr>,
     ) -> Answer {
-        if let Err(reason) = self.authenticate(headers) {
-            return Answer::Refused(Refusal::new(ErrorCode::Unauthenticated, reason));
+        let caller = match self.authenticate(headers) {
+            Ok(caller) => caller,
+            Err(reason) => {
+                return Answer::Refused(Refusal::new(ErrorCode::Unauthenticated, reason));
+            }
+        };
+        let (role, who) = rate_limit::caller_key(&caller, peer);
+        if let Some(limits) = &self.config.rate_limits
+            && let Err(limited) = limits.check_caller(role, &who).await
+        {
+            return Answer::Refused(Refusal::rate_limited(limited, &format!("role {role}")));
         }
         let loaded = self.current();
         let prepared = match loaded
@@ -288,6 +304,14 @@ impl Gateway {
             Ok(p) => p,
             Err(refusal) => return Answer::Refused(refusal),
         };
+        if let Some(limits) = &self.config.rate_limits
+            && let Err(limited) = limits
+                .check_operation(prepared.operation.name.as_deref(), role, &who)
+                .await
+        {
+            let name = prepared.operation.name.as_deref().unwrap_or_default();
+            return Answer::Refused(Refusal::rate_limited(limited, &format!("operation {name}")));
+        }
         let mutation = prepared.kind == OperationKind::Mutation;
         if mutation && !allow_mutation {
             return Answer::Refused(Refusal::new(
@@ -344,12 +368,14 @@ impl Gateway {
         .await
     }
 
-    fn authenticate(&self, headers: &HeaderMap) -> Result<(), String> {
+    /// The caller a request's token names; anonymous without a token (or
+    /// without a verifier: then subgraphs alone decide).
+    fn authenticate(&self, headers: &HeaderMap) -> Result<kit::auth::Caller, String> {
         let Some(verify) = &self.config.verify_token else {
-            return Ok(());
+            return Ok(kit::auth::Caller::Anonymous);
         };
         let Some(value) = headers.get(http::header::AUTHORIZATION) else {
-            return Ok(());
+            return Ok(kit::auth::Caller::Anonymous);
         };
         let token = kit::auth::bearer_token(value).map_err(|e| e.message)?;
         verify(token)

@@ -293,6 +293,7 @@ pub fn prepare(
     if !errors.is_empty() {
         return Err(Refusal {
             errors,
+            retry_after_secs: None,
             transient: false,
         });
     }

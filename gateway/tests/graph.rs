@@ -57,7 +57,7 @@ async fn platform_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Platform {
     }
     let keys = kit::auth::JwtKeys::hs256(&secret);
     config.verify_token = Some(Arc::new(move |token: &str| {
-        keys.verify(token).map(|_| ()).map_err(|e| e.message)
+        keys.verify(token).map_err(|e| e.message)
     }));
     // As `bigmember` serves it: a request span, and a span per fetch named
     // in the fetch's `traceparent`.
@@ -67,7 +67,8 @@ async fn platform_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Platform {
     let gateway = Arc::new(Gateway::new(sdl, config).expect("the supergraph loads"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/graphql", listener.local_addr().unwrap());
-    let app = kit::service::observed("gateway", gateway::router(gateway));
+    let app = kit::service::observed("gateway", gateway::router(gateway))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
     Platform {
         base: url.trim_end_matches("/graphql").to_owned(),
@@ -1944,4 +1945,203 @@ async fn a_retry_after_a_merge_replays_the_first_answer() {
     let again_entry = p.ask(Some(&op), earn, json!({ "m": merged })).await;
     assert_eq!(again_order, first_order, "the order replays");
     assert_eq!(again_entry, first_entry, "the entry replays");
+}
+
+/// Rate limits of `store`: partners 3 at once then 1 a minute, anonymous
+/// callers 2, the operation `Heavy` once per caller; members unlimited.
+fn limits(store: &str, prefix: &str) -> Option<Arc<gateway::rate_limit::RateLimits>> {
+    let settings: kit::config::RateLimitSettings = serde_json::from_value(json!({
+        "store": store,
+        "redis_key_prefix": prefix,
+        "roles": {
+            "partner": { "per_minute": 1, "burst": 3 },
+            "anonymous": { "per_minute": 1, "burst": 2 },
+        },
+        "operations": { "Heavy": { "per_minute": 1, "burst": 1 } },
+    }))
+    .unwrap();
+    gateway::rate_limit::RateLimits::new(&settings)
+        .unwrap()
+        .map(Arc::new)
+}
+
+/// A Redis key prefix no other test or run shares.
+fn fresh_prefix() -> String {
+    format!("bigmember-test:{}:", uuid::Uuid::now_v7())
+}
+
+/// Sends `query` as `token` to `url`: the status, `Retry-After` and body.
+async fn limited_ask(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    query: &str,
+) -> (u16, Option<u64>, Value) {
+    let mut request = client.post(url).json(&json!({ "query": query }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    let retry_after = answer
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (status, retry_after, answer.json().await.unwrap())
+}
+
+fn assert_limited((status, retry_after, body): &(u16, Option<u64>, Value), what: &str) {
+    assert_eq!(*status, 429, "{what}: {body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{what}: {body}"
+    );
+    let secs = retry_after.unwrap_or_else(|| panic!("{what}: no Retry-After"));
+    assert!((1..=60).contains(&secs), "{what}: Retry-After {secs}");
+    assert_eq!(body["errors"][0]["extensions"]["retryAfterSeconds"], secs);
+    assert!(body.get("data").is_none(), "{what}: {body}");
+}
+
+fn assert_served((status, _, body): &(u16, Option<u64>, Value), what: &str) {
+    assert_eq!(*status, 200, "{what}: {body}");
+    assert!(body.get("errors").is_none(), "{what}: {body}");
+}
+
+#[tokio::test]
+async fn each_caller_has_its_own_buckets_in_memory_and_in_redis() {
+    for store in ["memory", "redis"] {
+        let prefix = fresh_prefix();
+        let p = platform_with(|c| c.rate_limits = limits(store, &prefix)).await;
+        let q = "{ programmes { id } }";
+        let coffee = p.subgraphs[0].token(kit::auth::TokenRequest::partner("key-c", "coffee"));
+        let cinema = p.subgraphs[0].token(kit::auth::TokenRequest::partner("key-m", "cinema"));
+        // Another key of the same brand draws on the same bucket.
+        let coffee_too = p.subgraphs[0].token(kit::auth::TokenRequest::partner("key-c2", "coffee"));
+        for n in 0..2 {
+            let r = limited_ask(&p.client, &p.url, Some(&coffee), q).await;
+            assert_served(&r, &format!("{store}: coffee #{n}"));
+        }
+        let r = limited_ask(&p.client, &p.url, Some(&coffee_too), q).await;
+        assert_served(&r, &format!("{store}: coffee's other key"));
+        let r = limited_ask(&p.client, &p.url, Some(&coffee), q).await;
+        assert_limited(&r, &format!("{store}: coffee past its burst"));
+        // One partner's flood leaves the other's bucket whole.
+        for n in 0..3 {
+            let r = limited_ask(&p.client, &p.url, Some(&cinema), q).await;
+            assert_served(&r, &format!("{store}: cinema #{n}"));
+        }
+        // Anonymous callers by address; members have no bucket here.
+        for n in 0..2 {
+            let r = limited_ask(&p.client, &p.url, None, q).await;
+            assert_served(&r, &format!("{store}: anonymous #{n}"));
+        }
+        let r = limited_ask(&p.client, &p.url, None, q).await;
+        assert_limited(&r, &format!("{store}: anonymous past its burst"));
+        let member = p.subgraphs[0].token(kit::auth::TokenRequest::member("m-1"));
+        for n in 0..5 {
+            let r = limited_ask(&p.client, &p.url, Some(&member), q).await;
+            assert_served(&r, &format!("{store}: member #{n}"));
+        }
+        // An operation's own bucket, per caller, named in the document
+        // whether or not operationName is sent.
+        let heavy = "query Heavy { programmes { id } }";
+        let r = limited_ask(&p.client, &p.url, Some(&member), heavy).await;
+        assert_served(&r, &format!("{store}: Heavy once"));
+        let r = limited_ask(&p.client, &p.url, Some(&member), heavy).await;
+        assert_limited(&r, &format!("{store}: Heavy twice"));
+        let r = limited_ask(
+            &p.client,
+            &p.url,
+            Some(&member),
+            "query Light { programmes { id } }",
+        )
+        .await;
+        assert_served(&r, &format!("{store}: another operation"));
+        let other = p.subgraphs[0].token(kit::auth::TokenRequest::member("m-2"));
+        let r = limited_ask(&p.client, &p.url, Some(&other), heavy).await;
+        assert_served(&r, &format!("{store}: Heavy by another member"));
+    }
+}
+
+#[tokio::test]
+async fn identical_requests_at_once_take_exactly_the_burst() {
+    for store in ["memory", "redis"] {
+        let prefix = fresh_prefix();
+        let p = platform_with(|c| c.rate_limits = limits(store, &prefix)).await;
+        let coffee = p.subgraphs[0].token(kit::auth::TokenRequest::partner("key-c", "coffee"));
+        let answers = futures::future::join_all(
+            (0..20).map(|_| limited_ask(&p.client, &p.url, Some(&coffee), "{ programmes { id } }")),
+        )
+        .await;
+        let served = answers.iter().filter(|(status, ..)| *status == 200).count();
+        let limited = answers.iter().filter(|(status, ..)| *status == 429).count();
+        assert_eq!((served, limited), (3, 17), "{store}");
+        // A mutation is counted the same way (and never run when refused).
+        let register = "mutation { registerMember(input: { phone: \"+8613800000000\", channel: APP, externalId: \"rl-1\", brandId: \"coffee\" }) { id } }";
+        let answers = futures::future::join_all(
+            (0..5).map(|_| limited_ask(&p.client, &p.url, Some(&coffee), register)),
+        )
+        .await;
+        assert!(
+            answers.iter().all(|(status, ..)| *status == 429),
+            "{store}: {answers:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn gateway_replicas_share_their_buckets_through_redis() {
+    let prefix = fresh_prefix();
+    let p = platform_with(|c| c.rate_limits = limits("redis", &prefix)).await;
+    // A second gateway over the same subgraphs and the same Redis.
+    let mut config = GatewayConfig::default();
+    for app in &p.subgraphs {
+        config
+            .url_overrides
+            .insert(app.ctx.name.to_owned(), format!("{}/graphql", app.address));
+    }
+    let keys = p.subgraphs[0].ctx.keys.clone();
+    config.verify_token = Some(Arc::new(move |token: &str| {
+        keys.verify(token).map_err(|e| e.message)
+    }));
+    config.rate_limits = limits("redis", &prefix);
+    let sdl = include_str!("../../schema/supergraph.graphql");
+    let second = Arc::new(Gateway::new(sdl, config).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second_url = format!("http://{}/graphql", listener.local_addr().unwrap());
+    let app = gateway::router(second).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let coffee = p.subgraphs[0].token(kit::auth::TokenRequest::partner("key-c", "coffee"));
+    let q = "{ programmes { id } }";
+    for (n, url) in [&p.url, &second_url, &p.url].into_iter().enumerate() {
+        let r = limited_ask(&p.client, url, Some(&coffee), q).await;
+        assert_served(&r, &format!("request {n}"));
+    }
+    for url in [&second_url, &p.url] {
+        let r = limited_ask(&p.client, url, Some(&coffee), q).await;
+        assert_limited(&r, url);
+    }
+}
+
+#[tokio::test]
+async fn requests_pass_uncounted_while_redis_is_unreachable() {
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let settings: kit::config::RateLimitSettings = serde_json::from_value(json!({
+        "store": "redis",
+        "redis_url": format!("redis://127.0.0.1:{port}"),
+        "roles": { "anonymous": { "per_minute": 1, "burst": 1 } },
+    }))
+    .unwrap();
+    let limits = gateway::rate_limit::RateLimits::new(&settings)
+        .unwrap()
+        .map(Arc::new);
+    let p = platform_with(|c| c.rate_limits = limits).await;
+    for n in 0..3 {
+        let r = limited_ask(&p.client, &p.url, None, "{ programmes { id } }").await;
+        assert_served(&r, &format!("request {n}"));
+    }
 }

@@ -159,7 +159,60 @@ pub struct GatewaySettings {
     pub cors: CorsSettings,
     /// Which client request headers the gateway passes to subgraphs.
     pub headers: HeaderSettings,
+    /// Requests per caller, per role and per operation.
+    pub rate_limits: RateLimitSettings,
 }
+
+/// Token buckets per caller: a member, a partner brand, a staff member's
+/// store, an operator, or the client's IP address when anonymous. A role
+/// without a bucket is not limited; an operation's bucket applies on top
+/// of the role's. Empty (the default): no limits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Where buckets are counted: `memory` (this process) or `redis`
+    /// (shared by every gateway replica).
+    pub store: RateLimitStore,
+    /// The Redis server of `store = "redis"`.
+    pub redis_url: String,
+    /// Prefix of every Redis key (one platform, one prefix).
+    pub redis_key_prefix: String,
+    /// By role: `anonymous`, `member`, `partner`, `staff`, `operator`.
+    pub roles: BTreeMap<String, Bucket>,
+    /// By operation name, per caller, on top of the role's bucket.
+    pub operations: BTreeMap<String, Bucket>,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            store: RateLimitStore::Memory,
+            redis_url: "redis://127.0.0.1:6379".into(),
+            redis_key_prefix: "bigmember:rate:".into(),
+            roles: BTreeMap::new(),
+            operations: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where rate-limit buckets are counted.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitStore {
+    Memory,
+    Redis,
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_minute`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+/// The roles a rate-limit bucket can be set for.
+pub const RATE_LIMITED_ROLES: &[&str] = &["anonymous", "member", "partner", "staff", "operator"];
 
 /// The client request headers the gateway passes on to subgraphs, by name
 /// (any case). Headers that are not listed never leave the gateway.
@@ -364,6 +417,7 @@ impl Default for GatewaySettings {
             compression: true,
             cors: CorsSettings::default(),
             headers: HeaderSettings::default(),
+            rate_limits: RateLimitSettings::default(),
         }
     }
 }
@@ -379,9 +433,36 @@ pub struct ServiceConfig {
 }
 
 /// A secret value: never printed by `Debug`.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+/// The shortest HS256 secret accepted: 256 bits, as the algorithm needs.
+pub const MIN_SECRET_CHARS: usize = 32;
+
+impl<'de> Deserialize<'de> for Secret {
+    /// A string, or the digits of a number (an environment variable of
+    /// digits arrives as one); never echoed in an error.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Secret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a secret string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
+                Ok(Secret::new(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Secret, E> {
+                Ok(Secret::new(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Secret, E> {
+                Ok(Secret::new(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
@@ -433,7 +514,7 @@ impl Default for Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("configuration: {0}")]
+    #[error("configuration: {}", describe(.0))]
     Invalid(#[from] Box<figment::Error>),
     #[error("configuration file {0} does not exist")]
     MissingFile(PathBuf),
@@ -487,6 +568,22 @@ impl Config {
         if let Ok(filter) = std::env::var("RUST_LOG") {
             figment = figment.merge(("log", filter));
         }
+        // A BIGMEMBER_ variable for no key is a typo (one underscore where
+        // two were meant, say), never silently ignored; the test harness's
+        // BIGMEMBER_TEST_*, the benches' BIGMEMBER_BENCH_* and the scripts'
+        // BIGMEMBER_BIN are not configuration.
+        for (name, _) in std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))) {
+            let Some(key) = name.strip_prefix("BIGMEMBER_") else {
+                continue;
+            };
+            let top = key.split("__").next().unwrap_or_default();
+            let tooling = key.starts_with("TEST_") || key.starts_with("BENCH_") || key == "BIN";
+            if !tooling && !TOP_LEVEL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(top)) {
+                return Err(ConfigError::Rule(format!(
+                    "environment variable {name}: no such configuration key (nested keys are joined by __, e.g. BIGMEMBER_GATEWAY__PORT)"
+                )));
+            }
+        }
         let ours = |key: &figment::value::UncasedStr| {
             let top = key.as_str().split("__").next().unwrap_or_default();
             TOP_LEVEL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
@@ -517,6 +614,83 @@ impl Config {
             return Err(ConfigError::Rule(format!("gateway.cors: {e}")));
         }
         self.gateway.headers.lists().map_err(ConfigError::Rule)?;
+        let limits = &self.gateway.rate_limits;
+        for role in limits.roles.keys() {
+            if !RATE_LIMITED_ROLES.contains(&role.as_str()) {
+                return Err(ConfigError::Rule(format!(
+                    "gateway.rate_limits.roles.{role}: no such role (known: {})",
+                    RATE_LIMITED_ROLES.join(", ")
+                )));
+            }
+        }
+        let buckets = limits
+            .roles
+            .iter()
+            .map(|(k, b)| (format!("roles.{k}"), b))
+            .chain(
+                limits
+                    .operations
+                    .iter()
+                    .map(|(k, b)| (format!("operations.{k}"), b)),
+            );
+        for (key, bucket) in buckets {
+            if bucket.per_minute == 0 || bucket.burst == 0 {
+                return Err(ConfigError::Rule(format!(
+                    "gateway.rate_limits.{key}: per_minute and burst must be above zero"
+                )));
+            }
+        }
+        if let Some(secret) = &self.auth.jwt_secret
+            && secret.expose().chars().count() < MIN_SECRET_CHARS
+        {
+            return Err(ConfigError::Rule(format!(
+                "auth.jwt_secret: at least {MIN_SECRET_CHARS} characters (HS256 needs 256 bits; a short secret lets anyone sign tokens)"
+            )));
+        }
+        let g = &self.gateway;
+        let l = &g.limits;
+        for (key, value) in [
+            ("gateway.subgraph_timeout_ms", g.subgraph_timeout_ms),
+            ("gateway.plan_timeout_ms", g.plan_timeout_ms),
+            ("gateway.plan_cache_size", g.plan_cache_size as u64),
+            ("gateway.limits.max_bytes", l.max_bytes as u64),
+            ("gateway.limits.max_depth", l.max_depth),
+            ("gateway.limits.max_aliases", l.max_aliases),
+            ("gateway.limits.max_root_fields", l.max_root_fields),
+            ("gateway.limits.max_fields", l.max_fields),
+            ("gateway.limits.max_same_key", l.max_same_key),
+            ("events.poll_interval_ms", self.events.poll_interval_ms),
+            ("exchange.quote_ttl_secs", self.exchange.quote_ttl_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Rule(format!("{key} must be above zero")));
+            }
+        }
+        for (name, service) in &self.services {
+            if let Some(url) = &service.database_url {
+                let scheme = url.split(':').next().unwrap_or_default();
+                if !["sqlite", "postgres", "postgresql"].contains(&scheme) {
+                    return Err(ConfigError::Rule(format!(
+                        "services.{name}.database_url: a sqlite:// or postgres:// URL"
+                    )));
+                }
+            }
+        }
+        if let Some(filter) = &self.log
+            && let Err(e) = tracing_subscriber::EnvFilter::try_new(filter)
+        {
+            return Err(ConfigError::Rule(format!(
+                "log: {filter:?} is not a log filter: {e}"
+            )));
+        }
+        if let Some(path) = &g.supergraph
+            && !path.is_file()
+        {
+            return Err(ConfigError::Rule(format!(
+                "gateway.supergraph: no file at {}",
+                path.display()
+            )));
+        }
         if self.http.max_body_bytes == 0 || self.http.request_timeout_ms == 0 {
             return Err(ConfigError::Rule(
                 "http.max_body_bytes and http.request_timeout_ms must be above zero".into(),
@@ -533,7 +707,10 @@ impl Config {
             copy.auth.jwt_secret = Some(Secret::new(REDACTED));
         }
         for service in copy.services.values_mut() {
-            if let Some(url) = &mut service.database_url {
+            for url in [&mut service.database_url, &mut service.url]
+                .into_iter()
+                .flatten()
+            {
                 *url = redact_password(url);
             }
         }
@@ -628,18 +805,66 @@ impl Config {
     }
 }
 
-/// A URL with its password (if any) replaced by [`REDACTED`]; a value
-/// that is not a URL is redacted whole (it may hold anything).
+/// A URL with its passwords (in the user part, or a query parameter such
+/// as `password=`) replaced by [`REDACTED`]; a value that is not a URL is
+/// redacted whole (it may hold anything).
 fn redact_password(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() && parsed.set_password(Some(REDACTED)).is_err() {
-                return REDACTED.to_owned();
-            }
-            parsed.to_string()
-        }
-        Err(_) => REDACTED.to_owned(),
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return REDACTED.to_owned();
+    };
+    if parsed.password().is_some() && parsed.set_password(Some(REDACTED)).is_err() {
+        return REDACTED.to_owned();
     }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = ["password", "pass", "pwd", "sslpassword", "secret", "token"]
+                    .contains(&k.to_ascii_lowercase().as_str());
+                (
+                    k.into_owned(),
+                    if secret {
+                        REDACTED.to_owned()
+                    } else {
+                        v.into_owned()
+                    },
+                )
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+/// Keys whose values are never shown, even in an error about them.
+fn holds_a_secret(path: &str) -> bool {
+    let path = path.to_ascii_lowercase();
+    path.contains("secret") || path.ends_with("url")
+}
+
+/// A configuration error without the values that may be secret: for a key
+/// that may hold one, only the key; for a file that does not parse, the
+/// place but not the line (the parser quotes it).
+fn describe(err: &figment::Error) -> String {
+    err.clone()
+        .into_iter()
+        .map(|e| {
+            let path = e.path.join(".");
+            if holds_a_secret(&path) {
+                return format!("{path}: not a valid value (not shown: it may be secret)");
+            }
+            e.to_string()
+                .lines()
+                .filter(|line| {
+                    let quoted = line.trim_start();
+                    let number = quoted.trim_start_matches(|c: char| c.is_ascii_digit());
+                    !(number.len() < quoted.len() && number.trim_start().starts_with('|'))
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]
@@ -709,11 +934,50 @@ mod tests {
                 "[gateway.headers.subgraphs.member]\nforwrd = [\"x-a\"]\n",
                 "forwrd",
             ),
+            (
+                "[gateway.rate_limits.roles.partners]\nper_minute = 1\nburst = 1\n",
+                "gateway.rate_limits.roles.partners",
+            ),
+            (
+                "[gateway.rate_limits.operations.Redeem]\nper_minute = 0\nburst = 1\n",
+                "gateway.rate_limits.operations.Redeem",
+            ),
+            (
+                "[gateway.rate_limits]\nstore = \"memcached\"\n",
+                "memcached",
+            ),
         ] {
             let file = dir.path().join("bigmember.toml");
             std::fs::write(&file, text).unwrap();
             let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
             assert!(err.to_string().contains(named), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn errors_never_quote_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, secret) in [
+            ("[auth]\njwt_secret = 1234567\n", "1234567"),
+            ("[auth]\njwt_secret = \"S3CRET-line\" junk\n", "S3CRET"),
+            ("[services.member]\ndatabase_url = 12345\n", "12345"),
+            (
+                "[services.member]\ndatabase_url = [\"postgres://a:pw9@x/y\"]\n",
+                "pw9",
+            ),
+        ] {
+            let file = dir.path().join("bigmember.toml");
+            std::fs::write(&file, text).unwrap();
+            let err = Config::load(Some(&file), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains(secret), "{text}: {err}");
+            assert!(
+                err.contains("jwt_secret")
+                    || err.contains("database_url")
+                    || err.contains("line 2"),
+                "{text}: {err}"
+            );
         }
     }
 
@@ -752,6 +1016,10 @@ mod tests {
             Some("postgres://app:pa55word@db:5432/member".into());
         config.services.get_mut("store").unwrap().database_url =
             Some("postgres://app@db:5432/store".into());
+        config.services.get_mut("product").unwrap().database_url =
+            Some("postgres://db/product?user=app&password=hunter2&sslmode=require".into());
+        config.services.get_mut("alliance").unwrap().url =
+            Some("http://svc:t0ken@alliance.internal:4004".into());
         let shown = serde_json::to_string(&config.redacted()).unwrap();
         assert!(
             !shown.contains("s3cret-value") && !shown.contains("pa55word"),

@@ -32,12 +32,36 @@ use crate::error::{ApiError, ErrorCode};
 pub fn bounded(routes: Router, http: HttpSettings) -> Router {
     routes
         .layer(DefaultBodyLimit::max(http.max_body_bytes))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .layer(Extension(http))
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(timed_out))
                 .timeout(Duration::from_millis(http.request_timeout_ms)),
         )
+}
+
+/// A body whose declared `content-length` is past the limit is refused at
+/// once, before a byte of it is awaited (a client that declares 3 MB and
+/// sends nothing must not hold the connection until the timeout).
+async fn refuse_declared_oversize(
+    Extension(http): Extension<HttpSettings>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > http.max_body_bytes as u64) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            body_too_large(http.max_body_bytes),
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// The answer to a request the timeout stopped (or, never seen so far, any
@@ -111,11 +135,7 @@ pub fn cors_layer(settings: &CorsSettings) -> Result<CorsLayer, String> {
         let patterns = settings
             .match_origins
             .iter()
-            .map(|pattern| {
-                regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
-                    format!("match_origins: {pattern:?} is not a regular expression: {e}")
-                })
-            })
+            .map(|pattern| origin_pattern(pattern, settings.allow_credentials))
             .collect::<Result<Vec<_>, _>>()?;
         layer = layer.allow_origin(AllowOrigin::predicate(move |origin, _| {
             exact.contains(origin)
@@ -143,8 +163,14 @@ pub fn cors_layer(settings: &CorsSettings) -> Result<CorsLayer, String> {
         .max_age(Duration::from_secs(settings.max_age_secs)))
 }
 
-/// An origin as browsers send it: `scheme://host[:port]`, nothing after.
+/// An origin as browsers send it: `scheme://host[:port]`, nothing after,
+/// and no `*` (a wildcard is a pattern: `match_origins`).
 fn exact_origin(origin: &str) -> Result<HeaderValue, String> {
+    if origin.contains('*') {
+        return Err(format!(
+            "allow_origins: {origin:?} has a `*`: origins are matched exactly; write a pattern in match_origins"
+        ));
+    }
     let serialized = reqwest::Url::parse(origin)
         .ok()
         .map(|url| url.origin().ascii_serialization());
@@ -154,6 +180,26 @@ fn exact_origin(origin: &str) -> Result<HeaderValue, String> {
             "allow_origins: {origin:?} is not an origin (scheme://host[:port], no path or trailing slash)"
         )),
     }
+}
+
+/// A pattern over whole origins. One that lets in `null` (sandboxed
+/// frames, files) is refused, and with credentials one that lets in any
+/// origin (it would be `*` with credentials, which browsers forbid for a
+/// reason: every site could act as the signed-in user).
+fn origin_pattern(pattern: &str, credentials: bool) -> Result<regex::Regex, String> {
+    let regex = regex::Regex::new(&format!("^(?:{pattern})$"))
+        .map_err(|e| format!("match_origins: {pattern:?} is not a regular expression: {e}"))?;
+    if regex.is_match("null") {
+        return Err(format!(
+            "match_origins: {pattern:?} lets in the origin `null` (sandboxed frames and files)"
+        ));
+    }
+    if credentials && regex.is_match("https://an-unrelated-site.invalid") {
+        return Err(format!(
+            "match_origins: {pattern:?} lets in any site, which cannot go with allow_credentials = true"
+        ));
+    }
+    Ok(regex)
 }
 
 /// A method or header by name; `*` is refused (it means different things
@@ -185,7 +231,29 @@ mod tests {
 
     #[test]
     fn settings_a_browser_would_refuse_are_named() {
-        let cases: [(CorsSettings, &str); 5] = [
+        let cases: [(CorsSettings, &str); 8] = [
+            (
+                CorsSettings {
+                    match_origins: vec!["https://.*".into()],
+                    allow_credentials: true,
+                    ..CorsSettings::default()
+                },
+                "any site",
+            ),
+            (
+                CorsSettings {
+                    match_origins: vec!["[a-z]+".into()],
+                    ..CorsSettings::default()
+                },
+                "null",
+            ),
+            (
+                CorsSettings {
+                    allow_origins: vec!["https://*.a.example".into()],
+                    ..CorsSettings::default()
+                },
+                "match_origins",
+            ),
             (
                 CorsSettings {
                     allow_origins: vec!["*".into()],
@@ -229,6 +297,35 @@ mod tests {
         }
         assert!(cors_layer(&CorsSettings::local_pages()).is_ok());
         assert!(cors_layer(&CorsSettings::default()).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_declared_oversize_body_is_refused_before_it_is_sent() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let routes = Router::new().route(
+            "/graphql",
+            axum::routing::post(|body: Bytes| async move { format!("{} bytes", body.len()) }),
+        );
+        let app = bounded(routes, HttpSettings::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        // Declares 3 MB, sends nothing, keeps the connection open.
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(
+                b"POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 3000000\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let mut answer = vec![0u8; 4096];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+            .await
+            .expect("answered at once, not at the request timeout")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains("LIMIT_EXCEEDED"), "{answer}");
     }
 
     #[tokio::test]

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     SubgraphUnavailable,
     /// The whole request took longer than `http.request_timeout_ms`.
     RequestTimeout,
+    /// The caller's bucket is empty (`gateway.rate_limits`).
+    RateLimited,
     BadRequest,
     MethodNotAllowed,
     Internal,
@@ -58,6 +60,7 @@ impl ErrorCode {
             ErrorCode::QueryPlanningFailed => "QUERY_PLANNING_FAILED",
             ErrorCode::SubgraphUnavailable => "SUBGRAPH_UNAVAILABLE",
             ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
+            ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::Internal => "INTERNAL_SERVER_ERROR",
@@ -100,6 +103,9 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => {
                 "the request took longer than `http.request_timeout_ms` and was stopped (HTTP 504); a write may or may not have happened: retry with the same idempotency key"
             }
+            ErrorCode::RateLimited => {
+                "the caller sent more requests than its rate limit allows (HTTP 429); `Retry-After` and `extensions.retryAfterSeconds` say when to try again"
+            }
             ErrorCode::BadRequest => {
                 "the HTTP request is not a GraphQL request (body, variables), or a POST does not declare `content-type: application/json`"
             }
@@ -138,6 +144,7 @@ impl ErrorCode {
             | ErrorCode::LimitExceeded => 409,
             ErrorCode::SubgraphUnavailable => 503,
             ErrorCode::RequestTimeout => 504,
+            ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
         }
     }

@@ -212,10 +212,15 @@ pub fn app(spec: &ServiceSpec, ctx: ServiceContext) -> Router {
                     post(
                         move |State(ctx): State<ServiceContext>,
                               caller: Caller,
+                              headers: axum::http::HeaderMap,
                               body: Result<
                             Json<crate::members::ExportRequest>,
                             axum::extract::rejection::JsonRejection,
                         >| async move {
+                            if !declares_json(&headers) {
+                                return ApiError::new(ErrorCode::BadRequest, NOT_JSON)
+                                    .into_response();
+                            }
                             serve_member_export(ctx, caller, body, export).await
                         },
                     ),
@@ -287,9 +292,14 @@ pub async fn serve(
     app: Router,
     mut shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.wait().await })
-        .await
+    // With each client's address (the gateway's rate limits of anonymous
+    // callers).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.wait().await })
+    .await
 }
 
 /// `POST /graphql` for a schema: the bearer token is verified first (a bad
@@ -367,8 +377,11 @@ where
     let mut request = match serde_json::from_slice::<async_graphql::Request>(&body) {
         Ok(request) => request,
         Err(e) => {
-            return ApiError::bad_input("body", format!("not a GraphQL request: {e}"))
-                .into_response();
+            return ApiError::new(
+                ErrorCode::BadRequest,
+                format!("the body is not a GraphQL request (JSON with a \"query\"): {e}"),
+            )
+            .into_response();
         }
     };
     // `\u{1F600}` and surrogate pairs, which async-graphql's parser refuses.

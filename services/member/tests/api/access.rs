@@ -411,7 +411,7 @@ async fn malformed_requests_get_coded_errors() {
         .unwrap();
     assert_eq!(not_json.status(), 400);
     let body: serde_json::Value = not_json.json().await.unwrap();
-    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
     for query in [
         "{ members { edges",
         "{ noSuchField }",

@@ -1,0 +1,273 @@
+//! Rate limits per caller (`gateway.rate_limits`): a token bucket per
+//! caller for its role, and one per caller and operation name for the
+//! operations that have their own. The caller is who the token names (a
+//! member, a partner brand, a staff member's store, an operator) or, for an
+//! anonymous request, the client's IP address.
+//!
+//! Buckets are counted in memory (governor's keyed GCRA limiters; this
+//! process only) or in Redis (one GCRA step per request in a Lua script on
+//! Redis's own clock, so every gateway replica counts against the same
+//! bucket). If Redis cannot be reached the request passes, with a WARN and
+//! `rate_limit_store_errors_total`: a limiter outage must not take the
+//! graph down with it.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use kit::auth::Caller;
+use kit::config::{Bucket, RateLimitSettings, RateLimitStore};
+
+/// Who a bucket is counted for.
+pub fn caller_key(caller: &Caller, peer: Option<std::net::IpAddr>) -> (&'static str, String) {
+    match caller {
+        Caller::Anonymous => (
+            "anonymous",
+            peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+        ),
+        Caller::Member { member_id } => ("member", member_id.clone()),
+        Caller::Partner { brand_id, .. } => ("partner", brand_id.clone()),
+        Caller::Staff { store_id, .. } => ("staff", store_id.clone()),
+        Caller::Operator { operator_id } => ("operator", operator_id.clone()),
+    }
+}
+
+/// The configured buckets and where they are counted.
+pub struct RateLimits {
+    roles: BTreeMap<String, Bucket>,
+    operations: BTreeMap<String, Bucket>,
+    store: Store,
+}
+
+enum Store {
+    /// One keyed limiter per configured bucket, by the bucket's name.
+    Memory(BTreeMap<String, DefaultKeyedRateLimiter<String>>),
+    Redis(Box<RedisBuckets>),
+}
+
+/// A refused request: when the caller may try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    pub retry_after: Duration,
+}
+
+impl Limited {
+    /// Whole seconds, at least 1 (the `Retry-After` header).
+    pub fn retry_after_secs(&self) -> u64 {
+        let d = self.retry_after;
+        (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+    }
+}
+
+impl RateLimits {
+    /// `None` when no bucket is configured (nothing to count).
+    pub fn new(settings: &RateLimitSettings) -> Result<Option<Self>, String> {
+        if settings.roles.is_empty() && settings.operations.is_empty() {
+            return Ok(None);
+        }
+        let named = || {
+            settings
+                .roles
+                .iter()
+                .map(|(k, b)| (format!("role:{k}"), *b))
+                .chain(
+                    settings
+                        .operations
+                        .iter()
+                        .map(|(k, b)| (format!("operation:{k}"), *b)),
+                )
+        };
+        let store = match settings.store {
+            RateLimitStore::Memory => {
+                let mut limiters = BTreeMap::new();
+                for (name, bucket) in named() {
+                    limiters.insert(name, governor::RateLimiter::keyed(quota(bucket)?));
+                }
+                Store::Memory(limiters)
+            }
+            RateLimitStore::Redis => Store::Redis(Box::new(RedisBuckets::new(
+                &settings.redis_url,
+                &settings.redis_key_prefix,
+            )?)),
+        };
+        Ok(Some(Self {
+            roles: settings.roles.clone(),
+            operations: settings.operations.clone(),
+            store,
+        }))
+    }
+
+    /// Takes a token from the caller's role bucket (before anything else
+    /// is done for the request).
+    pub async fn check_caller(&self, role: &str, caller: &str) -> Result<(), Limited> {
+        match self.roles.get(role) {
+            Some(bucket) => self.take(&format!("role:{role}"), *bucket, caller).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Takes a token from the caller's bucket for `operation`, if it has one.
+    pub async fn check_operation(
+        &self,
+        operation: Option<&str>,
+        caller_role: &str,
+        caller: &str,
+    ) -> Result<(), Limited> {
+        let Some((name, bucket)) = operation.and_then(|o| self.operations.get_key_value(o)) else {
+            return Ok(());
+        };
+        let who = format!("{caller_role}:{caller}");
+        self.take(&format!("operation:{name}"), *bucket, &who).await
+    }
+
+    async fn take(&self, bucket_name: &str, bucket: Bucket, caller: &str) -> Result<(), Limited> {
+        match &self.store {
+            Store::Memory(limiters) => {
+                let Some(limiter) = limiters.get(bucket_name) else {
+                    return Ok(());
+                };
+                // Forget callers whose buckets are full again, now and
+                // then, so the map does not grow with every caller ever seen.
+                if limiter.len() > 10_000 {
+                    limiter.retain_recent();
+                }
+                limiter
+                    .check_key(&caller.to_owned())
+                    .map_err(|not_until| Limited {
+                        retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+                    })
+            }
+            Store::Redis(redis) => redis.take(bucket_name, bucket, caller).await,
+        }
+    }
+}
+
+fn quota(bucket: Bucket) -> Result<Quota, String> {
+    let per_minute =
+        NonZeroU32::new(bucket.per_minute).ok_or("a rate limit's per_minute must be above zero")?;
+    let burst = NonZeroU32::new(bucket.burst).ok_or("a rate limit's burst must be above zero")?;
+    Ok(Quota::per_minute(per_minute).allow_burst(burst))
+}
+
+/// Buckets in Redis: one key per bucket and caller holding its
+/// theoretical arrival time (GCRA), in µs of Redis's clock.
+struct RedisBuckets {
+    client: redis::Client,
+    connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    /// After a failure to connect, requests pass without asking Redis
+    /// until then (no request waits on a server that is not there).
+    down_until: std::sync::Mutex<Option<std::time::Instant>>,
+    prefix: String,
+    script: redis::Script,
+}
+
+/// How long Redis may take to connect or answer before a request passes
+/// uncounted.
+const REDIS_PATIENCE: Duration = Duration::from_millis(250);
+
+/// How long the gateway stops asking a Redis it could not reach.
+const REDIS_BACKOFF: Duration = Duration::from_secs(5);
+
+/// One GCRA step: KEYS[1] the bucket, ARGV[1] µs between tokens, ARGV[2]
+/// the burst. Returns 0 if a token was taken, else µs until one is free.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local next_tat = tat + interval
+local free_at = next_tat - interval * burst
+if free_at > now then return free_at - now end
+redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1)
+return 0
+";
+
+impl RedisBuckets {
+    fn new(url: &str, prefix: &str) -> Result<Self, String> {
+        let client =
+            redis::Client::open(url).map_err(|e| format!("gateway.rate_limits.redis_url: {e}"))?;
+        Ok(Self {
+            client,
+            connection: tokio::sync::OnceCell::new(),
+            down_until: std::sync::Mutex::new(None),
+            prefix: prefix.to_owned(),
+            script: redis::Script::new(GCRA),
+        })
+    }
+
+    async fn take(&self, bucket_name: &str, bucket: Bucket, caller: &str) -> Result<(), Limited> {
+        let now = std::time::Instant::now();
+        let down_until = *self.down_until.lock().unwrap_or_else(|p| p.into_inner());
+        if down_until.is_some_and(|until| now < until) {
+            metrics::counter!("rate_limit_store_errors_total").increment(1);
+            return Ok(());
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(REDIS_PATIENCE)
+            .set_response_timeout(REDIS_PATIENCE)
+            .set_number_of_retries(1);
+        let connection = self
+            .connection
+            .get_or_try_init(|| self.client.get_connection_manager_with_config(config))
+            .await;
+        let mut connection = match connection {
+            Ok(c) => c.clone(),
+            Err(err) => {
+                *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(now + REDIS_BACKOFF);
+                return Self::passed(&err);
+            }
+        };
+        // Callers are hashed: no member id or IP address is kept in Redis.
+        let key = format!(
+            "{}{}",
+            self.prefix,
+            kit::digest::sha256_hex(&[bucket_name, caller])
+        );
+        let interval_us = 60_000_000 / u64::from(bucket.per_minute.max(1));
+        let answer: Result<u64, redis::RedisError> = self
+            .script
+            .key(key)
+            .arg(interval_us)
+            .arg(bucket.burst)
+            .invoke_async(&mut connection)
+            .await;
+        match answer {
+            Ok(0) => Ok(()),
+            Ok(wait_us) => Err(Limited {
+                retry_after: Duration::from_micros(wait_us),
+            }),
+            Err(err) => Self::passed(&err),
+        }
+    }
+
+    fn passed(err: &redis::RedisError) -> Result<(), Limited> {
+        metrics::counter!("rate_limit_store_errors_total").increment(1);
+        tracing::warn!(error = %err, "rate limits: Redis unreachable; the request passes uncounted");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_whole_seconds_and_at_least_one() {
+        let secs = |ms| {
+            Limited {
+                retry_after: Duration::from_millis(ms),
+            }
+            .retry_after_secs()
+        };
+        assert_eq!(secs(0), 1);
+        assert_eq!(secs(1), 1);
+        assert_eq!(secs(1000), 1);
+        assert_eq!(secs(1001), 2);
+        assert_eq!(secs(59_999), 60);
+    }
+}
