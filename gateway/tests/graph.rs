@@ -300,19 +300,26 @@ async fn a_bad_token_is_refused_before_planning() {
     );
 }
 
-#[tokio::test]
-async fn a_slow_subgraph_times_out_and_its_health_names_it() {
-    // A "member" subgraph that takes 5 s to answer anything.
+/// A subgraph stand-in that answers `{"data": null}` after `delay`: its
+/// `/graphql` URL.
+async fn slow_subgraph(delay: std::time::Duration) -> String {
     let slow = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let slow_url = format!("http://{}/graphql", slow.local_addr().unwrap());
+    let url = format!("http://{}/graphql", slow.local_addr().unwrap());
     let app = axum::Router::new().route(
         "/graphql",
-        axum::routing::post(|| async {
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        axum::routing::post(move || async move {
+            tokio::time::sleep(delay).await;
             axum::Json(json!({ "data": null }))
         }),
     );
     tokio::spawn(async move { axum::serve(slow, app).await });
+    url
+}
+
+#[tokio::test]
+async fn a_slow_subgraph_times_out_and_its_health_names_it() {
+    // A "member" subgraph that takes 5 s to answer anything.
+    let slow_url = slow_subgraph(std::time::Duration::from_secs(5)).await;
     let p = platform_with(|config| {
         config.subgraph_timeout = std::time::Duration::from_millis(300);
         config.url_overrides.insert("member".into(), slow_url);
@@ -654,16 +661,7 @@ async fn a_body_past_the_limit_is_refused_at_every_edge() {
 async fn a_request_past_the_timeout_is_answered_when_the_time_is_up() {
     // A "member" subgraph that never answers in time, with the gateway's
     // subgraph timeout longer than its request timeout.
-    let slow = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let slow_url = format!("http://{}/graphql", slow.local_addr().unwrap());
-    let app = axum::Router::new().route(
-        "/graphql",
-        axum::routing::post(|| async {
-            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
-            axum::Json(json!({ "data": null }))
-        }),
-    );
-    tokio::spawn(async move { axum::serve(slow, app).await });
+    let slow_url = slow_subgraph(std::time::Duration::from_secs(30)).await;
     let p = platform_with(|config| {
         config.subgraph_timeout = std::time::Duration::from_secs(20);
         config.http.request_timeout_ms = 400;
