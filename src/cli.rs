@@ -319,6 +319,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Config(ConfigArgs {
             action: ConfigAction::Check,
         }) => {
+            crate::gateway::check(&config)?;
             let text = toml::to_string(&config.redacted())
                 .context("the configuration cannot be printed as TOML")?;
             println!("# the configuration is valid; in effect (secrets redacted):\n{text}");

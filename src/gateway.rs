@@ -166,6 +166,24 @@ async fn watch(gateway: Arc<Gateway>, path: PathBuf, mut stop: Shutdown) {
     }
 }
 
+/// What `config check` asks of the gateway's settings beyond the
+/// configuration's own rules: they load with the supergraph it would serve
+/// (a header list names one of its subgraphs). Signs nothing, connects to
+/// nothing.
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    let sdl = match &config.gateway.supergraph {
+        Some(path) => read(path)?,
+        None => BUILT_IN_SUPERGRAPH.to_owned(),
+    };
+    let settings = GatewayConfig {
+        headers: gateway::subgraph::HeaderPropagation::from_settings(&config.gateway.headers)
+            .map_err(|e| anyhow::anyhow!(e))?,
+        ..GatewayConfig::default()
+    };
+    Gateway::new(&sdl, settings).context("gateway")?;
+    Ok(())
+}
+
 /// `bigmember plan`: prints the plan the gateway makes for an operation.
 pub async fn print_plan(
     config: &Config,

@@ -747,6 +747,10 @@ fn config_check_names_unknown_keys_and_redacts_secrets() {
             "gateway.cors",
         ),
         ("[http]\nmax_body_bytes = 0\n", "http.max_body_bytes"),
+        (
+            "[gateway.headers.subgraphs.nosuch]\nforward = [\"authorization\"]\n",
+            "gateway.headers.subgraphs.nosuch",
+        ),
     ] {
         std::fs::write(&file, text).unwrap();
         let out = bigmember(dir.path())
@@ -756,8 +760,16 @@ fn config_check_names_unknown_keys_and_redacts_secrets() {
         assert!(!out.status.success(), "{text}");
         let said = String::from_utf8_lossy(&out.stderr);
         assert!(said.contains(named), "{text}: {said}");
+        // Said once, by the key as the file writes it.
+        assert!(said.matches("unknown field").count() <= 1, "{said}");
+        assert!(!said.contains("default."), "{said}");
         assert!(out.stdout.is_empty());
-        refused_to_serve(dir.path(), named);
+        let server = if named.starts_with("gateway.headers") {
+            "gateway"
+        } else {
+            "member"
+        };
+        refused_to_serve(dir.path(), server, named);
     }
     // A variable for an unknown key is refused too; others (the test
     // harness's) are not configuration.
@@ -769,6 +781,21 @@ fn config_check_names_unknown_keys_and_redacts_secrets() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("compresson"));
+    // A file that does not parse: the place is named, the line (a secret
+    // here) is not quoted, through the whole error chain.
+    std::fs::write(
+        &file,
+        "[auth]\njwt_secret = \"UNTERMINATED-SECRET-abcdefghijklmnopqrstuvwxyz\n",
+    )
+    .unwrap();
+    let out = bigmember(dir.path())
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("line 2"), "{said}");
+    assert!(!said.contains("UNTERMINATED-SECRET"), "{said}");
+    std::fs::remove_file(&file).unwrap();
     // One underscore where two were meant: a key of no name, not ignored.
     let out = bigmember(dir.path())
         .env("BIGMEMBER_HTTP_MAX_BODY_BYTES", "1")
@@ -825,8 +852,11 @@ fn config_check_names_unknown_keys_and_redacts_secrets() {
 }
 
 /// `serve` refuses the configuration `config check` refused, naming it.
-fn refused_to_serve(dir: &std::path::Path, named: &str) {
-    let out = bigmember(dir).args(["serve", "member"]).output().unwrap();
+fn refused_to_serve(dir: &std::path::Path, server: &str, named: &str) {
+    let out = bigmember(dir)
+        .args(["serve", server, "--port", "0"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains(named), "{said}");

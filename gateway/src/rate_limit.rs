@@ -87,10 +87,15 @@ impl RateLimits {
                 }
                 Store::Memory(limiters)
             }
-            RateLimitStore::Redis => Store::Redis(Box::new(RedisBuckets::new(
-                &settings.redis_url,
-                &settings.redis_key_prefix,
-            )?)),
+            RateLimitStore::Redis => {
+                for (name, bucket) in named() {
+                    bucket.check().map_err(|e| format!("{name}: {e}"))?;
+                }
+                Store::Redis(Box::new(RedisBuckets::new(
+                    &settings.redis_url,
+                    &settings.redis_key_prefix,
+                )?))
+            }
         };
         Ok(Some(Self {
             roles: settings.roles.clone(),
@@ -145,6 +150,7 @@ impl RateLimits {
 }
 
 fn quota(bucket: Bucket) -> Result<Quota, String> {
+    bucket.check()?;
     let per_minute =
         NonZeroU32::new(bucket.per_minute).ok_or("a rate limit's per_minute must be above zero")?;
     let burst = NonZeroU32::new(bucket.burst).ok_or("a rate limit's burst must be above zero")?;

@@ -211,6 +211,26 @@ pub struct Bucket {
     pub burst: u32,
 }
 
+/// The most tokens a bucket refills a minute: one a microsecond.
+pub const MAX_PER_MINUTE: u32 = 60_000_000;
+
+/// The largest burst a bucket holds.
+pub const MAX_BURST: u32 = 1_000_000;
+
+impl Bucket {
+    /// Within what can be counted: above zero, at most [`MAX_PER_MINUTE`]
+    /// and [`MAX_BURST`]. The error starts with the field at fault.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=MAX_PER_MINUTE).contains(&self.per_minute) {
+            return Err(format!("per_minute: between 1 and {MAX_PER_MINUTE}"));
+        }
+        if !(1..=MAX_BURST).contains(&self.burst) {
+            return Err(format!("burst: between 1 and {MAX_BURST}"));
+        }
+        Ok(())
+    }
+}
+
 /// The roles a rate-limit bucket can be set for.
 pub const RATE_LIMITED_ROLES: &[&str] = &["anonymous", "member", "partner", "staff", "operator"];
 
@@ -514,8 +534,10 @@ impl Default for Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// Not a `#[source]`: the error's own text quotes values (secrets
+    /// too); [`describe`] is what is shown.
     #[error("configuration: {}", describe(.0))]
-    Invalid(#[from] Box<figment::Error>),
+    Invalid(Box<figment::Error>),
     #[error("configuration file {0} does not exist")]
     MissingFile(PathBuf),
     #[error("no service named {0:?} in configuration (known: {1})")]
@@ -530,6 +552,12 @@ pub enum ConfigError {
     Now(String),
     #[error("configuration: {0}")]
     Rule(String),
+}
+
+impl From<Box<figment::Error>> for ConfigError {
+    fn from(err: Box<figment::Error>) -> Self {
+        ConfigError::Invalid(err)
+    }
 }
 
 /// Flags given on the command line; each one set wins over file and env.
@@ -634,10 +662,33 @@ impl Config {
                     .map(|(k, b)| (format!("operations.{k}"), b)),
             );
         for (key, bucket) in buckets {
-            if bucket.per_minute == 0 || bucket.burst == 0 {
+            if let Err(e) = bucket.check() {
+                return Err(ConfigError::Rule(format!("gateway.rate_limits.{key}.{e}")));
+            }
+        }
+        for name in limits.operations.keys() {
+            let mut chars = name.chars();
+            let graphql_name = chars
+                .next()
+                .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+                && chars.all(|c| c == '_' || c.is_ascii_alphanumeric());
+            if !graphql_name {
                 return Err(ConfigError::Rule(format!(
-                    "gateway.rate_limits.{key}: per_minute and burst must be above zero"
+                    "gateway.rate_limits.operations.{name:?}: not a GraphQL operation name"
                 )));
+            }
+        }
+        if limits.store == RateLimitStore::Redis {
+            let scheme = limits.redis_url.split("://").next().unwrap_or_default();
+            if !["redis", "rediss"].contains(&scheme) || !limits.redis_url.contains("://") {
+                return Err(ConfigError::Rule(
+                    "gateway.rate_limits.redis_url: a redis:// or rediss:// URL".into(),
+                ));
+            }
+            if limits.redis_key_prefix.is_empty() {
+                return Err(ConfigError::Rule(
+                    "gateway.rate_limits.redis_key_prefix: not empty (it keeps the buckets apart from other data)".into(),
+                ));
             }
         }
         if let Some(secret) = &self.auth.jwt_secret
@@ -853,7 +904,11 @@ fn describe(err: &figment::Error) -> String {
             if holds_a_secret(&path) {
                 return format!("{path}: not a valid value (not shown: it may be secret)");
             }
-            e.to_string()
+            // Each error once (figment's Display repeats the chain), its
+            // key as written in the file.
+            let mut text = e
+                .kind
+                .to_string()
                 .lines()
                 .filter(|line| {
                     let quoted = line.trim_start();
@@ -861,7 +916,17 @@ fn describe(err: &figment::Error) -> String {
                     !(number.len() < quoted.len() && number.trim_start().starts_with('|'))
                 })
                 .collect::<Vec<_>>()
-                .join("\n")
+                .join("\n");
+            if !path.is_empty() {
+                text = format!("{path}: {text}");
+            }
+            if let Some(metadata) = &e.metadata {
+                match &metadata.source {
+                    Some(source) => text.push_str(&format!(" (in {source})")),
+                    None => text.push_str(&format!(" (in {})", metadata.name)),
+                }
+            }
+            text
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -1020,6 +1085,7 @@ mod tests {
             Some("postgres://db/product?user=app&password=hunter2&sslmode=require".into());
         config.services.get_mut("alliance").unwrap().url =
             Some("http://svc:t0ken@alliance.internal:4004".into());
+        config.gateway.rate_limits.redis_url = "redis://:redispw@redis.internal:6379".into();
         let shown = serde_json::to_string(&config.redacted()).unwrap();
         assert!(
             !shown.contains("s3cret-value") && !shown.contains("pa55word"),
