@@ -285,9 +285,15 @@ impl Gateway {
                 return Answer::Refused(Refusal::new(ErrorCode::Unauthenticated, reason));
             }
         };
-        let (role, who) = rate_limit::caller_key(&caller, peer);
-        if let Some(limits) = &self.config.rate_limits
-            && let Err(limited) = limits.check_caller(role, &who).await
+        // Who is counted: made only when limits are configured (no
+        // allocation on the request path otherwise).
+        let counted = self
+            .config
+            .rate_limits
+            .as_ref()
+            .map(|limits| (limits, rate_limit::caller_key(&caller, peer)));
+        if let Some((limits, (role, who))) = &counted
+            && let Err(limited) = limits.check_caller(role, who).await
         {
             return Answer::Refused(Refusal::rate_limited(limited, &format!("role {role}")));
         }
@@ -304,9 +310,9 @@ impl Gateway {
             Ok(p) => p,
             Err(refusal) => return Answer::Refused(refusal),
         };
-        if let Some(limits) = &self.config.rate_limits
+        if let Some((limits, (role, who))) = &counted
             && let Err(limited) = limits
-                .check_operation(prepared.operation.name.as_deref(), role, &who)
+                .check_operation(prepared.operation.name.as_deref(), role, who)
                 .await
         {
             let name = prepared.operation.name.as_deref().unwrap_or_default();
@@ -334,12 +340,7 @@ impl Gateway {
             query: request.query,
             operation_name: request.operation_name,
             variables: serde_json::to_string(&vars).unwrap_or_default(),
-            headers: subgraph::distinguishing(
-                &forwarded
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect::<Vec<_>>(),
-            ),
+            headers: subgraph::distinguishing(forwarded.iter()),
         };
         // The shared run owns what it needs: whoever started it may hang up.
         let subgraphs = self.subgraphs.clone();

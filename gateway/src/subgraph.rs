@@ -74,11 +74,12 @@ struct FetchKey {
 const TRACE_CONTEXT: [&str; 3] = ["traceparent", "tracestate", "x-request-id"];
 
 /// The forwarded headers that can change an answer, in a stable order.
-pub fn distinguishing(headers: &[(HeaderName, HeaderValue)]) -> Vec<(HeaderName, HeaderValue)> {
+pub fn distinguishing<'a>(
+    headers: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+) -> Vec<(HeaderName, HeaderValue)> {
     let mut kept: Vec<(HeaderName, HeaderValue)> = headers
-        .iter()
         .filter(|(name, _)| !TRACE_CONTEXT.contains(&name.as_str()))
-        .cloned()
+        .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
     kept.sort_by(|a, b| {
         a.0.as_str()
@@ -101,10 +102,16 @@ pub struct HeaderPropagation {
 
 impl Default for HeaderPropagation {
     fn default() -> Self {
-        Self::from_settings(&kit::config::HeaderSettings::default()).unwrap_or_else(|_| Self {
-            forward: Vec::new(),
+        use http::header::{AUTHORIZATION, HeaderName};
+        Self {
+            forward: vec![
+                AUTHORIZATION,
+                HeaderName::from_static("traceparent"),
+                HeaderName::from_static("tracestate"),
+                HeaderName::from_static("x-request-id"),
+            ],
             by_subgraph: Default::default(),
-        })
+        }
     }
 }
 
@@ -242,7 +249,7 @@ impl Subgraphs {
         let key = FetchKey {
             url: url.clone(),
             body: body.clone(),
-            headers: distinguishing(&headers),
+            headers: distinguishing(headers.iter().map(|(k, v)| (k, v))),
         };
         let request = self.send(url.clone(), body, headers, traceparent);
         self.in_flight.run(key, request.instrument(span)).await
@@ -348,4 +355,16 @@ async fn read_body(mut body: hyper::body::Incoming) -> Option<Bytes> {
         Some(buffer) => Bytes::from(buffer),
         None => first.unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_propagation_is_the_configuration_s_default() {
+        let configured =
+            HeaderPropagation::from_settings(&kit::config::HeaderSettings::default()).unwrap();
+        assert_eq!(HeaderPropagation::default(), configured);
+    }
 }

@@ -767,6 +767,13 @@ struct Proxy {
     headers: Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>>,
 }
 
+/// A recording proxy in front of the platform's `n`th subgraph (0 member,
+/// 1 store, 2 product, 3 alliance), with no delay.
+async fn proxy_of(platform: &Platform, n: usize) -> Proxy {
+    let target = format!("{}/graphql", platform.subgraphs[n].address);
+    recording_proxy(target, std::time::Duration::ZERO).await
+}
+
 async fn recording_proxy(target: String, delay: std::time::Duration) -> Proxy {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let count = Arc::new(AtomicUsize::new(0));
@@ -902,16 +909,8 @@ fn propagation(settings: &str) -> gateway::subgraph::HeaderPropagation {
 #[tokio::test]
 async fn headers_reach_only_the_subgraphs_configured_for_them() {
     let base = platform().await;
-    let alliance = recording_proxy(
-        format!("{}/graphql", base.subgraphs[3].address),
-        std::time::Duration::ZERO,
-    )
-    .await;
-    let member = recording_proxy(
-        format!("{}/graphql", base.subgraphs[0].address),
-        std::time::Duration::ZERO,
-    )
-    .await;
+    let alliance = proxy_of(&base, 3).await;
+    let member = proxy_of(&base, 0).await;
     let (to_alliance, to_member) = (alliance.url.clone(), member.url.clone());
     let p = platform_with(move |c| {
         c.url_overrides.insert("alliance".into(), to_alliance);
@@ -1065,16 +1064,8 @@ async fn identical_client_queries_in_flight_run_once_when_asked_to() {
 async fn each_request_is_one_trace_with_a_span_per_subgraph_fetch() {
     kit::telemetry::init_for_tests();
     let base = platform().await;
-    let store = recording_proxy(
-        format!("{}/graphql", base.subgraphs[1].address),
-        std::time::Duration::ZERO,
-    )
-    .await;
-    let alliance = recording_proxy(
-        format!("{}/graphql", base.subgraphs[3].address),
-        std::time::Duration::ZERO,
-    )
-    .await;
+    let store = proxy_of(&base, 1).await;
+    let alliance = proxy_of(&base, 3).await;
     let (store_url, alliance_url) = (store.url.clone(), alliance.url.clone());
     let p = platform_with(move |c| {
         c.url_overrides.insert("store".into(), store_url);
