@@ -44,7 +44,21 @@ fn settings(
         rate_limits: gateway::rate_limit::RateLimits::new(&config.gateway.rate_limits)
             .map_err(|e| anyhow::anyhow!(e))?
             .map(Arc::new),
+        documents: Arc::new(documents(config)?),
     })
+}
+
+/// The trusted documents of `gateway.documents`, the manifest read now.
+fn documents(config: &Config) -> anyhow::Result<gateway::documents::Documents> {
+    let settings = &config.gateway.documents;
+    let manifest = match &settings.manifest {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+            format!("gateway.documents.manifest: cannot read {}", path.display())
+        })?),
+        None => None,
+    };
+    gateway::documents::Documents::new(settings, manifest.as_deref())
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
@@ -82,6 +96,9 @@ pub async fn start(
             .context("gateway: the supergraph does not load")?,
     );
     let (listener, addr) = bind(config, config.gateway.port).await?;
+    if let Some(path) = config.gateway.documents.manifest.clone() {
+        tokio::spawn(watch_manifest(gateway.clone(), path, stop.clone()));
+    }
     let server = tokio::spawn(kit::service::serve(
         listener,
         kit::service::observed("gateway", gateway::router(gateway)),
@@ -111,7 +128,10 @@ pub async fn serve(
     let stop_requested = shutdown::os_signal();
     println!("gateway: http://{addr}/graphql");
     let (trigger, stop) = shutdown::channel();
-    let watcher = path.map(|p| tokio::spawn(watch(gateway.clone(), p, stop.clone())));
+    let watcher = path.map(|p| tokio::spawn(watch_supergraph(gateway.clone(), p, stop.clone())));
+    if let Some(manifest) = config.gateway.documents.manifest.clone() {
+        tokio::spawn(watch_manifest(gateway.clone(), manifest, stop.clone()));
+    }
     let server = tokio::spawn(kit::service::serve(
         listener,
         kit::service::observed("gateway", gateway::router(gateway)),
@@ -127,11 +147,38 @@ pub async fn serve(
     Ok(())
 }
 
-/// Reloads the supergraph on SIGHUP or when the file's modification time
-/// changes; a file that does not load is logged and the old one kept.
-async fn watch(gateway: Arc<Gateway>, path: PathBuf, mut stop: Shutdown) {
+/// Reloads the supergraph on SIGHUP or when the file changes; a file
+/// that does not load is logged and the old one kept.
+async fn watch_supergraph(gateway: Arc<Gateway>, path: PathBuf, stop: Shutdown) {
+    watch(&path, stop, "supergraph", |text| {
+        gateway
+            .reload(text)
+            .map(|()| String::new())
+            .map_err(|e| e.to_string())
+    })
+    .await
+}
+
+/// Reloads the trusted documents' manifest, as the supergraph.
+async fn watch_manifest(gateway: Arc<Gateway>, path: PathBuf, stop: Shutdown) {
+    watch(&path, stop, "trusted documents", |text| {
+        gateway
+            .reload_documents(text)
+            .map(|n| format!("{n} documents"))
+    })
+    .await
+}
+
+/// Calls `reload` with the file's text on SIGHUP or when its modification
+/// time changes, until `stop`; what it says is logged.
+async fn watch(
+    path: &Path,
+    mut stop: Shutdown,
+    what: &'static str,
+    reload: impl Fn(&str) -> Result<String, String>,
+) {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let mut seen: Option<SystemTime> = modified(&path);
+    let mut seen: Option<SystemTime> = modified(path);
     #[cfg(unix)]
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
@@ -151,25 +198,25 @@ async fn watch(gateway: Arc<Gateway>, path: PathBuf, mut stop: Shutdown) {
             _ = hup => true,
             _ = tokio::time::sleep(Duration::from_secs(1)) => false,
         };
-        let now = modified(&path);
+        let now = modified(path);
         if !forced && now == seen {
             continue;
         }
         seen = now;
-        match read(&path).map(|sdl| gateway.reload(&sdl)) {
-            Ok(Ok(())) => tracing::info!(path = %path.display(), "supergraph reloaded"),
+        match std::fs::read_to_string(path).map(|text| reload(&text)) {
+            Ok(Ok(said)) => tracing::info!(path = %path.display(), what, said, "reloaded"),
             Ok(Err(err)) => {
-                tracing::warn!(error = %err, "the new supergraph does not load; keeping the old one")
+                tracing::warn!(what, error = %err, "the new file does not load; keeping the old one")
             }
-            Err(err) => tracing::warn!(error = %err, "supergraph unreadable; keeping the old one"),
+            Err(err) => tracing::warn!(what, error = %err, "file unreadable; keeping the old one"),
         }
     }
 }
 
 /// What `config check` asks of the gateway's settings beyond the
 /// configuration's own rules: they load with the supergraph it would serve
-/// (a header list names one of its subgraphs). Signs nothing, connects to
-/// nothing.
+/// (a header list names one of its subgraphs; the trusted documents'
+/// manifest reads). Signs nothing, connects to nothing.
 pub fn check(config: &Config) -> anyhow::Result<()> {
     let sdl = match &config.gateway.supergraph {
         Some(path) => read(path)?,
@@ -178,6 +225,7 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     let settings = GatewayConfig {
         headers: gateway::subgraph::HeaderPropagation::from_settings(&config.gateway.headers)
             .map_err(|e| anyhow::anyhow!(e))?,
+        documents: Arc::new(documents(config)?),
         ..GatewayConfig::default()
     };
     Gateway::new(&sdl, settings).context("gateway")?;

@@ -45,12 +45,24 @@ pub const CODES: &[(ErrorCode, &str)] = &[
         "the caller's bucket (`gateway.rate_limits`: its role's, or the operation's) is empty (HTTP 429 with `Retry-After`; `extensions.retryAfterSeconds`)",
     ),
     (
+        ErrorCode::PersistedQueryNotFound,
+        "a `documentId` not in the manifest, or an APQ hash with no document stored under it (an APQ client sends the query again with the hash)",
+    ),
+    (
+        ErrorCode::PersistedQueryNotSupported,
+        "an APQ hash where `gateway.documents.apq.enabled = false`",
+    ),
+    (
+        ErrorCode::PersistedQueryNotInList,
+        "`gateway.documents.mode = \"persisted_only\"` and the document is not in the manifest (APQ cannot register it either)",
+    ),
+    (
         ErrorCode::Unauthenticated,
         "a bearer token that does not verify (HTTP 401), before any planning",
     ),
     (
         ErrorCode::BadRequest,
-        "the HTTP request is not a GraphQL request (body, JSON, `variables` not an object), or a POST does not declare `content-type: application/json` (HTTP 415)",
+        "the HTTP request is not a GraphQL request (body, JSON, `variables` or `extensions` not an object; no query, `documentId` or APQ hash, or a `documentId` with a query; an APQ hash that is not the query's SHA-256), or a POST does not declare `content-type: application/json` (HTTP 415)",
     ),
     (
         ErrorCode::MethodNotAllowed,
@@ -340,6 +352,7 @@ mod tests {
         let sources = [
             include_str!("arguments.rs"),
             include_str!("data.rs"),
+            include_str!("documents.rs"),
             // Past the list itself.
             include_str!("error.rs")
                 .split_once("pub fn codes_markdown_table")
@@ -358,6 +371,8 @@ mod tests {
             include_str!("suggest.rs"),
             include_str!("supergraph.rs"),
             include_str!("graphiql.rs"),
+            include_str!("rate_limit.rs"),
+            include_str!("shared_store.rs"),
             // The HTTP edge the gateway shares with the services (body
             // limit, timeout).
             include_str!("../../services/kit/src/edge.rs"),

@@ -126,7 +126,9 @@ async fn graphql_post(
         Ok(request) => request,
         Err(e) => {
             return bad_request(
-                &format!("the body is not a GraphQL request (JSON with a \"query\"): {e}"),
+                &format!(
+                    "the body is not a GraphQL request (JSON with a \"query\", a \"documentId\" or an APQ hash): {e}"
+                ),
                 &headers,
             );
         }
@@ -141,9 +143,11 @@ async fn graphql_post(
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GetParams {
-    query: String,
+    query: Option<String>,
+    document_id: Option<String>,
     operation_name: Option<String>,
     variables: Option<String>,
+    extensions: Option<String>,
 }
 
 async fn graphql_get(
@@ -161,21 +165,29 @@ async fn graphql_get(
         return axum::response::Html(graphiql::PAGE).into_response();
     }
     let Ok(Query(params)) = params else {
-        return bad_request("a GET request needs ?query=", &headers);
+        return bad_request(
+            "a GET request needs ?query=, ?documentId= or ?extensions= (an APQ hash)",
+            &headers,
+        );
     };
-    let variables = match params
-        .variables
-        .as_deref()
-        .map(serde_json::from_str::<Map<String, Value>>)
-    {
-        None => None,
-        Some(Ok(v)) => Some(v),
-        Some(Err(_)) => return bad_request("variables must be a JSON object", &headers),
+    // `?variables=` and `?extensions=` are JSON objects.
+    let object = |text: Option<&str>| match text.map(serde_json::from_str::<Map<String, Value>>) {
+        None => Ok(None),
+        Some(Ok(v)) => Ok(Some(v)),
+        Some(Err(_)) => Err(()),
+    };
+    let Ok(variables) = object(params.variables.as_deref()) else {
+        return bad_request("variables must be a JSON object", &headers);
+    };
+    let Ok(extensions) = object(params.extensions.as_deref()) else {
+        return bad_request("extensions must be a JSON object", &headers);
     };
     let request = GraphqlRequest {
         query: params.query,
+        document_id: params.document_id,
         operation_name: params.operation_name,
         variables,
+        extensions,
     };
     let peer = peer.map(|p| p.0.0.ip());
     respond(

@@ -10,6 +10,7 @@
 
 pub mod arguments;
 pub mod data;
+pub mod documents;
 pub mod error;
 pub mod execute;
 pub mod graphiql;
@@ -21,6 +22,7 @@ pub mod limits;
 pub mod prepare;
 pub mod projection;
 pub mod rate_limit;
+pub mod shared_store;
 pub mod subgraph;
 pub mod suggest;
 pub mod supergraph;
@@ -96,6 +98,8 @@ pub struct GatewayConfig {
     pub headers: subgraph::HeaderPropagation,
     /// Token buckets per caller (none: no limits).
     pub rate_limits: Option<Arc<rate_limit::RateLimits>>,
+    /// The trusted documents, which operations run, and the APQ store.
+    pub documents: Arc<documents::Documents>,
 }
 
 impl Default for GatewayConfig {
@@ -117,19 +121,27 @@ impl Default for GatewayConfig {
             compression: true,
             headers: subgraph::HeaderPropagation::default(),
             rate_limits: None,
+            documents: Arc::default(),
         }
     }
 }
 
-/// A GraphQL-over-HTTP request body (or GET parameters).
-#[derive(Debug, Deserialize)]
+/// A GraphQL-over-HTTP request body (or GET parameters): the operation's
+/// text, or the id of a trusted document, or an APQ hash in
+/// `extensions.persistedQuery` (see [`documents`]).
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphqlRequest {
-    pub query: String,
+    #[serde(default)]
+    pub query: Option<String>,
+    #[serde(default)]
+    pub document_id: Option<String>,
     #[serde(default)]
     pub operation_name: Option<String>,
     #[serde(default)]
     pub variables: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub extensions: Option<Map<String, Value>>,
 }
 
 /// What the gateway answers: a GraphQL response body, or a refusal (no
@@ -160,7 +172,7 @@ struct Loaded {
 /// What makes two client queries identical.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct ClientKey {
-    query: String,
+    query: documents::DocumentText,
     operation_name: Option<String>,
     variables: String,
     /// The forwarded headers that can change the answer.
@@ -224,6 +236,12 @@ impl Gateway {
                 },
             )),
         }))
+    }
+
+    /// Replaces the trusted documents' manifest (a text that does not load
+    /// leaves the old one); the number of documents now trusted.
+    pub fn reload_documents(&self, manifest: &str) -> Result<usize, String> {
+        self.config.documents.reload(manifest)
     }
 
     /// Replaces the supergraph and, with it, the plans made for the old one.
@@ -297,12 +315,28 @@ impl Gateway {
         {
             return Answer::Refused(Refusal::rate_limited(limited, &format!("role {role}")));
         }
+        let query = match self
+            .config
+            .documents
+            .resolve(
+                documents::DocumentRef {
+                    query: request.query.as_deref(),
+                    document_id: request.document_id.as_deref(),
+                    extensions: request.extensions.as_ref(),
+                },
+                request.operation_name.as_deref(),
+            )
+            .await
+        {
+            Ok(query) => query,
+            Err(refusal) => return Answer::Refused(refusal),
+        };
         let loaded = self.current();
         let prepared = match loaded
             .preparer
             .prepare(
                 &loaded.supergraph,
-                &request.query,
+                &query,
                 request.operation_name.as_deref(),
             )
             .await
@@ -337,7 +371,7 @@ impl Gateway {
             return self.run(&loaded, &prepared, &vars, &forwarded).await;
         }
         let key = ClientKey {
-            query: request.query,
+            query,
             operation_name: request.operation_name,
             variables: serde_json::to_string(&vars).unwrap_or_default(),
             headers: subgraph::distinguishing(forwarded.iter()),

@@ -8,8 +8,8 @@
 //! process only) or in Redis (one GCRA step per request in a Lua script on
 //! Redis's own clock, so every gateway replica counts against the same
 //! bucket). If Redis cannot be reached the request passes, with a WARN and
-//! `rate_limit_store_errors_total`: a limiter outage must not take the
-//! graph down with it.
+//! `shared_store_errors_total{store="rate_limits"}`: a limiter outage must
+//! not take the graph down with it.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -18,7 +18,7 @@ use std::time::Duration;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use kit::auth::Caller;
-use kit::config::{Bucket, RateLimitSettings, RateLimitStore};
+use kit::config::{Bucket, RateLimitSettings, SharedStore};
 
 /// Who a bucket is counted for.
 pub fn caller_key(caller: &Caller, peer: Option<std::net::IpAddr>) -> (&'static str, String) {
@@ -80,14 +80,14 @@ impl RateLimits {
                 )
         };
         let store = match settings.store {
-            RateLimitStore::Memory => {
+            SharedStore::Memory => {
                 let mut limiters = BTreeMap::new();
                 for (name, bucket) in named() {
                     limiters.insert(name, governor::RateLimiter::keyed(quota(bucket)?));
                 }
                 Store::Memory(limiters)
             }
-            RateLimitStore::Redis => {
+            SharedStore::Redis => {
                 for (name, bucket) in named() {
                     bucket.check().map_err(|e| format!("{name}: {e}"))?;
                 }
@@ -160,21 +160,10 @@ fn quota(bucket: Bucket) -> Result<Quota, String> {
 /// Buckets in Redis: one key per bucket and caller holding its
 /// theoretical arrival time (GCRA), in µs of Redis's clock.
 struct RedisBuckets {
-    client: redis::Client,
-    connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
-    /// After a failure to connect, requests pass without asking Redis
-    /// until then (no request waits on a server that is not there).
-    down_until: std::sync::Mutex<Option<std::time::Instant>>,
+    redis: crate::shared_store::RedisStore,
     prefix: String,
     script: redis::Script,
 }
-
-/// How long Redis may take to connect or answer before a request passes
-/// uncounted.
-const REDIS_PATIENCE: Duration = Duration::from_millis(250);
-
-/// How long the gateway stops asking a Redis it could not reach.
-const REDIS_BACKOFF: Duration = Duration::from_secs(5);
 
 /// One GCRA step: KEYS[1] the bucket, ARGV[1] µs between tokens, ARGV[2]
 /// the burst. Returns 0 if a token was taken, else µs until one is free.
@@ -194,39 +183,21 @@ return 0
 
 impl RedisBuckets {
     fn new(url: &str, prefix: &str) -> Result<Self, String> {
-        let client =
-            redis::Client::open(url).map_err(|e| format!("gateway.rate_limits.redis_url: {e}"))?;
         Ok(Self {
-            client,
-            connection: tokio::sync::OnceCell::new(),
-            down_until: std::sync::Mutex::new(None),
+            redis: crate::shared_store::RedisStore::open(
+                url,
+                "gateway.rate_limits.redis_url",
+                "rate_limits",
+            )?,
             prefix: prefix.to_owned(),
             script: redis::Script::new(GCRA),
         })
     }
 
+    /// Passes (uncounted) when Redis cannot be reached.
     async fn take(&self, bucket_name: &str, bucket: Bucket, caller: &str) -> Result<(), Limited> {
-        let now = std::time::Instant::now();
-        let down_until = *self.down_until.lock().unwrap_or_else(|p| p.into_inner());
-        if down_until.is_some_and(|until| now < until) {
-            metrics::counter!("rate_limit_store_errors_total").increment(1);
+        let Some(mut connection) = self.redis.connection().await else {
             return Ok(());
-        }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(REDIS_PATIENCE)
-            .set_response_timeout(REDIS_PATIENCE)
-            .set_number_of_retries(1);
-        let connection = self
-            .connection
-            .get_or_try_init(|| self.client.get_connection_manager_with_config(config))
-            .await;
-        let mut connection = match connection {
-            Ok(c) => c.clone(),
-            Err(err) => {
-                *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(now + REDIS_BACKOFF);
-                return Self::passed(&err);
-            }
         };
         // Callers are hashed: no member id or IP address is kept in Redis.
         let key = format!(
@@ -247,14 +218,11 @@ impl RedisBuckets {
             Ok(wait_us) => Err(Limited {
                 retry_after: Duration::from_micros(wait_us),
             }),
-            Err(err) => Self::passed(&err),
+            Err(err) => {
+                self.redis.failed(&err);
+                Ok(())
+            }
         }
-    }
-
-    fn passed(err: &redis::RedisError) -> Result<(), Limited> {
-        metrics::counter!("rate_limit_store_errors_total").increment(1);
-        tracing::warn!(error = %err, "rate limits: Redis unreachable; the request passes uncounted");
-        Ok(())
     }
 }
 

@@ -79,6 +79,30 @@ async fn platform_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Platform {
 }
 
 impl Platform {
+    /// Another gateway over the same subgraphs (a replica), configured by
+    /// `tweak`: its URL.
+    async fn replica(&self, tweak: impl FnOnce(&mut GatewayConfig)) -> String {
+        let mut config = GatewayConfig::default();
+        for app in &self.subgraphs {
+            config
+                .url_overrides
+                .insert(app.ctx.name.to_owned(), format!("{}/graphql", app.address));
+        }
+        let keys = self.subgraphs[0].ctx.keys.clone();
+        config.verify_token = Some(Arc::new(move |token: &str| {
+            keys.verify(token).map_err(|e| e.message)
+        }));
+        tweak(&mut config);
+        let sdl = include_str!("../../schema/supergraph.graphql");
+        let gateway = Arc::new(Gateway::new(sdl, config).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/graphql", listener.local_addr().unwrap());
+        let app =
+            gateway::router(gateway).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
     async fn ask(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let mut request = self
             .client
@@ -2083,23 +2107,9 @@ async fn gateway_replicas_share_their_buckets_through_redis() {
     let prefix = fresh_prefix();
     let p = platform_with(|c| c.rate_limits = limits("redis", &prefix)).await;
     // A second gateway over the same subgraphs and the same Redis.
-    let mut config = GatewayConfig::default();
-    for app in &p.subgraphs {
-        config
-            .url_overrides
-            .insert(app.ctx.name.to_owned(), format!("{}/graphql", app.address));
-    }
-    let keys = p.subgraphs[0].ctx.keys.clone();
-    config.verify_token = Some(Arc::new(move |token: &str| {
-        keys.verify(token).map_err(|e| e.message)
-    }));
-    config.rate_limits = limits("redis", &prefix);
-    let sdl = include_str!("../../schema/supergraph.graphql");
-    let second = Arc::new(Gateway::new(sdl, config).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let second_url = format!("http://{}/graphql", listener.local_addr().unwrap());
-    let app = gateway::router(second).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let second_url = p
+        .replica(|config| config.rate_limits = limits("redis", &prefix))
+        .await;
 
     let coffee = p.subgraphs[0].token(kit::auth::TokenRequest::partner("key-c", "coffee"));
     let q = "{ programmes { id } }";
@@ -2133,4 +2143,326 @@ async fn requests_pass_uncounted_while_redis_is_unreachable() {
         let r = limited_ask(&p.client, &p.url, None, "{ programmes { id } }").await;
         assert_served(&r, &format!("request {n}"));
     }
+}
+
+// Trusted documents and APQ.
+
+/// The example manifest the README shows (GraphQL Codegen's format: the
+/// SHA-256 of each document → the document).
+const TRUSTED: &str = include_str!("../../examples/trusted-documents.json");
+
+/// The id of the manifest's operation `name`.
+fn trusted_id(name: &str) -> String {
+    let manifest: serde_json::Map<String, Value> = serde_json::from_str(TRUSTED).unwrap();
+    manifest
+        .iter()
+        .find(|(_, body)| body.as_str().unwrap().starts_with(&format!("query {name}")))
+        .map(|(id, _)| id.clone())
+        .unwrap_or_else(|| panic!("{name} is not in the manifest"))
+}
+
+fn trusted_body(name: &str) -> String {
+    let manifest: serde_json::Map<String, Value> = serde_json::from_str(TRUSTED).unwrap();
+    manifest[&trusted_id(name)].as_str().unwrap().to_owned()
+}
+
+fn documents(mode: &str, apq: Value) -> Arc<gateway::documents::Documents> {
+    let settings: kit::config::DocumentSettings =
+        serde_json::from_value(json!({ "mode": mode, "apq": apq })).unwrap();
+    Arc::new(gateway::documents::Documents::new(&settings, Some(TRUSTED)).unwrap())
+}
+
+fn sha256(text: &str) -> String {
+    kit::digest::sha256_plain(text.as_bytes())
+}
+
+/// POSTs `body` (a JSON request) as `token`: the status and the answer.
+async fn post(p: &Platform, url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut request = p.client.post(url).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let answer = request.send().await.unwrap();
+    (answer.status().as_u16(), answer.json().await.unwrap())
+}
+
+/// GETs `url` with `params`: the status and the answer.
+async fn get(p: &Platform, url: &str, params: &[(&str, String)]) -> (u16, Value) {
+    let answer = p.client.get(url).query(params).send().await.unwrap();
+    (answer.status().as_u16(), answer.json().await.unwrap())
+}
+
+fn code(answer: &Value) -> &str {
+    answer["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code: {answer}"))
+}
+
+#[tokio::test]
+async fn trusted_documents_run_by_id_and_alone_when_persisted_only() {
+    let p = platform_with(|c| c.documents = documents("persisted_only", json!({}))).await;
+    // A member to act as, found through an open replica.
+    let open = p.replica(|_| {}).await;
+    let members = json!({ "query": "{ members(first: 1) { edges { node { id } } } }" });
+    let (_, found) = post(&p, &open, Some(&p.operator()), &members).await;
+    let member = found["data"]["members"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{found}"))
+        .to_owned();
+    let token = p.subgraphs[0].token(kit::auth::TokenRequest::member(&member));
+    // By id over POST, with a variable and its default; and over GET.
+    let home = json!({ "documentId": trusted_id("MemberHome"), "variables": { "orders": 2 } });
+    let (status, by_id) = post(&p, &p.url, Some(&token), &home).await;
+    assert_eq!(status, 200, "{by_id}");
+    assert!(by_id.get("errors").is_none(), "{by_id}");
+    assert_eq!(by_id["data"]["me"]["id"], member.as_str(), "{by_id}");
+    let (status, programmes) = get(&p, &p.url, &[("documentId", trusted_id("Programmes"))]).await;
+    assert_eq!(status, 200, "{programmes}");
+    assert_eq!(
+        programmes["data"]["programmes"].as_array().map(Vec::len),
+        Some(3)
+    );
+    // The GraphQL-over-HTTP prefixed id finds the same document.
+    let prefixed = format!("sha256:{}", trusted_id("Programmes"));
+    let (_, again) = get(&p, &p.url, &[("documentId", prefixed)]).await;
+    assert_eq!(again, programmes);
+    // A trusted document's text sent in full is the same document.
+    let (_, full) = post(
+        &p,
+        &p.url,
+        None,
+        &json!({ "query": trusted_body("Programmes") }),
+    )
+    .await;
+    assert_eq!(full, programmes);
+    // Anything else is refused before planning, in every shape it can come.
+    let other = "{ programmes { id } }";
+    let refusals = [
+        json!({ "query": other }),
+        json!({ "query": other, "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256(other) } } }),
+        json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256(other) } } }),
+        json!({ "query": "mutation { registerMember(input: { identity: { channel: APP, externalId: \"td-1\", brandId: \"apparel\" }, phone: \"13800138001\" }) { outcome } }" }),
+    ];
+    for body in &refusals {
+        let (status, answer) = post(&p, &p.url, None, body).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (200, "PERSISTED_QUERY_NOT_IN_LIST"),
+            "{body}: {answer}"
+        );
+        assert!(answer.get("data").is_none(), "{answer}");
+    }
+    let (status, answer) = get(&p, &p.url, &[("query", other.to_owned())]).await;
+    assert_eq!(
+        (status, code(&answer)),
+        (200, "PERSISTED_QUERY_NOT_IN_LIST")
+    );
+    // An id the manifest lacks; an id sent with a query.
+    let (_, unknown) = post(&p, &p.url, None, &json!({ "documentId": "nope" })).await;
+    assert_eq!(code(&unknown), "PERSISTED_QUERY_NOT_FOUND");
+    let both = json!({ "documentId": trusted_id("Programmes"), "query": other });
+    let (_, both) = post(&p, &p.url, None, &both).await;
+    assert_eq!(code(&both), "BAD_REQUEST");
+    let (_, nothing) = post(&p, &p.url, None, &json!({ "variables": {} })).await;
+    assert_eq!(code(&nothing), "BAD_REQUEST");
+    for (name, value) in [("extensions", "[]"), ("variables", "1"), ("extensions", "{")] {
+        let (status, answer) = get(&p, &p.url, &[(name, value.to_owned())]).await;
+        assert_eq!((status, code(&answer)), (400, "BAD_REQUEST"), "{name}={value}");
+    }
+}
+
+#[tokio::test]
+async fn log_unknown_runs_anything_and_allow_any_is_the_default() {
+    for mode in ["log_unknown", "allow_any"] {
+        let p = platform_with(|c| c.documents = documents(mode, json!({}))).await;
+        let (_, answer) = post(
+            &p,
+            &p.url,
+            None,
+            &json!({ "query": "{ programmes { id } }" }),
+        )
+        .await;
+        assert_eq!(
+            answer["data"]["programmes"].as_array().map(Vec::len),
+            Some(3),
+            "{mode}: {answer}"
+        );
+        let by_id = json!({ "documentId": trusted_id("Programmes") });
+        let (_, answer) = post(&p, &p.url, None, &by_id).await;
+        assert_eq!(
+            answer["data"]["programmes"].as_array().map(Vec::len),
+            Some(3),
+            "{mode}: {answer}"
+        );
+    }
+    let p = platform().await;
+    let (_, answer) = post(
+        &p,
+        &p.url,
+        None,
+        &json!({ "documentId": trusted_id("Programmes") }),
+    )
+    .await;
+    assert_eq!(
+        code(&answer),
+        "PERSISTED_QUERY_NOT_FOUND",
+        "no manifest: {answer}"
+    );
+}
+
+/// Apollo's APQ round: a hash alone is not found; the hash with its query
+/// runs and registers it; then the hash alone runs, over POST and GET.
+async fn apq_round(p: &Platform, url: &str, query: &str) -> Value {
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(query) } });
+    let (_, first) = post(p, url, None, &json!({ "extensions": ext })).await;
+    assert_eq!(code(&first), "PERSISTED_QUERY_NOT_FOUND", "{first}");
+    let (_, registered) = post(p, url, None, &json!({ "query": query, "extensions": ext })).await;
+    assert!(registered.get("errors").is_none(), "{registered}");
+    let (_, by_hash) = post(p, url, None, &json!({ "extensions": ext })).await;
+    assert_eq!(by_hash, registered);
+    let (_, over_get) = get(p, url, &[("extensions", ext.to_string())]).await;
+    assert_eq!(over_get, registered);
+    registered
+}
+
+#[tokio::test]
+async fn apq_registers_a_checked_query_and_replicas_share_it_through_redis() {
+    for store in ["memory", "redis"] {
+        let prefix = fresh_prefix();
+        let apq = json!({ "store": store, "redis_key_prefix": prefix });
+        let p = platform_with(|c| c.documents = documents("allow_any", apq.clone())).await;
+        let query = format!("{{ programmes {{ id pointsName }} __typename }} # {prefix}");
+        let answer = apq_round(&p, &p.url, &query).await;
+        assert_eq!(
+            answer["data"]["programmes"].as_array().map(Vec::len),
+            Some(3)
+        );
+        // A hash that is not the query's is refused, and registers nothing.
+        let other = format!("{{ programmes {{ id }} }} # {prefix}");
+        let lie = json!({ "query": other, "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256("{ me { id } }") } } });
+        let (_, lie) = post(&p, &p.url, None, &lie).await;
+        assert_eq!(code(&lie), "BAD_REQUEST", "{lie}");
+        let me = json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256("{ me { id } }") } } });
+        let (_, me) = post(&p, &p.url, None, &me).await;
+        assert_eq!(code(&me), "PERSISTED_QUERY_NOT_FOUND", "{me}");
+        // Another replica finds it through Redis; in memory, each has its own.
+        let replica = p
+            .replica(|c| c.documents = documents("allow_any", apq.clone()))
+            .await;
+        let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(&query) } });
+        let (_, there) = post(&p, &replica, None, &json!({ "extensions": ext })).await;
+        if store == "redis" {
+            assert_eq!(there, answer, "{store}");
+        } else {
+            assert_eq!(
+                code(&there),
+                "PERSISTED_QUERY_NOT_FOUND",
+                "{store}: {there}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn identical_apq_registrations_at_once_all_run_and_hang_ups_lose_nothing() {
+    for store in ["memory", "redis"] {
+        let prefix = fresh_prefix();
+        let apq = json!({ "store": store, "redis_key_prefix": prefix });
+        let p = platform_with(|c| {
+            c.documents = documents("allow_any", apq);
+            c.coalesce_client_requests = true;
+        })
+        .await;
+        let query = format!("{{ programmes {{ id }} }} # {prefix}");
+        let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(&query) } });
+        // Unknown hashes asked for at once: every one is told to send the query.
+        let hash_only = json!({ "extensions": ext });
+        let asked =
+            futures::future::join_all((0..10).map(|_| post(&p, &p.url, None, &hash_only))).await;
+        assert!(
+            asked
+                .iter()
+                .all(|(_, a)| code(a) == "PERSISTED_QUERY_NOT_FOUND"),
+            "{store}: {asked:?}"
+        );
+        // Callers that hang up midway.
+        for _ in 0..5 {
+            let call = p
+                .client
+                .post(&p.url)
+                .json(&json!({ "query": query, "extensions": ext }))
+                .send();
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(1), call).await;
+        }
+        let body = json!({ "query": query, "extensions": ext });
+        let answers =
+            futures::future::join_all((0..20).map(|_| post(&p, &p.url, None, &body))).await;
+        let first = &answers[0].1;
+        assert_eq!(
+            first["data"]["programmes"].as_array().map(Vec::len),
+            Some(3),
+            "{first}"
+        );
+        assert!(
+            answers
+                .iter()
+                .all(|(status, a)| *status == 200 && a == first),
+            "{store}"
+        );
+        let by_hash =
+            futures::future::join_all((0..20).map(|_| post(&p, &p.url, None, &hash_only))).await;
+        assert!(
+            by_hash.iter().all(|(_, a)| a == first),
+            "{store}: {by_hash:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn apq_while_redis_is_unreachable_still_runs_full_queries() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let apq = json!({ "store": "redis", "redis_url": format!("redis://127.0.0.1:{port}") });
+    let p = platform_with(|c| c.documents = documents("allow_any", apq)).await;
+    let query = "{ programmes { id } }";
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(query) } });
+    let (_, registered) = post(
+        &p,
+        &p.url,
+        None,
+        &json!({ "query": query, "extensions": ext }),
+    )
+    .await;
+    assert_eq!(
+        registered["data"]["programmes"].as_array().map(Vec::len),
+        Some(3),
+        "{registered}"
+    );
+    let (_, by_hash) = post(&p, &p.url, None, &json!({ "extensions": ext })).await;
+    assert_eq!(code(&by_hash), "PERSISTED_QUERY_NOT_FOUND", "{by_hash}");
+}
+
+#[tokio::test]
+async fn a_reloaded_manifest_is_used_at_once_and_a_broken_one_is_not() {
+    let docs = documents("persisted_only", json!({}));
+    let p = platform_with(|c| c.documents = docs.clone()).await;
+    let programmes = json!({ "documentId": trusted_id("Programmes") });
+    let (_, before) = post(&p, &p.url, None, &programmes).await;
+    assert!(before.get("errors").is_none(), "{before}");
+    assert!(docs.reload("{ not json").is_err());
+    let (_, kept) = post(&p, &p.url, None, &programmes).await;
+    assert_eq!(kept, before);
+    assert_eq!(
+        docs.reload(r#"{"v2": "query Brands { programmes { brand { id } } }"}"#),
+        Ok(1)
+    );
+    let (_, gone) = post(&p, &p.url, None, &programmes).await;
+    assert_eq!(code(&gone), "PERSISTED_QUERY_NOT_FOUND", "{gone}");
+    let (_, v2) = post(&p, &p.url, None, &json!({ "documentId": "v2" })).await;
+    assert_eq!(
+        v2["data"]["programmes"].as_array().map(Vec::len),
+        Some(3),
+        "{v2}"
+    );
 }

@@ -161,6 +161,70 @@ pub struct GatewaySettings {
     pub headers: HeaderSettings,
     /// Requests per caller, per role and per operation.
     pub rate_limits: RateLimitSettings,
+    /// Trusted documents (a manifest of persisted operations) and APQ.
+    pub documents: DocumentSettings,
+}
+
+/// Which operations the gateway runs, and the persisted ones it knows:
+/// a manifest of trusted documents (id → document, as GraphQL Codegen,
+/// Relay or Apollo's generator write it) and the APQ store.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DocumentSettings {
+    /// `allow_any` (default), `persisted_only` (only the manifest's
+    /// documents run), or `log_unknown` (anything runs; what is not in the
+    /// manifest is logged and counted).
+    pub mode: DocumentMode,
+    /// The manifest file, reloaded on SIGHUP or when it changes.
+    pub manifest: Option<PathBuf>,
+    /// Automatic persisted queries (Apollo's protocol).
+    pub apq: ApqSettings,
+}
+
+/// Which operations run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentMode {
+    #[default]
+    AllowAny,
+    PersistedOnly,
+    LogUnknown,
+}
+
+/// The APQ store: documents registered by clients under their SHA-256.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApqSettings {
+    /// Whether clients may register documents (never in `persisted_only`).
+    pub enabled: bool,
+    /// `memory` (this process) or `redis` (shared by every replica).
+    pub store: SharedStore,
+    /// The Redis server of `store = "redis"`.
+    pub redis_url: String,
+    /// Prefix of every Redis key.
+    pub redis_key_prefix: String,
+    /// The largest document kept, in bytes (larger ones still run, and
+    /// are sent in full every time).
+    pub max_document_bytes: usize,
+    /// The memory store's bound, in bytes of documents kept; the least
+    /// recently used go first.
+    pub memory_max_bytes: usize,
+    /// How long Redis keeps a document unused, in seconds.
+    pub redis_ttl_secs: u64,
+}
+
+impl Default for ApqSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            store: SharedStore::Memory,
+            redis_url: "redis://127.0.0.1:6379".into(),
+            redis_key_prefix: "bigmember:apq:".into(),
+            max_document_bytes: 64 * 1024,
+            memory_max_bytes: 16 * 1024 * 1024,
+            redis_ttl_secs: 7 * 24 * 3600,
+        }
+    }
 }
 
 /// Token buckets per caller: a member, a partner brand, a staff member's
@@ -172,7 +236,7 @@ pub struct GatewaySettings {
 pub struct RateLimitSettings {
     /// Where buckets are counted: `memory` (this process) or `redis`
     /// (shared by every gateway replica).
-    pub store: RateLimitStore,
+    pub store: SharedStore,
     /// The Redis server of `store = "redis"`.
     pub redis_url: String,
     /// Prefix of every Redis key (one platform, one prefix).
@@ -186,7 +250,7 @@ pub struct RateLimitSettings {
 impl Default for RateLimitSettings {
     fn default() -> Self {
         Self {
-            store: RateLimitStore::Memory,
+            store: SharedStore::Memory,
             redis_url: "redis://127.0.0.1:6379".into(),
             redis_key_prefix: "bigmember:rate:".into(),
             roles: BTreeMap::new(),
@@ -195,10 +259,11 @@ impl Default for RateLimitSettings {
     }
 }
 
-/// Where rate-limit buckets are counted.
+/// Where state shared by gateway replicas (rate-limit buckets, APQ
+/// documents) is kept.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum RateLimitStore {
+pub enum SharedStore {
     Memory,
     Redis,
 }
@@ -421,6 +486,22 @@ impl OperationLimits {
     }
 }
 
+/// A Redis store's URL and key prefix, under `key`.
+fn check_redis(key: &str, url: &str, prefix: &str) -> Result<(), ConfigError> {
+    let scheme = url.split("://").next().unwrap_or_default();
+    if !["redis", "rediss"].contains(&scheme) || !url.contains("://") {
+        return Err(ConfigError::Rule(format!(
+            "{key}.redis_url: a redis:// or rediss:// URL"
+        )));
+    }
+    if prefix.is_empty() {
+        return Err(ConfigError::Rule(format!(
+            "{key}.redis_key_prefix: not empty (it keeps these keys apart from other data)"
+        )));
+    }
+    Ok(())
+}
+
 impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
@@ -438,6 +519,7 @@ impl Default for GatewaySettings {
             cors: CorsSettings::default(),
             headers: HeaderSettings::default(),
             rate_limits: RateLimitSettings::default(),
+            documents: DocumentSettings::default(),
         }
     }
 }
@@ -678,16 +760,39 @@ impl Config {
                 )));
             }
         }
-        if limits.store == RateLimitStore::Redis {
-            let scheme = limits.redis_url.split("://").next().unwrap_or_default();
-            if !["redis", "rediss"].contains(&scheme) || !limits.redis_url.contains("://") {
-                return Err(ConfigError::Rule(
-                    "gateway.rate_limits.redis_url: a redis:// or rediss:// URL".into(),
-                ));
+        if limits.store == SharedStore::Redis {
+            check_redis(
+                "gateway.rate_limits",
+                &limits.redis_url,
+                &limits.redis_key_prefix,
+            )?;
+        }
+        let documents = &self.gateway.documents;
+        if documents.mode == DocumentMode::PersistedOnly && documents.manifest.is_none() {
+            return Err(ConfigError::Rule(
+                "gateway.documents.mode = \"persisted_only\" needs gateway.documents.manifest (else no operation could run)".into(),
+            ));
+        }
+        if let Some(path) = &documents.manifest
+            && !path.is_file()
+        {
+            return Err(ConfigError::Rule(format!(
+                "gateway.documents.manifest: {} is not a file",
+                path.display()
+            )));
+        }
+        let apq = &documents.apq;
+        if apq.enabled {
+            if apq.store == SharedStore::Redis {
+                check_redis(
+                    "gateway.documents.apq",
+                    &apq.redis_url,
+                    &apq.redis_key_prefix,
+                )?;
             }
-            if limits.redis_key_prefix.is_empty() {
+            if apq.memory_max_bytes < apq.max_document_bytes {
                 return Err(ConfigError::Rule(
-                    "gateway.rate_limits.redis_key_prefix: not empty (it keeps the buckets apart from other data)".into(),
+                    "gateway.documents.apq.memory_max_bytes: at least max_document_bytes".into(),
                 ));
             }
         }
@@ -712,6 +817,14 @@ impl Config {
             ("gateway.limits.max_same_key", l.max_same_key),
             ("events.poll_interval_ms", self.events.poll_interval_ms),
             ("exchange.quote_ttl_secs", self.exchange.quote_ttl_secs),
+            (
+                "gateway.documents.apq.max_document_bytes",
+                g.documents.apq.max_document_bytes as u64,
+            ),
+            (
+                "gateway.documents.apq.redis_ttl_secs",
+                g.documents.apq.redis_ttl_secs,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Rule(format!("{key} must be above zero")));
@@ -764,6 +877,12 @@ impl Config {
             {
                 *url = redact_password(url);
             }
+        }
+        for url in [
+            &mut copy.gateway.rate_limits.redis_url,
+            &mut copy.gateway.documents.apq.redis_url,
+        ] {
+            *url = redact_password(url);
         }
         copy
     }
@@ -1086,7 +1205,18 @@ mod tests {
         config.services.get_mut("alliance").unwrap().url =
             Some("http://svc:t0ken@alliance.internal:4004".into());
         config.gateway.rate_limits.redis_url = "redis://:redispw@redis.internal:6379".into();
+        config.gateway.documents.apq.redis_url = "rediss://apq:apqpw@redis.internal:6380".into();
         let shown = serde_json::to_string(&config.redacted()).unwrap();
+        for secret in [
+            "s3cret-value",
+            "pa55word",
+            "hunter2",
+            "t0ken",
+            "redispw",
+            "apqpw",
+        ] {
+            assert!(!shown.contains(secret), "{secret} shown: {shown}");
+        }
         assert!(
             !shown.contains("s3cret-value") && !shown.contains("pa55word"),
             "{shown}"

@@ -27,6 +27,12 @@ pub fn sha256_hex(parts: &[&str]) -> String {
     hex(&hasher.finalize())
 }
 
+/// The plain SHA-256 (hex, 64 characters) of `bytes`, as other systems
+/// compute it (an APQ hash, a trusted document's id).
+pub fn sha256_plain(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +44,10 @@ mod tests {
         // SHA-256 of "abc\x1f": stored hashes depend on it staying so.
         assert_eq!(sha256_hex(&["abc"]), hex(&Sha256::digest(b"abc\x1f")));
         assert_eq!(sha256_hex(&["abc"]).len(), 64);
+        // FIPS 180-2's test vector.
+        assert_eq!(
+            sha256_plain(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -32,6 +32,12 @@ pub enum ErrorCode {
     RequestTimeout,
     /// The caller's bucket is empty (`gateway.rate_limits`).
     RateLimited,
+    /// A `documentId` or APQ hash the gateway does not know.
+    PersistedQueryNotFound,
+    /// An APQ hash sent where APQ is off.
+    PersistedQueryNotSupported,
+    /// A document outside the manifest where only trusted documents run.
+    PersistedQueryNotInList,
     BadRequest,
     MethodNotAllowed,
     Internal,
@@ -61,6 +67,9 @@ impl ErrorCode {
             ErrorCode::SubgraphUnavailable => "SUBGRAPH_UNAVAILABLE",
             ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
             ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            ErrorCode::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            ErrorCode::PersistedQueryNotInList => "PERSISTED_QUERY_NOT_IN_LIST",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::Internal => "INTERNAL_SERVER_ERROR",
@@ -106,6 +115,15 @@ impl ErrorCode {
             ErrorCode::RateLimited => {
                 "the caller sent more requests than its rate limit allows (HTTP 429); `Retry-After` and `extensions.retryAfterSeconds` say when to try again"
             }
+            ErrorCode::PersistedQueryNotFound => {
+                "the `documentId` is not in the trusted documents, or no document is stored under the APQ hash (an APQ client then sends the query with the hash)"
+            }
+            ErrorCode::PersistedQueryNotSupported => {
+                "an APQ hash was sent but automatic persisted queries are off (`gateway.documents.apq.enabled`): send the query"
+            }
+            ErrorCode::PersistedQueryNotInList => {
+                "only trusted documents run (`gateway.documents.mode = \"persisted_only\"`) and this one is not in the manifest"
+            }
             ErrorCode::BadRequest => {
                 "the HTTP request is not a GraphQL request (body, variables), or a POST does not declare `content-type: application/json`"
             }
@@ -131,10 +149,12 @@ impl ErrorCode {
             | ErrorCode::GraphqlValidationFailed
             | ErrorCode::GraphqlParseFailed
             | ErrorCode::QueryPlanningFailed
+            | ErrorCode::PersistedQueryNotSupported
+            | ErrorCode::PersistedQueryNotInList
             | ErrorCode::BadRequest => 400,
             ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden => 403,
-            ErrorCode::NotFound => 404,
+            ErrorCode::NotFound | ErrorCode::PersistedQueryNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict
             | ErrorCode::InsufficientPoints
