@@ -557,6 +557,55 @@ async fn serve_gateway_serves_any_supergraph_and_reloads_on_sighup() {
     assert!(clean);
 }
 
+/// `serve gateway` with a trusted documents' manifest and nothing else
+/// allowed: a document runs by its id, anything else is refused, and a
+/// change to the file is followed (a broken one is not).
+#[tokio::test]
+async fn serve_gateway_follows_its_trusted_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("documents.json");
+    std::fs::write(&manifest, r#"{"v1": "query V1 { __typename }"}"#).unwrap();
+    let mut cmd = bigmember(dir.path());
+    cmd.env("BIGMEMBER_GATEWAY__DOCUMENTS__MODE", "persisted_only")
+        .env("BIGMEMBER_GATEWAY__DOCUMENTS__MANIFEST", &manifest)
+        .args(["serve", "gateway", "--port", "0"]);
+    let running = Running::start(cmd);
+    let url = graphql_url(&running.wait_for("gateway:"));
+    let client = reqwest::Client::new();
+    let ask = |body: Value| {
+        let request = client.post(&url).json(&body);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let v1 = ask(json!({ "documentId": "v1" })).await;
+    assert_eq!(v1["data"]["__typename"], "Query", "{v1}");
+    let free = ask(json!({ "query": "{ __typename }" })).await;
+    assert_eq!(
+        free["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_IN_LIST",
+        "{free}"
+    );
+    std::fs::write(&manifest, r#"{"v2": "query V2 { t: __typename }"}"#).unwrap();
+    let mut v2 = Value::Null;
+    for _ in 0..50 {
+        v2 = ask(json!({ "documentId": "v2" })).await;
+        if v2["data"]["t"] == "Query" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(v2["data"]["t"], "Query", "reloaded: {v2}");
+    let gone = ask(json!({ "documentId": "v1" })).await;
+    assert_eq!(
+        gone["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND",
+        "{gone}"
+    );
+    std::fs::write(&manifest, "{ broken").unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let kept = ask(json!({ "documentId": "v2" })).await;
+    assert_eq!(kept["data"]["t"], "Query", "kept: {kept}");
+    let (clean, _) = running.terminate();
+    assert!(clean);
+}
+
 /// Outside the directory where `up` ran, one-shot commands refuse and say
 /// where they looked, instead of making a new secret or empty databases
 /// that the running platform knows nothing of. Their stdout is their
@@ -751,6 +800,22 @@ fn config_check_names_unknown_keys_and_redacts_secrets() {
             "[gateway.headers.subgraphs.nosuch]\nforward = [\"authorization\"]\n",
             "gateway.headers.subgraphs.nosuch",
         ),
+        (
+            "[gateway.documents]\nmode = \"persisted_only\"\n",
+            "gateway.documents.manifest",
+        ),
+        (
+            "[gateway.documents]\nmanifest = \"/nonexistent/manifest.json\"\n",
+            "gateway.documents.manifest",
+        ),
+        (
+            "[gateway.documents]\nmanifest = \"bigmember.toml\"\n",
+            "the manifest is not JSON",
+        ),
+        (
+            "[gateway.documents.apq]\nstore = \"redis\"\nredis_url = \"http://redis\"\n",
+            "gateway.documents.apq.redis_url",
+        ),
     ] {
         std::fs::write(&file, text).unwrap();
         let out = bigmember(dir.path())
@@ -764,7 +829,8 @@ fn config_check_names_unknown_keys_and_redacts_secrets() {
         assert!(said.matches("unknown field").count() <= 1, "{said}");
         assert!(!said.contains("default."), "{said}");
         assert!(out.stdout.is_empty());
-        let server = if named.starts_with("gateway.headers") {
+        // What only the gateway reads is refused by the gateway.
+        let server = if named.starts_with("gateway.headers") || named.starts_with("the manifest") {
             "gateway"
         } else {
             "member"

@@ -53,6 +53,37 @@ fn the_error_codes_are_the_codes_the_platform_sends() {
     );
 }
 
+/// The bytes a client sends for the example manifest's `MemberHome`: the
+/// query in full, the trusted document's id, an APQ hash (compact JSON, as
+/// clients send it).
+#[test]
+fn the_request_sizes_are_measured_from_the_manifest() {
+    let manifest: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(include_str!("../examples/trusted-documents.json")).unwrap();
+    let (id, query) = manifest
+        .iter()
+        .find(|(_, body)| body.as_str().unwrap().starts_with("query MemberHome"))
+        .expect("MemberHome is in the manifest");
+    let variables = serde_json::json!({ "orders": 5 });
+    let bytes = |body: serde_json::Value| serde_json::to_vec(&body).unwrap().len();
+    let full = bytes(serde_json::json!({ "query": query, "variables": variables }));
+    let by_id = bytes(serde_json::json!({ "documentId": id, "variables": variables }));
+    let by_hash = bytes(serde_json::json!({
+        "extensions": { "persistedQuery": { "version": 1, "sha256Hash": id } },
+        "variables": variables,
+    }));
+    generated(
+        "request-bytes",
+        "examples/trusted-documents.json",
+        format!(
+            "| the request carries | body bytes |\n| --- | --- |\n\
+             | the query (`{{\"query\": …, \"variables\": …}}`) | {full} |\n\
+             | the trusted document's id (`{{\"documentId\": …, \"variables\": …}}`) | {by_id} |\n\
+             | an APQ hash (`{{\"extensions\": {{\"persistedQuery\": …}}, \"variables\": …}}`) | {by_hash} |\n"
+        ),
+    );
+}
+
 #[test]
 fn the_readme_links_only_to_what_the_repository_holds() {
     assert!(

@@ -2265,9 +2265,17 @@ async fn trusted_documents_run_by_id_and_alone_when_persisted_only() {
     assert_eq!(code(&both), "BAD_REQUEST");
     let (_, nothing) = post(&p, &p.url, None, &json!({ "variables": {} })).await;
     assert_eq!(code(&nothing), "BAD_REQUEST");
-    for (name, value) in [("extensions", "[]"), ("variables", "1"), ("extensions", "{")] {
+    for (name, value) in [
+        ("extensions", "[]"),
+        ("variables", "1"),
+        ("extensions", "{"),
+    ] {
         let (status, answer) = get(&p, &p.url, &[(name, value.to_owned())]).await;
-        assert_eq!((status, code(&answer)), (400, "BAD_REQUEST"), "{name}={value}");
+        assert_eq!(
+            (status, code(&answer)),
+            (400, "BAD_REQUEST"),
+            "{name}={value}"
+        );
     }
 }
 

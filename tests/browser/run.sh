@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser checks against a fresh `bigmember up --demo` (small demo, free
 # ports): GraphiQL renders and answers with no network; a page on another
-# origin shows a member's points, and is refused from a disallowed one.
+# origin shows a member's points, and is refused from a disallowed one; the
+# same page asks by a trusted document's id and runs an APQ round.
 # Screenshots go to
 # ${ARTIFACTS:-.ci/artifacts}.
 #   tests/browser/run.sh [path to the bigmember binary]
@@ -20,6 +21,7 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 export BIGMEMBER_DEMO__MEMBERS=60 BIGMEMBER_GATEWAY__PORT=0 BIGMEMBER_LOG=warn
+export BIGMEMBER_GATEWAY__DOCUMENTS__MANIFEST="$root/examples/trusted-documents.json"
 for s in MEMBER STORE PRODUCT ALLIANCE; do export "BIGMEMBER_SERVICES__${s}__PORT=0"; done
 (cd "$work" && exec "$bin" up --demo) > "$work/up.out" 2> "$work/up.err" &
 pid=$!
@@ -34,3 +36,4 @@ node "$here/graphiql.mjs" "$graph" "$artifacts/graphiql.png"
 member_token="$(awk '/^Demo tokens/ { t = 1 } t && $1 == "member:" { print $2; exit }' "$work/up.out")"
 [ -n "$member_token" ] || { cat "$work/up.out" >&2; echo "up --demo printed no member token" >&2; exit 1; }
 node "$here/cors.mjs" "$graph" "$member_token" "$artifacts/cors"
+node "$here/documents.mjs" "$graph" "$member_token" "$root/examples/trusted-documents.json" "$artifacts/documents.png"
