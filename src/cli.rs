@@ -230,12 +230,16 @@ fn job_names() -> clap::builder::PossibleValuesParser {
 
 #[derive(Args, Debug)]
 struct TokenArgs {
-    /// member, partner, staff or operator.
-    #[arg(long, value_parser = ["member", "partner", "staff", "operator"])]
+    /// member, partner, staff, operator, or service (a service's own
+    /// credential: reads feeds, is not an operator). In production
+    /// (`auth.mode`), partner and service only: people's tokens come from
+    /// the identity provider.
+    #[arg(long, value_parser = ["member", "partner", "staff", "operator", "service"])]
     role: String,
     /// Subject: member id (required for a member token: writes act only for
     /// a member who exists; `up --demo` prints the demo member's), guide id,
-    /// partner key id or operator id [default for those: dev-<role>].
+    /// partner key id, operator id or service name [default for those:
+    /// dev-<role>].
     #[arg(long)]
     sub: Option<String>,
     /// Brand id (partner and staff).
@@ -385,7 +389,8 @@ async fn bind(
 
 async fn serve(config: &Config, clock: &Clock, spec: &'static ServiceSpec) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init(spec.name, config.log_filter("info"))?;
-    let keys = JwtKeys::hs256(&config.jwt_secret()?);
+    let keys = config.keys()?;
+    keys.ready().await;
     let ctx = prepare(config, clock, spec, &keys).await?;
     let (listener, addr) = bind(config, spec).await?;
     let stop_requested = shutdown::os_signal();
@@ -442,7 +447,8 @@ fn start_background(
 
 async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init("up", config.log_filter("info"))?;
-    let keys = JwtKeys::hs256(&config.jwt_secret()?);
+    let keys = config.keys()?;
+    keys.ready().await;
     let (trigger, stop) = shutdown::channel();
     let mut servers = Vec::new();
     let mut started = Vec::new();
@@ -504,7 +510,7 @@ async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
         gateway_config.gateway.cors = kit::config::CorsSettings::local_pages();
     }
     let (gateway_addr, gateway) =
-        crate::gateway::start(&gateway_config, &addresses, stop.clone()).await?;
+        crate::gateway::start(&gateway_config, &keys, &addresses, stop.clone()).await?;
     servers.push(("gateway", gateway));
     println!(
         "  graph     http://{gateway_addr}/graphql   (one graph over every service; GraphiQL in a browser)"
@@ -554,7 +560,7 @@ async fn migrate(config: &Config, only: Option<&str>) -> anyhow::Result<()> {
 
 async fn seed(config: &Config, clock: &Clock, only: Option<&str>) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init("seed", config.log_filter("warn"))?;
-    let keys = JwtKeys::hs256(&config.jwt_secret()?);
+    let keys = config.keys()?;
     let mut seeded = BTreeMap::new();
     for spec in selected(only)? {
         let ctx = prepare(config, clock, spec, &keys).await?;
@@ -577,27 +583,33 @@ async fn load_demo(
 
 fn print_demo_tokens(keys: &JwtKeys, member: Option<&str>) {
     let day = chrono::Duration::hours(24);
+    // In production people's tokens come from the identity provider.
+    let token = |request| {
+        keys.issue(request, day)
+            .unwrap_or_else(|refused| format!("(none: {})", refused.message))
+    };
     println!("Demo tokens (valid 24 h; more with `bigmember token --help`):");
     if let Some(member) = member {
         println!(
             "  member:         {}   (demo member {member})",
-            keys.issue(TokenRequest::member(member), day)
+            token(TokenRequest::member(member))
         );
     }
     println!(
         "  operator:       {}",
-        keys.issue(TokenRequest::operator("demo-operator"), day)
+        token(TokenRequest::operator("demo-operator"))
     );
     println!(
         "  staff apparel:  {}",
-        keys.issue(
-            TokenRequest::staff("demo-guide-00", "demo-store-00", "apparel"),
-            day
-        )
+        token(TokenRequest::staff(
+            "demo-guide-00",
+            "demo-store-00",
+            "apparel"
+        ))
     );
     println!(
         "  partner coffee: {}",
-        keys.issue(TokenRequest::partner("demo-key-coffee", "coffee"), day)
+        token(TokenRequest::partner("demo-key-coffee", "coffee"))
     );
 }
 
@@ -745,13 +757,18 @@ fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
             args.store.context("a staff token needs --store")?,
             args.brand.context("a staff token needs --brand")?,
         ),
+        Role::Service => TokenRequest::service(sub),
     };
     // Only a secret `up` already uses: a new one would sign tokens that
-    // every running service refuses.
-    let keys = JwtKeys::hs256(&config.required_jwt_secret()?);
-    println!(
-        "{}",
-        keys.issue(request, chrono::Duration::hours(args.ttl_hours))
-    );
+    // every running service refuses. In production, the platform secret
+    // (partner and service tokens only).
+    let keys = match config.auth.mode {
+        kit::config::AuthMode::Development => JwtKeys::hs256(&config.required_jwt_secret()?),
+        kit::config::AuthMode::Production => config.keys()?,
+    };
+    let token = keys
+        .issue(request, chrono::Duration::hours(args.ttl_hours))
+        .map_err(|refused| anyhow::anyhow!(refused.message))?;
+    println!("{token}");
     Ok(())
 }

@@ -18,9 +18,9 @@ pub const BUILT_IN_SUPERGRAPH: &str = include_str!("../schema/supergraph.graphql
 
 fn settings(
     config: &Config,
+    keys: kit::auth::JwtKeys,
     url_overrides: BTreeMap<String, String>,
 ) -> anyhow::Result<GatewayConfig> {
-    let keys = kit::auth::JwtKeys::hs256(&config.jwt_secret()?);
     Ok(GatewayConfig {
         verify_token: Some(Arc::new(move |token: &str| {
             keys.verify(token).map_err(|e| e.message)
@@ -80,6 +80,7 @@ async fn bind(config: &Config, port: u16) -> anyhow::Result<(tokio::net::TcpList
 /// URL); it stops when `stop` fires.
 pub async fn start(
     config: &Config,
+    keys: &kit::auth::JwtKeys,
     subgraph_urls: &BTreeMap<String, String>,
     stop: Shutdown,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
@@ -92,7 +93,7 @@ pub async fn start(
         .map(|(name, base)| (name.clone(), format!("{base}/graphql")))
         .collect();
     let gateway = Arc::new(
-        Gateway::new(&sdl, settings(config, overrides)?)
+        Gateway::new(&sdl, settings(config, keys.clone(), overrides)?)
             .context("gateway: the supergraph does not load")?,
     );
     let (listener, addr) = bind(config, config.gateway.port).await?;
@@ -120,8 +121,10 @@ pub async fn serve(
         Some(p) => read(p)?,
         None => BUILT_IN_SUPERGRAPH.to_owned(),
     };
+    let keys = config.keys()?;
+    keys.ready().await;
     let gateway = Arc::new(
-        Gateway::new(&sdl, settings(config, BTreeMap::new())?)
+        Gateway::new(&sdl, settings(config, keys, BTreeMap::new())?)
             .context("gateway: the supergraph does not load")?,
     );
     let (listener, addr) = bind(config, port.unwrap_or(config.gateway.port)).await?;

@@ -927,3 +927,107 @@ fn refused_to_serve(dir: &std::path::Path, server: &str, named: &str) {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains(named), "{said}");
 }
+
+/// Production mode: a server without the identity provider or the platform
+/// secret refuses to start, saying what is missing, and makes no
+/// development secret; with them, the gateway takes the provider's tokens
+/// (and a key it rotates in during the run) and refuses development ones.
+#[tokio::test]
+async fn production_mode_needs_an_identity_provider_and_follows_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let production = |cmd: &mut std::process::Command| {
+        cmd.env("BIGMEMBER_AUTH__MODE", "production");
+    };
+    for (env, named) in [
+        (vec![], "auth.jwks_url"),
+        (
+            vec![
+                ("BIGMEMBER_AUTH__JWKS_URL", "http://127.0.0.1:9/jwks.json"),
+                ("BIGMEMBER_AUTH__ISSUER", "https://id.example/"),
+                ("BIGMEMBER_AUTH__AUDIENCE", "bigmember"),
+            ],
+            "auth.platform_secret",
+        ),
+        (
+            vec![(
+                "BIGMEMBER_AUTH__JWT_SECRET",
+                "a-shared-secret-of-32-characters-or-more",
+            )],
+            "development",
+        ),
+    ] {
+        for server in ["member", "gateway"] {
+            let mut cmd = bigmember(dir.path());
+            production(&mut cmd);
+            cmd.envs(env.iter().copied())
+                .args(["serve", server, "--port", "0"]);
+            let out = cmd.output().unwrap();
+            assert!(!out.status.success(), "{server} {env:?}");
+            let said = String::from_utf8_lossy(&out.stderr);
+            assert!(said.contains(named), "{server} {env:?}: {said}");
+        }
+    }
+    assert!(
+        !dir.path().join("data/dev-jwt-secret").exists(),
+        "no development secret is made in production"
+    );
+
+    let idp = kit::testing::IdentityProvider::start().await;
+    idp.add_es256("k1");
+    idp.add_rs256("k2");
+    idp.publish(&["k1"]);
+    let mut cmd = bigmember(dir.path());
+    production(&mut cmd);
+    cmd.env("BIGMEMBER_AUTH__JWKS_URL", &idp.jwks_url)
+        .env("BIGMEMBER_AUTH__ISSUER", &idp.issuer)
+        .env("BIGMEMBER_AUTH__AUDIENCE", &idp.audience)
+        .env(
+            "BIGMEMBER_AUTH__PLATFORM_SECRET",
+            "platform-secret-platform-secret-xx",
+        )
+        .args(["serve", "gateway", "--port", "0"]);
+    let running = Running::start(cmd);
+    let url = graphql_url(&running.wait_for("gateway:"));
+    let client = reqwest::Client::new();
+    let ask = |token: String| {
+        let request = client
+            .post(&url)
+            .bearer_auth(token)
+            .json(&json!({ "query": "{ __typename }" }));
+        async move {
+            let answer = request.send().await.unwrap();
+            (
+                answer.status().as_u16(),
+                answer.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let hour = chrono::Duration::hours(1);
+    let (status, body) = ask(idp.token("k1", kit::auth::TokenRequest::operator("op"), hour)).await;
+    assert_eq!(
+        (status, &body["data"]["__typename"]),
+        (200, &json!("Query")),
+        "{body}"
+    );
+    let dev = kit::auth::JwtKeys::hs256(&kit::config::Secret::new(
+        "dev-secret-dev-secret-dev-secret-xx",
+    ))
+    .issue(kit::auth::TokenRequest::operator("op"), hour)
+    .unwrap();
+    let (status, body) = ask(dev).await;
+    assert_eq!(status, 401, "{body}");
+    // The provider rotates to k2 while the gateway runs.
+    idp.publish(&["k2"]);
+    let rotated = idp.token("k2", kit::auth::TokenRequest::member("m1"), hour);
+    let mut last = (0, Value::Null);
+    for _ in 0..100 {
+        last = ask(rotated.clone()).await;
+        if last.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(last.0, 200, "the rotated key is taken: {}", last.1);
+    let (clean, _) = running.terminate();
+    assert!(clean);
+}

@@ -31,6 +31,7 @@ pub fn caller_key(caller: &Caller, peer: Option<std::net::IpAddr>) -> (&'static 
         Caller::Partner { brand_id, .. } => ("partner", brand_id.clone()),
         Caller::Staff { store_id, .. } => ("staff", store_id.clone()),
         Caller::Operator { operator_id } => ("operator", operator_id.clone()),
+        Caller::Service { name } => ("service", name.clone()),
     }
 }
 

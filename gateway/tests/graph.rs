@@ -311,10 +311,12 @@ async fn a_bad_token_is_refused_before_planning() {
         "{r}"
     );
     assert!(r.get("data").is_none());
-    let forged = kit::auth::JwtKeys::hs256(&Secret::new("another-secret")).issue(
-        kit::auth::TokenRequest::operator("x"),
-        chrono::Duration::hours(1),
-    );
+    let forged = kit::auth::JwtKeys::hs256(&Secret::new("another-secret"))
+        .issue(
+            kit::auth::TokenRequest::operator("x"),
+            chrono::Duration::hours(1),
+        )
+        .unwrap();
     let r = p
         .ask(Some(&forged), "{ programmes { id } }", json!({}))
         .await;

@@ -1,7 +1,11 @@
-//! Who is calling: JWT (HS256 with a configured secret) carrying one of the
-//! platform's roles, verified into a [`Caller`] before any resolver runs.
+//! Who is calling: a JWT carrying one of the platform's roles, verified
+//! into a [`Caller`] before any resolver runs. Which keys sign which roles
+//! is [`crate::config::AuthConfig`]'s: a development secret for all; in
+//! production the identity provider's JWKS ([`crate::jwks`]) for people
+//! and the platform secret for partner and service tokens only.
 
 use std::fmt;
+use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
@@ -17,6 +21,8 @@ pub enum Role {
     Partner,
     Staff,
     Operator,
+    /// One of the platform's services, reading another's feeds.
+    Service,
 }
 
 impl Role {
@@ -26,8 +32,15 @@ impl Role {
             "partner" => Some(Role::Partner),
             "staff" => Some(Role::Staff),
             "operator" => Some(Role::Operator),
+            "service" => Some(Role::Service),
             _ => None,
         }
+    }
+
+    /// The roles the platform signs itself, with the platform secret in
+    /// production: never a person's.
+    pub const fn platform_issued(self) -> bool {
+        matches!(self, Role::Partner | Role::Service)
     }
 }
 
@@ -67,6 +80,10 @@ pub enum Caller {
     Operator {
         operator_id: String,
     },
+    /// A service of the platform (its name), with its own credential.
+    Service {
+        name: String,
+    },
 }
 
 impl fmt::Debug for Caller {
@@ -78,6 +95,7 @@ impl fmt::Debug for Caller {
             Caller::Partner { brand_id, .. } => write!(f, "partner:{brand_id}"),
             Caller::Staff { guide_id, .. } => write!(f, "staff:{guide_id}"),
             Caller::Operator { operator_id } => write!(f, "operator:{operator_id}"),
+            Caller::Service { name } => write!(f, "service:{name}"),
         }
     }
 }
@@ -98,6 +116,17 @@ impl Caller {
         match self.require_authenticated()? {
             Caller::Operator { .. } => Ok(()),
             _ => Err(ApiError::forbidden("only operators may do this")),
+        }
+    }
+
+    /// Fails unless the caller is one of the platform's services or an
+    /// operator (event feeds, member standing, data export).
+    pub fn require_service(&self) -> Result<(), ApiError> {
+        match self.require_authenticated()? {
+            Caller::Service { .. } | Caller::Operator { .. } => Ok(()),
+            _ => Err(ApiError::forbidden(
+                "only the platform's services (or an operator) may read this",
+            )),
         }
     }
 
@@ -139,6 +168,7 @@ impl Caller {
             Role::Operator => Caller::Operator {
                 operator_id: claims.sub,
             },
+            Role::Service => Caller::Service { name: claims.sub },
         })
     }
 }
@@ -202,22 +232,18 @@ impl Actor {
     }
 }
 
-/// Signs and verifies tokens with the shared HS256 secret.
-#[derive(Clone)]
-pub struct JwtKeys {
+/// The `kid` of tokens signed with the platform secret.
+pub const PLATFORM_KID: &str = "platform";
+
+/// An HS256 key: signs and verifies.
+struct HsKey {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
 }
 
-impl fmt::Debug for JwtKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("JwtKeys(HS256)")
-    }
-}
-
-impl JwtKeys {
-    pub fn hs256(secret: &Secret) -> Self {
+impl HsKey {
+    fn new(secret: &Secret) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
@@ -227,18 +253,133 @@ impl JwtKeys {
             validation,
         }
     }
+}
 
-    /// Verifies a bearer token into a caller. Invalid, expired, or a role
-    /// without its required claims: UNAUTHENTICATED.
+/// The keys tokens are verified with and signed with: a development
+/// secret (every role), the platform secret (partner and service roles
+/// only, `kid` [`PLATFORM_KID`]), and the identity provider's JWKS.
+#[derive(Clone, Default)]
+pub struct JwtKeys {
+    shared: Option<Arc<HsKey>>,
+    platform: Option<Arc<HsKey>>,
+    provider: Option<Arc<crate::jwks::ProviderKeys>>,
+}
+
+impl fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtKeys")
+            .field("shared", &self.shared.is_some())
+            .field("platform", &self.platform.is_some())
+            .field("provider", &self.provider.is_some())
+            .finish()
+    }
+}
+
+/// Why a token is refused, as the caller is told.
+fn refused(e: &jsonwebtoken::errors::Error) -> ApiError {
+    use jsonwebtoken::errors::ErrorKind;
+    match e.kind() {
+        ErrorKind::ExpiredSignature => ApiError::unauthenticated("token expired"),
+        ErrorKind::InvalidIssuer => ApiError::unauthenticated("the token's issuer is not trusted"),
+        ErrorKind::InvalidAudience => {
+            ApiError::unauthenticated("the token is not for this platform (aud)")
+        }
+        ErrorKind::MissingRequiredClaim(claim) => {
+            ApiError::unauthenticated(format!("the token has no {claim} claim"))
+        }
+        _ => ApiError::unauthenticated("invalid token"),
+    }
+}
+
+impl JwtKeys {
+    /// Development: one secret signs and verifies every role.
+    pub fn hs256(secret: &Secret) -> Self {
+        Self {
+            shared: Some(Arc::new(HsKey::new(secret))),
+            ..Self::default()
+        }
+    }
+
+    /// Production: the platform secret, for partner and service tokens.
+    pub fn platform(secret: &Secret) -> Self {
+        Self {
+            platform: Some(Arc::new(HsKey::new(secret))),
+            ..Self::default()
+        }
+    }
+
+    /// Also accepts the identity provider's tokens.
+    pub fn with_provider(mut self, provider: Arc<crate::jwks::ProviderKeys>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Waits (up to 5 s) for the identity provider's keys, if one is
+    /// configured: a server that starts serving before them refuses its
+    /// first tokens. Logged, not fatal: the keys keep being fetched.
+    pub async fn ready(&self) {
+        if let Some(provider) = &self.provider
+            && !provider.loaded(std::time::Duration::from_secs(5)).await
+        {
+            tracing::warn!(
+                "the identity provider's keys are not loaded yet; its tokens are refused until they are"
+            );
+        }
+    }
+
+    /// The identity provider's keys, if one is configured.
+    pub fn provider(&self) -> Option<&Arc<crate::jwks::ProviderKeys>> {
+        self.provider.as_ref()
+    }
+
+    /// Verifies a bearer token into a caller: by its algorithm and `kid`,
+    /// against the one key that may have signed it. Invalid, expired, from
+    /// an untrusted issuer or audience, a role the key may not sign, or a
+    /// role without its required claims: UNAUTHENTICATED.
     pub fn verify(&self, token: &str) -> Result<Caller, ApiError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    ApiError::unauthenticated("token expired")
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| ApiError::unauthenticated("invalid token"))?;
+        let claims = match header.alg {
+            Algorithm::HS256 => {
+                let platform = header.kid.as_deref() == Some(PLATFORM_KID);
+                let key = if platform {
+                    self.platform.as_ref().or(self.shared.as_ref())
+                } else {
+                    self.shared.as_ref()
+                };
+                let Some(key) = key else {
+                    return Err(ApiError::unauthenticated(
+                        "invalid token (HS256 tokens signed with a shared secret are accepted in development only)",
+                    ));
+                };
+                let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &key.validation)
+                    .map_err(|e| refused(&e))?
+                    .claims;
+                if platform && self.shared.is_none() && !claims.role.platform_issued() {
+                    return Err(ApiError::unauthenticated(
+                        "the platform's key signs partner and service tokens only",
+                    ));
                 }
-                _ => ApiError::unauthenticated("invalid token"),
-            })?;
-        Caller::from_claims(data.claims)
+                claims
+            }
+            Algorithm::RS256 | Algorithm::ES256 => match &self.provider {
+                Some(provider) => provider.verify(token, &header).map_err(|e| match e {
+                    crate::jwks::Refused::Token(e) => refused(&e),
+                    crate::jwks::Refused::Said(message) => ApiError::unauthenticated(message),
+                })?,
+                None => {
+                    return Err(ApiError::unauthenticated(
+                        "invalid token (no identity provider is configured)",
+                    ));
+                }
+            },
+            _ => {
+                return Err(ApiError::unauthenticated(
+                    "invalid token (accepted algorithms: RS256, ES256, and HS256 in development)",
+                ));
+            }
+        };
+        Caller::from_claims(claims)
     }
 
     /// Verifies an `Authorization` header: absent is anonymous; present, it
@@ -253,14 +394,35 @@ impl JwtKeys {
         }
     }
 
-    pub fn sign(&self, claims: &Claims) -> String {
-        // Signing HS256 with a valid key cannot fail for serialisable claims.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .unwrap_or_default()
+    /// Signs claims: with the development secret, or for the roles the
+    /// platform issues, the platform secret. FORBIDDEN for a role this
+    /// platform does not sign (a person's, in production).
+    pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
+        let (key, kid) = match (&self.shared, &self.platform) {
+            (Some(shared), _) => (shared, None),
+            (None, Some(platform)) if claims.role.platform_issued() => {
+                (platform, Some(PLATFORM_KID.to_owned()))
+            }
+            _ => {
+                return Err(ApiError::forbidden(format!(
+                    "this platform does not sign {:?} tokens: they come from the identity provider",
+                    claims.role
+                )));
+            }
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = kid;
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| {
+            tracing::error!(error = %e, "signing a token failed");
+            ApiError::new(
+                crate::error::ErrorCode::Internal,
+                "the token could not be signed",
+            )
+        })
     }
 
     /// Issues a token valid for `ttl` from now.
-    pub fn issue(&self, token: TokenRequest, ttl: chrono::Duration) -> String {
+    pub fn issue(&self, token: TokenRequest, ttl: chrono::Duration) -> Result<String, ApiError> {
         let now = chrono::Utc::now().timestamp();
         self.sign(&Claims {
             sub: token.sub,
@@ -272,13 +434,10 @@ impl JwtKeys {
         })
     }
 
-    /// A short-lived operator token a service uses to read another service's
-    /// event feed.
-    pub fn service_token(&self, service: &str) -> String {
-        self.issue(
-            TokenRequest::operator(format!("service:{service}")),
-            chrono::Duration::minutes(5),
-        )
+    /// A service's own short-lived credential, to read another service's
+    /// feeds (role `service`: not an operator).
+    pub fn service_token(&self, service: &str) -> Result<String, ApiError> {
+        self.issue(TokenRequest::service(service), chrono::Duration::minutes(5))
     }
 }
 
@@ -296,6 +455,14 @@ impl TokenRequest {
         Self {
             sub: member_id.into(),
             role: Role::Member,
+            brand: None,
+            store: None,
+        }
+    }
+    pub fn service(name: impl Into<String>) -> Self {
+        Self {
+            sub: name.into(),
+            role: Role::Service,
             brand: None,
             store: None,
         }
@@ -348,10 +515,12 @@ mod tests {
     #[test]
     fn a_signed_token_verifies_into_its_caller() {
         let keys = keys();
-        let token = keys.issue(
-            TokenRequest::staff("g1", "s1", "b1"),
-            chrono::Duration::hours(1),
-        );
+        let token = keys
+            .issue(
+                TokenRequest::staff("g1", "s1", "b1"),
+                chrono::Duration::hours(1),
+            )
+            .unwrap();
         assert_eq!(
             keys.verify(&token).unwrap(),
             Caller::Staff {
@@ -373,10 +542,14 @@ mod tests {
     #[test]
     fn expired_tampered_or_foreign_tokens_are_unauthenticated() {
         let keys = keys();
-        let expired = keys.issue(TokenRequest::member("m1"), chrono::Duration::seconds(-60));
+        let expired = keys
+            .issue(TokenRequest::member("m1"), chrono::Duration::seconds(-60))
+            .unwrap();
         assert_eq!(keys.verify(&expired).unwrap_err().message, "token expired");
 
-        let good = keys.issue(TokenRequest::member("m1"), chrono::Duration::hours(1));
+        let good = keys
+            .issue(TokenRequest::member("m1"), chrono::Duration::hours(1))
+            .unwrap();
         let tampered = format!("{}x", good);
         assert_eq!(
             keys.verify(&tampered).unwrap_err().code,
@@ -404,29 +577,104 @@ mod tests {
     fn roles_without_their_claims_are_rejected() {
         let keys = keys();
         let now = chrono::Utc::now().timestamp();
-        let staff_without_store = keys.sign(&Claims {
-            sub: "g1".into(),
-            role: Role::Staff,
-            brand: Some("b1".into()),
-            store: None,
-            iat: now,
-            exp: now + 60,
-        });
+        let staff_without_store = keys
+            .sign(&Claims {
+                sub: "g1".into(),
+                role: Role::Staff,
+                brand: Some("b1".into()),
+                store: None,
+                iat: now,
+                exp: now + 60,
+            })
+            .unwrap();
         assert!(
             keys.verify(&staff_without_store)
                 .unwrap_err()
                 .message
                 .contains("store")
         );
-        let partner_without_brand = keys.sign(&Claims {
-            sub: "k1".into(),
-            role: Role::Partner,
+        let partner_without_brand = keys
+            .sign(&Claims {
+                sub: "k1".into(),
+                role: Role::Partner,
+                brand: None,
+                store: None,
+                iat: now,
+                exp: now + 60,
+            })
+            .unwrap();
+        assert!(keys.verify(&partner_without_brand).is_err());
+    }
+
+    #[test]
+    fn the_platform_secret_signs_partners_and_services_only() {
+        let secret = Secret::new("platform-secret-platform-secret-xx");
+        let platform = JwtKeys::platform(&secret);
+        let hour = chrono::Duration::hours(1);
+        for request in [
+            TokenRequest::partner("k1", "coffee"),
+            TokenRequest::service("store"),
+        ] {
+            let token = platform.issue(request, hour).unwrap();
+            let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!(header.kid.as_deref(), Some(PLATFORM_KID));
+            assert!(platform.verify(&token).is_ok());
+        }
+        assert_eq!(
+            platform
+                .verify(&platform.service_token("store").unwrap())
+                .unwrap(),
+            Caller::Service {
+                name: "store".into()
+            }
+        );
+        // People's tokens are not the platform's to sign...
+        for request in [
+            TokenRequest::operator("o"),
+            TokenRequest::member("m"),
+            TokenRequest::staff("g", "s", "b"),
+        ] {
+            let refused = platform.issue(request, hour).unwrap_err();
+            assert_eq!(refused.code, crate::error::ErrorCode::Forbidden);
+        }
+        // ...nor to verify, even signed with its secret by hand.
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(PLATFORM_KID.into());
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: "o".into(),
+            role: Role::Operator,
             brand: None,
             store: None,
             iat: now,
             exp: now + 60,
-        });
-        assert!(keys.verify(&partner_without_brand).is_err());
+        };
+        let forged = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_secret(secret.expose().as_bytes()),
+        )
+        .unwrap();
+        assert!(
+            platform
+                .verify(&forged)
+                .unwrap_err()
+                .message
+                .contains("partner and service")
+        );
+        // Without kid, an HS256 token has no key in production.
+        let shared = JwtKeys::hs256(&secret)
+            .issue(TokenRequest::operator("o"), hour)
+            .unwrap();
+        assert!(platform.verify(&shared).is_err());
+        // A development token of the service role is a service, not an operator.
+        let dev = keys();
+        let service = dev.verify(&dev.service_token("store").unwrap()).unwrap();
+        assert!(service.require_service().is_ok());
+        assert_eq!(
+            service.require_operator().unwrap_err().code,
+            crate::error::ErrorCode::Forbidden
+        );
     }
 
     #[test]

@@ -90,10 +90,55 @@ pub struct Config {
     pub now: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Who signs the tokens the platform accepts.
+///
+/// `development` (the default): one HS256 secret signs and verifies every
+/// role (`jwt_secret`, or one generated once into the data directory).
+/// `production`: people's tokens (members, staff, operators, partners'
+/// people) come from the identity provider and are verified against its
+/// JWKS (RS256 or ES256, `kid`, `iss`, `aud`); the platform signs only what
+/// it issues itself (partner tokens traded for API keys, and each service's
+/// own credential) with `platform_secret`, which verifies those two roles
+/// and nothing else, so no service can make an operator's token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
+    pub mode: AuthMode,
+    /// Development only: the HS256 secret of every token.
     pub jwt_secret: Option<Secret>,
+    /// Production: the HS256 secret of partner and service tokens.
+    pub platform_secret: Option<Secret>,
+    /// The identity provider's JSON Web Key Set.
+    pub jwks_url: Option<String>,
+    /// The `iss` its tokens must carry.
+    pub issuer: Option<String>,
+    /// The `aud` its tokens must carry.
+    pub audience: Option<String>,
+    /// How often the JWKS is fetched again, in seconds (a token with an
+    /// unknown `kid` also asks for it, at most every 10 s).
+    pub jwks_refresh_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::Development,
+            jwt_secret: None,
+            platform_secret: None,
+            jwks_url: None,
+            issuer: None,
+            audience: None,
+            jwks_refresh_secs: 300,
+        }
+    }
+}
+
+/// See [`AuthConfig`].
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    Development,
+    Production,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -297,7 +342,14 @@ impl Bucket {
 }
 
 /// The roles a rate-limit bucket can be set for.
-pub const RATE_LIMITED_ROLES: &[&str] = &["anonymous", "member", "partner", "staff", "operator"];
+pub const RATE_LIMITED_ROLES: &[&str] = &[
+    "anonymous",
+    "member",
+    "partner",
+    "staff",
+    "operator",
+    "service",
+];
 
 /// The client request headers the gateway passes on to subgraphs, by name
 /// (any case). Headers that are not listed never leave the gateway.
@@ -796,13 +848,7 @@ impl Config {
                 ));
             }
         }
-        if let Some(secret) = &self.auth.jwt_secret
-            && secret.expose().chars().count() < MIN_SECRET_CHARS
-        {
-            return Err(ConfigError::Rule(format!(
-                "auth.jwt_secret: at least {MIN_SECRET_CHARS} characters (HS256 needs 256 bits; a short secret lets anyone sign tokens)"
-            )));
-        }
+        self.check_auth()?;
         let g = &self.gateway;
         let l = &g.limits;
         for (key, value) in [
@@ -935,9 +981,97 @@ impl Config {
         }
     }
 
+    /// The rules of `auth`: secrets long enough; in production, the
+    /// identity provider and the platform secret set and no shared secret.
+    fn check_auth(&self) -> Result<(), ConfigError> {
+        let auth = &self.auth;
+        for (key, secret) in [
+            ("auth.jwt_secret", &auth.jwt_secret),
+            ("auth.platform_secret", &auth.platform_secret),
+        ] {
+            if let Some(secret) = secret
+                && secret.expose().chars().count() < MIN_SECRET_CHARS
+            {
+                return Err(ConfigError::Rule(format!(
+                    "{key}: at least {MIN_SECRET_CHARS} characters (HS256 needs 256 bits; a short secret lets anyone sign tokens)"
+                )));
+            }
+        }
+        let provider = [&auth.jwks_url, &auth.issuer, &auth.audience];
+        if provider.iter().any(|v| v.is_some()) && provider.iter().any(|v| v.is_none()) {
+            return Err(ConfigError::Rule(
+                "auth.jwks_url, auth.issuer and auth.audience go together (a provider's tokens are checked for all three)".into(),
+            ));
+        }
+        if let Some(url) = &auth.jwks_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError::Rule(
+                "auth.jwks_url: an http:// or https:// URL".into(),
+            ));
+        }
+        if auth.jwks_refresh_secs == 0 {
+            return Err(ConfigError::Rule(
+                "auth.jwks_refresh_secs must be above zero".into(),
+            ));
+        }
+        if auth.mode == AuthMode::Production {
+            if auth.jwt_secret.is_some() {
+                return Err(ConfigError::Rule(
+                    "auth.jwt_secret: a shared secret that signs every role is for development; in production set auth.platform_secret (partner and service tokens only) and the identity provider (auth.jwks_url, auth.issuer, auth.audience)".into(),
+                ));
+            }
+            if auth.jwks_url.is_none() {
+                return Err(ConfigError::Rule(
+                    "auth.mode = \"production\" needs the identity provider: auth.jwks_url, auth.issuer and auth.audience (no development secret is made in production)".into(),
+                ));
+            }
+            if auth.platform_secret.is_none() {
+                return Err(ConfigError::Rule(
+                    "auth.mode = \"production\" needs auth.platform_secret (the services' own credential and partner tokens), the same for every service and gateway".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys every server of this configuration signs and verifies
+    /// with (see [`AuthConfig`]). In development, the shared secret (made
+    /// once if none is kept); the identity provider's keys are fetched in
+    /// the background (call within a tokio runtime).
+    pub fn keys(&self) -> Result<crate::auth::JwtKeys, ConfigError> {
+        let mut keys = match self.auth.mode {
+            AuthMode::Development => crate::auth::JwtKeys::hs256(&self.jwt_secret()?),
+            AuthMode::Production => crate::auth::JwtKeys::platform(
+                self.auth
+                    .platform_secret
+                    .as_ref()
+                    .ok_or_else(|| ConfigError::Rule("auth.platform_secret is not set".into()))?,
+            ),
+        };
+        if let (Some(url), Some(issuer), Some(audience)) =
+            (&self.auth.jwks_url, &self.auth.issuer, &self.auth.audience)
+        {
+            keys = keys.with_provider(crate::jwks::ProviderKeys::start(
+                crate::jwks::Provider {
+                    jwks_url: url.clone(),
+                    issuer: issuer.clone(),
+                    audience: audience.clone(),
+                },
+                std::time::Duration::from_secs(self.auth.jwks_refresh_secs),
+            ));
+        }
+        Ok(keys)
+    }
+
     /// The HS256 secret: configured, or for development a random one kept in
     /// `<data_dir>/dev-jwt-secret` so that `up`, `seed` and `token` agree.
     pub fn jwt_secret(&self) -> Result<Secret, ConfigError> {
+        if self.auth.mode == AuthMode::Production {
+            return Err(ConfigError::Rule(
+                "auth.mode = \"production\": there is no shared secret (tokens come from the identity provider; the platform signs partner and service tokens with auth.platform_secret)".into(),
+            ));
+        }
         if let Some(secret) = self.existing_jwt_secret()? {
             return Ok(secret);
         }

@@ -66,6 +66,7 @@ impl IdempotencyKey {
             Caller::Partner { brand_id, .. } => format!("brand:{brand_id}"),
             Caller::Staff { guide_id, .. } => format!("staff:{guide_id}"),
             Caller::Operator { .. } => "operator".to_owned(),
+            Caller::Service { name } => format!("service:{name}"),
             Caller::Anonymous => "anonymous".to_owned(),
         };
         Ok(Self {

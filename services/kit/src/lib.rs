@@ -15,6 +15,7 @@ pub mod geo;
 pub mod graphql_text;
 pub mod idempotency;
 pub mod input;
+pub mod jwks;
 pub mod limits;
 pub mod loader;
 pub mod members;

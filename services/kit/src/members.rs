@@ -136,11 +136,12 @@ impl MemberDirectory {
             .with_detail("serviceName", "member")
         };
         let path = STANDING_ROUTE.replace("{id}", &urlencode(member_id));
+        let credential = self.inner.keys.service_token(self.inner.service)?;
         let response = self
             .inner
             .client
             .get(format!("{base}{path}"))
-            .bearer_auth(self.inner.keys.service_token(self.inner.service))
+            .bearer_auth(credential)
             .send()
             .await
             .map_err(|err| {
@@ -303,11 +304,16 @@ impl MemberDataHolders {
     }
 
     async fn ask(&self, base: &str, request: &ExportRequest) -> Result<serde_json::Value, String> {
+        let credential = self
+            .inner
+            .keys
+            .service_token(self.inner.service)
+            .map_err(|e| e.message)?;
         let response = self
             .inner
             .client
             .post(format!("{base}{EXPORT_ROUTE}"))
-            .bearer_auth(self.inner.keys.service_token(self.inner.service))
+            .bearer_auth(credential)
             .json(request)
             .send()
             .await

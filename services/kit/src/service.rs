@@ -244,7 +244,7 @@ async fn serve_member_export(
     body: Result<Json<crate::members::ExportRequest>, axum::extract::rejection::JsonRejection>,
     export: crate::members::ExportFn,
 ) -> Response {
-    if let Err(refused) = caller.require_operator() {
+    if let Err(refused) = caller.require_service() {
         return refused.into_response();
     }
     let request = match body {

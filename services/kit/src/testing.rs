@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::collections::HashMap;
 
 use crate::auth::{JwtKeys, TokenRequest};
 use crate::config::Secret;
@@ -342,7 +343,10 @@ impl TestApp {
     }
 
     pub fn token(&self, request: TokenRequest) -> String {
-        self.ctx.keys.issue(request, chrono::Duration::hours(1))
+        self.ctx
+            .keys
+            .issue(request, chrono::Duration::hours(1))
+            .expect("the test secret signs every role")
     }
 
     pub fn operator_token(&self) -> String {
@@ -517,6 +521,176 @@ where
         );
     }
     assert!(E::try_from_value(&"NOT_A_STORED_NAME".to_owned()).is_err());
+}
+
+/// An identity provider for tests: a JWKS served over HTTP on a random
+/// port, whose keys the test adds, publishes and withdraws (rotation), and
+/// that signs tokens with them (ES256 keys from ring; RS256 keys from the
+/// `openssl` command).
+pub struct IdentityProvider {
+    pub jwks_url: String,
+    pub issuer: String,
+    pub audience: String,
+    keys: std::sync::Mutex<HashMap<String, SigningKey>>,
+    served: Arc<std::sync::RwLock<Value>>,
+    /// How many times the JWKS was fetched.
+    pub fetches: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct SigningKey {
+    algorithm: jsonwebtoken::Algorithm,
+    encoding: jsonwebtoken::EncodingKey,
+    jwk: Value,
+}
+
+impl IdentityProvider {
+    pub async fn start() -> Self {
+        let served = Arc::new(std::sync::RwLock::new(json!({ "keys": [] })));
+        let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (set, count) = (served.clone(), fetches.clone());
+        let app = axum::Router::new().route(
+            "/.well-known/jwks.json",
+            axum::routing::get(move || {
+                let (set, count) = (set.clone(), count.clone());
+                async move {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    axum::Json(set.read().unwrap().clone())
+                }
+            }),
+        );
+        // Served from a thread of its own: the JWKS answers even while the
+        // test's runtime is blocked (waiting on a child process's output).
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, app).await
+            })
+        });
+        Self {
+            jwks_url: format!("http://{addr}/.well-known/jwks.json"),
+            issuer: format!("http://{addr}/"),
+            audience: "bigmember-test".into(),
+            keys: std::sync::Mutex::default(),
+            served,
+            fetches,
+        }
+    }
+
+    pub fn provider(&self) -> crate::jwks::Provider {
+        crate::jwks::Provider {
+            jwks_url: self.jwks_url.clone(),
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+        }
+    }
+
+    /// A new P-256 key (ES256) named `kid`, not yet published.
+    pub fn add_es256(&self, kid: &str) {
+        use base64::Engine as _;
+        use ring::signature::KeyPair as _;
+        let rng = ring::rand::SystemRandom::new();
+        let alg = &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
+        let pair = ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap();
+        // The public key is 0x04 ‖ x ‖ y.
+        let point = pair.public_key().as_ref();
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let jwk = json!({
+            "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
+            "x": b64(&point[1..33]), "y": b64(&point[33..65]),
+        });
+        self.keys.lock().unwrap().insert(
+            kid.to_owned(),
+            SigningKey {
+                algorithm: jsonwebtoken::Algorithm::ES256,
+                encoding: jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref()),
+                jwk,
+            },
+        );
+    }
+
+    /// A new 2048-bit RSA key (RS256) named `kid`, not yet published.
+    pub fn add_rs256(&self, kid: &str) {
+        use base64::Engine as _;
+        let pem = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ])
+            .output()
+            .expect("the openssl command makes the test's RSA keys");
+        assert!(pem.status.success(), "openssl genpkey failed");
+        let mut modulus = std::process::Command::new("openssl")
+            .args(["rsa", "-noout", "-modulus"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(modulus.stdin.as_mut().unwrap(), &pem.stdout).unwrap();
+        let modulus = modulus.wait_with_output().unwrap();
+        let hex = String::from_utf8(modulus.stdout).unwrap();
+        let hex = hex.trim().trim_start_matches("Modulus=");
+        let n: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let jwk = json!({
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+            "n": b64(&n), "e": "AQAB",
+        });
+        self.keys.lock().unwrap().insert(
+            kid.to_owned(),
+            SigningKey {
+                algorithm: jsonwebtoken::Algorithm::RS256,
+                encoding: jsonwebtoken::EncodingKey::from_rsa_pem(&pem.stdout).unwrap(),
+                jwk,
+            },
+        );
+    }
+
+    /// Serves exactly these keys from now on.
+    pub fn publish(&self, kids: &[&str]) {
+        let keys = self.keys.lock().unwrap();
+        let set: Vec<Value> = kids.iter().map(|k| keys[*k].jwk.clone()).collect();
+        *self.served.write().unwrap() = json!({ "keys": set });
+    }
+
+    /// A token for `request` signed with `kid`, issued by this provider for
+    /// its audience, valid for `ttl`.
+    pub fn token(&self, kid: &str, request: TokenRequest, ttl: chrono::Duration) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let mut claims = json!({
+            "sub": request.sub, "role": request.role, "iss": self.issuer,
+            "aud": self.audience, "iat": now, "exp": now + ttl.num_seconds(),
+        });
+        if let Some(brand) = request.brand {
+            claims["brand"] = json!(brand);
+        }
+        if let Some(store) = request.store {
+            claims["store"] = json!(store);
+        }
+        self.sign(kid, &claims)
+    }
+
+    /// Any claims, signed with `kid` (with its `kid` in the header).
+    pub fn sign(&self, kid: &str, claims: &Value) -> String {
+        let keys = self.keys.lock().unwrap();
+        let key = &keys[kid];
+        let mut header = jsonwebtoken::Header::new(key.algorithm);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
+    }
 }
 
 #[cfg(test)]

@@ -284,13 +284,17 @@ pub async fn token_for_key(
                 "unknown or revoked partner API key",
             ))
         })?;
+    // Signed before the use is recorded: a key whose token cannot be made
+    // was not used.
+    let token = keys
+        .issue(
+            TokenRequest::partner(found.id.clone(), found.brand_id.clone()),
+            chrono::Duration::minutes(PARTNER_TOKEN_TTL_MINUTES),
+        )
+        .map_err(Error::Api)?;
     let mut row = found.into_active_model();
     row.last_used_at = Set(Some(to_micros(now)));
     let key = row.update(db).await?;
-    let token = keys.issue(
-        TokenRequest::partner(key.id.clone(), key.brand_id.clone()),
-        chrono::Duration::minutes(PARTNER_TOKEN_TTL_MINUTES),
-    );
     Ok((token, key))
 }
 

@@ -73,6 +73,8 @@ pub enum ConsumerError {
     Status { url: String, status: u16 },
     #[error("feed {url} sent an unreadable page: {source}")]
     Page { url: String, source: reqwest::Error },
+    #[error("this service has no credential to read feeds: {0}")]
+    Credential(String),
     #[error("database: {0}")]
     Db(#[from] DbErr),
     #[error("event {seq} ({kind}) failed: {source}")]
@@ -464,6 +466,10 @@ impl<H: EventHandler> FeedConsumer<H> {
 
     async fn fetch(&self, after: i64) -> Result<FeedPage, ConsumerError> {
         let url = &self.feed_url;
+        let credential = self
+            .keys
+            .service_token(&self.name)
+            .map_err(|e| ConsumerError::Credential(e.message))?;
         let response = self
             .http
             .get(url)
@@ -471,7 +477,7 @@ impl<H: EventHandler> FeedConsumer<H> {
                 ("after", after.to_string()),
                 ("limit", self.batch.to_string()),
             ])
-            .bearer_auth(self.keys.service_token(&self.name))
+            .bearer_auth(credential)
             .send()
             .await
             .map_err(|source| ConsumerError::Unreachable {

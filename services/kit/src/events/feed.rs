@@ -48,7 +48,7 @@ pub async fn serve_feed(
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<FeedPage>, ApiError> {
-    caller.require_operator()?;
+    caller.require_service()?;
     let query = FeedQuery::parse(&params)?;
     let head = outbox::head(&ctx.db).await?;
     let events = outbox::read(&ctx.db, query.after, query.limit).await?;

@@ -113,6 +113,9 @@ pub fn identity_brand(
         Caller::Partner { .. } => Err(Error::forbidden(
             "partners register PARTNER identities only",
         )),
+        Caller::Service { .. } => Err(Error::forbidden(
+            "a service's credential reads feeds; it registers no one",
+        )),
     }
 }
 
@@ -158,6 +161,13 @@ mod tests {
         };
         assert_eq!(visibility(&member("m"), &own), Visibility::Personal);
         assert_eq!(visibility(&member("m"), &other), Visibility::None);
+        // A service's credential is not an operator's.
+        let service = Caller::Service {
+            name: "store".into(),
+        };
+        assert_eq!(visibility(&service, &own), Visibility::None);
+        assert!(require_owner_or_operator(&service, &own).is_err());
+        assert!(identity_brand(&service, Channel::App, None).is_err());
         assert_eq!(visibility(&staff("apparel"), &other), Visibility::Personal);
         assert_eq!(visibility(&staff("coffee"), &other), Visibility::None);
         assert_eq!(visibility(&partner("apparel"), &other), Visibility::Basic);

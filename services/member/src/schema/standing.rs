@@ -1,6 +1,6 @@
 //! `GET /members/{id}/standing`: who a write for a member acts for, asked by
 //! the other services at the moment of each such write (kit::members).
-//! Service and operator tokens only; 404 when no member has the id.
+//! Service (and operator) tokens only; 404 when no member has the id.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,7 +16,7 @@ pub async fn serve(
     caller: Caller,
     Path(member_id): Path<String>,
 ) -> Response {
-    if let Err(refused) = caller.require_operator() {
+    if let Err(refused) = caller.require_service() {
         return refused.into_response();
     }
     match store::standing(&ctx.db, &member_id).await {

@@ -238,10 +238,13 @@ async fn export_is_for_the_member_themself() {
 #[tokio::test]
 async fn bad_tokens_are_unauthenticated_before_anything_runs() {
     let app = spawn().await;
-    let expired = app.keys().issue(
-        kit::auth::TokenRequest::operator("op"),
-        chrono::Duration::hours(-1),
-    );
+    let expired = app
+        .keys()
+        .issue(
+            kit::auth::TokenRequest::operator("op"),
+            chrono::Duration::hours(-1),
+        )
+        .unwrap();
     for header in [
         format!("Bearer {expired}"),
         "Bearer not.a.token".to_owned(),
@@ -264,7 +267,8 @@ async fn bad_tokens_are_unauthenticated_before_anything_runs() {
     .issue(
         kit::auth::TokenRequest::operator("op"),
         chrono::Duration::hours(1),
-    );
+    )
+    .unwrap();
     let r = app
         .graphql(Some(&foreign), "{ tierLevels { code } }", json!({}))
         .await;

@@ -137,7 +137,7 @@ async fn every_member_event_type_is_published_without_personal_data() {
 }
 
 #[tokio::test]
-async fn the_feed_needs_an_operator_and_checks_its_parameters() {
+async fn the_feed_is_for_services_and_operators_and_checks_its_parameters() {
     let app = spawn().await;
     let anonymous = app.get("/events").send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
@@ -151,6 +151,36 @@ async fn the_feed_needs_an_operator_and_checks_its_parameters() {
     assert_eq!(member.status(), 403);
     let body: Value = member.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    for other in [
+        kit::auth::TokenRequest::partner("k1", "coffee"),
+        kit::auth::TokenRequest::staff("g1", "s1", "apparel"),
+    ] {
+        let refused = app
+            .get("/events")
+            .bearer_auth(app.token(other.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "{other:?}");
+    }
+    // A service reads with its own credential...
+    let service = app.keys().service_token("store").unwrap();
+    let read = app
+        .get("/events?limit=1")
+        .bearer_auth(&service)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    // ...which is not an operator's.
+    let r = app
+        .graphql(
+            Some(&service),
+            "{ members(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.error_code(), Some("FORBIDDEN"), "{}", r.body);
     for query in ["after=-1", "after=x", "limit=0", "limit=5000"] {
         let r = app
             .get(&format!("/events?{query}"))

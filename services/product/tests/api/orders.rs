@@ -478,7 +478,7 @@ async fn a_members_orders_go_into_their_export_and_erasure_clears_the_address() 
             .send()
     };
     let ids = json!({ "memberIds": ["m-export", "m-merged"] });
-    let service = app.keys().service_token("member");
+    let service = app.keys().service_token("member").unwrap();
     let part: Value = ask(service.clone(), ids.clone())
         .await
         .unwrap()

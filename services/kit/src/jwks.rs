@@ -1,0 +1,209 @@
+//! The identity provider's signing keys: its JSON Web Key Set, fetched at
+//! start and every `auth.jwks_refresh_secs`, and again (at most every
+//! [`MIN_REFETCH`]) when a token names a `kid` the set lacks, so a rotated
+//! key is picked up when the first token signed with it arrives. A token is
+//! checked against the one key its `kid` names, with that key's algorithm
+//! (RS256 or ES256: a token cannot choose another), and for the provider's
+//! `iss` and `aud`. A fetch that fails keeps the keys already held.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+
+use crate::auth::Claims;
+
+/// The soonest a `kid` the set lacks makes the set be fetched again.
+pub const MIN_REFETCH: Duration = Duration::from_secs(10);
+
+/// How long one fetch of the set may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Who issues people's tokens, and where its keys are.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub jwks_url: String,
+    pub issuer: String,
+    pub audience: String,
+}
+
+/// Why a token was refused.
+#[derive(Debug)]
+pub enum Refused {
+    /// The token did not verify (signature, expiry, issuer, audience).
+    Token(jsonwebtoken::errors::Error),
+    /// Said in words (no `kid`, an unknown one, keys not loaded yet).
+    Said(String),
+}
+
+/// A usable key of the set.
+struct Key {
+    algorithm: Algorithm,
+    decoding: DecodingKey,
+}
+
+/// The provider's keys by `kid`, kept fresh by a background task.
+pub struct ProviderKeys {
+    provider: Provider,
+    keys: RwLock<HashMap<String, Arc<Key>>>,
+    /// Wakes the refresh task early (an unknown `kid`).
+    wake: tokio::sync::Notify,
+    /// Set once the first fetch has succeeded.
+    loaded: tokio::sync::watch::Sender<bool>,
+    client: reqwest::Client,
+}
+
+impl ProviderKeys {
+    /// The keys of `provider`, fetched now and every `every` by a task on
+    /// the current tokio runtime (none: call [`ProviderKeys::refresh`]
+    /// yourself). The task ends when the keys are dropped.
+    pub fn start(provider: Provider, every: Duration) -> Arc<Self> {
+        let keys = Arc::new(Self {
+            provider,
+            keys: RwLock::default(),
+            wake: tokio::sync::Notify::new(),
+            loaded: tokio::sync::watch::Sender::new(false),
+            client: reqwest::Client::builder()
+                .timeout(FETCH_TIMEOUT)
+                .build()
+                .unwrap_or_default(),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(refresh_loop(Arc::downgrade(&keys), every));
+        }
+        keys
+    }
+
+    /// Fetches the set now and replaces the keys held: the number of
+    /// usable keys (RS256 or ES256 with a `kid`). A failed fetch, or a set
+    /// with no usable key, keeps the old ones.
+    pub async fn refresh(&self) -> Result<usize, String> {
+        let url = &self.provider.jwks_url;
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("{url}: answered {}", response.status()));
+        }
+        let set: JwkSet = response
+            .json()
+            .await
+            .map_err(|e| format!("{url}: not a JWK set: {e}"))?;
+        let usable: HashMap<String, Arc<Key>> = set
+            .keys
+            .iter()
+            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, Arc::new(usable(jwk)?))))
+            .collect();
+        if usable.is_empty() {
+            return Err(format!(
+                "{url}: no RS256 or ES256 key with a kid in the set"
+            ));
+        }
+        let count = usable.len();
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = usable;
+        self.loaded.send_replace(true);
+        Ok(count)
+    }
+
+    /// Waits until the first fetch has succeeded, up to `patience`; false
+    /// if it has not.
+    pub async fn loaded(&self, patience: Duration) -> bool {
+        let mut loaded = self.loaded.subscribe();
+        tokio::time::timeout(patience, loaded.wait_for(|l| *l))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Verifies a token whose header is `header` into its claims.
+    pub fn verify(&self, token: &str, header: &Header) -> Result<Claims, Refused> {
+        let Some(kid) = header.kid.as_deref() else {
+            return Err(Refused::Said("invalid token (no kid)".into()));
+        };
+        let key = self
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(kid)
+            .cloned();
+        let Some(key) = key else {
+            // Perhaps a rotated key: fetch the set again (soon, not now).
+            self.wake.notify_one();
+            return Err(Refused::Said(
+                "invalid token (its signing key is not known; if the provider rotated its keys, try again shortly)".into(),
+            ));
+        };
+        if key.algorithm != header.alg {
+            return Err(Refused::Said(
+                "invalid token (its algorithm is not its key's)".into(),
+            ));
+        }
+        let mut validation = Validation::new(key.algorithm);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        validation.set_issuer(&[&self.provider.issuer]);
+        validation.set_audience(&[&self.provider.audience]);
+        jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(Refused::Token)
+    }
+}
+
+/// A key of the set the platform can verify with: RSA (RS256) or P-256
+/// (ES256), with its stated algorithm when it states one.
+fn usable(jwk: &Jwk) -> Option<Key> {
+    let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
+        (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
+        (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
+            if ec.curve == EllipticCurve::P256 =>
+        {
+            Algorithm::ES256
+        }
+        _ => return None,
+    };
+    let decoding = DecodingKey::from_jwk(jwk).ok()?;
+    Some(Key {
+        algorithm,
+        decoding,
+    })
+}
+
+/// Fetches the set at once, then every `every`, or on a wake (an unknown
+/// `kid`) once [`MIN_REFETCH`] has passed since the last fetch; until the
+/// first success, every 5 s.
+async fn refresh_loop(keys: Weak<ProviderKeys>, every: Duration) {
+    let mut last: Option<Instant> = None;
+    loop {
+        let Some(held) = keys.upgrade() else { return };
+        let since = last.map(|l| l.elapsed());
+        if since.is_none_or(|s| s >= MIN_REFETCH) {
+            last = Some(Instant::now());
+            match held.refresh().await {
+                Ok(count) => tracing::info!(keys = count, "identity provider keys fetched"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "identity provider keys not fetched; keeping the ones held")
+                }
+            }
+        }
+        let wait = if *held.loaded.borrow() {
+            every
+        } else {
+            Duration::from_secs(5)
+        };
+        let woken = async {
+            held.wake.notified().await;
+            // Not sooner than MIN_REFETCH after the last fetch.
+            let since = last.map(|l| l.elapsed()).unwrap_or(MIN_REFETCH);
+            tokio::time::sleep(MIN_REFETCH.saturating_sub(since)).await;
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = woken => {}
+        }
+        drop(held);
+    }
+}

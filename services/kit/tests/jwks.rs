@@ -1,0 +1,150 @@
+//! Tokens from an identity provider, verified against its JWKS served over
+//! HTTP: RS256 and ES256, the key its `kid` names, `iss` and `aud`, and a
+//! rotation during the test (a new key published, the old one withdrawn).
+
+use std::time::Duration;
+
+use kit::auth::{Caller, JwtKeys, TokenRequest};
+use kit::config::Secret;
+use kit::jwks::ProviderKeys;
+use kit::testing::IdentityProvider;
+use serde_json::json;
+
+fn platform_secret() -> Secret {
+    Secret::new("platform-secret-platform-secret-xx")
+}
+
+async fn production_keys(idp: &IdentityProvider) -> JwtKeys {
+    let provider = ProviderKeys::start(idp.provider(), Duration::from_secs(3600));
+    assert!(
+        provider.loaded(Duration::from_secs(5)).await,
+        "the JWKS loads"
+    );
+    JwtKeys::platform(&platform_secret()).with_provider(provider)
+}
+
+#[tokio::test]
+async fn rs256_and_es256_tokens_verify_against_the_key_their_kid_names() {
+    let idp = IdentityProvider::start().await;
+    idp.add_es256("ec-1");
+    idp.add_rs256("rsa-1");
+    idp.publish(&["ec-1", "rsa-1"]);
+    let keys = production_keys(&idp).await;
+    let hour = chrono::Duration::hours(1);
+    for kid in ["ec-1", "rsa-1"] {
+        let token = idp.token(kid, TokenRequest::operator("op-1"), hour);
+        assert_eq!(
+            keys.verify(&token).unwrap(),
+            Caller::Operator {
+                operator_id: "op-1".into()
+            },
+            "{kid}"
+        );
+    }
+    let staff = idp.token("rsa-1", TokenRequest::staff("g1", "s1", "apparel"), hour);
+    assert!(matches!(keys.verify(&staff), Ok(Caller::Staff { .. })));
+
+    let now = chrono::Utc::now().timestamp();
+    let claims = |iss: &str, aud: &str, exp: i64| json!({ "sub": "op", "role": "operator", "iss": iss, "aud": aud, "iat": now, "exp": exp });
+    let refusals = [
+        (
+            idp.sign("ec-1", &claims("https://elsewhere.example/", &idp.audience, now + 60)),
+            "issuer",
+        ),
+        (
+            idp.sign("ec-1", &claims(&idp.issuer, "another-app", now + 60)),
+            "aud",
+        ),
+        (
+            idp.sign("ec-1", &claims(&idp.issuer, &idp.audience, now - 3600)),
+            "expired",
+        ),
+        (
+            idp.sign(
+                "ec-1",
+                &json!({ "sub": "op", "role": "operator", "iss": idp.issuer, "iat": now, "exp": now + 60 }),
+            ),
+            "aud",
+        ),
+    ];
+    for (token, says) in refusals {
+        let refused = keys.verify(&token).unwrap_err();
+        assert_eq!(refused.code, kit::ErrorCode::Unauthenticated);
+        assert!(
+            refused.message.contains(says),
+            "{says}: {}",
+            refused.message
+        );
+    }
+    // A token whose header names the EC key but is signed by the RSA key.
+    let rsa = idp.token("rsa-1", TokenRequest::operator("op"), hour);
+    let mut parts: Vec<&str> = rsa.split('.').collect();
+    let ec_header = idp.token("ec-1", TokenRequest::operator("op"), hour);
+    parts[0] = ec_header.split('.').next().unwrap();
+    assert!(keys.verify(&parts.join(".")).is_err());
+    // Development's shared-secret tokens are not accepted in production.
+    let dev = JwtKeys::hs256(&Secret::new("dev-secret-dev-secret-dev-secret-xx"))
+        .issue(TokenRequest::operator("op"), hour)
+        .unwrap();
+    assert!(keys.verify(&dev).is_err());
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_when_its_first_token_arrives() {
+    let idp = IdentityProvider::start().await;
+    idp.add_es256("2026-11");
+    idp.add_rs256("2026-12");
+    idp.publish(&["2026-11"]);
+    let keys = production_keys(&idp).await;
+    let hour = chrono::Duration::hours(1);
+    let old = idp.token("2026-11", TokenRequest::member("m1"), hour);
+    assert!(keys.verify(&old).is_ok());
+
+    // The provider rotates: the new key replaces the old one.
+    idp.publish(&["2026-12"]);
+    let new = idp.token("2026-12", TokenRequest::member("m1"), hour);
+    let first = keys.verify(&new).unwrap_err();
+    assert!(first.message.contains("try again"), "{}", first.message);
+    let fetched = idp.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + kit::jwks::MIN_REFETCH + Duration::from_secs(5);
+    while keys.verify(&new).is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new key was never fetched"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        idp.fetches.load(std::sync::atomic::Ordering::SeqCst),
+        fetched + 1,
+        "one fetch for the unknown kid, however many tokens asked"
+    );
+    // The withdrawn key's tokens are refused now.
+    assert!(keys.verify(&old).is_err());
+}
+
+#[tokio::test]
+async fn a_provider_that_cannot_be_reached_keeps_the_keys_held() {
+    let idp = IdentityProvider::start().await;
+    idp.add_es256("k1");
+    idp.publish(&["k1"]);
+    let provider = ProviderKeys::start(idp.provider(), Duration::from_secs(3600));
+    assert!(provider.loaded(Duration::from_secs(5)).await);
+    // An empty set (a broken deploy of the provider) is not taken.
+    idp.publish(&[]);
+    assert!(provider.refresh().await.is_err());
+    let keys = JwtKeys::platform(&platform_secret()).with_provider(provider);
+    let token = idp.token("k1", TokenRequest::member("m1"), chrono::Duration::hours(1));
+    assert!(keys.verify(&token).is_ok());
+    // A provider that is not there: not loaded, and nothing verifies.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = kit::jwks::Provider {
+        jwks_url: format!("http://{}/jwks.json", closed.local_addr().unwrap()),
+        ..idp.provider()
+    };
+    drop(closed);
+    let unreachable = ProviderKeys::start(nowhere, Duration::from_secs(3600));
+    assert!(!unreachable.loaded(Duration::from_millis(500)).await);
+    let keys = JwtKeys::platform(&platform_secret()).with_provider(unreachable);
+    assert!(keys.verify(&token).is_err());
+}
