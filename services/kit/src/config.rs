@@ -913,8 +913,13 @@ impl Config {
     /// secret and the passwords in database URLs.
     pub fn redacted(&self) -> Self {
         let mut copy = self.clone();
-        if copy.auth.jwt_secret.is_some() {
-            copy.auth.jwt_secret = Some(Secret::new(REDACTED));
+        for secret in [&mut copy.auth.jwt_secret, &mut copy.auth.platform_secret] {
+            if secret.is_some() {
+                *secret = Some(Secret::new(REDACTED));
+            }
+        }
+        if let Some(url) = &mut copy.auth.jwks_url {
+            *url = redact_password(url);
         }
         for service in copy.services.values_mut() {
             for url in [&mut service.database_url, &mut service.url]
@@ -1340,6 +1345,8 @@ mod tests {
             Some("http://svc:t0ken@alliance.internal:4004".into());
         config.gateway.rate_limits.redis_url = "redis://:redispw@redis.internal:6379".into();
         config.gateway.documents.apq.redis_url = "rediss://apq:apqpw@redis.internal:6380".into();
+        config.auth.platform_secret = Some(Secret::new("platform-value-0123456789abcdefgh"));
+        config.auth.jwks_url = Some("https://idp:idppw@id.example/jwks.json".into());
         let shown = serde_json::to_string(&config.redacted()).unwrap();
         for secret in [
             "s3cret-value",
