@@ -306,6 +306,7 @@ pub async fn run() -> anyhow::Result<()> {
         _ => {}
     }
     let config = Config::load(cli.global.config.as_deref(), &overrides)?;
+    kit::tls::install(&config.tls.ca_files).map_err(|e| anyhow::anyhow!(e))?;
     // One clock for the whole process: every service of `up` shares it.
     let clock = config.clock()?;
     match cli.command {

@@ -1031,3 +1031,72 @@ async fn production_mode_needs_an_identity_provider_and_follows_its_keys() {
     let (clean, _) = running.terminate();
     assert!(clean);
 }
+
+/// Outbound HTTPS behind a private CA, trusted through `tls.ca_files`: the
+/// gateway fetches the identity provider's JWKS and exports its traces to
+/// an OTLP collector, both https://.
+#[tokio::test]
+async fn the_jwks_and_the_otlp_collector_may_be_https_behind_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = kit::testing::TestCa::trusted();
+    let idp = kit::testing::IdentityProvider::start().await;
+    idp.add_es256("k1");
+    idp.publish(&["k1"]);
+    let idp_addr: std::net::SocketAddr = idp
+        .jwks_url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let jwks = format!("{}/.well-known/jwks.json", ca.front(idp_addr));
+    // An OTLP collector that counts what it is sent.
+    let (collector, exports) = kit::testing::counting_server("/v1/traces");
+    std::fs::write(
+        dir.path().join("bigmember.toml"),
+        format!(
+            "[tls]\nca_files = [{:?}]\n",
+            ca.ca_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut cmd = bigmember(dir.path());
+    cmd.env("BIGMEMBER_AUTH__MODE", "production")
+        .env("BIGMEMBER_AUTH__JWKS_URL", &jwks)
+        .env("BIGMEMBER_AUTH__ISSUER", &idp.issuer)
+        .env("BIGMEMBER_AUTH__AUDIENCE", &idp.audience)
+        .env(
+            "BIGMEMBER_AUTH__PLATFORM_SECRET",
+            "platform-secret-platform-secret-xx",
+        )
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", ca.front(collector))
+        .args(["serve", "gateway", "--port", "0"]);
+    let running = Running::start(cmd);
+    let url = graphql_url(&running.wait_for("gateway:"));
+    let token = idp.token(
+        "k1",
+        kit::auth::TokenRequest::operator("op"),
+        chrono::Duration::hours(1),
+    );
+    let answer: Value = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(token)
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["data"]["__typename"], "Query",
+        "the JWKS came over https: {answer}"
+    );
+    let (clean, _) = running.terminate();
+    assert!(clean);
+    assert!(
+        exports.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the traces reached the https collector"
+    );
+}

@@ -206,6 +206,15 @@ impl Documents {
         })
     }
 
+    /// How many trusted documents the manifest holds.
+    pub fn len(&self) -> usize {
+        self.manifest().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Replaces the manifest; a text that does not load leaves the old one.
     pub fn reload(&self, text: &str) -> Result<usize, String> {
         let next = Manifest::parse(text)?;

@@ -167,7 +167,7 @@ impl HeaderPropagation {
 }
 
 pub struct Subgraphs {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
     coalesce: bool,
     traceparent_of: Option<TraceparentOf>,
@@ -187,8 +187,15 @@ pub struct ClientSettings {
 
 impl Subgraphs {
     pub fn new(settings: ClientSettings) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        // https:// subgraphs too, trusting kit::tls's roots.
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*kit::tls::client_config()).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             // Without a timer the pool never closes idle connections.
             .pool_timer(TokioTimer::new())

@@ -2476,3 +2476,46 @@ async fn a_reloaded_manifest_is_used_at_once_and_a_broken_one_is_not() {
         "{v2}"
     );
 }
+
+/// An https:// subgraph behind a private CA: answered when `tls.ca_files`
+/// trusts the CA, SUBGRAPH_UNAVAILABLE (its fields only) when nothing does.
+#[tokio::test]
+async fn https_subgraphs_are_reached_when_their_ca_is_trusted() {
+    let trusted = kit::testing::TestCa::trusted();
+    kit::tls::install(std::slice::from_ref(&trusted.ca_file)).unwrap();
+    for (ca, answered) in [(trusted, true), (kit::testing::TestCa::stranger(), false)] {
+        let p = platform_with(|c| {
+            let plain = c.url_overrides["alliance"].clone();
+            let addr: std::net::SocketAddr = plain
+                .trim_start_matches("http://")
+                .trim_end_matches("/graphql")
+                .parse()
+                .unwrap();
+            c.url_overrides
+                .insert("alliance".into(), format!("{}/graphql", ca.front(addr)));
+        })
+        .await;
+        let r = p
+            .ask(
+                Some(&p.operator()),
+                "{ programmes { id } tierLevels { code } }",
+                json!({}),
+            )
+            .await;
+        if answered {
+            assert!(r.get("errors").is_none(), "{r}");
+            assert_eq!(
+                r["data"]["programmes"].as_array().map(Vec::len),
+                Some(3),
+                "{r}"
+            );
+        } else {
+            assert_eq!(code(&r), "SUBGRAPH_UNAVAILABLE", "{r}");
+            assert_eq!(
+                r["errors"][0]["extensions"]["serviceName"], "alliance",
+                "{r}"
+            );
+            assert_eq!(r["errors"].as_array().map(Vec::len), Some(1), "{r}");
+        }
+    }
+}

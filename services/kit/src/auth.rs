@@ -405,8 +405,8 @@ impl JwtKeys {
             }
             _ => {
                 return Err(ApiError::forbidden(format!(
-                    "this platform does not sign {:?} tokens: they come from the identity provider",
-                    claims.role
+                    "this platform does not sign {} tokens: they come from the identity provider",
+                    format!("{:?}", claims.role).to_lowercase()
                 )));
             }
         };

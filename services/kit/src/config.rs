@@ -49,7 +49,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "bigmember.toml";
 /// harness's `BIGMEMBER_TEST_DATABASE_URL`, are not read as config).
 pub const TOP_LEVEL_KEYS: &[&str] = &[
     "data_dir", "host", "log", "auth", "events", "exchange", "gateway", "demo", "http", "services",
-    "now",
+    "now", "tls",
 ];
 
 /// What `config check` prints in place of a secret.
@@ -83,11 +83,23 @@ pub struct Config {
     /// Limits of every HTTP edge: the gateway's and each service's.
     #[serde(default)]
     pub http: HttpSettings,
+    /// Outbound HTTPS: the private CAs trusted beside Mozilla's roots.
+    #[serde(default)]
+    pub tls: TlsSettings,
     pub services: BTreeMap<String, ServiceConfig>,
     /// For demos and tests only: the platform's clock starts at this RFC
     /// 3339 instant and runs on from there. Unset: the system clock.
     #[serde(default)]
     pub now: Option<String>,
+}
+
+/// Outbound HTTPS (see `kit::tls`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM files of CA certificates trusted for https:// subgraphs, feeds,
+    /// the JWKS and OTLP, beside Mozilla's roots.
+    pub ca_files: Vec<PathBuf>,
 }
 
 /// Who signs the tokens the platform accepts.
@@ -648,6 +660,7 @@ impl Default for Config {
             gateway: GatewaySettings::default(),
             demo: DemoConfig::default(),
             http: HttpSettings::default(),
+            tls: TlsSettings::default(),
             now: None,
             services: SERVICE_PORTS
                 .iter()
@@ -849,6 +862,14 @@ impl Config {
             }
         }
         self.check_auth()?;
+        for path in &self.tls.ca_files {
+            if !path.is_file() {
+                return Err(ConfigError::Rule(format!(
+                    "tls.ca_files: {} is not a file",
+                    path.display()
+                )));
+            }
+        }
         let g = &self.gateway;
         let l = &g.limits;
         for (key, value) in [
@@ -1002,11 +1023,23 @@ impl Config {
                 )));
             }
         }
-        let provider = [&auth.jwks_url, &auth.issuer, &auth.audience];
-        if provider.iter().any(|v| v.is_some()) && provider.iter().any(|v| v.is_none()) {
-            return Err(ConfigError::Rule(
-                "auth.jwks_url, auth.issuer and auth.audience go together (a provider's tokens are checked for all three)".into(),
-            ));
+        let provider = [
+            ("auth.jwks_url", &auth.jwks_url),
+            ("auth.issuer", &auth.issuer),
+            ("auth.audience", &auth.audience),
+        ];
+        if provider.iter().any(|(_, v)| v.is_some()) {
+            let missing: Vec<&str> = provider
+                .iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(k, _)| *k)
+                .collect();
+            if !missing.is_empty() {
+                return Err(ConfigError::Rule(format!(
+                    "{} not set: auth.jwks_url, auth.issuer and auth.audience go together (a provider's tokens are checked for all three)",
+                    missing.join(", ")
+                )));
+            }
         }
         if let Some(url) = &auth.jwks_url
             && !(url.starts_with("https://") || url.starts_with("http://"))

@@ -65,7 +65,7 @@ impl ProviderKeys {
             keys: RwLock::default(),
             wake: tokio::sync::Notify::new(),
             loaded: tokio::sync::watch::Sender::new(false),
-            client: reqwest::Client::builder()
+            client: crate::tls::reqwest_builder()
                 .timeout(FETCH_TIMEOUT)
                 .build()
                 .unwrap_or_default(),

@@ -28,6 +28,7 @@ pub mod shutdown;
 pub mod subgraph;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -87,7 +87,7 @@ impl MemberDirectory {
         Self {
             inner: Arc::new(Inner {
                 base: RwLock::new(None),
-                client: reqwest::Client::builder()
+                client: crate::tls::reqwest_builder()
                     .timeout(ASK_TIMEOUT)
                     .build()
                     .unwrap_or_default(),
@@ -235,7 +235,7 @@ impl MemberDataHolders {
         Self {
             inner: Arc::new(HoldersInner {
                 bases: RwLock::new(BTreeMap::new()),
-                client: reqwest::Client::builder()
+                client: crate::tls::reqwest_builder()
                     .timeout(EXPORT_TIMEOUT)
                     .build()
                     .unwrap_or_default(),

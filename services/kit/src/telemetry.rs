@@ -88,8 +88,20 @@ fn tracer_provider(process: &str) -> anyhow::Result<SdkTracerProvider> {
     let exporting = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| !v.is_empty());
     let builder = if exporting {
         use opentelemetry_otlp::WithExportConfig as _;
+        use opentelemetry_otlp::WithHttpConfig as _;
+        // The exporter's blocking client trusts kit::tls's roots (an
+        // https:// collector behind a private CA); a blocking client is made
+        // off the async runtime.
+        let client = std::thread::spawn(|| {
+            reqwest::blocking::Client::builder()
+                .use_preconfigured_tls((*crate::tls::client_config()).clone())
+                .build()
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("the OTLP client could not be made"))??;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
+            .with_http_client(client)
             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
             .build()?;
         builder.with_batch_exporter(exporter)

@@ -558,21 +558,7 @@ impl IdentityProvider {
                 }
             }),
         );
-        // Served from a thread of its own: the JWKS answers even while the
-        // test's runtime is blocked (waiting on a child process's output).
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app).await
-            })
-        });
+        let addr = serve_on_own_thread(app);
         Self {
             jwks_url: format!("http://{addr}/.well-known/jwks.json"),
             issuer: format!("http://{addr}/"),
@@ -690,6 +676,203 @@ impl IdentityProvider {
         let mut header = jsonwebtoken::Header::new(key.algorithm);
         header.kid = Some(kid.to_owned());
         jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
+    }
+}
+
+/// Serves `app` on 127.0.0.1 from a thread and runtime of its own, so it
+/// answers even while the test's runtime is blocked (waiting on a child
+/// process's output). Its address.
+pub fn serve_on_own_thread(app: axum::Router) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await
+        })
+    });
+    addr
+}
+
+/// A server that counts the POSTs to `path` (an OTLP collector's
+/// `/v1/traces`, a webhook receiver): its address and the count.
+pub fn counting_server(path: &str) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = count.clone();
+    let app = axum::Router::new().route(
+        path,
+        axum::routing::post(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { "" }
+        }),
+    );
+    (serve_on_own_thread(app), count)
+}
+
+/// A private certificate authority for tests, made once per process with
+/// the `openssl` command: its certificate file (to trust, as
+/// `tls.ca_files` does) and a server certificate for 127.0.0.1 and
+/// localhost that it signed.
+pub struct TestCa {
+    pub ca_file: std::path::PathBuf,
+    server_cert: std::path::PathBuf,
+    server_key: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestCa {
+    /// The process's trusted test CA.
+    pub fn trusted() -> &'static TestCa {
+        static CA: std::sync::OnceLock<TestCa> = std::sync::OnceLock::new();
+        CA.get_or_init(TestCa::make)
+    }
+
+    /// Another CA, trusted by no one.
+    pub fn stranger() -> &'static TestCa {
+        static CA: std::sync::OnceLock<TestCa> = std::sync::OnceLock::new();
+        CA.get_or_init(TestCa::make)
+    }
+
+    fn make() -> TestCa {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("the openssl command makes the test CA");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=bigmember test CA",
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+            ]
+            .concat(),
+        );
+        std::fs::write(
+            at("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ]);
+        TestCa {
+            ca_file: at("ca.pem"),
+            server_cert: at("server.pem"),
+            server_key: at("server.key"),
+            _dir: dir,
+        }
+    }
+
+    /// An https:// front at 127.0.0.1 (this CA's certificate) that passes
+    /// every connection's bytes on to `target`: a service behind TLS. Its
+    /// base URL, `https://127.0.0.1:<port>`.
+    pub fn front(&self, target: std::net::SocketAddr) -> String {
+        use rustls::pki_types::pem::PemObject as _;
+        let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(&self.server_cert)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&self.server_key).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // A thread of its own, as the identity provider's.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let Ok((socket, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        let Ok(mut tls) = acceptor.accept(socket).await else {
+                            return;
+                        };
+                        let Ok(mut plain) = tokio::net::TcpStream::connect(target).await else {
+                            return;
+                        };
+                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                    });
+                }
+            })
+        });
+        format!("https://{addr}")
     }
 }
 

@@ -119,7 +119,7 @@ impl<H: EventHandler> FeedConsumer<H> {
             keys,
             clock,
             handler,
-            http: reqwest::Client::builder()
+            http: crate::tls::reqwest_builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
