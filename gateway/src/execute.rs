@@ -32,7 +32,7 @@ use crate::error::{GraphqlError, PathSeg, Seg};
 use crate::json::{Doc, Kind, NodeId, write_str};
 use crate::prepare::{FetchInfo, Prepared};
 use crate::projection::{Failure, Failures};
-use crate::subgraph::{Answer, Subgraphs};
+use crate::subgraph::{FetchError, Subgraphs};
 use crate::supergraph::{ApiSchema, Supergraph};
 use crate::variables::Coerced;
 
@@ -47,6 +47,9 @@ pub struct Outcome {
     /// stops its serial execution), so no write happens that the client
     /// cannot see.
     pub stopped: bool,
+    /// Subgraph response headers for the client (`gateway.headers.respond`),
+    /// each distinct one once, in the order they came.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
 /// One plan's execution.
@@ -197,13 +200,23 @@ impl<'a> Execution<'a> {
         Bytes::from(out)
     }
 
-    async fn send(&self, service: &str, body: Bytes) -> Answer {
+    async fn send(&self, service: &str, body: Bytes) -> Result<Arc<Doc>, FetchError> {
         let Some(subgraph) = self.supergraph.subgraph(service) else {
-            return Err(crate::subgraph::FetchError::BadUrl);
+            return Err(FetchError::BadUrl);
         };
-        self.subgraphs
+        let reply = self
+            .subgraphs
             .fetch(service, &subgraph.url, body, self.forwarded, self.shareable)
-            .await
+            .await?;
+        if !reply.headers.is_empty() {
+            let mut state = self.state();
+            for header in &reply.headers {
+                if !state.headers.contains(header) {
+                    state.headers.push(header.clone());
+                }
+            }
+        }
+        Ok(reply.doc.clone())
     }
 
     async fn root_fetch(&self, fetch: &FetchNode) {

@@ -63,15 +63,19 @@ fn respond(answer: Answer, headers: &HeaderMap) -> Response {
     } else {
         "application/json"
     };
-    let (status, body, retry_after) = match answer {
-        Answer::Data(body) => (StatusCode::OK, body, None),
+    let (status, body, retry_after, passed_back) = match answer {
+        Answer::Data(body, headers) => (StatusCode::OK, body, None, headers),
         Answer::Refused(refusal) => (
             StatusCode::from_u16(refusal.status(speaks)).unwrap_or(StatusCode::BAD_REQUEST),
             Bytes::from(refusal.body()),
             refusal.retry_after_secs,
+            Vec::new(),
         ),
     };
     let mut response = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+    for (name, value) in passed_back {
+        response.headers_mut().append(name, value);
+    }
     if let Some(secs) = retry_after {
         response
             .headers_mut()

@@ -148,7 +148,8 @@ pub struct GraphqlRequest {
 /// data) whose code decides the HTTP status.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    Data(Bytes),
+    /// The body, and the subgraph response headers passed back.
+    Data(Bytes, Vec<(HeaderName, HeaderValue)>),
     Refused(Refusal),
 }
 
@@ -156,7 +157,7 @@ impl Answer {
     /// The body as JSON (tests and tools).
     pub fn to_json(&self) -> Value {
         match self {
-            Answer::Data(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+            Answer::Data(b, _) => serde_json::from_slice(b).unwrap_or(Value::Null),
             Answer::Refused(r) => serde_json::from_slice(&r.body()).unwrap_or(Value::Null),
         }
     }
@@ -466,5 +467,5 @@ async fn run_plan(
     prepared
         .answer_size
         .store(body.len(), std::sync::atomic::Ordering::Relaxed);
-    Answer::Data(Bytes::from(body))
+    Answer::Data(Bytes::from(body), outcome.headers)
 }

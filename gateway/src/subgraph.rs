@@ -22,8 +22,16 @@ use tracing::Instrument as _;
 use crate::inflight::InFlight;
 use crate::json::{Doc, Kind};
 
-/// What a subgraph answered: its parsed body.
-pub type Answer = Result<Arc<Doc>, FetchError>;
+/// What a subgraph answered: its parsed body, and the response headers
+/// passed back to the client (`gateway.headers.respond`).
+pub type Answer = Result<Arc<Reply>, FetchError>;
+
+/// A subgraph's GraphQL answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub doc: Arc<Doc>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
 
 /// Why a subgraph gave no GraphQL answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +106,8 @@ pub struct HeaderPropagation {
     pub forward: Vec<HeaderName>,
     /// A subgraph's own list, by its name in the supergraph.
     pub by_subgraph: std::collections::BTreeMap<String, Vec<HeaderName>>,
+    /// Subgraph response headers that come back to the client.
+    pub respond: Vec<HeaderName>,
 }
 
 impl Default for HeaderPropagation {
@@ -111,6 +121,7 @@ impl Default for HeaderPropagation {
                 HeaderName::from_static("x-request-id"),
             ],
             by_subgraph: Default::default(),
+            respond: Vec::new(),
         }
     }
 }
@@ -134,6 +145,7 @@ impl HeaderPropagation {
         Ok(Self {
             forward,
             by_subgraph,
+            respond: settings.respond_list()?,
         })
     }
 
@@ -271,6 +283,7 @@ impl Subgraphs {
     ) -> impl std::future::Future<Output = Answer> + Send + 'static {
         let client = self.client.clone();
         let timeout = self.timeout;
+        let respond = self.headers.respond.clone();
         async move {
             let mut request = http::Request::post(&*url)
                 .header(CONTENT_TYPE, "application/json")
@@ -290,12 +303,22 @@ impl Subgraphs {
                     .await
                     .map_err(|_| FetchError::Unreachable)?;
                 let status = response.status().as_u16();
+                let kept: Vec<(HeaderName, HeaderValue)> = respond
+                    .iter()
+                    .flat_map(|name| {
+                        response
+                            .headers()
+                            .get_all(name)
+                            .iter()
+                            .map(|v| (name.clone(), v.clone()))
+                    })
+                    .collect();
                 let bytes = read_body(response.into_body())
                     .await
                     .ok_or(FetchError::Unreachable)?;
-                Ok::<_, FetchError>((status, bytes))
+                Ok::<_, FetchError>((status, bytes, kept))
             };
-            let (status, bytes) = tokio::time::timeout(timeout, exchange)
+            let (status, bytes, headers) = tokio::time::timeout(timeout, exchange)
                 .await
                 .map_err(|_| FetchError::TimedOut)??;
             let doc = Doc::parse(bytes).map_err(|_| FetchError::NotGraphql(status))?;
@@ -305,7 +328,10 @@ impl Subgraphs {
             if !graphql {
                 return Err(FetchError::NotGraphql(status));
             }
-            Ok(Arc::new(doc))
+            Ok(Arc::new(Reply {
+                doc: Arc::new(doc),
+                headers,
+            }))
         }
     }
 
@@ -317,10 +343,10 @@ impl Subgraphs {
             self.send(url.clone(), body, Vec::new(), None),
         )
         .await;
-        matches!(answer, Ok(Ok(doc)) if doc
-            .get(doc.root(), "data")
-            .and_then(|d| doc.get(d, "__typename"))
-            .is_some_and(|t| doc.kind(t) == Kind::String))
+        matches!(answer, Ok(Ok(reply)) if reply.doc
+            .get(reply.doc.root(), "data")
+            .and_then(|d| reply.doc.get(d, "__typename"))
+            .is_some_and(|t| reply.doc.kind(t) == Kind::String))
     }
 }
 

@@ -811,6 +811,7 @@ async fn recording_proxy(target: String, delay: std::time::Duration) -> Proxy {
         "/graphql",
         axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
             let (client, target, seen) = (client.clone(), target.clone(), seen.clone());
+            let served_by = format!("proxy-of-{target}");
             if let Some(t) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
                 traces.lock().unwrap().push(t.to_owned());
             }
@@ -825,7 +826,15 @@ async fn recording_proxy(target: String, delay: std::time::Duration) -> Proxy {
                     .header("content-type", "application/json")
                     .body(body);
                 let answer: Value = request.send().await.unwrap().json().await.unwrap();
-                axum::Json(answer)
+                // Response headers a subgraph (or a cache before it) adds.
+                (
+                    [
+                        ("x-served-by", served_by.clone()),
+                        ("x-cache", "MISS".to_owned()),
+                        ("x-internal-trace", "never-passed-back".to_owned()),
+                    ],
+                    axum::Json(answer),
+                )
             }
         }),
     );
@@ -2518,4 +2527,85 @@ async fn https_subgraphs_are_reached_when_their_ca_is_trusted() {
             assert_eq!(r["errors"].as_array().map(Vec::len), Some(1), "{r}");
         }
     }
+}
+
+/// `gateway.headers.respond`: the listed subgraph response headers come
+/// back to the client, each distinct value once, from every subgraph the
+/// request reached, for coalesced requests too; nothing comes back unless
+/// listed; headers of the gateway's own answer cannot be listed.
+#[tokio::test]
+async fn listed_subgraph_response_headers_come_back_to_the_client() {
+    let base = platform().await;
+    let alliance = proxy_of(&base, 3).await;
+    let store = proxy_of(&base, 1).await;
+    // Public fields: the proxies forward anonymously.
+    let query = json!({ "query": "{ programmes { id brand { stores(first: 1) { edges { node { id } } } } } }" });
+    for (respond, coalesce) in [(true, false), (true, true), (false, false)] {
+        let (to_alliance, to_store) = (alliance.url.clone(), store.url.clone());
+        let p = platform_with(move |c| {
+            c.url_overrides.insert("alliance".into(), to_alliance);
+            c.url_overrides.insert("store".into(), to_store);
+            c.coalesce_client_requests = coalesce;
+            if respond {
+                c.headers = propagation(r#"{"respond": ["x-served-by", "x-cache", "x-cache"]}"#);
+            }
+        })
+        .await;
+        let operator = p.operator();
+        let answers = futures::future::join_all((0..5).map(|_| {
+            p.client
+                .post(&p.url)
+                .bearer_auth(&operator)
+                .json(&query)
+                .send()
+        }))
+        .await;
+        for answer in answers {
+            let answer = answer.unwrap();
+            let values = |name: &str| -> Vec<String> {
+                let mut v: Vec<String> = answer
+                    .headers()
+                    .get_all(name)
+                    .iter()
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .collect();
+                v.sort();
+                v
+            };
+            assert!(values("x-internal-trace").is_empty());
+            if respond {
+                let mut expected = vec![
+                    format!("proxy-of-{}", proxied_target(&base, 3)),
+                    format!("proxy-of-{}", proxied_target(&base, 1)),
+                ];
+                expected.sort();
+                assert_eq!(values("x-served-by"), expected, "coalesce {coalesce}");
+                assert_eq!(values("x-cache"), vec!["MISS".to_owned()]);
+            } else {
+                assert!(values("x-served-by").is_empty() && values("x-cache").is_empty());
+            }
+            let body: Value = answer.json().await.unwrap();
+            assert!(body.get("errors").is_none(), "{body}");
+        }
+    }
+    for own in [
+        "content-length",
+        "Content-Type",
+        "set-cookie",
+        "access-control-allow-origin",
+        "connection",
+    ] {
+        let settings: kit::config::HeaderSettings =
+            serde_json::from_value(json!({ "respond": [own] })).unwrap();
+        let refused = gateway::subgraph::HeaderPropagation::from_settings(&settings).unwrap_err();
+        assert!(
+            refused.contains("gateway.headers.respond"),
+            "{own}: {refused}"
+        );
+    }
+}
+
+/// The URL a proxy of the `n`th subgraph forwards to.
+fn proxied_target(platform: &Platform, n: usize) -> String {
+    format!("{}/graphql", platform.subgraphs[n].address)
 }

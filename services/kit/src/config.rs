@@ -370,6 +370,9 @@ pub const RATE_LIMITED_ROLES: &[&str] = &[
 pub struct HeaderSettings {
     /// To every subgraph without a list of its own.
     pub forward: Vec<String>,
+    /// Subgraph response headers passed back to the client (from every
+    /// subgraph a request reached; each distinct value once). Default none.
+    pub respond: Vec<String>,
     /// A subgraph's own list (by its name in the supergraph), in place of
     /// `forward`.
     pub subgraphs: BTreeMap<String, SubgraphHeaderSettings>,
@@ -381,6 +384,7 @@ impl Default for HeaderSettings {
             forward: ["authorization", "traceparent", "tracestate", "x-request-id"]
                 .map(String::from)
                 .to_vec(),
+            respond: Vec::new(),
             subgraphs: BTreeMap::new(),
         }
     }
@@ -418,6 +422,43 @@ impl HeaderSettings {
             lists.push((Some(name.as_str()), parse(key, &own.forward)?));
         }
         Ok(lists)
+    }
+
+    /// The `respond` list. Headers about the connection, the body's
+    /// framing or encoding, CORS and cookies are the gateway's own answer's
+    /// and cannot be passed back: an error names them.
+    pub fn respond_list(&self) -> Result<Vec<axum::http::HeaderName>, String> {
+        const GATEWAYS_OWN: [&str; 12] = [
+            "connection",
+            "keep-alive",
+            "transfer-encoding",
+            "content-length",
+            "content-type",
+            "content-encoding",
+            "upgrade",
+            "te",
+            "trailer",
+            "vary",
+            "set-cookie",
+            "retry-after",
+        ];
+        let mut names: Vec<axum::http::HeaderName> = Vec::new();
+        for n in &self.respond {
+            let name = axum::http::HeaderName::from_bytes(n.as_bytes())
+                .map_err(|_| format!("gateway.headers.respond: {n:?} is not a header name"))?;
+            let own = GATEWAYS_OWN.contains(&name.as_str())
+                || name.as_str().starts_with("access-control-")
+                || name.as_str().starts_with("proxy-");
+            if own {
+                return Err(format!(
+                    "gateway.headers.respond: {n:?} belongs to the gateway's own answer and is not passed back"
+                ));
+            }
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Ok(names)
     }
 }
 
@@ -789,6 +830,10 @@ impl Config {
             return Err(ConfigError::Rule(format!("gateway.cors: {e}")));
         }
         self.gateway.headers.lists().map_err(ConfigError::Rule)?;
+        self.gateway
+            .headers
+            .respond_list()
+            .map_err(ConfigError::Rule)?;
         let limits = &self.gateway.rate_limits;
         for role in limits.roles.keys() {
             if !RATE_LIMITED_ROLES.contains(&role.as_str()) {
