@@ -45,6 +45,9 @@ fn settings(
             .map_err(|e| anyhow::anyhow!(e))?
             .map(Arc::new),
         documents: Arc::new(documents(config)?),
+        compress_subgraph_requests: gateway::subgraph::RequestCompression::from_settings(
+            &config.gateway.compress_subgraph_requests,
+        ),
     })
 }
 
@@ -229,6 +232,9 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
         headers: gateway::subgraph::HeaderPropagation::from_settings(&config.gateway.headers)
             .map_err(|e| anyhow::anyhow!(e))?,
         documents: Arc::new(documents(config)?),
+        compress_subgraph_requests: gateway::subgraph::RequestCompression::from_settings(
+            &config.gateway.compress_subgraph_requests,
+        ),
         ..GatewayConfig::default()
     };
     Gateway::new(&sdl, settings).context("gateway")?;

@@ -100,6 +100,8 @@ pub struct GatewayConfig {
     pub rate_limits: Option<Arc<rate_limit::RateLimits>>,
     /// The trusted documents, which operations run, and the APQ store.
     pub documents: Arc<documents::Documents>,
+    /// Which subgraphs get gzipped request bodies.
+    pub compress_subgraph_requests: subgraph::RequestCompression,
 }
 
 impl Default for GatewayConfig {
@@ -122,6 +124,7 @@ impl Default for GatewayConfig {
             headers: subgraph::HeaderPropagation::default(),
             rate_limits: None,
             documents: Arc::default(),
+            compress_subgraph_requests: subgraph::RequestCompression::None,
         }
     }
 }
@@ -200,6 +203,7 @@ impl Gateway {
                 coalesce: config.coalesce_subgraph_fetches,
                 traceparent_of: config.traceparent_of.clone(),
                 headers: config.headers.clone(),
+                compression: config.compress_subgraph_requests.clone(),
             })),
             config,
             clients: InFlight::default(),
@@ -218,6 +222,21 @@ impl Gateway {
         {
             return Err(LoadError::UnknownSubgraph(
                 format!("gateway.headers.subgraphs.{unknown}"),
+                supergraph
+                    .subgraphs
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        }
+        if let subgraph::RequestCompression::Only(names) = &config.compress_subgraph_requests
+            && let Some(unknown) = names
+                .iter()
+                .find(|name| !supergraph.subgraphs.contains_key(*name))
+        {
+            return Err(LoadError::UnknownSubgraph(
+                format!("gateway.compress_subgraph_requests: {unknown}"),
                 supergraph
                     .subgraphs
                     .keys()

@@ -184,6 +184,7 @@ pub struct Subgraphs {
     coalesce: bool,
     traceparent_of: Option<TraceparentOf>,
     headers: HeaderPropagation,
+    compression: RequestCompression,
     in_flight: InFlight<FetchKey, Answer>,
 }
 
@@ -195,6 +196,51 @@ pub struct ClientSettings {
     pub coalesce: bool,
     pub traceparent_of: Option<TraceparentOf>,
     pub headers: HeaderPropagation,
+    pub compression: RequestCompression,
+}
+
+/// Which subgraphs get gzipped request bodies
+/// (`gateway.compress_subgraph_requests`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RequestCompression {
+    #[default]
+    None,
+    All,
+    Only(Vec<String>),
+}
+
+impl RequestCompression {
+    pub fn from_settings(names: &[String]) -> Self {
+        if names.iter().any(|n| n == "*") {
+            RequestCompression::All
+        } else if names.is_empty() {
+            RequestCompression::None
+        } else {
+            RequestCompression::Only(names.to_vec())
+        }
+    }
+
+    fn applies_to(&self, subgraph: &str) -> bool {
+        match self {
+            RequestCompression::None => false,
+            RequestCompression::All => true,
+            RequestCompression::Only(names) => names.iter().any(|n| n == subgraph),
+        }
+    }
+}
+
+/// Bodies under this are sent as they are: gzip would save little.
+pub const COMPRESS_FROM_BYTES: usize = 1024;
+
+/// `body` gzipped (fast level: the gateway's CPU is the scarce part).
+fn gzipped(body: &[u8]) -> Option<Bytes> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(body).ok()?;
+    encoder.finish().ok().map(Bytes::from)
 }
 
 impl Subgraphs {
@@ -225,6 +271,7 @@ impl Subgraphs {
             coalesce: settings.coalesce,
             traceparent_of: settings.traceparent_of,
             headers: settings.headers,
+            compression: settings.compression,
             in_flight: InFlight::default(),
         }
     }
@@ -261,8 +308,9 @@ impl Subgraphs {
             .as_ref()
             .and_then(|name| name(&span))
             .and_then(|t| HeaderValue::from_str(&t).ok());
+        let compress = self.compression.applies_to(service);
         if !(self.coalesce && shareable) {
-            let request = self.send(url.clone(), body, headers, traceparent);
+            let request = self.send(url.clone(), body, headers, traceparent, compress);
             return request.instrument(span).await;
         }
         let key = FetchKey {
@@ -270,7 +318,7 @@ impl Subgraphs {
             body: body.clone(),
             headers: distinguishing(headers.iter().map(|(k, v)| (k, v))),
         };
-        let request = self.send(url.clone(), body, headers, traceparent);
+        let request = self.send(url.clone(), body, headers, traceparent, compress);
         self.in_flight.run(key, request.instrument(span)).await
     }
 
@@ -280,16 +328,29 @@ impl Subgraphs {
         body: Bytes,
         headers: Vec<(HeaderName, HeaderValue)>,
         traceparent: Option<HeaderValue>,
+        compress: bool,
     ) -> impl std::future::Future<Output = Answer> + Send + 'static {
         let client = self.client.clone();
         let timeout = self.timeout;
         let respond = self.headers.respond.clone();
         async move {
+            let zipped = if compress && body.len() >= COMPRESS_FROM_BYTES {
+                gzipped(&body)
+            } else {
+                None
+            };
+            let encoded = zipped.is_some();
             let mut request = http::Request::post(&*url)
                 .header(CONTENT_TYPE, "application/json")
                 .header(ACCEPT, "application/json")
-                .body(Full::new(body))
+                .body(Full::new(zipped.unwrap_or(body)))
                 .map_err(|_| FetchError::BadUrl)?;
+            if encoded {
+                request.headers_mut().insert(
+                    http::header::CONTENT_ENCODING,
+                    HeaderValue::from_static("gzip"),
+                );
+            }
             let h = request.headers_mut();
             for (name, value) in headers {
                 h.append(name, value);
@@ -340,7 +401,7 @@ impl Subgraphs {
         let body = Bytes::from_static(br#"{"query":"{ __typename }"}"#);
         let answer = tokio::time::timeout(
             self.timeout.min(Duration::from_secs(2)),
-            self.send(url.clone(), body, Vec::new(), None),
+            self.send(url.clone(), body, Vec::new(), None, false),
         )
         .await;
         matches!(answer, Ok(Ok(reply)) if reply.doc

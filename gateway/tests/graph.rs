@@ -809,34 +809,40 @@ async fn recording_proxy(target: String, delay: std::time::Duration) -> Proxy {
     let client = reqwest::Client::new();
     let app = axum::Router::new().route(
         "/graphql",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
-            let (client, target, seen) = (client.clone(), target.clone(), seen.clone());
-            let served_by = format!("proxy-of-{target}");
-            if let Some(t) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
-                traces.lock().unwrap().push(t.to_owned());
-            }
-            all_headers.lock().unwrap().push(headers.clone());
-            async move {
-                seen.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(delay).await;
-                // Forwarded anonymously: the target platform signs with
-                // another secret, and the fields asked for are public.
-                let request = client
-                    .post(&target)
-                    .header("content-type", "application/json")
-                    .body(body);
-                let answer: Value = request.send().await.unwrap().json().await.unwrap();
-                // Response headers a subgraph (or a cache before it) adds.
-                (
-                    [
-                        ("x-served-by", served_by.clone()),
-                        ("x-cache", "MISS".to_owned()),
-                        ("x-internal-trace", "never-passed-back".to_owned()),
-                    ],
-                    axum::Json(answer),
-                )
-            }
-        }),
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let (client, target, seen) = (client.clone(), target.clone(), seen.clone());
+                let served_by = format!("proxy-of-{target}");
+                if let Some(t) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+                    traces.lock().unwrap().push(t.to_owned());
+                }
+                all_headers.lock().unwrap().push(headers.clone());
+                async move {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    // Forwarded anonymously: the target platform signs with
+                    // another secret, and the fields asked for are public.
+                    let mut request = client
+                        .post(&target)
+                        .header("content-type", "application/json")
+                        .body(body);
+                    // A gzipped body is passed on as it came.
+                    if let Some(encoding) = headers.get("content-encoding") {
+                        request = request.header("content-encoding", encoding.clone());
+                    }
+                    let answer: Value = request.send().await.unwrap().json().await.unwrap();
+                    // Response headers a subgraph (or a cache before it) adds.
+                    (
+                        [
+                            ("x-served-by", served_by.clone()),
+                            ("x-cache", "MISS".to_owned()),
+                            ("x-internal-trace", "never-passed-back".to_owned()),
+                        ],
+                        axum::Json(answer),
+                    )
+                }
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/graphql", listener.local_addr().unwrap());
@@ -2608,4 +2614,87 @@ async fn listed_subgraph_response_headers_come_back_to_the_client() {
 /// The URL a proxy of the `n`th subgraph forwards to.
 fn proxied_target(platform: &Platform, n: usize) -> String {
     format!("{}/graphql", platform.subgraphs[n].address)
+}
+
+/// `gateway.compress_subgraph_requests`: entity fetches past 1 KiB reach
+/// the subgraph gzipped, and the answer is the same as without; every edge
+/// inflates a gzip body through its body limit (a small bomb is 413) and
+/// refuses an encoding it does not read (415).
+#[tokio::test]
+async fn request_bodies_to_subgraphs_may_be_gzipped_and_every_edge_reads_them() {
+    let base = platform().await;
+    let store = proxy_of(&base, 1).await;
+    // Many members: the store fetch carries one representation each.
+    let query = json!({ "query": "{ members(first: 50) { edges { node { id attribution { boundAt } } } } }" });
+    let mut answers = Vec::new();
+    for compress in [false, true] {
+        let to_store = store.url.clone();
+        let p = platform_with(move |c| {
+            c.url_overrides.insert("store".into(), to_store);
+            if compress {
+                c.compress_subgraph_requests = gateway::subgraph::RequestCompression::All;
+            }
+        })
+        .await;
+        let before = store.headers.lock().unwrap().len();
+        let (_, answer) = post(&p, &p.url, Some(&p.operator()), &query).await;
+        let seen = store.headers.lock().unwrap()[before..].to_vec();
+        let gzipped = seen
+            .iter()
+            .filter(|h| h.get("content-encoding").is_some_and(|v| v == "gzip"))
+            .count();
+        assert_eq!(gzipped > 0, compress, "compress {compress}: {seen:?}");
+        answers.push(answer);
+    }
+    // The platforms differ (their own members): the same shape, and the
+    // store answered both.
+    for answer in &answers {
+        let edges = answer["data"]["members"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"));
+        assert_eq!(edges.len(), 50, "{answer}");
+    }
+    assert_eq!(
+        answers[0].get("errors").is_some(),
+        answers[1].get("errors").is_some(),
+        "{answers:?}"
+    );
+
+    // Straight to each edge: the gateway and a subgraph.
+    let body = serde_json::to_vec(&json!({ "query": "{ __typename }" })).unwrap();
+    let gzip = |bytes: &[u8]| {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    };
+    // 3 MB of spaces inflate past the 2 MiB limit from a few KB.
+    let mut bomb = b"{\"query\": \"{ __typename }\"".to_vec();
+    bomb.extend(std::iter::repeat_n(b' ', 3 << 20));
+    bomb.push(b'}');
+    let bomb = gzip(&bomb);
+    assert!(bomb.len() < 64 * 1024);
+    for url in [
+        base.url.clone(),
+        format!("{}/graphql", base.subgraphs[0].address),
+    ] {
+        let send = |bytes: Vec<u8>, encoding: &'static str| {
+            base.client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("content-encoding", encoding)
+                .body(bytes)
+                .send()
+        };
+        let ok = send(gzip(&body), "gzip").await.unwrap();
+        assert_eq!(ok.status(), 200, "{url}");
+        let ok: Value = ok.json().await.unwrap();
+        assert_eq!(ok["data"]["__typename"], "Query", "{url}: {ok}");
+        let refused = send(bomb.clone(), "gzip").await.unwrap();
+        assert_eq!(refused.status(), 413, "{url}");
+        let refused: Value = refused.json().await.unwrap();
+        assert_eq!(code(&refused), "LIMIT_EXCEEDED", "{url}");
+        let unknown = send(body.clone(), "zstd").await.unwrap();
+        assert_eq!(unknown.status(), 415, "{url}");
+    }
 }

@@ -220,6 +220,10 @@ pub struct GatewaySettings {
     pub rate_limits: RateLimitSettings,
     /// Trusted documents (a manifest of persisted operations) and APQ.
     pub documents: DocumentSettings,
+    /// Subgraphs whose request bodies are sent gzipped (those that accept
+    /// `content-encoding: gzip`, as every bigmember service does), by name,
+    /// or `["*"]` for all; bodies under 1 KiB are sent as they are.
+    pub compress_subgraph_requests: Vec<String>,
 }
 
 /// Which operations the gateway runs, and the persisted ones it knows:
@@ -625,6 +629,7 @@ impl Default for GatewaySettings {
             headers: HeaderSettings::default(),
             rate_limits: RateLimitSettings::default(),
             documents: DocumentSettings::default(),
+            compress_subgraph_requests: Vec::new(),
         }
     }
 }

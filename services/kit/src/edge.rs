@@ -6,7 +6,9 @@
 //! A body past `http.max_body_bytes` is refused with 413 LIMIT_EXCEEDED
 //! before anything parses it; a request still running after
 //! `http.request_timeout_ms` is dropped and answered 504 REQUEST_TIMEOUT.
-//! Both answers have the GraphQL error shape.
+//! Both answers have the GraphQL error shape. A gzip request body
+//! (`content-encoding: gzip`) is inflated through the same limit; another
+//! encoding is 415.
 
 use std::time::Duration;
 
@@ -32,6 +34,9 @@ use crate::error::{ApiError, ErrorCode};
 pub fn bounded(routes: Router, http: HttpSettings) -> Router {
     routes
         .layer(DefaultBodyLimit::max(http.max_body_bytes))
+        // A gzip body (the gateway's to subgraphs, an app's) is read
+        // through the body limit: the limit counts what it inflates to.
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .layer(Extension(http))
         .layer(
