@@ -156,9 +156,9 @@ pub async fn serve(
 /// Reloads the supergraph on SIGHUP or when the file changes; a file
 /// that does not load is logged and the old one kept.
 async fn watch_supergraph(gateway: Arc<Gateway>, path: PathBuf, stop: Shutdown) {
-    watch(&path, stop, "supergraph", |text| {
+    watch(&path, stop, "supergraph", move |text| {
         gateway
-            .reload(text)
+            .reload(&text)
             .map(|()| String::new())
             .map_err(|e| e.to_string())
     })
@@ -167,9 +167,9 @@ async fn watch_supergraph(gateway: Arc<Gateway>, path: PathBuf, stop: Shutdown) 
 
 /// Reloads the trusted documents' manifest, as the supergraph.
 async fn watch_manifest(gateway: Arc<Gateway>, path: PathBuf, stop: Shutdown) {
-    watch(&path, stop, "trusted documents", |text| {
+    watch(&path, stop, "trusted documents", move |text| {
         gateway
-            .reload_documents(text)
+            .reload_documents(&text)
             .map(|n| format!("{n} documents"))
     })
     .await
@@ -181,7 +181,7 @@ async fn watch(
     path: &Path,
     mut stop: Shutdown,
     what: &'static str,
-    reload: impl Fn(&str) -> Result<String, String>,
+    reload: impl Fn(String) -> Result<String, String> + Clone + Send + 'static,
 ) {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let mut seen: Option<SystemTime> = modified(path);
@@ -209,12 +209,24 @@ async fn watch(
             continue;
         }
         seen = now;
-        match std::fs::read_to_string(path).map(|text| reload(&text)) {
-            Ok(Ok(said)) => tracing::info!(path = %path.display(), what, said, "reloaded"),
-            Ok(Err(err)) => {
+        // Read and parsed off the async runtime (a large manifest takes
+        // seconds): requests keep being served by the old one meanwhile.
+        let (file, load) = (path.to_owned(), reload.clone());
+        let loaded = tokio::task::spawn_blocking(move || {
+            std::fs::read_to_string(&file).map(load)
+        })
+        .await;
+        match loaded {
+            Ok(Ok(Ok(said))) => tracing::info!(path = %path.display(), what, said, "reloaded"),
+            Ok(Ok(Err(err))) => {
                 tracing::warn!(what, error = %err, "the new file does not load; keeping the old one")
             }
-            Err(err) => tracing::warn!(what, error = %err, "file unreadable; keeping the old one"),
+            Ok(Err(err)) => {
+                tracing::warn!(what, error = %err, "file unreadable; keeping the old one")
+            }
+            Err(err) => {
+                tracing::warn!(what, error = %err, "the reload stopped; keeping the old one")
+            }
         }
     }
 }

@@ -75,15 +75,18 @@ pub struct Manifest {
 impl Manifest {
     /// Reads a manifest (either format above). Errors name the id at fault.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| format!("the manifest is not JSON: {e}"))?;
-        let Value::Object(map) = value else {
-            return Err("the manifest is not a JSON object".into());
-        };
-        let pairs = if map.contains_key("format") {
-            apollo_operations(&map)?
+        let Entries(entries) = serde_json::from_str(text).map_err(|e| {
+            if e.is_data() {
+                "the manifest is not a JSON object".to_owned()
+            } else {
+                format!("the manifest is not JSON: {e}")
+            }
+        })?;
+        let pairs = if entries.iter().any(|(k, _)| k == "format") {
+            apollo_operations(&entries.into_iter().collect())?
         } else {
-            map.into_iter()
+            entries
+                .into_iter()
                 .map(|(id, body)| match body {
                     Value::String(body) => Ok((id, body)),
                     _ => Err(format!("document {id:?}: not a string")),
@@ -126,6 +129,34 @@ impl Manifest {
     }
 }
 
+/// A JSON object's entries in order, a key given twice kept twice
+/// (`serde_json`'s map would keep only the last: a document id listed
+/// twice must be an error, not the second one silently).
+struct Entries(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Entries;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 /// The `operations` of Apollo's manifest format.
 fn apollo_operations(map: &Map<String, Value>) -> Result<Vec<(String, String)>, String> {
     if map.get("format").and_then(Value::as_str) != Some("apollo-persisted-query-manifest") {
@@ -156,6 +187,34 @@ fn apollo_operations(map: &Map<String, Value>) -> Result<Vec<(String, String)>, 
 
 fn sha256(text: &str) -> String {
     kit::digest::sha256_plain(text.as_bytes())
+}
+
+/// The text a request runs, and what is to be done once it is prepared.
+#[derive(Debug)]
+pub struct Resolved {
+    pub text: DocumentText,
+    /// The APQ hash to store the text under.
+    register: Option<String>,
+    /// The hash of a text the manifest lacks (`log_unknown`).
+    unknown: Option<String>,
+}
+
+impl Resolved {
+    fn stored(text: Arc<str>) -> Self {
+        Self {
+            text: DocumentText::Stored(text),
+            register: None,
+            unknown: None,
+        }
+    }
+}
+
+/// At most 100 characters of what a client sent, for a message.
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(100) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 /// The parts of a request that name its document.
@@ -230,12 +289,11 @@ impl Documents {
             .clone()
     }
 
-    /// The text a request runs, or why it runs nothing.
-    pub async fn resolve(
-        &self,
-        request: DocumentRef<'_>,
-        operation_name: Option<&str>,
-    ) -> Result<DocumentText, Refusal> {
+    /// The text a request runs, or why it runs nothing. What is to be
+    /// done once the text has been prepared (stored for APQ, logged as
+    /// unknown) is left to [`Documents::prepared`]: text that does not
+    /// parse or validate is never stored.
+    pub async fn resolve(&self, request: DocumentRef<'_>) -> Result<Resolved, Refusal> {
         let hash = persisted_query_hash(request.extensions)?;
         if let Some(id) = request.document_id {
             if request.query.is_some() || hash.is_some() {
@@ -245,15 +303,15 @@ impl Documents {
                 ));
             }
             return match self.manifest().by_id(id) {
-                Some(text) => Ok(DocumentText::Stored(text.clone())),
+                Some(text) => Ok(Resolved::stored(text.clone())),
                 None => Err(Refusal::new(
                     ErrorCode::PersistedQueryNotFound,
-                    format!("no trusted document has the id {id:?}"),
+                    format!("no trusted document has the id {:?}", shortened(id)),
                 )),
             };
         }
         if let Some(hash) = hash {
-            return self.resolve_apq(&hash, request.query).await;
+            return self.resolve_apq(hash, request.query).await;
         }
         let Some(query) = request.query else {
             return Err(Refusal::new(
@@ -261,51 +319,65 @@ impl Documents {
                 "the request has no query, documentId or persistedQuery extension",
             ));
         };
-        self.admit(query, operation_name)?;
-        Ok(DocumentText::Sent(query.to_owned()))
+        let unknown = self.admit(query)?;
+        Ok(Resolved {
+            text: DocumentText::Sent(query.to_owned()),
+            register: None,
+            unknown,
+        })
     }
 
-    /// Whether a document sent in full may run under the mode.
-    fn admit(&self, query: &str, operation_name: Option<&str>) -> Result<(), Refusal> {
+    /// After the text was prepared (parsed, validated, planned): stores
+    /// it for APQ, and logs it if the manifest lacks it (`log_unknown`),
+    /// by the hash and the operation's name, never the text (literals in
+    /// it may be personal data).
+    pub async fn prepared(&self, resolved: &Resolved, operation_name: Option<&str>) {
+        if let (Some(hash), Some(apq)) = (&resolved.register, &self.apq) {
+            apq.put(hash, &resolved.text).await;
+        }
+        if let Some(hash) = &resolved.unknown {
+            metrics::counter!("documents_unknown_total").increment(1);
+            tracing::warn!(
+                sha256 = %hash,
+                operation_name = operation_name.unwrap_or(""),
+                "an operation not in the trusted documents ran"
+            );
+        }
+    }
+
+    /// Whether a document sent in full may run under the mode; under
+    /// `log_unknown`, the hash of one the manifest lacks.
+    fn admit(&self, query: &str) -> Result<Option<String>, Refusal> {
         if self.mode == DocumentMode::AllowAny {
-            return Ok(());
+            return Ok(None);
         }
         let hash = sha256(query);
         if self.manifest().by_hash.contains_key(&hash) {
-            return Ok(());
+            return Ok(None);
         }
         match self.mode {
             DocumentMode::PersistedOnly => Err(Refusal::new(
                 ErrorCode::PersistedQueryNotInList,
                 "only trusted documents run here: send a documentId from the manifest",
             )),
-            _ => {
-                metrics::counter!("documents_unknown_total").increment(1);
-                // The hash and the name, not the text: literals in it may
-                // be personal data.
-                tracing::warn!(
-                    sha256 = %hash,
-                    operation_name = operation_name.unwrap_or(""),
-                    "an operation not in the trusted documents ran"
-                );
-                Ok(())
-            }
+            _ => Ok(Some(hash)),
         }
     }
 
     /// APQ: a hash alone finds its document (the manifest's, then the
-    /// store's); a hash with the query registers it once the hash matches.
-    async fn resolve_apq(&self, hash: &str, query: Option<&str>) -> Result<DocumentText, Refusal> {
+    /// store's); a hash with the query registers it once the hash matches
+    /// (and, in [`Documents::prepared`], once it has been prepared).
+    async fn resolve_apq(&self, hash: String, query: Option<&str>) -> Result<Resolved, Refusal> {
         let manifest = self.manifest();
         let Some(query) = query else {
-            if let Some(text) = manifest.by_hash.get(hash) {
-                return Ok(DocumentText::Stored(text.clone()));
+            if let Some(text) = manifest.by_hash.get(&hash) {
+                return Ok(Resolved::stored(text.clone()));
             }
             let Some(apq) = &self.apq else {
                 return Err(self.apq_off());
             };
-            return match apq.get(hash).await {
-                Some(text) => Ok(DocumentText::Stored(text)),
+            return match apq.get(&hash).await {
+                Some(text) => Ok(Resolved::stored(text)),
                 None => Err(Refusal::new(
                     ErrorCode::PersistedQueryNotFound,
                     "PersistedQueryNotFound: no document is stored under this hash; send it again with the query",
@@ -318,15 +390,22 @@ impl Documents {
                 "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query",
             ));
         }
-        if manifest.by_hash.contains_key(hash) {
-            return Ok(DocumentText::Sent(query.to_owned()));
+        if manifest.by_hash.contains_key(&hash) {
+            return Ok(Resolved {
+                text: DocumentText::Sent(query.to_owned()),
+                register: None,
+                unknown: None,
+            });
         }
-        let Some(apq) = &self.apq else {
+        if self.apq.is_none() {
             return Err(self.apq_off());
-        };
-        self.admit(query, None)?;
-        apq.put(hash, query).await;
-        Ok(DocumentText::Sent(query.to_owned()))
+        }
+        let unknown = self.admit(query)?;
+        Ok(Resolved {
+            text: DocumentText::Sent(query.to_owned()),
+            register: Some(hash),
+            unknown,
+        })
     }
 
     fn apq_off(&self) -> Refusal {
@@ -429,7 +508,9 @@ impl ApqStore {
                     .query_async(&mut connection)
                     .await;
                 match answer {
-                    Ok(text) => text.map(Arc::from),
+                    // What Redis holds is checked, as a client's text is:
+                    // only the hash's own document runs.
+                    Ok(text) => text.filter(|t| sha256(t) == hash).map(Arc::from),
                     Err(err) => {
                         redis.redis.failed(&err);
                         None
@@ -505,8 +586,8 @@ mod tests {
         }
     }
 
-    fn codes(r: Result<DocumentText, Refusal>) -> Result<String, String> {
-        r.map(|t| t.to_string())
+    fn codes(r: Result<Resolved, Refusal>) -> Result<String, String> {
+        r.map(|r| r.text.to_string())
             .map_err(|r| r.errors[0].code.map_or("none", |c| c.as_str()).to_owned())
     }
 
@@ -539,6 +620,10 @@ mod tests {
             (r#"{"a": 1}"#, "\"a\": not a string"),
             (r#"{"a": "query {"}"#, "\"a\" is not GraphQL"),
             (r#"{"": "{ me { id } }"}"#, "empty id"),
+            (
+                r#"{"a": "{ a }", "a": "mutation { b }"}"#,
+                "\"a\" is listed twice",
+            ),
             (
                 r#"{"format":"relay","version":1,"operations":[]}"#,
                 "format",
@@ -579,13 +664,13 @@ mod tests {
             DocumentMode::PersistedOnly,
         ] {
             let docs = Documents::new(&settings(mode), Some(&manifest)).unwrap();
-            assert_eq!(codes(docs.resolve(by_id("me"), None).await), Ok(ME.into()));
+            assert_eq!(codes(docs.resolve(by_id("me")).await), Ok(ME.into()));
             assert_eq!(
-                codes(docs.resolve(by_id("nope"), None).await),
+                codes(docs.resolve(by_id("nope")).await),
                 Err("PERSISTED_QUERY_NOT_FOUND".into())
             );
-            assert_eq!(codes(docs.resolve(sent(ME), None).await), Ok(ME.into()));
-            let free = codes(docs.resolve(sent(other), None).await);
+            assert_eq!(codes(docs.resolve(sent(ME)).await), Ok(ME.into()));
+            let free = codes(docs.resolve(sent(other)).await);
             if mode == DocumentMode::PersistedOnly {
                 assert_eq!(free, Err("PERSISTED_QUERY_NOT_IN_LIST".into()), "{mode:?}");
             } else {
@@ -593,7 +678,7 @@ mod tests {
             }
             // Nothing to run, or two things at once.
             assert_eq!(
-                codes(docs.resolve(DocumentRef::default(), None).await),
+                codes(docs.resolve(DocumentRef::default()).await),
                 Err("BAD_REQUEST".into())
             );
             let both = DocumentRef {
@@ -601,10 +686,7 @@ mod tests {
                 document_id: Some("me"),
                 extensions: None,
             };
-            assert_eq!(
-                codes(docs.resolve(both, None).await),
-                Err("BAD_REQUEST".into())
-            );
+            assert_eq!(codes(docs.resolve(both).await), Err("BAD_REQUEST".into()));
         }
     }
 
@@ -627,7 +709,7 @@ mod tests {
             ..DocumentRef::default()
         };
         assert_eq!(
-            codes(docs.resolve(hash_only, None).await),
+            codes(docs.resolve(hash_only).await),
             Err("PERSISTED_QUERY_NOT_FOUND".into())
         );
         // A query that is not the hash's is refused, and not stored.
@@ -636,12 +718,9 @@ mod tests {
             extensions: Some(&ext),
             ..DocumentRef::default()
         };
+        assert_eq!(codes(docs.resolve(wrong).await), Err("BAD_REQUEST".into()));
         assert_eq!(
-            codes(docs.resolve(wrong, None).await),
-            Err("BAD_REQUEST".into())
-        );
-        assert_eq!(
-            codes(docs.resolve(hash_only, None).await),
+            codes(docs.resolve(hash_only).await),
             Err("PERSISTED_QUERY_NOT_FOUND".into())
         );
         let register = DocumentRef {
@@ -649,15 +728,21 @@ mod tests {
             extensions: Some(&ext),
             ..DocumentRef::default()
         };
-        assert_eq!(codes(docs.resolve(register, None).await), Ok(ME.into()));
-        assert_eq!(codes(docs.resolve(hash_only, None).await), Ok(ME.into()));
+        // Stored once prepared, not before.
+        let resolved = docs.resolve(register).await.unwrap();
+        assert_eq!(
+            codes(docs.resolve(hash_only).await),
+            Err("PERSISTED_QUERY_NOT_FOUND".into())
+        );
+        docs.prepared(&resolved, None).await;
+        assert_eq!(codes(docs.resolve(hash_only).await), Ok(ME.into()));
         // Upper-case hex is the same hash.
         let upper = apq(&hash.to_ascii_uppercase());
         let upper = DocumentRef {
             extensions: Some(&upper),
             ..DocumentRef::default()
         };
-        assert_eq!(codes(docs.resolve(upper, None).await), Ok(ME.into()));
+        assert_eq!(codes(docs.resolve(upper).await), Ok(ME.into()));
         for bad in [
             serde_json::json!({"persistedQuery": {"version": 2, "sha256Hash": hash}}),
             serde_json::json!({"persistedQuery": {"version": 1, "sha256Hash": "abc"}}),
@@ -670,7 +755,7 @@ mod tests {
                 ..DocumentRef::default()
             };
             assert_eq!(
-                codes(docs.resolve(request, None).await),
+                codes(docs.resolve(request).await),
                 Err("BAD_REQUEST".into())
             );
         }
@@ -692,11 +777,11 @@ mod tests {
         };
         let only = Documents::new(&settings(DocumentMode::PersistedOnly), Some(&manifest)).unwrap();
         assert_eq!(
-            codes(only.resolve(register, None).await),
+            codes(only.resolve(register).await),
             Err("PERSISTED_QUERY_NOT_IN_LIST".into())
         );
         assert_eq!(
-            codes(only.resolve(hash_only, None).await),
+            codes(only.resolve(hash_only).await),
             Err("PERSISTED_QUERY_NOT_IN_LIST".into())
         );
         // The manifest's own documents are found by their hash.
@@ -705,16 +790,16 @@ mod tests {
             extensions: Some(&me),
             ..DocumentRef::default()
         };
-        assert_eq!(codes(only.resolve(me, None).await), Ok(ME.into()));
+        assert_eq!(codes(only.resolve(me).await), Ok(ME.into()));
         let mut off = settings(DocumentMode::AllowAny);
         off.apq.enabled = false;
         let off = Documents::new(&off, None).unwrap();
         assert_eq!(
-            codes(off.resolve(register, None).await),
+            codes(off.resolve(register).await),
             Err("PERSISTED_QUERY_NOT_SUPPORTED".into())
         );
         assert_eq!(
-            codes(off.resolve(hash_only, None).await),
+            codes(off.resolve(hash_only).await),
             Err("PERSISTED_QUERY_NOT_SUPPORTED".into())
         );
     }
@@ -757,10 +842,10 @@ mod tests {
             document_id: Some(id),
             ..DocumentRef::default()
         };
-        assert_eq!(codes(docs.resolve(by_id("me"), None).await), Ok(ME.into()));
+        assert_eq!(codes(docs.resolve(by_id("me")).await), Ok(ME.into()));
         assert_eq!(docs.reload(r#"{"you": "{ me { name } }"}"#), Ok(1));
         assert_eq!(
-            codes(docs.resolve(by_id("me"), None).await),
+            codes(docs.resolve(by_id("me")).await),
             Err("PERSISTED_QUERY_NOT_FOUND".into())
         );
     }

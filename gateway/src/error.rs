@@ -318,7 +318,7 @@ impl Refusal {
     }
 
     /// The HTTP status: a refused token (401) or method (405) whatever the
-    /// client accepts; other refusals 400 for clients that accept
+    /// client accepts, as BAD_REQUEST is 400; other refusals 400 for clients that accept
     /// `application/graphql-response+json`, 200 for the rest (the
     /// GraphQL-over-HTTP rule for `application/json`).
     pub fn status(&self, speaks_graphql_response: bool) -> u16 {
@@ -326,6 +326,9 @@ impl Refusal {
             ErrorCode::Unauthenticated => 401,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RateLimited => 429,
+            // Not a well-formed GraphQL-over-HTTP request, whatever the
+            // client accepts.
+            ErrorCode::BadRequest => 400,
             _ if speaks_graphql_response => 400,
             _ => 200,
         }

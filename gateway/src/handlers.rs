@@ -126,6 +126,14 @@ async fn graphql_post(
             );
         }
     };
+    // A JSON array would deserialize into the request's fields in order;
+    // batches are not served.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return bad_request(
+            "batched requests (a JSON array) are not supported: send one operation per request",
+            &headers,
+        );
+    }
     let request = match serde_json::from_slice::<GraphqlRequest>(&body) {
         Ok(request) => request,
         Err(e) => {

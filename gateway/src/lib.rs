@@ -335,20 +335,17 @@ impl Gateway {
         {
             return Answer::Refused(Refusal::rate_limited(limited, &format!("role {role}")));
         }
-        let query = match self
+        let resolved = match self
             .config
             .documents
-            .resolve(
-                documents::DocumentRef {
-                    query: request.query.as_deref(),
-                    document_id: request.document_id.as_deref(),
-                    extensions: request.extensions.as_ref(),
-                },
-                request.operation_name.as_deref(),
-            )
+            .resolve(documents::DocumentRef {
+                query: request.query.as_deref(),
+                document_id: request.document_id.as_deref(),
+                extensions: request.extensions.as_ref(),
+            })
             .await
         {
-            Ok(query) => query,
+            Ok(resolved) => resolved,
             Err(refusal) => return Answer::Refused(refusal),
         };
         let loaded = self.current();
@@ -356,7 +353,7 @@ impl Gateway {
             .preparer
             .prepare(
                 &loaded.supergraph,
-                &query,
+                &resolved.text,
                 request.operation_name.as_deref(),
             )
             .await
@@ -364,6 +361,11 @@ impl Gateway {
             Ok(p) => p,
             Err(refusal) => return Answer::Refused(refusal),
         };
+        self.config
+            .documents
+            .prepared(&resolved, prepared.operation.name.as_deref())
+            .await;
+        let query = resolved.text;
         if let Some((limits, (role, who))) = &counted
             && let Err(limited) = limits
                 .check_operation(prepared.operation.name.as_deref(), role, who)

@@ -2370,6 +2370,29 @@ async fn apq_registers_a_checked_query_and_replicas_share_it_through_redis() {
         let me = json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256("{ me { id } }") } } });
         let (_, me) = post(&p, &p.url, None, &me).await;
         assert_eq!(code(&me), "PERSISTED_QUERY_NOT_FOUND", "{me}");
+        // Text that does not parse or validate is answered, never stored.
+        for (bad, says) in [
+            (
+                format!("{{ nope }} # {prefix}"),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            (
+                format!("{{ programmes {{ id }} # {prefix}"),
+                "GRAPHQL_PARSE_FAILED",
+            ),
+        ] {
+            let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(&bad) } });
+            let (_, first) = post(
+                &p,
+                &p.url,
+                None,
+                &json!({ "query": bad, "extensions": ext }),
+            )
+            .await;
+            assert_eq!(code(&first), says, "{first}");
+            let (_, again) = post(&p, &p.url, None, &json!({ "extensions": ext })).await;
+            assert_eq!(code(&again), "PERSISTED_QUERY_NOT_FOUND", "{bad}: {again}");
+        }
         // Another replica finds it through Redis; in memory, each has its own.
         let replica = p
             .replica(|c| c.documents = documents("allow_any", apq.clone()))
@@ -2697,4 +2720,39 @@ async fn request_bodies_to_subgraphs_may_be_gzipped_and_every_edge_reads_them() 
         let unknown = send(body.clone(), "zstd").await.unwrap();
         assert_eq!(unknown.status(), 415, "{url}");
     }
+}
+
+/// What Redis holds under a hash runs only if it is that hash's document:
+/// a value written there by anything else is not found.
+#[tokio::test]
+async fn a_tampered_apq_entry_in_redis_never_runs() {
+    let prefix = fresh_prefix();
+    let apq = json!({ "store": "redis", "redis_key_prefix": prefix });
+    let p = platform_with(|c| c.documents = documents("allow_any", apq)).await;
+    let query = format!("{{ programmes {{ id }} }} # {prefix}");
+    let hash = sha256(&query);
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}{hash}"))
+        .arg("mutation { eraseMember(id: \"x\") { id } }")
+        .arg("EX")
+        .arg(60)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let (_, answer) = post(&p, &p.url, None, &json!({ "extensions": ext })).await;
+    assert_eq!(code(&answer), "PERSISTED_QUERY_NOT_FOUND", "{answer}");
+    // Registering the real document puts it right.
+    let (_, registered) = post(
+        &p,
+        &p.url,
+        None,
+        &json!({ "query": query, "extensions": ext }),
+    )
+    .await;
+    assert!(registered.get("errors").is_none(), "{registered}");
+    let (_, by_hash) = post(&p, &p.url, None, &json!({ "extensions": ext })).await;
+    assert_eq!(by_hash, registered);
 }

@@ -56,6 +56,8 @@ pub struct Claims {
     /// Store of a staff member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// When it was issued (optional in tokens the platform verifies).
+    #[serde(default)]
     pub iat: i64,
     pub exp: i64,
 }
@@ -246,6 +248,7 @@ impl HsKey {
     fn new(secret: &Secret) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
@@ -280,6 +283,9 @@ fn refused(e: &jsonwebtoken::errors::Error) -> ApiError {
     use jsonwebtoken::errors::ErrorKind;
     match e.kind() {
         ErrorKind::ExpiredSignature => ApiError::unauthenticated("token expired"),
+        ErrorKind::ImmatureSignature => {
+            ApiError::unauthenticated("the token is not valid yet (nbf)")
+        }
         ErrorKind::InvalidIssuer => ApiError::unauthenticated("the token's issuer is not trusted"),
         ErrorKind::InvalidAudience => {
             ApiError::unauthenticated("the token is not for this platform (aud)")

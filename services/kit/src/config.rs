@@ -1091,6 +1091,11 @@ impl Config {
                 )));
             }
         }
+        for (key, value) in provider {
+            if value.as_ref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(ConfigError::Rule(format!("{key}: not empty")));
+            }
+        }
         if let Some(url) = &auth.jwks_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {
@@ -1211,8 +1216,11 @@ fn redact_password(url: &str) -> String {
         let pairs: Vec<(String, String)> = parsed
             .query_pairs()
             .map(|(k, v)| {
-                let secret = ["password", "pass", "pwd", "sslpassword", "secret", "token"]
-                    .contains(&k.to_ascii_lowercase().as_str());
+                let key = k.to_ascii_lowercase();
+                let secret = ["password", "pass", "pwd", "sslpassword"].contains(&key.as_str())
+                    || ["secret", "token", "key", "signature"]
+                        .iter()
+                        .any(|part| key.contains(part));
                 (
                     k.into_owned(),
                     if secret {
@@ -1429,7 +1437,8 @@ mod tests {
         config.gateway.rate_limits.redis_url = "redis://:redispw@redis.internal:6379".into();
         config.gateway.documents.apq.redis_url = "rediss://apq:apqpw@redis.internal:6380".into();
         config.auth.platform_secret = Some(Secret::new("platform-value-0123456789abcdefgh"));
-        config.auth.jwks_url = Some("https://idp:idppw@id.example/jwks.json".into());
+        config.auth.jwks_url =
+            Some("https://idp:idppw@id.example/jwks.json?access_token=jwksqtoken".into());
         let shown = serde_json::to_string(&config.redacted()).unwrap();
         for secret in [
             "s3cret-value",

@@ -4,7 +4,11 @@
 //! key is picked up when the first token signed with it arrives. A token is
 //! checked against the one key its `kid` names, with that key's algorithm
 //! (RS256 or ES256: a token cannot choose another), and for the provider's
-//! `iss` and `aud`. A fetch that fails keeps the keys already held.
+//! `iss` and `aud`. A fetch that fails (unreachable, not a key set) keeps
+//! the keys already held; a key set the provider serves is taken as it is,
+//! an empty one included (the provider withdrew every key). People's roles
+//! only: a provider's token for the `service` role is refused (a service's
+//! credential is the platform's own).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
@@ -17,6 +21,9 @@ use crate::auth::Claims;
 
 /// The soonest a `kid` the set lacks makes the set be fetched again.
 pub const MIN_REFETCH: Duration = Duration::from_secs(10);
+
+/// The largest key set read, in bytes.
+const MAX_SET_BYTES: usize = 1 << 20;
 
 /// How long one fetch of the set may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,8 +84,8 @@ impl ProviderKeys {
     }
 
     /// Fetches the set now and replaces the keys held: the number of
-    /// usable keys (RS256 or ES256 with a `kid`). A failed fetch, or a set
-    /// with no usable key, keeps the old ones.
+    /// usable keys (RS256 or ES256 with a `kid`). A failed fetch keeps the
+    /// old ones; a set with no usable key withdraws them all.
     pub async fn refresh(&self) -> Result<usize, String> {
         let url = &self.provider.jwks_url;
         let response = self
@@ -90,19 +97,30 @@ impl ProviderKeys {
         if !response.status().is_success() {
             return Err(format!("{url}: answered {}", response.status()));
         }
-        let set: JwkSet = response
-            .json()
-            .await
-            .map_err(|e| format!("{url}: not a JWK set: {e}"))?;
+        // A key set is small: more than this is not one.
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_SET_BYTES as u64)
+        {
+            return Err(format!("{url}: the key set is over {MAX_SET_BYTES} bytes"));
+        }
+        let mut body = Vec::new();
+        let mut response = response;
+        while let Some(chunk) = response.chunk().await.map_err(|e| format!("{url}: {e}"))? {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_SET_BYTES {
+                return Err(format!("{url}: the key set is over {MAX_SET_BYTES} bytes"));
+            }
+        }
+        let set: JwkSet =
+            serde_json::from_slice(&body).map_err(|e| format!("{url}: not a JWK set: {e}"))?;
         let usable: HashMap<String, Arc<Key>> = set
             .keys
             .iter()
             .filter_map(|jwk| Some((jwk.common.key_id.clone()?, Arc::new(usable(jwk)?))))
             .collect();
         if usable.is_empty() {
-            return Err(format!(
-                "{url}: no RS256 or ES256 key with a kid in the set"
-            ));
+            tracing::warn!(url = %url, "the identity provider serves no RS256 or ES256 key with a kid: none of its tokens verify");
         }
         let count = usable.len();
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = usable;
@@ -144,12 +162,19 @@ impl ProviderKeys {
         }
         let mut validation = Validation::new(key.algorithm);
         validation.leeway = 5;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         validation.set_issuer(&[&self.provider.issuer]);
         validation.set_audience(&[&self.provider.audience]);
-        jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
             .map(|data| data.claims)
-            .map_err(Refused::Token)
+            .map_err(Refused::Token)?;
+        if claims.role == crate::auth::Role::Service {
+            return Err(Refused::Said(
+                "the identity provider's tokens are people's: a service uses the platform's own credential".into(),
+            ));
+        }
+        Ok(claims)
     }
 }
 

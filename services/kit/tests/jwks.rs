@@ -67,6 +67,20 @@ async fn rs256_and_es256_tokens_verify_against_the_key_their_kid_names() {
             "aud",
         ),
     ];
+    let mut refusals = refusals.to_vec();
+    // Not yet valid (nbf an hour ahead).
+    refusals.push((
+        idp.sign(
+            "ec-1",
+            &json!({ "sub": "op", "role": "operator", "iss": idp.issuer, "aud": idp.audience, "iat": now, "nbf": now + 3600, "exp": now + 7200 }),
+        ),
+        "not valid yet",
+    ));
+    // A service's credential is the platform's, never the provider's.
+    refusals.push((
+        idp.token("ec-1", TokenRequest::service("store"), hour),
+        "platform's own credential",
+    ));
     for (token, says) in refusals {
         let refused = keys.verify(&token).unwrap_err();
         assert_eq!(refused.code, kit::ErrorCode::Unauthenticated);
@@ -124,17 +138,21 @@ async fn a_rotated_key_is_fetched_when_its_first_token_arrives() {
 }
 
 #[tokio::test]
-async fn a_provider_that_cannot_be_reached_keeps_the_keys_held() {
+async fn a_provider_that_cannot_be_reached_keeps_the_keys_held_and_an_empty_set_withdraws_them() {
     let idp = IdentityProvider::start().await;
     idp.add_es256("k1");
     idp.publish(&["k1"]);
     let provider = ProviderKeys::start(idp.provider(), Duration::from_secs(3600));
     assert!(provider.loaded(Duration::from_secs(5)).await);
-    // An empty set (a broken deploy of the provider) is not taken.
-    idp.publish(&[]);
-    assert!(provider.refresh().await.is_err());
-    let keys = JwtKeys::platform(&platform_secret()).with_provider(provider);
+    let keys = JwtKeys::platform(&platform_secret()).with_provider(provider.clone());
     let token = idp.token("k1", TokenRequest::member("m1"), chrono::Duration::hours(1));
+    assert!(keys.verify(&token).is_ok());
+    // The provider withdraws every key: its tokens stop verifying.
+    idp.publish(&[]);
+    assert_eq!(provider.refresh().await, Ok(0));
+    assert!(keys.verify(&token).is_err());
+    idp.publish(&["k1"]);
+    assert_eq!(provider.refresh().await, Ok(1));
     assert!(keys.verify(&token).is_ok());
     // A provider that is not there: not loaded, and nothing verifies.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
