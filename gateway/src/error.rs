@@ -62,7 +62,7 @@ pub const CODES: &[(ErrorCode, &str)] = &[
     ),
     (
         ErrorCode::BadRequest,
-        "the HTTP request is not a GraphQL request (body, JSON, `variables` or `extensions` not an object; no query, `documentId` or APQ hash, or a `documentId` with a query; an APQ hash that is not the query's SHA-256), or a POST does not declare `content-type: application/json` (HTTP 415)",
+        "the HTTP request is not a GraphQL request (HTTP 400: body, JSON, a batch, `variables` or `extensions` not an object; no query, `documentId` or APQ hash, or a `documentId` with a query; an APQ hash that is not the query's SHA-256), or a POST does not declare `content-type: application/json` (HTTP 415)",
     ),
     (
         ErrorCode::MethodNotAllowed,
