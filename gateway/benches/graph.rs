@@ -8,7 +8,11 @@
 //! the answer's size per query.
 //! The reference rows send the very subgraph requests the gateway made for
 //! one such query (recorded on the way) straight to the subgraphs, one
-//! after another, without a gateway.
+//! after another, without a gateway. The edge rows compare, in the same
+//! run, a gateway with its production edge off (no compression, CORS or
+//! rate limits) and on (an allowed origin on every request, answers gzipped
+//! for a client that asks, a memory token bucket per caller that never
+//! runs dry), both with the body limit and timeout every gateway has.
 //!
 //! cargo bench -p gateway --bench graph
 
@@ -68,6 +72,23 @@ async fn main() {
         let mode = if coalesce { "coalesced" } else { "separate" };
         urls.push((mode, serve(config).await));
     }
+    let mut bare = config.clone();
+    bare.compression = false;
+    let mut edge = config.clone();
+    edge.compression = true;
+    edge.cors = kit::edge::cors_layer(
+        &serde_json::from_value(json!({ "allow_origins": [ORIGIN] })).unwrap(),
+    )
+    .unwrap();
+    edge.rate_limits = gateway::rate_limit::RateLimits::new(
+        &serde_json::from_value(json!({
+            "roles": { "operator": { "per_minute": 60_000_000, "burst": 1_000_000 } },
+        }))
+        .unwrap(),
+    )
+    .unwrap()
+    .map(Arc::new);
+    let (bare, edge) = (serve(bare).await, serve(edge).await);
     println!(
         "gateway over HTTP, {REQUESTS} requests per row, subgraphs on SQLite in the same process;"
     );
@@ -89,6 +110,10 @@ async fn main() {
             (1usize, "coalesced", Target::Gateway(&urls[0].1)),
             (8, "coalesced", Target::Gateway(&urls[0].1)),
             (8, "separate", Target::Gateway(&urls[1].1)),
+            (8, "edge off", Target::Gateway(&bare)),
+            (8, "edge on", Target::Edge(&edge)),
+            (8, "edge off", Target::Gateway(&bare)),
+            (8, "edge on", Target::Edge(&edge)),
             (1, "reference", Target::Direct(&fetches)),
             (8, "reference", Target::Direct(&fetches)),
         ];
@@ -101,15 +126,20 @@ async fn main() {
             let tasks = (0..clients).map(|_| {
                 let (client, token) = (client.clone(), token.clone());
                 let requests: Vec<(String, String)> = match target {
-                    Target::Gateway(url) => vec![(url.clone(), body.clone())],
+                    Target::Gateway(url) | Target::Edge(url) => vec![(url.clone(), body.clone())],
                     Target::Direct(fetches) => fetches.clone(),
                 };
+                let browser = matches!(target, Target::Edge(_));
                 tokio::spawn(async move {
                     let mut latencies = Vec::with_capacity(per_client);
                     for _ in 0..per_client {
                         let t = Instant::now();
                         for (url, body) in &requests {
-                            ask(&client, url, body, &token).await;
+                            if browser {
+                                ask_as_browser(&client, url, body, &token).await;
+                            } else {
+                                ask(&client, url, body, &token).await;
+                            }
                         }
                         latencies.push(t.elapsed());
                     }
@@ -126,10 +156,48 @@ async fn main() {
     drop(apps);
 }
 
+/// The web page's origin the edge rows send (and the gateway allows).
+const ORIGIN: &str = "https://shop.example.com";
+
 enum Target<'a> {
     Gateway(&'a String),
+    /// A gateway with its production edge on, asked as a browser page does.
+    Edge(&'a String),
     /// The subgraph requests (URL, body) a gateway made for the query.
     Direct(&'a Vec<(String, String)>),
+}
+
+/// Sends one request as a page on [`ORIGIN`] does, asking for gzip; checks
+/// the answer is allowed, gzipped, and without errors.
+async fn ask_as_browser(client: &reqwest::Client, url: &str, body: &str, token: &str) {
+    let answer = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("authorization", token)
+        .header("origin", ORIGIN)
+        .header("accept-encoding", "gzip")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["access-control-allow-origin"], ORIGIN);
+    let gzipped = answer
+        .headers()
+        .get("content-encoding")
+        .is_some_and(|v| v == "gzip");
+    let bytes = answer.bytes().await.unwrap();
+    let bytes = if gzipped {
+        use std::io::Read as _;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    } else {
+        bytes.to_vec()
+    };
+    let r: Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(r.get("errors").is_none(), "{r}");
 }
 
 /// Sends one request and checks it answered without errors; its size.
