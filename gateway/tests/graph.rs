@@ -575,6 +575,18 @@ async fn answers_are_compressed_as_the_client_asks() {
     };
     let (none, plain) = ask(None).await;
     assert_eq!(none, None);
+    // A small answer is sent as it is, even to a client that asks.
+    let small = p
+        .client
+        .post(&p.url)
+        .header("accept-encoding", "gzip, br")
+        .json(&json!({ "query": "{ programmes { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(small.headers().get("content-encoding").is_none());
+    let small = small.bytes().await.unwrap();
+    assert!(small.len() < usize::from(kit::edge::COMPRESS_FROM_BYTES), "{}", small.len());
     let expected: Value = serde_json::from_slice(&plain).unwrap();
     assert!(expected.get("errors").is_none(), "{expected}");
 

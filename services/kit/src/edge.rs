@@ -223,11 +223,28 @@ fn header_names(key: &str, names: &[String]) -> Result<Vec<HeaderName>, String> 
         .collect()
 }
 
+/// Answers under this many bytes are sent as they are: they fit a packet
+/// either way, and setting up a compressor costs more (tens of µs) than
+/// sending them.
+pub const COMPRESS_FROM_BYTES: u16 = 1024;
+
 /// Response compression, negotiated from `accept-encoding`: brotli or
-/// gzip, at a level that costs little CPU per answer (tower-http skips
-/// tiny bodies and ones already encoded).
-pub fn compression_layer() -> CompressionLayer {
-    CompressionLayer::new().quality(CompressionLevel::Precise(4))
+/// gzip, at a level that costs little CPU per answer, for answers from
+/// [`COMPRESS_FROM_BYTES`] (tower-http also skips ones already encoded).
+pub fn compression_layer() -> CompressionLayer<
+    tower_http::compression::predicate::And<
+        tower_http::compression::DefaultPredicate,
+        tower_http::compression::predicate::SizeAbove,
+    >,
+> {
+    use tower_http::compression::Predicate as _;
+    CompressionLayer::new()
+        .quality(CompressionLevel::Precise(4))
+        .compress_when(
+            tower_http::compression::DefaultPredicate::new().and(
+                tower_http::compression::predicate::SizeAbove::new(COMPRESS_FROM_BYTES),
+            ),
+        )
 }
 
 #[cfg(test)]
