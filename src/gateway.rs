@@ -212,10 +212,8 @@ async fn watch(
         // Read and parsed off the async runtime (a large manifest takes
         // seconds): requests keep being served by the old one meanwhile.
         let (file, load) = (path.to_owned(), reload.clone());
-        let loaded = tokio::task::spawn_blocking(move || {
-            std::fs::read_to_string(&file).map(load)
-        })
-        .await;
+        let loaded =
+            tokio::task::spawn_blocking(move || std::fs::read_to_string(&file).map(load)).await;
         match loaded {
             Ok(Ok(Ok(said))) => tracing::info!(path = %path.display(), what, said, "reloaded"),
             Ok(Ok(Err(err))) => {

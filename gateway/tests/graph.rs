@@ -586,7 +586,11 @@ async fn answers_are_compressed_as_the_client_asks() {
         .unwrap();
     assert!(small.headers().get("content-encoding").is_none());
     let small = small.bytes().await.unwrap();
-    assert!(small.len() < usize::from(kit::edge::COMPRESS_FROM_BYTES), "{}", small.len());
+    assert!(
+        small.len() < usize::from(kit::edge::COMPRESS_FROM_BYTES),
+        "{}",
+        small.len()
+    );
     let expected: Value = serde_json::from_slice(&plain).unwrap();
     assert!(expected.get("errors").is_none(), "{expected}");
 

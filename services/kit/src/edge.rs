@@ -240,11 +240,9 @@ pub fn compression_layer() -> CompressionLayer<
     use tower_http::compression::Predicate as _;
     CompressionLayer::new()
         .quality(CompressionLevel::Precise(4))
-        .compress_when(
-            tower_http::compression::DefaultPredicate::new().and(
-                tower_http::compression::predicate::SizeAbove::new(COMPRESS_FROM_BYTES),
-            ),
-        )
+        .compress_when(tower_http::compression::DefaultPredicate::new().and(
+            tower_http::compression::predicate::SizeAbove::new(COMPRESS_FROM_BYTES),
+        ))
 }
 
 #[cfg(test)]
