@@ -76,10 +76,10 @@ impl Manifest {
     /// Reads a manifest (either format above). Errors name the id at fault.
     pub fn parse(text: &str) -> Result<Self, String> {
         let Entries(entries) = serde_json::from_str(text).map_err(|e| {
-            if e.is_data() {
-                "the manifest is not a JSON object".to_owned()
-            } else {
-                format!("the manifest is not JSON: {e}")
+            // JSON of another shape, or not JSON at all.
+            match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => "the manifest is not a JSON object".to_owned(),
+                Err(_) => format!("the manifest is not JSON: {e}"),
             }
         })?;
         let pairs = if entries.iter().any(|(k, _)| k == "format") {

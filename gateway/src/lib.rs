@@ -212,38 +212,29 @@ impl Gateway {
 
     fn load(supergraph_sdl: &str, config: &GatewayConfig) -> Result<Arc<Loaded>, LoadError> {
         let supergraph = Supergraph::load(supergraph_sdl, &config.url_overrides)?;
-        // A header list for a subgraph the supergraph lacks is a typo, not
-        // a list to keep for later.
-        if let Some(unknown) = config
-            .headers
-            .by_subgraph
-            .keys()
-            .find(|name| !supergraph.subgraphs.contains_key(*name))
-        {
-            return Err(LoadError::UnknownSubgraph(
-                format!("gateway.headers.subgraphs.{unknown}"),
+        // A header list or a compression entry for a subgraph the
+        // supergraph lacks is a typo, not a setting to keep for later.
+        let unknown = |key: String| {
+            LoadError::UnknownSubgraph(
+                key,
                 supergraph
                     .subgraphs
                     .keys()
                     .cloned()
                     .collect::<Vec<_>>()
                     .join(", "),
-            ));
+            )
+        };
+        let lacks = |name: &&String| !supergraph.subgraphs.contains_key(*name);
+        if let Some(name) = config.headers.by_subgraph.keys().find(lacks) {
+            return Err(unknown(format!("gateway.headers.subgraphs.{name}")));
         }
         if let subgraph::RequestCompression::Only(names) = &config.compress_subgraph_requests
-            && let Some(unknown) = names
-                .iter()
-                .find(|name| !supergraph.subgraphs.contains_key(*name))
+            && let Some(name) = names.iter().find(lacks)
         {
-            return Err(LoadError::UnknownSubgraph(
-                format!("gateway.compress_subgraph_requests: {unknown}"),
-                supergraph
-                    .subgraphs
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ));
+            return Err(unknown(format!(
+                "gateway.compress_subgraph_requests: {name}"
+            )));
         }
         Ok(Arc::new(Loaded {
             supergraph: Arc::new(supergraph),

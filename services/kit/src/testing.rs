@@ -683,6 +683,19 @@ impl IdentityProvider {
 /// answers even while the test's runtime is blocked (waiting on a child
 /// process's output). Its address.
 pub fn serve_on_own_thread(app: axum::Router) -> std::net::SocketAddr {
+    listen_on_own_thread(|listener| async move {
+        let _ = axum::serve(listener, app).await;
+    })
+}
+
+/// A listener on 127.0.0.1 handed to `serve`, run on a thread and runtime
+/// of its own (see [`serve_on_own_thread`]). Its address.
+pub fn listen_on_own_thread<F>(
+    serve: impl FnOnce(tokio::net::TcpListener) -> F + Send + 'static,
+) -> std::net::SocketAddr
+where
+    F: std::future::Future<Output = ()>,
+{
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -693,7 +706,7 @@ pub fn serve_on_own_thread(app: axum::Router) -> std::net::SocketAddr {
             .unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app).await
+            serve(listener).await
         })
     });
     addr
@@ -844,33 +857,22 @@ impl TestCa {
             .with_single_cert(certs, key)
             .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        // A thread of its own, as the identity provider's.
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let Ok((socket, _)) = listener.accept().await else {
-                        continue;
+        let addr = listen_on_own_thread(move |listener| async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(socket).await else {
+                        return;
                     };
-                    let acceptor = acceptor.clone();
-                    tokio::spawn(async move {
-                        let Ok(mut tls) = acceptor.accept(socket).await else {
-                            return;
-                        };
-                        let Ok(mut plain) = tokio::net::TcpStream::connect(target).await else {
-                            return;
-                        };
-                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
-                    });
-                }
-            })
+                    let Ok(mut plain) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
         });
         format!("https://{addr}")
     }
