@@ -57,6 +57,9 @@ pub struct ProviderKeys {
     keys: RwLock<HashMap<String, Arc<Key>>>,
     /// Wakes the refresh task early (an unknown `kid`).
     wake: tokio::sync::Notify,
+    /// A token named a `kid` the set lacks since the last fetch (a wake
+    /// without it, from a permit left over, fetches nothing).
+    wanted: std::sync::atomic::AtomicBool,
     /// Set once the first fetch has succeeded.
     loaded: tokio::sync::watch::Sender<bool>,
     client: reqwest::Client,
@@ -71,6 +74,7 @@ impl ProviderKeys {
             provider,
             keys: RwLock::default(),
             wake: tokio::sync::Notify::new(),
+            wanted: std::sync::atomic::AtomicBool::new(false),
             loaded: tokio::sync::watch::Sender::new(false),
             client: crate::tls::reqwest_builder()
                 .timeout(FETCH_TIMEOUT)
@@ -150,6 +154,7 @@ impl ProviderKeys {
             .cloned();
         let Some(key) = key else {
             // Perhaps a rotated key: fetch the set again (soon, not now).
+            self.wanted.store(true, std::sync::atomic::Ordering::SeqCst);
             self.wake.notify_one();
             return Err(Refused::Said(
                 "invalid token (its signing key is not known; if the provider rotated its keys, try again shortly)".into(),
@@ -201,12 +206,14 @@ fn usable(jwk: &Jwk) -> Option<Key> {
 /// `kid`) once [`MIN_REFETCH`] has passed since the last fetch; until the
 /// first success, every 5 s.
 async fn refresh_loop(keys: Weak<ProviderKeys>, every: Duration) {
+    use std::sync::atomic::Ordering;
     let mut last: Option<Instant> = None;
+    let mut due = true;
     loop {
         let Some(held) = keys.upgrade() else { return };
-        let since = last.map(|l| l.elapsed());
-        if since.is_none_or(|s| s >= MIN_REFETCH) {
+        if due {
             last = Some(Instant::now());
+            held.wanted.store(false, Ordering::SeqCst);
             match held.refresh().await {
                 Ok(count) => tracing::info!(keys = count, "identity provider keys fetched"),
                 Err(err) => {
@@ -221,14 +228,18 @@ async fn refresh_loop(keys: Weak<ProviderKeys>, every: Duration) {
         };
         let woken = async {
             held.wake.notified().await;
+            if !held.wanted.load(Ordering::SeqCst) {
+                return false;
+            }
             // Not sooner than MIN_REFETCH after the last fetch.
             let since = last.map(|l| l.elapsed()).unwrap_or(MIN_REFETCH);
             tokio::time::sleep(MIN_REFETCH.saturating_sub(since)).await;
+            true
         };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = woken => {}
-        }
+        due = tokio::select! {
+            _ = tokio::time::sleep(wait) => true,
+            wanted = woken => wanted,
+        };
         drop(held);
     }
 }

@@ -128,10 +128,13 @@ async fn a_rotated_key_is_fetched_when_its_first_token_arrives() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(
-        idp.fetches.load(std::sync::atomic::Ordering::SeqCst),
-        fetched + 1,
-        "one fetch for the unknown kid, however many tokens asked"
+    // Some fifty tokens asked while the new key was unknown: one fetch
+    // answered them (two at most if the machine is so slow that the poll
+    // straddles a second MIN_REFETCH window), never one per token.
+    let during = idp.fetches.load(std::sync::atomic::Ordering::SeqCst) - fetched;
+    assert!(
+        (1..=2).contains(&during),
+        "{during} fetches for the unknown kid"
     );
     // The withdrawn key's tokens are refused now.
     assert!(keys.verify(&old).is_err());
