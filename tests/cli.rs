@@ -86,6 +86,170 @@ async fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
     assert!(clean);
 }
 
+/// A revoked partner key's tokens stop working at every subgraph, not only
+/// at the alliance that owns the key: at once there, at the others as soon
+/// as they have read the alliance's feed. Eight identical revocations at
+/// once publish one event and all answer with the same revocation.
+#[tokio::test]
+async fn a_revoked_partner_keys_tokens_stop_working_at_every_subgraph() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = bigmember(dir.path());
+    on_free_ports(
+        up.args(["up", "--demo"])
+            .env("BIGMEMBER_EVENTS__POLL_INTERVAL_MS", "50"),
+    );
+    let running = Running::start(up);
+    let subgraphs: Vec<(&str, Endpoint)> = ["member", "store", "product", "alliance"]
+        .into_iter()
+        .map(|name| {
+            (
+                name,
+                Endpoint::new(graphql_url(&running.wait_for("/graphql"))),
+            )
+        })
+        .collect();
+    let graph = Endpoint::new(graphql_url(&running.wait_for("/graphql")));
+    running.wait_for("Press Ctrl-C");
+    let operator = run_ok(bigmember(dir.path()).args(["token", "--role", "operator"]))
+        .trim()
+        .to_owned();
+
+    let issued = graph
+        .data(
+            Some(&operator),
+            "mutation { issuePartnerKey(brandId: \"coffee\", label: \"till\") { apiKey key { id } } }",
+            json!({}),
+        )
+        .await;
+    let key_id = issued["issuePartnerKey"]["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let minted = graph
+        .data(
+            None,
+            "mutation($k: String!) { partnerToken(apiKey: $k) { token } }",
+            json!({ "k": issued["issuePartnerKey"]["apiKey"] }),
+        )
+        .await;
+    let partner = minted["partnerToken"]["token"].as_str().unwrap().to_owned();
+    // One public field of each subgraph, read through the graph.
+    let everywhere = "{ tierLevels { name } products(first: 1) { edges { node { id } } } store(id: \"demo-store-00\") { id } programmes { id } }";
+    let before = graph.data(Some(&partner), everywhere, json!({})).await;
+    for field in ["tierLevels", "products", "store", "programmes"] {
+        assert!(
+            !before[field].is_null(),
+            "the live key reads {field}: {before}"
+        );
+    }
+    for (name, subgraph) in &subgraphs {
+        let answer = subgraph
+            .ask(Some(&partner), "{ __typename }", json!({}))
+            .await;
+        assert_eq!(
+            answer["data"]["__typename"], "Query",
+            "{name} takes the live key: {answer}"
+        );
+    }
+
+    let revoke = "mutation($k: ID!) { revokePartnerKey(keyId: $k) { id revokedAt } }";
+    let answers = futures::future::join_all(
+        (0..8).map(|_| graph.ask(Some(&operator), revoke, json!({ "k": key_id }))),
+    )
+    .await;
+    let revoked_at = answers[0]["data"]["revokePartnerKey"]["revokedAt"].clone();
+    assert!(revoked_at.is_string(), "{}", answers[0]);
+    for answer in &answers {
+        assert_eq!(
+            answer["data"]["revokePartnerKey"]["revokedAt"], revoked_at,
+            "every identical revocation answers with the one revocation: {answer}"
+        );
+    }
+    let alliance_url = subgraphs[3].1.url.trim_end_matches("/graphql").to_owned();
+    let feed: Value = reqwest::Client::new()
+        .get(format!("{alliance_url}/events?after=0&limit=100"))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let published: Vec<&Value> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "PartnerKeyRevoked")
+        .collect();
+    assert_eq!(
+        published.len(),
+        1,
+        "one event for eight revocations: {feed}"
+    );
+    assert_eq!(published[0]["payload"]["keyId"], key_id.as_str());
+    assert!(
+        !published[0]["payload"].to_string().contains("bmk_"),
+        "the event carries ids, never the key"
+    );
+
+    let refused = |answer: &Value| {
+        answer["data"].is_null() && answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    };
+    let at_alliance = subgraphs[3]
+        .1
+        .ask(Some(&partner), "{ __typename }", json!({}))
+        .await;
+    assert!(
+        refused(&at_alliance),
+        "the alliance refuses at once: {at_alliance}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    for (name, subgraph) in &subgraphs {
+        loop {
+            let answer = subgraph
+                .ask(Some(&partner), "{ __typename }", json!({}))
+                .await;
+            if refused(&answer) {
+                assert!(
+                    answer["errors"][0]["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("revoked"),
+                    "{name}: {answer}"
+                );
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} still takes the revoked key after 90 s: {answer}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let after = graph.ask(Some(&partner), everywhere, json!({})).await;
+    for field in ["tierLevels", "products", "store", "programmes"] {
+        assert!(
+            after["data"][field].is_null(),
+            "{field} is refused: {after}"
+        );
+    }
+    let codes: Vec<&Value> = after["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| &e["extensions"]["code"])
+        .collect();
+    assert!(
+        !codes.is_empty() && codes.iter().all(|c| *c == "UNAUTHENTICATED"),
+        "{after}"
+    );
+    // Other callers are untouched.
+    let still = graph.data(Some(&operator), everywhere, json!({})).await;
+    assert!(!still["programmes"].is_null());
+    let (clean, _) = running.terminate();
+    assert!(clean);
+}
+
 /// Under `up`, the services read each other's feeds: a demo member who
 /// registered through guide demo-guide-00's code is that guide's, and an
 /// order they place credits the guide a commission and earns the member
@@ -309,11 +473,9 @@ async fn serve_gateway_serves_a_supergraph_file_and_follows_it() {
     .unwrap();
     let default_alliance = "http://127.0.0.1:4004/graphql";
     assert!(checked_in.contains(default_alliance));
-    // A port nobody listens on.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/graphql", l.local_addr().unwrap())
-    };
+    // A port nobody listens on (held for the test).
+    let closed_port = kit::testing::ClosedPort::new();
+    let closed = closed_port.url("/graphql");
     let file = dir.path().join("supergraph.graphql");
     std::fs::write(&file, checked_in.replace(default_alliance, &closed)).unwrap();
     let mut cmd = bigmember(dir.path());

@@ -12,7 +12,10 @@
 //! run, a gateway with its production edge off (no compression, CORS or
 //! rate limits) and on (an allowed origin on every request, answers gzipped
 //! for a client that asks, a memory token bucket per caller that never
-//! runs dry), both with the body limit and timeout every gateway has.
+//! runs dry), both with the body limit and timeout every gateway has:
+//! [`EDGE_PAIRS`] interleaved pairs per query, which of the two runs first
+//! alternating, so drift on the machine falls on both; medians, ranges and
+//! the machine's load average are printed.
 //!
 //! cargo bench -p gateway --bench graph
 
@@ -110,10 +113,6 @@ async fn main() {
             (1usize, "coalesced", Target::Gateway(&urls[0].1)),
             (8, "coalesced", Target::Gateway(&urls[0].1)),
             (8, "separate", Target::Gateway(&urls[1].1)),
-            (8, "edge off", Target::Gateway(&bare)),
-            (8, "edge on", Target::Edge(&edge)),
-            (8, "edge off", Target::Gateway(&bare)),
-            (8, "edge on", Target::Edge(&edge)),
             (1, "reference", Target::Direct(&fetches)),
             (8, "reference", Target::Direct(&fetches)),
         ];
@@ -121,41 +120,126 @@ async fn main() {
             if matches!(target, Target::Direct(f) if f.is_empty()) {
                 continue; // the gateway answered alone: nothing to compare
             }
-            let per_client = REQUESTS / clients;
-            let started = Instant::now();
-            let tasks = (0..clients).map(|_| {
-                let (client, token) = (client.clone(), token.clone());
-                let requests: Vec<(String, String)> = match target {
-                    Target::Gateway(url) | Target::Edge(url) => vec![(url.clone(), body.clone())],
-                    Target::Direct(fetches) => fetches.clone(),
-                };
-                let browser = matches!(target, Target::Edge(_));
-                tokio::spawn(async move {
-                    let mut latencies = Vec::with_capacity(per_client);
-                    for _ in 0..per_client {
-                        let t = Instant::now();
-                        for (url, body) in &requests {
-                            if browser {
-                                ask_as_browser(&client, url, body, &token).await;
-                            } else {
-                                ask(&client, url, body, &token).await;
-                            }
-                        }
-                        latencies.push(t.elapsed());
-                    }
-                    latencies
-                })
-            });
-            let latencies = Latencies::of_clients(tasks, started).await;
+            let latencies = run_row(&client, &token, &body, clients, &target).await;
             println!(
                 "{name:<12} clients={clients} {mode:<9}  {:>6.0} req/s  {latencies}",
                 latencies.per_second()
             );
         }
     }
+    println!(
+        "production edge, 8 clients: {EDGE_PAIRS} interleaved pairs per query (which runs first alternates), median req/s [min-max]; load average before: {}",
+        load_average()
+    );
+    for (name, query) in QUERIES {
+        let body = json!({ "query": query }).to_string();
+        let (mut off, mut on) = (Vec::new(), Vec::new());
+        for pair in 0..EDGE_PAIRS {
+            let order = if pair % 2 == 0 {
+                [false, true]
+            } else {
+                [true, false]
+            };
+            for edge_on in order {
+                let target = if edge_on {
+                    Target::Edge(&edge)
+                } else {
+                    Target::Gateway(&bare)
+                };
+                let rate = run_row(&client, &token, &body, 8, &target)
+                    .await
+                    .per_second();
+                if edge_on {
+                    on.push(rate)
+                } else {
+                    off.push(rate)
+                }
+            }
+        }
+        let (off, on) = (Spread::of(off), Spread::of(on));
+        println!(
+            "{name:<12} edge off {off}  edge on {on}  ratio {:.2}",
+            on.median / off.median
+        );
+    }
+    println!("load average after: {}", load_average());
     drop(apps);
 }
 
+/// How many interleaved edge-off/edge-on pairs each query runs.
+const EDGE_PAIRS: usize = 5;
+
+/// Several runs' requests/s: median and range.
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(mut rates: Vec<f64>) -> Self {
+        rates.sort_by(f64::total_cmp);
+        Self {
+            median: rates[rates.len() / 2],
+            min: rates[0],
+            max: rates[rates.len() - 1],
+        }
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:>6.0} req/s [{:.0}-{:.0}]",
+            self.median, self.min, self.max
+        )
+    }
+}
+
+/// The machine's 1-, 5- and 15-minute load averages (Linux), or "unknown".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// [`REQUESTS`] requests of `body` to `target` from `clients` clients at
+/// once; their latencies.
+async fn run_row(
+    client: &reqwest::Client,
+    token: &str,
+    body: &str,
+    clients: usize,
+    target: &Target<'_>,
+) -> Latencies {
+    let per_client = REQUESTS / clients;
+    let started = Instant::now();
+    let tasks = (0..clients).map(|_| {
+        let (client, token) = (client.clone(), token.to_owned());
+        let requests: Vec<(String, String)> = match target {
+            Target::Gateway(url) | Target::Edge(url) => vec![((*url).clone(), body.to_owned())],
+            Target::Direct(fetches) => (*fetches).clone(),
+        };
+        let browser = matches!(target, Target::Edge(_));
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            for _ in 0..per_client {
+                let t = Instant::now();
+                for (url, body) in &requests {
+                    if browser {
+                        ask_as_browser(&client, url, body, &token).await;
+                    } else {
+                        ask(&client, url, body, &token).await;
+                    }
+                }
+                latencies.push(t.elapsed());
+            }
+            latencies
+        })
+    });
+    Latencies::of_clients(tasks, started).await
+}
 /// The web page's origin the edge rows send (and the gateway allows).
 const ORIGIN: &str = "https://shop.example.com";
 

@@ -217,10 +217,11 @@ fn shortened(text: &str) -> String {
     }
 }
 
-/// The parts of a request that name its document.
-#[derive(Debug, Default, Clone, Copy)]
+/// The parts of a request that name its document; the query text is
+/// taken, not copied (a sent document runs as the very string received).
+#[derive(Debug, Default, Clone)]
 pub struct DocumentRef<'a> {
-    pub query: Option<&'a str>,
+    pub query: Option<String>,
     pub document_id: Option<&'a str>,
     pub extensions: Option<&'a Map<String, Value>>,
 }
@@ -319,9 +320,9 @@ impl Documents {
                 "the request has no query, documentId or persistedQuery extension",
             ));
         };
-        let unknown = self.admit(query)?;
+        let unknown = self.admit(&query)?;
         Ok(Resolved {
-            text: DocumentText::Sent(query.to_owned()),
+            text: DocumentText::Sent(query),
             register: None,
             unknown,
         })
@@ -367,7 +368,7 @@ impl Documents {
     /// APQ: a hash alone finds its document (the manifest's, then the
     /// store's); a hash with the query registers it once the hash matches
     /// (and, in [`Documents::prepared`], once it has been prepared).
-    async fn resolve_apq(&self, hash: String, query: Option<&str>) -> Result<Resolved, Refusal> {
+    async fn resolve_apq(&self, hash: String, query: Option<String>) -> Result<Resolved, Refusal> {
         let manifest = self.manifest();
         let Some(query) = query else {
             if let Some(text) = manifest.by_hash.get(&hash) {
@@ -384,7 +385,7 @@ impl Documents {
                 )),
             };
         };
-        if sha256(query) != hash {
+        if sha256(&query) != hash {
             return Err(Refusal::new(
                 ErrorCode::BadRequest,
                 "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query",
@@ -392,7 +393,7 @@ impl Documents {
         }
         if manifest.by_hash.contains_key(&hash) {
             return Ok(Resolved {
-                text: DocumentText::Sent(query.to_owned()),
+                text: DocumentText::Sent(query),
                 register: None,
                 unknown: None,
             });
@@ -400,9 +401,9 @@ impl Documents {
         if self.apq.is_none() {
             return Err(self.apq_off());
         }
-        let unknown = self.admit(query)?;
+        let unknown = self.admit(&query)?;
         Ok(Resolved {
-            text: DocumentText::Sent(query.to_owned()),
+            text: DocumentText::Sent(query),
             register: Some(hash),
             unknown,
         })
@@ -598,6 +599,30 @@ mod tests {
             .clone()
     }
 
+    /// A request sending a document in full.
+    fn sent(query: &str) -> DocumentRef<'static> {
+        DocumentRef {
+            query: Some(query.to_owned()),
+            ..DocumentRef::default()
+        }
+    }
+
+    /// A request naming a trusted document by id.
+    fn by_id(id: &str) -> DocumentRef<'_> {
+        DocumentRef {
+            document_id: Some(id),
+            ..DocumentRef::default()
+        }
+    }
+
+    /// A request carrying only an APQ extension.
+    fn by_hash(extensions: &Map<String, Value>) -> DocumentRef<'_> {
+        DocumentRef {
+            extensions: Some(extensions),
+            ..DocumentRef::default()
+        }
+    }
+
     #[test]
     fn reads_both_manifest_formats_and_refuses_bad_ones() {
         let flat = Manifest::parse(&format!(r#"{{"abc": "{ME}"}}"#)).unwrap();
@@ -650,14 +675,6 @@ mod tests {
     async fn each_mode_admits_what_it_says() {
         let manifest = format!(r#"{{"me": "{ME}"}}"#);
         let other = "{ products(first: 1) { nodes { sku } } }";
-        let sent = |q| DocumentRef {
-            query: Some(q),
-            ..DocumentRef::default()
-        };
-        let by_id = |id| DocumentRef {
-            document_id: Some(id),
-            ..DocumentRef::default()
-        };
         for mode in [
             DocumentMode::AllowAny,
             DocumentMode::LogUnknown,
@@ -682,9 +699,8 @@ mod tests {
                 Err("BAD_REQUEST".into())
             );
             let both = DocumentRef {
-                query: Some(ME),
                 document_id: Some("me"),
-                extensions: None,
+                ..sent(ME)
             };
             assert_eq!(codes(docs.resolve(both).await), Err("BAD_REQUEST".into()));
         }
@@ -704,44 +720,36 @@ mod tests {
         let docs = Documents::new(&settings(DocumentMode::AllowAny), None).unwrap();
         let hash = sha256(ME);
         let ext = apq(&hash);
-        let hash_only = DocumentRef {
-            extensions: Some(&ext),
-            ..DocumentRef::default()
-        };
+        let hash_only = by_hash(&ext);
         assert_eq!(
-            codes(docs.resolve(hash_only).await),
+            codes(docs.resolve(hash_only.clone()).await),
             Err("PERSISTED_QUERY_NOT_FOUND".into())
         );
         // A query that is not the hash's is refused, and not stored.
         let wrong = DocumentRef {
-            query: Some("{ me { name } }"),
             extensions: Some(&ext),
-            ..DocumentRef::default()
+            ..sent("{ me { name } }")
         };
         assert_eq!(codes(docs.resolve(wrong).await), Err("BAD_REQUEST".into()));
         assert_eq!(
-            codes(docs.resolve(hash_only).await),
+            codes(docs.resolve(hash_only.clone()).await),
             Err("PERSISTED_QUERY_NOT_FOUND".into())
         );
         let register = DocumentRef {
-            query: Some(ME),
             extensions: Some(&ext),
-            ..DocumentRef::default()
+            ..sent(ME)
         };
         // Stored once prepared, not before.
-        let resolved = docs.resolve(register).await.unwrap();
+        let resolved = docs.resolve(register.clone()).await.unwrap();
         assert_eq!(
-            codes(docs.resolve(hash_only).await),
+            codes(docs.resolve(hash_only.clone()).await),
             Err("PERSISTED_QUERY_NOT_FOUND".into())
         );
         docs.prepared(&resolved, None).await;
-        assert_eq!(codes(docs.resolve(hash_only).await), Ok(ME.into()));
+        assert_eq!(codes(docs.resolve(hash_only.clone()).await), Ok(ME.into()));
         // Upper-case hex is the same hash.
         let upper = apq(&hash.to_ascii_uppercase());
-        let upper = DocumentRef {
-            extensions: Some(&upper),
-            ..DocumentRef::default()
-        };
+        let upper = by_hash(&upper);
         assert_eq!(codes(docs.resolve(upper).await), Ok(ME.into()));
         for bad in [
             serde_json::json!({"persistedQuery": {"version": 2, "sha256Hash": hash}}),
@@ -750,10 +758,7 @@ mod tests {
             serde_json::json!({"persistedQuery": "x"}),
         ] {
             let bad = bad.as_object().unwrap().clone();
-            let request = DocumentRef {
-                extensions: Some(&bad),
-                ..DocumentRef::default()
-            };
+            let request = by_hash(&bad);
             assert_eq!(
                 codes(docs.resolve(request).await),
                 Err("BAD_REQUEST".into())
@@ -767,39 +772,32 @@ mod tests {
         let other = "{ products(first: 1) { nodes { sku } } }";
         let ext = apq(&sha256(other));
         let register = DocumentRef {
-            query: Some(other),
             extensions: Some(&ext),
-            ..DocumentRef::default()
+            ..sent(other)
         };
-        let hash_only = DocumentRef {
-            extensions: Some(&ext),
-            ..DocumentRef::default()
-        };
+        let hash_only = by_hash(&ext);
         let only = Documents::new(&settings(DocumentMode::PersistedOnly), Some(&manifest)).unwrap();
         assert_eq!(
-            codes(only.resolve(register).await),
+            codes(only.resolve(register.clone()).await),
             Err("PERSISTED_QUERY_NOT_IN_LIST".into())
         );
         assert_eq!(
-            codes(only.resolve(hash_only).await),
+            codes(only.resolve(hash_only.clone()).await),
             Err("PERSISTED_QUERY_NOT_IN_LIST".into())
         );
         // The manifest's own documents are found by their hash.
         let me = apq(&sha256(ME));
-        let me = DocumentRef {
-            extensions: Some(&me),
-            ..DocumentRef::default()
-        };
+        let me = by_hash(&me);
         assert_eq!(codes(only.resolve(me).await), Ok(ME.into()));
         let mut off = settings(DocumentMode::AllowAny);
         off.apq.enabled = false;
         let off = Documents::new(&off, None).unwrap();
         assert_eq!(
-            codes(off.resolve(register).await),
+            codes(off.resolve(register.clone()).await),
             Err("PERSISTED_QUERY_NOT_SUPPORTED".into())
         );
         assert_eq!(
-            codes(off.resolve(hash_only).await),
+            codes(off.resolve(hash_only.clone()).await),
             Err("PERSISTED_QUERY_NOT_SUPPORTED".into())
         );
     }
@@ -838,10 +836,6 @@ mod tests {
         )
         .unwrap();
         assert!(docs.reload("{").is_err());
-        let by_id = |id| DocumentRef {
-            document_id: Some(id),
-            ..DocumentRef::default()
-        };
         assert_eq!(codes(docs.resolve(by_id("me")).await), Ok(ME.into()));
         assert_eq!(docs.reload(r#"{"you": "{ me { name } }"}"#), Ok(1));
         assert_eq!(

@@ -321,16 +321,19 @@ impl Gateway {
             .rate_limits
             .as_ref()
             .map(|limits| (limits, rate_limit::caller_key(&caller, peer)));
-        if let Some((limits, (role, who))) = &counted
-            && let Err(limited) = limits.check_caller(role, who).await
+        if let Some((limits, who)) = &counted
+            && let Err(limited) = limits.check_caller(who).await
         {
-            return Answer::Refused(Refusal::rate_limited(limited, &format!("role {role}")));
+            return Answer::Refused(Refusal::rate_limited(
+                limited,
+                &format!("role {}", who.role),
+            ));
         }
         let resolved = match self
             .config
             .documents
             .resolve(documents::DocumentRef {
-                query: request.query.as_deref(),
+                query: request.query,
                 document_id: request.document_id.as_deref(),
                 extensions: request.extensions.as_ref(),
             })
@@ -357,9 +360,9 @@ impl Gateway {
             .prepared(&resolved, prepared.operation.name.as_deref())
             .await;
         let query = resolved.text;
-        if let Some((limits, (role, who))) = &counted
+        if let Some((limits, who)) = &counted
             && let Err(limited) = limits
-                .check_operation(prepared.operation.name.as_deref(), role, who)
+                .check_operation(prepared.operation.name.as_deref(), who)
                 .await
         {
             let name = prepared.operation.name.as_deref().unwrap_or_default();

@@ -20,9 +20,18 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use kit::auth::Caller;
 use kit::config::{Bucket, RateLimitSettings, SharedStore};
 
+/// Who a request is counted as: its role and, within it, who the token
+/// names (or the client's address). Limiters are keyed by it as it is, so
+/// counting a request copies nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallerKey {
+    pub role: &'static str,
+    pub id: String,
+}
+
 /// Who a bucket is counted for.
-pub fn caller_key(caller: &Caller, peer: Option<std::net::IpAddr>) -> (&'static str, String) {
-    match caller {
+pub fn caller_key(caller: &Caller, peer: Option<std::net::IpAddr>) -> CallerKey {
+    let (role, id) = match caller {
         Caller::Anonymous => (
             "anonymous",
             peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
@@ -32,7 +41,8 @@ pub fn caller_key(caller: &Caller, peer: Option<std::net::IpAddr>) -> (&'static 
         Caller::Staff { store_id, .. } => ("staff", store_id.clone()),
         Caller::Operator { operator_id } => ("operator", operator_id.clone()),
         Caller::Service { name } => ("service", name.clone()),
-    }
+    };
+    CallerKey { role, id }
 }
 
 /// The configured buckets and where they are counted.
@@ -42,20 +52,32 @@ pub struct RateLimits {
     store: Store,
 }
 
+/// Which kind of bucket: one per role, or one per operation name.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Role,
+    Operation,
+}
+
+type Limiter = DefaultKeyedRateLimiter<CallerKey>;
+
 enum Store {
-    /// One keyed limiter per configured bucket, by the bucket's name.
-    Memory(BTreeMap<String, DefaultKeyedRateLimiter<String>>),
+    /// One keyed limiter per configured bucket, by role and by operation.
+    Memory {
+        roles: BTreeMap<String, Limiter>,
+        operations: BTreeMap<String, Limiter>,
+    },
     Redis(Box<RedisBuckets>),
 }
 
-/// A refused request: when the caller may try again.
+/// Why a request was refused: its bucket is empty until `retry_after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limited {
     pub retry_after: Duration,
 }
 
 impl Limited {
-    /// Whole seconds, at least 1 (the `Retry-After` header).
+    /// `Retry-After` in whole seconds, rounded up, at least 1.
     pub fn retry_after_secs(&self) -> u64 {
         let d = self.retry_after;
         (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
@@ -68,35 +90,24 @@ impl RateLimits {
         if settings.roles.is_empty() && settings.operations.is_empty() {
             return Ok(None);
         }
-        let named = || {
-            settings
-                .roles
+        let limiters = |buckets: &BTreeMap<String, Bucket>, kind: &str| {
+            buckets
                 .iter()
-                .map(|(k, b)| (format!("role:{k}"), *b))
-                .chain(
-                    settings
-                        .operations
-                        .iter()
-                        .map(|(k, b)| (format!("operation:{k}"), *b)),
-                )
+                .map(|(name, bucket)| {
+                    quota(*bucket)
+                        .map(|q| (name.clone(), governor::RateLimiter::keyed(q)))
+                        .map_err(|e| format!("{kind} {name}: {e}"))
+                })
+                .collect::<Result<BTreeMap<_, _>, String>>()
         };
+        let roles = limiters(&settings.roles, "role")?;
+        let operations = limiters(&settings.operations, "operation")?;
         let store = match settings.store {
-            SharedStore::Memory => {
-                let mut limiters = BTreeMap::new();
-                for (name, bucket) in named() {
-                    limiters.insert(name, governor::RateLimiter::keyed(quota(bucket)?));
-                }
-                Store::Memory(limiters)
-            }
-            SharedStore::Redis => {
-                for (name, bucket) in named() {
-                    bucket.check().map_err(|e| format!("{name}: {e}"))?;
-                }
-                Store::Redis(Box::new(RedisBuckets::new(
-                    &settings.redis_url,
-                    &settings.redis_key_prefix,
-                )?))
-            }
+            SharedStore::Memory => Store::Memory { roles, operations },
+            SharedStore::Redis => Store::Redis(Box::new(RedisBuckets::new(
+                &settings.redis_url,
+                &settings.redis_key_prefix,
+            )?)),
         };
         Ok(Some(Self {
             roles: settings.roles.clone(),
@@ -107,9 +118,9 @@ impl RateLimits {
 
     /// Takes a token from the caller's role bucket (before anything else
     /// is done for the request).
-    pub async fn check_caller(&self, role: &str, caller: &str) -> Result<(), Limited> {
-        match self.roles.get(role) {
-            Some(bucket) => self.take(&format!("role:{role}"), *bucket, caller).await,
+    pub async fn check_caller(&self, caller: &CallerKey) -> Result<(), Limited> {
+        match self.roles.get_key_value(caller.role) {
+            Some((name, bucket)) => self.take(Kind::Role, name, *bucket, caller).await,
             None => Ok(()),
         }
     }
@@ -118,20 +129,28 @@ impl RateLimits {
     pub async fn check_operation(
         &self,
         operation: Option<&str>,
-        caller_role: &str,
-        caller: &str,
+        caller: &CallerKey,
     ) -> Result<(), Limited> {
-        let Some((name, bucket)) = operation.and_then(|o| self.operations.get_key_value(o)) else {
-            return Ok(());
-        };
-        let who = format!("{caller_role}:{caller}");
-        self.take(&format!("operation:{name}"), *bucket, &who).await
+        match operation.and_then(|o| self.operations.get_key_value(o)) {
+            Some((name, bucket)) => self.take(Kind::Operation, name, *bucket, caller).await,
+            None => Ok(()),
+        }
     }
 
-    async fn take(&self, bucket_name: &str, bucket: Bucket, caller: &str) -> Result<(), Limited> {
+    async fn take(
+        &self,
+        kind: Kind,
+        name: &str,
+        bucket: Bucket,
+        caller: &CallerKey,
+    ) -> Result<(), Limited> {
         match &self.store {
-            Store::Memory(limiters) => {
-                let Some(limiter) = limiters.get(bucket_name) else {
+            Store::Memory { roles, operations } => {
+                let limiters = match kind {
+                    Kind::Role => roles,
+                    Kind::Operation => operations,
+                };
+                let Some(limiter) = limiters.get(name) else {
                     return Ok(());
                 };
                 // Forget callers whose buckets are full again, now and
@@ -139,13 +158,11 @@ impl RateLimits {
                 if limiter.len() > 10_000 {
                     limiter.retain_recent();
                 }
-                limiter
-                    .check_key(&caller.to_owned())
-                    .map_err(|not_until| Limited {
-                        retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-                    })
+                limiter.check_key(caller).map_err(|not_until| Limited {
+                    retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+                })
             }
-            Store::Redis(redis) => redis.take(bucket_name, bucket, caller).await,
+            Store::Redis(redis) => redis.take(kind, name, bucket, caller).await,
         }
     }
 }
@@ -196,15 +213,25 @@ impl RedisBuckets {
     }
 
     /// Passes (uncounted) when Redis cannot be reached.
-    async fn take(&self, bucket_name: &str, bucket: Bucket, caller: &str) -> Result<(), Limited> {
+    async fn take(
+        &self,
+        kind: Kind,
+        name: &str,
+        bucket: Bucket,
+        caller: &CallerKey,
+    ) -> Result<(), Limited> {
         let Some(mut connection) = self.redis.connection().await else {
             return Ok(());
+        };
+        let kind = match kind {
+            Kind::Role => "role",
+            Kind::Operation => "operation",
         };
         // Callers are hashed: no member id or IP address is kept in Redis.
         let key = format!(
             "{}{}",
             self.prefix,
-            kit::digest::sha256_hex(&[bucket_name, caller])
+            kit::digest::sha256_hex(&[kind, name, caller.role, &caller.id])
         );
         let interval_us = 60_000_000 / u64::from(bucket.per_minute.max(1));
         let answer: Result<u64, redis::RedisError> = self

@@ -2158,10 +2158,9 @@ async fn gateway_replicas_share_their_buckets_through_redis() {
 
 #[tokio::test]
 async fn requests_pass_uncounted_while_redis_is_unreachable() {
-    // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // A port nothing listens on (held for the test).
+    let closed = kit::testing::ClosedPort::new();
+    let port = closed.port();
     let settings: kit::config::RateLimitSettings = serde_json::from_value(json!({
         "store": "redis",
         "redis_url": format!("redis://127.0.0.1:{port}"),
@@ -2203,6 +2202,11 @@ fn documents(mode: &str, apq: Value) -> Arc<gateway::documents::Documents> {
     let settings: kit::config::DocumentSettings =
         serde_json::from_value(json!({ "mode": mode, "apq": apq })).unwrap();
     Arc::new(gateway::documents::Documents::new(&settings, Some(TRUSTED)).unwrap())
+}
+
+/// The APQ extension naming a document by its hash (Apollo's protocol).
+fn persisted_query(sha256_hash: &str) -> Value {
+    json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256_hash } })
 }
 
 fn sha256(text: &str) -> String {
@@ -2272,8 +2276,8 @@ async fn trusted_documents_run_by_id_and_alone_when_persisted_only() {
     let other = "{ programmes { id } }";
     let refusals = [
         json!({ "query": other }),
-        json!({ "query": other, "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256(other) } } }),
-        json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256(other) } } }),
+        json!({ "query": other, "extensions": persisted_query(&sha256(other)) }),
+        json!({ "extensions": persisted_query(&sha256(other)) }),
         json!({ "query": "mutation { registerMember(input: { identity: { channel: APP, externalId: \"td-1\", brandId: \"apparel\" }, phone: \"13800138001\" }) { outcome } }" }),
     ];
     for body in &refusals {
@@ -2354,7 +2358,7 @@ async fn log_unknown_runs_anything_and_allow_any_is_the_default() {
 /// Apollo's APQ round: a hash alone is not found; the hash with its query
 /// runs and registers it; then the hash alone runs, over POST and GET.
 async fn apq_round(p: &Platform, url: &str, query: &str) -> Value {
-    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(query) } });
+    let ext = persisted_query(&sha256(query));
     let (_, first) = post(p, url, None, &json!({ "extensions": ext })).await;
     assert_eq!(code(&first), "PERSISTED_QUERY_NOT_FOUND", "{first}");
     let (_, registered) = post(p, url, None, &json!({ "query": query, "extensions": ext })).await;
@@ -2380,10 +2384,11 @@ async fn apq_registers_a_checked_query_and_replicas_share_it_through_redis() {
         );
         // A hash that is not the query's is refused, and registers nothing.
         let other = format!("{{ programmes {{ id }} }} # {prefix}");
-        let lie = json!({ "query": other, "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256("{ me { id } }") } } });
+        let lie =
+            json!({ "query": other, "extensions": persisted_query(&sha256("{ me { id } }")) });
         let (_, lie) = post(&p, &p.url, None, &lie).await;
         assert_eq!(code(&lie), "BAD_REQUEST", "{lie}");
-        let me = json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha256("{ me { id } }") } } });
+        let me = json!({ "extensions": persisted_query(&sha256("{ me { id } }")) });
         let (_, me) = post(&p, &p.url, None, &me).await;
         assert_eq!(code(&me), "PERSISTED_QUERY_NOT_FOUND", "{me}");
         // Text that does not parse or validate is answered, never stored.
@@ -2397,7 +2402,7 @@ async fn apq_registers_a_checked_query_and_replicas_share_it_through_redis() {
                 "GRAPHQL_PARSE_FAILED",
             ),
         ] {
-            let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(&bad) } });
+            let ext = persisted_query(&sha256(&bad));
             let (_, first) = post(
                 &p,
                 &p.url,
@@ -2413,7 +2418,7 @@ async fn apq_registers_a_checked_query_and_replicas_share_it_through_redis() {
         let replica = p
             .replica(|c| c.documents = documents("allow_any", apq.clone()))
             .await;
-        let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(&query) } });
+        let ext = persisted_query(&sha256(&query));
         let (_, there) = post(&p, &replica, None, &json!({ "extensions": ext })).await;
         if store == "redis" {
             assert_eq!(there, answer, "{store}");
@@ -2438,7 +2443,7 @@ async fn identical_apq_registrations_at_once_all_run_and_hang_ups_lose_nothing()
         })
         .await;
         let query = format!("{{ programmes {{ id }} }} # {prefix}");
-        let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(&query) } });
+        let ext = persisted_query(&sha256(&query));
         // Unknown hashes asked for at once: every one is told to send the query.
         let hash_only = json!({ "extensions": ext });
         let asked =
@@ -2484,13 +2489,12 @@ async fn identical_apq_registrations_at_once_all_run_and_hang_ups_lose_nothing()
 
 #[tokio::test]
 async fn apq_while_redis_is_unreachable_still_runs_full_queries() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let closed = kit::testing::ClosedPort::new();
+    let port = closed.port();
     let apq = json!({ "store": "redis", "redis_url": format!("redis://127.0.0.1:{port}") });
     let p = platform_with(|c| c.documents = documents("allow_any", apq)).await;
     let query = "{ programmes { id } }";
-    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256(query) } });
+    let ext = persisted_query(&sha256(query));
     let (_, registered) = post(
         &p,
         &p.url,
@@ -2757,7 +2761,7 @@ async fn a_tampered_apq_entry_in_redis_never_runs() {
         .query_async(&mut redis)
         .await
         .unwrap();
-    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let ext = persisted_query(&hash);
     let (_, answer) = post(&p, &p.url, None, &json!({ "extensions": ext })).await;
     assert_eq!(code(&answer), "PERSISTED_QUERY_NOT_FOUND", "{answer}");
     // Registering the real document puts it right.

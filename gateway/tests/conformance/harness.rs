@@ -155,11 +155,13 @@ pub async fn graph_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Graph {
     }
 }
 
-/// A URL where nothing listens: a subgraph that is down.
+/// A URL that refuses every connection: a subgraph that is down. Its port
+/// stays held (never listening) for the rest of the test process, so no
+/// other test's server can come up there.
 pub async fn down() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/graphql", listener.local_addr().unwrap());
-    drop(listener);
+    let closed = kit::testing::ClosedPort::new();
+    let url = closed.url("/graphql");
+    std::mem::forget(closed);
     url
 }
 

@@ -72,7 +72,7 @@ fn routes(ctx: ServiceContext) -> Router {
             settings,
             ctx.members.clone(),
         ),
-        ctx.keys.clone(),
+        &ctx,
     )
 }
 

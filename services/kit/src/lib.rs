@@ -22,6 +22,7 @@ pub mod members;
 pub mod metrics;
 pub mod migration;
 pub mod paging;
+pub mod revocation;
 pub mod scalar;
 pub mod service;
 pub mod shutdown;

@@ -1,4 +1,5 @@
-//! Migrations for the kit's tables (outbox, its sequence, consumer positions).
+//! Migrations for the kit's tables (outbox, its sequence, consumer positions,
+//! parked events, idempotency keys, revoked partner keys).
 //! Every service lists [`kit_migrations`] first in its own migrator.
 
 use sea_orm_migration::prelude::*;
@@ -53,6 +54,7 @@ pub fn kit_migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(AddConsumerCaughtUpAt),
         Box::new(CreateParkedEvents),
         Box::new(CreateIdempotencyKeys),
+        Box::new(CreateRevokedPartnerKeys),
     ]
 }
 
@@ -344,6 +346,50 @@ impl MigrationTrait for CreateIdempotencyKeys {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(IdempotencyKeys::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum RevokedPartnerKeys {
+    Table,
+    KeyId,
+    BrandId,
+    RevokedAt,
+}
+
+/// Every service's list of revoked partner keys (see `revocation`).
+pub struct CreateRevokedPartnerKeys;
+
+impl MigrationName for CreateRevokedPartnerKeys {
+    fn name(&self) -> &str {
+        "m20261206_000006_kit_revoked_partner_keys"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateRevokedPartnerKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(RevokedPartnerKeys::Table)
+                    .if_not_exists()
+                    .col(
+                        columns::id(RevokedPartnerKeys::KeyId)
+                            .primary_key()
+                            .to_owned(),
+                    )
+                    .col(columns::id(RevokedPartnerKeys::BrandId))
+                    .col(columns::int(RevokedPartnerKeys::RevokedAt))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(RevokedPartnerKeys::Table).to_owned())
             .await
     }
 }

@@ -102,7 +102,7 @@ impl Background {
     pub fn feed<H: crate::events::consumer::EventHandler + 'static>(
         &self,
         peer: &str,
-        position: &'static str,
+        position: impl Into<String>,
         handler: H,
         without: &str,
     ) -> Option<BoxFuture<'static, ()>> {
@@ -123,6 +123,18 @@ impl Background {
             consumer
                 .run(self.poll_interval, self.shutdown.clone())
                 .boxed(),
+        )
+    }
+
+    /// The reader of the alliance's feed that keeps this service's list of
+    /// revoked partner keys ([`crate::revocation`]); every service but the
+    /// alliance runs one.
+    pub fn revoked_partner_keys(&self) -> Option<BoxFuture<'static, ()>> {
+        self.feed(
+            "alliance",
+            crate::revocation::alliance_feed(self.ctx.name),
+            crate::revocation::RevokedKeys,
+            "revoked partner keys' tokens keep working here until they expire",
         )
     }
 
@@ -303,9 +315,9 @@ pub async fn serve(
 }
 
 /// `POST /graphql` for a schema: the bearer token is verified first (a bad
-/// one is UNAUTHENTICATED before anything executes) and the caller handed to
-/// resolvers as request data.
-pub fn graphql_routes<Q, M, S>(schema: Schema<Q, M, S>, keys: JwtKeys) -> Router
+/// one, or a revoked partner key's, is UNAUTHENTICATED before anything
+/// executes) and the caller handed to resolvers as request data.
+pub fn graphql_routes<Q, M, S>(schema: Schema<Q, M, S>, ctx: &ServiceContext) -> Router
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
@@ -313,12 +325,18 @@ where
 {
     Router::new()
         .route("/graphql", post(graphql::<Q, M, S>))
-        .with_state(GraphqlState { schema, keys })
+        .with_state(GraphqlState {
+            schema,
+            keys: ctx.keys.clone(),
+            db: ctx.db.clone(),
+        })
 }
 
 struct GraphqlState<Q, M, S> {
     schema: Schema<Q, M, S>,
     keys: JwtKeys,
+    /// Where the revoked partner keys are listed.
+    db: DatabaseConnection,
 }
 
 impl<Q, M, S> Clone for GraphqlState<Q, M, S> {
@@ -326,6 +344,7 @@ impl<Q, M, S> Clone for GraphqlState<Q, M, S> {
         Self {
             schema: self.schema.clone(),
             keys: self.keys.clone(),
+            db: self.db.clone(),
         }
     }
 }
@@ -367,6 +386,9 @@ where
 {
     if !declares_json(&headers) {
         return ApiError::new(ErrorCode::BadRequest, NOT_JSON).into_response();
+    }
+    if let Err(refused) = crate::revocation::refuse_revoked(&state.db, &caller).await {
+        return refused.into_response();
     }
     // Read as bytes within `http.max_body_bytes` (async-graphql's own
     // extractor streams a body of any size into the parser).

@@ -679,6 +679,44 @@ impl IdentityProvider {
     }
 }
 
+/// A local address that refuses connections for as long as it is held:
+/// its socket is bound and never listens. (A port found free and released
+/// at once can be taken by the next test's server, which then answers in
+/// the down service's place.)
+pub struct ClosedPort {
+    _socket: tokio::net::TcpSocket,
+    pub addr: std::net::SocketAddr,
+}
+
+impl ClosedPort {
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind("127.0.0.1:0".parse().expect("an address"))
+            .expect("a free port");
+        let addr = socket.local_addr().expect("its address");
+        Self {
+            _socket: socket,
+            addr,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Default for ClosedPort {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Serves `app` on 127.0.0.1 from a thread and runtime of its own, so it
 /// answers even while the test's runtime is blocked (waiting on a child
 /// process's output). Its address.

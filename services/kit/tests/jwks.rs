@@ -140,6 +140,49 @@ async fn a_rotated_key_is_fetched_when_its_first_token_arrives() {
     assert!(keys.verify(&old).is_err());
 }
 
+/// Sixteen callers at once, each with the same token of a key rotated in
+/// since the last fetch, asking until it verifies: one fetch serves them
+/// all (two if the asking straddles a second MIN_REFETCH window).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_tokens_of_an_unknown_key_at_once_cause_one_fetch() {
+    let idp = IdentityProvider::start().await;
+    idp.add_es256("old");
+    idp.add_es256("new");
+    idp.publish(&["old"]);
+    let keys = production_keys(&idp).await;
+    idp.publish(&["old", "new"]);
+    let token = idp.token(
+        "new",
+        TokenRequest::member("m1"),
+        chrono::Duration::hours(1),
+    );
+    let fetched = idp.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + kit::jwks::MIN_REFETCH + Duration::from_secs(5);
+    let callers = (0..16).map(|_| {
+        let (keys, token) = (keys.clone(), token.clone());
+        tokio::spawn(async move {
+            let mut refused = 0;
+            while keys.verify(&token).is_err() {
+                refused += 1;
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the new key was never fetched"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            refused
+        })
+    });
+    let refusals: Vec<u32> = futures::future::try_join_all(callers).await.unwrap();
+    assert!(refusals.iter().all(|r| *r >= 1), "{refusals:?}");
+    let during = idp.fetches.load(std::sync::atomic::Ordering::SeqCst) - fetched;
+    assert!(
+        (1..=2).contains(&during),
+        "{during} fetches for {} refusals of one unknown kid",
+        refusals.iter().sum::<u32>()
+    );
+}
+
 #[tokio::test]
 async fn a_provider_that_cannot_be_reached_keeps_the_keys_held_and_an_empty_set_withdraws_them() {
     let idp = IdentityProvider::start().await;
@@ -158,9 +201,9 @@ async fn a_provider_that_cannot_be_reached_keeps_the_keys_held_and_an_empty_set_
     assert_eq!(provider.refresh().await, Ok(1));
     assert!(keys.verify(&token).is_ok());
     // A provider that is not there: not loaded, and nothing verifies.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = kit::testing::ClosedPort::new();
     let nowhere = kit::jwks::Provider {
-        jwks_url: format!("http://{}/jwks.json", closed.local_addr().unwrap()),
+        jwks_url: closed.url("/jwks.json"),
         ..idp.provider()
     };
     drop(closed);

@@ -23,8 +23,9 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     routes,
     seed_demo: |ctx| seed::demo_members(&ctx.db, ctx.config.demo.members, ctx.clock.now()).boxed(),
     sdl: schema::sdl,
-    // The member service reads no other service's events.
-    background: |_| Vec::new(),
+    // The member service reads only the alliance's feed (revoked partner
+    // keys).
+    background: |bg| bg.revoked_partner_keys().into_iter().collect(),
     jobs: &[],
     export_member_data: None,
 };
@@ -32,7 +33,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 fn routes(ctx: ServiceContext) -> Router {
     graphql_routes(
         schema::build(ctx.db.clone(), ctx.clock.clone(), ctx.member_data.clone()),
-        ctx.keys.clone(),
+        &ctx,
     )
     .merge(
         Router::new()

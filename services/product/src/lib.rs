@@ -48,15 +48,15 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 fn routes(ctx: ServiceContext) -> Router {
     graphql_routes(
         schema::build(ctx.db.clone(), ctx.clock.clone(), ctx.members.clone()),
-        ctx.keys.clone(),
+        &ctx,
     )
 }
 
 /// How often uncollected pickups are looked for.
 const PICKUP_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Reads the member feed (erasures) and cancels pickups not collected by
-/// their deadline, every minute.
+/// Reads the member feed (erasures) and the alliance's (revoked partner
+/// keys), and cancels pickups not collected by their deadline, every minute.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     let member_feed = bg.feed(
         "member",
@@ -66,6 +66,7 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     );
     member_feed
         .into_iter()
+        .chain(bg.revoked_partner_keys())
         .chain(bg.jobs(SPEC.jobs, PICKUP_EXPIRY_INTERVAL))
         .collect()
 }

@@ -42,8 +42,9 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     }),
 };
 
-/// Reads the member feed (attribution) and the order feed (commissions),
-/// and approves commissions as their windows close.
+/// Reads the member feed (attribution), the order feed (commissions) and
+/// the alliance's (revoked partner keys), and approves commissions as their
+/// windows close.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     let member_feed = bg.feed(
         "member",
@@ -66,6 +67,7 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     member_feed
         .into_iter()
         .chain(order_feed)
+        .chain(bg.revoked_partner_keys())
         .chain(bg.jobs(SPEC.jobs, APPROVAL_INTERVAL))
         .collect()
 }
@@ -76,6 +78,6 @@ const APPROVAL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60
 fn routes(ctx: ServiceContext) -> Router {
     graphql_routes(
         schema::build(ctx.db.clone(), ctx.clock.clone(), ctx.members.clone()),
-        ctx.keys.clone(),
+        &ctx,
     )
 }

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261122_000600_programmes_ledger_exchange;
+mod m20261206_000700_revoked_keys_listed;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         all.push(Box::new(
             m20261122_000600_programmes_ledger_exchange::Migration,
         ));
+        all.push(Box::new(m20261206_000700_revoked_keys_listed::Migration));
         all
     }
 }

@@ -5,18 +5,14 @@ use async_graphql::Context;
 use kit::Caller;
 use kit::loader::by_id;
 
-use super::{caller, db};
+use super::caller;
 use crate::error::{Error, Result};
 use crate::store::entities::{member_alias, programme};
-use crate::store::programmes::ensure_key_live;
 
-/// The caller, checked: a partner token whose key was revoked is refused.
+/// The caller, signed in. (A partner token whose key was revoked never gets
+/// this far: `POST /graphql` refuses it in every service, `kit::revocation`.)
 pub async fn verified<'a>(ctx: &Context<'a>) -> Result<&'a Caller> {
-    let caller = caller(ctx).require_authenticated()?;
-    if let Caller::Partner { key_id, .. } = caller {
-        ensure_key_live(db(ctx), key_id).await?;
-    }
-    Ok(caller)
+    Ok(caller(ctx).require_authenticated()?)
 }
 
 /// The surviving id of a member (merged ids resolve), batched.

@@ -195,7 +195,9 @@ impl Mutation {
         })
     }
 
-    /// Operators: revokes a partner key; its tokens stop working at once.
+    /// Operators: revokes a partner key. Its tokens stop working here at
+    /// once, and at every other service as soon as it has read this
+    /// service's event feed (one poll). Revoking it again changes nothing.
     async fn revoke_partner_key(&self, ctx: &Context<'_>, key_id: ID) -> ApiResult<PartnerKey> {
         operator(ctx).await?;
         Ok(PartnerKey(

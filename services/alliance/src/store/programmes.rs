@@ -1,8 +1,11 @@
 //! Brands, their programmes and their partner API keys.
 
 use kit::auth::{JwtKeys, TokenRequest};
+use kit::events::outbox::publish;
+use kit::events::schema::PartnerKeyRevoked;
 use kit::time::to_micros;
 use rand::RngCore;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, Set, TransactionTrait,
@@ -235,21 +238,39 @@ pub async fn issue_key(
     Ok(IssuedKey { key, record })
 }
 
+/// Revokes a partner key: the key's row, this service's list of revoked
+/// keys and the [`PartnerKeyRevoked`] event for every other service commit
+/// together. Revoking a revoked key changes nothing and publishes nothing
+/// (of N identical revocations at once, one does the work).
 pub async fn revoke_key(
     db: &DatabaseConnection,
     key_id: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<partner_key::Model> {
-    let existing = partner_key::Entity::find_by_id(key_id.to_owned())
-        .one(db)
+    let txn = db.begin().await?;
+    let revoked = partner_key::Entity::update_many()
+        .col_expr(partner_key::Column::RevokedAt, Expr::value(to_micros(now)))
+        .filter(partner_key::Column::Id.eq(key_id))
+        .filter(partner_key::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
+    let key = partner_key::Entity::find_by_id(key_id.to_owned())
+        .one(&txn)
         .await?
         .ok_or_else(|| Error::not_found(format!("no partner key {key_id}")))?;
-    if existing.revoked_at.is_some() {
-        return Ok(existing);
+    if revoked {
+        let event = PartnerKeyRevoked {
+            key_id: key.id.clone(),
+            brand_id: key.brand_id.clone(),
+            revoked_at: now,
+        };
+        kit::revocation::record(&txn, &event).await?;
+        publish(&txn, &event, now).await?;
     }
-    let mut row = existing.into_active_model();
-    row.revoked_at = Set(Some(to_micros(now)));
-    Ok(row.update(db).await?)
+    txn.commit().await?;
+    Ok(key)
 }
 
 pub async fn keys_of_brand(
@@ -296,19 +317,4 @@ pub async fn token_for_key(
     row.last_used_at = Set(Some(to_micros(now)));
     let key = row.update(db).await?;
     Ok((token, key))
-}
-
-/// A partner token whose key was revoked stops working at once here, not
-/// only when it expires. Tokens signed directly with the platform secret
-/// (the CLI's) name no key and are trusted as their signer is.
-pub async fn ensure_key_live(db: &DatabaseConnection, key_id: &str) -> Result<()> {
-    match partner_key::Entity::find_by_id(key_id.to_owned())
-        .one(db)
-        .await?
-    {
-        Some(k) if k.revoked_at.is_some() => Err(Error::Api(kit::ApiError::unauthenticated(
-            "this partner key was revoked",
-        ))),
-        _ => Ok(()),
-    }
 }

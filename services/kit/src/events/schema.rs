@@ -179,6 +179,21 @@ impl DomainEvent for OrderRefunded {
     const KIND: &'static str = "OrderRefunded";
 }
 
+/// An operator revoked a partner's API key: tokens minted from it stop
+/// working at every service that has applied this event (each keeps a
+/// revocation list, [`crate::revocation`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerKeyRevoked {
+    pub key_id: String,
+    pub brand_id: String,
+    pub revoked_at: DateTime<Utc>,
+}
+
+impl DomainEvent for PartnerKeyRevoked {
+    const KIND: &'static str = "PartnerKeyRevoked";
+}
+
 /// Declares the one type of a feed's events: an enum with a variant per
 /// event type, decoded by the type's name on the wire.
 macro_rules! feed_events {
@@ -233,6 +248,13 @@ feed_events! {
         Fulfilled(OrderFulfilled),
         Cancelled(OrderCancelled),
         Refunded(OrderRefunded),
+    }
+}
+
+feed_events! {
+    /// Everything the alliance service's feed carries.
+    PartnerEvent {
+        KeyRevoked(PartnerKeyRevoked),
     }
 }
 
