@@ -1131,3 +1131,146 @@ async fn a_stored_name_nobody_wrote_is_an_internal_error_in_every_service() {
         .await;
     internal(&earn, "earnPoints");
 }
+
+/// A revoked partner key's tokens stop working at every subgraph, not only
+/// at the alliance that owns the key: at once there, at the others as soon
+/// as they have read the alliance's feed. Eight identical revocations at
+/// once publish one event and all answer with the same revocation.
+#[tokio::test]
+async fn a_revoked_partner_keys_tokens_stop_working_at_every_subgraph() {
+    let p = Platform::start().await;
+    let operator = p.token(&["--role", "operator"]);
+    let issued = p
+        .data(
+            Some(&operator),
+            "mutation { issuePartnerKey(brandId: \"coffee\", label: \"till\") { apiKey key { id } } }",
+            json!({}),
+        )
+        .await;
+    let key_id = issued["issuePartnerKey"]["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let minted = p
+        .data(
+            None,
+            "mutation($k: String!) { partnerToken(apiKey: $k) { token } }",
+            json!({ "k": issued["issuePartnerKey"]["apiKey"] }),
+        )
+        .await;
+    let partner = minted["partnerToken"]["token"].as_str().unwrap().to_owned();
+    let services = ["member", "store", "product", "alliance"];
+    // One public field of each subgraph, read through the graph.
+    let everywhere = "{ tierLevels { name } products(first: 1) { edges { node { id } } } store(id: \"demo-store-00\") { id } programmes { id } }";
+    let fields = ["tierLevels", "products", "store", "programmes"];
+    let before = p.data(Some(&partner), everywhere, json!({})).await;
+    for field in fields {
+        assert!(
+            !before[field].is_null(),
+            "the live key reads {field}: {before}"
+        );
+    }
+    for service in services {
+        let answer = p
+            .subgraph(service)
+            .ask(Some(&partner), "{ __typename }", json!({}))
+            .await;
+        assert_eq!(
+            answer["data"]["__typename"], "Query",
+            "{service} takes the live key: {answer}"
+        );
+    }
+
+    let revoke = "mutation($k: ID!) { revokePartnerKey(keyId: $k) { id revokedAt } }";
+    let answers = futures::future::join_all(
+        (0..8).map(|_| p.ask(Some(&operator), revoke, json!({ "k": key_id }))),
+    )
+    .await;
+    let revoked_at = answers[0]["data"]["revokePartnerKey"]["revokedAt"].clone();
+    assert!(revoked_at.is_string(), "{}", answers[0]);
+    for answer in &answers {
+        assert_eq!(
+            answer["data"]["revokePartnerKey"]["revokedAt"], revoked_at,
+            "every identical revocation answers with the one revocation: {answer}"
+        );
+    }
+    let feed: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/events?after=0&limit=1000",
+            p.service_url("alliance")
+        ))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let published: Vec<&Value> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "PartnerKeyRevoked")
+        .collect();
+    assert_eq!(
+        published.len(),
+        1,
+        "one event for eight revocations: {feed}"
+    );
+    assert_eq!(published[0]["payload"]["keyId"], key_id.as_str());
+    assert!(
+        !published[0]["payload"].to_string().contains("bmk_"),
+        "the event carries ids, never the key"
+    );
+
+    let refused = |answer: &Value| {
+        answer["data"].is_null() && answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    };
+    let at_alliance = p
+        .subgraph("alliance")
+        .ask(Some(&partner), "{ __typename }", json!({}))
+        .await;
+    assert!(
+        refused(&at_alliance),
+        "the alliance refuses at once: {at_alliance}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    for service in services {
+        loop {
+            let answer = p
+                .subgraph(service)
+                .ask(Some(&partner), "{ __typename }", json!({}))
+                .await;
+            if refused(&answer) {
+                let message = answer["errors"][0]["message"].as_str().unwrap();
+                assert!(message.contains("revoked"), "{service}: {answer}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{service} still takes the revoked key after 90 s: {answer}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    let after = p.ask(Some(&partner), everywhere, json!({})).await;
+    for field in fields {
+        assert!(
+            after["data"][field].is_null(),
+            "{field} is refused: {after}"
+        );
+    }
+    let codes: Vec<&Value> = after["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| &e["extensions"]["code"])
+        .collect();
+    assert!(
+        !codes.is_empty() && codes.iter().all(|c| *c == "UNAUTHENTICATED"),
+        "{after}"
+    );
+    // Other callers are untouched.
+    let still = p.data(Some(&operator), everywhere, json!({})).await;
+    assert!(!still["programmes"].is_null(), "{still}");
+}

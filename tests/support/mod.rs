@@ -186,6 +186,8 @@ pub struct Platform {
     running: Option<Running>,
     /// The graph of the running platform (its port changes on each `up`).
     graph: Endpoint,
+    /// Each service's own subgraph, by name, for checks of one service.
+    subgraphs: Vec<(String, Endpoint)>,
 }
 
 impl Platform {
@@ -221,6 +223,7 @@ impl Platform {
             environment,
             running: None,
             graph: Endpoint::new(""),
+            subgraphs: Vec::new(),
         };
         platform.up(&["--demo"], 50);
         platform
@@ -229,6 +232,23 @@ impl Platform {
     /// The graph's URL (`http://127.0.0.1:PORT/graphql`).
     pub fn graph_url(&self) -> &str {
         &self.graph.url
+    }
+
+    /// `service`'s own subgraph (`member`, `store`, `product`, `alliance`).
+    pub fn subgraph(&self, service: &str) -> &Endpoint {
+        self.subgraphs
+            .iter()
+            .find(|(name, _)| name == service)
+            .map(|(_, endpoint)| endpoint)
+            .unwrap_or_else(|| panic!("no subgraph {service}"))
+    }
+
+    /// `service`'s base URL (`http://127.0.0.1:PORT`: its feed, health).
+    pub fn service_url(&self, service: &str) -> String {
+        self.subgraph(service)
+            .url
+            .trim_end_matches("/graphql")
+            .to_owned()
     }
 
     /// A connection to `service`'s database, as `up` uses it (the test's
@@ -277,6 +297,15 @@ impl Platform {
                 .env("BIGMEMBER_EVENTS__POLL_INTERVAL_MS", poll_ms.to_string()),
         );
         let running = Running::start(cmd);
+        // `up` lists each service's subgraph, then the graph.
+        self.subgraphs = ["member", "store", "product", "alliance"]
+            .into_iter()
+            .map(|name| {
+                let line = running.wait_for("/graphql");
+                assert!(line.trim_start().starts_with(name), "{line}");
+                (name.to_owned(), Endpoint::new(graphql_url(&line)))
+            })
+            .collect();
         self.graph.url = graphql_url(&running.wait_for("graph "));
         running.wait_for("Press Ctrl-C");
         self.running = Some(running);

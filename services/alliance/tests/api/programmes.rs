@@ -174,3 +174,57 @@ async fn a_partner_key_is_shown_once_stored_hashed_and_revocable() {
         .await;
     assert_eq!(wrong.error_code(), Some("UNAUTHENTICATED"));
 }
+
+/// Keys revoked before every service kept a list of revoked keys join the
+/// alliance's list when it migrates, so their tokens stay refused here.
+#[tokio::test]
+async fn keys_revoked_before_the_list_existed_join_it_on_migration() {
+    use alliance::store::entities::{brand, partner_key};
+    use sea_orm::{ActiveModelTrait, Set};
+    use sea_orm_migration::MigratorTrait;
+
+    let database = kit::testing::TestDatabase::new().await;
+    let db = database.connect("alliance").await;
+    let all = alliance::migration::Migrator::migrations().len() as u32;
+    alliance::migration::Migrator::up(&db, Some(all - 1))
+        .await
+        .unwrap();
+    brand::ActiveModel {
+        id: Set("coffee".into()),
+        name: Set("Morning Bean".into()),
+        created_at: Set(0),
+        updated_at: Set(0),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    for (id, revoked_at) in [("k-live", None), ("k-revoked", Some(1_000_000))] {
+        partner_key::ActiveModel {
+            id: Set(id.into()),
+            brand_id: Set("coffee".into()),
+            label: Set("till".into()),
+            key_hash: Set(format!("hash-{id}")),
+            key_prefix: Set("bmk_0000".into()),
+            created_at: Set(0),
+            last_used_at: Set(None),
+            revoked_at: Set(revoked_at),
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+    }
+    alliance::migration::Migrator::up(&db, None).await.unwrap();
+    let listed = kit::revocation::entity::Entity::find()
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (
+            listed[0].key_id.as_str(),
+            listed[0].brand_id.as_str(),
+            listed[0].revoked_at
+        ),
+        ("k-revoked", "coffee", 1_000_000)
+    );
+}
