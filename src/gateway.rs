@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 use gateway::{Gateway, GatewayConfig};
 use kit::config::Config;
+use kit::revocation::RevokedKeySet;
 use kit::shutdown::{self, Shutdown};
 
 /// The supergraph of this build's services (`schema/supergraph.graphql`).
@@ -19,11 +20,14 @@ pub const BUILT_IN_SUPERGRAPH: &str = include_str!("../schema/supergraph.graphql
 fn settings(
     config: &Config,
     keys: kit::auth::JwtKeys,
+    revoked: RevokedKeySet,
     url_overrides: BTreeMap<String, String>,
 ) -> anyhow::Result<GatewayConfig> {
     Ok(GatewayConfig {
         verify_token: Some(Arc::new(move |token: &str| {
-            keys.verify(token).map_err(|e| e.message)
+            let caller = keys.verify(token).map_err(|e| e.message)?;
+            revoked.refuse(&caller).map_err(|e| e.message)?;
+            Ok(caller)
         })),
         url_overrides,
         subgraph_timeout: Duration::from_millis(config.gateway.subgraph_timeout_ms.max(1)),
@@ -95,10 +99,15 @@ pub async fn start(
         .iter()
         .map(|(name, base)| (name.clone(), format!("{base}/graphql")))
         .collect();
+    let revoked = RevokedKeySet::default();
     let gateway = Arc::new(
-        Gateway::new(&sdl, settings(config, keys.clone(), overrides)?)
-            .context("gateway: the supergraph does not load")?,
+        Gateway::new(
+            &sdl,
+            settings(config, keys.clone(), revoked.clone(), overrides)?,
+        )
+        .context("gateway: the supergraph does not load")?,
     );
+    follow_revocations(config, keys, &gateway, revoked, subgraph_urls, &stop);
     let (listener, addr) = bind(config, config.gateway.port).await?;
     if let Some(path) = config.gateway.documents.manifest.clone() {
         tokio::spawn(watch_manifest(gateway.clone(), path, stop.clone()));
@@ -109,6 +118,37 @@ pub async fn start(
         stop,
     ));
     Ok((addr, server))
+}
+
+/// Follows the alliance's feed of revoked partner keys
+/// ([`kit::revocation::follow`]) when the graph has an alliance subgraph
+/// and its service address (`services`, name → base URL) is known.
+fn follow_revocations(
+    config: &Config,
+    keys: &kit::auth::JwtKeys,
+    gateway: &Gateway,
+    revoked: RevokedKeySet,
+    services: &BTreeMap<String, String>,
+    stop: &Shutdown,
+) {
+    let Some(alliance) = services.get("alliance") else {
+        return;
+    };
+    if !gateway
+        .current_supergraph()
+        .subgraphs
+        .contains_key("alliance")
+    {
+        return;
+    }
+    let reader =
+        kit::events::consumer::FeedReader::new("gateway:alliance-feed", alliance, keys.clone());
+    tokio::spawn(kit::revocation::follow(
+        revoked,
+        reader,
+        Duration::from_millis(config.events.poll_interval_ms.max(1)),
+        stop.clone(),
+    ));
 }
 
 /// `serve gateway`: any Federation v2 supergraph, subgraph URLs from its
@@ -124,16 +164,37 @@ pub async fn serve(
         Some(p) => read(p)?,
         None => BUILT_IN_SUPERGRAPH.to_owned(),
     };
+    // This build's own services are where the configuration puts them
+    // (`services.<name>.url`, or its host and port), as for `up`; another
+    // supergraph names its subgraphs' URLs itself.
+    let services = config.peers("gateway");
+    let overrides = match &path {
+        Some(_) => BTreeMap::new(),
+        None => services
+            .iter()
+            .map(|(name, base)| {
+                (
+                    name.clone(),
+                    format!("{}/graphql", base.trim_end_matches('/')),
+                )
+            })
+            .collect(),
+    };
     let keys = config.keys()?;
     keys.ready().await;
+    let revoked = RevokedKeySet::default();
     let gateway = Arc::new(
-        Gateway::new(&sdl, settings(config, keys, BTreeMap::new())?)
-            .context("gateway: the supergraph does not load")?,
+        Gateway::new(
+            &sdl,
+            settings(config, keys.clone(), revoked.clone(), overrides)?,
+        )
+        .context("gateway: the supergraph does not load")?,
     );
     let (listener, addr) = bind(config, port.unwrap_or(config.gateway.port)).await?;
     let stop_requested = shutdown::os_signal();
     println!("gateway: http://{addr}/graphql");
     let (trigger, stop) = shutdown::channel();
+    follow_revocations(config, &keys, &gateway, revoked, &services, &stop);
     let watcher = path.map(|p| tokio::spawn(watch_supergraph(gateway.clone(), p, stop.clone())));
     if let Some(manifest) = config.gateway.documents.manifest.clone() {
         tokio::spawn(watch_manifest(gateway.clone(), manifest, stop.clone()));

@@ -937,21 +937,22 @@ async fn production_mode_needs_an_identity_provider_and_follows_its_keys() {
         cmd.env("BIGMEMBER_AUTH__MODE", "production");
     };
     for (env, named) in [
-        (vec![], "auth.jwks_url"),
+        // Everything missing is named at once.
+        (vec![], &["auth.jwks_url", "auth.platform_secret"][..]),
         (
             vec![
                 ("BIGMEMBER_AUTH__JWKS_URL", "http://127.0.0.1:9/jwks.json"),
                 ("BIGMEMBER_AUTH__ISSUER", "https://id.example/"),
                 ("BIGMEMBER_AUTH__AUDIENCE", "bigmember"),
             ],
-            "auth.platform_secret",
+            &["auth.platform_secret"][..],
         ),
         (
             vec![(
                 "BIGMEMBER_AUTH__JWT_SECRET",
                 "a-shared-secret-of-32-characters-or-more",
             )],
-            "development",
+            &["development"][..],
         ),
     ] {
         for server in ["member", "gateway"] {
@@ -962,7 +963,9 @@ async fn production_mode_needs_an_identity_provider_and_follows_its_keys() {
             let out = cmd.output().unwrap();
             assert!(!out.status.success(), "{server} {env:?}");
             let said = String::from_utf8_lossy(&out.stderr);
-            assert!(said.contains(named), "{server} {env:?}: {said}");
+            for named in named {
+                assert!(said.contains(named), "{server} {env:?}: {said}");
+            }
         }
     }
     assert!(
@@ -1097,4 +1100,122 @@ async fn the_jwks_and_the_otlp_collector_may_be_https_behind_a_private_ca() {
         exports.load(std::sync::atomic::Ordering::SeqCst) > 0,
         "the traces reached the https collector"
     );
+}
+
+/// A service reads another's event feed over https behind a private CA
+/// (`services.<name>.url = "https://…"`, `tls.ca_files`): the member
+/// service learns of a revoked partner key from the alliance's feed, and
+/// refuses its token.
+#[tokio::test]
+async fn feeds_may_be_read_over_https_behind_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = kit::testing::TestCa::trusted();
+    std::fs::write(
+        dir.path().join("bigmember.toml"),
+        format!(
+            "[tls]\nca_files = [{:?}]\n",
+            ca.ca_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    run_ok(bigmember(dir.path()).args(["seed", "--service", "alliance"]));
+    let mut alliance = bigmember(dir.path());
+    alliance.args(["serve", "alliance", "--port", "0"]);
+    let alliance = Running::start(alliance);
+    let alliance_url = graphql_url(&alliance.wait_for("alliance subgraph:"));
+    let alliance_addr: std::net::SocketAddr = alliance_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/graphql")
+        .parse()
+        .unwrap();
+    let feed_url = ca.front(alliance_addr);
+    assert!(feed_url.starts_with("https://"), "{feed_url}");
+    let mut member = bigmember(dir.path());
+    member
+        .env("BIGMEMBER_SERVICES__ALLIANCE__URL", &feed_url)
+        .env("BIGMEMBER_EVENTS__POLL_INTERVAL_MS", "50")
+        .args(["serve", "member", "--port", "0"]);
+    let member_process = Running::start(member);
+    let member = Endpoint::new(graphql_url(&member_process.wait_for("member subgraph:")));
+    let alliance_graph = Endpoint::new(alliance_url);
+
+    let operator = run_ok(bigmember(dir.path()).args(["token", "--role", "operator"]))
+        .trim()
+        .to_owned();
+    let issued = alliance_graph
+        .data(
+            Some(&operator),
+            "mutation { issuePartnerKey(brandId: \"coffee\", label: \"till\") { apiKey key { id } } }",
+            json!({}),
+        )
+        .await;
+    let minted = alliance_graph
+        .data(
+            None,
+            "mutation($k: String!) { partnerToken(apiKey: $k) { token } }",
+            json!({ "k": issued["issuePartnerKey"]["apiKey"] }),
+        )
+        .await;
+    let partner = minted["partnerToken"]["token"].as_str().unwrap().to_owned();
+    let probe = "{ __typename }";
+    assert_eq!(
+        member.data(Some(&partner), probe, json!({})).await["__typename"],
+        "Query"
+    );
+    alliance_graph
+        .data(
+            Some(&operator),
+            "mutation($k: ID!) { revokePartnerKey(keyId: $k) { revokedAt } }",
+            json!({ "k": issued["issuePartnerKey"]["key"]["id"] }),
+        )
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let answer = member.ask(Some(&partner), probe, json!({})).await;
+        if answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the member service never read the revocation over https: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for process in [member_process, alliance] {
+        let (clean, _) = process.terminate();
+        assert!(clean);
+    }
+}
+
+/// `serve gateway` without `--supergraph` serves this build's graph with
+/// each service where the configuration puts it, as `up` does (not at the
+/// built-in supergraph's default ports).
+#[tokio::test]
+async fn a_standalone_gateway_finds_the_services_where_the_configuration_puts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(bigmember(dir.path()).args(["seed", "--service", "alliance"]));
+    let mut alliance = bigmember(dir.path());
+    alliance.args(["serve", "alliance", "--port", "0"]);
+    let alliance = Running::start(alliance);
+    let alliance_url = graphql_url(&alliance.wait_for("alliance subgraph:"));
+    assert!(!alliance_url.contains(":4004/"), "{alliance_url}");
+    let mut gateway = bigmember(dir.path());
+    gateway
+        .env(
+            "BIGMEMBER_SERVICES__ALLIANCE__URL",
+            alliance_url.trim_end_matches("/graphql"),
+        )
+        .args(["serve", "gateway", "--port", "0"]);
+    let gateway = Running::start(gateway);
+    let graph = Endpoint::new(graphql_url(&gateway.wait_for("gateway:")));
+    let programmes = graph.data(None, "{ programmes { id } }", json!({})).await;
+    assert_eq!(
+        programmes["programmes"].as_array().map(Vec::len),
+        Some(3),
+        "{programmes}"
+    );
+    for process in [gateway, alliance] {
+        let (clean, _) = process.terminate();
+        assert!(clean);
+    }
 }

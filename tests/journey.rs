@@ -1253,7 +1253,37 @@ async fn a_revoked_partner_keys_tokens_stop_working_at_every_subgraph() {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
-    let after = p.ask(Some(&partner), everywhere, json!({})).await;
+    // The gateway follows the alliance's feed too: the token is refused
+    // there, HTTP 401, before any subgraph is asked or any rate limit
+    // counts it.
+    let graph = reqwest::Client::new();
+    let after = loop {
+        let response = graph
+            .post(p.graph_url())
+            .bearer_auth(&partner)
+            .json(&json!({ "query": everywhere }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap();
+        if status == 401 {
+            break answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway still takes the revoked key after 90 s: {status} {answer}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(after["errors"].as_array().map(Vec::len), Some(1), "{after}");
+    assert!(
+        after["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{after}"
+    );
     for field in fields {
         assert!(
             after["data"][field].is_null(),

@@ -378,7 +378,13 @@ impl Documents {
                 return Err(self.apq_off());
             };
             return match apq.get(&hash).await {
-                Some(text) => Ok(Resolved::stored(text)),
+                // Found in the store, so not in the manifest: under
+                // `log_unknown` it is logged each time it runs, as when
+                // sent in full.
+                Some(text) => Ok(Resolved {
+                    unknown: (self.mode == DocumentMode::LogUnknown).then_some(hash),
+                    ..Resolved::stored(text)
+                }),
                 None => Err(Refusal::new(
                     ErrorCode::PersistedQueryNotFound,
                     "PersistedQueryNotFound: no document is stored under this hash; send it again with the query",
@@ -418,7 +424,7 @@ impl Documents {
         } else {
             Refusal::new(
                 ErrorCode::PersistedQueryNotSupported,
-                "automatic persisted queries are off here (gateway.documents.apq.enabled); send the query",
+                "automatic persisted queries are off here (gateway.documents.apq.enabled): send the query without the persistedQuery extension",
             )
         }
     }
@@ -764,6 +770,29 @@ mod tests {
                 Err("BAD_REQUEST".into())
             );
         }
+    }
+
+    #[tokio::test]
+    async fn log_unknown_logs_a_document_run_by_its_apq_hash_each_time() {
+        let manifest = format!(r#"{{"me": "{ME}"}}"#);
+        let docs = Documents::new(&settings(DocumentMode::LogUnknown), Some(&manifest)).unwrap();
+        let other = "{ products(first: 1) { nodes { sku } } }";
+        let ext = apq(&sha256(other));
+        let register = DocumentRef {
+            extensions: Some(&ext),
+            ..sent(other)
+        };
+        let registered = docs.resolve(register).await.unwrap();
+        assert_eq!(registered.unknown, Some(sha256(other)));
+        docs.prepared(&registered, None).await;
+        for _ in 0..2 {
+            let again = docs.resolve(by_hash(&ext)).await.unwrap();
+            assert_eq!(&*again.text, other);
+            assert_eq!(again.unknown, Some(sha256(other)), "logged every run");
+        }
+        // The manifest's own document, by its hash, is not unknown.
+        let me = apq(&sha256(ME));
+        assert_eq!(docs.resolve(by_hash(&me)).await.unwrap().unknown, None);
     }
 
     #[tokio::test]

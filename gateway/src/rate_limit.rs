@@ -59,7 +59,18 @@ enum Kind {
     Operation,
 }
 
-type Limiter = DefaultKeyedRateLimiter<CallerKey>;
+/// One bucket's keyed limiter, and how many requests it has counted (so
+/// that the map of callers is swept now and then, not sized per request:
+/// sizing it locks every shard).
+struct Limiter {
+    keyed: DefaultKeyedRateLimiter<CallerKey>,
+    checks: std::sync::atomic::AtomicU64,
+}
+
+/// Every this many requests a bucket forgets callers whose buckets are
+/// full again, if it holds more than [`SWEEP_ABOVE`] of them.
+const SWEEP_EVERY: u64 = 4_096;
+const SWEEP_ABOVE: usize = 10_000;
 
 enum Store {
     /// One keyed limiter per configured bucket, by role and by operation.
@@ -95,7 +106,13 @@ impl RateLimits {
                 .iter()
                 .map(|(name, bucket)| {
                     quota(*bucket)
-                        .map(|q| (name.clone(), governor::RateLimiter::keyed(q)))
+                        .map(|q| {
+                            let limiter = Limiter {
+                                keyed: governor::RateLimiter::keyed(q),
+                                checks: std::sync::atomic::AtomicU64::new(0),
+                            };
+                            (name.clone(), limiter)
+                        })
                         .map_err(|e| format!("{kind} {name}: {e}"))
                 })
                 .collect::<Result<BTreeMap<_, _>, String>>()
@@ -155,12 +172,18 @@ impl RateLimits {
                 };
                 // Forget callers whose buckets are full again, now and
                 // then, so the map does not grow with every caller ever seen.
-                if limiter.len() > 10_000 {
-                    limiter.retain_recent();
+                let checks = limiter
+                    .checks
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if checks % SWEEP_EVERY == SWEEP_EVERY - 1 && limiter.keyed.len() > SWEEP_ABOVE {
+                    limiter.keyed.retain_recent();
                 }
-                limiter.check_key(caller).map_err(|not_until| Limited {
-                    retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-                })
+                limiter
+                    .keyed
+                    .check_key(caller)
+                    .map_err(|not_until| Limited {
+                        retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+                    })
             }
             Store::Redis(redis) => redis.take(kind, name, bucket, caller).await,
         }

@@ -109,6 +109,17 @@ impl Running {
     }
 }
 
+/// A test that fails (panics) before stopping its process leaves nothing
+/// running behind it.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 pub fn graphql_url(line: &str) -> String {
     line.split_whitespace()
         .find(|w| w.starts_with("http://"))

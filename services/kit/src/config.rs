@@ -1114,15 +1114,19 @@ impl Config {
                     "auth.jwt_secret: a shared secret that signs every role is for development; in production set auth.platform_secret (partner and service tokens only) and the identity provider (auth.jwks_url, auth.issuer, auth.audience)".into(),
                 ));
             }
+            // Everything missing, named at once (not one per start).
+            let mut missing = Vec::new();
             if auth.jwks_url.is_none() {
-                return Err(ConfigError::Rule(
-                    "auth.mode = \"production\" needs the identity provider: auth.jwks_url, auth.issuer and auth.audience (no development secret is made in production)".into(),
-                ));
+                missing.push("the identity provider: auth.jwks_url, auth.issuer and auth.audience (no development secret is made in production)");
             }
             if auth.platform_secret.is_none() {
-                return Err(ConfigError::Rule(
-                    "auth.mode = \"production\" needs auth.platform_secret (the services' own credential and partner tokens), the same for every service and gateway".into(),
-                ));
+                missing.push("auth.platform_secret (the services' own credential and partner tokens), the same for every service and gateway");
+            }
+            if !missing.is_empty() {
+                return Err(ConfigError::Rule(format!(
+                    "auth.mode = \"production\" needs {}",
+                    missing.join("; and ")
+                )));
             }
         }
         Ok(())

@@ -229,8 +229,10 @@ fn header_names(key: &str, names: &[String]) -> Result<Vec<HeaderName>, String> 
 pub const COMPRESS_FROM_BYTES: u16 = 1024;
 
 /// Response compression, negotiated from `accept-encoding`: brotli or
-/// gzip, at a level that costs little CPU per answer, for answers from
-/// [`COMPRESS_FROM_BYTES`] (tower-http also skips ones already encoded).
+/// gzip, at level 1, for answers from [`COMPRESS_FROM_BYTES`] (tower-http
+/// also skips ones already encoded). Answers are made per request, so CPU
+/// per answer counts more than the last bytes (level 1 is nginx's default
+/// for gzip; repetitive JSON still shrinks several times over).
 pub fn compression_layer() -> CompressionLayer<
     tower_http::compression::predicate::And<
         tower_http::compression::DefaultPredicate,
@@ -239,7 +241,7 @@ pub fn compression_layer() -> CompressionLayer<
 > {
     use tower_http::compression::Predicate as _;
     CompressionLayer::new()
-        .quality(CompressionLevel::Precise(4))
+        .quality(CompressionLevel::Precise(1))
         .compress_when(tower_http::compression::DefaultPredicate::new().and(
             tower_http::compression::predicate::SizeAbove::new(COMPRESS_FROM_BYTES),
         ))

@@ -119,7 +119,7 @@ impl ErrorCode {
                 "the `documentId` is not in the trusted documents, or no document is stored under the APQ hash (an APQ client then sends the query with the hash)"
             }
             ErrorCode::PersistedQueryNotSupported => {
-                "an APQ hash was sent but automatic persisted queries are off (`gateway.documents.apq.enabled`): send the query"
+                "an APQ hash was sent but automatic persisted queries are off (`gateway.documents.apq.enabled`): send the query without the persistedQuery extension"
             }
             ErrorCode::PersistedQueryNotInList => {
                 "only trusted documents run (`gateway.documents.mode = \"persisted_only\"`) and this one is not in the manifest"
@@ -192,11 +192,26 @@ pub struct ApiError {
     pub details: Vec<(&'static str, serde_json::Value)>,
 }
 
+/// The longest message an error carries, in characters: messages quote
+/// what the caller sent (an id, a value), and an answer should not echo a
+/// megabyte of it back.
+pub const MAX_MESSAGE_CHARS: usize = 1_024;
+
+/// `message`, cut to [`MAX_MESSAGE_CHARS`] with an ellipsis.
+fn bounded(message: String) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => message,
+        Some((end, _)) => format!("{}…", &message[..end]),
+    }
+}
+
 impl ApiError {
+    /// An error with `code`; a message longer than [`MAX_MESSAGE_CHARS`]
+    /// is cut there.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
-            message: message.into(),
+            message: bounded(message.into()),
             field: None,
             details: Vec::new(),
         }
@@ -365,6 +380,19 @@ macro_rules! service_error_basics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_echo_at_most_a_bounded_part_of_the_input() {
+        let long = "é".repeat(MAX_MESSAGE_CHARS * 3);
+        let error = ApiError::not_found(format!("no partner key {long}"));
+        assert_eq!(error.message.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert!(error.message.starts_with("no partner key éé"));
+        assert!(error.message.ends_with('…'));
+        let short = ApiError::not_found("no partner key k1");
+        assert_eq!(short.message, "no partner key k1");
+        let bad = ApiError::bad_input("keyId", "x".repeat(5_000));
+        assert_eq!(bad.message.chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
 
     #[test]
     fn graphql_error_carries_code_and_field() {

@@ -15,6 +15,17 @@
 //! The list is read per partner request (one primary-key lookup) rather
 //! than cached: every replica of a service shares its database, so one
 //! replica applying the event is enough for all of them.
+//!
+//! The gateway, which has no database, keeps the list in memory
+//! ([`RevokedKeySet`], [`follow`]): it reads the alliance's feed from the
+//! start when it starts and then every poll, and refuses a listed key's
+//! token with 401 before counting it against any rate limit or planning
+//! anything. The subgraphs' own check stays the authority (the gateway's
+//! copy is empty until its first read).
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sea_orm::sea_query::OnConflict;
@@ -90,6 +101,96 @@ impl EventHandler for RevokedKeys {
     ) -> Result<(), HandlerError> {
         match event {
             PartnerEvent::KeyRevoked(revoked) => Ok(record(txn, &revoked).await?),
+        }
+    }
+}
+
+/// The alliance's revoked keys, in memory (the gateway's copy).
+#[derive(Clone, Default)]
+pub struct RevokedKeySet(Arc<RwLock<HashSet<String>>>);
+
+impl RevokedKeySet {
+    pub fn contains(&self, key_id: &str) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(key_id)
+    }
+
+    /// How many keys are listed.
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn insert(&self, key_id: String) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key_id);
+    }
+
+    /// UNAUTHENTICATED for a partner caller whose key is listed.
+    pub fn refuse(&self, caller: &Caller) -> Result<(), ApiError> {
+        match caller {
+            Caller::Partner { key_id, .. } if self.contains(key_id) => {
+                Err(ApiError::unauthenticated("this partner key was revoked"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Keeps `set` up to date with the alliance's feed read by `reader`: from
+/// the feed's start, then every `poll` until `shutdown`. A feed that cannot
+/// be read is logged once at WARN (and again when it recovers) and tried
+/// again every poll.
+pub async fn follow(
+    set: RevokedKeySet,
+    reader: crate::events::consumer::FeedReader,
+    poll: Duration,
+    mut shutdown: crate::shutdown::Shutdown,
+) {
+    let mut position = 0;
+    let mut failing = false;
+    loop {
+        let drained = match reader.page(position, crate::events::feed::MAX_LIMIT).await {
+            Ok(page) => {
+                if failing {
+                    tracing::info!(
+                        "the alliance's feed is read again: revoked partner keys are followed"
+                    );
+                    failing = false;
+                }
+                for event in &page.events {
+                    match event.decode::<PartnerKeyRevoked>() {
+                        Some(Ok(revoked)) => set.insert(revoked.key_id),
+                        Some(Err(e)) => {
+                            tracing::warn!(seq = event.seq, error = %e, "an unreadable PartnerKeyRevoked event was skipped");
+                        }
+                        // Other events of the alliance mean nothing here.
+                        None => {}
+                    }
+                    position = position.max(event.seq);
+                }
+                page.events.is_empty() || position >= page.head
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e, "the alliance's feed cannot be read: revoked partner keys are refused by the services only until it can");
+                    failing = true;
+                }
+                true
+            }
+        };
+        if drained {
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = shutdown.wait() => return,
+            }
         }
     }
 }

@@ -173,10 +173,27 @@ async fn a_partner_key_is_shown_once_stored_hashed_and_revocable() {
         .graphql(None, token_for, json!({ "k": "bmk_nope" }))
         .await;
     assert_eq!(wrong.error_code(), Some("UNAUTHENTICATED"));
+    // An unknown id of any length is not found, and not echoed whole.
+    let long = "k".repeat(100_000);
+    let unknown = app
+        .graphql(
+            Some(&app.operator_token()),
+            "mutation($k: ID!) { revokePartnerKey(keyId: $k) { revokedAt } }",
+            json!({ "k": long }),
+        )
+        .await;
+    assert_eq!(unknown.error_code(), Some("NOT_FOUND"));
+    let message = unknown.errors()[0]["message"].as_str().unwrap();
+    assert!(
+        message.chars().count() <= kit::error::MAX_MESSAGE_CHARS + 1,
+        "{}",
+        message.len()
+    );
 }
 
 /// Keys revoked before every service kept a list of revoked keys join the
-/// alliance's list when it migrates, so their tokens stay refused here.
+/// alliance's list when it migrates, and each is published on its feed, so
+/// their tokens are refused here and, once read, at every other service.
 #[tokio::test]
 async fn keys_revoked_before_the_list_existed_join_it_on_migration() {
     use alliance::store::entities::{brand, partner_key};
@@ -227,4 +244,8 @@ async fn keys_revoked_before_the_list_existed_join_it_on_migration() {
         ),
         ("k-revoked", "coffee", 1_000_000)
     );
+    let events = kit::events::outbox::read(&db, 0, 100).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].kind, "PartnerKeyRevoked");
+    assert_eq!(events[0].payload["keyId"], "k-revoked");
 }

@@ -85,15 +85,71 @@ pub enum ConsumerError {
     },
 }
 
+/// Reads pages of one producer's feed (`GET /events`) with the reader's
+/// own `service` credential.
+pub struct FeedReader {
+    /// Who reads: the credential's subject (`member:alliance-feed`).
+    name: String,
+    feed_url: String,
+    keys: JwtKeys,
+    http: reqwest::Client,
+}
+
+impl FeedReader {
+    /// `base_url` is the producer's address, e.g. `http://127.0.0.1:4004`.
+    pub fn new(name: impl Into<String>, base_url: &str, keys: JwtKeys) -> Self {
+        Self {
+            name: name.into(),
+            feed_url: format!("{}/events", base_url.trim_end_matches('/')),
+            keys,
+            http: crate::tls::reqwest_builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The events after `after`, at most `limit`, and the feed's head.
+    pub async fn page(&self, after: i64, limit: u64) -> Result<FeedPage, ConsumerError> {
+        let url = &self.feed_url;
+        let credential = self
+            .keys
+            .service_token(&self.name)
+            .map_err(|e| ConsumerError::Credential(e.message))?;
+        let response = self
+            .http
+            .get(url)
+            .query(&[("after", after.to_string()), ("limit", limit.to_string())])
+            .bearer_auth(credential)
+            .send()
+            .await
+            .map_err(|source| ConsumerError::Unreachable {
+                url: url.clone(),
+                source,
+            })?;
+        if !response.status().is_success() {
+            return Err(ConsumerError::Status {
+                url: url.clone(),
+                status: response.status().as_u16(),
+            });
+        }
+        response
+            .json::<FeedPage>()
+            .await
+            .map_err(|source| ConsumerError::Page {
+                url: url.clone(),
+                source,
+            })
+    }
+}
+
 /// Reads one producer's feed into this service's database.
 pub struct FeedConsumer<H> {
     name: String,
-    feed_url: String,
+    reader: FeedReader,
     db: DatabaseConnection,
-    keys: JwtKeys,
     clock: Clock,
     handler: H,
-    http: reqwest::Client,
     batch: u64,
     /// The event rules refused last, and how many times in a row.
     refusals: std::sync::Mutex<Option<(i64, u32)>>,
@@ -112,17 +168,13 @@ impl<H: EventHandler> FeedConsumer<H> {
         clock: Clock,
         handler: H,
     ) -> Self {
+        let name = name.into();
         Self {
-            name: name.into(),
-            feed_url: format!("{}/events", base_url.trim_end_matches('/')),
+            reader: FeedReader::new(name.clone(), base_url, keys),
+            name,
             db,
-            keys,
             clock,
             handler,
-            http: crate::tls::reqwest_builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
             batch: 100,
             refusals: std::sync::Mutex::new(None),
         }
@@ -465,38 +517,7 @@ impl<H: EventHandler> FeedConsumer<H> {
     }
 
     async fn fetch(&self, after: i64) -> Result<FeedPage, ConsumerError> {
-        let url = &self.feed_url;
-        let credential = self
-            .keys
-            .service_token(&self.name)
-            .map_err(|e| ConsumerError::Credential(e.message))?;
-        let response = self
-            .http
-            .get(url)
-            .query(&[
-                ("after", after.to_string()),
-                ("limit", self.batch.to_string()),
-            ])
-            .bearer_auth(credential)
-            .send()
-            .await
-            .map_err(|source| ConsumerError::Unreachable {
-                url: url.clone(),
-                source,
-            })?;
-        if !response.status().is_success() {
-            return Err(ConsumerError::Status {
-                url: url.clone(),
-                status: response.status().as_u16(),
-            });
-        }
-        response
-            .json::<FeedPage>()
-            .await
-            .map_err(|source| ConsumerError::Page {
-                url: url.clone(),
-                source,
-            })
+        self.reader.page(after, self.batch).await
     }
 }
 
