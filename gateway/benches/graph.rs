@@ -171,7 +171,7 @@ async fn main() {
 }
 
 /// How many interleaved edge-off/edge-on pairs each query runs.
-const EDGE_PAIRS: usize = 5;
+const EDGE_PAIRS: usize = 9;
 
 /// Several runs' requests/s: median and range.
 struct Spread {
@@ -280,9 +280,9 @@ async fn ask_as_browser(client: &reqwest::Client, url: &str, body: &str, token: 
         flate2::read::GzDecoder::new(&bytes[..])
             .read_to_end(&mut out)
             .unwrap();
-        out
+        std::borrow::Cow::Owned(out)
     } else {
-        bytes.to_vec()
+        std::borrow::Cow::Borrowed(&bytes[..])
     };
     let r: Value = serde_json::from_slice(&bytes).unwrap();
     assert!(r.get("errors").is_none(), "{r}");

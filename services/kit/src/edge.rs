@@ -160,7 +160,11 @@ pub fn cors_layer(settings: &CorsSettings) -> Result<CorsLayer, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let allow_headers = header_names("allow_headers", &settings.allow_headers)?;
     let expose_headers = header_names("expose_headers", &settings.expose_headers)?;
+    // `Vary: Origin` only: the preflight's answer lists fixed methods and
+    // headers, whatever the request asked, so caches need not key on the
+    // requested ones (tower-http's default adds both).
     Ok(layer
+        .vary([axum::http::header::ORIGIN])
         .allow_methods(methods)
         .allow_headers(allow_headers)
         .expose_headers(expose_headers)
