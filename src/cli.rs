@@ -407,7 +407,12 @@ async fn serve(config: &Config, clock: &Clock, spec: &'static ServiceSpec) -> an
     Ok(())
 }
 
-/// Starts a service's consumers and jobs; they end when `stop` fires.
+/// How often each service deletes what every reader of its feed has applied
+/// and retention lets go.
+const OUTBOX_PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Starts a service's consumers, jobs and outbox pruning; they end when
+/// `stop` fires.
 fn start_background(
     config: &Config,
     spec: &ServiceSpec,
@@ -443,7 +448,17 @@ fn start_background(
         poll_interval: Duration::from_millis(config.events.poll_interval_ms.max(10)),
         shutdown: stop.clone(),
     });
-    work.into_iter().map(tokio::spawn).collect()
+    let pruning = kit::events::outbox::prune_periodically(
+        ctx.db.clone(),
+        ctx.clock.clone(),
+        Duration::from_secs(config.events.outbox_retention_hours.saturating_mul(3_600)),
+        OUTBOX_PRUNE_INTERVAL,
+        stop.clone(),
+    );
+    work.into_iter()
+        .map(tokio::spawn)
+        .chain(std::iter::once(tokio::spawn(pruning)))
+        .collect()
 }
 
 async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
@@ -551,7 +566,7 @@ async fn migrate(config: &Config, only: Option<&str>) -> anyhow::Result<()> {
         )
         .await
         .with_context(|| format!("{}: cannot connect to its database", spec.name))?;
-        (spec.migrate)(&db)
+        kit::db::migrate_exclusively(&db, &url, spec.name, (spec.migrate)(&db))
             .await
             .with_context(|| format!("{}: migration failed", spec.name))?;
         println!("{}: migrations applied", spec.name);

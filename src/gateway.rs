@@ -141,8 +141,11 @@ fn follow_revocations(
     {
         return;
     }
+    // Ephemeral: the gateway keeps nothing, so the alliance does not keep
+    // its outbox for it (the retention window covers partner tokens' hour).
     let reader =
-        kit::events::consumer::FeedReader::new("gateway:alliance-feed", alliance, keys.clone());
+        kit::events::consumer::FeedReader::new("gateway:alliance-feed", alliance, keys.clone())
+            .ephemeral();
     tokio::spawn(kit::revocation::follow(
         revoked,
         reader,

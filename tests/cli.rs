@@ -1219,3 +1219,60 @@ async fn a_standalone_gateway_finds_the_services_where_the_configuration_puts_th
         assert!(clean);
     }
 }
+
+/// Replicas that start together on an empty database migrate it once:
+/// three `bigmember migrate` at the same moment (on PostgreSQL when the
+/// tests run there, each service in one fresh schema; else on SQLite files)
+/// all succeed, taking turns, and the schema is whole.
+#[tokio::test]
+async fn migrations_started_together_take_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut environment = Vec::new();
+    if let Ok(url) = std::env::var("BIGMEMBER_TEST_DATABASE_URL")
+        && !url.trim().is_empty()
+    {
+        for service in ["MEMBER", "STORE", "PRODUCT", "ALLIANCE"] {
+            let db = kit::testing::TestDatabase::postgres(url.clone()).await;
+            let schema = db.schema.expect("a PostgreSQL test schema");
+            let sep = if url.contains('?') { '&' } else { '?' };
+            environment.push((
+                format!("BIGMEMBER_SERVICES__{service}__DATABASE_URL"),
+                format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+            ));
+        }
+    }
+    let together: Vec<std::process::Child> = (0..3)
+        .map(|_| {
+            bigmember(dir.path())
+                .envs(environment.iter().map(|(k, v)| (k, v)))
+                .arg("migrate")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in together {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let said = String::from_utf8_lossy(&out.stdout);
+        for service in ["member", "store", "product", "alliance"] {
+            assert!(said.contains(&format!("{service}: migrations applied")), "{said}");
+        }
+    }
+    // The schema is whole: the platform serves on it.
+    let mut up = bigmember(dir.path());
+    up.envs(environment.iter().map(|(k, v)| (k, v)));
+    on_free_ports(up.arg("up"));
+    let running = Running::start(up);
+    let graph = Endpoint::new(graphql_url(&running.wait_for("graph ")));
+    running.wait_for("Press Ctrl-C");
+    let tiers = graph.data(None, "{ tierLevels { code } }", json!({})).await;
+    assert!(tiers["tierLevels"].is_array(), "{tiers}");
+    let (clean, _) = running.terminate();
+    assert!(clean);
+}

@@ -11,6 +11,8 @@
 //! | `services.<name>.database_url` | `BIGMEMBER_SERVICES__<NAME>__DATABASE_URL` | `sqlite://<data_dir>/<name>.db` |
 //! | `services.<name>.url` | `BIGMEMBER_SERVICES__<NAME>__URL` | `http://<host>:<port>` |
 //! | `events.poll_interval_ms` | `BIGMEMBER_EVENTS__POLL_INTERVAL_MS` | `500` |
+//! | `events.outbox_retention_hours` | `BIGMEMBER_EVENTS__OUTBOX_RETENTION_HOURS` | `168`: events every reader has applied are deleted once this old |
+//! | `jobs.in_process` | `BIGMEMBER_JOBS__IN_PROCESS` | `true`: each service runs its periodic jobs every minute |
 //! | `exchange.quote_ttl_secs` | `BIGMEMBER_EXCHANGE__QUOTE_TTL_SECS` | `60` |
 //! | `demo.members` | `BIGMEMBER_DEMO__MEMBERS` | `1000` |
 //! | `gateway.port` | `BIGMEMBER_GATEWAY__PORT` | `4000` |
@@ -86,11 +88,32 @@ pub struct Config {
     /// Outbound HTTPS: the private CAs trusted beside Mozilla's roots.
     #[serde(default)]
     pub tls: TlsSettings,
+    /// Where the periodic jobs run.
+    #[serde(default)]
+    pub jobs: JobsConfig,
     pub services: BTreeMap<String, ServiceConfig>,
     /// For demos and tests only: the platform's clock starts at this RFC
     /// 3339 instant and runs on from there. Unset: the system clock.
     #[serde(default)]
     pub now: Option<String>,
+}
+
+/// Where the periodic jobs (activation, expiry, pickups, commission
+/// approval) run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// `true`: every minute inside each service process (`up`, one
+    /// replica). `false`: never there; something outside runs `bigmember
+    /// job <name>` once per tick (the Kubernetes CronJobs), so that several
+    /// replicas do not each run every job.
+    pub in_process: bool,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self { in_process: true }
+    }
 }
 
 /// Outbound HTTPS (see `kit::tls`).
@@ -157,6 +180,15 @@ pub enum AuthMode {
 #[serde(deny_unknown_fields)]
 pub struct EventsConfig {
     pub poll_interval_ms: u64,
+    /// How long an event stays in its producer's outbox after every
+    /// reader of the feed has applied it (hours, at least 1: the gateway
+    /// reads the last hour's revoked partner keys when it starts).
+    #[serde(default = "default_outbox_retention_hours")]
+    pub outbox_retention_hours: u64,
+}
+
+fn default_outbox_retention_hours() -> u64 {
+    168
 }
 
 /// Points exchange between programmes (the alliance service).
@@ -701,12 +733,14 @@ impl Default for Config {
             auth: AuthConfig::default(),
             events: EventsConfig {
                 poll_interval_ms: 500,
+                outbox_retention_hours: default_outbox_retention_hours(),
             },
             exchange: ExchangeConfig::default(),
             gateway: GatewaySettings::default(),
             demo: DemoConfig::default(),
             http: HttpSettings::default(),
             tls: TlsSettings::default(),
+            jobs: JobsConfig::default(),
             now: None,
             services: SERVICE_PORTS
                 .iter()
@@ -933,6 +967,10 @@ impl Config {
             ("gateway.limits.max_fields", l.max_fields),
             ("gateway.limits.max_same_key", l.max_same_key),
             ("events.poll_interval_ms", self.events.poll_interval_ms),
+            (
+                "events.outbox_retention_hours",
+                self.events.outbox_retention_hours,
+            ),
             ("exchange.quote_ttl_secs", self.exchange.quote_ttl_secs),
             (
                 "gateway.documents.apq.max_document_bytes",

@@ -135,9 +135,60 @@ pub async fn connect_and_migrate<M: MigratorTrait>(
     settings: ConnectSettings,
     log: Option<Arc<StatementLog>>,
 ) -> Result<DatabaseConnection, DbErr> {
-    let db = connect(url, settings, log).await?;
-    M::up(&db, None).await?;
+    let db = connect(url, settings.clone(), log).await?;
+    migrate_exclusively(&db, url, settings.service, M::up(&db, None)).await?;
     Ok(db)
+}
+
+/// Runs `migrate` on `db` (connected to `url`) while no other process
+/// migrates the same database: replicas starting together, or a
+/// `bigmember migrate` Job beside them, take turns, and each finds the
+/// others' migrations applied. On PostgreSQL a transaction-scoped advisory
+/// lock, keyed by `service` and the schema migrated, is held on one
+/// connection while the migrations run on the pool's others; on SQLite an
+/// exclusive lock on the file `<database>.migrate-lock` beside it.
+pub async fn migrate_exclusively<F>(
+    db: &DatabaseConnection,
+    url: &str,
+    service: &str,
+    migrate: F,
+) -> Result<(), DbErr>
+where
+    F: std::future::Future<Output = Result<(), DbErr>>,
+{
+    match Backend::of_url(url)? {
+        Backend::Postgres => {
+            let lock = db.begin().await?;
+            lock.execute(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DatabaseBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(hashtext($1 || ':' || current_schema())::bigint)",
+                [format!("bigmember-migrate:{service}").into()],
+            ))
+            .await?;
+            let migrated = migrate.await;
+            // Released by the transaction's end, whatever became of it.
+            lock.rollback().await?;
+            migrated
+        }
+        Backend::Sqlite => {
+            let Some(file) = sqlite_file(url) else {
+                return migrate.await; // in memory: this process alone
+            };
+            let mut name = file.into_os_string();
+            name.push(".migrate-lock");
+            let held = tokio::task::spawn_blocking(move || {
+                let lock = std::fs::File::create(&name)?;
+                lock.lock()?;
+                Ok::<_, std::io::Error>(lock)
+            })
+            .await
+            .map_err(|e| DbErr::Custom(format!("waiting for the migration lock: {e}")))?
+            .map_err(|e| DbErr::Custom(format!("the migration lock file: {e}")))?;
+            let migrated = migrate.await;
+            drop(held);
+            migrated
+        }
+    }
 }
 
 /// Checks the database answers (for `/readyz`).

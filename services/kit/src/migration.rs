@@ -55,6 +55,7 @@ pub fn kit_migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(CreateParkedEvents),
         Box::new(CreateIdempotencyKeys),
         Box::new(CreateRevokedPartnerKeys),
+        Box::new(CreateFeedReaders),
     ]
 }
 
@@ -390,6 +391,51 @@ impl MigrationTrait for CreateRevokedPartnerKeys {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(RevokedPartnerKeys::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum FeedReaders {
+    Table,
+    Reader,
+    Position,
+    ReadAt,
+}
+
+/// Who reads this service's feed, and how far each has applied it: the
+/// outbox is pruned only below every reader's position.
+pub struct CreateFeedReaders;
+
+impl MigrationName for CreateFeedReaders {
+    fn name(&self) -> &str {
+        "m20261206_000007_kit_feed_readers"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateFeedReaders {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(FeedReaders::Table)
+                    .if_not_exists()
+                    .col(
+                        columns::text(FeedReaders::Reader, 128)
+                            .primary_key()
+                            .to_owned(),
+                    )
+                    .col(columns::int(FeedReaders::Position))
+                    .col(columns::int(FeedReaders::ReadAt))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(FeedReaders::Table).to_owned())
             .await
     }
 }

@@ -139,14 +139,16 @@ impl Background {
     }
 
     /// Each of `jobs` now and then every `interval` until shutdown
-    /// ([`run_every`]).
+    /// ([`run_every`]); none when `jobs.in_process` is off (something
+    /// outside runs `bigmember job <name>` once per tick for every replica).
     pub fn jobs(
         &self,
         jobs: &'static [Job],
         interval: std::time::Duration,
     ) -> impl Iterator<Item = BoxFuture<'static, ()>> + '_ {
         use futures::FutureExt as _;
-        jobs.iter().map(move |job| {
+        let in_process = self.ctx.config.jobs.in_process;
+        jobs.iter().filter(move |_| in_process).map(move |job| {
             run_every(job, interval, self.ctx.clone(), self.shutdown.clone()).boxed()
         })
     }
@@ -197,7 +199,7 @@ pub async fn prepare(
         statements,
     )
     .await?;
-    (spec.migrate)(&db).await?;
+    crate::db::migrate_exclusively(&db, database_url, spec.name, (spec.migrate)(&db)).await?;
     Ok(ServiceContext {
         name: spec.name,
         db,

@@ -93,6 +93,9 @@ pub struct FeedReader {
     feed_url: String,
     keys: JwtKeys,
     http: reqwest::Client,
+    /// Whether the producer keeps events until this reader has applied
+    /// them (a consumer); a reader that keeps nothing is not waited for.
+    durable: bool,
 }
 
 impl FeedReader {
@@ -106,7 +109,15 @@ impl FeedReader {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
+            durable: true,
         }
+    }
+
+    /// A reader the producer does not wait for before pruning (it keeps
+    /// nothing, and reads only what the retention window holds).
+    pub fn ephemeral(mut self) -> Self {
+        self.durable = false;
+        self
     }
 
     /// The events after `after`, at most `limit`, and the feed's head.
@@ -119,7 +130,11 @@ impl FeedReader {
         let response = self
             .http
             .get(url)
-            .query(&[("after", after.to_string()), ("limit", limit.to_string())])
+            .query(&[
+                ("after", after.to_string()),
+                ("limit", limit.to_string()),
+                ("durable", self.durable.to_string()),
+            ])
             .bearer_auth(credential)
             .send()
             .await

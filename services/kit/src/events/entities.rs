@@ -117,3 +117,26 @@ pub mod parked_event {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Each durable reader of this service's feed (a consumer in another
+/// service), and the position it last asked from: everything at or below
+/// it is applied there.
+pub mod feed_reader {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "feed_readers")]
+    pub struct Model {
+        /// The reader's credential subject (`store:member-feed`).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub reader: String,
+        pub position: i64,
+        /// When it last read (µs since the epoch, the producer's clock).
+        pub read_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,5 +1,10 @@
 //! `GET /events?after=<seq>&limit=<n>`: the outbox as an ordered feed.
-//! Readers are other services, with an operator token.
+//! Readers are other services (their own `service` credential) and
+//! operators. A service's read also records its position (`after`: what it
+//! has applied) in `feed_readers`, unless it says `durable=false` (a reader
+//! that keeps nothing, such as the gateway's copy of revoked keys): the
+//! outbox is pruned only below every recorded position
+//! ([`super::outbox::prune`]).
 
 use std::collections::HashMap;
 
@@ -19,6 +24,8 @@ pub const MAX_LIMIT: u64 = 1000;
 pub struct FeedQuery {
     pub after: i64,
     pub limit: u64,
+    /// Whether the reader's position holds back pruning (default true).
+    pub durable: bool,
 }
 
 impl FeedQuery {
@@ -39,7 +46,18 @@ impl FeedQuery {
                     ApiError::bad_input("limit", format!("limit must be between 1 and {MAX_LIMIT}"))
                 })?,
         };
-        Ok(Self { after, limit })
+        let durable = match params.get("durable").map(String::as_str) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(_) => {
+                return Err(ApiError::bad_input("durable", "durable must be true or false"));
+            }
+        };
+        Ok(Self {
+            after,
+            limit,
+            durable,
+        })
     }
 }
 
@@ -50,6 +68,9 @@ pub async fn serve_feed(
 ) -> Result<Json<FeedPage>, ApiError> {
     caller.require_service()?;
     let query = FeedQuery::parse(&params)?;
+    if let (Caller::Service { name }, true) = (&caller, query.durable) {
+        outbox::record_reader(&ctx.db, name, query.after, ctx.clock.now()).await?;
+    }
     let head = outbox::head(&ctx.db).await?;
     let events = outbox::read(&ctx.db, query.after, query.limit).await?;
     Ok(Json(FeedPage { events, head }))
@@ -72,14 +93,17 @@ mod tests {
             FeedQuery::parse(&params(&[])).unwrap(),
             FeedQuery {
                 after: 0,
-                limit: DEFAULT_LIMIT
+                limit: DEFAULT_LIMIT,
+                durable: true,
             }
         );
         assert_eq!(
-            FeedQuery::parse(&params(&[("after", "7"), ("limit", "1000")])).unwrap(),
+            FeedQuery::parse(&params(&[("after", "7"), ("limit", "1000"), ("durable", "false")]))
+                .unwrap(),
             FeedQuery {
                 after: 7,
-                limit: 1000
+                limit: 1000,
+                durable: false,
             }
         );
         for bad in [
@@ -87,6 +111,7 @@ mod tests {
             ("after", "x"),
             ("limit", "0"),
             ("limit", "1001"),
+            ("durable", "yes"),
         ] {
             let err = FeedQuery::parse(&params(&[bad])).unwrap_err();
             assert_eq!(err.field.as_deref(), Some(bad.0));

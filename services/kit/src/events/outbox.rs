@@ -7,7 +7,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::entities::{outbox_event, outbox_sequence};
+use super::entities::{feed_reader, outbox_event, outbox_sequence};
 use super::{DomainEvent, FeedEvent};
 use crate::time::{from_micros, to_micros};
 
@@ -88,4 +88,75 @@ pub async fn head<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
         .await?
         .map(|row| row.last_seq)
         .unwrap_or(0))
+}
+
+/// Records that `reader` (a service's credential subject) has applied
+/// everything up to `position` of this feed.
+pub async fn record_reader<C: ConnectionTrait>(
+    db: &C,
+    reader: &str,
+    position: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::OnConflict;
+    feed_reader::Entity::insert(feed_reader::ActiveModel {
+        reader: Set(reader.to_owned()),
+        position: Set(position),
+        read_at: Set(to_micros(now)),
+    })
+    .on_conflict(
+        OnConflict::column(feed_reader::Column::Reader)
+            .update_columns([feed_reader::Column::Position, feed_reader::Column::ReadAt])
+            .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the events every recorded reader has applied and that are
+/// older than `retention` at `now`; how many. With no reader recorded yet,
+/// age alone decides. The sequence goes on from the head, so the feed's
+/// numbers never repeat.
+pub async fn prune<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    retention: std::time::Duration,
+) -> Result<u64, DbErr> {
+    let retention = chrono::Duration::from_std(retention)
+        .map_err(|e| DbErr::Custom(format!("events.outbox_retention_hours: {e}")))?;
+    let applied_everywhere = feed_reader::Entity::find()
+        .order_by_asc(feed_reader::Column::Position)
+        .one(db)
+        .await?
+        .map(|slowest| slowest.position);
+    let mut doomed = outbox_event::Entity::delete_many()
+        .filter(outbox_event::Column::OccurredAt.lt(to_micros(now - retention)));
+    if let Some(position) = applied_everywhere {
+        doomed = doomed.filter(outbox_event::Column::Seq.lte(position));
+    }
+    Ok(doomed.exec(db).await?.rows_affected)
+}
+
+/// Prunes the outbox ([`prune`]) now and then every `every` until
+/// `shutdown`, logging what it did. Every replica may run it: a delete
+/// that finds nothing left to delete is harmless.
+pub async fn prune_periodically(
+    db: sea_orm::DatabaseConnection,
+    clock: crate::time::Clock,
+    retention: std::time::Duration,
+    every: std::time::Duration,
+    mut shutdown: crate::shutdown::Shutdown,
+) {
+    loop {
+        match prune(&db, clock.now(), retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "outbox events every reader has applied, past retention, deleted"),
+            Err(err) => tracing::warn!(error = %err, "pruning the outbox failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.wait() => return,
+        }
+    }
 }
