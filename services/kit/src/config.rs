@@ -51,7 +51,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "bigmember.toml";
 /// harness's `BIGMEMBER_TEST_DATABASE_URL`, are not read as config).
 pub const TOP_LEVEL_KEYS: &[&str] = &[
     "data_dir", "host", "log", "auth", "events", "exchange", "gateway", "demo", "http", "services",
-    "now", "tls",
+    "now", "tls", "jobs",
 ];
 
 /// What `config check` prints in place of a secret.

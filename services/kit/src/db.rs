@@ -158,7 +158,7 @@ where
 {
     match Backend::of_url(url)? {
         Backend::Postgres => {
-            let lock = db.begin().await?;
+            let lock = sea_orm::TransactionTrait::begin(db).await?;
             lock.execute(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DatabaseBackend::Postgres,
                 "SELECT pg_advisory_xact_lock(hashtext($1 || ':' || current_schema())::bigint)",

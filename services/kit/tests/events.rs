@@ -567,3 +567,113 @@ async fn two_instances_refused_by_the_same_rule_park_the_event_once() {
     assert_eq!(parked.len(), 1, "parked once");
     assert_eq!(parked[0].seq, 2);
 }
+
+/// The outbox is pruned only below every durable reader's position and
+/// past retention; a reader that keeps nothing (the gateway's) holds
+/// nothing back; the sequence goes on after a prune.
+#[tokio::test]
+async fn the_outbox_is_pruned_below_every_reader_once_past_retention() {
+    use kit::events::outbox;
+    let app = kit::testing::spawn(PRODUCER).await;
+    for n in 1..=6 {
+        publish(&app, n).await;
+    }
+    let named = |name: &str, db: &DatabaseConnection| {
+        FeedConsumer::new(
+            name,
+            &app.address,
+            db.clone(),
+            app.keys().clone(),
+            app.clock().clone(),
+            Recorder::default(),
+        )
+        .with_batch(3)
+    };
+    let (_fast_database, fast_db) = consumer_db().await;
+    let fast = named("fast-consumer", &fast_db);
+    assert_eq!(fast.catch_up().await.unwrap(), 6);
+    let (_slow_database, slow_db) = consumer_db().await;
+    let slow = named("slow-consumer", &slow_db);
+    // Two pages: its second read says it has applied 3 (as does the fast
+    // one's last read, before it found the feed drained).
+    slow.poll_once().await.unwrap();
+    slow.poll_once().await.unwrap();
+    assert_eq!(slow.position().await.unwrap(), 6);
+
+    let retention = Duration::from_secs(3_600);
+    assert_eq!(
+        outbox::prune(app.db(), app.now(), retention).await.unwrap(),
+        0,
+        "events younger than retention stay, whoever has read them"
+    );
+    app.clock().advance(chrono::Duration::hours(2));
+    // The gateway's reader reads from the start and keeps nothing.
+    let gateway = kit::events::consumer::FeedReader::new(
+        "gateway:alliance-feed",
+        &app.address,
+        app.keys().clone(),
+    )
+    .ephemeral();
+    assert_eq!(gateway.page(0, 100).await.unwrap().events.len(), 6);
+    assert_eq!(
+        outbox::prune(app.db(), app.now(), retention).await.unwrap(),
+        3,
+        "below the slowest durable reader's reported position only"
+    );
+    let left: Vec<i64> = outbox::read(app.db(), 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(left, [4, 5, 6]);
+    // Once the slow reader reports it has applied everything, the rest goes.
+    // A reader reports what it has applied when it next reads (its next
+    // poll): both have now.
+    slow.catch_up().await.unwrap();
+    fast.poll_once().await.unwrap();
+    assert_eq!(
+        outbox::prune(app.db(), app.now(), retention).await.unwrap(),
+        3
+    );
+    assert!(outbox::read(app.db(), 0, 100).await.unwrap().is_empty());
+    assert_eq!(publish(&app, 7).await, 7, "the numbers go on");
+}
+
+/// `jobs.in_process = false` (replicas whose jobs run as CronJobs): a
+/// service's background has none of its periodic jobs; by default it has
+/// each.
+#[tokio::test]
+async fn periodic_jobs_run_in_process_unless_configured_elsewhere() {
+    use futures::FutureExt as _;
+    static JOBS: [kit::service::Job; 2] = [
+        kit::service::Job {
+            name: "one",
+            about: "a job",
+            run: |_| async { Ok(String::new()) }.boxed(),
+        },
+        kit::service::Job {
+            name: "two",
+            about: "another",
+            run: |_| async { Ok(String::new()) }.boxed(),
+        },
+    ];
+    let app = kit::testing::spawn(PRODUCER).await;
+    let (_trigger, shutdown) = kit::shutdown::channel();
+    let background = |in_process: bool| {
+        let mut config = (*app.ctx.config).clone();
+        config.jobs.in_process = in_process;
+        let mut ctx = app.ctx.clone();
+        ctx.config = Arc::new(config);
+        kit::service::Background {
+            ctx,
+            peers: Default::default(),
+            poll_interval: Duration::from_secs(1),
+            shutdown: shutdown.clone(),
+        }
+    };
+    let interval = Duration::from_secs(60);
+    assert!(kit::config::JobsConfig::default().in_process);
+    assert_eq!(background(true).jobs(&JOBS, interval).count(), 2);
+    assert_eq!(background(false).jobs(&JOBS, interval).count(), 0);
+}

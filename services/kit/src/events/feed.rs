@@ -50,7 +50,10 @@ impl FeedQuery {
             None | Some("true") => true,
             Some("false") => false,
             Some(_) => {
-                return Err(ApiError::bad_input("durable", "durable must be true or false"));
+                return Err(ApiError::bad_input(
+                    "durable",
+                    "durable must be true or false",
+                ));
             }
         };
         Ok(Self {
@@ -98,8 +101,12 @@ mod tests {
             }
         );
         assert_eq!(
-            FeedQuery::parse(&params(&[("after", "7"), ("limit", "1000"), ("durable", "false")]))
-                .unwrap(),
+            FeedQuery::parse(&params(&[
+                ("after", "7"),
+                ("limit", "1000"),
+                ("durable", "false")
+            ]))
+            .unwrap(),
             FeedQuery {
                 after: 7,
                 limit: 1000,

@@ -151,7 +151,10 @@ pub async fn prune_periodically(
     loop {
         match prune(&db, clock.now(), retention).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(pruned = n, "outbox events every reader has applied, past retention, deleted"),
+            Ok(n) => tracing::info!(
+                pruned = n,
+                "outbox events every reader has applied, past retention, deleted"
+            ),
             Err(err) => tracing::warn!(error = %err, "pruning the outbox failed"),
         }
         tokio::select! {
