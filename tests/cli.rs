@@ -350,11 +350,7 @@ async fn serve_gateway_serves_a_supergraph_file_and_follows_it() {
     );
 
     // A real alliance with the demo programmes; the file moves the alliance there.
-    run_ok(bigmember(dir.path()).args(["seed", "--service", "alliance"]));
-    let mut alliance = bigmember(dir.path());
-    alliance.args(["serve", "alliance", "--port", "0"]);
-    let alliance = Running::start(alliance);
-    let alliance_url = graphql_url(&alliance.wait_for("alliance subgraph:"));
+    let (alliance, alliance_url) = support::serve_seeded(dir.path(), "alliance");
     std::fs::write(&file, checked_in.replace(default_alliance, &alliance_url)).unwrap();
     let last = gateway
         .eventually(None, "{ programmes { id } }", json!({}), |d| {
@@ -1118,11 +1114,7 @@ async fn feeds_may_be_read_over_https_behind_a_private_ca() {
         ),
     )
     .unwrap();
-    run_ok(bigmember(dir.path()).args(["seed", "--service", "alliance"]));
-    let mut alliance = bigmember(dir.path());
-    alliance.args(["serve", "alliance", "--port", "0"]);
-    let alliance = Running::start(alliance);
-    let alliance_url = graphql_url(&alliance.wait_for("alliance subgraph:"));
+    let (alliance, alliance_url) = support::serve_seeded(dir.path(), "alliance");
     let alliance_addr: std::net::SocketAddr = alliance_url
         .trim_start_matches("http://")
         .trim_end_matches("/graphql")
@@ -1142,21 +1134,7 @@ async fn feeds_may_be_read_over_https_behind_a_private_ca() {
     let operator = run_ok(bigmember(dir.path()).args(["token", "--role", "operator"]))
         .trim()
         .to_owned();
-    let issued = alliance_graph
-        .data(
-            Some(&operator),
-            "mutation { issuePartnerKey(brandId: \"coffee\", label: \"till\") { apiKey key { id } } }",
-            json!({}),
-        )
-        .await;
-    let minted = alliance_graph
-        .data(
-            None,
-            "mutation($k: String!) { partnerToken(apiKey: $k) { token } }",
-            json!({ "k": issued["issuePartnerKey"]["apiKey"] }),
-        )
-        .await;
-    let partner = minted["partnerToken"]["token"].as_str().unwrap().to_owned();
+    let (key_id, partner) = support::partner_key(&alliance_graph, &operator, "coffee").await;
     let probe = "{ __typename }";
     assert_eq!(
         member.data(Some(&partner), probe, json!({})).await["__typename"],
@@ -1166,7 +1144,7 @@ async fn feeds_may_be_read_over_https_behind_a_private_ca() {
         .data(
             Some(&operator),
             "mutation($k: ID!) { revokePartnerKey(keyId: $k) { revokedAt } }",
-            json!({ "k": issued["issuePartnerKey"]["key"]["id"] }),
+            json!({ "k": key_id }),
         )
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
@@ -1193,11 +1171,7 @@ async fn feeds_may_be_read_over_https_behind_a_private_ca() {
 #[tokio::test]
 async fn a_standalone_gateway_finds_the_services_where_the_configuration_puts_them() {
     let dir = tempfile::tempdir().unwrap();
-    run_ok(bigmember(dir.path()).args(["seed", "--service", "alliance"]));
-    let mut alliance = bigmember(dir.path());
-    alliance.args(["serve", "alliance", "--port", "0"]);
-    let alliance = Running::start(alliance);
-    let alliance_url = graphql_url(&alliance.wait_for("alliance subgraph:"));
+    let (alliance, alliance_url) = support::serve_seeded(dir.path(), "alliance");
     assert!(!alliance_url.contains(":4004/"), "{alliance_url}");
     let mut gateway = bigmember(dir.path());
     gateway
@@ -1227,20 +1201,7 @@ async fn a_standalone_gateway_finds_the_services_where_the_configuration_puts_th
 #[tokio::test]
 async fn migrations_started_together_take_turns() {
     let dir = tempfile::tempdir().unwrap();
-    let mut environment = Vec::new();
-    if let Ok(url) = std::env::var("BIGMEMBER_TEST_DATABASE_URL")
-        && !url.trim().is_empty()
-    {
-        for service in ["MEMBER", "STORE", "PRODUCT", "ALLIANCE"] {
-            let db = kit::testing::TestDatabase::postgres(url.clone()).await;
-            let schema = db.schema.expect("a PostgreSQL test schema");
-            let sep = if url.contains('?') { '&' } else { '?' };
-            environment.push((
-                format!("BIGMEMBER_SERVICES__{service}__DATABASE_URL"),
-                format!("{url}{sep}options=-c%20search_path%3D{schema}"),
-            ));
-        }
-    }
+    let environment = support::test_databases().await;
     let together: Vec<std::process::Child> = (0..3)
         .map(|_| {
             bigmember(dir.path())

@@ -1140,25 +1140,7 @@ async fn a_stored_name_nobody_wrote_is_an_internal_error_in_every_service() {
 async fn a_revoked_partner_keys_tokens_stop_working_at_every_subgraph() {
     let p = Platform::start().await;
     let operator = p.token(&["--role", "operator"]);
-    let issued = p
-        .data(
-            Some(&operator),
-            "mutation { issuePartnerKey(brandId: \"coffee\", label: \"till\") { apiKey key { id } } }",
-            json!({}),
-        )
-        .await;
-    let key_id = issued["issuePartnerKey"]["key"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let minted = p
-        .data(
-            None,
-            "mutation($k: String!) { partnerToken(apiKey: $k) { token } }",
-            json!({ "k": issued["issuePartnerKey"]["apiKey"] }),
-        )
-        .await;
-    let partner = minted["partnerToken"]["token"].as_str().unwrap().to_owned();
+    let (key_id, partner) = support::partner_key(p.graph(), &operator, "coffee").await;
     let services = ["member", "store", "product", "alliance"];
     // One public field of each subgraph, read through the graph.
     let everywhere = "{ tierLevels { name } products(first: 1) { edges { node { id } } } store(id: \"demo-store-00\") { id } programmes { id } }";

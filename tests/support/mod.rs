@@ -38,6 +38,64 @@ pub fn on_free_ports(cmd: &mut Command) -> &mut Command {
     cmd
 }
 
+/// `seed --service NAME`, then `serve NAME --port 0`, in `dir`: the
+/// running service and its subgraph's URL.
+pub fn serve_seeded(dir: &std::path::Path, service: &str) -> (Running, String) {
+    run_ok(bigmember(dir).args(["seed", "--service", service]));
+    let mut cmd = bigmember(dir);
+    cmd.args(["serve", service, "--port", "0"]);
+    let running = Running::start(cmd);
+    let url = graphql_url(&running.wait_for(&format!("{service} subgraph:")));
+    (running, url)
+}
+
+/// Each service's database on a fresh PostgreSQL schema when
+/// `BIGMEMBER_TEST_DATABASE_URL` is set (the variables that say so); none
+/// otherwise (SQLite files under the data directory).
+pub async fn test_databases() -> Vec<(String, String)> {
+    let mut environment = Vec::new();
+    if let Ok(url) = std::env::var("BIGMEMBER_TEST_DATABASE_URL")
+        && !url.trim().is_empty()
+    {
+        for service in ["MEMBER", "STORE", "PRODUCT", "ALLIANCE"] {
+            let db = kit::testing::TestDatabase::postgres(url.clone()).await;
+            let schema = db.schema.expect("a PostgreSQL test schema");
+            let sep = if url.contains('?') { '&' } else { '?' };
+            environment.push((
+                format!("BIGMEMBER_SERVICES__{service}__DATABASE_URL"),
+                format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+            ));
+        }
+    }
+    environment
+}
+
+/// An operator issues `brand`'s partner key and it is traded for a token,
+/// through `graph`: the key's id and the token.
+pub async fn partner_key(graph: &Endpoint, operator: &str, brand: &str) -> (String, String) {
+    let issued = graph
+        .data(
+            Some(operator),
+            "mutation($b: ID!) { issuePartnerKey(brandId: $b, label: \"till\") { apiKey key { id } } }",
+            json!({ "b": brand }),
+        )
+        .await;
+    let minted = graph
+        .data(
+            None,
+            "mutation($k: String!) { partnerToken(apiKey: $k) { token } }",
+            json!({ "k": issued["issuePartnerKey"]["apiKey"] }),
+        )
+        .await;
+    (
+        issued["issuePartnerKey"]["key"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        minted["partnerToken"]["token"].as_str().unwrap().to_owned(),
+    )
+}
+
 pub fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().expect("bigmember runs");
     assert!(
@@ -214,20 +272,7 @@ impl Platform {
     }
 
     async fn start_with_members(members: usize) -> Self {
-        let mut environment = Vec::new();
-        if let Ok(url) = std::env::var("BIGMEMBER_TEST_DATABASE_URL")
-            && !url.trim().is_empty()
-        {
-            for service in ["MEMBER", "STORE", "PRODUCT", "ALLIANCE"] {
-                let db = kit::testing::TestDatabase::postgres(url.clone()).await;
-                let schema = db.schema.expect("a PostgreSQL test schema");
-                let sep = if url.contains('?') { '&' } else { '?' };
-                environment.push((
-                    format!("BIGMEMBER_SERVICES__{service}__DATABASE_URL"),
-                    format!("{url}{sep}options=-c%20search_path%3D{schema}"),
-                ));
-            }
-        }
+        let mut environment = test_databases().await;
         environment.push(("BIGMEMBER_DEMO__MEMBERS".into(), members.to_string()));
         let mut platform = Self {
             dir: tempfile::tempdir().unwrap(),
@@ -238,6 +283,11 @@ impl Platform {
         };
         platform.up(&["--demo"], 50);
         platform
+    }
+
+    /// The graph, as a client reaches it.
+    pub fn graph(&self) -> &Endpoint {
+        &self.graph
     }
 
     /// The graph's URL (`http://127.0.0.1:PORT/graphql`).
