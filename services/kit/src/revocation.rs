@@ -117,15 +117,6 @@ impl RevokedKeySet {
             .contains(key_id)
     }
 
-    /// How many keys are listed.
-    pub fn len(&self) -> usize {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn insert(&self, key_id: String) {
         self.0
             .write()

@@ -44,6 +44,9 @@ async fn rs256_and_es256_tokens_verify_against_the_key_their_kid_names() {
     let staff = idp.token("rsa-1", TokenRequest::staff("g1", "s1", "apparel"), hour);
     assert!(matches!(keys.verify(&staff), Ok(Caller::Staff { .. })));
 
+    // Relative to the system clock, the one jsonwebtoken checks `exp`
+    // against (token lifetimes are security, not the platform's clock):
+    // only offsets from it matter, never the hour, zone or date.
     let now = chrono::Utc::now().timestamp();
     let claims = |iss: &str, aud: &str, exp: i64| json!({ "sub": "op", "role": "operator", "iss": iss, "aud": aud, "iat": now, "exp": exp });
     let refusals = [
