@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use kit::auth::{JwtKeys, Role, TokenRequest};
 use kit::config::{Config, Overrides, ServiceOverrides};
+use kit::events::jetstream::Transport;
 use kit::service::{self, ServiceSpec};
 use kit::shutdown;
 use kit::time::Clock;
@@ -397,7 +398,15 @@ async fn serve(config: &Config, clock: &Clock, spec: &'static ServiceSpec) -> an
     let stop_requested = shutdown::os_signal();
     println!("{} subgraph: http://{addr}/graphql", spec.name);
     let (trigger, stop) = shutdown::channel();
-    let background = start_background(config, spec, &ctx, config.peers(spec.name), &stop);
+    let transport = Transport::connect(&config.events).await?;
+    let background = start_background(
+        config,
+        spec,
+        &ctx,
+        config.peers(spec.name),
+        &transport,
+        &stop,
+    );
     let server = tokio::spawn(service::serve(listener, service::app(spec, ctx), stop));
     stop_requested.await;
     tracing::info!("stopping");
@@ -418,6 +427,7 @@ fn start_background(
     spec: &ServiceSpec,
     ctx: &service::ServiceContext,
     peers: BTreeMap<String, String>,
+    transport: &Transport,
     stop: &shutdown::Shutdown,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     // Every other service asks the member service who a write for a
@@ -447,7 +457,25 @@ fn start_background(
         peers,
         poll_interval: Duration::from_millis(config.events.poll_interval_ms.max(10)),
         shutdown: stop.clone(),
+        transport: transport.clone(),
     });
+    // On JetStream, each replica's relay publishes its outbox; they race
+    // harmlessly (kit::events::jetstream).
+    let relay = match transport {
+        Transport::Http => None,
+        Transport::JetStream(js) => Some(
+            kit::events::jetstream::Relay::new(
+                js.clone(),
+                spec.name,
+                ctx.db.clone(),
+                ctx.clock.clone(),
+            )
+            .run(
+                Duration::from_millis(config.events.relay_interval_ms.max(1)),
+                stop.clone(),
+            ),
+        ),
+    };
     let pruning = kit::events::outbox::prune_periodically(
         ctx.db.clone(),
         ctx.clock.clone(),
@@ -458,6 +486,7 @@ fn start_background(
     work.into_iter()
         .map(tokio::spawn)
         .chain(std::iter::once(tokio::spawn(pruning)))
+        .chain(relay.map(tokio::spawn))
         .collect()
 }
 
@@ -511,13 +540,16 @@ async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
         .map(|(spec, _, addr)| (spec.name.to_owned(), format!("http://{addr}")))
         .collect();
     let mut background = Vec::new();
+    let transport = Transport::connect(&config.events).await?;
     for (spec, ctx, _) in &started {
         let peers = addresses
             .iter()
             .filter(|(name, _)| name.as_str() != spec.name)
             .map(|(n, u)| (n.clone(), u.clone()))
             .collect();
-        background.extend(start_background(config, spec, ctx, peers, &stop));
+        background.extend(start_background(
+            config, spec, ctx, peers, &transport, &stop,
+        ));
     }
     // The demo lets pages on this machine call the graph from a browser
     // (a front-end on another port), unless CORS is configured.

@@ -12,6 +12,10 @@
 //! | `services.<name>.url` | `BIGMEMBER_SERVICES__<NAME>__URL` | `http://<host>:<port>` |
 //! | `events.poll_interval_ms` | `BIGMEMBER_EVENTS__POLL_INTERVAL_MS` | `500` |
 //! | `events.outbox_retention_hours` | `BIGMEMBER_EVENTS__OUTBOX_RETENTION_HOURS` | `168`: events every reader has applied are deleted once this old |
+//! | `events.transport` | `BIGMEMBER_EVENTS__TRANSPORT` | `http` (each consumer polls `GET /events`); `nats` for JetStream |
+//! | `events.nats_url` | `BIGMEMBER_EVENTS__NATS_URL` | `nats://127.0.0.1:4222` |
+//! | `events.nats_prefix` | `BIGMEMBER_EVENTS__NATS_PREFIX` | `bigmember`: names the streams and subjects |
+//! | `events.relay_interval_ms` | `BIGMEMBER_EVENTS__RELAY_INTERVAL_MS` | `50`: how often a relay looks for outbox events to publish |
 //! | `jobs.in_process` | `BIGMEMBER_JOBS__IN_PROCESS` | `true`: each service runs its periodic jobs every minute |
 //! | `exchange.quote_ttl_secs` | `BIGMEMBER_EXCHANGE__QUOTE_TTL_SECS` | `60` |
 //! | `demo.members` | `BIGMEMBER_DEMO__MEMBERS` | `1000` |
@@ -182,13 +186,55 @@ pub struct EventsConfig {
     pub poll_interval_ms: u64,
     /// How long an event stays in its producer's outbox after every
     /// reader of the feed has applied it (hours, at least 1: the gateway
-    /// reads the last hour's revoked partner keys when it starts).
+    /// reads the last hour's revoked partner keys when it starts). On
+    /// JetStream, also how long the stream keeps an event.
     #[serde(default = "default_outbox_retention_hours")]
     pub outbox_retention_hours: u64,
+    /// How events travel from a producer's outbox to its consumers.
+    #[serde(default)]
+    pub transport: EventTransport,
+    /// The NATS server of `transport = "nats"`.
+    #[serde(default = "default_nats_url")]
+    pub nats_url: String,
+    /// What the platform's JetStream streams, subjects and watermark
+    /// bucket are named after (`<prefix>_<SERVICE>`, `<prefix>.<service>.…`):
+    /// letters, digits, `_` and `-`.
+    #[serde(default = "default_nats_prefix")]
+    pub nats_prefix: String,
+    /// How often each service's relay looks for new outbox events to
+    /// publish to JetStream (milliseconds).
+    #[serde(default = "default_relay_interval_ms")]
+    pub relay_interval_ms: u64,
+}
+
+/// How events travel from a producer to its consumers (see
+/// `kit::events`): the same outbox and the same consumer code either way.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EventTransport {
+    /// Each consumer polls its producer's `GET /events`: nothing else to
+    /// run (`up`).
+    #[default]
+    Http,
+    /// Each producer's relay publishes its outbox to a NATS JetStream
+    /// stream; consumers read the stream (production).
+    Nats,
 }
 
 fn default_outbox_retention_hours() -> u64 {
     168
+}
+
+fn default_nats_url() -> String {
+    "nats://127.0.0.1:4222".into()
+}
+
+fn default_nats_prefix() -> String {
+    "bigmember".into()
+}
+
+fn default_relay_interval_ms() -> u64 {
+    50
 }
 
 /// Points exchange between programmes (the alliance service).
@@ -734,6 +780,10 @@ impl Default for Config {
             events: EventsConfig {
                 poll_interval_ms: 500,
                 outbox_retention_hours: default_outbox_retention_hours(),
+                transport: EventTransport::default(),
+                nats_url: default_nats_url(),
+                nats_prefix: default_nats_prefix(),
+                relay_interval_ms: default_relay_interval_ms(),
             },
             exchange: ExchangeConfig::default(),
             gateway: GatewaySettings::default(),
@@ -946,6 +996,7 @@ impl Config {
             }
         }
         self.check_auth()?;
+        self.check_events()?;
         for path in &self.tls.ca_files {
             if !path.is_file() {
                 return Err(ConfigError::Rule(format!(
@@ -971,6 +1022,7 @@ impl Config {
                 "events.outbox_retention_hours",
                 self.events.outbox_retention_hours,
             ),
+            ("events.relay_interval_ms", self.events.relay_interval_ms),
             ("exchange.quote_ttl_secs", self.exchange.quote_ttl_secs),
             (
                 "gateway.documents.apq.max_document_bytes",
@@ -1097,6 +1149,27 @@ impl Config {
 
     /// The rules of `auth`: secrets long enough; in production, the
     /// identity provider and the platform secret set and no shared secret.
+    fn check_events(&self) -> Result<(), ConfigError> {
+        let events = &self.events;
+        let prefix = &events.nats_prefix;
+        if prefix.is_empty()
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError::Rule(format!(
+                "events.nats_prefix: {prefix:?} is not letters, digits, '_' and '-' (it names streams and subjects)"
+            )));
+        }
+        let scheme = events.nats_url.split("://").next().unwrap_or_default();
+        if !events.nats_url.contains("://") || !["nats", "tls"].contains(&scheme) {
+            return Err(ConfigError::Rule(
+                "events.nats_url: a nats:// or tls:// URL".into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_auth(&self) -> Result<(), ConfigError> {
         let auth = &self.auth;
         for (key, secret) in [

@@ -92,13 +92,16 @@ pub struct Background {
     pub peers: std::collections::BTreeMap<String, String>,
     pub poll_interval: std::time::Duration,
     pub shutdown: Shutdown,
+    /// How events reach this service's consumers (`events.transport`).
+    pub transport: crate::events::jetstream::Transport,
 }
 
 impl Background {
-    /// A consumer of `peer`'s event feed, its position named `position` in
-    /// this service's database, applying events with `handler` every poll
-    /// interval until shutdown. `None`, with a WARN saying what is lost
-    /// (`without`), when no such peer is configured.
+    /// A consumer of `peer`'s events, its position named `position` in
+    /// this service's database, applying events with `handler` until
+    /// shutdown: over HTTP every poll interval, or from `peer`'s JetStream
+    /// stream. `None`, with a WARN saying what is lost (`without`), when
+    /// events travel over HTTP and no such peer is configured.
     pub fn feed<H: crate::events::consumer::EventHandler + 'static>(
         &self,
         peer: &str,
@@ -106,19 +109,32 @@ impl Background {
         handler: H,
         without: &str,
     ) -> Option<BoxFuture<'static, ()>> {
+        use crate::events::consumer::FeedConsumer;
+        use crate::events::jetstream::{JetStreamSource, Transport};
         use futures::FutureExt as _;
-        let Some(url) = self.peers.get(peer) else {
-            tracing::warn!("no {peer} service configured: {without}");
-            return None;
+        let consumer = match &self.transport {
+            Transport::Http => {
+                let Some(url) = self.peers.get(peer) else {
+                    tracing::warn!("no {peer} service configured: {without}");
+                    return None;
+                };
+                FeedConsumer::new(
+                    position,
+                    url,
+                    self.ctx.db.clone(),
+                    self.ctx.keys.clone(),
+                    self.ctx.clock.clone(),
+                    handler,
+                )
+            }
+            Transport::JetStream(js) => FeedConsumer::from_source(
+                position,
+                JetStreamSource::new(js.clone(), peer, self.poll_interval),
+                self.ctx.db.clone(),
+                self.ctx.clock.clone(),
+                handler,
+            ),
         };
-        let consumer = crate::events::consumer::FeedConsumer::new(
-            position,
-            url,
-            self.ctx.db.clone(),
-            self.ctx.keys.clone(),
-            self.ctx.clock.clone(),
-            handler,
-        );
         Some(
             consumer
                 .run(self.poll_interval, self.shutdown.clone())

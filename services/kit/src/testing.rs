@@ -679,6 +679,30 @@ impl IdentityProvider {
     }
 }
 
+/// The NATS server the tests use (`nats-server -js`); default
+/// `nats://127.0.0.1:4222`.
+pub const TEST_NATS_ENV: &str = "BIGMEMBER_TEST_NATS_URL";
+
+/// Events settings for JetStream on the test NATS server, with a prefix of
+/// this test's own (its streams and watermarks touch no other test's).
+pub fn jetstream_events() -> crate::config::EventsConfig {
+    let mut events = crate::config::Config::default().events;
+    events.transport = crate::config::EventTransport::Nats;
+    if let Ok(url) = std::env::var(TEST_NATS_ENV) {
+        events.nats_url = url;
+    }
+    events.nats_prefix = format!("t{}", uuid::Uuid::now_v7().simple());
+    events
+}
+
+/// A connection to the test NATS server under a fresh prefix
+/// ([`jetstream_events`]).
+pub async fn jetstream() -> crate::events::jetstream::JetStream {
+    crate::events::jetstream::JetStream::connect(&jetstream_events())
+        .await
+        .unwrap_or_else(|e| panic!("{e}: start nats-server -js, or set {TEST_NATS_ENV}"))
+}
+
 /// A local address that refuses connections for as long as it is held:
 /// its socket is bound and never listens. (A port found free and released
 /// at once can be taken by the next test's server, which then answers in

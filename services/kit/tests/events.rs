@@ -670,10 +670,294 @@ async fn periodic_jobs_run_in_process_unless_configured_elsewhere() {
             peers: Default::default(),
             poll_interval: Duration::from_secs(1),
             shutdown: shutdown.clone(),
+            transport: kit::events::jetstream::Transport::Http,
         }
     };
     let interval = Duration::from_secs(60);
     assert!(kit::config::JobsConfig::default().in_process);
     assert_eq!(background(true).jobs(&JOBS, interval).count(), 2);
     assert_eq!(background(false).jobs(&JOBS, interval).count(), 0);
+}
+
+// ---- The same feed on NATS JetStream (`events.transport = "nats"`) ----
+
+mod on_jetstream {
+    use super::*;
+    use kit::events::jetstream::{JetStream, JetStreamSource, Relay};
+
+    /// A producer, its relay to a stream of the test's own, and the
+    /// connection to clean up with.
+    struct Streamed {
+        app: TestApp,
+        js: JetStream,
+    }
+
+    impl Streamed {
+        async fn new() -> Self {
+            Self {
+                app: kit::testing::spawn(PRODUCER).await,
+                js: kit::testing::jetstream().await,
+            }
+        }
+
+        fn relay(&self) -> Relay {
+            Relay::new(
+                self.js.clone(),
+                PRODUCER.name,
+                self.app.db().clone(),
+                self.app.clock().clone(),
+            )
+        }
+
+        /// One relay pass by a relay that remembers nothing (a new replica).
+        async fn relay_once(&self) -> usize {
+            self.relay().relay_once().await.unwrap()
+        }
+
+        fn consumer(&self, db: &DatabaseConnection, handler: Recorder) -> FeedConsumer<Recorder> {
+            FeedConsumer::from_source(
+                "test-consumer",
+                JetStreamSource::new(self.js.clone(), PRODUCER.name, Duration::from_millis(50)),
+                db.clone(),
+                self.app.clock().clone(),
+                handler,
+            )
+            .with_batch(3)
+        }
+
+        async fn done(self) {
+            self.js.delete_all().await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn the_relay_publishes_each_event_once_in_order_under_its_id_and_member_subject() {
+        let s = Streamed::new().await;
+        for n in 1..=7 {
+            publish(&s.app, n * 10).await;
+        }
+        let member_event = s
+            .app
+            .publish(&kit::events::schema::MemberRegistered {
+                member_id: "m-42".into(),
+                channel: kit::channel::Channel::App,
+                guide_code: None,
+                brand_id: None,
+                registered_at: s.app.now(),
+            })
+            .await;
+        let mut relay = s.relay();
+        assert_eq!(relay.relay_once().await.unwrap(), 8);
+        assert_eq!(relay.relay_once().await.unwrap(), 0, "nothing twice");
+        assert_eq!(s.relay_once().await, 0, "nor by a relay that starts afresh");
+        assert_eq!(s.js.last_sequence(PRODUCER.name).await.unwrap(), 8);
+        let outbox = kit::events::outbox::read(s.app.db(), 0, 100).await.unwrap();
+        for event in &outbox {
+            let (subject, id, stored) =
+                s.js.message(PRODUCER.name, event.seq as u64).await.unwrap();
+            assert_eq!(&stored, event, "stream message n is outbox event n");
+            assert_eq!(
+                id.as_deref(),
+                Some(event.id.as_str()),
+                "the event id is the message id"
+            );
+            let member = if event.seq == member_event {
+                "m-42"
+            } else {
+                "_"
+            };
+            assert!(
+                subject.ends_with(&format!(".{}.{member}", PRODUCER.name)),
+                "{subject}"
+            );
+        }
+
+        let (_database, db) = consumer_db().await;
+        let c = s.consumer(&db, Recorder::default());
+        assert_eq!(c.poll_once().await.unwrap(), 3, "one page of 3");
+        let err = c.catch_up().await.unwrap_err();
+        assert!(
+            matches!(err, ConsumerError::Handler { seq: 8, .. }),
+            "the member event is not this feed's: {err}"
+        );
+        assert_eq!(applied_seqs(&db).await, (1..=7).collect::<Vec<_>>());
+        s.done().await;
+    }
+
+    #[tokio::test]
+    async fn relays_in_every_replica_racing_publishers_put_each_event_in_the_stream_once() {
+        let s = Arc::new(Streamed::new().await);
+        let writers = (0..40).map(|n| {
+            let s = s.clone();
+            async move { publish(&s.app, n).await }
+        });
+        let relays = (0..4).map(|_| {
+            let s = s.clone();
+            async move {
+                let mut relay = s.relay();
+                for _ in 0..30 {
+                    match relay.relay_once().await {
+                        Ok(_) | Err(kit::events::jetstream::RelayError::Raced) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        });
+        let (_, _) = tokio::join!(
+            futures::future::join_all(writers),
+            futures::future::join_all(relays)
+        );
+        s.relay_once().await;
+        assert_eq!(s.js.last_sequence(PRODUCER.name).await.unwrap(), 40);
+        let mut ids = std::collections::BTreeSet::new();
+        for seq in 1..=40 {
+            let (_, id, event) = s.js.message(PRODUCER.name, seq).await.unwrap();
+            assert_eq!(event.seq, seq as i64);
+            assert!(ids.insert(id.unwrap()), "no event twice");
+        }
+        Arc::into_inner(s).unwrap().done().await;
+    }
+
+    #[tokio::test]
+    async fn consumers_racing_on_the_stream_apply_each_event_once_and_resume_after_a_failure() {
+        let s = Streamed::new().await;
+        for n in 1..=30 {
+            publish(&s.app, n).await;
+        }
+        s.relay_once().await;
+        let (_database, db) = consumer_db().await;
+        let handler = Recorder::default();
+        handler.fail_at.store(5, Ordering::SeqCst);
+        let crashing = s.consumer(&db, handler.clone());
+        let err = crashing.catch_up().await.unwrap_err();
+        assert!(
+            matches!(err, ConsumerError::Handler { seq: 5, .. }),
+            "{err}"
+        );
+        assert_eq!(
+            applied_seqs(&db).await,
+            [1, 2, 3, 4],
+            "5's effect rolled back"
+        );
+        handler.fail_at.store(0, Ordering::SeqCst);
+
+        // Two replicas of the consumer, each with its own stream reader,
+        // one database: each event applied once.
+        let a = s.consumer(&db, handler.clone());
+        let b = s.consumer(&db, handler);
+        for _ in 0..20 {
+            let (ra, rb) = tokio::join!(a.poll_once(), b.poll_once());
+            ra.unwrap();
+            rb.unwrap();
+        }
+        assert_eq!(applied_seqs(&db).await, (1..=30).collect::<Vec<_>>());
+        assert_eq!(applied::Entity::find().count(&db).await.unwrap(), 30);
+        s.done().await;
+    }
+
+    /// "Caught up" on JetStream is the relay's watermark: a consumer that
+    /// has applied up to it has every event committed before its instant.
+    #[tokio::test]
+    async fn caught_up_follows_the_relays_watermark_and_a_held_event_waits() {
+        let s = Streamed::new().await;
+        for n in 1..=5 {
+            publish(&s.app, n).await;
+        }
+        let (_database, db) = consumer_db().await;
+        let handler = Recorder::default();
+        let c = s.consumer(&db, handler.clone());
+        assert_eq!(
+            c.catch_up().await.unwrap(),
+            0,
+            "nothing before any relay ran"
+        );
+        assert_eq!(c.caught_up_at().await.unwrap(), None, "and no instant");
+
+        let relayed_at = s.app.now();
+        s.relay_once().await;
+        handler.hold_at.store(4, Ordering::SeqCst);
+        assert_eq!(c.catch_up().await.unwrap(), 3, "held at 4: not an error");
+        assert_eq!(c.caught_up_at().await.unwrap(), None);
+
+        handler.hold_at.store(0, Ordering::SeqCst);
+        assert_eq!(c.catch_up().await.unwrap(), 2);
+        let first = c.caught_up_at().await.unwrap().expect("drained");
+        assert!(first >= relayed_at && first <= s.app.now(), "{first}");
+
+        // Events committed after the relay's pass are not covered by its
+        // watermark: reading the stream again claims nothing newer...
+        s.app.clock().advance(chrono::Duration::seconds(3));
+        publish(&s.app, 6).await;
+        assert_eq!(c.catch_up().await.unwrap(), 0, "6 is not in the stream yet");
+        assert_eq!(c.caught_up_at().await.unwrap(), Some(first));
+        // ...until the relay publishes it and says so.
+        let second_pass = s.app.now();
+        s.relay_once().await;
+        assert_eq!(c.catch_up().await.unwrap(), 1);
+        let second = c.caught_up_at().await.unwrap().unwrap();
+        assert!(second >= second_pass, "{second} < {second_pass}");
+        s.done().await;
+    }
+
+    /// The relay is a durable reader of its outbox: pruning never deletes
+    /// an event it has not published. A stream started over an outbox
+    /// already pruned starts at the oldest event kept (its message 1), and
+    /// says so in its watermark's offset.
+    #[tokio::test]
+    async fn pruning_waits_for_the_relay_and_a_late_stream_starts_at_the_oldest_event_kept() {
+        use kit::events::outbox;
+        let s = Streamed::new().await;
+        for n in 1..=3 {
+            publish(&s.app, n).await;
+        }
+        // Pruned before any relay ran (HTTP until now, say).
+        s.app.clock().advance(chrono::Duration::hours(2));
+        let retention = Duration::from_secs(3_600);
+        assert_eq!(
+            outbox::prune(s.app.db(), s.app.now(), retention)
+                .await
+                .unwrap(),
+            3
+        );
+        for n in 4..=5 {
+            publish(&s.app, n).await;
+        }
+        s.relay_once().await;
+        let (_, _, first) = s.js.message(PRODUCER.name, 1).await.unwrap();
+        assert_eq!(first.seq, 4);
+        let watermark = s.js.watermark(PRODUCER.name).await.unwrap().unwrap();
+        assert_eq!((watermark.head, watermark.offset), (5, 3));
+        for n in 6..=7 {
+            publish(&s.app, n).await;
+        }
+        s.app.clock().advance(chrono::Duration::hours(2));
+        assert_eq!(
+            outbox::prune(s.app.db(), s.app.now(), retention)
+                .await
+                .unwrap(),
+            2,
+            "4 and 5 are relayed; 6 and 7 are not"
+        );
+        // A relay that starts afresh finds where the stream stands.
+        assert_eq!(s.relay_once().await, 2);
+        assert_eq!(s.js.last_sequence(PRODUCER.name).await.unwrap(), 4);
+        let (_, _, last) = s.js.message(PRODUCER.name, 4).await.unwrap();
+        assert_eq!(last.seq, 7);
+
+        let (_database, db) = consumer_db().await;
+        let c = s.consumer(&db, Recorder::default());
+        assert_eq!(c.catch_up().await.unwrap(), 4, "a new consumer starts at 4");
+        assert_eq!(applied_seqs(&db).await, [4, 5, 6, 7]);
+        s.done().await;
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_nats_server_is_a_clear_error() {
+        let closed = kit::testing::ClosedPort::new();
+        let mut events = kit::testing::jetstream_events();
+        events.nats_url = format!("nats://{}", closed.addr);
+        let err = JetStream::connect(&events).await.err().expect("refused");
+        assert!(err.to_string().contains(&closed.addr.to_string()), "{err}");
+    }
 }

@@ -77,12 +77,43 @@ pub enum ConsumerError {
     Credential(String),
     #[error("database: {0}")]
     Db(#[from] DbErr),
+    /// The source jumped past events this consumer has not applied.
+    #[error("the feed skipped from {after} to {seq}: the events in between are gone")]
+    Gap { after: i64, seq: i64 },
+    /// The JetStream side: the server unreachable, the stream missing, or
+    /// the stream out of step with the feed's numbers.
+    #[error("JetStream: {0}")]
+    JetStream(String),
     #[error("event {seq} ({kind}) failed: {source}")]
     Handler {
         seq: i64,
         kind: String,
         source: HandlerError,
     },
+}
+
+/// Where a consumer's pages come from: the producer's HTTP feed
+/// ([`FeedReader`]) or a JetStream stream
+/// ([`super::jetstream::JetStreamSource`]).
+#[async_trait]
+pub trait EventSource: Send + Sync {
+    /// The events after `after`, oldest first, gapless, at most `limit`;
+    /// the feed's head, and the instant up to which the head is complete
+    /// ([`FeedPage::as_of`]).
+    async fn page(&self, after: i64, limit: u64) -> Result<FeedPage, ConsumerError>;
+
+    /// Whether [`page`](Self::page) itself waits a while for new events
+    /// when there are none, so a consumer need not sleep between polls.
+    fn waits_for_events(&self) -> bool {
+        false
+    }
+}
+
+#[async_trait]
+impl EventSource for FeedReader {
+    async fn page(&self, after: i64, limit: u64) -> Result<FeedPage, ConsumerError> {
+        FeedReader::page(self, after, limit).await
+    }
 }
 
 /// Reads pages of one producer's feed (`GET /events`) with the reader's
@@ -161,7 +192,7 @@ impl FeedReader {
 /// Reads one producer's feed into this service's database.
 pub struct FeedConsumer<H> {
     name: String,
-    reader: FeedReader,
+    source: Box<dyn EventSource>,
     db: DatabaseConnection,
     clock: Clock,
     handler: H,
@@ -184,9 +215,22 @@ impl<H: EventHandler> FeedConsumer<H> {
         handler: H,
     ) -> Self {
         let name = name.into();
+        let reader = FeedReader::new(name.clone(), base_url, keys);
+        Self::from_source(name, reader, db, clock, handler)
+    }
+
+    /// A consumer reading from `source` (HTTP or JetStream), its position
+    /// named `name` in `db`.
+    pub fn from_source(
+        name: impl Into<String>,
+        source: impl EventSource + 'static,
+        db: DatabaseConnection,
+        clock: Clock,
+        handler: H,
+    ) -> Self {
         Self {
-            reader: FeedReader::new(name.clone(), base_url, keys),
-            name,
+            source: Box::new(source),
+            name: name.into(),
             db,
             clock,
             handler,
@@ -232,19 +276,27 @@ impl<H: EventHandler> FeedConsumer<H> {
     async fn catch_up_to_end(&self) -> Result<Progress, ConsumerError> {
         let mut applied = self.retry_parked().await?;
         loop {
-            let started = self.clock.now_micros();
             let page = self.poll_page().await?;
             applied += page.applied;
             match page.end {
                 PageEnd::More => {}
                 PageEnd::Drained => {
-                    self.record_caught_up(started).await?;
+                    if let Some(as_of) = page.as_of {
+                        self.record_caught_up(as_of).await?;
+                    }
                     return Ok(Progress {
                         applied,
                         end: PageEnd::Drained,
+                        as_of: page.as_of,
                     });
                 }
-                end => return Ok(Progress { applied, end }),
+                end => {
+                    return Ok(Progress {
+                        applied,
+                        end,
+                        as_of: None,
+                    });
+                }
             }
         }
     }
@@ -257,6 +309,29 @@ impl<H: EventHandler> FeedConsumer<H> {
         for event in &page.events {
             if event.seq <= position {
                 continue;
+            }
+            if event.seq != position + 1 {
+                // A feed is gapless: a jump means events this consumer never
+                // applied are gone (pruned, or dropped by a stream). A new
+                // consumer starts at the oldest event its producer kept.
+                if position != 0 {
+                    return Err(ConsumerError::Gap {
+                        after: position,
+                        seq: event.seq,
+                    });
+                }
+                tracing::warn!(consumer = %self.name, first = event.seq, "a new consumer starts after events its producer no longer keeps");
+                let txn = self.db.begin().await?;
+                if !self.advance(&txn, 0, event.seq - 1).await? {
+                    txn.rollback().await?;
+                    return Ok(Progress {
+                        applied,
+                        end: PageEnd::Overtaken,
+                        as_of: None,
+                    });
+                }
+                txn.commit().await?;
+                position = event.seq - 1;
             }
             let txn = self.db.begin().await?;
             match self.apply(&txn, event).await {
@@ -272,6 +347,7 @@ impl<H: EventHandler> FeedConsumer<H> {
                             seq: event.seq,
                             reason,
                         },
+                        as_of: None,
                     });
                 }
                 Err(source) => {
@@ -290,6 +366,7 @@ impl<H: EventHandler> FeedConsumer<H> {
                         return Ok(Progress {
                             applied,
                             end: PageEnd::Overtaken,
+                            as_of: None,
                         });
                     }
                     position = event.seq;
@@ -304,6 +381,7 @@ impl<H: EventHandler> FeedConsumer<H> {
                 return Ok(Progress {
                     applied,
                     end: PageEnd::Overtaken,
+                    as_of: None,
                 });
             }
             txn.commit().await?;
@@ -318,7 +396,11 @@ impl<H: EventHandler> FeedConsumer<H> {
         } else {
             PageEnd::More
         };
-        Ok(Progress { applied, end })
+        Ok(Progress {
+            applied,
+            end,
+            as_of: page.as_of.map(crate::time::to_micros),
+        })
     }
 
     /// Decodes `event` into the feed's type and applies it.
@@ -459,6 +541,8 @@ impl<H: EventHandler> FeedConsumer<H> {
             let delay = match outcome {
                 Ok(progress) => {
                     failures = Failures::default();
+                    let waited =
+                        self.source.waits_for_events() && matches!(progress.end, PageEnd::Drained);
                     if let (Some(held_for), PageEnd::Held { seq, reason }) =
                         (held.observe(&progress.end, Instant::now()), &progress.end)
                     {
@@ -470,7 +554,7 @@ impl<H: EventHandler> FeedConsumer<H> {
                             "event held for over a minute"
                         );
                     }
-                    interval
+                    if waited { Duration::ZERO } else { interval }
                 }
                 Err(err) => {
                     let seq = match &err {
@@ -532,7 +616,7 @@ impl<H: EventHandler> FeedConsumer<H> {
     }
 
     async fn fetch(&self, after: i64) -> Result<FeedPage, ConsumerError> {
-        self.reader.page(after, self.batch).await
+        self.source.page(after, self.batch).await
     }
 }
 
@@ -540,6 +624,9 @@ impl<H: EventHandler> FeedConsumer<H> {
 struct Progress {
     applied: usize,
     end: PageEnd,
+    /// When drained: the producer's instant up to which everything is
+    /// applied (micros).
+    as_of: Option<i64>,
 }
 
 enum PageEnd {

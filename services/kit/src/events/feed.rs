@@ -74,9 +74,16 @@ pub async fn serve_feed(
     if let (Caller::Service { name }, true) = (&caller, query.durable) {
         outbox::record_reader(&ctx.db, name, query.after, ctx.clock.now()).await?;
     }
+    // Read before the head: whatever committed before this instant has a
+    // number at or below the head read after it.
+    let as_of = ctx.clock.now();
     let head = outbox::head(&ctx.db).await?;
     let events = outbox::read(&ctx.db, query.after, query.limit).await?;
-    Ok(Json(FeedPage { events, head }))
+    Ok(Json(FeedPage {
+        events,
+        head,
+        as_of: Some(as_of),
+    }))
 }
 
 #[cfg(test)]

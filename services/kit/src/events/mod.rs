@@ -6,10 +6,18 @@
 //! and applies each event in a transaction that also stores its position
 //! ([`consumer`]), so a crash or a repeat never applies an event twice or
 //! skips one. The event shapes every service agrees on live in [`schema`].
+//!
+//! Between the outbox and the consumer, events travel one of two ways
+//! (`events.transport`): the consumer polls the producer's feed over HTTP,
+//! or the producer's [`jetstream::Relay`] publishes the outbox to a NATS
+//! JetStream stream that the consumer reads ([`jetstream::JetStreamSource`]).
+//! Either way the consumer sees the same gapless pages
+//! ([`consumer::EventSource`]), so everything above does not know which.
 
 pub mod consumer;
 pub mod entities;
 pub mod feed;
+pub mod jetstream;
 pub mod outbox;
 pub mod parked;
 pub mod schema;
@@ -59,4 +67,10 @@ pub struct FeedPage {
     pub events: Vec<FeedEvent>,
     /// The highest sequence number published so far.
     pub head: i64,
+    /// Every event the producer committed before this instant (its clock)
+    /// is at or below `head`: a consumer that has applied up to `head` has
+    /// caught up to here. `None` when the source cannot say (a JetStream
+    /// stream whose relay has not yet drained the outbox once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<DateTime<Utc>>,
 }

@@ -5,6 +5,7 @@ use chrono::{Duration, Utc};
 use kit::auth::TokenRequest;
 use kit::config::Secret;
 use kit::events::consumer::FeedConsumer;
+use kit::events::jetstream::{JetStream, JetStreamSource, Relay};
 use kit::events::schema::{
     MemberMerged, MemberRegistered, OrderCancelled, OrderFulfilled, OrderLine, OrderPlaced,
     OrderRefunded, RefundedLine,
@@ -89,8 +90,34 @@ impl World {
         )
     }
 
-    /// The two consumers as `up` runs them beside a member service.
-    fn both_feeds(&self) -> (FeedConsumer<MemberFeed>, FeedConsumer<OrderFeed>) {
+    /// The two consumers as `up` runs them beside a member service, over
+    /// `transport`.
+    fn both_feeds(
+        &self,
+        transport: &Transport,
+    ) -> (FeedConsumer<MemberFeed>, FeedConsumer<OrderFeed>) {
+        if let Transport::JetStream { members, orders } = transport {
+            let wait = std::time::Duration::from_millis(50);
+            let source = |js: &JetStream| JetStreamSource::new(js.clone(), FEED_ONLY.name, wait);
+            return (
+                FeedConsumer::from_source(
+                    MEMBER_FEED,
+                    source(members),
+                    self.store.db().clone(),
+                    self.store.clock().clone(),
+                    MemberFeed,
+                ),
+                FeedConsumer::from_source(
+                    ORDER_FEED,
+                    source(orders),
+                    self.store.db().clone(),
+                    self.store.clock().clone(),
+                    OrderFeed {
+                        waits_for: Some(MEMBER_FEED),
+                    },
+                ),
+            );
+        }
         let members = FeedConsumer::new(
             MEMBER_FEED,
             &self.members.address,
@@ -114,6 +141,24 @@ impl World {
 
     async fn apply(&self) {
         self.consumer(ORDER_FEED).catch_up().await.unwrap();
+    }
+
+    /// On JetStream, one pass of each producer's relay (as the relays in
+    /// the producers' processes would make by now); over HTTP, nothing.
+    async fn relay(&self, transport: &Transport) {
+        if let Transport::JetStream { members, orders } = transport {
+            for (js, app) in [(members, &self.members), (orders, &self.orders)] {
+                Relay::new(
+                    js.clone(),
+                    FEED_ONLY.name,
+                    app.db().clone(),
+                    app.clock().clone(),
+                )
+                .relay_once()
+                .await
+                .unwrap();
+            }
+        }
     }
 
     async fn commissions(&self) -> Value {
@@ -356,6 +401,35 @@ fn registered(
 /// its member's binding instead of crediting nobody.
 #[tokio::test]
 async fn an_order_read_before_its_members_registration_waits_and_then_credits_the_guide() {
+    an_order_waits_for_its_members_registration(&Transport::Http).await;
+}
+
+/// The same wrong order on JetStream: "the member feed has caught up" is
+/// the member relay's watermark.
+#[tokio::test]
+async fn on_jetstream_an_order_read_before_its_members_registration_waits_too() {
+    let transport = Transport::JetStream {
+        members: kit::testing::jetstream().await,
+        orders: kit::testing::jetstream().await,
+    };
+    an_order_waits_for_its_members_registration(&transport).await;
+    if let Transport::JetStream { members, orders } = transport {
+        members.delete_all().await.unwrap();
+        orders.delete_all().await.unwrap();
+    }
+}
+
+/// How the store reads its two feeds in a test: each producer's feed over
+/// HTTP, or each producer's stream (a prefix of its own) on JetStream.
+enum Transport {
+    Http,
+    JetStream {
+        members: JetStream,
+        orders: JetStream,
+    },
+}
+
+async fn an_order_waits_for_its_members_registration(transport: &Transport) {
     let w = world().await;
     let code = w.code.as_str();
     let earlier = w.store.now() - Duration::seconds(5);
@@ -389,7 +463,8 @@ async fn an_order_read_before_its_members_registration_waits_and_then_credits_th
         })
         .await;
 
-    let (member_feed, order_feed) = w.both_feeds();
+    let (member_feed, order_feed) = w.both_feeds(transport);
+    w.relay(transport).await;
     assert_eq!(
         order_feed.catch_up().await.unwrap(),
         0,
@@ -430,6 +505,7 @@ async fn an_order_read_before_its_members_registration_waits_and_then_credits_th
     );
     ahead.placed_at = w.store.now() + Duration::seconds(2);
     w.orders.publish(&ahead).await;
+    w.relay(transport).await;
     assert_eq!(order_feed.catch_up().await.unwrap(), 0, "o9 waits for m9");
     assert_eq!(member_feed.catch_up().await.unwrap(), 1);
     assert_eq!(
@@ -447,6 +523,7 @@ async fn an_order_read_before_its_members_registration_waits_and_then_credits_th
         .await;
     let settled = ahead.placed_at + Duration::milliseconds(1_100) - w.store.now();
     tokio::time::sleep(settled.to_std().unwrap_or_default()).await;
+    w.relay(transport).await;
     assert_eq!(member_feed.catch_up().await.unwrap(), 0);
     assert_eq!(order_feed.catch_up().await.unwrap(), 2, "o9, then o10");
     assert_eq!(w.commissions().await["pendingFen"], 220);
@@ -479,7 +556,7 @@ async fn an_order_read_after_its_member_was_merged_away_credits_the_guide_it_had
         })
         .await;
 
-    let (member_feed, order_feed) = w.both_feeds();
+    let (member_feed, order_feed) = w.both_feeds(&Transport::Http);
     assert_eq!(member_feed.catch_up().await.unwrap(), 3);
     assert_eq!(order_feed.catch_up().await.unwrap(), 1);
     let c = w.commissions().await;
