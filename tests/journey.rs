@@ -294,7 +294,15 @@ fn points_per_yuan(settings: &Value) -> f64 {
 /// The whole journey with X's return policy deciding step 7. `after_refund`
 /// maps (earned, exchanged out) to X's active balance after the refund.
 async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) -> i64) {
-    let p = Platform::start().await;
+    journey_on(Platform::start().await, x, y, after_refund).await;
+}
+
+async fn journey_on(
+    p: Platform,
+    x: &'static str,
+    y: &'static str,
+    after_refund: fn(i64, i64) -> i64,
+) {
     let cast = Cast::new(&p, x);
     let (px, py) = (Cast::programme(x), Cast::programme(y));
 
@@ -538,16 +546,40 @@ async fn journey_cinema_allow_negative() {
     journey("cinema", "apparel", |_earned, sent| -sent).await;
 }
 
+/// The same journey with every event on NATS JetStream (the production
+/// transport) instead of each consumer polling its producer.
+#[tokio::test]
+async fn journey_on_jetstream() {
+    journey_on(
+        Platform::start_on_jetstream().await,
+        "apparel",
+        "coffee",
+        |_earned, _sent| 0,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_crash_between_an_order_and_its_consumers_applies_every_effect_once() {
-    let mut p = Platform::start().await;
+    a_crash_applies_every_effect_once(Platform::start().await).await;
+}
+
+/// The crash on JetStream: the relays and the consumers start again from
+/// the stream and their own positions.
+#[tokio::test]
+async fn on_jetstream_a_crash_between_an_order_and_its_consumers_applies_every_effect_once() {
+    a_crash_applies_every_effect_once(Platform::start_on_jetstream().await).await;
+}
+
+async fn a_crash_applies_every_effect_once(mut p: Platform) {
     let cast = Cast::new(&p, "coffee");
     let programme = Cast::programme("coffee");
     let (member, token) = register(&p, &cast, "crash").await;
     guide_lists(&p, &cast, &member).await;
 
     // From here the consumers look at their feeds once at start, then not
-    // for ten minutes: the order below is in the product feed only.
+    // for ten minutes (on JetStream: the relays publish once at start):
+    // the order below is in the product's outbox only.
     p.stop();
     p.up(&[], 600_000);
     let per_yuan = points_per_yuan(&programme_settings(&p, &programme).await);

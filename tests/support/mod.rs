@@ -257,6 +257,9 @@ pub struct Platform {
     graph: Endpoint,
     /// Each service's own subgraph, by name, for checks of one service.
     subgraphs: Vec<(String, Endpoint)>,
+    /// Events on JetStream under a prefix of this platform's own, deleted
+    /// when it is dropped; `None`: over HTTP.
+    jetstream: Option<kit::config::EventsConfig>,
 }
 
 impl Platform {
@@ -271,15 +274,36 @@ impl Platform {
         Self::start_with_members(1_000).await
     }
 
+    /// `up --demo` as [`Platform::start`], its events on NATS JetStream
+    /// (`events.transport = "nats"`) under a prefix of its own.
+    pub async fn start_on_jetstream() -> Self {
+        Self::start_on(60, Some(kit::testing::jetstream_events())).await
+    }
+
     async fn start_with_members(members: usize) -> Self {
+        Self::start_on(members, None).await
+    }
+
+    async fn start_on(members: usize, jetstream: Option<kit::config::EventsConfig>) -> Self {
         let mut environment = test_databases().await;
         environment.push(("BIGMEMBER_DEMO__MEMBERS".into(), members.to_string()));
+        if let Some(events) = &jetstream {
+            environment.extend([
+                ("BIGMEMBER_EVENTS__TRANSPORT".into(), "nats".into()),
+                ("BIGMEMBER_EVENTS__NATS_URL".into(), events.nats_url.clone()),
+                (
+                    "BIGMEMBER_EVENTS__NATS_PREFIX".into(),
+                    events.nats_prefix.clone(),
+                ),
+            ]);
+        }
         let mut platform = Self {
             dir: tempfile::tempdir().unwrap(),
             environment,
             running: None,
             graph: Endpoint::new(""),
             subgraphs: Vec::new(),
+            jetstream,
         };
         platform.up(&["--demo"], 50);
         platform
@@ -348,10 +372,14 @@ impl Platform {
         cmd
     }
 
-    /// Starts `up` (again), its consumers polling every `poll_ms`.
+    /// Starts `up` (again), its consumers polling every `poll_ms` (on
+    /// JetStream, its relays: a consumer there reads as events arrive).
     pub fn up(&mut self, args: &[&str], poll_ms: u64) {
         assert!(self.running.is_none(), "already up");
         let mut cmd = self.command();
+        if self.jetstream.is_some() {
+            cmd.env("BIGMEMBER_EVENTS__RELAY_INTERVAL_MS", poll_ms.to_string());
+        }
         on_free_ports(
             cmd.arg("up")
                 .args(args)
@@ -420,6 +448,21 @@ impl Drop for Platform {
     fn drop(&mut self) {
         if let Some(running) = self.running.take() {
             running.kill();
+        }
+        if let Some(events) = self.jetstream.take() {
+            // Its streams go with it (a runtime of its own: drop is sync).
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                runtime.block_on(async {
+                    if let Ok(js) = kit::events::jetstream::JetStream::connect(&events).await {
+                        let _ = js.delete_all().await;
+                    }
+                });
+            })
+            .join();
         }
     }
 }
