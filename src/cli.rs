@@ -146,6 +146,14 @@ enum EventsAction {
     Retry(ParkedEventArgs),
     /// Never apply a parked event (it stays listed as SKIPPED).
     Skip(ParkedEventArgs),
+    /// Delete, now, the outbox events every reader (and the JetStream
+    /// relay) has applied that are older than events.outbox_retention_hours
+    /// (each service also does this every 10 minutes).
+    Prune {
+        /// Only this service [default: all].
+        #[arg(long, value_parser = service_names())]
+        service: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -677,7 +685,9 @@ async fn events(config: &Config, clock: &Clock, action: EventsAction) -> anyhow:
     let _telemetry = kit::telemetry::init("events", config.log_filter("warn"))?;
     let keys = JwtKeys::hs256(&kit::config::Secret::new(kit::auth::random_secret()));
     let (only, decision) = match &action {
-        EventsAction::Parked { service, .. } => (service.clone(), None),
+        EventsAction::Parked { service, .. } | EventsAction::Prune { service } => {
+            (service.clone(), None)
+        }
         EventsAction::Retry(event) => (Some(event.service.clone()), Some((Decision::Retry, event))),
         EventsAction::Skip(event) => (Some(event.service.clone()), Some((Decision::Skip, event))),
     };
@@ -704,6 +714,20 @@ async fn events(config: &Config, clock: &Clock, action: EventsAction) -> anyhow:
                 row.kind,
                 row.status.to_value()
             );
+            continue;
+        }
+        if let EventsAction::Prune { .. } = action {
+            let retention =
+                Duration::from_secs(config.events.outbox_retention_hours.saturating_mul(3_600));
+            let pruned = kit::events::outbox::prune(&ctx.db, clock.now(), retention).await?;
+            let left = kit::events::outbox::read(&ctx.db, 0, 1).await?;
+            emit(format_args!(
+                "{}: {pruned} events pruned; the outbox now starts at {}",
+                spec.name,
+                left.first()
+                    .map_or("its head (empty)".to_owned(), |e| e.seq.to_string())
+            ))?;
+            listed += 1;
             continue;
         }
         let status = (!all).then_some(ParkedStatus::Parked);

@@ -50,6 +50,16 @@ fn guide_of(brand: &str) -> String {
 /// Steps 1-2: registration through a guide's QR code, then WeChat. Returns
 /// the member id and their token.
 async fn register(p: &Platform, cast: &Cast, tag: &str) -> (String, String) {
+    register_with_phone(p, cast, tag, "138 0013 8000").await
+}
+
+/// [`register`] with a phone of one's own (one phone is one member).
+async fn register_with_phone(
+    p: &Platform,
+    cast: &Cast,
+    tag: &str,
+    phone: &str,
+) -> (String, String) {
     let guide = guide_of(cast.x);
     let code = p
         .data(
@@ -65,7 +75,7 @@ async fn register(p: &Platform, cast: &Cast, tag: &str) -> (String, String) {
             "mutation($input: RegisterMemberInput!) { registerMember(input: $input) { outcome member { id } } }",
             json!({ "input": {
                 "identity": { "channel": "APP", "externalId": format!("journey-app-{tag}"), "brandId": cast.x },
-                "phone": "138 0013 8000",
+                "phone": phone,
                 "name": "Li Lei",
                 "guideCode": code["guide"]["code"],
             } }),
@@ -294,11 +304,11 @@ fn points_per_yuan(settings: &Value) -> f64 {
 /// The whole journey with X's return policy deciding step 7. `after_refund`
 /// maps (earned, exchanged out) to X's active balance after the refund.
 async fn journey(x: &'static str, y: &'static str, after_refund: fn(i64, i64) -> i64) {
-    journey_on(Platform::start().await, x, y, after_refund).await;
+    journey_on(&Platform::start().await, x, y, after_refund).await;
 }
 
 async fn journey_on(
-    p: Platform,
+    p: &Platform,
     x: &'static str,
     y: &'static str,
     after_refund: fn(i64, i64) -> i64,
@@ -551,7 +561,7 @@ async fn journey_cinema_allow_negative() {
 #[tokio::test]
 async fn journey_on_jetstream() {
     journey_on(
-        Platform::start_on_jetstream().await,
+        &Platform::start_on_jetstream().await,
         "apparel",
         "coffee",
         |_earned, _sent| 0,
@@ -1317,4 +1327,367 @@ async fn a_revoked_partner_keys_tokens_stop_working_at_every_subgraph() {
     // Other callers are untouched.
     let still = p.data(Some(&operator), everywhere, json!({})).await;
     assert!(!still["programmes"].is_null(), "{still}");
+}
+
+/// How many requests [`ask_failing_over`] had to ask again elsewhere.
+static FAILED_OVER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Asks gateway `first`, and on no answer or an error (its replicas'
+/// services may be gone) asks gateway 0 the same: a client that retries
+/// elsewhere, with the same idempotency key.
+async fn ask_failing_over(
+    p: &Platform,
+    first: usize,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> Value {
+    let answer = p
+        .gateway(first)
+        .try_ask(Some(token), query, variables.clone())
+        .await;
+    match answer {
+        Ok(r) if r.get("errors").is_none() => r["data"].clone(),
+        _ => {
+            FAILED_OVER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            p.gateway(0).data(Some(token), query, variables).await
+        }
+    }
+}
+
+/// One member's part of the stream: `orders` pickup orders of `sku` at
+/// `store`, each handed over, then 100 points exchanged out. Requests
+/// alternate between the gateways. Returns the order ids, and the
+/// exchange (pointsOut, pointsIn).
+#[allow(clippy::too_many_arguments)]
+async fn stream_of_orders(
+    p: &Platform,
+    member: &str,
+    token: &str,
+    staff: &str,
+    (store, sku): (&str, &str),
+    orders: usize,
+    placed: &std::sync::atomic::AtomicUsize,
+    (from, to): (&str, &str),
+) -> (Vec<String>, (i64, i64)) {
+    let mut ids = Vec::new();
+    for k in 0..orders {
+        let gateway = (k + ids.len()) % 2;
+        let order = ask_failing_over(
+            p,
+            gateway,
+            token,
+            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }",
+            json!({ "input": {
+                "memberId": member, "channel": "APP", "storeId": store,
+                "fulfilment": "PICKUP_IN_STORE",
+                "lines": [{ "skuId": sku, "quantity": 1 }],
+                "idempotencyKey": format!("stream-{member}-{k}"),
+            } }),
+        )
+        .await["placeOrder"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // A hand-over whose answer was lost is not handed over twice: the
+        // retry finds the order fulfilled.
+        let fulfil = "mutation($o: ID!) { fulfilOrder(orderId: $o) { status } }";
+        let handed = p
+            .gateway(1 - gateway)
+            .try_ask(Some(staff), fulfil, json!({ "o": order }))
+            .await;
+        if !matches!(&handed, Ok(r) if r["data"]["fulfilOrder"]["status"] == "FULFILLED") {
+            let status = p
+                .gateway(0)
+                .data(
+                    Some(staff),
+                    "query($o: ID!) { order(id: $o) { status } }",
+                    json!({ "o": order }),
+                )
+                .await;
+            if status["order"]["status"] != "FULFILLED" {
+                p.gateway(0)
+                    .data(Some(staff), fulfil, json!({ "o": order }))
+                    .await;
+            }
+        }
+        placed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ids.push(order);
+    }
+    // Once the orders' points are in, 100 of them to the other programme.
+    p.gateway(0)
+        .eventually(
+            Some(token),
+            "query($m: ID!) { member(id: $m) { pointsAccounts { programme { id } activeBalance } } }",
+            json!({ "m": member }),
+            |d| {
+                d["member"]["pointsAccounts"].as_array().is_some_and(|a| {
+                    a.iter()
+                        .any(|a| a["programme"]["id"] == from && a["activeBalance"].as_i64() >= Some(100))
+                })
+            },
+        )
+        .await;
+    let quote = ask_failing_over(
+        p,
+        1,
+        token,
+        "mutation($f: ID!, $t: ID!, $n: Long!) { exchangeQuote(fromProgrammeId: $f, toProgrammeId: $t, points: $n) { id } }",
+        json!({ "f": from, "t": to, "n": 100 }),
+    )
+    .await["exchangeQuote"]["id"]
+        .clone();
+    let exchange = ask_failing_over(
+        p,
+        1,
+        token,
+        "mutation($q: ID!, $k: String!) { confirmExchange(quoteId: $q, idempotencyKey: $k) { pointsOut pointsIn } }",
+        json!({ "q": quote, "k": format!("stream-exchange-{member}") }),
+    )
+    .await["confirmExchange"]
+        .clone();
+    (
+        ids,
+        (
+            exchange["pointsOut"].as_i64().unwrap(),
+            exchange["pointsIn"].as_i64().unwrap(),
+        ),
+    )
+}
+
+/// The deployment as Kubernetes runs it (each service twice, the gateway
+/// twice, PostgreSQL, NATS JetStream, jobs outside the services): the
+/// journey through one gateway and then the other; then a stream of
+/// orders and exchanges through both, during which every service loses a
+/// replica to SIGKILL. Afterwards: each order's points and commission
+/// applied once, balances equal to their entries and lots, no stock sold
+/// twice, the clearing statements netting to zero, and the outboxes pruned.
+#[tokio::test]
+async fn a_deployment_of_two_replicas_loses_one_of_each_service_mid_stream_and_nothing() {
+    let Some(mut p) = Platform::deploy(2).await else {
+        eprintln!(
+            "skipped: a deployment runs on PostgreSQL (BIGMEMBER_TEST_DATABASE_URL); the PostgreSQL pass runs it"
+        );
+        return;
+    };
+    journey_on(&p, "apparel", "coffee", |_earned, _sent| 0).await;
+    p.use_gateway(1);
+    journey_on(&p, "cinema", "apparel", |_earned, sent| -sent).await;
+    p.use_gateway(0);
+
+    // The stream: coffee members order one of coffee's dearest SKUs at one
+    // store, each order handed over, then exchange 100 points to cinema.
+    let cast = Cast::new(&p, "coffee");
+    let (from, to) = (Cast::programme("coffee"), Cast::programme("cinema"));
+    let mut settings = programme_settings(&p, &from).await;
+    let per_yuan = points_per_yuan(&settings);
+    settings["pendingDays"] = json!(0);
+    p.data(
+        Some(&cast.operator),
+        "mutation($id: ID!, $p: ProgrammeInput!) { updateProgramme(programmeId: $id, programme: $p) { pendingDays } }",
+        json!({ "id": from, "p": settings }),
+    )
+    .await;
+    const MEMBERS: usize = 4;
+    let mut members = Vec::new();
+    for i in 0..MEMBERS {
+        let phone = format!("139 0000 00{i:02}");
+        members.push(register_with_phone(&p, &cast, &format!("stream-{i}"), &phone).await);
+    }
+    // Enough for 100 points an order: one order's line, as the journey
+    // picks it, tells the SKU, the store and the price.
+    let probe = order_for_pickup(
+        &p,
+        &cast,
+        &members[0].0,
+        &members[0].1,
+        (100, per_yuan),
+        "stream-probe",
+    )
+    .await;
+    let sku_of = p
+        .data(
+            Some(&cast.operator),
+            "query($o: ID!) { order(id: $o) { lines { skuId } } }",
+            json!({ "o": probe.id }),
+        )
+        .await;
+    let sku = sku_of["order"]["lines"][0]["skuId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unit = probe.paid / probe.quantity;
+    let earned = |paid: i64| ((paid / 100) as f64 * per_yuan).floor() as i64;
+    // Enough orders each for the 100 points exchanged, three at least.
+    let orders = ((100 / earned(unit).max(1)) as usize + 1).max(3);
+    let stock =
+        "query($s: ID!, $k: ID!) { store(id: $s) { inventory(skuIds: [$k]) { available } } }";
+    let available = |d: &Value| d["store"]["inventory"][0]["available"].as_i64().unwrap();
+    p.data(
+        Some(&cast.operator),
+        "mutation($k: ID!, $l: ID!, $n: Int!) { receiveStock(skuId: $k, locationId: $l, quantity: $n, reason: \"the stream\") { skuId } }",
+        json!({ "k": sku, "l": probe.store, "n": MEMBERS * orders }),
+    )
+    .await;
+    let before = available(
+        &p.data(None, stock, json!({ "s": probe.store, "k": sku }))
+            .await,
+    );
+    assert!(before >= (MEMBERS * orders) as i64, "{before} in stock");
+    let staff = p.token(&[
+        "--role",
+        "staff",
+        "--brand",
+        "coffee",
+        "--store",
+        &probe.store,
+    ]);
+
+    let placed = std::sync::atomic::AtomicUsize::new(0);
+    let streams = futures::future::join_all(members.iter().map(|(member, token)| {
+        stream_of_orders(
+            &p,
+            member,
+            token,
+            &staff,
+            (&probe.store, &sku),
+            orders,
+            &placed,
+            (&from, &to),
+        )
+    }));
+    let kill = async {
+        while placed.load(std::sync::atomic::Ordering::SeqCst) < MEMBERS * orders / 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        p.kill_services(1);
+    };
+    let (results, ()) = tokio::join!(streams, kill);
+    assert!(
+        FAILED_OVER.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "requests to the gateway whose services were killed were asked again"
+    );
+
+    // Every order's points, once; every order's commission, once.
+    let guide = guide_of("coffee");
+    let all_orders: Vec<&String> = results.iter().flat_map(|(ids, _)| ids).collect();
+    for order in &all_orders {
+        let points = p
+            .eventually(
+                Some(&cast.operator),
+                "query($o: ID!) { order(id: $o) { pointsEarned { points state } } }",
+                json!({ "o": order }),
+                |d| d["order"]["pointsEarned"][0]["state"] == "ACTIVE",
+            )
+            .await;
+        assert_eq!(
+            points["order"]["pointsEarned"],
+            json!([{ "points": earned(unit), "state": "ACTIVE" }]),
+            "{order}"
+        );
+    }
+    let credited = p
+        .eventually(
+            Some(&cast.operator),
+            COMMISSIONS,
+            commissions_of(&guide),
+            |d| all_orders.iter().all(|o| !entries_for(d, o).is_empty()),
+        )
+        .await;
+    for order in &all_orders {
+        assert_eq!(
+            entries_for(&credited, order).len(),
+            1,
+            "{order}: {credited}"
+        );
+    }
+    // Balances equal their entries and lots; what went out came in.
+    for ((member, _), (ids, (sent, received))) in members.iter().zip(&results) {
+        let coffee = account(&p, &cast, member, &from).await;
+        let cinema = account(&p, &cast, member, &to).await;
+        assert_balances(&coffee);
+        assert_balances(&cinema);
+        assert_eq!(
+            coffee["activeBalance"].as_i64().unwrap(),
+            earned(unit) * ids.len() as i64 - sent,
+            "{coffee}"
+        );
+        assert_eq!(
+            cinema["activeBalance"].as_i64(),
+            Some(*received),
+            "{cinema}"
+        );
+    }
+    // Each unit sold once: the store's stock fell by the units ordered.
+    let after = available(
+        &p.data(None, stock, json!({ "s": probe.store, "k": sku }))
+            .await,
+    );
+    assert_eq!(
+        before - after,
+        (MEMBERS * orders) as i64,
+        "{before} → {after}"
+    );
+    // Clearing nets to zero: what coffee owes cinema, cinema is owed.
+    let statement = "query($b: ID!) { clearingStatement(brandId: $b) { lines { counterparty { id } receivableFen payableFen } } }";
+    let line = |d: &Value, with: &str| {
+        d["clearingStatement"]["lines"]
+            .as_array()
+            .and_then(|l| l.iter().find(|l| l["counterparty"]["id"] == with).cloned())
+            .unwrap_or(Value::Null)
+    };
+    let coffee_side = p
+        .data(
+            Some(&p.token(&["--role", "partner", "--brand", "coffee"])),
+            statement,
+            json!({ "b": "coffee" }),
+        )
+        .await;
+    let cinema_side = p
+        .data(
+            Some(&p.token(&["--role", "partner", "--brand", "cinema"])),
+            statement,
+            json!({ "b": "cinema" }),
+        )
+        .await;
+    let (owes, owed) = (line(&coffee_side, "cinema"), line(&cinema_side, "coffee"));
+    assert!(owed["receivableFen"].as_i64() > Some(0), "{cinema_side}");
+    assert_eq!(
+        owes["payableFen"], owed["receivableFen"],
+        "{coffee_side} {cinema_side}"
+    );
+    assert_eq!(
+        owes["receivableFen"], owed["payableFen"],
+        "{coffee_side} {cinema_side}"
+    );
+
+    // The outboxes: once past retention, everything relayed is pruned.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let later = std::env::var(kit::testing::TEST_NOW_ENV)
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .and_then(|n| chrono::DateTime::parse_from_rfc3339(&n).ok())
+        .map(|n| n.with_timezone(&chrono::Utc))
+        .unwrap_or_else(chrono::Utc::now)
+        + chrono::Duration::days(30);
+    let pruned = support::run_ok(
+        p.command()
+            .args(["events", "prune"])
+            .env("BIGMEMBER_NOW", later.to_rfc3339()),
+    );
+    // (Of these services' events, the run made member's and product's.)
+    for service in ["member", "product"] {
+        assert!(
+            pruned.contains(&format!("{service}: "))
+                && !pruned.contains(&format!("{service}: 0 events pruned")),
+            "{pruned}"
+        );
+    }
+    assert_eq!(
+        pruned
+            .matches("the outbox now starts at its head (empty)")
+            .count(),
+        4,
+        "{pruned}"
+    );
 }

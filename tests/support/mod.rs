@@ -202,6 +202,17 @@ impl Endpoint {
 
     /// The whole response to a request.
     pub async fn ask(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.try_ask(token, query, variables).await.unwrap()
+    }
+
+    /// The whole response, or why none came (the gateway unreachable, or
+    /// not answering JSON).
+    pub async fn try_ask(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Result<Value, String> {
         let mut request = self
             .client
             .post(&self.url)
@@ -209,7 +220,8 @@ impl Endpoint {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        request.send().await.unwrap().json().await.unwrap()
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        response.json().await.map_err(|e| e.to_string())
     }
 
     /// `data` of a request that must succeed.
@@ -260,7 +272,14 @@ pub struct Platform {
     /// Events on JetStream under a prefix of this platform's own, deleted
     /// when it is dropped; `None`: over HTTP.
     jetstream: Option<kit::config::EventsConfig>,
+    /// A deployment's processes ([`Platform::deploy`]): each replica set's
+    /// services, and one gateway per set.
+    replicas: std::sync::Mutex<Vec<Vec<Running>>>,
+    gateways: Vec<Endpoint>,
 }
+
+/// The services, in the order a deployment starts them.
+pub const SERVICE_NAMES: [&str; 4] = ["member", "store", "product", "alliance"];
 
 impl Platform {
     /// `up --demo` with a small demo (60 members: the tests need a few) on
@@ -304,9 +323,133 @@ impl Platform {
             graph: Endpoint::new(""),
             subgraphs: Vec::new(),
             jetstream,
+            replicas: Default::default(),
+            gateways: Vec::new(),
         };
         platform.up(&["--demo"], 50);
         platform
+    }
+
+    /// The platform as Kubernetes runs it, on this machine: `bigmember
+    /// migrate` and `seed` (the Job's work, and the demo), then each service
+    /// twice and the gateway twice as separate `serve` processes, on
+    /// PostgreSQL with events on NATS JetStream and no periodic jobs in the
+    /// services (CronJobs' work). Replica set `r` is four services that know
+    /// each other's addresses, and gateway `r` in front of them. `None`
+    /// without PostgreSQL (`BIGMEMBER_TEST_DATABASE_URL`): replicas of one
+    /// service share its database, which SQLite files are not made for.
+    pub async fn deploy(sets: usize) -> Option<Self> {
+        let mut environment = test_databases().await;
+        if environment.is_empty() {
+            return None;
+        }
+        let events = kit::testing::jetstream_events();
+        environment.extend([
+            ("BIGMEMBER_DEMO__MEMBERS".into(), "60".into()),
+            ("BIGMEMBER_EVENTS__TRANSPORT".into(), "nats".into()),
+            ("BIGMEMBER_EVENTS__NATS_URL".into(), events.nats_url.clone()),
+            (
+                "BIGMEMBER_EVENTS__NATS_PREFIX".into(),
+                events.nats_prefix.clone(),
+            ),
+            ("BIGMEMBER_EVENTS__POLL_INTERVAL_MS".into(), "100".into()),
+            ("BIGMEMBER_EVENTS__RELAY_INTERVAL_MS".into(), "20".into()),
+            ("BIGMEMBER_JOBS__IN_PROCESS".into(), "false".into()),
+        ]);
+        let mut platform = Self {
+            dir: tempfile::tempdir().unwrap(),
+            environment,
+            running: None,
+            graph: Endpoint::new(""),
+            subgraphs: Vec::new(),
+            jetstream: Some(events),
+            replicas: Default::default(),
+            gateways: Vec::new(),
+        };
+        platform.run(&["migrate"]);
+        platform.run(&["seed"]);
+        // Ports held together, so no two of them are the same; released
+        // just before the services take them.
+        let held: Vec<Vec<std::net::TcpListener>> = (0..sets)
+            .map(|_| {
+                SERVICE_NAMES
+                    .iter()
+                    .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+                    .collect()
+            })
+            .collect();
+        let ports: Vec<Vec<u16>> = held
+            .iter()
+            .map(|set| set.iter().map(|l| l.local_addr().unwrap().port()).collect())
+            .collect();
+        drop(held);
+        for set in &ports {
+            let addresses: Vec<(String, String)> = SERVICE_NAMES
+                .iter()
+                .zip(set)
+                .map(|(name, port)| {
+                    (
+                        format!("BIGMEMBER_SERVICES__{}__URL", name.to_uppercase()),
+                        format!("http://127.0.0.1:{port}"),
+                    )
+                })
+                .collect();
+            let mut services = Vec::new();
+            for (name, port) in SERVICE_NAMES.iter().zip(set) {
+                let mut cmd = platform.command();
+                cmd.args(["serve", name, "--port", &port.to_string()])
+                    .envs(addresses.iter().map(|(k, v)| (k, v)));
+                let running = Running::start(cmd);
+                running.wait_for(&format!("{name} subgraph:"));
+                services.push(running);
+            }
+            let mut cmd = platform.command();
+            cmd.args(["serve", "gateway", "--port", "0"])
+                .envs(addresses.iter().map(|(k, v)| (k, v)));
+            let gateway = Running::start(cmd);
+            let url = graphql_url(&gateway.wait_for("gateway:"));
+            services.push(gateway);
+            platform.replicas.lock().unwrap().push(services);
+            platform.gateways.push(Endpoint::new(url));
+        }
+        platform.subgraphs = SERVICE_NAMES
+            .iter()
+            .zip(&ports[0])
+            .map(|(name, port)| {
+                (
+                    (*name).to_owned(),
+                    Endpoint::new(format!("http://127.0.0.1:{port}/graphql")),
+                )
+            })
+            .collect();
+        platform.use_gateway(0);
+        Some(platform)
+    }
+
+    /// From now on, the graph is gateway `set`'s (a deployment's).
+    pub fn use_gateway(&mut self, set: usize) {
+        self.graph.url = self.gateways[set].url.clone();
+    }
+
+    /// Gateway `set` of a deployment.
+    pub fn gateway(&self, set: usize) -> &Endpoint {
+        &self.gateways[set]
+    }
+
+    /// SIGKILL to every service of replica set `set` (its gateway stays, its
+    /// subgraphs gone): a node lost, nothing flushed or finished.
+    pub fn kill_services(&self, set: usize) {
+        let mut replicas = self.replicas.lock().unwrap();
+        let services = std::mem::take(&mut replicas[set]);
+        let mut gateway = None;
+        for (i, running) in services.into_iter().enumerate() {
+            if i < SERVICE_NAMES.len() {
+                running.kill();
+            } else {
+                gateway = Some(running);
+            }
+        }
+        replicas[set].extend(gateway);
     }
 
     /// The graph, as a client reaches it.
@@ -448,6 +591,10 @@ impl Drop for Platform {
     fn drop(&mut self) {
         if let Some(running) = self.running.take() {
             running.kill();
+        }
+        // Processes first: a relay still running would make its stream again.
+        if let Ok(mut replicas) = self.replicas.lock() {
+            replicas.clear();
         }
         if let Some(events) = self.jetstream.take() {
             // Its streams go with it (a runtime of its own: drop is sync).
