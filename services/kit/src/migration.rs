@@ -56,6 +56,7 @@ pub fn kit_migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(CreateIdempotencyKeys),
         Box::new(CreateRevokedPartnerKeys),
         Box::new(CreateFeedReaders),
+        Box::new(CreateOutboxPending),
     ]
 }
 
@@ -436,6 +437,70 @@ impl MigrationTrait for CreateFeedReaders {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(FeedReaders::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum OutboxPending {
+    Table,
+    Id,
+    EventId,
+    Kind,
+    Payload,
+    OccurredAt,
+}
+
+/// Events written but not yet numbered (see `events::outbox::sequence`):
+/// writers insert here, with no row that every writer must lock.
+pub struct CreateOutboxPending;
+
+impl MigrationName for CreateOutboxPending {
+    fn name(&self) -> &str {
+        "m20261207_000008_kit_outbox_pending"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateOutboxPending {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(OutboxPending::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(OutboxPending::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(OutboxPending::EventId)
+                            .string_len(36)
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(OutboxPending::Kind)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(OutboxPending::Payload).text().not_null())
+                    .col(
+                        ColumnDef::new(OutboxPending::OccurredAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(OutboxPending::Table).to_owned())
             .await
     }
 }

@@ -69,15 +69,27 @@ impl sea_orm_migration::MigratorTrait for KitOnly {
 }
 
 impl TestApp {
-    /// Publishes `event` into this app's outbox, in a transaction of its own.
+    /// Publishes `event` into this app's outbox, in a transaction of its
+    /// own, and numbers it; its number.
     pub async fn publish<E: crate::events::DomainEvent>(&self, event: &E) -> i64 {
         use sea_orm::TransactionTrait as _;
+        use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
         let txn = self.db().begin().await.expect("begin");
-        let seq = crate::events::outbox::publish(&txn, event, self.clock().now())
+        let id = crate::events::outbox::publish(&txn, event, self.clock().now())
             .await
             .expect("publish");
         txn.commit().await.expect("commit");
-        seq
+        crate::events::outbox::sequence(self.db())
+            .await
+            .expect("sequence");
+        use crate::events::entities::outbox_event;
+        outbox_event::Entity::find()
+            .filter(outbox_event::Column::EventId.eq(id))
+            .one(self.db())
+            .await
+            .expect("read back")
+            .expect("numbered")
+            .seq
     }
 }
 

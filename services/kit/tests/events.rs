@@ -370,6 +370,74 @@ async fn concurrent_publishers_get_gapless_numbers_and_readers_never_see_a_hole(
     assert_eq!(after, 20);
 }
 
+/// Events are numbered after they commit, by whichever sequencer runs
+/// first: identical sequencers racing number each event once, gaplessly.
+#[tokio::test]
+async fn sequencers_racing_number_each_committed_event_once_without_a_gap() {
+    use sea_orm::TransactionTrait as _;
+    let app = kit::testing::spawn(PRODUCER).await;
+    for n in 0..50 {
+        let txn = app.db().begin().await.unwrap();
+        kit::events::outbox::publish(&txn, &Counted { n }, app.now())
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    }
+    assert!(
+        kit::events::outbox::read(app.db(), 0, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "written, not yet numbered"
+    );
+    let counts =
+        futures::future::join_all((0..8).map(|_| kit::events::outbox::sequence(app.db()))).await;
+    let total: u64 = counts.into_iter().map(|c| c.unwrap()).sum();
+    assert_eq!(total, 50, "each event numbered by one sequencer");
+    let events = kit::events::outbox::read(app.db(), 0, 100).await.unwrap();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+    let ns: Vec<i64> = events
+        .iter()
+        .map(|e| e.payload["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        ns,
+        (0..50).collect::<Vec<_>>(),
+        "in the order they were written"
+    );
+    assert_eq!(kit::events::outbox::sequence(app.db()).await.unwrap(), 0);
+    assert_eq!(kit::events::outbox::head(app.db()).await.unwrap(), 50);
+}
+
+/// On PostgreSQL a writer's open transaction holds up nobody: another
+/// writer commits and its event is numbered meanwhile; the first gets the
+/// next number once it commits. (SQLite has one writer at a time anyway.)
+#[tokio::test]
+async fn an_open_writer_holds_up_neither_other_writers_nor_numbering() {
+    use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+    let app = kit::testing::spawn(PRODUCER).await;
+    if app.db().get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return;
+    }
+    let slow = app.db().begin().await.unwrap();
+    kit::events::outbox::publish(&slow, &Counted { n: 1 }, app.now())
+        .await
+        .unwrap();
+    let quick = tokio::time::timeout(Duration::from_secs(5), publish(&app, 2))
+        .await
+        .expect("not held up by the open transaction");
+    assert_eq!(quick, 1);
+    slow.commit().await.unwrap();
+    assert_eq!(kit::events::outbox::sequence(app.db()).await.unwrap(), 1);
+    let events = kit::events::outbox::read(app.db(), 0, 100).await.unwrap();
+    let ns: Vec<i64> = events
+        .iter()
+        .map(|e| e.payload["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ns, [2, 1], "numbered in commit order");
+}
+
 #[tokio::test]
 async fn an_unreachable_feed_is_an_error_not_a_skip() {
     let (_database, db) = consumer_db().await;

@@ -244,6 +244,8 @@ async fn keys_revoked_before_the_list_existed_join_it_on_migration() {
         ),
         ("k-revoked", "coffee", 1_000_000)
     );
+    // Numbered as the feed numbers events, when it is next read.
+    kit::events::outbox::sequence(&db).await.unwrap();
     let events = kit::events::outbox::read(&db, 0, 100).await.unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].kind, "PartnerKeyRevoked");

@@ -22,10 +22,35 @@ pub mod outbox_event {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// One row holding the last sequence number handed out. Publishing updates
-/// it inside the event's transaction; the row lock makes concurrent
-/// publishers take numbers in commit order, so a reader never sees seq N+1
-/// before N.
+/// An event written with its fact and not yet numbered: writers insert
+/// here, and [`crate::events::outbox::sequence`] moves committed rows into
+/// `outbox_events` with the next numbers.
+pub mod outbox_pending {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox_pending")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        #[sea_orm(unique)]
+        pub event_id: String,
+        pub kind: String,
+        #[sea_orm(column_type = "Text")]
+        pub payload: String,
+        pub occurred_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One row holding the last sequence number handed out. Only the
+/// sequencer updates it (never a writer's transaction), and its row lock
+/// lets one sequencer at a time number events, so numbers are gapless and
+/// in the order events were committed.
 pub mod outbox_sequence {
     use sea_orm::entity::prelude::*;
 

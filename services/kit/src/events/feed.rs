@@ -77,6 +77,7 @@ pub async fn serve_feed(
     // Read before the head: whatever committed before this instant has a
     // number at or below the head read after it.
     let as_of = ctx.clock.now();
+    outbox::sequence(&ctx.db).await?;
     let head = outbox::head(&ctx.db).await?;
     let events = outbox::read(&ctx.db, query.after, query.limit).await?;
     Ok(Json(FeedPage {

@@ -309,6 +309,8 @@ impl Relay {
     /// watermark. Returns how many events this pass published.
     pub async fn relay_once(&mut self) -> Result<usize, RelayError> {
         let as_of = self.clock.now();
+        // Whatever committed before `as_of` gets its number now.
+        outbox::sequence(&self.db).await?;
         let stream = self
             .js
             .stream(&self.producer)

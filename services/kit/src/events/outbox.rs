@@ -3,46 +3,34 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, NotSet, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-use super::entities::{feed_reader, outbox_event, outbox_sequence};
+use super::entities::{feed_reader, outbox_event, outbox_pending, outbox_sequence};
 use super::{DomainEvent, FeedEvent};
 use crate::time::{from_micros, to_micros};
 
 const SEQUENCE_ROW: i32 = 1;
 
+/// Pending events numbered per sequencer transaction.
+const SEQUENCE_BATCH: u64 = 1_000;
+
 /// Appends `event` to the outbox inside `txn`, the transaction that records
-/// the fact. Returns the event's sequence number.
+/// the fact. It takes no lock another writer waits for: the event is
+/// numbered once committed, by the next [`sequence`] (each feed read and
+/// each relay pass runs one). Returns the event's id.
 pub async fn publish<E: DomainEvent>(
     txn: &DatabaseTransaction,
     event: &E,
     occurred_at: DateTime<Utc>,
-) -> Result<i64, DbErr> {
+) -> Result<String, DbErr> {
     let payload = serde_json::to_string(event)
         .map_err(|e| DbErr::Custom(format!("event {} does not serialise: {e}", E::KIND)))?;
-    let updated = outbox_sequence::Entity::update_many()
-        .col_expr(
-            outbox_sequence::Column::LastSeq,
-            Expr::col(outbox_sequence::Column::LastSeq).add(1),
-        )
-        .filter(outbox_sequence::Column::Id.eq(SEQUENCE_ROW))
-        .exec(txn)
-        .await?;
-    if updated.rows_affected != 1 {
-        return Err(DbErr::Custom(
-            "outbox_sequence row is missing: migrations not applied?".into(),
-        ));
-    }
-    let seq = outbox_sequence::Entity::find_by_id(SEQUENCE_ROW)
-        .one(txn)
-        .await?
-        .map(|row| row.last_seq)
-        .ok_or_else(|| DbErr::Custom("outbox_sequence row vanished".into()))?;
-    outbox_event::ActiveModel {
-        seq: Set(seq),
-        event_id: Set(uuid::Uuid::now_v7().to_string()),
+    let event_id = uuid::Uuid::now_v7().to_string();
+    outbox_pending::ActiveModel {
+        id: NotSet,
+        event_id: Set(event_id.clone()),
         kind: Set(E::KIND.to_owned()),
         payload: Set(payload),
         occurred_at: Set(to_micros(occurred_at)),
@@ -50,7 +38,76 @@ pub async fn publish<E: DomainEvent>(
     .insert(txn)
     .await?;
     metrics::counter!("events_published_total", "type" => E::KIND).increment(1);
-    Ok(seq)
+    Ok(event_id)
+}
+
+/// Numbers the committed pending events after the last number handed out,
+/// in the order they were written, moving them into the feed; how many.
+/// Sequencers take turns on the counter row (its lock is the first thing
+/// each takes), so numbers are gapless and follow commit order: an event
+/// committed before this call began has a number when it returns.
+pub async fn sequence(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let mut numbered = 0;
+    loop {
+        // Nothing waiting (the usual case for a poll): no write, no lock.
+        if outbox_pending::Entity::find().one(db).await?.is_none() {
+            return Ok(numbered);
+        }
+        let txn = db.begin().await?;
+        let locked = outbox_sequence::Entity::update_many()
+            .col_expr(
+                outbox_sequence::Column::LastSeq,
+                Expr::col(outbox_sequence::Column::LastSeq).into(),
+            )
+            .filter(outbox_sequence::Column::Id.eq(SEQUENCE_ROW))
+            .exec(&txn)
+            .await?;
+        if locked.rows_affected != 1 {
+            return Err(DbErr::Custom(
+                "outbox_sequence row is missing: migrations not applied?".into(),
+            ));
+        }
+        let head = head(&txn).await?;
+        let pending = outbox_pending::Entity::find()
+            .order_by_asc(outbox_pending::Column::Id)
+            .limit(SEQUENCE_BATCH)
+            .all(&txn)
+            .await?;
+        let count = pending.len() as u64;
+        if count == 0 {
+            txn.commit().await?;
+            return Ok(numbered);
+        }
+        let ids: Vec<i64> = pending.iter().map(|row| row.id).collect();
+        outbox_event::Entity::insert_many(pending.into_iter().zip(head + 1..).map(|(row, seq)| {
+            outbox_event::ActiveModel {
+                seq: Set(seq),
+                event_id: Set(row.event_id),
+                kind: Set(row.kind),
+                payload: Set(row.payload),
+                occurred_at: Set(row.occurred_at),
+            }
+        }))
+        .exec(&txn)
+        .await?;
+        outbox_sequence::Entity::update_many()
+            .col_expr(
+                outbox_sequence::Column::LastSeq,
+                (head + count as i64).into(),
+            )
+            .filter(outbox_sequence::Column::Id.eq(SEQUENCE_ROW))
+            .exec(&txn)
+            .await?;
+        outbox_pending::Entity::delete_many()
+            .filter(outbox_pending::Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        numbered += count;
+        if count < SEQUENCE_BATCH {
+            return Ok(numbered);
+        }
+    }
 }
 
 /// Events after `after`, oldest first, at most `limit`.
