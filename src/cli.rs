@@ -92,7 +92,7 @@ enum Command {
     Compose(ComposeArgs),
     /// Print the gateway's query plan for an operation (which subgraphs it asks, in what order).
     Plan(PlanArgs),
-    /// Events a consumer set aside after a rule refused them: list, retry or skip them.
+    /// Events between services: list, retry or skip the ones a consumer set aside; prune the outbox.
     Events(EventsArgs),
     /// Check the configuration (file, BIGMEMBER_* variables, flags) and print what is in effect.
     Config(ConfigArgs),
@@ -119,12 +119,13 @@ enum ConfigAction {
 
 #[derive(Args, Debug)]
 #[command(
-    long_about = "Events a consumer set aside after a rule refused them.\n\n\
+    long_about = "Events between services: the ones a consumer set aside, and the outbox.\n\n\
         A consumer tries an event its rules refuse (not one waiting for another feed, not a database \
         failure) a bounded number of times, then parks it: the feed moves on behind it, the \
         events_parked_total metric counts it and a WARN names it. List parked events, fix the cause, \
         then retry one (the running service applies it on its next poll, after the events that \
-        passed it) or skip it for good."
+        passed it) or skip it for good. `prune` deletes now what every reader has applied past \
+        events.outbox_retention_hours (each service also does so every 10 minutes)."
 )]
 struct EventsArgs {
     #[command(subcommand)]
@@ -488,6 +489,7 @@ fn start_background(
         ctx.db.clone(),
         ctx.clock.clone(),
         Duration::from_secs(config.events.outbox_retention_hours.saturating_mul(3_600)),
+        matches!(transport, Transport::JetStream(_)),
         OUTBOX_PRUNE_INTERVAL,
         stop.clone(),
     );
@@ -572,6 +574,13 @@ async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
         "  graph     http://{gateway_addr}/graphql   (one graph over every service; GraphiQL in a browser)"
     );
     println!();
+    println!(
+        "Events travel {}.",
+        match config.events.transport {
+            kit::config::EventTransport::Http => "over HTTP (each consumer polls GET /events)",
+            kit::config::EventTransport::Nats => "on NATS JetStream (events.transport = \"nats\")",
+        }
+    );
     println!("Ready: the graph answers at http://{gateway_addr}/graphql");
     if demo {
         print_demo_tokens(&keys, demo_member.as_deref());
@@ -719,7 +728,9 @@ async fn events(config: &Config, clock: &Clock, action: EventsAction) -> anyhow:
         if let EventsAction::Prune { .. } = action {
             let retention =
                 Duration::from_secs(config.events.outbox_retention_hours.saturating_mul(3_600));
-            let pruned = kit::events::outbox::prune(&ctx.db, clock.now(), retention).await?;
+            let relayed = config.events.transport == kit::config::EventTransport::Nats;
+            let pruned =
+                kit::events::outbox::prune(&ctx.db, clock.now(), retention, relayed).await?;
             let left = kit::events::outbox::read(&ctx.db, 0, 1).await?;
             emit(format_args!(
                 "{}: {pruned} events pruned; the outbox now starts at {}",

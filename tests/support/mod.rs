@@ -306,6 +306,17 @@ impl Platform {
     async fn start_on(members: usize, jetstream: Option<kit::config::EventsConfig>) -> Self {
         let mut environment = test_databases().await;
         environment.push(("BIGMEMBER_DEMO__MEMBERS".into(), members.to_string()));
+        let mut platform = Self::in_scratch(environment, jetstream);
+        platform.up(&["--demo"], 50);
+        platform
+    }
+
+    /// Nothing running yet, in a scratch directory, with `environment` and
+    /// (events on JetStream) the transport's settings.
+    fn in_scratch(
+        mut environment: Vec<(String, String)>,
+        jetstream: Option<kit::config::EventsConfig>,
+    ) -> Self {
         if let Some(events) = &jetstream {
             environment.extend([
                 ("BIGMEMBER_EVENTS__TRANSPORT".into(), "nats".into()),
@@ -316,7 +327,7 @@ impl Platform {
                 ),
             ]);
         }
-        let mut platform = Self {
+        Self {
             dir: tempfile::tempdir().unwrap(),
             environment,
             running: None,
@@ -325,9 +336,7 @@ impl Platform {
             jetstream,
             replicas: Default::default(),
             gateways: Vec::new(),
-        };
-        platform.up(&["--demo"], 50);
-        platform
+        }
     }
 
     /// The platform as Kubernetes runs it, on this machine: `bigmember
@@ -343,29 +352,13 @@ impl Platform {
         if environment.is_empty() {
             return None;
         }
-        let events = kit::testing::jetstream_events();
         environment.extend([
             ("BIGMEMBER_DEMO__MEMBERS".into(), "60".into()),
-            ("BIGMEMBER_EVENTS__TRANSPORT".into(), "nats".into()),
-            ("BIGMEMBER_EVENTS__NATS_URL".into(), events.nats_url.clone()),
-            (
-                "BIGMEMBER_EVENTS__NATS_PREFIX".into(),
-                events.nats_prefix.clone(),
-            ),
             ("BIGMEMBER_EVENTS__POLL_INTERVAL_MS".into(), "100".into()),
             ("BIGMEMBER_EVENTS__RELAY_INTERVAL_MS".into(), "20".into()),
             ("BIGMEMBER_JOBS__IN_PROCESS".into(), "false".into()),
         ]);
-        let mut platform = Self {
-            dir: tempfile::tempdir().unwrap(),
-            environment,
-            running: None,
-            graph: Endpoint::new(""),
-            subgraphs: Vec::new(),
-            jetstream: Some(events),
-            replicas: Default::default(),
-            gateways: Vec::new(),
-        };
+        let mut platform = Self::in_scratch(environment, Some(kit::testing::jetstream_events()));
         platform.run(&["migrate"]);
         platform.run(&["seed"]);
         // Ports held together, so no two of them are the same; released

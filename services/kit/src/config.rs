@@ -16,6 +16,7 @@
 //! | `events.nats_url` | `BIGMEMBER_EVENTS__NATS_URL` | `nats://127.0.0.1:4222` |
 //! | `events.nats_prefix` | `BIGMEMBER_EVENTS__NATS_PREFIX` | `bigmember`: names the streams and subjects |
 //! | `events.relay_interval_ms` | `BIGMEMBER_EVENTS__RELAY_INTERVAL_MS` | `50`: how often a relay looks for outbox events to publish |
+//! | `events.nats_replicas` | `BIGMEMBER_EVENTS__NATS_REPLICAS` | `1`: copies of each stream in a NATS cluster |
 //! | `jobs.in_process` | `BIGMEMBER_JOBS__IN_PROCESS` | `true`: each service runs its periodic jobs every minute |
 //! | `exchange.quote_ttl_secs` | `BIGMEMBER_EXCHANGE__QUOTE_TTL_SECS` | `60` |
 //! | `demo.members` | `BIGMEMBER_DEMO__MEMBERS` | `1000` |
@@ -205,6 +206,10 @@ pub struct EventsConfig {
     /// publish to JetStream (milliseconds).
     #[serde(default = "default_relay_interval_ms")]
     pub relay_interval_ms: u64,
+    /// Copies of each stream a NATS cluster keeps (1 to 5; 1 on a single
+    /// server, 3 in a cluster of three).
+    #[serde(default = "default_nats_replicas")]
+    pub nats_replicas: u64,
 }
 
 /// How events travel from a producer to its consumers (see
@@ -235,6 +240,10 @@ fn default_nats_prefix() -> String {
 
 fn default_relay_interval_ms() -> u64 {
     50
+}
+
+fn default_nats_replicas() -> u64 {
+    1
 }
 
 /// Points exchange between programmes (the alliance service).
@@ -784,6 +793,7 @@ impl Default for Config {
                 nats_url: default_nats_url(),
                 nats_prefix: default_nats_prefix(),
                 relay_interval_ms: default_relay_interval_ms(),
+                nats_replicas: default_nats_replicas(),
             },
             exchange: ExchangeConfig::default(),
             gateway: GatewaySettings::default(),
@@ -1093,6 +1103,7 @@ impl Config {
         for url in [
             &mut copy.gateway.rate_limits.redis_url,
             &mut copy.gateway.documents.apq.redis_url,
+            &mut copy.events.nats_url,
         ] {
             *url = redact_password(url);
         }
@@ -1159,6 +1170,12 @@ impl Config {
         {
             return Err(ConfigError::Rule(format!(
                 "events.nats_prefix: {prefix:?} is not letters, digits, '_' and '-' (it names streams and subjects)"
+            )));
+        }
+        if !(1..=5).contains(&events.nats_replicas) {
+            return Err(ConfigError::Rule(format!(
+                "events.nats_replicas: {} is not 1 to 5 (JetStream keeps at most 5 copies)",
+                events.nats_replicas
             )));
         }
         let scheme = events.nats_url.split("://").next().unwrap_or_default();
@@ -1320,7 +1337,7 @@ impl Config {
 /// A URL with its passwords (in the user part, or a query parameter such
 /// as `password=`) replaced by [`REDACTED`]; a value that is not a URL is
 /// redacted whole (it may hold anything).
-fn redact_password(url: &str) -> String {
+pub fn redact_password(url: &str) -> String {
     let Ok(mut parsed) = reqwest::Url::parse(url) else {
         return REDACTED.to_owned();
     };
@@ -1551,6 +1568,7 @@ mod tests {
             Some("http://svc:t0ken@alliance.internal:4004".into());
         config.gateway.rate_limits.redis_url = "redis://:redispw@redis.internal:6379".into();
         config.gateway.documents.apq.redis_url = "rediss://apq:apqpw@redis.internal:6380".into();
+        config.events.nats_url = "nats://relay:natspw@nats.internal:4222".into();
         config.auth.platform_secret = Some(Secret::new("platform-value-0123456789abcdefgh"));
         config.auth.jwks_url =
             Some("https://idp:idppw@id.example/jwks.json?access_token=jwksqtoken".into());
@@ -1562,6 +1580,7 @@ mod tests {
             "t0ken",
             "redispw",
             "apqpw",
+            "natspw",
         ] {
             assert!(!shown.contains(secret), "{secret} shown: {shown}");
         }

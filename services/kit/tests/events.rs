@@ -638,55 +638,53 @@ async fn two_instances_refused_by_the_same_rule_park_the_event_once() {
 
 /// The outbox is pruned only below every durable reader's position and
 /// past retention; a reader that keeps nothing (the gateway's) holds
-/// nothing back; the sequence goes on after a prune.
+/// nothing back, nor does one not heard from for longer than retention;
+/// the sequence goes on after a prune.
 #[tokio::test]
 async fn the_outbox_is_pruned_below_every_reader_once_past_retention() {
+    use kit::events::consumer::FeedReader;
     use kit::events::outbox;
     let app = kit::testing::spawn(PRODUCER).await;
     for n in 1..=6 {
         publish(&app, n).await;
     }
-    let named = |name: &str, db: &DatabaseConnection| {
-        FeedConsumer::new(
-            name,
-            &app.address,
-            db.clone(),
-            app.keys().clone(),
-            app.clock().clone(),
-            Recorder::default(),
-        )
-        .with_batch(3)
-    };
     let (_fast_database, fast_db) = consumer_db().await;
-    let fast = named("fast-consumer", &fast_db);
+    let fast = FeedConsumer::new(
+        "fast-consumer",
+        &app.address,
+        fast_db.clone(),
+        app.keys().clone(),
+        app.clock().clone(),
+        Recorder::default(),
+    );
     assert_eq!(fast.catch_up().await.unwrap(), 6);
-    let (_slow_database, slow_db) = consumer_db().await;
-    let slow = named("slow-consumer", &slow_db);
-    // Two pages: its second read says it has applied 3 (as does the fast
-    // one's last read, before it found the feed drained).
-    slow.poll_once().await.unwrap();
-    slow.poll_once().await.unwrap();
-    assert_eq!(slow.position().await.unwrap(), 6);
+    // A reader reports what it has applied when it reads: this one has
+    // applied 3 (it reads after 3).
+    let slow = FeedReader::new("slow-consumer", &app.address, app.keys().clone());
+    slow.page(3, 100).await.unwrap();
 
     let retention = Duration::from_secs(3_600);
     assert_eq!(
-        outbox::prune(app.db(), app.now(), retention).await.unwrap(),
+        outbox::prune(app.db(), app.now(), retention, false)
+            .await
+            .unwrap(),
         0,
         "events younger than retention stay, whoever has read them"
     );
-    app.clock().advance(chrono::Duration::hours(2));
-    // The gateway's reader reads from the start and keeps nothing.
-    let gateway = kit::events::consumer::FeedReader::new(
-        "gateway:alliance-feed",
-        &app.address,
-        app.keys().clone(),
-    )
-    .ephemeral();
+    app.clock().advance(chrono::Duration::minutes(70));
+    // Both read again within retention; the gateway's reader reads from
+    // the start and keeps nothing.
+    fast.poll_once().await.unwrap();
+    slow.page(3, 100).await.unwrap();
+    let gateway =
+        FeedReader::new("gateway:alliance-feed", &app.address, app.keys().clone()).ephemeral();
     assert_eq!(gateway.page(0, 100).await.unwrap().events.len(), 6);
     assert_eq!(
-        outbox::prune(app.db(), app.now(), retention).await.unwrap(),
+        outbox::prune(app.db(), app.now(), retention, false)
+            .await
+            .unwrap(),
         3,
-        "below the slowest durable reader's reported position only"
+        "below the slowest live durable reader's reported position only"
     );
     let left: Vec<i64> = outbox::read(app.db(), 0, 100)
         .await
@@ -695,17 +693,48 @@ async fn the_outbox_is_pruned_below_every_reader_once_past_retention() {
         .map(|e| e.seq)
         .collect();
     assert_eq!(left, [4, 5, 6]);
-    // Once the slow reader reports it has applied everything, the rest goes.
-    // A reader reports what it has applied when it next reads (its next
-    // poll): both have now.
-    slow.catch_up().await.unwrap();
+    // The slow reader goes quiet for longer than retention (a consumer
+    // gone, or moved to another transport): it no longer holds the rest.
+    app.clock().advance(chrono::Duration::minutes(50));
+    fast.poll_once().await.unwrap();
+    app.clock().advance(chrono::Duration::minutes(15));
     fast.poll_once().await.unwrap();
     assert_eq!(
-        outbox::prune(app.db(), app.now(), retention).await.unwrap(),
+        outbox::prune(app.db(), app.now(), retention, false)
+            .await
+            .unwrap(),
         3
     );
     assert!(outbox::read(app.db(), 0, 100).await.unwrap().is_empty());
     assert_eq!(publish(&app, 7).await, 7, "the numbers go on");
+    // Back after its events were pruned (it had applied 3), it is told
+    // so rather than fed what follows the gap; a new consumer starts at 7.
+    let (_late_database, late_db) = consumer_db().await;
+    kit::events::entities::consumer_position::ActiveModel {
+        consumer: Set("slow-consumer".into()),
+        position: Set(3),
+        updated_at: Set(0),
+        caught_up_at: Set(None),
+    }
+    .insert(&late_db)
+    .await
+    .unwrap();
+    let named = |name: &str| {
+        FeedConsumer::new(
+            name,
+            &app.address,
+            late_db.clone(),
+            app.keys().clone(),
+            app.clock().clone(),
+            Recorder::default(),
+        )
+    };
+    let err = named("slow-consumer").catch_up().await.unwrap_err();
+    assert!(
+        matches!(err, ConsumerError::Gap { after: 3, seq: 7 }),
+        "{err}"
+    );
+    assert_eq!(named("new-consumer").catch_up().await.unwrap(), 1);
 }
 
 /// `jobs.in_process = false` (replicas whose jobs run as CronJobs): a
@@ -983,7 +1012,7 @@ mod on_jetstream {
         s.app.clock().advance(chrono::Duration::hours(2));
         let retention = Duration::from_secs(3_600);
         assert_eq!(
-            outbox::prune(s.app.db(), s.app.now(), retention)
+            outbox::prune(s.app.db(), s.app.now(), retention, true)
                 .await
                 .unwrap(),
             3
@@ -1001,11 +1030,11 @@ mod on_jetstream {
         }
         s.app.clock().advance(chrono::Duration::hours(2));
         assert_eq!(
-            outbox::prune(s.app.db(), s.app.now(), retention)
+            outbox::prune(s.app.db(), s.app.now(), retention, true)
                 .await
                 .unwrap(),
             2,
-            "4 and 5 are relayed; 6 and 7 are not"
+            "4 and 5 are relayed; 6 and 7 are not, however long the relay is away"
         );
         // A relay that starts afresh finds where the stream stands.
         assert_eq!(s.relay_once().await, 2);
@@ -1017,6 +1046,24 @@ mod on_jetstream {
         let c = s.consumer(&db, Recorder::default());
         assert_eq!(c.catch_up().await.unwrap(), 4, "a new consumer starts at 4");
         assert_eq!(applied_seqs(&db).await, [4, 5, 6, 7]);
+
+        // Back on HTTP, the relay's record holds nothing back once stale.
+        publish(&s.app, 8).await;
+        s.app.clock().advance(chrono::Duration::hours(2));
+        assert_eq!(
+            outbox::prune(s.app.db(), s.app.now(), retention, true)
+                .await
+                .unwrap(),
+            2,
+            "relayed: 6 and 7 go, 8 (not relayed) stays"
+        );
+        assert_eq!(
+            outbox::prune(s.app.db(), s.app.now(), retention, false)
+                .await
+                .unwrap(),
+            1,
+            "over HTTP with no reader left, age alone decides"
+        );
         s.done().await;
     }
 

@@ -352,6 +352,16 @@ impl<H: EventHandler> FeedConsumer<H> {
                 }
                 Err(source) => {
                     txn.rollback().await?;
+                    // Another instance applied it meanwhile (its effect is
+                    // why ours failed, on a unique key): not a failure.
+                    if self.position().await? >= event.seq {
+                        tracing::debug!(consumer = %self.name, seq = event.seq, "event applied by another instance");
+                        return Ok(Progress {
+                            applied,
+                            end: PageEnd::Overtaken,
+                            as_of: None,
+                        });
+                    }
                     metrics::counter!("events_failed_total", "consumer" => self.name.clone())
                         .increment(1);
                     let attempts = self.count_refusal(event.seq, &source);
@@ -377,7 +387,7 @@ impl<H: EventHandler> FeedConsumer<H> {
             // transaction applied this event; ours must not commit.
             if !self.advance(&txn, position, event.seq).await? {
                 txn.rollback().await?;
-                tracing::info!(consumer = %self.name, seq = event.seq, "position moved by another instance");
+                tracing::debug!(consumer = %self.name, seq = event.seq, "position moved by another instance");
                 return Ok(Progress {
                     applied,
                     end: PageEnd::Overtaken,

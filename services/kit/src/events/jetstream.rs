@@ -58,6 +58,8 @@ pub struct JetStream {
     prefix: String,
     /// How long a stream keeps an event (`events.outbox_retention_hours`).
     retention: Duration,
+    /// Copies of each stream in a NATS cluster (`events.nats_replicas`).
+    replicas: usize,
 }
 
 /// Why JetStream could not be used.
@@ -72,8 +74,9 @@ impl JetStream {
     /// Connects to `events.nats_url`. Fails when the server cannot be
     /// reached or has no JetStream (run `nats-server -js`).
     pub async fn connect(events: &EventsConfig) -> Result<Self, JetStreamError> {
+        // Named without its password: the error is logged and printed.
         let error = |message: String| JetStreamError {
-            url: events.nats_url.clone(),
+            url: crate::config::redact_password(&events.nats_url),
             message,
         };
         let client = async_nats::ConnectOptions::new()
@@ -101,6 +104,7 @@ impl JetStream {
             context,
             prefix: events.nats_prefix.clone(),
             retention: Duration::from_secs(events.outbox_retention_hours.saturating_mul(3_600)),
+            replicas: events.nats_replicas.max(1) as usize,
         })
     }
 
@@ -126,20 +130,34 @@ impl JetStream {
         format!("{}.{producer}.{member}", self.prefix)
     }
 
-    /// The producer's stream, created if it does not exist.
+    /// The producer's stream, created if it does not exist, and brought to
+    /// the configured retention and replicas if it has others.
     async fn stream(&self, producer: &str) -> Result<stream::Stream, String> {
-        self.context
-            .get_or_create_stream(stream::Config {
-                name: self.stream_name(producer),
-                subjects: vec![format!("{}.{producer}.*", self.prefix)],
-                max_age: self.retention,
-                storage: stream::StorageType::File,
-                duplicate_window: Duration::from_secs(120),
-                allow_direct: true,
-                ..Default::default()
-            })
+        let name = self.stream_name(producer);
+        let config = stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{}.{producer}.*", self.prefix)],
+            max_age: self.retention,
+            num_replicas: self.replicas,
+            storage: stream::StorageType::File,
+            duplicate_window: Duration::from_secs(120),
+            allow_direct: true,
+            ..Default::default()
+        };
+        let stream = self
+            .context
+            .get_or_create_stream(config.clone())
             .await
-            .map_err(|e| format!("stream {}: {e}", self.stream_name(producer)))
+            .map_err(|e| format!("stream {name}: {e}"))?;
+        let kept = &stream.cached_info().config;
+        if kept.max_age != config.max_age || kept.num_replicas != config.num_replicas {
+            tracing::info!(stream = %name, retention_s = config.max_age.as_secs(), replicas = config.num_replicas, "stream brought to the configured retention and replicas");
+            self.context
+                .update_stream(config)
+                .await
+                .map_err(|e| format!("stream {name}: updating its retention or replicas: {e}"))?;
+        }
+        Ok(stream)
     }
 
     /// The stream that keeps each producer's last watermark
@@ -152,6 +170,7 @@ impl JetStream {
                 name: name.clone(),
                 subjects: vec![format!("{}.watermark.*", self.prefix)],
                 max_messages_per_subject: 1,
+                num_replicas: self.replicas,
                 storage: stream::StorageType::File,
                 allow_direct: true,
                 ..Default::default()
@@ -166,14 +185,21 @@ impl JetStream {
 
     /// Records `producer`'s watermark.
     async fn put_watermark(&self, producer: &str, watermark: Watermark) -> Result<(), String> {
-        self.watermarks().await?;
-        let body = serde_json::to_vec(&watermark).unwrap_or_default();
-        self.context
-            .publish(self.watermark_subject(producer), body.into())
-            .await
-            .map_err(|e| format!("watermark: {e}"))?
-            .await
-            .map_err(|e| format!("watermark: {e}"))?;
+        let body: Vec<u8> = serde_json::to_vec(&watermark).unwrap_or_default();
+        let publish = || async {
+            self.context
+                .publish(self.watermark_subject(producer), body.clone().into())
+                .await
+                .map_err(|e| e.to_string())?
+                .await
+                .map_err(|e| e.to_string())
+        };
+        if publish().await.is_err() {
+            // No stream to take it (the first pass, or a server that lost
+            // its streams): make it, and try once more.
+            self.watermarks().await?;
+            publish().await.map_err(|e| format!("watermark: {e}"))?;
+        }
         Ok(())
     }
 
@@ -266,14 +292,28 @@ struct Published {
     offset: i64,
 }
 
+/// How often a relay looks again at its stream (a server that lost its
+/// streams, another replica's progress) rather than trusting what it saw.
+const RELAY_REFRESH: Duration = Duration::from_secs(5);
+
+/// How often an idle relay renews its watermark (and a consumer's "caught
+/// up"), and its reader record in the outbox (so pruning knows it lives).
+const WATERMARK_EVERY: Duration = Duration::from_millis(500);
+const READER_EVERY: Duration = Duration::from_secs(60);
+
 /// Publishes one producer's outbox to its stream, in order.
 pub struct Relay {
     js: JetStream,
     producer: String,
     db: DatabaseConnection,
     clock: Clock,
-    /// Where the stream stood after this relay's last pass.
-    published: Option<Published>,
+    /// The stream and where it stood after this relay's last pass, and
+    /// when that was last read from the server.
+    stream: Option<(stream::Stream, Published, std::time::Instant)>,
+    /// The last watermark written, and when.
+    watermark: Option<(i64, std::time::Instant)>,
+    /// When the relay last recorded its position as an outbox reader.
+    recorded: Option<std::time::Instant>,
 }
 
 /// Why a relay pass stopped.
@@ -301,7 +341,9 @@ impl Relay {
             producer: producer.to_owned(),
             db,
             clock,
-            published: None,
+            stream: None,
+            watermark: None,
+            recorded: None,
         }
     }
 
@@ -311,31 +353,43 @@ impl Relay {
         let as_of = self.clock.now();
         // Whatever committed before `as_of` gets its number now.
         outbox::sequence(&self.db).await?;
-        let stream = self
-            .js
-            .stream(&self.producer)
-            .await
-            .map_err(RelayError::JetStream)?;
-        let mut at = match self.published {
-            Some(at) => at,
-            None => self.find_end(&stream).await?,
+        let (stream, mut at) = match self.stream.take() {
+            Some((stream, at, seen)) if seen.elapsed() < RELAY_REFRESH => (stream, at),
+            _ => {
+                let stream = self
+                    .js
+                    .stream(&self.producer)
+                    .await
+                    .map_err(RelayError::JetStream)?;
+                let at = self.find_end(&stream).await?;
+                self.watermark = None;
+                (stream, at)
+            }
         };
-        let start = at.head;
-        let result = self.publish_from(&mut at).await;
-        self.published = result.is_ok().then_some(at);
-        let published = result?;
-        let watermark = Watermark {
-            head: at.head,
-            as_of: to_micros(as_of),
-            offset: at.offset,
+        let seen = std::time::Instant::now();
+        // On any failure the next pass reads the stream afresh.
+        let published = self.publish_from(&mut at).await?;
+        let due = match self.watermark {
+            Some((head, written)) => head != at.head || written.elapsed() >= WATERMARK_EVERY,
+            None => true,
         };
-        self.js
-            .put_watermark(&self.producer, watermark)
-            .await
-            .map_err(RelayError::JetStream)?;
-        if at.head != start {
-            outbox::record_reader(&self.db, RELAY_READER, at.head, self.clock.now()).await?;
+        if due {
+            let watermark = Watermark {
+                head: at.head,
+                as_of: to_micros(as_of),
+                offset: at.offset,
+            };
+            self.js
+                .put_watermark(&self.producer, watermark)
+                .await
+                .map_err(RelayError::JetStream)?;
+            self.watermark = Some((at.head, std::time::Instant::now()));
         }
+        if published > 0 || self.recorded.is_none_or(|at| at.elapsed() >= READER_EVERY) {
+            outbox::record_reader(&self.db, RELAY_READER, at.head, self.clock.now()).await?;
+            self.recorded = Some(std::time::Instant::now());
+        }
+        self.stream = Some((stream, at, seen));
         Ok(published)
     }
 
@@ -375,6 +429,8 @@ impl Relay {
     /// to each acknowledged event.
     async fn publish_from(&self, at: &mut Published) -> Result<usize, RelayError> {
         let mut published = 0;
+        let relayed =
+            metrics::counter!("events_relayed_total", "producer" => self.producer.clone());
         loop {
             let events = outbox::read(&self.db, at.head, RELAY_BATCH).await?;
             let Some(first) = events.first() else {
@@ -417,6 +473,7 @@ impl Relay {
                         at.head = seq;
                         if !ack.duplicate {
                             published += 1;
+                            relayed.increment(1);
                         }
                     }
                     Ok(ack) => {
@@ -433,8 +490,6 @@ impl Relay {
                     Err(e) => return Err(RelayError::JetStream(e.to_string())),
                 }
             }
-            metrics::counter!("events_relayed_total", "producer" => self.producer.clone())
-                .increment(published as u64);
             if !full {
                 return Ok(published);
             }

@@ -172,17 +172,34 @@ pub async fn record_reader<C: ConnectionTrait>(
 }
 
 /// Deletes the events every recorded reader has applied and that are
-/// older than `retention` at `now`; how many. With no reader recorded yet,
-/// age alone decides. The sequence goes on from the head, so the feed's
-/// numbers never repeat.
+/// older than `retention` at `now`; how many. A reader not heard from for
+/// longer than `retention` (gone, or a transport no longer used) is not
+/// waited for: when it comes back it finds the events it missed gone and
+/// says so (`ConsumerError::Gap`). The JetStream relay is the exception
+/// while `relayed` (the service's events go to JetStream): an event it has
+/// not published is kept however long it is away, since no consumer could
+/// get it otherwise; once events travel over HTTP, its record is ignored.
+/// With no live reader, age alone decides. The sequence goes on from the
+/// head, so the feed's numbers never repeat.
 pub async fn prune<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
     retention: std::time::Duration,
+    relayed: bool,
 ) -> Result<u64, DbErr> {
     let retention = chrono::Duration::from_std(retention)
         .map_err(|e| DbErr::Custom(format!("events.outbox_retention_hours: {e}")))?;
+    let relay = super::jetstream::RELAY_READER;
+    let live = feed_reader::Column::ReadAt
+        .gte(to_micros(now - retention))
+        .and(feed_reader::Column::Reader.ne(relay));
+    let waited_for = if relayed {
+        live.or(feed_reader::Column::Reader.eq(relay))
+    } else {
+        live
+    };
     let applied_everywhere = feed_reader::Entity::find()
+        .filter(waited_for)
         .order_by_asc(feed_reader::Column::Position)
         .one(db)
         .await?
@@ -202,11 +219,12 @@ pub async fn prune_periodically(
     db: sea_orm::DatabaseConnection,
     clock: crate::time::Clock,
     retention: std::time::Duration,
+    relayed: bool,
     every: std::time::Duration,
     mut shutdown: crate::shutdown::Shutdown,
 ) {
     loop {
-        match prune(&db, clock.now(), retention).await {
+        match prune(&db, clock.now(), retention, relayed).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 pruned = n,
