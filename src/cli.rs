@@ -403,11 +403,13 @@ async fn serve(config: &Config, clock: &Clock, spec: &'static ServiceSpec) -> an
     let keys = config.keys()?;
     keys.ready().await;
     let ctx = prepare(config, clock, spec, &keys).await?;
+    // Before the port and its line: a service that cannot reach NATS never
+    // looks ready.
+    let transport = Transport::connect(&config.events).await?;
     let (listener, addr) = bind(config, spec).await?;
     let stop_requested = shutdown::os_signal();
     println!("{} subgraph: http://{addr}/graphql", spec.name);
     let (trigger, stop) = shutdown::channel();
-    let transport = Transport::connect(&config.events).await?;
     let background = start_background(
         config,
         spec,
@@ -504,6 +506,8 @@ async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init("up", config.log_filter("info"))?;
     let keys = config.keys()?;
     keys.ready().await;
+    // NATS first, when events travel there: nothing starts without it.
+    let transport = Transport::connect(&config.events).await?;
     let (trigger, stop) = shutdown::channel();
     let mut servers = Vec::new();
     let mut started = Vec::new();
@@ -550,7 +554,6 @@ async fn up(config: &Config, clock: &Clock, demo: bool) -> anyhow::Result<()> {
         .map(|(spec, _, addr)| (spec.name.to_owned(), format!("http://{addr}")))
         .collect();
     let mut background = Vec::new();
-    let transport = Transport::connect(&config.events).await?;
     for (spec, ctx, _) in &started {
         let peers = addresses
             .iter()

@@ -1164,12 +1164,13 @@ impl Config {
         let events = &self.events;
         let prefix = &events.nats_prefix;
         if prefix.is_empty()
+            || prefix.len() > 64
             || !prefix
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             return Err(ConfigError::Rule(format!(
-                "events.nats_prefix: {prefix:?} is not letters, digits, '_' and '-' (it names streams and subjects)"
+                "events.nats_prefix: {prefix:?} is not 1 to 64 letters, digits, '_' and '-' (it names streams and subjects)"
             )));
         }
         if !(1..=5).contains(&events.nats_replicas) {
@@ -1179,9 +1180,12 @@ impl Config {
             )));
         }
         let scheme = events.nats_url.split("://").next().unwrap_or_default();
-        if !events.nats_url.contains("://") || !["nats", "tls"].contains(&scheme) {
+        let has_host = reqwest::Url::parse(&events.nats_url)
+            .ok()
+            .is_some_and(|url| url.host_str().is_some_and(|h| !h.is_empty()));
+        if !events.nats_url.contains("://") || !["nats", "tls"].contains(&scheme) || !has_host {
             return Err(ConfigError::Rule(
-                "events.nats_url: a nats:// or tls:// URL".into(),
+                "events.nats_url: a nats:// or tls:// URL with a host (and a port from 1 to 65535, default 4222)".into(),
             ));
         }
         Ok(())
@@ -1593,6 +1597,41 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("postgres://app@db:5432/store"), "{shown}");
+    }
+
+    #[test]
+    fn events_settings_that_cannot_work_are_refused_naming_the_key() {
+        let check = |edit: fn(&mut EventsConfig)| {
+            let mut config = Config::default();
+            edit(&mut config.events);
+            config.check().err().map(|e| e.to_string())
+        };
+        assert_eq!(check(|_| {}), None);
+        assert_eq!(check(|e| e.nats_url = "tls://nats.internal".into()), None);
+        assert_eq!(check(|e| e.nats_replicas = 3), None);
+        for (edit, key) in [
+            (
+                (|e| e.nats_prefix = "a.b".into()) as fn(&mut EventsConfig),
+                "events.nats_prefix",
+            ),
+            (|e| e.nats_prefix = String::new(), "events.nats_prefix"),
+            (|e| e.nats_prefix = "p".repeat(65), "events.nats_prefix"),
+            (
+                |e| e.nats_url = "http://nats:4222".into(),
+                "events.nats_url",
+            ),
+            (|e| e.nats_url = "nats://".into(), "events.nats_url"),
+            (
+                |e| e.nats_url = "nats://127.0.0.1:99999".into(),
+                "events.nats_url",
+            ),
+            (|e| e.nats_replicas = 0, "events.nats_replicas"),
+            (|e| e.nats_replicas = 6, "events.nats_replicas"),
+            (|e| e.relay_interval_ms = 0, "events.relay_interval_ms"),
+        ] {
+            let refused = check(edit).expect("refused");
+            assert!(refused.contains(key), "{refused}");
+        }
     }
 
     #[test]

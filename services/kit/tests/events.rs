@@ -1008,11 +1008,18 @@ mod on_jetstream {
         for n in 1..=3 {
             publish(&s.app, n).await;
         }
-        // Pruned before any relay ran (HTTP until now, say).
         s.app.clock().advance(chrono::Duration::hours(2));
         let retention = Duration::from_secs(3_600);
         assert_eq!(
             outbox::prune(s.app.db(), s.app.now(), retention, true)
+                .await
+                .unwrap(),
+            0,
+            "on JetStream, nothing goes before the relay has said where it is"
+        );
+        // Pruned before any relay ran (HTTP until now, say).
+        assert_eq!(
+            outbox::prune(s.app.db(), s.app.now(), retention, false)
                 .await
                 .unwrap(),
             3
@@ -1064,6 +1071,93 @@ mod on_jetstream {
             1,
             "over HTTP with no reader left, age alone decides"
         );
+        s.done().await;
+    }
+
+    /// A NATS server that lost its streams (restarted empty): the relays
+    /// find out and publish the outbox again, with the same numbers, and
+    /// consumers pick up where their positions say, each event once.
+    #[tokio::test]
+    async fn streams_lost_by_the_server_are_rebuilt_from_the_outbox_and_consumers_resume() {
+        let s = Streamed::new().await;
+        for n in 1..=3 {
+            publish(&s.app, n).await;
+        }
+        let mut relay = s.relay();
+        relay.relay_once().await.unwrap();
+        let (_database, db) = consumer_db().await;
+        let c = s.consumer(&db, Recorder::default());
+        assert_eq!(c.catch_up().await.unwrap(), 3);
+
+        s.js.delete_all().await.unwrap();
+        // With nothing new to publish, the relay looks at its stream again
+        // within seconds and rebuilds it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while s.js.last_sequence(PRODUCER.name).await.unwrap() < 3 {
+            assert!(std::time::Instant::now() < deadline, "not rebuilt");
+            let _ = relay.relay_once().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        publish(&s.app, 4).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while c.position().await.unwrap() < 4 {
+            assert!(std::time::Instant::now() < deadline, "not resumed");
+            let _ = relay.relay_once().await;
+            let _ = c.catch_up().await;
+        }
+        assert_eq!(applied_seqs(&db).await, [1, 2, 3, 4], "each once");
+        s.done().await;
+    }
+
+    /// A producer whose database went back to an earlier state (a restore)
+    /// numbers new events again under numbers the stream holds: its relay
+    /// stops and says why, rather than skip them or mix them up.
+    #[tokio::test]
+    async fn a_stream_ahead_of_its_outbox_stops_the_relay_with_the_reason() {
+        let s = Streamed::new().await;
+        for n in 1..=3 {
+            publish(&s.app, n).await;
+        }
+        s.relay_once().await;
+        // The same producer's stream, and an outbox that has numbered two.
+        let restored = kit::testing::spawn(PRODUCER).await;
+        publish(&restored, 10).await;
+        publish(&restored, 20).await;
+        let mut relay = Relay::new(
+            s.js.clone(),
+            PRODUCER.name,
+            restored.db().clone(),
+            restored.clock().clone(),
+        );
+        let err = relay.relay_once().await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                kit::events::jetstream::RelayError::Diverged {
+                    stream: 3,
+                    outbox: 2
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("restored from a backup"), "{err}");
+        // Even once it has numbered past the stream's end: another event
+        // under number 3.
+        publish(&restored, 30).await;
+        let err = relay.relay_once().await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                kit::events::jetstream::RelayError::Diverged {
+                    stream: 3,
+                    outbox: 3
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(s.js.last_sequence(PRODUCER.name).await.unwrap(), 3);
+        let watermark = s.js.watermark(PRODUCER.name).await.unwrap().unwrap();
+        assert_eq!(watermark.head, 3, "nothing promised that is not there");
         s.done().await;
     }
 

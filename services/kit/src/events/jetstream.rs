@@ -327,6 +327,14 @@ pub enum RelayError {
     /// starts from the stream's new end.
     #[error("another relay published first")]
     Raced,
+    /// The stream holds events the outbox does not (or others under the
+    /// same numbers): the database was restored from an earlier state, or
+    /// two platforms share one prefix. Nothing is published until an
+    /// operator decides (see the README's "Deploy").
+    #[error(
+        "the stream ends at event {stream} but this outbox has numbered up to {outbox} or holds another event under that number: was the database restored from a backup, or do two platforms share events.nats_prefix? Nothing is relayed until the stream is deleted (it is rebuilt from the outbox)"
+    )]
+    Diverged { stream: i64, outbox: i64 },
     /// The outbox no longer holds the event after the stream's end.
     #[error(
         "the stream ends at event {head} but the outbox's next event is {next}: events in between were pruned before they were published"
@@ -353,8 +361,8 @@ impl Relay {
         let as_of = self.clock.now();
         // Whatever committed before `as_of` gets its number now.
         outbox::sequence(&self.db).await?;
-        let (stream, mut at) = match self.stream.take() {
-            Some((stream, at, seen)) if seen.elapsed() < RELAY_REFRESH => (stream, at),
+        let (stream, mut at, seen) = match self.stream.take() {
+            Some((stream, at, seen)) if seen.elapsed() < RELAY_REFRESH => (stream, at, seen),
             _ => {
                 let stream = self
                     .js
@@ -363,10 +371,9 @@ impl Relay {
                     .map_err(RelayError::JetStream)?;
                 let at = self.find_end(&stream).await?;
                 self.watermark = None;
-                (stream, at)
+                (stream, at, std::time::Instant::now())
             }
         };
-        let seen = std::time::Instant::now();
         // On any failure the next pass reads the stream afresh.
         let published = self.publish_from(&mut at).await?;
         let due = match self.watermark {
@@ -406,23 +413,43 @@ impl Relay {
         if last == 0 {
             return Ok(Published { head: 0, offset: 0 });
         }
-        if let Ok(message) = stream.get_raw_message(last).await
+        let end = if let Ok(message) = stream.get_raw_message(last).await
             && let Ok(event) = serde_json::from_slice::<FeedEvent>(&message.payload)
         {
-            return Ok(Published {
+            let at = Published {
                 head: event.seq,
                 offset: event.seq - last as i64,
-            });
-        }
-        match self.js.watermark(&self.producer).await.map_err(failed)? {
-            Some(w) if w.head - w.offset == last as i64 => Ok(Published {
-                head: w.head,
-                offset: w.offset,
-            }),
-            _ => Err(failed(format!(
-                "stream message {last} is gone and no watermark says which event it was"
-            ))),
-        }
+            };
+            // The stream's last event must be the outbox's event of that
+            // number (or one pruned since): a database restored from an
+            // earlier backup numbers new events again from its old head.
+            let numbered = outbox::head(&self.db).await?;
+            let kept = outbox::read(&self.db, event.seq - 1, 1).await?;
+            let mismatch = kept
+                .first()
+                .filter(|e| e.seq == event.seq)
+                .is_some_and(|e| e.id != event.id);
+            if numbered < event.seq || mismatch {
+                return Err(RelayError::Diverged {
+                    stream: event.seq,
+                    outbox: numbered,
+                });
+            }
+            at
+        } else {
+            match self.js.watermark(&self.producer).await.map_err(failed)? {
+                Some(w) if w.head - w.offset == last as i64 => Published {
+                    head: w.head,
+                    offset: w.offset,
+                },
+                _ => {
+                    return Err(failed(format!(
+                        "stream message {last} is gone and no watermark says which event it was"
+                    )));
+                }
+            }
+        };
+        Ok(end)
     }
 
     /// Publishes the outbox after `at.head`, batch by batch, moving `at`
@@ -511,7 +538,11 @@ impl Relay {
                 Err(err) => {
                     // Once per outage, then quietly until it works again.
                     if !failing {
-                        tracing::warn!(producer = %self.producer, error = %err, "relaying the outbox to JetStream failed");
+                        if let RelayError::Diverged { .. } = err {
+                            tracing::error!(producer = %self.producer, error = %err, "relaying the outbox to JetStream stopped");
+                        } else {
+                            tracing::warn!(producer = %self.producer, error = %err, "relaying the outbox to JetStream failed");
+                        }
                     }
                     failing = true;
                 }
@@ -618,6 +649,11 @@ impl JetStreamSource {
             futures::FutureExt::now_or_never(messages.next()).flatten()
         } else {
             match tokio::time::timeout(wait, messages.next()).await {
+                Ok(None) => {
+                    // The reader ended: the next page makes another.
+                    reading.messages = None;
+                    return Ok(None);
+                }
                 Ok(next) => next,
                 Err(_) => return Ok(None),
             }
@@ -682,8 +718,15 @@ impl EventSource for JetStreamSource {
             (true, false) => self.wait,
         };
         while (reading.buffer.len() as u64) < limit {
-            let Some(event) = self.pull(reading, wait).await? else {
-                break;
+            let event = match self.pull(reading, wait).await {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                Err(e) => {
+                    // A reader that failed once (a server restarted, its
+                    // consumer gone) is made afresh on the next page.
+                    reading.messages = None;
+                    return Err(e);
+                }
             };
             wait = Duration::ZERO;
             reading.buffer.push_back(event);
@@ -695,6 +738,7 @@ impl EventSource for JetStreamSource {
             .cloned()
             .collect();
         if behind && events.is_empty() {
+            reading.messages = None;
             return Err(ConsumerError::JetStream(format!(
                 "the watermark promises events after {after} but the stream sent none within {BEHIND_WAIT:?}"
             )));

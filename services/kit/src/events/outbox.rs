@@ -190,6 +190,16 @@ pub async fn prune<C: ConnectionTrait>(
     let retention = chrono::Duration::from_std(retention)
         .map_err(|e| DbErr::Custom(format!("events.outbox_retention_hours: {e}")))?;
     let relay = super::jetstream::RELAY_READER;
+    // A relay that has not yet recorded where it is (its first pass has
+    // not run, or NATS has been away since) may still publish anything.
+    if relayed
+        && feed_reader::Entity::find_by_id(relay.to_owned())
+            .one(db)
+            .await?
+            .is_none()
+    {
+        return Ok(0);
+    }
     let live = feed_reader::Column::ReadAt
         .gte(to_micros(now - retention))
         .and(feed_reader::Column::Reader.ne(relay));
