@@ -476,7 +476,7 @@ fn start_background(
         Transport::Http => None,
         Transport::JetStream(js) => Some(
             kit::events::jetstream::Relay::new(
-                js.clone(),
+                (**js).clone(),
                 spec.name,
                 ctx.db.clone(),
                 ctx.clock.clone(),

@@ -313,12 +313,12 @@ async fn journey_on(
     y: &'static str,
     after_refund: fn(i64, i64) -> i64,
 ) {
-    let cast = Cast::new(&p, x);
+    let cast = Cast::new(p, x);
     let (px, py) = (Cast::programme(x), Cast::programme(y));
 
     // X's points become active on the day they are earned (the window is
     // each programme's own setting; the demo's are days long).
-    let mut settings = programme_settings(&p, &px).await;
+    let mut settings = programme_settings(p, &px).await;
     let per_yuan = points_per_yuan(&settings);
     settings["pendingDays"] = json!(0);
     p.data(
@@ -328,7 +328,7 @@ async fn journey_on(
     )
     .await;
 
-    let (member, token) = register(&p, &cast, x).await;
+    let (member, token) = register(p, &cast, x).await;
     // Enough to exchange 100 (terms take multiples of 100) and keep some.
     let Order {
         id: order,
@@ -336,7 +336,7 @@ async fn journey_on(
         store,
         quantity,
         paid,
-    } = order_for_pickup(&p, &cast, &member, &token, (150, per_yuan), "journey-order").await;
+    } = order_for_pickup(p, &cast, &member, &token, (150, per_yuan), "journey-order").await;
 
     // Step 5: the store hands it over; the order earns X points (pending
     // until then, active at the hand-over with no window) and the guide a
@@ -375,7 +375,7 @@ async fn journey_on(
         .await;
     let entry = &entries_for(&credited, &order)[0];
     assert!(entry["amountFen"].as_i64() > Some(0));
-    let bp = commission_rate(&p, &cast, &guide).await;
+    let bp = commission_rate(p, &cast, &guide).await;
     assert_eq!(
         (
             &entry["basisPoints"],
@@ -385,9 +385,9 @@ async fn journey_on(
         (&json!(bp), &json!(paid), &json!(paid * bp / 10_000)),
         "the rule for the guide's store kind, on what was paid, rounded down: {entry}"
     );
-    guide_lists(&p, &cast, &member).await;
+    guide_lists(p, &cast, &member).await;
 
-    let active = account(&p, &cast, &member, &px).await;
+    let active = account(p, &cast, &member, &px).await;
     assert_eq!(
         (
             active["activeBalance"].as_i64(),
@@ -422,11 +422,11 @@ async fn journey_on(
     let received = exchange["pointsIn"].as_i64().unwrap();
     assert!(sent > 0 && received > 0, "{exchange}");
     assert_eq!(
-        account(&p, &cast, &member, &px).await["activeBalance"].as_i64(),
+        account(p, &cast, &member, &px).await["activeBalance"].as_i64(),
         Some(earned - sent)
     );
     assert_eq!(
-        account(&p, &cast, &member, &py).await["activeBalance"].as_i64(),
+        account(p, &cast, &member, &py).await["activeBalance"].as_i64(),
         Some(received)
     );
 
@@ -447,7 +447,7 @@ async fn journey_on(
         |d| d["order"]["pointsEarned"][0]["reversedPoints"] == earned,
     )
     .await;
-    let after = account(&p, &cast, &member, &px).await;
+    let after = account(p, &cast, &member, &px).await;
     assert_eq!(
         after["activeBalance"].as_i64(),
         Some(after_refund(earned, sent)),
@@ -455,7 +455,7 @@ async fn journey_on(
     );
     assert_balances(&after);
     assert_eq!(
-        account(&p, &cast, &member, &py).await["activeBalance"].as_i64(),
+        account(p, &cast, &member, &py).await["activeBalance"].as_i64(),
         Some(received),
         "Y's points are Y's"
     );
@@ -533,7 +533,7 @@ async fn journey_on(
     assert!(seen["member"]["name"].is_null() && seen["member"]["phone"].is_null());
     assert!(!seen.to_string().contains("wx-openid"), "{seen}");
     for programme in [&px, &py] {
-        assert_balances(&account(&p, &cast, &member, programme).await);
+        assert_balances(&account(p, &cast, &member, programme).await);
     }
 }
 

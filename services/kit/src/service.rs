@@ -129,7 +129,7 @@ impl Background {
             }
             Transport::JetStream(js) => FeedConsumer::from_source(
                 position,
-                JetStreamSource::new(js.clone(), peer, self.poll_interval),
+                JetStreamSource::new((**js).clone(), peer, self.poll_interval),
                 self.ctx.db.clone(),
                 self.ctx.clock.clone(),
                 handler,

@@ -762,7 +762,7 @@ pub enum Transport {
     /// Each consumer polls its producer's `GET /events`.
     Http,
     /// Relays publish to JetStream; consumers read the streams.
-    JetStream(JetStream),
+    JetStream(Box<JetStream>),
 }
 
 impl Transport {
@@ -771,7 +771,7 @@ impl Transport {
         Ok(match events.transport {
             crate::config::EventTransport::Http => Transport::Http,
             crate::config::EventTransport::Nats => {
-                Transport::JetStream(JetStream::connect(events).await?)
+                Transport::JetStream(Box::new(JetStream::connect(events).await?))
             }
         })
     }

@@ -421,6 +421,7 @@ async fn on_jetstream_an_order_read_before_its_members_registration_waits_too() 
 
 /// How the store reads its two feeds in a test: each producer's feed over
 /// HTTP, or each producer's stream (a prefix of its own) on JetStream.
+#[allow(clippy::large_enum_variant)] // two of them per test
 enum Transport {
     Http,
     JetStream {
