@@ -115,7 +115,7 @@ pub async fn connect(
             }
         }
     }
-    let mut db = sea_orm::Database::connect(options).await?;
+    let mut db = connect_retrying_a_locked_file(options, backend).await?;
     let service = settings.service;
     db.set_metric_callback(move |info| {
         let kind = statement_kind(&info.statement.sql);
@@ -127,6 +127,30 @@ pub async fn connect(
         }
     });
     Ok(db)
+}
+
+/// Connects; on SQLite, tries again while the file is locked. Processes
+/// opening a new file together race to switch it to WAL, and that switch
+/// fails at once with "database is locked" rather than waiting out the
+/// busy timeout: the loser tries again (for up to 10 s).
+async fn connect_retrying_a_locked_file(
+    options: ConnectOptions,
+    backend: Backend,
+) -> Result<DatabaseConnection, DbErr> {
+    let mut tries = 0;
+    loop {
+        match sea_orm::Database::connect(options.clone()).await {
+            Err(err)
+                if backend == Backend::Sqlite
+                    && tries < 100
+                    && err.to_string().contains("database is locked") =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            connected => return connected,
+        }
+    }
 }
 
 /// Connects and applies every pending migration.
