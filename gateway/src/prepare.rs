@@ -139,12 +139,27 @@ struct Cached {
     entry: Entry,
 }
 
+/// An operation being planned now, shared by every identical request that
+/// arrives before it is done.
+struct InPlanning {
+    text: Box<str>,
+    name: Option<Box<str>>,
+    /// Set once by whichever waiter plans; a waiter that hangs up while
+    /// planning leaves the cell empty and the next waiter plans.
+    entry: tokio::sync::OnceCell<Entry>,
+}
+
 /// The plan cache, and the slots for planning off the async workers.
 pub struct Preparer {
     cache: Mutex<LruCache<u64, Cached>>,
+    /// Operations being planned, by [`Preparer::key`]: N identical
+    /// requests on a cold cache plan once (at start-up, 50 clients asking
+    /// one query would otherwise plan it 50 times, two at a time).
+    in_planning: Mutex<HashMap<u64, Arc<InPlanning>>>,
     hasher: ahash::RandomState,
     settings: PrepareSettings,
     planning: tokio::sync::Semaphore,
+    plans_made: std::sync::atomic::AtomicUsize,
 }
 
 impl Preparer {
@@ -152,6 +167,8 @@ impl Preparer {
         let capacity = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
         Self {
             cache: Mutex::new(LruCache::new(capacity)),
+            in_planning: Mutex::new(HashMap::new()),
+            plans_made: std::sync::atomic::AtomicUsize::new(0),
             hasher: ahash::RandomState::new(),
             settings,
             // Planning is CPU work on blocking threads: a few at a time.
@@ -168,6 +185,12 @@ impl Preparer {
 
     fn key(&self, text: &str, name: Option<&str>) -> u64 {
         self.hasher.hash_one((text, name))
+    }
+
+    /// How many times an operation was planned (not found in the cache
+    /// nor being planned for another request).
+    pub fn plans_made(&self) -> usize {
+        self.plans_made.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The cached entry, if this very text and name were prepared.
@@ -200,8 +223,51 @@ impl Preparer {
                 ),
             ));
         }
+        let key = self.key(text, name);
+        let shared = {
+            let mut planning = self.in_planning.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = planning.entry(key).or_insert_with(|| {
+                Arc::new(InPlanning {
+                    text: text.into(),
+                    name: name.map(Into::into),
+                    entry: tokio::sync::OnceCell::new(),
+                })
+            });
+            // Another text with the same hash plans on its own.
+            (&*slot.text == text && slot.name.as_deref() == name).then(|| slot.clone())
+        };
+        let Some(shared) = shared else {
+            return self.plan(supergraph, text, name, key).await;
+        };
+        let entry = shared
+            .entry
+            .get_or_init(|| self.plan(supergraph, text, name, key))
+            .await
+            .clone();
+        let mut planning = self.in_planning.lock().unwrap_or_else(|p| p.into_inner());
+        if planning
+            .get(&key)
+            .is_some_and(|slot| Arc::ptr_eq(slot, &shared))
+        {
+            planning.remove(&key);
+        }
+        entry
+    }
+
+    /// Plans now, on a blocking thread with a time limit, and caches what
+    /// is not transient (before the waiters are answered, so that a
+    /// request arriving after them finds it).
+    async fn plan(
+        self: &Arc<Self>,
+        supergraph: &Arc<Supergraph>,
+        text: &str,
+        name: Option<&str>,
+        key: u64,
+    ) -> Entry {
         let made = {
             let _slot = self.planning.acquire().await;
+            self.plans_made
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (this, supergraph) = (self.clone(), supergraph.clone());
             let (owned_text, owned_name) = (text.to_owned(), name.map(str::to_owned));
             let span = tracing::info_span!("graphql plan");
@@ -227,7 +293,6 @@ impl Preparer {
         if made.as_ref().is_err_and(|refusal| refusal.transient) {
             return made;
         }
-        let key = self.key(text, name);
         self.lock().put(
             key,
             Cached {

@@ -170,3 +170,70 @@ async fn idle_connections_to_subgraphs_close() {
     }
     assert_eq!(g.open_connections("accounts"), 0, "closed once idle");
 }
+
+/// Identical operations arriving together on a cold plan cache are
+/// planned once, and all get that one plan; a caller that hangs up while
+/// it is being planned leaves the others their answer, and a mutation's
+/// plan is shared the same way (planning writes nothing).
+#[tokio::test]
+async fn identical_operations_on_a_cold_cache_are_planned_once() {
+    use std::sync::Arc;
+
+    use gateway::prepare::{PrepareSettings, Preparer};
+    use gateway::supergraph::Supergraph;
+
+    let sdl =
+        std::fs::read_to_string(crate::harness::fixtures().join("supergraph.graphql")).unwrap();
+    let supergraph = Arc::new(Supergraph::load(&sdl, &Default::default()).unwrap());
+    for (i, operation) in [
+        "{ topProducts(first: 2) { name reviewCount } }",
+        RESTOCK,
+        "query($n: Int = 3) { topProducts(first: $n) { ... on Product { name } } }",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let preparer = Arc::new(Preparer::new(16, PrepareSettings::default()));
+        // The first caller hangs up while its planning runs.
+        let hung_up = {
+            let (p, s) = (preparer.clone(), supergraph.clone());
+            tokio::spawn(async move { p.prepare(&s, operation, None).await })
+        };
+        while preparer.plans_made() == 0 {
+            tokio::task::yield_now().await;
+        }
+        hung_up.abort();
+        let entries = futures::future::join_all(
+            (0..20).map(|_| preparer.prepare(&supergraph, operation, None)),
+        )
+        .await;
+        let first = entries[0].as_ref().expect("planned");
+        for entry in &entries {
+            assert!(
+                Arc::ptr_eq(first, entry.as_ref().expect("planned")),
+                "operation {i}: every caller gets the one plan"
+            );
+        }
+        assert_eq!(
+            preparer.plans_made(),
+            2,
+            "operation {i}: once for the caller that hung up, once for the 20 others"
+        );
+        // Later callers find it in the cache.
+        let again = preparer
+            .prepare(&supergraph, operation, None)
+            .await
+            .unwrap();
+        assert!(Arc::ptr_eq(first, &again));
+        assert_eq!(preparer.plans_made(), 2);
+    }
+
+    // Without coalescing the 20 would plan 20 times: check the counter
+    // counts, so that the assertion above can fail.
+    let preparer = Arc::new(Preparer::new(16, PrepareSettings::default()));
+    for n in 1..=3 {
+        let text = format!("{{ topProducts(first: {n}) {{ name }} }}");
+        preparer.prepare(&supergraph, &text, None).await.unwrap();
+    }
+    assert_eq!(preparer.plans_made(), 3);
+}
