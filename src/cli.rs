@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
-use kit::auth::{JwtKeys, Role, TokenRequest};
+use kit::auth::{JwtKeys, Role, Scopes, TokenRequest};
 use kit::config::{Config, Overrides, ServiceOverrides};
 use kit::events::jetstream::Transport;
 use kit::service::{self, ServiceSpec};
@@ -258,6 +258,11 @@ struct TokenArgs {
     /// Store id (staff).
     #[arg(long)]
     store: Option<String>,
+    /// A partner token's scopes, separated by commas: earn, redeem,
+    /// read_accounts, enrol_members, manage_terms, read_statements,
+    /// manage_webhooks [default: all of them].
+    #[arg(long)]
+    scopes: Option<String>,
     /// Hours the token stays valid.
     #[arg(long, default_value_t = 24)]
     ttl_hours: i64,
@@ -831,12 +836,29 @@ fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
             "a member token needs --sub MEMBER_ID (a member who exists: `up --demo` prints the demo member's id)"
         );
     }
+    if args.scopes.is_some() && role != Role::Partner {
+        bail!("--scopes is for partner tokens only");
+    }
     let sub = args.sub.unwrap_or_else(|| format!("dev-{}", args.role));
     let request = match role {
         Role::Member => TokenRequest::member(sub),
         Role::Operator => TokenRequest::operator(sub),
         Role::Partner => {
-            TokenRequest::partner(sub, args.brand.context("a partner token needs --brand")?)
+            let brand = args.brand.context("a partner token needs --brand")?;
+            match args.scopes.as_deref() {
+                None => TokenRequest::partner(sub, brand),
+                Some(list) => {
+                    let scopes = Scopes::parse_list(list.trim())
+                        .filter(|s| !s.is_empty())
+                        .with_context(|| {
+                            format!(
+                                "--scopes must name at least one of: {}",
+                                Scopes::all().to_list().replace(',', ", ")
+                            )
+                        })?;
+                    TokenRequest::partner_scoped(sub, brand, scopes)
+                }
+            }
         }
         Role::Staff => TokenRequest::staff(
             sub,

@@ -1174,6 +1174,101 @@ async fn a_stored_name_nobody_wrote_is_an_internal_error_in_every_service() {
     internal(&earn, "earnPoints");
 }
 
+/// A partner key's scopes hold at every subgraph its token reaches through
+/// the graph: the member service (enrolling and reading members) and the
+/// alliance (earning, redeeming, statements), each refusing with FORBIDDEN
+/// naming the missing scope, and a refused write writes nothing.
+#[tokio::test]
+async fn a_partner_keys_scopes_hold_at_every_subgraph_through_the_graph() {
+    let p = Platform::start().await;
+    let operator = p.token(&["--role", "operator"]);
+    let (_, enrol) =
+        support::partner_key_scoped(p.graph(), &operator, "coffee", &["ENROL_MEMBERS"]).await;
+    let (_, earn) =
+        support::partner_key_scoped(p.graph(), &operator, "coffee", &["EARN", "READ_ACCOUNTS"])
+            .await;
+    let refused = |answer: &Value, scope: &str| {
+        let error = answer["errors"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["extensions"]["code"] == "FORBIDDEN"))
+            .unwrap_or_else(|| panic!("FORBIDDEN for lack of {scope}: {answer}"));
+        assert!(
+            error["message"].as_str().unwrap().contains(scope),
+            "{scope}: {answer}"
+        );
+    };
+    let register = "mutation($input: RegisterMemberInput!) { registerMember(input: $input) { outcome member { id } } }";
+    let enrolment = json!({ "input": { "identity": { "channel": "PARTNER", "externalId": "coffee-cust-scoped" } } });
+    refused(
+        &p.ask(Some(&earn), register, enrolment.clone()).await,
+        "enrol_members",
+    );
+    let registered = p.data(Some(&enrol), register, enrolment).await;
+    assert_eq!(
+        registered["registerMember"]["outcome"], "CREATED",
+        "only once: the refusal wrote nothing"
+    );
+    let member = registered["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let read = "query($m: ID!) { member(id: $m) { id tier } }";
+    refused(
+        &p.ask(Some(&enrol), read, json!({ "m": member })).await,
+        "read_accounts",
+    );
+    assert_eq!(
+        p.data(Some(&earn), read, json!({ "m": member })).await["member"]["id"],
+        member.as_str()
+    );
+
+    let points = |kind: &str, key: &str| {
+        json!({ "input": {
+            "programmeId": Cast::programme("coffee"), "memberId": member, "points": 5,
+            "sourceSystem": "pos", "externalTransactionId": format!("scoped-{kind}"), "reason": "test",
+            "idempotencyKey": format!("scoped-{key}"),
+        } })
+    };
+    let earn_points = "mutation($input: PointsTransactionInput!) { earnPoints(input: $input) { account { pendingBalance activeBalance } } }";
+    let redeem_points = "mutation($input: PointsTransactionInput!) { redeemPoints(input: $input) { account { activeBalance } } }";
+    refused(
+        &p.ask(Some(&enrol), earn_points, points("e0", "earn-0"))
+            .await,
+        "earn",
+    );
+    let earned = p
+        .data(Some(&earn), earn_points, points("e1", "earn-1"))
+        .await;
+    let balance = earned["earnPoints"]["account"].clone();
+    refused(
+        &p.ask(Some(&earn), redeem_points, points("r1", "redeem-1"))
+            .await,
+        "redeem",
+    );
+    let accounts =
+        "query($m: ID!) { member(id: $m) { pointsAccounts { pendingBalance activeBalance } } }";
+    let after = p.data(Some(&earn), accounts, json!({ "m": member })).await;
+    assert_eq!(
+        after["member"]["pointsAccounts"],
+        json!([balance]),
+        "one earn, no redemption"
+    );
+    refused(
+        &p.ask(Some(&enrol), accounts, json!({ "m": member })).await,
+        "read_accounts",
+    );
+    refused(
+        &p.ask(
+            Some(&earn),
+            "{ clearingStatement(brandId: \"coffee\") { netFen } }",
+            json!({}),
+        )
+        .await,
+        "read_statements",
+    );
+}
+
 /// A revoked partner key's tokens stop working at every subgraph, not only
 /// at the alliance that owns the key: at once there, at the others as soon
 /// as they have read the alliance's feed. Eight identical revocations at

@@ -34,7 +34,7 @@ fn checked_in_subgraph_schemas_are_current() {
 /// until it is either a `Long` or added below with its bound.
 #[test]
 fn every_int_in_the_graph_is_bounded_below_2_pow_31() {
-    const BOUNDED_INTS: [(&str, &str); 13] = [
+    const BOUNDED_INTS: [(&str, &str); 14] = [
         ("first", "page size, at most 100"),
         ("days", "expiringSoon window, 1..=3650"),
         ("version", "exchange terms version, bumped per change"),
@@ -54,6 +54,7 @@ fn every_int_in_the_graph_is_bounded_below_2_pow_31() {
         ("afterSalesDays", "commission window, days"),
         ("pendingDays", "programme window, days"),
         ("expiryMonths", "programme expiry, months"),
+        ("overlapHours", "partner key rotation overlap, 0..=720"),
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema");
     let supergraph = std::fs::read_to_string(root.join("supergraph.graphql")).unwrap();

@@ -70,14 +70,37 @@ pub async fn test_databases() -> Vec<(String, String)> {
     environment
 }
 
-/// An operator issues `brand`'s partner key and it is traded for a token,
-/// through `graph`: the key's id and the token.
+/// An operator issues `brand`'s partner key with every scope and it is
+/// traded for a token, through `graph`: the key's id and the token.
 pub async fn partner_key(graph: &Endpoint, operator: &str, brand: &str) -> (String, String) {
+    let all: Vec<&str> = kit::auth::Scope::ALL
+        .iter()
+        .map(|s| match s {
+            kit::auth::Scope::Earn => "EARN",
+            kit::auth::Scope::Redeem => "REDEEM",
+            kit::auth::Scope::ReadAccounts => "READ_ACCOUNTS",
+            kit::auth::Scope::EnrolMembers => "ENROL_MEMBERS",
+            kit::auth::Scope::ManageTerms => "MANAGE_TERMS",
+            kit::auth::Scope::ReadStatements => "READ_STATEMENTS",
+            kit::auth::Scope::ManageWebhooks => "MANAGE_WEBHOOKS",
+        })
+        .collect();
+    partner_key_scoped(graph, operator, brand, &all).await
+}
+
+/// An operator issues `brand`'s partner key with `scopes` (GraphQL names,
+/// e.g. `EARN`) and it is traded for a token: the key's id and the token.
+pub async fn partner_key_scoped(
+    graph: &Endpoint,
+    operator: &str,
+    brand: &str,
+    scopes: &[&str],
+) -> (String, String) {
     let issued = graph
         .data(
             Some(operator),
-            "mutation($b: ID!) { issuePartnerKey(brandId: $b, label: \"till\") { apiKey key { id } } }",
-            json!({ "b": brand }),
+            "mutation($b: ID!, $s: [PartnerScope!]!) { issuePartnerKey(brandId: $b, label: \"till\", scopes: $s) { apiKey key { id } } }",
+            json!({ "b": brand, "s": scopes }),
         )
         .await;
     let minted = graph

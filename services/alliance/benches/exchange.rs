@@ -104,7 +104,8 @@ async fn seed(app: &TestApp) {
         })
         .unwrap();
         let id = ForeignId::parse("brandId", brand).unwrap();
-        programmes::onboard_brand(db, &id, brand, &settings, app.now())
+        let actor = kit::auth::Actor::system("bench");
+        programmes::onboard_brand(db, &id, brand, &settings, &actor, app.now())
             .await
             .unwrap();
     }

@@ -59,7 +59,15 @@ pub async fn demo(
         }
         let settings = ProgrammeSettings::parse(&PROGRAMMES[i])?;
         let id = ForeignId::parse("brandId", brand).map_err(|e| anyhow::anyhow!(e.message))?;
-        programmes::onboard_brand(db, &id, demo::BRAND_NAMES[i], &settings, now).await?;
+        programmes::onboard_brand(
+            db,
+            &id,
+            demo::BRAND_NAMES[i],
+            &settings,
+            &kit::auth::Actor::system("demo-seed"),
+            now,
+        )
+        .await?;
         onboarded += 1;
     }
     let operator = Caller::Operator {

@@ -44,6 +44,123 @@ impl Role {
     }
 }
 
+/// What a partner key may do. A partner token carries its key's scopes
+/// (claim `scp`) and every service checks the one an operation needs
+/// ([`Caller::require_scope`]); other roles are not scoped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "snake_case")]
+#[graphql(name = "PartnerScope")]
+pub enum Scope {
+    /// Earn points for members in the brand's programme.
+    Earn,
+    /// Redeem members' points in the brand's programme.
+    Redeem,
+    /// Read members (id, status, tier) and their points accounts in the
+    /// brand's programme.
+    ReadAccounts,
+    /// Register members through the PARTNER channel.
+    EnrolMembers,
+    /// Propose, accept and read exchange terms.
+    ManageTerms,
+    /// Read clearing statements.
+    ReadStatements,
+    /// Register and manage webhook endpoints.
+    ManageWebhooks,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 7] = [
+        Scope::Earn,
+        Scope::Redeem,
+        Scope::ReadAccounts,
+        Scope::EnrolMembers,
+        Scope::ManageTerms,
+        Scope::ReadStatements,
+        Scope::ManageWebhooks,
+    ];
+
+    /// The name in tokens and in the database: `earn`, `read_accounts`...
+    pub const fn name(self) -> &'static str {
+        match self {
+            Scope::Earn => "earn",
+            Scope::Redeem => "redeem",
+            Scope::ReadAccounts => "read_accounts",
+            Scope::EnrolMembers => "enrol_members",
+            Scope::ManageTerms => "manage_terms",
+            Scope::ReadStatements => "read_statements",
+            Scope::ManageWebhooks => "manage_webhooks",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// A set of [`Scope`]s.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    pub const fn all() -> Self {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < Scope::ALL.len() {
+            bits |= Scope::ALL[i].bit();
+            i += 1;
+        }
+        Self(bits)
+    }
+
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The scopes in their declared order.
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+
+    /// Scopes as stored: names separated by commas, e.g. `earn,redeem`.
+    pub fn parse_list(list: &str) -> Option<Self> {
+        let mut scopes = Self::default();
+        for name in list.split(',').filter(|n| !n.is_empty()) {
+            scopes = scopes.with(Scope::parse(name)?);
+        }
+        Some(scopes)
+    }
+
+    /// The stored form, [`Scopes::parse_list`]'s inverse.
+    pub fn to_list(self) -> String {
+        self.iter().map(Scope::name).collect::<Vec<_>>().join(",")
+    }
+
+    #[must_use]
+    pub fn with(self, scope: Scope) -> Self {
+        Self(self.0 | scope.bit())
+    }
+}
+
+impl FromIterator<Scope> for Scopes {
+    fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
+        iter.into_iter().fold(Self::default(), Self::with)
+    }
+}
+
+impl fmt::Debug for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter().map(Scope::name)).finish()
+    }
+}
+
 /// The claims of a bigmember token, as signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -56,6 +173,9 @@ pub struct Claims {
     /// Store of a staff member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// A partner's scopes (required for the partner role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<Vec<Scope>>,
     /// When it was issued (optional in tokens the platform verifies).
     #[serde(default)]
     pub iat: i64,
@@ -73,6 +193,7 @@ pub enum Caller {
     Partner {
         brand_id: String,
         key_id: String,
+        scopes: Scopes,
     },
     Staff {
         guide_id: String,
@@ -110,6 +231,17 @@ impl Caller {
                 "sign in: this operation needs a bearer token",
             )),
             _ => Ok(self),
+        }
+    }
+
+    /// Fails with FORBIDDEN when the caller is a partner whose key lacks
+    /// `scope`; any other caller passes (their role is checked apart).
+    pub fn require_scope(&self, scope: Scope) -> Result<(), ApiError> {
+        match self {
+            Caller::Partner { scopes, .. } if !scopes.contains(scope) => Err(ApiError::forbidden(
+                format!("this partner key lacks the {} scope", scope.name()),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -160,6 +292,13 @@ impl Caller {
             },
             Role::Partner => Caller::Partner {
                 brand_id: claims.brand.clone().ok_or_else(|| missing("brand"))?,
+                scopes: claims
+                    .scp
+                    .as_ref()
+                    .ok_or_else(|| missing("scp (scopes)"))?
+                    .iter()
+                    .copied()
+                    .collect(),
                 key_id: claims.sub,
             },
             Role::Staff => Caller::Staff {
@@ -435,6 +574,7 @@ impl JwtKeys {
             role: token.role,
             brand: token.brand,
             store: token.store,
+            scp: token.scopes.map(|s| s.iter().collect()),
             iat: now,
             exp: now + ttl.num_seconds(),
         })
@@ -454,6 +594,8 @@ pub struct TokenRequest {
     pub role: Role,
     pub brand: Option<String>,
     pub store: Option<String>,
+    /// A partner's scopes.
+    pub scopes: Option<Scopes>,
 }
 
 impl TokenRequest {
@@ -463,6 +605,7 @@ impl TokenRequest {
             role: Role::Member,
             brand: None,
             store: None,
+            scopes: None,
         }
     }
     pub fn service(name: impl Into<String>) -> Self {
@@ -471,6 +614,7 @@ impl TokenRequest {
             role: Role::Service,
             brand: None,
             store: None,
+            scopes: None,
         }
     }
     pub fn operator(operator_id: impl Into<String>) -> Self {
@@ -479,14 +623,25 @@ impl TokenRequest {
             role: Role::Operator,
             brand: None,
             store: None,
+            scopes: None,
         }
     }
+    /// A partner token with every scope (development and tests; keys
+    /// carry their own, [`TokenRequest::partner_scoped`]).
     pub fn partner(key_id: impl Into<String>, brand_id: impl Into<String>) -> Self {
+        Self::partner_scoped(key_id, brand_id, Scopes::all())
+    }
+    pub fn partner_scoped(
+        key_id: impl Into<String>,
+        brand_id: impl Into<String>,
+        scopes: Scopes,
+    ) -> Self {
         Self {
             sub: key_id.into(),
             role: Role::Partner,
             brand: Some(brand_id.into()),
             store: None,
+            scopes: Some(scopes),
         }
     }
     pub fn staff(
@@ -499,6 +654,7 @@ impl TokenRequest {
             role: Role::Staff,
             brand: Some(brand_id.into()),
             store: Some(store_id.into()),
+            scopes: None,
         }
     }
 }
@@ -589,6 +745,7 @@ mod tests {
                 role: Role::Staff,
                 brand: Some("b1".into()),
                 store: None,
+                scp: None,
                 iat: now,
                 exp: now + 60,
             })
@@ -605,6 +762,7 @@ mod tests {
                 role: Role::Partner,
                 brand: None,
                 store: None,
+                scp: None,
                 iat: now,
                 exp: now + 60,
             })
@@ -652,6 +810,7 @@ mod tests {
             role: Role::Operator,
             brand: None,
             store: None,
+            scp: None,
             iat: now,
             exp: now + 60,
         };
@@ -732,5 +891,67 @@ mod tests {
             Caller::Anonymous.require_operator().unwrap_err().code,
             crate::error::ErrorCode::Unauthenticated
         );
+    }
+
+    #[test]
+    fn a_partner_token_carries_its_keys_scopes_and_one_without_them_is_refused() {
+        let keys = keys();
+        let hour = chrono::Duration::hours(1);
+        let scopes: Scopes = [Scope::Earn, Scope::ReadStatements].into_iter().collect();
+        let token = keys
+            .issue(TokenRequest::partner_scoped("k1", "coffee", scopes), hour)
+            .unwrap();
+        let caller = keys.verify(&token).unwrap();
+        assert_eq!(
+            caller,
+            Caller::Partner {
+                brand_id: "coffee".into(),
+                key_id: "k1".into(),
+                scopes
+            }
+        );
+        assert!(caller.require_scope(Scope::Earn).is_ok());
+        let refused = caller.require_scope(Scope::Redeem).unwrap_err();
+        assert_eq!(refused.code, crate::error::ErrorCode::Forbidden);
+        assert!(refused.message.contains("redeem"), "{}", refused.message);
+        // Other roles are not scoped.
+        assert!(
+            Caller::Operator {
+                operator_id: "o".into()
+            }
+            .require_scope(Scope::Redeem)
+            .is_ok()
+        );
+
+        let now = chrono::Utc::now().timestamp();
+        let unscoped = keys
+            .sign(&Claims {
+                sub: "k1".into(),
+                role: Role::Partner,
+                brand: Some("coffee".into()),
+                store: None,
+                scp: None,
+                iat: now,
+                exp: now + 60,
+            })
+            .unwrap();
+        let refused = keys.verify(&unscoped).unwrap_err();
+        assert_eq!(refused.code, crate::error::ErrorCode::Unauthenticated);
+        assert!(refused.message.contains("scp"), "{}", refused.message);
+    }
+
+    #[test]
+    fn scopes_round_trip_through_their_stored_list() {
+        for n in 0..(1u8 << Scope::ALL.len()) {
+            let scopes: Scopes = Scope::ALL
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| n & (1 << i) != 0)
+                .map(|(_, s)| s)
+                .collect();
+            assert_eq!(Scopes::parse_list(&scopes.to_list()), Some(scopes));
+        }
+        assert_eq!(Scopes::parse_list("earn,teleport"), None);
+        assert_eq!(Scopes::all().iter().count(), Scope::ALL.len());
     }
 }

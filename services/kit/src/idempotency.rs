@@ -263,6 +263,7 @@ mod tests {
         let partner = Caller::Partner {
             brand_id: "coffee".into(),
             key_id: "k".into(),
+            scopes: crate::auth::Scopes::all(),
         };
         assert_eq!(
             IdempotencyKey::parse(&partner, "key-0001").unwrap().scope(),

@@ -2,8 +2,10 @@
 //! Points are i64; rates and cash values per point are exact decimals;
 //! every rounding is stated where it happens and property-tested.
 
+pub mod audit;
 pub mod exchange;
 pub mod expiry;
+pub mod keys;
 pub mod ledger;
 pub mod lots;
 pub mod points;

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000600_programmes_ledger_exchange;
 mod m20261206_000700_revoked_keys_listed;
+mod m20261207_000800_key_scopes_and_audit;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             m20261122_000600_programmes_ledger_exchange::Migration,
         ));
         all.push(Box::new(m20261206_000700_revoked_keys_listed::Migration));
+        all.push(Box::new(m20261207_000800_key_scopes_and_audit::Migration));
         all
     }
 }

@@ -1,8 +1,10 @@
 //! Who may read and do what in the alliance: members their own accounts,
-//! partners their own programme, operators everything.
+//! partners their own programme as far as their key's scopes allow,
+//! operators everything.
 
 use async_graphql::Context;
 use kit::Caller;
+use kit::auth::Scope;
 use kit::loader::by_id;
 
 use super::caller;
@@ -32,9 +34,12 @@ pub enum PointsView {
 pub async fn points_view(ctx: &Context<'_>, member_id: &str) -> Result<PointsView> {
     match verified(ctx).await? {
         Caller::Operator { .. } => Ok(PointsView::All),
-        Caller::Partner { brand_id, .. } => Ok(PointsView::Programme(
-            crate::store::programmes::programme_id_of(brand_id),
-        )),
+        caller @ Caller::Partner { brand_id, .. } => {
+            caller.require_scope(Scope::ReadAccounts)?;
+            Ok(PointsView::Programme(
+                crate::store::programmes::programme_id_of(brand_id),
+            ))
+        }
         Caller::Member { member_id: own } => {
             if survivor(ctx, own).await? == survivor(ctx, member_id).await? {
                 Ok(PointsView::All)
@@ -57,22 +62,32 @@ impl PointsView {
     }
 }
 
-/// Only the programme's own partner or an operator.
-pub async fn act_for_programme(ctx: &Context<'_>, p: &programme::Model) -> Result<()> {
+/// Only the programme's own partner, with a key scoped for `scope`, or an
+/// operator.
+pub async fn act_for_programme(
+    ctx: &Context<'_>,
+    p: &programme::Model,
+    scope: Scope,
+) -> Result<()> {
     match verified(ctx).await? {
         Caller::Operator { .. } => Ok(()),
-        Caller::Partner { brand_id, .. } if *brand_id == p.brand_id => Ok(()),
+        caller @ Caller::Partner { brand_id, .. } if *brand_id == p.brand_id => {
+            Ok(caller.require_scope(scope)?)
+        }
         _ => Err(Error::forbidden(
             "only the programme's own partner or an operator may do this",
         )),
     }
 }
 
-/// Only the brand's own partner or an operator.
-pub async fn act_for_brand(ctx: &Context<'_>, brand_id: &str) -> Result<()> {
+/// Only the brand's own partner, with a key scoped for `scope`, or an
+/// operator.
+pub async fn act_for_brand(ctx: &Context<'_>, brand_id: &str, scope: Scope) -> Result<()> {
     match verified(ctx).await? {
         Caller::Operator { .. } => Ok(()),
-        Caller::Partner { brand_id: own, .. } if own == brand_id => Ok(()),
+        caller @ Caller::Partner { brand_id: own, .. } if own == brand_id => {
+            Ok(caller.require_scope(scope)?)
+        }
         _ => Err(Error::forbidden(
             "only the brand's own partner or an operator may see this",
         )),

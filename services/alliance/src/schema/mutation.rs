@@ -1,13 +1,14 @@
 use async_graphql::{Context, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
 use kit::Long;
-use kit::auth::Actor;
+use kit::auth::{Actor, Scope};
 use kit::input::ForeignId;
 use kit::{ApiResult, Caller};
 
 use super::access::{act_for_programme, operator, verified};
 use super::types::{
     Brand, Exchange, ExchangeQuote, ExchangeTerms, IssuedPartnerKey, PartnerKey, PartnerToken,
-    PointsTransaction, Programme,
+    PointsTransaction, Programme, RotatedPartnerKey,
 };
 use super::{db, now, settings};
 use crate::domain::returns::ReturnPolicy;
@@ -15,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::store::IdempotencyKey;
 use crate::store::exchange::{self as exchanges, TermsDraft, TermsSide};
 use crate::store::ledger::{self, PartnerTransaction};
-use crate::store::programmes::{self, ProgrammeDraft, ProgrammeSettings};
+use crate::store::programmes::{self, KeyGrant, ProgrammeDraft, ProgrammeSettings};
 
 pub struct Mutation;
 
@@ -123,11 +124,12 @@ pub struct ExchangeTermsInput {
 async fn partner_transaction(
     ctx: &Context<'_>,
     input: &PointsTransactionInput,
+    scope: Scope,
 ) -> Result<(PartnerTransaction, IdempotencyKey, Actor)> {
     let caller = verified(ctx).await?;
     let mut tx = input.parse()?;
     let programme = programmes::programme_by_id(db(ctx), &tx.programme_id).await?;
-    act_for_programme(ctx, &programme).await?;
+    act_for_programme(ctx, &programme, scope).await?;
     // Only for a member who exists and may act, now; a merged id is its
     // survivor.
     let acting = kit::subgraph::acting_member(ctx, &tx.member_id).await?;
@@ -157,10 +159,12 @@ impl Mutation {
         programme: ProgrammeInput,
     ) -> ApiResult<Brand> {
         operator(ctx).await?;
+        let actor = Actor::of(verified(ctx).await?);
         let brand_id = ForeignId::parse("brandId", &brand_id)?;
         let settings = programme.parse()?;
         let (b, _) =
-            programmes::onboard_brand(db(ctx), &brand_id, &name, &settings, now(ctx)).await?;
+            programmes::onboard_brand(db(ctx), &brand_id, &name, &settings, &actor, now(ctx))
+                .await?;
         Ok(Brand { id: b.id })
     }
 
@@ -173,25 +177,59 @@ impl Mutation {
         programme: ProgrammeInput,
     ) -> ApiResult<Programme> {
         operator(ctx).await?;
+        let actor = Actor::of(verified(ctx).await?);
         let settings = programme.parse()?;
         Ok(Programme(
-            programmes::update_programme(db(ctx), &programme_id, &settings, now(ctx)).await?,
+            programmes::update_programme(db(ctx), &programme_id, &settings, &actor, now(ctx))
+                .await?,
         ))
     }
 
-    /// Operators: issues a partner API key for a brand. The key is in this
-    /// answer only; it is stored hashed.
+    /// Operators: issues a partner API key for a brand, with the scopes
+    /// its tokens carry and an optional expiry. The key is in this answer
+    /// only; it is stored hashed.
     async fn issue_partner_key(
         &self,
         ctx: &Context<'_>,
         brand_id: ID,
         label: String,
+        #[graphql(desc = "At least one.")] scopes: Vec<Scope>,
+        #[graphql(desc = "When the key stops working; null: never.")] expires_at: Option<
+            DateTime<Utc>,
+        >,
     ) -> ApiResult<IssuedPartnerKey> {
         operator(ctx).await?;
-        let issued = programmes::issue_key(db(ctx), &brand_id, &label, now(ctx)).await?;
+        let actor = Actor::of(verified(ctx).await?);
+        let grant = KeyGrant::parse(&label, scopes.into_iter().collect(), expires_at, now(ctx))?;
+        let issued = programmes::issue_key(db(ctx), &brand_id, &grant, &actor, now(ctx)).await?;
         Ok(IssuedPartnerKey {
             api_key: issued.key,
             key: PartnerKey(issued.record),
+        })
+    }
+
+    /// Operators: rotates a partner key. The new key has the old one's
+    /// label and scopes; the old one keeps working for `overlapHours`
+    /// (0-720; null: 24) and then expires, so the partner can switch
+    /// without a gap. CONFLICT for a key already rotated, revoked or
+    /// expired.
+    async fn rotate_partner_key(
+        &self,
+        ctx: &Context<'_>,
+        key_id: ID,
+        #[graphql(desc = "Hours both keys work, 0-720; null: 24.")] overlap_hours: Option<i32>,
+    ) -> ApiResult<RotatedPartnerKey> {
+        operator(ctx).await?;
+        let actor = Actor::of(verified(ctx).await?);
+        let overlap = overlap_hours.map_or(programmes::DEFAULT_OVERLAP_HOURS, i64::from);
+        let (issued, previous) =
+            programmes::rotate_key(db(ctx), &key_id, overlap, &actor, now(ctx)).await?;
+        Ok(RotatedPartnerKey {
+            issued: IssuedPartnerKey {
+                api_key: issued.key,
+                key: PartnerKey(issued.record),
+            },
+            previous: PartnerKey(previous),
         })
     }
 
@@ -200,22 +238,23 @@ impl Mutation {
     /// service's event feed (one poll). Revoking it again changes nothing.
     async fn revoke_partner_key(&self, ctx: &Context<'_>, key_id: ID) -> ApiResult<PartnerKey> {
         operator(ctx).await?;
+        let actor = Actor::of(verified(ctx).await?);
         Ok(PartnerKey(
-            programmes::revoke_key(db(ctx), &key_id, now(ctx)).await?,
+            programmes::revoke_key(db(ctx), &key_id, &actor, now(ctx)).await?,
         ))
     }
 
     /// Anyone holding a partner API key: a bearer token acting as the
     /// partner role for the key's brand.
     async fn partner_token(&self, ctx: &Context<'_>, api_key: String) -> ApiResult<PartnerToken> {
-        let (token, key) =
+        let (token, key, lifetime) =
             programmes::token_for_key(db(ctx), &settings(ctx).keys, &api_key, now(ctx)).await?;
         Ok(PartnerToken {
             token,
             // Token lifetimes are security, on the system clock (as the
             // token's own `exp`), not the service's clock.
-            expires_at: chrono::Utc::now()
-                + chrono::Duration::minutes(programmes::PARTNER_TOKEN_TTL_MINUTES),
+            expires_at: chrono::Utc::now() + lifetime,
+            scopes: crate::store::programmes::scopes_of(&key)?.iter().collect(),
             brand: Brand { id: key.brand_id },
         })
     }
@@ -227,7 +266,7 @@ impl Mutation {
         ctx: &Context<'_>,
         input: PointsTransactionInput,
     ) -> ApiResult<PointsTransaction> {
-        let (tx, key, actor) = partner_transaction(ctx, &input).await?;
+        let (tx, key, actor) = partner_transaction(ctx, &input, Scope::Earn).await?;
         let posted = ledger::earn(db(ctx), &tx, &key, &actor, now(ctx)).await?;
         Ok(posted.into())
     }
@@ -239,7 +278,7 @@ impl Mutation {
         ctx: &Context<'_>,
         input: PointsTransactionInput,
     ) -> ApiResult<PointsTransaction> {
-        let (tx, key, actor) = partner_transaction(ctx, &input).await?;
+        let (tx, key, actor) = partner_transaction(ctx, &input, Scope::Redeem).await?;
         let posted = ledger::redeem(db(ctx), &tx, &key, &actor, now(ctx)).await?;
         Ok(posted.into())
     }
@@ -290,6 +329,7 @@ impl Mutation {
         input: ExchangeTermsInput,
     ) -> ApiResult<ExchangeTerms> {
         let caller = verified(ctx).await?;
+        caller.require_scope(Scope::ManageTerms)?;
         let draft = TermsDraft {
             from_programme_id: input.from_programme_id.0,
             to_programme_id: input.to_programme_id.0,
@@ -314,6 +354,7 @@ impl Mutation {
         side: Option<TermsSide>,
     ) -> ApiResult<ExchangeTerms> {
         let caller = verified(ctx).await?;
+        caller.require_scope(Scope::ManageTerms)?;
         Ok(ExchangeTerms(
             exchanges::accept_terms(db(ctx), caller, &terms_id, version, side, now(ctx)).await?,
         ))

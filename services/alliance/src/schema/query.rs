@@ -1,14 +1,19 @@
+use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, ID, Object};
 use kit::ApiResult;
+use kit::auth::Scope;
+use kit::paging::{PageRequest, encode_cursor};
 
 use super::access::{act_for_brand, operator, points_view};
 use super::types::{
-    Brand, ClearingStatement, ExchangeTerms, MemberRef, OrderRef, PartnerKey, PointsAccount,
-    Programme, programme_by,
+    AuditEntry, Brand, ClearingStatement, ExchangeTerms, MemberRef, OrderRef, PartnerKey,
+    PointsAccount, Programme, programme_by,
 };
 use super::{db, now};
+use crate::domain::audit::AuditAction;
 use crate::domain::exchange::Period;
 use crate::error::Error;
+use crate::store::audit::{self, AuditFilter};
 use crate::store::exchange::{clearing_statement, visible_terms};
 use crate::store::{ledger, programmes};
 
@@ -59,6 +64,7 @@ impl Query {
         to_programme_id: Option<ID>,
     ) -> ApiResult<Vec<ExchangeTerms>> {
         let caller = super::access::verified(ctx).await?;
+        caller.require_scope(Scope::ManageTerms)?;
         Ok(visible_terms(
             db(ctx),
             caller,
@@ -80,10 +86,36 @@ impl Query {
         brand_id: ID,
         period: Option<String>,
     ) -> ApiResult<ClearingStatement> {
-        act_for_brand(ctx, &brand_id).await?;
+        act_for_brand(ctx, &brand_id, Scope::ReadStatements).await?;
         let period = period.as_deref().map(Period::parse).transpose()?;
         let (period, lines) = clearing_statement(db(ctx), &brand_id, period, now(ctx)).await?;
         Ok(ClearingStatement::new(brand_id.0, period, lines)?)
+    }
+
+    /// Operators: the audit log, newest first: who issued, rotated and
+    /// revoked each partner key, onboarded brands, changed programmes and
+    /// proposed or accepted exchange terms; by brand and action.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        brand_id: Option<ID>,
+        action: Option<AuditAction>,
+        #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, AuditEntry, EmptyFields, EmptyFields>> {
+        operator(ctx).await?;
+        let page = PageRequest::parse(first, after)?;
+        let filter = AuditFilter {
+            brand_id: brand_id.map(|b| b.0),
+            action,
+        };
+        let (rows, has_next) = audit::page(db(ctx), &filter, &page).await?;
+        let mut connection = Connection::new(page.after.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|e| Edge::new(encode_cursor(&e.seq.to_string()), AuditEntry(e))),
+        );
+        Ok(connection)
     }
 
     /// Operators: a brand's partner keys (never the keys themselves).

@@ -5,6 +5,7 @@ use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 use kit::ApiResult;
 use kit::Long;
+use kit::auth::Scope;
 use kit::loader::{by_id, children};
 use kit::paging::{PageRequest, encode_cursor};
 use kit::scalar::{checked_sum, checked_total};
@@ -12,11 +13,13 @@ use kit::time::{from_micros, to_micros};
 
 use super::access::{act_for_brand, points_view, survivor};
 use super::db;
+use crate::domain::audit::AuditAction;
 use crate::domain::ledger::{EntryKind, LotState};
 use crate::domain::returns::ReturnPolicy;
 use crate::error::Error;
 use crate::store::entities::{
-    account, brand, entry, exchange, lot, order_earn, partner_key, programme, quote, terms,
+    account, audit_entry, brand, entry, exchange, lot, order_earn, partner_key, programme, quote,
+    terms,
 };
 use crate::store::exchange::{StatementLine, StatementPeriod, is_active};
 use crate::store::ledger;
@@ -52,7 +55,7 @@ impl Brand {
     /// what it owes). The brand's partner or an operator.
     async fn clearing_position_fen(&self, ctx: &Context<'_>) -> ApiResult<Option<Long>> {
         kit::contributed(async {
-            act_for_brand(ctx, &self.id).await?;
+            act_for_brand(ctx, &self.id, Scope::ReadStatements).await?;
             Ok(crate::store::exchange::clearing_position(db(ctx), &self.id)
                 .await?
                 .into())
@@ -724,6 +727,88 @@ impl PartnerKey {
     async fn revoked_at(&self) -> Option<DateTime<Utc>> {
         self.0.revoked_at.map(from_micros)
     }
+    /// What tokens of this key may do.
+    async fn scopes(&self) -> ApiResult<Vec<Scope>> {
+        Ok(crate::store::programmes::scopes_of(&self.0)?
+            .iter()
+            .collect())
+    }
+    /// When the key stops working (after a rotation: the overlap's end);
+    /// null: never.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at.map(from_micros)
+    }
+    /// The key that replaced this one when it was rotated.
+    async fn replaced_by(&self) -> Option<ID> {
+        self.0.replaced_by.clone().map(ID)
+    }
+    /// ACTIVE, EXPIRED or REVOKED, by the service's clock.
+    async fn state(&self, ctx: &Context<'_>) -> PartnerKeyState {
+        match crate::domain::keys::key_state(
+            self.0.revoked_at,
+            self.0.expires_at,
+            to_micros(super::now(ctx)),
+        ) {
+            crate::domain::keys::KeyState::Active => PartnerKeyState::Active,
+            crate::domain::keys::KeyState::Expired => PartnerKeyState::Expired,
+            crate::domain::keys::KeyState::Revoked => PartnerKeyState::Revoked,
+        }
+    }
+}
+
+/// Whether a partner key works now.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum PartnerKeyState {
+    Active,
+    Expired,
+    Revoked,
+}
+
+/// A rotation's result: the new key (its `apiKey` shown this once) and the
+/// old one, now expiring at the overlap's end.
+#[derive(SimpleObject)]
+pub struct RotatedPartnerKey {
+    pub issued: IssuedPartnerKey,
+    pub previous: PartnerKey,
+}
+
+/// One administrative action, as the audit log recorded it.
+pub struct AuditEntry(pub audit_entry::Model);
+
+#[Object]
+impl AuditEntry {
+    /// The entry's number: later entries have larger ones.
+    async fn seq(&self) -> Long {
+        self.0.seq.into()
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        from_micros(self.0.at)
+    }
+    /// Who: role and id, e.g. `operator:ops-1` or `partner:coffee`.
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+    async fn action(&self) -> AuditAction {
+        self.0.action
+    }
+    async fn brand(&self) -> Option<Brand> {
+        self.0.brand_id.clone().map(|id| Brand { id })
+    }
+    /// The key, brand, programme or terms acted on.
+    async fn subject_id(&self) -> ID {
+        ID(self.0.subject_id.clone())
+    }
+    /// What changed, as a JSON object (never a key's secret).
+    async fn detail(&self) -> ApiResult<async_graphql::Json<serde_json::Value>> {
+        Ok(async_graphql::Json(
+            serde_json::from_str(&self.0.detail).map_err(|e| {
+                kit::ApiError::new(
+                    kit::ErrorCode::Internal,
+                    format!("audit entry {} holds unreadable detail: {e}", self.0.seq),
+                )
+            })?,
+        ))
+    }
 }
 
 /// A freshly issued key: `apiKey` is shown this once and never again.
@@ -737,6 +822,9 @@ pub struct IssuedPartnerKey {
 #[derive(SimpleObject)]
 pub struct PartnerToken {
     pub token: String,
+    /// At most an hour from now, and never after the key expires.
     pub expires_at: DateTime<Utc>,
+    /// What the token may do: its key's scopes.
+    pub scopes: Vec<Scope>,
     pub brand: Brand,
 }

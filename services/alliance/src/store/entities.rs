@@ -71,6 +71,34 @@ pub mod partner_key {
         pub created_at: i64,
         pub last_used_at: Option<i64>,
         pub revoked_at: Option<i64>,
+        /// `kit::auth::Scopes::to_list`: names separated by commas.
+        pub scopes: String,
+        pub expires_at: Option<i64>,
+        /// The key issued when this one was rotated.
+        pub replaced_by: Option<String>,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod audit_entry {
+    use sea_orm::entity::prelude::*;
+
+    use crate::domain::audit::AuditAction;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_entries")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub at: i64,
+        /// `kit::auth::Actor`: role and id.
+        pub actor: String,
+        pub action: AuditAction,
+        pub brand_id: Option<String>,
+        pub subject_id: String,
+        /// JSON object: what changed, without secrets.
+        pub detail: String,
     }
 
     entity_boilerplate!();

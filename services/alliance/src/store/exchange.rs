@@ -13,12 +13,14 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
+use super::audit::{self, AuditRecord};
 use super::entities::{clearing_entry, exchange, programme, quote, terms};
 use super::ledger::{
     Posting, account_of, credit, debit, ensure_account, lock_account, verify_books,
 };
 use super::programmes::{programme_by_id, rules};
 use super::{IdempotencyKey, new_id, retry_once_on_race, survivor_of};
+use crate::domain::audit::AuditAction;
 use crate::domain::exchange::{Period, Terms, check_quote, limit_windows, quote as price_quote};
 use crate::domain::ledger::EntryKind;
 use crate::domain::points::value_fen;
@@ -133,12 +135,44 @@ pub async fn propose_terms(
     row.yearly_limit = Set(draft.yearly_limit);
     row.accepted_by_from_at = Set((side == Some(TermsSide::From)).then_some(now));
     row.accepted_by_to_at = Set((side == Some(TermsSide::To)).then_some(now));
-    row.proposed_by = Set(Actor::of(caller).as_str().to_owned());
+    let actor = Actor::of(caller);
+    row.proposed_by = Set(actor.as_str().to_owned());
     row.updated_at = Set(now);
-    Ok(if is_new {
-        row.insert(db).await?
+    let txn = db.begin().await?;
+    let saved = if is_new {
+        row.insert(&txn).await?
     } else {
-        row.update(db).await?
+        row.update(&txn).await?
+    };
+    for brand in [&from.brand_id, &to.brand_id] {
+        audit::record(
+            &txn,
+            AuditRecord {
+                actor: &actor,
+                action: AuditAction::TermsProposed,
+                brand_id: Some(brand),
+                subject_id: &saved.id,
+                detail: terms_detail(&saved),
+            },
+            kit::time::from_micros(now),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// Terms as the audit log shows them.
+fn terms_detail(t: &terms::Model) -> serde_json::Value {
+    serde_json::json!({
+        "from": t.from_programme_id,
+        "to": t.to_programme_id,
+        "version": t.version,
+        "rate": t.rate,
+        "feeBasisPoints": t.fee_bp,
+        "minBlock": t.min_block,
+        "dailyLimit": t.daily_limit,
+        "yearlyLimit": t.yearly_limit,
     })
 }
 
@@ -162,12 +196,13 @@ pub async fn accept_terms(
         TermsSide::From => terms::Column::AcceptedByFromAt,
         TermsSide::To => terms::Column::AcceptedByToAt,
     };
+    let txn = db.begin().await?;
     let updated = terms::Entity::update_many()
         .col_expr(column, Expr::value(Some(now)))
         .col_expr(terms::Column::UpdatedAt, Expr::value(now))
         .filter(terms::Column::Id.eq(terms_id))
         .filter(terms::Column::Version.eq(version))
-        .exec(db)
+        .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
         return Err(Error::conflict(format!(
@@ -175,7 +210,26 @@ pub async fn accept_terms(
             t.version
         )));
     }
-    terms_by_id(db, terms_id).await
+    let accepted = terms_by_id(&txn, terms_id).await?;
+    let actor = Actor::of(caller);
+    for brand in [&from.brand_id, &to.brand_id] {
+        let mut detail = terms_detail(&accepted);
+        detail["side"] = serde_json::json!(format!("{side:?}").to_uppercase());
+        audit::record(
+            &txn,
+            AuditRecord {
+                actor: &actor,
+                action: AuditAction::TermsAccepted,
+                brand_id: Some(brand),
+                subject_id: &accepted.id,
+                detail,
+            },
+            kit::time::from_micros(now),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(accepted)
 }
 
 pub async fn terms_by_id<C: ConnectionTrait>(db: &C, id: &str) -> Result<terms::Model> {

@@ -2,6 +2,7 @@
 //! command writes its entries, lot movements, idempotency record and
 //! clearing rows in one transaction, or nothing.
 
+pub mod audit;
 pub mod entities;
 pub mod exchange;
 pub mod export;

@@ -1,6 +1,6 @@
 //! Brands, their programmes and their partner API keys.
 
-use kit::auth::{JwtKeys, TokenRequest};
+use kit::auth::{Actor, JwtKeys, Scopes, TokenRequest};
 use kit::events::outbox::publish;
 use kit::events::schema::PartnerKeyRevoked;
 use kit::time::to_micros;
@@ -8,12 +8,15 @@ use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, Set, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
+use super::audit::{self, AuditRecord};
 use super::entities::{brand, partner_key, programme};
 use super::{new_id, sha256_hex};
+use crate::domain::audit::AuditAction;
 use crate::domain::expiry::ExpiryPolicy;
+use crate::domain::keys::{self, KeyState};
 use crate::domain::points::{CashValue, EarnRate};
 use crate::domain::programme::{
     ProgrammeRules, parse_decimal, parse_pending_days, parse_time_zone,
@@ -115,6 +118,7 @@ pub async fn onboard_brand(
     brand_id: &kit::input::ForeignId,
     name: &str,
     settings: &ProgrammeSettings,
+    actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(brand::Model, programme::Model)> {
     let name = kit::input::clean_text("name", name, 128)?;
@@ -128,25 +132,37 @@ pub async fn onboard_brand(
             brand_id.as_str()
         )));
     }
-    let now = to_micros(now);
+    let at = to_micros(now);
     let txn = db.begin().await?;
     let b = brand::ActiveModel {
         id: Set(brand_id.as_str().to_owned()),
         name: Set(name),
-        created_at: Set(now),
-        updated_at: Set(now),
+        created_at: Set(at),
+        updated_at: Set(at),
     }
     .insert(&txn)
     .await?;
     let mut row = programme::ActiveModel {
         id: Set(programme_id_of(&b.id)),
         brand_id: Set(b.id.clone()),
-        created_at: Set(now),
-        updated_at: Set(now),
+        created_at: Set(at),
+        updated_at: Set(at),
         ..Default::default()
     };
     apply(settings, &mut row);
     let p = row.insert(&txn).await?;
+    audit::record(
+        &txn,
+        AuditRecord {
+            actor,
+            action: AuditAction::BrandOnboarded,
+            brand_id: Some(&b.id),
+            subject_id: &b.id,
+            detail: serde_json::json!({ "name": b.name, "programme": programme_detail(&p) }),
+        },
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok((b, p))
 }
@@ -157,13 +173,50 @@ pub async fn update_programme(
     db: &DatabaseConnection,
     programme_id: &str,
     settings: &ProgrammeSettings,
+    actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<programme::Model> {
-    let existing = programme_by_id(db, programme_id).await?;
+    let txn = db.begin().await?;
+    // Locked: the audit's "before" is what this update replaced.
+    let existing = programme::Entity::find_by_id(programme_id.to_owned())
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no programme {programme_id}")))?;
+    let before = programme_detail(&existing);
     let mut row = existing.into_active_model();
     apply(settings, &mut row);
     row.updated_at = Set(to_micros(now));
-    Ok(row.update(db).await?)
+    let updated = row.update(&txn).await?;
+    audit::record(
+        &txn,
+        AuditRecord {
+            actor,
+            action: AuditAction::ProgrammeUpdated,
+            brand_id: Some(&updated.brand_id),
+            subject_id: &updated.id,
+            detail: serde_json::json!({ "before": before, "after": programme_detail(&updated) }),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// A programme's rules as the audit log shows them.
+fn programme_detail(p: &programme::Model) -> serde_json::Value {
+    serde_json::json!({
+        "pointsName": p.points_name,
+        "timeZone": p.time_zone,
+        "cashValueFen": p.cash_value_fen,
+        "pointsPerYuan": p.points_per_yuan,
+        "pendingDays": p.pending_days,
+        "expiryMonths": p.expiry_months,
+        "returnPolicy": p.return_policy,
+        "canSend": p.can_send,
+        "canReceive": p.can_receive,
+    })
 }
 
 pub async fn programme_by_id<C: ConnectionTrait>(db: &C, id: &str) -> Result<programme::Model> {
@@ -203,14 +256,87 @@ pub struct IssuedKey {
     pub record: partner_key::Model,
 }
 
+/// What a new key may do and until when.
+#[derive(Debug, Clone)]
+pub struct KeyGrant {
+    pub label: String,
+    pub scopes: Scopes,
+    /// µs; `None` never expires.
+    pub expires_at: Option<i64>,
+}
+
+impl KeyGrant {
+    /// Checks a grant as asked for: a label, at least one scope, an expiry
+    /// in the future.
+    pub fn parse(
+        label: &str,
+        scopes: Scopes,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self> {
+        let label = kit::input::clean_text("label", label, 128)?;
+        if scopes.is_empty() {
+            return Err(Error::invalid("scopes", "a key needs at least one scope"));
+        }
+        let expires_at = keys::check_expiry(expires_at.map(to_micros), to_micros(now))?;
+        Ok(Self {
+            label,
+            scopes,
+            expires_at,
+        })
+    }
+}
+
+/// The scopes a stored key holds.
+pub fn scopes_of(key: &partner_key::Model) -> Result<Scopes> {
+    Scopes::parse_list(&key.scopes).ok_or_else(|| {
+        Error::Api(kit::ApiError::new(
+            kit::ErrorCode::Internal,
+            format!(
+                "partner key {} holds scopes this version does not know",
+                key.id
+            ),
+        ))
+    })
+}
+
+fn new_key_row(brand_id: &str, grant: &KeyGrant, now: i64) -> (String, partner_key::ActiveModel) {
+    let mut secret = [0u8; 24];
+    rand::rng().fill_bytes(&mut secret);
+    let key = format!("bmk_{}", kit::digest::hex(&secret));
+    let row = partner_key::ActiveModel {
+        id: Set(new_id()),
+        brand_id: Set(brand_id.to_owned()),
+        label: Set(grant.label.clone()),
+        key_hash: Set(sha256_hex(&[&key])),
+        key_prefix: Set(key[..12].to_owned()),
+        created_at: Set(now),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        scopes: Set(grant.scopes.to_list()),
+        expires_at: Set(grant.expires_at),
+        replaced_by: Set(None),
+    };
+    (key, row)
+}
+
+fn key_detail(key: &partner_key::Model) -> serde_json::Value {
+    serde_json::json!({
+        "label": key.label,
+        "prefix": key.key_prefix,
+        "scopes": key.scopes,
+        "expiresAt": key.expires_at.map(kit::time::from_micros),
+    })
+}
+
 /// Issues a partner API key for a brand of the alliance.
 pub async fn issue_key(
     db: &DatabaseConnection,
     brand_id: &str,
-    label: &str,
+    grant: &KeyGrant,
+    actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<IssuedKey> {
-    let label = kit::input::clean_text("label", label, 128)?;
     if brand::Entity::find_by_id(brand_id.to_owned())
         .one(db)
         .await?
@@ -220,31 +346,121 @@ pub async fn issue_key(
             "no brand {brand_id} in the alliance"
         )));
     }
-    let mut secret = [0u8; 24];
-    rand::rng().fill_bytes(&mut secret);
-    let key = format!("bmk_{}", kit::digest::hex(&secret));
-    let record = partner_key::ActiveModel {
-        id: Set(new_id()),
-        brand_id: Set(brand_id.to_owned()),
-        label: Set(label),
-        key_hash: Set(sha256_hex(&[&key])),
-        key_prefix: Set(key[..12].to_owned()),
-        created_at: Set(to_micros(now)),
-        last_used_at: Set(None),
-        revoked_at: Set(None),
-    }
-    .insert(db)
+    let txn = db.begin().await?;
+    let (key, row) = new_key_row(brand_id, grant, to_micros(now));
+    let record = row.insert(&txn).await?;
+    audit::record(
+        &txn,
+        AuditRecord {
+            actor,
+            action: AuditAction::KeyIssued,
+            brand_id: Some(brand_id),
+            subject_id: &record.id,
+            detail: key_detail(&record),
+        },
+        now,
+    )
     .await?;
+    txn.commit().await?;
     Ok(IssuedKey { key, record })
 }
 
+/// How long a rotated key keeps working beside its replacement when the
+/// operator does not say, in hours.
+pub const DEFAULT_OVERLAP_HOURS: i64 = 24;
+
+/// Rotates a live key: a new key with the same brand, label and scopes
+/// (and expiry, if the old one had one beyond the overlap), and the old
+/// one expiring after `overlap_hours` so that both work while the partner
+/// switches. CONFLICT for a key already rotated (naming its replacement),
+/// revoked or expired: rotate the replacement instead.
+pub async fn rotate_key(
+    db: &DatabaseConnection,
+    key_id: &str,
+    overlap_hours: i64,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(IssuedKey, partner_key::Model)> {
+    let at = to_micros(now);
+    let txn = db.begin().await?;
+    let old = partner_key::Entity::find_by_id(key_id.to_owned())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no partner key {key_id}")))?;
+    if let Some(newer) = &old.replaced_by {
+        return Err(Error::conflict(format!(
+            "partner key {key_id} was already rotated into {newer}; rotate that one"
+        )));
+    }
+    match keys::key_state(old.revoked_at, old.expires_at, at) {
+        KeyState::Active => {}
+        KeyState::Revoked => {
+            return Err(Error::conflict(format!("partner key {key_id} is revoked")));
+        }
+        KeyState::Expired => {
+            return Err(Error::conflict(format!("partner key {key_id} has expired")));
+        }
+    }
+    let old_until = keys::expiry_after_rotation(old.expires_at, at, overlap_hours)?;
+    let grant = KeyGrant {
+        label: old.label.clone(),
+        scopes: scopes_of(&old)?,
+        expires_at: old.expires_at.filter(|&e| e > old_until),
+    };
+    let (key, row) = new_key_row(&old.brand_id, &grant, at);
+    let record = row.insert(&txn).await?;
+    // Only the first of two racing rotations finds the key unreplaced.
+    let claimed = partner_key::Entity::update_many()
+        .col_expr(
+            partner_key::Column::ReplacedBy,
+            Expr::value(record.id.clone()),
+        )
+        .col_expr(partner_key::Column::ExpiresAt, Expr::value(old_until))
+        .filter(partner_key::Column::Id.eq(key_id))
+        .filter(partner_key::Column::ReplacedBy.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
+    if !claimed {
+        return Err(Error::conflict(format!(
+            "partner key {key_id} was rotated at the same moment by another request"
+        )));
+    }
+    audit::record(
+        &txn,
+        AuditRecord {
+            actor,
+            action: AuditAction::KeyRotated,
+            brand_id: Some(&old.brand_id),
+            subject_id: key_id,
+            detail: serde_json::json!({
+                "replacedBy": record.id,
+                "overlapHours": overlap_hours,
+                "oldExpiresAt": kit::time::from_micros(old_until),
+                "new": key_detail(&record),
+            }),
+        },
+        now,
+    )
+    .await?;
+    let old = partner_key::Entity::find_by_id(key_id.to_owned())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no partner key {key_id}")))?;
+    txn.commit().await?;
+    Ok((IssuedKey { key, record }, old))
+}
+
 /// Revokes a partner key: the key's row, this service's list of revoked
-/// keys and the [`PartnerKeyRevoked`] event for every other service commit
-/// together. Revoking a revoked key changes nothing and publishes nothing
-/// (of N identical revocations at once, one does the work).
+/// keys, the audit entry and the [`PartnerKeyRevoked`] event for every
+/// other service commit together. Revoking a revoked key changes nothing
+/// and publishes nothing (of N identical revocations at once, one does
+/// the work).
 pub async fn revoke_key(
     db: &DatabaseConnection,
     key_id: &str,
+    actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<partner_key::Model> {
     let txn = db.begin().await?;
@@ -268,6 +484,18 @@ pub async fn revoke_key(
         };
         kit::revocation::record(&txn, &event).await?;
         publish(&txn, &event, now).await?;
+        audit::record(
+            &txn,
+            AuditRecord {
+                actor,
+                action: AuditAction::KeyRevoked,
+                brand_id: Some(&key.brand_id),
+                subject_id: &key.id,
+                detail: serde_json::json!({ "label": key.label, "prefix": key.key_prefix }),
+            },
+            now,
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(key)
@@ -287,34 +515,47 @@ pub async fn keys_of_brand(
 /// How long a token minted from a partner key lives.
 pub const PARTNER_TOKEN_TTL_MINUTES: i64 = 60;
 
-/// A short-lived partner token for a live key; records its use.
+/// A short-lived partner token for a live key, carrying its scopes and
+/// never outliving it; records its use. An unknown, revoked or expired key
+/// is UNAUTHENTICATED.
 pub async fn token_for_key(
     db: &DatabaseConnection,
     keys: &JwtKeys,
     api_key: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(String, partner_key::Model)> {
+) -> Result<(String, partner_key::Model, chrono::Duration)> {
     let hash = sha256_hex(&[api_key.trim()]);
+    let refused = |why: &str| Error::Api(kit::ApiError::unauthenticated(why.to_owned()));
     let found = partner_key::Entity::find()
         .filter(partner_key::Column::KeyHash.eq(hash))
         .one(db)
         .await?
-        .filter(|k| k.revoked_at.is_none())
-        .ok_or_else(|| {
-            Error::Api(kit::ApiError::unauthenticated(
-                "unknown or revoked partner API key",
-            ))
-        })?;
+        .ok_or_else(|| refused("unknown or revoked partner API key"))?;
+    let at = to_micros(now);
+    match keys::key_state(found.revoked_at, found.expires_at, at) {
+        KeyState::Active => {}
+        KeyState::Revoked => return Err(refused("unknown or revoked partner API key")),
+        KeyState::Expired => return Err(refused("this partner API key has expired")),
+    }
+    let lifetime = chrono::Duration::seconds(keys::token_seconds(
+        found.expires_at,
+        at,
+        PARTNER_TOKEN_TTL_MINUTES * 60,
+    ));
     // Signed before the use is recorded: a key whose token cannot be made
     // was not used.
     let token = keys
         .issue(
-            TokenRequest::partner(found.id.clone(), found.brand_id.clone()),
-            chrono::Duration::minutes(PARTNER_TOKEN_TTL_MINUTES),
+            TokenRequest::partner_scoped(
+                found.id.clone(),
+                found.brand_id.clone(),
+                scopes_of(&found)?,
+            ),
+            lifetime,
         )
         .map_err(Error::Api)?;
     let mut row = found.into_active_model();
-    row.last_used_at = Set(Some(to_micros(now)));
+    row.last_used_at = Set(Some(at));
     let key = row.update(db).await?;
-    Ok((token, key))
+    Ok((token, key, lifetime))
 }

@@ -8,25 +8,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-/// coffee (cash 0.5 fen/pt) and cinema (cash 2 fen/pt, 24-month expiry);
-/// m1 holds 10,000 active coffee points.
-async fn two_programmes(app: &TestApp) -> (String, String) {
-    let mut c = programme_input(0, None, "ONLY_PENDING");
-    c["cashValueFen"] = json!("0.5");
-    let coffee = onboard(app, "coffee", c).await;
-    let mut s = programme_input(0, Some(24), "ONLY_PENDING");
-    s["cashValueFen"] = json!("2");
-    let cinema = onboard(app, "cinema", s).await;
-    earn(app, "m1", &coffee, 10_000, "seed").await.ok();
-    (coffee, cinema)
-}
-
-/// This month in the programmes' zone, by the app's clock, as the service
-/// counts it.
-fn period(app: &TestApp) -> String {
-    alliance::domain::exchange::Period::containing(app.now(), chrono_tz::Asia::Shanghai).to_string()
-}
-
 async fn statement(app: &TestApp, token: &str, brand: &str) -> kit::testing::GraphqlResponse {
     app.graphql(
         Some(token),

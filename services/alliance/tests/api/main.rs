@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod exchange;
+mod keys;
 mod ledger;
 mod ledger_model;
 mod orders;

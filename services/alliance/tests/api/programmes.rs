@@ -93,7 +93,7 @@ async fn a_partner_key_is_shown_once_stored_hashed_and_revocable() {
     let apparel = onboard(&app, "apparel", programme_input(0, None, "ONLY_PENDING")).await;
     let issued = op(
         &app,
-        "mutation { issuePartnerKey(brandId: \"coffee\", label: \"POS integration\") { apiKey key { id prefix lastUsedAt } } }",
+        "mutation { issuePartnerKey(brandId: \"coffee\", label: \"POS integration\", scopes: [EARN]) { apiKey key { id prefix lastUsedAt } } }",
         json!({}),
     )
     .await;
@@ -194,39 +194,66 @@ async fn a_partner_key_is_shown_once_stored_hashed_and_revocable() {
 /// Keys revoked before every service kept a list of revoked keys join the
 /// alliance's list when it migrates, and each is published on its feed, so
 /// their tokens are refused here and, once read, at every other service.
+/// Keys issued before scopes existed keep every scope and no expiry.
 #[tokio::test]
 async fn keys_revoked_before_the_list_existed_join_it_on_migration() {
-    use alliance::store::entities::{brand, partner_key};
-    use sea_orm::{ActiveModelTrait, Set};
+    use sea_orm::sea_query::{Alias, Query};
+    use sea_orm::{ConnectionTrait, Value};
     use sea_orm_migration::MigratorTrait;
 
     let database = kit::testing::TestDatabase::new().await;
     let db = database.connect("alliance").await;
-    let all = alliance::migration::Migrator::migrations().len() as u32;
-    alliance::migration::Migrator::up(&db, Some(all - 1))
+    let before_the_list = alliance::migration::Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261206_000700_revoked_keys_listed")
+        .expect("the migration that lists revoked keys") as u32;
+    alliance::migration::Migrator::up(&db, Some(before_the_list))
         .await
         .unwrap();
-    brand::ActiveModel {
-        id: Set("coffee".into()),
-        name: Set("Morning Bean".into()),
-        created_at: Set(0),
-        updated_at: Set(0),
-    }
-    .insert(&db)
+    // Rows as that schema held them (the entities are today's).
+    let insert = |table: &str, columns: &[&str], values: Vec<Value>| {
+        let mut stmt = Query::insert();
+        stmt.into_table(Alias::new(table))
+            .columns(columns.iter().map(|c| Alias::new(*c)))
+            .values_panic(values.into_iter().map(Into::into));
+        db.get_database_backend().build(&stmt)
+    };
+    db.execute(insert(
+        "brands",
+        &["id", "name", "created_at", "updated_at"],
+        vec![
+            "coffee".into(),
+            "Morning Bean".into(),
+            0i64.into(),
+            0i64.into(),
+        ],
+    ))
     .await
     .unwrap();
-    for (id, revoked_at) in [("k-live", None), ("k-revoked", Some(1_000_000))] {
-        partner_key::ActiveModel {
-            id: Set(id.into()),
-            brand_id: Set("coffee".into()),
-            label: Set("till".into()),
-            key_hash: Set(format!("hash-{id}")),
-            key_prefix: Set("bmk_0000".into()),
-            created_at: Set(0),
-            last_used_at: Set(None),
-            revoked_at: Set(revoked_at),
-        }
-        .insert(&db)
+    for (id, revoked_at) in [("k-live", None), ("k-revoked", Some(1_000_000i64))] {
+        db.execute(insert(
+            "partner_keys",
+            &[
+                "id",
+                "brand_id",
+                "label",
+                "key_hash",
+                "key_prefix",
+                "created_at",
+                "last_used_at",
+                "revoked_at",
+            ],
+            vec![
+                id.into(),
+                "coffee".into(),
+                "till".into(),
+                format!("hash-{id}").into(),
+                "bmk_0000".into(),
+                0i64.into(),
+                Option::<i64>::None.into(),
+                revoked_at.into(),
+            ],
+        ))
         .await
         .unwrap();
     }
@@ -250,4 +277,16 @@ async fn keys_revoked_before_the_list_existed_join_it_on_migration() {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].kind, "PartnerKeyRevoked");
     assert_eq!(events[0].payload["keyId"], "k-revoked");
+
+    let live = alliance::store::entities::partner_key::Entity::find_by_id("k-live".to_owned())
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        alliance::store::programmes::scopes_of(&live).unwrap(),
+        kit::auth::Scopes::all(),
+        "an older key keeps everything it could do"
+    );
+    assert_eq!((live.expires_at, live.replaced_by), (None, None));
 }

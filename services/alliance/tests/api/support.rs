@@ -261,3 +261,22 @@ pub async fn confirm(app: &TestApp, token: &str, quote_id: &str, key: &str) -> G
     app.graphql(Some(token), CONFIRM, json!({ "q": quote_id, "k": key }))
         .await
 }
+
+/// Coffee (cash value 0.5 fen) and cinema (2 fen, expiring) with 10,000
+/// coffee points for m1: (coffee, cinema) programme ids.
+pub async fn two_programmes(app: &TestApp) -> (String, String) {
+    let mut c = programme_input(0, None, "ONLY_PENDING");
+    c["cashValueFen"] = json!("0.5");
+    let coffee = onboard(app, "coffee", c).await;
+    let mut s = programme_input(0, Some(24), "ONLY_PENDING");
+    s["cashValueFen"] = json!("2");
+    let cinema = onboard(app, "cinema", s).await;
+    earn(app, "m1", &coffee, 10_000, "seed").await.ok();
+    (coffee, cinema)
+}
+
+/// This month in the programmes' zone, by the app's clock, as the service
+/// counts it.
+pub fn period(app: &TestApp) -> String {
+    alliance::domain::exchange::Period::containing(app.now(), chrono_tz::Asia::Shanghai).to_string()
+}

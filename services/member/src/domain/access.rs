@@ -4,9 +4,12 @@
 //! - staff: read members of their brand (an identity of, or registration
 //!   through, the brand), tag them and record their touchpoints;
 //! - operators: everything;
-//! - partners: nothing personal (id, status and tier only).
+//! - partners: nothing personal (id, status and tier only), with a key
+//!   scoped to read accounts; registering through the PARTNER channel
+//!   needs the enrol_members scope.
 
 use kit::Caller;
+use kit::auth::Scope;
 
 use super::identity::{Channel, ForeignId};
 use crate::error::{Error, Result};
@@ -44,9 +47,11 @@ pub fn visibility(caller: &Caller, subject: &Subject<'_>) -> Visibility {
     }
 }
 
-/// Reading a member at all.
+/// Reading a member at all (a partner's key needs the read_accounts
+/// scope).
 pub fn require_visible(caller: &Caller, subject: &Subject<'_>) -> Result<Visibility> {
     caller.require_authenticated()?;
+    caller.require_scope(Scope::ReadAccounts)?;
     match visibility(caller, subject) {
         Visibility::None => Err(Error::forbidden("you may not read this member")),
         v => Ok(v),
@@ -109,7 +114,10 @@ pub fn identity_brand(
     match caller {
         Caller::Anonymous | Caller::Operator { .. } | Caller::Member { .. } => Ok(requested),
         Caller::Staff { brand_id, .. } => own(brand_id),
-        Caller::Partner { brand_id, .. } if channel == Channel::Partner => own(brand_id),
+        Caller::Partner { brand_id, .. } if channel == Channel::Partner => {
+            caller.require_scope(Scope::EnrolMembers)?;
+            own(brand_id)
+        }
         Caller::Partner { .. } => Err(Error::forbidden(
             "partners register PARTNER identities only",
         )),
@@ -139,6 +147,7 @@ mod tests {
         Caller::Partner {
             brand_id: brand.into(),
             key_id: "k".into(),
+            scopes: kit::auth::Scopes::all(),
         }
     }
     fn operator() -> Caller {
@@ -234,5 +243,28 @@ mod tests {
             identity_brand(&Caller::Anonymous, Channel::App, Some(coffee.clone())).unwrap(),
             Some(coffee)
         );
+    }
+
+    #[test]
+    fn a_partner_key_reads_and_enrols_members_only_with_those_scopes() {
+        let scoped = |scope: Scope| Caller::Partner {
+            brand_id: "coffee".into(),
+            key_id: "k".into(),
+            scopes: [scope].into_iter().collect(),
+        };
+        let subject = Subject {
+            is_self: false,
+            brand_ids: &[],
+        };
+        assert_eq!(
+            require_visible(&scoped(Scope::ReadAccounts), &subject).unwrap(),
+            Visibility::Basic
+        );
+        let refused = require_visible(&scoped(Scope::Earn), &subject).unwrap_err();
+        assert!(refused.to_string().contains("read_accounts"), "{refused}");
+        assert!(identity_brand(&scoped(Scope::EnrolMembers), Channel::Partner, None).is_ok());
+        let refused =
+            identity_brand(&scoped(Scope::ReadAccounts), Channel::Partner, None).unwrap_err();
+        assert!(refused.to_string().contains("enrol_members"), "{refused}");
     }
 }
