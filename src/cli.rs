@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
-use kit::auth::{JwtKeys, Role, Scopes, TokenRequest};
+use kit::auth::{JwtKeys, Role, Scope, Scopes, TokenRequest};
 use kit::config::{Config, Overrides, ServiceOverrides};
 use kit::events::jetstream::Transport;
 use kit::service::{self, ServiceSpec};
@@ -258,8 +258,8 @@ struct TokenArgs {
     /// Store id (staff).
     #[arg(long)]
     store: Option<String>,
-    /// A partner token's scopes, separated by commas: earn, redeem,
-    /// read_accounts, enrol_members, manage_terms, read_statements,
+    /// A partner token's scopes, separated by commas (any case): earn,
+    /// redeem, read_accounts, enrol_members, manage_terms, read_statements,
     /// manage_webhooks [default: all of them].
     #[arg(long)]
     scopes: Option<String>,
@@ -826,6 +826,21 @@ fn require_existing_database(config: &Config, spec: &ServiceSpec) -> anyhow::Res
     Ok(())
 }
 
+/// `--scopes`: names separated by commas, in any case, spaces allowed.
+fn scopes_arg(list: &str) -> anyhow::Result<Scopes> {
+    let known = || Scopes::all().to_list().replace(',', ", ");
+    let mut scopes = Scopes::default();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let scope = Scope::parse(&name.to_ascii_lowercase())
+            .with_context(|| format!("--scopes: unknown scope {name:?}; scopes are {}", known()))?;
+        scopes = scopes.with(scope);
+    }
+    if scopes.is_empty() {
+        bail!("--scopes must name at least one of: {}", known());
+    }
+    Ok(scopes)
+}
+
 fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
     let role = Role::parse(&args.role).context("unknown role")?;
     if args.ttl_hours <= 0 || args.ttl_hours > 24 * 30 {
@@ -847,17 +862,7 @@ fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
             let brand = args.brand.context("a partner token needs --brand")?;
             match args.scopes.as_deref() {
                 None => TokenRequest::partner(sub, brand),
-                Some(list) => {
-                    let scopes = Scopes::parse_list(list.trim())
-                        .filter(|s| !s.is_empty())
-                        .with_context(|| {
-                            format!(
-                                "--scopes must name at least one of: {}",
-                                Scopes::all().to_list().replace(',', ", ")
-                            )
-                        })?;
-                    TokenRequest::partner_scoped(sub, brand, scopes)
-                }
+                Some(list) => TokenRequest::partner_scoped(sub, brand, scopes_arg(list)?),
             }
         }
         Role::Staff => TokenRequest::staff(
@@ -879,4 +884,22 @@ fn token(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
         .map_err(|refused| anyhow::anyhow!(refused.message))?;
     println!("{token}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_read_in_any_case_with_spaces_and_a_bad_one_is_named() {
+        let scopes = scopes_arg(" Earn , REDEEM,,earn ").unwrap();
+        assert_eq!(
+            scopes.iter().collect::<Vec<_>>(),
+            [Scope::Earn, Scope::Redeem]
+        );
+        let refused = scopes_arg("earn,teleport").unwrap_err().to_string();
+        assert!(refused.contains("\"teleport\""), "{refused}");
+        assert!(refused.contains("read_accounts"), "{refused}");
+        assert!(scopes_arg(" , ").is_err());
+    }
 }

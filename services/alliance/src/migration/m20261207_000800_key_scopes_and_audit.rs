@@ -42,35 +42,24 @@ enum AuditEntries {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // SQLite adds one column per ALTER TABLE.
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(PartnerKeys::Table)
-                    .add_column(
-                        ColumnDef::new(PartnerKeys::Scopes)
-                            .string_len(256)
-                            .not_null()
-                            .default(Scopes::all().to_list()),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(PartnerKeys::Table)
-                    .add_column(opt_int(PartnerKeys::ExpiresAt))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(PartnerKeys::Table)
-                    .add_column(opt_id(PartnerKeys::ReplacedBy))
-                    .to_owned(),
-            )
-            .await?;
+        for column in [
+            ColumnDef::new(PartnerKeys::Scopes)
+                .string_len(256)
+                .not_null()
+                .default(Scopes::all().to_list())
+                .to_owned(),
+            opt_int(PartnerKeys::ExpiresAt),
+            opt_id(PartnerKeys::ReplacedBy),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(PartnerKeys::Table)
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .create_table(
                 Table::create()

@@ -45,6 +45,11 @@ impl Query {
 
     /// One points account (its member, the programme's partner, operators).
     async fn points_account(&self, ctx: &Context<'_>, id: ID) -> ApiResult<PointsAccount> {
+        // The scope before the look-up: a key without it learns nothing,
+        // not even whether the account exists.
+        super::access::verified(ctx)
+            .await?
+            .require_scope(Scope::ReadAccounts)?;
         let account = ledger::account_by_id(db(ctx), &id).await?;
         let view = points_view(ctx, &account.member_id).await?;
         if !view.shows(&account.programme_id) {

@@ -721,6 +721,8 @@ impl PartnerKey {
     async fn created_at(&self) -> DateTime<Utc> {
         from_micros(self.0.created_at)
     }
+    /// When a token was last minted from the key (tokens are used for up
+    /// to an hour after that, at any service, without a write per use).
     async fn last_used_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_used_at.map(from_micros)
     }

@@ -369,10 +369,9 @@ pub async fn issue_key(
 /// operator does not say, in hours.
 pub const DEFAULT_OVERLAP_HOURS: i64 = 24;
 
-/// Rotates a live key: a new key with the same brand, label and scopes
-/// (and expiry, if the old one had one beyond the overlap), and the old
-/// one expiring after `overlap_hours` so that both work while the partner
-/// switches. CONFLICT for a key already rotated (naming its replacement),
+/// Rotates a live key: a new key with the same brand, label, scopes and
+/// expiry, and the old one expiring after `overlap_hours` (or at its own
+/// expiry, if sooner) so that both work while the partner switches. CONFLICT for a key already rotated (naming its replacement),
 /// revoked or expired: rotate the replacement instead.
 pub async fn rotate_key(
     db: &DatabaseConnection,
@@ -402,10 +401,12 @@ pub async fn rotate_key(
         }
     }
     let old_until = keys::expiry_after_rotation(old.expires_at, at, overlap_hours)?;
+    // A rotation changes the secret, not the grant: a key that was to
+    // expire keeps that end.
     let grant = KeyGrant {
         label: old.label.clone(),
         scopes: scopes_of(&old)?,
-        expires_at: old.expires_at.filter(|&e| e > old_until),
+        expires_at: old.expires_at,
     };
     let (key, row) = new_key_row(&old.brand_id, &grant, at);
     let record = row.insert(&txn).await?;

@@ -157,6 +157,17 @@ async fn a_partner_key_does_only_what_its_scopes_allow_on_every_partner_operatio
             }
         }
     }
+    // The scope comes before the look-up: an unknown account is refused
+    // alike.
+    let (_, earn_only) = issue(&app, "coffee", &["EARN"], None).await;
+    let probe = app
+        .graphql(
+            Some(&minted(&app, &earn_only).await),
+            "query($a: ID!) { pointsAccount(id: $a) { id } }",
+            json!({ "a": "00000000-0000-0000-0000-000000000000" }),
+        )
+        .await;
+    assert_eq!(probe.error_code(), Some("FORBIDDEN"), "{}", probe.body);
     // A refused write wrote nothing: the balance moved only by the one
     // EARN-scoped earn (5) and the one REDEEM-scoped redemption (1) since
     // 10,500 were earned.
@@ -343,6 +354,21 @@ async fn a_rotated_key_works_beside_its_replacement_until_the_overlap_ends() {
         Some("UNAUTHENTICATED")
     );
     minted(&app, &new_key).await;
+
+    // A rotation changes the secret, not the grant: an expiring key's
+    // replacement expires when it would have.
+    let ends = app.now() + chrono::Duration::hours(3);
+    let (limited, _) = issue(&app, "coffee", &["EARN"], Some(ends.to_rfc3339())).await;
+    let rotated = op(&app, ROTATE, json!({ "k": limited, "h": 1 })).await;
+    let at = |v: &Value| -> chrono::DateTime<chrono::Utc> { v.as_str().unwrap().parse().unwrap() };
+    let rotation = &rotated["rotatePartnerKey"];
+    assert_eq!(at(&rotation["issued"]["key"]["expiresAt"]), ends);
+    assert!(
+        (at(&rotation["previous"]["expiresAt"]) - (app.now() + chrono::Duration::hours(1)))
+            .num_seconds()
+            .abs()
+            <= 5
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, ID, Object};
+use kit::auth::Scope;
 use kit::paging::{PageRequest, encode_cursor};
 use kit::{ApiResult, Caller};
 
@@ -30,7 +31,11 @@ impl Query {
 
     /// A member by id. A merged id resolves to the surviving member.
     async fn member(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Member> {
-        caller(ctx).require_authenticated()?;
+        // The scope before the look-up: a key without it learns nothing,
+        // not even whether the member exists.
+        caller(ctx)
+            .require_authenticated()?
+            .require_scope(Scope::ReadAccounts)?;
         let record = load_member(ctx, &id).await?;
         Ok(view(ctx, record).await?)
     }
@@ -42,7 +47,11 @@ impl Query {
         channel: Channel,
         external_id: String,
     ) -> ApiResult<Option<Member>> {
-        caller(ctx).require_authenticated()?;
+        // The scope before the look-up: a key without it learns nothing,
+        // not even whether the identity is held.
+        caller(ctx)
+            .require_authenticated()?
+            .require_scope(Scope::ReadAccounts)?;
         let external_id = ExternalId::parse("externalId", &external_id)?;
         let db = db(ctx);
         let Some(member_id) = store::member_id_by_identity(db, channel, &external_id).await? else {

@@ -502,3 +502,53 @@ async fn a_request_past_the_limits_is_refused_before_it_is_validated() {
         refused(&r, "fields");
     }
 }
+
+/// A partner key without READ_ACCOUNTS learns nothing about members, not
+/// even whether an id or an identity exists: the scope is checked before
+/// the look-up, so a held and an unheld identity answer alike.
+#[tokio::test]
+async fn a_partner_key_without_read_accounts_cannot_probe_for_members() {
+    use kit::auth::{Scope, TokenRequest};
+
+    let app = spawn().await;
+    let id = register_member(&app, "app-probe-1", None, "apparel").await;
+    let enrol_only = app.token(TokenRequest::partner_scoped(
+        "key-enrol",
+        "apparel",
+        [Scope::EnrolMembers].into_iter().collect(),
+    ));
+    for (query, vars) in [
+        (
+            "query($e: String!) { memberByIdentity(channel: APP, externalId: $e) { id } }",
+            json!({ "e": "app-probe-1" }),
+        ),
+        (
+            "query($e: String!) { memberByIdentity(channel: APP, externalId: $e) { id } }",
+            json!({ "e": "app-nobody" }),
+        ),
+        (
+            "query($m: ID!) { member(id: $m) { id } }",
+            json!({ "m": id }),
+        ),
+        (
+            "query($m: ID!) { member(id: $m) { id } }",
+            json!({ "m": "00000000-0000-0000-0000-000000000000" }),
+        ),
+    ] {
+        let answer = app.graphql(Some(&enrol_only), query, vars.clone()).await;
+        assert_eq!(
+            answer.error_code(),
+            Some("FORBIDDEN"),
+            "{vars}: {}",
+            answer.body
+        );
+        assert!(
+            answer.errors()[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("read_accounts"),
+            "{}",
+            answer.body
+        );
+    }
+}
