@@ -203,6 +203,10 @@ async fn identical_operations_on_a_cold_cache_are_planned_once() {
             tokio::task::yield_now().await;
         }
         hung_up.abort();
+        // Its planning may have finished (and been cached) before the
+        // abort landed: then nobody plans again.
+        let finished_first = hung_up.await.is_ok();
+        let expected_plans = if finished_first { 1 } else { 2 };
         let entries = futures::future::join_all(
             (0..20).map(|_| preparer.prepare(&supergraph, operation, None)),
         )
@@ -216,8 +220,8 @@ async fn identical_operations_on_a_cold_cache_are_planned_once() {
         }
         assert_eq!(
             preparer.plans_made(),
-            2,
-            "operation {i}: once for the caller that hung up, once for the 20 others"
+            expected_plans,
+            "operation {i}: once for the caller that hung up, and once for the 20 others unless it had finished"
         );
         // Later callers find it in the cache.
         let again = preparer
@@ -225,7 +229,7 @@ async fn identical_operations_on_a_cold_cache_are_planned_once() {
             .await
             .unwrap();
         assert!(Arc::ptr_eq(first, &again));
-        assert_eq!(preparer.plans_made(), 2);
+        assert_eq!(preparer.plans_made(), expected_plans);
     }
 
     // Without coalescing the 20 would plan 20 times: check the counter
