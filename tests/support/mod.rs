@@ -73,18 +73,11 @@ pub async fn test_databases() -> Vec<(String, String)> {
 /// An operator issues `brand`'s partner key with every scope and it is
 /// traded for a token, through `graph`: the key's id and the token.
 pub async fn partner_key(graph: &Endpoint, operator: &str, brand: &str) -> (String, String) {
-    let all: Vec<&str> = kit::auth::Scope::ALL
+    let all: Vec<String> = kit::auth::Scope::ALL
         .iter()
-        .map(|s| match s {
-            kit::auth::Scope::Earn => "EARN",
-            kit::auth::Scope::Redeem => "REDEEM",
-            kit::auth::Scope::ReadAccounts => "READ_ACCOUNTS",
-            kit::auth::Scope::EnrolMembers => "ENROL_MEMBERS",
-            kit::auth::Scope::ManageTerms => "MANAGE_TERMS",
-            kit::auth::Scope::ReadStatements => "READ_STATEMENTS",
-            kit::auth::Scope::ManageWebhooks => "MANAGE_WEBHOOKS",
-        })
+        .map(|s| s.name().to_uppercase())
         .collect();
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
     partner_key_scoped(graph, operator, brand, &all).await
 }
 

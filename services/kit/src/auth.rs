@@ -568,7 +568,24 @@ impl JwtKeys {
 
     /// Issues a token valid for `ttl` from now.
     pub fn issue(&self, token: TokenRequest, ttl: chrono::Duration) -> Result<String, ApiError> {
+        Ok(self.issue_until(token, ttl)?.0)
+    }
+
+    /// Issues a token valid for `ttl` from now (whole seconds, on the
+    /// system clock), with the instant it expires, as its `exp` says.
+    pub fn issue_until(
+        &self,
+        token: TokenRequest,
+        ttl: chrono::Duration,
+    ) -> Result<(String, chrono::DateTime<chrono::Utc>), ApiError> {
         let now = chrono::Utc::now().timestamp();
+        let exp = now + ttl.num_seconds();
+        let until = chrono::DateTime::from_timestamp(exp, 0).ok_or_else(|| {
+            ApiError::new(
+                crate::error::ErrorCode::Internal,
+                "a token's expiry is out of range",
+            )
+        })?;
         self.sign(&Claims {
             sub: token.sub,
             role: token.role,
@@ -576,8 +593,9 @@ impl JwtKeys {
             store: token.store,
             scp: token.scopes.map(|s| s.iter().collect()),
             iat: now,
-            exp: now + ttl.num_seconds(),
+            exp,
         })
+        .map(|signed| (signed, until))
     }
 
     /// A service's own short-lived credential, to read another service's

@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 pub const MAX_OVERLAP_HOURS: i64 = 720;
 
 /// What a key can do now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(name = "PartnerKeyState")]
 pub enum KeyState {
     Active,
     Expired,

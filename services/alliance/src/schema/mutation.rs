@@ -247,13 +247,13 @@ impl Mutation {
     /// Anyone holding a partner API key: a bearer token acting as the
     /// partner role for the key's brand.
     async fn partner_token(&self, ctx: &Context<'_>, api_key: String) -> ApiResult<PartnerToken> {
-        let (token, key, lifetime) =
+        let (token, key, expires_at) =
             programmes::token_for_key(db(ctx), &settings(ctx).keys, &api_key, now(ctx)).await?;
         Ok(PartnerToken {
             token,
-            // Token lifetimes are security, on the system clock (as the
-            // token's own `exp`), not the service's clock.
-            expires_at: chrono::Utc::now() + lifetime,
+            // The token's own `exp`: token lifetimes are security, on the
+            // system clock, not the service's clock.
+            expires_at,
             scopes: crate::store::programmes::scopes_of(&key)?.iter().collect(),
             brand: Brand { id: key.brand_id },
         })

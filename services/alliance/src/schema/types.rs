@@ -745,25 +745,13 @@ impl PartnerKey {
         self.0.replaced_by.clone().map(ID)
     }
     /// ACTIVE, EXPIRED or REVOKED, by the service's clock.
-    async fn state(&self, ctx: &Context<'_>) -> PartnerKeyState {
-        match crate::domain::keys::key_state(
+    async fn state(&self, ctx: &Context<'_>) -> crate::domain::keys::KeyState {
+        crate::domain::keys::key_state(
             self.0.revoked_at,
             self.0.expires_at,
             to_micros(super::now(ctx)),
-        ) {
-            crate::domain::keys::KeyState::Active => PartnerKeyState::Active,
-            crate::domain::keys::KeyState::Expired => PartnerKeyState::Expired,
-            crate::domain::keys::KeyState::Revoked => PartnerKeyState::Revoked,
-        }
+        )
     }
-}
-
-/// Whether a partner key works now.
-#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
-pub enum PartnerKeyState {
-    Active,
-    Expired,
-    Revoked,
 }
 
 /// A rotation's result: the new key (its `apiKey` shown this once) and the

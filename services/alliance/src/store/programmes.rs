@@ -524,7 +524,7 @@ pub async fn token_for_key(
     keys: &JwtKeys,
     api_key: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(String, partner_key::Model, chrono::Duration)> {
+) -> Result<(String, partner_key::Model, chrono::DateTime<chrono::Utc>)> {
     let hash = sha256_hex(&[api_key.trim()]);
     let refused = |why: &str| Error::Api(kit::ApiError::unauthenticated(why.to_owned()));
     let found = partner_key::Entity::find()
@@ -545,8 +545,8 @@ pub async fn token_for_key(
     ));
     // Signed before the use is recorded: a key whose token cannot be made
     // was not used.
-    let token = keys
-        .issue(
+    let (token, until) = keys
+        .issue_until(
             TokenRequest::partner_scoped(
                 found.id.clone(),
                 found.brand_id.clone(),
@@ -558,5 +558,5 @@ pub async fn token_for_key(
     let mut row = found.into_active_model();
     row.last_used_at = Set(Some(at));
     let key = row.update(db).await?;
-    Ok((token, key, lifetime))
+    Ok((token, key, until))
 }

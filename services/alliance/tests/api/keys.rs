@@ -233,11 +233,26 @@ async fn an_expiring_key_mints_tokens_that_end_with_it_and_then_none() {
         .unwrap()
         .parse()
         .unwrap();
-    let lifetime = until - chrono::Utc::now();
+    // The token's own claims, not the wall clock: it lives from its iat
+    // until its exp, which the answer's expiresAt names.
+    let token = t.ok()["partnerToken"]["token"].as_str().unwrap();
+    let claims: Value = {
+        use base64::Engine as _;
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    // Minted a moment after the key was issued, rounded down to seconds.
     assert!(
-        lifetime <= chrono::Duration::minutes(30) && lifetime > chrono::Duration::minutes(28),
-        "a token lives no longer than its key: {lifetime}"
+        (30 * 60 - 5..=30 * 60).contains(&lifetime),
+        "a token lives no longer than its key: {claims}"
     );
+    assert_eq!(until.timestamp(), claims["exp"].as_i64().unwrap());
 
     app.clock().advance(chrono::Duration::minutes(30));
     let late = token_of(&app, &api_key).await;
