@@ -427,6 +427,7 @@ fn migrate_and_token_and_help() {
         "expire-pickups",
         "activate-points",
         "expire-points",
+        "warn-expiring-points",
     ] {
         assert!(
             own.lines().any(|l| l.contains(&format!("- {job}:"))),

@@ -1786,3 +1786,98 @@ async fn a_deployment_of_two_replicas_loses_one_of_each_service_mid_stream_and_n
         "{pruned}"
     );
 }
+
+/// A partner registers a webhook through the graph; the platform is
+/// killed (SIGKILL) while the receiver holds the first delivery; after the
+/// restart the event arrives again, with the same id and body, signed, and
+/// the delivery log says DELIVERED.
+#[tokio::test]
+async fn a_webhook_in_flight_when_the_platform_is_killed_arrives_after_the_restart_with_its_id() {
+    use kit::testing::{Reply, WebhookReceiver};
+    let mut p = Platform::start_with(&[
+        ("BIGMEMBER_WEBHOOKS__POLL_INTERVAL_MS", "50"),
+        ("BIGMEMBER_WEBHOOKS__TIMEOUT_MS", "1000"),
+        ("BIGMEMBER_WEBHOOKS__RETRY_BASE_MS", "100"),
+        ("BIGMEMBER_WEBHOOKS__RETRY_CAP_MS", "200"),
+    ])
+    .await;
+    let operator = p.token(&["--role", "operator"]);
+    let (_, partner) = support::partner_key_scoped(
+        p.graph(),
+        &operator,
+        "coffee",
+        &["ENROL_MEMBERS", "EARN", "MANAGE_WEBHOOKS"],
+    )
+    .await;
+    let hook = WebhookReceiver::start(&[Reply::Hang], Reply::Status(200));
+    let registered = p
+        .data(
+            Some(&partner),
+            "mutation($u: String!) { registerWebhookEndpoint(brandId: \"coffee\", url: $u, events: [POINTS_EARNED], idempotencyKey: \"journey-hook-1\") { signingSecret endpoint { id } } }",
+            json!({ "u": hook.url }),
+        )
+        .await;
+    let secret = registered["registerWebhookEndpoint"]["signingSecret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let endpoint = registered["registerWebhookEndpoint"]["endpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = p
+        .data(
+            Some(&partner),
+            "mutation { registerMember(input: { identity: { channel: PARTNER, externalId: \"hook-cust-1\" } }) { member { id } } }",
+            json!({}),
+        )
+        .await["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.data(
+        Some(&partner),
+        "mutation($i: PointsTransactionInput!) { earnPoints(input: $i) { entry { id } } }",
+        json!({ "i": {
+            "programmeId": Cast::programme("coffee"), "memberId": member, "points": 42,
+            "sourceSystem": "pos", "externalTransactionId": "hook-till-1", "reason": "test",
+            "idempotencyKey": "hook-earn-1",
+        } }),
+    )
+    .await;
+    // The receiver holds the first delivery; the platform dies under it.
+    let first = hook.wait_for(1).await;
+    assert_eq!(first.len(), 1, "the earning was sent");
+    p.crash();
+    p.up(&[], 50);
+    let got = hook.wait_for(2).await;
+    assert_eq!(got.len(), 2, "sent again after the restart: {got:?}");
+    assert_eq!(got[1].event_id, got[0].event_id);
+    assert_eq!(got[1].body, got[0].body);
+    // Signed at the platform's clock (which BIGMEMBER_TEST_NOW may set).
+    alliance::domain::webhooks::verify_signature(
+        &secret,
+        &got[1].signature,
+        got[1].body.as_bytes(),
+        kit::testing::clock().now().timestamp(),
+        alliance::domain::webhooks::SIGNATURE_TOLERANCE_SECS,
+    )
+    .unwrap();
+    let body: Value = serde_json::from_str(&got[1].body).unwrap();
+    assert_eq!(body["type"], "points.earned");
+    assert_eq!(body["data"]["memberId"], member.as_str());
+    let log = p
+        .eventually(
+            Some(&partner),
+            "query($e: ID!) { webhookEndpoint(id: $e) { deliveries { edges { node { eventId status attempts } } } } }",
+            json!({ "e": endpoint }),
+            |d| d["webhookEndpoint"]["deliveries"]["edges"][0]["node"]["status"] == "DELIVERED",
+        )
+        .await;
+    let deliveries = log["webhookEndpoint"]["deliveries"]["edges"]
+        .as_array()
+        .unwrap();
+    assert_eq!(deliveries.len(), 1, "one delivery, sent twice: {log}");
+    assert_eq!(deliveries[0]["node"]["eventId"], got[0].event_id.as_str());
+    assert_eq!(hook.got().len(), 2, "and not a third time");
+}

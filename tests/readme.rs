@@ -145,3 +145,48 @@ fn the_readme_configuration_files_are_valid() {
     }
     assert_eq!(checked, 2, "one example under each heading");
 }
+
+/// The README's signature check for partners, run as a partner would run
+/// it (python3), against signatures the platform makes: it accepts a fresh
+/// one and refuses a changed body, another secret and an old timestamp.
+#[test]
+fn the_readme_webhook_signature_check_accepts_what_the_platform_signs() {
+    let (_, _, listed) = section(README, "webhook-verify");
+    let code = listed
+        .split("```python\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a python block")
+        .lines()
+        .map(|l| l.strip_prefix("   ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let secret = alliance::domain::webhooks::new_signing_secret();
+    let body = r#"{"id":"evt_1","type":"points.earned","data":{"points":42}}"#;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let fresh = alliance::domain::webhooks::signature(&secret, now, body.as_bytes());
+    let old = alliance::domain::webhooks::signature(&secret, now - 3_600, body.as_bytes());
+    let script = format!(
+        "{code}\nimport sys\nsecret, header, body = sys.argv[1], sys.argv[2], sys.argv[3].encode()\nprint(verify(secret, header, body))\n"
+    );
+    let run = |secret: &str, header: &str, body: &str| -> String {
+        let out = std::process::Command::new("python3")
+            .args(["-c", &script, secret, header, body])
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(run(&secret, &fresh, body), "True");
+    assert_eq!(run(&secret, &fresh, &body.replace("42", "43")), "False");
+    assert_eq!(run("whsec_other", &fresh, body), "False");
+    assert_eq!(run(&secret, &old, body), "False");
+    assert_eq!(run(&secret, "v1=abc", body), "False");
+}

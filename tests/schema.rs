@@ -34,7 +34,7 @@ fn checked_in_subgraph_schemas_are_current() {
 /// until it is either a `Long` or added below with its bound.
 #[test]
 fn every_int_in_the_graph_is_bounded_below_2_pow_31() {
-    const BOUNDED_INTS: [(&str, &str); 14] = [
+    const BOUNDED_INTS: [(&str, &str); 16] = [
         ("first", "page size, at most 100"),
         ("days", "expiringSoon window, 1..=3650"),
         ("version", "exchange terms version, bumped per change"),
@@ -55,6 +55,11 @@ fn every_int_in_the_graph_is_bounded_below_2_pow_31() {
         ("pendingDays", "programme window, days"),
         ("expiryMonths", "programme expiry, months"),
         ("overlapHours", "partner key rotation overlap, 0..=720"),
+        (
+            "attempts",
+            "a webhook delivery's, at most webhooks.max_attempts",
+        ),
+        ("lastStatus", "an HTTP status, 100..=999"),
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema");
     let supergraph = std::fs::read_to_string(root.join("supergraph.graphql")).unwrap();

@@ -315,6 +315,21 @@ impl Platform {
         Self::start_on(60, Some(kit::testing::jetstream_events())).await
     }
 
+    /// `up --demo` as [`Platform::start`], with settings of its own
+    /// (`BIGMEMBER_...` variables).
+    pub async fn start_with(settings: &[(&str, &str)]) -> Self {
+        let mut environment = test_databases().await;
+        environment.push(("BIGMEMBER_DEMO__MEMBERS".into(), "60".into()));
+        environment.extend(
+            settings
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let mut platform = Self::in_scratch(environment, None);
+        platform.up(&["--demo"], 50);
+        platform
+    }
+
     async fn start_with_members(members: usize) -> Self {
         Self::start_on(members, None).await
     }

@@ -3,13 +3,16 @@
 use async_trait::async_trait;
 use kit::auth::Actor;
 use kit::events::consumer::{EventHandler, HandlerError};
-use kit::events::schema::{MemberEvent, MemberMerged, OrderEvent};
+use kit::events::schema::{MemberEvent, MemberMerged, OrderEvent, PartnerEvent};
 use kit::time::to_micros;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
+use crate::domain::ledger::EntryKind;
+use crate::domain::webhooks::WebhookEventType;
 use crate::error::Error;
 use crate::store::entities::member_alias;
+use crate::store::webhooks::{self, Announcement};
 use crate::store::{ledger, orders};
 
 /// The member service's feed: a merge moves the merged member's accounts
@@ -29,7 +32,7 @@ impl EventHandler for MemberFeed {
         txn: &DatabaseTransaction,
         _seq: i64,
         event: MemberEvent,
-        _now: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), HandlerError> {
         match event {
             MemberEvent::Merged(merged) => {
@@ -44,13 +47,45 @@ impl EventHandler for MemberFeed {
                     to_micros(merged.merged_at),
                 )
                 .await
-                .map_err(HandlerError::from)
+                .map_err(HandlerError::from)?;
+                // After the move: the survivor's accounts name the brands.
+                let brands =
+                    webhooks::brands_of_members(txn, std::slice::from_ref(&merged.survivor_id))
+                        .await
+                        .map_err(HandlerError::from)?;
+                let announcement = Announcement {
+                    event_type: WebhookEventType::MemberMerged,
+                    data: serde_json::json!({
+                        "survivorId": merged.survivor_id,
+                        "mergedId": merged.merged_id,
+                    }),
+                    occurred_at: merged.merged_at,
+                };
+                webhooks::enqueue(txn, &brands, &announcement, now)
+                    .await
+                    .map_err(HandlerError::from)?;
+                Ok(())
             }
             // Ledgers are financial records: an erasure leaves them whole
-            // (they name members by id only). Registrations, identities and
-            // tiers earn nothing here.
-            MemberEvent::Erased(_)
-            | MemberEvent::Registered(_)
+            // (they name members by id only); the brands holding accounts
+            // are told, by id only.
+            MemberEvent::Erased(erased) => {
+                let ids = erased.member_ids();
+                let brands = webhooks::brands_of_members(txn, &ids)
+                    .await
+                    .map_err(HandlerError::from)?;
+                let announcement = Announcement {
+                    event_type: WebhookEventType::MemberErased,
+                    data: serde_json::json!({ "memberIds": ids }),
+                    occurred_at: erased.erased_at,
+                };
+                webhooks::enqueue(txn, &brands, &announcement, now)
+                    .await
+                    .map_err(HandlerError::from)?;
+                Ok(())
+            }
+            // Registrations, identities and tiers earn nothing here.
+            MemberEvent::Registered(_)
             | MemberEvent::IdentityLinked(_)
             | MemberEvent::TierChanged(_) => Ok(()),
         }
@@ -116,5 +151,107 @@ impl EventHandler for OrderFeed {
             }
         }
         .map_err(HandlerError::from)
+    }
+}
+
+/// The alliance's own feed, read back from its outbox: each ledger entry,
+/// expiry warning and change of terms becomes one delivery per endpoint
+/// of the brands concerned that listens to its type
+/// (`crate::webhooks` sends them). The consumer's position commits with the
+/// deliveries, so an event is queued once, crash or not.
+pub struct WebhookFanOut;
+
+/// The position name of this consumer (and its reader name for pruning).
+pub const WEBHOOK_FEED: &str = "alliance:webhooks";
+
+#[async_trait]
+impl EventHandler for WebhookFanOut {
+    type Events = PartnerEvent;
+
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        _seq: i64,
+        event: PartnerEvent,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), HandlerError> {
+        let (brands, announcement) = match event {
+            PartnerEvent::PointsPosted(posted) => {
+                let kind: EntryKind = serde_json::from_value(serde_json::json!(posted.kind))?;
+                let Some(event_type) = WebhookEventType::of_entry(kind) else {
+                    return Ok(());
+                };
+                let brands = webhooks::brands_of_programmes(txn, &[&posted.programme_id]).await?;
+                let data = serde_json::json!({
+                    "memberId": posted.member_id,
+                    "accountId": posted.account_id,
+                    "programmeId": posted.programme_id,
+                    "entryId": posted.entry_id,
+                    "points": posted.points,
+                    "pendingPoints": posted.pending_points,
+                    "balance": posted.balance_after,
+                    "pendingBalance": posted.pending_after,
+                    "reference": posted.reference,
+                });
+                (
+                    brands,
+                    Announcement {
+                        event_type,
+                        data,
+                        occurred_at: posted.posted_at,
+                    },
+                )
+            }
+            PartnerEvent::PointsExpiringSoon(soon) => {
+                let brands = webhooks::brands_of_programmes(txn, &[&soon.programme_id]).await?;
+                let data = serde_json::json!({
+                    "memberId": soon.member_id,
+                    "accountId": soon.account_id,
+                    "programmeId": soon.programme_id,
+                    "lotId": soon.lot_id,
+                    "points": soon.points,
+                    "expiresAt": soon.expires_at,
+                });
+                let announcement = Announcement {
+                    event_type: WebhookEventType::PointsExpiringSoon,
+                    data,
+                    occurred_at: now,
+                };
+                (brands, announcement)
+            }
+            PartnerEvent::TermsChanged(changed) => {
+                let event_type = match changed.change.as_str() {
+                    "PROPOSED" => WebhookEventType::TermsProposed,
+                    "ACCEPTED" => WebhookEventType::TermsAccepted,
+                    other => {
+                        return Err(HandlerError::Rule(format!("no change of terms {other}")));
+                    }
+                };
+                let brands = webhooks::brands_of_programmes(
+                    txn,
+                    &[&changed.from_programme_id, &changed.to_programme_id],
+                )
+                .await?;
+                let data = serde_json::json!({
+                    "termsId": changed.terms_id,
+                    "fromProgrammeId": changed.from_programme_id,
+                    "toProgrammeId": changed.to_programme_id,
+                    "version": changed.version,
+                    "side": changed.side,
+                });
+                (
+                    brands,
+                    Announcement {
+                        event_type,
+                        data,
+                        occurred_at: changed.changed_at,
+                    },
+                )
+            }
+            // Revocations are for the other services' lists.
+            PartnerEvent::KeyRevoked(_) => return Ok(()),
+        };
+        webhooks::enqueue(txn, &brands, &announcement, now).await?;
+        Ok(())
     }
 }

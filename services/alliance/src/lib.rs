@@ -11,6 +11,7 @@ pub mod migration;
 pub mod schema;
 mod seed;
 pub mod store;
+pub mod webhooks;
 
 use axum::Router;
 use futures::FutureExt as _;
@@ -32,7 +33,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     }),
 };
 
-static JOBS: [Job; 2] = [
+static JOBS: [Job; 3] = [
     Job {
         name: "activate-points",
         about: "turn PENDING points ACTIVE once their programme's window has passed",
@@ -51,6 +52,18 @@ static JOBS: [Job; 2] = [
             async move {
                 let n = store::ledger::expire_due(&ctx.db, ctx.clock.now()).await?;
                 Ok(format!("{n} point(s) expired"))
+            }
+            .boxed()
+        },
+    },
+    Job {
+        name: "warn-expiring-points",
+        about: "announce lots expiring within webhooks.expiring_soon_days to partners' webhooks, once per lot",
+        run: |ctx| {
+            async move {
+                let days = ctx.config.webhooks.expiring_soon_days;
+                let n = store::ledger::warn_expiring(&ctx.db, ctx.clock.now(), days).await?;
+                Ok(format!("{n} lot(s) announced as expiring soon"))
             }
             .boxed()
         },
@@ -77,7 +90,8 @@ fn routes(ctx: ServiceContext) -> Router {
 }
 
 /// Reads the member feed (merges) and the order feed (earning and
-/// reversal), and runs activation and expiry every minute.
+/// reversal), fans its own feed out to partners' webhooks and sends them,
+/// and runs activation, expiry and expiry warnings every minute.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     let member_feed = bg.feed(
         "member",
@@ -91,9 +105,18 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
         events::OrderFeed,
         "orders earn no points",
     );
+    let fan_out = bg.own_feed(events::WEBHOOK_FEED, events::WebhookFanOut);
+    let sender = webhooks::Sender::new(
+        bg.ctx.db.clone(),
+        bg.ctx.clock.clone(),
+        bg.ctx.config.webhooks.clone(),
+    )
+    .run(bg.shutdown.clone())
+    .boxed();
     member_feed
         .into_iter()
         .chain(order_feed)
+        .chain([fan_out, sender])
         .chain(bg.jobs(&JOBS, JOB_INTERVAL))
         .collect()
 }

@@ -56,7 +56,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "bigmember.toml";
 /// harness's `BIGMEMBER_TEST_DATABASE_URL`, are not read as config).
 pub const TOP_LEVEL_KEYS: &[&str] = &[
     "data_dir", "host", "log", "auth", "events", "exchange", "gateway", "demo", "http", "services",
-    "now", "tls", "jobs",
+    "now", "tls", "jobs", "webhooks",
 ];
 
 /// What `config check` prints in place of a secret.
@@ -83,6 +83,8 @@ pub struct Config {
     pub events: EventsConfig,
     #[serde(default)]
     pub exchange: ExchangeConfig,
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
     #[serde(default)]
     pub gateway: GatewaySettings,
     #[serde(default)]
@@ -257,6 +259,59 @@ pub struct ExchangeConfig {
 impl Default for ExchangeConfig {
     fn default() -> Self {
         Self { quote_ttl_secs: 60 }
+    }
+}
+
+/// Partners' webhooks (the alliance service): how deliveries are sent and
+/// retried.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// How often due deliveries are looked for.
+    pub poll_interval_ms: u64,
+    /// How long an endpoint has to answer one delivery.
+    pub timeout_ms: u64,
+    /// The wait after the first failure; it doubles after each one (with
+    /// jitter) up to `retry_cap_ms`.
+    pub retry_base_ms: u64,
+    pub retry_cap_ms: u64,
+    /// Attempts before a delivery is marked FAILED.
+    pub max_attempts: u32,
+    /// How far ahead `POINTS_EXPIRING_SOON` warns of a lot's expiry.
+    pub expiring_soon_days: u32,
+}
+
+impl WebhookSettings {
+    /// Every wait above zero, the cap at least the base, at least one
+    /// attempt.
+    pub fn check(&self) -> Result<(), String> {
+        let positive = [
+            ("poll_interval_ms", self.poll_interval_ms),
+            ("timeout_ms", self.timeout_ms),
+            ("retry_base_ms", self.retry_base_ms),
+            ("max_attempts", u64::from(self.max_attempts)),
+            ("expiring_soon_days", u64::from(self.expiring_soon_days)),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("webhooks.{name}: must be above 0"));
+        }
+        if self.retry_cap_ms < self.retry_base_ms {
+            return Err("webhooks.retry_cap_ms: must be at least webhooks.retry_base_ms".into());
+        }
+        Ok(())
+    }
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 1_000,
+            timeout_ms: 10_000,
+            retry_base_ms: 10_000,
+            retry_cap_ms: 6 * 3_600_000,
+            max_attempts: 12,
+            expiring_soon_days: 14,
+        }
     }
 }
 
@@ -796,6 +851,7 @@ impl Default for Config {
                 nats_replicas: default_nats_replicas(),
             },
             exchange: ExchangeConfig::default(),
+            webhooks: WebhookSettings::default(),
             gateway: GatewaySettings::default(),
             demo: DemoConfig::default(),
             http: HttpSettings::default(),
@@ -925,6 +981,7 @@ impl Config {
                 )));
             }
         }
+        self.webhooks.check().map_err(ConfigError::Rule)?;
         if let Err(e) = crate::edge::cors_layer(&self.gateway.cors) {
             return Err(ConfigError::Rule(format!("gateway.cors: {e}")));
         }

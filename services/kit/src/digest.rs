@@ -27,6 +27,26 @@ pub fn sha256_hex(parts: &[&str]) -> String {
     hex(&hasher.finalize())
 }
 
+/// HMAC-SHA256 of `message` under `key`, as lowercase hex (64
+/// characters): webhook signatures (`t.body`, as Stripe's scheme signs).
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    hex(&mac.finalize().into_bytes())
+}
+
+/// Whether two strings are equal, in time that depends only on their
+/// lengths (signature checks).
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 /// The plain SHA-256 (hex, 64 characters) of `bytes`, as other systems
 /// compute it (an APQ hash, a trusted document's id).
 pub fn sha256_plain(bytes: &[u8]) -> String {
@@ -36,6 +56,18 @@ pub fn sha256_plain(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        // RFC 4231, test case 2: key "Jefe".
+        assert_eq!(
+            hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+    }
 
     #[test]
     fn parts_are_kept_apart_and_the_output_is_stable() {

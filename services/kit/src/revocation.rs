@@ -101,6 +101,10 @@ impl EventHandler for RevokedKeys {
     ) -> Result<(), HandlerError> {
         match event {
             PartnerEvent::KeyRevoked(revoked) => Ok(record(txn, &revoked).await?),
+            // Points and terms are the alliance's own business.
+            PartnerEvent::PointsPosted(_)
+            | PartnerEvent::PointsExpiringSoon(_)
+            | PartnerEvent::TermsChanged(_) => Ok(()),
         }
     }
 }

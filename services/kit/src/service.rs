@@ -142,6 +142,28 @@ impl Background {
         )
     }
 
+    /// A consumer of this service's own outbox, read from its own database
+    /// ([`crate::events::consumer::OwnOutbox`]), its position named
+    /// `position`, applying events with `handler` every poll interval.
+    pub fn own_feed<H: crate::events::consumer::EventHandler + 'static>(
+        &self,
+        position: &str,
+        handler: H,
+    ) -> BoxFuture<'static, ()> {
+        use crate::events::consumer::{FeedConsumer, OwnOutbox};
+        use futures::FutureExt as _;
+        let source = OwnOutbox::new(position, self.ctx.db.clone(), self.ctx.clock.clone());
+        FeedConsumer::from_source(
+            position,
+            source,
+            self.ctx.db.clone(),
+            self.ctx.clock.clone(),
+            handler,
+        )
+        .run(self.poll_interval, self.shutdown.clone())
+        .boxed()
+    }
+
     /// The reader of the alliance's feed that keeps this service's list of
     /// revoked partner keys ([`crate::revocation`]); every service but the
     /// alliance runs one.

@@ -801,6 +801,112 @@ pub fn counting_server(path: &str) -> (std::net::SocketAddr, Arc<std::sync::atom
     (serve_on_own_thread(app), count)
 }
 
+/// What a [`WebhookReceiver`] answers to one request.
+#[derive(Clone, Copy, Debug)]
+pub enum Reply {
+    Status(u16),
+    /// Never answers (the sender's timeout, or its crash, ends the attempt).
+    Hang,
+}
+
+/// One request a [`WebhookReceiver`] got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub signature: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub body: String,
+}
+
+/// A partner's webhook receiver on `POST /hook`: records each request and
+/// answers from a script, then with `then`.
+#[derive(Clone)]
+pub struct WebhookReceiver {
+    pub url: String,
+    got: Arc<std::sync::Mutex<Vec<Received>>>,
+    script: Arc<std::sync::Mutex<std::collections::VecDeque<Reply>>>,
+    then: Arc<std::sync::Mutex<Reply>>,
+}
+
+impl WebhookReceiver {
+    pub fn start(script: &[Reply], then: Reply) -> Self {
+        use std::sync::Mutex;
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let script = Arc::new(Mutex::new(
+            script
+                .iter()
+                .copied()
+                .collect::<std::collections::VecDeque<_>>(),
+        ));
+        let then = Arc::new(Mutex::new(then));
+        let (g, s, t) = (got.clone(), script.clone(), then.clone());
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let (g, s, t) = (g.clone(), s.clone(), t.clone());
+                async move {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    g.lock().unwrap().push(Received {
+                        signature: header("bigmember-signature"),
+                        event_id: header("bigmember-event-id"),
+                        event_type: header("bigmember-event-type"),
+                        body,
+                    });
+                    let next = s.lock().unwrap().pop_front();
+                    let reply = next.unwrap_or(*t.lock().unwrap());
+                    match reply {
+                        Reply::Status(code) => (
+                            axum::http::StatusCode::from_u16(code).unwrap(),
+                            format!("answered {code}"),
+                        ),
+                        Reply::Hang => {
+                            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                            (axum::http::StatusCode::OK, String::new())
+                        }
+                    }
+                }
+            }),
+        );
+        let addr = serve_on_own_thread(app);
+        Self {
+            url: format!("http://{addr}/hook"),
+            got,
+            script,
+            then,
+        }
+    }
+
+    /// Every request so far, in order.
+    pub fn got(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Drops what is left of the script; answers `reply` from now on.
+    pub fn answer_from_now(&self, reply: Reply) {
+        self.script.lock().unwrap().clear();
+        *self.then.lock().unwrap() = reply;
+    }
+
+    /// Waits (up to 60 s: a restarted platform may wait out a lease) until
+    /// `n` requests have arrived; all of them.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let began = std::time::Instant::now();
+        loop {
+            let got = self.got();
+            if got.len() >= n || began.elapsed() > std::time::Duration::from_secs(60) {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
 /// A private certificate authority for tests, made once per process with
 /// the `openssl` command: its certificate file (to trust, as
 /// `tls.ca_files` does) and a server certificate for 127.0.0.1 and

@@ -1,5 +1,5 @@
 //! What the audit log records: administrative actions on partner keys,
-//! brands, programmes and exchange terms, by whom (role and id, never a
+//! brands, programmes, exchange terms and webhook endpoints, by whom (role and id, never a
 //! key or personal data). Points adjustments are not here: the ledger
 //! entry of each already records its operator and reason.
 
@@ -14,5 +14,8 @@ kit::stored_enum! {
         ProgrammeUpdated,
         TermsProposed,
         TermsAccepted,
+        WebhookRegistered,
+        WebhookPaused,
+        WebhookResumed,
     }
 }

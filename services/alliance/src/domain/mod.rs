@@ -11,3 +11,4 @@ pub mod lots;
 pub mod points;
 pub mod programme;
 pub mod returns;
+pub mod webhooks;

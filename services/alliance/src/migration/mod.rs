@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261122_000600_programmes_ledger_exchange;
 mod m20261206_000700_revoked_keys_listed;
 mod m20261207_000800_key_scopes_and_audit;
+mod m20261208_000900_webhooks;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         ));
         all.push(Box::new(m20261206_000700_revoked_keys_listed::Migration));
         all.push(Box::new(m20261207_000800_key_scopes_and_audit::Migration));
+        all.push(Box::new(m20261208_000900_webhooks::Migration));
         all
     }
 }

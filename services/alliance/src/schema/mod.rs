@@ -5,6 +5,7 @@ mod access;
 mod mutation;
 mod query;
 mod types;
+mod webhooks;
 
 use async_graphql::{Context, EmptySubscription, Schema};
 use kit::loader::{ById, ChildrenOf};

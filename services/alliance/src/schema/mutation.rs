@@ -5,18 +5,21 @@ use kit::auth::{Actor, Scope};
 use kit::input::ForeignId;
 use kit::{ApiResult, Caller};
 
-use super::access::{act_for_programme, operator, verified};
+use super::access::{act_for_brand, act_for_programme, operator, verified};
 use super::types::{
     Brand, Exchange, ExchangeQuote, ExchangeTerms, IssuedPartnerKey, PartnerKey, PartnerToken,
     PointsTransaction, Programme, RotatedPartnerKey,
 };
+use super::webhooks::{RegisteredWebhookEndpoint, WebhookDelivery, WebhookEndpoint};
 use super::{db, now, settings};
 use crate::domain::returns::ReturnPolicy;
+use crate::domain::webhooks::{EventTypes, WebhookEventType, parse_endpoint_url};
 use crate::error::{Error, Result};
 use crate::store::IdempotencyKey;
 use crate::store::exchange::{self as exchanges, TermsDraft, TermsSide};
 use crate::store::ledger::{self, PartnerTransaction};
 use crate::store::programmes::{self, KeyGrant, ProgrammeDraft, ProgrammeSettings};
+use crate::store::webhooks;
 
 pub struct Mutation;
 
@@ -241,6 +244,73 @@ impl Mutation {
         let actor = Actor::of(verified(ctx).await?);
         Ok(PartnerKey(
             programmes::revoke_key(db(ctx), &key_id, &actor, now(ctx)).await?,
+        ))
+    }
+
+    /// A brand's partner (scope MANAGE_WEBHOOKS) or an operator: registers
+    /// an endpoint for the event types named. The answer carries the
+    /// signing secret, shown here only; a retry with the same
+    /// `idempotencyKey` and request answers the same endpoint.
+    async fn register_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        brand_id: ID,
+        #[graphql(
+            desc = "Absolute https:// (or http://) URL, no credentials, at most 2048 characters."
+        )]
+        url: String,
+        #[graphql(desc = "At least one.")] events: Vec<WebhookEventType>,
+        idempotency_key: String,
+    ) -> ApiResult<RegisteredWebhookEndpoint> {
+        act_for_brand(ctx, &brand_id, Scope::ManageWebhooks).await?;
+        let caller = verified(ctx).await?;
+        let key = IdempotencyKey::parse(caller, &idempotency_key)?;
+        let url = parse_endpoint_url(&url)?;
+        let events = EventTypes::parse(events)?;
+        let endpoint = webhooks::register(
+            db(ctx),
+            &brand_id,
+            &url,
+            &events,
+            &key,
+            &Actor::of(caller),
+            now(ctx),
+        )
+        .await?;
+        Ok(RegisteredWebhookEndpoint {
+            signing_secret: endpoint.secret.clone(),
+            endpoint: WebhookEndpoint(endpoint),
+        })
+    }
+
+    /// Operators: pauses an endpoint (`paused: true`) or resumes it. While
+    /// paused its events are queued, not sent.
+    async fn pause_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        endpoint_id: ID,
+        paused: bool,
+    ) -> ApiResult<WebhookEndpoint> {
+        operator(ctx).await?;
+        let actor = Actor::of(verified(ctx).await?);
+        Ok(WebhookEndpoint(
+            webhooks::set_paused(db(ctx), &endpoint_id, paused, &actor, now(ctx)).await?,
+        ))
+    }
+
+    /// The endpoint's partner (scope MANAGE_WEBHOOKS) or an operator: sends
+    /// a delivered or failed delivery again, as a new delivery of the same
+    /// event (same id and body). CONFLICT while it is still pending.
+    async fn redeliver_webhook(
+        &self,
+        ctx: &Context<'_>,
+        delivery_id: ID,
+    ) -> ApiResult<WebhookDelivery> {
+        let delivery = webhooks::delivery_by_id(db(ctx), &delivery_id).await?;
+        let endpoint = webhooks::endpoint_by_id(db(ctx), &delivery.endpoint_id).await?;
+        act_for_brand(ctx, &endpoint.brand_id, Scope::ManageWebhooks).await?;
+        Ok(WebhookDelivery(
+            webhooks::redeliver(db(ctx), &delivery_id, now(ctx)).await?,
         ))
     }
 

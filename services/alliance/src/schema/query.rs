@@ -9,13 +9,14 @@ use super::types::{
     AuditEntry, Brand, ClearingStatement, ExchangeTerms, MemberRef, OrderRef, PartnerKey,
     PointsAccount, Programme, programme_by,
 };
+use super::webhooks::WebhookEndpoint;
 use super::{db, now};
 use crate::domain::audit::AuditAction;
 use crate::domain::exchange::Period;
 use crate::error::Error;
 use crate::store::audit::{self, AuditFilter};
 use crate::store::exchange::{clearing_statement, visible_terms};
-use crate::store::{ledger, programmes};
+use crate::store::{ledger, programmes, webhooks};
 
 pub struct Query;
 
@@ -121,6 +122,34 @@ impl Query {
                 .map(|e| Edge::new(encode_cursor(&e.seq.to_string()), AuditEntry(e))),
         );
         Ok(connection)
+    }
+
+    /// A brand's webhook endpoints, oldest first: its partner (scope
+    /// MANAGE_WEBHOOKS) or an operator.
+    async fn webhook_endpoints(
+        &self,
+        ctx: &Context<'_>,
+        brand_id: ID,
+        #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, WebhookEndpoint, EmptyFields, EmptyFields>> {
+        act_for_brand(ctx, &brand_id, Scope::ManageWebhooks).await?;
+        let page = PageRequest::parse(first, after)?;
+        let (rows, has_next) = webhooks::endpoints_page(db(ctx), &brand_id, &page).await?;
+        let mut connection = Connection::new(page.after.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|e| Edge::new(encode_cursor(&e.id), WebhookEndpoint(e))),
+        );
+        Ok(connection)
+    }
+
+    /// One webhook endpoint and its delivery log: its brand's partner
+    /// (scope MANAGE_WEBHOOKS) or an operator.
+    async fn webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> ApiResult<WebhookEndpoint> {
+        let endpoint = webhooks::endpoint_by_id(db(ctx), &id).await?;
+        act_for_brand(ctx, &endpoint.brand_id, Scope::ManageWebhooks).await?;
+        Ok(WebhookEndpoint(endpoint))
     }
 
     /// Operators: a brand's partner keys (never the keys themselves).

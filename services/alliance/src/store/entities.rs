@@ -146,6 +146,8 @@ pub mod lot {
         pub expires_at: Option<i64>,
         pub created_at: i64,
         pub created_by_entry_id: String,
+        /// When `POINTS_EXPIRING_SOON` was published for this lot.
+        pub expiry_warned_at: Option<i64>,
     }
 
     entity_boilerplate!();
@@ -376,6 +378,66 @@ pub mod applied_refund {
         pub refund_id: String,
         pub order_id: String,
         pub applied_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod webhook_endpoint {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_endpoints")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub brand_id: String,
+        pub url: String,
+        /// `domain::webhooks::EventTypes::to_list`: stored names, commas.
+        pub events: String,
+        /// The signing secret (`whsec_...`), shown to the partner once.
+        pub secret: String,
+        pub paused: bool,
+        pub created_at: i64,
+        /// `kit::auth::Actor`.
+        pub created_by: String,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod webhook_delivery {
+    use sea_orm::entity::prelude::*;
+
+    use crate::domain::webhooks::{DeliveryStatus, WebhookEventType};
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub endpoint_id: String,
+        /// The event's id: the same for every endpoint, every attempt and
+        /// every redelivery, so receivers can drop repeats.
+        pub event_id: String,
+        pub event_type: WebhookEventType,
+        /// The exact JSON sent.
+        pub body: String,
+        pub status: DeliveryStatus,
+        pub attempts: i64,
+        /// µs since the epoch.
+        pub next_attempt_at: i64,
+        /// A sender holds it until then (µs); another replica waits.
+        pub leased_until: Option<i64>,
+        pub last_attempt_at: Option<i64>,
+        /// The endpoint's last HTTP status; none if it did not answer.
+        pub last_status: Option<i64>,
+        /// The start of its last answer, or why there was none.
+        pub last_answer: Option<String>,
+        pub created_at: i64,
+        pub delivered_at: Option<i64>,
+        /// The delivery this one sends again, if asked for.
+        pub redelivery_of: Option<String>,
     }
 
     entity_boilerplate!();

@@ -144,6 +144,7 @@ pub async fn propose_terms(
     } else {
         row.update(&txn).await?
     };
+    terms_changed(&txn, &saved, "PROPOSED", None, now).await?;
     for brand in [&from.brand_id, &to.brand_id] {
         audit::record(
             &txn,
@@ -160,6 +161,28 @@ pub async fn propose_terms(
     }
     txn.commit().await?;
     Ok(saved)
+}
+
+/// Both partners hear of a change to their terms (webhooks).
+async fn terms_changed(
+    txn: &sea_orm::DatabaseTransaction,
+    t: &terms::Model,
+    change: &str,
+    side: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    let at = kit::time::from_micros(now);
+    let event = kit::events::schema::ExchangeTermsChanged {
+        terms_id: t.id.clone(),
+        from_programme_id: t.from_programme_id.clone(),
+        to_programme_id: t.to_programme_id.clone(),
+        version: t.version,
+        change: change.to_owned(),
+        side: side.map(str::to_owned),
+        changed_at: at,
+    };
+    kit::events::outbox::publish(txn, &event, at).await?;
+    Ok(())
 }
 
 /// Terms as the audit log shows them.
@@ -211,6 +234,11 @@ pub async fn accept_terms(
         )));
     }
     let accepted = terms_by_id(&txn, terms_id).await?;
+    let side_name = match side {
+        TermsSide::From => "FROM",
+        TermsSide::To => "TO",
+    };
+    terms_changed(&txn, &accepted, "ACCEPTED", Some(side_name), now).await?;
     let actor = Actor::of(caller);
     for brand in [&from.brand_id, &to.brand_id] {
         let mut detail = terms_detail(&accepted);

@@ -119,6 +119,18 @@ async fn a_partner_key_does_only_what_its_scopes_allow_on_every_partner_operatio
             "query($r: [_Any!]!) { _entities(representations: $r) { ... on Brand { clearingPositionFen } } }".to_owned(),
             json!({ "r": [{ "__typename": "Brand", "id": "coffee" }] }),
         ),
+        (
+            "MANAGE_WEBHOOKS",
+            "registerWebhookEndpoint",
+            "mutation($k: String!) { registerWebhookEndpoint(brandId: \"coffee\", url: \"https://hooks.example.com/\", events: [POINTS_EARNED], idempotencyKey: $k) { endpoint { id } } }".to_owned(),
+            json!({ "k": "key-hook-{n}" }),
+        ),
+        (
+            "MANAGE_WEBHOOKS",
+            "webhookEndpoints",
+            "{ webhookEndpoints(brandId: \"coffee\") { edges { node { id } } } }".to_owned(),
+            json!({}),
+        ),
     ];
     let mut n = 0;
     for scope in SCOPES {

@@ -9,3 +9,4 @@ mod ledger_model;
 mod orders;
 mod programmes;
 mod support;
+mod webhooks;

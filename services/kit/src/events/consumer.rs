@@ -116,6 +116,44 @@ impl EventSource for FeedReader {
     }
 }
 
+/// A service's own outbox, read from its own database: for a consumer of
+/// the service's own events (the alliance's webhook deliveries), with the
+/// same pages and the same pruning rules as a reader of `GET /events`.
+pub struct OwnOutbox {
+    /// The reader's name in `feed_readers`: pruning waits for it.
+    name: String,
+    db: DatabaseConnection,
+    clock: Clock,
+}
+
+impl OwnOutbox {
+    pub fn new(name: impl Into<String>, db: DatabaseConnection, clock: Clock) -> Self {
+        Self {
+            name: name.into(),
+            db,
+            clock,
+        }
+    }
+}
+
+#[async_trait]
+impl EventSource for OwnOutbox {
+    async fn page(&self, after: i64, limit: u64) -> Result<FeedPage, ConsumerError> {
+        use super::outbox;
+        outbox::record_reader(&self.db, &self.name, after, self.clock.now()).await?;
+        // As the feed does: the instant first, then numbering, then the head.
+        let as_of = self.clock.now();
+        outbox::sequence(&self.db).await?;
+        let head = outbox::head(&self.db).await?;
+        let events = outbox::read(&self.db, after, limit).await?;
+        Ok(FeedPage {
+            events,
+            head,
+            as_of: Some(as_of),
+        })
+    }
+}
+
 /// Reads pages of one producer's feed (`GET /events`) with the reader's
 /// own `service` credential.
 pub struct FeedReader {

@@ -194,6 +194,71 @@ impl DomainEvent for PartnerKeyRevoked {
     const KIND: &'static str = "PartnerKeyRevoked";
 }
 
+/// A ledger entry was written: points earned, activated, redeemed,
+/// reversed, expired, adjusted, exchanged or moved by a merge. One event per
+/// entry, in the entry's transaction. Amounts in points; `kind` is the
+/// entry kind's stored name (`EARN`, `EXCHANGE_OUT`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PointsPosted {
+    pub entry_id: String,
+    pub account_id: String,
+    pub programme_id: String,
+    pub member_id: String,
+    pub kind: String,
+    /// Change to the active balance.
+    pub points: i64,
+    /// Change to the pending balance.
+    pub pending_points: i64,
+    pub balance_after: i64,
+    pub pending_after: i64,
+    /// The order, exchange or reversal the entry belongs to.
+    pub reference: String,
+    pub posted_at: DateTime<Utc>,
+}
+
+impl DomainEvent for PointsPosted {
+    const KIND: &'static str = "PointsPosted";
+}
+
+/// A lot of active points will expire within the programme's warning
+/// window; published once per lot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PointsExpiringSoon {
+    pub lot_id: String,
+    pub account_id: String,
+    pub programme_id: String,
+    pub member_id: String,
+    /// What is left of the lot, in points.
+    pub points: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl DomainEvent for PointsExpiringSoon {
+    const KIND: &'static str = "PointsExpiringSoon";
+}
+
+/// Exchange terms between two programmes were proposed (a new version) or
+/// accepted by one side (`side`: `FROM` or `TO`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExchangeTermsChanged {
+    pub terms_id: String,
+    pub from_programme_id: String,
+    pub to_programme_id: String,
+    pub version: i64,
+    /// `PROPOSED` or `ACCEPTED`.
+    pub change: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<String>,
+    pub changed_at: DateTime<Utc>,
+}
+
+impl DomainEvent for ExchangeTermsChanged {
+    const KIND: &'static str = "ExchangeTermsChanged";
+}
+
 /// Declares the one type of a feed's events: an enum with a variant per
 /// event type, decoded by the type's name on the wire.
 macro_rules! feed_events {
@@ -255,6 +320,9 @@ feed_events! {
     /// Everything the alliance service's feed carries.
     PartnerEvent {
         KeyRevoked(PartnerKeyRevoked),
+        PointsPosted(PointsPosted),
+        PointsExpiringSoon(PointsExpiringSoon),
+        TermsChanged(ExchangeTermsChanged),
     }
 }
 

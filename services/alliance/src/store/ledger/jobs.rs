@@ -120,3 +120,70 @@ pub(super) fn distinct_accounts(lots: &[lot::Model]) -> Vec<String> {
     ids.dedup();
     ids
 }
+
+/// Announces every ACTIVE lot with points left that expires within `days`
+/// of `now` and was not announced before (`POINTS_EXPIRING_SOON`, one
+/// event per lot); returns how many lots. The mark and the event commit
+/// together, and a lot is marked only if no other run marked it first, so
+/// two runs at once announce each lot once.
+pub async fn warn_expiring(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    days: u32,
+) -> Result<usize> {
+    use kit::events::schema::PointsExpiringSoon;
+    use sea_orm::sea_query::Expr;
+
+    use crate::store::entities::account;
+
+    let at = to_micros(now);
+    let horizon = at.saturating_add(i64::from(days) * 86_400_000_000);
+    let mut warned = 0;
+    loop {
+        let soon = lot::Entity::find()
+            .filter(lot::Column::State.eq(LotState::Active))
+            .filter(lot::Column::Remaining.gt(0))
+            .filter(lot::Column::ExpiryWarnedAt.is_null())
+            .filter(lot::Column::ExpiresAt.gt(at))
+            .filter(lot::Column::ExpiresAt.lte(horizon))
+            .order_by_asc(lot::Column::ExpiresAt)
+            .limit(JOB_BATCH)
+            .all(db)
+            .await?;
+        if soon.is_empty() {
+            return Ok(warned);
+        }
+        let ids = distinct_accounts(&soon);
+        let accounts = account::Entity::find()
+            .filter(account::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .all(db)
+            .await?;
+        let txn = db.begin().await?;
+        for l in &soon {
+            let marked = lot::Entity::update_many()
+                .col_expr(lot::Column::ExpiryWarnedAt, Expr::value(Some(at)))
+                .filter(lot::Column::Id.eq(l.id.as_str()))
+                .filter(lot::Column::ExpiryWarnedAt.is_null())
+                .exec(&txn)
+                .await?;
+            let (Some(expires_at), Some(owner), 1) = (
+                l.expires_at,
+                accounts.iter().find(|a| a.id == l.account_id),
+                marked.rows_affected,
+            ) else {
+                continue;
+            };
+            let event = PointsExpiringSoon {
+                lot_id: l.id.clone(),
+                account_id: l.account_id.clone(),
+                programme_id: l.programme_id.clone(),
+                member_id: owner.member_id.clone(),
+                points: l.remaining,
+                expires_at: kit::time::from_micros(expires_at),
+            };
+            kit::events::outbox::publish(&txn, &event, now).await?;
+            warned += 1;
+        }
+        txn.commit().await?;
+    }
+}

@@ -5,7 +5,7 @@
 //! the PENDING balance the sum of the PENDING lots.
 //!
 //! By responsibility: [`posting`] (the primitives), [`commands`] (partner
-//! and operator commands), [`jobs`] (activation and expiry), [`merge`]
+//! and operator commands), [`jobs`] (activation, expiry and its warning), [`merge`]
 //! (member merges), [`reads`].
 
 mod commands;
@@ -15,7 +15,7 @@ mod posting;
 mod reads;
 
 pub use commands::{PartnerTransaction, Posted, adjust, earn, redeem};
-pub use jobs::{activate_due, expire_due};
+pub use jobs::{activate_due, expire_due, warn_expiring};
 pub(crate) use merge::merge_member;
 pub(crate) use posting::{
     PendingUntil, Posting, ReversalRequest, credit, debit, earn_pending, ensure_account,

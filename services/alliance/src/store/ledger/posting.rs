@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use kit::auth::Actor;
+use kit::events::schema::PointsPosted;
 use kit::scalar::checked_sum;
 use kit::time::{from_micros, to_micros};
 use sea_orm::sea_query::{Alias, Expr, Func, OnConflict, SimpleExpr};
@@ -144,6 +145,21 @@ pub(crate) async fn post(
     }
     .insert(txn)
     .await?;
+    // Partners hear of every entry (webhooks): the event commits with it.
+    let event = PointsPosted {
+        entry_id: written.id.clone(),
+        account_id: account.id.clone(),
+        programme_id: account.programme_id.clone(),
+        member_id: account.member_id.clone(),
+        kind: stored_name(&written.kind),
+        points: written.points,
+        pending_points: written.pending_points,
+        balance_after,
+        pending_after,
+        reference: written.reference.clone(),
+        posted_at: from_micros(now),
+    };
+    kit::events::outbox::publish(txn, &event, from_micros(now)).await?;
     account.active_balance = balance_after;
     account.pending_balance = pending_after;
     account.next_seq += 1;
@@ -161,6 +177,14 @@ pub(crate) async fn post(
         .exec(txn)
         .await?;
     Ok(written)
+}
+
+/// A stored enum's name as stored (`EXCHANGE_OUT`).
+fn stored_name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// One entry can never be reversed beyond its amount, all its reversals
@@ -342,6 +366,7 @@ pub(crate) async fn credit(
         expires_at: Set(expires_at.map(to_micros)),
         created_at: Set(now),
         created_by_entry_id: Set(written.id.clone()),
+        expiry_warned_at: Set(None),
     }
     .insert(txn)
     .await?;
@@ -396,6 +421,7 @@ pub(crate) async fn earn_pending(
         expires_at: Set(None),
         created_at: Set(now),
         created_by_entry_id: Set(written.id.clone()),
+        expiry_warned_at: Set(None),
     }
     .insert(txn)
     .await?;
@@ -569,6 +595,7 @@ pub(crate) async fn reverse_earning(
                     expires_at: Set(None),
                     created_at: Set(now),
                     created_by_entry_id: Set(written.id.clone()),
+                    expiry_warned_at: Set(None),
                 }
                 .insert(txn)
                 .await?
