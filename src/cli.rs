@@ -96,6 +96,27 @@ enum Command {
     Events(EventsArgs),
     /// Check the configuration (file, BIGMEMBER_* variables, flags) and print what is in effect.
     Config(ConfigArgs),
+    /// Print a brand's closed clearing statement as CSV (the same as the graph's `csv`).
+    Statement(StatementArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(
+    long_about = "Print a brand's closed clearing statement as CSV, from the alliance's database.
+
+        One EXCHANGE record per exchange, one COUNTERPARTY record per line and one TOTAL record,         amounts in fen: the same bytes as `closedClearingStatement(id) { csv }` in the graph. Name         the statement by its number or by its month; an operator closes months with         `closeClearingPeriod`."
+)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["number", "period"])))]
+struct StatementArgs {
+    /// The brand, e.g. coffee.
+    #[arg(long)]
+    brand: String,
+    /// The statement's number (1, 2, 3 ... per brand).
+    #[arg(long)]
+    number: Option<i64>,
+    /// The month it closed, as YYYY-MM.
+    #[arg(long)]
+    period: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -336,6 +357,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Job(args) => job(&config, &clock, &args.name).await,
         Command::Compose(args) => crate::compose::compose(&config, &args.schema_dir),
         Command::Events(args) => events(&config, &clock, args.action).await,
+        Command::Statement(args) => statement(&config, &clock, args).await,
         Command::Config(ConfigArgs {
             action: ConfigAction::Check,
         }) => {
@@ -694,6 +716,30 @@ pub(crate) fn emit(text: impl std::fmt::Display) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
         written => Ok(written?),
     }
+}
+
+async fn statement(config: &Config, clock: &Clock, args: StatementArgs) -> anyhow::Result<()> {
+    use alliance::store::statements;
+    let _telemetry = kit::telemetry::init("statement", config.log_filter("warn"))?;
+    let keys = JwtKeys::hs256(&kit::config::Secret::new(kit::auth::random_secret()));
+    let spec = spec("alliance")?;
+    require_existing_database(config, spec)?;
+    let ctx = prepare(config, clock, spec, &keys).await?;
+    let found = match (args.number, args.period) {
+        (Some(number), _) => statements::statement_by_number(&ctx.db, &args.brand, number).await,
+        (None, Some(period)) => {
+            let period = alliance::domain::exchange::Period::parse(&period)
+                .map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+            statements::statement_of_period(&ctx.db, &args.brand, period).await
+        }
+        (None, None) => anyhow::bail!("name the statement: --number N or --period YYYY-MM"),
+    };
+    let statement = found.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let csv = statements::csv_of(&ctx.db, &statement)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    print!("{csv}");
+    Ok(())
 }
 
 async fn events(config: &Config, clock: &Clock, action: EventsAction) -> anyhow::Result<()> {

@@ -1881,3 +1881,142 @@ async fn a_webhook_in_flight_when_the_platform_is_killed_arrives_after_the_resta
     assert_eq!(deliveries[0]["node"]["eventId"], got[0].event_id.as_str());
     assert_eq!(hook.got().len(), 2, "and not a third time");
 }
+
+/// A partner's month through the graph: a member exchanges coffee points
+/// for cinema points; the month ends; an operator closes it; each brand's
+/// partner reads its numbered statement, which matches the live one to the
+/// fen; the CLI prints the same CSV as the graph; a settlement pays it down
+/// and the open position follows.
+#[tokio::test]
+async fn a_month_of_exchanges_closes_into_statements_partners_read_export_and_settle() {
+    let mut p = Platform::start().await;
+    let operator = p.token(&["--role", "operator"]);
+    let (_, coffee) = support::partner_key_scoped(
+        p.graph(),
+        &operator,
+        "coffee",
+        &["ENROL_MEMBERS", "EARN", "READ_STATEMENTS"],
+    )
+    .await;
+    let (_, cinema) =
+        support::partner_key_scoped(p.graph(), &operator, "cinema", &["READ_STATEMENTS"]).await;
+    let member = p
+        .data(
+            Some(&coffee),
+            "mutation { registerMember(input: { identity: { channel: PARTNER, externalId: \"statement-cust-1\" } }) { member { id } } }",
+            json!({}),
+        )
+        .await["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.data(
+        Some(&coffee),
+        "mutation($i: PointsTransactionInput!) { earnPoints(input: $i) { entry { id } } }",
+        json!({ "i": {
+            "programmeId": Cast::programme("coffee"), "memberId": member, "points": 5000,
+            "sourceSystem": "pos", "externalTransactionId": "statement-till-1", "reason": "test",
+            "idempotencyKey": "statement-earn-1",
+        } }),
+    )
+    .await;
+    let me = p.token(&["--role", "member", "--sub", &member]);
+    let quote = p
+        .data(
+            Some(&me),
+            "mutation($f: ID!, $t: ID!) { exchangeQuote(fromProgrammeId: $f, toProgrammeId: $t, points: 1000) { id } }",
+            json!({ "f": Cast::programme("coffee"), "t": Cast::programme("cinema") }),
+        )
+        .await["exchangeQuote"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.data(
+        Some(&me),
+        "mutation($q: ID!) { confirmExchange(quoteId: $q, idempotencyKey: \"statement-exchange-1\") { pointsIn } }",
+        json!({ "q": quote }),
+    )
+    .await;
+    let live_query = "query($b: ID!, $p: String) { clearingStatement(brandId: $b, period: $p) { period { month to } payableFen receivableFen netFen } }";
+    let live = p
+        .data(Some(&coffee), live_query, json!({ "b": "coffee" }))
+        .await["clearingStatement"]
+        .clone();
+    let month = live["period"]["month"].as_str().unwrap().to_owned();
+    let live_cinema = p
+        .data(
+            Some(&cinema),
+            live_query,
+            json!({ "b": "cinema", "p": month }),
+        )
+        .await["clearingStatement"]
+        .clone();
+    // The month ends (the platform's clock starts an hour after it).
+    let end: chrono::DateTime<chrono::Utc> =
+        live["period"]["to"].as_str().unwrap().parse().unwrap();
+    let after = (end + chrono::Duration::hours(1)).to_rfc3339();
+    p.stop();
+    p.up(&["--now", &after], 50);
+    let closed = p
+        .data(
+            Some(&operator),
+            "mutation($p: String!) { closeClearingPeriod(period: $p) { id brand { id } number netFen } }",
+            json!({ "p": month }),
+        )
+        .await["closeClearingPeriod"]
+        .clone();
+    assert!(closed.as_array().unwrap().len() >= 2, "{closed}");
+    let read = "query($b: ID!) { closedClearingStatements(brandId: $b) { edges { node { id number reference period { month } payableFen receivableFen netFen outstandingFen csv } } } }";
+    let mine = p.data(Some(&coffee), read, json!({ "b": "coffee" })).await;
+    let statement = mine["closedClearingStatements"]["edges"][0]["node"].clone();
+    assert_eq!(statement["period"]["month"], month.as_str());
+    assert_eq!(statement["number"], 1);
+    for field in ["payableFen", "receivableFen", "netFen"] {
+        assert_eq!(statement[field], live[field], "{field}");
+    }
+    let theirs = p.data(Some(&cinema), read, json!({ "b": "cinema" })).await;
+    let cinema_statement = theirs["closedClearingStatements"]["edges"][0]["node"].clone();
+    assert_eq!(cinema_statement["netFen"], live_cinema["netFen"]);
+    // Not another brand's.
+    let refused = p.ask(Some(&cinema), read, json!({ "b": "coffee" })).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+    // The CLI prints the graph's CSV, byte for byte.
+    let printed = p.run(&["statement", "--brand", "coffee", "--period", &month]);
+    assert_eq!(printed, statement["csv"].as_str().unwrap());
+    let by_number = p.run(&["statement", "--brand", "coffee", "--number", "1"]);
+    assert_eq!(by_number, printed);
+    // A settlement of what coffee owes: nothing outstanding, position back by it.
+    let owed = statement["outstandingFen"].as_i64().unwrap();
+    assert!(
+        owed > 0 && statement["netFen"].as_i64().unwrap() < 0,
+        "{statement}"
+    );
+    let position = |answer: Value| {
+        answer["allianceBrands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["id"] == "coffee")
+            .unwrap()["clearingPositionFen"]
+            .as_i64()
+            .unwrap()
+    };
+    let brands = "{ allianceBrands { id clearingPositionFen } }";
+    let before = position(p.data(Some(&operator), brands, json!({})).await);
+    p.data(
+        Some(&operator),
+        "mutation($s: ID!, $a: Long!) { recordSettlement(statementId: $s, amountFen: $a, paidOn: \"2027-01-05\", reference: \"wire-1\", idempotencyKey: \"statement-settle-1\") { id } }",
+        json!({ "s": statement["id"], "a": owed }),
+    )
+    .await;
+    let after_settling = position(p.data(Some(&operator), brands, json!({})).await);
+    assert_eq!(after_settling, before + owed);
+    let again = p.data(Some(&coffee), read, json!({ "b": "coffee" })).await;
+    assert_eq!(
+        again["closedClearingStatements"]["edges"][0]["node"]["outstandingFen"],
+        0
+    );
+}

@@ -248,6 +248,20 @@ impl EventHandler for WebhookFanOut {
                     },
                 )
             }
+            PartnerEvent::StatementClosed(closed) => {
+                let data = serde_json::json!({
+                    "statementId": closed.statement_id,
+                    "number": closed.number,
+                    "period": closed.period,
+                    "netFen": closed.net_fen,
+                });
+                let announcement = Announcement {
+                    event_type: WebhookEventType::StatementClosed,
+                    data,
+                    occurred_at: closed.closed_at,
+                };
+                (vec![closed.brand_id], announcement)
+            }
             // Revocations are for the other services' lists.
             PartnerEvent::KeyRevoked(_) => return Ok(()),
         };

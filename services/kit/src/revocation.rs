@@ -104,7 +104,8 @@ impl EventHandler for RevokedKeys {
             // Points and terms are the alliance's own business.
             PartnerEvent::PointsPosted(_)
             | PartnerEvent::PointsExpiringSoon(_)
-            | PartnerEvent::TermsChanged(_) => Ok(()),
+            | PartnerEvent::TermsChanged(_)
+            | PartnerEvent::StatementClosed(_) => Ok(()),
         }
     }
 }

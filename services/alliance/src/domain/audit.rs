@@ -17,5 +17,7 @@ kit::stored_enum! {
         WebhookRegistered,
         WebhookPaused,
         WebhookResumed,
+        StatementClosed,
+        SettlementRecorded,
     }
 }

@@ -11,4 +11,5 @@ pub mod lots;
 pub mod points;
 pub mod programme;
 pub mod returns;
+pub mod statements;
 pub mod webhooks;

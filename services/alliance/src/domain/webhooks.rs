@@ -53,6 +53,8 @@ kit::stored_enum! {
         MemberMerged,
         /// A member with an account here was erased (ids only).
         MemberErased,
+        /// The brand's clearing statement for a month was closed.
+        StatementClosed,
     }
 }
 
@@ -74,6 +76,7 @@ impl WebhookEventType {
             TermsAccepted => "terms.accepted",
             MemberMerged => "member.merged",
             MemberErased => "member.erased",
+            StatementClosed => "statement.closed",
         }
     }
 

@@ -6,6 +6,7 @@ mod m20261122_000600_programmes_ledger_exchange;
 mod m20261206_000700_revoked_keys_listed;
 mod m20261207_000800_key_scopes_and_audit;
 mod m20261208_000900_webhooks;
+mod m20261208_001000_statements;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         all.push(Box::new(m20261206_000700_revoked_keys_listed::Migration));
         all.push(Box::new(m20261207_000800_key_scopes_and_audit::Migration));
         all.push(Box::new(m20261208_000900_webhooks::Migration));
+        all.push(Box::new(m20261208_001000_statements::Migration));
         all
     }
 }

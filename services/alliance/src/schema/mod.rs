@@ -4,6 +4,7 @@
 mod access;
 mod mutation;
 mod query;
+mod statements;
 mod types;
 mod webhooks;
 

@@ -6,12 +6,14 @@ use kit::input::ForeignId;
 use kit::{ApiResult, Caller};
 
 use super::access::{act_for_brand, act_for_programme, operator, verified};
+use super::statements::{ClosedClearingStatement, Settlement};
 use super::types::{
     Brand, Exchange, ExchangeQuote, ExchangeTerms, IssuedPartnerKey, PartnerKey, PartnerToken,
     PointsTransaction, Programme, RotatedPartnerKey,
 };
 use super::webhooks::{RegisteredWebhookEndpoint, WebhookDelivery, WebhookEndpoint};
 use super::{db, now, settings};
+use crate::domain::exchange::Period;
 use crate::domain::returns::ReturnPolicy;
 use crate::domain::webhooks::{EventTypes, WebhookEventType, parse_endpoint_url};
 use crate::error::{Error, Result};
@@ -19,7 +21,7 @@ use crate::store::IdempotencyKey;
 use crate::store::exchange::{self as exchanges, TermsDraft, TermsSide};
 use crate::store::ledger::{self, PartnerTransaction};
 use crate::store::programmes::{self, KeyGrant, ProgrammeDraft, ProgrammeSettings};
-use crate::store::webhooks;
+use crate::store::{statements, webhooks};
 
 pub struct Mutation;
 
@@ -244,6 +246,54 @@ impl Mutation {
         let actor = Actor::of(verified(ctx).await?);
         Ok(PartnerKey(
             programmes::revoke_key(db(ctx), &key_id, &actor, now(ctx)).await?,
+        ))
+    }
+
+    /// Operators: closes a month (YYYY-MM) for every brand, each in its
+    /// programme's zone: a numbered, immutable statement per brand of its
+    /// exchanges not yet on one, and a `STATEMENT_CLOSED` webhook. Closing
+    /// it again answers the same statements. BAD_USER_INPUT if the month
+    /// has not ended for some brand; CONFLICT if a later month is closed.
+    async fn close_clearing_period(
+        &self,
+        ctx: &Context<'_>,
+        period: String,
+    ) -> ApiResult<Vec<ClosedClearingStatement>> {
+        operator(ctx).await?;
+        let actor = Actor::of(verified(ctx).await?);
+        let period = Period::parse(&period)?;
+        Ok(statements::close_period(db(ctx), period, &actor, now(ctx))
+            .await?
+            .into_iter()
+            .map(ClosedClearingStatement)
+            .collect())
+    }
+
+    /// Operators: records a payment against a closed statement, at most
+    /// what is outstanding, exactly once per `idempotencyKey`.
+    async fn record_settlement(
+        &self,
+        ctx: &Context<'_>,
+        statement_id: ID,
+        #[graphql(desc = "Fen paid, above zero.")] amount_fen: Long,
+        #[graphql(desc = "YYYY-MM-DD.")] paid_on: String,
+        #[graphql(desc = "The payment's reference, 1-128 characters.")] reference: String,
+        idempotency_key: String,
+    ) -> ApiResult<Settlement> {
+        operator(ctx).await?;
+        let caller = verified(ctx).await?;
+        let key = IdempotencyKey::parse(caller, &idempotency_key)?;
+        let paid_on = chrono::NaiveDate::parse_from_str(paid_on.trim(), "%Y-%m-%d")
+            .map_err(|_| Error::invalid("paidOn", "paidOn must be a date as YYYY-MM-DD"))?;
+        let draft = statements::SettlementDraft {
+            statement_id: &statement_id,
+            amount_fen: amount_fen.get(),
+            paid_on,
+            reference: &reference,
+        };
+        Ok(Settlement(
+            statements::record_settlement(db(ctx), &draft, &key, &Actor::of(caller), now(ctx))
+                .await?,
         ))
     }
 

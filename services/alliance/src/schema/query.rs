@@ -5,6 +5,7 @@ use kit::auth::Scope;
 use kit::paging::{PageRequest, encode_cursor};
 
 use super::access::{act_for_brand, operator, points_view};
+use super::statements::ClosedClearingStatement;
 use super::types::{
     AuditEntry, Brand, ClearingStatement, ExchangeTerms, MemberRef, OrderRef, PartnerKey,
     PointsAccount, Programme, programme_by,
@@ -16,7 +17,7 @@ use crate::domain::exchange::Period;
 use crate::error::Error;
 use crate::store::audit::{self, AuditFilter};
 use crate::store::exchange::{clearing_statement, visible_terms};
-use crate::store::{ledger, programmes, webhooks};
+use crate::store::{ledger, programmes, statements, webhooks};
 
 pub struct Query;
 
@@ -122,6 +123,40 @@ impl Query {
                 .map(|e| Edge::new(encode_cursor(&e.seq.to_string()), AuditEntry(e))),
         );
         Ok(connection)
+    }
+
+    /// A brand's closed clearing statements, newest first: its partner
+    /// (READ_STATEMENTS) or an operator.
+    async fn closed_clearing_statements(
+        &self,
+        ctx: &Context<'_>,
+        brand_id: ID,
+        #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, ClosedClearingStatement, EmptyFields, EmptyFields>> {
+        act_for_brand(ctx, &brand_id, Scope::ReadStatements).await?;
+        let page = PageRequest::parse(first, after)?;
+        let (rows, has_next) = statements::statements_page(db(ctx), &brand_id, &page).await?;
+        let mut connection = Connection::new(page.after.is_some(), has_next);
+        connection.edges.extend(rows.into_iter().map(|s| {
+            Edge::new(
+                encode_cursor(&s.number.to_string()),
+                ClosedClearingStatement(s),
+            )
+        }));
+        Ok(connection)
+    }
+
+    /// One closed clearing statement: its brand's partner
+    /// (READ_STATEMENTS) or an operator.
+    async fn closed_clearing_statement(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<ClosedClearingStatement> {
+        let statement = statements::statement_by_id(db(ctx), &id).await?;
+        act_for_brand(ctx, &statement.brand_id, Scope::ReadStatements).await?;
+        Ok(ClosedClearingStatement(statement))
     }
 
     /// A brand's webhook endpoints, oldest first: its partner (scope

@@ -307,6 +307,8 @@ pub mod clearing_entry {
         pub fee_points: i64,
         pub fee_fen: i64,
         pub created_at: i64,
+        /// The closed statement that took it; none while its period is open.
+        pub statement_id: Option<String>,
     }
 
     entity_boilerplate!();
@@ -438,6 +440,64 @@ pub mod webhook_delivery {
         pub delivered_at: Option<i64>,
         /// The delivery this one sends again, if asked for.
         pub redelivery_of: Option<String>,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod clearing_statement {
+    use sea_orm::entity::prelude::*;
+
+    /// A closed, numbered, immutable statement of one brand's month.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clearing_statements")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub brand_id: String,
+        /// 1, 2, 3 ... per brand.
+        pub number: i64,
+        /// YYYY-MM in `zone`.
+        pub period: String,
+        pub period_from: i64,
+        pub period_to: i64,
+        pub zone: String,
+        pub exchanges: i64,
+        pub points_sent: i64,
+        pub points_received: i64,
+        pub payable_fen: i64,
+        pub receivable_fen: i64,
+        pub fee_points: i64,
+        pub fee_fen: i64,
+        pub closed_at: i64,
+        pub closed_by: String,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod settlement {
+    use sea_orm::entity::prelude::*;
+
+    /// A payment recorded against a closed statement.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "settlements")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub statement_id: String,
+        pub brand_id: String,
+        /// What was paid, above zero, in fen.
+        pub amount_fen: i64,
+        /// Its effect on the brand's clearing position (negative: the
+        /// alliance paid the brand).
+        pub position_effect_fen: i64,
+        /// YYYY-MM-DD.
+        pub paid_on: String,
+        /// The bank's or the partner's reference.
+        pub reference: String,
+        pub recorded_at: i64,
+        pub recorded_by: String,
     }
 
     entity_boilerplate!();

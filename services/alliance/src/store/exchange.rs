@@ -578,6 +578,7 @@ async fn confirm_once(
             fee_points: Set(fee_points),
             fee_fen: Set(fee_fen),
             created_at: Set(now_us),
+            statement_id: Set(None),
         }
         .insert(&txn)
         .await?;
@@ -672,7 +673,8 @@ pub async fn clearing_statement(
     Ok((shown, lines.into_values().collect()))
 }
 
-/// A brand's clearing position over all time: positive when the alliance
+/// A brand's open clearing position: everything its exchanges made it owe
+/// and be owed, less what settlements paid; positive when the alliance
 /// owes it.
 pub async fn clearing_position(db: &DatabaseConnection, brand_id: &str) -> Result<i64> {
     let amounts: Vec<i64> = clearing_entry::Entity::find()
@@ -683,8 +685,11 @@ pub async fn clearing_position(db: &DatabaseConnection, brand_id: &str) -> Resul
         .all(db)
         .await?;
     // Refused rather than carried past what the graph holds exactly.
-    Ok(kit::scalar::checked_total(
+    let gross = kit::scalar::checked_total("the clearing position", amounts)?;
+    let settled = super::statements::settled_effect(db, brand_id).await?;
+    Ok(kit::scalar::checked_sum(
         "the clearing position",
-        amounts,
+        gross,
+        settled,
     )?)
 }

@@ -9,6 +9,7 @@ pub mod export;
 pub mod ledger;
 pub mod orders;
 pub mod programmes;
+pub mod statements;
 pub mod webhooks;
 
 use sea_orm::{ConnectionTrait, EntityTrait};

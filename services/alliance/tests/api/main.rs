@@ -8,5 +8,6 @@ mod ledger;
 mod ledger_model;
 mod orders;
 mod programmes;
+mod statements;
 mod support;
 mod webhooks;

@@ -259,6 +259,25 @@ impl DomainEvent for ExchangeTermsChanged {
     const KIND: &'static str = "ExchangeTermsChanged";
 }
 
+/// An operator closed a brand's clearing statement for a month: numbered,
+/// immutable, ready to settle. Amounts in fen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClearingStatementClosed {
+    pub statement_id: String,
+    pub brand_id: String,
+    pub number: i64,
+    /// YYYY-MM in the brand programme's zone.
+    pub period: String,
+    /// Receivable minus payable: positive when the alliance owes the brand.
+    pub net_fen: i64,
+    pub closed_at: DateTime<Utc>,
+}
+
+impl DomainEvent for ClearingStatementClosed {
+    const KIND: &'static str = "ClearingStatementClosed";
+}
+
 /// Declares the one type of a feed's events: an enum with a variant per
 /// event type, decoded by the type's name on the wire.
 macro_rules! feed_events {
@@ -323,6 +342,7 @@ feed_events! {
         PointsPosted(PointsPosted),
         PointsExpiringSoon(PointsExpiringSoon),
         TermsChanged(ExchangeTermsChanged),
+        StatementClosed(ClearingStatementClosed),
     }
 }
 
