@@ -168,6 +168,15 @@ impl<'a> Execution<'a> {
         let mut out = Vec::with_capacity(info.query_json.len() + size + 64);
         out.extend_from_slice(br#"{"query":"#);
         out.extend_from_slice(&info.query_json);
+        let used = usages
+            .into_iter()
+            .flatten()
+            .any(|name| self.vars.contains_key(name.as_str()));
+        // No variables: no `variables` member (the subgraph parses less).
+        if !used && reps.is_empty() {
+            out.push(b'}');
+            return Bytes::from(out);
+        }
         out.extend_from_slice(br#","variables":{"#);
         let mut first = true;
         for name in usages.into_iter().flatten() {
