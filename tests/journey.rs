@@ -1795,6 +1795,7 @@ async fn a_deployment_of_two_replicas_loses_one_of_each_service_mid_stream_and_n
 async fn a_webhook_in_flight_when_the_platform_is_killed_arrives_after_the_restart_with_its_id() {
     use kit::testing::{Reply, WebhookReceiver};
     let mut p = Platform::start_with(&[
+        ("BIGMEMBER_WEBHOOKS__ALLOW_PRIVATE_URLS", "true"),
         ("BIGMEMBER_WEBHOOKS__POLL_INTERVAL_MS", "50"),
         ("BIGMEMBER_WEBHOOKS__TIMEOUT_MS", "1000"),
         ("BIGMEMBER_WEBHOOKS__RETRY_BASE_MS", "100"),
@@ -1854,12 +1855,13 @@ async fn a_webhook_in_flight_when_the_platform_is_killed_arrives_after_the_resta
     assert_eq!(got.len(), 2, "sent again after the restart: {got:?}");
     assert_eq!(got[1].event_id, got[0].event_id);
     assert_eq!(got[1].body, got[0].body);
-    // Signed at the platform's clock (which BIGMEMBER_TEST_NOW may set).
+    // Signed at the system clock, whatever the platform's (BIGMEMBER_NOW):
+    // receivers check replays against theirs.
     alliance::domain::webhooks::verify_signature(
         &secret,
         &got[1].signature,
         got[1].body.as_bytes(),
-        kit::testing::clock().now().timestamp(),
+        chrono::Utc::now().timestamp(),
         alliance::domain::webhooks::SIGNATURE_TOLERANCE_SECS,
     )
     .unwrap();
@@ -2008,8 +2010,8 @@ async fn a_month_of_exchanges_closes_into_statements_partners_read_export_and_se
     let before = position(p.data(Some(&operator), brands, json!({})).await);
     p.data(
         Some(&operator),
-        "mutation($s: ID!, $a: Long!) { recordSettlement(statementId: $s, amountFen: $a, paidOn: \"2027-01-05\", reference: \"wire-1\", idempotencyKey: \"statement-settle-1\") { id } }",
-        json!({ "s": statement["id"], "a": owed }),
+        "mutation($s: ID!, $a: Long!, $d: String!) { recordSettlement(statementId: $s, amountFen: $a, paidOn: $d, reference: \"wire-1\", idempotencyKey: \"statement-settle-1\") { id } }",
+        json!({ "s": statement["id"], "a": owed, "d": end.date_naive().to_string() }),
     )
     .await;
     let after_settling = position(p.data(Some(&operator), brands, json!({})).await);

@@ -77,6 +77,7 @@ fn routes(ctx: ServiceContext) -> Router {
     let settings = schema::Settings {
         quote_ttl: std::time::Duration::from_secs(ctx.config.exchange.quote_ttl_secs),
         keys: ctx.keys.clone(),
+        webhook_private_urls: ctx.config.webhooks.allow_private_urls,
     };
     graphql_routes(
         schema::build(

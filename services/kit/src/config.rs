@@ -279,6 +279,10 @@ pub struct WebhookSettings {
     pub max_attempts: u32,
     /// How far ahead `POINTS_EXPIRING_SOON` warns of a lot's expiry.
     pub expiring_soon_days: u32,
+    /// Whether endpoints may be on loopback, private, link-local or other
+    /// non-public addresses (development: a receiver on 127.0.0.1). Off, a
+    /// partner cannot make the platform POST into its own network.
+    pub allow_private_urls: bool,
 }
 
 impl WebhookSettings {
@@ -311,6 +315,7 @@ impl Default for WebhookSettings {
             retry_cap_ms: 6 * 3_600_000,
             max_attempts: 12,
             expiring_soon_days: 14,
+            allow_private_urls: false,
         }
     }
 }

@@ -287,7 +287,7 @@ pub async fn spawn_on(
         database.schema.clone(),
         keys,
         Some(statements.clone()),
-        Arc::new(crate::config::Config::default()),
+        Arc::new(test_config()),
         clock,
     )
     .await
@@ -799,6 +799,14 @@ pub fn counting_server(path: &str) -> (std::net::SocketAddr, Arc<std::sync::atom
         }),
     );
     (serve_on_own_thread(app), count)
+}
+
+/// The configuration of a test's service: the defaults, except that
+/// webhooks may go to the test's own receivers on 127.0.0.1.
+pub fn test_config() -> crate::config::Config {
+    let mut config = crate::config::Config::default();
+    config.webhooks.allow_private_urls = true;
+    config
 }
 
 /// What a [`WebhookReceiver`] answers to one request.

@@ -167,8 +167,15 @@ impl Period {
         let (y, m) = raw.trim().split_once('-').ok_or_else(bad)?;
         let year: i32 = y.parse().map_err(|_| bad())?;
         let month: u32 = m.parse().map_err(|_| bad())?;
-        if y.len() != 4 || m.len() != 2 || !(1..=12).contains(&month) {
+        let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+        if y.len() != 4 || m.len() != 2 || !digits(y) || !digits(m) || !(1..=12).contains(&month) {
             return Err(bad());
+        }
+        if year < 2000 {
+            return Err(Error::invalid(
+                "period",
+                "period must be a month from 2000 on",
+            ));
         }
         Ok(Self { year, month })
     }
@@ -269,7 +276,10 @@ mod tests {
             "2027-01-01T00:00:00+00:00",
             "over the year end"
         );
-        for bad in ["2026-13", "2026-1", "26-11", "2026/11", "november"] {
+        for bad in [
+            "2026-13", "2026-1", "26-11", "2026/11", "november", "+202-11", "2026-+1", "1999-12",
+            "0001-01",
+        ] {
             assert!(Period::parse(bad).is_err(), "{bad}");
         }
     }

@@ -165,8 +165,11 @@ impl EventTypes {
 }
 
 /// An endpoint's URL: absolute `https://` or `http://`, with a host, no
-/// user or password in it, no fragment, at most [`MAX_URL_CHARS`].
-pub fn parse_endpoint_url(raw: &str) -> Result<String> {
+/// user or password in it, no fragment, at most [`MAX_URL_CHARS`]; unless
+/// `allow_private`, not `localhost` nor an address that is not public
+/// ([`is_public`]). (A name that resolves to such an address is refused
+/// when sending, by the sender's resolver.)
+pub fn parse_endpoint_url(raw: &str, allow_private: bool) -> Result<String> {
     let bad = |why: &str| Error::invalid("url", format!("url {why}"));
     let raw = raw.trim();
     if raw.chars().count() > MAX_URL_CHARS {
@@ -187,7 +190,57 @@ pub fn parse_endpoint_url(raw: &str) -> Result<String> {
     if url.fragment().is_some() {
         return Err(bad("must not have a #fragment"));
     }
+    if !allow_private && !host_may_be_public(&url) {
+        return Err(bad(
+            "must be a public address (not localhost, private, link-local or loopback)",
+        ));
+    }
     Ok(url.to_string())
+}
+
+/// Whether `url`'s host can be a public address: a public IP, or a name
+/// other than `localhost` (names are checked again when resolved).
+pub fn host_may_be_public(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_public(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_public(std::net::IpAddr::V6(ip)),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name != "localhost" && !name.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+/// Whether `ip` is a public unicast address: not loopback, private,
+/// link-local, shared (100.64/10), unspecified, broadcast, multicast,
+/// unique-local (fc00::/7), nor an IPv4-mapped one of those.
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
 }
 
 /// A new signing secret: `whsec_` and 64 hex characters (256 bits).
@@ -364,12 +417,42 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_must_be_public_unless_allowed() {
+        for private in [
+            "http://127.0.0.1:9000/",
+            "http://localhost/",
+            "http://api.localhost./",
+            "http://10.1.2.3/",
+            "http://172.16.0.1/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://[::ffff:127.0.0.1]/",
+        ] {
+            let err = parse_endpoint_url(private, false).unwrap_err();
+            assert_eq!(err.field(), Some("url"), "{private}");
+            assert!(parse_endpoint_url(private, true).is_ok(), "{private}");
+        }
+        for public in [
+            "https://8.8.8.8/",
+            "https://[2001:4860::8888]/",
+            "https://hooks.example.com/",
+        ] {
+            assert!(parse_endpoint_url(public, false).is_ok(), "{public}");
+        }
+    }
+
+    #[test]
     fn endpoint_urls_are_absolute_http_without_credentials() {
         assert_eq!(
-            parse_endpoint_url(" https://hooks.example.com/bigmember ").unwrap(),
+            parse_endpoint_url(" https://hooks.example.com/bigmember ", false).unwrap(),
             "https://hooks.example.com/bigmember"
         );
-        assert!(parse_endpoint_url("http://127.0.0.1:9000/").is_ok());
+        assert!(parse_endpoint_url("http://127.0.0.1:9000/", true).is_ok());
         let long = format!("https://a.example/{}", "x".repeat(MAX_URL_CHARS));
         for bad in [
             "",
@@ -380,7 +463,7 @@ mod tests {
             "file:///etc/passwd",
             long.as_str(),
         ] {
-            let err = parse_endpoint_url(bad).unwrap_err();
+            let err = parse_endpoint_url(bad, true).unwrap_err();
             assert_eq!(err.field(), Some("url"), "{bad}");
         }
     }

@@ -26,6 +26,8 @@ pub type AllianceSchema = Schema<Query, Mutation, EmptySubscription>;
 pub struct Settings {
     pub quote_ttl: std::time::Duration,
     pub keys: kit::auth::JwtKeys,
+    /// `webhooks.allow_private_urls`.
+    pub webhook_private_urls: bool,
 }
 
 pub fn build(

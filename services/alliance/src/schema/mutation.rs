@@ -315,7 +315,7 @@ impl Mutation {
         act_for_brand(ctx, &brand_id, Scope::ManageWebhooks).await?;
         let caller = verified(ctx).await?;
         let key = IdempotencyKey::parse(caller, &idempotency_key)?;
-        let url = parse_endpoint_url(&url)?;
+        let url = parse_endpoint_url(&url, settings(ctx).webhook_private_urls)?;
         let events = EventTypes::parse(events)?;
         let endpoint = webhooks::register(
             db(ctx),
@@ -356,6 +356,7 @@ impl Mutation {
         ctx: &Context<'_>,
         delivery_id: ID,
     ) -> ApiResult<WebhookDelivery> {
+        verified(ctx).await?;
         let delivery = webhooks::delivery_by_id(db(ctx), &delivery_id).await?;
         let endpoint = webhooks::endpoint_by_id(db(ctx), &delivery.endpoint_id).await?;
         act_for_brand(ctx, &endpoint.brand_id, Scope::ManageWebhooks).await?;

@@ -4,7 +4,7 @@ use kit::ApiResult;
 use kit::auth::Scope;
 use kit::paging::{PageRequest, encode_cursor};
 
-use super::access::{act_for_brand, operator, points_view};
+use super::access::{act_for_brand, operator, points_view, verified};
 use super::statements::ClosedClearingStatement;
 use super::types::{
     AuditEntry, Brand, ClearingStatement, ExchangeTerms, MemberRef, OrderRef, PartnerKey,
@@ -154,6 +154,7 @@ impl Query {
         ctx: &Context<'_>,
         id: ID,
     ) -> ApiResult<ClosedClearingStatement> {
+        verified(ctx).await?;
         let statement = statements::statement_by_id(db(ctx), &id).await?;
         act_for_brand(ctx, &statement.brand_id, Scope::ReadStatements).await?;
         Ok(ClosedClearingStatement(statement))
@@ -182,6 +183,9 @@ impl Query {
     /// One webhook endpoint and its delivery log: its brand's partner
     /// (scope MANAGE_WEBHOOKS) or an operator.
     async fn webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> ApiResult<WebhookEndpoint> {
+        // Signed in before anything is looked up: no answer tells a
+        // stranger which ids exist.
+        verified(ctx).await?;
         let endpoint = webhooks::endpoint_by_id(db(ctx), &id).await?;
         act_for_brand(ctx, &endpoint.brand_id, Scope::ManageWebhooks).await?;
         Ok(WebhookEndpoint(endpoint))

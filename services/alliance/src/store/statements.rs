@@ -362,6 +362,15 @@ pub async fn record_settlement(
             .filter(clearing_statement::Column::Id.eq(statement.id.as_str()))
             .exec(&txn)
             .await?;
+        // Paid from the month's start, and not later than tomorrow.
+        let earliest = kit::time::from_micros(statement.period_from).date_naive();
+        let latest = (now + chrono::Duration::days(1)).date_naive();
+        if draft.paid_on < earliest || draft.paid_on > latest {
+            return Err(Error::invalid(
+                "paidOn",
+                format!("paidOn must be between {earliest} and {latest}"),
+            ));
+        }
         let settled: i64 = settlements_of(&txn, &statement.id)
             .await?
             .iter()

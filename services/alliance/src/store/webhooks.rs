@@ -294,20 +294,41 @@ pub async fn delivery_by_id<C: ConnectionTrait>(
 
 /// Sends a delivered or failed delivery again: a new delivery of the same
 /// event (same id, same body), due now. CONFLICT while the original is
-/// still pending (it will be tried anyway).
+/// still pending (it will be tried anyway). Asking again while that
+/// redelivery is pending answers it, so retries and identical requests at
+/// once make one redelivery.
 pub async fn redeliver(
     db: &DatabaseConnection,
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<webhook_delivery::Model> {
-    let original = delivery_by_id(db, id).await?;
+    let txn = db.begin().await?;
+    // Take the original's row first: redeliveries of one delivery queue
+    // here (SQLite has one writer; PostgreSQL locks the row).
+    webhook_delivery::Entity::update_many()
+        .col_expr(
+            webhook_delivery::Column::CreatedAt,
+            Expr::col(webhook_delivery::Column::CreatedAt).into(),
+        )
+        .filter(webhook_delivery::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    let original = delivery_by_id(&txn, id).await?;
     if original.status == DeliveryStatus::Pending {
         return Err(Error::conflict(format!(
             "delivery {id} is still pending: it will be tried at its next attempt"
         )));
     }
+    if let Some(waiting) = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::RedeliveryOf.eq(id))
+        .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
+        .one(&txn)
+        .await?
+    {
+        return Ok(waiting);
+    }
     let at = to_micros(now);
-    Ok(webhook_delivery::ActiveModel {
+    let row = webhook_delivery::ActiveModel {
         id: Set(new_id()),
         endpoint_id: Set(original.endpoint_id),
         event_id: Set(original.event_id),
@@ -324,8 +345,10 @@ pub async fn redeliver(
         delivered_at: Set(None),
         redelivery_of: Set(Some(original.id)),
     }
-    .insert(db)
-    .await?)
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(row)
 }
 
 /// A delivery ready to send, with where and how to sign it.
@@ -334,48 +357,83 @@ pub struct DueDelivery {
     pub delivery: webhook_delivery::Model,
     pub url: String,
     pub secret: String,
+    /// Whether its endpoint was paused when it was read.
+    pub paused: bool,
 }
 
-/// Deliveries due at `now` (pending, not leased, endpoint not paused), the
-/// earliest due first, at most `limit`.
+/// For each endpoint that is not paused and has a delivery due at `now`
+/// (pending, not leased), its earliest due one; at most `limit`
+/// endpoints, those waiting longest first. Chosen per endpoint, so that
+/// one endpoint's backlog (paused, hanging or just busy) never hides
+/// another's deliveries.
 pub async fn due<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<DueDelivery>> {
+    use sea_orm::sea_query::{Func, SimpleExpr};
     let at = to_micros(now);
-    let rows = webhook_delivery::Entity::find()
-        .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
-        .filter(webhook_delivery::Column::NextAttemptAt.lte(at))
-        .filter(
+    let first_due: SimpleExpr =
+        Func::min(Expr::col(webhook_delivery::Column::NextAttemptAt)).into();
+    let waiting: Vec<(String, i64)> = webhook_delivery::Entity::find()
+        .select_only()
+        .column(webhook_delivery::Column::EndpointId)
+        .column_as(first_due, "first_due")
+        .filter(due_now(at))
+        .group_by(webhook_delivery::Column::EndpointId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let endpoints = webhook_endpoint::Entity::find()
+        .filter(webhook_endpoint::Column::Id.is_in(waiting.iter().map(|(id, _)| id.as_str())))
+        .filter(webhook_endpoint::Column::Paused.eq(false))
+        .all(db)
+        .await?;
+    let mut ready: Vec<(&webhook_endpoint::Model, i64)> = waiting
+        .iter()
+        .filter_map(|(id, first)| Some((endpoints.iter().find(|e| &e.id == id)?, *first)))
+        .collect();
+    ready.sort_by_key(|(e, first)| (*first, e.id.clone()));
+    let mut out = Vec::new();
+    for (endpoint, _) in ready.into_iter().take(limit as usize) {
+        if let Some(next) = next_due(db, endpoint, now).await? {
+            out.push(next);
+        }
+    }
+    Ok(out)
+}
+
+/// `endpoint`'s earliest delivery due at `now`, if any.
+pub async fn next_due<C: ConnectionTrait>(
+    db: &C,
+    endpoint: &webhook_endpoint::Model,
+    now: DateTime<Utc>,
+) -> Result<Option<DueDelivery>> {
+    let delivery = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::EndpointId.eq(endpoint.id.as_str()))
+        .filter(due_now(to_micros(now)))
+        .order_by_asc(webhook_delivery::Column::NextAttemptAt)
+        .order_by_asc(webhook_delivery::Column::Id)
+        .one(db)
+        .await?;
+    Ok(delivery.map(|delivery| DueDelivery {
+        delivery,
+        url: endpoint.url.clone(),
+        secret: endpoint.secret.clone(),
+        paused: endpoint.paused,
+    }))
+}
+
+/// Pending, due by `at` (µs), and not held by a sender's lease.
+fn due_now(at: i64) -> Condition {
+    Condition::all()
+        .add(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
+        .add(webhook_delivery::Column::NextAttemptAt.lte(at))
+        .add(
             Condition::any()
                 .add(webhook_delivery::Column::LeasedUntil.is_null())
                 .add(webhook_delivery::Column::LeasedUntil.lt(at)),
         )
-        .order_by_asc(webhook_delivery::Column::NextAttemptAt)
-        .order_by_asc(webhook_delivery::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
-    let mut ids: Vec<&str> = rows.iter().map(|d| d.endpoint_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let endpoints = webhook_endpoint::Entity::find()
-        .filter(webhook_endpoint::Column::Id.is_in(ids))
-        .filter(webhook_endpoint::Column::Paused.eq(false))
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|delivery| {
-            let endpoint = endpoints.iter().find(|e| e.id == delivery.endpoint_id)?;
-            Some(DueDelivery {
-                url: endpoint.url.clone(),
-                secret: endpoint.secret.clone(),
-                delivery,
-            })
-        })
-        .collect())
 }
 
 /// Takes a due delivery for one attempt until `lease_until` (µs): false if

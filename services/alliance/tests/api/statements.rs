@@ -251,7 +251,8 @@ async fn settlements_pay_down_a_statement_and_the_open_position() {
             .unwrap()
     }
     assert_eq!(position(&app).await, net);
-    let settle = |amount: i64, key: &str| json!({ "s": id, "a": amount, "d": "2026-12-05", "r": "bank-ref-1", "k": key });
+    let today = app.now().date_naive().to_string();
+    let settle = |amount: i64, key: &str| json!({ "s": id, "a": amount, "d": today, "r": "bank-ref-1", "k": key });
     op(&app, SETTLE, settle(net - 1, "settle-key-1")).await;
     // The same key again replays; too much is refused and writes nothing.
     op(&app, SETTLE, settle(net - 1, "settle-key-1")).await;
@@ -288,6 +289,17 @@ async fn settlements_pay_down_a_statement_and_the_open_position() {
         2
     );
     assert_eq!(position(&app).await, 0);
+    // A payment dated before the month or after tomorrow is refused.
+    for date in ["1900-01-01", "2999-01-01"] {
+        let r = app
+            .graphql(
+                Some(&app.operator_token()),
+                SETTLE,
+                json!({ "s": id, "a": 1, "d": date, "r": "x", "k": "settle-key-8" }),
+            )
+            .await;
+        assert_eq!(r.error_field(), Some("paidOn"), "{date}: {}", r.body);
+    }
     // Bad input: a date that is not one, nothing to pay.
     let bad = app
         .graphql(
@@ -337,7 +349,10 @@ async fn statements_are_the_brands_own_and_closing_them_tells_its_webhooks() {
     Sender::new(
         app.db().clone(),
         app.clock().clone(),
-        WebhookSettings::default(),
+        WebhookSettings {
+            allow_private_urls: true,
+            ..WebhookSettings::default()
+        },
     )
     .deliver_due()
     .await

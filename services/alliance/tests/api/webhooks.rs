@@ -25,6 +25,7 @@ fn settings() -> WebhookSettings {
         retry_cap_ms: 4_000,
         max_attempts: 3,
         expiring_soon_days: 14,
+        allow_private_urls: true,
     }
 }
 
@@ -129,7 +130,12 @@ async fn an_earning_reaches_the_partner_signed_with_its_event_id() {
     assert_eq!(got.len(), 1, "one earning, one delivery: {got:?}");
     let r = &got[0];
     assert!(
-        verify(&secret, &r.signature, &r.body, app.now().timestamp()),
+        verify(
+            &secret,
+            &r.signature,
+            &r.body,
+            chrono::Utc::now().timestamp()
+        ),
         "the signature verifies: {r:?}"
     );
     assert!(!verify(
@@ -239,7 +245,14 @@ async fn after_the_last_attempt_a_delivery_fails_and_can_be_sent_again() {
     assert_eq!(again["status"], "PENDING");
     assert_eq!(again["eventId"], failed[0]["eventId"]);
     assert_eq!(again["redeliveryOf"], failed_id.as_str());
-    // Asking again while it is pending is a CONFLICT; another brand may not.
+    // Asking for the failed one again, even many times at once, answers
+    // the same redelivery; the redelivery itself is pending: CONFLICT.
+    let repeats =
+        join_all((0..8).map(|_| app.graphql(Some(&partner), REDELIVER, json!({ "d": failed_id }))))
+            .await;
+    for r in repeats {
+        assert_eq!(r.ok()["redeliverWebhook"]["id"], again["id"], "{}", r.body);
+    }
     let pending = app
         .graphql(Some(&partner), REDELIVER, json!({ "d": again["id"] }))
         .await;
@@ -657,4 +670,75 @@ async fn merges_and_erasures_reach_the_brands_holding_accounts_by_id_only() {
     assert_eq!(bodies[1]["type"], "member.erased");
     assert_eq!(bodies[1]["data"], json!({ "memberIds": ["m1", "m2"] }));
     assert!(cinema_hook.got().is_empty(), "no account at cinema");
+}
+
+#[tokio::test]
+async fn a_backlog_at_one_endpoint_hides_no_other_endpoints_deliveries() {
+    use sea_orm::{ActiveModelTrait, Set};
+    let app = spawn(&alliance::SPEC).await;
+    let (coffee, cinema) = two_programmes(&app).await;
+    let stuck = Receiver::start(&[], Reply::Status(200));
+    let busy = Receiver::start(&[], Reply::Status(200));
+    let (stuck_endpoint, _) = register(&app, "coffee", &stuck.url, &["POINTS_EARNED"]).await;
+    register(&app, "cinema", &busy.url, &["POINTS_EARNED"]).await;
+    op(&app, PAUSE, json!({ "e": stuck_endpoint, "p": true })).await;
+    // More queued for the paused endpoint than a pass serves endpoints.
+    let body = r#"{"id":"evt_backlog"}"#;
+    for n in 0..260 {
+        alliance::store::entities::webhook_delivery::ActiveModel {
+            id: Set(format!("backlog-{n:04}")),
+            endpoint_id: Set(stuck_endpoint.clone()),
+            event_id: Set(format!("evt_backlog_{n}")),
+            event_type: Set(alliance::domain::webhooks::WebhookEventType::PointsEarned),
+            body: Set(body.into()),
+            status: Set(alliance::domain::webhooks::DeliveryStatus::Pending),
+            attempts: Set(0),
+            next_attempt_at: Set(0),
+            leased_until: Set(None),
+            last_attempt_at: Set(None),
+            last_status: Set(None),
+            last_answer: Set(None),
+            created_at: Set(0),
+            delivered_at: Set(None),
+            redelivery_of: Set(None),
+        }
+        .insert(app.db())
+        .await
+        .unwrap();
+    }
+    // Five events for the other endpoint: one pass sends them all, in a row.
+    for n in 0..5 {
+        earn(&app, "m7", &cinema, 10, &format!("busy-{n}"))
+            .await
+            .ok();
+    }
+    earn(&app, "m7", &coffee, 10, "stuck-1").await.ok();
+    fan_out(&app).await;
+    assert_eq!(sender(&app, settings()).deliver_due().await.unwrap(), 1);
+    assert_eq!(busy.got().len(), 5, "every due event of the busy endpoint");
+    assert!(stuck.got().is_empty());
+}
+
+#[tokio::test]
+async fn an_endpoint_on_a_private_address_is_refused_unless_allowed() {
+    // The test services allow private addresses (their receivers are on
+    // 127.0.0.1); a sender configured as production refuses to send there.
+    let app = spawn(&alliance::SPEC).await;
+    let (coffee, _) = two_programmes(&app).await;
+    let hook = Receiver::start(&[], Reply::Status(200));
+    let (endpoint, _) = register(&app, "coffee", &hook.url, &["POINTS_EARNED"]).await;
+    earn(&app, "m7", &coffee, 10, "private-1").await.ok();
+    fan_out(&app).await;
+    let production = sender(
+        &app,
+        WebhookSettings {
+            allow_private_urls: false,
+            ..settings()
+        },
+    );
+    assert_eq!(production.deliver_due().await.unwrap(), 1);
+    assert!(hook.got().is_empty(), "nothing reached 127.0.0.1");
+    let log = deliveries(&app, &endpoint).await;
+    assert_eq!(log[0]["status"], "PENDING");
+    assert_eq!(log[0]["lastAnswer"], "the endpoint's address is not public");
 }
