@@ -1826,26 +1826,7 @@ async fn a_webhook_in_flight_when_the_platform_is_killed_arrives_after_the_resta
         .as_str()
         .unwrap()
         .to_owned();
-    let member = p
-        .data(
-            Some(&partner),
-            "mutation { registerMember(input: { identity: { channel: PARTNER, externalId: \"hook-cust-1\" } }) { member { id } } }",
-            json!({}),
-        )
-        .await["registerMember"]["member"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    p.data(
-        Some(&partner),
-        "mutation($i: PointsTransactionInput!) { earnPoints(input: $i) { entry { id } } }",
-        json!({ "i": {
-            "programmeId": Cast::programme("coffee"), "memberId": member, "points": 42,
-            "sourceSystem": "pos", "externalTransactionId": "hook-till-1", "reason": "test",
-            "idempotencyKey": "hook-earn-1",
-        } }),
-    )
-    .await;
+    let member = enrol_and_earn_coffee(&p, &partner, "hook-1", 42).await;
     // The receiver holds the first delivery; the platform dies under it.
     let first = hook.wait_for(1).await;
     assert_eq!(first.len(), 1, "the earning was sent");
@@ -1902,26 +1883,7 @@ async fn a_month_of_exchanges_closes_into_statements_partners_read_export_and_se
     .await;
     let (_, cinema) =
         support::partner_key_scoped(p.graph(), &operator, "cinema", &["READ_STATEMENTS"]).await;
-    let member = p
-        .data(
-            Some(&coffee),
-            "mutation { registerMember(input: { identity: { channel: PARTNER, externalId: \"statement-cust-1\" } }) { member { id } } }",
-            json!({}),
-        )
-        .await["registerMember"]["member"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    p.data(
-        Some(&coffee),
-        "mutation($i: PointsTransactionInput!) { earnPoints(input: $i) { entry { id } } }",
-        json!({ "i": {
-            "programmeId": Cast::programme("coffee"), "memberId": member, "points": 5000,
-            "sourceSystem": "pos", "externalTransactionId": "statement-till-1", "reason": "test",
-            "idempotencyKey": "statement-earn-1",
-        } }),
-    )
-    .await;
+    let member = enrol_and_earn_coffee(&p, &coffee, "statement-1", 5000).await;
     let me = p.token(&["--role", "member", "--sub", &member]);
     let quote = p
         .data(
@@ -2021,4 +1983,31 @@ async fn a_month_of_exchanges_closes_into_statements_partners_read_export_and_se
         again["closedClearingStatements"]["edges"][0]["node"]["outstandingFen"],
         0
     );
+}
+
+/// Coffee's partner (`token`: ENROL_MEMBERS and EARN) enrols a new member
+/// through the PARTNER channel and earns `points` Beans for them at a till
+/// (external ids from `name`); the member's id.
+async fn enrol_and_earn_coffee(p: &Platform, token: &str, name: &str, points: i64) -> String {
+    let member = p
+        .data(
+            Some(token),
+            "mutation($x: String!) { registerMember(input: { identity: { channel: PARTNER, externalId: $x } }) { member { id } } }",
+            json!({ "x": format!("{name}-customer") }),
+        )
+        .await["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.data(
+        Some(token),
+        "mutation($i: PointsTransactionInput!) { earnPoints(input: $i) { entry { id } } }",
+        json!({ "i": {
+            "programmeId": Cast::programme("coffee"), "memberId": member, "points": points,
+            "sourceSystem": "pos", "externalTransactionId": format!("{name}-till"), "reason": "test",
+            "idempotencyKey": format!("{name}-earn-key"),
+        } }),
+    )
+    .await;
+    member
 }
