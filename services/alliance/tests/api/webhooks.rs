@@ -592,14 +592,30 @@ async fn each_kind_of_event_reaches_the_brands_it_concerns_and_only_if_listened_
 
     // Expiring soon: cinema's points expire (24 months): announced once
     // per lot, however many runs, even racing.
+    // The moment is the lots' own expiry as the service computed it (end
+    // of the month 24 months on, in the programme's zone), ten days before.
     let (c0, k0) = (coffee_hook.got().len(), cinema_hook.got().len());
-    let later = app.now() + chrono::Duration::days(365 * 2 + 20);
+    let expiries: Vec<chrono::DateTime<chrono::Utc>> = crate::support::account(&app, "m1", &cinema)
+        .await["lots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["remainingPoints"].as_i64().unwrap() > 0)
+        .filter_map(|l| l["expiresAt"].as_str().map(|t| t.parse().unwrap()))
+        .collect();
+    let first_expiry = *expiries.iter().min().expect("cinema's points expire");
+    let later = first_expiry - chrono::Duration::days(10);
+    let due = expiries
+        .iter()
+        .filter(|e| **e > later && **e <= later + chrono::Duration::days(30))
+        .count();
     let runs =
-        join_all((0..4).map(|_| alliance::store::ledger::warn_expiring(app.db(), later, 60))).await;
+        join_all((0..4).map(|_| alliance::store::ledger::warn_expiring(app.db(), later, 30))).await;
     let warned: usize = runs.into_iter().map(Result::unwrap).sum();
+    assert_eq!(warned, due, "each lot expiring within the window, once");
     assert!(warned >= 1);
     assert_eq!(
-        alliance::store::ledger::warn_expiring(app.db(), later, 60)
+        alliance::store::ledger::warn_expiring(app.db(), later, 30)
             .await
             .unwrap(),
         0
@@ -609,7 +625,7 @@ async fn each_kind_of_event_reaches_the_brands_it_concerns_and_only_if_listened_
     assert_eq!(soon, vec!["points.expiring_soon".to_owned(); warned]);
     assert_eq!(coffee_hook.got().len(), c0, "coffee's points never expire");
     // And when they do expire, cinema hears that too.
-    alliance::store::ledger::expire_due(app.db(), later + chrono::Duration::days(90))
+    alliance::store::ledger::expire_due(app.db(), first_expiry + chrono::Duration::days(1))
         .await
         .unwrap();
     drain().await;
