@@ -163,6 +163,9 @@ fn the_readme_webhook_signature_check_accepts_what_the_platform_signs() {
         .join("\n");
     let secret = alliance::domain::webhooks::new_signing_secret();
     let body = r#"{"id":"evt_1","type":"points.earned","data":{"points":42}}"#;
+    // Python's `verify` checks `t` against time.time(), the system clock, as
+    // a partner's receiver does: only the offsets below matter, never the
+    // hour, zone or date.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

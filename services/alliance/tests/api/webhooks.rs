@@ -129,6 +129,10 @@ async fn an_earning_reaches_the_partner_signed_with_its_event_id() {
     let got = hook.got();
     assert_eq!(got.len(), 1, "one earning, one delivery: {got:?}");
     let r = &got[0];
+    // The signature's `t` is the system time (replay protection is
+    // security, as token lifetimes are), so it is checked against the
+    // system clock: only a difference of seconds matters, never the hour,
+    // zone or date.
     assert!(
         verify(
             &secret,
