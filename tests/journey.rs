@@ -1985,6 +1985,326 @@ async fn a_month_of_exchanges_closes_into_statements_partners_read_export_and_se
     );
 }
 
+/// Sandbox and live through the graph: coffee's live partner issues its
+/// own sandbox key; each key enrols, earns, reads and exchanges in its own
+/// environment, and every partner operation aimed at the other one is
+/// refused, with nothing written. (The alliance and member API tests go
+/// through each refusal rule one by one.)
+#[tokio::test]
+async fn sandbox_and_live_keys_never_meet_on_any_partner_operation_through_the_graph() {
+    const ALL: [&str; 7] = [
+        "EARN",
+        "REDEEM",
+        "READ_ACCOUNTS",
+        "ENROL_MEMBERS",
+        "MANAGE_TERMS",
+        "READ_STATEMENTS",
+        "MANAGE_WEBHOOKS",
+    ];
+    let p = Platform::start().await;
+    let operator = p.token(&["--role", "operator"]);
+    let (_, live) = support::partner_key_scoped(p.graph(), &operator, "coffee", &ALL).await;
+    let sandbox_key = |token: String, brand: &'static str| {
+        let p = &p;
+        async move {
+            let issued = p
+                .data(
+                    Some(&token),
+                    "mutation($b: ID!, $s: [PartnerScope!]!) { issueSandboxKey(brandId: $b, label: \"try\", scopes: $s) { apiKey key { environment } } }",
+                    json!({ "b": brand, "s": ALL }),
+                )
+                .await;
+            assert_eq!(issued["issueSandboxKey"]["key"]["environment"], "SANDBOX");
+            let minted = p
+                .data(
+                    None,
+                    "mutation($k: String!) { partnerToken(apiKey: $k) { token environment brand { id } } }",
+                    json!({ "k": issued["issueSandboxKey"]["apiKey"] }),
+                )
+                .await;
+            assert_eq!(minted["partnerToken"]["environment"], "SANDBOX");
+            assert_eq!(
+                minted["partnerToken"]["brand"]["id"],
+                format!("{brand}-sandbox")
+            );
+            minted["partnerToken"]["token"].as_str().unwrap().to_owned()
+        }
+    };
+    // The partner's own live key issues its sandbox key; an operator
+    // issues cinema's.
+    let sandbox = sandbox_key(live.clone(), "coffee").await;
+    let cinema_sandbox = sandbox_key(operator.clone(), "cinema").await;
+    let (coffee_test, cinema_test) = ("coffee-sandbox-points", "cinema-sandbox-points");
+
+    // Live: a member enrolled and earning as before.
+    let live_member = enrol_and_earn_coffee(&p, &live, "env-live", 3000).await;
+    // Sandbox: a test member, with the same partner id, earning in the
+    // sandbox programme; no phone allowed.
+    let enrol = "mutation($i: RegisterMemberInput!) { registerMember(input: $i) { outcome member { id environment } } }";
+    let with_phone = p
+        .ask(
+            Some(&sandbox),
+            enrol,
+            json!({ "i": { "identity": { "channel": "PARTNER", "externalId": "env-live-customer" }, "phone": "13900000077" } }),
+        )
+        .await;
+    assert_eq!(
+        with_phone["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    let enrolled = p
+        .data(
+            Some(&sandbox),
+            enrol,
+            json!({ "i": { "identity": { "channel": "PARTNER", "externalId": "env-live-customer" } } }),
+        )
+        .await;
+    assert_eq!(enrolled["registerMember"]["outcome"], "CREATED");
+    assert_eq!(
+        enrolled["registerMember"]["member"]["environment"],
+        "SANDBOX"
+    );
+    let test_member = enrolled["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(test_member, live_member);
+    let points = |member: &str, programme: &str, key: &str| {
+        json!({ "i": {
+            "programmeId": programme, "memberId": member, "points": 2000,
+            "sourceSystem": "pos", "externalTransactionId": key, "reason": "test",
+            "idempotencyKey": format!("env-{key}"),
+        } })
+    };
+    let earn = "mutation($i: PointsTransactionInput!) { earnPoints(input: $i) { account { activeBalance } } }";
+    let earned = p
+        .data(
+            Some(&sandbox),
+            earn,
+            points(&test_member, coffee_test, "sbx-earn-1"),
+        )
+        .await;
+    assert_eq!(earned["earnPoints"]["account"]["activeBalance"], 2000);
+
+    // What each member looks like to each key, before the refusals.
+    let accounts = "query($m: ID!) { member(id: $m) { id environment pointsAccounts { programme { id } activeBalance pendingBalance } } }";
+    let live_before = p
+        .data(Some(&operator), accounts, json!({ "m": live_member }))
+        .await;
+    let test_before = p
+        .data(Some(&operator), accounts, json!({ "m": test_member }))
+        .await;
+    let by_identity =
+        "{ memberByIdentity(channel: PARTNER, externalId: \"env-live-customer\") { id } }";
+    for (token, own) in [(&live, &live_member), (&sandbox, &test_member)] {
+        let found = p.data(Some(token), by_identity, json!({})).await;
+        assert_eq!(found["memberByIdentity"]["id"], own.as_str());
+    }
+
+    // Every partner operation across the line, each way: refused.
+    let live_account = "query($m: ID!) { member(id: $m) { pointsAccounts { id } } }";
+    let live_account_id = p
+        .data(Some(&operator), live_account, json!({ "m": live_member }))
+        .await["member"]["pointsAccounts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let redeem = "mutation($i: PointsTransactionInput!) { redeemPoints(input: $i) { account { activeBalance } } }";
+    let coffee_live = Cast::programme("coffee");
+    let cinema_live = Cast::programme("cinema");
+    let crossings: Vec<(&str, &String, &str, Value)> = vec![
+        (
+            "read a live member",
+            &sandbox,
+            "query($m: ID!) { member(id: $m) { id } }",
+            json!({ "m": live_member }),
+        ),
+        (
+            "read a test member",
+            &live,
+            "query($m: ID!) { member(id: $m) { id } }",
+            json!({ "m": test_member }),
+        ),
+        (
+            "earn for a live member in the sandbox",
+            &sandbox,
+            earn,
+            points(&live_member, coffee_test, "x-1"),
+        ),
+        (
+            "earn for a test member live",
+            &live,
+            earn,
+            points(&test_member, &coffee_live, "x-2"),
+        ),
+        (
+            "earn in the live programme",
+            &sandbox,
+            earn,
+            points(&test_member, &coffee_live, "x-3"),
+        ),
+        (
+            "earn in the sandbox programme",
+            &live,
+            earn,
+            points(&live_member, coffee_test, "x-4"),
+        ),
+        (
+            "redeem a live member's points",
+            &sandbox,
+            redeem,
+            points(&live_member, &coffee_live, "x-5"),
+        ),
+        (
+            "redeem a test member's points",
+            &live,
+            redeem,
+            points(&test_member, coffee_test, "x-6"),
+        ),
+        (
+            "read a live account",
+            &sandbox,
+            "query($a: ID!) { pointsAccount(id: $a) { activeBalance } }",
+            json!({ "a": live_account_id }),
+        ),
+        (
+            "read the live statement",
+            &sandbox,
+            "{ clearingStatement(brandId: \"coffee\") { netFen } }",
+            json!({}),
+        ),
+        (
+            "read the sandbox statement",
+            &live,
+            "{ clearingStatement(brandId: \"coffee-sandbox\") { netFen } }",
+            json!({}),
+        ),
+        (
+            "read live webhooks",
+            &sandbox,
+            "{ webhookEndpoints(brandId: \"coffee\") { edges { node { id } } } }",
+            json!({}),
+        ),
+        (
+            "register a live webhook",
+            &sandbox,
+            "mutation { registerWebhookEndpoint(brandId: \"coffee\", url: \"https://hooks.example.com/\", events: [POINTS_EARNED], idempotencyKey: \"env-hook-1\") { endpoint { id } } }",
+            json!({}),
+        ),
+        (
+            "pair the sandbox with a live programme",
+            &sandbox,
+            "mutation($f: ID!, $t: ID!) { proposeExchangeTerms(input: { fromProgrammeId: $f, toProgrammeId: $t, rate: \"1\", feeBasisPoints: 0, minBlock: 100, dailyLimit: 5000, yearlyLimit: 50000 }) { id } }",
+            json!({ "f": coffee_test, "t": cinema_live }),
+        ),
+        (
+            "exchange a live member's points",
+            &sandbox,
+            "mutation($f: ID!, $t: ID!, $m: ID!) { exchangeQuote(fromProgrammeId: $f, toProgrammeId: $t, points: 100, memberId: $m) { id } }",
+            json!({ "f": coffee_test, "t": cinema_test, "m": live_member }),
+        ),
+        (
+            "issue a live key",
+            &sandbox,
+            "mutation { issuePartnerKey(brandId: \"coffee\", label: \"x\", scopes: [EARN]) { apiKey } }",
+            json!({}),
+        ),
+    ];
+    for (what, token, query, vars) in crossings {
+        let answer = p.ask(Some(token), query, vars).await;
+        let code = answer["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: refused, not {answer}"));
+        assert!(
+            ["FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT"].contains(&code),
+            "{what}: {answer}"
+        );
+    }
+    // An operator cannot mix them either.
+    let mixed = p
+        .ask(
+            Some(&operator),
+            earn,
+            points(&test_member, &coffee_live, "x-7"),
+        )
+        .await;
+    assert_eq!(
+        mixed["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{mixed}"
+    );
+    // Nothing was written on either side.
+    assert_eq!(
+        p.data(Some(&operator), accounts, json!({ "m": live_member }))
+            .await,
+        live_before
+    );
+    assert_eq!(
+        p.data(Some(&operator), accounts, json!({ "m": test_member }))
+            .await,
+        test_before
+    );
+
+    // Sandboxes exchange with each other, for a test member.
+    let terms = p
+        .data(
+            Some(&sandbox),
+            "mutation($f: ID!, $t: ID!) { proposeExchangeTerms(input: { fromProgrammeId: $f, toProgrammeId: $t, rate: \"1\", feeBasisPoints: 0, minBlock: 100, dailyLimit: 5000, yearlyLimit: 50000 }) { id } }",
+            json!({ "f": coffee_test, "t": cinema_test }),
+        )
+        .await["proposeExchangeTerms"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let accepted = p
+        .data(
+            Some(&cinema_sandbox),
+            "mutation($t: ID!) { acceptExchangeTerms(termsId: $t, version: 1) { active } }",
+            json!({ "t": terms }),
+        )
+        .await;
+    assert_eq!(accepted["acceptExchangeTerms"]["active"], true);
+    let quote = p
+        .data(
+            Some(&sandbox),
+            "mutation($f: ID!, $t: ID!, $m: ID!) { exchangeQuote(fromProgrammeId: $f, toProgrammeId: $t, points: 500, memberId: $m) { id pointsIn } }",
+            json!({ "f": coffee_test, "t": cinema_test, "m": test_member }),
+        )
+        .await["exchangeQuote"]
+        .clone();
+    p.data(
+        Some(&sandbox),
+        "mutation($q: ID!, $m: ID!) { confirmExchange(quoteId: $q, idempotencyKey: \"env-exchange-1\", memberId: $m) { id } }",
+        json!({ "q": quote["id"], "m": test_member }),
+    )
+    .await;
+    let after = p
+        .data(Some(&sandbox), accounts, json!({ "m": test_member }))
+        .await;
+    let balance_in = |answer: &Value, programme: &str| {
+        answer["member"]["pointsAccounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["programme"]["id"] == programme)
+            .map(|a| a["activeBalance"].as_i64().unwrap())
+    };
+    assert_eq!(balance_in(&after, coffee_test), Some(1500), "{after}");
+    let cinema_view = p
+        .data(Some(&cinema_sandbox), accounts, json!({ "m": test_member }))
+        .await;
+    assert_eq!(
+        balance_in(&cinema_view, cinema_test),
+        quote["pointsIn"].as_i64(),
+        "{cinema_view}"
+    );
+    // The live member's points never moved.
+    assert_eq!(
+        p.data(Some(&operator), accounts, json!({ "m": live_member }))
+            .await,
+        live_before
+    );
+}
+
 /// Coffee's partner (`token`: ENROL_MEMBERS and EARN) enrols a new member
 /// through the PARTNER channel and earns `points` Beans for them at a till
 /// (external ids from `name`); the member's id.

@@ -161,6 +161,38 @@ impl fmt::Debug for Scopes {
     }
 }
 
+crate::stored_enum! {
+    /// Where a partner key acts: on live data, or on its brand's sandbox (a
+    /// copy of the programme with test members that never mix with live
+    /// ones). A partner token carries it (claim `env`; a token without it is
+    /// live) and every service keeps a partner to its environment.
+    #[derive(Hash, Default, async_graphql::Enum)]
+    pub enum Environment {
+        #[default]
+        Live,
+        Sandbox,
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn environment_stored_names_stay() {
+    crate::testing::stored_names_hold(&[
+        (Environment::Live, "LIVE"),
+        (Environment::Sandbox, "SANDBOX"),
+    ]);
+}
+
+impl Environment {
+    /// The other environment's name in messages: "live data", "the sandbox".
+    pub const fn described(self) -> &'static str {
+        match self {
+            Environment::Live => "live data",
+            Environment::Sandbox => "the sandbox",
+        }
+    }
+}
+
 /// The claims of a bigmember token, as signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -176,6 +208,9 @@ pub struct Claims {
     /// A partner's scopes (required for the partner role).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scp: Option<Vec<Scope>>,
+    /// A partner's environment; absent: live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Environment>,
     /// When it was issued (optional in tokens the platform verifies).
     #[serde(default)]
     pub iat: i64,
@@ -194,6 +229,7 @@ pub enum Caller {
         brand_id: String,
         key_id: String,
         scopes: Scopes,
+        environment: Environment,
     },
     Staff {
         guide_id: String,
@@ -242,6 +278,14 @@ impl Caller {
                 format!("this partner key lacks the {} scope", scope.name()),
             )),
             _ => Ok(()),
+        }
+    }
+
+    /// The environment a partner acts in; every other caller acts live.
+    pub fn environment(&self) -> Environment {
+        match self {
+            Caller::Partner { environment, .. } => *environment,
+            _ => Environment::Live,
         }
     }
 
@@ -299,6 +343,7 @@ impl Caller {
                     .iter()
                     .copied()
                     .collect(),
+                environment: claims.env.unwrap_or_default(),
                 key_id: claims.sub,
             },
             Role::Staff => Caller::Staff {
@@ -592,6 +637,7 @@ impl JwtKeys {
             brand: token.brand,
             store: token.store,
             scp: token.scopes.map(|s| s.iter().collect()),
+            env: token.environment,
             iat: now,
             exp,
         })
@@ -614,6 +660,8 @@ pub struct TokenRequest {
     pub store: Option<String>,
     /// A partner's scopes.
     pub scopes: Option<Scopes>,
+    /// A partner's environment (None: live).
+    pub environment: Option<Environment>,
 }
 
 impl TokenRequest {
@@ -624,6 +672,7 @@ impl TokenRequest {
             brand: None,
             store: None,
             scopes: None,
+            environment: None,
         }
     }
     pub fn service(name: impl Into<String>) -> Self {
@@ -633,6 +682,7 @@ impl TokenRequest {
             brand: None,
             store: None,
             scopes: None,
+            environment: None,
         }
     }
     pub fn operator(operator_id: impl Into<String>) -> Self {
@@ -642,6 +692,7 @@ impl TokenRequest {
             brand: None,
             store: None,
             scopes: None,
+            environment: None,
         }
     }
     /// A partner token with every scope (development and tests; keys
@@ -660,7 +711,14 @@ impl TokenRequest {
             brand: Some(brand_id.into()),
             store: None,
             scopes: Some(scopes),
+            environment: None,
         }
+    }
+
+    /// The same token, for a partner acting in `environment`.
+    pub fn in_environment(mut self, environment: Environment) -> Self {
+        self.environment = Some(environment);
+        self
     }
     pub fn staff(
         guide_id: impl Into<String>,
@@ -673,6 +731,7 @@ impl TokenRequest {
             brand: Some(brand_id.into()),
             store: Some(store_id.into()),
             scopes: None,
+            environment: None,
         }
     }
 }
@@ -764,6 +823,7 @@ mod tests {
                 brand: Some("b1".into()),
                 store: None,
                 scp: None,
+                env: None,
                 iat: now,
                 exp: now + 60,
             })
@@ -781,6 +841,7 @@ mod tests {
                 brand: None,
                 store: None,
                 scp: None,
+                env: None,
                 iat: now,
                 exp: now + 60,
             })
@@ -829,6 +890,7 @@ mod tests {
             brand: None,
             store: None,
             scp: None,
+            env: None,
             iat: now,
             exp: now + 60,
         };
@@ -925,10 +987,27 @@ mod tests {
             Caller::Partner {
                 brand_id: "coffee".into(),
                 key_id: "k1".into(),
-                scopes
+                scopes,
+                environment: Environment::Live,
             }
         );
         assert!(caller.require_scope(Scope::Earn).is_ok());
+        assert_eq!(
+            caller.environment(),
+            Environment::Live,
+            "no env claim: live"
+        );
+        let sandbox = keys
+            .issue(
+                TokenRequest::partner_scoped("k2", "coffee-sandbox", scopes)
+                    .in_environment(Environment::Sandbox),
+                hour,
+            )
+            .unwrap();
+        assert_eq!(
+            keys.verify(&sandbox).unwrap().environment(),
+            Environment::Sandbox
+        );
         let refused = caller.require_scope(Scope::Redeem).unwrap_err();
         assert_eq!(refused.code, crate::error::ErrorCode::Forbidden);
         assert!(refused.message.contains("redeem"), "{}", refused.message);
@@ -949,6 +1028,7 @@ mod tests {
                 brand: Some("coffee".into()),
                 store: None,
                 scp: None,
+                env: None,
                 iat: now,
                 exp: now + 60,
             })

@@ -264,6 +264,7 @@ mod tests {
             brand_id: "coffee".into(),
             key_id: "k".into(),
             scopes: crate::auth::Scopes::all(),
+            environment: crate::auth::Environment::Live,
         };
         assert_eq!(
             IdempotencyKey::parse(&partner, "key-0001").unwrap().scope(),

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::JwtKeys;
+use crate::auth::{Environment, JwtKeys};
 use crate::error::{ApiError, ErrorCode};
 
 /// The route the member service serves a member's standing at.
@@ -36,6 +36,9 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Standing {
     pub member_id: String,
     pub status: StandingStatus,
+    /// Live, or a test member enrolled with a sandbox key (absent: live).
+    #[serde(default)]
+    pub environment: Environment,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +122,27 @@ impl MemberDirectory {
         match self.standing(member_id).await? {
             Some(standing) => standing.acting_id(),
             None => Err(ApiError::not_found(format!("no member {member_id}"))),
+        }
+    }
+
+    /// [`acting_member`](Self::acting_member) for a write in
+    /// `environment`: a member of the other environment is NOT_FOUND, as if
+    /// no member had the id (test members and live ones never meet, and a
+    /// sandbox learns nothing of live members).
+    pub async fn acting_member_in(
+        &self,
+        member_id: &str,
+        environment: Environment,
+    ) -> Result<String, ApiError> {
+        if self.base().is_none() {
+            return Ok(member_id.to_owned());
+        }
+        match self.standing(member_id).await? {
+            Some(standing) if standing.environment == environment => standing.acting_id(),
+            _ => Err(ApiError::not_found(format!(
+                "no member {member_id} in {}",
+                environment.described()
+            ))),
         }
     }
 
@@ -348,6 +372,7 @@ mod tests {
     #[test]
     fn only_an_active_member_acts() {
         let standing = |status| Standing {
+            environment: Environment::Live,
             member_id: "m-1".into(),
             status,
         };

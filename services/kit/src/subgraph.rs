@@ -77,6 +77,19 @@ pub async fn acting_member(ctx: &Context<'_>, member_id: &str) -> Result<String,
     }
 }
 
+/// [`acting_member`] for a write in `environment` (the programme's):
+/// a member of the other environment is NOT_FOUND.
+pub async fn acting_member_in(
+    ctx: &Context<'_>,
+    member_id: &str,
+    environment: crate::auth::Environment,
+) -> Result<String, ApiError> {
+    match ctx.data_opt::<crate::members::MemberDirectory>() {
+        Some(directory) => directory.acting_member_in(member_id, environment).await,
+        None => Err(ApiError::internal(&"no member directory in this schema")),
+    }
+}
+
 /// Whether a member token naming `member_id` speaks for `owner`'s data:
 /// the same id, or a merged id whose survivor is `owner` (the member
 /// service is asked only when the ids differ, so a member's own reads

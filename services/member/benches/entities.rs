@@ -97,6 +97,7 @@ async fn seed(app: &TestApp) -> Vec<String> {
     let mut ids = Vec::with_capacity(MEMBERS);
     for n in 0..MEMBERS {
         let registration = Registration {
+            environment: kit::auth::Environment::Live,
             identity: NewIdentity {
                 channel: Channel::App,
                 external_id: ExternalId::parse("externalId", &format!("bench-{n}")).unwrap(),

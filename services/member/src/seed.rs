@@ -56,6 +56,7 @@ pub async fn demo_members(
         let brand = demo::BRANDS[i % demo::BRANDS.len()];
         let (channel, external_id) = first_identity(i);
         let registration = Registration {
+            environment: kit::auth::Environment::Live,
             identity: NewIdentity {
                 channel,
                 external_id: ExternalId::parse("externalId", &external_id)?,

@@ -11,6 +11,7 @@ kit::stored_enum! {
         KeyRotated,
         KeyRevoked,
         BrandOnboarded,
+        SandboxOpened,
         ProgrammeUpdated,
         TermsProposed,
         TermsAccepted,

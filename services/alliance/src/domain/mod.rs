@@ -11,5 +11,6 @@ pub mod lots;
 pub mod points;
 pub mod programme;
 pub mod returns;
+pub mod sandbox;
 pub mod statements;
 pub mod webhooks;

@@ -76,6 +76,11 @@ pub fn parse_decimal(field: &str, raw: &str) -> Result<Decimal> {
         })
 }
 
+/// The programme id of a brand: one programme per brand.
+pub fn programme_id_of(brand_id: &str) -> String {
+    format!("{brand_id}-points")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

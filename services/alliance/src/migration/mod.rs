@@ -7,6 +7,7 @@ mod m20261206_000700_revoked_keys_listed;
 mod m20261207_000800_key_scopes_and_audit;
 mod m20261208_000900_webhooks;
 mod m20261208_001000_statements;
+mod m20261209_001100_sandboxes;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
         all.push(Box::new(m20261207_000800_key_scopes_and_audit::Migration));
         all.push(Box::new(m20261208_000900_webhooks::Migration));
         all.push(Box::new(m20261208_001000_statements::Migration));
+        all.push(Box::new(m20261209_001100_sandboxes::Migration));
         all
     }
 }

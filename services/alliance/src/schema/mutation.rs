@@ -1,7 +1,7 @@
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use kit::Long;
-use kit::auth::{Actor, Scope};
+use kit::auth::{Actor, Environment, Scope};
 use kit::input::ForeignId;
 use kit::{ApiResult, Caller};
 
@@ -18,10 +18,12 @@ use crate::domain::returns::ReturnPolicy;
 use crate::domain::webhooks::{EventTypes, WebhookEventType, parse_endpoint_url};
 use crate::error::{Error, Result};
 use crate::store::IdempotencyKey;
+use crate::store::entities::quote;
 use crate::store::exchange::{self as exchanges, TermsDraft, TermsSide};
 use crate::store::ledger::{self, PartnerTransaction};
 use crate::store::programmes::{self, KeyGrant, ProgrammeDraft, ProgrammeSettings};
 use crate::store::{statements, webhooks};
+use sea_orm::EntityTrait;
 
 pub struct Mutation;
 
@@ -137,18 +139,64 @@ async fn partner_transaction(
     act_for_programme(ctx, &programme, scope).await?;
     // Only for a member who exists and may act, now; a merged id is its
     // survivor.
-    let acting = kit::subgraph::acting_member(ctx, &tx.member_id).await?;
+    // ... in the programme's environment: a test member never earns live
+    // points, nor a live member sandbox ones.
+    let acting = kit::subgraph::acting_member_in(ctx, &tx.member_id, programme.environment).await?;
     tx.act_for(acting);
     let key = IdempotencyKey::parse(caller, &input.idempotency_key)?;
     Ok((tx, key, Actor::of(caller)))
 }
 
-/// The member an exchange is for: the signed-in member, if they may act
-/// now (a merged id acts as its survivor).
-async fn member_of(ctx: &Context<'_>, caller: &Caller) -> ApiResult<String> {
-    match caller {
-        Caller::Member { member_id } => kit::subgraph::acting_member(ctx, member_id).await,
-        _ => Err(Error::forbidden("members exchange their own points").into()),
+/// The member an exchange is for, if they may act now in `environment`
+/// (a merged id acts as its survivor): the signed-in member, or in the
+/// sandbox, the test member `member_id` a sandbox key with the redeem
+/// scope names (test members cannot sign in).
+async fn member_of(
+    ctx: &Context<'_>,
+    caller: &Caller,
+    member_id: Option<&ID>,
+    environment: Environment,
+) -> ApiResult<String> {
+    match (caller, member_id) {
+        (Caller::Member { member_id: own }, None) => {
+            kit::subgraph::acting_member_in(ctx, own, environment).await
+        }
+        (Caller::Member { member_id: own }, Some(named)) if *own == named.0 => {
+            kit::subgraph::acting_member_in(ctx, own, environment).await
+        }
+        (
+            Caller::Partner {
+                environment: Environment::Sandbox,
+                ..
+            },
+            Some(named),
+        ) => {
+            caller.require_scope(Scope::Redeem)?;
+            let named = ForeignId::parse("memberId", named)?;
+            kit::subgraph::acting_member_in(ctx, named.as_str(), Environment::Sandbox).await
+        }
+        _ => Err(Error::forbidden(
+            "members exchange their own points (a sandbox key: for the test member it names)",
+        )
+        .into()),
+    }
+}
+
+/// The environment of the quote `quote_id`'s programmes (the caller's,
+/// for a quote that does not exist: confirming it is NOT_FOUND anyway).
+async fn quote_environment(
+    ctx: &Context<'_>,
+    caller: &Caller,
+    quote_id: &str,
+) -> Result<Environment> {
+    match quote::Entity::find_by_id(quote_id.to_owned())
+        .one(db(ctx))
+        .await?
+    {
+        Some(q) => Ok(programmes::programme_by_id(db(ctx), &q.from_programme_id)
+            .await?
+            .environment),
+        None => Ok(caller.environment()),
     }
 }
 
@@ -207,6 +255,47 @@ impl Mutation {
         let actor = Actor::of(verified(ctx).await?);
         let grant = KeyGrant::parse(&label, scopes.into_iter().collect(), expires_at, now(ctx))?;
         let issued = programmes::issue_key(db(ctx), &brand_id, &grant, &actor, now(ctx)).await?;
+        Ok(IssuedPartnerKey {
+            api_key: issued.key,
+            key: PartnerKey(issued.record),
+        })
+    }
+
+    /// A brand's partner (any key, live or sandbox) or an operator: issues
+    /// a SANDBOX key for the brand (its live id). It acts on the brand's
+    /// sandbox, `<brandId>-sandbox`, opened on first use with a copy of the
+    /// programme: test members, accounts, terms, statements and webhooks
+    /// that never touch live data. The key is in this answer only.
+    async fn issue_sandbox_key(
+        &self,
+        ctx: &Context<'_>,
+        brand_id: ID,
+        label: String,
+        #[graphql(desc = "At least one.")] scopes: Vec<Scope>,
+        #[graphql(desc = "When the key stops working; null: never.")] expires_at: Option<
+            DateTime<Utc>,
+        >,
+    ) -> ApiResult<IssuedPartnerKey> {
+        let caller = verified(ctx).await?;
+        let brand_id = ForeignId::parse("brandId", &brand_id)?;
+        match caller {
+            Caller::Operator { .. } => {}
+            Caller::Partner { brand_id: own, .. }
+                if *own == brand_id.as_str()
+                    || crate::domain::sandbox::sandbox_brand_id(brand_id.as_str())
+                        .is_ok_and(|sandbox| *own == sandbox) => {}
+            _ => {
+                return Err(Error::forbidden(
+                    "sandbox keys are issued to the brand's own partner or by an operator",
+                )
+                .into());
+            }
+        }
+        let grant = KeyGrant::parse(&label, scopes.into_iter().collect(), expires_at, now(ctx))?;
+        let actor = Actor::of(caller);
+        let sandbox =
+            programmes::open_sandbox(db(ctx), brand_id.as_str(), &actor, now(ctx)).await?;
+        let issued = programmes::issue_key(db(ctx), &sandbox.id, &grant, &actor, now(ctx)).await?;
         Ok(IssuedPartnerKey {
             api_key: issued.key,
             key: PartnerKey(issued.record),
@@ -368,15 +457,20 @@ impl Mutation {
     /// Anyone holding a partner API key: a bearer token acting as the
     /// partner role for the key's brand.
     async fn partner_token(&self, ctx: &Context<'_>, api_key: String) -> ApiResult<PartnerToken> {
-        let (token, key, expires_at) =
+        let minted =
             programmes::token_for_key(db(ctx), &settings(ctx).keys, &api_key, now(ctx)).await?;
         Ok(PartnerToken {
-            token,
+            token: minted.token,
             // The token's own `exp`: token lifetimes are security, on the
             // system clock, not the service's clock.
-            expires_at,
-            scopes: crate::store::programmes::scopes_of(&key)?.iter().collect(),
-            brand: Brand { id: key.brand_id },
+            expires_at: minted.expires_at,
+            scopes: crate::store::programmes::scopes_of(&minted.key)?
+                .iter()
+                .collect(),
+            environment: minted.environment,
+            brand: Brand {
+                id: minted.key.brand_id,
+            },
         })
     }
 
@@ -489,8 +583,18 @@ impl Mutation {
         from_programme_id: ID,
         to_programme_id: ID,
         points: Long,
+        #[graphql(desc = "Sandbox keys only: the test member to act for.")] member_id: Option<ID>,
     ) -> ApiResult<ExchangeQuote> {
-        let member = member_of(ctx, verified(ctx).await?).await?;
+        let caller = verified(ctx).await?;
+        let from = programmes::programme_by_id(db(ctx), &from_programme_id).await?;
+        if let Caller::Partner { brand_id, .. } = caller
+            && *brand_id != from.brand_id
+        {
+            return Err(
+                Error::forbidden("a sandbox key exchanges out of its own programme only").into(),
+            );
+        }
+        let member = member_of(ctx, caller, member_id.as_ref(), from.environment).await?;
         let ttl = settings(ctx).quote_ttl;
         let q = exchanges::create_quote(
             db(ctx),
@@ -513,11 +617,15 @@ impl Mutation {
         ctx: &Context<'_>,
         quote_id: ID,
         idempotency_key: String,
+        #[graphql(desc = "Sandbox keys only: the test member to act for.")] member_id: Option<ID>,
     ) -> ApiResult<Exchange> {
         let caller = verified(ctx).await?;
-        let member = member_of(ctx, caller).await?;
-        let key = IdempotencyKey::parse(caller, &idempotency_key)?;
+        // The quote was priced for a member of its programmes' environment;
+        // the member must still be of it.
         let quote_id = ForeignId::parse("quoteId", &quote_id)?;
+        let environment = quote_environment(ctx, caller, quote_id.as_str()).await?;
+        let member = member_of(ctx, caller, member_id.as_ref(), environment).await?;
+        let key = IdempotencyKey::parse(caller, &idempotency_key)?;
         let made = exchanges::confirm(
             db(ctx),
             &member,

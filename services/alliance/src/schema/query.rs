@@ -11,9 +11,10 @@ use super::types::{
     PointsAccount, Programme, programme_by,
 };
 use super::webhooks::WebhookEndpoint;
-use super::{db, now};
+use super::{caller, db, now};
 use crate::domain::audit::AuditAction;
 use crate::domain::exchange::Period;
+use crate::domain::sandbox::visible_to;
 use crate::error::Error;
 use crate::store::audit::{self, AuditFilter};
 use crate::store::exchange::{clearing_statement, visible_terms};
@@ -24,25 +25,39 @@ pub struct Query;
 #[Object]
 impl Query {
     /// The brands of the alliance.
+    /// The brands of the alliance: live ones, or a sandbox key's sandbox
+    /// ones (operators: all).
     async fn alliance_brands(&self, ctx: &Context<'_>) -> ApiResult<Vec<Brand>> {
+        let caller = caller(ctx);
         Ok(programmes::all_brands(db(ctx))
             .await?
             .into_iter()
+            .filter(|b| visible_to(caller, b.environment))
             .map(|b| Brand { id: b.id })
             .collect())
     }
 
-    /// The points programmes of the alliance (public: what members compare).
+    /// The points programmes of the alliance (public: what members
+    /// compare): live ones, or a sandbox key's sandbox ones (operators:
+    /// all).
     async fn programmes(&self, ctx: &Context<'_>) -> ApiResult<Vec<Programme>> {
+        let caller = caller(ctx);
         Ok(programmes::all_programmes(db(ctx))
             .await?
             .into_iter()
+            .filter(|p| visible_to(caller, p.environment))
             .map(Programme)
             .collect())
     }
 
+    /// A programme (NOT_FOUND for one of another environment than the
+    /// caller's, except to operators).
     async fn programme(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Programme> {
-        programme_by(ctx, &id).await
+        let found = programme_by(ctx, &id).await?;
+        if !visible_to(caller(ctx), found.0.environment) {
+            return Err(Error::not_found(format!("no programme {}", id.as_str())).into());
+        }
+        Ok(found)
     }
 
     /// One points account (its member, the programme's partner, operators).

@@ -5,7 +5,7 @@ use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 use kit::ApiResult;
 use kit::Long;
-use kit::auth::Scope;
+use kit::auth::{Environment, Scope};
 use kit::loader::{by_id, children};
 use kit::paging::{PageRequest, encode_cursor};
 use kit::scalar::{checked_sum, checked_total};
@@ -42,6 +42,20 @@ impl Brand {
     /// The brand's name (null for a brand not in the alliance).
     async fn name(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
         Ok(by_id::<brand::Entity>(ctx, &self.id).await?.map(|b| b.name))
+    }
+    /// LIVE, or SANDBOX for a partner's sandbox copy (`<brand>-sandbox`);
+    /// null for a brand not in the alliance.
+    async fn environment(&self, ctx: &Context<'_>) -> ApiResult<Option<Environment>> {
+        Ok(by_id::<brand::Entity>(ctx, &self.id)
+            .await?
+            .map(|b| b.environment))
+    }
+    /// A sandbox brand's live brand.
+    async fn live_brand(&self, ctx: &Context<'_>) -> ApiResult<Option<Brand>> {
+        Ok(by_id::<brand::Entity>(ctx, &self.id)
+            .await?
+            .and_then(|b| b.live_brand_id)
+            .map(|id| Brand { id }))
     }
     /// The brand's points programme.
     async fn programme(&self, ctx: &Context<'_>) -> ApiResult<Option<Programme>> {
@@ -104,6 +118,10 @@ impl Programme {
     }
     async fn return_policy(&self) -> ReturnPolicy {
         self.0.return_policy
+    }
+    /// Its brand's: LIVE, or SANDBOX.
+    async fn environment(&self) -> Environment {
+        self.0.environment
     }
     /// Whether members may exchange this programme's points into others.
     async fn can_send(&self) -> bool {
@@ -714,6 +732,13 @@ impl PartnerKey {
     async fn label(&self) -> &str {
         &self.0.label
     }
+    /// Its brand's environment: a SANDBOX key acts on the sandbox only.
+    async fn environment(&self, ctx: &Context<'_>) -> ApiResult<Environment> {
+        Ok(by_id::<brand::Entity>(ctx, &self.0.brand_id)
+            .await?
+            .map(|b| b.environment)
+            .unwrap_or_default())
+    }
     /// The key's first characters, to recognise it.
     async fn prefix(&self) -> &str {
         &self.0.key_prefix
@@ -817,4 +842,6 @@ pub struct PartnerToken {
     /// What the token may do: its key's scopes.
     pub scopes: Vec<Scope>,
     pub brand: Brand,
+    /// Where it acts: LIVE, or the brand's SANDBOX.
+    pub environment: Environment,
 }

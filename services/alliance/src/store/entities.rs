@@ -22,6 +22,10 @@ pub mod brand {
         pub name: String,
         pub created_at: i64,
         pub updated_at: i64,
+        /// LIVE, or SANDBOX for a partner's sandbox copy.
+        pub environment: kit::auth::Environment,
+        /// A sandbox brand's live brand.
+        pub live_brand_id: Option<String>,
     }
 
     entity_boilerplate!();
@@ -48,6 +52,8 @@ pub mod programme {
         pub can_receive: bool,
         pub created_at: i64,
         pub updated_at: i64,
+        /// Its brand's.
+        pub environment: kit::auth::Environment,
     }
 
     entity_boilerplate!();

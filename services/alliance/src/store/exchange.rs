@@ -105,6 +105,7 @@ pub async fn propose_terms(
     let from = programme_by_id(db, &draft.from_programme_id).await?;
     let to = programme_by_id(db, &draft.to_programme_id).await?;
     let side = side_of(caller, &from, &to, None)?;
+    crate::domain::sandbox::check_same_environment(from.environment, to.environment)?;
     let now = to_micros(now);
     let existing = terms::Entity::find()
         .filter(terms::Column::FromProgrammeId.eq(from.id.as_str()))
@@ -293,7 +294,20 @@ pub async fn visible_terms(
                 .filter(|t| t.from_programme_id == own || t.to_programme_id == own)
                 .collect()
         }
-        _ => all.into_iter().filter(is_active).collect(),
+        _ => {
+            // Members and the public: live terms only.
+            let sandboxes: std::collections::HashSet<String> = programme::Entity::find()
+                .filter(programme::Column::Environment.eq(kit::auth::Environment::Sandbox))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|p| p.id)
+                .collect();
+            all.into_iter()
+                .filter(is_active)
+                .filter(|t| !sandboxes.contains(&t.from_programme_id))
+                .collect()
+        }
     })
 }
 

@@ -1,6 +1,6 @@
 //! Brands, their programmes and their partner API keys.
 
-use kit::auth::{Actor, JwtKeys, Scopes, TokenRequest};
+use kit::auth::{Actor, Environment, JwtKeys, Scopes, TokenRequest};
 use kit::events::outbox::publish;
 use kit::events::schema::PartnerKeyRevoked;
 use kit::time::to_micros;
@@ -22,6 +22,7 @@ use crate::domain::programme::{
     ProgrammeRules, parse_decimal, parse_pending_days, parse_time_zone,
 };
 use crate::domain::returns::ReturnPolicy;
+use crate::domain::sandbox;
 use crate::error::{Error, Result};
 
 /// A programme as an operator describes it, parsed.
@@ -90,10 +91,7 @@ fn stored_rules(p: &programme::Model) -> Result<ProgrammeRules> {
     })
 }
 
-/// The programme id of a brand: one programme per brand.
-pub fn programme_id_of(brand_id: &str) -> String {
-    format!("{brand_id}-points")
-}
+pub use crate::domain::programme::programme_id_of;
 
 fn apply(settings: &ProgrammeSettings, row: &mut programme::ActiveModel) {
     let r = &settings.rules;
@@ -122,6 +120,7 @@ pub async fn onboard_brand(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(brand::Model, programme::Model)> {
     let name = kit::input::clean_text("name", name, 128)?;
+    sandbox::check_live_brand_id(brand_id.as_str())?;
     if brand::Entity::find_by_id(brand_id.as_str().to_owned())
         .one(db)
         .await?
@@ -139,6 +138,8 @@ pub async fn onboard_brand(
         name: Set(name),
         created_at: Set(at),
         updated_at: Set(at),
+        environment: Set(Environment::Live),
+        live_brand_id: Set(None),
     }
     .insert(&txn)
     .await?;
@@ -147,6 +148,7 @@ pub async fn onboard_brand(
         brand_id: Set(b.id.clone()),
         created_at: Set(at),
         updated_at: Set(at),
+        environment: Set(Environment::Live),
         ..Default::default()
     };
     apply(settings, &mut row);
@@ -248,6 +250,91 @@ pub async fn all_brands<C: ConnectionTrait>(db: &C) -> Result<Vec<brand::Model>>
         .order_by_asc(brand::Column::Id)
         .all(db)
         .await?)
+}
+
+/// The sandbox of the live brand `live_brand_id`, opened on first use: a
+/// brand `<id>-sandbox` with a copy of the live programme's rules as they
+/// are now (later changes to either stay apart), audited as
+/// SANDBOX_OPENED. NOT_FOUND for a brand not in the alliance,
+/// BAD_USER_INPUT for a sandbox brand's id. Concurrent first uses open
+/// one sandbox.
+pub async fn open_sandbox(
+    db: &DatabaseConnection,
+    live_brand_id: &str,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<brand::Model> {
+    let live = brand::Entity::find_by_id(live_brand_id.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no brand {live_brand_id} in the alliance")))?;
+    if live.environment != Environment::Live {
+        return Err(Error::invalid(
+            "brandId",
+            format!("{live_brand_id} is a sandbox: name its live brand"),
+        ));
+    }
+    let sandbox_id = sandbox::sandbox_brand_id(&live.id)?;
+    if let Some(found) = brand::Entity::find_by_id(sandbox_id.clone())
+        .one(db)
+        .await?
+    {
+        return Ok(found);
+    }
+    let programme = programme_of_brand(db, &live.id)
+        .await?
+        .ok_or_else(|| Error::corrupt(format_args!("brand {} has no programme", live.id)))?;
+    let at = to_micros(now);
+    let opened = async {
+        let txn = db.begin().await?;
+        let b = brand::ActiveModel {
+            id: Set(sandbox_id.clone()),
+            name: Set(format!("{} (sandbox)", live.name)),
+            created_at: Set(at),
+            updated_at: Set(at),
+            environment: Set(Environment::Sandbox),
+            live_brand_id: Set(Some(live.id.clone())),
+        }
+        .insert(&txn)
+        .await?;
+        let mut copy = programme.clone().into_active_model();
+        copy.id = Set(programme_id_of(&b.id));
+        copy.brand_id = Set(b.id.clone());
+        copy.created_at = Set(at);
+        copy.updated_at = Set(at);
+        copy.environment = Set(Environment::Sandbox);
+        let copy = programme::Entity::insert(copy)
+            .exec_with_returning(&txn)
+            .await?;
+        audit::record(
+            &txn,
+            AuditRecord {
+                actor,
+                action: AuditAction::SandboxOpened,
+                brand_id: Some(&b.id),
+                subject_id: &b.id,
+                detail: serde_json::json!({
+                    "liveBrandId": live.id,
+                    "programme": programme_detail(&copy),
+                }),
+            },
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok::<_, Error>(b)
+    }
+    .await;
+    match opened {
+        // Another first use opened it a moment ago.
+        Err(Error::Db(err)) if kit::db::is_unique_violation(&err) => {
+            brand::Entity::find_by_id(sandbox_id)
+                .one(db)
+                .await?
+                .ok_or(Error::Db(err))
+        }
+        other => other,
+    }
 }
 
 /// A partner key as issued: the only time the key itself is shown.
@@ -516,15 +603,26 @@ pub async fn keys_of_brand(
 /// How long a token minted from a partner key lives.
 pub const PARTNER_TOKEN_TTL_MINUTES: i64 = 60;
 
-/// A short-lived partner token for a live key, carrying its scopes and
-/// never outliving it; records its use. An unknown, revoked or expired key
-/// is UNAUTHENTICATED.
+/// A token minted from a partner key.
+pub struct MintedToken {
+    pub token: String,
+    /// The key, its use recorded.
+    pub key: partner_key::Model,
+    /// The token's `exp`.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// Its brand's, in the token's `env` claim.
+    pub environment: Environment,
+}
+
+/// A short-lived partner token for an active key, carrying its scopes and
+/// its brand's environment and never outliving the key; records its use.
+/// An unknown, revoked or expired key is UNAUTHENTICATED.
 pub async fn token_for_key(
     db: &DatabaseConnection,
     keys: &JwtKeys,
     api_key: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(String, partner_key::Model, chrono::DateTime<chrono::Utc>)> {
+) -> Result<MintedToken> {
     let hash = sha256_hex(&[api_key.trim()]);
     let refused = |why: &str| Error::Api(kit::ApiError::unauthenticated(why.to_owned()));
     let found = partner_key::Entity::find()
@@ -543,6 +641,11 @@ pub async fn token_for_key(
         at,
         PARTNER_TOKEN_TTL_MINUTES * 60,
     ));
+    let environment = brand::Entity::find_by_id(found.brand_id.clone())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::corrupt(format_args!("key {} names no brand", found.id)))?
+        .environment;
     // Signed before the use is recorded: a key whose token cannot be made
     // was not used.
     let (token, until) = keys
@@ -551,12 +654,18 @@ pub async fn token_for_key(
                 found.id.clone(),
                 found.brand_id.clone(),
                 scopes_of(&found)?,
-            ),
+            )
+            .in_environment(environment),
             lifetime,
         )
         .map_err(Error::Api)?;
     let mut row = found.into_active_model();
     row.last_used_at = Set(Some(at));
     let key = row.update(db).await?;
-    Ok((token, key, until))
+    Ok(MintedToken {
+        token,
+        key,
+        expires_at: until,
+        environment,
+    })
 }

@@ -8,6 +8,7 @@ mod ledger;
 mod ledger_model;
 mod orders;
 mod programmes;
+mod sandbox;
 mod statements;
 mod support;
 mod webhooks;

@@ -728,8 +728,15 @@ impl EventSource for JetStreamSource {
                     return Err(e);
                 }
             };
-            wait = Duration::ZERO;
             reading.buffer.push_back(event);
+            // Events the watermark promises are on their way: wait for
+            // them so a page is as full as the stream allows; past the
+            // watermark, take only what has already arrived.
+            wait = if reading.pulled < watermark.head {
+                BEHIND_WAIT
+            } else {
+                Duration::ZERO
+            };
         }
         let events: Vec<FeedEvent> = reading
             .buffer

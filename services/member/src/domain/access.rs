@@ -148,6 +148,7 @@ mod tests {
             brand_id: brand.into(),
             key_id: "k".into(),
             scopes: kit::auth::Scopes::all(),
+            environment: kit::auth::Environment::Live,
         }
     }
     fn operator() -> Caller {
@@ -251,6 +252,7 @@ mod tests {
             brand_id: "coffee".into(),
             key_id: "k".into(),
             scopes: [scope].into_iter().collect(),
+            environment: kit::auth::Environment::Live,
         };
         let subject = Subject {
             is_self: false,

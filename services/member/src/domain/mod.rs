@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod consent;
+pub mod environment;
 pub mod identity;
 pub mod merge;
 pub mod profile;

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261122_000100_members;
+mod m20261209_000200_environments;
 
 pub struct Migrator;
 
@@ -11,6 +12,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut all = kit::migration::kit_migrations();
         all.push(Box::new(m20261122_000100_members::Migration));
+        all.push(Box::new(m20261209_000200_environments::Migration));
         all
     }
 }

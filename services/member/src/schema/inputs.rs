@@ -69,6 +69,8 @@ impl RegisterMemberInput {
                 .as_deref()
                 .map(GuideCode::parse)
                 .transpose()?,
+            // The resolver sets the caller's.
+            environment: kit::auth::Environment::Live,
         })
     }
 }

@@ -23,6 +23,7 @@ pub(crate) use kit::subgraph::{caller, db, now};
 pub use types::Member;
 
 use crate::domain::access::{self, Subject, Visibility};
+use crate::domain::environment::require_same_environment;
 use crate::error::{Error, Result};
 use crate::store::entities::{consent, identity, member, tag};
 use kit::loader::ChildrenOf;
@@ -100,6 +101,7 @@ pub(crate) async fn subject_of(
 
 /// The member as this caller may see them; FORBIDDEN if not at all.
 pub(crate) async fn view(ctx: &Context<'_>, record: member::Model) -> Result<Member> {
+    require_same_environment(caller(ctx), record.environment, &record.id)?;
     let (is_self, brands) = subject_of(ctx, &record).await?;
     let visibility = access::require_visible(
         caller(ctx),
@@ -140,6 +142,7 @@ pub(crate) async fn authorize(
 ) -> Result<member::Model> {
     caller(ctx).require_authenticated()?;
     let record = load_member(ctx, member_id).await?;
+    require_same_environment(caller(ctx), record.environment, member_id)?;
     let (is_self, brands) = subject_of(ctx, &record).await?;
     rule(
         caller(ctx),

@@ -8,6 +8,7 @@ use super::types::{LinkIdentityPayload, Member, RegisterMemberPayload, TierLevel
 use super::{authorize, caller, db, now, view_after_change};
 use crate::domain::access::{self, identity_brand};
 use crate::domain::consent::ConsentPurpose;
+use crate::domain::environment;
 use crate::domain::identity::{Channel, ExternalId};
 use crate::domain::merge::MergeRequest;
 use crate::domain::tag::parse_tags;
@@ -36,6 +37,12 @@ impl Mutation {
             return Err(Error::forbidden("you are already a member: use linkIdentity").into());
         }
         let mut registration = input.parse(now(ctx))?;
+        registration.environment = caller.environment();
+        environment::check_contact_details(
+            registration.environment,
+            registration.phone.is_some(),
+            registration.email.is_some(),
+        )?;
         registration.identity.brand_id = identity_brand(
             caller,
             registration.identity.channel,

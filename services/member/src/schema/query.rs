@@ -54,7 +54,10 @@ impl Query {
             .require_scope(Scope::ReadAccounts)?;
         let external_id = ExternalId::parse("externalId", &external_id)?;
         let db = db(ctx);
-        let Some(member_id) = store::member_id_by_identity(db, channel, &external_id).await? else {
+        let Some(member_id) =
+            store::member_id_by_identity(db, channel, &external_id, caller(ctx).environment())
+                .await?
+        else {
             return Ok(None);
         };
         let record = load_member(ctx, &member_id).await?;

@@ -55,6 +55,11 @@ impl Member {
         self.record.status
     }
 
+    /// LIVE, or SANDBOX for a test member a sandbox key enrolled.
+    async fn environment(&self) -> kit::auth::Environment {
+        self.record.environment
+    }
+
     /// Code of the member's tier level.
     async fn tier(&self) -> &str {
         &self.record.tier

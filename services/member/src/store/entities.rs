@@ -25,6 +25,8 @@ pub mod member {
         pub registered_at: i64,
         pub updated_at: i64,
         pub erased_at: Option<i64>,
+        /// LIVE, or SANDBOX for a test member a sandbox key enrolled.
+        pub environment: kit::auth::Environment,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -46,6 +48,8 @@ pub mod identity {
         pub external_id: String,
         pub brand_id: Option<String>,
         pub linked_at: i64,
+        /// Its member's: an identity is unique within an environment.
+        pub environment: kit::auth::Environment,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -32,6 +32,7 @@ pub async fn link_identity(
         let existing = identity::Entity::find()
             .filter(identity::Column::Channel.eq(new.channel))
             .filter(identity::Column::ExternalId.eq(new.external_id.as_str()))
+            .filter(identity::Column::Environment.eq(member.environment))
             .one(&txn)
             .await?;
         let outcome = match existing {
@@ -42,7 +43,7 @@ pub async fn link_identity(
                 ));
             }
             None => {
-                insert_identity(&txn, &member.id, new, now).await?;
+                insert_identity(&txn, &member, new, now).await?;
                 LinkOutcome::Linked
             }
         };

@@ -50,6 +50,7 @@ pub async fn merge(
         txn.commit().await?;
         return Ok(survivor);
     }
+    crate::domain::environment::check_merge(survivor.environment, merged.environment)?;
     for (role, row) in [("survivor", &survivor), ("merged member", &merged)] {
         if row.status != MemberStatus::Active {
             return Err(Error::conflict(format!(

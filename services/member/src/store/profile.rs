@@ -25,6 +25,11 @@ pub async fn update_profile(
     let result = async {
         let txn = db.begin().await?;
         let current = lock_active(&txn, member_id).await?;
+        crate::domain::environment::check_contact_details(
+            current.environment,
+            patch.phone.is_some(),
+            patch.email.is_some(),
+        )?;
         if let Some(phone) = &patch.phone
             && let Some(holder) = member_with_phone(&txn, phone.as_str()).await?
             && holder.id != current.id

@@ -12,6 +12,7 @@ use crate::domain::identity::{GuideCode, NewIdentity};
 use crate::domain::profile::{Birthday, Email, Gender, PersonName, PhoneNumber};
 use crate::domain::touchpoint::TouchpointKind;
 use crate::error::{Error, Result};
+use kit::auth::Environment;
 use kit::events::outbox::publish;
 use kit::events::schema::{IdentityLinked, MemberRegistered};
 use kit::time::to_micros;
@@ -26,6 +27,9 @@ pub struct Registration {
     pub birthday: Option<Birthday>,
     pub gender: Option<Gender>,
     pub guide_code: Option<GuideCode>,
+    /// LIVE, or SANDBOX when a sandbox key enrols a test member: its
+    /// identities are looked up and kept among that environment's only.
+    pub environment: Environment,
 }
 
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +65,7 @@ async fn attempt(
     let existing = identity::Entity::find()
         .filter(identity::Column::Channel.eq(reg.identity.channel))
         .filter(identity::Column::ExternalId.eq(reg.identity.external_id.as_str()))
+        .filter(identity::Column::Environment.eq(reg.environment))
         .one(&txn)
         .await?;
     if let Some(existing) = existing {
@@ -72,7 +77,7 @@ async fn attempt(
         && let Some(holder) = member_with_phone(&txn, phone.as_str()).await?
     {
         let holder = super::lock_active(&txn, &holder.id).await?;
-        insert_identity(&txn, &holder.id, &reg.identity, now).await?;
+        insert_identity(&txn, &holder, &reg.identity, now).await?;
         txn.commit().await?;
         return Ok((holder, RegistrationOutcome::LinkedByPhone));
     }
@@ -118,10 +123,11 @@ async fn create(
         registered_at: Set(at),
         updated_at: Set(at),
         erased_at: Set(None),
+        environment: Set(reg.environment),
     }
     .insert(txn)
     .await?;
-    insert_identity_row(txn, &id, &reg.identity, at).await?;
+    insert_identity_row(txn, &member, &reg.identity, at).await?;
     touchpoint::ActiveModel {
         id: Set(new_id()),
         member_id: Set(id.clone()),
@@ -154,18 +160,19 @@ async fn create(
     Ok(member)
 }
 
-/// Links `identity` to `member_id` and publishes IdentityLinked.
+/// Links `identity` to `member` (in its environment) and publishes
+/// IdentityLinked.
 pub(crate) async fn insert_identity(
     txn: &DatabaseTransaction,
-    member_id: &str,
+    member: &member::Model,
     identity: &NewIdentity,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    insert_identity_row(txn, member_id, identity, to_micros(now)).await?;
+    insert_identity_row(txn, member, identity, to_micros(now)).await?;
     publish(
         txn,
         &IdentityLinked {
-            member_id: member_id.to_owned(),
+            member_id: member.id.clone(),
             channel: identity.channel,
             brand_id: identity.brand_id.as_ref().map(|b| b.as_str().to_owned()),
         },
@@ -177,13 +184,14 @@ pub(crate) async fn insert_identity(
 
 async fn insert_identity_row(
     txn: &DatabaseTransaction,
-    member_id: &str,
+    member: &member::Model,
     new: &NewIdentity,
     at: i64,
 ) -> Result<()> {
     identity::ActiveModel {
         id: Set(new_id()),
-        member_id: Set(member_id.to_owned()),
+        member_id: Set(member.id.clone()),
+        environment: Set(member.environment),
         channel: Set(new.channel),
         external_id: Set(new.external_id.as_str().to_owned()),
         brand_id: Set(new.brand_id.as_ref().map(|b| b.as_str().to_owned())),

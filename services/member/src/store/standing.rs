@@ -40,6 +40,7 @@ pub async fn standing<C: ConnectionTrait>(db: &C, member_id: &str) -> Result<Opt
         return Ok(Some(Standing {
             member_id: row.id,
             status,
+            environment: row.environment,
         }));
     }
     Err(Error::conflict("a chain of merges too long to follow"))

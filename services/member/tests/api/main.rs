@@ -10,5 +10,6 @@ mod merge;
 mod observability;
 mod privacy;
 mod registration;
+mod sandbox;
 mod support;
 mod tags_tiers_touchpoints;
