@@ -2209,6 +2209,13 @@ async fn sandbox_and_live_keys_never_meet_on_any_partner_operation_through_the_g
             "mutation { issuePartnerKey(brandId: \"coffee\", label: \"x\", scopes: [EARN]) { apiKey } }",
             json!({}),
         ),
+        // Stores sell to live members only, whoever places the order.
+        (
+            "order for a test member",
+            &operator,
+            "mutation($m: ID!) { placeOrder(input: { memberId: $m, channel: STORE_POS, storeId: \"demo-store-01\", fulfilment: IN_STORE, lines: [{ skuId: \"demo-sku-03-0\", quantity: 1 }], idempotencyKey: \"env-order-1\" }) { id } }",
+            json!({ "m": test_member }),
+        ),
     ];
     for (what, token, query, vars) in crossings {
         let answer = p.ask(Some(token), query, vars).await;

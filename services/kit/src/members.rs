@@ -388,8 +388,13 @@ mod tests {
         let wire = serde_json::to_value(standing(StandingStatus::Erased)).unwrap();
         assert_eq!(
             wire,
-            serde_json::json!({ "memberId": "m-1", "status": "ERASED" })
+            serde_json::json!({ "memberId": "m-1", "status": "ERASED", "environment": "LIVE" })
         );
+        // A member service from before environments says none: live.
+        let older: Standing =
+            serde_json::from_value(serde_json::json!({ "memberId": "m-1", "status": "ACTIVE" }))
+                .unwrap();
+        assert_eq!(older.environment, Environment::Live);
     }
 
     #[test]

@@ -51,6 +51,18 @@ pub fn check_contact_details(
     Ok(())
 }
 
+/// A test member binds to no guide: guides, stores and their commissions
+/// are live (BAD_USER_INPUT on `guideCode`).
+pub fn check_guide(environment: Environment, guide_code_given: bool) -> Result<()> {
+    if environment == Environment::Sandbox && guide_code_given {
+        return Err(Error::invalid(
+            "guideCode",
+            "test members bind to no guide: guides and their commissions are live",
+        ));
+    }
+    Ok(())
+}
+
 /// Two records to merge must be of one environment (CONFLICT).
 pub fn check_merge(survivor: Environment, merged: Environment) -> Result<()> {
     if survivor == merged {
@@ -104,6 +116,10 @@ mod tests {
         assert_eq!(phone.field(), Some("phone"));
         let email = check_contact_details(Environment::Sandbox, false, true).unwrap_err();
         assert_eq!(email.field(), Some("email"));
+        assert!(check_guide(Environment::Live, true).is_ok());
+        assert!(check_guide(Environment::Sandbox, false).is_ok());
+        let guide = check_guide(Environment::Sandbox, true).unwrap_err();
+        assert_eq!(guide.field(), Some("guideCode"));
     }
 
     #[test]

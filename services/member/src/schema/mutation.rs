@@ -43,6 +43,7 @@ impl Mutation {
             registration.phone.is_some(),
             registration.email.is_some(),
         )?;
+        environment::check_guide(registration.environment, registration.guide_code.is_some())?;
         registration.identity.brand_id = identity_brand(
             caller,
             registration.identity.channel,

@@ -164,6 +164,7 @@ async fn test_members_hold_no_contact_details_and_never_link_to_a_live_phone() {
     for (field, extra) in [
         ("phone", json!({ "phone": "13800000002" })),
         ("email", json!({ "email": "someone@example.com" })),
+        ("guideCode", json!({ "guideCode": "demo-guide-01" })),
     ] {
         let r = register(
             &app,

@@ -18,6 +18,7 @@ use crate::store::catalogue;
 use crate::store::entities::order as order_row;
 use crate::store::inventory::{self, MovementKind};
 use crate::store::orders::{self, NewOrder};
+use kit::auth::Environment;
 use kit::input::ForeignId;
 
 pub struct Mutation;
@@ -237,9 +238,10 @@ impl Mutation {
         let mut new = input.parse(caller(ctx))?;
         authorize_order(caller(ctx), &mut new)?;
         // Only for a member who exists and may act, now, whoever places it
-        // (a merged id orders as its survivor).
+        // (a merged id orders as its survivor); stores sell to live members
+        // only, never to a sandbox's test members.
         if let Some(member_id) = &new.member_id {
-            let acting = kit::subgraph::acting_member(ctx, member_id).await?;
+            let acting = kit::subgraph::acting_member_in(ctx, member_id, Environment::Live).await?;
             new.act_for(acting);
         }
         Ok(Order::from(
@@ -264,7 +266,8 @@ impl Mutation {
         // while they may act; else staff of its store.
         let own = match caller(ctx) {
             Caller::Member { member_id } => {
-                let acting = kit::subgraph::acting_member(ctx, member_id).await?;
+                let acting =
+                    kit::subgraph::acting_member_in(ctx, member_id, Environment::Live).await?;
                 o.member_id
                     .as_deref()
                     .is_some_and(|owner| owner == member_id || owner == acting)

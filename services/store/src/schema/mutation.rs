@@ -22,15 +22,19 @@ use crate::store::commissions::{self, CommissionRule};
 use crate::store::{self, StorePatch, attribution, guides};
 use kit::Caller;
 use kit::auth::Actor;
+use kit::auth::Environment;
 use kit::input::ForeignId;
 
 pub struct Mutation;
 
 /// The signed-in member, if they may act now (a merged id acts as its
-/// survivor).
+/// survivor). Stores and guides are live: a sandbox's test member is
+/// NOT_FOUND here.
 async fn acting_member_of(ctx: &Context<'_>) -> ApiResult<String> {
     match caller(ctx).require_authenticated()? {
-        Caller::Member { member_id } => kit::subgraph::acting_member(ctx, member_id).await,
+        Caller::Member { member_id } => {
+            kit::subgraph::acting_member_in(ctx, member_id, Environment::Live).await
+        }
         _ => Err(Error::forbidden("this is for signed-in members").into()),
     }
 }
@@ -98,7 +102,8 @@ impl Mutation {
     ) -> ApiResult<MemberAttribution> {
         caller(ctx).require_operator()?;
         let member = ForeignId::parse("memberId", &member_id)?;
-        let member = kit::subgraph::acting_member(ctx, member.as_str()).await?;
+        let member =
+            kit::subgraph::acting_member_in(ctx, member.as_str(), Environment::Live).await?;
         let reason = clean_text("reason", &reason, 500)?;
         let bound = attribution::rebind(
             db(ctx),
