@@ -1992,26 +1992,32 @@ async fn a_month_of_exchanges_closes_into_statements_partners_read_export_and_se
 /// through each refusal rule one by one.)
 #[tokio::test]
 async fn sandbox_and_live_keys_never_meet_on_any_partner_operation_through_the_graph() {
-    const ALL: [&str; 7] = [
-        "EARN",
-        "REDEEM",
-        "READ_ACCOUNTS",
-        "ENROL_MEMBERS",
-        "MANAGE_TERMS",
-        "READ_STATEMENTS",
-        "MANAGE_WEBHOOKS",
-    ];
-    let p = Platform::start().await;
+    let all: Vec<String> = kit::auth::Scope::ALL
+        .iter()
+        .map(|s| s.name().to_uppercase())
+        .collect();
+    use kit::testing::{Reply, WebhookReceiver};
+    let mut p = Platform::start_with(&[
+        ("BIGMEMBER_WEBHOOKS__ALLOW_PRIVATE_URLS", "true"),
+        ("BIGMEMBER_WEBHOOKS__POLL_INTERVAL_MS", "50"),
+    ])
+    .await;
     let operator = p.token(&["--role", "operator"]);
-    let (_, live) = support::partner_key_scoped(p.graph(), &operator, "coffee", &ALL).await;
+    let (_, live) = support::partner_key_scoped(
+        p.graph(),
+        &operator,
+        "coffee",
+        &all.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
     let sandbox_key = |token: String, brand: &'static str| {
-        let p = &p;
+        let (p, all) = (&p, &all);
         async move {
             let issued = p
                 .data(
                     Some(&token),
                     "mutation($b: ID!, $s: [PartnerScope!]!) { issueSandboxKey(brandId: $b, label: \"try\", scopes: $s) { apiKey key { environment } } }",
-                    json!({ "b": brand, "s": ALL }),
+                    json!({ "b": brand, "s": all }),
                 )
                 .await;
             assert_eq!(issued["issueSandboxKey"]["key"]["environment"], "SANDBOX");
@@ -2035,6 +2041,40 @@ async fn sandbox_and_live_keys_never_meet_on_any_partner_operation_through_the_g
     let sandbox = sandbox_key(live.clone(), "coffee").await;
     let cinema_sandbox = sandbox_key(operator.clone(), "cinema").await;
     let (coffee_test, cinema_test) = ("coffee-sandbox-points", "cinema-sandbox-points");
+
+    // Each environment's webhook endpoint, registered with its own key.
+    let register_hook = "mutation($b: ID!, $u: String!, $k: String!) { registerWebhookEndpoint(brandId: $b, url: $u, events: [POINTS_EARNED], idempotencyKey: $k) { endpoint { id } } }";
+    let live_hook = WebhookReceiver::start(&[], Reply::Status(200));
+    let sandbox_hook = WebhookReceiver::start(&[], Reply::Status(200));
+    for (token, brand, hook) in [
+        (&live, "coffee", &live_hook),
+        (&sandbox, "coffee-sandbox", &sandbox_hook),
+    ] {
+        p.data(
+            Some(token),
+            register_hook,
+            json!({ "b": brand, "u": hook.url, "k": format!("env-hook-{brand}") }),
+        )
+        .await;
+    }
+    // A sandbox key does what its scopes allow, no more.
+    let read_only = p
+        .data(
+            Some(&live),
+            "mutation { issueSandboxKey(brandId: \"coffee\", label: \"reader\", scopes: [READ_ACCOUNTS]) { apiKey } }",
+            json!({}),
+        )
+        .await;
+    let read_only = p
+        .data(
+            None,
+            "mutation($k: String!) { partnerToken(apiKey: $k) { token } }",
+            json!({ "k": read_only["issueSandboxKey"]["apiKey"] }),
+        )
+        .await["partnerToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Live: a member enrolled and earning as before.
     let live_member = enrol_and_earn_coffee(&p, &live, "env-live", 3000).await;
@@ -2077,6 +2117,23 @@ async fn sandbox_and_live_keys_never_meet_on_any_partner_operation_through_the_g
         } })
     };
     let earn = "mutation($i: PointsTransactionInput!) { earnPoints(input: $i) { account { activeBalance } } }";
+    let scoped = p
+        .ask(
+            Some(&read_only),
+            earn,
+            points(&test_member, coffee_test, "sbx-earn-0"),
+        )
+        .await;
+    assert_eq!(
+        scoped["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{scoped}"
+    );
+    assert!(
+        scoped["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("earn")
+    );
     let earned = p
         .data(
             Some(&sandbox),
@@ -2310,6 +2367,60 @@ async fn sandbox_and_live_keys_never_meet_on_any_partner_operation_through_the_g
             .await,
         live_before
     );
+
+    // Each endpoint heard of its own environment's earning only.
+    for (hook, brand, member, other) in [
+        (&live_hook, "coffee", &live_member, &test_member),
+        (&sandbox_hook, "coffee-sandbox", &test_member, &live_member),
+    ] {
+        let got = hook.wait_for(1).await;
+        assert!(!got.is_empty(), "{brand} heard nothing");
+        for delivery in got {
+            let body: Value = serde_json::from_str(&delivery.body).unwrap();
+            assert_eq!(body["brandId"], brand, "{body}");
+            assert_eq!(body["data"]["memberId"], member.as_str(), "{body}");
+            assert!(!delivery.body.contains(other.as_str()), "{body}");
+        }
+    }
+
+    // The month closes into statements of their own: the sandbox's holds
+    // the exchange, the live brand's does not, and neither key reads the
+    // other's.
+    let live_view = p
+        .data(
+            Some(&sandbox),
+            "{ clearingStatement(brandId: \"coffee-sandbox\") { period { month to } } }",
+            json!({}),
+        )
+        .await["clearingStatement"]["period"]
+        .clone();
+    let month = live_view["month"].as_str().unwrap().to_owned();
+    let end: chrono::DateTime<chrono::Utc> = live_view["to"].as_str().unwrap().parse().unwrap();
+    p.stop();
+    p.up(
+        &["--now", &(end + chrono::Duration::hours(1)).to_rfc3339()],
+        50,
+    );
+    p.data(
+        Some(&operator),
+        "mutation($p: String!) { closeClearingPeriod(period: $p) { id } }",
+        json!({ "p": month }),
+    )
+    .await;
+    let closed = "query($b: ID!) { closedClearingStatements(brandId: $b) { edges { node { reference exchanges } } } }";
+    for (token, brand, exchanges) in [(&sandbox, "coffee-sandbox", 1), (&live, "coffee", 0)] {
+        let read = p.data(Some(token), closed, json!({ "b": brand })).await;
+        let statement = &read["closedClearingStatements"]["edges"][0]["node"];
+        assert_eq!(statement["exchanges"], exchanges, "{read}");
+        assert_eq!(statement["reference"], format!("{brand}-000001"));
+    }
+    for (token, brand) in [(&sandbox, "coffee"), (&live, "coffee-sandbox")] {
+        let refused = p.ask(Some(token), closed, json!({ "b": brand })).await;
+        assert_eq!(
+            refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{refused}"
+        );
+    }
 }
 
 /// Coffee's partner (`token`: ENROL_MEMBERS and EARN) enrols a new member

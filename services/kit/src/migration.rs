@@ -32,6 +32,16 @@ pub mod columns {
         ColumnDef::new(col).big_integer().null().to_owned()
     }
 
+    /// An environment (`kit::auth::Environment`): LIVE unless set, as
+    /// every row written before environments existed is.
+    pub fn environment(col: impl IntoIden) -> ColumnDef {
+        ColumnDef::new(col)
+            .string_len(16)
+            .not_null()
+            .default("LIVE")
+            .to_owned()
+    }
+
     /// A named index on `cols`, in order; chain `.unique()` for a unique one.
     pub fn index(
         name: &str,

@@ -3,7 +3,7 @@
 //! (`<brand>-sandbox`, pointing at its live brand). Existing rows are
 //! live.
 
-use kit::migration::columns::opt_id;
+use kit::migration::columns::{environment, opt_id};
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
@@ -25,14 +25,6 @@ enum Brands {
 enum Programmes {
     Table,
     Environment,
-}
-
-fn environment(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .string_len(16)
-        .not_null()
-        .default("LIVE")
-        .to_owned()
 }
 
 #[async_trait::async_trait]

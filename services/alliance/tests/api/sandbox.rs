@@ -13,15 +13,13 @@ use crate::support::*;
 const ISSUE_LIVE: &str = "mutation($b: ID!, $s: [PartnerScope!]!) { issuePartnerKey(brandId: $b, label: \"live\", scopes: $s) { apiKey key { id environment } } }";
 const ISSUE_SANDBOX: &str = "mutation($b: ID!, $s: [PartnerScope!]!) { issueSandboxKey(brandId: $b, label: \"try\", scopes: $s) { apiKey key { id environment brand { id } } } }";
 const TOKEN: &str = "mutation($k: String!) { partnerToken(apiKey: $k) { token environment scopes brand { id environment liveBrand { id } programme { id environment cashValueFen expiryMonths } } } }";
-const ALL: [&str; 7] = [
-    "EARN",
-    "REDEEM",
-    "READ_ACCOUNTS",
-    "ENROL_MEMBERS",
-    "MANAGE_TERMS",
-    "READ_STATEMENTS",
-    "MANAGE_WEBHOOKS",
-];
+/// Every scope, as the graph names them (EARN, READ_ACCOUNTS...).
+fn all_scopes() -> Vec<String> {
+    kit::auth::Scope::ALL
+        .iter()
+        .map(|s| s.name().to_uppercase())
+        .collect()
+}
 
 /// A partner token minted from `api_key`, with what `partnerToken` said.
 async fn mint(app: &TestApp, api_key: &str) -> (String, Value) {
@@ -32,7 +30,7 @@ async fn mint(app: &TestApp, api_key: &str) -> (String, Value) {
 
 /// A live key of `brand` with every scope, as the operator issues it.
 async fn live_token(app: &TestApp, brand: &str) -> String {
-    let r = op(app, ISSUE_LIVE, json!({ "b": brand, "s": ALL })).await;
+    let r = op(app, ISSUE_LIVE, json!({ "b": brand, "s": all_scopes() })).await;
     assert_eq!(r["issuePartnerKey"]["key"]["environment"], "LIVE");
     mint(app, r["issuePartnerKey"]["apiKey"].as_str().unwrap())
         .await
@@ -40,8 +38,12 @@ async fn live_token(app: &TestApp, brand: &str) -> String {
 }
 
 async fn issue_sandbox(app: &TestApp, token: &str, brand: &str) -> GraphqlResponse {
-    app.graphql(Some(token), ISSUE_SANDBOX, json!({ "b": brand, "s": ALL }))
-        .await
+    app.graphql(
+        Some(token),
+        ISSUE_SANDBOX,
+        json!({ "b": brand, "s": all_scopes() }),
+    )
+    .await
 }
 
 /// A sandbox token of `brand`, the key issued by the brand's own live
@@ -102,7 +104,11 @@ async fn a_partner_issues_its_own_sandbox_keys_on_a_copy_of_its_programme() {
         assert_eq!(r.error_code(), Some("FORBIDDEN"), "{}", r.body);
     }
     let anonymous = app
-        .graphql(None, ISSUE_SANDBOX, json!({ "b": "coffee", "s": ALL }))
+        .graphql(
+            None,
+            ISSUE_SANDBOX,
+            json!({ "b": "coffee", "s": all_scopes() }),
+        )
         .await;
     assert_eq!(anonymous.error_code(), Some("UNAUTHENTICATED"));
     // Clear errors for what cannot be.

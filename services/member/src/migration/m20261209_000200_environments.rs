@@ -3,7 +3,7 @@
 //! unique within its environment, so a test member can use an external id
 //! a live member holds without ever meeting them. Existing rows are live.
 
-use kit::migration::columns::index;
+use kit::migration::columns::{environment, index};
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
@@ -28,11 +28,9 @@ enum MemberIdentities {
     Environment,
 }
 
-fn environment(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .string_len(16)
-        .not_null()
-        .default("LIVE")
+fn unique_identity(name: &str, cols: Vec<DynIden>) -> IndexCreateStatement {
+    index(name, MemberIdentities::Table, cols)
+        .unique()
         .to_owned()
 }
 
@@ -64,19 +62,14 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                index(
-                    "uq_identities_environment_channel_external_id",
-                    MemberIdentities::Table,
-                    vec![
-                        MemberIdentities::Environment.into_iden(),
-                        MemberIdentities::Channel.into_iden(),
-                        MemberIdentities::ExternalId.into_iden(),
-                    ],
-                )
-                .unique()
-                .to_owned(),
-            )
+            .create_index(unique_identity(
+                "uq_identities_environment_channel_external_id",
+                vec![
+                    MemberIdentities::Environment.into_iden(),
+                    MemberIdentities::Channel.into_iden(),
+                    MemberIdentities::ExternalId.into_iden(),
+                ],
+            ))
             .await
     }
 
@@ -90,18 +83,13 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                index(
-                    "uq_identities_channel_external_id",
-                    MemberIdentities::Table,
-                    vec![
-                        MemberIdentities::Channel.into_iden(),
-                        MemberIdentities::ExternalId.into_iden(),
-                    ],
-                )
-                .unique()
-                .to_owned(),
-            )
+            .create_index(unique_identity(
+                "uq_identities_channel_external_id",
+                vec![
+                    MemberIdentities::Channel.into_iden(),
+                    MemberIdentities::ExternalId.into_iden(),
+                ],
+            ))
             .await?;
         for (table, column) in [
             (Members::Table.into_iden(), Members::Environment.into_iden()),
