@@ -273,7 +273,8 @@ struct TokenArgs {
     /// dev-<role>].
     #[arg(long)]
     sub: Option<String>,
-    /// Brand id (partner and staff).
+    /// Brand id (partner and staff). A sandbox's id (`coffee-sandbox`)
+    /// makes a sandbox partner token.
     #[arg(long)]
     brand: Option<String>,
     /// Store id (staff).

@@ -475,6 +475,17 @@ fn migrate_and_token_and_help() {
             ]),
     );
     assert_eq!(token.trim().split('.').count(), 3, "a JWT");
+    // A sandbox brand's partner token acts in the sandbox.
+    let secret = "a-configured-secret-of-32-characters-or-more";
+    let sandbox = run_ok(
+        bigmember(dir.path())
+            .env("BIGMEMBER_AUTH__JWT_SECRET", secret)
+            .args(["token", "--role", "partner", "--brand", "coffee-sandbox"]),
+    );
+    let caller = kit::auth::JwtKeys::hs256(&kit::config::Secret::new(secret))
+        .verify(sandbox.trim())
+        .unwrap();
+    assert_eq!(caller.environment(), kit::auth::Environment::Sandbox);
 }
 
 /// `serve gateway` serves a supergraph that is not bigmember's (the

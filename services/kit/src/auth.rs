@@ -183,7 +183,20 @@ fn environment_stored_names_stay() {
     ]);
 }
 
+/// What a sandbox brand's id adds to its live brand's: `coffee-sandbox`.
+/// Live brands never end in it (the alliance refuses them at onboarding).
+pub const SANDBOX_SUFFIX: &str = "-sandbox";
+
 impl Environment {
+    /// The environment a brand id belongs to: SANDBOX for `<id>-sandbox`.
+    pub fn of_brand(brand_id: &str) -> Self {
+        if brand_id.ends_with(SANDBOX_SUFFIX) {
+            Environment::Sandbox
+        } else {
+            Environment::Live
+        }
+    }
+
     /// The other environment's name in messages: "live data", "the sandbox".
     pub const fn described(self) -> &'static str {
         match self {
@@ -335,7 +348,18 @@ impl Caller {
                 member_id: claims.sub,
             },
             Role::Partner => Caller::Partner {
-                brand_id: claims.brand.clone().ok_or_else(|| missing("brand"))?,
+                brand_id: {
+                    let brand = claims.brand.clone().ok_or_else(|| missing("brand"))?;
+                    // A sandbox brand's token acts in the sandbox, and only
+                    // there: a token that says otherwise was not made by
+                    // this platform's key service.
+                    if Environment::of_brand(&brand) != claims.env.unwrap_or_default() {
+                        return Err(ApiError::unauthenticated(
+                            "the token's brand and environment disagree",
+                        ));
+                    }
+                    brand
+                },
                 scopes: claims
                     .scp
                     .as_ref()
@@ -700,18 +724,25 @@ impl TokenRequest {
     pub fn partner(key_id: impl Into<String>, brand_id: impl Into<String>) -> Self {
         Self::partner_scoped(key_id, brand_id, Scopes::all())
     }
+    /// A partner token for `brand_id`, in its environment (a sandbox
+    /// brand's `<id>-sandbox` token is a sandbox one).
     pub fn partner_scoped(
         key_id: impl Into<String>,
         brand_id: impl Into<String>,
         scopes: Scopes,
     ) -> Self {
+        let brand = brand_id.into();
+        let environment = match Environment::of_brand(&brand) {
+            Environment::Live => None,
+            sandbox => Some(sandbox),
+        };
         Self {
             sub: key_id.into(),
             role: Role::Partner,
-            brand: Some(brand_id.into()),
+            brand: Some(brand),
             store: None,
             scopes: Some(scopes),
-            environment: None,
+            environment,
         }
     }
 
@@ -1008,6 +1039,29 @@ mod tests {
             keys.verify(&sandbox).unwrap().environment(),
             Environment::Sandbox
         );
+        // A sandbox brand's token is a sandbox one; one that claims
+        // otherwise, either way, is refused.
+        let implied = keys
+            .issue(TokenRequest::partner("k3", "coffee-sandbox"), hour)
+            .unwrap();
+        assert_eq!(
+            keys.verify(&implied).unwrap().environment(),
+            Environment::Sandbox
+        );
+        for (brand, env) in [
+            ("coffee-sandbox", Environment::Live),
+            ("coffee", Environment::Sandbox),
+        ] {
+            let mut forged = TokenRequest::partner("k4", brand);
+            forged.environment = Some(env);
+            let token = keys.issue(forged, hour).unwrap();
+            let refused = keys.verify(&token).unwrap_err();
+            assert_eq!(
+                refused.code,
+                crate::error::ErrorCode::Unauthenticated,
+                "{brand}"
+            );
+        }
         let refused = caller.require_scope(Scope::Redeem).unwrap_err();
         assert_eq!(refused.code, crate::error::ErrorCode::Forbidden);
         assert!(refused.message.contains("redeem"), "{}", refused.message);

@@ -54,6 +54,22 @@ impl ForeignId {
         }
     }
 
+    /// A live brand's id: stores, products, guides and their rules belong
+    /// to live brands only (BAD_USER_INPUT for a sandbox's `<id>-sandbox`).
+    pub fn parse_live_brand(field: &str, raw: &str) -> Result<Self, ApiError> {
+        let id = Self::parse(field, raw)?;
+        if crate::auth::Environment::of_brand(id.as_str()) != crate::auth::Environment::Live {
+            return Err(ApiError::bad_input(
+                field,
+                format!(
+                    "{} is a partner's sandbox: stores, products and guides belong to live brands",
+                    id.as_str()
+                ),
+            ));
+        }
+        Ok(id)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -66,6 +82,19 @@ impl ForeignId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stores_and_products_take_live_brands_only() {
+        assert_eq!(
+            ForeignId::parse_live_brand("brandId", " coffee ")
+                .unwrap()
+                .as_str(),
+            "coffee"
+        );
+        let err = ForeignId::parse_live_brand("brandId", "coffee-sandbox").unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("brandId"));
+        assert!(ForeignId::parse_live_brand("brandId", "").is_err());
+    }
 
     #[test]
     fn clean_text_trims_and_bounds() {

@@ -3,6 +3,7 @@
 //! every rounding is stated where it happens and property-tested.
 
 pub mod audit;
+pub mod campaigns;
 pub mod exchange;
 pub mod expiry;
 pub mod keys;

@@ -11,8 +11,7 @@ use kit::auth::Environment;
 
 use crate::error::{Error, Result};
 
-/// What a sandbox brand's id adds to its live brand's.
-pub const SANDBOX_SUFFIX: &str = "-sandbox";
+pub use kit::auth::SANDBOX_SUFFIX;
 
 /// The longest id a brand's programme may have (ids are 1-64 characters).
 const MAX_ID: usize = 64;
@@ -28,6 +27,12 @@ pub fn sandbox_brand_id(live_brand_id: &str) -> Result<String> {
         ));
     }
     Ok(id)
+}
+
+/// The live brand a brand id names: itself, or for a sandbox's
+/// `<id>-sandbox`, `<id>`.
+pub fn live_brand_id_of(brand_id: &str) -> &str {
+    brand_id.strip_suffix(SANDBOX_SUFFIX).unwrap_or(brand_id)
 }
 
 /// A brand id an operator may onboard as a live brand: never one a sandbox
@@ -75,6 +80,8 @@ mod tests {
         let err = sandbox_brand_id(&format!("{longest}x")).unwrap_err();
         assert_eq!(err.field(), Some("brandId"));
         assert!(check_live_brand_id("coffee").is_ok());
+        assert_eq!(live_brand_id_of("coffee"), "coffee");
+        assert_eq!(live_brand_id_of("coffee-sandbox"), "coffee");
         assert!(check_live_brand_id("coffee-sandbox").is_err());
     }
 

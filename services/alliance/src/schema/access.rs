@@ -74,6 +74,10 @@ pub async fn act_for_programme(
         caller @ Caller::Partner { brand_id, .. } if *brand_id == p.brand_id => {
             Ok(caller.require_scope(scope)?)
         }
+        Caller::Partner { brand_id, .. } => Err(Error::forbidden(format!(
+            "only {}'s own partner or an operator may do this; this key acts for {brand_id}",
+            p.brand_id
+        ))),
         _ => Err(Error::forbidden(
             "only the programme's own partner or an operator may do this",
         )),
@@ -88,8 +92,11 @@ pub async fn act_for_brand(ctx: &Context<'_>, brand_id: &str, scope: Scope) -> R
         caller @ Caller::Partner { brand_id: own, .. } if own == brand_id => {
             Ok(caller.require_scope(scope)?)
         }
+        Caller::Partner { brand_id: own, .. } => Err(Error::forbidden(format!(
+            "only {brand_id}'s own partner or an operator may do this; this key acts for {own}"
+        ))),
         _ => Err(Error::forbidden(
-            "only the brand's own partner or an operator may see this",
+            "only the brand's own partner or an operator may do this",
         )),
     }
 }

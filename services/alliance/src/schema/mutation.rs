@@ -18,7 +18,7 @@ use crate::domain::returns::ReturnPolicy;
 use crate::domain::webhooks::{EventTypes, WebhookEventType, parse_endpoint_url};
 use crate::error::{Error, Result};
 use crate::store::IdempotencyKey;
-use crate::store::entities::quote;
+use crate::store::entities::{programme, quote};
 use crate::store::exchange::{self as exchanges, TermsDraft, TermsSide};
 use crate::store::ledger::{self, PartnerTransaction};
 use crate::store::programmes::{self, KeyGrant, ProgrammeDraft, ProgrammeSettings};
@@ -183,20 +183,31 @@ async fn member_of(
 }
 
 /// The environment of the quote `quote_id`'s programmes (the caller's,
-/// for a quote that does not exist: confirming it is NOT_FOUND anyway).
+/// for a quote that does not exist: confirming it is NOT_FOUND anyway). A
+/// sandbox key confirms only quotes out of its own programme (FORBIDDEN).
 async fn quote_environment(
     ctx: &Context<'_>,
     caller: &Caller,
     quote_id: &str,
 ) -> Result<Environment> {
-    match quote::Entity::find_by_id(quote_id.to_owned())
+    let Some(q) = quote::Entity::find_by_id(quote_id.to_owned())
         .one(db(ctx))
         .await?
-    {
-        Some(q) => Ok(programmes::programme_by_id(db(ctx), &q.from_programme_id)
-            .await?
-            .environment),
-        None => Ok(caller.environment()),
+    else {
+        return Ok(caller.environment());
+    };
+    let from = programmes::programme_by_id(db(ctx), &q.from_programme_id).await?;
+    own_programme(caller, &from)?;
+    Ok(from.environment)
+}
+
+/// A partner exchanges out of its own programme only.
+fn own_programme(caller: &Caller, from: &programme::Model) -> Result<()> {
+    match caller {
+        Caller::Partner { brand_id, .. } if *brand_id != from.brand_id => Err(Error::forbidden(
+            "a sandbox key exchanges out of its own programme only",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -218,7 +229,7 @@ impl Mutation {
         let (b, _) =
             programmes::onboard_brand(db(ctx), &brand_id, &name, &settings, &actor, now(ctx))
                 .await?;
-        Ok(Brand { id: b.id })
+        Ok(Brand::of(b.id))
     }
 
     /// Operators: replaces a programme's rules (points already earned keep
@@ -238,8 +249,9 @@ impl Mutation {
         ))
     }
 
-    /// Operators: issues a partner API key for a brand, with the scopes
-    /// its tokens carry and an optional expiry. The key is in this answer
+    /// Operators: issues a LIVE partner API key for a live brand, with the
+    /// scopes its tokens carry and an optional expiry (a sandbox's keys
+    /// come from `issueSandboxKey`). The key is in this answer
     /// only; it is stored hashed.
     async fn issue_partner_key(
         &self,
@@ -262,7 +274,8 @@ impl Mutation {
     }
 
     /// A brand's partner (any key, live or sandbox) or an operator: issues
-    /// a SANDBOX key for the brand (its live id). It acts on the brand's
+    /// a SANDBOX key for the brand (named by its live id or its sandbox's,
+    /// with any scopes). It acts on the brand's
     /// sandbox, `<brandId>-sandbox`, opened on first use with a copy of the
     /// programme: test members, accounts, terms, statements and webhooks
     /// that never touch live data. The key is in this answer only.
@@ -278,11 +291,13 @@ impl Mutation {
     ) -> ApiResult<IssuedPartnerKey> {
         let caller = verified(ctx).await?;
         let brand_id = ForeignId::parse("brandId", &brand_id)?;
+        // The live brand or its sandbox: either names the same sandbox.
+        let live = crate::domain::sandbox::live_brand_id_of(brand_id.as_str());
         match caller {
             Caller::Operator { .. } => {}
             Caller::Partner { brand_id: own, .. }
-                if *own == brand_id.as_str()
-                    || crate::domain::sandbox::sandbox_brand_id(brand_id.as_str())
+                if *own == live
+                    || crate::domain::sandbox::sandbox_brand_id(live)
                         .is_ok_and(|sandbox| *own == sandbox) => {}
             _ => {
                 return Err(Error::forbidden(
@@ -292,10 +307,9 @@ impl Mutation {
             }
         }
         let grant = KeyGrant::parse(&label, scopes.into_iter().collect(), expires_at, now(ctx))?;
-        let actor = Actor::of(caller);
-        let sandbox =
-            programmes::open_sandbox(db(ctx), brand_id.as_str(), &actor, now(ctx)).await?;
-        let issued = programmes::issue_key(db(ctx), &sandbox.id, &grant, &actor, now(ctx)).await?;
+        let issued =
+            programmes::issue_sandbox_key(db(ctx), live, &grant, &Actor::of(caller), now(ctx))
+                .await?;
         Ok(IssuedPartnerKey {
             api_key: issued.key,
             key: PartnerKey(issued.record),
@@ -468,9 +482,7 @@ impl Mutation {
                 .iter()
                 .collect(),
             environment: minted.environment,
-            brand: Brand {
-                id: minted.key.brand_id,
-            },
+            brand: Brand::seen_from(minted.key.brand_id, minted.environment),
         })
     }
 
@@ -587,13 +599,7 @@ impl Mutation {
     ) -> ApiResult<ExchangeQuote> {
         let caller = verified(ctx).await?;
         let from = programmes::programme_by_id(db(ctx), &from_programme_id).await?;
-        if let Caller::Partner { brand_id, .. } = caller
-            && *brand_id != from.brand_id
-        {
-            return Err(
-                Error::forbidden("a sandbox key exchanges out of its own programme only").into(),
-            );
-        }
+        own_programme(caller, &from)?;
         let member = member_of(ctx, caller, member_id.as_ref(), from.environment).await?;
         let ttl = settings(ctx).quote_ttl;
         let q = exchanges::create_quote(

@@ -33,7 +33,7 @@ impl Query {
             .await?
             .into_iter()
             .filter(|b| visible_to(caller, b.environment))
-            .map(|b| Brand { id: b.id })
+            .map(|b| Brand::of(b.id))
             .collect())
     }
 
@@ -218,7 +218,7 @@ impl Query {
 
     #[graphql(entity)]
     async fn find_brand_by_id(&self, id: ID) -> Brand {
-        Brand { id: id.0 }
+        Brand::of(id.0)
     }
 
     #[graphql(entity)]

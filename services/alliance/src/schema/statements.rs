@@ -29,9 +29,7 @@ impl ClosedClearingStatement {
         reference(&self.0.brand_id, self.0.number)
     }
     async fn brand(&self) -> Brand {
-        Brand {
-            id: self.0.brand_id.clone(),
-        }
+        Brand::of(self.0.brand_id.clone())
     }
     async fn period(&self) -> ClearingPeriod {
         ClearingPeriod {
@@ -53,9 +51,7 @@ impl ClosedClearingStatement {
             .into_iter()
             .map(|l| ClosedClearingLine {
                 net_fen: l.net_fen().into(),
-                counterparty: Brand {
-                    id: l.counterparty_brand_id,
-                },
+                counterparty: Brand::of(l.counterparty_brand_id),
                 adjustment: l.adjustment,
                 exchanges: l.exchanges.into(),
                 points_sent: l.points_sent.into(),

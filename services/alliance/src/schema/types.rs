@@ -16,6 +16,7 @@ use super::db;
 use crate::domain::audit::AuditAction;
 use crate::domain::ledger::{EntryKind, LotState};
 use crate::domain::returns::ReturnPolicy;
+use crate::domain::sandbox::visible_to;
 use crate::error::Error;
 use crate::store::entities::{
     account, audit_entry, brand, entry, exchange, lot, order_earn, partner_key, programme, quote,
@@ -28,6 +29,39 @@ use crate::store::ledger;
 /// its stores and products.
 pub struct Brand {
     pub id: String,
+    /// Who looks, when not the request's caller: the key holder of a
+    /// token just minted (`partnerToken` is asked without a token).
+    viewer: Option<Environment>,
+}
+
+impl Brand {
+    pub fn of(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            viewer: None,
+        }
+    }
+
+    /// The brand as a holder of a token of `environment` sees it.
+    pub fn seen_from(id: impl Into<String>, environment: Environment) -> Self {
+        Self {
+            id: id.into(),
+            viewer: Some(environment),
+        }
+    }
+
+    /// The brand, if it is in the alliance and of the viewer's environment
+    /// (operators: either): a sandbox brand is unknown to the public,
+    /// members and live keys, and a live one to sandbox keys.
+    async fn visible(&self, ctx: &Context<'_>) -> Result<Option<brand::Model>, Error> {
+        let seen = |b: &brand::Model| match self.viewer {
+            Some(environment) => b.environment == environment,
+            None => visible_to(super::caller(ctx), b.environment),
+        };
+        Ok(by_id::<brand::Entity>(ctx, &self.id)
+            .await?
+            .filter(|b| seen(b)))
+    }
 }
 
 #[Object]
@@ -35,30 +69,34 @@ impl Brand {
     async fn id(&self) -> ID {
         ID(self.id.clone())
     }
-    /// Whether the brand has joined the points alliance.
+    /// Whether the brand has joined the points alliance (false for a
+    /// brand of another environment than the caller's, except to
+    /// operators).
     async fn in_alliance(&self, ctx: &Context<'_>) -> ApiResult<Option<bool>> {
-        kit::contributed(async { Ok(by_id::<brand::Entity>(ctx, &self.id).await?.is_some()) }).await
+        kit::contributed(async { Ok(self.visible(ctx).await?.is_some()) }).await
     }
     /// The brand's name (null for a brand not in the alliance).
     async fn name(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
-        Ok(by_id::<brand::Entity>(ctx, &self.id).await?.map(|b| b.name))
+        Ok(self.visible(ctx).await?.map(|b| b.name))
     }
     /// LIVE, or SANDBOX for a partner's sandbox copy (`<brand>-sandbox`);
     /// null for a brand not in the alliance.
     async fn environment(&self, ctx: &Context<'_>) -> ApiResult<Option<Environment>> {
-        Ok(by_id::<brand::Entity>(ctx, &self.id)
-            .await?
-            .map(|b| b.environment))
+        Ok(self.visible(ctx).await?.map(|b| b.environment))
     }
     /// A sandbox brand's live brand.
     async fn live_brand(&self, ctx: &Context<'_>) -> ApiResult<Option<Brand>> {
-        Ok(by_id::<brand::Entity>(ctx, &self.id)
+        Ok(self
+            .visible(ctx)
             .await?
             .and_then(|b| b.live_brand_id)
-            .map(|id| Brand { id }))
+            .map(Brand::of))
     }
     /// The brand's points programme.
     async fn programme(&self, ctx: &Context<'_>) -> ApiResult<Option<Programme>> {
+        if self.visible(ctx).await?.is_none() {
+            return Ok(None);
+        }
         Ok(children::<programme::Entity>(ctx, &self.id)
             .await?
             .into_iter()
@@ -87,9 +125,7 @@ impl Programme {
         ID(self.0.id.clone())
     }
     async fn brand(&self) -> Brand {
-        Brand {
-            id: self.0.brand_id.clone(),
-        }
+        Brand::of(self.0.brand_id.clone())
     }
     /// What the programme calls its points.
     async fn points_name(&self) -> &str {
@@ -692,9 +728,7 @@ impl ClearingStatement {
             .map(|l| {
                 Ok(ClearingLine {
                     net_fen: checked_sum("a net line", l.receivable_fen, -l.payable_fen)?.into(),
-                    counterparty: Brand {
-                        id: l.counterparty_brand_id,
-                    },
+                    counterparty: Brand::of(l.counterparty_brand_id),
                     exchanges: l.exchanges.into(),
                     points_sent: l.points_sent.into(),
                     points_received: l.points_received.into(),
@@ -706,7 +740,7 @@ impl ClearingStatement {
             })
             .collect::<Result<_, kit::ApiError>>()?;
         Ok(Self {
-            brand: Brand { id: brand_id },
+            brand: Brand::of(brand_id),
             period: period.into(),
             payable_fen: payable_fen.into(),
             receivable_fen: receivable_fen.into(),
@@ -725,9 +759,7 @@ impl PartnerKey {
         ID(self.0.id.clone())
     }
     async fn brand(&self) -> Brand {
-        Brand {
-            id: self.0.brand_id.clone(),
-        }
+        Brand::of(self.0.brand_id.clone())
     }
     async fn label(&self) -> &str {
         &self.0.label
@@ -807,7 +839,7 @@ impl AuditEntry {
         self.0.action
     }
     async fn brand(&self) -> Option<Brand> {
-        self.0.brand_id.clone().map(|id| Brand { id })
+        self.0.brand_id.clone().map(Brand::of)
     }
     /// The key, brand, programme or terms acted on.
     async fn subject_id(&self) -> ID {

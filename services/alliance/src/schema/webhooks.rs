@@ -22,9 +22,7 @@ impl WebhookEndpoint {
         ID(self.0.id.clone())
     }
     async fn brand(&self) -> Brand {
-        Brand {
-            id: self.0.brand_id.clone(),
-        }
+        Brand::of(self.0.brand_id.clone())
     }
     async fn url(&self) -> &str {
         &self.0.url

@@ -47,7 +47,11 @@ pub async fn on_order_placed(
     }
     let placed_at = to_micros(placed.placed_at);
     for (brand_id, lines) in by_brand {
-        let Some(programme) = programme_of_brand(txn, brand_id).await? else {
+        // Orders are live: a sandbox programme never earns from one.
+        let Some(programme) = programme_of_brand(txn, brand_id)
+            .await?
+            .filter(|p| p.environment == kit::auth::Environment::Live)
+        else {
             continue;
         };
         let rules = rules(&programme)?;

@@ -7,8 +7,8 @@ use kit::time::to_micros;
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::audit::{self, AuditRecord};
@@ -252,18 +252,20 @@ pub async fn all_brands<C: ConnectionTrait>(db: &C) -> Result<Vec<brand::Model>>
         .await?)
 }
 
-/// The sandbox of the live brand `live_brand_id`, opened on first use: a
-/// brand `<id>-sandbox` with a copy of the live programme's rules as they
-/// are now (later changes to either stay apart), audited as
-/// SANDBOX_OPENED. NOT_FOUND for a brand not in the alliance,
-/// BAD_USER_INPUT for a sandbox brand's id. Concurrent first uses open
-/// one sandbox.
-pub async fn open_sandbox(
+/// Issues a SANDBOX key of the live brand `live_brand_id`: a key of its
+/// sandbox brand `<id>-sandbox`, which the first such key opens with a
+/// copy of the live programme's rules as they are now (later changes to
+/// either stay apart), audited as SANDBOX_OPENED. Sandbox and key are
+/// written in one transaction; concurrent first keys open one sandbox.
+/// NOT_FOUND for a brand not in the alliance, BAD_USER_INPUT for a
+/// sandbox brand's id.
+pub async fn issue_sandbox_key(
     db: &DatabaseConnection,
     live_brand_id: &str,
+    grant: &KeyGrant,
     actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<brand::Model> {
+) -> Result<IssuedKey> {
     let live = brand::Entity::find_by_id(live_brand_id.to_owned())
         .one(db)
         .await?
@@ -275,66 +277,71 @@ pub async fn open_sandbox(
         ));
     }
     let sandbox_id = sandbox::sandbox_brand_id(&live.id)?;
-    if let Some(found) = brand::Entity::find_by_id(sandbox_id.clone())
-        .one(db)
-        .await?
-    {
-        return Ok(found);
-    }
-    let programme = programme_of_brand(db, &live.id)
+    // A racing first key opens the sandbox a moment before this one: the
+    // unique brand id refuses this opening and the retry finds it open.
+    kit::idempotency::retry_once_on_race(|| async {
+        let txn = db.begin().await?;
+        if brand::Entity::find_by_id(sandbox_id.clone())
+            .one(&txn)
+            .await?
+            .is_none()
+        {
+            open_sandbox(&txn, &live, &sandbox_id, actor, now).await?;
+        }
+        let issued = insert_key(&txn, &sandbox_id, grant, actor, now).await?;
+        txn.commit().await?;
+        Ok(issued)
+    })
+    .await
+}
+
+/// Writes the sandbox brand `sandbox_id` of `live` with a copy of its
+/// programme, in `txn`.
+async fn open_sandbox(
+    txn: &DatabaseTransaction,
+    live: &brand::Model,
+    sandbox_id: &str,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let programme = programme_of_brand(txn, &live.id)
         .await?
         .ok_or_else(|| Error::corrupt(format_args!("brand {} has no programme", live.id)))?;
     let at = to_micros(now);
-    let opened = async {
-        let txn = db.begin().await?;
-        let b = brand::ActiveModel {
-            id: Set(sandbox_id.clone()),
-            name: Set(format!("{} (sandbox)", live.name)),
-            created_at: Set(at),
-            updated_at: Set(at),
-            environment: Set(Environment::Sandbox),
-            live_brand_id: Set(Some(live.id.clone())),
-        }
-        .insert(&txn)
-        .await?;
-        let mut copy = programme.clone().into_active_model();
-        copy.id = Set(programme_id_of(&b.id));
-        copy.brand_id = Set(b.id.clone());
-        copy.created_at = Set(at);
-        copy.updated_at = Set(at);
-        copy.environment = Set(Environment::Sandbox);
-        let copy = programme::Entity::insert(copy)
-            .exec_with_returning(&txn)
-            .await?;
-        audit::record(
-            &txn,
-            AuditRecord {
-                actor,
-                action: AuditAction::SandboxOpened,
-                brand_id: Some(&b.id),
-                subject_id: &b.id,
-                detail: serde_json::json!({
-                    "liveBrandId": live.id,
-                    "programme": programme_detail(&copy),
-                }),
-            },
-            now,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok::<_, Error>(b)
+    let b = brand::ActiveModel {
+        id: Set(sandbox_id.to_owned()),
+        name: Set(format!("{} (sandbox)", live.name)),
+        created_at: Set(at),
+        updated_at: Set(at),
+        environment: Set(Environment::Sandbox),
+        live_brand_id: Set(Some(live.id.clone())),
     }
-    .await;
-    match opened {
-        // Another first use opened it a moment ago.
-        Err(Error::Db(err)) if kit::db::is_unique_violation(&err) => {
-            brand::Entity::find_by_id(sandbox_id)
-                .one(db)
-                .await?
-                .ok_or(Error::Db(err))
-        }
-        other => other,
-    }
+    .insert(txn)
+    .await?;
+    let mut copy = programme.into_active_model();
+    copy.id = Set(programme_id_of(&b.id));
+    copy.brand_id = Set(b.id.clone());
+    copy.created_at = Set(at);
+    copy.updated_at = Set(at);
+    copy.environment = Set(Environment::Sandbox);
+    let copy = programme::Entity::insert(copy)
+        .exec_with_returning(txn)
+        .await?;
+    audit::record(
+        txn,
+        AuditRecord {
+            actor,
+            action: AuditAction::SandboxOpened,
+            brand_id: Some(&b.id),
+            subject_id: &b.id,
+            detail: serde_json::json!({
+                "liveBrandId": live.id,
+                "programme": programme_detail(&copy),
+            }),
+        },
+        now,
+    )
+    .await
 }
 
 /// A partner key as issued: the only time the key itself is shown.
@@ -416,7 +423,8 @@ fn key_detail(key: &partner_key::Model) -> serde_json::Value {
     })
 }
 
-/// Issues a partner API key for a brand of the alliance.
+/// Issues a LIVE partner API key for a live brand of the alliance
+/// (BAD_USER_INPUT for a sandbox: [`issue_sandbox_key`]).
 pub async fn issue_key(
     db: &DatabaseConnection,
     brand_id: &str,
@@ -424,20 +432,34 @@ pub async fn issue_key(
     actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<IssuedKey> {
-    if brand::Entity::find_by_id(brand_id.to_owned())
+    let brand = brand::Entity::find_by_id(brand_id.to_owned())
         .one(db)
         .await?
-        .is_none()
-    {
-        return Err(Error::not_found(format!(
-            "no brand {brand_id} in the alliance"
-        )));
+        .ok_or_else(|| Error::not_found(format!("no brand {brand_id} in the alliance")))?;
+    if brand.environment != Environment::Live {
+        return Err(Error::invalid(
+            "brandId",
+            format!("{brand_id} is a sandbox: its keys come from issueSandboxKey"),
+        ));
     }
     let txn = db.begin().await?;
+    let issued = insert_key(&txn, brand_id, grant, actor, now).await?;
+    txn.commit().await?;
+    Ok(issued)
+}
+
+/// A new key of `brand_id` in `txn`, audited as KEY_ISSUED.
+async fn insert_key(
+    txn: &DatabaseTransaction,
+    brand_id: &str,
+    grant: &KeyGrant,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<IssuedKey> {
     let (key, row) = new_key_row(brand_id, grant, to_micros(now));
-    let record = row.insert(&txn).await?;
+    let record = row.insert(txn).await?;
     audit::record(
-        &txn,
+        txn,
         AuditRecord {
             actor,
             action: AuditAction::KeyIssued,
@@ -448,7 +470,6 @@ pub async fn issue_key(
         now,
     )
     .await?;
-    txn.commit().await?;
     Ok(IssuedKey { key, record })
 }
 

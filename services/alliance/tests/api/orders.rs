@@ -430,3 +430,36 @@ async fn a_merge_moves_accounts_to_the_survivor_keeping_expiry() {
     assert_eq!(account(&w.app, "keeper", &p).await["activeBalance"], 36);
     assert_balanced(&w.app, "keeper").await;
 }
+
+/// Orders are live: a line of a sandbox brand (which no store or product
+/// can have, but a stray event might name) earns nothing in its sandbox.
+#[tokio::test]
+async fn an_orders_line_of_a_sandbox_brand_earns_nothing() {
+    let w = world().await;
+    let coffee = onboard(&w.app, "coffee", programme_input(0, None, "ONLY_PENDING")).await;
+    op(
+        &w.app,
+        "mutation { issueSandboxKey(brandId: \"coffee\", label: \"try\", scopes: [EARN]) { apiKey } }",
+        json!({}),
+    )
+    .await;
+    w.feed
+        .publish(&placed(
+            "o-sandbox",
+            "m1",
+            vec![
+                line("l1", "coffee", 1_000),
+                line("l2", "coffee-sandbox", 5_000),
+            ],
+            w.app.now(),
+        ))
+        .await;
+    w.apply().await;
+    let earned = points_earned(&w, "o-sandbox").await;
+    assert_eq!(earned.as_array().unwrap().len(), 1, "{earned}");
+    assert_eq!(earned[0]["programme"]["id"], coffee);
+    assert_eq!(
+        account(&w.app, "m1", "coffee-sandbox-points").await,
+        Value::Null
+    );
+}

@@ -115,9 +115,24 @@ async fn a_partner_issues_its_own_sandbox_keys_on_a_copy_of_its_programme() {
     let operator = app.operator_token();
     let unknown = issue_sandbox(&app, &operator, "nobody").await;
     assert_eq!(unknown.error_code(), Some("NOT_FOUND"), "{}", unknown.body);
-    let of_sandbox = issue_sandbox(&app, &operator, "coffee-sandbox").await;
-    assert_eq!(of_sandbox.error_code(), Some("BAD_USER_INPUT"));
-    assert_eq!(of_sandbox.error_field(), Some("brandId"));
+    // The sandbox's own id names the same sandbox; a live key is never a
+    // sandbox's.
+    let by_sandbox_id = issue_sandbox(&app, &sandbox, "coffee-sandbox").await;
+    assert_eq!(
+        by_sandbox_id.ok()["issueSandboxKey"]["key"]["brand"]["id"],
+        "coffee-sandbox"
+    );
+    let twice = issue_sandbox(&app, &operator, "coffee-sandbox-sandbox").await;
+    assert_eq!(twice.error_code(), Some("BAD_USER_INPUT"), "{}", twice.body);
+    let live_of_sandbox = app
+        .graphql(
+            Some(&operator),
+            ISSUE_LIVE,
+            json!({ "b": "coffee-sandbox", "s": ["EARN"] }),
+        )
+        .await;
+    assert_eq!(live_of_sandbox.error_code(), Some("BAD_USER_INPUT"));
+    assert_eq!(live_of_sandbox.error_field(), Some("brandId"));
     let no_scope = app
         .graphql(
             Some(&live),
@@ -180,7 +195,38 @@ async fn a_partner_issues_its_own_sandbox_keys_on_a_copy_of_its_programme() {
         1,
         "{actions:?}"
     );
-    assert_eq!(actions.iter().filter(|a| **a == "KEY_ISSUED").count(), 2);
+    assert_eq!(actions.iter().filter(|a| **a == "KEY_ISSUED").count(), 3);
+
+    // A brand of the other environment is unknown as an entity too.
+    let entity = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Brand { id inAlliance name environment programme { id } } } }";
+    for (token, brand) in [
+        (None, "coffee-sandbox"),
+        (Some(member(&app, "m1")), "coffee-sandbox"),
+        (Some(sandbox.clone()), "coffee"),
+    ] {
+        let r = app
+            .graphql(
+                token.as_deref(),
+                entity,
+                json!({ "r": [{ "__typename": "Brand", "id": brand }] }),
+            )
+            .await;
+        let b = &r.ok()["_entities"][0];
+        assert_eq!(b["inAlliance"], false, "{brand}: {b}");
+        assert_eq!(b["programme"], Value::Null, "{brand}: {b}");
+        assert_eq!(b["name"], Value::Null, "{brand}: {b}");
+    }
+    let own = app
+        .graphql(
+            Some(&sandbox),
+            entity,
+            json!({ "r": [{ "__typename": "Brand", "id": "coffee-sandbox" }] }),
+        )
+        .await;
+    assert_eq!(
+        own.ok()["_entities"][0]["programme"]["id"],
+        "coffee-sandbox-points"
+    );
 }
 
 #[tokio::test]
@@ -454,6 +500,15 @@ async fn sandboxes_exchange_with_each_other_and_close_into_statements_of_their_o
         )
     }))
     .await;
+    // Another brand's sandbox key cannot confirm it, even naming the member.
+    let foreign = app
+        .graphql(
+            Some(&cinema_sandbox),
+            confirm,
+            json!({ "q": quote, "k": "sandbox-exchange-foreign" }),
+        )
+        .await;
+    assert_eq!(foreign.error_code(), Some("FORBIDDEN"), "{}", foreign.body);
     let made: std::collections::BTreeSet<String> = twice
         .iter()
         .map(|r| r.ok()["confirmExchange"]["id"].as_str().unwrap().to_owned())

@@ -105,9 +105,9 @@ pub fn identity_brand(
 ) -> Result<Option<ForeignId>> {
     let own = |brand_id: &str| -> Result<Option<ForeignId>> {
         match &requested {
-            Some(b) if b.as_str() != brand_id => Err(Error::forbidden(
-                "you may only register identities of your own brand",
-            )),
+            Some(b) if b.as_str() != brand_id => Err(Error::forbidden(format!(
+                "you may only register identities of your own brand ({brand_id})"
+            ))),
             _ => Ok(Some(ForeignId::parse("brandId", brand_id)?)),
         }
     };

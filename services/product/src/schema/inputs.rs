@@ -27,7 +27,7 @@ pub struct ProductInput {
 impl ProductInput {
     pub fn parse(self) -> Result<NewProduct> {
         Ok(NewProduct {
-            brand_id: ForeignId::parse("brandId", &self.brand_id)?.into_string(),
+            brand_id: ForeignId::parse_live_brand("brandId", &self.brand_id)?.into_string(),
             name: clean_text("name", &self.name, 128)?,
             description: if self.description.trim().is_empty() {
                 String::new()

@@ -107,6 +107,11 @@ async fn catalogue_inputs_are_checked() {
             "mutation { createProduct(input: { brandId: \"a b\", name: \"n\", category: \"x\" }) { id } }",
             "brandId",
         ),
+        // A partner's sandbox sells nothing: products are live brands'.
+        (
+            "mutation { createProduct(input: { brandId: \"coffee-sandbox\", name: \"n\", category: \"x\" }) { id } }",
+            "brandId",
+        ),
         (
             "{ products(category: \"UPPER\") { edges { cursor } } }",
             "category",

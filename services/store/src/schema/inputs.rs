@@ -98,7 +98,7 @@ pub struct StoreInput {
 impl StoreInput {
     pub fn parse(self) -> Result<NewStore> {
         Ok(NewStore {
-            brand_id: ForeignId::parse("brandId", &self.brand_id)?,
+            brand_id: ForeignId::parse_live_brand("brandId", &self.brand_id)?,
             name: clean_text("name", &self.name, 128)?,
             kind: self.kind,
             franchisee: check_franchisee(self.kind, self.franchisee.as_deref())?,

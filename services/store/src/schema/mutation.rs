@@ -127,7 +127,7 @@ impl Mutation {
         on_guide_departure: DepartureRule,
     ) -> ApiResult<AttributionRulesView> {
         caller(ctx).require_operator()?;
-        let brand = ForeignId::parse("brandId", &brand_id)?;
+        let brand = ForeignId::parse_live_brand("brandId", &brand_id)?;
         let rules = AttributionRules::parse(binding_days, protection_days, on_guide_departure)?;
         let saved = attribution::set_rules(db(ctx), brand.as_str(), &rules, now(ctx)).await?;
         Ok(AttributionRulesView::new(brand.as_str(), saved))
@@ -144,7 +144,7 @@ impl Mutation {
         #[graphql(default = 7)] after_sales_days: i32,
     ) -> ApiResult<Vec<CommissionRuleView>> {
         caller(ctx).require_operator()?;
-        let brand = ForeignId::parse("brandId", &brand_id)?;
+        let brand = ForeignId::parse_live_brand("brandId", &brand_id)?;
         let bp = BasisPoints::parse(basis_points)?;
         if !(0..=365).contains(&after_sales_days) {
             return Err(Error::invalid(

@@ -322,3 +322,40 @@ async fn open_now_is_judged_at_the_services_clock_in_the_stores_zone() {
         "closed today, {local}"
     );
 }
+
+/// Stores, guides and their rules belong to live brands: a partner's
+/// sandbox (`<brand>-sandbox`) has none, so no order can earn there.
+#[tokio::test]
+async fn a_partners_sandbox_has_no_stores_or_rules() {
+    let app = spawn().await;
+    let op = app.operator_token();
+    let mut input = store_input("Sandbox Street", 31.2317, 121.4726);
+    input["brandId"] = json!("apparel-sandbox");
+    let store = app
+        .graphql(Some(&op), CREATE, json!({ "input": input }))
+        .await;
+    for (name, r) in [
+        ("createStore", store),
+        (
+            "setCommissionRule",
+            app.graphql(
+                Some(&op),
+                "mutation { setCommissionRule(brandId: \"apparel-sandbox\", storeKind: DIRECT, basisPoints: 300) { basisPoints } }",
+                json!({}),
+            )
+            .await,
+        ),
+        (
+            "setAttributionRules",
+            app.graphql(
+                Some(&op),
+                "mutation { setAttributionRules(brandId: \"apparel-sandbox\", bindingDays: 30, protectionDays: 7, onGuideDeparture: RELEASE) { brandId } }",
+                json!({}),
+            )
+            .await,
+        ),
+    ] {
+        assert_eq!(r.error_code(), Some("BAD_USER_INPUT"), "{name}: {}", r.body);
+        assert_eq!(r.error_field(), Some("brandId"), "{name}");
+    }
+}
