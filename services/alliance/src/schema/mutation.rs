@@ -251,8 +251,8 @@ impl Mutation {
 
     /// Operators: issues a LIVE partner API key for a live brand, with the
     /// scopes its tokens carry and an optional expiry (a sandbox's keys
-    /// come from `issueSandboxKey`). The key is in this answer
-    /// only; it is stored hashed.
+    /// come from `issueSandboxKey`). The key is in this answer only; it is
+    /// stored hashed.
     async fn issue_partner_key(
         &self,
         ctx: &Context<'_>,
@@ -274,11 +274,11 @@ impl Mutation {
     }
 
     /// A brand's partner (any key, live or sandbox) or an operator: issues
-    /// a SANDBOX key for the brand (named by its live id or its sandbox's,
-    /// with any scopes). It acts on the brand's
-    /// sandbox, `<brandId>-sandbox`, opened on first use with a copy of the
-    /// programme: test members, accounts, terms, statements and webhooks
-    /// that never touch live data. The key is in this answer only.
+    /// a SANDBOX key for the brand (named by its live id or its sandbox's;
+    /// any scopes). It acts on the brand's sandbox, `<brandId>-sandbox`,
+    /// opened on first use with a copy of the programme: test members,
+    /// accounts, terms, statements and webhooks that never touch live
+    /// data. The key is in this answer only.
     async fn issue_sandbox_key(
         &self,
         ctx: &Context<'_>,
