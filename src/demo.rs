@@ -22,10 +22,14 @@ const ONE_IN: usize = 4;
 async fn member_id(db: &DatabaseConnection, i: usize) -> anyhow::Result<Option<String>> {
     let (channel, external_id) = member::seed::first_identity(i);
     let external = ExternalId::parse("externalId", &external_id)?;
-    Ok(
-        member::store::member_id_by_identity(db, channel, &external, kit::auth::Environment::Live)
-            .await?,
+    Ok(member::store::member_id_by_identity(
+        db,
+        channel,
+        &external,
+        kit::auth::Environment::Live,
+        "",
     )
+    .await?)
 }
 
 /// Loads the demo data that spans the services whose databases are given

@@ -349,7 +349,13 @@ impl Caller {
             },
             Role::Partner => Caller::Partner {
                 brand_id: {
-                    let brand = claims.brand.clone().ok_or_else(|| missing("brand"))?;
+                    // Ids are compared exactly everywhere: the claim in its
+                    // canonical, trimmed form.
+                    let brand = claims
+                        .brand
+                        .as_deref()
+                        .map(|b| b.trim().to_owned())
+                        .ok_or_else(|| missing("brand"))?;
                     // A sandbox brand's token acts in the sandbox, and only
                     // there: a token that says otherwise was not made by
                     // this platform's key service.
@@ -372,7 +378,20 @@ impl Caller {
             },
             Role::Staff => Caller::Staff {
                 store_id: claims.store.clone().ok_or_else(|| missing("store"))?,
-                brand_id: claims.brand.clone().ok_or_else(|| missing("brand"))?,
+                brand_id: {
+                    let brand = claims
+                        .brand
+                        .as_deref()
+                        .map(|b| b.trim().to_owned())
+                        .ok_or_else(|| missing("brand"))?;
+                    // Stores are live brands': a sandbox has no staff.
+                    if Environment::of_brand(&brand) != Environment::Live {
+                        return Err(ApiError::unauthenticated(
+                            "staff work for live brands' stores: a sandbox has none",
+                        ));
+                    }
+                    brand
+                },
                 guide_id: claims.sub,
             },
             Role::Operator => Caller::Operator {
@@ -1062,6 +1081,21 @@ mod tests {
                 "{brand}"
             );
         }
+        // Padding does not hide a sandbox, and a sandbox has no staff.
+        let padded = keys
+            .issue(TokenRequest::partner("k5", "coffee-sandbox "), hour)
+            .unwrap();
+        assert_eq!(
+            keys.verify(&padded).unwrap_err().code,
+            crate::error::ErrorCode::Unauthenticated
+        );
+        let staff = keys
+            .issue(TokenRequest::staff("g", "s", "coffee-sandbox"), hour)
+            .unwrap();
+        assert_eq!(
+            keys.verify(&staff).unwrap_err().code,
+            crate::error::ErrorCode::Unauthenticated
+        );
         let refused = caller.require_scope(Scope::Redeem).unwrap_err();
         assert_eq!(refused.code, crate::error::ErrorCode::Forbidden);
         assert!(refused.message.contains("redeem"), "{}", refused.message);

@@ -204,9 +204,11 @@ async fn quote_environment(
 /// A partner exchanges out of its own programme only.
 fn own_programme(caller: &Caller, from: &programme::Model) -> Result<()> {
     match caller {
-        Caller::Partner { brand_id, .. } if *brand_id != from.brand_id => Err(Error::forbidden(
-            "a sandbox key exchanges out of its own programme only",
-        )),
+        Caller::Partner { brand_id, .. } if *brand_id != from.brand_id => {
+            Err(Error::forbidden(format!(
+                "a partner key exchanges out of its own programme only; this key acts for {brand_id}"
+            )))
+        }
         _ => Ok(()),
     }
 }

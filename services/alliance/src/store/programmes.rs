@@ -432,6 +432,15 @@ pub async fn issue_key(
     actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<IssuedKey> {
+    let sandbox_id = || {
+        Error::invalid(
+            "brandId",
+            format!("{brand_id} is a sandbox: its keys come from issueSandboxKey"),
+        )
+    };
+    if Environment::of_brand(brand_id) != Environment::Live {
+        return Err(sandbox_id());
+    }
     let brand = brand::Entity::find_by_id(brand_id.to_owned())
         .one(db)
         .await?

@@ -112,6 +112,13 @@ pub fn identity_brand(
         }
     };
     match caller {
+        // A partner's customer numbers are the partner's to register:
+        // nobody else may claim one first.
+        Caller::Anonymous | Caller::Member { .. } if channel == Channel::Partner => {
+            Err(Error::forbidden(
+                "PARTNER identities are registered by the brand's partner key or an operator",
+            ))
+        }
         Caller::Anonymous | Caller::Operator { .. } | Caller::Member { .. } => Ok(requested),
         Caller::Staff { brand_id, .. } => own(brand_id),
         Caller::Partner { brand_id, .. } if channel == Channel::Partner => {

@@ -63,6 +63,26 @@ pub fn check_guide(environment: Environment, guide_code_given: bool) -> Result<(
     Ok(())
 }
 
+/// An identity of brand `brand_id` belongs to a member of the brand's
+/// environment only: a sandbox brand's (`<id>-sandbox`) to test members,
+/// a live brand's to live members (BAD_USER_INPUT on `brandId`).
+pub fn check_identity_brand(environment: Environment, brand_id: Option<&str>) -> Result<()> {
+    match brand_id {
+        Some(brand) if Environment::of_brand(brand) != environment => Err(Error::invalid(
+            "brandId",
+            match environment {
+                Environment::Live => format!(
+                    "{brand} is a partner's sandbox: only its sandbox keys enrol its test members"
+                ),
+                Environment::Sandbox => {
+                    format!("{brand} is a live brand: a test member holds sandbox identities only")
+                }
+            },
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Two records to merge must be of one environment (CONFLICT).
 pub fn check_merge(survivor: Environment, merged: Environment) -> Result<()> {
     if survivor == merged {
@@ -120,6 +140,20 @@ mod tests {
         assert!(check_guide(Environment::Sandbox, false).is_ok());
         let guide = check_guide(Environment::Sandbox, true).unwrap_err();
         assert_eq!(guide.field(), Some("guideCode"));
+    }
+
+    #[test]
+    fn identities_are_of_their_members_environment() {
+        assert!(check_identity_brand(Environment::Live, Some("coffee")).is_ok());
+        assert!(check_identity_brand(Environment::Live, None).is_ok());
+        assert!(check_identity_brand(Environment::Sandbox, Some("coffee-sandbox")).is_ok());
+        for (env, brand) in [
+            (Environment::Live, "coffee-sandbox"),
+            (Environment::Sandbox, "coffee"),
+        ] {
+            let err = check_identity_brand(env, Some(brand)).unwrap_err();
+            assert_eq!(err.field(), Some("brandId"), "{env:?} {brand}");
+        }
     }
 
     #[test]

@@ -59,6 +59,24 @@ pub struct NewIdentity {
     pub brand_id: Option<ForeignId>,
 }
 
+impl NewIdentity {
+    /// Whose ids these are: a PARTNER identity's brand (each partner
+    /// numbers its own customers, so two brands' `cust-1` are two
+    /// people); "" for every other channel, whose ids are the channel's.
+    pub fn namespace(&self) -> String {
+        namespace_of(self.channel, self.brand_id.as_ref().map(ForeignId::as_str))
+    }
+}
+
+/// The namespace of an identity of `channel` for `brand_id` (see
+/// [`NewIdentity::namespace`]).
+pub fn namespace_of(channel: Channel, brand_id: Option<&str>) -> String {
+    match (channel, brand_id) {
+        (Channel::Partner, Some(brand)) => brand.to_owned(),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +92,13 @@ mod tests {
         assert!(ExternalId::parse("externalId", "").is_err());
         assert!(ExternalId::parse("externalId", "a b").is_err());
         assert!(ExternalId::parse("externalId", &"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn partner_ids_are_each_brands_own() {
+        assert_eq!(namespace_of(Channel::Partner, Some("coffee")), "coffee");
+        assert_eq!(namespace_of(Channel::Partner, None), "");
+        assert_eq!(namespace_of(Channel::App, Some("coffee")), "");
     }
 
     #[test]

@@ -49,6 +49,10 @@ impl Mutation {
             registration.identity.channel,
             registration.identity.brand_id.take(),
         )?;
+        environment::check_identity_brand(
+            registration.environment,
+            registration.identity.brand_id.as_ref().map(|b| b.as_str()),
+        )?;
         let (record, outcome) =
             store::register(db(ctx), &registration, &Actor::of(caller), now(ctx)).await?;
         Ok(RegisterMemberPayload {
@@ -81,6 +85,10 @@ impl Mutation {
         let record = authorize(ctx, &member_id, access::require_engagement).await?;
         identity.brand_id =
             identity_brand(caller(ctx), identity.channel, identity.brand_id.take())?;
+        environment::check_identity_brand(
+            record.environment,
+            identity.brand_id.as_ref().map(|b| b.as_str()),
+        )?;
         let (updated, outcome) =
             store::link_identity(db(ctx), &record.id, &identity, now(ctx)).await?;
         Ok(LinkIdentityPayload {

@@ -10,7 +10,7 @@ use super::inputs::MemberFilterInput;
 use super::types::{Member, TierLevel};
 use super::{caller, db, load_member, view};
 use crate::domain::access::Visibility;
-use crate::domain::identity::{Channel, ExternalId};
+use crate::domain::identity::{Channel, ExternalId, ForeignId, namespace_of};
 use crate::error::Error;
 use crate::store;
 
@@ -40,23 +40,37 @@ impl Query {
         Ok(view(ctx, record).await?)
     }
 
-    /// The member holding a channel identity, or null if nobody does.
+    /// The member holding a channel identity, or null if nobody does. A
+    /// PARTNER identity is its brand's: `brandId` names the brand (a
+    /// partner's own by default).
     async fn member_by_identity(
         &self,
         ctx: &Context<'_>,
         channel: Channel,
         external_id: String,
+        brand_id: Option<ID>,
     ) -> ApiResult<Option<Member>> {
         // The scope before the look-up: a key without it learns nothing,
         // not even whether the identity is held.
-        caller(ctx)
+        let caller = caller(ctx);
+        caller
             .require_authenticated()?
             .require_scope(Scope::ReadAccounts)?;
         let external_id = ExternalId::parse("externalId", &external_id)?;
-        let db = db(ctx);
-        let Some(member_id) =
-            store::member_id_by_identity(db, channel, &external_id, caller(ctx).environment())
-                .await?
+        let brand = match (brand_id, caller) {
+            (Some(b), _) => Some(ForeignId::parse("brandId", &b)?.into_string()),
+            (None, Caller::Partner { brand_id, .. }) => Some(brand_id.clone()),
+            (None, _) => None,
+        };
+        let namespace = namespace_of(channel, brand.as_deref());
+        let Some(member_id) = store::member_id_by_identity(
+            db(ctx),
+            channel,
+            &external_id,
+            caller.environment(),
+            &namespace,
+        )
+        .await?
         else {
             return Ok(None);
         };

@@ -50,6 +50,9 @@ pub mod identity {
         pub linked_at: i64,
         /// Its member's: an identity is unique within an environment.
         pub environment: kit::auth::Environment,
+        /// A PARTNER identity's brand, else "" (`NewIdentity::namespace`):
+        /// unique with environment, channel and external id.
+        pub namespace: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

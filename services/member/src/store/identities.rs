@@ -33,6 +33,7 @@ pub async fn link_identity(
             .filter(identity::Column::Channel.eq(new.channel))
             .filter(identity::Column::ExternalId.eq(new.external_id.as_str()))
             .filter(identity::Column::Environment.eq(member.environment))
+            .filter(identity::Column::Namespace.eq(new.namespace()))
             .one(&txn)
             .await?;
         let outcome = match existing {

@@ -53,18 +53,21 @@ pub async fn members_by_ids<C: ConnectionTrait>(
         .collect())
 }
 
-/// The member holding an identity in `environment` (the survivor, after a
-/// merge).
+/// The member holding an identity in `environment` and `namespace` (a
+/// PARTNER identity's brand, else "": `domain::identity::namespace_of`),
+/// the survivor after a merge.
 pub async fn member_id_by_identity<C: ConnectionTrait>(
     db: &C,
     channel: Channel,
     external_id: &ExternalId,
     environment: kit::auth::Environment,
+    namespace: &str,
 ) -> Result<Option<String>> {
     Ok(identity::Entity::find()
         .filter(identity::Column::Channel.eq(channel))
         .filter(identity::Column::ExternalId.eq(external_id.as_str()))
         .filter(identity::Column::Environment.eq(environment))
+        .filter(identity::Column::Namespace.eq(namespace))
         .one(db)
         .await?
         .map(|i| i.member_id))

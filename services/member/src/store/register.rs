@@ -66,6 +66,7 @@ async fn attempt(
         .filter(identity::Column::Channel.eq(reg.identity.channel))
         .filter(identity::Column::ExternalId.eq(reg.identity.external_id.as_str()))
         .filter(identity::Column::Environment.eq(reg.environment))
+        .filter(identity::Column::Namespace.eq(reg.identity.namespace()))
         .one(&txn)
         .await?;
     if let Some(existing) = existing {
@@ -192,6 +193,7 @@ async fn insert_identity_row(
         id: Set(new_id()),
         member_id: Set(member.id.clone()),
         environment: Set(member.environment),
+        namespace: Set(new.namespace()),
         channel: Set(new.channel),
         external_id: Set(new.external_id.as_str().to_owned()),
         brand_id: Set(new.brand_id.as_ref().map(|b| b.as_str().to_owned())),

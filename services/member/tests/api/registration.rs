@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -184,4 +184,138 @@ async fn anonymous_registration_sees_only_the_id_and_staff_register_for_their_br
     )
     .await;
     assert_eq!(as_member.error_code(), Some("FORBIDDEN"));
+}
+
+/// Each partner numbers its own customers: two brands' `cust-1` are two
+/// members, and each brand's partner finds its own (an operator names the
+/// brand). Identical enrolments at once by both still give one each.
+#[tokio::test]
+async fn two_brands_partner_ids_are_two_people() {
+    let app = spawn().await;
+    let enrol = |brand: &str| json!({ "identity": { "channel": "PARTNER", "externalId": "cust-1", "brandId": brand } });
+    let (coffee, cinema) = (partner_token(&app, "coffee"), partner_token(&app, "cinema"));
+    let answers = futures::future::join_all((0..6).map(|n| {
+        let (token, brand) = if n % 2 == 0 {
+            (&coffee, "coffee")
+        } else {
+            (&cinema, "cinema")
+        };
+        register(&app, Some(token), enrol(brand))
+    }))
+    .await;
+    let id_of = |n: usize| {
+        answers[n].ok()["registerMember"]["member"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for n in 2..6 {
+        assert_eq!(id_of(n), id_of(n % 2), "one member per brand");
+    }
+    let (coffee_member, cinema_member) = (id_of(0), id_of(1));
+    assert_ne!(coffee_member, cinema_member);
+    let find = "query($b: ID) { memberByIdentity(channel: PARTNER, externalId: \"cust-1\", brandId: $b) { id } }";
+    for (token, own) in [(&coffee, &coffee_member), (&cinema, &cinema_member)] {
+        let found = app.graphql(Some(token), find, json!({})).await;
+        assert_eq!(found.ok()["memberByIdentity"]["id"], own.as_str());
+    }
+    let op = operator(&app);
+    for (brand, own) in [("coffee", &coffee_member), ("cinema", &cinema_member)] {
+        let found = app.graphql(Some(&op), find, json!({ "b": brand })).await;
+        assert_eq!(found.ok()["memberByIdentity"]["id"], own.as_str());
+    }
+    let unnamed = app.graphql(Some(&op), find, json!({})).await;
+    assert_eq!(unnamed.ok()["memberByIdentity"], Value::Null);
+}
+
+/// Identities from before environments and namespaces: every member and
+/// identity is live, and a PARTNER identity takes its brand as namespace
+/// (so the brand's partner still finds its customer).
+#[tokio::test]
+async fn identities_from_before_take_their_environment_and_namespace_on_migration() {
+    use member::store::entities::identity;
+    use sea_orm::sea_query::{Alias, Query};
+    use sea_orm::{ConnectionTrait, EntityTrait};
+    use sea_orm_migration::MigratorTrait;
+
+    let database = kit::testing::TestDatabase::new().await;
+    let db = database.connect("member").await;
+    let before = member::migration::Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261209_000200_environments")
+        .expect("the environments migration") as u32;
+    member::migration::Migrator::up(&db, Some(before))
+        .await
+        .unwrap();
+    let insert = |table: &str, columns: &[&str], values: Vec<sea_orm::Value>| {
+        let mut stmt = Query::insert();
+        stmt.into_table(Alias::new(table))
+            .columns(columns.iter().map(|c| Alias::new(*c)))
+            .values_panic(values.into_iter().map(Into::into));
+        db.get_database_backend().build(&stmt)
+    };
+    db.execute(insert(
+        "members",
+        &[
+            "id",
+            "status",
+            "registration_channel",
+            "tier",
+            "growth_value",
+            "registered_at",
+            "updated_at",
+        ],
+        vec![
+            "m-old".into(),
+            "ACTIVE".into(),
+            "PARTNER".into(),
+            "SILVER".into(),
+            0i64.into(),
+            0i64.into(),
+            0i64.into(),
+        ],
+    ))
+    .await
+    .unwrap();
+    for (id, channel, external) in [("i-1", "PARTNER", "cust-1"), ("i-2", "APP", "app-1")] {
+        db.execute(insert(
+            "member_identities",
+            &[
+                "id",
+                "member_id",
+                "channel",
+                "external_id",
+                "brand_id",
+                "linked_at",
+            ],
+            vec![
+                id.into(),
+                "m-old".into(),
+                channel.into(),
+                external.into(),
+                "coffee".into(),
+                0i64.into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+    member::migration::Migrator::up(&db, None).await.unwrap();
+    let rows = identity::Entity::find().all(&db).await.unwrap();
+    let of = |id: &str| rows.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(of("i-1").namespace, "coffee");
+    assert_eq!(of("i-2").namespace, "");
+    for row in &rows {
+        assert_eq!(row.environment, kit::auth::Environment::Live);
+    }
+    let found = member::store::member_id_by_identity(
+        &db,
+        kit::channel::Channel::Partner,
+        &member::domain::identity::ExternalId::parse("externalId", "cust-1").unwrap(),
+        kit::auth::Environment::Live,
+        "coffee",
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.as_deref(), Some("m-old"));
 }

@@ -216,3 +216,107 @@ async fn test_members_hold_no_contact_details_and_never_link_to_a_live_phone() {
     );
     assert_eq!(update.error_field(), Some("phone"));
 }
+
+/// A sandbox brand's identities belong to test members only, and a live
+/// brand's to live members; a partner's customer numbers are registered by
+/// its key (or an operator), never claimed first by anyone else; a sandbox
+/// has no staff.
+#[tokio::test]
+async fn identities_stay_in_their_brands_environment() {
+    let app = spawn().await;
+    let live_member = register_member(&app, "app-env-1", None, "coffee").await;
+    // Anyone registering a live member with a sandbox brand's identity.
+    for (channel, token) in [("APP", None), ("PARTNER", Some(operator(&app)))] {
+        let r = register(
+            &app,
+            token.as_deref(),
+            json!({ "identity": { "channel": channel, "externalId": "env-x1", "brandId": "coffee-sandbox" } }),
+        )
+        .await;
+        assert_eq!(
+            r.error_code(),
+            Some("BAD_USER_INPUT"),
+            "{channel}: {}",
+            r.body
+        );
+        assert_eq!(r.error_field(), Some("brandId"));
+    }
+    let link = "mutation($m: ID!, $c: Channel!, $b: ID) { linkIdentity(memberId: $m, identity: { channel: $c, externalId: \"env-x2\", brandId: $b }) { outcome } }";
+    let linked = app
+        .graphql(
+            Some(&operator(&app)),
+            link,
+            json!({ "m": live_member, "c": "APP", "b": "coffee-sandbox" }),
+        )
+        .await;
+    assert_eq!(
+        linked.error_code(),
+        Some("BAD_USER_INPUT"),
+        "{}",
+        linked.body
+    );
+    // A test member, the other way round.
+    let test_member = register(
+        &app,
+        Some(&sandbox_token(&app, "coffee")),
+        enrol("env-t1", "coffee-sandbox", json!({})),
+    )
+    .await
+    .ok()["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let linked = app
+        .graphql(
+            Some(&operator(&app)),
+            link,
+            json!({ "m": test_member, "c": "APP", "b": "coffee" }),
+        )
+        .await;
+    assert_eq!(
+        linked.error_code(),
+        Some("BAD_USER_INPUT"),
+        "{}",
+        linked.body
+    );
+    // PARTNER ids are the partner's: not claimed by a stranger or a member.
+    let anonymous = register(
+        &app,
+        None,
+        json!({ "identity": { "channel": "PARTNER", "externalId": "cust-7", "brandId": "coffee" } }),
+    )
+    .await;
+    assert_eq!(
+        anonymous.error_code(),
+        Some("FORBIDDEN"),
+        "{}",
+        anonymous.body
+    );
+    let by_member = app
+        .graphql(
+            Some(&member_token(&app, &live_member)),
+            link,
+            json!({ "m": live_member, "c": "PARTNER", "b": "coffee" }),
+        )
+        .await;
+    assert_eq!(
+        by_member.error_code(),
+        Some("FORBIDDEN"),
+        "{}",
+        by_member.body
+    );
+    // No staff in a sandbox.
+    let staff = app
+        .graphql(
+            Some(&app.token(TokenRequest::staff("g", "s", "coffee-sandbox"))),
+            "query($id: ID!) { member(id: $id) { id } }",
+            json!({ "id": test_member }),
+        )
+        .await;
+    assert_eq!(
+        staff.error_code(),
+        Some("UNAUTHENTICATED"),
+        "{}",
+        staff.body
+    );
+}
