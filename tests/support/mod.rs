@@ -388,6 +388,15 @@ impl Platform {
             ("BIGMEMBER_EVENTS__POLL_INTERVAL_MS".into(), "100".into()),
             ("BIGMEMBER_EVENTS__RELAY_INTERVAL_MS".into(), "20".into()),
             ("BIGMEMBER_JOBS__IN_PROCESS".into(), "false".into()),
+            // Eight services, two gateways and PostgreSQL share the CI
+            // machine's two cores with the other tests: the deployment is
+            // about effects applied once, not latency, so a subgraph gets
+            // 30 s (default 10 s) before the gateway gives up on it (a
+            // registration once took longer under the full suite's load).
+            (
+                "BIGMEMBER_GATEWAY__SUBGRAPH_TIMEOUT_MS".into(),
+                "30000".into(),
+            ),
         ]);
         let mut platform = Self::in_scratch(environment, Some(kit::testing::jetstream_events()));
         platform.run(&["migrate"]);
