@@ -441,6 +441,26 @@ pub fn fragment_fan_out(levels: usize) -> String {
     text
 }
 
+/// Writes a row into `table` as an older schema held it (the entities
+/// are today's): for migration tests that run the migrations up to some
+/// point, write rows, then run the rest.
+pub async fn insert_row(
+    db: &DatabaseConnection,
+    table: &str,
+    columns: &[&str],
+    values: Vec<sea_orm::Value>,
+) {
+    use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Alias, Query};
+    let mut stmt = Query::insert();
+    stmt.into_table(Alias::new(table))
+        .columns(columns.iter().map(|c| Alias::new(*c)))
+        .values_panic(values.into_iter().map(Into::into));
+    db.execute(db.get_database_backend().build(&stmt))
+        .await
+        .unwrap_or_else(|e| panic!("insert into {table}: {e}"));
+}
+
 /// The columns that name a member, in every service's tables.
 pub const MEMBER_COLUMNS: &[&str] = &["member_id", "survivor_id", "merged_id"];
 

@@ -197,8 +197,6 @@ async fn a_partner_key_is_shown_once_stored_hashed_and_revocable() {
 /// Keys issued before scopes existed keep every scope and no expiry.
 #[tokio::test]
 async fn keys_revoked_before_the_list_existed_join_it_on_migration() {
-    use sea_orm::sea_query::{Alias, Query};
-    use sea_orm::{ConnectionTrait, Value};
     use sea_orm_migration::MigratorTrait;
 
     let database = kit::testing::TestDatabase::new().await;
@@ -211,14 +209,8 @@ async fn keys_revoked_before_the_list_existed_join_it_on_migration() {
         .await
         .unwrap();
     // Rows as that schema held them (the entities are today's).
-    let insert = |table: &str, columns: &[&str], values: Vec<Value>| {
-        let mut stmt = Query::insert();
-        stmt.into_table(Alias::new(table))
-            .columns(columns.iter().map(|c| Alias::new(*c)))
-            .values_panic(values.into_iter().map(Into::into));
-        db.get_database_backend().build(&stmt)
-    };
-    db.execute(insert(
+    kit::testing::insert_row(
+        &db,
         "brands",
         &["id", "name", "created_at", "updated_at"],
         vec![
@@ -227,11 +219,11 @@ async fn keys_revoked_before_the_list_existed_join_it_on_migration() {
             0i64.into(),
             0i64.into(),
         ],
-    ))
-    .await
-    .unwrap();
+    )
+    .await;
     for (id, revoked_at) in [("k-live", None), ("k-revoked", Some(1_000_000i64))] {
-        db.execute(insert(
+        kit::testing::insert_row(
+            &db,
             "partner_keys",
             &[
                 "id",
@@ -253,9 +245,8 @@ async fn keys_revoked_before_the_list_existed_join_it_on_migration() {
                 Option::<i64>::None.into(),
                 revoked_at.into(),
             ],
-        ))
-        .await
-        .unwrap();
+        )
+        .await;
     }
     alliance::migration::Migrator::up(&db, None).await.unwrap();
     let listed = kit::revocation::entity::Entity::find()

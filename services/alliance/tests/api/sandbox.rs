@@ -579,3 +579,64 @@ async fn sandboxes_exchange_with_each_other_and_close_into_statements_of_their_o
         1
     );
 }
+
+/// A first sandbox key whose caller hangs up midway: the sandbox and its
+/// key are written together or not at all, and asking again opens it once.
+#[tokio::test]
+async fn a_first_sandbox_key_whose_caller_hangs_up_is_all_or_nothing() {
+    let app = spawn(&alliance::SPEC).await;
+    let operator = app.operator_token();
+    for (n, after_ms) in [0u64, 1, 2, 5, 10, 20, 50].into_iter().enumerate() {
+        let brand = format!("hangup{n}");
+        onboard(&app, &brand, programme_input(0, None, "ONLY_PENDING")).await;
+        // The client drops the request after `after_ms`: the connection
+        // closes under the service, wherever it is.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(after_ms),
+            issue_sandbox(&app, &operator, &brand),
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let sandbox = format!("{brand}-sandbox");
+        let state = |sandbox: String| {
+            let app = &app;
+            async move {
+                let r = op(
+                    app,
+                    "query($b: ID!) { allianceBrands { id } partnerKeys(brandId: $b) { id } auditLog(brandId: $b, first: 50) { edges { node { action } } } }",
+                    json!({ "b": sandbox }),
+                )
+                .await;
+                let opened = ids(&r["allianceBrands"]).contains(&sandbox);
+                let keys = r["partnerKeys"].as_array().unwrap().len();
+                let audits = r["auditLog"]["edges"].as_array().unwrap().len();
+                (opened, keys, audits)
+            }
+        };
+        let (opened, keys, audits) = state(sandbox.clone()).await;
+        // Opened with its key and both audit entries, or not at all.
+        assert!(
+            (opened, keys, audits) == (true, 1, 2) || (opened, keys, audits) == (false, 0, 0),
+            "{brand} after {after_ms} ms: opened {opened}, {keys} key(s), {audits} audit entries"
+        );
+        // Asking again: one sandbox, one more key.
+        issue_sandbox(&app, &operator, &brand).await.ok();
+        let (opened, again, audits) = state(sandbox).await;
+        assert!(opened);
+        assert_eq!(again, keys + 1);
+        let opened_entries = op(
+            &app,
+            "query($b: ID!) { auditLog(brandId: $b, action: SANDBOX_OPENED, first: 50) { edges { node { seq } } } }",
+            json!({ "b": format!("{brand}-sandbox") }),
+        )
+        .await;
+        assert_eq!(
+            opened_entries["auditLog"]["edges"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1,
+            "{brand}: opened once ({audits} entries)"
+        );
+    }
+}

@@ -234,8 +234,7 @@ async fn two_brands_partner_ids_are_two_people() {
 #[tokio::test]
 async fn identities_from_before_take_their_environment_and_namespace_on_migration() {
     use member::store::entities::identity;
-    use sea_orm::sea_query::{Alias, Query};
-    use sea_orm::{ConnectionTrait, EntityTrait};
+    use sea_orm::EntityTrait;
     use sea_orm_migration::MigratorTrait;
 
     let database = kit::testing::TestDatabase::new().await;
@@ -247,14 +246,8 @@ async fn identities_from_before_take_their_environment_and_namespace_on_migratio
     member::migration::Migrator::up(&db, Some(before))
         .await
         .unwrap();
-    let insert = |table: &str, columns: &[&str], values: Vec<sea_orm::Value>| {
-        let mut stmt = Query::insert();
-        stmt.into_table(Alias::new(table))
-            .columns(columns.iter().map(|c| Alias::new(*c)))
-            .values_panic(values.into_iter().map(Into::into));
-        db.get_database_backend().build(&stmt)
-    };
-    db.execute(insert(
+    kit::testing::insert_row(
+        &db,
         "members",
         &[
             "id",
@@ -274,11 +267,11 @@ async fn identities_from_before_take_their_environment_and_namespace_on_migratio
             0i64.into(),
             0i64.into(),
         ],
-    ))
-    .await
-    .unwrap();
+    )
+    .await;
     for (id, channel, external) in [("i-1", "PARTNER", "cust-1"), ("i-2", "APP", "app-1")] {
-        db.execute(insert(
+        kit::testing::insert_row(
+            &db,
             "member_identities",
             &[
                 "id",
@@ -296,9 +289,8 @@ async fn identities_from_before_take_their_environment_and_namespace_on_migratio
                 "coffee".into(),
                 0i64.into(),
             ],
-        ))
-        .await
-        .unwrap();
+        )
+        .await;
     }
     member::migration::Migrator::up(&db, None).await.unwrap();
     let rows = identity::Entity::find().all(&db).await.unwrap();
