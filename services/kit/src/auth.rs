@@ -66,10 +66,12 @@ pub enum Scope {
     ReadStatements,
     /// Register and manage webhook endpoints.
     ManageWebhooks,
+    /// Run the brand's earning campaigns (and, with them, its rewards).
+    ManageRewards,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::Earn,
         Scope::Redeem,
         Scope::ReadAccounts,
@@ -77,6 +79,7 @@ impl Scope {
         Scope::ManageTerms,
         Scope::ReadStatements,
         Scope::ManageWebhooks,
+        Scope::ManageRewards,
     ];
 
     /// The name in tokens and in the database: `earn`, `read_accounts`...
@@ -89,6 +92,7 @@ impl Scope {
             Scope::ManageTerms => "manage_terms",
             Scope::ReadStatements => "read_statements",
             Scope::ManageWebhooks => "manage_webhooks",
+            Scope::ManageRewards => "manage_rewards",
         }
     }
 
@@ -1128,7 +1132,7 @@ mod tests {
 
     #[test]
     fn scopes_round_trip_through_their_stored_list() {
-        for n in 0..(1u8 << Scope::ALL.len()) {
+        for n in 0..(1u16 << Scope::ALL.len()) {
             let scopes: Scopes = Scope::ALL
                 .into_iter()
                 .enumerate()

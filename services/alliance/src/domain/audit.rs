@@ -20,5 +20,7 @@ kit::stored_enum! {
         WebhookResumed,
         StatementClosed,
         SettlementRecorded,
+        CampaignCreated,
+        CampaignEnded,
     }
 }

@@ -94,14 +94,22 @@ impl Target {
             Target::Skus(skus) => skus.contains(&line.sku_id),
             Target::Categories(categories) => line
                 .category_id
-                .as_ref()
-                .is_some_and(|c| categories.contains(c)),
+                .as_deref()
+                .is_some_and(|c| categories.iter().any(|t| in_category(c, t))),
             Target::Stores(stores) => purchase
                 .store_id
                 .as_ref()
                 .is_some_and(|s| stores.contains(s)),
         }
     }
+}
+
+/// Whether `category` is `target` or under it (`coffee/beans` is under
+/// `coffee`, `coffee-gear` is not).
+fn in_category(category: &str, target: &str) -> bool {
+    category
+        .strip_prefix(target)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// A multiplier above 1 and at most [`MAX_FACTOR`] (e.g. 2 doubles).
@@ -117,6 +125,10 @@ impl Factor {
             ));
         }
         Ok(Self(factor))
+    }
+
+    pub fn get(self) -> Decimal {
+        self.0
     }
 
     /// The points `base` gains: ⌊base × (factor − 1)⌋.
@@ -166,10 +178,190 @@ pub enum Reward {
     Referral { member: Bonus, referrer: Bonus },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stacking {
-    Stackable,
-    Exclusive,
+kit::stored_enum! {
+    /// How a campaign's rule combines with the others active at once.
+    #[derive(async_graphql::Enum, Hash)]
+    pub enum Stacking {
+        /// Adds its award to every other stackable rule's.
+        Stackable,
+        /// When it applies, the only award (the highest priority's, if
+        /// several exclusive rules apply).
+        Exclusive,
+    }
+}
+
+kit::stored_enum! {
+    /// What a campaign's rule gives.
+    #[derive(async_graphql::Enum, Hash)]
+    #[graphql(name = "CampaignKind")]
+    pub enum RewardKind {
+        /// Multiplies the base points of some lines.
+        Multiplier,
+        /// A bonus on a member's first purchase in the programme.
+        FirstPurchase,
+        /// A bonus on a purchase in the member's birthday month.
+        BirthdayMonth,
+        /// A bonus for registering through a guide's code.
+        GuideRegistration,
+        /// Points for a new member and for the member who referred them.
+        Referral,
+    }
+}
+
+kit::stored_enum! {
+    /// Which lines a multiplier counts.
+    #[derive(async_graphql::Enum, Hash)]
+    #[graphql(name = "CampaignTarget")]
+    pub enum TargetKind {
+        Everything,
+        Skus,
+        Categories,
+        Stores,
+    }
+}
+
+/// The longest campaign name, in characters.
+pub const MAX_NAME_CHARS: usize = 120;
+
+/// A campaign's name, trimmed: 1 to [`MAX_NAME_CHARS`] characters.
+pub fn parse_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(Error::invalid(
+            "name",
+            format!("name must be 1 to {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Where a campaign stands at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(name = "CampaignStatus")]
+pub enum CampaignStatus {
+    /// Its window has not begun.
+    Scheduled,
+    /// Orders placed now earn by it.
+    Running,
+    /// Its window is over, or it was ended early.
+    Ended,
+}
+
+impl CampaignStatus {
+    pub fn at(window: Window, now: DateTime<Utc>) -> Self {
+        if now < window.starts_at() {
+            CampaignStatus::Scheduled
+        } else if window.contains(now) {
+            CampaignStatus::Running
+        } else {
+            CampaignStatus::Ended
+        }
+    }
+}
+
+impl Window {
+    /// The window cut short at `at` (an ended campaign's): unchanged if it
+    /// already ends by then; empty (ending where it starts) if `at` is
+    /// before it starts.
+    pub fn ended_at(self, at: DateTime<Utc>) -> Self {
+        Self {
+            starts_at: self.starts_at,
+            ends_at: self.ends_at.min(at.max(self.starts_at)),
+        }
+    }
+}
+
+/// The most SKUs, categories or stores one multiplier names.
+pub const MAX_TARGET_IDS: usize = 200;
+
+impl Target {
+    /// Parses what a multiplier counts: nothing named means everything;
+    /// otherwise exactly one of the three lists. BAD_USER_INPUT (`reward`)
+    /// on two lists, on more than [`MAX_TARGET_IDS`] ids, or a blank id.
+    pub fn parse(skus: Vec<String>, categories: Vec<String>, stores: Vec<String>) -> Result<Self> {
+        let named = [&skus, &categories, &stores]
+            .iter()
+            .filter(|l| !l.is_empty())
+            .count();
+        if named > 1 {
+            return Err(Error::invalid(
+                "reward",
+                "a multiplier counts SKUs, categories or stores: name one list",
+            ));
+        }
+        let set = |ids: Vec<String>| -> Result<BTreeSet<String>> {
+            if ids.len() > MAX_TARGET_IDS {
+                return Err(Error::invalid(
+                    "reward",
+                    format!("a multiplier names at most {MAX_TARGET_IDS} ids"),
+                ));
+            }
+            ids.into_iter()
+                .map(|id| {
+                    let id = id.trim();
+                    if id.is_empty() || id.len() > 120 {
+                        Err(Error::invalid(
+                            "reward",
+                            "ids are 1 to 120 characters, not blank",
+                        ))
+                    } else {
+                        Ok(id.to_owned())
+                    }
+                })
+                .collect()
+        };
+        Ok(if !skus.is_empty() {
+            Target::Skus(set(skus)?)
+        } else if !categories.is_empty() {
+            Target::Categories(set(categories)?)
+        } else if !stores.is_empty() {
+            Target::Stores(set(stores)?)
+        } else {
+            Target::Everything
+        })
+    }
+
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            Target::Everything => TargetKind::Everything,
+            Target::Skus(_) => TargetKind::Skus,
+            Target::Categories(_) => TargetKind::Categories,
+            Target::Stores(_) => TargetKind::Stores,
+        }
+    }
+
+    /// The ids it names (none for everything).
+    pub fn ids(&self) -> Vec<String> {
+        match self {
+            Target::Everything => Vec::new(),
+            Target::Skus(ids) | Target::Categories(ids) | Target::Stores(ids) => {
+                ids.iter().cloned().collect()
+            }
+        }
+    }
+
+    /// As stored: its kind and ids.
+    pub fn from_stored(kind: TargetKind, ids: Vec<String>) -> Self {
+        let ids = ids.into_iter().collect();
+        match kind {
+            TargetKind::Everything => Target::Everything,
+            TargetKind::Skus => Target::Skus(ids),
+            TargetKind::Categories => Target::Categories(ids),
+            TargetKind::Stores => Target::Stores(ids),
+        }
+    }
+}
+
+impl Reward {
+    pub fn kind(&self) -> RewardKind {
+        match self {
+            Reward::Multiplier { .. } => RewardKind::Multiplier,
+            Reward::FirstPurchase(_) => RewardKind::FirstPurchase,
+            Reward::BirthdayMonth(_) => RewardKind::BirthdayMonth,
+            Reward::GuideRegistration(_) => RewardKind::GuideRegistration,
+            Reward::Referral { .. } => RewardKind::Referral,
+        }
+    }
 }
 
 /// A campaign's earning rule, parsed.
@@ -226,11 +418,13 @@ impl Occasion {
     }
 }
 
-/// Who an award goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Recipient {
-    Member,
-    Referrer,
+kit::stored_enum! {
+    /// Who an award goes to.
+    #[derive(PartialOrd, Ord)]
+    pub enum Recipient {
+        Member,
+        Referrer,
+    }
 }
 
 /// Points a rule gave.
@@ -609,6 +803,47 @@ mod tests {
                     birthday: month.and_then(|m| NaiveDate::from_ymd_opt(1990, m, 1)),
                 })
             })
+    }
+
+    #[test]
+    fn a_category_counts_what_is_under_it_and_nothing_beside_it() {
+        let coffee = Target::parse(vec![], vec![" coffee ".into()], vec![]).unwrap();
+        let p = match purchase("2026-12-08T02:00:00Z", vec![]) {
+            Occasion::Purchase(p) => p,
+            Occasion::Registration(_) => unreachable!(),
+        };
+        let line = |category: Option<&str>| PurchaseLine {
+            sku_id: "x".into(),
+            category_id: category.map(Into::into),
+            paid_fen: 100,
+        };
+        assert!(coffee.counts(&p, &line(Some("coffee"))));
+        assert!(coffee.counts(&p, &line(Some("coffee/beans"))));
+        assert!(!coffee.counts(&p, &line(Some("coffee-gear"))));
+        assert!(!coffee.counts(&p, &line(None)));
+    }
+
+    #[test]
+    fn a_multiplier_names_one_list_of_real_ids() {
+        assert_eq!(
+            Target::parse(vec![], vec![], vec![]).unwrap(),
+            Target::Everything
+        );
+        let two = Target::parse(vec!["a".into()], vec!["b".into()], vec![]).unwrap_err();
+        assert_eq!(two.field(), Some("reward"));
+        let blank = Target::parse(vec![" ".into()], vec![], vec![]).unwrap_err();
+        assert_eq!(blank.field(), Some("reward"));
+        let many = Target::parse(
+            vec![],
+            vec![],
+            (0..=MAX_TARGET_IDS).map(|i| i.to_string()).collect(),
+        );
+        assert!(many.is_err());
+        let stores =
+            Target::parse(vec![], vec![], vec!["s2".into(), "s1".into(), "s1".into()]).unwrap();
+        assert_eq!(stores.kind(), TargetKind::Stores);
+        assert_eq!(stores.ids(), vec!["s1".to_string(), "s2".to_string()]);
+        assert_eq!(Target::from_stored(stores.kind(), stores.ids()), stores);
     }
 
     proptest! {

@@ -2,6 +2,7 @@
 //! `domain`.
 
 mod access;
+mod campaigns;
 mod mutation;
 mod query;
 mod statements;

@@ -6,6 +6,7 @@ use kit::input::ForeignId;
 use kit::{ApiResult, Caller};
 
 use super::access::{act_for_brand, act_for_programme, operator, verified};
+use super::campaigns::{Campaign, CampaignInput};
 use super::statements::{ClosedClearingStatement, Settlement};
 use super::types::{
     Brand, Exchange, ExchangeQuote, ExchangeTerms, IssuedPartnerKey, PartnerKey, PartnerToken,
@@ -22,7 +23,7 @@ use crate::store::entities::{programme, quote};
 use crate::store::exchange::{self as exchanges, TermsDraft, TermsSide};
 use crate::store::ledger::{self, PartnerTransaction};
 use crate::store::programmes::{self, KeyGrant, ProgrammeDraft, ProgrammeSettings};
-use crate::store::{statements, webhooks};
+use crate::store::{campaigns, statements, webhooks};
 use sea_orm::EntityTrait;
 
 pub struct Mutation;
@@ -399,6 +400,41 @@ impl Mutation {
         Ok(Settlement(
             statements::record_settlement(db(ctx), &draft, &key, &Actor::of(caller), now(ctx))
                 .await?,
+        ))
+    }
+
+    /// The programme's partner (scope MANAGE_REWARDS) or an operator: runs
+    /// an earning campaign. Orders placed in its window earn by it; each
+    /// EARN entry records the points it gave (`LedgerEntry.awards`). A
+    /// retry with the same `idempotencyKey` and input answers the same
+    /// campaign. BAD_USER_INPUT for a window already over.
+    async fn create_campaign(
+        &self,
+        ctx: &Context<'_>,
+        input: CampaignInput,
+        idempotency_key: String,
+    ) -> ApiResult<Campaign> {
+        let caller = verified(ctx).await?;
+        let p = programmes::programme_by_id(db(ctx), &input.programme_id).await?;
+        act_for_programme(ctx, &p, Scope::ManageRewards).await?;
+        let key = IdempotencyKey::parse(caller, &idempotency_key)?;
+        let zone = programmes::rules(&p)?.time_zone;
+        let draft = input.parse(p.id.clone(), zone)?;
+        Ok(Campaign(
+            campaigns::create(db(ctx), &draft, &key, &Actor::of(caller), now(ctx)).await?,
+        ))
+    }
+
+    /// The programme's partner (scope MANAGE_REWARDS) or an operator: ends
+    /// a campaign now (orders placed from now on no longer earn by it).
+    /// Ending one already over changes nothing.
+    async fn end_campaign(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Campaign> {
+        let caller = verified(ctx).await?;
+        let found = campaigns::campaign_by_id(db(ctx), &id).await?;
+        let p = programmes::programme_by_id(db(ctx), &found.programme_id).await?;
+        act_for_programme(ctx, &p, Scope::ManageRewards).await?;
+        Ok(Campaign(
+            campaigns::end(db(ctx), &id, &Actor::of(caller), now(ctx)).await?,
         ))
     }
 

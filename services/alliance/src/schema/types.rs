@@ -12,6 +12,7 @@ use kit::scalar::{checked_sum, checked_total};
 use kit::time::{from_micros, to_micros};
 
 use super::access::{act_for_brand, points_view, survivor};
+use super::campaigns::{Campaign, EarnAward};
 use super::db;
 use crate::domain::audit::AuditAction;
 use crate::domain::ledger::{EntryKind, LotState};
@@ -166,6 +167,23 @@ impl Programme {
     /// Whether members may exchange other programmes' points into this one.
     async fn can_receive(&self) -> bool {
         self.0.can_receive
+    }
+    /// Its earning campaigns, oldest first (whatever their status).
+    async fn campaigns(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, Campaign, EmptyFields, EmptyFields>> {
+        let page = PageRequest::parse(first, after)?;
+        let (rows, has_next) =
+            crate::store::campaigns::campaigns_page(db(ctx), &self.0.id, &page).await?;
+        let mut connection = Connection::new(page.after.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|c| Edge::new(encode_cursor(&c.id), Campaign(c))),
+        );
+        Ok(connection)
     }
 }
 
@@ -468,6 +486,17 @@ impl LedgerEntry {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         from_micros(self.0.created_at)
+    }
+    /// Of an EARN entry: the points each campaign gave (the rest is the
+    /// programme's base rate), by campaign id.
+    async fn awards(&self, ctx: &Context<'_>) -> ApiResult<Vec<EarnAward>> {
+        Ok(
+            crate::store::campaigns::awards_of_entry(db(ctx), &self.0.id)
+                .await?
+                .into_iter()
+                .map(EarnAward::from)
+                .collect(),
+        )
     }
     /// Which lots this entry filled or consumed, and by how much.
     async fn lot_movements(&self, ctx: &Context<'_>) -> ApiResult<Vec<LotMovement>> {

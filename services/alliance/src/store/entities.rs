@@ -508,3 +508,61 @@ pub mod settlement {
 
     entity_boilerplate!();
 }
+
+pub mod campaign {
+    use sea_orm::entity::prelude::*;
+
+    use crate::domain::campaigns::{RewardKind, Stacking, TargetKind};
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "campaigns")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub programme_id: String,
+        pub name: String,
+        pub kind: RewardKind,
+        /// Of a MULTIPLIER: its factor, an exact decimal ("2", "1.5").
+        pub factor: Option<String>,
+        /// Of a MULTIPLIER: what it counts.
+        pub target: Option<TargetKind>,
+        /// Of a MULTIPLIER naming ids: a JSON array of them.
+        pub target_ids: Option<String>,
+        /// Of the bonus kinds (and the new member's, of a REFERRAL).
+        pub bonus_points: Option<i64>,
+        /// Of a REFERRAL: the referrer's points.
+        pub referrer_points: Option<i64>,
+        pub priority: i32,
+        pub stacking: Stacking,
+        pub starts_at: i64,
+        /// As planned; an ended campaign's end is `ended_at`.
+        pub ends_at: i64,
+        pub ended_at: Option<i64>,
+        pub created_at: i64,
+        /// `kit::auth::Actor`.
+        pub created_by: String,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod earn_award {
+    use sea_orm::entity::prelude::*;
+
+    use crate::domain::campaigns::Recipient;
+
+    /// Points one campaign gave in one EARN entry.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "earn_awards")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub entry_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub campaign_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub recipient: Recipient,
+        pub points: i64,
+    }
+
+    entity_boilerplate!();
+}

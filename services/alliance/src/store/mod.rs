@@ -3,6 +3,7 @@
 //! clearing rows in one transaction, or nothing.
 
 pub mod audit;
+pub mod campaigns;
 pub mod entities;
 pub mod exchange;
 pub mod export;

@@ -13,15 +13,17 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 
-use super::entities::{applied_refund, lot, order_earn, order_earn_line};
+use super::campaigns;
+use super::entities::{applied_refund, lot, order_earn, order_earn_line, programme};
 use super::ledger::{
     PendingUntil, Posting, ReversalRequest, earn_pending, ensure_account, lock_account,
     release_on_hand_over, reverse_earning, verify_books,
 };
 use super::programmes::{programme_of_brand, rules};
 use super::survivor_of;
+use crate::domain::campaigns::{Earning, Occasion, Purchase, PurchaseLine, Recipient, earn};
 use crate::domain::ledger::EntryKind;
-use crate::domain::points::points_earned;
+use crate::domain::programme::ProgrammeRules;
 use crate::domain::returns::{ReversalCause, reversal_due, reversal_policy};
 use crate::error::Result;
 
@@ -56,7 +58,8 @@ pub async fn on_order_placed(
         };
         let rules = rules(&programme)?;
         let paid: i64 = lines.iter().map(|l| l.amount_fen).sum();
-        let points = points_earned(paid, rules.earn_rate);
+        let earning = campaign_earning(txn, placed, &lines, &member_id, &programme, &rules).await?;
+        let points = earning.member_points();
         let inserted = order_earn::Entity::insert(order_earn::ActiveModel {
             order_id: Set(placed.order_id.clone()),
             programme_id: Set(programme.id.clone()),
@@ -117,12 +120,61 @@ pub async fn on_order_placed(
                 .await?
                 .map(IntoActiveModel::into_active_model)
                 .ok_or_else(|| crate::error::Error::conflict("order earning vanished"))?;
+        campaigns::record_awards(txn, &entry.id, &earning.awards).await?;
         row.entry_id = Set(Some(entry.id));
         row.lot_id = Set(Some(earned_lot.id));
         row.update(txn).await?;
         verify_books(txn, &account.id).await?;
     }
     Ok(())
+}
+
+/// What one programme's lines of an order earn: the base rate on what was
+/// paid, and the awards of the programme's campaigns running when it was
+/// placed. A purchase is a member's first in the programme when no other
+/// order of theirs there still stands (a cancelled one does not count).
+async fn campaign_earning(
+    txn: &DatabaseTransaction,
+    placed: &OrderPlaced,
+    lines: &[&kit::events::schema::OrderLine],
+    member_id: &str,
+    programme: &programme::Model,
+    rules: &ProgrammeRules,
+) -> Result<Earning> {
+    let earlier = order_earn::Entity::find()
+        .filter(order_earn::Column::MemberId.eq(member_id))
+        .filter(order_earn::Column::ProgrammeId.eq(programme.id.as_str()))
+        .filter(order_earn::Column::OrderId.ne(placed.order_id.as_str()))
+        .filter(
+            sea_orm::sea_query::Expr::col(order_earn::Column::RefundedFen)
+                .lt(sea_orm::sea_query::Expr::col(order_earn::Column::PaidFen)),
+        )
+        .one(txn)
+        .await?;
+    let purchase = Purchase {
+        at: placed.placed_at,
+        store_id: placed.store_id.clone(),
+        lines: lines
+            .iter()
+            .map(|l| PurchaseLine {
+                sku_id: l.sku_id.clone(),
+                category_id: l.category_id.clone(),
+                paid_fen: l.amount_fen,
+            })
+            .collect(),
+        first_purchase: earlier.is_none(),
+        birthday: None,
+    };
+    let running = campaigns::rules_at(txn, &programme.id, placed.placed_at).await?;
+    let mut earning = earn(
+        &Occasion::Purchase(purchase),
+        rules.earn_rate,
+        &running,
+        rules.time_zone,
+    );
+    // A purchase rewards its buyer only.
+    earning.awards.retain(|a| a.recipient == Recipient::Member);
+    Ok(earning)
 }
 
 /// The order was handed over: the sale is final, and each programme's

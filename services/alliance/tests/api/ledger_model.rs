@@ -517,6 +517,7 @@ async fn run(ops: Vec<Op>) -> Result<BTreeMap<String, u32>, String> {
                         unit_price_fen: yuan * 100,
                         amount_fen: yuan * 100,
                         source_location_id: None,
+                        category_id: None,
                     });
                 }
                 model.orders.push(ModelOrder {

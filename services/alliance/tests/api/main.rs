@@ -1,6 +1,7 @@
 //! The alliance subgraph driven over HTTP, on SQLite by default and on
 //! PostgreSQL when BIGMEMBER_TEST_DATABASE_URL is set.
 
+mod campaigns;
 mod concurrency;
 mod exchange;
 mod keys;

@@ -19,6 +19,7 @@ fn line(id: &str, brand: &str, amount_fen: i64) -> OrderLine {
         unit_price_fen: amount_fen,
         amount_fen,
         source_location_id: None,
+        category_id: None,
     }
 }
 

@@ -81,6 +81,17 @@ pub fn partner(app: &TestApp, brand: &str) -> String {
     app.token(TokenRequest::partner(format!("cli-{brand}"), brand))
 }
 
+/// A token of `brand`'s partner whose key holds only `scopes`
+/// (GraphQL names: `MANAGE_WEBHOOKS`...).
+pub fn scoped(app: &TestApp, brand: &str, scopes: &[&str]) -> String {
+    let scopes = kit::auth::Scopes::parse_list(&scopes.join(",").to_lowercase()).unwrap();
+    app.token(TokenRequest::partner_scoped(
+        format!("cli-{brand}"),
+        brand,
+        scopes,
+    ))
+}
+
 pub const ONBOARD: &str = "mutation($b: ID!, $n: String!, $p: ProgrammeInput!) { onboardBrand(brandId: $b, name: $n, programme: $p) { id name programme { id pointsName cashValueFen pointsPerYuan pendingDays expiryMonths returnPolicy } } }";
 
 pub fn programme_input(pending_days: i64, expiry_months: Option<i64>, policy: &str) -> Value {

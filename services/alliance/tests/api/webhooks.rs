@@ -53,15 +53,6 @@ const REDELIVER: &str = "mutation($d: ID!) { redeliverWebhook(deliveryId: $d) { 
 const PAUSE: &str = "mutation($e: ID!, $p: Boolean!) { pauseWebhookEndpoint(endpointId: $e, paused: $p) { id paused } }";
 
 /// A token of `brand`'s partner with only the scopes named.
-fn scoped(app: &TestApp, brand: &str, scopes: &[&str]) -> String {
-    let scopes = kit::auth::Scopes::parse_list(&scopes.join(",").to_lowercase()).unwrap();
-    app.token(kit::auth::TokenRequest::partner_scoped(
-        format!("cli-{brand}"),
-        brand,
-        scopes,
-    ))
-}
-
 /// Registers an endpoint as `brand`'s partner: (endpoint id, secret).
 async fn register(app: &TestApp, brand: &str, url: &str, events: &[&str]) -> (String, String) {
     let token = scoped(app, brand, &["MANAGE_WEBHOOKS"]);

@@ -106,6 +106,10 @@ pub struct OrderLine {
     pub amount_fen: i64,
     /// Where the stock came from (a store or warehouse id).
     pub source_location_id: Option<String>,
+    /// The product's category, e.g. `coffee/beans` (absent in events
+    /// written before categories were carried).
+    #[serde(default)]
+    pub category_id: Option<String>,
 }
 
 /// An order was placed (stock reserved, paid amounts known).

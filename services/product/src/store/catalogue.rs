@@ -163,6 +163,18 @@ pub async fn skus_by_ids<C: ConnectionTrait>(
     Ok(rows.into_iter().map(|s| (s.id.clone(), s)).collect())
 }
 
+/// Products' categories by product id (`coffee/beans`...).
+pub async fn categories_of<C: ConnectionTrait>(
+    db: &C,
+    product_ids: impl IntoIterator<Item = String>,
+) -> Result<HashMap<String, String>> {
+    let rows = product::Entity::find()
+        .filter(product::Column::Id.is_in(product_ids))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|p| (p.id, p.category)).collect())
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ProductFilter {
     pub search: Option<String>,

@@ -248,7 +248,10 @@ async fn place_once(
     new.key
         .remember(&txn, PLACE_ORDER, &hash, &placed.id, to_micros(now))
         .await?;
-    publish(&txn, &placed_event(&placed, &lines, now), now).await?;
+    // Campaigns earn by category: the event carries each line's.
+    let categories =
+        super::catalogue::categories_of(&txn, lines.iter().map(|l| l.product_id.clone())).await?;
+    publish(&txn, &placed_event(&placed, &lines, &categories, now), now).await?;
     txn.commit().await?;
     Ok(PlacedOrder {
         order: placed,
@@ -270,7 +273,12 @@ async fn replay(db: &DatabaseConnection, order_id: &str) -> Result<PlacedOrder> 
     })
 }
 
-fn placed_event(o: &order::Model, lines: &[order_line::Model], at: DateTime<Utc>) -> OrderPlaced {
+fn placed_event(
+    o: &order::Model,
+    lines: &[order_line::Model],
+    categories: &HashMap<String, String>,
+    at: DateTime<Utc>,
+) -> OrderPlaced {
     OrderPlaced {
         order_id: o.id.clone(),
         member_id: o.member_id.clone(),
@@ -287,6 +295,7 @@ fn placed_event(o: &order::Model, lines: &[order_line::Model], at: DateTime<Utc>
                 unit_price_fen: l.unit_price_fen,
                 amount_fen: l.amount_fen,
                 source_location_id: Some(l.source_location_id.clone()),
+                category_id: categories.get(&l.product_id).cloned(),
             })
             .collect(),
         total_fen: o.total_fen,

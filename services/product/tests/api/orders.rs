@@ -309,6 +309,10 @@ async fn fulfil_cancel_refund_and_their_events() {
     assert_eq!(placed_event["lines"][0]["brandId"], "apparel");
     assert_eq!(placed_event["lines"][0]["amountFen"], 29_700);
     assert_eq!(
+        placed_event["lines"][0]["categoryId"], "apparel/tops",
+        "campaigns earn by category"
+    );
+    assert_eq!(
         events[2]["payload"]["lines"],
         json!([{ "lineId": line, "quantity": 2, "amountFen": 19_800 }])
     );

@@ -204,6 +204,7 @@ fn line(id: &str, brand: &str, amount: i64) -> OrderLine {
         unit_price_fen: amount,
         amount_fen: amount,
         source_location_id: None,
+        category_id: None,
     }
 }
 

@@ -1,0 +1,118 @@
+//! Earning campaigns: rules on top of a programme's base rate, each with a
+//! window; and, per EARN entry, the points each campaign gave (so a member
+//! can see why they earned what they did).
+
+use kit::migration::columns::{id, index, int, opt_int, text};
+use sea_orm_migration::prelude::*;
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261210_001200_campaigns"
+    }
+}
+
+#[derive(DeriveIden)]
+enum Campaigns {
+    Table,
+    Id,
+    ProgrammeId,
+    Name,
+    Kind,
+    Factor,
+    Target,
+    TargetIds,
+    BonusPoints,
+    ReferrerPoints,
+    Priority,
+    Stacking,
+    StartsAt,
+    EndsAt,
+    EndedAt,
+    CreatedAt,
+    CreatedBy,
+}
+
+#[derive(DeriveIden)]
+enum EarnAwards {
+    Table,
+    EntryId,
+    CampaignId,
+    Recipient,
+    Points,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Campaigns::Table)
+                    .col(id(Campaigns::Id).primary_key())
+                    .col(id(Campaigns::ProgrammeId))
+                    .col(text(Campaigns::Name, 120))
+                    .col(text(Campaigns::Kind, 24))
+                    .col(ColumnDef::new(Campaigns::Factor).string_len(16).null())
+                    .col(ColumnDef::new(Campaigns::Target).string_len(16).null())
+                    .col(ColumnDef::new(Campaigns::TargetIds).text().null())
+                    .col(opt_int(Campaigns::BonusPoints))
+                    .col(opt_int(Campaigns::ReferrerPoints))
+                    .col(ColumnDef::new(Campaigns::Priority).integer().not_null())
+                    .col(text(Campaigns::Stacking, 16))
+                    .col(int(Campaigns::StartsAt))
+                    .col(int(Campaigns::EndsAt))
+                    .col(opt_int(Campaigns::EndedAt))
+                    .col(int(Campaigns::CreatedAt))
+                    .col(text(Campaigns::CreatedBy, 160))
+                    .to_owned(),
+            )
+            .await?;
+        // Earning reads a programme's campaigns whose window holds an
+        // instant; listings page a programme's by id.
+        manager
+            .create_index(index(
+                "idx_campaigns_programme_window",
+                Campaigns::Table,
+                vec![
+                    Campaigns::ProgrammeId.into_iden(),
+                    Campaigns::EndsAt.into_iden(),
+                ],
+            ))
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(EarnAwards::Table)
+                    .col(id(EarnAwards::EntryId))
+                    .col(id(EarnAwards::CampaignId))
+                    .col(text(EarnAwards::Recipient, 16))
+                    .col(int(EarnAwards::Points))
+                    .primary_key(
+                        Index::create()
+                            .col(EarnAwards::EntryId)
+                            .col(EarnAwards::CampaignId)
+                            .col(EarnAwards::Recipient),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(index(
+                "idx_earn_awards_campaign",
+                EarnAwards::Table,
+                vec![EarnAwards::CampaignId.into_iden()],
+            ))
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(EarnAwards::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Campaigns::Table).to_owned())
+            .await
+    }
+}

@@ -1,0 +1,193 @@
+//! GraphQL types of earning campaigns: the campaign, the input that
+//! creates one (parsed here into the domain's rule), and the awards an
+//! EARN entry records.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use kit::time::from_micros;
+use kit::{ApiResult, Long};
+use rust_decimal::Decimal;
+
+use super::now;
+use crate::domain::campaigns::{
+    Bonus, CampaignStatus, Factor, Reward, RewardKind, Stacking, Target, TargetKind, Window,
+    parse_name,
+};
+use crate::error::{Error, Result};
+use crate::store::campaigns::{CampaignDraft, window_of};
+use crate::store::entities::{campaign, earn_award};
+
+/// An earning campaign: a rule on top of its programme's base rate, for
+/// orders placed in its window.
+pub struct Campaign(pub campaign::Model);
+
+#[Object]
+impl Campaign {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn programme_id(&self) -> ID {
+        ID(self.0.programme_id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn kind(&self) -> RewardKind {
+        self.0.kind
+    }
+    /// Of a MULTIPLIER: the factor, an exact decimal ("2" doubles).
+    async fn factor(&self) -> Option<&str> {
+        self.0.factor.as_deref()
+    }
+    /// Of a MULTIPLIER: what it counts.
+    async fn target(&self) -> Option<TargetKind> {
+        self.0.target
+    }
+    /// Of a MULTIPLIER counting SKUs, categories or stores: their ids (a
+    /// category counts what is under it: `coffee` counts `coffee/beans`).
+    async fn target_ids(&self) -> ApiResult<Vec<String>> {
+        Ok(match &self.0.target_ids {
+            Some(json) => serde_json::from_str(json)
+                .map_err(|_| Error::corrupt(format_args!("campaign {}", self.0.id)))?,
+            None => Vec::new(),
+        })
+    }
+    /// Of FIRST_PURCHASE: the bonus, in points.
+    async fn bonus_points(&self) -> Option<Long> {
+        self.0.bonus_points.map(Into::into)
+    }
+    /// Higher first, among exclusive campaigns.
+    async fn priority(&self) -> i32 {
+        self.0.priority
+    }
+    async fn stacking(&self) -> Stacking {
+        self.0.stacking
+    }
+    async fn starts_at(&self) -> DateTime<Utc> {
+        from_micros(self.0.starts_at)
+    }
+    /// Exclusive; earlier than planned if it was ended early.
+    async fn ends_at(&self) -> ApiResult<DateTime<Utc>> {
+        Ok(window_of(&self.0)?.ends_at())
+    }
+    /// By the service's clock.
+    async fn status(&self, ctx: &Context<'_>) -> ApiResult<CampaignStatus> {
+        Ok(CampaignStatus::at(window_of(&self.0)?, now(ctx)))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        from_micros(self.0.created_at)
+    }
+}
+
+/// A campaign to run.
+#[derive(InputObject)]
+pub struct CampaignInput {
+    pub programme_id: ID,
+    /// 1-120 characters, e.g. "Double beans week".
+    pub name: String,
+    /// Its first day, `YYYY-MM-DD`, from midnight in the programme's zone.
+    pub first_day: String,
+    /// Its last day, `YYYY-MM-DD`, up to midnight after it in the
+    /// programme's zone; not before `firstDay`.
+    pub last_day: String,
+    /// Among EXCLUSIVE campaigns that apply at once, the highest wins.
+    #[graphql(default)]
+    pub priority: i32,
+    #[graphql(default_with = "Stacking::Stackable")]
+    pub stacking: Stacking,
+    /// What it gives: exactly one of the fields.
+    pub reward: CampaignRewardInput,
+}
+
+/// What a campaign gives: exactly one field.
+#[derive(InputObject)]
+pub struct CampaignRewardInput {
+    /// Multiply the base points of some lines.
+    pub multiplier: Option<MultiplierInput>,
+    /// Bonus points (1-1,000,000) on a member's first purchase in the
+    /// programme (a cancelled order does not count as one).
+    pub first_purchase_bonus: Option<i32>,
+}
+
+/// A multiplier and the lines it counts: name SKUs, categories or stores
+/// (at most one list, up to 200 ids); none counts every line.
+#[derive(InputObject)]
+pub struct MultiplierInput {
+    /// An exact decimal above 1 and at most 10, e.g. "2".
+    pub factor: String,
+    #[graphql(default)]
+    pub sku_ids: Vec<String>,
+    #[graphql(default)]
+    pub category_ids: Vec<String>,
+    #[graphql(default)]
+    pub store_ids: Vec<String>,
+}
+
+impl CampaignInput {
+    /// The draft, its days read in `zone` (the programme's). BAD_USER_INPUT
+    /// with the field at fault.
+    pub fn parse(self, programme_id: String, zone: Tz) -> Result<CampaignDraft> {
+        let name = parse_name(&self.name)?;
+        let first = parse_day("firstDay", &self.first_day)?;
+        let last = parse_day("lastDay", &self.last_day)?;
+        if last < first {
+            return Err(Error::invalid(
+                "lastDay",
+                "lastDay must not be before firstDay",
+            ));
+        }
+        let window = Window::days(first, last, zone)?;
+        let reward = match (self.reward.multiplier, self.reward.first_purchase_bonus) {
+            (Some(m), None) => {
+                let factor = m
+                    .factor
+                    .trim()
+                    .parse::<Decimal>()
+                    .map_err(|_| Error::invalid("factor", "factor must be an exact decimal"))?;
+                Reward::Multiplier {
+                    factor: Factor::parse(factor)?,
+                    target: Target::parse(m.sku_ids, m.category_ids, m.store_ids)?,
+                }
+            }
+            (None, Some(points)) => {
+                Reward::FirstPurchase(Bonus::parse("firstPurchaseBonus", i64::from(points))?)
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "reward",
+                    "give exactly one of multiplier and firstPurchaseBonus",
+                ));
+            }
+        };
+        Ok(CampaignDraft {
+            programme_id,
+            name,
+            window,
+            priority: self.priority,
+            stacking: self.stacking,
+            reward,
+        })
+    }
+}
+
+fn parse_day(field: &str, day: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+        .map_err(|_| Error::invalid(field, format!("{field} must be a date, YYYY-MM-DD")))
+}
+
+/// Points a campaign gave in an EARN entry (the rest is the base rate).
+#[derive(SimpleObject)]
+pub struct EarnAward {
+    pub campaign_id: ID,
+    pub points: Long,
+}
+
+impl From<earn_award::Model> for EarnAward {
+    fn from(a: earn_award::Model) -> Self {
+        EarnAward {
+            campaign_id: ID(a.campaign_id),
+            points: a.points.into(),
+        }
+    }
+}
