@@ -262,8 +262,10 @@ impl EventHandler for WebhookFanOut {
                 };
                 (vec![closed.brand_id], announcement)
             }
-            // Revocations are for the other services' lists.
-            PartnerEvent::KeyRevoked(_) => return Ok(()),
+            // Revocations are for the other services' lists; a reward's
+            // points went out as its REDEEM entry's POINTS_REDEEMED, and its
+            // coupon is the product service's.
+            PartnerEvent::KeyRevoked(_) | PartnerEvent::RewardRedeemed(_) => return Ok(()),
         };
         webhooks::enqueue(txn, &brands, &announcement, now).await?;
         Ok(())

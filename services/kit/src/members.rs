@@ -39,6 +39,18 @@ pub struct Standing {
     /// Live, or a test member enrolled with a sandbox key (absent: live).
     #[serde(default)]
     pub environment: Environment,
+    /// The member's tier code (`GOLD`...), for rewards only some tiers
+    /// may have (absent from older member services).
+    #[serde(default)]
+    pub tier: Option<String>,
+}
+
+/// The member a write acts for, with what eligibility rules read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActingMember {
+    pub id: String,
+    /// `None` when no member service is connected or it did not say.
+    pub tier: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,11 +146,30 @@ impl MemberDirectory {
         member_id: &str,
         environment: Environment,
     ) -> Result<String, ApiError> {
+        Ok(self.acting_in(member_id, environment).await?.id)
+    }
+
+    /// [`acting_member_in`](Self::acting_member_in), with the member's
+    /// tier.
+    pub async fn acting_in(
+        &self,
+        member_id: &str,
+        environment: Environment,
+    ) -> Result<ActingMember, ApiError> {
         if self.base().is_none() {
-            return Ok(member_id.to_owned());
+            return Ok(ActingMember {
+                id: member_id.to_owned(),
+                tier: None,
+            });
         }
         match self.standing(member_id).await? {
-            Some(standing) if standing.environment == environment => standing.acting_id(),
+            Some(standing) if standing.environment == environment => {
+                let tier = standing.tier.clone();
+                Ok(ActingMember {
+                    id: standing.acting_id()?,
+                    tier,
+                })
+            }
             _ => Err(ApiError::not_found(format!(
                 "no member {member_id} in {}",
                 environment.described()
@@ -372,6 +403,7 @@ mod tests {
     #[test]
     fn only_an_active_member_acts() {
         let standing = |status| Standing {
+            tier: None,
             environment: Environment::Live,
             member_id: "m-1".into(),
             status,
@@ -388,13 +420,14 @@ mod tests {
         let wire = serde_json::to_value(standing(StandingStatus::Erased)).unwrap();
         assert_eq!(
             wire,
-            serde_json::json!({ "memberId": "m-1", "status": "ERASED", "environment": "LIVE" })
+            serde_json::json!({ "memberId": "m-1", "status": "ERASED", "environment": "LIVE", "tier": null })
         );
         // A member service from before environments says none: live.
         let older: Standing =
             serde_json::from_value(serde_json::json!({ "memberId": "m-1", "status": "ACTIVE" }))
                 .unwrap();
         assert_eq!(older.environment, Environment::Live);
+        assert_eq!(older.tier, None, "and no tier");
     }
 
     #[test]

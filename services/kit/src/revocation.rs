@@ -101,11 +101,13 @@ impl EventHandler for RevokedKeys {
     ) -> Result<(), HandlerError> {
         match event {
             PartnerEvent::KeyRevoked(revoked) => Ok(record(txn, &revoked).await?),
-            // Points and terms are the alliance's own business.
+            // Points and terms are the alliance's own business (the
+            // product service reads rewards with its own handler).
             PartnerEvent::PointsPosted(_)
             | PartnerEvent::PointsExpiringSoon(_)
             | PartnerEvent::TermsChanged(_)
-            | PartnerEvent::StatementClosed(_) => Ok(()),
+            | PartnerEvent::StatementClosed(_)
+            | PartnerEvent::RewardRedeemed(_) => Ok(()),
         }
     }
 }

@@ -90,6 +90,18 @@ pub async fn acting_member_in(
     }
 }
 
+/// [`acting_member_in`], with the member's tier.
+pub async fn acting_in(
+    ctx: &Context<'_>,
+    member_id: &str,
+    environment: crate::auth::Environment,
+) -> Result<crate::members::ActingMember, ApiError> {
+    match ctx.data_opt::<crate::members::MemberDirectory>() {
+        Some(directory) => directory.acting_in(member_id, environment).await,
+        None => Err(ApiError::internal(&"no member directory in this schema")),
+    }
+}
+
 /// Whether a member token naming `member_id` speaks for `owner`'s data:
 /// the same id, or a merged id whose survivor is `owner` (the member
 /// service is asked only when the ids differ, so a member's own reads

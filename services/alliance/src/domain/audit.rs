@@ -22,5 +22,6 @@ kit::stored_enum! {
         SettlementRecorded,
         CampaignCreated,
         CampaignEnded,
+        RewardCreated,
     }
 }

@@ -12,6 +12,7 @@ pub mod lots;
 pub mod points;
 pub mod programme;
 pub mod returns;
+pub mod rewards;
 pub mod sandbox;
 pub mod statements;
 pub mod webhooks;

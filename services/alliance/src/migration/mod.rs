@@ -8,7 +8,7 @@ mod m20261207_000800_key_scopes_and_audit;
 mod m20261208_000900_webhooks;
 mod m20261208_001000_statements;
 mod m20261209_001100_sandboxes;
-mod m20261210_001200_campaigns;
+mod m20261210_001200_campaigns_rewards;
 
 pub struct Migrator;
 
@@ -24,7 +24,7 @@ impl MigratorTrait for Migrator {
         all.push(Box::new(m20261208_000900_webhooks::Migration));
         all.push(Box::new(m20261208_001000_statements::Migration));
         all.push(Box::new(m20261209_001100_sandboxes::Migration));
-        all.push(Box::new(m20261210_001200_campaigns::Migration));
+        all.push(Box::new(m20261210_001200_campaigns_rewards::Migration));
         all
     }
 }

@@ -5,6 +5,7 @@ mod access;
 mod campaigns;
 mod mutation;
 mod query;
+mod rewards;
 mod statements;
 mod types;
 mod webhooks;

@@ -7,6 +7,7 @@ use kit::{ApiResult, Caller};
 
 use super::access::{act_for_brand, act_for_programme, operator, verified};
 use super::campaigns::{Campaign, CampaignInput};
+use super::rewards::{Reward, RewardInput, RewardRedemption};
 use super::statements::{ClosedClearingStatement, Settlement};
 use super::types::{
     Brand, Exchange, ExchangeQuote, ExchangeTerms, IssuedPartnerKey, PartnerKey, PartnerToken,
@@ -23,6 +24,7 @@ use crate::store::entities::{programme, quote};
 use crate::store::exchange::{self as exchanges, TermsDraft, TermsSide};
 use crate::store::ledger::{self, PartnerTransaction};
 use crate::store::programmes::{self, KeyGrant, ProgrammeDraft, ProgrammeSettings};
+use crate::store::rewards::{self, RedemptionRequest};
 use crate::store::{campaigns, statements, webhooks};
 use sea_orm::EntityTrait;
 
@@ -422,6 +424,69 @@ impl Mutation {
         let draft = input.parse(p.id.clone(), zone)?;
         Ok(Campaign(
             campaigns::create(db(ctx), &draft, &key, &Actor::of(caller), now(ctx)).await?,
+        ))
+    }
+
+    /// The programme's partner (scope MANAGE_REWARDS) or an operator: adds
+    /// a reward to the programme's catalogue. A retry with the same
+    /// `idempotencyKey` and input answers the same reward.
+    async fn create_reward(
+        &self,
+        ctx: &Context<'_>,
+        input: RewardInput,
+        idempotency_key: String,
+    ) -> ApiResult<Reward> {
+        let caller = verified(ctx).await?;
+        let p = programmes::programme_by_id(db(ctx), &input.programme_id).await?;
+        act_for_programme(ctx, &p, Scope::ManageRewards).await?;
+        let key = IdempotencyKey::parse(caller, &idempotency_key)?;
+        let zone = programmes::rules(&p)?.time_zone;
+        let draft = input.parse(p.id.clone(), zone)?;
+        Ok(Reward(
+            rewards::create(db(ctx), &draft, &key, &Actor::of(caller), now(ctx)).await?,
+        ))
+    }
+
+    /// Redeems a reward: debits its price from the member's points
+    /// (soonest-expiring first) and issues what it gives, exactly once per
+    /// `idempotencyKey`. Members redeem for themselves; the programme's
+    /// partner (scope REDEEM) and operators name `memberId`.
+    /// INSUFFICIENT_POINTS, OUT_OF_STOCK (its last unit is gone),
+    /// LIMIT_EXCEEDED (the member's limit), FORBIDDEN (a tier it is not
+    /// for), CONFLICT (outside its days); nothing is taken then.
+    async fn redeem_reward(
+        &self,
+        ctx: &Context<'_>,
+        reward_id: ID,
+        member_id: Option<ID>,
+        idempotency_key: String,
+    ) -> ApiResult<RewardRedemption> {
+        let caller = verified(ctx).await?;
+        let found = rewards::reward_by_id(db(ctx), &reward_id).await?;
+        let p = programmes::programme_by_id(db(ctx), &found.programme_id).await?;
+        let named = match (caller, &member_id) {
+            (Caller::Member { member_id: own }, None) => own.clone(),
+            (Caller::Member { member_id: own }, Some(named)) if *own == named.0 => own.clone(),
+            (Caller::Member { .. }, Some(_)) => {
+                return Err(Error::forbidden("members redeem their own points").into());
+            }
+            (_, Some(named)) => {
+                act_for_programme(ctx, &p, Scope::Redeem).await?;
+                ForeignId::parse("memberId", named)?.into_string()
+            }
+            (_, None) => {
+                return Err(Error::invalid("memberId", "name the member to redeem for").into());
+            }
+        };
+        let acting = kit::subgraph::acting_in(ctx, &named, p.environment).await?;
+        let key = IdempotencyKey::parse(caller, &idempotency_key)?;
+        let request = RedemptionRequest {
+            reward_id: found.id,
+            member_id: acting.id,
+            tier: acting.tier,
+        };
+        Ok(RewardRedemption(
+            rewards::redeem(db(ctx), &request, &key, &Actor::of(caller), now(ctx)).await?,
         ))
     }
 

@@ -14,6 +14,7 @@ use kit::time::{from_micros, to_micros};
 use super::access::{act_for_brand, points_view, survivor};
 use super::campaigns::{Campaign, EarnAward};
 use super::db;
+use super::rewards::Reward;
 use crate::domain::audit::AuditAction;
 use crate::domain::ledger::{EntryKind, LotState};
 use crate::domain::returns::ReturnPolicy;
@@ -167,6 +168,23 @@ impl Programme {
     /// Whether members may exchange other programmes' points into this one.
     async fn can_receive(&self) -> bool {
         self.0.can_receive
+    }
+    /// Its rewards catalogue, oldest first.
+    async fn rewards(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, Reward, EmptyFields, EmptyFields>> {
+        let page = PageRequest::parse(first, after)?;
+        let (rows, has_next) =
+            crate::store::rewards::rewards_page(db(ctx), &self.0.id, &page).await?;
+        let mut connection = Connection::new(page.after.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|r| Edge::new(encode_cursor(&r.id), Reward(r))),
+        );
+        Ok(connection)
     }
     /// Its earning campaigns, oldest first (whatever their status).
     async fn campaigns(

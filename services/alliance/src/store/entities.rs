@@ -566,3 +566,61 @@ pub mod earn_award {
 
     entity_boilerplate!();
 }
+
+pub mod reward {
+    use sea_orm::entity::prelude::*;
+
+    use crate::domain::rewards::RewardGives;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rewards")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub programme_id: String,
+        pub name: String,
+        pub description: String,
+        pub points_price: i64,
+        /// Units it started with; None: unlimited.
+        pub stock: Option<i64>,
+        /// Units left; None: unlimited.
+        pub remaining: Option<i64>,
+        pub gives: RewardGives,
+        /// Of a COUPON reward: `kit::events::schema::CouponTerms` as JSON.
+        pub coupon_terms: Option<String>,
+        /// Of a GIFT reward: what the member collects.
+        pub gift: Option<String>,
+        /// A JSON array of tier codes; None: every tier.
+        pub eligible_tiers: Option<String>,
+        pub per_member_limit: Option<i64>,
+        pub starts_at: Option<i64>,
+        pub ends_at: Option<i64>,
+        pub created_at: i64,
+        /// `kit::auth::Actor`.
+        pub created_by: String,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod reward_redemption {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "reward_redemptions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub reward_id: String,
+        pub programme_id: String,
+        pub member_id: String,
+        /// Its REDEEM entry.
+        pub entry_id: String,
+        pub points: i64,
+        pub coupon_id: Option<String>,
+        pub coupon_code: Option<String>,
+        pub created_at: i64,
+    }
+
+    entity_boilerplate!();
+}

@@ -9,6 +9,7 @@ mod ledger;
 mod ledger_model;
 mod orders;
 mod programmes;
+mod rewards;
 mod sandbox;
 mod statements;
 mod support;

@@ -282,6 +282,98 @@ impl DomainEvent for ClearingStatementClosed {
     const KIND: &'static str = "ClearingStatementClosed";
 }
 
+/// What a coupon takes off an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    rename_all_fields = "camelCase"
+)]
+pub enum CouponBenefit {
+    /// A fixed amount off the lines it applies to, in fen.
+    AmountOff { amount_fen: i64 },
+    /// A percentage (1-100) off the lines it applies to, at most `cap_fen`.
+    PercentOff { percent: i64, cap_fen: Option<i64> },
+    /// One unit of the SKU free, when the order holds it.
+    FreeItem { sku_id: String },
+}
+
+crate::stored_enum! {
+    /// What kind of thing a coupon takes off.
+    #[derive(async_graphql::Enum, Hash)]
+    pub enum CouponKind {
+        /// A fixed amount off, in fen.
+        AmountOff,
+        /// A percentage off, up to a cap.
+        PercentOff,
+        /// One unit of a SKU free.
+        FreeItem,
+    }
+}
+
+impl CouponBenefit {
+    pub fn kind(&self) -> CouponKind {
+        match self {
+            CouponBenefit::AmountOff { .. } => CouponKind::AmountOff,
+            CouponBenefit::PercentOff { .. } => CouponKind::PercentOff,
+            CouponBenefit::FreeItem { .. } => CouponKind::FreeItem,
+        }
+    }
+}
+
+/// A coupon's terms: what it takes off, from which lines, from what spend,
+/// for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponTerms {
+    pub benefit: CouponBenefit,
+    /// What the lines it applies to must come to first, in fen.
+    pub min_spend_fen: i64,
+    /// The lines it applies to: of these brands (none named: the issuing
+    /// brand's), and if named, of these SKUs, and under these categories.
+    pub brand_ids: Vec<String>,
+    pub sku_ids: Vec<String>,
+    pub category_ids: Vec<String>,
+    /// Valid this many days from its issue.
+    pub valid_days: i64,
+    /// Whether a fully refunded order gives the coupon back.
+    pub restore_on_refund: bool,
+}
+
+/// A coupon issued to a member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedCoupon {
+    pub coupon_id: String,
+    /// What the member shows or types: unguessable.
+    pub code: String,
+    /// The brand that issued it.
+    pub brand_id: String,
+    pub terms: CouponTerms,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+}
+
+/// A member redeemed points for a reward: the points are debited, and the
+/// coupon (or the gift to collect) is theirs. The product service issues
+/// the coupon from this event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RewardRedeemed {
+    pub redemption_id: String,
+    pub reward_id: String,
+    pub programme_id: String,
+    pub brand_id: String,
+    pub member_id: String,
+    pub points: i64,
+    pub coupon: Option<IssuedCoupon>,
+    pub redeemed_at: DateTime<Utc>,
+}
+
+impl DomainEvent for RewardRedeemed {
+    const KIND: &'static str = "RewardRedeemed";
+}
+
 /// Declares the one type of a feed's events: an enum with a variant per
 /// event type, decoded by the type's name on the wire.
 macro_rules! feed_events {
@@ -347,6 +439,7 @@ feed_events! {
         PointsExpiringSoon(PointsExpiringSoon),
         TermsChanged(ExchangeTermsChanged),
         StatementClosed(ClearingStatementClosed),
+        RewardRedeemed(RewardRedeemed),
     }
 }
 

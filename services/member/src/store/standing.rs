@@ -41,6 +41,7 @@ pub async fn standing<C: ConnectionTrait>(db: &C, member_id: &str) -> Result<Opt
             member_id: row.id,
             status,
             environment: row.environment,
+            tier: Some(row.tier),
         }));
     }
     Err(Error::conflict("a chain of merges too long to follow"))

@@ -144,6 +144,15 @@ async fn test_members_and_live_members_never_meet() {
         .unwrap();
     assert_eq!(standing["environment"], "SANDBOX", "{standing}");
     assert_eq!(standing["status"], "ACTIVE");
+    // ... and its tier, for rewards only some tiers may have.
+    let tier = app
+        .graphql(
+            Some(&app.operator_token()),
+            "query($id: ID!) { member(id: $id) { tier } }",
+            json!({ "id": test_member }),
+        )
+        .await;
+    assert_eq!(standing["tier"], tier.ok()["member"]["tier"], "{standing}");
 
     // Never one person.
     let merged = app

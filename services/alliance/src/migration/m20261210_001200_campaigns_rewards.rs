@@ -1,15 +1,16 @@
 //! Earning campaigns: rules on top of a programme's base rate, each with a
 //! window; and, per EARN entry, the points each campaign gave (so a member
-//! can see why they earned what they did).
+//! can see why they earned what they did). A brand's rewards catalogue, and
+//! each redemption of a reward (its REDEEM entry, its coupon).
 
-use kit::migration::columns::{id, index, int, opt_int, text};
+use kit::migration::columns::{id, index, int, opt_id, opt_int, text};
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261210_001200_campaigns"
+        "m20261210_001200_campaigns_rewards"
     }
 }
 
@@ -41,6 +42,41 @@ enum EarnAwards {
     CampaignId,
     Recipient,
     Points,
+}
+
+#[derive(DeriveIden)]
+enum Rewards {
+    Table,
+    Id,
+    ProgrammeId,
+    Name,
+    Description,
+    PointsPrice,
+    Stock,
+    Remaining,
+    Gives,
+    CouponTerms,
+    Gift,
+    EligibleTiers,
+    PerMemberLimit,
+    StartsAt,
+    EndsAt,
+    CreatedAt,
+    CreatedBy,
+}
+
+#[derive(DeriveIden)]
+enum RewardRedemptions {
+    Table,
+    Id,
+    RewardId,
+    ProgrammeId,
+    MemberId,
+    EntryId,
+    Points,
+    CouponId,
+    CouponCode,
+    CreatedAt,
 }
 
 #[async_trait::async_trait]
@@ -104,10 +140,77 @@ impl MigrationTrait for Migration {
                 EarnAwards::Table,
                 vec![EarnAwards::CampaignId.into_iden()],
             ))
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Rewards::Table)
+                    .col(id(Rewards::Id).primary_key())
+                    .col(id(Rewards::ProgrammeId))
+                    .col(text(Rewards::Name, 120))
+                    .col(text(Rewards::Description, 500))
+                    .col(int(Rewards::PointsPrice))
+                    .col(opt_int(Rewards::Stock))
+                    .col(opt_int(Rewards::Remaining))
+                    .col(text(Rewards::Gives, 16))
+                    .col(ColumnDef::new(Rewards::CouponTerms).text().null())
+                    .col(ColumnDef::new(Rewards::Gift).string_len(500).null())
+                    .col(ColumnDef::new(Rewards::EligibleTiers).text().null())
+                    .col(opt_int(Rewards::PerMemberLimit))
+                    .col(opt_int(Rewards::StartsAt))
+                    .col(opt_int(Rewards::EndsAt))
+                    .col(int(Rewards::CreatedAt))
+                    .col(text(Rewards::CreatedBy, 160))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(index(
+                "idx_rewards_programme",
+                Rewards::Table,
+                vec![Rewards::ProgrammeId.into_iden(), Rewards::Id.into_iden()],
+            ))
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(RewardRedemptions::Table)
+                    .col(id(RewardRedemptions::Id).primary_key())
+                    .col(id(RewardRedemptions::RewardId))
+                    .col(id(RewardRedemptions::ProgrammeId))
+                    .col(id(RewardRedemptions::MemberId))
+                    .col(id(RewardRedemptions::EntryId))
+                    .col(int(RewardRedemptions::Points))
+                    .col(opt_id(RewardRedemptions::CouponId))
+                    .col(
+                        ColumnDef::new(RewardRedemptions::CouponCode)
+                            .string_len(32)
+                            .null(),
+                    )
+                    .col(int(RewardRedemptions::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        // The per-member limit counts a member's redemptions of a reward.
+        manager
+            .create_index(index(
+                "idx_reward_redemptions_member",
+                RewardRedemptions::Table,
+                vec![
+                    RewardRedemptions::RewardId.into_iden(),
+                    RewardRedemptions::MemberId.into_iden(),
+                ],
+            ))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(RewardRedemptions::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Rewards::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(EarnAwards::Table).to_owned())
             .await?;

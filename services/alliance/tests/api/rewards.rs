@@ -1,0 +1,400 @@
+//! A brand's rewards catalogue through the subgraph: a redemption debits
+//! points (soonest-expiring first) and issues a coupon, exactly once per
+//! key; stock, the per-member limit, tiers and balances refuse cleanly,
+//! writing nothing; the last unit goes to exactly one of many at once.
+
+use std::collections::BTreeMap;
+
+use futures::future::join_all;
+use kit::testing::{GraphqlResponse, TestApp};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const CREATE: &str = "mutation($i: RewardInput!, $k: String!) { createReward(input: $i, idempotencyKey: $k) { id programmeId name pointsPrice stock remaining kind coupon { kind amountOffFen minSpendFen categoryIds validDays restoreOnRefund } gift eligibleTiers perMemberLimit } }";
+const REDEEM_REWARD: &str = "mutation($r: ID!, $m: ID, $k: String!) { redeemReward(rewardId: $r, memberId: $m, idempotencyKey: $k) { id rewardId memberId points entry { kind points reference lotMovements { lotId points } } coupon { id code } } }";
+
+/// 5 yuan off 30 yuan of coffee beans, valid 30 days.
+fn beans_coupon(programme: &str, stock: Option<i64>, per_member: Option<i64>) -> Value {
+    json!({
+        "programmeId": programme, "name": "5 off beans", "pointsPrice": 100,
+        "stock": stock, "perMemberLimit": per_member,
+        "coupon": { "amountOffFen": 500, "minSpendFen": 3000, "categoryIds": ["coffee/beans"], "validDays": 30 },
+    })
+}
+
+async fn create(app: &TestApp, token: &str, input: Value, key: &str) -> GraphqlResponse {
+    app.graphql(
+        Some(token),
+        CREATE,
+        json!({ "i": input, "k": format!("reward-{key}") }),
+    )
+    .await
+}
+
+async fn redeem(
+    app: &TestApp,
+    token: &str,
+    reward: &str,
+    member: Option<&str>,
+    key: &str,
+) -> GraphqlResponse {
+    app.graphql(
+        Some(token),
+        REDEEM_REWARD,
+        json!({ "r": reward, "m": member, "k": format!("redeem-{key}") }),
+    )
+    .await
+}
+
+/// `points` ACTIVE points for `member`, in lots of the given expiries.
+async fn active_points(w: &World, member: &str, programme: &str, points: i64) {
+    earn(
+        &w.app,
+        member,
+        programme,
+        points,
+        &format!("seed-{member}-{points}"),
+    )
+    .await
+    .ok();
+    activate_after(&w.app, 0).await;
+}
+
+async fn remaining(app: &TestApp, programme: &str) -> Value {
+    op(
+        app,
+        "query($id: ID!) { programme(id: $id) { rewards { edges { node { remaining } } } } }",
+        json!({ "id": programme }),
+    )
+    .await["programme"]["rewards"]["edges"][0]["node"]["remaining"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_redemption_debits_once_per_key_issues_a_coupon_and_refusals_write_nothing() {
+    let w = world().await;
+    let coffee = onboard(
+        &w.app,
+        "coffee",
+        programme_input(0, Some(12), "ONLY_PENDING"),
+    )
+    .await;
+    let partner = scoped(&w.app, "coffee", &["MANAGE_REWARDS"]);
+    let made = create(
+        &w.app,
+        &partner,
+        beans_coupon(&coffee, Some(2), Some(1)),
+        "beans",
+    )
+    .await;
+    let reward = made.ok()["createReward"].clone();
+    assert_eq!(reward["kind"], "COUPON");
+    assert_eq!(reward["coupon"]["kind"], "AMOUNT_OFF");
+    assert_eq!(reward["remaining"], 2);
+    let reward_id = reward["id"].as_str().unwrap().to_owned();
+
+    active_points(&w, "m1", &coffee, 150).await;
+    let m1 = member(&w.app, "m1");
+    let first = redeem(&w.app, &m1, &reward_id, None, "m1-a").await;
+    let redemption = first.ok()["redeemReward"].clone();
+    assert_eq!(redemption["memberId"], "m1");
+    assert_eq!(redemption["entry"]["kind"], "REDEEM");
+    assert_eq!(redemption["entry"]["points"], -100);
+    let code = redemption["coupon"]["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 24, "{code}");
+    // A retry answers the same redemption and takes nothing more.
+    let again = redeem(&w.app, &m1, &reward_id, None, "m1-a").await;
+    assert_eq!(again.ok()["redeemReward"]["id"], redemption["id"]);
+    assert_eq!(account(&w.app, "m1", &coffee).await["activeBalance"], 50);
+    assert_eq!(remaining(&w.app, &coffee).await, 1);
+
+    // The member's limit (1), then too few points for another member:
+    // refused, and nothing moved.
+    let limited = redeem(&w.app, &m1, &reward_id, None, "m1-b").await;
+    assert_eq!(limited.error_code(), Some("LIMIT_EXCEEDED"));
+    active_points(&w, "m2", &coffee, 99).await;
+    let poor = redeem(&w.app, &member(&w.app, "m2"), &reward_id, None, "m2-a").await;
+    assert_eq!(poor.error_code(), Some("INSUFFICIENT_POINTS"));
+    assert_eq!(account(&w.app, "m2", &coffee).await["activeBalance"], 99);
+    assert_eq!(account(&w.app, "m1", &coffee).await["activeBalance"], 50);
+    assert_eq!(
+        remaining(&w.app, &coffee).await,
+        1,
+        "a refusal takes no unit"
+    );
+    assert_balanced(&w.app, "m1").await;
+    assert_balanced(&w.app, "m2").await;
+
+    // The programme's partner redeems for a member it names; the last unit
+    // goes, then the reward is out of stock.
+    active_points(&w, "m3", &coffee, 300).await;
+    let redeemer = scoped(&w.app, "coffee", &["REDEEM"]);
+    let r = redeem(&w.app, &redeemer, &reward_id, Some("m3"), "m3-a").await;
+    assert_eq!(r.ok()["redeemReward"]["memberId"], "m3");
+    active_points(&w, "m4", &coffee, 300).await;
+    let out = redeem(&w.app, &operator(&w), &reward_id, Some("m4"), "m4-a").await;
+    assert_eq!(out.error_code(), Some("OUT_OF_STOCK"));
+    assert_eq!(account(&w.app, "m4", &coffee).await["activeBalance"], 300);
+
+    // The feed carries each redemption with the coupon to issue.
+    let feed: Value = w
+        .app
+        .get("/events?limit=1000")
+        .bearer_auth(w.app.operator_token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let redeemed: Vec<&Value> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "RewardRedeemed")
+        .collect();
+    assert_eq!(
+        redeemed.len(),
+        2,
+        "one event per redemption, none for refusals"
+    );
+    let payload = &redeemed[0]["payload"];
+    assert_eq!(payload["memberId"], "m1");
+    assert_eq!(payload["brandId"], "coffee");
+    assert_eq!(payload["coupon"]["code"], code);
+    assert_eq!(
+        payload["coupon"]["terms"]["benefit"],
+        json!({ "kind": "AMOUNT_OFF", "amountFen": 500 })
+    );
+    assert_eq!(
+        payload["coupon"]["terms"]["categoryIds"],
+        json!(["coffee/beans"])
+    );
+}
+
+fn operator(w: &World) -> String {
+    w.app.operator_token()
+}
+
+#[tokio::test]
+async fn the_last_unit_goes_to_exactly_one_of_fifty_members_at_once() {
+    let w = world().await;
+    let coffee = onboard(&w.app, "coffee", programme_input(0, None, "ONLY_PENDING")).await;
+    let made = create(
+        &w.app,
+        &operator(&w),
+        beans_coupon(&coffee, Some(1), None),
+        "last",
+    )
+    .await;
+    let reward_id = made.ok()["createReward"]["id"].as_str().unwrap().to_owned();
+    let members: Vec<String> = (0..50).map(|i| format!("rush-{i}")).collect();
+    for m in &members {
+        earn(&w.app, m, &coffee, 200, &format!("seed-{m}"))
+            .await
+            .ok();
+    }
+    activate_after(&w.app, 0).await;
+    let tokens: Vec<String> = members.iter().map(|m| member(&w.app, m)).collect();
+    let answers = join_all(
+        tokens
+            .iter()
+            .zip(&members)
+            .map(|(t, m)| redeem(&w.app, t, &reward_id, None, m)),
+    )
+    .await;
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    for a in &answers {
+        let outcome = match a.error_code() {
+            Some(code) => code.to_owned(),
+            None => "REDEEMED".to_owned(),
+        };
+        *outcomes.entry(outcome).or_default() += 1;
+    }
+    assert_eq!(
+        outcomes,
+        BTreeMap::from([("OUT_OF_STOCK".to_owned(), 49), ("REDEEMED".to_owned(), 1)])
+    );
+    assert_eq!(remaining(&w.app, &coffee).await, 0);
+    let mut debited = 0;
+    for m in &members {
+        if account(&w.app, m, &coffee).await["activeBalance"] == 100 {
+            debited += 1;
+        }
+    }
+    assert_eq!(debited, 1, "only the winner paid");
+}
+
+/// Eight identical requests redeem once; eight identical creations add
+/// one reward.
+#[tokio::test]
+async fn identical_concurrent_redemptions_and_creations_act_once() {
+    let w = world().await;
+    let coffee = onboard(&w.app, "coffee", programme_input(0, None, "ONLY_PENDING")).await;
+    let partner = scoped(&w.app, "coffee", &["MANAGE_REWARDS"]);
+    let input = beans_coupon(&coffee, None, None);
+    let made = join_all((0..8).map(|_| create(&w.app, &partner, input.clone(), "same"))).await;
+    let ids: std::collections::BTreeSet<String> = made
+        .iter()
+        .map(|r| r.ok()["createReward"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1);
+    let reward_id = ids.into_iter().next().unwrap();
+    active_points(&w, "m1", &coffee, 1_000).await;
+    let m1 = member(&w.app, "m1");
+    let answers = join_all((0..8).map(|_| redeem(&w.app, &m1, &reward_id, None, "same"))).await;
+    let redemptions: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|r| r.ok()["redeemReward"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(redemptions.len(), 1);
+    assert_eq!(account(&w.app, "m1", &coffee).await["activeBalance"], 900);
+    assert_balanced(&w.app, "m1").await;
+}
+
+#[tokio::test]
+async fn reward_input_and_access_are_checked() {
+    let w = world().await;
+    let coffee = onboard(&w.app, "coffee", programme_input(0, None, "ONLY_PENDING")).await;
+    onboard(&w.app, "cinema", programme_input(0, None, "ONLY_PENDING")).await;
+    let partner = scoped(&w.app, "coffee", &["MANAGE_REWARDS"]);
+    let good = || beans_coupon(&coffee, None, None);
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            {
+                let mut i = good();
+                i["pointsPrice"] = json!(0);
+                i
+            },
+            "pointsPrice",
+        ),
+        (
+            {
+                let mut i = good();
+                i["stock"] = json!(-1);
+                i
+            },
+            "stock",
+        ),
+        (
+            {
+                let mut i = good();
+                i["perMemberLimit"] = json!(0);
+                i
+            },
+            "perMemberLimit",
+        ),
+        (
+            {
+                let mut i = good();
+                i["eligibleTiers"] = json!(["gold"]);
+                i
+            },
+            "eligibleTiers",
+        ),
+        (
+            {
+                let mut i = good();
+                i["name"] = json!(" ");
+                i
+            },
+            "name",
+        ),
+        (
+            {
+                let mut i = good();
+                i["firstDay"] = json!("2026-12-01");
+                i
+            },
+            "lastDay",
+        ),
+        (
+            {
+                let mut i = good();
+                i["gift"] = json!("a tote bag");
+                i
+            },
+            "coupon",
+        ),
+        (
+            {
+                let mut i = good();
+                i["coupon"]["percentOff"] = json!(10);
+                i
+            },
+            "coupon",
+        ),
+        (
+            {
+                let mut i = good();
+                i["coupon"] = json!({ "percentOff": 120, "validDays": 3 });
+                i
+            },
+            "percentOff",
+        ),
+        (
+            {
+                let mut i = good();
+                i["coupon"] = json!({ "amountOffFen": 100, "capFen": 50, "validDays": 3 });
+                i
+            },
+            "capFen",
+        ),
+        (
+            {
+                let mut i = good();
+                i["coupon"]["validDays"] = json!(0);
+                i
+            },
+            "validDays",
+        ),
+        (
+            {
+                let mut i = good();
+                i["coupon"]["skuIds"] = json!([""]);
+                i
+            },
+            "skuIds",
+        ),
+    ];
+    for (n, (input, field)) in cases.into_iter().enumerate() {
+        let r = create(&w.app, &partner, input.clone(), &format!("bad-{n}")).await;
+        assert_eq!(r.error_code(), Some("BAD_USER_INPUT"), "{input}");
+        assert_eq!(r.error_field(), Some(field), "{input}");
+    }
+    for token in [
+        scoped(&w.app, "cinema", &["MANAGE_REWARDS"]),
+        scoped(&w.app, "coffee", &["REDEEM"]),
+        member(&w.app, "m1"),
+    ] {
+        let r = create(&w.app, &token, good(), "refused").await;
+        assert_eq!(r.error_code(), Some("FORBIDDEN"), "{:?}", r.errors());
+    }
+    let gift = json!({ "programmeId": coffee, "name": "Tote", "pointsPrice": 10, "gift": "a tote bag", "eligibleTiers": ["GOLD"] });
+    let made = create(&w.app, &partner, gift, "tote").await;
+    let tote = made.ok()["createReward"].clone();
+    assert_eq!(tote["kind"], "GIFT");
+    assert_eq!(tote["coupon"], Value::Null);
+    assert_eq!(tote["eligibleTiers"], json!(["GOLD"]));
+    let tote_id = tote["id"].as_str().unwrap();
+    active_points(&w, "m1", &coffee, 100).await;
+    // Without a member service to say the tier, a tier's reward is refused.
+    let r = redeem(&w.app, &member(&w.app, "m1"), tote_id, None, "tote").await;
+    assert_eq!(r.error_code(), Some("FORBIDDEN"));
+    // A member redeems only for themselves; another brand's key, not at all.
+    let r = redeem(&w.app, &member(&w.app, "m1"), tote_id, Some("m2"), "other").await;
+    assert_eq!(r.error_code(), Some("FORBIDDEN"));
+    let r = redeem(
+        &w.app,
+        &scoped(&w.app, "cinema", &["REDEEM"]),
+        tote_id,
+        Some("m1"),
+        "stranger",
+    )
+    .await;
+    assert_eq!(r.error_code(), Some("FORBIDDEN"));
+    let r = redeem(&w.app, &operator(&w), "no-such-reward", Some("m1"), "none").await;
+    assert_eq!(r.error_code(), Some("NOT_FOUND"));
+    assert_eq!(account(&w.app, "m1", &coffee).await["activeBalance"], 100);
+}
