@@ -82,6 +82,7 @@ async fn orders(
             fulfilment: Fulfilment::InStore,
             ship_to: None,
             lines: vec![(sku, 1)],
+            coupon_code: None,
             key: IdempotencyKey::parse(&demo_till, &format!("demo-order-{i:04}"))
                 .map_err(|e| anyhow::anyhow!(e.message))?,
         };

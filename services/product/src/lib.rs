@@ -55,8 +55,9 @@ fn routes(ctx: ServiceContext) -> Router {
 /// How often uncollected pickups are looked for.
 const PICKUP_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Reads the member feed (erasures) and the alliance's (revoked partner
-/// keys), and cancels pickups not collected by their deadline, every minute.
+/// Reads the member feed (erasures, merges) and the alliance's (revoked
+/// partner keys, redeemed rewards' coupons), and cancels pickups not
+/// collected by their deadline, every minute.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     let member_feed = bg.feed(
         "member",
@@ -64,9 +65,17 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
         events::MemberFeed,
         "erasures do not clear delivery locations here, merges do not move orders",
     );
+    // Revoked keys and redeemed rewards' coupons, at the position the
+    // revocation reader always used.
+    let alliance_feed = bg.feed(
+        "alliance",
+        kit::revocation::alliance_feed(SPEC.name),
+        events::AllianceFeed,
+        "revoked partner keys' tokens keep working here until they expire, and redeemed rewards issue no coupons",
+    );
     member_feed
         .into_iter()
-        .chain(bg.revoked_partner_keys())
+        .chain(alliance_feed)
         .chain(bg.jobs(SPEC.jobs, PICKUP_EXPIRY_INTERVAL))
         .collect()
 }

@@ -3,6 +3,7 @@
 //! database.
 
 pub mod catalogue;
+pub mod coupons;
 pub mod order;
 pub mod sourcing;
 

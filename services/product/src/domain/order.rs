@@ -67,11 +67,14 @@ pub fn check_transition(status: OrderStatus, action: OrderAction) -> Result<()> 
 pub struct SoldLine {
     pub quantity: i64,
     pub refunded: i64,
-    pub unit_price_fen: i64,
+    /// What the whole line was paid, in fen: unit price × quantity, less
+    /// its share of a coupon.
+    pub paid_fen: i64,
 }
 
-/// Checks a refund of `quantity` of a line; returns its amount in fen
-/// (unit price × quantity: the paid amount, exactly).
+/// Checks a refund of `quantity` of a line; returns its amount in fen:
+/// the paid amount of those units, so that refunding every unit, in any
+/// steps, gives back exactly what the line was paid.
 pub fn refund_amount(line: SoldLine, quantity: i64) -> Result<i64> {
     if quantity < 1 {
         return Err(Error::invalid(
@@ -88,7 +91,12 @@ pub fn refund_amount(line: SoldLine, quantity: i64) -> Result<i64> {
             ),
         ));
     }
-    Ok(line.unit_price_fen * quantity)
+    // What the first n units were paid, rounding down; each refund is
+    // the difference, so the steps add up to the line's paid amount.
+    let paid_for = |n: i64| {
+        (i128::from(line.paid_fen) * i128::from(n) / i128::from(line.quantity.max(1))) as i64
+    };
+    Ok(paid_for(line.refunded + quantity) - paid_for(line.refunded))
 }
 
 /// The status after a refund: REFUNDED once nothing remains sold.
@@ -152,9 +160,29 @@ mod tests {
         let line = SoldLine {
             quantity: 3,
             refunded: 1,
-            unit_price_fen: 1_999,
+            paid_fen: 5_997,
         };
         assert_eq!(refund_amount(line, 2).unwrap(), 3_998);
+        // A discounted line gives back what was paid, one unit at a time.
+        let discounted = SoldLine {
+            quantity: 3,
+            refunded: 0,
+            paid_fen: 5_000,
+        };
+        let steps: Vec<i64> = (0..3)
+            .map(|r| {
+                refund_amount(
+                    SoldLine {
+                        refunded: r,
+                        ..discounted
+                    },
+                    1,
+                )
+                .unwrap()
+            })
+            .collect();
+        assert_eq!(steps, vec![1_666, 1_667, 1_667]);
+        assert_eq!(steps.iter().sum::<i64>(), 5_000);
         assert!(refund_amount(line, 3).is_err());
         assert!(refund_amount(line, 0).is_err());
         assert_eq!(

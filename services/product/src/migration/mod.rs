@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261122_000500_catalogue_inventory_orders;
+mod m20261210_001300_coupons;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         all.push(Box::new(
             m20261122_000500_catalogue_inventory_orders::Migration,
         ));
+        all.push(Box::new(m20261210_001300_coupons::Migration));
         all
     }
 }

@@ -97,6 +97,10 @@ pub struct PlaceOrderInput {
     /// Destination of a SHIP order.
     pub ship_to: Option<PointInput>,
     pub lines: Vec<OrderLineInput>,
+    /// A coupon of the order's member (the code they show): its discount
+    /// is spread over the lines it applies to, and it is held by the order
+    /// until it is handed over (released if it is cancelled).
+    pub coupon_code: Option<String>,
     /// Makes retries safe: the same key and request returns the first order.
     pub idempotency_key: String,
 }
@@ -142,6 +146,20 @@ impl PlaceOrderInput {
             fulfilment: self.fulfilment,
             ship_to: self.ship_to.map(|p| p.parse()).transpose()?,
             lines,
+            coupon_code: self
+                .coupon_code
+                .map(|c| {
+                    let c = c.trim().to_owned();
+                    if c.is_empty() || c.len() > 32 {
+                        Err(Error::invalid(
+                            "couponCode",
+                            "couponCode is 1-32 characters",
+                        ))
+                    } else {
+                        Ok(c)
+                    }
+                })
+                .transpose()?,
             key: IdempotencyKey::parse(caller, &self.idempotency_key)?,
         })
     }

@@ -1,6 +1,7 @@
 //! The product subgraph: GraphQL types and thin resolvers over `store` and
 //! `domain`.
 
+mod coupons;
 mod inputs;
 mod mutation;
 mod query;

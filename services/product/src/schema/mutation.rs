@@ -2,9 +2,10 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
 use kit::Long;
-use kit::auth::Actor;
+use kit::auth::{Actor, Scope};
 use kit::{ApiResult, Caller};
 
+use super::coupons::Coupon;
 use super::inputs::{PlaceOrderInput, PointInput, ProductInput, RefundLineInput, SkuInput};
 use super::now;
 use super::types::{Location, Order, Product, Sku, StockLevel};
@@ -14,10 +15,10 @@ use crate::domain::clean_text;
 use crate::domain::order::Fulfilment;
 use crate::domain::sourcing::LocationKind;
 use crate::error::{Error, Result};
-use crate::store::catalogue;
 use crate::store::entities::order as order_row;
 use crate::store::inventory::{self, MovementKind};
 use crate::store::orders::{self, NewOrder};
+use crate::store::{catalogue, coupons};
 use kit::auth::Environment;
 use kit::input::ForeignId;
 
@@ -47,6 +48,17 @@ fn authorize_order(caller: &Caller, new: &mut NewOrder) -> Result<()> {
             _ => Err(Error::forbidden("staff sell for their own store")),
         },
         _ => Err(Error::forbidden("partners do not place orders here")),
+    }
+}
+
+/// The signed-in member, as who acts for them now (FORBIDDEN for anyone
+/// else, or a member who may not act).
+async fn own_member(ctx: &Context<'_>) -> ApiResult<String> {
+    match caller(ctx).require_authenticated()? {
+        Caller::Member { member_id } => {
+            kit::subgraph::acting_member_in(ctx, member_id, Environment::Live).await
+        }
+        _ => Err(Error::forbidden("members hold coupons; sign in as the member").into()),
     }
 }
 
@@ -256,6 +268,52 @@ impl Mutation {
         Ok(Order::from(
             orders::fulfil(db(ctx), &order_id, &Actor::of(caller(ctx)), now(ctx)).await?,
         ))
+    }
+
+    /// The member keeps a coupon of theirs: ISSUED → CLAIMED (it can no
+    /// longer be given). Claiming a claimed one changes nothing.
+    async fn claim_coupon(&self, ctx: &Context<'_>, coupon_id: ID) -> ApiResult<Coupon> {
+        let member = own_member(ctx).await?;
+        Ok(Coupon(
+            coupons::claim(db(ctx), &coupon_id, &member, now(ctx)).await?,
+        ))
+    }
+
+    /// The member gives an unclaimed (ISSUED) coupon of theirs to another
+    /// member, whose it then is (still ISSUED). CONFLICT once claimed,
+    /// held or spent.
+    async fn give_coupon(
+        &self,
+        ctx: &Context<'_>,
+        coupon_id: ID,
+        to_member_id: ID,
+    ) -> ApiResult<Coupon> {
+        let member = own_member(ctx).await?;
+        let to = ForeignId::parse("toMemberId", &to_member_id)?;
+        let to = kit::subgraph::acting_member_in(ctx, to.as_str(), Environment::Live).await?;
+        Ok(Coupon(
+            coupons::give(db(ctx), &coupon_id, &member, &to, now(ctx)).await?,
+        ))
+    }
+
+    /// The issuing brand's partner (scope MANAGE_REWARDS) or an operator
+    /// withdraws an unspent coupon: VOIDED. CONFLICT once held by an order
+    /// or spent.
+    async fn void_coupon(&self, ctx: &Context<'_>, coupon_id: ID) -> ApiResult<Coupon> {
+        let found = coupons::coupon_by_id(db(ctx), &coupon_id).await?;
+        match caller(ctx).require_authenticated()? {
+            Caller::Operator { .. } => {}
+            partner @ Caller::Partner { brand_id, .. } if *brand_id == found.brand_id => {
+                partner.require_scope(Scope::ManageRewards)?;
+            }
+            _ => {
+                return Err(Error::forbidden(
+                    "only the issuing brand's partner or an operator voids a coupon",
+                )
+                .into());
+            }
+        }
+        Ok(Coupon(coupons::void(db(ctx), &coupon_id, now(ctx)).await?))
     }
 
     /// Cancels a placed order, releasing its stock (its member, staff of its

@@ -11,12 +11,15 @@ use kit::paging::{PageRequest, encode_cursor};
 use kit::time::from_micros;
 use kit::{ApiResult, Caller};
 
+use super::coupons::Coupon;
 use super::{caller, db};
 use crate::domain::catalogue::SkuStatus;
+use crate::domain::coupons::CouponState;
 use crate::domain::order::{Fulfilment, OrderStatus};
 use crate::domain::sourcing::LocationKind;
 use crate::error::Error;
 use crate::store::catalogue::{self, ProductFilter};
+use crate::store::coupons;
 use crate::store::entities::{inventory, location, order, order_line, product, sku};
 use crate::store::{inventory as stock, orders};
 use kit::channel::Channel;
@@ -168,8 +171,17 @@ impl Order {
     async fn status(&self) -> OrderStatus {
         self.order.status
     }
+    /// What is paid: the lines' amounts, after the coupon.
     async fn total_fen(&self) -> Long {
         self.order.total_fen.into()
+    }
+    /// What the order's coupon took off.
+    async fn discount_fen(&self) -> Long {
+        self.order.discount_fen.into()
+    }
+    /// The coupon on the order, if any.
+    async fn coupon_id(&self) -> Option<ID> {
+        self.order.coupon_id.clone().map(ID)
     }
     async fn refunded_fen(&self) -> Long {
         self.order.refunded_fen.into()
@@ -214,8 +226,13 @@ impl OrderLineView {
     async fn unit_price_fen(&self) -> Long {
         self.0.unit_price_fen.into()
     }
+    /// What was paid: unit price × quantity − `discountFen`.
     async fn amount_fen(&self) -> Long {
         self.0.amount_fen.into()
+    }
+    /// The line's share of the order's coupon.
+    async fn discount_fen(&self) -> Long {
+        self.0.discount_fen.into()
     }
     async fn refunded_quantity(&self) -> i64 {
         self.0.refunded_quantity
@@ -342,7 +359,8 @@ impl StoreRef {
     }
 }
 
-/// A member (owned by the member service); this service adds their orders.
+/// A member (owned by the member service); this service adds their orders
+/// and coupons.
 pub struct MemberRef {
     pub id: String,
 }
@@ -381,6 +399,34 @@ impl MemberRef {
                     },
                 )
             }));
+            Ok(connection)
+        })
+        .await
+    }
+    /// The member's coupons, newest first, filtered by the state shown now
+    /// (the member, operators).
+    async fn coupons(
+        &self,
+        ctx: &Context<'_>,
+        state: Option<CouponState>,
+        #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Option<Connection<String, Coupon, EmptyFields, EmptyFields>>> {
+        kit::contributed(async {
+            match caller(ctx).require_authenticated()? {
+                Caller::Operator { .. } => {}
+                Caller::Member { member_id }
+                    if kit::subgraph::speaks_for(ctx, member_id, &self.id).await => {}
+                _ => return Err(Error::forbidden("a member's coupons are theirs").into()),
+            }
+            let page = PageRequest::parse(first, after)?;
+            let (rows, has_next) =
+                coupons::wallet_page(db(ctx), &self.id, state, &page, super::now(ctx)).await?;
+            let mut connection = Connection::new(page.after.is_some(), has_next);
+            connection.edges.extend(
+                rows.into_iter()
+                    .map(|c| Edge::new(encode_cursor(&c.id), Coupon(c))),
+            );
             Ok(connection)
         })
         .await

@@ -141,6 +141,9 @@ pub mod order {
         pub fulfilled_at: Option<i64>,
         pub cancelled_at: Option<i64>,
         pub updated_at: i64,
+        /// What a coupon took off, in fen (`total_fen` is after it).
+        pub discount_fen: i64,
+        pub coupon_id: Option<String>,
     }
 
     entity_boilerplate!();
@@ -160,9 +163,12 @@ pub mod order_line {
         pub brand_id: String,
         pub quantity: i64,
         pub unit_price_fen: i64,
+        /// What was paid: unit price × quantity − `discount_fen`.
         pub amount_fen: i64,
         pub source_location_id: String,
         pub refunded_quantity: i64,
+        /// The line's share of the order's coupon, in fen.
+        pub discount_fen: i64,
     }
 
     entity_boilerplate!();
@@ -185,6 +191,42 @@ pub mod refund {
         pub lines: String,
         pub amount_fen: i64,
         pub created_at: i64,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod coupon {
+    use sea_orm::entity::prelude::*;
+
+    use crate::domain::coupons::CouponState;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "coupons")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub code: String,
+        /// Whose it is now (the receiver, once given).
+        pub member_id: String,
+        /// The brand that issued it.
+        pub brand_id: String,
+        /// The reward redemption that issued it.
+        pub source_id: String,
+        pub kind: kit::events::schema::CouponKind,
+        /// `kit::events::schema::CouponTerms` as JSON.
+        pub terms: String,
+        /// As stored: never EXPIRED (read from `valid_until`).
+        pub state: CouponState,
+        pub valid_from: i64,
+        pub valid_until: i64,
+        /// The order holding or having used it.
+        pub order_id: Option<String>,
+        /// The member who gave it, if it was given.
+        pub given_by: Option<String>,
+        pub issued_at: i64,
+        pub updated_at: i64,
     }
 
     entity_boilerplate!();

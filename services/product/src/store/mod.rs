@@ -2,6 +2,7 @@
 //! writes its facts, its audit rows and its events in one transaction).
 
 pub mod catalogue;
+pub mod coupons;
 pub mod entities;
 pub mod export;
 pub mod inventory;

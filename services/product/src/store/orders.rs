@@ -52,6 +52,8 @@ pub struct NewOrder {
     pub fulfilment: Fulfilment,
     pub ship_to: Option<Coordinates>,
     pub lines: Vec<(String, i64)>,
+    /// A coupon of the order's member to put on it, as typed.
+    pub coupon_code: Option<String>,
     /// The caller's retry key (`kit::idempotency`).
     pub key: IdempotencyKey,
 }
@@ -70,11 +72,16 @@ impl NewOrder {
     /// Identifies the request, to tell a retry (same key, same request) from
     /// a reused key (same key, different request).
     pub fn hash(&self) -> String {
-        request_hash(&serde_json::json!({
+        let mut request = serde_json::json!({
             "member": self.requested_member_id.as_ref().or(self.member_id.as_ref()), "channel": self.channel, "store": self.store_id,
             "fulfilment": self.fulfilment, "shipTo": self.ship_to.map(|c| [c.lat(), c.lng()]),
             "lines": self.lines,
-        }))
+        });
+        // Only when named: orders placed before coupons hash as they did.
+        if let Some(code) = &self.coupon_code {
+            request["coupon"] = serde_json::Value::from(super::coupons::normalise_code(code));
+        }
+        request_hash(&request)
     }
 }
 
@@ -105,7 +112,16 @@ pub async fn place_order(
     actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PlacedOrder> {
-    retry_once_on_race(|| place_once(db, new, actor, now)).await
+    match retry_once_on_race(|| place_once(db, new, actor, now)).await {
+        Ok(placed) => Ok(placed),
+        // A twin with this key may have committed while this one waited,
+        // taking what this one then found gone (the last unit, the
+        // coupon): the caller gets the twin's order, as a retry would.
+        Err(err) => match new.key.replayed(db, PLACE_ORDER, &new.hash()).await? {
+            Some(order_id) => replay(db, &order_id).await,
+            None => Err(err),
+        },
+    }
 }
 
 async fn place_once(
@@ -214,8 +230,32 @@ async fn place_once(
             amount_fen: sku.list_price_fen * quantity,
             source_location_id: source,
             refunded_quantity: 0,
+            discount_fen: 0,
         });
     }
+    // Campaigns earn by category, and coupons apply by it.
+    let categories =
+        super::catalogue::categories_of(&txn, lines.iter().map(|l| l.product_id.clone())).await?;
+    let coupon = match &new.coupon_code {
+        Some(code) => {
+            let member = new.member_id.as_deref().ok_or_else(|| {
+                Error::invalid("couponCode", "a coupon goes on an order for its member")
+            })?;
+            Some(
+                super::coupons::reserve_for_order(
+                    &txn,
+                    code,
+                    member,
+                    &order_id,
+                    &mut lines,
+                    &categories,
+                    now,
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
     let total_fen = lines.iter().map(|l| l.amount_fen).sum();
     let placed = order::ActiveModel {
         id: Set(order_id.clone()),
@@ -237,6 +277,8 @@ async fn place_once(
         fulfilled_at: Set(None),
         cancelled_at: Set(None),
         updated_at: Set(to_micros(now)),
+        discount_fen: Set(coupon.as_ref().map_or(0, |(_, off)| *off)),
+        coupon_id: Set(coupon.map(|(id, _)| id)),
     }
     .insert(&txn)
     .await?;
@@ -248,9 +290,6 @@ async fn place_once(
     new.key
         .remember(&txn, PLACE_ORDER, &hash, &placed.id, to_micros(now))
         .await?;
-    // Campaigns earn by category: the event carries each line's.
-    let categories =
-        super::catalogue::categories_of(&txn, lines.iter().map(|l| l.product_id.clone())).await?;
     publish(&txn, &placed_event(&placed, &lines, &categories, now), now).await?;
     txn.commit().await?;
     Ok(PlacedOrder {
@@ -345,6 +384,9 @@ pub async fn fulfil(
         };
         record(&txn, m, actor, now).await?;
     }
+    if let Some(coupon_id) = &o.coupon_id {
+        super::coupons::mark_used(&txn, coupon_id, &o.id, now).await?;
+    }
     let mut row = o.into_active_model();
     row.status = Set(OrderStatus::Fulfilled);
     row.fulfilled_at = Set(Some(to_micros(now)));
@@ -399,6 +441,9 @@ pub async fn cancel(
             reference: Some(id),
         };
         record(&txn, m, actor, now).await?;
+    }
+    if let Some(coupon_id) = &o.coupon_id {
+        super::coupons::release(&txn, coupon_id, &o.id, now).await?;
     }
     let mut row = o.into_active_model();
     row.status = Set(OrderStatus::Cancelled);
@@ -471,7 +516,7 @@ async fn refund_once(
             SoldLine {
                 quantity: line.quantity,
                 refunded: line.refunded_quantity,
-                unit_price_fen: line.unit_price_fen,
+                paid_fen: line.amount_fen,
             },
             *quantity,
         )?;
@@ -491,7 +536,7 @@ async fn refund_once(
         .map(|l| SoldLine {
             quantity: l.quantity,
             refunded: l.refunded_quantity,
-            unit_price_fen: l.unit_price_fen,
+            paid_fen: l.amount_fen,
         })
         .collect();
     let status = status_after_refund(&sold);
@@ -510,6 +555,11 @@ async fn refund_once(
     .insert(&txn)
     .await?;
     let refunded_total = o.refunded_fen + amount;
+    if status == OrderStatus::Refunded
+        && let Some(coupon_id) = &o.coupon_id
+    {
+        super::coupons::restore_after_refund(&txn, coupon_id, &o.id, now).await?;
+    }
     let mut row = o.into_active_model();
     row.status = Set(status);
     row.refunded_fen = Set(refunded_total);

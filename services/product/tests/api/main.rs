@@ -3,5 +3,6 @@
 
 mod catalogue;
 mod concurrency;
+mod coupons;
 mod orders;
 mod support;
