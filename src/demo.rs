@@ -1,8 +1,8 @@
 //! Demo data that spans services, loaded after each service's own: orders
 //! sold at the till for some of the demo members, paid and handed over at
 //! once (their points and the guides' commissions follow from the order
-//! feed once the platform runs),
-//! and the demo member whose token `seed` and `up --demo` print.
+//! feed once the platform runs), coupons the first demo members redeemed
+//! Beans for, and the demo member whose token `seed` and `up --demo` print.
 
 use kit::idempotency::IdempotencyKey;
 use std::collections::BTreeMap;
@@ -17,6 +17,9 @@ use sea_orm::DatabaseConnection;
 
 /// Every how many demo members one has an order.
 const ONE_IN: usize = 4;
+/// How many demo members (the first ones, the token's member among them)
+/// redeem Beans for a coupon.
+const COUPON_HOLDERS: usize = 3;
 
 /// The id of demo member `i`, by the identity the member seed gave them.
 async fn member_id(db: &DatabaseConnection, i: usize) -> anyhow::Result<Option<String>> {
@@ -45,6 +48,16 @@ pub async fn load(
     };
     if let Some(products) = databases.get("product") {
         println!("  {}", orders(member_db, products, members, now).await?);
+    }
+    if let Some(alliance_db) = databases.get("alliance") {
+        let mut ids = Vec::new();
+        for i in 0..COUPON_HOLDERS.min(members) {
+            ids.extend(member_id(member_db, i).await?);
+        }
+        println!(
+            "  {}",
+            alliance::seed::demo_coupons(alliance_db, &ids, now).await?
+        );
     }
     member_id(member_db, 0).await
 }

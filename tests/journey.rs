@@ -297,6 +297,33 @@ async fn programme_settings(p: &Platform, programme: &str) -> Value {
         .clone()
 }
 
+/// Ends the programme's running campaigns (the demo runs some), so that
+/// orders earn its base rate only: for journeys whose subject is the rate.
+async fn base_rate_only(p: &Platform, operator: &str, programme: &str) {
+    let listed = p
+        .data(
+            None,
+            "query($id: ID!) { programme(id: $id) { campaigns(first: 100) { edges { node { id status } } } } }",
+            json!({ "id": programme }),
+        )
+        .await;
+    for edge in listed["programme"]["campaigns"]["edges"]
+        .as_array()
+        .unwrap()
+    {
+        if edge["node"]["status"] == "RUNNING" {
+            let ended = p
+                .data(
+                    Some(operator),
+                    "mutation($id: ID!) { endCampaign(id: $id) { status } }",
+                    json!({ "id": edge["node"]["id"] }),
+                )
+                .await;
+            assert_eq!(ended["endCampaign"]["status"], "ENDED");
+        }
+    }
+}
+
 fn points_per_yuan(settings: &Value) -> f64 {
     settings["pointsPerYuan"].as_str().unwrap().parse().unwrap()
 }
@@ -318,6 +345,7 @@ async fn journey_on(
 
     // X's points become active on the day they are earned (the window is
     // each programme's own setting; the demo's are days long).
+    base_rate_only(p, &cast.operator, &px).await;
     let mut settings = programme_settings(p, &px).await;
     let per_yuan = points_per_yuan(&settings);
     settings["pendingDays"] = json!(0);
@@ -592,6 +620,7 @@ async fn a_crash_applies_every_effect_once(mut p: Platform) {
     // the order below is in the product's outbox only.
     p.stop();
     p.up(&[], 600_000);
+    base_rate_only(&p, &cast.operator, &programme).await;
     let per_yuan = points_per_yuan(&programme_settings(&p, &programme).await);
     let order = order_for_pickup(&p, &cast, &member, &token, (1, per_yuan), "crash-order").await;
     let earned = ((order.paid / 100) as f64 * per_yuan).floor() as i64;
@@ -924,6 +953,30 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
         json!({ "q": quote }),
     )
     .await;
+    // A reward redeemed for a coupon (a redemption here, the coupon in the
+    // product service once it reads the alliance's feed).
+    let reward = p
+        .data(
+            Some(&cast.operator),
+            CREATE_REWARD,
+            json!({ "k": "export-reward", "i": {
+                "programmeId": px, "name": "1 yuan off", "pointsPrice": 10,
+                "coupon": { "amountOffFen": 100, "validDays": 7 },
+            } }),
+        )
+        .await["createReward"]["id"]
+        .clone();
+    let redeemed = p
+        .data(
+            Some(&token),
+            REDEEM_REWARD,
+            json!({ "r": reward, "k": "export-redeem" }),
+        )
+        .await;
+    assert!(
+        redeemed["redeemReward"]["coupon"]["code"].is_string(),
+        "{redeemed}"
+    );
     // The consumers have applied the merge (an alias in the alliance, the
     // older record's orders moved to the survivor) and the order (a
     // commission in the store service).
@@ -936,9 +989,11 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
         let a = kit::testing::rows_naming_members(&alliance, &ids).await;
         let s = kit::testing::rows_naming_members(&store, &ids).await;
         let o = kit::testing::rows_naming_members(&product, std::slice::from_ref(&older)).await;
+        let coupons = kit::testing::rows_naming_members(&product, &ids).await;
         if a.get("member_aliases") > Some(&0)
             && s.get("commissions") > Some(&0)
             && o.get("orders") == Some(&0)
+            && coupons.get("coupons") > Some(&0)
         {
             break;
         }
@@ -1574,6 +1629,7 @@ async fn a_deployment_of_two_replicas_loses_one_of_each_service_mid_stream_and_n
     // store, each order handed over, then exchange 100 points to cinema.
     let cast = Cast::new(&p, "coffee");
     let (from, to) = (Cast::programme("coffee"), Cast::programme("cinema"));
+    base_rate_only(&p, &cast.operator, &from).await;
     let mut settings = programme_settings(&p, &from).await;
     let per_yuan = points_per_yuan(&settings);
     settings["pendingDays"] = json!(0);
@@ -2448,4 +2504,277 @@ async fn enrol_and_earn_coffee(p: &Platform, token: &str, name: &str, points: i6
     )
     .await;
     member
+}
+
+const CREATE_CAMPAIGN: &str = "mutation($i: CampaignInput!, $k: String!) { createCampaign(input: $i, idempotencyKey: $k) { id status } }";
+const CREATE_REWARD: &str = "mutation($i: RewardInput!, $k: String!) { createReward(input: $i, idempotencyKey: $k) { id remaining } }";
+const REDEEM_REWARD: &str = "mutation($r: ID!, $k: String!) { redeemReward(rewardId: $r, idempotencyKey: $k) { id points coupon { id code } entry { kind points } } }";
+const WALLET: &str =
+    "query($m: ID!) { member(id: $m) { coupons { edges { node { id code state orderId } } } } }";
+const EARNED: &str = "query($o: ID!) { order(id: $o) { status totalFen discountFen pointsEarned { points reversedPoints state } } }";
+
+/// The demo's coffee beans: their SKU, price, and a coffee store near that
+/// holds at least `quantity`.
+async fn beans_near(p: &Platform, quantity: i64) -> (String, i64, String) {
+    let catalogue = p
+        .data(
+            None,
+            "query { products(brandId: \"coffee\", category: \"coffee/beans\", first: 10) { edges { node { skus { id listPriceFen } } } } }",
+            json!({}),
+        )
+        .await;
+    let sku = &catalogue["products"]["edges"][0]["node"]["skus"][0];
+    let (sku_id, price) = (
+        sku["id"].as_str().unwrap().to_owned(),
+        sku["listPriceFen"].as_i64().unwrap(),
+    );
+    let near = p
+        .data(
+            None,
+            "query($lat: Float!, $lng: Float!, $sku: ID!) { storesNear(lat: $lat, lng: $lng, radiusKm: 30, brandId: \"coffee\", first: 20) { edges { node { id inventory(skuIds: [$sku]) { available } } } } }",
+            json!({ "lat": HERE.0, "lng": HERE.1, "sku": sku_id }),
+        )
+        .await;
+    let store = near["storesNear"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["inventory"][0]["available"].as_i64() >= Some(quantity))
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .expect("a coffee store near with beans");
+    (sku_id, price, store)
+}
+
+/// The member's coupon `code` as their wallet shows it.
+async fn coupon_in_wallet(p: &Platform, token: &str, member: &str, code: &str) -> Value {
+    let wallet = p.data(Some(token), WALLET, json!({ "m": member })).await;
+    wallet["member"]["coupons"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .find(|c| c["code"] == code)
+        .unwrap_or(Value::Null)
+}
+
+/// #19's journey through the graph: a campaign doubles points on coffee
+/// beans this week; the member earns, redeems a reward for a coupon, uses
+/// it on a pickup order (the discount on the order, points on what was
+/// paid), cancels that order (the coupon is theirs again, the points taken
+/// back) and completes another with it.
+#[tokio::test]
+async fn a_campaign_doubles_beans_and_a_rewards_coupon_pays_part_of_a_pickup() {
+    let p = Platform::start().await;
+    let cast = Cast::new(&p, "coffee");
+    let programme = Cast::programme("coffee");
+    let settings = programme_settings(&p, &programme).await;
+    let per_yuan = points_per_yuan(&settings);
+    let zone: chrono_tz::Tz = settings["timeZone"].as_str().unwrap().parse().unwrap();
+    // "This week" as the programme counts days: in its zone, by the clock
+    // the platform started from; a day before too, so that no midnight
+    // during the test moves the window.
+    let today = kit::testing::clock()
+        .now()
+        .with_timezone(&zone)
+        .date_naive();
+    let (_, partner) =
+        support::partner_key_scoped(p.graph(), &cast.operator, "coffee", &["MANAGE_REWARDS"]).await;
+    // The demo runs a campaign on beans of its own: ended first, so that
+    // this one is the only one doubling.
+    base_rate_only(&p, &cast.operator, &programme).await;
+    let campaign = p
+        .data(
+            Some(&partner),
+            CREATE_CAMPAIGN,
+            json!({ "k": "journey-double-beans", "i": {
+                "programmeId": programme, "name": "Double beans week",
+                "firstDay": (today - chrono::Duration::days(1)).to_string(),
+                "lastDay": (today + chrono::Duration::days(6)).to_string(),
+                "reward": { "multiplier": { "factor": "2", "categoryIds": ["coffee/beans"] } },
+            } }),
+        )
+        .await["createCampaign"]
+        .clone();
+    assert_eq!(campaign["status"], "RUNNING");
+    let reward = p
+        .data(
+            Some(&partner),
+            CREATE_REWARD,
+            json!({ "k": "journey-beans-coupon", "i": {
+                "programmeId": programme, "name": "10 yuan off beans", "pointsPrice": 100,
+                "stock": 5, "perMemberLimit": 2,
+                "coupon": { "amountOffFen": 1000, "minSpendFen": 6000, "categoryIds": ["coffee/beans"], "validDays": 14 },
+            } }),
+        )
+        .await["createReward"]
+        .clone();
+
+    let (member, token) = register(&p, &cast, "rewards").await;
+    let (beans, price, store) = beans_near(&p, 4).await;
+    let staff = p.token(&["--role", "staff", "--brand", "coffee", "--store", &store]);
+    let place = |coupon: Option<String>, quantity: i64, key: &'static str| {
+        let token = token.clone();
+        let store = store.clone();
+        let beans = beans.clone();
+        let p = &p;
+        async move {
+            p.data(
+                Some(&token),
+                "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id totalFen discountFen couponId lines { amountFen discountFen } } }",
+                json!({ "i": {
+                    "channel": "APP", "storeId": store, "fulfilment": "PICKUP_IN_STORE",
+                    "lines": [{ "skuId": beans, "quantity": quantity }],
+                    "couponCode": coupon, "idempotencyKey": key,
+                } }),
+            )
+            .await["placeOrder"]
+                .clone()
+        }
+    };
+    let base = |paid: i64| ((paid / 100) as f64 * per_yuan).floor() as i64;
+
+    // Two bags in the campaign's week: double points, and the entry says
+    // which campaign gave the second half.
+    let first = place(None, 2, "journey-rewards-1").await;
+    let first_id = first["id"].as_str().unwrap().to_owned();
+    p.data(
+        Some(&staff),
+        "mutation($o: ID!) { fulfilOrder(orderId: $o) { status } }",
+        json!({ "o": first_id }),
+    )
+    .await;
+    let earned = p
+        .eventually(Some(&token), EARNED, json!({ "o": first_id }), |d| {
+            d["order"]["pointsEarned"][0]["state"] == "ACTIVE"
+        })
+        .await;
+    let doubled = 2 * base(price * 2);
+    assert_eq!(
+        earned["order"]["pointsEarned"][0]["points"], doubled,
+        "{earned}"
+    );
+    let ledger = p
+        .data(
+            Some(&cast.operator),
+            "query($m: ID!) { member(id: $m) { pointsAccounts { programme { id } activeBalance ledger(first: 20) { edges { node { kind reference awards { campaignId points } } } } } } }",
+            json!({ "m": member }),
+        )
+        .await;
+    let coffee_account = ledger["member"]["pointsAccounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["programme"]["id"] == programme.as_str())
+        .unwrap()
+        .clone();
+    let earn = coffee_account["ledger"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .find(|n| n["kind"] == "EARN" && n["reference"] == format!("order:{first_id}"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        earn["awards"],
+        json!([{ "campaignId": campaign["id"], "points": doubled / 2 }])
+    );
+
+    // The reward: 100 points for a coupon, once per key.
+    let redeemed = p
+        .data(
+            Some(&token),
+            REDEEM_REWARD,
+            json!({ "r": reward["id"], "k": "journey-redeem-1" }),
+        )
+        .await["redeemReward"]
+        .clone();
+    assert_eq!(redeemed["entry"]["points"], -100);
+    let again = p
+        .data(
+            Some(&token),
+            REDEEM_REWARD,
+            json!({ "r": reward["id"], "k": "journey-redeem-1" }),
+        )
+        .await["redeemReward"]
+        .clone();
+    assert_eq!(again["id"], redeemed["id"]);
+    let code = redeemed["coupon"]["code"].as_str().unwrap().to_owned();
+    let held = p
+        .eventually(Some(&token), WALLET, json!({ "m": member }), |d| {
+            d["member"]["coupons"]["edges"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|c| c["node"]["code"] == code.as_str()))
+        })
+        .await;
+    assert!(held.to_string().contains("ISSUED"), "{held}");
+    let balance_after_reward = doubled - 100;
+
+    // The coupon on a pickup of one bag: 10 yuan off, points on what was
+    // paid (doubled: still the campaign's week). Cancelled: the coupon is
+    // the member's again and the points go back.
+    let second = place(Some(code.clone()), 1, "journey-rewards-2").await;
+    let paid = price - 1_000;
+    assert_eq!(
+        (
+            &second["totalFen"],
+            &second["discountFen"],
+            &second["lines"][0]["discountFen"]
+        ),
+        (&json!(paid), &json!(1_000), &json!(1_000))
+    );
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    let pending = p
+        .eventually(Some(&token), EARNED, json!({ "o": second_id }), |d| {
+            d["order"]["pointsEarned"][0]["points"].as_i64() > Some(0)
+        })
+        .await;
+    assert_eq!(
+        pending["order"]["pointsEarned"][0]["points"],
+        2 * base(paid)
+    );
+    assert_eq!(
+        coupon_in_wallet(&p, &token, &member, &code).await["state"],
+        "RESERVED"
+    );
+    p.data(
+        Some(&token),
+        "mutation($o: ID!) { cancelOrder(orderId: $o) { status } }",
+        json!({ "o": second_id }),
+    )
+    .await;
+    assert_eq!(
+        coupon_in_wallet(&p, &token, &member, &code).await["state"],
+        "CLAIMED"
+    );
+    p.eventually(Some(&token), EARNED, json!({ "o": second_id }), |d| {
+        d["order"]["pointsEarned"][0]["reversedPoints"] == d["order"]["pointsEarned"][0]["points"]
+    })
+    .await;
+
+    // Completed with the same coupon: spent, and its points active.
+    let third = place(Some(code.clone()), 1, "journey-rewards-3").await;
+    assert_eq!(third["discountFen"], 1_000);
+    let third_id = third["id"].as_str().unwrap().to_owned();
+    p.data(
+        Some(&staff),
+        "mutation($o: ID!) { fulfilOrder(orderId: $o) { status } }",
+        json!({ "o": third_id }),
+    )
+    .await;
+    assert_eq!(
+        coupon_in_wallet(&p, &token, &member, &code).await["state"],
+        "USED"
+    );
+    p.eventually(Some(&token), EARNED, json!({ "o": third_id }), |d| {
+        d["order"]["pointsEarned"][0]["state"] == "ACTIVE"
+    })
+    .await;
+    let a = account(&p, &cast, &member, &programme).await;
+    assert_eq!(
+        a["activeBalance"].as_i64(),
+        Some(balance_after_reward + 2 * base(paid)),
+        "{a}"
+    );
+    assert_balances(&a);
 }

@@ -34,7 +34,7 @@ fn checked_in_subgraph_schemas_are_current() {
 /// until it is either a `Long` or added below with its bound.
 #[test]
 fn every_int_in_the_graph_is_bounded_below_2_pow_31() {
-    const BOUNDED_INTS: [(&str, &str); 16] = [
+    const BOUNDED_INTS: [(&str, &str); 21] = [
         ("first", "page size, at most 100"),
         ("days", "expiringSoon window, 1..=3650"),
         ("version", "exchange terms version, bumped per change"),
@@ -60,6 +60,17 @@ fn every_int_in_the_graph_is_bounded_below_2_pow_31() {
             "a webhook delivery's, at most webhooks.max_attempts",
         ),
         ("lastStatus", "an HTTP status, 100..=999"),
+        (
+            "firstPurchaseBonus",
+            "a campaign's bonus, 1..=1000000 points",
+        ),
+        (
+            "perMemberLimit",
+            "a reward's redemptions per member, 1..=1000",
+        ),
+        ("percentOff", "a coupon's percentage, 1..=100"),
+        ("priority", "a campaign's priority, -1000..=1000"),
+        ("validDays", "a coupon's days, 1..=366"),
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema");
     let supergraph = std::fs::read_to_string(root.join("supergraph.graphql")).unwrap();

@@ -9,7 +9,7 @@ pub mod error;
 pub mod events;
 pub mod migration;
 pub mod schema;
-mod seed;
+pub mod seed;
 pub mod store;
 pub mod webhooks;
 

@@ -462,7 +462,7 @@ pub async fn insert_row(
 }
 
 /// The columns that name a member, in every service's tables.
-pub const MEMBER_COLUMNS: &[&str] = &["member_id", "survivor_id", "merged_id"];
+pub const MEMBER_COLUMNS: &[&str] = &["member_id", "survivor_id", "merged_id", "given_by"];
 
 /// For every table of `db` with a column in [`MEMBER_COLUMNS`]: how many of
 /// its rows name one of `member_ids` (in any such column). The tables come

@@ -80,6 +80,9 @@ impl Campaign {
     }
 }
 
+/// The highest (and, negated, the lowest) campaign priority.
+pub const MAX_PRIORITY: i32 = 1_000;
+
 /// A campaign to run.
 #[derive(InputObject)]
 pub struct CampaignInput {
@@ -91,7 +94,8 @@ pub struct CampaignInput {
     /// Its last day, `YYYY-MM-DD`, up to midnight after it in the
     /// programme's zone; not before `firstDay`.
     pub last_day: String,
-    /// Among EXCLUSIVE campaigns that apply at once, the highest wins.
+    /// -1000 to 1000 (default 0): among EXCLUSIVE campaigns that apply at
+    /// once, the highest wins.
     #[graphql(default)]
     pub priority: i32,
     #[graphql(default_with = "Stacking::Stackable")]
@@ -138,6 +142,12 @@ impl CampaignInput {
             ));
         }
         let window = Window::days(first, last, zone)?;
+        if !(-MAX_PRIORITY..=MAX_PRIORITY).contains(&self.priority) {
+            return Err(Error::invalid(
+                "priority",
+                format!("priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}"),
+            ));
+        }
         let reward = match (self.reward.multiplier, self.reward.first_purchase_bonus) {
             (Some(m), None) => {
                 let factor = m

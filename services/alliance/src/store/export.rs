@@ -11,7 +11,9 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use super::entities::{account, entry, exchange, lot, member_alias, order_earn, quote};
+use super::entities::{
+    account, entry, exchange, lot, member_alias, order_earn, quote, reward_redemption,
+};
 use crate::error::Result;
 
 /// Every table here that names a member, and where the export lists it.
@@ -36,12 +38,16 @@ pub const HELD_ABOUT: &[HeldAbout] = &[
         table: "member_aliases",
         path: "/mergedIds",
     },
+    HeldAbout {
+        table: "reward_redemptions",
+        path: "/rewardRedemptions",
+    },
 ];
 
 /// For `member_ids` (a member and the ids merged into them): every points
 /// account with its whole ledger (entries in sequence) and lots, exchange
-/// quotes and exchanges, what each order earned, and the merged ids known
-/// here. Points in points, amounts in fen, times RFC 3339.
+/// quotes and exchanges, what each order earned, the rewards redeemed, and
+/// the merged ids known here. Points in points, amounts in fen, times RFC 3339.
 pub async fn member_data<C: ConnectionTrait>(db: &C, member_ids: &[String]) -> Result<Value> {
     let ids = || member_ids.iter().cloned();
     let ts = |micros: i64| from_micros(micros).to_rfc3339();
@@ -97,6 +103,12 @@ pub async fn member_data<C: ConnectionTrait>(db: &C, member_ids: &[String]) -> R
                 .add(member_alias::Column::SurvivorId.is_in(ids())),
         )
         .order_by_asc(member_alias::Column::MergedAt)
+        .all(db)
+        .await?;
+    let redemptions = reward_redemption::Entity::find()
+        .filter(reward_redemption::Column::MemberId.is_in(ids()))
+        .order_by_asc(reward_redemption::Column::CreatedAt)
+        .order_by_asc(reward_redemption::Column::Id)
         .all(db)
         .await?;
     Ok(json!({
@@ -170,6 +182,16 @@ pub async fn member_data<C: ConnectionTrait>(db: &C, member_ids: &[String]) -> R
             "mergedId": a.merged_id,
             "survivorId": a.survivor_id,
             "mergedAt": ts(a.merged_at),
+        })).collect::<Vec<_>>(),
+        "rewardRedemptions": redemptions.into_iter().map(|r| json!({
+            "id": r.id,
+            "rewardId": r.reward_id,
+            "programmeId": r.programme_id,
+            "memberId": r.member_id,
+            "points": r.points,
+            "entryId": r.entry_id,
+            "couponId": r.coupon_id,
+            "redeemedAt": ts(r.created_at),
         })).collect::<Vec<_>>(),
     }))
 }

@@ -6,18 +6,24 @@ use std::collections::HashMap;
 use kit::members::HeldAbout;
 use kit::time::from_micros;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
-use super::entities::{order, refund};
+use super::entities::{coupon, order, refund};
 use super::orders::lines_of_orders;
 use crate::error::Result;
 
 /// Every table here that names a member, and where the export lists it.
-pub const HELD_ABOUT: &[HeldAbout] = &[HeldAbout {
-    table: "orders",
-    path: "/orders",
-}];
+pub const HELD_ABOUT: &[HeldAbout] = &[
+    HeldAbout {
+        table: "orders",
+        path: "/orders",
+    },
+    HeldAbout {
+        table: "coupons",
+        path: "/coupons",
+    },
+];
 
 /// The member's orders (oldest first) with their lines, refunds and
 /// delivery location, for `member_ids` (a member and the ids merged into
@@ -59,6 +65,8 @@ pub async fn member_data<C: ConnectionTrait>(db: &C, member_ids: &[String]) -> R
                 "shipTo": ship_to,
                 "status": o.status,
                 "totalFen": o.total_fen,
+                "discountFen": o.discount_fen,
+                "couponId": o.coupon_id,
                 "refundedFen": o.refunded_fen,
                 "placedAt": ts(o.placed_at),
                 "pickupDeadline": o.pickup_deadline.map(ts),
@@ -71,6 +79,7 @@ pub async fn member_data<C: ConnectionTrait>(db: &C, member_ids: &[String]) -> R
                     "quantity": l.quantity,
                     "unitPriceFen": l.unit_price_fen,
                     "amountFen": l.amount_fen,
+                    "discountFen": l.discount_fen,
                     "refundedQuantity": l.refunded_quantity,
                 })).collect::<Vec<_>>(),
                 "refunds": refunds.remove(&o.id).unwrap_or_default().into_iter().map(|r| json!({
@@ -81,7 +90,35 @@ pub async fn member_data<C: ConnectionTrait>(db: &C, member_ids: &[String]) -> R
             })
         })
         .collect();
-    Ok(json!({ "orders": orders }))
+    // Coupons they hold, and those they gave away.
+    let coupons: Vec<Value> = coupon::Entity::find()
+        .filter(
+            Condition::any()
+                .add(coupon::Column::MemberId.is_in(member_ids.iter().cloned()))
+                .add(coupon::Column::GivenBy.is_in(member_ids.iter().cloned())),
+        )
+        .order_by_asc(coupon::Column::IssuedAt)
+        .order_by_asc(coupon::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "code": c.code,
+                "memberId": c.member_id,
+                "givenBy": c.given_by,
+                "brandId": c.brand_id,
+                "kind": c.kind,
+                "state": c.state,
+                "orderId": c.order_id,
+                "validFrom": ts(c.valid_from),
+                "validUntil": ts(c.valid_until),
+                "issuedAt": ts(c.issued_at),
+            })
+        })
+        .collect();
+    Ok(json!({ "orders": orders, "coupons": coupons }))
 }
 
 /// On a member's erasure: where their orders were delivered is personal

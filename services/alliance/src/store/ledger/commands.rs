@@ -170,6 +170,20 @@ pub(super) async fn posted(db: &DatabaseConnection, entry_id: &str) -> Result<Po
     Ok(Posted { entry, account })
 }
 
+/// The account of `member_id` in `programme_id`, opened empty if it has
+/// none (for an operator's first adjustment).
+pub async fn open_account(
+    db: &DatabaseConnection,
+    member_id: &str,
+    programme_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String> {
+    let txn = db.begin().await?;
+    let id = ensure_account(&txn, member_id, programme_id, to_micros(now)).await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
 /// An operator's correction: credits a new never-expiring lot or debits
 /// ACTIVE points, with a reason.
 pub async fn adjust(

@@ -14,7 +14,7 @@ mod merge;
 mod posting;
 mod reads;
 
-pub use commands::{PartnerTransaction, Posted, adjust, earn, redeem};
+pub use commands::{PartnerTransaction, Posted, adjust, earn, open_account, redeem};
 pub use jobs::{activate_due, expire_due, warn_expiring};
 pub(crate) use merge::merge_member;
 pub(crate) use posting::{
