@@ -16,7 +16,9 @@ async fn up_with_demo_loads_the_demo_data_and_prints_tokens() {
     let mut up = bigmember(dir.path());
     on_free_ports(up.args(["up", "--demo"]));
     let running = Running::start(up);
-    running.wait_for("member: 60 demo members across brands apparel, coffee, cinema (60 new)");
+    running.wait_for(
+        "member: 60 demo members across brands apparel, coffee, cinema, 2 segments (62 new)",
+    );
     running.wait_for("product: 200 demo products");
     running.wait_for("demo orders: 15 sold at the till");
     let graph = Endpoint::new(graphql_url(&running.wait_for("graph ")));
@@ -196,7 +198,9 @@ async fn seed_then_up_serves_the_demo_data_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let seeded = run_ok(bigmember(dir.path()).args(["seed"]));
     assert!(
-        seeded.contains("member: 60 demo members across brands apparel, coffee, cinema (60 new)"),
+        seeded.contains(
+            "member: 60 demo members across brands apparel, coffee, cinema, 2 segments (62 new)"
+        ),
         "{seeded}"
     );
     assert!(

@@ -983,6 +983,7 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
     let alliance = p.database("alliance").await;
     let store = p.database("store").await;
     let product = p.database("product").await;
+    let members_db = p.database("member").await;
     let ids = vec![member.clone(), older.clone()];
     let mut waited = 0;
     loop {
@@ -990,7 +991,10 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
         let s = kit::testing::rows_naming_members(&store, &ids).await;
         let o = kit::testing::rows_naming_members(&product, std::slice::from_ref(&older)).await;
         let coupons = kit::testing::rows_naming_members(&product, &ids).await;
-        if a.get("member_aliases") > Some(&0)
+        let facts = kit::testing::rows_naming_members(&members_db, &ids).await;
+        if facts.get("member_purchases") > Some(&0)
+            && facts.get("member_points") > Some(&0)
+            && a.get("member_aliases") > Some(&0)
             && s.get("commissions") > Some(&0)
             && o.get("orders") == Some(&0)
             && coupons.get("coupons") > Some(&0)
@@ -1042,6 +1046,16 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
         "{export}"
     );
     assert_eq!(services["member"]["member"]["name"], "Li Lei");
+    // What segments read about them, from the order and points feeds.
+    for facts in ["purchases", "pointsBalances"] {
+        assert!(
+            services["member"][facts]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()),
+            "the member part holds their {facts}: {}",
+            services["member"]
+        );
+    }
     assert_eq!(
         services["member"]["mergedRecords"][0]["mergedId"],
         older.as_str()
@@ -2680,6 +2694,57 @@ async fn a_campaign_doubles_beans_and_a_rewards_coupon_pays_part_of_a_pickup() {
         json!([{ "campaignId": campaign["id"], "points": doubled / 2 }])
     );
 
+    // A reward for a segment's members only: those who bought in the last
+    // week. The member service learns of the order from its feed; until
+    // then, and for anyone outside, it is refused.
+    let segment = p
+        .data(
+            Some(&cast.operator),
+            "mutation($i: SegmentInput!) { createSegment(input: $i, idempotencyKey: \"journey-buyers\") { id } }",
+            json!({ "i": { "name": "Bought this week", "purchasedWithinDays": 7 } }),
+        )
+        .await["createSegment"]["id"]
+        .clone();
+    let mug = p
+        .data(
+            Some(&partner),
+            CREATE_REWARD,
+            json!({ "k": "journey-buyers-mug", "i": {
+                "programmeId": programme, "name": "Buyers' mug", "pointsPrice": 10,
+                "gift": "a ceramic mug", "eligibleSegmentId": segment,
+            } }),
+        )
+        .await["createReward"]["id"]
+        .clone();
+    let (_, stranger) = register_with_phone(&p, &cast, "rewards-stranger", "138 0013 8055").await;
+    let refused = p
+        .ask(
+            Some(&stranger),
+            REDEEM_REWARD,
+            json!({ "r": mug, "k": "journey-mug-stranger" }),
+        )
+        .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+    p.eventually(
+        Some(&cast.operator),
+        "query($s: ID!, $m: ID!) { segment(id: $s) { includes(memberId: $m) } }",
+        json!({ "s": segment, "m": member }),
+        |d| d["segment"]["includes"] == true,
+    )
+    .await;
+    let gift = p
+        .data(
+            Some(&token),
+            REDEEM_REWARD,
+            json!({ "r": mug, "k": "journey-mug" }),
+        )
+        .await["redeemReward"]
+        .clone();
+    assert_eq!(gift["entry"]["points"], -10);
+
     // The reward: 100 points for a coupon, once per key.
     let redeemed = p
         .data(
@@ -2708,7 +2773,7 @@ async fn a_campaign_doubles_beans_and_a_rewards_coupon_pays_part_of_a_pickup() {
         })
         .await;
     assert!(held.to_string().contains("ISSUED"), "{held}");
-    let balance_after_reward = doubled - 100;
+    let balance_after_reward = doubled - 10 - 100;
 
     // The coupon on a pickup of one bag: 10 yuan off, points on what was
     // paid (doubled: still the campaign's week). Cancelled: the coupon is

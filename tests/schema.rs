@@ -34,7 +34,7 @@ fn checked_in_subgraph_schemas_are_current() {
 /// until it is either a `Long` or added below with its bound.
 #[test]
 fn every_int_in_the_graph_is_bounded_below_2_pow_31() {
-    const BOUNDED_INTS: [(&str, &str); 21] = [
+    const BOUNDED_INTS: [(&str, &str); 24] = [
         ("first", "page size, at most 100"),
         ("days", "expiringSoon window, 1..=3650"),
         ("version", "exchange terms version, bumped per change"),
@@ -71,6 +71,15 @@ fn every_int_in_the_graph_is_bounded_below_2_pow_31() {
         ("percentOff", "a coupon's percentage, 1..=100"),
         ("priority", "a campaign's priority, -1000..=1000"),
         ("validDays", "a coupon's days, 1..=366"),
+        (
+            "purchasedWithinDays",
+            "a segment's look-back, 1..=3650 days",
+        ),
+        (
+            "notPurchasedWithinDays",
+            "a segment's look-back, 1..=3650 days",
+        ),
+        ("spendWithinDays", "a segment's spend window, 1..=3650 days"),
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema");
     let supergraph = std::fs::read_to_string(root.join("supergraph.graphql")).unwrap();

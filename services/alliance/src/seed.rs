@@ -253,6 +253,7 @@ async fn campaigns_and_rewards(
             availability: Availability {
                 window: None,
                 tiers: Default::default(),
+                segment_id: None,
                 per_member_limit: Some(2),
             },
         };
@@ -310,6 +311,7 @@ pub async fn demo_coupons(
             reward_id: reward.id.clone(),
             member_id: member_id.clone(),
             tier: None,
+            in_segment: false,
         };
         let redeemed = rewards::redeem(db, &request, &key, &actor, now).await?;
         // A replay answers the first redemption, stamped at its own time.

@@ -2,7 +2,7 @@
 //! orders and events all speak this one list.
 
 crate::stored_enum! {
-    #[derive(async_graphql::Enum, Hash)]
+    #[derive(async_graphql::Enum, Hash, PartialOrd, Ord)]
     pub enum Channel {
         App,
         WechatMiniProgram,

@@ -25,6 +25,9 @@ use crate::error::{ApiError, ErrorCode};
 
 /// The route the member service serves a member's standing at.
 pub const STANDING_ROUTE: &str = "/members/{id}/standing";
+/// Whether a member is in a segment now: `{"member": true|false}`; 404 for
+/// a segment (or member) that does not exist.
+pub const SEGMENT_ROUTE: &str = "/members/{id}/segments/{segment}";
 
 /// How long a write waits for the member service before it is refused.
 const ASK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -220,6 +223,60 @@ impl MemberDirectory {
 }
 
 impl MemberDirectory {
+    /// Whether `member_id` is in segment `segment_id` now, as the member
+    /// service evaluates it. NOT_FOUND for a segment it does not know;
+    /// FORBIDDEN when no member service is connected (membership cannot be
+    /// shown, so nothing that needs it is given); SUBGRAPH_UNAVAILABLE when
+    /// it does not answer.
+    pub async fn in_segment(&self, member_id: &str, segment_id: &str) -> Result<bool, ApiError> {
+        let Some(base) = self.base() else {
+            return Err(ApiError::forbidden(
+                "segment membership cannot be checked: no member service is connected",
+            ));
+        };
+        let unavailable = || {
+            ApiError::new(
+                ErrorCode::SubgraphUnavailable,
+                "the member service did not answer; nothing was written",
+            )
+            .with_detail("serviceName", "member")
+        };
+        let path = SEGMENT_ROUTE
+            .replace("{id}", &urlencode(member_id))
+            .replace("{segment}", &urlencode(segment_id));
+        let credential = self.inner.keys.service_token(self.inner.service)?;
+        let response = self
+            .inner
+            .client
+            .get(format!("{base}{path}"))
+            .bearer_auth(credential)
+            .send()
+            .await
+            .map_err(|err| {
+                tracing::warn!(error = %err, "segment membership: no answer");
+                unavailable()
+            })?;
+        match response.status() {
+            reqwest::StatusCode::OK => {}
+            reqwest::StatusCode::NOT_FOUND => {
+                return Err(ApiError::not_found(format!("no segment {segment_id}")));
+            }
+            status => {
+                tracing::warn!(%status, "segment membership: unexpected answer");
+                return Err(unavailable());
+            }
+        }
+        #[derive(Deserialize)]
+        struct Membership {
+            member: bool,
+        }
+        let answer: Membership = response.json().await.map_err(|err| {
+            tracing::warn!(error = %err, "segment membership: unreadable answer");
+            unavailable()
+        })?;
+        Ok(answer.member)
+    }
+
     /// The member `member_id` now stands for, whatever their status (the
     /// survivor of a merge), if the member service knows and says so.
     pub async fn survivor_of(&self, member_id: &str) -> Option<String> {

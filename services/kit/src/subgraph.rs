@@ -102,6 +102,18 @@ pub async fn acting_in(
     }
 }
 
+/// [`MemberDirectory::in_segment`](crate::members::MemberDirectory::in_segment).
+pub async fn in_segment(
+    ctx: &Context<'_>,
+    member_id: &str,
+    segment_id: &str,
+) -> Result<bool, ApiError> {
+    match ctx.data_opt::<crate::members::MemberDirectory>() {
+        Some(directory) => directory.in_segment(member_id, segment_id).await,
+        None => Err(ApiError::internal(&"no member directory in this schema")),
+    }
+}
+
 /// Whether a member token naming `member_id` speaks for `owner`'s data:
 /// the same id, or a merged id whose survivor is `owner` (the member
 /// service is asked only when the ids differ, so a member's own reads

@@ -5,6 +5,7 @@
 
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod migration;
 pub mod schema;
 pub mod seed;
@@ -12,7 +13,7 @@ pub mod store;
 
 use axum::Router;
 use futures::FutureExt as _;
-use kit::service::{ServiceContext, ServiceSpec, graphql_routes};
+use kit::service::{Background, ServiceContext, ServiceSpec, graphql_routes};
 use sea_orm_migration::MigratorTrait;
 
 /// How the CLI and the test harness know this service.
@@ -23,9 +24,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     routes,
     seed_demo: |ctx| seed::demo_members(&ctx.db, ctx.config.demo.members, ctx.clock.now()).boxed(),
     sdl: schema::sdl,
-    // The member service reads only the alliance's feed (revoked partner
-    // keys).
-    background: |bg| bg.revoked_partner_keys().into_iter().collect(),
+    background,
     jobs: &[],
     export_member_data: None,
 };
@@ -41,6 +40,29 @@ fn routes(ctx: ServiceContext) -> Router {
                 kit::members::STANDING_ROUTE,
                 axum::routing::get(schema::standing::serve),
             )
+            .route(
+                kit::members::SEGMENT_ROUTE,
+                axum::routing::get(schema::standing::serve_segment),
+            )
             .with_state(ctx),
     )
+}
+
+/// Reads the product service's orders (purchases, for segments) and the
+/// alliance's feed (points balances, for segments; revoked partner keys),
+/// at the position the revocation reader always used.
+fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
+    let orders = bg.feed(
+        "product",
+        events::ORDER_FEED,
+        events::OrderFeed,
+        "segments see no purchases",
+    );
+    let alliance = bg.feed(
+        "alliance",
+        kit::revocation::alliance_feed(SPEC.name),
+        events::AllianceFeed,
+        "revoked partner keys' tokens keep working here until they expire, and segments see no points",
+    );
+    orders.into_iter().chain(alliance).collect()
 }

@@ -157,12 +157,46 @@ pub async fn demo_members(
             .await?;
         }
     }
+    let segments = demo_segments(db, &demo_operator, &actor, now).await?;
     Ok(demo::Loaded {
         part: "member",
         what: format!(
-            "{count} demo members across brands {}",
-            demo::BRANDS.join(", ")
+            "{count} demo members across brands {}, {} segments",
+            demo::BRANDS.join(", "),
+            DEMO_SEGMENTS.len()
         ),
-        new: created,
+        new: created + segments,
     })
+}
+
+/// The demo's segments: by tier, and by recent purchases.
+pub const DEMO_SEGMENTS: [&str; 2] = ["Gold and Platinum", "Bought in the last 30 days"];
+
+/// Defines the demo segments once (stable keys: a second run changes
+/// nothing). Returns how many are new.
+async fn demo_segments(
+    db: &DatabaseConnection,
+    operator: &kit::Caller,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<usize> {
+    use crate::domain::segment::SegmentRules;
+    let rules = [
+        SegmentRules {
+            tiers: ["GOLD".to_owned(), "PLATINUM".to_owned()].into(),
+            ..SegmentRules::default()
+        },
+        SegmentRules {
+            purchased_within_days: Some(30),
+            ..SegmentRules::default()
+        },
+    ];
+    let mut new = 0;
+    for (n, (name, rules)) in DEMO_SEGMENTS.iter().zip(&rules).enumerate() {
+        let key = kit::idempotency::IdempotencyKey::parse(operator, &format!("demo-segment-{n}"))
+            .map_err(crate::error::Error::from)?;
+        let made = store::segments::create(db, name, rules, &key, actor, now).await?;
+        new += usize::from(made.created_at == kit::time::to_micros(now));
+    }
+    Ok(new)
 }

@@ -117,6 +117,30 @@ fn in_category(category: &str, target: &str) -> bool {
 pub struct Factor(Decimal);
 
 impl Factor {
+    /// From its text: digits, and at most 4 of them after a point (no
+    /// exponent), e.g. "2" or "1.5".
+    pub fn parse_text(raw: &str) -> Result<Self> {
+        let raw = raw.trim();
+        let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || whole.len() > 3
+            || !digits(whole)
+            || fraction.len() > 4
+            || !digits(fraction)
+            || (raw.contains('.') && fraction.is_empty())
+        {
+            return Err(Error::invalid(
+                "factor",
+                "factor must be a decimal such as \"2\" or \"1.5\" (at most 4 places)",
+            ));
+        }
+        let value = raw
+            .parse::<Decimal>()
+            .map_err(|_| Error::invalid("factor", "factor must be an exact decimal"))?;
+        Self::parse(value)
+    }
+
     pub fn parse(factor: Decimal) -> Result<Self> {
         if factor <= Decimal::ONE || factor > Decimal::from(MAX_FACTOR) {
             return Err(Error::invalid(
@@ -225,14 +249,27 @@ pub const MAX_NAME_CHARS: usize = 120;
 
 /// A campaign's name, trimmed: 1 to [`MAX_NAME_CHARS`] characters.
 pub fn parse_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+    Ok(kit::input::clean_text("name", name, MAX_NAME_CHARS)?)
+}
+
+/// The first and last years a campaign's or a reward's days may fall in.
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+/// A day as `YYYY-MM-DD`, in [`YEARS`]: BAD_USER_INPUT naming `field`.
+pub fn parse_day(field: &str, day: &str) -> Result<NaiveDate> {
+    let parsed = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+        .map_err(|_| Error::invalid(field, format!("{field} must be a date, YYYY-MM-DD")))?;
+    if !YEARS.contains(&parsed.year()) {
         return Err(Error::invalid(
-            "name",
-            format!("name must be 1 to {MAX_NAME_CHARS} characters"),
+            field,
+            format!(
+                "{field} must be in the years {} to {}",
+                YEARS.start(),
+                YEARS.end()
+            ),
         ));
     }
-    Ok(name.to_owned())
+    Ok(parsed)
 }
 
 /// Where a campaign stands at an instant.

@@ -46,6 +46,8 @@ pub struct Availability {
     pub window: Option<Window>,
     /// Tier codes that may redeem it; empty: every tier.
     pub tiers: BTreeSet<String>,
+    /// A segment (the member service's) its redeemers must be in.
+    pub segment_id: Option<String>,
     /// None: as often as the member likes.
     pub per_member_limit: Option<i64>,
 }
@@ -54,8 +56,16 @@ impl Availability {
     /// Whether a member of `tier` who already redeemed it `redeemed` times
     /// may redeem it once more at `now`, stock aside: CONFLICT outside its
     /// window, FORBIDDEN for a tier it is not for (or an unknown tier when
-    /// it names any), LIMIT_EXCEEDED past the member's limit.
-    pub fn check(&self, now: DateTime<Utc>, tier: Option<&str>, redeemed: i64) -> Result<()> {
+    /// it names any) or outside its segment (`in_segment`: whether the
+    /// member service said they are in it; ignored when it names none),
+    /// LIMIT_EXCEEDED past the member's limit.
+    pub fn check(
+        &self,
+        now: DateTime<Utc>,
+        tier: Option<&str>,
+        in_segment: bool,
+        redeemed: i64,
+    ) -> Result<()> {
         if let Some(window) = self.window
             && !window.contains(now)
         {
@@ -65,6 +75,13 @@ impl Availability {
             return Err(Error::forbidden(format!(
                 "this reward is for members of {} only",
                 self.tiers.iter().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if let Some(segment) = &self.segment_id
+            && !in_segment
+        {
+            return Err(Error::forbidden(format!(
+                "this reward is for the members of segment {segment}"
             )));
         }
         if let Some(limit) = self.per_member_limit
@@ -248,34 +265,41 @@ mod tests {
         let gold_once = Availability {
             window: Some(week),
             tiers: ["GOLD".to_string()].into(),
+            segment_id: Some("regulars".into()),
             per_member_limit: Some(1),
         };
         let inside = at("2026-12-08T00:00:00Z");
-        assert!(gold_once.check(inside, Some("GOLD"), 0).is_ok());
+        assert!(gold_once.check(inside, Some("GOLD"), true, 0).is_ok());
         let code = |r: Result<()>| r.unwrap_err().code();
         assert_eq!(
-            code(gold_once.check(at("2026-12-13T16:00:00Z"), Some("GOLD"), 0)),
+            code(gold_once.check(at("2026-12-13T16:00:00Z"), Some("GOLD"), true, 0)),
             ErrorCode::Conflict
         );
         assert_eq!(
-            code(gold_once.check(inside, Some("SILVER"), 0)),
+            code(gold_once.check(inside, Some("SILVER"), true, 0)),
             ErrorCode::Forbidden
         );
         assert_eq!(
-            code(gold_once.check(inside, None, 0)),
+            code(gold_once.check(inside, None, true, 0)),
             ErrorCode::Forbidden,
             "unknown tier"
         );
         assert_eq!(
-            code(gold_once.check(inside, Some("GOLD"), 1)),
+            code(gold_once.check(inside, Some("GOLD"), false, 0)),
+            ErrorCode::Forbidden,
+            "outside the segment"
+        );
+        assert_eq!(
+            code(gold_once.check(inside, Some("GOLD"), true, 1)),
             ErrorCode::LimitExceeded
         );
         let anyone = Availability {
             window: None,
             tiers: BTreeSet::new(),
+            segment_id: None,
             per_member_limit: None,
         };
-        assert!(anyone.check(inside, None, 1_000_000).is_ok());
+        assert!(anyone.check(inside, None, false, 1_000_000).is_ok());
     }
 
     #[test]

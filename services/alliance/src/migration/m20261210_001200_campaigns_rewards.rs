@@ -1,7 +1,8 @@
 //! Earning campaigns: rules on top of a programme's base rate, each with a
 //! window; and, per EARN entry, the points each campaign gave (so a member
-//! can see why they earned what they did). A brand's rewards catalogue, and
-//! each redemption of a reward (its REDEEM entry, its coupon).
+//! can see why they earned what they did); which orders' earnings were
+//! cancelled. A brand's rewards catalogue, and each redemption of a reward
+//! (its REDEEM entry, its coupon).
 
 use kit::migration::columns::{id, index, int, opt_id, opt_int, text};
 use sea_orm_migration::prelude::*;
@@ -45,6 +46,20 @@ enum EarnAwards {
 }
 
 #[derive(DeriveIden)]
+enum OrderEarns {
+    Table,
+    OrderId,
+    Cancelled,
+}
+
+#[derive(DeriveIden)]
+enum AppliedRefunds {
+    Table,
+    OrderId,
+    RefundId,
+}
+
+#[derive(DeriveIden)]
 enum Rewards {
     Table,
     Id,
@@ -58,6 +73,7 @@ enum Rewards {
     CouponTerms,
     Gift,
     EligibleTiers,
+    EligibleSegmentId,
     PerMemberLimit,
     StartsAt,
     EndsAt,
@@ -141,6 +157,45 @@ impl MigrationTrait for Migration {
                 vec![EarnAwards::CampaignId.into_iden()],
             ))
             .await?;
+        // A cancelled order was no purchase (a first-purchase bonus looks
+        // past it); a refunded one was.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(OrderEarns::Table)
+                    .add_column(
+                        ColumnDef::new(OrderEarns::Cancelled)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // Orders cancelled before: their cancellation was recorded as an
+        // applied refund `cancel:<order id>`.
+        manager
+            .exec_stmt(
+                Query::update()
+                    .table(OrderEarns::Table)
+                    .value(OrderEarns::Cancelled, true)
+                    .and_where(Expr::exists(
+                        Query::select()
+                            .expr(Expr::val(1))
+                            .from(AppliedRefunds::Table)
+                            .and_where(
+                                Expr::col((AppliedRefunds::Table, AppliedRefunds::OrderId))
+                                    .equals((OrderEarns::Table, OrderEarns::OrderId)),
+                            )
+                            .and_where(
+                                Expr::col((AppliedRefunds::Table, AppliedRefunds::RefundId))
+                                    .like("cancel:%"),
+                            )
+                            .to_owned(),
+                    ))
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -156,6 +211,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Rewards::CouponTerms).text().null())
                     .col(ColumnDef::new(Rewards::Gift).string_len(500).null())
                     .col(ColumnDef::new(Rewards::EligibleTiers).text().null())
+                    .col(opt_id(Rewards::EligibleSegmentId))
                     .col(opt_int(Rewards::PerMemberLimit))
                     .col(opt_int(Rewards::StartsAt))
                     .col(opt_int(Rewards::EndsAt))
@@ -210,6 +266,14 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .drop_table(Table::drop().table(Rewards::Table).to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(OrderEarns::Table)
+                    .drop_column(OrderEarns::Cancelled)
+                    .to_owned(),
+            )
             .await?;
         manager
             .drop_table(Table::drop().table(EarnAwards::Table).to_owned())

@@ -3,19 +3,18 @@
 //! EARN entry records.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use kit::time::from_micros;
 use kit::{ApiResult, Long};
-use rust_decimal::Decimal;
 
 use super::now;
 use crate::domain::campaigns::{
     Bonus, CampaignStatus, Factor, Reward, RewardKind, Stacking, Target, TargetKind, Window,
-    parse_name,
+    parse_day, parse_name,
 };
 use crate::error::{Error, Result};
-use crate::store::campaigns::{CampaignDraft, window_of};
+use crate::store::campaigns::{CampaignDraft, status_of, window_of};
 use crate::store::entities::{campaign, earn_award};
 
 /// An earning campaign: a rule on top of its programme's base rate, for
@@ -71,9 +70,9 @@ impl Campaign {
     async fn ends_at(&self) -> ApiResult<DateTime<Utc>> {
         Ok(window_of(&self.0)?.ends_at())
     }
-    /// By the service's clock.
+    /// By the service's clock; ENDED once ended early, even before it began.
     async fn status(&self, ctx: &Context<'_>) -> ApiResult<CampaignStatus> {
-        Ok(CampaignStatus::at(window_of(&self.0)?, now(ctx)))
+        Ok(status_of(&self.0, now(ctx))?)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         from_micros(self.0.created_at)
@@ -149,17 +148,10 @@ impl CampaignInput {
             ));
         }
         let reward = match (self.reward.multiplier, self.reward.first_purchase_bonus) {
-            (Some(m), None) => {
-                let factor = m
-                    .factor
-                    .trim()
-                    .parse::<Decimal>()
-                    .map_err(|_| Error::invalid("factor", "factor must be an exact decimal"))?;
-                Reward::Multiplier {
-                    factor: Factor::parse(factor)?,
-                    target: Target::parse(m.sku_ids, m.category_ids, m.store_ids)?,
-                }
-            }
+            (Some(m), None) => Reward::Multiplier {
+                factor: Factor::parse_text(&m.factor)?,
+                target: Target::parse(m.sku_ids, m.category_ids, m.store_ids)?,
+            },
             (None, Some(points)) => {
                 Reward::FirstPurchase(Bonus::parse("firstPurchaseBonus", i64::from(points))?)
             }
@@ -179,11 +171,6 @@ impl CampaignInput {
             reward,
         })
     }
-}
-
-fn parse_day(field: &str, day: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
-        .map_err(|_| Error::invalid(field, format!("{field} must be a date, YYYY-MM-DD")))
 }
 
 /// Points a campaign gave in an EARN entry (the rest is the base rate).

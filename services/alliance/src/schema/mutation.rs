@@ -24,7 +24,7 @@ use crate::store::entities::{programme, quote};
 use crate::store::exchange::{self as exchanges, TermsDraft, TermsSide};
 use crate::store::ledger::{self, PartnerTransaction};
 use crate::store::programmes::{self, KeyGrant, ProgrammeDraft, ProgrammeSettings};
-use crate::store::rewards::{self, RedemptionRequest};
+use crate::store::rewards::{self, RedemptionRequest, RewardItem};
 use crate::store::{campaigns, statements, webhooks};
 use sea_orm::EntityTrait;
 
@@ -442,6 +442,17 @@ impl Mutation {
         let key = IdempotencyKey::parse(caller, &idempotency_key)?;
         let zone = programmes::rules(&p)?.time_zone;
         let draft = input.parse(p.id.clone(), zone)?;
+        // A brand's coupons take money off its own goods; only an operator
+        // makes one that applies to other brands'.
+        if let (Caller::Partner { .. }, RewardItem::Coupon(terms)) = (caller, &draft.item)
+            && terms.brand_ids.iter().any(|b| *b != p.brand_id)
+        {
+            return Err(Error::forbidden(format!(
+                "{}'s coupons apply to {}'s goods only; an operator may name other brands",
+                p.brand_id, p.brand_id
+            ))
+            .into());
+        }
         Ok(Reward(
             rewards::create(db(ctx), &draft, &key, &Actor::of(caller), now(ctx)).await?,
         ))
@@ -480,10 +491,16 @@ impl Mutation {
         };
         let acting = kit::subgraph::acting_in(ctx, &named, p.environment).await?;
         let key = IdempotencyKey::parse(caller, &idempotency_key)?;
+        // Asked before the transaction: the member service evaluates it.
+        let in_segment = match &found.eligible_segment_id {
+            Some(segment) => kit::subgraph::in_segment(ctx, &acting.id, segment).await?,
+            None => false,
+        };
         let request = RedemptionRequest {
             reward_id: found.id,
             member_id: acting.id,
             tier: acting.tier,
+            in_segment,
         };
         Ok(RewardRedemption(
             rewards::redeem(db(ctx), &request, &key, &Actor::of(caller), now(ctx)).await?,

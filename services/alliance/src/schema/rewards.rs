@@ -2,15 +2,16 @@
 //! that adds one (parsed here into the store's draft), and a redemption.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use kit::events::schema::{CouponBenefit, CouponKind, CouponTerms};
+use kit::input::ForeignId;
 use kit::time::from_micros;
 use kit::{ApiResult, Long};
 
 use super::db;
 use super::types::LedgerEntry;
-use crate::domain::campaigns::Window;
+use crate::domain::campaigns::{Window, parse_day};
 use crate::domain::rewards::{
     Availability, RewardGives, check_coupon_terms, parse_per_member_limit, parse_points_price,
     parse_stock, parse_tiers,
@@ -64,6 +65,10 @@ impl Reward {
     /// Tier codes that may redeem it; empty: every tier.
     async fn eligible_tiers(&self) -> ApiResult<Vec<String>> {
         Ok(availability_of(&self.0)?.tiers.into_iter().collect())
+    }
+    /// The segment whose members alone may redeem it; null: anyone.
+    async fn eligible_segment_id(&self) -> Option<ID> {
+        self.0.eligible_segment_id.clone().map(ID)
     }
     /// Redemptions per member; null: no limit.
     async fn per_member_limit(&self) -> Option<i64> {
@@ -154,6 +159,9 @@ pub struct RewardInput {
     /// Tier codes that may redeem it (`GOLD`...); empty: every tier.
     #[graphql(default)]
     pub eligible_tiers: Vec<String>,
+    /// A segment (operators define them at the member service) whose
+    /// members alone may redeem it.
+    pub eligible_segment_id: Option<ID>,
     /// First day it can be redeemed, `YYYY-MM-DD` in the programme's
     /// zone; give both days or neither (always).
     pub first_day: Option<String>,
@@ -283,15 +291,14 @@ impl RewardInput {
             availability: Availability {
                 window,
                 tiers: parse_tiers(self.eligible_tiers)?,
+                segment_id: self
+                    .eligible_segment_id
+                    .map(|s| ForeignId::parse("eligibleSegmentId", &s).map(ForeignId::into_string))
+                    .transpose()?,
                 per_member_limit: parse_per_member_limit(self.per_member_limit)?,
             },
         })
     }
-}
-
-fn parse_day(field: &str, day: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
-        .map_err(|_| Error::invalid(field, format!("{field} must be a date, YYYY-MM-DD")))
 }
 
 /// One redemption of a reward: the points it took and the coupon it gave.

@@ -19,7 +19,8 @@ use super::programmes::programme_by_id;
 use super::{IdempotencyKey, new_id, retry_once_on_race, sha256_hex};
 use crate::domain::audit::AuditAction;
 use crate::domain::campaigns::{
-    Award, Bonus, Factor, Reward, RewardKind, Rule, Stacking, Target, TargetKind, Window,
+    Award, Bonus, CampaignStatus, Factor, Reward, RewardKind, Rule, Stacking, Target, TargetKind,
+    Window,
 };
 use crate::error::{Error, Result};
 
@@ -232,6 +233,15 @@ pub async fn awards_of_entry<C: ConnectionTrait>(
         .order_by_asc(earn_award::Column::CampaignId)
         .all(db)
         .await?)
+}
+
+/// Where a stored campaign stands at `now`: ENDED once ended early (even
+/// before its first day), else by its window.
+pub fn status_of(row: &campaign::Model, now: DateTime<Utc>) -> Result<CampaignStatus> {
+    Ok(match row.ended_at {
+        Some(_) => CampaignStatus::Ended,
+        None => CampaignStatus::at(window_of(row)?, now),
+    })
 }
 
 /// A stored campaign's window: as planned, cut short if it was ended.

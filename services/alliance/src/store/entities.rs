@@ -339,6 +339,8 @@ pub mod order_earn {
         pub entry_id: Option<String>,
         pub lot_id: Option<String>,
         pub placed_at: i64,
+        /// The order was cancelled (nothing was sold).
+        pub cancelled: bool,
     }
 
     entity_boilerplate!();
@@ -592,6 +594,8 @@ pub mod reward {
         pub gift: Option<String>,
         /// A JSON array of tier codes; None: every tier.
         pub eligible_tiers: Option<String>,
+        /// A member service segment its redeemers must be in; None: anyone.
+        pub eligible_segment_id: Option<String>,
         pub per_member_limit: Option<i64>,
         pub starts_at: Option<i64>,
         pub ends_at: Option<i64>,

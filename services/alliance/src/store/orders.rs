@@ -71,6 +71,7 @@ pub async fn on_order_placed(
             entry_id: Set(None),
             lot_id: Set(None),
             placed_at: Set(placed_at),
+            cancelled: Set(false),
         })
         .on_conflict(
             OnConflict::columns([order_earn::Column::OrderId, order_earn::Column::ProgrammeId])
@@ -131,8 +132,10 @@ pub async fn on_order_placed(
 
 /// What one programme's lines of an order earn: the base rate on what was
 /// paid, and the awards of the programme's campaigns running when it was
-/// placed. A purchase is a member's first in the programme when no other
-/// order of theirs there still stands (a cancelled one does not count).
+/// placed. A purchase is a member's first in the programme when they have
+/// no other order there but cancelled ones: a cancelled order sold nothing
+/// (and gave back every point), a refunded one was a sale, so refunding
+/// the first order does not make the next one first.
 async fn campaign_earning(
     txn: &DatabaseTransaction,
     placed: &OrderPlaced,
@@ -145,10 +148,7 @@ async fn campaign_earning(
         .filter(order_earn::Column::MemberId.eq(member_id))
         .filter(order_earn::Column::ProgrammeId.eq(programme.id.as_str()))
         .filter(order_earn::Column::OrderId.ne(placed.order_id.as_str()))
-        .filter(
-            sea_orm::sea_query::Expr::col(order_earn::Column::RefundedFen)
-                .lt(sea_orm::sea_query::Expr::col(order_earn::Column::PaidFen)),
-        )
+        .filter(order_earn::Column::Cancelled.eq(false))
         .one(txn)
         .await?;
     let purchase = Purchase {
@@ -264,6 +264,14 @@ pub async fn on_order_cancelled(
     if !first_application(txn, &marker, &cancelled.order_id, now).await? {
         return Ok(());
     }
+    order_earn::Entity::update_many()
+        .col_expr(
+            order_earn::Column::Cancelled,
+            sea_orm::sea_query::Expr::value(true),
+        )
+        .filter(order_earn::Column::OrderId.eq(cancelled.order_id.as_str()))
+        .exec(txn)
+        .await?;
     for earn in earns_of(txn, &cancelled.order_id).await? {
         let paid = earn.paid_fen;
         let external = ("cancel".to_owned(), cancelled.order_id.clone());

@@ -84,6 +84,7 @@ pub async fn create(
         terms.as_deref().unwrap_or(""),
         gift.as_deref().unwrap_or(""),
         tiers.as_deref().unwrap_or(""),
+        draft.availability.segment_id.as_deref().unwrap_or(""),
         &format!("{:?}", draft.availability.per_member_limit),
         &format!("{:?}", window.map(|w| (w.starts_at(), w.ends_at()))),
     ]);
@@ -106,6 +107,7 @@ pub async fn create(
             coupon_terms: Set(terms.clone()),
             gift: Set(gift.clone()),
             eligible_tiers: Set(tiers.clone()),
+            eligible_segment_id: Set(draft.availability.segment_id.clone()),
             per_member_limit: Set(draft.availability.per_member_limit),
             starts_at: Set(window.map(|w| to_micros(w.starts_at()))),
             ends_at: Set(window.map(|w| to_micros(w.ends_at()))),
@@ -179,6 +181,7 @@ pub fn availability_of(row: &reward::Model) -> Result<Availability> {
     Ok(Availability {
         window,
         tiers,
+        segment_id: row.eligible_segment_id.clone(),
         per_member_limit: row.per_member_limit,
     })
 }
@@ -198,6 +201,9 @@ pub struct RedemptionRequest {
     pub reward_id: String,
     pub member_id: String,
     pub tier: Option<String>,
+    /// Whether the member service said the member is in the reward's
+    /// segment (asked only when it names one).
+    pub in_segment: bool,
 }
 
 /// Redeems a reward for a member, exactly once per key: NOT_FOUND,
@@ -231,7 +237,7 @@ pub async fn redeem(
             .filter(reward_redemption::Column::MemberId.eq(request.member_id.as_str()))
             .count(&txn)
             .await? as i64;
-        availability_of(&row)?.check(now, request.tier.as_deref(), redeemed)?;
+        availability_of(&row)?.check(now, request.tier.as_deref(), request.in_segment, redeemed)?;
         if let Some(remaining) = row.remaining {
             let taken = reward::Entity::update_many()
                 .col_expr(

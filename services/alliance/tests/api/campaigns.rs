@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::future::join_all;
-use kit::events::schema::{OrderCancelled, OrderLine, OrderPlaced};
+use kit::events::schema::{OrderCancelled, OrderLine, OrderPlaced, OrderRefunded, RefundedLine};
 use kit::testing::TestApp;
 use serde_json::{Value, json};
 
@@ -222,6 +222,50 @@ async fn a_campaign_doubles_its_category_in_its_week_and_each_entry_says_why() {
     assert_eq!(account(&w.app, "m2", &coffee).await["pendingBalance"], 60);
     assert_balanced(&w.app, "m2").await;
 
+    // A refunded first order was a sale: refunding it does not make the
+    // next order first (no bonus farming by buying and returning).
+    w.feed
+        .publish(&placed(
+            "o7",
+            "m5",
+            vec![line("l9", "coffee/drinks", 1_000)],
+            now,
+        ))
+        .await;
+    w.feed
+        .publish(&OrderRefunded {
+            order_id: "o7".into(),
+            refund_id: "r7".into(),
+            member_id: Some("m5".into()),
+            lines: vec![RefundedLine {
+                line_id: "l9".into(),
+                quantity: 1,
+                amount_fen: 1_000,
+            }],
+            amount_fen: 1_000,
+            fully_refunded: true,
+            refunded_at: now,
+        })
+        .await;
+    w.feed
+        .publish(&placed(
+            "o8",
+            "m5",
+            vec![line("l10", "coffee/drinks", 1_000)],
+            now,
+        ))
+        .await;
+    w.apply().await;
+    assert_eq!(
+        earn_entry(&w.app, "m5", &coffee, "o7").await["pendingPoints"],
+        60
+    );
+    assert_eq!(
+        earn_entry(&w.app, "m5", &coffee, "o8").await["pendingPoints"],
+        10,
+        "no second first purchase"
+    );
+
     // Ended, a campaign gives nothing to orders placed after.
     let ended = w
         .app
@@ -367,6 +411,30 @@ async fn campaign_input_is_checked_field_by_field_and_only_the_brand_runs_its_ow
             "lastDay",
         ),
     ];
+    // Exponents, too many places, years out of range, control characters.
+    let odd = |key: &str, value: Value| {
+        let mut i = good();
+        if key == "factor" {
+            i["reward"] = json!({ "multiplier": { "factor": value } });
+        } else {
+            i[key] = value;
+        }
+        i
+    };
+    let more: Vec<(Value, &str)> = vec![
+        (odd("factor", json!("1e1")), "factor"),
+        (odd("factor", json!("1.55555")), "factor"),
+        (odd("factor", json!("1.")), "factor"),
+        (
+            odd("factor", json!(format!("1.{}", "1".repeat(5_000)))),
+            "factor",
+        ),
+        (odd("firstDay", json!("0000-01-01")), "firstDay"),
+        (odd("lastDay", json!("9999-12-31")), "lastDay"),
+        (odd("name", json!("double\u{0}beans")), "name"),
+        (odd("priority", json!(1_001)), "priority"),
+    ];
+    let cases: Vec<(Value, &str)> = cases.into_iter().chain(more).collect();
     for (n, (input, field)) in cases.into_iter().enumerate() {
         let r = create(&w.app, &partner, input.clone(), &format!("bad-{n}")).await;
         assert_eq!(r.error_code(), Some("BAD_USER_INPUT"), "{input}");
@@ -392,6 +460,21 @@ async fn campaign_input_is_checked_field_by_field_and_only_the_brand_runs_its_ow
         .graphql(None, CREATE, json!({ "i": good(), "k": "campaign-anon" }))
         .await;
     assert!(r.error_code().is_some());
+    // Ended before its first day: ENDED, not SCHEDULED.
+    let mut later = good();
+    later["firstDay"] = json!((today(&w.app) + Duration::days(2)).to_string());
+    later["lastDay"] = json!((today(&w.app) + Duration::days(5)).to_string());
+    let scheduled = create(&w.app, &partner, later, "later").await;
+    assert_eq!(scheduled.ok()["createCampaign"]["status"], "SCHEDULED");
+    let ended = w
+        .app
+        .graphql(
+            Some(&partner),
+            END,
+            json!({ "id": scheduled.ok()["createCampaign"]["id"] }),
+        )
+        .await;
+    assert_eq!(ended.ok()["endCampaign"]["status"], "ENDED");
     let made = create(&w.app, &partner, good(), "made").await;
     let id = made.ok()["createCampaign"]["id"].clone();
     let r = w
@@ -416,7 +499,10 @@ async fn campaign_input_is_checked_field_by_field_and_only_the_brand_runs_its_ow
     .await;
     assert_eq!(
         listed["programme"]["campaigns"]["edges"],
-        json!([{ "node": { "id": id } }])
+        json!([
+            { "node": { "id": scheduled.ok()["createCampaign"]["id"] } },
+            { "node": { "id": id } }
+        ])
     );
 }
 

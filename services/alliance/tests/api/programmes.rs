@@ -281,3 +281,79 @@ async fn keys_revoked_before_the_list_existed_join_it_on_migration() {
     );
     assert_eq!((live.expires_at, live.replaced_by), (None, None));
 }
+
+/// Orders cancelled before campaigns existed are marked cancelled when the
+/// alliance migrates (their cancellation was an applied refund
+/// `cancel:<order id>`), so a first-purchase bonus looks past them; a
+/// refunded order stays a purchase.
+#[tokio::test]
+async fn orders_cancelled_before_campaigns_are_marked_on_migration() {
+    use sea_orm_migration::MigratorTrait;
+
+    let database = kit::testing::TestDatabase::new().await;
+    let db = database.connect("alliance").await;
+    let before = alliance::migration::Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261210_001200_campaigns_rewards")
+        .expect("the campaigns migration") as u32;
+    alliance::migration::Migrator::up(&db, Some(before))
+        .await
+        .unwrap();
+    for order in ["o-cancelled", "o-refunded", "o-kept"] {
+        kit::testing::insert_row(
+            &db,
+            "order_earns",
+            &[
+                "order_id",
+                "programme_id",
+                "member_id",
+                "paid_fen",
+                "points",
+                "refunded_fen",
+                "reversed_points",
+                "entry_id",
+                "lot_id",
+                "placed_at",
+            ],
+            vec![
+                order.into(),
+                "coffee-points".into(),
+                "m1".into(),
+                1_000i64.into(),
+                20i64.into(),
+                0i64.into(),
+                0i64.into(),
+                Option::<String>::None.into(),
+                Option::<String>::None.into(),
+                0i64.into(),
+            ],
+        )
+        .await;
+    }
+    for (refund, order) in [("cancel:o-cancelled", "o-cancelled"), ("r-1", "o-refunded")] {
+        kit::testing::insert_row(
+            &db,
+            "applied_refunds",
+            &["refund_id", "order_id", "applied_at"],
+            vec![refund.into(), order.into(), 0i64.into()],
+        )
+        .await;
+    }
+    alliance::migration::Migrator::up(&db, None).await.unwrap();
+    let mut flags: Vec<(String, bool)> = alliance::store::entities::order_earn::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.order_id, e.cancelled))
+        .collect();
+    flags.sort();
+    assert_eq!(
+        flags,
+        vec![
+            ("o-cancelled".to_owned(), true),
+            ("o-kept".to_owned(), false),
+            ("o-refunded".to_owned(), false),
+        ]
+    );
+}

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-const CREATE: &str = "mutation($i: RewardInput!, $k: String!) { createReward(input: $i, idempotencyKey: $k) { id programmeId name pointsPrice stock remaining kind coupon { kind amountOffFen minSpendFen categoryIds validDays restoreOnRefund } gift eligibleTiers perMemberLimit } }";
+const CREATE: &str = "mutation($i: RewardInput!, $k: String!) { createReward(input: $i, idempotencyKey: $k) { id programmeId name pointsPrice stock remaining kind coupon { kind amountOffFen minSpendFen categoryIds validDays restoreOnRefund } gift eligibleTiers eligibleSegmentId perMemberLimit } }";
 const REDEEM_REWARD: &str = "mutation($r: ID!, $m: ID, $k: String!) { redeemReward(rewardId: $r, memberId: $m, idempotencyKey: $k) { id rewardId memberId points entry { kind points reference lotMovements { lotId points } } coupon { id code } } }";
 
 /// 5 yuan off 30 yuan of coffee beans, valid 30 days.
@@ -371,6 +371,17 @@ async fn reward_input_and_access_are_checked() {
         let r = create(&w.app, &token, good(), "refused").await;
         assert_eq!(r.error_code(), Some("FORBIDDEN"), "{:?}", r.errors());
     }
+    // A brand's coupons take money off its own goods; an operator may
+    // make one for others'.
+    let mut elsewhere = good();
+    elsewhere["coupon"]["brandIds"] = json!(["apparel"]);
+    let r = create(&w.app, &partner, elsewhere.clone(), "elsewhere").await;
+    assert_eq!(r.error_code(), Some("FORBIDDEN"));
+    let mut own = good();
+    own["coupon"]["brandIds"] = json!(["coffee"]);
+    create(&w.app, &partner, own, "own-brand").await.ok();
+    let r = create(&w.app, &operator(&w), elsewhere, "elsewhere-op").await;
+    assert_eq!(r.ok()["createReward"]["coupon"]["kind"], "AMOUNT_OFF");
     let gift = json!({ "programmeId": coffee, "name": "Tote", "pointsPrice": 10, "gift": "a tote bag", "eligibleTiers": ["GOLD"] });
     let made = create(&w.app, &partner, gift, "tote").await;
     let tote = made.ok()["createReward"].clone();
@@ -393,6 +404,14 @@ async fn reward_input_and_access_are_checked() {
         "stranger",
     )
     .await;
+    assert_eq!(r.error_code(), Some("FORBIDDEN"));
+    // A segment's reward, with no member service to say who is in it:
+    // refused, nothing taken.
+    let regulars = json!({ "programmeId": coffee, "name": "Regulars' mug", "pointsPrice": 10, "gift": "a mug", "eligibleSegmentId": "regulars" });
+    let made = create(&w.app, &partner, regulars, "regulars").await;
+    assert_eq!(made.ok()["createReward"]["eligibleSegmentId"], "regulars");
+    let mug = made.ok()["createReward"]["id"].as_str().unwrap().to_owned();
+    let r = redeem(&w.app, &member(&w.app, "m1"), &mug, None, "mug").await;
     assert_eq!(r.error_code(), Some("FORBIDDEN"));
     let r = redeem(&w.app, &operator(&w), "no-such-reward", Some("m1"), "none").await;
     assert_eq!(r.error_code(), Some("NOT_FOUND"));

@@ -8,6 +8,7 @@ pub mod environment;
 pub mod identity;
 pub mod merge;
 pub mod profile;
+pub mod segment;
 pub mod tag;
 pub mod tier;
 pub mod touchpoint;

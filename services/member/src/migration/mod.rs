@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000100_members;
 mod m20261209_000200_environments;
+mod m20261210_001400_segments;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         let mut all = kit::migration::kit_migrations();
         all.push(Box::new(m20261122_000100_members::Migration));
         all.push(Box::new(m20261209_000200_environments::Migration));
+        all.push(Box::new(m20261210_001400_segments::Migration));
         all
     }
 }

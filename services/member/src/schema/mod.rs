@@ -5,6 +5,7 @@ mod inputs;
 mod loaders;
 mod mutation;
 mod query;
+mod segments;
 pub mod standing;
 mod types;
 

@@ -4,6 +4,7 @@ use kit::{ApiResult, Caller};
 use super::inputs::{
     IdentityInput, ProfileInput, RegisterMemberInput, TierLevelInput, TouchpointInput, parse_reason,
 };
+use super::segments::{Segment, SegmentInput};
 use super::types::{LinkIdentityPayload, Member, RegisterMemberPayload, TierLevel, Touchpoint};
 use super::{authorize, caller, db, now, view_after_change};
 use crate::domain::access::{self, identity_brand};
@@ -23,6 +24,24 @@ const MAX_GROWTH_DELTA: i64 = 1_000_000_000;
 
 #[Object]
 impl Mutation {
+    /// Operators: defines a segment (a retry with the same
+    /// `idempotencyKey` and input answers the same one).
+    async fn create_segment(
+        &self,
+        ctx: &Context<'_>,
+        input: SegmentInput,
+        idempotency_key: String,
+    ) -> ApiResult<Segment> {
+        let caller = caller(ctx);
+        caller.require_operator()?;
+        let key = kit::idempotency::IdempotencyKey::parse(caller, &idempotency_key)?;
+        let (name, rules) = input.parse()?;
+        Ok(Segment(
+            store::segments::create(db(ctx), &name, &rules, &key, &Actor::of(caller), now(ctx))
+                .await?,
+        ))
+    }
+
     /// Registers a member from a first channel identity. Anyone may call it
     /// (the channel's sign-up screen); the channel vouches for the phone
     /// number it passes (verified by SMS code). The same identity again

@@ -7,6 +7,7 @@ use kit::paging::{PageRequest, encode_cursor};
 use kit::{ApiResult, Caller};
 
 use super::inputs::MemberFilterInput;
+use super::segments::Segment;
 use super::types::{Member, TierLevel};
 use super::{caller, db, load_member, view};
 use crate::domain::access::Visibility;
@@ -102,6 +103,30 @@ impl Query {
             )
         }));
         Ok(connection)
+    }
+
+    /// Operators: segments, oldest first.
+    async fn segments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, Segment, EmptyFields, EmptyFields>> {
+        caller(ctx).require_operator()?;
+        let page = PageRequest::parse(first, after)?;
+        let (rows, has_next) = store::segments::segments_page(db(ctx), &page).await?;
+        let mut connection = Connection::new(page.after.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|row| Edge::new(encode_cursor(&row.id), Segment(row))),
+        );
+        Ok(connection)
+    }
+
+    /// Operators: one segment.
+    async fn segment(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Segment> {
+        caller(ctx).require_operator()?;
+        Ok(Segment(store::segments::segment_by_id(db(ctx), &id).await?))
     }
 
     /// Tier levels, lowest first.

@@ -6,7 +6,9 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use super::entities::{consent, identity, member, merge, tag, tier_change, touchpoint};
+use super::entities::{
+    consent, identity, member, member_points, member_purchase, merge, tag, tier_change, touchpoint,
+};
 use super::merge::clear_personal;
 use super::resolve_for_update;
 use crate::domain::MemberStatus;
@@ -122,8 +124,8 @@ pub struct MemberPart {
     /// The member's id first, then every id merged into it: the ids other
     /// services hold the member's data under.
     pub member_ids: Vec<String>,
-    /// Profile, identities, tags, consents, touchpoints, tier changes and
-    /// merged records.
+    /// Profile, identities, tags, consents, touchpoints, tier changes,
+    /// merged records, and the purchases and points balances segments read.
     pub data: Value,
 }
 
@@ -161,6 +163,17 @@ pub async fn export(db: &DatabaseConnection, member_id: &str) -> Result<MemberPa
         .filter(merge::Column::SurvivorId.eq(m.id.clone()))
         .all(&txn)
         .await?;
+    // What segments read: purchases and points balances, as the order and
+    // points feeds told this service.
+    let purchases = member_purchase::Entity::find()
+        .filter(member_purchase::Column::MemberId.is_in(member_ids.iter().cloned()))
+        .order_by_asc(member_purchase::Column::PlacedAt)
+        .all(&txn)
+        .await?;
+    let balances = member_points::Entity::find()
+        .filter(member_points::Column::MemberId.is_in(member_ids.iter().cloned()))
+        .all(&txn)
+        .await?;
     txn.commit().await?;
     let ts = |micros: i64| from_micros(micros).to_rfc3339();
     let data = json!({
@@ -194,6 +207,12 @@ pub async fn export(db: &DatabaseConnection, member_id: &str) -> Result<MemberPa
             "from": c.from_tier, "to": c.to_tier, "cause": c.cause, "changedAt": ts(c.changed_at),
         })).collect::<Vec<_>>(),
         "mergedRecords": merges.iter().map(|r| json!({ "mergedId": r.merged_id, "mergedAt": ts(r.merged_at) })).collect::<Vec<_>>(),
+        "purchases": purchases.iter().map(|p| json!({
+            "orderId": p.order_id, "paidFen": p.paid_fen, "placedAt": ts(p.placed_at), "cancelled": p.cancelled,
+        })).collect::<Vec<_>>(),
+        "pointsBalances": balances.iter().map(|b| json!({
+            "programmeId": b.programme_id, "activeBalance": b.active_balance, "updatedAt": ts(b.updated_at),
+        })).collect::<Vec<_>>(),
     });
     Ok(MemberPart { member_ids, data })
 }

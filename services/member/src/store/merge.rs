@@ -144,6 +144,7 @@ async fn move_children(
         .filter(touchpoint::Column::MemberId.eq(merged_id))
         .exec(txn)
         .await?;
+    super::segments::merge_member(txn, survivor_id, merged_id).await?;
 
     let merged_tags = tag::Entity::find()
         .filter(tag::Column::MemberId.eq(merged_id))

@@ -8,6 +8,7 @@ mod merge;
 mod profile;
 mod reads;
 mod register;
+pub mod segments;
 mod standing;
 mod tiers;
 mod touchpoints;

@@ -11,5 +11,6 @@ mod observability;
 mod privacy;
 mod registration;
 mod sandbox;
+mod segments;
 mod support;
 mod tags_tiers_touchpoints;

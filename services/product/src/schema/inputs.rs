@@ -149,14 +149,14 @@ impl PlaceOrderInput {
             coupon_code: self
                 .coupon_code
                 .map(|c| {
-                    let c = c.trim().to_owned();
-                    if c.is_empty() || c.len() > 32 {
+                    let code = crate::store::coupons::normalise_code(&c);
+                    if code.is_empty() || c.chars().count() > 64 {
                         Err(Error::invalid(
                             "couponCode",
-                            "couponCode is 1-32 characters",
+                            "couponCode is a coupon's letters and digits (dashes or spaces between groups do not matter)",
                         ))
                     } else {
-                        Ok(c)
+                        Ok(code)
                     }
                 })
                 .transpose()?,

@@ -30,7 +30,7 @@ pub async fn issue(txn: &DatabaseTransaction, redeemed: &RewardRedeemed) -> Resu
     let at = to_micros(redeemed.redeemed_at);
     let inserted = coupon::Entity::insert(coupon::ActiveModel {
         id: Set(issued.coupon_id.clone()),
-        code: Set(issued.code.clone()),
+        code: Set(normalise_code(&issued.code)),
         member_id: Set(redeemed.member_id.clone()),
         brand_id: Set(issued.brand_id.clone()),
         source_id: Set(redeemed.redemption_id.clone()),
@@ -66,9 +66,20 @@ pub async fn coupon_by_id<C: ConnectionTrait>(db: &C, id: &str) -> Result<coupon
         .ok_or_else(|| Error::not_found(format!("no coupon {id}")))
 }
 
-/// A coupon code as members type it: trimmed, upper case.
+/// A coupon code however it is typed or read out (any case, with spaces,
+/// dashes or neither): its letters and digits, upper case, in groups of
+/// four joined by dashes, as codes are stored (`K7QM-2X9D-...`).
 pub fn normalise_code(code: &str) -> String {
-    code.trim().to_ascii_uppercase()
+    let chars: Vec<char> = code
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    chars
+        .chunks(4)
+        .map(|group| group.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// Puts the coupon `code` on an order being placed, in its transaction:
@@ -320,7 +331,8 @@ pub async fn claim(
 
 /// Gives an unclaimed (ISSUED) coupon to another member: it is theirs,
 /// still ISSUED, and names who gave it. CONFLICT for any other state;
-/// BAD_USER_INPUT to give it to oneself.
+/// BAD_USER_INPUT to give it to oneself; a retry of a gift that was made
+/// answers the coupon as given.
 pub async fn give(
     db: &DatabaseConnection,
     id: &str,
@@ -328,14 +340,25 @@ pub async fn give(
     to: &str,
     now: DateTime<Utc>,
 ) -> Result<coupon::Model> {
+    let txn = db.begin().await?;
+    let found = coupon::Entity::find_by_id(id.to_owned())
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no coupon {id}")))?;
+    // Given already, by this member to that one: a retry gets the answer.
+    if found.member_id == to && found.given_by.as_deref() == Some(from) {
+        return Ok(found);
+    }
+    if found.member_id != from {
+        return Err(Error::forbidden("this coupon is another member's"));
+    }
     if from == to {
         return Err(Error::invalid(
             "toMemberId",
             "a coupon cannot be given to its own member",
         ));
     }
-    let txn = db.begin().await?;
-    let found = lock_own(&txn, id, from).await?;
     match state_at(found.state, from_micros(found.valid_until), now) {
         CouponState::Issued => {}
         other => {

@@ -53,11 +53,11 @@ impl Shop {
     /// code once the product service has issued it.
     async fn issue(&self, member: &str, terms: CouponTerms) -> String {
         let now = self.app.now();
-        let code = format!(
-            "TEST-{:04}-{}",
+        let code = product::store::coupons::normalise_code(&format!(
+            "TEST{:04}{}",
             rand::random::<u16>(),
             member.to_uppercase()
-        );
+        ));
         self.alliance
             .publish(&RewardRedeemed {
                 redemption_id: format!("redemption-{code}"),
@@ -169,8 +169,8 @@ async fn a_coupon_takes_its_share_off_its_lines_is_held_by_the_order_and_release
 
     let m1 = member(app, "m1");
     let both = json!([{ "skuId": beans, "quantity": 1 }, { "skuId": cup, "quantity": 1 }]);
-    // Typed in lower case, with spaces: the same code.
-    let typed = format!("  {}  ", code.to_lowercase());
+    // Typed in lower case, spaces for dashes: the same code.
+    let typed = format!("  {}  ", code.replace('-', " ").to_lowercase());
     let r = pickup(app, &m1, both.clone(), Some(&typed)).await;
     let order = r.ok()["placeOrder"].clone();
     assert_eq!(order["totalFen"], 3_500);
@@ -235,11 +235,13 @@ async fn a_coupon_takes_its_share_off_its_lines_is_held_by_the_order_and_release
 
     // Used on the next order, and spent once it is handed over; a full
     // refund does not give it back (its brand did not say so).
+    // Read out with no separators at all: the same code.
+    let run_together = code.replace('-', "");
     let r = pickup(
         app,
         &m1,
         json!([{ "skuId": beans, "quantity": 2 }]),
-        Some(&code),
+        Some(&run_together),
     )
     .await;
     let second = r.ok()["placeOrder"].clone();
@@ -280,6 +282,11 @@ async fn a_coupon_takes_its_share_off_its_lines_is_held_by_the_order_and_release
     assert_eq!(r.error_code(), Some("FORBIDDEN"));
     let r = pickup(app, &m1, both.clone(), Some("NO-SUCH-CODE")).await;
     assert_eq!(r.error_code(), Some("NOT_FOUND"));
+    for blank in ["", "   ", "- -"] {
+        let r = pickup(app, &m1, both.clone(), Some(blank)).await;
+        assert_eq!(r.error_code(), Some("BAD_USER_INPUT"), "{blank:?}");
+        assert_eq!(r.error_field(), Some("couponCode"));
+    }
     let r = pickup(
         app,
         &member(app, "m2"),
@@ -326,6 +333,24 @@ async fn coupons_are_given_claimed_voided_and_expire() {
         r.ok()["giveCoupon"],
         json!({ "memberId": "m2", "state": "ISSUED", "givenByMemberId": "m1" })
     );
+    // A retry of the gift answers it as made.
+    let again = app
+        .graphql(
+            Some(&member(app, "m1")),
+            give,
+            json!({ "c": id, "to": "m2" }),
+        )
+        .await;
+    assert_eq!(again.ok()["giveCoupon"], r.ok()["giveCoupon"]);
+    // Someone else's coupon, even "to themselves": not theirs to give.
+    let theirs = app
+        .graphql(
+            Some(&member(app, "m3")),
+            give,
+            json!({ "c": id, "to": "m3" }),
+        )
+        .await;
+    assert_eq!(theirs.error_code(), Some("FORBIDDEN"));
     assert!(wallet(app, "m1", None).await.is_empty());
     let r = app
         .graphql(
