@@ -3,6 +3,7 @@
 //! outbox with its feed and consumer.
 
 pub mod auth;
+pub mod catalogue;
 pub mod channel;
 pub mod config;
 pub mod db;

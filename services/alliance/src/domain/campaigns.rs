@@ -24,6 +24,7 @@ use rust_decimal::prelude::ToPrimitive;
 
 use super::points::{EarnRate, points_earned};
 use crate::error::{Error, Result};
+use kit::catalogue::in_category;
 
 /// The largest bonus one rule gives, in points.
 pub const MAX_BONUS_POINTS: i64 = 1_000_000;
@@ -102,14 +103,6 @@ impl Target {
                 .is_some_and(|s| stores.contains(s)),
         }
     }
-}
-
-/// Whether `category` is `target` or under it (`coffee/beans` is under
-/// `coffee`, `coffee-gear` is not).
-fn in_category(category: &str, target: &str) -> bool {
-    category
-        .strip_prefix(target)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// A multiplier above 1 and at most [`MAX_FACTOR`] (e.g. 2 doubles).

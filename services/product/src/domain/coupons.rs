@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use kit::events::schema::{CouponBenefit, CouponTerms};
 
 use crate::error::{Error, Result};
+use kit::catalogue::in_category;
 
 kit::stored_enum! {
     /// Where a coupon stands.
@@ -82,13 +83,6 @@ pub struct CouponLine {
     pub unit_price_fen: i64,
     /// Unit price × quantity.
     pub amount_fen: i64,
-}
-
-/// Whether `category` is `target` or under it.
-fn in_category(category: &str, target: &str) -> bool {
-    category
-        .strip_prefix(target)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 fn applies_to(terms: &CouponTerms, issuer: &str, line: &CouponLine) -> bool {
