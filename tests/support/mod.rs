@@ -397,6 +397,10 @@ impl Platform {
                 "BIGMEMBER_GATEWAY__SUBGRAPH_TIMEOUT_MS".into(),
                 "30000".into(),
             ),
+            // ... and a whole request 120 s (default 30 s): in CI's
+            // PostgreSQL pass a storesNear through this deployment once took
+            // longer than 30 s while the other tests ran.
+            ("BIGMEMBER_HTTP__REQUEST_TIMEOUT_MS".into(), "120000".into()),
         ]);
         let mut platform = Self::in_scratch(environment, Some(kit::testing::jetstream_events()));
         platform.run(&["migrate"]);
