@@ -348,6 +348,23 @@ impl Platform {
         mut environment: Vec<(String, String)>,
         jetstream: Option<kit::config::EventsConfig>,
     ) -> Self {
+        // These platforms share the CI machine's two cores with the other
+        // tests, two at a time, each polling its feeds every 50 ms (eight
+        // services and two gateways in the deployment), on PostgreSQL too:
+        // the tests are about answers and effects, not latency, so a
+        // subgraph gets 30 s (default 10 s) and a whole request 120 s
+        // (default 30 s). In CI's PostgreSQL pass a storesNear once took
+        // longer than 30 s, and a product subgraph call longer than 10 s.
+        environment.extend([
+            (
+                "BIGMEMBER_GATEWAY__SUBGRAPH_TIMEOUT_MS".to_owned(),
+                "30000".to_owned(),
+            ),
+            (
+                "BIGMEMBER_HTTP__REQUEST_TIMEOUT_MS".to_owned(),
+                "120000".to_owned(),
+            ),
+        ]);
         if let Some(events) = &jetstream {
             environment.extend([
                 ("BIGMEMBER_EVENTS__TRANSPORT".into(), "nats".into()),
@@ -388,19 +405,6 @@ impl Platform {
             ("BIGMEMBER_EVENTS__POLL_INTERVAL_MS".into(), "100".into()),
             ("BIGMEMBER_EVENTS__RELAY_INTERVAL_MS".into(), "20".into()),
             ("BIGMEMBER_JOBS__IN_PROCESS".into(), "false".into()),
-            // Eight services, two gateways and PostgreSQL share the CI
-            // machine's two cores with the other tests: the deployment is
-            // about effects applied once, not latency, so a subgraph gets
-            // 30 s (default 10 s) before the gateway gives up on it (a
-            // registration once took longer under the full suite's load).
-            (
-                "BIGMEMBER_GATEWAY__SUBGRAPH_TIMEOUT_MS".into(),
-                "30000".into(),
-            ),
-            // ... and a whole request 120 s (default 30 s): in CI's
-            // PostgreSQL pass a storesNear through this deployment once took
-            // longer than 30 s while the other tests ran.
-            ("BIGMEMBER_HTTP__REQUEST_TIMEOUT_MS".into(), "120000".into()),
         ]);
         let mut platform = Self::in_scratch(environment, Some(kit::testing::jetstream_events()));
         platform.run(&["migrate"]);
