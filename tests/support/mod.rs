@@ -292,6 +292,21 @@ pub struct Platform {
     /// services, and one gateway per set.
     replicas: std::sync::Mutex<Vec<Vec<Running>>>,
     gateways: Vec<Endpoint>,
+    /// Its turn among this test binary's platforms ([`PLATFORMS`]),
+    /// released when it is dropped.
+    turn: Option<Turn>,
+}
+
+/// The platforms of one test binary take turns: a deployment (eight
+/// services and two gateways) runs alone, the others side by side. On
+/// PostgreSQL they share one server of 100 connections, and a deployment
+/// beside another platform (each process's pool up to 10) ran out of them:
+/// subgraph calls waited for a connection until they timed out.
+static PLATFORMS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+enum Turn {
+    Shared(#[allow(dead_code)] tokio::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'static, ()>),
 }
 
 /// The services, in the order a deployment starts them.
@@ -326,6 +341,7 @@ impl Platform {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
         let mut platform = Self::in_scratch(environment, None);
+        platform.turn = Some(Turn::Shared(PLATFORMS.read().await));
         platform.up(&["--demo"], 50);
         platform
     }
@@ -338,6 +354,7 @@ impl Platform {
         let mut environment = test_databases().await;
         environment.push(("BIGMEMBER_DEMO__MEMBERS".into(), members.to_string()));
         let mut platform = Self::in_scratch(environment, jetstream);
+        platform.turn = Some(Turn::Shared(PLATFORMS.read().await));
         platform.up(&["--demo"], 50);
         platform
     }
@@ -384,6 +401,7 @@ impl Platform {
             jetstream,
             replicas: Default::default(),
             gateways: Vec::new(),
+            turn: None,
         }
     }
 
@@ -407,6 +425,7 @@ impl Platform {
             ("BIGMEMBER_JOBS__IN_PROCESS".into(), "false".into()),
         ]);
         let mut platform = Self::in_scratch(environment, Some(kit::testing::jetstream_events()));
+        platform.turn = Some(Turn::Alone(PLATFORMS.write().await));
         platform.run(&["migrate"]);
         platform.run(&["seed"]);
         // Ports held together, so no two of them are the same; released
