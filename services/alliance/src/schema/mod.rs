@@ -19,7 +19,9 @@ pub use query::Query;
 
 pub(crate) use kit::subgraph::{caller, db, now};
 
-use crate::store::entities::{account, brand, lot, member_alias, order_earn, programme};
+use crate::store::entities::{
+    account, brand, earn_award, lot, member_alias, order_earn, programme,
+};
 
 pub type AllianceSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -50,6 +52,10 @@ pub fn build(
         .data(ChildrenOf::<account::Entity>::new(
             db.clone(),
             account::Column::MemberId,
+        ))
+        .data(ChildrenOf::<earn_award::Entity>::new(
+            db.clone(),
+            earn_award::Column::EntryId,
         ))
         .data(ChildrenOf::<order_earn::Entity>::new(
             db.clone(),

@@ -21,8 +21,8 @@ use crate::domain::returns::ReturnPolicy;
 use crate::domain::sandbox::visible_to;
 use crate::error::Error;
 use crate::store::entities::{
-    account, audit_entry, brand, entry, exchange, lot, order_earn, partner_key, programme, quote,
-    terms,
+    account, audit_entry, brand, earn_award, entry, exchange, lot, order_earn, partner_key,
+    programme, quote, terms,
 };
 use crate::store::exchange::{StatementLine, StatementPeriod, is_active};
 use crate::store::ledger;
@@ -506,15 +506,14 @@ impl LedgerEntry {
         from_micros(self.0.created_at)
     }
     /// Of an EARN entry: the points each campaign gave (the rest is the
-    /// programme's base rate), by campaign id.
+    /// programme's base rate), by campaign id. One SELECT for a page of
+    /// entries.
     async fn awards(&self, ctx: &Context<'_>) -> ApiResult<Vec<EarnAward>> {
-        Ok(
-            crate::store::campaigns::awards_of_entry(db(ctx), &self.0.id)
-                .await?
-                .into_iter()
-                .map(EarnAward::from)
-                .collect(),
-        )
+        Ok(children::<earn_award::Entity>(ctx, &self.0.id)
+            .await?
+            .into_iter()
+            .map(EarnAward::from)
+            .collect())
     }
     /// Which lots this entry filled or consumed, and by how much.
     async fn lot_movements(&self, ctx: &Context<'_>) -> ApiResult<Vec<LotMovement>> {

@@ -223,18 +223,6 @@ pub async fn record_awards(
     Ok(())
 }
 
-/// What campaigns gave in an entry, by campaign id.
-pub async fn awards_of_entry<C: ConnectionTrait>(
-    db: &C,
-    entry_id: &str,
-) -> Result<Vec<earn_award::Model>> {
-    Ok(earn_award::Entity::find()
-        .filter(earn_award::Column::EntryId.eq(entry_id))
-        .order_by_asc(earn_award::Column::CampaignId)
-        .all(db)
-        .await?)
-}
-
 /// Where a stored campaign stands at `now`: ENDED once ended early (even
 /// before its first day), else by its window.
 pub fn status_of(row: &campaign::Model, now: DateTime<Utc>) -> Result<CampaignStatus> {

@@ -417,3 +417,63 @@ async fn reward_input_and_access_are_checked() {
     assert_eq!(r.error_code(), Some("NOT_FOUND"));
     assert_eq!(account(&w.app, "m1", &coffee).await["activeBalance"], 100);
 }
+
+/// A redemption whose caller hangs up midway: the points, the unit and the
+/// coupon are taken together or not at all, and a retry with the same key
+/// redeems once.
+#[tokio::test]
+async fn a_redemption_whose_caller_hangs_up_is_all_or_nothing() {
+    let w = world().await;
+    let coffee = onboard(&w.app, "coffee", programme_input(0, None, "ONLY_PENDING")).await;
+    let made = create(
+        &w.app,
+        &operator(&w),
+        beans_coupon(&coffee, Some(100), None),
+        "hangup",
+    )
+    .await;
+    let reward_id = made.ok()["createReward"]["id"].as_str().unwrap().to_owned();
+    for (n, after_ms) in [0u64, 1, 2, 5, 10, 20, 50].into_iter().enumerate() {
+        let member_id = format!("hangup-{n}");
+        active_points(&w, &member_id, &coffee, 300).await;
+        let token = member(&w.app, &member_id);
+        let key = format!("hangup-{n}");
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(after_ms),
+            redeem(&w.app, &token, &reward_id, None, &key),
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let balance = account(&w.app, &member_id, &coffee).await["activeBalance"].clone();
+        assert!(
+            balance == 300 || balance == 200,
+            "{member_id} after {after_ms} ms: {balance}"
+        );
+        let again = redeem(&w.app, &token, &reward_id, None, &key).await;
+        assert_eq!(again.ok()["redeemReward"]["points"], 100);
+        assert_eq!(
+            account(&w.app, &member_id, &coffee).await["activeBalance"],
+            200
+        );
+        assert_balanced(&w.app, &member_id).await;
+    }
+    // One unit per member, one event per redemption.
+    assert_eq!(remaining(&w.app, &coffee).await, 93);
+    let feed: Value = w
+        .app
+        .get("/events?limit=1000")
+        .bearer_auth(w.app.operator_token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let redeemed = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "RewardRedeemed")
+        .count();
+    assert_eq!(redeemed, 7);
+}

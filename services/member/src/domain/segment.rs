@@ -164,8 +164,10 @@ pub fn since(now: DateTime<Utc>, days: i64) -> DateTime<Utc> {
     now - Duration::days(days)
 }
 
-/// Whether a member with these facts is in the segment at `now`. The
-/// listing query says the same in SQL; the tests hold the two together.
+/// Whether a member with these facts is in the segment at `now`: the
+/// rules as plain code, unit tested here. The listing query
+/// (`store::segments`) says the same in SQL; `tests/api/segments.rs` holds
+/// it to the same cases through the subgraph.
 pub fn matches(rules: &SegmentRules, facts: &MemberFacts, now: DateTime<Utc>) -> bool {
     let bought_since = |days: i64| {
         facts

@@ -274,9 +274,7 @@ impl Mutation {
     /// longer be given). Claiming a claimed one changes nothing.
     async fn claim_coupon(&self, ctx: &Context<'_>, coupon_id: ID) -> ApiResult<Coupon> {
         let member = own_member(ctx).await?;
-        Ok(Coupon(
-            coupons::claim(db(ctx), &coupon_id, &member, now(ctx)).await?,
-        ))
+        Coupon::new(coupons::claim(db(ctx), &coupon_id, &member, now(ctx)).await?)
     }
 
     /// The member gives an unclaimed (ISSUED) coupon of theirs to another
@@ -291,9 +289,7 @@ impl Mutation {
         let member = own_member(ctx).await?;
         let to = ForeignId::parse("toMemberId", &to_member_id)?;
         let to = kit::subgraph::acting_member_in(ctx, to.as_str(), Environment::Live).await?;
-        Ok(Coupon(
-            coupons::give(db(ctx), &coupon_id, &member, &to, now(ctx)).await?,
-        ))
+        Coupon::new(coupons::give(db(ctx), &coupon_id, &member, &to, now(ctx)).await?)
     }
 
     /// The issuing brand's partner (scope MANAGE_REWARDS) or an operator
@@ -313,7 +309,7 @@ impl Mutation {
                 .into());
             }
         }
-        Ok(Coupon(coupons::void(db(ctx), &coupon_id, now(ctx)).await?))
+        Coupon::new(coupons::void(db(ctx), &coupon_id, now(ctx)).await?)
     }
 
     /// Cancels a placed order, releasing its stock (its member, staff of its

@@ -423,10 +423,10 @@ impl MemberRef {
             let (rows, has_next) =
                 coupons::wallet_page(db(ctx), &self.id, state, &page, super::now(ctx)).await?;
             let mut connection = Connection::new(page.after.is_some(), has_next);
-            connection.edges.extend(
-                rows.into_iter()
-                    .map(|c| Edge::new(encode_cursor(&c.id), Coupon(c))),
-            );
+            for row in rows {
+                let cursor = encode_cursor(&row.id);
+                connection.edges.push(Edge::new(cursor, Coupon::new(row)?));
+            }
             Ok(connection)
         })
         .await

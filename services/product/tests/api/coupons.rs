@@ -520,3 +520,40 @@ async fn one_coupon_used_by_two_channels_at_once_makes_exactly_one_order() {
     assert_eq!(ids.len(), 1);
     assert_eq!(stock(app, &rare, "store-a").await, (50, 50));
 }
+
+/// An order with a coupon whose caller hangs up midway: the coupon and the
+/// stock are held together or not at all, and a retry with the same key
+/// makes the one order.
+#[tokio::test]
+async fn an_order_with_a_coupon_whose_caller_hangs_up_is_all_or_nothing() {
+    let s = shop().await;
+    let app = &s.app;
+    let beans = coffee(app, "Beans", "coffee/beans", 3_000).await;
+    for (n, after_ms) in [0u64, 1, 2, 5, 10, 20, 50].into_iter().enumerate() {
+        let member_id = format!("hangup-{n}");
+        let code = s.issue(&member_id, amount_off(500, 0, &[])).await;
+        let token = member(app, &member_id);
+        let input = json!({ "i": { "channel": "APP", "storeId": "store-a", "fulfilment": "PICKUP_IN_STORE", "lines": [{ "skuId": beans, "quantity": 1 }], "couponCode": code, "idempotencyKey": format!("hangup-order-{n}") } });
+        let before = stock(app, &beans, "store-a").await;
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(after_ms),
+            app.graphql(Some(&token), PLACE_WITH_COUPON, input.clone()),
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let held = coupon_state(app, &member_id, &code).await;
+        let reserved = stock(app, &beans, "store-a").await.1 - before.1;
+        assert!(
+            (held == "ISSUED" && reserved == 0) || (held == "RESERVED" && reserved == 1),
+            "{member_id} after {after_ms} ms: coupon {held}, {reserved} reserved"
+        );
+        let again = app.graphql(Some(&token), PLACE_WITH_COUPON, input).await;
+        assert_eq!(again.ok()["placeOrder"]["discountFen"], 500);
+        assert_eq!(coupon_state(app, &member_id, &code).await, "RESERVED");
+        assert_eq!(
+            stock(app, &beans, "store-a").await.1 - before.1,
+            1,
+            "one order"
+        );
+    }
+}
