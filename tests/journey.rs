@@ -2843,3 +2843,297 @@ async fn a_campaign_doubles_beans_and_a_rewards_coupon_pays_part_of_a_pickup() {
     );
     assert_balances(&a);
 }
+
+/// The EARN entries of `member`'s account in `programme` with `reference`:
+/// their points and awards.
+async fn earns_referenced(
+    p: &Platform,
+    operator: &str,
+    member: &str,
+    programme: &str,
+    reference: &str,
+) -> Vec<Value> {
+    let data = p
+        .data(
+            Some(operator),
+            "query($m: ID!) { member(id: $m) { pointsAccounts { programme { id } ledger(first: 100) { edges { node { kind reference points pendingPoints awards { campaignId points } } } } } } }",
+            json!({ "m": member }),
+        )
+        .await;
+    data["member"]["pointsAccounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["programme"]["id"] == programme)
+        .flat_map(|a| a["ledger"]["edges"].as_array().unwrap().clone())
+        .map(|e| e["node"].clone())
+        .filter(|n| n["kind"] == "EARN" && n["reference"] == reference)
+        .collect()
+}
+
+/// Waits until `member` has one EARN entry `reference` in `programme`,
+/// and returns it.
+async fn earned_once(
+    p: &Platform,
+    operator: &str,
+    member: &str,
+    programme: &str,
+    reference: &str,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let found = earns_referenced(p, operator, member, programme, reference).await;
+        if !found.is_empty() {
+            assert_eq!(found.len(), 1, "{reference} earned once: {found:?}");
+            return found[0].clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{member} never earned {reference}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_guide_a_referral_and_a_birthday_month_earn_their_campaigns_and_a_segment_finds_the_bound_store()
+ {
+    let p = Platform::start().await;
+    let cast = Cast::new(&p, "coffee");
+    let programme = Cast::programme("coffee");
+    let settings = programme_settings(&p, &programme).await;
+    let per_yuan = points_per_yuan(&settings);
+    let zone: chrono_tz::Tz = settings["timeZone"].as_str().unwrap().parse().unwrap();
+    // Days and months as the programme counts them: in its zone, by the
+    // clock the platform started from; the window opens a day before so
+    // that no midnight during the test moves it.
+    let now = kit::testing::clock().now().with_timezone(&zone);
+    let today = now.date_naive();
+    base_rate_only(&p, &cast.operator, &programme).await;
+    let campaign = |key: &'static str, name: &'static str, reward: Value| {
+        let p = &p;
+        let operator = cast.operator.clone();
+        let programme = programme.clone();
+        async move {
+            p.data(
+                Some(&operator),
+                CREATE_CAMPAIGN,
+                json!({ "k": key, "i": {
+                    "programmeId": programme, "name": name,
+                    "firstDay": (today - chrono::Duration::days(1)).to_string(),
+                    "lastDay": (today + chrono::Duration::days(6)).to_string(),
+                    "reward": reward,
+                } }),
+            )
+            .await["createCampaign"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let guide_bonus = campaign(
+        "journey-guide-bonus",
+        "Welcome through a guide",
+        json!({ "guideRegistrationBonus": 50 }),
+    )
+    .await;
+    let referral = campaign(
+        "journey-referral",
+        "Bring a friend",
+        json!({ "referral": { "newMemberPoints": 30, "referrerPoints": 70 } }),
+    )
+    .await;
+    let birthday = campaign(
+        "journey-birthday",
+        "Birthday month",
+        json!({ "birthdayMonthBonus": 88 }),
+    )
+    .await;
+    // A kind named twice, or none, is refused, naming the input.
+    let refused = p
+        .ask(
+            Some(&cast.operator),
+            CREATE_CAMPAIGN,
+            json!({ "k": "journey-two-kinds", "i": {
+                "programmeId": programme, "name": "Two at once",
+                "firstDay": today.to_string(), "lastDay": today.to_string(),
+                "reward": { "birthdayMonthBonus": 1, "guideRegistrationBonus": 1 },
+            } }),
+        )
+        .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
+    assert_eq!(refused["errors"][0]["extensions"]["field"], "reward");
+
+    // Through a guide's code: the store service binds the member to the
+    // guide, and the alliance gives the guide campaign's bonus, once.
+    let (referrer, referrer_token) = register(&p, &cast, "bonus-guide").await;
+    let welcome = earned_once(
+        &p,
+        &cast.operator,
+        &referrer,
+        &programme,
+        &format!("registration:guide:{referrer}"),
+    )
+    .await;
+    assert_eq!(
+        welcome["pendingPoints"].as_i64().unwrap() + welcome["points"].as_i64().unwrap(),
+        50
+    );
+    assert_eq!(
+        welcome["awards"],
+        json!([{ "campaignId": guide_bonus, "points": 50 }])
+    );
+
+    // Naming a referrer that no member has is refused; naming the member
+    // above gives both their referral bonuses (and no guide bonus: no code).
+    let enrol = |tag: &str, phone: &str, referrer: &str| {
+        json!({ "input": {
+            "identity": { "channel": "APP", "externalId": format!("journey-app-{tag}"), "brandId": cast.x },
+            "phone": phone, "referrerId": referrer,
+        } })
+    };
+    const REGISTER: &str = "mutation($input: RegisterMemberInput!) { registerMember(input: $input) { outcome member { id } } }";
+    let unknown = p
+        .ask(
+            None,
+            REGISTER,
+            enrol("bonus-nobody", "138 0013 8071", "no-such-member"),
+        )
+        .await;
+    assert_eq!(
+        unknown["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{unknown}"
+    );
+    assert_eq!(unknown["errors"][0]["extensions"]["field"], "referrerId");
+    let referred = p
+        .data(
+            None,
+            REGISTER,
+            enrol("bonus-referred", "138 0013 8072", &referrer),
+        )
+        .await["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown = p
+        .data(
+            Some(&cast.operator),
+            "query($m: ID!) { member(id: $m) { referrerId } }",
+            json!({ "m": referred }),
+        )
+        .await;
+    assert_eq!(shown["member"]["referrerId"], referrer.as_str());
+    let newcomer = earned_once(
+        &p,
+        &cast.operator,
+        &referred,
+        &programme,
+        &format!("registration:referral:{referred}"),
+    )
+    .await;
+    assert_eq!(
+        newcomer["awards"],
+        json!([{ "campaignId": referral, "points": 30 }])
+    );
+    let thanks = earned_once(
+        &p,
+        &cast.operator,
+        &referrer,
+        &programme,
+        &format!("referral:{referred}"),
+    )
+    .await;
+    assert_eq!(
+        thanks["awards"],
+        json!([{ "campaignId": referral, "points": 70 }])
+    );
+    assert!(
+        earns_referenced(
+            &p,
+            &cast.operator,
+            &referred,
+            &programme,
+            &format!("registration:guide:{referred}"),
+        )
+        .await
+        .is_empty(),
+        "no guide, no guide bonus"
+    );
+
+    // A birthday in this month (in the programme's zone): an order earns
+    // the birthday bonus on top of the base rate.
+    let born = chrono::NaiveDate::from_ymd_opt(1990, chrono::Datelike::month(&today), 1).unwrap();
+    p.data(
+        Some(&referrer_token),
+        "mutation($m: ID!, $i: ProfileInput!) { updateProfile(memberId: $m, input: $i) { birthday } }",
+        json!({ "m": referrer, "i": { "birthday": born.to_string() } }),
+    )
+    .await;
+    let order = order_for_pickup(
+        &p,
+        &cast,
+        &referrer,
+        &referrer_token,
+        (10, per_yuan),
+        "journey-birthday-order",
+    )
+    .await;
+    let on_birthday = earned_once(
+        &p,
+        &cast.operator,
+        &referrer,
+        &programme,
+        &format!("order:{}", order.id),
+    )
+    .await;
+    assert_eq!(
+        on_birthday["awards"],
+        json!([{ "campaignId": birthday, "points": 88 }])
+    );
+    let base = ((order.paid / 100) as f64 * per_yuan).floor() as i64;
+    assert_eq!(
+        on_birthday["pendingPoints"].as_i64().unwrap() + on_birthday["points"].as_i64().unwrap(),
+        base + 88,
+        "{on_birthday}"
+    );
+
+    // A segment of the members bound to the guide's store: the guide's
+    // member is in it (the member service learns bindings from the store
+    // service's feed), the referred member, bound to nobody, is not.
+    let store = p
+        .data(
+            Some(&cast.operator),
+            "query($g: ID!) { guide(id: $g) { store { id } } }",
+            json!({ "g": guide_of(cast.x) }),
+        )
+        .await["guide"]["store"]["id"]
+        .clone();
+    let segment = p
+        .data(
+            Some(&cast.operator),
+            "mutation($i: SegmentInput!) { createSegment(input: $i, idempotencyKey: \"journey-bound\") { id boundStoreIds } }",
+            json!({ "i": { "name": "Bound to the guide's store", "boundStoreIds": [store] } }),
+        )
+        .await["createSegment"]
+        .clone();
+    assert_eq!(segment["boundStoreIds"], json!([store]));
+    let includes = "query($s: ID!, $m: ID!) { segment(id: $s) { includes(memberId: $m) } }";
+    p.eventually(
+        Some(&cast.operator),
+        includes,
+        json!({ "s": segment["id"], "m": referrer }),
+        |d| d["segment"]["includes"] == true,
+    )
+    .await;
+    let outside = p
+        .data(
+            Some(&cast.operator),
+            includes,
+            json!({ "s": segment["id"], "m": referred }),
+        )
+        .await;
+    assert_eq!(outside["segment"]["includes"], false);
+}

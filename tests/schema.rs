@@ -34,7 +34,7 @@ fn checked_in_subgraph_schemas_are_current() {
 /// until it is either a `Long` or added below with its bound.
 #[test]
 fn every_int_in_the_graph_is_bounded_below_2_pow_31() {
-    const BOUNDED_INTS: [(&str, &str); 24] = [
+    const BOUNDED_INTS: [(&str, &str); 28] = [
         ("first", "page size, at most 100"),
         ("days", "expiringSoon window, 1..=3650"),
         ("version", "exchange terms version, bumped per change"),
@@ -64,6 +64,16 @@ fn every_int_in_the_graph_is_bounded_below_2_pow_31() {
             "firstPurchaseBonus",
             "a campaign's bonus, 1..=1000000 points",
         ),
+        (
+            "birthdayMonthBonus",
+            "a campaign's bonus, 1..=1000000 points",
+        ),
+        (
+            "guideRegistrationBonus",
+            "a campaign's bonus, 1..=1000000 points",
+        ),
+        ("newMemberPoints", "a referral's bonus, 1..=1000000 points"),
+        ("referrerPoints", "a referral's bonus, 1..=1000000 points"),
         (
             "perMemberLimit",
             "a reward's redemptions per member, 1..=1000",

@@ -3,7 +3,10 @@
 use async_trait::async_trait;
 use kit::auth::Actor;
 use kit::events::consumer::{EventHandler, HandlerError};
-use kit::events::schema::{MemberEvent, MemberMerged, OrderEvent, PartnerEvent};
+use kit::events::schema::{
+    BindingCause, MemberEvent, MemberMerged, OrderEvent, PartnerEvent, StoreEvent,
+};
+use kit::members::MemberDirectory;
 use kit::time::to_micros;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
@@ -12,6 +15,7 @@ use crate::domain::ledger::EntryKind;
 use crate::domain::webhooks::WebhookEventType;
 use crate::error::Error;
 use crate::store::entities::member_alias;
+use crate::store::registrations::{self, Introduction};
 use crate::store::webhooks::{self, Announcement};
 use crate::store::{ledger, orders};
 
@@ -84,10 +88,26 @@ impl EventHandler for MemberFeed {
                     .map_err(HandlerError::from)?;
                 Ok(())
             }
-            // Registrations, identities and tiers earn nothing here.
-            MemberEvent::Registered(_)
-            | MemberEvent::IdentityLinked(_)
-            | MemberEvent::TierChanged(_) => Ok(()),
+            // A referral earns by the brand's referral campaigns.
+            MemberEvent::Registered(registered) => {
+                let (Some(referrer_id), Some(brand_id)) =
+                    (&registered.referrer_id, &registered.brand_id)
+                else {
+                    return Ok(());
+                };
+                registrations::on_registered(
+                    txn,
+                    &registered.member_id,
+                    brand_id,
+                    registered.registered_at,
+                    Introduction::Referral { referrer_id },
+                    &Actor::system("member-feed"),
+                )
+                .await
+                .map_err(HandlerError::from)
+            }
+            // Identities and tiers earn nothing here.
+            MemberEvent::IdentityLinked(_) | MemberEvent::TierChanged(_) => Ok(()),
         }
     }
 }
@@ -118,10 +138,64 @@ async fn record_alias(txn: &DatabaseTransaction, merged: &MemberMerged) -> Resul
     Ok(())
 }
 
+/// The store service's feed: a member its guide bound on registering earns
+/// the guide-registration campaigns of the guide's brand (as of when the
+/// store service bound them).
+pub struct StoreFeed;
+
+/// The position name of this consumer in the alliance database.
+pub const STORE_FEED: &str = "alliance:store-feed";
+
+#[async_trait]
+impl EventHandler for StoreFeed {
+    type Events = StoreEvent;
+
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        _seq: i64,
+        event: StoreEvent,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), HandlerError> {
+        match event {
+            StoreEvent::BindingChanged(changed) => {
+                let (BindingCause::Registration, Some(brand_id), Some(_guide)) =
+                    (changed.cause, &changed.brand_id, &changed.guide_id)
+                else {
+                    return Ok(());
+                };
+                registrations::on_registered(
+                    txn,
+                    &changed.member_id,
+                    brand_id,
+                    changed.changed_at,
+                    Introduction::Guide,
+                    &Actor::system("store-feed"),
+                )
+                .await
+                .map_err(HandlerError::from)
+            }
+        }
+    }
+}
+
 /// The product service's feed: orders earn PENDING points per brand, whose
 /// window starts at hand-over; refunds reverse them under each programme's
-/// policy, cancellations entirely.
-pub struct OrderFeed;
+/// policy, cancellations entirely. Birthday months are asked of the member
+/// directory, when one is given ([`OrderFeed::asking`]).
+#[derive(Clone, Default)]
+pub struct OrderFeed {
+    members: Option<MemberDirectory>,
+}
+
+impl OrderFeed {
+    /// A feed that asks `members` for birthday months.
+    pub fn asking(members: MemberDirectory) -> Self {
+        Self {
+            members: Some(members),
+        }
+    }
+}
 
 /// The position name of this consumer in the alliance database.
 pub const ORDER_FEED: &str = "alliance:order-feed";
@@ -139,7 +213,9 @@ impl EventHandler for OrderFeed {
     ) -> Result<(), HandlerError> {
         let actor = Actor::system("order-feed");
         match event {
-            OrderEvent::Placed(placed) => orders::on_order_placed(txn, &placed, &actor).await,
+            OrderEvent::Placed(placed) => {
+                orders::on_order_placed(txn, &placed, self.members.as_ref(), &actor).await
+            }
             OrderEvent::Fulfilled(fulfilled) => {
                 orders::on_order_fulfilled(txn, &fulfilled, &actor).await
             }

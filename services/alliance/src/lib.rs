@@ -90,9 +90,10 @@ fn routes(ctx: ServiceContext) -> Router {
     )
 }
 
-/// Reads the member feed (merges) and the order feed (earning and
-/// reversal), fans its own feed out to partners' webhooks and sends them,
-/// and runs activation, expiry and expiry warnings every minute.
+/// Reads the member feed (merges, referrals), the order feed (earning and
+/// reversal) and the store feed (guide registrations), fans its own feed
+/// out to partners' webhooks and sends them, and runs activation, expiry
+/// and expiry warnings every minute.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     let member_feed = bg.feed(
         "member",
@@ -103,8 +104,14 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     let order_feed = bg.feed(
         "product",
         events::ORDER_FEED,
-        events::OrderFeed,
+        events::OrderFeed::asking(bg.ctx.members.clone()),
         "orders earn no points",
+    );
+    let store_feed = bg.feed(
+        "store",
+        events::STORE_FEED,
+        events::StoreFeed,
+        "registering through a guide earns no campaign bonus",
     );
     let fan_out = bg.own_feed(events::WEBHOOK_FEED, events::WebhookFanOut);
     let sender = webhooks::Sender::new(
@@ -117,6 +124,7 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     member_feed
         .into_iter()
         .chain(order_feed)
+        .chain(store_feed)
         .chain([fan_out, sender])
         .chain(bg.jobs(&JOBS, JOB_INTERVAL))
         .collect()

@@ -365,11 +365,15 @@ macro_rules! service_error_basics {
         }
 
         /// In an event handler: a database failure is retried as such; a
-        /// broken rule is reported with its message.
+        /// service that did not answer makes the event wait (never parked);
+        /// a broken rule is reported with its message.
         impl From<$error> for $crate::events::consumer::HandlerError {
             fn from(err: $error) -> Self {
                 match err {
                     $error::Db(db) => Self::Db(db),
+                    other if other.code() == $crate::ErrorCode::SubgraphUnavailable => {
+                        Self::NotYet(other.to_string())
+                    }
                     other => Self::Rule(other.to_string()),
                 }
             }

@@ -46,6 +46,10 @@ pub struct Standing {
     /// may have (absent from older member services).
     #[serde(default)]
     pub tier: Option<String>,
+    /// The month (1-12) of the member's birthday, if they gave one, for
+    /// birthday-month campaigns (absent from older member services).
+    #[serde(default)]
+    pub birthday_month: Option<u32>,
 }
 
 /// The member a write acts for, with what eligibility rules read.
@@ -178,6 +182,17 @@ impl MemberDirectory {
                 environment.described()
             ))),
         }
+    }
+
+    /// The birthday month (1-12) of `member_id`, if the member gave a
+    /// birthday: `None` as well when no member has the id or no member
+    /// service is connected. SUBGRAPH_UNAVAILABLE when it does not answer.
+    pub async fn birthday_month(&self, member_id: &str) -> Result<Option<u32>, ApiError> {
+        Ok(self
+            .standing(member_id)
+            .await?
+            .and_then(|s| s.birthday_month)
+            .filter(|m| (1..=12).contains(m)))
     }
 
     /// The member service's answer for `member_id`: `None` when no member
@@ -461,6 +476,7 @@ mod tests {
     fn only_an_active_member_acts() {
         let standing = |status| Standing {
             tier: None,
+            birthday_month: None,
             environment: Environment::Live,
             member_id: "m-1".into(),
             status,
@@ -477,7 +493,7 @@ mod tests {
         let wire = serde_json::to_value(standing(StandingStatus::Erased)).unwrap();
         assert_eq!(
             wire,
-            serde_json::json!({ "memberId": "m-1", "status": "ERASED", "environment": "LIVE", "tier": null })
+            serde_json::json!({ "memberId": "m-1", "status": "ERASED", "environment": "LIVE", "tier": null, "birthdayMonth": null })
         );
         // A member service from before environments says none: live.
         let older: Standing =

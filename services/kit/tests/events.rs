@@ -855,6 +855,7 @@ mod on_jetstream {
                 guide_code: None,
                 brand_id: None,
                 registered_at: s.app.now(),
+                referrer_id: None,
             })
             .await;
         let mut relay = s.relay();

@@ -108,6 +108,7 @@ async fn seed(app: &TestApp) -> Vec<String> {
             name: None,
             birthday: None,
             gender: None,
+            referrer_id: None,
             guide_code: None,
         };
         ids.push(

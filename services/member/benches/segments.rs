@@ -160,6 +160,7 @@ async fn seed(db: &DatabaseConnection, now: chrono::DateTime<chrono::Utc>) {
             registration_channel: Set(Channel::App),
             registration_brand_id: Set(None),
             guide_code: Set(None),
+            referrer_id: Set(None),
             tier: Set(if n % 10 == 0 { "GOLD" } else { "BASIC" }.to_owned()),
             growth_value: Set(0),
             registered_at: Set(at),

@@ -48,9 +48,10 @@ fn routes(ctx: ServiceContext) -> Router {
     )
 }
 
-/// Reads the product service's orders (purchases, for segments) and the
-/// alliance's feed (points balances, for segments; revoked partner keys),
-/// at the position the revocation reader always used.
+/// Reads the product service's orders (purchases, for segments), the
+/// store service's bindings (for segments) and the alliance's feed (points
+/// balances, for segments; revoked partner keys), the last at the position
+/// the revocation reader always used.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     let orders = bg.feed(
         "product",
@@ -64,5 +65,11 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
         events::AllianceFeed,
         "revoked partner keys' tokens keep working here until they expire, and segments see no points",
     );
-    orders.into_iter().chain(alliance).collect()
+    let stores = bg.feed(
+        "store",
+        events::STORE_FEED,
+        events::StoreFeed,
+        "segments see no store bindings",
+    );
+    orders.into_iter().chain(alliance).chain(stores).collect()
 }

@@ -73,6 +73,7 @@ pub async fn demo_members(
             ))?),
             birthday: None,
             gender: Some([Gender::Female, Gender::Male, Gender::Undisclosed][i % 3]),
+            referrer_id: None,
             guide_code: (i % 4 == 0)
                 .then(|| {
                     crate::domain::identity::GuideCode::parse(&demo::guide_code(

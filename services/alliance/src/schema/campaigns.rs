@@ -52,9 +52,14 @@ impl Campaign {
             None => Vec::new(),
         })
     }
-    /// Of FIRST_PURCHASE: the bonus, in points.
+    /// Of FIRST_PURCHASE, BIRTHDAY_MONTH and GUIDE_REGISTRATION: the bonus;
+    /// of REFERRAL: the new member's. In points.
     async fn bonus_points(&self) -> Option<Long> {
         self.0.bonus_points.map(Into::into)
+    }
+    /// Of REFERRAL: the referring member's bonus, in points.
+    async fn referrer_bonus_points(&self) -> Option<Long> {
+        self.0.referrer_points.map(Into::into)
     }
     /// Higher first, among exclusive campaigns.
     async fn priority(&self) -> i32 {
@@ -111,6 +116,23 @@ pub struct CampaignRewardInput {
     /// Bonus points (1-1,000,000) on a member's first purchase in the
     /// programme (a cancelled order does not count as one).
     pub first_purchase_bonus: Option<i32>,
+    /// Bonus points (1-1,000,000) on each order placed in the member's
+    /// birthday month, counted in the programme's zone.
+    pub birthday_month_bonus: Option<i32>,
+    /// Bonus points (1-1,000,000) for a member who registers through a
+    /// guide's code of the programme's brand (the store service bound them
+    /// to that guide).
+    pub guide_registration_bonus: Option<i32>,
+    /// Points for a member who registers at the programme's brand naming a
+    /// referrer, and for the referrer.
+    pub referral: Option<ReferralInput>,
+}
+
+/// A referral's bonuses: both 1-1,000,000 points.
+#[derive(InputObject)]
+pub struct ReferralInput {
+    pub new_member_points: i32,
+    pub referrer_points: i32,
 }
 
 /// A multiplier and the lines it counts: name SKUs, categories or stores
@@ -147,18 +169,41 @@ impl CampaignInput {
                 format!("priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}"),
             ));
         }
-        let reward = match (self.reward.multiplier, self.reward.first_purchase_bonus) {
-            (Some(m), None) => Reward::Multiplier {
-                factor: Factor::parse_text(&m.factor)?,
-                target: Target::parse(m.sku_ids, m.category_ids, m.store_ids)?,
-            },
-            (None, Some(points)) => {
-                Reward::FirstPurchase(Bonus::parse("firstPurchaseBonus", i64::from(points))?)
-            }
+        let CampaignRewardInput {
+            multiplier,
+            first_purchase_bonus,
+            birthday_month_bonus,
+            guide_registration_bonus,
+            referral,
+        } = self.reward;
+        let bonus = |field: &str, points: i32| Bonus::parse(field, i64::from(points));
+        let mut given = [
+            multiplier.map(|m| -> Result<Reward> {
+                Ok(Reward::Multiplier {
+                    factor: Factor::parse_text(&m.factor)?,
+                    target: Target::parse(m.sku_ids, m.category_ids, m.store_ids)?,
+                })
+            }),
+            first_purchase_bonus.map(|p| bonus("firstPurchaseBonus", p).map(Reward::FirstPurchase)),
+            birthday_month_bonus.map(|p| bonus("birthdayMonthBonus", p).map(Reward::BirthdayMonth)),
+            guide_registration_bonus
+                .map(|p| bonus("guideRegistrationBonus", p).map(Reward::GuideRegistration)),
+            referral.map(|r| {
+                Ok(Reward::Referral {
+                    member: bonus("newMemberPoints", r.new_member_points)?,
+                    referrer: bonus("referrerPoints", r.referrer_points)?,
+                })
+            }),
+        ]
+        .into_iter()
+        .flatten();
+        let reward = match (given.next(), given.next()) {
+            (Some(reward), None) => reward?,
             _ => {
                 return Err(Error::invalid(
                     "reward",
-                    "give exactly one of multiplier and firstPurchaseBonus",
+                    "give exactly one of multiplier, firstPurchaseBonus, birthdayMonthBonus, \
+                     guideRegistrationBonus and referral",
                 ));
             }
         };

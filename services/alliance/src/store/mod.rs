@@ -10,6 +10,7 @@ pub mod export;
 pub mod ledger;
 pub mod orders;
 pub mod programmes;
+pub mod registrations;
 pub mod rewards;
 pub mod statements;
 pub mod webhooks;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use kit::auth::Actor;
 use kit::events::schema::{OrderCancelled, OrderFulfilled, OrderPlaced, OrderRefunded};
+use kit::members::MemberDirectory;
 use kit::time::to_micros;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -21,7 +22,9 @@ use super::ledger::{
 };
 use super::programmes::{programme_of_brand, rules};
 use super::survivor_of;
-use crate::domain::campaigns::{Earning, Occasion, Purchase, PurchaseLine, Recipient, earn};
+use crate::domain::campaigns::{
+    Earning, Occasion, Purchase, PurchaseLine, Recipient, Reward, earn,
+};
 use crate::domain::ledger::EntryKind;
 use crate::domain::programme::ProgrammeRules;
 use crate::domain::returns::{ReversalCause, reversal_due, reversal_policy};
@@ -31,9 +34,15 @@ use crate::error::Result;
 /// stay PENDING, whatever the programme's window, until the order is
 /// handed over ([`on_order_fulfilled`]): before that it can be cancelled
 /// and its payment voided, so nothing is earned yet.
+///
+/// `members` answers birthday months, asked only while a BIRTHDAY_MONTH
+/// campaign runs (`None`, or no member service connected: no birthday is
+/// known). When it does not answer the event waits (SUBGRAPH_UNAVAILABLE,
+/// which the consumer retries), so no bonus is lost to an outage.
 pub async fn on_order_placed(
     txn: &DatabaseTransaction,
     placed: &OrderPlaced,
+    members: Option<&MemberDirectory>,
     actor: &Actor,
 ) -> Result<()> {
     let Some(member_id) = &placed.member_id else {
@@ -58,7 +67,8 @@ pub async fn on_order_placed(
         };
         let rules = rules(&programme)?;
         let paid: i64 = lines.iter().map(|l| l.amount_fen).sum();
-        let earning = campaign_earning(txn, placed, &lines, &member_id, &programme, &rules).await?;
+        let earning =
+            campaign_earning(txn, placed, &lines, &member_id, &programme, &rules, members).await?;
         let points = earning.member_points();
         let inserted = order_earn::Entity::insert(order_earn::ActiveModel {
             order_id: Set(placed.order_id.clone()),
@@ -143,7 +153,19 @@ async fn campaign_earning(
     member_id: &str,
     programme: &programme::Model,
     rules: &ProgrammeRules,
+    members: Option<&MemberDirectory>,
 ) -> Result<Earning> {
+    let running = campaigns::rules_at(txn, &programme.id, placed.placed_at).await?;
+    let birthday_month = match members {
+        Some(members)
+            if running
+                .iter()
+                .any(|r| matches!(r.reward, Reward::BirthdayMonth(_))) =>
+        {
+            members.birthday_month(member_id).await?
+        }
+        _ => None,
+    };
     let earlier = order_earn::Entity::find()
         .filter(order_earn::Column::MemberId.eq(member_id))
         .filter(order_earn::Column::ProgrammeId.eq(programme.id.as_str()))
@@ -163,9 +185,8 @@ async fn campaign_earning(
             })
             .collect(),
         first_purchase: earlier.is_none(),
-        birthday: None,
+        birthday_month,
     };
-    let running = campaigns::rules_at(txn, &programme.id, placed.placed_at).await?;
     let mut earning = earn(
         &Occasion::Purchase(purchase),
         rules.earn_rate,

@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::future::join_all;
-use kit::events::schema::{OrderCancelled, OrderLine, OrderPlaced, OrderRefunded, RefundedLine};
+use kit::events::schema::{
+    BindingCause, BindingChanged, MemberRegistered, OrderCancelled, OrderLine, OrderPlaced,
+    OrderRefunded, RefundedLine,
+};
 use kit::testing::TestApp;
 use serde_json::{Value, json};
 
@@ -565,4 +568,251 @@ async fn identical_concurrent_creations_and_endings_act_once() {
         listed["programme"]["campaigns"]["edges"],
         json!([{ "node": { "id": id, "status": "ENDED" } }])
     );
+}
+
+/// A birthday-month campaign asks the member service for the member's
+/// birthday month. While it does not answer, the order waits: nothing is
+/// earned and nothing is parked. Once it answers, the order earns the
+/// bonus (in the birthday month only, counted in the programme's zone).
+#[tokio::test]
+async fn a_birthday_month_order_waits_for_the_member_service_then_earns_its_bonus() {
+    let secret = kit::config::Secret::new(kit::auth::random_secret());
+    let clock = kit::testing::clock();
+    let spawn = |spec: &'static kit::service::ServiceSpec| {
+        let (secret, clock) = (secret.clone(), clock.clone());
+        async move {
+            kit::testing::spawn_on(spec, kit::testing::TestDatabase::new().await, secret, clock)
+                .await
+        }
+    };
+    let w = World {
+        app: spawn(&alliance::SPEC).await,
+        feed: spawn(&kit::testing::FEED_ONLY).await,
+        members: spawn(&kit::testing::FEED_ONLY).await,
+        stores: spawn(&kit::testing::FEED_ONLY).await,
+    };
+    let member_service = spawn(&member::SPEC).await;
+    let coffee = onboard(&w.app, "coffee", programme_input(7, None, "ONLY_PENDING")).await;
+    let birthday = create(
+        &w.app,
+        &w.app.operator_token(),
+        week_of(
+            &w.app,
+            &coffee,
+            "Birthday month",
+            json!({ "birthdayMonthBonus": 88 }),
+        ),
+        "birthday",
+    )
+    .await;
+    let birthday = birthday.ok()["createCampaign"].clone();
+    assert_eq!(birthday["kind"], "BIRTHDAY_MONTH");
+    assert_eq!(birthday["bonusPoints"], 88);
+    let this_month = chrono::Datelike::month(&today(&w.app));
+    let register = |tag: &'static str, month: Option<u32>| {
+        let member_service = &member_service;
+        async move {
+            let r = member_service
+                .graphql(
+                    None,
+                    "mutation($i: RegisterMemberInput!) { registerMember(input: $i) { member { id } } }",
+                    json!({ "i": {
+                        "identity": { "channel": "APP", "externalId": tag, "brandId": "coffee" },
+                        "birthday": month.map(|m| NaiveDate::from_ymd_opt(1990, m, 1).unwrap().to_string()),
+                    } }),
+                )
+                .await;
+            r.ok()["registerMember"]["member"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let born_now = register("born-this-month", Some(this_month)).await;
+    let born_later = register("born-another-month", Some(this_month % 12 + 1)).await;
+    let no_birthday = register("no-birthday", None).await;
+
+    // Nothing answers at the member service's address yet.
+    let directory = kit::members::MemberDirectory::new("alliance", w.app.keys().clone());
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    directory.connect(&format!("http://{}", unused.local_addr().unwrap()));
+    drop(unused);
+    let consumer = kit::events::consumer::FeedConsumer::new(
+        alliance::events::ORDER_FEED,
+        &w.feed.address,
+        w.app.db().clone(),
+        w.app.keys().clone(),
+        w.app.clock().clone(),
+        alliance::events::OrderFeed::asking(directory.clone()),
+    );
+    let now = w.app.now();
+    for (order, member) in [("b1", &born_now), ("b2", &born_later), ("b3", &no_birthday)] {
+        w.feed
+            .publish(&placed(
+                order,
+                member,
+                vec![line(&format!("{order}-l"), "coffee/drinks", 1_000)],
+                now,
+            ))
+            .await;
+    }
+    assert_eq!(
+        consumer.catch_up().await.unwrap(),
+        0,
+        "the first order waits"
+    );
+    assert_eq!(consumer.position().await.unwrap(), 0);
+    assert!(
+        accounts(&w.app, &born_now).await.is_empty(),
+        "nothing earned"
+    );
+    assert_eq!(
+        consumer.retry_parked().await.unwrap(),
+        0,
+        "nothing was parked"
+    );
+
+    directory.connect(&member_service.address);
+    assert_eq!(consumer.catch_up().await.unwrap(), 3);
+    let entry = earn_entry(&w.app, &born_now, &coffee, "b1").await;
+    assert_eq!(entry["pendingPoints"], 10 + 88);
+    assert_eq!(
+        entry["awards"],
+        json!([{ "campaignId": birthday["id"], "points": 88 }])
+    );
+    for (member, order) in [(&born_later, "b2"), (&no_birthday, "b3")] {
+        let entry = earn_entry(&w.app, member, &coffee, order).await;
+        assert_eq!(entry["pendingPoints"], 10, "{order}");
+        assert_eq!(entry["awards"], json!([]), "{order}");
+    }
+}
+
+/// Registration campaigns: a guide's registration (store feed) and a
+/// referral (member feed) earn their bonuses once, even when a second
+/// reader replays the same events; scans and registrations without a
+/// referrer, or at a brand without a programme, earn nothing.
+#[tokio::test]
+async fn registrations_through_a_guide_or_a_referrer_earn_once_each() {
+    let w = world().await;
+    let coffee = onboard(&w.app, "coffee", programme_input(0, None, "ONLY_PENDING")).await;
+    let token = w.app.operator_token();
+    let guide = create(
+        &w.app,
+        &token,
+        week_of(
+            &w.app,
+            &coffee,
+            "Guide welcome",
+            json!({ "guideRegistrationBonus": 50 }),
+        ),
+        "guide",
+    )
+    .await;
+    let guide = guide.ok()["createCampaign"].clone();
+    assert_eq!(guide["kind"], "GUIDE_REGISTRATION");
+    let referral = create(
+        &w.app,
+        &token,
+        week_of(
+            &w.app,
+            &coffee,
+            "Bring a friend",
+            json!({ "referral": { "newMemberPoints": 30, "referrerPoints": 70 } }),
+        ),
+        "referral",
+    )
+    .await;
+    let referral = referral.ok()["createCampaign"].clone();
+    let now = w.app.now();
+    let registered = |member: &str, brand: &str, referrer: Option<&str>| MemberRegistered {
+        member_id: member.into(),
+        channel: kit::channel::Channel::App,
+        guide_code: None,
+        brand_id: Some(brand.into()),
+        registered_at: now,
+        referrer_id: referrer.map(Into::into),
+    };
+    w.members
+        .publish(&registered("new-1", "coffee", Some("old-1")))
+        .await;
+    w.members
+        .publish(&registered("new-2", "coffee", None))
+        .await;
+    w.members
+        .publish(&registered("new-3", "cinema", Some("old-1")))
+        .await;
+    let bound = |member: &str, cause: BindingCause| BindingChanged {
+        member_id: member.into(),
+        store_id: Some("store-1".into()),
+        guide_id: Some("guide-1".into()),
+        brand_id: Some("coffee".into()),
+        cause,
+        expires_at: None,
+        changed_at: now,
+    };
+    w.stores
+        .publish(&bound("guided-1", BindingCause::Registration))
+        .await;
+    w.stores
+        .publish(&bound("scanned-1", BindingCause::Scan))
+        .await;
+    for reader in ["first", "replay"] {
+        w.member_consumer(&format!("members-{reader}"))
+            .catch_up()
+            .await
+            .unwrap();
+        w.store_consumer(&format!("stores-{reader}"))
+            .catch_up()
+            .await
+            .unwrap();
+    }
+    let earned = |member: &'static str| {
+        let app = &w.app;
+        let coffee = coffee.clone();
+        async move {
+            let account = account(app, member, &coffee).await;
+            (
+                account["pendingBalance"].as_i64().unwrap_or(0)
+                    + account["activeBalance"].as_i64().unwrap_or(0),
+                account,
+            )
+        }
+    };
+    assert_eq!(earned("new-1").await.0, 30);
+    assert_eq!(earned("old-1").await.0, 70);
+    assert_eq!(earned("guided-1").await.0, 50);
+    for nothing in ["new-2", "new-3", "scanned-1"] {
+        assert!(
+            accounts(&w.app, nothing).await.is_empty(),
+            "{nothing} earns nothing"
+        );
+    }
+    let q = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Member { pointsAccounts { ledger(first: 10) { edges { node { kind reference awards { campaignId points } } } } } } } }";
+    for (member, reference, campaign, points) in [
+        ("new-1", "registration:referral:new-1", &referral, 30),
+        ("old-1", "referral:new-1", &referral, 70),
+        ("guided-1", "registration:guide:guided-1", &guide, 50),
+    ] {
+        let r = op(
+            &w.app,
+            q,
+            json!({ "r": [{ "__typename": "Member", "id": member }] }),
+        )
+        .await;
+        let earns: Vec<Value> = r["_entities"][0]["pointsAccounts"][0]["ledger"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .filter(|n| n["kind"] == "EARN")
+            .collect();
+        assert_eq!(
+            earns,
+            [json!({
+                "kind": "EARN", "reference": reference,
+                "awards": [{ "campaignId": campaign["id"], "points": points }],
+            })],
+            "{member}"
+        );
+    }
 }

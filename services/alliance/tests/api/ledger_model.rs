@@ -414,7 +414,10 @@ impl Ledger {
 
     async fn order_event(&self, event: OrderEvent, now: DateTime<Utc>) {
         let txn = self.app.db().begin().await.unwrap();
-        OrderFeed.apply(&txn, 0, event, now).await.unwrap();
+        OrderFeed::default()
+            .apply(&txn, 0, event, now)
+            .await
+            .unwrap();
         txn.commit().await.unwrap();
     }
 }

@@ -1,18 +1,20 @@
-use alliance::events::{MEMBER_FEED, MemberFeed, ORDER_FEED, OrderFeed};
+use alliance::events::{MEMBER_FEED, MemberFeed, ORDER_FEED, OrderFeed, StoreFeed};
 use kit::auth::TokenRequest;
 use kit::config::Secret;
 use kit::events::consumer::FeedConsumer;
 use kit::testing::{FEED_ONLY, GraphqlResponse, TestApp, TestDatabase, spawn_on};
 use serde_json::{Value, json};
 
-/// The alliance service, and stand-in producers of the order feed and the
-/// member feed (events in the schema of `kit::events::schema`).
+/// The alliance service, and stand-in producers of the order, member and
+/// store feeds (events in the schema of `kit::events::schema`).
 pub struct World {
     pub app: TestApp,
     /// Publishes what the product service's feed carries.
     pub feed: TestApp,
     /// Publishes what the member service's feed carries.
     pub members: TestApp,
+    /// Publishes what the store service's feed carries.
+    pub stores: TestApp,
 }
 
 pub async fn world() -> World {
@@ -32,8 +34,20 @@ pub async fn world() -> World {
         clock.clone(),
     )
     .await;
-    let members = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret, clock.clone()).await;
-    World { app, feed, members }
+    let members = spawn_on(
+        &FEED_ONLY,
+        TestDatabase::new().await,
+        secret.clone(),
+        clock.clone(),
+    )
+    .await;
+    let stores = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret, clock.clone()).await;
+    World {
+        app,
+        feed,
+        members,
+        stores,
+    }
 }
 
 impl World {
@@ -44,7 +58,7 @@ impl World {
             self.app.db().clone(),
             self.app.keys().clone(),
             self.app.clock().clone(),
-            OrderFeed,
+            OrderFeed::default(),
         )
     }
 
@@ -56,6 +70,17 @@ impl World {
             self.app.keys().clone(),
             self.app.clock().clone(),
             MemberFeed,
+        )
+    }
+
+    pub fn store_consumer(&self, name: &str) -> FeedConsumer<StoreFeed> {
+        FeedConsumer::new(
+            name,
+            &self.stores.address,
+            self.app.db().clone(),
+            self.app.keys().clone(),
+            self.app.clock().clone(),
+            StoreFeed,
         )
     }
 

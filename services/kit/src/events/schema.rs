@@ -17,6 +17,10 @@ pub struct MemberRegistered {
     pub guide_code: Option<String>,
     pub brand_id: Option<String>,
     pub registered_at: DateTime<Utc>,
+    /// The member who referred them, if any (checked to exist when they
+    /// registered). Absent in events written before the field existed.
+    #[serde(default)]
+    pub referrer_id: Option<String>,
 }
 
 impl DomainEvent for MemberRegistered {
@@ -91,6 +95,43 @@ pub struct TierChanged {
 
 impl DomainEvent for TierChanged {
     const KIND: &'static str = "TierChanged";
+}
+
+crate::stored_enum! {
+    /// Why a member's binding to a store (and guide) changed.
+    #[derive(async_graphql::Enum)]
+    pub enum BindingCause {
+        /// They registered through a guide's code.
+        Registration,
+        /// A guide scanned their code.
+        Scan,
+        /// An operator rebound them.
+        Operator,
+        /// Their guide left (moved to the store, or released).
+        GuideDeparted,
+        /// Members were merged.
+        Merge,
+    }
+}
+
+/// A member's binding to a store and guide changed (the store service's
+/// attribution). `store_id` and `guide_id` are the binding now: both absent
+/// when released. `brand_id` is the store's brand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BindingChanged {
+    pub member_id: String,
+    pub store_id: Option<String>,
+    pub guide_id: Option<String>,
+    pub brand_id: Option<String>,
+    pub cause: BindingCause,
+    /// When the binding lapses, if it does.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub changed_at: DateTime<Utc>,
+}
+
+impl DomainEvent for BindingChanged {
+    const KIND: &'static str = "BindingChanged";
 }
 
 /// One line of an order, as the product service reports it. Money in fen.
@@ -422,6 +463,13 @@ feed_events! {
 }
 
 feed_events! {
+    /// Everything the store service's feed carries.
+    StoreEvent {
+        BindingChanged(BindingChanged),
+    }
+}
+
+feed_events! {
     /// Everything the product service's feed carries.
     OrderEvent {
         Placed(OrderPlaced),
@@ -447,6 +495,17 @@ feed_events! {
 mod tests {
     use super::*;
     use crate::events::{FeedEvent, FeedEvents};
+
+    #[test]
+    fn binding_cause_stored_names_stay() {
+        crate::testing::stored_names_hold(&[
+            (BindingCause::Registration, "REGISTRATION"),
+            (BindingCause::Scan, "SCAN"),
+            (BindingCause::Operator, "OPERATOR"),
+            (BindingCause::GuideDeparted, "GUIDE_DEPARTED"),
+            (BindingCause::Merge, "MERGE"),
+        ]);
+    }
 
     fn on_the_wire<E: DomainEvent>(event: &E) -> FeedEvent {
         FeedEvent {

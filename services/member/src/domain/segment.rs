@@ -47,6 +47,9 @@ pub struct SegmentRules {
     pub not_purchased_within_days: Option<i64>,
     pub min_spend: Option<SpendRule>,
     pub min_points: Option<PointsRule>,
+    /// The member is bound to one of these stores (by a guide or a store,
+    /// the binding not lapsed).
+    pub bound_stores: BTreeSet<String>,
 }
 
 fn days(field: &str, n: i64) -> Result<i64> {
@@ -59,22 +62,39 @@ fn days(field: &str, n: i64) -> Result<i64> {
     Ok(n)
 }
 
+/// A segment's rules as given, before [`SegmentRules::parse`].
+#[derive(Debug, Clone, Default)]
+pub struct RuleInput {
+    pub tiers: Vec<String>,
+    pub tags: Vec<String>,
+    pub channels: Vec<Channel>,
+    pub purchased_within_days: Option<i64>,
+    pub not_purchased_within_days: Option<i64>,
+    /// (fen, days).
+    pub min_spend: Option<(i64, i64)>,
+    /// (programme id, points).
+    pub min_points: Option<(String, i64)>,
+    pub bound_store_ids: Vec<String>,
+}
+
 impl SegmentRules {
     /// BAD_USER_INPUT naming the rule at fault; `rules` when none is given.
-    #[allow(clippy::too_many_arguments)]
-    pub fn parse(
-        tiers: Vec<String>,
-        tags: Vec<String>,
-        channels: Vec<Channel>,
-        purchased_within_days: Option<i64>,
-        not_purchased_within_days: Option<i64>,
-        min_spend: Option<(i64, i64)>,
-        min_points: Option<(String, i64)>,
-    ) -> Result<Self> {
+    pub fn parse(input: RuleInput) -> Result<Self> {
+        let RuleInput {
+            tiers,
+            tags,
+            channels,
+            purchased_within_days,
+            not_purchased_within_days,
+            min_spend,
+            min_points,
+            bound_store_ids,
+        } = input;
         for (field, n) in [
             ("tiers", tiers.len()),
             ("tags", tags.len()),
             ("channels", channels.len()),
+            ("boundStoreIds", bound_store_ids.len()),
         ] {
             if n > MAX_VALUES {
                 return Err(Error::invalid(
@@ -132,6 +152,10 @@ impl SegmentRules {
                 .transpose()?,
             min_spend,
             min_points,
+            bound_stores: bound_store_ids
+                .iter()
+                .map(|id| Ok(kit::input::ForeignId::parse("boundStoreIds", id)?.into_string()))
+                .collect::<Result<_>>()?,
         };
         if rules == Self::default() {
             return Err(Error::invalid("rules", "a segment needs at least one rule"));
@@ -157,6 +181,8 @@ pub struct MemberFacts {
     pub purchases: Vec<Purchase>,
     /// ACTIVE balance per programme.
     pub points: Vec<(String, i64)>,
+    /// The store the member is bound to, and when that binding lapses.
+    pub bound_store: Option<(String, Option<DateTime<Utc>>)>,
 }
 
 /// The instant a look-back of `days` starts at `now`.
@@ -197,6 +223,10 @@ pub fn matches(rules: &SegmentRules, facts: &MemberFacts, now: DateTime<Utc>) ->
                 .iter()
                 .any(|(programme, balance)| *programme == r.programme_id && *balance >= r.points)
         })
+        && (rules.bound_stores.is_empty()
+            || facts.bound_store.as_ref().is_some_and(|(store, lapses)| {
+                rules.bound_stores.contains(store) && lapses.is_none_or(|at| at > now)
+            }))
 }
 
 #[cfg(test)]
@@ -223,6 +253,7 @@ mod tests {
                 },
             ],
             points: vec![("coffee-points".into(), 300)],
+            bound_store: Some(("store-1".into(), Some(at("2027-01-01T00:00:00Z")))),
         }
     }
 
@@ -303,99 +334,106 @@ mod tests {
     fn rules_are_parsed_field_by_field() {
         let field = |r: Result<SegmentRules>| r.unwrap_err().field().map(str::to_owned);
         assert_eq!(
-            field(SegmentRules::parse(
-                vec![],
-                vec![],
-                vec![],
-                None,
-                None,
-                None,
-                None
-            ))
+            field(SegmentRules::parse(RuleInput {
+                ..Default::default()
+            }))
             .as_deref(),
             Some("rules")
         );
         assert_eq!(
-            field(SegmentRules::parse(
-                vec!["gold".into()],
-                vec![],
-                vec![],
-                None,
-                None,
-                None,
-                None
-            ))
+            field(SegmentRules::parse(RuleInput {
+                tiers: vec!["gold".into()],
+                ..Default::default()
+            }))
             .as_deref(),
             Some("tiers")
         );
         assert_eq!(
-            field(SegmentRules::parse(
-                vec![],
-                vec!["no spaces".into()],
-                vec![],
-                None,
-                None,
-                None,
-                None
-            ))
+            field(SegmentRules::parse(RuleInput {
+                tags: vec!["no spaces".into()],
+                ..Default::default()
+            }))
             .as_deref(),
             Some("tags")
         );
         assert_eq!(
-            field(SegmentRules::parse(
-                vec![],
-                vec![],
-                vec![],
-                Some(0),
-                None,
-                None,
-                None
-            ))
+            field(SegmentRules::parse(RuleInput {
+                purchased_within_days: Some(0),
+                ..Default::default()
+            }))
             .as_deref(),
             Some("purchasedWithinDays")
         );
         assert_eq!(
-            field(SegmentRules::parse(
-                vec![],
-                vec![],
-                vec![],
-                None,
-                None,
-                Some((0, 30)),
-                None
-            ))
+            field(SegmentRules::parse(RuleInput {
+                min_spend: Some((0, 30)),
+                ..Default::default()
+            }))
             .as_deref(),
             Some("minSpendFen")
         );
         assert_eq!(
-            field(SegmentRules::parse(
-                vec![],
-                vec![],
-                vec![],
-                None,
-                None,
-                Some((100, 9_999)),
-                None
-            ))
+            field(SegmentRules::parse(RuleInput {
+                min_spend: Some((100, 9_999)),
+                ..Default::default()
+            }))
             .as_deref(),
             Some("spendWithinDays")
         );
         assert_eq!(
-            field(SegmentRules::parse(
-                vec![],
-                vec![],
-                vec![],
-                None,
-                None,
-                None,
-                Some(("p".into(), 0))
-            ))
+            field(SegmentRules::parse(RuleInput {
+                min_points: Some(("p".into(), 0)),
+                ..Default::default()
+            }))
             .as_deref(),
             Some("minPoints")
         );
-        assert!(
-            SegmentRules::parse(vec!["GOLD".into()], vec![], vec![], None, None, None, None)
-                .is_ok()
+        assert_eq!(
+            field(SegmentRules::parse(RuleInput {
+                bound_store_ids: vec!["  ".into()],
+                ..Default::default()
+            }))
+            .as_deref(),
+            Some("boundStoreIds")
         );
+        assert_eq!(
+            field(SegmentRules::parse(RuleInput {
+                bound_store_ids: (0..=MAX_VALUES).map(|i| format!("s-{i}")).collect(),
+                ..Default::default()
+            }))
+            .as_deref(),
+            Some("boundStoreIds")
+        );
+        assert!(
+            SegmentRules::parse(RuleInput {
+                tiers: vec!["GOLD".into()],
+                ..Default::default()
+            })
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_store_binding_counts_until_it_lapses() {
+        let now = at("2026-12-07T00:00:00Z");
+        let bound_to = |stores: &[&str]| SegmentRules {
+            bound_stores: stores.iter().map(|s| s.to_string()).collect(),
+            ..rules()
+        };
+        let mut f = facts();
+        assert!(matches(&bound_to(&["store-1", "store-9"]), &f, now));
+        assert!(!matches(&bound_to(&["store-9"]), &f, now));
+        assert!(
+            !matches(&bound_to(&["store-1"]), &f, at("2027-01-01T00:00:00Z")),
+            "lapsed at its instant"
+        );
+        f.bound_store = Some(("store-1".into(), None));
+        assert!(matches(
+            &bound_to(&["store-1"]),
+            &f,
+            at("2040-01-01T00:00:00Z")
+        ));
+        f.bound_store = None;
+        assert!(!matches(&bound_to(&["store-1"]), &f, now));
     }
 }

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261122_000100_members;
 mod m20261209_000200_environments;
 mod m20261210_001400_segments;
+mod m20261214_001500_bindings_referrals;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         all.push(Box::new(m20261122_000100_members::Migration));
         all.push(Box::new(m20261209_000200_environments::Migration));
         all.push(Box::new(m20261210_001400_segments::Migration));
+        all.push(Box::new(m20261214_001500_bindings_referrals::Migration));
         all
     }
 }

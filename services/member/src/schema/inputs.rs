@@ -52,6 +52,11 @@ pub struct RegisterMemberInput {
     pub gender: Option<Gender>,
     /// The guide QR code the member came through.
     pub guide_code: Option<String>,
+    /// The member who referred them (an active member of the same
+    /// environment; a merged one's survivor is recorded). Only a new member
+    /// records it: an identity already registered, or linked by phone,
+    /// ignores it.
+    pub referrer_id: Option<ID>,
 }
 
 impl RegisterMemberInput {
@@ -68,6 +73,10 @@ impl RegisterMemberInput {
                 .guide_code
                 .as_deref()
                 .map(GuideCode::parse)
+                .transpose()?,
+            referrer_id: self
+                .referrer_id
+                .map(|id| ForeignId::parse("referrerId", &id.0))
                 .transpose()?,
             // The resolver sets the caller's.
             environment: kit::auth::Environment::Live,

@@ -14,7 +14,7 @@ use kit::{ApiResult, Long};
 use super::types::Member;
 use super::{db, now};
 use crate::domain::access::Visibility;
-use crate::domain::segment::SegmentRules;
+use crate::domain::segment::{RuleInput, SegmentRules};
 use crate::error::Result;
 use crate::store::entities::segment;
 use crate::store::segments::{self, rules_of};
@@ -45,6 +45,10 @@ pub struct SegmentInput {
     /// At least `minPoints` ACTIVE points in this programme.
     pub points_programme_id: Option<ID>,
     pub min_points: Option<Long>,
+    /// The member is bound to one of these stores (by a guide's code, a
+    /// scan or an operator; a lapsed binding does not count).
+    #[graphql(default)]
+    pub bound_store_ids: Vec<ID>,
 }
 
 impl SegmentInput {
@@ -71,15 +75,16 @@ impl SegmentInput {
                 ));
             }
         };
-        let rules = SegmentRules::parse(
-            self.tiers,
-            self.tags,
-            self.channels,
-            self.purchased_within_days,
-            self.not_purchased_within_days,
+        let rules = SegmentRules::parse(RuleInput {
+            tiers: self.tiers,
+            tags: self.tags,
+            channels: self.channels,
+            purchased_within_days: self.purchased_within_days,
+            not_purchased_within_days: self.not_purchased_within_days,
             min_spend,
             min_points,
-        )?;
+            bound_store_ids: self.bound_store_ids.into_iter().map(|id| id.0).collect(),
+        })?;
         Ok((name, rules))
     }
 }
@@ -132,6 +137,9 @@ impl Segment {
     }
     async fn min_points(&self) -> ApiResult<Option<Long>> {
         Ok(self.rules()?.min_points.map(|p| p.points.into()))
+    }
+    async fn bound_store_ids(&self) -> ApiResult<Vec<ID>> {
+        Ok(self.rules()?.bound_stores.into_iter().map(ID).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         from_micros(self.0.created_at)

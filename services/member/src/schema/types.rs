@@ -105,6 +105,12 @@ impl Member {
         Ok(self.record.guide_code.as_deref())
     }
 
+    /// The member who referred them, if any.
+    async fn referrer_id(&self) -> ApiResult<Option<ID>> {
+        self.personal()?;
+        Ok(self.record.referrer_id.clone().map(ID))
+    }
+
     /// Brand whose channel the member registered through, if known.
     async fn registration_brand_id(&self) -> ApiResult<Option<&str>> {
         self.personal()?;

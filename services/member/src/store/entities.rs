@@ -20,6 +20,8 @@ pub mod member {
         pub registration_channel: kit::channel::Channel,
         pub registration_brand_id: Option<String>,
         pub guide_code: Option<String>,
+        /// The member who referred them, if any.
+        pub referrer_id: Option<String>,
         pub tier: String,
         pub growth_value: i64,
         pub registered_at: i64,
@@ -228,6 +230,27 @@ pub mod member_purchase {
         pub paid_fen: i64,
         pub placed_at: i64,
         pub cancelled: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod member_binding {
+    use sea_orm::entity::prelude::*;
+
+    /// The store a member is bound to (from the store service's feed).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "member_bindings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub member_id: String,
+        pub store_id: String,
+        /// When the binding lapses, in microseconds; none: it does not.
+        pub expires_at: Option<i64>,
+        pub changed_at: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

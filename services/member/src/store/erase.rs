@@ -188,6 +188,7 @@ pub async fn export(db: &DatabaseConnection, member_id: &str) -> Result<MemberPa
             "registrationChannel": m.registration_channel,
             "registrationBrandId": m.registration_brand_id,
             "guideCode": m.guide_code,
+            "referrerId": m.referrer_id,
             "tier": m.tier,
             "growthValue": m.growth_value,
             "registeredAt": ts(m.registered_at),

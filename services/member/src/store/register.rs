@@ -8,7 +8,7 @@ use sea_orm::{
 use super::entities::{identity, member, touchpoint};
 use super::{Actor, member_with_phone, new_id, resolve_for_update};
 use crate::domain::MemberStatus;
-use crate::domain::identity::{GuideCode, NewIdentity};
+use crate::domain::identity::{ForeignId, GuideCode, NewIdentity};
 use crate::domain::profile::{Birthday, Email, Gender, PersonName, PhoneNumber};
 use crate::domain::touchpoint::TouchpointKind;
 use crate::error::{Error, Result};
@@ -27,6 +27,8 @@ pub struct Registration {
     pub birthday: Option<Birthday>,
     pub gender: Option<Gender>,
     pub guide_code: Option<GuideCode>,
+    /// Who referred them: an id, checked when the member is created.
+    pub referrer_id: Option<ForeignId>,
     /// LIVE, or SANDBOX when a sandbox key enrols a test member: its
     /// identities are looked up and kept among that environment's only.
     pub environment: Environment,
@@ -107,6 +109,10 @@ async fn create(
         .as_ref()
         .map(|b| b.as_str().to_owned());
     let guide_code = reg.guide_code.clone().map(GuideCode::into_string);
+    let referrer_id = match &reg.referrer_id {
+        Some(id) => Some(referrer(txn, id.as_str(), reg.environment).await?),
+        None => None,
+    };
     let member = member::ActiveModel {
         id: Set(id.clone()),
         status: Set(MemberStatus::Active),
@@ -119,6 +125,7 @@ async fn create(
         registration_channel: Set(reg.identity.channel),
         registration_brand_id: Set(brand_id.clone()),
         guide_code: Set(guide_code.clone()),
+        referrer_id: Set(referrer_id.clone()),
         tier: Set(entry),
         growth_value: Set(0),
         registered_at: Set(at),
@@ -154,11 +161,34 @@ async fn create(
             guide_code,
             brand_id,
             registered_at: now,
+            referrer_id,
         },
         now,
     )
     .await?;
     Ok(member)
+}
+
+/// The member a new member's `referrerId` names, as recorded: the id
+/// itself, or its survivor's after a merge. BAD_USER_INPUT (`referrerId`)
+/// unless that member is active and of `environment` (test members refer
+/// test members only).
+async fn referrer(txn: &DatabaseTransaction, id: &str, environment: Environment) -> Result<String> {
+    let not_found = || Error::invalid("referrerId", "no active member has this id");
+    let mut id = id.to_owned();
+    // Merges chain rarely and shortly; the bound only stops a cycle.
+    for _ in 0..16 {
+        let row = member::Entity::find_by_id(id.clone())
+            .one(txn)
+            .await?
+            .ok_or_else(not_found)?;
+        match (row.status, row.merged_into) {
+            (MemberStatus::Merged, Some(survivor)) => id = survivor,
+            (MemberStatus::Active, _) if row.environment == environment => return Ok(row.id),
+            _ => return Err(not_found()),
+        }
+    }
+    Err(not_found())
 }
 
 /// Links `identity` to `member` (in its environment) and publishes

@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use kit::auth::{Actor, Environment};
 use kit::channel::Channel;
-use kit::events::schema::{OrderCancelled, OrderPlaced, OrderRefunded, PointsPosted};
+use kit::events::schema::{
+    BindingChanged, OrderCancelled, OrderPlaced, OrderRefunded, PointsPosted,
+};
 use kit::idempotency::{IdempotencyKey, retry_once_on_race};
 use kit::paging::PageRequest;
 use kit::time::to_micros;
@@ -19,7 +21,9 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::entities::{identity, member, member_points, member_purchase, segment, tag};
+use super::entities::{
+    identity, member, member_binding, member_points, member_purchase, segment, tag,
+};
 use crate::domain::MemberStatus;
 use crate::domain::segment::{PointsRule, SegmentRules, SpendRule, since};
 use crate::domain::tag::Tag;
@@ -36,6 +40,8 @@ pub struct StoredRules {
     not_purchased_within_days: Option<i64>,
     min_spend: Option<(i64, i64)>,
     min_points: Option<(String, i64)>,
+    #[serde(default)]
+    bound_store_ids: Vec<String>,
 }
 
 impl From<&SegmentRules> for StoredRules {
@@ -51,6 +57,7 @@ impl From<&SegmentRules> for StoredRules {
                 .min_points
                 .as_ref()
                 .map(|p| (p.programme_id.clone(), p.points)),
+            bound_store_ids: r.bound_stores.iter().cloned().collect(),
         }
     }
 }
@@ -76,6 +83,7 @@ pub fn rules_of(row: &segment::Model) -> Result<SegmentRules> {
             programme_id,
             points,
         }),
+        bound_stores: stored.bound_store_ids.into_iter().collect(),
     })
 }
 
@@ -241,7 +249,56 @@ fn in_segment(rules: &SegmentRules, now: DateTime<Utc>) -> SimpleExpr {
                 .to_owned(),
         ));
     }
+    if !rules.bound_stores.is_empty() {
+        let lapses_at = Expr::col((member_binding::Entity, member_binding::Column::ExpiresAt));
+        cond = cond.and(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(member_binding::Entity)
+                .and_where(of_member(
+                    Expr::col((member_binding::Entity, member_binding::Column::MemberId)).into(),
+                ))
+                .and_where(
+                    Expr::col((member_binding::Entity, member_binding::Column::StoreId))
+                        .is_in(rules.bound_stores.iter().cloned()),
+                )
+                .and_where(lapses_at.clone().is_null().or(lapses_at.gt(to_micros(now))))
+                .to_owned(),
+        ));
+    }
     cond
+}
+
+/// Keeps the store a member is bound to (from the store service's feed):
+/// the binding as it is now, or none once released.
+pub async fn binding_changed(txn: &DatabaseTransaction, changed: &BindingChanged) -> Result<()> {
+    match &changed.store_id {
+        Some(store_id) => {
+            member_binding::Entity::insert(member_binding::ActiveModel {
+                member_id: Set(changed.member_id.clone()),
+                store_id: Set(store_id.clone()),
+                expires_at: Set(changed.expires_at.map(to_micros)),
+                changed_at: Set(to_micros(changed.changed_at)),
+            })
+            .on_conflict(
+                OnConflict::column(member_binding::Column::MemberId)
+                    .update_columns([
+                        member_binding::Column::StoreId,
+                        member_binding::Column::ExpiresAt,
+                        member_binding::Column::ChangedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+        }
+        None => {
+            member_binding::Entity::delete_by_id(changed.member_id.clone())
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// The segment's members at `now`, by id (oldest first); the cursor is the

@@ -42,6 +42,7 @@ pub async fn standing<C: ConnectionTrait>(db: &C, member_id: &str) -> Result<Opt
             status,
             environment: row.environment,
             tier: Some(row.tier),
+            birthday_month: row.birthday.map(|b| chrono::Datelike::month(&b)),
         }));
     }
     Err(Error::conflict("a chain of merges too long to follow"))

@@ -311,3 +311,103 @@ async fn identities_from_before_take_their_environment_and_namespace_on_migratio
     .unwrap();
     assert_eq!(found.as_deref(), Some("m-old"));
 }
+
+/// A referrer is checked once, when the new member is created: an id no
+/// member has, a suspended member, or a member of the other environment is
+/// BAD_USER_INPUT on `referrerId` and nothing is written; a merged
+/// member's survivor is recorded; the registration event carries it.
+#[tokio::test]
+async fn a_referrer_must_be_an_active_member_of_the_same_environment() {
+    let app = spawn().await;
+    let op = operator(&app);
+    let referrer = register_member(&app, "ref-a", Some("13800000011"), "coffee").await;
+    let merged = register_member(&app, "ref-b", Some("13800000012"), "coffee").await;
+    let suspended = register_member(&app, "ref-c", Some("13800000013"), "coffee").await;
+    app.graphql(
+        Some(&op),
+        "mutation($s: ID!, $m: ID!) { mergeMembers(survivorId: $s, mergedId: $m, reason: \"same person\") { id } }",
+        json!({ "s": referrer, "m": merged }),
+    )
+    .await
+    .ok();
+    app.graphql(
+        Some(&op),
+        "mutation($m: ID!) { suspendMember(memberId: $m) { status } }",
+        json!({ "m": suspended }),
+    )
+    .await
+    .ok();
+    let test_member = register(
+        &app,
+        Some(&app.token(
+            kit::auth::TokenRequest::partner("key-s", "coffee-sandbox")
+                .in_environment(kit::auth::Environment::Sandbox),
+        )),
+        json!({ "identity": { "channel": "PARTNER", "externalId": "ref-test", "brandId": "coffee-sandbox" } }),
+    )
+    .await
+    .ok()["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enrol = |tag: &str, referrer: &str| {
+        json!({
+            "identity": { "channel": "APP", "externalId": format!("referred-{tag}"), "brandId": "coffee" },
+            "referrerId": referrer,
+        })
+    };
+    for (tag, bad) in [
+        ("unknown", "no-such-member"),
+        ("suspended", suspended.as_str()),
+        ("sandbox", test_member.as_str()),
+        ("blank", "  "),
+    ] {
+        let refused = register(&app, None, enrol(tag, bad)).await;
+        assert_eq!(
+            refused.error_code(),
+            Some("BAD_USER_INPUT"),
+            "{tag}: {refused:?}"
+        );
+        assert_eq!(refused.error_field(), Some("referrerId"), "{tag}");
+        let by_identity = app
+            .graphql(
+                Some(&op),
+                "query($e: String!) { memberByIdentity(channel: APP, externalId: $e, brandId: \"coffee\") { id } }",
+                json!({ "e": format!("referred-{tag}") }),
+            )
+            .await;
+        assert!(
+            by_identity.body["data"]["memberByIdentity"].is_null(),
+            "{tag}: nothing written: {by_identity:?}"
+        );
+    }
+    let referred = register(&app, None, enrol("through-merge", &merged)).await;
+    let referred = referred.ok()["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown = app
+        .graphql(
+            Some(&op),
+            "query($m: ID!) { member(id: $m) { referrerId } }",
+            json!({ "m": referred }),
+        )
+        .await;
+    assert_eq!(shown.ok()["member"]["referrerId"], referrer.as_str());
+    let feed: serde_json::Value = app
+        .get("/events?after=0&limit=1000")
+        .bearer_auth(app.operator_token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let registered = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "MemberRegistered" && e["payload"]["memberId"] == referred.as_str())
+        .unwrap();
+    assert_eq!(registered["payload"]["referrerId"], referrer.as_str());
+}

@@ -1,6 +1,6 @@
 //! Segments through the subgraph: defined by operators over tiers, tags,
-//! channels, purchases and points (the last two from the order and points
-//! feeds, applied by this service's consumers), listed on demand, page by
+//! channels, purchases, points and store bindings (the last three from the
+//! order, points and store feeds, applied by this service's consumers), listed on demand, page by
 //! page, and each member's membership checked one by one.
 
 use std::collections::BTreeSet;
@@ -9,7 +9,10 @@ use chrono::Duration;
 use futures::future::join_all;
 use kit::config::Secret;
 use kit::events::consumer::FeedConsumer;
-use kit::events::schema::{OrderCancelled, OrderLine, OrderPlaced, OrderRefunded, PointsPosted};
+use kit::events::schema::{
+    BindingCause, BindingChanged, OrderCancelled, OrderLine, OrderPlaced, OrderRefunded,
+    PointsPosted,
+};
 use kit::testing::{FEED_ONLY, GraphqlResponse, TestApp, TestDatabase, spawn_on};
 use serde_json::{Value, json};
 
@@ -19,6 +22,7 @@ struct World {
     app: TestApp,
     orders: TestApp,
     points: TestApp,
+    stores: TestApp,
 }
 
 async fn world() -> World {
@@ -38,11 +42,19 @@ async fn world() -> World {
         clock.clone(),
     )
     .await;
-    let points = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret, clock).await;
+    let points = spawn_on(
+        &FEED_ONLY,
+        TestDatabase::new().await,
+        secret.clone(),
+        clock.clone(),
+    )
+    .await;
+    let stores = spawn_on(&FEED_ONLY, TestDatabase::new().await, secret, clock).await;
     World {
         app,
         orders,
         points,
+        stores,
     }
 }
 
@@ -70,6 +82,33 @@ impl World {
         .catch_up()
         .await
         .unwrap();
+        FeedConsumer::new(
+            member::events::STORE_FEED,
+            &self.stores.address,
+            self.app.db().clone(),
+            self.app.keys().clone(),
+            self.app.clock().clone(),
+            member::events::StoreFeed,
+        )
+        .catch_up()
+        .await
+        .unwrap();
+    }
+
+    /// `member` bound to `store` (released: `None`) until `lapses_in_days`
+    /// from now (never: `None`).
+    async fn bind(&self, member: &str, store: Option<&str>, lapses_in_days: Option<i64>) {
+        self.stores
+            .publish(&BindingChanged {
+                member_id: member.into(),
+                store_id: store.map(Into::into),
+                guide_id: store.map(|s| format!("guide-of-{s}")),
+                brand_id: store.map(|_| "coffee".into()),
+                cause: BindingCause::Scan,
+                expires_at: lapses_in_days.map(|d| self.app.now() + Duration::days(d)),
+                changed_at: self.app.now(),
+            })
+            .await;
     }
 
     async fn order(&self, order: &str, member: &str, paid: i64, days_ago: i64) {
@@ -115,7 +154,7 @@ impl World {
     }
 }
 
-const CREATE: &str = "mutation($i: SegmentInput!, $k: String!) { createSegment(input: $i, idempotencyKey: $k) { id name tiers tags channels purchasedWithinDays notPurchasedWithinDays minSpendFen spendWithinDays pointsProgrammeId minPoints } }";
+const CREATE: &str = "mutation($i: SegmentInput!, $k: String!) { createSegment(input: $i, idempotencyKey: $k) { id name tiers tags channels purchasedWithinDays notPurchasedWithinDays minSpendFen spendWithinDays pointsProgrammeId minPoints boundStoreIds } }";
 
 async fn create(app: &TestApp, input: Value, key: &str) -> GraphqlResponse {
     app.graphql(
@@ -224,6 +263,16 @@ async fn segments_hold_the_members_every_rule_holds_for_page_by_page() {
         .await;
     w.balance(&m[4], "coffee-points", 500).await;
     w.balance(&m[5], "coffee-points", 50).await;
+    // Bindings: a to store-1 for 30 days; b to store-2, lapsed yesterday;
+    // c to store-1, then released; d to store-1 for good; e to store-1,
+    // then moved to store-2.
+    w.bind(&m[0], Some("store-1"), Some(30)).await;
+    w.bind(&m[1], Some("store-2"), Some(-1)).await;
+    w.bind(&m[2], Some("store-1"), None).await;
+    w.bind(&m[2], None, None).await;
+    w.bind(&m[3], Some("store-1"), None).await;
+    w.bind(&m[4], Some("store-1"), None).await;
+    w.bind(&m[4], Some("store-2"), Some(30)).await;
     w.apply().await;
     // Applying the feeds again changes nothing.
     w.apply().await;
@@ -254,6 +303,12 @@ async fn segments_hold_the_members_every_rule_holds_for_page_by_page() {
         (
             json!({ "pointsProgrammeId": "coffee-points", "minPoints": 100 }),
             vec![4],
+        ),
+        (json!({ "boundStoreIds": ["store-1"] }), vec![0, 3]),
+        (json!({ "boundStoreIds": ["store-2"] }), vec![4]),
+        (
+            json!({ "boundStoreIds": ["store-1", "store-2"], "tags": ["coffee-lover"] }),
+            vec![0, 3],
         ),
     ];
     for (n, (rules, expected)) in cases.into_iter().enumerate() {

@@ -147,17 +147,8 @@ pub fn decide_scan(
     }
 }
 
-kit::stored_enum! {
-    /// Why a binding changed (recorded with every change).
-    #[derive(async_graphql::Enum)]
-    pub enum BindingCause {
-        Registration,
-        Scan,
-        Operator,
-        GuideDeparted,
-        Merge,
-    }
-}
+/// Why a binding changed (recorded with every change, and published).
+pub use kit::events::schema::BindingCause;
 
 /// How far apart the clocks of the member, product and store services may
 /// be. The store trusts its own clock ([`binding_settled`]) only this far.
@@ -178,17 +169,6 @@ pub fn binding_settled(placed_at: i64, member_feed_caught_up_at: Option<i64>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn binding_cause_stored_names_stay() {
-        kit::testing::stored_names_hold(&[
-            (BindingCause::Registration, "REGISTRATION"),
-            (BindingCause::Scan, "SCAN"),
-            (BindingCause::Operator, "OPERATOR"),
-            (BindingCause::GuideDeparted, "GUIDE_DEPARTED"),
-            (BindingCause::Merge, "MERGE"),
-        ]);
-    }
 
     #[test]
     fn departure_rule_stored_names_stay() {

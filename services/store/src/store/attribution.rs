@@ -14,6 +14,7 @@ use crate::domain::attribution::{
 };
 use crate::error::{Error, Result};
 use kit::auth::Actor;
+use kit::events::schema::BindingChanged;
 use kit::paging::{PageRequest, split_page};
 use kit::time::to_micros;
 
@@ -363,6 +364,28 @@ pub(crate) async fn record_change(
         changed_at: Set(to_micros(now)),
     }
     .insert(txn)
+    .await?;
+    // Brands' segments and campaigns read bindings from the feed.
+    let brand_id = match after.and_then(|a| a.store_id.as_deref()) {
+        Some(store_id) => super::entities::store::Entity::find_by_id(store_id.to_owned())
+            .one(txn)
+            .await?
+            .map(|s| s.brand_id),
+        None => None,
+    };
+    kit::events::outbox::publish(
+        txn,
+        &BindingChanged {
+            member_id: member_id.to_owned(),
+            store_id: after.and_then(|a| a.store_id.clone()),
+            guide_id: after.and_then(|a| a.guide_id.clone()),
+            brand_id,
+            cause,
+            expires_at: after.and_then(|a| a.expires_at).map(kit::time::from_micros),
+            changed_at: now,
+        },
+        now,
+    )
     .await?;
     Ok(())
 }

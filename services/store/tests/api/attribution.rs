@@ -233,6 +233,66 @@ async fn when_a_guide_leaves_members_stay_with_the_store_or_are_released() {
         "BOUND",
         "free for anyone"
     );
+
+    // Every change is published, as the binding now (for segments and
+    // campaigns in the other services).
+    let published = |member: &'static str| {
+        let app = &app;
+        async move {
+            let feed: serde_json::Value = app
+                .get("/events?after=0&limit=1000")
+                .bearer_auth(app.operator_token())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            feed["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["type"] == "BindingChanged" && e["payload"]["memberId"] == member)
+                .map(|e| {
+                    let p = &e["payload"];
+                    (
+                        p["cause"].as_str().unwrap().to_owned(),
+                        p["storeId"].as_str().map(str::to_owned),
+                        p["guideId"].as_str().map(str::to_owned),
+                        p["brandId"].as_str().map(str::to_owned),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let apparel = Some("apparel".to_owned());
+    let (shop, elsewhere) = (Some(shop.clone()), Some(elsewhere.clone()));
+    let g2 = Some(g2.clone());
+    assert_eq!(
+        published("kept").await,
+        [
+            (
+                "SCAN".into(),
+                shop.clone(),
+                Some(g1.clone()),
+                apparel.clone()
+            ),
+            ("GUIDE_DEPARTED".into(), shop.clone(), None, apparel.clone()),
+            ("SCAN".into(), shop.clone(), g2.clone(), apparel.clone()),
+            // Its second guide left too, under RELEASE.
+            ("GUIDE_DEPARTED".into(), None, None, None),
+        ]
+    );
+    let released_events = published("released").await;
+    assert_eq!(
+        released_events[..2],
+        [
+            ("SCAN".into(), shop.clone(), g2.clone(), apparel.clone()),
+            ("GUIDE_DEPARTED".into(), None, None, None),
+        ]
+    );
+    assert_eq!(released_events[2].0, "SCAN");
+    assert_eq!(released_events[2].1, elsewhere);
 }
 
 #[tokio::test]

@@ -394,6 +394,7 @@ fn registered(
         guide_code: guide_code.map(Into::into),
         brand_id: Some("apparel".into()),
         registered_at: at,
+        referrer_id: None,
     }
 }
 
