@@ -21,8 +21,22 @@ use crate::store::{ledger, orders};
 
 /// The member service's feed: a merge moves the merged member's accounts
 /// (as MERGE_OUT/MERGE_IN entries, lots keeping their expiry) to the
-/// survivor, and the merged id keeps resolving to it.
-pub struct MemberFeed;
+/// survivor, and the merged id keeps resolving to it. A registration
+/// naming a referrer earns the brand's referral campaigns (segments asked
+/// of the member directory, when one is given).
+#[derive(Clone, Default)]
+pub struct MemberFeed {
+    members: Option<MemberDirectory>,
+}
+
+impl MemberFeed {
+    /// A feed that asks `members` about segments.
+    pub fn asking(members: MemberDirectory) -> Self {
+        Self {
+            members: Some(members),
+        }
+    }
+}
 
 /// The position name of this consumer in the alliance database.
 pub const MEMBER_FEED: &str = "alliance:member-feed";
@@ -101,6 +115,7 @@ impl EventHandler for MemberFeed {
                     brand_id,
                     registered.registered_at,
                     Introduction::Referral { referrer_id },
+                    self.members.as_ref(),
                     &Actor::system("member-feed"),
                 )
                 .await
@@ -140,8 +155,21 @@ async fn record_alias(txn: &DatabaseTransaction, merged: &MemberMerged) -> Resul
 
 /// The store service's feed: a member its guide bound on registering earns
 /// the guide-registration campaigns of the guide's brand (as of when the
-/// store service bound them).
-pub struct StoreFeed;
+/// store service bound them; segments asked of the member directory, when
+/// one is given).
+#[derive(Clone, Default)]
+pub struct StoreFeed {
+    members: Option<MemberDirectory>,
+}
+
+impl StoreFeed {
+    /// A feed that asks `members` about segments.
+    pub fn asking(members: MemberDirectory) -> Self {
+        Self {
+            members: Some(members),
+        }
+    }
+}
 
 /// The position name of this consumer in the alliance database.
 pub const STORE_FEED: &str = "alliance:store-feed";
@@ -170,6 +198,7 @@ impl EventHandler for StoreFeed {
                     brand_id,
                     changed.changed_at,
                     Introduction::Guide,
+                    self.members.as_ref(),
                     &Actor::system("store-feed"),
                 )
                 .await

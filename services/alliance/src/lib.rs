@@ -98,7 +98,7 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     let member_feed = bg.feed(
         "member",
         events::MEMBER_FEED,
-        events::MemberFeed,
+        events::MemberFeed::asking(bg.ctx.members.clone()),
         "merges do not move points",
     );
     let order_feed = bg.feed(
@@ -110,7 +110,7 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     let store_feed = bg.feed(
         "store",
         events::STORE_FEED,
-        events::StoreFeed,
+        events::StoreFeed::asking(bg.ctx.members.clone()),
         "registering through a guide earns no campaign bonus",
     );
     let fan_out = bg.own_feed(events::WEBHOOK_FEED, events::WebhookFanOut);

@@ -184,6 +184,7 @@ async fn campaigns_and_rewards(
             priority: 0,
             stacking: Stacking::Stackable,
             reward,
+            segment_id: None,
         };
         let key =
             IdempotencyKey::parse(operator, &format!("demo-campaign-{brand}")).map_err(api)?;

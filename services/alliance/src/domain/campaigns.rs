@@ -403,6 +403,23 @@ pub struct Rule {
     pub priority: i32,
     pub stacking: Stacking,
     pub reward: Reward,
+    /// Only for members of this segment (the member service's), if any.
+    pub segment_id: Option<String>,
+}
+
+/// The segments `rules` are limited to: the member service is asked about
+/// these only.
+pub fn segments_named(rules: &[Rule]) -> BTreeSet<String> {
+    rules.iter().filter_map(|r| r.segment_id.clone()).collect()
+}
+
+/// The rules that may apply to a member in `segments` (of those named):
+/// every rule limited to no segment, and those whose segment they are in.
+pub fn for_member(rules: Vec<Rule>, segments: &BTreeSet<String>) -> Vec<Rule> {
+    rules
+        .into_iter()
+        .filter(|r| r.segment_id.as_ref().is_none_or(|s| segments.contains(s)))
+        .collect()
 }
 
 /// One line of a purchase: what was paid for it, in fen.
@@ -588,7 +605,43 @@ mod tests {
             priority,
             stacking,
             reward,
+            segment_id: None,
         }
+    }
+
+    #[test]
+    fn a_segments_campaign_is_for_its_members_only() {
+        let bonus = |id: &str, segment: Option<&str>| Rule {
+            segment_id: segment.map(Into::into),
+            ..rule(
+                id,
+                0,
+                Stacking::Stackable,
+                Reward::FirstPurchase(Bonus::parse("points", 10).unwrap()),
+            )
+        };
+        let rules = vec![
+            bonus("everyone", None),
+            bonus("gold", Some("seg-gold")),
+            bonus("lapsed", Some("seg-lapsed")),
+        ];
+        assert_eq!(
+            segments_named(&rules),
+            ["seg-gold".to_string(), "seg-lapsed".to_string()].into()
+        );
+        let ids = |segments: &[&str]| {
+            let segments = segments.iter().map(|s| s.to_string()).collect();
+            for_member(rules.clone(), &segments)
+                .into_iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&[]), ["everyone"]);
+        assert_eq!(ids(&["seg-gold"]), ["everyone", "gold"]);
+        assert_eq!(
+            ids(&["seg-gold", "seg-lapsed"]),
+            ["everyone", "gold", "lapsed"]
+        );
     }
 
     fn double(target: Target) -> Reward {
@@ -800,6 +853,7 @@ mod tests {
                     Stacking::Stackable
                 },
                 reward,
+                segment_id: None,
             },
         )
     }

@@ -9,6 +9,7 @@ mod m20261208_000900_webhooks;
 mod m20261208_001000_statements;
 mod m20261209_001100_sandboxes;
 mod m20261210_001200_campaigns_rewards;
+mod m20261214_001600_campaign_segments;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
         all.push(Box::new(m20261208_001000_statements::Migration));
         all.push(Box::new(m20261209_001100_sandboxes::Migration));
         all.push(Box::new(m20261210_001200_campaigns_rewards::Migration));
+        all.push(Box::new(m20261214_001600_campaign_segments::Migration));
         all
     }
 }

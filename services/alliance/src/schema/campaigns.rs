@@ -5,6 +5,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use kit::input::ForeignId;
 use kit::time::from_micros;
 use kit::{ApiResult, Long};
 
@@ -61,6 +62,10 @@ impl Campaign {
     async fn referrer_bonus_points(&self) -> Option<Long> {
         self.0.referrer_points.map(Into::into)
     }
+    /// Only members of this segment (the member service's) earn by it.
+    async fn eligible_segment_id(&self) -> Option<ID> {
+        self.0.segment_id.clone().map(ID)
+    }
     /// Higher first, among exclusive campaigns.
     async fn priority(&self) -> i32 {
         self.0.priority
@@ -106,6 +111,10 @@ pub struct CampaignInput {
     pub stacking: Stacking,
     /// What it gives: exactly one of the fields.
     pub reward: CampaignRewardInput,
+    /// Only members of this segment (the member service's, which says at
+    /// each earning whether the member is in it) earn by it; an unknown
+    /// segment has no members.
+    pub eligible_segment_id: Option<ID>,
 }
 
 /// What a campaign gives: exactly one field.
@@ -207,7 +216,12 @@ impl CampaignInput {
                 ));
             }
         };
+        let segment_id = self
+            .eligible_segment_id
+            .map(|s| ForeignId::parse("eligibleSegmentId", &s).map(ForeignId::into_string))
+            .transpose()?;
         Ok(CampaignDraft {
+            segment_id,
             programme_id,
             name,
             window,

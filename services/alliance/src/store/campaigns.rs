@@ -2,8 +2,12 @@
 //! early, listed, and read back as the domain's rules for earning. Each
 //! EARN entry's awards are kept beside it (`earn_awards`).
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
+use kit::ErrorCode;
 use kit::auth::Actor;
+use kit::members::MemberDirectory;
 use kit::paging::PageRequest;
 use kit::time::{from_micros, to_micros};
 use rust_decimal::Decimal;
@@ -20,7 +24,7 @@ use super::{IdempotencyKey, new_id, retry_once_on_race, sha256_hex};
 use crate::domain::audit::AuditAction;
 use crate::domain::campaigns::{
     Award, Bonus, CampaignStatus, Factor, Reward, RewardKind, Rule, Stacking, Target, TargetKind,
-    Window,
+    Window, for_member, segments_named,
 };
 use crate::error::{Error, Result};
 
@@ -33,6 +37,7 @@ pub struct CampaignDraft {
     pub priority: i32,
     pub stacking: Stacking,
     pub reward: Reward,
+    pub segment_id: Option<String>,
 }
 
 const CREATE_CAMPAIGN: &str = "CREATE_CAMPAIGN";
@@ -48,16 +53,28 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<campaign::Model> {
     let stored = Stored::of(&draft.reward);
-    let hash = sha256_hex(&[
+    let (starts, ends) = (
+        draft.window.starts_at().to_rfc3339(),
+        draft.window.ends_at().to_rfc3339(),
+    );
+    let (priority, stacking) = (draft.priority.to_string(), draft.stacking.to_value());
+    let stored_json = serde_json::json!(stored).to_string();
+    let mut parts = vec![
         CREATE_CAMPAIGN,
         &draft.programme_id,
         &draft.name,
-        &draft.window.starts_at().to_rfc3339(),
-        &draft.window.ends_at().to_rfc3339(),
-        &draft.priority.to_string(),
-        draft.stacking.to_value().as_str(),
-        &serde_json::json!(stored).to_string(),
-    ]);
+        &starts,
+        &ends,
+        &priority,
+        &stacking,
+        &stored_json,
+    ];
+    // Only when given: retries of campaigns created before segments keep
+    // their hash.
+    if let Some(segment) = &draft.segment_id {
+        parts.push(segment);
+    }
+    let hash = sha256_hex(&parts);
     retry_once_on_race(|| async {
         if let Some(id) = key.replayed(db, CREATE_CAMPAIGN, &hash).await? {
             return campaign_by_id(db, &id).await;
@@ -81,6 +98,7 @@ pub async fn create(
             target_ids: Set(stored.target_ids.clone()),
             bonus_points: Set(stored.bonus_points),
             referrer_points: Set(stored.referrer_points),
+            segment_id: Set(draft.segment_id.clone()),
             priority: Set(draft.priority),
             stacking: Set(draft.stacking),
             starts_at: Set(to_micros(draft.window.starts_at())),
@@ -204,6 +222,36 @@ pub async fn rules_at<C: ConnectionTrait>(
     Ok(rules)
 }
 
+/// The rules running in `programme_id` at `at` that may apply to
+/// `member_id`: those limited to a segment only if the member service
+/// (`members`) says the member is in it. A segment it does not know, or no
+/// member service to ask, leaves the member out (nothing that needs a
+/// segment is given). SUBGRAPH_UNAVAILABLE when it does not answer: the
+/// caller's event waits.
+pub async fn rules_for_member<C: ConnectionTrait>(
+    db: &C,
+    programme_id: &str,
+    at: DateTime<Utc>,
+    member_id: &str,
+    members: Option<&MemberDirectory>,
+) -> Result<Vec<Rule>> {
+    let running = rules_at(db, programme_id, at).await?;
+    let mut member_of = BTreeSet::new();
+    if let Some(members) = members {
+        for segment in segments_named(&running) {
+            match members.in_segment(member_id, &segment).await {
+                Ok(true) => {
+                    member_of.insert(segment);
+                }
+                Ok(false) => {}
+                Err(err) if matches!(err.code, ErrorCode::NotFound | ErrorCode::Forbidden) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+    Ok(for_member(running, &member_of))
+}
+
 /// Records what each campaign gave in an EARN entry.
 pub async fn record_awards(
     txn: &DatabaseTransaction,
@@ -285,6 +333,7 @@ pub fn rule_of(row: &campaign::Model) -> Result<Rule> {
         priority: row.priority,
         stacking: row.stacking,
         reward,
+        segment_id: row.segment_id.clone(),
     })
 }
 

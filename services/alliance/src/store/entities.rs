@@ -534,6 +534,8 @@ pub mod campaign {
         pub bonus_points: Option<i64>,
         /// Of a REFERRAL: the referrer's points.
         pub referrer_points: Option<i64>,
+        /// Only for members of this segment (the member service's).
+        pub segment_id: Option<String>,
         pub priority: i32,
         pub stacking: Stacking,
         pub starts_at: i64,

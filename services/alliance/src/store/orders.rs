@@ -36,8 +36,9 @@ use crate::error::Result;
 /// and its payment voided, so nothing is earned yet.
 ///
 /// `members` answers birthday months, asked only while a BIRTHDAY_MONTH
-/// campaign runs (`None`, or no member service connected: no birthday is
-/// known). When it does not answer the event waits (SUBGRAPH_UNAVAILABLE,
+/// campaign runs, and segment membership, asked only for the segments
+/// running campaigns are limited to (`None`, or no member service
+/// connected: no birthday is known and the member is in no segment). When it does not answer the event waits (SUBGRAPH_UNAVAILABLE,
 /// which the consumer retries), so no bonus is lost to an outage.
 pub async fn on_order_placed(
     txn: &DatabaseTransaction,
@@ -155,7 +156,9 @@ async fn campaign_earning(
     rules: &ProgrammeRules,
     members: Option<&MemberDirectory>,
 ) -> Result<Earning> {
-    let running = campaigns::rules_at(txn, &programme.id, placed.placed_at).await?;
+    let running =
+        campaigns::rules_for_member(txn, &programme.id, placed.placed_at, member_id, members)
+            .await?;
     let birthday_month = match members {
         Some(members)
             if running

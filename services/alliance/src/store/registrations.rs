@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use kit::auth::Actor;
+use kit::members::MemberDirectory;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use super::campaigns;
@@ -34,19 +35,22 @@ pub enum Introduction<'a> {
 /// its bonus, as an EARN entry per member that earns (PENDING for the
 /// programme's window, like a partner's earn), recording what each
 /// campaign gave. A brand without a programme, or no campaign for it,
-/// earns nothing.
+/// earns nothing. A campaign limited to a segment gives only to a new
+/// member the member service (`members`) says is in it.
 pub async fn on_registered(
     txn: &DatabaseTransaction,
     member_id: &str,
     brand_id: &str,
     at: DateTime<Utc>,
     introduction: Introduction<'_>,
+    members: Option<&MemberDirectory>,
     actor: &Actor,
 ) -> Result<()> {
     let Some(programme) = programme_of_brand(txn, brand_id).await? else {
         return Ok(());
     };
-    let running = campaigns::rules_at(txn, &programme.id, at).await?;
+    let member_id = survivor_of(txn, member_id).await?;
+    let running = campaigns::rules_for_member(txn, &programme.id, at, &member_id, members).await?;
     if running.is_empty() {
         return Ok(());
     }
@@ -62,7 +66,6 @@ pub async fn on_registered(
         &running,
         programme_rules.time_zone,
     );
-    let member_id = survivor_of(txn, member_id).await?;
     let (label, referrer_id) = match introduction {
         Introduction::Guide => ("guide", None),
         Introduction::Referral { referrer_id } => {

@@ -570,12 +570,9 @@ async fn identical_concurrent_creations_and_endings_act_once() {
     );
 }
 
-/// A birthday-month campaign asks the member service for the member's
-/// birthday month. While it does not answer, the order waits: nothing is
-/// earned and nothing is parked. Once it answers, the order earns the
-/// bonus (in the birthday month only, counted in the programme's zone).
-#[tokio::test]
-async fn a_birthday_month_order_waits_for_the_member_service_then_earns_its_bonus() {
+/// A world whose alliance signs with the same secret as a real member
+/// service beside it.
+async fn world_and_member_service() -> (World, TestApp) {
     let secret = kit::config::Secret::new(kit::auth::random_secret());
     let clock = kit::testing::clock();
     let spawn = |spec: &'static kit::service::ServiceSpec| {
@@ -592,6 +589,34 @@ async fn a_birthday_month_order_waits_for_the_member_service_then_earns_its_bonu
         stores: spawn(&kit::testing::FEED_ONLY).await,
     };
     let member_service = spawn(&member::SPEC).await;
+    (w, member_service)
+}
+
+/// Registers a member at the member service, with a birthday if given.
+async fn register_at(member_service: &TestApp, tag: &str, birthday: Option<NaiveDate>) -> String {
+    let r = member_service
+        .graphql(
+            None,
+            "mutation($i: RegisterMemberInput!) { registerMember(input: $i) { member { id } } }",
+            json!({ "i": {
+                "identity": { "channel": "APP", "externalId": tag, "brandId": "coffee" },
+                "birthday": birthday.map(|b| b.to_string()),
+            } }),
+        )
+        .await;
+    r.ok()["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A birthday-month campaign asks the member service for the member's
+/// birthday month. While it does not answer, the order waits: nothing is
+/// earned and nothing is parked. Once it answers, the order earns the
+/// bonus (in the birthday month only, counted in the programme's zone).
+#[tokio::test]
+async fn a_birthday_month_order_waits_for_the_member_service_then_earns_its_bonus() {
+    let (w, member_service) = world_and_member_service().await;
     let coffee = onboard(&w.app, "coffee", programme_input(7, None, "ONLY_PENDING")).await;
     let birthday = create(
         &w.app,
@@ -609,28 +634,15 @@ async fn a_birthday_month_order_waits_for_the_member_service_then_earns_its_bonu
     assert_eq!(birthday["kind"], "BIRTHDAY_MONTH");
     assert_eq!(birthday["bonusPoints"], 88);
     let this_month = chrono::Datelike::month(&today(&w.app));
-    let register = |tag: &'static str, month: Option<u32>| {
-        let member_service = &member_service;
-        async move {
-            let r = member_service
-                .graphql(
-                    None,
-                    "mutation($i: RegisterMemberInput!) { registerMember(input: $i) { member { id } } }",
-                    json!({ "i": {
-                        "identity": { "channel": "APP", "externalId": tag, "brandId": "coffee" },
-                        "birthday": month.map(|m| NaiveDate::from_ymd_opt(1990, m, 1).unwrap().to_string()),
-                    } }),
-                )
-                .await;
-            r.ok()["registerMember"]["member"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let born_now = register("born-this-month", Some(this_month)).await;
-    let born_later = register("born-another-month", Some(this_month % 12 + 1)).await;
-    let no_birthday = register("no-birthday", None).await;
+    let born = |month: u32| NaiveDate::from_ymd_opt(1990, month, 1);
+    let born_now = register_at(&member_service, "born-this-month", born(this_month)).await;
+    let born_later = register_at(
+        &member_service,
+        "born-another-month",
+        born(this_month % 12 + 1),
+    )
+    .await;
+    let no_birthday = register_at(&member_service, "no-birthday", None).await;
 
     // Nothing answers at the member service's address yet.
     let directory = kit::members::MemberDirectory::new("alliance", w.app.keys().clone());
@@ -815,4 +827,104 @@ async fn registrations_through_a_guide_or_a_referrer_earn_once_each() {
             "{member}"
         );
     }
+}
+
+/// A campaign limited to a segment gives to the segment's members only, as
+/// the member service says when the order is earned; a segment it does not
+/// know has no members.
+#[tokio::test]
+async fn a_segments_campaign_gives_to_its_members_only() {
+    let (w, member_service) = world_and_member_service().await;
+    let coffee = onboard(&w.app, "coffee", programme_input(7, None, "ONLY_PENDING")).await;
+    let gold = register_at(&member_service, "seg-gold", None).await;
+    let plain = register_at(&member_service, "seg-plain", None).await;
+    let operator = member_service.operator_token();
+    member_service
+        .graphql(
+            Some(&operator),
+            "mutation($m: ID!) { setMemberTier(memberId: $m, tier: \"GOLD\", reason: \"test\") { tier } }",
+            json!({ "m": gold }),
+        )
+        .await
+        .ok();
+    let segment = member_service
+        .graphql(
+            Some(&operator),
+            "mutation { createSegment(input: { name: \"Gold\", tiers: [\"GOLD\"] }, idempotencyKey: \"segment-gold\") { id } }",
+            json!({}),
+        )
+        .await;
+    let segment = segment.ok()["createSegment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let limited = |name: &str, segment: &str, points: i64| {
+        let mut input = week_of(
+            &w.app,
+            &coffee,
+            name,
+            json!({ "firstPurchaseBonus": points }),
+        );
+        input["eligibleSegmentId"] = json!(segment);
+        input
+    };
+    let for_gold = create(
+        &w.app,
+        &w.app.operator_token(),
+        limited("Gold welcome", &segment, 50),
+        "gold",
+    )
+    .await;
+    let for_gold = for_gold.ok()["createCampaign"].clone();
+    create(
+        &w.app,
+        &w.app.operator_token(),
+        limited("Nobody's", "no-such-segment", 7),
+        "nobody",
+    )
+    .await
+    .ok();
+    let shown = op(
+        &w.app,
+        "query($id: ID!) { programme(id: $id) { campaigns { edges { node { name eligibleSegmentId } } } } }",
+        json!({ "id": coffee }),
+    )
+    .await;
+    assert!(
+        shown
+            .to_string()
+            .contains(&format!(r#""eligibleSegmentId":"{segment}""#)),
+        "{shown}"
+    );
+    let directory = kit::members::MemberDirectory::new("alliance", w.app.keys().clone());
+    directory.connect(&member_service.address);
+    let now = w.app.now();
+    for (order, member) in [("s1", &gold), ("s2", &plain)] {
+        w.feed
+            .publish(&placed(
+                order,
+                member,
+                vec![line(&format!("{order}-l"), "coffee/drinks", 1_000)],
+                now,
+            ))
+            .await;
+    }
+    let consumer = kit::events::consumer::FeedConsumer::new(
+        alliance::events::ORDER_FEED,
+        &w.feed.address,
+        w.app.db().clone(),
+        w.app.keys().clone(),
+        w.app.clock().clone(),
+        alliance::events::OrderFeed::asking(directory),
+    );
+    assert_eq!(consumer.catch_up().await.unwrap(), 2);
+    let entry = earn_entry(&w.app, &gold, &coffee, "s1").await;
+    assert_eq!(
+        entry["awards"],
+        json!([{ "campaignId": for_gold["id"], "points": 50 }])
+    );
+    assert_eq!(entry["pendingPoints"], 10 + 50);
+    let entry = earn_entry(&w.app, &plain, &coffee, "s2").await;
+    assert_eq!(entry["awards"], json!([]));
+    assert_eq!(entry["pendingPoints"], 10);
 }

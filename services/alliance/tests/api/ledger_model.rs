@@ -664,7 +664,7 @@ async fn run(ops: Vec<Op>) -> Result<BTreeMap<String, u32>, String> {
                     }
                 }
                 let txn = db.begin().await.unwrap();
-                MemberFeed
+                MemberFeed::default()
                     .apply(
                         &txn,
                         0,

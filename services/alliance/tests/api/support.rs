@@ -69,7 +69,7 @@ impl World {
             self.app.db().clone(),
             self.app.keys().clone(),
             self.app.clock().clone(),
-            MemberFeed,
+            MemberFeed::default(),
         )
     }
 
@@ -80,7 +80,7 @@ impl World {
             self.app.db().clone(),
             self.app.keys().clone(),
             self.app.clock().clone(),
-            StoreFeed,
+            StoreFeed::default(),
         )
     }
 
