@@ -2842,6 +2842,28 @@ async fn a_campaign_doubles_beans_and_a_rewards_coupon_pays_part_of_a_pickup() {
         "{a}"
     );
     assert_balances(&a);
+
+    // The member service records the spent coupon as the member's
+    // touchpoint, at the pickup's store.
+    let used = p
+        .eventually(
+            Some(&token),
+            "query($m: ID!) { member(id: $m) { timeline(first: 10, kinds: [COUPON_USED]) { edges { node { channel storeId attributes } } } } }",
+            json!({ "m": member }),
+            |d| {
+                d["member"]["timeline"]["edges"]
+                    .as_array()
+                    .is_some_and(|e| !e.is_empty())
+            },
+        )
+        .await;
+    assert_eq!(
+        used["member"]["timeline"]["edges"],
+        json!([{ "node": {
+            "channel": "APP", "storeId": store,
+            "attributes": { "couponId": redeemed["coupon"]["id"], "brandId": "coffee", "orderId": third_id },
+        } }])
+    );
 }
 
 /// The EARN entries of `member`'s account in `programme` with `reference`:

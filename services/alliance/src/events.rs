@@ -254,6 +254,10 @@ impl EventHandler for OrderFeed {
             OrderEvent::Refunded(refunded) => {
                 orders::on_order_refunded(txn, &refunded, &actor, now).await
             }
+            // Coupons earn nothing: orders carry what was paid.
+            OrderEvent::CouponClaimed(_)
+            | OrderEvent::CouponGiven(_)
+            | OrderEvent::CouponUsed(_) => Ok(()),
         }
         .map_err(HandlerError::from)
     }

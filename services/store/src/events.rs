@@ -150,6 +150,11 @@ impl EventHandler for OrderFeed {
             OrderEvent::Refunded(refunded) => {
                 commissions::on_order_refunded(txn, &refunded, now).await
             }
+            // Coupons change no guide's commission: orders carry what was
+            // paid.
+            OrderEvent::CouponClaimed(_)
+            | OrderEvent::CouponGiven(_)
+            | OrderEvent::CouponUsed(_) => Ok(()),
         }
         .map_err(HandlerError::from)
     }

@@ -462,6 +462,57 @@ feed_events! {
     }
 }
 
+/// A member kept a coupon in their wallet (ISSUED → CLAIMED), through
+/// `channel`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponClaimed {
+    pub coupon_id: String,
+    pub member_id: String,
+    /// The brand that issued it.
+    pub brand_id: String,
+    pub channel: crate::channel::Channel,
+    pub claimed_at: DateTime<Utc>,
+}
+
+impl DomainEvent for CouponClaimed {
+    const KIND: &'static str = "CouponClaimed";
+}
+
+/// A member gave an unclaimed coupon to another member, through `channel`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponGiven {
+    pub coupon_id: String,
+    pub from_member_id: String,
+    pub to_member_id: String,
+    pub brand_id: String,
+    pub channel: crate::channel::Channel,
+    pub given_at: DateTime<Utc>,
+}
+
+impl DomainEvent for CouponGiven {
+    const KIND: &'static str = "CouponGiven";
+}
+
+/// A coupon was spent: the order holding it was handed over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponUsed {
+    pub coupon_id: String,
+    pub member_id: String,
+    pub brand_id: String,
+    pub order_id: String,
+    /// The order's channel and store.
+    pub channel: crate::channel::Channel,
+    pub store_id: Option<String>,
+    pub used_at: DateTime<Utc>,
+}
+
+impl DomainEvent for CouponUsed {
+    const KIND: &'static str = "CouponUsed";
+}
+
 feed_events! {
     /// Everything the store service's feed carries.
     StoreEvent {
@@ -470,12 +521,16 @@ feed_events! {
 }
 
 feed_events! {
-    /// Everything the product service's feed carries.
+    /// Everything the product service's feed carries: orders, and what
+    /// members do with coupons.
     OrderEvent {
         Placed(OrderPlaced),
         Fulfilled(OrderFulfilled),
         Cancelled(OrderCancelled),
         Refunded(OrderRefunded),
+        CouponClaimed(CouponClaimed),
+        CouponGiven(CouponGiven),
+        CouponUsed(CouponUsed),
     }
 }
 
@@ -565,5 +620,35 @@ mod tests {
             panic!("an erasure");
         };
         assert_eq!(old.member_ids(), ["m-1"]);
+        // Written before `referrerId` existed: referred by nobody.
+        let registered = FeedEvent {
+            seq: 1,
+            id: "e-2".into(),
+            kind: MemberRegistered::KIND.into(),
+            occurred_at: at,
+            payload: serde_json::json!({
+                "memberId": "m-3", "channel": "APP", "guideCode": null, "brandId": "coffee",
+                "registeredAt": at,
+            }),
+        };
+        let MemberEvent::Registered(old) = MemberEvent::decode(&registered).unwrap() else {
+            panic!("a registration");
+        };
+        assert_eq!(old.referrer_id, None);
+        let bound = BindingChanged {
+            member_id: "m-3".into(),
+            store_id: Some("s-1".into()),
+            guide_id: None,
+            brand_id: Some("coffee".into()),
+            cause: BindingCause::GuideDeparted,
+            expires_at: None,
+            changed_at: at,
+        };
+        let wire = on_the_wire(&bound);
+        assert_eq!(wire.payload["cause"], "GUIDE_DEPARTED");
+        assert_eq!(
+            StoreEvent::decode(&wire).unwrap(),
+            StoreEvent::BindingChanged(bound)
+        );
     }
 }

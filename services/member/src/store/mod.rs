@@ -21,7 +21,7 @@ pub use reads::*;
 pub use register::{Registration, RegistrationOutcome, register};
 pub use standing::{reinstate, standing, suspend};
 pub use tiers::{adjust_growth, ladder, set_tier, upsert_tier_level};
-pub use touchpoints::{NewTouchpoint, record_touchpoint};
+pub use touchpoints::{NewTouchpoint, record_reported, record_touchpoint};
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,

@@ -1,7 +1,10 @@
-//! Recording touchpoints, with an optional retry key.
+//! Recording touchpoints, with an optional retry key, and those other
+//! services report through their feeds.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, Set, TransactionTrait,
+};
 
 use super::entities::touchpoint;
 use super::{Actor, lock_active, new_id};
@@ -87,4 +90,46 @@ async fn attempt(
     }
     txn.commit().await?;
     Ok(row)
+}
+
+/// A touchpoint another service's event reports (a coupon claimed, given
+/// or used), recorded inside the consumer's transaction (so once): for the
+/// member the id names now (a merged one's survivor). A member no longer
+/// active (erased) gets none: nothing new is kept about them.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_reported(
+    txn: &DatabaseTransaction,
+    member_id: &str,
+    kind: TouchpointKind,
+    channel: Channel,
+    store_id: Option<&str>,
+    occurred_at: DateTime<Utc>,
+    attributes: serde_json::Value,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let member = match super::resolve_for_update(txn, member_id).await {
+        Ok(member) if member.status == crate::domain::MemberStatus::Active => member,
+        Ok(_) => return Ok(()),
+        Err(err) if err.code() == kit::ErrorCode::NotFound => {
+            tracing::info!(kind = ?kind, "a reported touchpoint names no member here");
+            return Ok(());
+        }
+        Err(err) => return Err(err),
+    };
+    touchpoint::ActiveModel {
+        id: Set(new_id()),
+        member_id: Set(member.id),
+        kind: Set(kind),
+        channel: Set(channel),
+        store_id: Set(store_id.map(ToOwned::to_owned)),
+        occurred_at: Set(to_micros(occurred_at)),
+        recorded_at: Set(to_micros(now)),
+        attributes: Set(attributes.to_string()),
+        idempotency_key: Set(None),
+        recorded_by: Set(actor.as_str().to_owned()),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
 }

@@ -10,8 +10,8 @@ use futures::future::join_all;
 use kit::config::Secret;
 use kit::events::consumer::FeedConsumer;
 use kit::events::schema::{
-    BindingCause, BindingChanged, OrderCancelled, OrderLine, OrderPlaced, OrderRefunded,
-    PointsPosted,
+    BindingCause, BindingChanged, CouponClaimed, CouponGiven, CouponUsed, OrderCancelled,
+    OrderLine, OrderPlaced, OrderRefunded, PointsPosted,
 };
 use kit::testing::{FEED_ONLY, GraphqlResponse, TestApp, TestDatabase, spawn_on};
 use serde_json::{Value, json};
@@ -447,4 +447,111 @@ async fn segment_input_and_access_are_checked_and_identical_creations_make_one()
         )
         .await;
     assert_eq!(r.error_code(), Some("NOT_FOUND"));
+}
+
+/// What members do with coupons (the product service's feed) becomes
+/// their touchpoints, once each however often the feed is read: a claim,
+/// a gift (for both members) and a use (at the order's store). A merged
+/// member's go to the survivor; an erased member, or an id no member has,
+/// gets none.
+#[tokio::test]
+async fn coupons_claimed_given_and_used_become_touchpoints_once() {
+    let w = world().await;
+    let app = &w.app;
+    let op = operator(app);
+    let a = register_member(app, "tp-a", Some("139 0000 0101"), "coffee").await;
+    let b = register_member(app, "tp-b", Some("139 0000 0102"), "coffee").await;
+    let gone = register_member(app, "tp-c", Some("139 0000 0103"), "coffee").await;
+    let merged = register_member(app, "tp-d", Some("139 0000 0104"), "coffee").await;
+    app.graphql(
+        Some(&op),
+        "mutation($s: ID!, $m: ID!) { mergeMembers(survivorId: $s, mergedId: $m, reason: \"same person\") { id } }",
+        json!({ "s": a, "m": merged }),
+    )
+    .await
+    .ok();
+    app.graphql(
+        Some(&op),
+        "mutation($id: ID!) { eraseMember(memberId: $id) { id } }",
+        json!({ "id": gone }),
+    )
+    .await
+    .ok();
+    let erased_rows =
+        kit::testing::rows_naming_members(app.db(), std::slice::from_ref(&gone)).await;
+    let at = app.now() - Duration::hours(1);
+    let claimed = |member: &str, coupon: &str| CouponClaimed {
+        coupon_id: coupon.into(),
+        member_id: member.into(),
+        brand_id: "coffee".into(),
+        channel: kit::channel::Channel::WechatMiniProgram,
+        claimed_at: at,
+    };
+    w.orders.publish(&claimed(&a, "c-1")).await;
+    w.orders.publish(&claimed(&gone, "c-2")).await;
+    w.orders.publish(&claimed("no-such-member", "c-3")).await;
+    w.orders
+        .publish(&CouponGiven {
+            coupon_id: "c-4".into(),
+            from_member_id: a.clone(),
+            to_member_id: b.clone(),
+            brand_id: "coffee".into(),
+            channel: kit::channel::Channel::App,
+            given_at: at,
+        })
+        .await;
+    w.orders
+        .publish(&CouponUsed {
+            coupon_id: "c-5".into(),
+            member_id: merged.clone(),
+            brand_id: "coffee".into(),
+            order_id: "o-5".into(),
+            channel: kit::channel::Channel::StorePos,
+            store_id: Some("store-7".into()),
+            used_at: at,
+        })
+        .await;
+    w.apply().await;
+    w.apply().await;
+
+    let timeline = |member: String| async move {
+        let r = app
+            .graphql(
+                Some(&operator(app)),
+                "query($m: ID!) { member(id: $m) { timeline(first: 50, kinds: [COUPON_CLAIMED, COUPON_SHARED, COUPON_USED]) { edges { node { kind channel storeId attributes } } } } }",
+                json!({ "m": member }),
+            )
+            .await;
+        let mut nodes: Vec<Value> = r.ok()["member"]["timeline"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect();
+        nodes.sort_by_key(|n| n["kind"].as_str().unwrap().to_owned());
+        nodes
+    };
+    assert_eq!(
+        timeline(a.clone()).await,
+        [
+            json!({ "kind": "COUPON_CLAIMED", "channel": "WECHAT_MINI_PROGRAM", "storeId": null,
+                    "attributes": { "couponId": "c-1", "brandId": "coffee" } }),
+            json!({ "kind": "COUPON_SHARED", "channel": "APP", "storeId": null,
+                    "attributes": { "couponId": "c-4", "brandId": "coffee", "toMemberId": b } }),
+            json!({ "kind": "COUPON_USED", "channel": "STORE_POS", "storeId": "store-7",
+                    "attributes": { "couponId": "c-5", "brandId": "coffee", "orderId": "o-5" } }),
+        ]
+    );
+    assert_eq!(
+        timeline(b.clone()).await,
+        [
+            json!({ "kind": "COUPON_SHARED", "channel": "APP", "storeId": null,
+                    "attributes": { "couponId": "c-4", "brandId": "coffee", "fromMemberId": a } }),
+        ]
+    );
+    assert_eq!(
+        kit::testing::rows_naming_members(app.db(), std::slice::from_ref(&gone)).await,
+        erased_rows,
+        "an erased member gets no touchpoint"
+    );
 }

@@ -20,6 +20,7 @@ use crate::store::inventory::{self, MovementKind};
 use crate::store::orders::{self, NewOrder};
 use crate::store::{catalogue, coupons};
 use kit::auth::Environment;
+use kit::channel::Channel;
 use kit::input::ForeignId;
 
 pub struct Mutation;
@@ -272,9 +273,18 @@ impl Mutation {
 
     /// The member keeps a coupon of theirs: ISSUED → CLAIMED (it can no
     /// longer be given). Claiming a claimed one changes nothing.
-    async fn claim_coupon(&self, ctx: &Context<'_>, coupon_id: ID) -> ApiResult<Coupon> {
+    async fn claim_coupon(
+        &self,
+        ctx: &Context<'_>,
+        coupon_id: ID,
+        #[graphql(
+            default_with = "Channel::App",
+            desc = "Where the member claimed it (recorded as their touchpoint); APP when not given."
+        )]
+        channel: Channel,
+    ) -> ApiResult<Coupon> {
         let member = own_member(ctx).await?;
-        Coupon::new(coupons::claim(db(ctx), &coupon_id, &member, now(ctx)).await?)
+        Coupon::new(coupons::claim(db(ctx), &coupon_id, &member, channel, now(ctx)).await?)
     }
 
     /// The member gives an unclaimed (ISSUED) coupon of theirs to another
@@ -285,11 +295,16 @@ impl Mutation {
         ctx: &Context<'_>,
         coupon_id: ID,
         to_member_id: ID,
+        #[graphql(
+            default_with = "Channel::App",
+            desc = "Where the member gave it (recorded as both members' touchpoints); APP when not given."
+        )]
+        channel: Channel,
     ) -> ApiResult<Coupon> {
         let member = own_member(ctx).await?;
         let to = ForeignId::parse("toMemberId", &to_member_id)?;
         let to = kit::subgraph::acting_member_in(ctx, to.as_str(), Environment::Live).await?;
-        Coupon::new(coupons::give(db(ctx), &coupon_id, &member, &to, now(ctx)).await?)
+        Coupon::new(coupons::give(db(ctx), &coupon_id, &member, &to, channel, now(ctx)).await?)
     }
 
     /// The issuing brand's partner (scope MANAGE_REWARDS) or an operator

@@ -2,12 +2,15 @@
 //! `RewardRedeemed`, applied once), held in a member's wallet, claimed,
 //! given, voided; reserved by an order inside the order's own transaction
 //! (with its stock), released if the order is cancelled, used once it is
-//! handed over.
+//! handed over. Claims, gifts and uses are published (the member service
+//! records each as a touchpoint).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use kit::events::schema::{CouponTerms, RewardRedeemed};
+use kit::channel::Channel;
+use kit::events::outbox::publish;
+use kit::events::schema::{CouponClaimed, CouponGiven, CouponTerms, CouponUsed, RewardRedeemed};
 use kit::paging::PageRequest;
 use kit::time::{from_micros, to_micros};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -16,7 +19,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-use super::entities::{coupon, order_line};
+use super::entities::{coupon, order, order_line};
 use crate::domain::coupons::{CouponLine, CouponState, check_use, discounts, state_at};
 use crate::error::{Error, Result};
 
@@ -194,22 +197,39 @@ pub async fn release(
     .await
 }
 
-/// The order was handed over: its coupon is spent.
+/// The order was handed over: its coupon is spent (published as
+/// `CouponUsed`, with the order's channel and store).
 pub async fn mark_used(
     txn: &DatabaseTransaction,
     coupon_id: &str,
-    order_id: &str,
+    order: &order::Model,
     now: DateTime<Utc>,
 ) -> Result<()> {
     move_held(
         txn,
         coupon_id,
-        order_id,
+        &order.id,
         CouponState::Reserved,
         CouponState::Used,
         now,
     )
-    .await
+    .await?;
+    let used = coupon_by_id(txn, coupon_id).await?;
+    publish(
+        txn,
+        &CouponUsed {
+            coupon_id: used.id,
+            member_id: used.member_id,
+            brand_id: used.brand_id,
+            order_id: order.id.clone(),
+            channel: order.channel,
+            store_id: order.store_id.clone(),
+            used_at: now,
+        },
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 /// The order was refunded in full: its coupon comes back only if its
@@ -309,6 +329,7 @@ pub async fn claim(
     db: &DatabaseConnection,
     id: &str,
     member_id: &str,
+    channel: Channel,
     now: DateTime<Utc>,
 ) -> Result<coupon::Model> {
     let txn = db.begin().await?;
@@ -316,7 +337,20 @@ pub async fn claim(
     let claimed = match state_at(found.state, from_micros(found.valid_until), now) {
         CouponState::Claimed => found,
         CouponState::Issued => {
-            set_state(&txn, found, CouponState::Claimed, None, None, now).await?
+            let claimed = set_state(&txn, found, CouponState::Claimed, None, None, now).await?;
+            publish(
+                &txn,
+                &CouponClaimed {
+                    coupon_id: claimed.id.clone(),
+                    member_id: claimed.member_id.clone(),
+                    brand_id: claimed.brand_id.clone(),
+                    channel,
+                    claimed_at: now,
+                },
+                now,
+            )
+            .await?;
+            claimed
         }
         other => {
             return Err(Error::conflict(format!(
@@ -338,6 +372,7 @@ pub async fn give(
     id: &str,
     from: &str,
     to: &str,
+    channel: Channel,
     now: DateTime<Utc>,
 ) -> Result<coupon::Model> {
     let txn = db.begin().await?;
@@ -369,6 +404,19 @@ pub async fn give(
         }
     }
     let given = set_state(&txn, found, CouponState::Issued, Some(to), Some(from), now).await?;
+    publish(
+        &txn,
+        &CouponGiven {
+            coupon_id: given.id.clone(),
+            from_member_id: from.to_owned(),
+            to_member_id: to.to_owned(),
+            brand_id: given.brand_id.clone(),
+            channel,
+            given_at: now,
+        },
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(given)
 }

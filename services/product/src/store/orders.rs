@@ -385,7 +385,7 @@ pub async fn fulfil(
         record(&txn, m, actor, now).await?;
     }
     if let Some(coupon_id) = &o.coupon_id {
-        super::coupons::mark_used(&txn, coupon_id, &o.id, now).await?;
+        super::coupons::mark_used(&txn, coupon_id, &o, now).await?;
     }
     let mut row = o.into_active_model();
     row.status = Set(OrderStatus::Fulfilled);

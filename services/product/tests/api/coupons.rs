@@ -150,6 +150,26 @@ async fn coupon_state(app: &TestApp, member_id: &str, code: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The payloads of the events of type `kind` on the service's feed.
+async fn published(app: &TestApp, kind: &str) -> Vec<Value> {
+    let feed: Value = app
+        .get("/events?after=0&limit=1000")
+        .bearer_auth(app.operator_token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .map(|e| e["payload"].clone())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_coupon_takes_its_share_off_its_lines_is_held_by_the_order_and_released_on_cancel() {
     let s = shop().await;
@@ -254,6 +274,14 @@ async fn a_coupon_takes_its_share_off_its_lines_is_held_by_the_order_and_release
     )
     .await;
     assert_eq!(coupon_state(app, "m1", &code).await, "USED");
+    // Spent: published once, with the order's channel and store.
+    let used = published(app, "CouponUsed").await;
+    assert_eq!(used.len(), 1, "{used:?}");
+    assert_eq!(used[0]["orderId"], second_id);
+    assert_eq!(used[0]["memberId"], "m1");
+    assert_eq!(used[0]["brandId"], "coffee");
+    assert_eq!(used[0]["channel"], "APP");
+    assert!(used[0]["storeId"].is_string(), "{used:?}");
     let line = op(
         app,
         "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { lines { id } } } }",
@@ -311,7 +339,8 @@ async fn coupons_are_given_claimed_voided_and_expire() {
     let code = s.issue("m1", amount_off(500, 0, &[])).await;
     let id = wallet(app, "m1", None).await[0]["id"].clone();
     let give = "mutation($c: ID!, $to: ID!) { giveCoupon(couponId: $c, toMemberId: $to) { memberId state givenByMemberId } }";
-    let claim = "mutation($c: ID!) { claimCoupon(couponId: $c) { state } }";
+    let claim =
+        "mutation($c: ID!) { claimCoupon(couponId: $c, channel: WECHAT_MINI_PROGRAM) { state } }";
     let void = "mutation($c: ID!) { voidCoupon(couponId: $c) { state } }";
 
     let r = app
@@ -364,6 +393,27 @@ async fn coupons_are_given_claimed_voided_and_expire() {
         .graphql(Some(&member(app, "m2")), claim, json!({ "c": id }))
         .await;
     assert_eq!(r.ok()["claimCoupon"]["state"], "CLAIMED");
+    let again = app
+        .graphql(Some(&member(app, "m2")), claim, json!({ "c": id }))
+        .await;
+    assert_eq!(again.ok()["claimCoupon"]["state"], "CLAIMED");
+    // The gift and the claim were published once each (retries and
+    // refusals publish nothing), for the member service's touchpoints.
+    let given = published(app, "CouponGiven").await;
+    assert_eq!(given.len(), 1, "{given:?}");
+    assert_eq!(
+        (
+            &given[0]["couponId"],
+            &given[0]["fromMemberId"],
+            &given[0]["toMemberId"],
+            &given[0]["channel"]
+        ),
+        (&id, &json!("m1"), &json!("m2"), &json!("APP"))
+    );
+    let claimed = published(app, "CouponClaimed").await;
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert_eq!(claimed[0]["memberId"], "m2");
+    assert_eq!(claimed[0]["channel"], "WECHAT_MINI_PROGRAM");
     let r = app
         .graphql(
             Some(&member(app, "m2")),
