@@ -977,6 +977,28 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
         redeemed["redeemReward"]["coupon"]["code"].is_string(),
         "{redeemed}"
     );
+    // The same reward's coupon dropped to a segment of theirs (tagged):
+    // a grant here, a second coupon there.
+    p.data(
+        Some(&cast.operator),
+        "mutation($m: ID!) { addTags(memberId: $m, tags: [\"export-drop\"]) { id } }",
+        json!({ "m": member }),
+    )
+    .await;
+    let segment = p
+        .data(
+            Some(&cast.operator),
+            "mutation { createSegment(input: { name: \"Export drop\", tags: [\"export-drop\"] }, idempotencyKey: \"export-drop-segment\") { id } }",
+            json!({}),
+        )
+        .await["createSegment"]["id"]
+        .clone();
+    p.data(
+        Some(&cast.operator),
+        "mutation($r: ID!, $s: ID!) { dropCoupons(rewardId: $r, segmentId: $s, idempotencyKey: \"export-drop-1\") { id } }",
+        json!({ "r": reward, "s": segment }),
+    )
+    .await;
     // The consumers have applied the merge (an alias in the alliance, the
     // older record's orders moved to the survivor) and the order (a
     // commission in the store service).
@@ -994,7 +1016,9 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
         let facts = kit::testing::rows_naming_members(&members_db, &ids).await;
         if facts.get("member_purchases") > Some(&0)
             && facts.get("member_points") > Some(&0)
+            && facts.get("member_bindings") > Some(&0)
             && a.get("member_aliases") > Some(&0)
+            && a.get("coupon_grants") > Some(&0)
             && s.get("commissions") > Some(&0)
             && o.get("orders") == Some(&0)
             && coupons.get("coupons") > Some(&0)
@@ -1046,8 +1070,9 @@ async fn a_members_export_holds_every_service_and_erasure_reaches_each() {
         "{export}"
     );
     assert_eq!(services["member"]["member"]["name"], "Li Lei");
-    // What segments read about them, from the order and points feeds.
-    for facts in ["purchases", "pointsBalances"] {
+    // What segments read about them, from the order, points and store
+    // feeds.
+    for facts in ["purchases", "pointsBalances", "storeBindings"] {
         assert!(
             services["member"][facts]
                 .as_array()
@@ -3158,4 +3183,77 @@ async fn a_guide_a_referral_and_a_birthday_month_earn_their_campaigns_and_a_segm
         )
         .await;
     assert_eq!(outside["segment"]["includes"], false);
+
+    // A coupon drop to that segment: the demo's beans coupon, without
+    // points, in the bound member's wallet (and no one else's).
+    let rewards = p
+        .data(
+            None,
+            "query($p: ID!) { programme(id: $p) { rewards { edges { node { id kind } } } } }",
+            json!({ "p": programme }),
+        )
+        .await;
+    let coupon_reward = rewards["programme"]["rewards"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["kind"] == "COUPON")
+        .unwrap()["node"]["id"]
+        .clone();
+    let dropped = p
+        .data(
+            Some(&cast.operator),
+            "mutation($r: ID!, $s: ID!) { dropCoupons(rewardId: $r, segmentId: $s, idempotencyKey: \"journey-drop-1\") { id status } }",
+            json!({ "r": coupon_reward, "s": segment["id"] }),
+        )
+        .await;
+    assert_eq!(dropped["dropCoupons"]["status"], "RUNNING");
+    let wallet = p
+        .eventually(
+            Some(&referrer_token),
+            WALLET,
+            json!({ "m": referrer }),
+            |d| {
+                d["member"]["coupons"]["edges"]
+                    .as_array()
+                    .is_some_and(|e| !e.is_empty())
+            },
+        )
+        .await;
+    assert_eq!(
+        wallet["member"]["coupons"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{wallet}"
+    );
+    let done = p
+        .eventually(
+            Some(&cast.operator),
+            "query($p: ID!) { programme(id: $p) { couponDrops { edges { node { id status granted } } } } }",
+            json!({ "p": programme }),
+            |d| d["programme"]["couponDrops"]["edges"][0]["node"]["status"] == "DONE",
+        )
+        .await;
+    let members = p
+        .data(
+            Some(&cast.operator),
+            "query($s: ID!) { segment(id: $s) { members(first: 100) { edges { node { id } } } } }",
+            json!({ "s": segment["id"] }),
+        )
+        .await;
+    assert_eq!(
+        done["programme"]["couponDrops"]["edges"][0]["node"]["granted"],
+        members["segment"]["members"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        "one coupon per member of the segment"
+    );
+    let referred_token = p.token(&["--role", "member", "--sub", &referred]);
+    let none = p
+        .data(Some(&referred_token), WALLET, json!({ "m": referred }))
+        .await;
+    assert_eq!(none["member"]["coupons"]["edges"], json!([]));
 }

@@ -374,7 +374,9 @@ impl EventHandler for WebhookFanOut {
             // Revocations are for the other services' lists; a reward's
             // points went out as its REDEEM entry's POINTS_REDEEMED, and its
             // coupon is the product service's.
-            PartnerEvent::KeyRevoked(_) | PartnerEvent::RewardRedeemed(_) => return Ok(()),
+            PartnerEvent::KeyRevoked(_)
+            | PartnerEvent::RewardRedeemed(_)
+            | PartnerEvent::CouponGranted(_) => return Ok(()),
         };
         webhooks::enqueue(txn, &brands, &announcement, now).await?;
         Ok(())

@@ -70,6 +70,10 @@ static JOBS: [Job; 3] = [
     },
 ];
 
+/// Coupon drops grant a page per pass, at the events' poll interval but
+/// no more often than this.
+const DROP_INTERVAL_MIN: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// How often activation and expiry run under `up`.
 const JOB_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -92,8 +96,8 @@ fn routes(ctx: ServiceContext) -> Router {
 
 /// Reads the member feed (merges, referrals), the order feed (earning and
 /// reversal) and the store feed (guide registrations), fans its own feed
-/// out to partners' webhooks and sends them, and runs activation, expiry
-/// and expiry warnings every minute.
+/// out to partners' webhooks and sends them, grants coupon drops, and runs
+/// activation, expiry and expiry warnings every minute.
 fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     let member_feed = bg.feed(
         "member",
@@ -121,11 +125,19 @@ fn background(bg: Background) -> Vec<futures::future::BoxFuture<'static, ()>> {
     )
     .run(bg.shutdown.clone())
     .boxed();
+    let drops = store::drops::run(
+        bg.ctx.db.clone(),
+        bg.ctx.clock.clone(),
+        bg.ctx.members.clone(),
+        bg.poll_interval.max(DROP_INTERVAL_MIN),
+        bg.shutdown.clone(),
+    )
+    .boxed();
     member_feed
         .into_iter()
         .chain(order_feed)
         .chain(store_feed)
-        .chain([fan_out, sender])
+        .chain([fan_out, sender, drops])
         .chain(bg.jobs(&JOBS, JOB_INTERVAL))
         .collect()
 }

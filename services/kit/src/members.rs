@@ -29,6 +29,20 @@ pub const STANDING_ROUTE: &str = "/members/{id}/standing";
 /// a segment (or member) that does not exist.
 pub const SEGMENT_ROUTE: &str = "/members/{id}/segments/{segment}";
 
+/// A segment's members now, by id, a page at a time (`?after=<member
+/// id>&limit=1..=100`): [`SegmentMembersPage`]; 404 for an unknown
+/// segment.
+pub const SEGMENT_MEMBERS_ROUTE: &str = "/segments/{segment}/members";
+
+/// A page of a segment's members (active and live), in id order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentMembersPage {
+    pub member_ids: Vec<String>,
+    /// Ask again after this id for the next page; absent on the last.
+    pub next_after: Option<String>,
+}
+
 /// How long a write waits for the member service before it is refused.
 const ASK_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -290,6 +304,63 @@ impl MemberDirectory {
             unavailable()
         })?;
         Ok(answer.member)
+    }
+
+    /// A page of at most `limit` (1-100) of segment `segment_id`'s
+    /// members now, after member id `after`. NOT_FOUND for a segment it
+    /// does not know; FORBIDDEN when no member service is connected;
+    /// SUBGRAPH_UNAVAILABLE when it does not answer.
+    pub async fn segment_members(
+        &self,
+        segment_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<SegmentMembersPage, ApiError> {
+        let Some(base) = self.base() else {
+            return Err(ApiError::forbidden(
+                "a segment's members cannot be listed: no member service is connected",
+            ));
+        };
+        let unavailable = || {
+            ApiError::new(
+                ErrorCode::SubgraphUnavailable,
+                "the member service did not answer",
+            )
+            .with_detail("serviceName", "member")
+        };
+        let path = SEGMENT_MEMBERS_ROUTE.replace("{segment}", &urlencode(segment_id));
+        let credential = self.inner.keys.service_token(self.inner.service)?;
+        let limit = limit.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        if let Some(after) = after {
+            query.push(("after", after));
+        }
+        let response = self
+            .inner
+            .client
+            .get(format!("{base}{path}"))
+            .query(&query)
+            .bearer_auth(credential)
+            .send()
+            .await
+            .map_err(|err| {
+                tracing::warn!(error = %err, "segment members: no answer");
+                unavailable()
+            })?;
+        match response.status() {
+            reqwest::StatusCode::OK => {}
+            reqwest::StatusCode::NOT_FOUND => {
+                return Err(ApiError::not_found(format!("no segment {segment_id}")));
+            }
+            status => {
+                tracing::warn!(%status, "segment members: unexpected answer");
+                return Err(unavailable());
+            }
+        }
+        response.json().await.map_err(|err| {
+            tracing::warn!(error = %err, "segment members: unreadable answer");
+            unavailable()
+        })
     }
 
     /// The member `member_id` now stands for, whatever their status (the

@@ -107,7 +107,8 @@ impl EventHandler for RevokedKeys {
             | PartnerEvent::PointsExpiringSoon(_)
             | PartnerEvent::TermsChanged(_)
             | PartnerEvent::StatementClosed(_)
-            | PartnerEvent::RewardRedeemed(_) => Ok(()),
+            | PartnerEvent::RewardRedeemed(_)
+            | PartnerEvent::CouponGranted(_) => Ok(()),
         }
     }
 }

@@ -145,7 +145,8 @@ impl EventHandler for AllianceFeed {
             PartnerEvent::PointsExpiringSoon(_)
             | PartnerEvent::TermsChanged(_)
             | PartnerEvent::StatementClosed(_)
-            | PartnerEvent::RewardRedeemed(_) => Ok(()),
+            | PartnerEvent::RewardRedeemed(_)
+            | PartnerEvent::CouponGranted(_) => Ok(()),
         }
     }
 }

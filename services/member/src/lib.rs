@@ -44,6 +44,10 @@ fn routes(ctx: ServiceContext) -> Router {
                 kit::members::SEGMENT_ROUTE,
                 axum::routing::get(schema::standing::serve_segment),
             )
+            .route(
+                kit::members::SEGMENT_MEMBERS_ROUTE,
+                axum::routing::get(schema::standing::serve_segment_members),
+            )
             .with_state(ctx),
     )
 }

@@ -81,6 +81,13 @@ impl EventHandler for AllianceFeed {
                 tracing::info!(seq, issued, "reward redeemed: coupon issued");
                 Ok(())
             }
+            PartnerEvent::CouponGranted(granted) => {
+                let issued = coupons::issue_granted(txn, &granted)
+                    .await
+                    .map_err(HandlerError::from)?;
+                tracing::info!(seq, issued, "coupon granted: coupon issued");
+                Ok(())
+            }
             PartnerEvent::PointsPosted(_)
             | PartnerEvent::PointsExpiringSoon(_)
             | PartnerEvent::TermsChanged(_)

@@ -23,5 +23,6 @@ kit::stored_enum! {
         CampaignCreated,
         CampaignEnded,
         RewardCreated,
+        CouponsDropped,
     }
 }

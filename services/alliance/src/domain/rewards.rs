@@ -39,6 +39,18 @@ kit::stored_enum! {
     }
 }
 
+kit::stored_enum! {
+    /// Where a coupon drop stands.
+    #[derive(async_graphql::Enum, Hash)]
+    #[graphql(name = "CouponDropStatus")]
+    pub enum DropStatus {
+        /// Members are being granted their coupons, a page at a time.
+        Running,
+        /// Every member the segment listed has theirs.
+        Done,
+    }
+}
+
 /// Who may redeem a reward, and when: the rules checked at redemption.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Availability {

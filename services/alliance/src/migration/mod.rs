@@ -10,6 +10,7 @@ mod m20261208_001000_statements;
 mod m20261209_001100_sandboxes;
 mod m20261210_001200_campaigns_rewards;
 mod m20261214_001600_campaign_segments;
+mod m20261214_001700_coupon_drops;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
         all.push(Box::new(m20261209_001100_sandboxes::Migration));
         all.push(Box::new(m20261210_001200_campaigns_rewards::Migration));
         all.push(Box::new(m20261214_001600_campaign_segments::Migration));
+        all.push(Box::new(m20261214_001700_coupon_drops::Migration));
         all
     }
 }

@@ -7,7 +7,7 @@ use kit::{ApiResult, Caller};
 
 use super::access::{act_for_brand, act_for_programme, operator, verified};
 use super::campaigns::{Campaign, CampaignInput};
-use super::rewards::{Reward, RewardInput, RewardRedemption};
+use super::rewards::{CouponDrop, Reward, RewardInput, RewardRedemption};
 use super::statements::{ClosedClearingStatement, Settlement};
 use super::types::{
     Brand, Exchange, ExchangeQuote, ExchangeTerms, IssuedPartnerKey, PartnerKey, PartnerToken,
@@ -455,6 +455,39 @@ impl Mutation {
         }
         Ok(Reward(
             rewards::create(db(ctx), &draft, &key, &Actor::of(caller), now(ctx)).await?,
+        ))
+    }
+
+    /// Gives a COUPON reward's coupon, without points, to every member of
+    /// a segment (the member service's): one coupon per member, granted a
+    /// page at a time in the background (`status` RUNNING, then DONE), once
+    /// per `idempotencyKey`. The programme's partner (MANAGE_REWARDS) or an
+    /// operator. NOT_FOUND for an unknown reward; BAD_USER_INPUT
+    /// (`rewardId`) for a GIFT. The reward's stock, days and limits are for
+    /// redemptions and do not apply.
+    async fn drop_coupons(
+        &self,
+        ctx: &Context<'_>,
+        reward_id: ID,
+        segment_id: ID,
+        idempotency_key: String,
+    ) -> ApiResult<CouponDrop> {
+        let caller = verified(ctx).await?;
+        let reward = rewards::reward_by_id(db(ctx), &reward_id).await?;
+        let p = programmes::programme_by_id(db(ctx), &reward.programme_id).await?;
+        act_for_programme(ctx, &p, Scope::ManageRewards).await?;
+        let key = IdempotencyKey::parse(caller, &idempotency_key)?;
+        let segment = ForeignId::parse("segmentId", &segment_id)?;
+        Ok(CouponDrop(
+            crate::store::drops::create(
+                db(ctx),
+                &reward.id,
+                segment.as_str(),
+                &key,
+                &Actor::of(caller),
+                now(ctx),
+            )
+            .await?,
         ))
     }
 

@@ -13,11 +13,11 @@ use super::db;
 use super::types::LedgerEntry;
 use crate::domain::campaigns::{Window, parse_day};
 use crate::domain::rewards::{
-    Availability, RewardGives, check_coupon_terms, parse_per_member_limit, parse_points_price,
-    parse_stock, parse_tiers,
+    Availability, DropStatus, RewardGives, check_coupon_terms, parse_per_member_limit,
+    parse_points_price, parse_stock, parse_tiers,
 };
 use crate::error::{Error, Result};
-use crate::store::entities::{reward, reward_redemption};
+use crate::store::entities::{coupon_drop, reward, reward_redemption};
 use crate::store::ledger;
 use crate::store::rewards::{RewardDraft, RewardItem, availability_of, coupon_terms_of};
 
@@ -342,4 +342,40 @@ impl RewardRedemption {
 pub struct IssuedCouponRef {
     pub id: ID,
     pub code: String,
+}
+
+/// A reward's coupon given, without points, to every member of a segment:
+/// granted a page at a time in the background, one coupon per member.
+pub struct CouponDrop(pub coupon_drop::Model);
+
+#[Object]
+impl CouponDrop {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn programme_id(&self) -> ID {
+        ID(self.0.programme_id.clone())
+    }
+    /// The reward whose coupon terms each member gets.
+    async fn reward_id(&self) -> ID {
+        ID(self.0.reward_id.clone())
+    }
+    /// The member service's segment, read as the drop runs.
+    async fn segment_id(&self) -> ID {
+        ID(self.0.segment_id.clone())
+    }
+    async fn status(&self) -> DropStatus {
+        self.0.status
+    }
+    /// Members granted their coupon so far.
+    async fn granted(&self) -> Long {
+        self.0.granted.into()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        from_micros(self.0.created_at)
+    }
+    /// When the last page was granted (DONE).
+    async fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.finished_at.map(from_micros)
+    }
 }

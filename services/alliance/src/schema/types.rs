@@ -14,7 +14,7 @@ use kit::time::{from_micros, to_micros};
 use super::access::{act_for_brand, points_view, survivor};
 use super::campaigns::{Campaign, EarnAward};
 use super::db;
-use super::rewards::Reward;
+use super::rewards::{CouponDrop, Reward};
 use crate::domain::audit::AuditAction;
 use crate::domain::ledger::{EntryKind, LotState};
 use crate::domain::returns::ReturnPolicy;
@@ -183,6 +183,24 @@ impl Programme {
         connection.edges.extend(
             rows.into_iter()
                 .map(|r| Edge::new(encode_cursor(&r.id), Reward(r))),
+        );
+        Ok(connection)
+    }
+    /// Its coupon drops, newest first: the programme's partner
+    /// (MANAGE_REWARDS) and operators.
+    async fn coupon_drops(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, CouponDrop, EmptyFields, EmptyFields>> {
+        super::access::act_for_programme(ctx, &self.0, Scope::ManageRewards).await?;
+        let page = PageRequest::parse(first, after)?;
+        let (rows, has_next) = crate::store::drops::drops_page(db(ctx), &self.0.id, &page).await?;
+        let mut connection = Connection::new(page.after.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|d| Edge::new(encode_cursor(&d.id), CouponDrop(d))),
         );
         Ok(connection)
     }

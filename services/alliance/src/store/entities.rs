@@ -630,3 +630,51 @@ pub mod reward_redemption {
 
     entity_boilerplate!();
 }
+
+pub mod coupon_drop {
+    use sea_orm::entity::prelude::*;
+
+    use crate::domain::rewards::DropStatus;
+
+    /// A reward's coupon given, without points, to every member of a
+    /// segment (the member service's), page by page.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "coupon_drops")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub programme_id: String,
+        pub reward_id: String,
+        pub segment_id: String,
+        pub status: DropStatus,
+        /// The last member id granted: the next page starts after it.
+        pub after_member_id: Option<String>,
+        pub granted: i64,
+        pub created_at: i64,
+        /// `kit::auth::Actor`.
+        pub created_by: String,
+        pub finished_at: Option<i64>,
+    }
+
+    entity_boilerplate!();
+}
+
+pub mod coupon_grant {
+    use sea_orm::entity::prelude::*;
+
+    /// One member's coupon of a drop.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "coupon_grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub drop_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub member_id: String,
+        pub id: String,
+        pub coupon_id: String,
+        pub coupon_code: String,
+        pub granted_at: i64,
+    }
+
+    entity_boilerplate!();
+}

@@ -12,7 +12,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::entities::{
-    account, entry, exchange, lot, member_alias, order_earn, quote, reward_redemption,
+    account, coupon_grant, entry, exchange, lot, member_alias, order_earn, quote, reward_redemption,
 };
 use crate::error::Result;
 
@@ -42,12 +42,16 @@ pub const HELD_ABOUT: &[HeldAbout] = &[
         table: "reward_redemptions",
         path: "/rewardRedemptions",
     },
+    HeldAbout {
+        table: "coupon_grants",
+        path: "/couponGrants",
+    },
 ];
 
 /// For `member_ids` (a member and the ids merged into them): every points
 /// account with its whole ledger (entries in sequence) and lots, exchange
-/// quotes and exchanges, what each order earned, the rewards redeemed, and
-/// the merged ids known here. Points in points, amounts in fen, times RFC 3339.
+/// quotes and exchanges, what each order earned, the rewards redeemed, the
+/// coupons dropped to them, and the merged ids known here. Points in points, amounts in fen, times RFC 3339.
 pub async fn member_data<C: ConnectionTrait>(db: &C, member_ids: &[String]) -> Result<Value> {
     let ids = || member_ids.iter().cloned();
     let ts = |micros: i64| from_micros(micros).to_rfc3339();
@@ -109,6 +113,12 @@ pub async fn member_data<C: ConnectionTrait>(db: &C, member_ids: &[String]) -> R
         .filter(reward_redemption::Column::MemberId.is_in(ids()))
         .order_by_asc(reward_redemption::Column::CreatedAt)
         .order_by_asc(reward_redemption::Column::Id)
+        .all(db)
+        .await?;
+    let grants = coupon_grant::Entity::find()
+        .filter(coupon_grant::Column::MemberId.is_in(ids()))
+        .order_by_asc(coupon_grant::Column::GrantedAt)
+        .order_by_asc(coupon_grant::Column::Id)
         .all(db)
         .await?;
     Ok(json!({
@@ -192,6 +202,13 @@ pub async fn member_data<C: ConnectionTrait>(db: &C, member_ids: &[String]) -> R
             "entryId": r.entry_id,
             "couponId": r.coupon_id,
             "redeemedAt": ts(r.created_at),
+        })).collect::<Vec<_>>(),
+        "couponGrants": grants.into_iter().map(|g| json!({
+            "id": g.id,
+            "dropId": g.drop_id,
+            "memberId": g.member_id,
+            "couponId": g.coupon_id,
+            "grantedAt": ts(g.granted_at),
         })).collect::<Vec<_>>(),
     }))
 }

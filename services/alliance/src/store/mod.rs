@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod campaigns;
+pub mod drops;
 pub mod entities;
 pub mod exchange;
 pub mod export;

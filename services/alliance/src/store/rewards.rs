@@ -318,7 +318,7 @@ pub async fn redemption_by_id<C: ConnectionTrait>(
         .ok_or_else(|| Error::not_found(format!("no reward redemption {id}")))
 }
 
-fn issue_coupon(
+pub(crate) fn issue_coupon(
     brand_id: &str,
     terms: CouponTerms,
     now: DateTime<Utc>,

@@ -570,46 +570,6 @@ async fn identical_concurrent_creations_and_endings_act_once() {
     );
 }
 
-/// A world whose alliance signs with the same secret as a real member
-/// service beside it.
-async fn world_and_member_service() -> (World, TestApp) {
-    let secret = kit::config::Secret::new(kit::auth::random_secret());
-    let clock = kit::testing::clock();
-    let spawn = |spec: &'static kit::service::ServiceSpec| {
-        let (secret, clock) = (secret.clone(), clock.clone());
-        async move {
-            kit::testing::spawn_on(spec, kit::testing::TestDatabase::new().await, secret, clock)
-                .await
-        }
-    };
-    let w = World {
-        app: spawn(&alliance::SPEC).await,
-        feed: spawn(&kit::testing::FEED_ONLY).await,
-        members: spawn(&kit::testing::FEED_ONLY).await,
-        stores: spawn(&kit::testing::FEED_ONLY).await,
-    };
-    let member_service = spawn(&member::SPEC).await;
-    (w, member_service)
-}
-
-/// Registers a member at the member service, with a birthday if given.
-async fn register_at(member_service: &TestApp, tag: &str, birthday: Option<NaiveDate>) -> String {
-    let r = member_service
-        .graphql(
-            None,
-            "mutation($i: RegisterMemberInput!) { registerMember(input: $i) { member { id } } }",
-            json!({ "i": {
-                "identity": { "channel": "APP", "externalId": tag, "brandId": "coffee" },
-                "birthday": birthday.map(|b| b.to_string()),
-            } }),
-        )
-        .await;
-    r.ok()["registerMember"]["member"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// A birthday-month campaign asks the member service for the member's
 /// birthday month. While it does not answer, the order waits: nothing is
 /// earned and nothing is parked. Once it answers, the order earns the

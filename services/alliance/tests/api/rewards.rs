@@ -477,3 +477,178 @@ async fn a_redemption_whose_caller_hangs_up_is_all_or_nothing() {
         .count();
     assert_eq!(redeemed, 7);
 }
+
+/// A coupon drop gives a COUPON reward's coupon, without points, to every
+/// member of a segment, a page at a time: each member once, even with two
+/// runners at once and runs repeated; it is DONE after the last page. A
+/// GIFT cannot be dropped; another brand's partner cannot drop; the same
+/// key answers the same drop.
+#[tokio::test]
+async fn a_coupon_drop_gives_each_member_of_a_segment_one_coupon() {
+    let (w, member_service) = world_and_member_service().await;
+    let coffee = onboard(&w.app, "coffee", programme_input(0, None, "ONLY_PENDING")).await;
+    let partner = scoped(&w.app, "coffee", &["MANAGE_REWARDS"]);
+    let reward = w
+        .app
+        .graphql(
+            Some(&partner),
+            CREATE,
+            json!({ "k": "drop-reward-1", "i": {
+                "programmeId": coffee, "name": "5 yuan off", "pointsPrice": 100,
+                "coupon": { "amountOffFen": 500, "validDays": 7 },
+            } }),
+        )
+        .await;
+    let reward = reward.ok()["createReward"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gift = w
+        .app
+        .graphql(
+            Some(&partner),
+            CREATE,
+            json!({ "k": "drop-gift-1", "i": {
+                "programmeId": coffee, "name": "Mug", "pointsPrice": 100, "gift": "a mug",
+            } }),
+        )
+        .await;
+    let gift = gift.ok()["createReward"]["id"].as_str().unwrap().to_owned();
+
+    // Five gold members and one other.
+    let operator = member_service.operator_token();
+    let mut gold = Vec::new();
+    for i in 0..5 {
+        let id = register_at(&member_service, &format!("drop-gold-{i}"), None).await;
+        member_service
+            .graphql(
+                Some(&operator),
+                "mutation($m: ID!) { setMemberTier(memberId: $m, tier: \"GOLD\", reason: \"test\") { tier } }",
+                json!({ "m": id }),
+            )
+            .await
+            .ok();
+        gold.push(id);
+    }
+    gold.sort();
+    let other = register_at(&member_service, "drop-plain", None).await;
+    let segment = member_service
+        .graphql(
+            Some(&operator),
+            "mutation { createSegment(input: { name: \"Gold\", tiers: [\"GOLD\"] }, idempotencyKey: \"segment-gold\") { id } }",
+            json!({}),
+        )
+        .await;
+    let segment = segment.ok()["createSegment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    const DROP: &str = "mutation($r: ID!, $s: ID!, $k: String!) { dropCoupons(rewardId: $r, segmentId: $s, idempotencyKey: $k) { id rewardId segmentId status granted finishedAt } }";
+    let refused = w
+        .app
+        .graphql(
+            Some(&partner),
+            DROP,
+            json!({ "r": gift, "s": segment, "k": "drop-gift-key" }),
+        )
+        .await;
+    assert_eq!(refused.error_code(), Some("BAD_USER_INPUT"));
+    assert_eq!(refused.error_field(), Some("rewardId"));
+    let stranger = scoped(&w.app, "cinema", &["MANAGE_REWARDS"]);
+    let refused = w
+        .app
+        .graphql(
+            Some(&stranger),
+            DROP,
+            json!({ "r": reward, "s": segment, "k": "drop-key-0001" }),
+        )
+        .await;
+    assert_eq!(refused.error_code(), Some("FORBIDDEN"));
+    // Identical requests at once: one drop.
+    let drops = join_all((0..4).map(|_| {
+        w.app.graphql(
+            Some(&partner),
+            DROP,
+            json!({ "r": reward, "s": segment, "k": "drop-key-0001" }),
+        )
+    }))
+    .await;
+    let drop = drops[0].ok()["dropCoupons"].clone();
+    for other in &drops {
+        assert_eq!(other.ok()["dropCoupons"]["id"], drop["id"]);
+    }
+    assert_eq!(drop["status"], "RUNNING");
+    assert_eq!(drop["granted"], 0);
+
+    // Two runners at once, two members a page, until DONE.
+    let directory = kit::members::MemberDirectory::new("alliance", w.app.keys().clone());
+    directory.connect(&member_service.address);
+    for _ in 0..4 {
+        let now = w.app.now();
+        let (a, b) = futures::join!(
+            alliance::store::drops::run_once(w.app.db(), &directory, 2, now),
+            alliance::store::drops::run_once(w.app.db(), &directory, 2, now),
+        );
+        a.unwrap();
+        b.unwrap();
+    }
+    let listed = w
+        .app
+        .graphql(
+            Some(&partner),
+            "query($p: ID!) { programme(id: $p) { couponDrops { edges { node { id status granted finishedAt } } } } }",
+            json!({ "p": coffee }),
+        )
+        .await;
+    let node = listed.ok()["programme"]["couponDrops"]["edges"][0]["node"].clone();
+    assert_eq!(node["id"], drop["id"]);
+    assert_eq!(node["status"], "DONE");
+    assert_eq!(node["granted"], 5);
+    assert!(node["finishedAt"].is_string());
+
+    // One CouponGranted per gold member, each a coupon of its own; nothing
+    // for the other member.
+    let feed: Value = w
+        .app
+        .get("/events?after=0&limit=1000")
+        .bearer_auth(w.app.operator_token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let grants: Vec<Value> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "CouponGranted")
+        .map(|e| e["payload"].clone())
+        .collect();
+    let mut granted_to: Vec<String> = grants
+        .iter()
+        .map(|g| g["memberId"].as_str().unwrap().to_owned())
+        .collect();
+    granted_to.sort();
+    assert_eq!(granted_to, gold);
+    assert!(!granted_to.contains(&other));
+    let codes: std::collections::BTreeSet<&str> = grants
+        .iter()
+        .map(|g| g["coupon"]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 5, "a code each");
+    assert_eq!(
+        grants[0]["coupon"]["terms"]["benefit"],
+        json!({ "kind": "AMOUNT_OFF", "amountFen": 500 })
+    );
+    // No points moved.
+    for member in &gold {
+        assert!(accounts(&w.app, member).await.is_empty(), "{member}");
+    }
+    // A finished drop grants nothing more.
+    let pass = alliance::store::drops::run_once(w.app.db(), &directory, 2, w.app.now())
+        .await
+        .unwrap();
+    assert_eq!(pass.granted, 0);
+}

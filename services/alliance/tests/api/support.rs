@@ -316,3 +316,47 @@ pub async fn two_programmes(app: &TestApp) -> (String, String) {
 pub fn period(app: &TestApp) -> String {
     alliance::domain::exchange::Period::containing(app.now(), chrono_tz::Asia::Shanghai).to_string()
 }
+
+/// A world whose alliance signs with the same secret as a real member
+/// service beside it.
+pub async fn world_and_member_service() -> (World, TestApp) {
+    let secret = kit::config::Secret::new(kit::auth::random_secret());
+    let clock = kit::testing::clock();
+    let spawn = |spec: &'static kit::service::ServiceSpec| {
+        let (secret, clock) = (secret.clone(), clock.clone());
+        async move {
+            kit::testing::spawn_on(spec, kit::testing::TestDatabase::new().await, secret, clock)
+                .await
+        }
+    };
+    let w = World {
+        app: spawn(&alliance::SPEC).await,
+        feed: spawn(&kit::testing::FEED_ONLY).await,
+        members: spawn(&kit::testing::FEED_ONLY).await,
+        stores: spawn(&kit::testing::FEED_ONLY).await,
+    };
+    let member_service = spawn(&member::SPEC).await;
+    (w, member_service)
+}
+
+/// Registers a member at the member service, with a birthday if given.
+pub async fn register_at(
+    member_service: &TestApp,
+    tag: &str,
+    birthday: Option<chrono::NaiveDate>,
+) -> String {
+    let r = member_service
+        .graphql(
+            None,
+            "mutation($i: RegisterMemberInput!) { registerMember(input: $i) { member { id } } }",
+            json!({ "i": {
+                "identity": { "channel": "APP", "externalId": tag, "brandId": "coffee" },
+                "birthday": birthday.map(|b| b.to_string()),
+            } }),
+        )
+        .await;
+    r.ok()["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

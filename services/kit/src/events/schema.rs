@@ -415,6 +415,27 @@ impl DomainEvent for RewardRedeemed {
     const KIND: &'static str = "RewardRedeemed";
 }
 
+/// A brand gave a member a coupon without points: one of a coupon drop to
+/// a segment. The product service issues the coupon from this event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponGranted {
+    /// The grant (one per member and drop).
+    pub grant_id: String,
+    pub drop_id: String,
+    /// The reward whose coupon terms it carries.
+    pub reward_id: String,
+    pub programme_id: String,
+    pub brand_id: String,
+    pub member_id: String,
+    pub coupon: IssuedCoupon,
+    pub granted_at: DateTime<Utc>,
+}
+
+impl DomainEvent for CouponGranted {
+    const KIND: &'static str = "CouponGranted";
+}
+
 /// Declares the one type of a feed's events: an enum with a variant per
 /// event type, decoded by the type's name on the wire.
 macro_rules! feed_events {
@@ -543,6 +564,7 @@ feed_events! {
         TermsChanged(ExchangeTermsChanged),
         StatementClosed(ClearingStatementClosed),
         RewardRedeemed(RewardRedeemed),
+        CouponGranted(CouponGranted),
     }
 }
 

@@ -56,3 +56,54 @@ pub async fn serve_segment(
         Err(err) => kit::ApiError::from(err).into_response(),
     }
 }
+
+/// The `after` and `limit` of a segment's page of members.
+#[derive(serde::Deserialize)]
+pub struct SegmentPageQuery {
+    after: Option<String>,
+    limit: Option<i32>,
+}
+
+/// A page of the segment's members now (active, live), in id order, for
+/// other services (a coupon drop pages through them).
+pub async fn serve_segment_members(
+    State(ctx): State<ServiceContext>,
+    caller: Caller,
+    Path(segment_id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<SegmentPageQuery>,
+) -> Response {
+    if let Err(refused) = caller.require_service() {
+        return refused.into_response();
+    }
+    let answer = async {
+        // Other services name member ids, not the graph's cursors.
+        let first = match query.limit {
+            None => 100,
+            Some(n @ 1..=100) => n as u64,
+            Some(_) => {
+                return Err(crate::error::Error::invalid(
+                    "limit",
+                    "limit must be between 1 and 100",
+                ));
+            }
+        };
+        let page = kit::paging::PageRequest {
+            first,
+            after: query.after,
+        };
+        let segment = store::segments::segment_by_id(&ctx.db, &segment_id).await?;
+        let rules = store::segments::rules_of(&segment)?;
+        let (members, more) =
+            store::segments::members_page(&ctx.db, &rules, &page, ctx.clock.now()).await?;
+        let member_ids: Vec<String> = members.into_iter().map(|m| m.id).collect();
+        Ok::<_, crate::error::Error>(kit::members::SegmentMembersPage {
+            next_after: more.then(|| member_ids.last().cloned()).flatten(),
+            member_ids,
+        })
+    }
+    .await;
+    match answer {
+        Ok(page) => Json(page).into_response(),
+        Err(err) => kit::ApiError::from(err).into_response(),
+    }
+}

@@ -7,7 +7,8 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::entities::{
-    consent, identity, member, member_points, member_purchase, merge, tag, tier_change, touchpoint,
+    consent, identity, member, member_binding, member_points, member_purchase, merge, tag,
+    tier_change, touchpoint,
 };
 use super::merge::clear_personal;
 use super::resolve_for_update;
@@ -125,7 +126,8 @@ pub struct MemberPart {
     /// services hold the member's data under.
     pub member_ids: Vec<String>,
     /// Profile, identities, tags, consents, touchpoints, tier changes,
-    /// merged records, and the purchases and points balances segments read.
+    /// merged records, and the purchases, points balances and store bindings
+    /// segments read.
     pub data: Value,
 }
 
@@ -174,6 +176,10 @@ pub async fn export(db: &DatabaseConnection, member_id: &str) -> Result<MemberPa
         .filter(member_points::Column::MemberId.is_in(member_ids.iter().cloned()))
         .all(&txn)
         .await?;
+    let bindings = member_binding::Entity::find()
+        .filter(member_binding::Column::MemberId.is_in(member_ids.iter().cloned()))
+        .all(&txn)
+        .await?;
     txn.commit().await?;
     let ts = |micros: i64| from_micros(micros).to_rfc3339();
     let data = json!({
@@ -213,6 +219,9 @@ pub async fn export(db: &DatabaseConnection, member_id: &str) -> Result<MemberPa
         })).collect::<Vec<_>>(),
         "pointsBalances": balances.iter().map(|b| json!({
             "programmeId": b.programme_id, "activeBalance": b.active_balance, "updatedAt": ts(b.updated_at),
+        })).collect::<Vec<_>>(),
+        "storeBindings": bindings.iter().map(|b| json!({
+            "memberId": b.member_id, "storeId": b.store_id, "expiresAt": b.expires_at.map(ts), "changedAt": ts(b.changed_at),
         })).collect::<Vec<_>>(),
     });
     Ok(MemberPart { member_ids, data })

@@ -10,7 +10,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use kit::channel::Channel;
 use kit::events::outbox::publish;
-use kit::events::schema::{CouponClaimed, CouponGiven, CouponTerms, CouponUsed, RewardRedeemed};
+use kit::events::schema::{
+    CouponClaimed, CouponGiven, CouponGranted, CouponTerms, CouponUsed, IssuedCoupon,
+    RewardRedeemed,
+};
 use kit::paging::PageRequest;
 use kit::time::{from_micros, to_micros};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -29,14 +32,45 @@ pub async fn issue(txn: &DatabaseTransaction, redeemed: &RewardRedeemed) -> Resu
     let Some(issued) = &redeemed.coupon else {
         return Ok(false);
     };
+    insert_issued(
+        txn,
+        issued,
+        &redeemed.member_id,
+        &redeemed.redemption_id,
+        redeemed.redeemed_at,
+    )
+    .await
+}
+
+/// Issues the coupon a drop granted, once (as [`issue`]).
+pub async fn issue_granted(txn: &DatabaseTransaction, granted: &CouponGranted) -> Result<bool> {
+    insert_issued(
+        txn,
+        &granted.coupon,
+        &granted.member_id,
+        &granted.grant_id,
+        granted.granted_at,
+    )
+    .await
+}
+
+/// Inserts `issued` for `member_id`, from `source_id` (the redemption or
+/// grant), unless it is there already.
+async fn insert_issued(
+    txn: &DatabaseTransaction,
+    issued: &IssuedCoupon,
+    member_id: &str,
+    source_id: &str,
+    issued_at: DateTime<Utc>,
+) -> Result<bool> {
     let terms = serde_json::to_string(&issued.terms).map_err(Error::corrupt)?;
-    let at = to_micros(redeemed.redeemed_at);
+    let at = to_micros(issued_at);
     let inserted = coupon::Entity::insert(coupon::ActiveModel {
         id: Set(issued.coupon_id.clone()),
         code: Set(normalise_code(&issued.code)),
-        member_id: Set(redeemed.member_id.clone()),
+        member_id: Set(member_id.to_owned()),
         brand_id: Set(issued.brand_id.clone()),
-        source_id: Set(redeemed.redemption_id.clone()),
+        source_id: Set(source_id.to_owned()),
         kind: Set(issued.terms.benefit.kind()),
         terms: Set(terms),
         state: Set(CouponState::Issued),

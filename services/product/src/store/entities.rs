@@ -212,7 +212,7 @@ pub mod coupon {
         pub member_id: String,
         /// The brand that issued it.
         pub brand_id: String,
-        /// The reward redemption that issued it.
+        /// The reward redemption, or the drop's grant, that issued it.
         pub source_id: String,
         pub kind: kit::events::schema::CouponKind,
         /// `kit::events::schema::CouponTerms` as JSON.
