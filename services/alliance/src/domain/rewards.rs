@@ -48,6 +48,8 @@ kit::stored_enum! {
         Running,
         /// Every member the segment listed has theirs.
         Done,
+        /// The member service knows no such segment: nothing was granted.
+        Failed,
     }
 }
 

@@ -25,6 +25,7 @@ enum CouponDrops {
     CreatedAt,
     CreatedBy,
     FinishedAt,
+    Failure,
 }
 
 #[derive(DeriveIden)]
@@ -55,6 +56,7 @@ impl MigrationTrait for Migration {
                     .col(int(CouponDrops::CreatedAt))
                     .col(text(CouponDrops::CreatedBy, 160))
                     .col(opt_int(CouponDrops::FinishedAt))
+                    .col(ColumnDef::new(CouponDrops::Failure).string_len(200).null())
                     .to_owned(),
             )
             .await?;

@@ -374,7 +374,11 @@ impl CouponDrop {
     async fn created_at(&self) -> DateTime<Utc> {
         from_micros(self.0.created_at)
     }
-    /// When the last page was granted (DONE).
+    /// Why it FAILED (the segment is unknown).
+    async fn failure(&self) -> Option<&str> {
+        self.0.failure.as_deref()
+    }
+    /// When the last page was granted (DONE), or it FAILED.
     async fn finished_at(&self) -> Option<DateTime<Utc>> {
         self.0.finished_at.map(from_micros)
     }

@@ -70,6 +70,7 @@ pub async fn create(
             created_at: Set(at),
             created_by: Set(actor.as_str().to_owned()),
             finished_at: Set(None),
+            failure: Set(None),
         }
         .insert(&txn)
         .await?;
@@ -126,9 +127,10 @@ pub struct Pass {
     pub finished: u64,
 }
 
-/// Grants one page (`page_size` members, 1-100) of every running drop. A drop whose segment the member
-/// service does not know, or with no member service connected, waits (it
-/// is tried again on the next pass), as does one it cannot reach.
+/// Grants one page (`page_size` members, 1-100) of every running drop. A
+/// drop whose segment the member service does not know FAILS; with no
+/// member service connected, or none answering, it waits (tried again on
+/// the next pass).
 pub async fn run_once(
     db: &DatabaseConnection,
     members: &MemberDirectory,
@@ -147,6 +149,11 @@ pub async fn run_once(
             .await
         {
             Ok(page) => page,
+            Err(err) if err.code == kit::ErrorCode::NotFound => {
+                fail(db, &drop, &err.message, now).await?;
+                pass.finished += 1;
+                continue;
+            }
             Err(err) => {
                 tracing::warn!(drop = %drop.id, code = ?err.code, "coupon drop waits: {}", err.message);
                 continue;
@@ -245,6 +252,33 @@ async fn grant_page(
     }
     txn.commit().await?;
     Ok(granted)
+}
+
+/// Ends a drop that cannot run, saying why (if it is still running).
+async fn fail(
+    db: &DatabaseConnection,
+    drop: &coupon_drop::Model,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    coupon_drop::Entity::update_many()
+        .col_expr(
+            coupon_drop::Column::Status,
+            sea_orm::sea_query::Expr::value(DropStatus::Failed),
+        )
+        .col_expr(
+            coupon_drop::Column::Failure,
+            sea_orm::sea_query::Expr::value(why.chars().take(200).collect::<String>()),
+        )
+        .col_expr(
+            coupon_drop::Column::FinishedAt,
+            sea_orm::sea_query::Expr::value(to_micros(now)),
+        )
+        .filter(coupon_drop::Column::Id.eq(drop.id.as_str()))
+        .filter(coupon_drop::Column::Status.eq(DropStatus::Running))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Runs [`run_once`] every `interval` until shutdown.

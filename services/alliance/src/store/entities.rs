@@ -654,6 +654,8 @@ pub mod coupon_drop {
         /// `kit::auth::Actor`.
         pub created_by: String,
         pub finished_at: Option<i64>,
+        /// Why it FAILED.
+        pub failure: Option<String>,
     }
 
     entity_boilerplate!();

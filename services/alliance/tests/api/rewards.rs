@@ -581,6 +581,18 @@ async fn a_coupon_drop_gives_each_member_of_a_segment_one_coupon() {
     assert_eq!(drop["status"], "RUNNING");
     assert_eq!(drop["granted"], 0);
 
+    // A segment the member service does not know: the drop FAILS, saying
+    // so, and grants nothing.
+    let lost = w
+        .app
+        .graphql(
+            Some(&partner),
+            DROP,
+            json!({ "r": reward, "s": "no-such-segment", "k": "drop-key-lost" }),
+        )
+        .await;
+    let lost = lost.ok()["dropCoupons"]["id"].clone();
+
     // Two runners at once, two members a page, until DONE.
     let directory = kit::members::MemberDirectory::new("alliance", w.app.keys().clone());
     directory.connect(&member_service.address);
@@ -597,11 +609,27 @@ async fn a_coupon_drop_gives_each_member_of_a_segment_one_coupon() {
         .app
         .graphql(
             Some(&partner),
-            "query($p: ID!) { programme(id: $p) { couponDrops { edges { node { id status granted finishedAt } } } } }",
+            "query($p: ID!) { programme(id: $p) { couponDrops { edges { node { id status granted failure finishedAt } } } } }",
             json!({ "p": coffee }),
         )
         .await;
-    let node = listed.ok()["programme"]["couponDrops"]["edges"][0]["node"].clone();
+    let nodes: Vec<Value> = listed.ok()["programme"]["couponDrops"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    assert_eq!(nodes.len(), 2, "newest first: {nodes:?}");
+    assert_eq!(nodes[0]["id"], lost);
+    assert_eq!(nodes[0]["status"], "FAILED");
+    assert_eq!(nodes[0]["granted"], 0);
+    assert!(
+        nodes[0]["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("no segment")),
+        "{nodes:?}"
+    );
+    let node = nodes[1].clone();
     assert_eq!(node["id"], drop["id"]);
     assert_eq!(node["status"], "DONE");
     assert_eq!(node["granted"], 5);
