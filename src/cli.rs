@@ -282,7 +282,7 @@ struct TokenArgs {
     store: Option<String>,
     /// A partner token's scopes, separated by commas (any case): earn,
     /// redeem, read_accounts, enrol_members, manage_terms, read_statements,
-    /// manage_webhooks [default: all of them].
+    /// manage_webhooks, manage_rewards [default: all of them].
     #[arg(long)]
     scopes: Option<String>,
     /// Hours the token stays valid.

@@ -438,6 +438,14 @@ fn migrate_and_token_and_help() {
             "{job} is described: {jobs}"
         );
     }
+    let token = run_ok(bigmember(dir.path()).args(["token", "--help"]));
+    for scope in kit::auth::Scope::ALL {
+        assert!(
+            token.contains(scope.name()),
+            "token --help names the scope {}: {token}",
+            scope.name()
+        );
+    }
     let seed = run_ok(bigmember(dir.path()).args(["seed", "--help"]));
     assert!(
         !seed.contains("--demo"),

@@ -193,3 +193,35 @@ fn the_readme_webhook_signature_check_accepts_what_the_platform_signs() {
     assert_eq!(run(&secret, &old, body), "False");
     assert_eq!(run(&secret, "v1=abc", body), "False");
 }
+
+/// Every GraphQL example in the README (a ```graphql block) is an
+/// operation the gateway accepts and plans against the built-in
+/// supergraph: no field, argument or input shape that does not exist.
+#[tokio::test]
+async fn the_readme_graphql_examples_are_valid_operations() {
+    let gateway = gateway::Gateway::new(
+        include_str!("../schema/supergraph.graphql"),
+        gateway::GatewayConfig::default(),
+    )
+    .expect("the built-in supergraph loads");
+    let mut examples = Vec::new();
+    let mut current: Option<String> = None;
+    for line in README.lines() {
+        let trimmed = line.trim();
+        match (&mut current, trimmed) {
+            (None, "```graphql") => current = Some(String::new()),
+            (Some(_), "```") => examples.extend(current.take()),
+            (Some(text), _) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    assert!(!examples.is_empty(), "the README has GraphQL examples");
+    for example in examples {
+        if let Err(refusal) = gateway.plan_text(&example, None).await {
+            panic!("{example}\nis refused: {:?}", refusal.errors);
+        }
+    }
+}

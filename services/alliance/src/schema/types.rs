@@ -187,13 +187,14 @@ impl Programme {
         Ok(connection)
     }
     /// Its coupon drops, newest first: the programme's partner
-    /// (MANAGE_REWARDS) and operators.
+    /// (MANAGE_REWARDS) and operators; null, with the error, for anyone
+    /// else (the rest of the programme still answers).
     async fn coupon_drops(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 1-100 (default 20).")] first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<Connection<String, CouponDrop, EmptyFields, EmptyFields>> {
+    ) -> ApiResult<Option<Connection<String, CouponDrop, EmptyFields, EmptyFields>>> {
         super::access::act_for_programme(ctx, &self.0, Scope::ManageRewards).await?;
         let page = PageRequest::parse(first, after)?;
         let (rows, has_next) = crate::store::drops::drops_page(db(ctx), &self.0.id, &page).await?;
@@ -202,7 +203,7 @@ impl Programme {
             rows.into_iter()
                 .map(|d| Edge::new(encode_cursor(&d.id), CouponDrop(d))),
         );
-        Ok(connection)
+        Ok(Some(connection))
     }
     /// Its earning campaigns, oldest first (whatever their status).
     async fn campaigns(

@@ -35,7 +35,7 @@ pub const PAGE: u32 = 100;
 /// Starts a drop of `reward_id`'s coupon to segment `segment_id`; a retry
 /// with the same key and request answers the same drop. NOT_FOUND for an
 /// unknown reward; BAD_USER_INPUT (`rewardId`) for a reward that gives no
-/// coupon. The segment is the member service's, read when the drop runs.
+/// coupon; FORBIDDEN for a sandbox programme's reward. The segment is the member service's, read when the drop runs.
 pub async fn create(
     db: &DatabaseConnection,
     reward_id: &str,
@@ -57,6 +57,13 @@ pub async fn create(
             ));
         }
         let programme = programme_by_id(db, &reward.programme_id).await?;
+        // Segments hold live members only: a sandbox's coupons never reach
+        // them.
+        if programme.environment != kit::auth::Environment::Live {
+            return Err(Error::forbidden(
+                "a sandbox programme cannot drop coupons: segments hold live members only",
+            ));
+        }
         let at = to_micros(now);
         let txn = db.begin().await?;
         let row = coupon_drop::ActiveModel {

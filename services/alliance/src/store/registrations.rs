@@ -50,31 +50,53 @@ pub async fn on_registered(
         return Ok(());
     };
     let member_id = survivor_of(txn, member_id).await?;
-    let running = campaigns::rules_for_member(txn, &programme.id, at, &member_id, members).await?;
-    if running.is_empty() {
+    if campaigns::rules_at(txn, &programme.id, at)
+        .await?
+        .is_empty()
+    {
         return Ok(());
     }
+    let running = campaigns::rules_for_member(txn, &programme.id, at, &member_id, members).await?;
     let programme_rules = rules(&programme)?;
     let occasion = Occasion::Registration(Registration {
         at,
         through_guide: introduction == Introduction::Guide,
         referred: matches!(introduction, Introduction::Referral { .. }),
     });
-    let earning = earn(
-        &occasion,
-        programme_rules.earn_rate,
-        &running,
-        programme_rules.time_zone,
-    );
     let (label, referrer_id) = match introduction {
         Introduction::Guide => ("guide", None),
         Introduction::Referral { referrer_id } => {
             ("referral", Some(survivor_of(txn, referrer_id).await?))
         }
     };
+    // Each recipient earns by the campaigns that may apply to them: a
+    // campaign limited to a segment gives each member only if they are in
+    // it.
+    let earning_of = |rules: &[crate::domain::campaigns::Rule]| {
+        earn(
+            &occasion,
+            programme_rules.earn_rate,
+            rules,
+            programme_rules.time_zone,
+        )
+    };
+    let member_earning = earning_of(&running);
+    let referrer_earning = match &referrer_id {
+        Some(referrer) => {
+            let theirs =
+                campaigns::rules_for_member(txn, &programme.id, at, referrer, members).await?;
+            Some(earning_of(&theirs))
+        }
+        None => None,
+    };
     for recipient in [Recipient::Member, Recipient::Referrer] {
+        let earning = match recipient {
+            Recipient::Member => Some(&member_earning),
+            Recipient::Referrer => referrer_earning.as_ref(),
+        };
         let awards: Vec<Award> = earning
-            .awards
+            .map(|e| e.awards.as_slice())
+            .unwrap_or_default()
             .iter()
             .filter(|a| a.recipient == recipient)
             .cloned()

@@ -888,3 +888,75 @@ async fn a_segments_campaign_gives_to_its_members_only() {
     assert_eq!(entry["awards"], json!([]));
     assert_eq!(entry["pendingPoints"], 10);
 }
+
+/// A referral campaign limited to a segment gives each of its two members
+/// only if that member is in the segment: here the referrer is (GOLD) and
+/// the new member is not.
+#[tokio::test]
+async fn a_segments_referral_campaign_asks_about_each_member_apart() {
+    let (w, member_service) = world_and_member_service().await;
+    let coffee = onboard(&w.app, "coffee", programme_input(0, None, "ONLY_PENDING")).await;
+    let referrer = register_at(&member_service, "ref-gold", None).await;
+    let newcomer = register_at(&member_service, "ref-new", None).await;
+    let operator = member_service.operator_token();
+    member_service
+        .graphql(
+            Some(&operator),
+            "mutation($m: ID!) { setMemberTier(memberId: $m, tier: \"GOLD\", reason: \"test\") { tier } }",
+            json!({ "m": referrer }),
+        )
+        .await
+        .ok();
+    let segment = member_service
+        .graphql(
+            Some(&operator),
+            "mutation { createSegment(input: { name: \"Gold\", tiers: [\"GOLD\"] }, idempotencyKey: \"segment-gold\") { id } }",
+            json!({}),
+        )
+        .await;
+    let segment = segment.ok()["createSegment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut input = week_of(
+        &w.app,
+        &coffee,
+        "Gold friends",
+        json!({ "referral": { "newMemberPoints": 11, "referrerPoints": 22 } }),
+    );
+    input["eligibleSegmentId"] = json!(segment);
+    create(&w.app, &w.app.operator_token(), input, "gold-friends")
+        .await
+        .ok();
+    w.members
+        .publish(&MemberRegistered {
+            member_id: newcomer.clone(),
+            channel: kit::channel::Channel::App,
+            guide_code: None,
+            brand_id: Some("coffee".into()),
+            registered_at: w.app.now(),
+            referrer_id: Some(referrer.clone()),
+        })
+        .await;
+    let directory = kit::members::MemberDirectory::new("alliance", w.app.keys().clone());
+    directory.connect(&member_service.address);
+    kit::events::consumer::FeedConsumer::new(
+        alliance::events::MEMBER_FEED,
+        &w.members.address,
+        w.app.db().clone(),
+        w.app.keys().clone(),
+        w.app.clock().clone(),
+        alliance::events::MemberFeed::asking(directory),
+    )
+    .catch_up()
+    .await
+    .unwrap();
+    assert_eq!(
+        account(&w.app, &referrer, &coffee).await["activeBalance"],
+        22
+    );
+    assert!(
+        accounts(&w.app, &newcomer).await.is_empty(),
+        "the new member is not in the segment"
+    );
+}

@@ -640,3 +640,35 @@ async fn a_first_sandbox_key_whose_caller_hangs_up_is_all_or_nothing() {
         );
     }
 }
+
+/// Segments hold live members only: a sandbox programme's reward cannot
+/// be dropped to one (its coupons would reach live wallets).
+#[tokio::test]
+async fn a_sandbox_reward_cannot_be_dropped_to_a_segment() {
+    let app = spawn(&alliance::SPEC).await;
+    two_programmes(&app).await;
+    let sandbox = sandbox_token(&app, "cinema").await;
+    let reward = app
+        .graphql(
+            Some(&sandbox),
+            "mutation { createReward(input: { programmeId: \"cinema-sandbox-points\", name: \"sb coupon\", pointsPrice: 1, coupon: { amountOffFen: 100, validDays: 5 } }, idempotencyKey: \"sandbox-reward-1\") { id } }",
+            json!({}),
+        )
+        .await;
+    let reward = reward.ok()["createReward"]["id"].clone();
+    let dropped = app
+        .graphql(
+            Some(&sandbox),
+            "mutation($r: ID!) { dropCoupons(rewardId: $r, segmentId: \"live-segment\", idempotencyKey: \"sandbox-drop-1\") { id } }",
+            json!({ "r": reward }),
+        )
+        .await;
+    assert_eq!(dropped.error_code(), Some("FORBIDDEN"), "{dropped:?}");
+    let none = op(
+        &app,
+        "{ programme(id: \"cinema-sandbox-points\") { couponDrops { edges { node { id } } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(none["programme"]["couponDrops"]["edges"], json!([]));
+}

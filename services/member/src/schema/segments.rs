@@ -167,8 +167,11 @@ impl Segment {
         }));
         Ok(connection)
     }
-    /// Whether the member is in it now.
+    /// Whether the member is in it now (a merged id: its survivor).
     async fn includes(&self, ctx: &Context<'_>, member_id: ID) -> ApiResult<bool> {
-        Ok(segments::contains(db(ctx), &self.rules()?, &member_id, now(ctx)).await?)
+        let Some(standing) = crate::store::standing(db(ctx), &member_id).await? else {
+            return Ok(false);
+        };
+        Ok(segments::contains(db(ctx), &self.rules()?, &standing.member_id, now(ctx)).await?)
     }
 }

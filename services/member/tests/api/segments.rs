@@ -364,6 +364,15 @@ async fn segments_hold_the_members_every_rule_holds_for_page_by_page() {
     .ok();
     let after_merge: BTreeSet<String> = members_of(app, &recent, 20).await.into_iter().collect();
     assert_eq!(after_merge, [m[3].clone(), m[5].clone()].into());
+    // The merged id speaks for its survivor.
+    let merged = app
+        .graphql(
+            Some(&op),
+            "query($s: ID!, $m: ID!) { segment(id: $s) { includes(memberId: $m) } }",
+            json!({ "s": recent, "m": m[0] }),
+        )
+        .await;
+    assert_eq!(merged.ok()["segment"]["includes"], true);
 }
 
 #[tokio::test]
