@@ -129,7 +129,7 @@ pub async fn demo(
     Ok(demo::Loaded {
         part: "alliance",
         what: format!(
-            "{} brands with points programmes, exchange terms between every two, campaigns and rewards ({campaigns} campaign(s) and {rewards} reward(s) new)",
+            "{} brands with points programmes, exchange terms between every two, a running campaign or two and rewards in each",
             demo::BRANDS.len()
         ),
         new: onboarded + terms + campaigns + rewards,

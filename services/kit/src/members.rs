@@ -258,10 +258,53 @@ impl MemberDirectory {
     /// shown, so nothing that needs it is given); SUBGRAPH_UNAVAILABLE when
     /// it does not answer.
     pub async fn in_segment(&self, member_id: &str, segment_id: &str) -> Result<bool, ApiError> {
+        #[derive(Deserialize)]
+        struct Membership {
+            member: bool,
+        }
+        let path = SEGMENT_ROUTE
+            .replace("{id}", &urlencode(member_id))
+            .replace("{segment}", &urlencode(segment_id));
+        let answer: Membership = self
+            .ask_about_segment(segment_id, &path, &[], "segment membership")
+            .await?;
+        Ok(answer.member)
+    }
+
+    /// A page of at most `limit` (1-100) of segment `segment_id`'s
+    /// members now, after member id `after`. Errors as
+    /// [`in_segment`](Self::in_segment).
+    pub async fn segment_members(
+        &self,
+        segment_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<SegmentMembersPage, ApiError> {
+        let path = SEGMENT_MEMBERS_ROUTE.replace("{segment}", &urlencode(segment_id));
+        let limit = limit.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        if let Some(after) = after {
+            query.push(("after", after));
+        }
+        self.ask_about_segment(segment_id, &path, &query, "segment members")
+            .await
+    }
+
+    /// GETs `path` (with `query`) from the member service as this service,
+    /// and reads the answer as `T`: NOT_FOUND when it knows no segment
+    /// `segment_id`, FORBIDDEN when none is connected, SUBGRAPH_UNAVAILABLE
+    /// when it does not answer as it should (logged as `what`).
+    async fn ask_about_segment<T: serde::de::DeserializeOwned>(
+        &self,
+        segment_id: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        what: &'static str,
+    ) -> Result<T, ApiError> {
         let Some(base) = self.base() else {
-            return Err(ApiError::forbidden(
-                "segment membership cannot be checked: no member service is connected",
-            ));
+            return Err(ApiError::forbidden(format!(
+                "{what} cannot be asked: no member service is connected"
+            )));
         };
         let unavailable = || {
             ApiError::new(
@@ -270,19 +313,17 @@ impl MemberDirectory {
             )
             .with_detail("serviceName", "member")
         };
-        let path = SEGMENT_ROUTE
-            .replace("{id}", &urlencode(member_id))
-            .replace("{segment}", &urlencode(segment_id));
         let credential = self.inner.keys.service_token(self.inner.service)?;
         let response = self
             .inner
             .client
             .get(format!("{base}{path}"))
+            .query(query)
             .bearer_auth(credential)
             .send()
             .await
             .map_err(|err| {
-                tracing::warn!(error = %err, "segment membership: no answer");
+                tracing::warn!(error = %err, what, "member service: no answer");
                 unavailable()
             })?;
         match response.status() {
@@ -291,74 +332,12 @@ impl MemberDirectory {
                 return Err(ApiError::not_found(format!("no segment {segment_id}")));
             }
             status => {
-                tracing::warn!(%status, "segment membership: unexpected answer");
-                return Err(unavailable());
-            }
-        }
-        #[derive(Deserialize)]
-        struct Membership {
-            member: bool,
-        }
-        let answer: Membership = response.json().await.map_err(|err| {
-            tracing::warn!(error = %err, "segment membership: unreadable answer");
-            unavailable()
-        })?;
-        Ok(answer.member)
-    }
-
-    /// A page of at most `limit` (1-100) of segment `segment_id`'s
-    /// members now, after member id `after`. NOT_FOUND for a segment it
-    /// does not know; FORBIDDEN when no member service is connected;
-    /// SUBGRAPH_UNAVAILABLE when it does not answer.
-    pub async fn segment_members(
-        &self,
-        segment_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<SegmentMembersPage, ApiError> {
-        let Some(base) = self.base() else {
-            return Err(ApiError::forbidden(
-                "a segment's members cannot be listed: no member service is connected",
-            ));
-        };
-        let unavailable = || {
-            ApiError::new(
-                ErrorCode::SubgraphUnavailable,
-                "the member service did not answer",
-            )
-            .with_detail("serviceName", "member")
-        };
-        let path = SEGMENT_MEMBERS_ROUTE.replace("{segment}", &urlencode(segment_id));
-        let credential = self.inner.keys.service_token(self.inner.service)?;
-        let limit = limit.to_string();
-        let mut query = vec![("limit", limit.as_str())];
-        if let Some(after) = after {
-            query.push(("after", after));
-        }
-        let response = self
-            .inner
-            .client
-            .get(format!("{base}{path}"))
-            .query(&query)
-            .bearer_auth(credential)
-            .send()
-            .await
-            .map_err(|err| {
-                tracing::warn!(error = %err, "segment members: no answer");
-                unavailable()
-            })?;
-        match response.status() {
-            reqwest::StatusCode::OK => {}
-            reqwest::StatusCode::NOT_FOUND => {
-                return Err(ApiError::not_found(format!("no segment {segment_id}")));
-            }
-            status => {
-                tracing::warn!(%status, "segment members: unexpected answer");
+                tracing::warn!(%status, what, "member service: unexpected answer");
                 return Err(unavailable());
             }
         }
         response.json().await.map_err(|err| {
-            tracing::warn!(error = %err, "segment members: unreadable answer");
+            tracing::warn!(error = %err, what, "member service: unreadable answer");
             unavailable()
         })
     }

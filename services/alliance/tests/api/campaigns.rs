@@ -798,26 +798,7 @@ async fn a_segments_campaign_gives_to_its_members_only() {
     let coffee = onboard(&w.app, "coffee", programme_input(7, None, "ONLY_PENDING")).await;
     let gold = register_at(&member_service, "seg-gold", None).await;
     let plain = register_at(&member_service, "seg-plain", None).await;
-    let operator = member_service.operator_token();
-    member_service
-        .graphql(
-            Some(&operator),
-            "mutation($m: ID!) { setMemberTier(memberId: $m, tier: \"GOLD\", reason: \"test\") { tier } }",
-            json!({ "m": gold }),
-        )
-        .await
-        .ok();
-    let segment = member_service
-        .graphql(
-            Some(&operator),
-            "mutation { createSegment(input: { name: \"Gold\", tiers: [\"GOLD\"] }, idempotencyKey: \"segment-gold\") { id } }",
-            json!({}),
-        )
-        .await;
-    let segment = segment.ok()["createSegment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let segment = gold_segment(&member_service, &[&gold]).await;
     let limited = |name: &str, segment: &str, points: i64| {
         let mut input = week_of(
             &w.app,
@@ -898,26 +879,7 @@ async fn a_segments_referral_campaign_asks_about_each_member_apart() {
     let coffee = onboard(&w.app, "coffee", programme_input(0, None, "ONLY_PENDING")).await;
     let referrer = register_at(&member_service, "ref-gold", None).await;
     let newcomer = register_at(&member_service, "ref-new", None).await;
-    let operator = member_service.operator_token();
-    member_service
-        .graphql(
-            Some(&operator),
-            "mutation($m: ID!) { setMemberTier(memberId: $m, tier: \"GOLD\", reason: \"test\") { tier } }",
-            json!({ "m": referrer }),
-        )
-        .await
-        .ok();
-    let segment = member_service
-        .graphql(
-            Some(&operator),
-            "mutation { createSegment(input: { name: \"Gold\", tiers: [\"GOLD\"] }, idempotencyKey: \"segment-gold\") { id } }",
-            json!({}),
-        )
-        .await;
-    let segment = segment.ok()["createSegment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let segment = gold_segment(&member_service, &[&referrer]).await;
     let mut input = week_of(
         &w.app,
         &coffee,

@@ -516,33 +516,14 @@ async fn a_coupon_drop_gives_each_member_of_a_segment_one_coupon() {
     let gift = gift.ok()["createReward"]["id"].as_str().unwrap().to_owned();
 
     // Five gold members and one other.
-    let operator = member_service.operator_token();
     let mut gold = Vec::new();
     for i in 0..5 {
-        let id = register_at(&member_service, &format!("drop-gold-{i}"), None).await;
-        member_service
-            .graphql(
-                Some(&operator),
-                "mutation($m: ID!) { setMemberTier(memberId: $m, tier: \"GOLD\", reason: \"test\") { tier } }",
-                json!({ "m": id }),
-            )
-            .await
-            .ok();
-        gold.push(id);
+        gold.push(register_at(&member_service, &format!("drop-gold-{i}"), None).await);
     }
     gold.sort();
     let other = register_at(&member_service, "drop-plain", None).await;
-    let segment = member_service
-        .graphql(
-            Some(&operator),
-            "mutation { createSegment(input: { name: \"Gold\", tiers: [\"GOLD\"] }, idempotencyKey: \"segment-gold\") { id } }",
-            json!({}),
-        )
-        .await;
-    let segment = segment.ok()["createSegment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let gold_ids: Vec<&str> = gold.iter().map(String::as_str).collect();
+    let segment = gold_segment(&member_service, &gold_ids).await;
 
     const DROP: &str = "mutation($r: ID!, $s: ID!, $k: String!) { dropCoupons(rewardId: $r, segmentId: $s, idempotencyKey: $k) { id rewardId segmentId status granted finishedAt } }";
     let refused = w

@@ -360,3 +360,30 @@ pub async fn register_at(
         .unwrap()
         .to_owned()
 }
+
+/// Makes each of `gold` a GOLD member at the member service, and a
+/// segment of GOLD members; returns the segment's id.
+pub async fn gold_segment(member_service: &TestApp, gold: &[&str]) -> String {
+    let operator = member_service.operator_token();
+    for member in gold {
+        member_service
+            .graphql(
+                Some(&operator),
+                "mutation($m: ID!) { setMemberTier(memberId: $m, tier: \"GOLD\", reason: \"test\") { tier } }",
+                json!({ "m": member }),
+            )
+            .await
+            .ok();
+    }
+    let segment = member_service
+        .graphql(
+            Some(&operator),
+            "mutation { createSegment(input: { name: \"Gold\", tiers: [\"GOLD\"] }, idempotencyKey: \"segment-gold\") { id } }",
+            json!({}),
+        )
+        .await;
+    segment.ok()["createSegment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
